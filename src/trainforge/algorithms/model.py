@@ -1,0 +1,123 @@
+"""The fitted tabular model: what the registry stores, serving loads and the SDK returns.
+
+A model is a weighted blend of members; each member is a fitted preprocessor (a scikit-learn
+transformer from ``trainforge.data.prepare``) followed by a fitted catalog estimator. Classifiers'
+estimators are trained on class *codes* 0..k-1 (``Task.classes`` gives the labels), so blending
+is an average of probability matrices whatever the algorithm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trainforge.data.dataset import ColumnKind
+from trainforge.data.task import Task
+from trainforge.errors import InvalidRequest
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One input column of the model's signature."""
+
+    name: str
+    kind: ColumnKind
+    dtype: str  # "number", "string", "boolean" or "datetime": what a request must send
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "kind": self.kind.value, "dtype": self.dtype}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, str]) -> FeatureSpec:
+        return cls(name=raw["name"], kind=ColumnKind(raw["kind"]), dtype=raw["dtype"])
+
+
+@dataclass
+class Member:
+    """One fitted pipeline of the blend. ``algorithm`` is its catalog name."""
+
+    algorithm: str
+    params: dict[str, Any]
+    preprocessor: Any  # fitted sklearn transformer: DataFrame -> matrix
+    estimator: Any  # fitted catalog estimator (scikit-learn contract)
+    weight: float = 1.0
+
+
+def coerce_frame(frame: pd.DataFrame, features: Sequence[FeatureSpec]) -> pd.DataFrame:
+    """Put the columns a model needs in its order and dtypes; missing columns become NaN.
+
+    Raises InvalidRequest naming the column when a value cannot be read as its type.
+    """
+    out: dict[str, Any] = {}
+    n_rows = len(frame)
+    for spec in features:
+        if spec.name not in frame.columns:
+            out[spec.name] = pd.Series([np.nan] * n_rows, index=frame.index, dtype="float64"
+                                       if spec.dtype == "number" else "object")
+            continue
+        column = frame[spec.name]
+        if spec.dtype == "number":
+            converted = pd.to_numeric(column, errors="coerce")
+            bad = converted.isna() & column.notna()
+            if bool(bad.any()):
+                value = column[bad].iloc[0]
+                raise InvalidRequest(f"column {spec.name!r}: {value!r} is not a number "
+                                     f"(row {int(np.flatnonzero(bad.to_numpy())[0])})")
+            out[spec.name] = converted.astype("float64")
+        elif spec.dtype == "datetime":
+            out[spec.name] = pd.to_datetime(column, errors="coerce", utc=True).dt.tz_localize(None)
+        else:
+            # categories and text are compared as strings, as they were in training
+            out[spec.name] = column.astype("object").where(column.notna(), None).map(
+                lambda v: v if v is None else str(v))
+    return pd.DataFrame(out, index=frame.index)
+
+
+@dataclass
+class TabularModel:
+    """A fitted model for one table task."""
+
+    task: Task
+    features: list[FeatureSpec]
+    members: list[Member]
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.task.classes
+
+    def _member_output(self, member: Member, frame: pd.DataFrame) -> np.ndarray:
+        matrix = member.preprocessor.transform(frame)
+        if self.task.kind.is_classification:
+            proba = np.asarray(member.estimator.predict_proba(matrix), dtype="float64")
+            return proba
+        return np.asarray(member.estimator.predict(matrix), dtype="float64")
+
+    def _blend(self, frame: pd.DataFrame) -> np.ndarray:
+        prepared = coerce_frame(frame, self.features)
+        total = sum(m.weight for m in self.members)
+        blended: np.ndarray | None = None
+        for member in self.members:
+            part = self._member_output(member, prepared) * (member.weight / total)
+            blended = part if blended is None else blended + part
+        assert blended is not None  # a model always has at least one member
+        return blended
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Probability of each class (columns in ``classes`` order), one row per input row."""
+        if not self.task.kind.is_classification:
+            raise TypeError("predict_proba is for classifiers; this model is a regressor")
+        proba = np.clip(self._blend(frame), 0.0, None)
+        sums = proba.sum(axis=1, keepdims=True)
+        sums[sums == 0] = 1.0
+        return proba / sums
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Class labels (as strings) for classifiers, numbers for regressors."""
+        if self.task.kind.is_classification:
+            codes = self.predict_proba(frame).argmax(axis=1)
+            return np.asarray(self.classes, dtype=object)[codes]
+        return self._blend(frame)

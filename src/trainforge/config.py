@@ -1,0 +1,40 @@
+"""Typed configs, one per job: CLI flags, config files and REST bodies all build them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, PositiveInt
+
+
+class TrainConfig(BaseModel, frozen=True, extra="forbid"):
+    """Everything that decides a training run; a run can be repeated from it exactly."""
+
+    data: str  # a file path, or a SQLAlchemy URL when ``sql`` is given
+    target: str
+    name: str | None = None  # registry name; defaults to the data file's stem
+    sql: str | None = None  # a query to run against ``data`` as a database URL
+    algorithm: str = "auto"  # a catalog name, or "auto" to let AutoML choose
+    time_budget_s: float = Field(default=60.0, gt=0)
+    trials: PositiveInt | None = None  # fixed trial count: same seed, same model on any machine
+    metric: str | None = None  # defaults to the task's (roc_auc, balanced_accuracy, r2)
+    seed: int = 0
+    test_size: float = Field(default=0.2, gt=0.0, lt=0.9)
+    split: Literal["stratified", "random", "group", "time"] = "stratified"
+    group_column: str | None = None  # for split="group"
+    time_column: str | None = None  # for split="time"
+    report: bool = True
+
+
+class PredictConfig(BaseModel, frozen=True, extra="forbid"):
+    model: str  # NAME, NAME:VERSION or NAME@ALIAS
+    input: Path
+    output: Path
+    chunk_rows: PositiveInt = 50_000
+
+
+class ServeConfig(BaseModel, frozen=True, extra="forbid"):
+    models: tuple[str, ...]
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)

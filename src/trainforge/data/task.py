@@ -1,0 +1,41 @@
+"""The Task: what to predict, what kind of problem it is, and which metric decides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class TaskKind(StrEnum):
+    BINARY = "binary"
+    MULTICLASS = "multiclass"
+    REGRESSION = "regression"
+
+    @property
+    def is_classification(self) -> bool:
+        return self is not TaskKind.REGRESSION
+
+
+# the metric each task optimises unless the user names another (--metric)
+DEFAULT_METRIC = {
+    TaskKind.BINARY: "roc_auc",
+    TaskKind.MULTICLASS: "balanced_accuracy",
+    TaskKind.REGRESSION: "r2",
+}
+
+
+@dataclass(frozen=True)
+class Task:
+    """``classes`` holds the class labels as strings, sorted, for classification; else ()."""
+
+    target: str
+    kind: TaskKind
+    metric: str
+    classes: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        if self.kind.is_classification:
+            shown = ", ".join(self.classes[:6]) + (", …" if len(self.classes) > 6 else "")
+            return (f"{self.kind.value} classification of {self.target!r} "
+                    f"({len(self.classes)} classes: {shown}); optimising {self.metric}")
+        return f"regression of {self.target!r}; optimising {self.metric}"

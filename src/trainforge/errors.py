@@ -1,0 +1,153 @@
+"""Every exception trainforge raises on purpose: each says what was wrong and what to do.
+
+The CLI maps an error to its ``exit_code`` and one line of text; the server maps it to
+``http_status``. Anything else escaping is a bug.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+
+
+def _listing(names: Sequence[str], limit: int = 12) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", … ({len(names)} in all)" if len(names) > limit else "")
+
+
+class TrainforgeError(Exception):
+    """Base of every trainforge error."""
+
+    exit_code = 1
+    http_status = 400
+
+
+# ---- data -------------------------------------------------------------------------------------
+class DataError(TrainforgeError):
+    """The input data cannot be used as it is."""
+
+    exit_code = 2
+
+
+class DataFileNotFound(DataError):
+    http_status = 404
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"no such file: {path}; check the path (relative paths start in the "
+                         "current directory)")
+
+
+class UnsupportedFormat(DataError):
+    def __init__(self, path: str, suffix: str) -> None:
+        super().__init__(f"{path}: cannot read files ending in {suffix!r}; use CSV/TSV, Parquet, "
+                         "JSON/JSONL or Excel (.xlsx), or a SQL query with --sql")
+
+
+class EmptyData(DataError):
+    def __init__(self, source: str, detail: str = "it has no rows") -> None:
+        super().__init__(f"{source}: {detail}; give a file with a header row and at least a few "
+                         "rows of data")
+
+
+class UnreadableData(DataError):
+    """The file could not be parsed: bad encoding, a malformed row, a broken Parquet file."""
+
+    def __init__(self, source: str, detail: str, hint: str) -> None:
+        super().__init__(f"{source}: {detail}; {hint}")
+
+
+class ColumnNotFound(DataError):
+    def __init__(self, column: str, source: str, columns: Sequence[str], flag: str) -> None:
+        guess = difflib.get_close_matches(column, list(columns), n=1)
+        hint = f" Did you mean {guess[0]!r}?" if guess else ""
+        super().__init__(f"column {column!r} is not in {source} (has: {_listing(list(columns))})."
+                         f"{hint} Check {flag}.")
+
+
+class UnusableTarget(DataError):
+    """The target column cannot be learned: constant, all missing, one row per class…"""
+
+    def __init__(self, column: str, source: str, detail: str, hint: str) -> None:
+        super().__init__(f"target column {column!r} in {source} {detail}; {hint}")
+
+
+class NoUsableFeatures(DataError):
+    def __init__(self, source: str, detail: str) -> None:
+        super().__init__(f"{source}: no column can be used as a feature ({detail}); add feature "
+                         "columns or check --target")
+
+
+# ---- configuration and algorithms -------------------------------------------------------------
+class ConfigError(TrainforgeError):
+    exit_code = 2
+    http_status = 422
+
+
+class UnknownAlgorithm(ConfigError):
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        guess = difflib.get_close_matches(name, list(known), n=1)
+        hint = f" Did you mean {guess[0]!r}?" if guess else ""
+        super().__init__(f"No algorithm named {name!r}.{hint} "
+                         f"Run `trainforge algorithms list` to see all {len(known)}.")
+
+
+class UnknownMetric(ConfigError):
+    def __init__(self, name: str, task_kind: str, known: Sequence[str]) -> None:
+        super().__init__(f"metric {name!r} does not apply to a {task_kind} task; choose one of: "
+                         f"{', '.join(known)} (--metric)")
+
+
+class BudgetTooSmall(TrainforgeError):
+    exit_code = 3
+
+    def __init__(self, budget_s: float, needed: str) -> None:
+        super().__init__(f"the time budget of {budget_s:g} s ran out before any model finished "
+                         f"training ({needed}); raise --time-budget, or pass --trials N to run a "
+                         "fixed number of trials whatever the time")
+
+
+# ---- registry ---------------------------------------------------------------------------------
+class RegistryError(TrainforgeError):
+    exit_code = 4
+
+
+class ModelNotFound(RegistryError):
+    http_status = 404
+
+    def __init__(self, ref: str, known: Sequence[str] = ()) -> None:
+        guess = difflib.get_close_matches(ref.split("@")[0].split(":")[0], list(known), n=1)
+        hint = f" Did you mean {guess[0]!r}?" if guess else ""
+        super().__init__(f"no model {ref!r} in the registry.{hint} Run `trainforge models list` "
+                         "to see what is registered.")
+
+
+class BadModelRef(RegistryError):
+    http_status = 422
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"{ref!r} is not a model reference; write NAME, NAME:VERSION or "
+                         "NAME@ALIAS (e.g. churn@production)")
+
+
+class PackageCorrupt(RegistryError):
+    """A model package is truncated, tampered with or written by an incompatible version."""
+
+    http_status = 500
+
+    def __init__(self, path: str, detail: str) -> None:
+        super().__init__(f"model package file {path} {detail}; the package was refused. "
+                         "Re-register the model (train it again) or restore the file from a backup")
+
+
+# ---- serving ----------------------------------------------------------------------------------
+class InvalidRequest(TrainforgeError):
+    http_status = 422
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+
+
+# ---- store ------------------------------------------------------------------------------------
+class StoreError(TrainforgeError):
+    exit_code = 5
+    http_status = 500
