@@ -139,6 +139,15 @@ class PackageCorrupt(RegistryError):
                          "Re-register the model (train it again) or restore the file from a backup")
 
 
+class BadModelName(RegistryError):
+    http_status = 422
+
+    def __init__(self, name: str, what: str = "model name") -> None:
+        super().__init__(f"{name!r} cannot be a {what}: use letters, digits, '-', '_' and '.', "
+                         "starting with a letter or digit (at most 100 characters), e.g. "
+                         "churn-gbm or adult_income")
+
+
 # ---- serving ----------------------------------------------------------------------------------
 class InvalidRequest(TrainforgeError):
     http_status = 422
@@ -151,3 +160,11 @@ class InvalidRequest(TrainforgeError):
 class StoreError(TrainforgeError):
     exit_code = 5
     http_status = 500
+
+
+class RunNotFound(StoreError):
+    http_status = 404
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"no run {run_id!r} in the store; run `trainforge runs list` to see the "
+                         "recent runs and their ids")
