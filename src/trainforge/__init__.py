@@ -2,9 +2,109 @@
 
     import trainforge as tf
     model = tf.train("examples/adult.csv", target="income", time_budget=60)
-    print(model.evaluation)
+    print(model.evaluation)          # metrics on a held-out split
+    model.predict(frame)             # labels, one per row
+    tf.load("adult@production")      # any registered version, by NAME, NAME:VERSION or NAME@ALIAS
+
+Heavy libraries load on first use, so importing trainforge (and ``trainforge --help``) is instant.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from trainforge._model import Model, TrainedModel
+    from trainforge.data.profile import Profile
+    from trainforge.workspace import Workspace
+
+__all__ = ["Model", "TrainedModel", "Workspace", "__version__", "evaluate", "load", "profile",
+           "serve", "train"]
+
+
+def __getattr__(name: str) -> Any:
+    # the classes load lazily too: `import trainforge` must not pull in pandas or SQLAlchemy
+    if name == "Workspace":
+        from trainforge.workspace import Workspace
+
+        return Workspace
+    if name in ("Model", "TrainedModel"):
+        from trainforge import _model
+
+        return getattr(_model, name)
+    raise AttributeError(f"module 'trainforge' has no attribute {name!r}")
+
+
+def _workspace(workspace: Workspace | None) -> Workspace:
+    from trainforge.workspace import Workspace
+
+    return workspace if workspace is not None else Workspace()
+
+
+def train(data: str | Path, *, target: str, name: str | None = None, time_budget: float = 60,
+          metric: str | None = None, seed: int = 0, trials: int | None = None,
+          algorithm: str = "auto", test_size: float = 0.2, split: str = "stratified",
+          group_column: str | None = None, time_column: str | None = None,
+          sql: str | None = None, workspace: Workspace | None = None,
+          observers: Sequence[object] = ()) -> TrainedModel:
+    """Find the best model for ``target`` within ``time_budget`` seconds, evaluate it on a
+    held-out split, write its report and register it.
+
+    Example:
+        >>> model = tf.train("examples/credit_g.csv", target="class", time_budget=20)
+        >>> model.evaluation.metrics["roc_auc"] > 0.7
+        True
+    """
+    from trainforge._model import TrainedModel
+    from trainforge._train import run_training
+    from trainforge.config import TrainConfig
+
+    config = TrainConfig(data=str(data), target=target, name=name, time_budget_s=time_budget,
+                         metric=metric, seed=seed, trials=trials, algorithm=algorithm,
+                         test_size=test_size, split=split,  # type: ignore[arg-type]
+                         group_column=group_column, time_column=time_column, sql=sql)
+    ws = _workspace(workspace)
+    outcome = run_training(config, workspace=ws, observers=observers)
+    loaded = ws.registry.load(f"{outcome.version.name}:{outcome.version.version}")
+    return TrainedModel(loaded, outcome)
+
+
+def load(ref: str, *, workspace: Workspace | None = None) -> Model:
+    """A registered model by ``NAME``, ``NAME:VERSION`` or ``NAME@ALIAS``; hashes are checked."""
+    from trainforge._model import Model
+
+    return Model(_workspace(workspace).registry.load(ref))
+
+
+def profile(data: str | Path, *, target: str | None = None, sql: str | None = None) -> Profile:
+    """Profile a table: missing values, kinds, outliers, class balance, leaking columns."""
+    from trainforge.data.profile import profile as profile_dataset
+    from trainforge.data.read import read_table
+
+    return profile_dataset(read_table(data, sql=sql), target=target)
+
+
+def evaluate(ref: str, data: str | Path, *, workspace: Workspace | None = None) -> Any:
+    """Score a registered model on a labelled table (it must hold the model's target column)."""
+    from trainforge.data.read import read_table
+    from trainforge.data.targets import clean_target
+    from trainforge.evaluation.evaluate import evaluate as evaluate_model
+
+    loaded = _workspace(workspace).registry.load(ref)
+    dataset = read_table(data)
+    frame, _ = clean_target(dataset, loaded.model.task)
+    return evaluate_model(loaded.model, frame)
+
+
+def serve(refs: Sequence[str] | str, *, host: str = "127.0.0.1", port: int = 8000,
+          workspace: Workspace | None = None) -> None:
+    """Serve registered models over HTTP until interrupted (127.0.0.1 unless told otherwise)."""
+    from trainforge.serving.server import serve as serve_models
+
+    ws = _workspace(workspace)
+    names = [refs] if isinstance(refs, str) else list(refs)
+    serve_models([ws.registry.load(ref) for ref in names], host=host, port=port)

@@ -24,6 +24,10 @@ DEFAULT_METRIC = {
 }
 
 
+# metrics where a smaller value is better; every other metric is maximised
+LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae", "mape"})
+
+
 @dataclass(frozen=True)
 class Task:
     """``classes`` holds the class labels as strings, sorted, for classification; else ()."""

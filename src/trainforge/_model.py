@@ -1,0 +1,101 @@
+"""The SDK's model object: a registered model version you can predict with."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trainforge.registry.loaded import LoadedModel
+
+Rows = pd.DataFrame | Sequence[Mapping[str, Any]] | str | Path
+
+
+def _as_frame(data: Rows) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, (str, Path)):
+        from trainforge.data.read import read_table
+
+        return read_table(data).frame
+    return pd.DataFrame(list(data))
+
+
+class Model:
+    """A model version from the registry: ``predict``, ``predict_proba`` and its manifest."""
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+
+    @property
+    def name(self) -> str:
+        return self.loaded.name
+
+    @property
+    def version(self) -> int:
+        return self.loaded.version
+
+    @property
+    def ref(self) -> str:
+        return self.loaded.ref
+
+    @property
+    def task(self) -> Any:
+        return self.loaded.model.task
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(self.loaded.model.task.classes)
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.loaded.manifest
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return dict(self.loaded.manifest.get("metrics", {}))
+
+    @property
+    def report_path(self) -> Path:
+        return self.loaded.path / "report.html"
+
+    def predict(self, data: Rows) -> np.ndarray:
+        """Labels (classifiers) or values (regressors), one per row, in order."""
+        return self.loaded.model.predict(_as_frame(data))
+
+    def predict_proba(self, data: Rows) -> pd.DataFrame:
+        """One column per class, named by the class label; rows sum to 1."""
+        frame = _as_frame(data)
+        proba = self.loaded.model.predict_proba(frame)
+        return pd.DataFrame(proba, columns=list(self.classes), index=frame.index)
+
+    def __repr__(self) -> str:
+        return f"<trainforge model {self.ref}: {self.task.describe()}>"
+
+
+class TrainedModel(Model):
+    """What ``train()`` returns: the registered model plus how it was found and how it did."""
+
+    def __init__(self, loaded: LoadedModel, outcome: Any) -> None:
+        super().__init__(loaded)
+        self.outcome = outcome
+
+    @property
+    def evaluation(self) -> Any:
+        """Metrics on the held-out test split, which model selection never saw."""
+        return self.outcome.evaluation
+
+    @property
+    def leaderboard(self) -> pd.DataFrame:
+        return pd.DataFrame([c.to_dict() for c in self.outcome.search.leaderboard])
+
+    @property
+    def diagnosis(self) -> Any:
+        return self.outcome.diagnosis
+
+    @property
+    def run_id(self) -> str:
+        return str(self.outcome.run_id)

@@ -1,0 +1,99 @@
+"""`trainforge models …`: the registry."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="List, inspect, alias and delete registered models.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_models() -> None:
+    """Every registered model with its latest version and aliases."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from trainforge.cli.render import as_dict
+    from trainforge.workspace import Workspace
+
+    summaries = Workspace().registry.list_models()
+    console = Console()
+    if not summaries:
+        console.print("no models yet: train one with `trainforge train DATA --target COLUMN`")
+        return
+    table = Table()
+    for column in ("name", "latest", "aliases", "task", "metric", "created"):
+        table.add_column(column)
+    for summary in summaries:
+        row = as_dict(summary)
+        aliases = row.get("aliases") or {}
+        shown = ", ".join(f"{k}→{v}" for k, v in aliases.items()) if isinstance(aliases, dict) \
+            else ", ".join(map(str, aliases))
+        metric = row.get("metric_value")
+        table.add_row(str(row.get("name")), str(row.get("latest_version")), shown,
+                      str(row.get("task", "")),
+                      f"{row.get('metric', '')} {metric:.4f}" if isinstance(metric, float) else "",
+                      str(row.get("created_at", ""))[:19])
+    console.print(table)
+
+
+@app.command("show")
+def show(
+    ref: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@ALIAS")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the manifest as JSON")] = False,
+) -> None:
+    """A model version's manifest: task, signature, metrics, lineage, files."""
+    from rich.console import Console
+
+    from trainforge.workspace import Workspace
+
+    manifest = Workspace().registry.show(ref)
+    if as_json:
+        typer.echo(json.dumps(manifest, indent=2, default=str))
+        return
+    console = Console()
+    task = manifest.get("task", {})
+    console.print(f"[bold]{manifest.get('name')}:{manifest.get('version')}[/]  "
+                  f"{task.get('kind')} of {task.get('target')!r}, optimising {task.get('metric')}")
+    console.print(f"aliases: {', '.join(manifest.get('aliases', [])) or 'none'}")
+    test = manifest.get("metrics", {}).get("test", {})
+    console.print("test metrics: " + ", ".join(
+        f"{k}={v:.4f}" for k, v in test.items() if isinstance(v, (int, float))))
+    members = manifest.get("members", [])
+    console.print("blend: " + ", ".join(f"{m.get('algorithm')} ×{m.get('weight', 1):.2g}"
+                                        for m in members))
+    inputs = manifest.get("signature", manifest.get("inputs", []))
+    console.print("inputs: " + ", ".join(f"{f['name']} ({f['dtype']})" for f in inputs))
+    console.print(f"[dim]full manifest: trainforge models show {ref} --json[/]")
+
+
+@app.command("alias")
+def alias(
+    name: Annotated[str, typer.Argument()],
+    version: Annotated[int, typer.Argument()],
+    alias_name: Annotated[str, typer.Argument(metavar="ALIAS", help="e.g. production")],
+) -> None:
+    """Point ALIAS (e.g. production) at a version; `NAME@ALIAS` then resolves to it."""
+    from trainforge.workspace import Workspace
+
+    Workspace().registry.alias(name, version, alias_name)
+    typer.echo(f"{name}@{alias_name} → version {version}")
+
+
+@app.command("delete")
+def delete(
+    name: Annotated[str, typer.Argument()],
+    version: Annotated[int | None, typer.Argument(help="one version; all when omitted")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask")] = False,
+) -> None:
+    """Delete a model version (or every version) and its files."""
+    from trainforge.workspace import Workspace
+
+    what = f"{name}:{version}" if version is not None else f"every version of {name}"
+    if not yes and not typer.confirm(f"delete {what}?"):
+        raise typer.Exit(1)
+    Workspace().registry.delete(name, version)
+    typer.echo(f"deleted {what}")

@@ -1,0 +1,68 @@
+"""`trainforge predict`, `evaluate` and `serve`: using a registered model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+_REF_HELP = "NAME, NAME:VERSION or NAME@ALIAS"
+
+
+def predict(
+    model: Annotated[str, typer.Argument(help=_REF_HELP)],
+    input: Annotated[Path, typer.Argument(help="table to predict (any format `train` reads)")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV or .parquet to write")],
+    chunk_rows: Annotated[int, typer.Option(help="rows read at a time")] = 50_000,
+) -> None:
+    """Predict every row of INPUT, in order, into OUTPUT.
+
+    Writes a `prediction` column plus one probability column per class for classifiers;
+    large files stream through in chunks.
+    """
+    from rich.console import Console
+
+    from trainforge.config import PredictConfig
+    from trainforge.serving.batch import predict_file
+    from trainforge.workspace import Workspace
+
+    settings = PredictConfig(model=model, input=input, output=output, chunk_rows=chunk_rows)
+    loaded = Workspace().registry.load(settings.model)
+    result = predict_file(loaded, settings.input, settings.output, chunk_rows=settings.chunk_rows)
+    Console(stderr=True).print(f"wrote {result.n_rows:,} predictions of {loaded.ref} to "
+                               f"{settings.output} in {result.seconds:.2f} s", highlight=False)
+
+
+def evaluate(
+    model: Annotated[str, typer.Argument(help=_REF_HELP)],
+    data: Annotated[Path, typer.Argument(help="labelled table holding the model's target")],
+) -> None:
+    """Score a registered model on a labelled table."""
+    from rich.console import Console
+
+    import trainforge
+    from trainforge.cli.render import metrics_table
+
+    evaluation = trainforge.evaluate(model, data)
+    Console().print(metrics_table(evaluation, title=f"{model} on {data}"))
+
+
+def serve(
+    models: Annotated[list[str], typer.Argument(help=f"one or more models: {_REF_HELP}")],
+    host: Annotated[str, typer.Option(help="address to bind; 0.0.0.0 exposes it to the "
+                                           "network")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+) -> None:
+    """Serve models over HTTP: POST /v1/models/NAME/predict, MLflow's /invocations, /docs."""
+    from rich.console import Console
+
+    import trainforge
+    from trainforge.config import ServeConfig
+
+    settings = ServeConfig(models=tuple(models), host=host, port=port)
+    console = Console(stderr=True)
+    names = ", ".join(f"/v1/models/{m.split('@')[0].split(':')[0]}/predict" for m in models)
+    console.print(f"serving {', '.join(models)} on http://{settings.host}:{settings.port} "
+                  f"({names}; docs at /docs); Ctrl-C stops", highlight=False)
+    trainforge.serve(list(settings.models), host=settings.host, port=settings.port)

@@ -1,0 +1,119 @@
+"""What `trainforge train` shows while it works and when it is done."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from types import TracebackType
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
+from trainforge.cli.render import candidate_rows, metrics_table
+
+
+class TrainingDisplay:
+    """Prints the inferred task, a progress bar of the budget being spent, then the results."""
+
+    def __init__(self, config: Any, *, started_at: float) -> None:
+        self.config = config
+        self.started_at = started_at
+        self.console = Console()
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                                 TextColumn("{task.fields[status]}"), console=self.console,
+                                 transient=True)
+        self.bar: Any = None
+        self.trials = 0
+        self.best: float | None = None
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def __enter__(self) -> TrainingDisplay:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self._finish_bar()
+
+    # ---- events from run_training ---------------------------------------------------------
+    def on_task(self, task: Any, target_report: Any, profile: Any, features: list[str]) -> None:
+        self.console.print(f"[bold]Task:[/] {task.describe()}")
+        self.console.print(f"[bold]Features:[/] {len(features)} columns"
+                           f" ({', '.join(features[:8])}{', …' if len(features) > 8 else ''})")
+        for line in _notes(target_report):
+            self.console.print(f"[yellow]note:[/] {line}", highlight=False)
+        for warning in list(getattr(profile, "warnings", []))[:6]:
+            self.console.print(f"[yellow]data:[/] {warning}", highlight=False)
+        self._start_bar()
+
+    def on_trial_end(self, event: Any) -> None:
+        self.trials += 1
+        score = getattr(event, "score", None)
+        if isinstance(score, float) and not math.isnan(score):
+            self.best = score if self.best is None else max(self.best, score)
+
+    def on_phase(self, text: str) -> None:
+        self._finish_bar()
+        self.console.print(f"[dim]{text}…[/]")
+
+    # ---- the bar of the budget being spent -----------------------------------------------------
+    def _start_bar(self) -> None:
+        budget = float(self.config.time_budget_s)
+        total = float(self.config.trials) if self.config.trials else budget
+        self.bar = self.progress.add_task("searching", total=total, status="")
+        self.progress.start()
+
+        def tick() -> None:
+            while not self._stop.wait(0.25):
+                self._update_bar(budget)
+
+        self._ticker = threading.Thread(target=tick, daemon=True)
+        self._ticker.start()
+
+    def _update_bar(self, budget: float) -> None:
+        elapsed = time.time() - self.started_at
+        best = f", best {self.best:.4f}" if self.best is not None else ""
+        done = float(self.trials) if self.config.trials else min(elapsed, budget)
+        self.progress.update(self.bar, completed=done,
+                             status=f"{elapsed:5.1f}/{budget:g} s · {self.trials} trials{best}")
+
+    def _finish_bar(self) -> None:
+        if self._ticker is not None:
+            self._stop.set()
+            self._ticker.join()
+            self._ticker = None
+            self.progress.stop()
+
+    # ---- the result ----------------------------------------------------------------------------
+    def summary(self, outcome: Any) -> None:
+        out = self.console
+        board = Table(title="Leaderboard (validation score; the test split was not used)",
+                      title_justify="left")
+        rows = candidate_rows(outcome.search.leaderboard)
+        for column in rows[0] if rows else []:
+            board.add_column(column, justify="right" if column != "algorithm" else "left")
+        for row in rows[:15]:
+            board.add_row(*row.values())
+        out.print(board)
+        if len(rows) > 15:
+            out.print(f"[dim]… and {len(rows) - 15} more candidates in the report[/]")
+        out.print(metrics_table(outcome.evaluation, title="Test metrics (held-out split)"))
+        out.print(f"[bold]Diagnosis:[/] {outcome.diagnosis}", highlight=False)
+        version = outcome.version
+        out.print(f"[bold green]Registered[/] {version.name}:{version.version}  "
+                  f"({outcome.elapsed_s:.1f} s of a {self.config.time_budget_s:g} s budget)")
+        out.print(f"[bold]Report:[/] {outcome.report_path}")
+        out.print(f"[bold]Next:[/] trainforge models alias {version.name} {version.version} production\n"
+                  f"      trainforge serve {version.name}          # http://127.0.0.1:8000/docs\n"
+                  f"      trainforge predict {version.name} new.csv -o predictions.csv")
+
+
+def _notes(target_report: Any) -> list[str]:
+    notes = getattr(target_report, "notes", None)
+    if notes:
+        return list(notes)
+    text = str(target_report) if target_report is not None else ""
+    return [text] if text and getattr(target_report, "n_dropped", 0) else []

@@ -1,0 +1,90 @@
+"""`trainforge train`: AutoML on a table, then evaluation, report and registration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+
+def _process_start() -> float:
+    """Wall-clock time this process started: the user's budget covers the whole command."""
+    import psutil
+
+    return float(psutil.Process().create_time())
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    from trainforge.errors import ConfigError
+
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; check --config") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML ({error}); check --config") from None
+
+
+def build_config(given: dict[str, Any], config_file: Path | None) -> Any:
+    """Merge a config file with the flags the user typed (flags win) into a TrainConfig."""
+    from pydantic import ValidationError
+
+    from trainforge.config import TrainConfig
+    from trainforge.errors import ConfigError
+
+    fields = _read_config_file(config_file) if config_file else {}
+    fields.update({k: v for k, v in given.items() if v is not None})
+    try:
+        return TrainConfig(**fields)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}"
+                             for e in error.errors())
+        source = f" in {config_file}" if config_file else ""
+        raise ConfigError(f"invalid training settings{source}: {problems}") from None
+
+
+def train(
+    data: Annotated[str | None, typer.Argument(help="CSV/TSV/Parquet/JSON/Excel file, or a "
+                                                    "database URL with --sql")] = None,
+    target: Annotated[str | None, typer.Option("--target", "-t", help="column to predict")] = None,
+    name: Annotated[str | None, typer.Option(help="registry name (default: the file's name)")] = None,
+    time_budget: Annotated[float | None, typer.Option(
+        "--time-budget", help="seconds for the whole command, report included (default: 60)")] = None,
+    metric: Annotated[str | None, typer.Option(help="metric to optimise (default: roc_auc, "
+                                                    "balanced_accuracy or r2)")] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed (default: 0)")] = None,
+    trials: Annotated[int | None, typer.Option(
+        help="run exactly N search trials (reproducible on any machine) instead of a budget")] = None,
+    algorithm: Annotated[str | None, typer.Option(
+        help="a catalog name to use only that algorithm (default: auto)")] = None,
+    sql: Annotated[str | None, typer.Option(help="SQL query; DATA is then a SQLAlchemy URL")] = None,
+    split: Annotated[str | None, typer.Option(help="stratified, random, group or time")] = None,
+    group_column: Annotated[str | None, typer.Option(help="column for --split group")] = None,
+    time_column: Annotated[str | None, typer.Option(help="column for --split time")] = None,
+    test_size: Annotated[float | None, typer.Option(help="held-out share (default: 0.2)")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="TOML file with the same fields (flags override it)")] = None,
+) -> None:
+    """Train the best model for TARGET within the budget; evaluate, report and register it.
+
+    The task is inferred and printed; the test split is held out from model selection.
+    """
+    started_at = _process_start()
+    settings = build_config({"data": data, "target": target, "name": name,
+                             "time_budget_s": time_budget, "metric": metric, "seed": seed,
+                             "trials": trials, "algorithm": algorithm, "sql": sql,
+                             "split": split, "group_column": group_column,
+                             "time_column": time_column, "test_size": test_size}, config)
+    from trainforge._train import run_training
+    from trainforge.cli.progress import TrainingDisplay
+    from trainforge.workspace import Workspace
+
+    workspace = Workspace()
+    with TrainingDisplay(settings, started_at=started_at) as display:
+        outcome = run_training(settings, workspace=workspace, observers=[display],
+                               started_at=started_at)
+    display.summary(outcome)
