@@ -1,0 +1,24 @@
+"""Shared fixtures: every test gets its own workspace; nothing touches ~/.trainforge."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# tests share 2 cores: keep every library to one thread unless a test says otherwise
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "trainforge-home"
+    monkeypatch.setenv("TRAINFORGE_HOME", str(home))
+    monkeypatch.delenv("TRAINFORGE_DATABASE_URL", raising=False)
+    return home
+
+
+@pytest.fixture
+def home(_isolated_home: Path) -> Path:
+    return _isolated_home
