@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 demo: install
-	$(BIN)/python examples/demo.py
+	bash examples/demo.sh
 
 test: install
 	$(BIN)/python -m pytest

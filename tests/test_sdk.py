@@ -1,0 +1,51 @@
+"""The SDK a notebook user imports: `import trainforge as tf`."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import trainforge as tf
+from tests._paths import EXAMPLES
+
+CREDIT = EXAMPLES / "credit_g.csv"
+
+
+def test_the_public_api_is_pinned():
+    assert sorted(tf.__all__) == sorted(["Model", "TrainedModel", "Workspace", "__version__",
+                                         "evaluate", "load", "profile", "serve", "train"])
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> tf.Workspace:
+    return tf.Workspace(tmp_path_factory.mktemp("sdk"))
+
+
+@pytest.fixture(scope="module")
+def model(workspace: tf.Workspace) -> tf.TrainedModel:
+    return tf.train(CREDIT, target="class", name="credit", trials=3, workspace=workspace)
+
+
+def test_train_returns_test_metrics_from_the_held_out_split(model):
+    assert 0.6 < model.evaluation.metrics["roc_auc"] <= 1.0
+    assert model.outcome.evaluation.metrics["accuracy"] > 0.6
+
+
+def test_predict_gives_a_label_per_row_and_proba_a_column_per_class(model):
+    rows = pd.read_csv(CREDIT).drop(columns=["class"]).head(5)
+    assert set(model.predict(rows)) <= {"good", "bad"}
+    assert list(model.predict_proba(rows).columns) == ["bad", "good"]
+
+
+def test_load_by_alias_gives_the_same_predictions(model, workspace):
+    workspace.registry.alias("credit", model.version, "production")
+    again = tf.load("credit@production", workspace=workspace)
+    rows = pd.read_csv(CREDIT).head(20)
+    assert (again.predict(rows) == model.predict(rows)).all()
+
+
+def test_the_same_seed_and_trials_give_the_same_model(model, tmp_path):
+    again = tf.train(CREDIT, target="class", name="credit", trials=3,
+                     workspace=tf.Workspace(tmp_path))
+    rows = pd.read_csv(CREDIT).head(50)
+    assert model.predict_proba(rows).round(10).equals(again.predict_proba(rows).round(10))
