@@ -43,3 +43,25 @@ class Task:
             return (f"{self.kind.value} classification of {self.target!r} "
                     f"({len(self.classes)} classes: {shown}); optimising {self.metric}")
         return f"regression of {self.target!r}; optimising {self.metric}"
+
+
+# every metric a task of each kind can optimise (--metric); the first is not the default
+METRICS = {
+    TaskKind.BINARY: ("roc_auc", "accuracy", "balanced_accuracy", "f1", "log_loss", "pr_auc"),
+    TaskKind.MULTICLASS: ("balanced_accuracy", "accuracy", "f1_macro", "log_loss"),
+    TaskKind.REGRESSION: ("r2", "rmse", "mae", "mape"),
+}
+
+
+def choose_metric(kind: TaskKind, metric: str | None = None) -> str:
+    """The metric to optimise: the user's when it applies to ``kind``, else the default.
+
+    Raises UnknownMetric listing the metrics that apply.
+    """
+    from trainforge.errors import UnknownMetric
+
+    if metric is None:
+        return DEFAULT_METRIC[kind]
+    if metric not in METRICS[kind]:
+        raise UnknownMetric(metric, kind.value, METRICS[kind])
+    return metric
