@@ -1,0 +1,7 @@
+"""The model registry: versioned model packages in safe formats, with aliases and lineage."""
+
+from trainforge.registry.loaded import LoadedModel
+from trainforge.registry.records import ModelSummary, ModelVersion
+from trainforge.registry.registry import Registry
+
+__all__ = ["LoadedModel", "ModelSummary", "ModelVersion", "Registry"]

@@ -1,0 +1,104 @@
+"""The manifest: what a model package holds, where it came from, and each file's hash."""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from trainforge.algorithms.model import FeatureSpec, Member, TabularModel
+from trainforge.data.task import Task, TaskKind
+from trainforge.errors import PackageCorrupt
+from trainforge.registry.safe_files import load_object, save_object
+from trainforge.store.json_values import to_json_value
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+READABLE_FORMAT_VERSIONS = (1,)
+
+# lineage records these libraries' versions: the ones a model's predictions depend on
+_PACKAGES = {
+    "trainforge": ("trainforge",),
+    "sklearn": ("scikit-learn",),
+    "lightgbm": ("lightgbm",),
+    "xgboost": ("xgboost", "xgboost-cpu"),
+    "catboost": ("catboost",),
+    "numpy": ("numpy",),
+    "pandas": ("pandas",),
+    "skops": ("skops",),
+}
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the libraries that shape predictions (None: not installed)."""
+    found: dict[str, str | None] = {}
+    for key, distributions in _PACKAGES.items():
+        found[key] = None
+        for distribution in distributions:
+            try:
+                found[key] = metadata.version(distribution)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    return found
+
+
+def save_members(model: TabularModel, directory: Path) -> list[dict[str, Any]]:
+    """Write every member's preprocessor and estimator; returns their manifest entries."""
+    entries = []
+    for index, member in enumerate(model.members):
+        entries.append({
+            "algorithm": member.algorithm,
+            "params": to_json_value(member.params, where=f"members[{index}].params"),
+            "weight": float(member.weight),
+            "preprocessor": save_object(member.preprocessor, directory,
+                                        stem=f"member-{index}-preprocessor"),
+            "estimator": save_object(member.estimator, directory,
+                                     stem=f"member-{index}-estimator"),
+        })
+    return entries
+
+
+def build_manifest(model: TabularModel, *, name: str, version: int, created_at: str,
+                   description: str, metrics: dict[str, Any], lineage: dict[str, Any],
+                   members: list[dict[str, Any]], files: dict[str, dict[str, Any]]
+                   ) -> dict[str, Any]:
+    """The manifest as a JSON-ready dict (``files``: name -> {"sha256", "size"})."""
+    task = model.task
+    return {
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "version": version,
+        "created_at": created_at,
+        "description": description,
+        "task": {"kind": task.kind.value, "target": task.target, "metric": task.metric,
+                 "classes": list(task.classes)},
+        "input": [spec.to_dict() for spec in model.features],
+        "metrics": to_json_value(metrics, where="metrics"),
+        "lineage": {**to_json_value(lineage, where="lineage"),
+                    "python": platform.python_version(), "packages": package_versions()},
+        "members": members,
+        "files": files,
+    }
+
+
+def model_from_manifest(manifest: dict[str, Any], directory: Path) -> TabularModel:
+    """Rebuild the fitted model; every file's hash must already be verified."""
+    try:
+        raw_task = manifest["task"]
+        task = Task(target=raw_task["target"], kind=TaskKind(raw_task["kind"]),
+                    metric=raw_task["metric"], classes=tuple(raw_task["classes"]))
+        features = [FeatureSpec.from_dict(raw) for raw in manifest["input"]]
+        raw_members = list(manifest["members"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise PackageCorrupt(str(directory / MANIFEST),
+                             f"is missing or garbles a field ({error})") from error
+    if not raw_members:
+        raise PackageCorrupt(str(directory / MANIFEST), "lists no members")
+    members = [Member(algorithm=raw["algorithm"], params=raw["params"],
+                      preprocessor=load_object(raw["preprocessor"], directory),
+                      estimator=load_object(raw["estimator"], directory),
+                      weight=float(raw["weight"]))
+               for raw in raw_members]
+    return TabularModel(task=task, features=features, members=members)

@@ -1,0 +1,250 @@
+"""The model registry: versioned, verified model packages with aliases and lineage.
+
+    registry = Workspace().registry
+    version = registry.register(model, name="churn", metrics={"roc_auc": 0.91},
+                                lineage={"run_id": run_id, "dataset_fingerprint": fp})
+    registry.alias("churn", version.version, "production")
+    loaded = registry.load("churn@production")
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from trainforge.algorithms.model import TabularModel
+from trainforge.errors import ModelNotFound, RegistryError
+from trainforge.registry import package
+from trainforge.registry.loaded import LoadedModel
+from trainforge.registry.manifest import build_manifest, model_from_manifest, save_members
+from trainforge.registry.records import ModelSummary, ModelVersion
+from trainforge.registry.refs import ModelRef, check_alias, check_name
+from trainforge.store.clock import as_utc, utc_now
+from trainforge.store.tables import model_aliases, models
+
+if TYPE_CHECKING:
+    from trainforge.workspace import Workspace
+
+_PUBLISH_ATTEMPTS = 20  # each failed attempt means another process took that version
+
+
+class Registry:
+    """Model versions of one workspace: packages under ``<artifacts>/models``, rows in the store."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+
+    @property
+    def root(self) -> Path:
+        return self.workspace.artifacts / "models"
+
+    # ---- writing ------------------------------------------------------------------------------
+    def register(self, model: TabularModel, *, name: str, metrics: dict[str, Any],
+                 lineage: dict[str, Any], extra_files: Mapping[str, Path] | None = None,
+                 description: str = "") -> ModelVersion:
+        """Store ``model`` as the next version of ``name``, all or nothing.
+
+        Args:
+            metrics: flat ``{metric: value}``; the task's metric is the one listings show.
+            lineage: where the model came from: ``dataset_fingerprint``, ``run_id``, ``params``,
+                ``seed``...; python and library versions are added.
+            extra_files: files to copy into the package, by name (``report.html``...).
+        """
+        check_name(name)
+        staging = package.make_staging(self.root / name)
+        try:
+            members = save_members(model, staging)
+            package.copy_extra_files(extra_files or {}, staging)
+            files = package.seal_files(staging)
+            for _ in range(_PUBLISH_ATTEMPTS):
+                published = self._publish(model, staging, name=name, metrics=metrics,
+                                          lineage=lineage, members=members, files=files,
+                                          description=description)
+                if published is not None:
+                    return published
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging)
+        raise RegistryError(f"could not register {name!r}: {_PUBLISH_ATTEMPTS} other "
+                            "registrations of the same name took every version tried; retry")
+
+    def _publish(self, model: TabularModel, staging: Path, *, name: str, metrics: dict[str, Any],
+                 lineage: dict[str, Any], members: list[dict[str, Any]],
+                 files: dict[str, dict[str, Any]], description: str) -> ModelVersion | None:
+        """Try the next free version; None when another registration took it first."""
+        version = self._next_version(name)
+        created_at = utc_now()
+        manifest = build_manifest(model, name=name, version=version,
+                                  created_at=created_at.isoformat(), description=description,
+                                  metrics=metrics, lineage=lineage, members=members, files=files)
+        digest = package.write_manifest(staging, manifest)
+        target = self.root / name / str(version)
+        if not package.publish(staging, target):
+            return None
+        row = {"name": name, "version": version, "run_id": manifest["lineage"].get("run_id"),
+               "dataset_fingerprint": manifest["lineage"].get("dataset_fingerprint"),
+               "task_kind": model.task.kind.value, "description": description,
+               "manifest": manifest, "manifest_sha256": digest,
+               "path": target.relative_to(self.workspace.artifacts).as_posix(),
+               "created_at": created_at}
+        try:
+            with self.workspace.engine.begin() as connection:
+                connection.execute(sa.insert(models).values(row))
+        except sa.exc.IntegrityError:
+            target.rename(staging)  # a row for this version exists: try the next one
+            return None
+        except BaseException:
+            target.rename(staging)  # no row, so no package: the caller removes staging
+            raise
+        return self._to_version(row, aliases={})
+
+    def _next_version(self, name: str) -> int:
+        with self.workspace.engine.connect() as connection:
+            in_store = connection.execute(
+                sa.select(sa.func.max(models.c.version)).where(models.c.name == name)).scalar()
+        on_disk = [int(p.name) for p in (self.root / name).iterdir()
+                   if p.name.isascii() and p.name.isdigit()]
+        return max([in_store or 0, *on_disk]) + 1
+
+    def alias(self, name: str, version: int, alias: str) -> None:
+        """Point ``name@alias`` at ``version``, moving the alias if it exists."""
+        check_alias(alias)
+        self.resolve(f"{name}:{version}")
+        with self.workspace.engine.begin() as connection:
+            connection.execute(sa.delete(model_aliases).where(
+                model_aliases.c.name == name, model_aliases.c.alias == alias))
+            connection.execute(sa.insert(model_aliases).values(
+                name=name, alias=alias, version=version, updated_at=utc_now()))
+
+    def delete(self, name: str, version: int | None = None) -> list[int]:
+        """Remove one version (or, with no version, every version) of ``name``: its files, its
+        row and the aliases pointing at it. Returns the versions removed."""
+        doomed = [self.resolve(f"{name}:{version}")[1]] if version is not None else [
+            v.version for v in self.versions(name)]
+        set_aside = []
+        try:
+            for number in doomed:
+                directory = self.root / name / str(number)
+                if directory.exists():
+                    set_aside.append((directory, package.set_aside(directory)))
+            with self.workspace.engine.begin() as connection:
+                for table in (model_aliases, models):
+                    connection.execute(sa.delete(table).where(
+                        table.c.name == name, table.c.version.in_(doomed)))
+        except BaseException:
+            for directory, aside in set_aside:  # the rows are still there: so are the files
+                aside.rename(directory)
+            raise
+        for _, aside in set_aside:
+            shutil.rmtree(aside, ignore_errors=True)
+        return doomed
+
+    # ---- reading ------------------------------------------------------------------------------
+    def resolve(self, ref: str) -> tuple[str, int]:
+        """``(name, version)`` that ``ref`` (NAME, NAME:VERSION or NAME@ALIAS) points at."""
+        parsed = ModelRef.parse(ref)
+        of_name = models.c.name == parsed.name
+        if parsed.alias is not None:
+            query = sa.select(model_aliases.c.version).where(
+                model_aliases.c.name == parsed.name, model_aliases.c.alias == parsed.alias)
+        elif parsed.version is not None:
+            query = sa.select(models.c.version).where(of_name, models.c.version == parsed.version)
+        else:
+            query = sa.select(sa.func.max(models.c.version)).where(of_name)
+        with self.workspace.engine.connect() as connection:
+            version = connection.execute(query).scalar()
+        if version is None:
+            raise ModelNotFound(ref, self._names())
+        return parsed.name, int(version)
+
+    def load(self, ref: str) -> LoadedModel:
+        """The fitted model ``ref`` points at, after checking every file against its hash."""
+        name, version = self.resolve(ref)
+        row = self._row(name, version)
+        directory = self.workspace.artifacts / row["path"]
+        manifest = package.read_manifest(directory, sha256=row["manifest_sha256"])
+        package.verify_files(directory, manifest)
+        model = model_from_manifest(manifest, directory)
+        return LoadedModel(name=name, version=version, model=model, manifest=manifest,
+                           path=directory)
+
+    def show(self, ref: str) -> dict[str, Any]:
+        """The version's manifest, plus the aliases pointing at it and its directory."""
+        name, version = self.resolve(ref)
+        row = self._row(name, version)
+        aliases = sorted(a for a, v in self._aliases(name).items() if v == version)
+        return {**row["manifest"], "aliases": aliases,
+                "path": str(self.workspace.artifacts / row["path"])}
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        """Every version of ``name``, oldest first."""
+        with self.workspace.engine.connect() as connection:
+            rows = connection.execute(sa.select(models).where(models.c.name == name)
+                                      .order_by(models.c.version)).all()
+        if not rows:
+            raise ModelNotFound(name, self._names())
+        aliases = self._aliases(name)
+        return [self._to_version(row._mapping, aliases=aliases) for row in rows]
+
+    def list_models(self) -> list[ModelSummary]:
+        """One summary per model name, by name."""
+        latest = (sa.select(models.c.name, sa.func.max(models.c.version).label("latest"),
+                            sa.func.count().label("n_versions"))
+                  .group_by(models.c.name).subquery())
+        query = (sa.select(models, latest.c.n_versions)
+                 .join(latest, sa.and_(models.c.name == latest.c.name,
+                                       models.c.version == latest.c.latest))
+                 .order_by(models.c.name))
+        with self.workspace.engine.connect() as connection:
+            rows = connection.execute(query).all()
+            alias_rows = connection.execute(sa.select(model_aliases)).all()
+        aliases: dict[str, dict[str, int]] = {}
+        for alias_row in alias_rows:
+            aliases.setdefault(alias_row.name, {})[alias_row.alias] = alias_row.version
+        return [_summary(row._mapping, aliases.get(row.name, {})) for row in rows]
+
+    # ---- helpers ------------------------------------------------------------------------------
+    def _row(self, name: str, version: int) -> Mapping[str, Any]:
+        with self.workspace.engine.connect() as connection:
+            row = connection.execute(sa.select(models).where(
+                models.c.name == name, models.c.version == version)).first()
+        if row is None:  # deleted between resolve and now
+            raise ModelNotFound(f"{name}:{version}", self._names())
+        return row._mapping
+
+    def _names(self) -> list[str]:
+        with self.workspace.engine.connect() as connection:
+            return list(connection.execute(sa.select(models.c.name).distinct()).scalars())
+
+    def _aliases(self, name: str) -> dict[str, int]:
+        with self.workspace.engine.connect() as connection:
+            rows = connection.execute(sa.select(model_aliases.c.alias, model_aliases.c.version)
+                                      .where(model_aliases.c.name == name)).all()
+        return {row.alias: row.version for row in rows}
+
+    def _to_version(self, row: Mapping[str, Any], *, aliases: dict[str, int]) -> ModelVersion:
+        created_at = as_utc(row["created_at"])
+        assert created_at is not None  # the column is NOT NULL
+        return ModelVersion(
+            name=row["name"], version=row["version"],
+            path=self.workspace.artifacts / row["path"], created_at=created_at,
+            task_kind=row["task_kind"], metrics=dict(row["manifest"].get("metrics", {})),
+            run_id=row["run_id"], dataset_fingerprint=row["dataset_fingerprint"],
+            description=row["description"],
+            aliases=tuple(sorted(a for a, v in aliases.items() if v == row["version"])))
+
+
+def _summary(row: Mapping[str, Any], aliases: dict[str, int]) -> ModelSummary:
+    metric = str(row["manifest"]["task"]["metric"])
+    value = row["manifest"].get("metrics", {}).get(metric)
+    created_at = as_utc(row["created_at"])
+    assert created_at is not None  # the column is NOT NULL
+    return ModelSummary(
+        name=row["name"], latest_version=row["version"], n_versions=row["n_versions"],
+        aliases=dict(sorted(aliases.items())), task_kind=row["task_kind"], metric=metric,
+        metric_value=float(value) if isinstance(value, (int, float)) else None,
+        created_at=created_at)

@@ -1,0 +1,101 @@
+"""Fitted objects to files and back without pickle.
+
+An object whose class offers ``save_native(directory, stem) -> list[str]`` and the classmethod
+``load_native(directory, stem)`` is written in its library's own format (LightGBM, XGBoost and
+CatBoost models); anything else goes through skops, read back with an allow-list of types.
+Only classes under ``trainforge.`` are ever imported to load a native file.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import skops.io
+
+from trainforge.errors import PackageCorrupt
+
+SKOPS_SUFFIX = ".skops"
+# modules whose types a skops file may name; builtins and collections only for classes, so a
+# file cannot smuggle in a function such as builtins.eval
+_TRUSTED_MODULES = ("sklearn", "numpy", "scipy", "trainforge")
+_TRUSTED_CLASS_MODULES = ("builtins", "collections")
+
+
+def save_object(obj: Any, directory: Path, *, stem: str) -> dict[str, Any]:
+    """Write ``obj`` into ``directory`` and return its manifest entry.
+
+    The entry is ``{"format": "native", "class": "module:Class", "stem": stem, "files": [...]}``
+    or
+    ``{"format": "skops", "files": ["<stem>.skops"]}``.
+    """
+    cls = type(obj)
+    if callable(getattr(obj, "save_native", None)) and callable(getattr(cls, "load_native", None)):
+        class_path = f"{cls.__module__}:{cls.__qualname__}"
+        if not _is_trainforge(cls.__module__):
+            raise TypeError(f"{class_path} saves itself natively but lives outside trainforge, "
+                            "so a package could never load it; move the wrapper under "
+                            "trainforge.algorithms or drop save_native to use skops")
+        files = [str(name) for name in obj.save_native(directory, stem)]
+        for name in files:
+            if Path(name).name != name or not (directory / name).is_file():
+                raise TypeError(f"{class_path}.save_native returned {name!r}, which is not a "
+                                f"file it wrote in {directory}; return plain file names")
+        return {"format": "native", "class": class_path, "stem": stem, "files": files}
+    name = stem + SKOPS_SUFFIX
+    skops.io.dump(obj, directory / name)
+    return {"format": "skops", "files": [name]}
+
+
+def load_object(entry: dict[str, Any], directory: Path) -> Any:
+    """Read back what ``save_object`` wrote; the files' hashes must already be verified."""
+    if entry.get("format") == "native":
+        return _native_class(str(entry.get("class")), directory).load_native(
+            directory, str(entry["stem"]))
+    if entry.get("format") == "skops":
+        path = directory / entry["files"][0]
+        untrusted = skops.io.get_untrusted_types(file=path)
+        refused = [name for name in untrusted if not _trusted_type(name)]
+        if refused:
+            raise PackageCorrupt(str(path), f"names types that are not on the allow-list "
+                                 f"({', '.join(refused)})")
+        return skops.io.load(path, trusted=untrusted)
+    raise PackageCorrupt(str(directory / "manifest.json"),
+                         f"lists a member file in an unknown format {entry.get('format')!r}")
+
+
+def _is_trainforge(module: str) -> bool:
+    return module == "trainforge" or module.startswith("trainforge.")
+
+
+def _native_class(class_path: str, directory: Path) -> Any:
+    manifest = str(directory / "manifest.json")
+    module_name, _, qualname = class_path.partition(":")
+    if not _is_trainforge(module_name) or not qualname:
+        raise PackageCorrupt(manifest, f"asks to load {class_path!r}; only trainforge classes "
+                             "may load native model files")
+    try:
+        found: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError) as error:
+        raise PackageCorrupt(manifest, f"needs {class_path}, which this trainforge does not "
+                             "have; install the trainforge version that wrote it") from error
+    if not isinstance(found, type) or not callable(getattr(found, "load_native", None)):
+        raise PackageCorrupt(manifest, f"asks to load {class_path!r}, which is not a class "
+                             "with load_native")
+    return found
+
+
+def _trusted_type(name: str) -> bool:
+    module, _, attribute = name.rpartition(".")
+    top = module.split(".")[0]
+    if top in _TRUSTED_MODULES:
+        return True
+    if module in _TRUSTED_CLASS_MODULES:
+        try:
+            return isinstance(getattr(importlib.import_module(module), attribute), type)
+        except (ImportError, AttributeError):
+            return False
+    return False

@@ -1,0 +1,60 @@
+"""Recording a dataset version (its fingerprint, schema and profile) in the store."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from trainforge.data.dataset import Dataset
+from trainforge.store.clock import utc_now
+from trainforge.store.json_values import to_json_value
+from trainforge.store.tables import datasets
+
+if TYPE_CHECKING:
+    from trainforge.workspace import Workspace
+
+
+def record_dataset(ws: Workspace, dataset: Dataset,
+                   profile: dict[str, Any] | None = None) -> int:
+    """Store ``dataset`` once per fingerprint and return its id.
+
+    Recording the same content again returns the first id; a profile given later is kept if
+    the first recording had none.
+    """
+    row = {
+        "fingerprint": dataset.fingerprint,
+        "source": dataset.source,
+        "n_rows": dataset.n_rows,
+        "n_columns": len(dataset.columns),
+        "schema": {column: kind.value for column, kind in dataset.schema.items()},
+        "profile": None if profile is None else to_json_value(profile, where="profile"),
+        "created_at": utc_now(),
+    }
+    try:
+        return _insert_or_find(ws, row)
+    except sa.exc.IntegrityError:
+        # another process recorded the same content between our select and insert (Postgres)
+        return _insert_or_find(ws, row)
+
+
+def _insert_or_find(ws: Workspace, row: dict[str, Any]) -> int:
+    with ws.engine.begin() as connection:
+        existing = connection.execute(
+            sa.select(datasets.c.id, datasets.c.profile)
+            .where(datasets.c.fingerprint == row["fingerprint"])).first()
+        if existing is None:
+            inserted = connection.execute(sa.insert(datasets).values(row)
+                                          .returning(datasets.c.id))
+            return int(inserted.scalar_one())
+        if existing.profile is None and row["profile"] is not None:
+            connection.execute(sa.update(datasets).where(datasets.c.id == existing.id)
+                               .values(profile=row["profile"]))
+        return int(existing.id)
+
+
+def get_dataset(ws: Workspace, dataset_id: int) -> dict[str, Any] | None:
+    """The recorded dataset as a dict, or None if no dataset has that id."""
+    with ws.engine.connect() as connection:
+        row = connection.execute(sa.select(datasets).where(datasets.c.id == dataset_id)).first()
+    return None if row is None else dict(row._mapping)

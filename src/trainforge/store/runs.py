@@ -1,0 +1,99 @@
+"""Runs in the store: one training (or evaluation, or prediction) attempt, its metric series,
+its outcome and the resources it used."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any, Literal
+
+import sqlalchemy as sa
+
+from trainforge.errors import RunNotFound
+from trainforge.store.clock import as_utc, utc_now
+from trainforge.store.json_values import to_json_value
+from trainforge.store.tables import run_metrics, runs
+
+if TYPE_CHECKING:
+    from trainforge.workspace import Workspace
+
+FinalStatus = Literal["succeeded", "failed"]
+
+
+def start_run(ws: Workspace, *, kind: str, config: dict[str, Any],
+              dataset_id: int | None) -> str:
+    """Record a run that starts now; returns its id (32 hex digits).
+
+    ``config`` is what decides the run (e.g. ``TrainConfig.model_dump(mode="json")``).
+    """
+    run_id = uuid.uuid4().hex
+    now = utc_now()
+    with ws.engine.begin() as connection:
+        connection.execute(sa.insert(runs).values(
+            id=run_id, kind=kind, status="running", config=to_json_value(config, where="config"),
+            dataset_id=dataset_id, created_at=now, started_at=now))
+    return run_id
+
+
+def log_metric(ws: Workspace, run_id: str, key: str, value: float, *, step: int) -> None:
+    """Append one point to the run's series ``key`` (loss per epoch, score per trial...)."""
+    try:
+        with ws.engine.begin() as connection:
+            connection.execute(sa.insert(run_metrics).values(
+                run_id=run_id, key=key, step=step, value=float(value), timestamp=utc_now()))
+    except sa.exc.IntegrityError as error:  # the foreign key: there is no such run
+        raise RunNotFound(run_id) from error
+
+
+def finish_run(ws: Workspace, run_id: str, *, status: FinalStatus, metrics: dict[str, Any],
+               peak_memory_mb: float | None, cpu_s: float | None, error: str | None = None,
+               model: tuple[str, int] | None = None) -> None:
+    """Record how the run ended: its final metrics, resources and the model it produced."""
+    if status not in ("succeeded", "failed"):
+        raise ValueError(f"a run finishes as 'succeeded' or 'failed', not {status!r}")
+    now = utc_now()
+    with ws.engine.begin() as connection:
+        started = connection.execute(
+            sa.select(runs.c.started_at).where(runs.c.id == run_id)).first()
+        if started is None:
+            raise RunNotFound(run_id)
+        began = as_utc(started.started_at)
+        connection.execute(sa.update(runs).where(runs.c.id == run_id).values(
+            status=status, metrics=to_json_value(metrics, where="metrics"), finished_at=now,
+            duration_s=None if began is None else (now - began).total_seconds(),
+            peak_memory_mb=peak_memory_mb, cpu_s=cpu_s, error=error,
+            model_name=None if model is None else model[0],
+            model_version=None if model is None else model[1]))
+
+
+def get_run(ws: Workspace, run_id: str) -> dict[str, Any]:
+    """Everything recorded about a run, with its metric series under ``"series"``:
+    ``{key: [{"step": 0, "value": 0.71, "timestamp": ...}, ...]}`` in step order."""
+    with ws.engine.connect() as connection:
+        row = connection.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+        if row is None:
+            raise RunNotFound(run_id)
+        points = connection.execute(
+            sa.select(run_metrics.c.key, run_metrics.c.step, run_metrics.c.value,
+                      run_metrics.c.timestamp)
+            .where(run_metrics.c.run_id == run_id)
+            .order_by(run_metrics.c.key, run_metrics.c.step, run_metrics.c.id)).all()
+    series: dict[str, list[dict[str, Any]]] = {}
+    for point in points:
+        series.setdefault(point.key, []).append(
+            {"step": point.step, "value": point.value, "timestamp": as_utc(point.timestamp)})
+    return {**_run_dict(row), "series": series}
+
+
+def list_runs(ws: Workspace, limit: int = 50) -> list[dict[str, Any]]:
+    """The most recent runs first (without their metric series)."""
+    with ws.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(runs).order_by(runs.c.created_at.desc(), runs.c.id).limit(limit)).all()
+    return [_run_dict(row) for row in rows]
+
+
+def _run_dict(row: sa.Row[Any]) -> dict[str, Any]:
+    run = dict(row._mapping)
+    for column in ("created_at", "started_at", "finished_at"):
+        run[column] = as_utc(run[column])
+    return run
