@@ -75,7 +75,7 @@ def test_the_manifest_records_task_signature_metrics_and_lineage(
         "credit", 1, "first try")
     assert manifest["task"] == {"kind": "binary", "target": "class", "metric": "roc_auc",
                                 "classes": ["bad", "good"]}
-    assert manifest["input"][0] == {"name": "duration", "kind": "numeric", "dtype": "number"}
+    assert manifest["signature"][0] == {"name": "duration", "kind": "numeric", "dtype": "number"}
     assert manifest["metrics"] == {"roc_auc": 0.77}
     assert manifest["lineage"]["dataset_fingerprint"] == lineage["dataset_fingerprint"]
     assert manifest["lineage"]["seed"] == 0

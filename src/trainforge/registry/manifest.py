@@ -74,7 +74,7 @@ def build_manifest(model: TabularModel, *, name: str, version: int, created_at: 
         "description": description,
         "task": {"kind": task.kind.value, "target": task.target, "metric": task.metric,
                  "classes": list(task.classes)},
-        "input": [spec.to_dict() for spec in model.features],
+        "signature": [spec.to_dict() for spec in model.features],
         "metrics": to_json_value(metrics, where="metrics"),
         "lineage": {**to_json_value(lineage, where="lineage"),
                     "python": platform.python_version(), "packages": package_versions()},
@@ -89,7 +89,7 @@ def model_from_manifest(manifest: dict[str, Any], directory: Path) -> TabularMod
         raw_task = manifest["task"]
         task = Task(target=raw_task["target"], kind=TaskKind(raw_task["kind"]),
                     metric=raw_task["metric"], classes=tuple(raw_task["classes"]))
-        features = [FeatureSpec.from_dict(raw) for raw in manifest["input"]]
+        features = [FeatureSpec.from_dict(raw) for raw in manifest["signature"]]
         raw_members = list(manifest["members"])
     except (KeyError, TypeError, ValueError) as error:
         raise PackageCorrupt(str(directory / MANIFEST),

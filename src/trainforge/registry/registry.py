@@ -49,7 +49,8 @@ class Registry:
         """Store ``model`` as the next version of ``name``, all or nothing.
 
         Args:
-            metrics: flat ``{metric: value}``; the task's metric is the one listings show.
+            metrics: ``{metric: value}``, or grouped by split (``{"test": {...}, ...}``);
+                listings show the task's metric (from ``test`` when grouped).
             lineage: where the model came from: ``dataset_fingerprint``, ``run_id``, ``params``,
                 ``seed``...; python and library versions are added.
             extra_files: files to copy into the package, by name (``report.html``...).
@@ -240,11 +241,21 @@ class Registry:
 
 def _summary(row: Mapping[str, Any], aliases: dict[str, int]) -> ModelSummary:
     metric = str(row["manifest"]["task"]["metric"])
-    value = row["manifest"].get("metrics", {}).get(metric)
+    value = primary_metric(row["manifest"].get("metrics", {}), metric)
     created_at = as_utc(row["created_at"])
     assert created_at is not None  # the column is NOT NULL
     return ModelSummary(
         name=row["name"], latest_version=row["version"], n_versions=row["n_versions"],
         aliases=dict(sorted(aliases.items())), task_kind=row["task_kind"], metric=metric,
-        metric_value=float(value) if isinstance(value, (int, float)) else None,
-        created_at=created_at)
+        metric_value=value, created_at=created_at)
+
+
+def primary_metric(metrics: Mapping[str, Any], metric: str) -> float | None:
+    """The task metric's value from flat ``{metric: value}`` metrics, or from their ``test``
+    (else ``validation``) section when metrics are grouped by split."""
+    for section in (metrics, metrics.get("test"), metrics.get("validation")):
+        if isinstance(section, Mapping):
+            value = section.get(metric)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return float(value)
+    return None

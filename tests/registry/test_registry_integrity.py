@@ -1,0 +1,160 @@
+"""A package is loaded only if it is exactly what was registered; a failed registration
+leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from sklearn.preprocessing import FunctionTransformer
+
+from trainforge.algorithms.model import Member, TabularModel
+from trainforge.errors import PackageCorrupt
+from trainforge.registry import Registry
+from trainforge.store.tables import models
+
+
+def _skops_file(path: Path) -> Path:
+    return next(p for p in path.iterdir() if p.name.endswith("estimator.skops"))
+
+
+def test_a_changed_file_is_refused_naming_it(registry: Registry, classifier: TabularModel,
+                                             lineage: dict):
+    version = registry.register(classifier, name="credit", metrics={}, lineage=lineage)
+    target = _skops_file(version.path)
+    content = bytearray(target.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    target.write_bytes(bytes(content))
+    with pytest.raises(PackageCorrupt, match=rf"{target.name} does not match its sha256"):
+        registry.load("credit")
+
+
+def test_a_truncated_file_is_refused_naming_it(registry: Registry, classifier: TabularModel,
+                                               lineage: dict):
+    version = registry.register(classifier, name="credit", metrics={}, lineage=lineage)
+    target = _skops_file(version.path)
+    target.write_bytes(target.read_bytes()[:100])
+    with pytest.raises(PackageCorrupt, match=rf"{target.name} is 100 bytes.*truncated"):
+        registry.load("credit")
+
+
+def test_a_missing_file_is_refused_naming_it(registry: Registry, classifier: TabularModel,
+                                             lineage: dict):
+    version = registry.register(classifier, name="credit", metrics={}, lineage=lineage)
+    target = _skops_file(version.path)
+    target.unlink()
+    with pytest.raises(PackageCorrupt, match=rf"{target.name} is missing"):
+        registry.load("credit")
+
+
+def test_an_edited_manifest_is_refused(registry: Registry, classifier: TabularModel,
+                                       lineage: dict):
+    version = registry.register(classifier, name="credit", metrics={"roc_auc": 0.6},
+                                lineage=lineage)
+    manifest_file = version.path / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    manifest["metrics"]["roc_auc"] = 0.99
+    manifest_file.write_text(json.dumps(manifest))
+    with pytest.raises(PackageCorrupt, match="manifest.json has changed since"):
+        registry.load("credit")
+
+
+def test_a_package_from_a_newer_format_says_which_formats_are_readable(
+        registry: Registry, classifier: TabularModel, lineage: dict):
+    version = registry.register(classifier, name="credit", metrics={}, lineage=lineage)
+    manifest_file = version.path / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    manifest["format_version"] = 2
+    manifest_file.write_text(json.dumps(manifest))
+    _record_manifest_hash(registry, manifest_file)  # as a newer trainforge would have
+    with pytest.raises(PackageCorrupt, match="format_version 2.*reads format versions 1"):
+        registry.load("credit")
+
+
+def test_a_skops_file_naming_a_function_outside_the_allow_list_is_refused(
+        registry: Registry, classifier: TabularModel, lineage: dict):
+    member = classifier.members[0]
+    sneaky = Member(algorithm="sneaky", params={}, estimator=member.estimator,
+                    preprocessor=FunctionTransformer(func=eval))
+    model = TabularModel(task=classifier.task, features=classifier.features, members=[sneaky])
+    registry.register(model, name="sneaky", metrics={}, lineage=lineage)
+    with pytest.raises(PackageCorrupt, match=r"not on the allow-list \(builtins\.eval\)"):
+        registry.load("sneaky")
+
+
+def test_a_member_that_fails_to_save_leaves_no_package_and_no_row(
+        registry: Registry, classifier: TabularModel, lineage: dict):
+    broken = Member(algorithm="broken", params={}, preprocessor=classifier.members[0].preprocessor,
+                    estimator=_Unsaveable())
+    model = TabularModel(task=classifier.task, features=classifier.features,
+                         members=[classifier.members[0], broken])
+    with pytest.raises(TypeError):
+        registry.register(model, name="credit", metrics={}, lineage=lineage)
+    assert list((registry.root / "credit").iterdir()) == []
+    assert registry.list_models() == []
+
+
+def test_a_store_failure_after_the_files_are_written_leaves_no_package(
+        registry: Registry, classifier: TabularModel, lineage: dict):
+    engine = registry.workspace.engine
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _fail_model_insert(conn, cursor, statement, *args):  # the database going away
+        if statement.startswith("INSERT INTO models"):
+            raise sa.exc.OperationalError(statement, {}, Exception("disk I/O error"))
+
+    with pytest.raises(sa.exc.OperationalError):
+        registry.register(classifier, name="credit", metrics={}, lineage=lineage)
+    assert list((registry.root / "credit").iterdir()) == []
+
+
+def test_a_registration_after_a_failed_one_gets_version_one(
+        registry: Registry, classifier: TabularModel, lineage: dict):
+    broken = Member(algorithm="broken", params={}, preprocessor=classifier.members[0].preprocessor,
+                    estimator=_Unsaveable())
+    with pytest.raises(TypeError):
+        registry.register(TabularModel(task=classifier.task, features=classifier.features,
+                                       members=[broken]), name="credit", metrics={},
+                          lineage=lineage)
+    assert registry.register(classifier, name="credit", metrics={}, lineage=lineage).version == 1
+
+
+def test_a_natively_saved_class_outside_trainforge_is_refused_when_registering(
+        registry: Registry, classifier: TabularModel, lineage: dict):
+    foreign = Member(algorithm="foreign", params={}, estimator=_Foreign(),
+                     preprocessor=classifier.members[0].preprocessor)
+    model = TabularModel(task=classifier.task, features=classifier.features, members=[foreign])
+    with pytest.raises(TypeError, match="lives outside trainforge"):
+        registry.register(model, name="credit", metrics={}, lineage=lineage)
+    assert list((registry.root / "credit").iterdir()) == []
+
+
+class _Unsaveable:
+    """An estimator holding something no safe format can store (a generator)."""
+
+    def __init__(self) -> None:
+        self.state_ = (n for n in range(3))
+
+    def predict_proba(self, matrix: np.ndarray) -> np.ndarray:
+        return np.full((len(matrix), 2), 0.5)
+
+
+class _Foreign:
+    def save_native(self, directory: Path, stem: str) -> list[str]:
+        (directory / f"{stem}.bin").write_bytes(b"\0")
+        return [f"{stem}.bin"]
+
+    @classmethod
+    def load_native(cls, directory: Path, stem: str) -> _Foreign:
+        return cls()
+
+
+def _record_manifest_hash(registry: Registry, manifest_file: Path) -> None:
+    import hashlib
+
+    digest = hashlib.sha256(manifest_file.read_bytes()).hexdigest()
+    with registry.workspace.engine.begin() as connection:
+        connection.execute(sa.update(models).values(manifest_sha256=digest))
