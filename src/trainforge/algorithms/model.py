@@ -71,10 +71,26 @@ def coerce_frame(frame: pd.DataFrame, features: Sequence[FeatureSpec]) -> pd.Dat
         elif spec.dtype == "datetime":
             out[spec.name] = pd.to_datetime(column, errors="coerce", utc=True).dt.tz_localize(None)
         else:
-            # categories and text are compared as strings, as they were in training
-            out[spec.name] = column.astype("object").where(column.notna(), None).map(
-                lambda v: v if v is None else str(v))
+            # categories and text are compared as strings, as they were in training; object
+            # dtype keeps missing values as None (pandas 3 would infer str dtype with NaN)
+            missing = column.isna().to_numpy()
+            out[spec.name] = pd.Series(
+                [None if gone else str(v) for v, gone in zip(column.tolist(), missing,
+                                                              strict=True)],
+                index=frame.index, dtype="object")
     return pd.DataFrame(out, index=frame.index)
+
+
+def probabilities_from_blend(blended: np.ndarray) -> np.ndarray:
+    """Rows of a blended probability matrix clipped at 0 and scaled to sum to 1.
+
+    Shared by ``TabularModel.predict_proba`` and serving's compiled fast path, so both give
+    the same numbers.
+    """
+    proba = np.clip(blended, 0.0, None)
+    sums = proba.sum(axis=1, keepdims=True)
+    sums[sums == 0] = 1.0
+    return proba / sums
 
 
 @dataclass
@@ -110,10 +126,7 @@ class TabularModel:
         """Probability of each class (columns in ``classes`` order), one row per input row."""
         if not self.task.kind.is_classification:
             raise TypeError("predict_proba is for classifiers; this model is a regressor")
-        proba = np.clip(self._blend(frame), 0.0, None)
-        sums = proba.sum(axis=1, keepdims=True)
-        sums[sums == 0] = 1.0
-        return proba / sums
+        return probabilities_from_blend(self._blend(frame))
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Class labels (as strings) for classifiers, numbers for regressors."""

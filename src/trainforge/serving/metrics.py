@@ -1,0 +1,82 @@
+"""Serving metrics in Prometheus' text exposition format (no client library needed).
+
+Counts requests by model, route and status, the predictions served, and a latency histogram
+per model. Recording is a few dict updates, cheap enough for the per-request hot path.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+
+# seconds; dense below 10 ms, where a healthy tabular endpoint answers
+LATENCY_BUCKETS_S: tuple[float, ...] = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                        0.25, 0.5, 1.0, 2.5, 5.0)
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _format_float(value: float) -> str:
+    return "+Inf" if value == float("inf") else repr(float(value))
+
+
+class _Histogram:
+    __slots__ = ("counts", "sum_s", "total")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(LATENCY_BUCKETS_S) + 1)
+        self.sum_s = 0.0
+        self.total = 0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(LATENCY_BUCKETS_S, seconds)] += 1
+        self.sum_s += seconds
+        self.total += 1
+
+
+class ServingMetrics:
+    """What ``GET /metrics`` reports, for every model the app serves."""
+
+    def __init__(self) -> None:
+        self._requests: defaultdict[tuple[str, str, int], int] = defaultdict(int)
+        self._predictions: defaultdict[str, int] = defaultdict(int)
+        self._latency: defaultdict[str, _Histogram] = defaultdict(_Histogram)
+
+    def record(self, model: str, route: str, status: int, seconds: float,
+               *, n_predictions: int = 0) -> None:
+        """One finished request; ``model`` is the served ref (``name:version``) or ``""``."""
+        self._requests[(model, route, status)] += 1
+        self._latency[model].observe(seconds)
+        if n_predictions:
+            self._predictions[model] += n_predictions
+
+    def render(self) -> str:
+        """The text exposition format, version 0.0.4."""
+        lines = ["# HELP trainforge_requests_total Prediction requests answered, by status.",
+                 "# TYPE trainforge_requests_total counter"]
+        for (model, route, status), count in sorted(self._requests.items()):
+            lines.append(f'trainforge_requests_total{{model="{_escape(model)}",'
+                         f'route="{_escape(route)}",status="{status}"}} {count}')
+        lines += ["# HELP trainforge_predictions_total Rows predicted.",
+                  "# TYPE trainforge_predictions_total counter"]
+        for model, count in sorted(self._predictions.items()):
+            lines.append(f'trainforge_predictions_total{{model="{_escape(model)}"}} {count}')
+        lines += ["# HELP trainforge_request_duration_seconds Time from request to response.",
+                  "# TYPE trainforge_request_duration_seconds histogram"]
+        for model, histogram in sorted(self._latency.items()):
+            label = f'model="{_escape(model)}"'
+            cumulative = 0
+            for bound, count in zip((*LATENCY_BUCKETS_S, float("inf")), histogram.counts,
+                                    strict=True):
+                cumulative += count
+                lines.append(f'trainforge_request_duration_seconds_bucket{{{label},'
+                             f'le="{_format_float(bound)}"}} {cumulative}')
+            lines.append(f"trainforge_request_duration_seconds_sum{{{label}}} "
+                         f"{_format_float(histogram.sum_s)}")
+            lines.append(f"trainforge_request_duration_seconds_count{{{label}}} "
+                         f"{histogram.total}")
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,101 @@
+"""Small real models for the serving tests: adult (UCI) fitted with plain scikit-learn steps.
+
+Built the way ``TabularModel`` documents (a fitted preprocessor, then an estimator trained on
+class codes), so the tests do not depend on the training code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightgbm
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from trainforge.algorithms.model import FeatureSpec, Member, TabularModel, coerce_frame
+from trainforge.data.dataset import ColumnKind
+from trainforge.data.task import Task, TaskKind
+from trainforge.registry.loaded import LoadedModel
+
+ADULT = Path("/work/shared/bench/data/adult.csv.gz")
+NUMBERS = ["age", "fnlwgt", "education_num", "capital_gain", "capital_loss", "hours_per_week"]
+CATEGORIES = ["workclass", "education", "marital_status", "occupation", "relationship", "race",
+              "sex", "native_country"]
+
+
+def adult(n_rows: int = 2_000) -> pd.DataFrame:
+    return pd.read_csv(ADULT, nrows=n_rows)
+
+
+def _features(numbers: list[str], categories: list[str]) -> list[FeatureSpec]:
+    return ([FeatureSpec(n, ColumnKind.NUMERIC, "number") for n in numbers]
+            + [FeatureSpec(c, ColumnKind.CATEGORICAL, "string") for c in categories])
+
+
+def _loaded(name: str, model: TabularModel, path: Path) -> LoadedModel:
+    manifest = {"name": name, "version": 1, "task": model.task.kind.value,
+                "features": [f.to_dict() for f in model.features]}
+    return LoadedModel(name=name, version=1, model=model, manifest=manifest, path=path)
+
+
+def lightgbm_classifier(frame: pd.DataFrame, target: str, path: Path,
+                        *, name: str = "adult") -> LoadedModel:
+    """LightGBM on numbers as they are and categories as ordinal codes (the "tree" style)."""
+    numbers = [c for c in NUMBERS if c != target]
+    categories = [c for c in CATEGORIES if c != target]
+    features = _features(numbers, categories)
+    X = coerce_frame(frame, features)
+    labels = frame[target].astype(str)
+    classes = tuple(sorted(labels.unique()))
+    codes = np.searchsorted(np.asarray(classes, dtype=object), labels.to_numpy(dtype=object))
+    encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan)
+    pre = ColumnTransformer([("numbers", "passthrough", numbers),
+                             ("categories", encoder, categories)]).fit(X)
+    estimator = lightgbm.LGBMClassifier(n_estimators=25, num_leaves=15, min_child_samples=5,
+                                        verbose=-1, n_jobs=1)
+    categorical = list(range(len(numbers), len(numbers) + len(categories)))
+    estimator.fit(pre.transform(X), codes, categorical_feature=categorical)
+    kind = TaskKind.BINARY if len(classes) == 2 else TaskKind.MULTICLASS
+    task = Task(target=target, kind=kind, metric="roc_auc", classes=classes)
+    member = Member(algorithm="lightgbm", params={}, preprocessor=pre, estimator=estimator)
+    return _loaded(name, TabularModel(task=task, features=features, members=[member]), path)
+
+
+def ridge_regressor(frame: pd.DataFrame, path: Path, *, name: str = "hours") -> LoadedModel:
+    """Ridge on imputed, scaled numbers and one-hot categories (the "linear" style)."""
+    numbers = [c for c in NUMBERS if c != "hours_per_week"]
+    features = _features(numbers, CATEGORIES)
+    X = coerce_frame(frame, features)
+    pre = ColumnTransformer([
+        ("numbers", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numbers),
+        ("categories", make_pipeline(
+            SimpleImputer(strategy="constant", fill_value="missing"),
+            OneHotEncoder(handle_unknown="ignore", sparse_output=False)), CATEGORIES),
+    ]).fit(X)
+    estimator = Ridge(alpha=1.0).fit(pre.transform(X), frame["hours_per_week"].to_numpy(float))
+    task = Task(target="hours_per_week", kind=TaskKind.REGRESSION, metric="r2")
+    member = Member(algorithm="ridge", params={}, preprocessor=pre, estimator=estimator)
+    return _loaded(name, TabularModel(task=task, features=features, members=[member]), path)
+
+
+def blend_of_two(frame: pd.DataFrame, path: Path) -> LoadedModel:
+    """A 3:1 blend of two LightGBM classifiers on different row halves."""
+    half = len(frame) // 2
+    first = lightgbm_classifier(frame.iloc[:half], "class", path).model
+    second = lightgbm_classifier(frame.iloc[half:], "class", path).model
+    members = [first.members[0], second.members[0]]
+    members[0].weight, members[1].weight = 3.0, 1.0
+    model = TabularModel(task=first.task, features=first.features, members=members)
+    return _loaded("blend", model, path)
+
+
+def record(frame: pd.DataFrame, row: int) -> dict[str, object]:
+    """One row as a JSON request record: numbers as numbers, missing values as null."""
+    values = frame.drop(columns=["class"]).iloc[row].to_dict()
+    return {k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v)
+            for k, v in values.items()}
