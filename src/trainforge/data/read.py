@@ -373,9 +373,9 @@ def _read_sql(url: str, query: str) -> tuple[pd.DataFrame, str]:
     try:
         with engine.connect() as connection:
             frame = pd.read_sql_query(sqlalchemy.text(query), connection)
-    except SQLAlchemyError as error:
-        raise UnreadableData(source, f"the query failed ({error.__class__.__name__}: "
-                             f"{str(error).splitlines()[0]})",
+    except (SQLAlchemyError, pd.errors.DatabaseError) as error:
+        cause = error.__cause__ or error
+        raise UnreadableData(source, f"the query failed ({str(cause).splitlines()[0]})",
                              "check the query and the table names") from error
     finally:
         engine.dispose()
