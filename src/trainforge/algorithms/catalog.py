@@ -6,6 +6,7 @@ in ``_FAMILIES`` below.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -39,6 +40,15 @@ class Algorithm:
     cost: float = 1.0
 
 
+def n_threads(limit: int = 2) -> int:
+    """Threads an estimator may use: the cores this process may run on, at most ``limit``."""
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        available = os.cpu_count() or 1
+    return max(1, min(limit, available))
+
+
 def _entries() -> list[Algorithm]:
     # imported here so `trainforge --help` never imports LightGBM & co.
     from trainforge.algorithms import boosting, linear, neighbors, neural, trees
@@ -64,3 +74,28 @@ def get(name: str) -> Algorithm:
 
 def for_task(kind: TaskKind) -> list[Algorithm]:
     return [a for a in _entries() if kind in a.kinds]
+
+
+class AlignedClassifier:
+    """A fitted classifier that saw only some classes, answering with all ``n_classes``
+    probability columns (the missing classes get 0): a cross-validation fold of a table
+    with a very rare class trains without it, yet the blend needs (n, k) from every member."""
+
+    def __init__(self, estimator: Any = None, n_classes: int = 2) -> None:
+        self.estimator = estimator
+        self.n_classes = n_classes
+
+    def fit(self, X: Any, y: Any) -> AlignedClassifier:
+        self.estimator.fit(X, y)
+        return self
+
+    def predict_proba(self, X: Any) -> Any:
+        import numpy as np
+
+        seen = np.asarray(self.estimator.classes_, dtype=np.int64)
+        proba = np.zeros((X.shape[0], self.n_classes), dtype=np.float64)
+        proba[:, seen] = self.estimator.predict_proba(X)
+        return proba
+
+    def predict(self, X: Any) -> Any:
+        return self.predict_proba(X).argmax(axis=1)

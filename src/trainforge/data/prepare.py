@@ -1,0 +1,372 @@
+"""Turn a table's feature columns into the numeric matrix an estimator learns from.
+
+Two styles, one per kind of model (``Algorithm.preprocessing``):
+
+- ``"linear"``: numbers median-imputed (plus a missing indicator where training had gaps) and
+  standard-scaled; low-cardinality categories one-hot (rare ones grouped, unknown ones ignored);
+  high-cardinality categories target-encoded (scikit-learn's ``TargetEncoder``).
+- ``"tree"``: numbers as they are (NaN kept), categories as ordinal codes by frequency
+  (unknown and missing → NaN), booleans 0/1.
+
+Both styles turn datetimes into parts (year, month, day, weekday, hour, days since epoch) and
+text into TF-IDF word weights (the output is then a scipy sparse matrix).
+
+Input is a frame as ``trainforge.algorithms.model.coerce_frame`` makes it (categories and text
+as ``str`` or ``None``, numbers float64, datetimes datetime64) — training and serving pass the
+same coercion, so they share one path. The fitted state is numpy arrays, builtins and
+scikit-learn objects only: a preprocessor saves and loads with ``skops.io``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Literal, Self
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.preprocessing import TargetEncoder
+
+from trainforge.data.dataset import ColumnKind, Schema
+from trainforge.errors import DataError
+
+Preprocessing = Literal["linear", "tree"]
+TargetType = Literal["binary", "multiclass", "continuous"]
+
+_TRUE = frozenset({"true", "1", "1.0", "yes", "y", "t"})
+_FALSE = frozenset({"false", "0", "0.0", "no", "n", "f"})
+_MISSING = "\x00missing"  # the level a target encoder sees for a missing category
+_DATE_PARTS = ("year", "month", "day", "weekday", "hour", "days_since_epoch")
+
+
+class NotPreparable(DataError):
+    def __init__(self, column: str, detail: str) -> None:
+        super().__init__(f"feature column {column!r} {detail}; drop the column from the features "
+                         "or fix its kind in the schema")
+
+
+class TablePreprocessor(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """Per-column plan: each feature becomes one or more numeric output columns.
+
+    Args:
+        columns: (name, kind) pairs in input order; kind is a ``ColumnKind`` value.
+        style: "linear" or "tree" (see the module docstring).
+        max_one_hot: categories above this many levels are target-encoded (linear style).
+        min_category_count: levels seen fewer times are grouped as "infrequent" (linear style).
+        max_text_terms: the TF-IDF vocabulary cap per text column.
+        target_type: what ``y`` is, for the target encoder.
+    """
+
+    def __init__(self, columns: Sequence[tuple[str, str]] = (), *, style: str = "tree",
+                 max_one_hot: int = 30, min_category_count: int = 5,
+                 max_text_terms: int = 1000, target_type: str = "continuous") -> None:
+        self.columns = columns
+        self.style = style
+        self.max_one_hot = max_one_hot
+        self.min_category_count = min_category_count
+        self.max_text_terms = max_text_terms
+        self.target_type = target_type
+
+    # ---- fitting ----------------------------------------------------------------------------
+    def fit(self, X: pd.DataFrame, y: Any = None) -> Self:
+        self._fit(X, y, cross_fit=False)
+        return self
+
+    def fit_transform(self, X: pd.DataFrame, y: Any = None, **_: Any) -> Any:
+        """Fit, then transform the same rows; target encodings of these rows are cross-fitted
+        (each row encoded by a model that did not see it), so training does not leak."""
+        return self._fit(X, y, cross_fit=True)
+
+    def _fit(self, X: pd.DataFrame, y: Any, *, cross_fit: bool) -> Any:
+        if self.style not in ("linear", "tree"):
+            raise ValueError(f"style must be 'linear' or 'tree', not {self.style!r}")
+        self.plan_: list[dict[str, Any]] = []
+        self.encoders_: list[Any] = []
+        self.n_features_in_ = len(self.columns)
+        self.feature_names_in_ = np.asarray([name for name, _ in self.columns], dtype=object)
+        cross_fitted: dict[int, np.ndarray] = {}
+        for name, kind in self.columns:
+            if name not in X.columns:
+                raise NotPreparable(name, "is not in the training table")
+            values = X[name]
+            step = self._plan_column(name, ColumnKind(kind), values)
+            if step["op"] == "target":
+                if y is None:
+                    raise ValueError("the linear style needs y to target-encode "
+                                     f"high-cardinality column {name!r}")
+                folds = (KFold if self.target_type == "continuous" else StratifiedKFold)(
+                    n_splits=5, shuffle=True, random_state=0)
+                encoder = TargetEncoder(target_type=self.target_type, cv=folds)
+                levels = _levels_with_missing(values)
+                if cross_fit:
+                    cross_fitted[len(self.plan_)] = encoder.fit_transform(levels, y)
+                else:
+                    encoder.fit(levels, y)
+                step["encoder"] = len(self.encoders_)
+                step["width"] = int(encoder.transform(levels[:1]).shape[1])
+                self.encoders_.append(encoder)
+            elif step["op"] == "text":
+                vectorizer = TfidfVectorizer(max_features=self.max_text_terms,
+                                             dtype=np.float64, sublinear_tf=True)
+                try:
+                    vectorizer.fit(values.fillna("").astype(str).tolist())
+                except ValueError as exc:  # an empty vocabulary: no words at all
+                    raise NotPreparable(name, f"has no words to learn from ({exc})") from exc
+                step["encoder"] = len(self.encoders_)
+                step["width"] = len(vectorizer.vocabulary_)
+                self.encoders_.append(vectorizer)
+            self.plan_.append(step)
+        self.n_features_out_ = sum(int(s["width"]) for s in self.plan_)
+        if not cross_fit:
+            return None
+        return self._transform(X, cross_fitted)
+
+    def _plan_column(self, name: str, kind: ColumnKind, values: pd.Series) -> dict[str, Any]:
+        if kind in (ColumnKind.CATEGORICAL, ColumnKind.ID):
+            return self._plan_category(name, values)
+        if kind is ColumnKind.TEXT:
+            return {"name": name, "op": "text"}
+        if kind is ColumnKind.BOOLEAN:
+            raw = _boolean_values(values, _positive_level(values))
+            step = {"name": name, "op": "boolean", "positive": _positive_level(values)}
+        elif kind is ColumnKind.DATETIME:
+            raw = _date_parts(values)
+            step = {"name": name, "op": "datetime"}
+        elif kind is ColumnKind.NUMERIC:
+            raw = _as_float(name, values)[:, None]
+            step = {"name": name, "op": "number"}
+        else:
+            raise NotPreparable(name, f"has kind {kind.value!r}, which tables cannot use")
+        step.update(self._plan_numbers(raw))
+        return step
+
+    def _plan_numbers(self, raw: np.ndarray) -> dict[str, Any]:
+        """The finishing of numeric columns: linear imputes and scales, tree keeps them."""
+        if self.style == "tree":
+            return {"width": raw.shape[1]}
+        missing = np.isnan(raw)
+        with np.errstate(all="ignore"):
+            fill = np.where(missing.all(axis=0), 0.0, np.nanmedian(
+                np.where(missing.all(axis=0), 0.0, raw), axis=0))
+            filled = np.where(missing, fill, raw)
+            center = filled.mean(axis=0)
+            scale = filled.std(axis=0)
+        scale = np.where(scale > 1e-12, scale, 1.0)
+        indicate = missing.any(axis=0) & ~missing.all(axis=0)
+        return {"fill": fill.tolist(), "center": center.tolist(), "scale": scale.tolist(),
+                "indicate": indicate.tolist(),
+                "width": raw.shape[1] + int(indicate.sum())}
+
+    def _plan_category(self, name: str, values: pd.Series) -> dict[str, Any]:
+        counts = Counter(v for v in values.tolist() if v is not None and v == v)
+        ranked = [level for level, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+        if self.style == "tree":
+            return {"name": name, "op": "ordinal", "codes": {v: i for i, v in enumerate(ranked)},
+                    "width": 1}
+        frequent = [v for v in ranked if counts[v] >= self.min_category_count]
+        if len(frequent) > self.max_one_hot:
+            return {"name": name, "op": "target"}
+        has_rare = len(frequent) < len(ranked)
+        has_missing = bool(values.isna().any())
+        codes = {v: i for i, v in enumerate(frequent)}
+        rare_code = len(frequent) if has_rare else -1
+        for level in ranked[len(frequent):]:
+            codes[level] = rare_code
+        missing_code = len(frequent) + int(has_rare) if has_missing else -1
+        return {"name": name, "op": "onehot", "codes": codes, "missing": missing_code,
+                "width": len(frequent) + int(has_rare) + int(has_missing)}
+
+    # ---- transforming -----------------------------------------------------------------------
+    def transform(self, X: pd.DataFrame) -> Any:
+        """The matrix for ``X``: float64 numpy, or scipy CSR when text columns are present."""
+        if not hasattr(self, "plan_"):
+            raise ValueError("this preprocessor is not fitted; call `.fit()` first")
+        return self._transform(X, {})
+
+    def _transform(self, X: pd.DataFrame, cross_fitted: dict[int, np.ndarray]) -> Any:
+        n_rows = len(X)
+        arrays = _column_arrays(X, [step["name"] for step in self.plan_])
+        dense_width = sum(int(s["width"]) for s in self.plan_ if s["op"] != "text")
+        dense = np.zeros((n_rows, dense_width), dtype=np.float64)
+        sparse_blocks: list[Any] = []
+        offset = 0
+        for index, step in enumerate(self.plan_):
+            values = arrays[step["name"]]
+            op = step["op"]
+            if op == "text":
+                texts = [v if isinstance(v, str) else "" for v in values.tolist()]
+                sparse_blocks.append(self.encoders_[step["encoder"]].transform(texts))
+                continue
+            width = int(step["width"])
+            block = dense[:, offset:offset + width]
+            if op == "ordinal":
+                codes = step["codes"]
+                block[:, 0] = [codes.get(v, np.nan) for v in values.tolist()]
+            elif op == "onehot":
+                self._one_hot(step, values, block)
+            elif op == "target":
+                block[:] = (cross_fitted[index] if index in cross_fitted else
+                            self.encoders_[step["encoder"]].transform(_levels_with_missing(values)))
+            else:
+                self._numbers(step, _raw_numbers(step, values), block)
+            offset += width
+        if not sparse_blocks:
+            return dense
+        return sp.hstack([sp.csr_matrix(dense), *sparse_blocks], format="csr")
+
+    @staticmethod
+    def _one_hot(step: dict[str, Any], values: np.ndarray, block: np.ndarray) -> None:
+        codes, missing = step["codes"], step["missing"]
+        column = [missing if v is None or v != v else codes.get(v, -1) for v in values.tolist()]
+        rows = np.arange(len(column))
+        hot = np.asarray(column, dtype=np.int64)
+        known = hot >= 0  # an unseen level sets no column
+        block[rows[known], hot[known]] = 1.0
+
+    def _numbers(self, step: dict[str, Any], raw: np.ndarray, block: np.ndarray) -> None:
+        if self.style == "tree":
+            block[:] = raw
+            return
+        missing = np.isnan(raw)
+        fill = np.asarray(step["fill"])
+        filled = np.where(missing, fill, raw)
+        n_raw = raw.shape[1]
+        block[:, :n_raw] = (filled - np.asarray(step["center"])) / np.asarray(step["scale"])
+        indicate = np.asarray(step["indicate"], dtype=bool)
+        if indicate.any():
+            block[:, n_raw:] = missing[:, indicate]
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        names: list[str] = []
+        for step in self.plan_:
+            names += _output_names(step, self.encoders_)
+        return np.asarray(names, dtype=object)
+
+
+def make_preprocessor(schema: Schema, features: Sequence[str], *, style: Preprocessing,
+                      target_type: TargetType = "continuous", max_one_hot: int = 30,
+                      max_text_terms: int | None = None) -> TablePreprocessor:
+    """An unfitted preprocessor for ``features`` (each must be in ``schema``).
+
+    Example:
+        >>> prep = make_preprocessor({"age": ColumnKind.NUMERIC}, ["age"], style="linear")
+        >>> prep.fit_transform(pd.DataFrame({"age": [1.0, 3.0]})).tolist()
+        [[-1.0], [1.0]]
+    """
+    missing = [f for f in features if f not in schema]
+    if missing:
+        raise NotPreparable(missing[0], f"has no kind in the schema (schema has: "
+                            f"{', '.join(list(schema)[:12])})")
+    terms = max_text_terms if max_text_terms is not None else (1000 if style == "linear" else 300)
+    return TablePreprocessor([(f, ColumnKind(schema[f]).value) for f in features], style=style,
+                             max_one_hot=max_one_hot, max_text_terms=terms,
+                             target_type=target_type)
+
+
+# ---- column helpers (pure functions) ----------------------------------------------------------
+def _as_float(name: str, values: pd.Series) -> np.ndarray:
+    try:
+        return np.asarray(pd.to_numeric(values, errors="raise"), dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise NotPreparable(name, f"is numeric in the schema but holds non-numbers ({exc})") \
+            from exc
+
+
+def _positive_level(values: pd.Series) -> str:
+    """The level read as 1: a recognised 'true' spelling, else the last level in sorted order."""
+    levels = sorted({str(v) for v in values.tolist() if v is not None and v == v})
+    for level in levels:
+        if level.strip().lower() in _TRUE:
+            return level
+    falses = [lv for lv in levels if lv.strip().lower() in _FALSE]
+    others = [lv for lv in levels if lv not in falses]
+    return (others or levels or [""])[-1]
+
+
+def _boolean_values(values: Any, positive: str) -> np.ndarray:
+    out = [np.nan if v is None or v != v else float(v == positive or str(v) == positive)
+           for v in list(values)]
+    return np.asarray(out, dtype=np.float64)[:, None]
+
+
+def _as_datetime64(values: Any) -> np.ndarray:
+    array = np.asarray(values)
+    if array.dtype.kind == "M":
+        return array.astype("datetime64[ns]")
+    if isinstance(values, pd.Series):  # fitting: a column of any dtype
+        stamps = pd.to_datetime(values, errors="coerce")
+        if getattr(stamps.dt, "tz", None) is not None:
+            stamps = stamps.dt.tz_convert(None)
+        return np.asarray(stamps.to_numpy(), dtype="datetime64[ns]")
+    # an object column of Timestamps / NaT / None, as DataFrame.to_numpy gives for a small frame
+    nat = np.iinfo(np.int64).min
+    ints = [pd.Timestamp(v).value if v is not None and v == v else nat for v in array.tolist()]
+    return np.asarray(ints, dtype=np.int64).view("datetime64[ns]")
+
+
+def _date_parts(values: Any) -> np.ndarray:
+    stamps = _as_datetime64(values)
+    missing = np.isnat(stamps)
+    days = stamps.astype("datetime64[D]")
+    months = days.astype("datetime64[M]")
+    parts = [
+        days.astype("datetime64[Y]").astype(np.int64) + 1970,
+        months.astype(np.int64) % 12 + 1,
+        (days - months).astype(np.int64) + 1,
+        (days.astype(np.int64) + 3) % 7,  # 1970-01-01 was a Thursday; Monday is 0
+        (stamps - days).astype("timedelta64[h]").astype(np.int64),
+    ]
+    out = np.column_stack([np.asarray(p, dtype=np.float64) for p in parts] +
+                          [(stamps - np.datetime64(0, "ns")).astype(np.int64) / 86_400e9])
+    out[missing] = np.nan
+    return out
+
+
+def _raw_numbers(step: dict[str, Any], values: Any) -> np.ndarray:
+    op = step["op"]
+    if op == "boolean":
+        return _boolean_values(values, step["positive"])
+    if op == "datetime":
+        return _date_parts(values)
+    try:
+        return np.asarray(values, dtype=np.float64)[:, None]
+    except (TypeError, ValueError):
+        return np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"),
+                          dtype=np.float64)[:, None]
+
+
+def _column_arrays(X: pd.DataFrame, names: list[str]) -> dict[str, np.ndarray]:
+    """Each needed column as a numpy array. A few rows (a serving request) go through one
+    ``to_numpy`` call: selecting columns one by one costs more than the whole transform."""
+    if len(X) <= 64:
+        position = {str(c): i for i, c in enumerate(X.columns)}
+        everything = X.to_numpy()
+        return {name: everything[:, position[name]] for name in names}
+    return {name: X[name].to_numpy() for name in names}
+
+
+def _levels_with_missing(values: Any) -> np.ndarray:
+    return np.asarray([[_MISSING if v is None or v != v else str(v)] for v in list(values)],
+                      dtype=object)
+
+
+def _output_names(step: dict[str, Any], encoders: list[Any]) -> list[str]:
+    base, op = step["name"], step["op"]
+    if op == "text":
+        return [f"{base}__{w}" for w in encoders[step["encoder"]].get_feature_names_out()]
+    if op in ("ordinal", "target"):
+        return [base] if int(step["width"]) == 1 else [f"{base}__{i}" for i in
+                                                        range(int(step["width"]))]
+    if op == "onehot":
+        labels = {code: level for level, code in reversed(list(step["codes"].items()))}
+        if step["missing"] >= 0:
+            labels[step["missing"]] = "missing"
+        return [f"{base}={labels.get(i, 'infrequent')}" for i in range(int(step["width"]))]
+    parts = [f"{base}__{p}" for p in _DATE_PARTS] if op == "datetime" else [base]
+    indicate = step.get("indicate", [False] * len(parts))
+    flags = [f"{p}__missing" for p, on in zip(parts, indicate, strict=True) if on]
+    return parts + flags

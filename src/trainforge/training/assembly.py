@@ -1,0 +1,86 @@
+"""From the chosen candidates to one fitted TabularModel."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from trainforge.algorithms import catalog
+from trainforge.algorithms.boosting import refit_rounds
+from trainforge.algorithms.model import FeatureSpec, Member, TabularModel
+from trainforge.data.dataset import ColumnKind, Schema
+from trainforge.training.trial import SearchData, TrialResult, configure
+
+REFIT_MARGIN = 1.3  # a refit on all rows costs about this much more than the fold fit per row
+
+TRAIN_SCORE_ROWS = 5_000  # the training score reads a sample: it is a diagnosis, not a result
+
+
+def feature_specs(schema: Schema, features: Sequence[str]) -> list[FeatureSpec]:
+    """The model's input signature: each feature with the dtype a request must send."""
+    dtypes = {ColumnKind.NUMERIC: "number", ColumnKind.BOOLEAN: "boolean",
+              ColumnKind.DATETIME: "datetime"}
+    return [FeatureSpec(name, ColumnKind(schema[name]),
+                        dtypes.get(ColumnKind(schema[name]), "string")) for name in features]
+
+
+def assemble_model(data: SearchData, results: Sequence[TrialResult], weights: np.ndarray, *,
+                   deadline: float | None) -> TabularModel:
+    """The blend of ``results`` with ``weights``. Cross-validated candidates bring their fold
+    models (a bag); holdout candidates are refitted on all rows when the time allows."""
+    chosen = [(r, float(w)) for r, w in zip(results, weights, strict=True) if w > 0]
+    if data.resampling.kind == "holdout" and _refit_fits(chosen, data, deadline):
+        members = [_refit(r, w, data, deadline) for r, w in chosen]
+    else:
+        members = [Member(algorithm=m.algorithm, params=m.params, preprocessor=m.preprocessor,
+                          estimator=m.estimator, weight=w * m.weight)
+                   for r, w in chosen for m in r.members]
+    return TabularModel(task=data.task, features=feature_specs(data.schema, data.features),
+                        members=members)
+
+
+def _refit_fits(chosen: list[tuple[TrialResult, float]], data: SearchData,
+                deadline: float | None) -> bool:
+    if deadline is None:
+        return True
+    needed = sum(r.fit_time_s for r, _ in chosen) / data.resampling.train_fraction * REFIT_MARGIN
+    return time.monotonic() + needed < deadline
+
+
+def _refit(result: TrialResult, weight: float, data: SearchData,
+           deadline: float | None) -> Member:
+    algorithm = catalog.get(result.spec.algorithm)
+    rows = np.arange(len(data.y))
+    prepared = data.prepare(algorithm.preprocessing, rows, rows[:0])
+    params: dict[str, Any] = dict(result.spec.params)
+    estimator = configure(algorithm.build(params, data.task, data.seed), data, prepared)
+    native = hasattr(estimator, "save_native")
+    if native:
+        rounds = refit_rounds(max(result.best_iterations), data_fraction=data.resampling
+                              .train_fraction)
+        estimator.set_params(n_estimators=rounds)
+        estimator.fit(prepared.train, data.y, stop_at=deadline)
+    else:
+        estimator.fit(prepared.train, data.y)
+    if data.task.kind.is_classification and not native:
+        if len(estimator.classes_) < len(data.task.classes):
+            estimator = catalog.AlignedClassifier(estimator, len(data.task.classes))
+    return Member(algorithm=algorithm.name, params=params, preprocessor=prepared.preprocessor,
+                  estimator=estimator, weight=weight)
+
+
+def score_on_rows(model: TabularModel, data: SearchData, *, seed: int) -> float:
+    """The model's score on (a sample of) its own training rows: with the validation score,
+    the overfitting diagnosis."""
+    rows = np.arange(len(data.y))
+    if len(rows) > TRAIN_SCORE_ROWS:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, TRAIN_SCORE_ROWS, replace=False))
+    frame = data.frame.iloc[rows]
+    if data.task.kind.is_classification:
+        predicted = model.predict_proba(frame)
+    else:
+        predicted = model.predict(frame)
+    return data.scorer.score(data.y[rows], np.asarray(predicted))

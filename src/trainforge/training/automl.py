@@ -1,0 +1,337 @@
+"""AutoML for tables: strong defaults, then Optuna, then a greedy ensemble — within a deadline.
+
+``search`` validates every candidate the same way (k-fold cross-validation on small tables, a
+holdout on large ones), keeps each candidate's out-of-fold predictions, blends the best by
+greedy ensemble selection and returns a ``TabularModel`` ready to predict. With ``trials=N``
+exactly N trials run whatever the time, so a seed gives the same model on any machine.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trainforge.algorithms import catalog
+from trainforge.algorithms.model import TabularModel, coerce_frame
+from trainforge.data.dataset import Schema
+from trainforge.data.task import Task
+from trainforge.errors import (BudgetTooSmall, ColumnNotFound, ConfigError, NoUsableFeatures,
+                               UnusableTarget)
+from trainforge.training.assembly import assemble_model, feature_specs, score_on_rows
+from trainforge.training.callbacks import Callback, FitInfo, TrialEvent, notify
+from trainforge.training.ensemble import greedy_selection
+from trainforge.training.portfolio import EXPLICIT_ONLY, Namespaced, default_candidates
+from trainforge.training.resampling import plan_resampling
+from trainforge.training.scoring import scorer_for
+from trainforge.training.trial import CandidateSpec, SearchData, TrialResult, run_trial
+
+KEEP_CANDIDATES = 20  # trials whose fitted members are kept for the ensemble
+OPTUNA_ALGORITHMS = 3  # the search tunes this many of the best default algorithms
+
+
+@dataclass
+class Candidate:
+    """One leaderboard row; ``score`` is in the task's metric (validation / out-of-fold)."""
+
+    rank: int | None
+    number: int | None  # the trial number; None for rows that are not trials (the ensemble)
+    algorithm: str
+    params: dict[str, Any]
+    score: float | None
+    fit_time_s: float
+    predict_time_s: float  # per 1,000 rows
+    peak_memory_mb: float
+    status: str
+    note: str = ""
+
+
+@dataclass
+class SearchResult:
+    model: TabularModel
+    leaderboard: list[Candidate]
+    metric: str
+    train_score: float  # the final model on its training rows
+    validation_score: float  # out-of-fold / holdout: the honest estimate
+    n_trials: int
+    elapsed_s: float
+
+
+def search(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequence[str],
+           deadline: float | None, trials: int | None = None, seed: int = 0,
+           algorithm: str = "auto", callbacks: Sequence[Callback] = ()) -> SearchResult:
+    """Find, blend and fit the best model for ``task`` on ``train`` (features + target).
+
+    Args:
+        deadline: a ``time.monotonic()`` value by which search and refit are done.
+        trials: run exactly this many trials instead (the deadline is then ignored).
+        algorithm: "auto", or a catalog name to search only that algorithm.
+
+    Raises BudgetTooSmall when no trial finished before the deadline.
+    """
+    started = time.monotonic()
+    try:
+        data, pool = _prepare(train, task=task, schema=schema, features=features, seed=seed,
+                              algorithm=algorithm)
+        if deadline is None and trials is None:
+            raise ConfigError("give a time budget (deadline) or a number of trials (--trials)")
+        run = _Search(data, pool, deadline=None if trials is not None else deadline,
+                      trials=trials, callbacks=callbacks, started=started)
+        result = run.execute()
+    except BaseException as exc:
+        notify(callbacks, "on_error", exc)
+        raise
+    notify(callbacks, "on_fit_end", result)
+    return result
+
+
+def _prepare(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequence[str],
+             seed: int, algorithm: str) -> tuple[SearchData, list[catalog.Algorithm]]:
+    columns = [str(c) for c in train.columns]
+    if task.target not in train.columns:
+        raise ColumnNotFound(task.target, "the training table", columns, "--target")
+    for name in features:
+        if name not in train.columns:
+            raise ColumnNotFound(name, "the training table", columns, "the feature list")
+        if name not in schema:
+            raise ConfigError(f"feature {name!r} has no kind in the schema; infer the schema "
+                              "again (infer_schema) or add the column's kind")
+    if not features:
+        raise NoUsableFeatures("the training table", "the feature list is empty")
+    if algorithm == "auto":
+        pool = [a for a in catalog.for_task(task.kind) if a.name not in EXPLICIT_ONLY]
+    else:
+        chosen = catalog.get(algorithm)
+        if task.kind not in chosen.kinds:
+            raise ConfigError(f"algorithm {algorithm!r} cannot learn a {task.kind.value} task; "
+                              "choose another with --algorithm or leave it on auto")
+        pool = [chosen]
+    frame = coerce_frame(train, feature_specs(schema, features))
+    y = _encode_target(train[task.target], task)
+    resampling = plan_resampling(y, classification=task.kind.is_classification, seed=seed)
+    data = SearchData(frame=frame, y=y, task=task, schema=schema, features=list(features),
+                      resampling=resampling, scorer=scorer_for(task.metric, task.kind),
+                      seed=seed)
+    return data, pool
+
+
+def _encode_target(column: pd.Series, task: Task) -> np.ndarray:
+    if task.kind.is_classification:
+        labels = column.astype("object").where(column.notna(), None).map(
+            lambda v: v if v is None else str(v))
+        position = {label: code for code, label in enumerate(task.classes)}
+        codes = labels.map(lambda v: position.get(v, -1)).to_numpy(dtype=np.int64)
+        if (codes < 0).any():
+            unknown = labels[codes < 0].iloc[0]
+            raise UnusableTarget(task.target, "the training table",
+                                 f"holds {unknown!r}, which is not one of the task's classes "
+                                 f"({', '.join(task.classes[:8])})",
+                                 "clean the target (clean_target) before searching")
+        return codes
+    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
+    if np.isnan(values).any():
+        raise UnusableTarget(task.target, "the training table", "has missing or non-numeric "
+                             "values", "clean the target (clean_target) before searching")
+    return values
+
+
+class _Search:
+    """The state of one search: trials so far, their timings, and the deadline."""
+
+    def __init__(self, data: SearchData, pool: list[catalog.Algorithm], *,
+                 deadline: float | None, trials: int | None, callbacks: Sequence[Callback],
+                 started: float) -> None:
+        self.data, self.pool, self.deadline, self.trials = data, pool, deadline, trials
+        self.callbacks, self.started = callbacks, started
+        self.results: list[tuple[int, TrialResult, float]] = []  # (number, result, wall_s)
+        self.skipped: list[Candidate] = []
+        self.budget_s = None if deadline is None else max(0.0, deadline - started)
+        # what assembling the final model needs at the end: ensemble, refit, train score
+        reserve = 0.0 if self.budget_s is None else 0.3 + 0.04 * self.budget_s
+        self.trial_deadline = None if deadline is None else deadline - reserve
+
+    # ---- the two phases ---------------------------------------------------------------------
+    def execute(self) -> SearchResult:
+        notify(self.callbacks, "on_fit_start", FitInfo(
+            task=self.data.task.describe(), metric=self.data.task.metric,
+            n_rows=len(self.data.y), n_features=len(self.data.features),
+            validation=self.data.resampling.describe(), budget_s=self.budget_s,
+            trials=self.trials, algorithms=[a.name for a in self.pool]))
+        for spec in default_candidates(self.pool):
+            if self._done():
+                break
+            if not self._fits_in_time(spec):
+                self.skipped.append(_skipped_row(spec, "skipped: time", "would not finish "
+                                                 "before the deadline"))
+                continue
+            self._run(spec, report=None)
+        self._tune()
+        return self._finish()
+
+    def _tune(self) -> None:
+        names = self._tuned_algorithms()
+        if not names or self._done():
+            return
+        import optuna
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
+            sampler = optuna.samplers.TPESampler(seed=self.data.seed, n_startup_trials=5,
+                                                 multivariate=True, group=True)
+        pruner = optuna.pruners.PercentilePruner(75.0, n_startup_trials=4, n_warmup_steps=0)
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+            self._optimise(study, names)
+        finally:
+            optuna.logging.set_verbosity(verbosity)
+
+    def _optimise(self, study: Any, names: list[str]) -> None:
+        from optuna.trial import TrialState
+
+        too_long_in_a_row = 0
+        while not self._done() and too_long_in_a_row < 8:
+            trial = study.ask()
+            name = trial.suggest_categorical("algorithm", names)
+            params = catalog.get(name).search_space(Namespaced(trial, name))
+            spec = CandidateSpec(name, params, origin="search")
+            if not self._fits_in_time(spec):
+                study.tell(trial, state=TrialState.FAIL)
+                too_long_in_a_row += 1
+                continue
+            too_long_in_a_row = 0
+
+            def report(step: int, utility: float, trial: Any = trial) -> bool:
+                if not math.isfinite(utility):
+                    return False
+                trial.report(utility, step)
+                return bool(trial.should_prune())
+
+            result = self._run(spec, report=report if len(self.data.resampling.folds) > 1
+                               else None)
+            if result.ok and math.isfinite(result.utility):
+                study.tell(trial, result.utility)
+            else:
+                study.tell(trial, state=TrialState.PRUNED if result.status == "pruned"
+                           else TrialState.FAIL)
+
+    def _tuned_algorithms(self) -> list[str]:
+        """The search tunes the best few algorithms of the default phase."""
+        best: dict[str, float] = {}
+        for _, result, _ in self.results:
+            if result.ok:
+                name = result.spec.algorithm
+                best[name] = max(best.get(name, -math.inf), result.utility)
+        ranked = sorted(best, key=lambda n: -best[n])
+        return sorted(ranked[:OPTUNA_ALGORITHMS])  # sorted: the choice list must be stable
+
+    # ---- one trial --------------------------------------------------------------------------
+    def _run(self, spec: CandidateSpec, *, report: Any) -> TrialResult:
+        number = len(self.results)
+        began = time.monotonic()
+        try:
+            result = run_trial(spec, self.data, stop_at=self.trial_deadline, report=report)
+        except Exception as exc:  # a failing candidate must not end the search
+            result = TrialResult(spec=spec, status=f"failed: {type(exc).__name__}",
+                                 note=str(exc)[:300])
+        wall_s = time.monotonic() - began
+        self.results.append((number, result, wall_s))
+        self._forget_weak()
+        finished = [r for _, r, _ in self.results if r.ok]
+        best = max(finished, key=lambda r: r.utility).score if finished else None
+        notify(self.callbacks, "on_trial_end", TrialEvent(
+            number=number, algorithm=spec.algorithm, params=dict(spec.params),
+            score=result.score, status=result.status, fit_time_s=result.fit_time_s,
+            elapsed_s=time.monotonic() - self.started, budget_s=self.budget_s,
+            best_score=best))
+        return result
+
+    def _forget_weak(self) -> None:
+        """Keep fitted members only for the best trials: memory stays flat however long."""
+        kept = sorted((r for _, r, _ in self.results if r.ok), key=lambda r: -r.utility)
+        for result in kept[KEEP_CANDIDATES:]:
+            result.members = []
+            result.oof = None
+
+    def _done(self) -> bool:
+        if self.trials is not None:
+            return len(self.results) >= self.trials
+        assert self.trial_deadline is not None
+        return time.monotonic() >= self.trial_deadline
+
+    def _fits_in_time(self, spec: CandidateSpec) -> bool:
+        if self.trial_deadline is None:
+            return True
+        return time.monotonic() + self._estimate_s(spec) <= self.trial_deadline
+
+    def _estimate_s(self, spec: CandidateSpec) -> float:
+        """A trial's wall time: its algorithm's latest, else scaled from the first trial."""
+        same = [wall for _, r, wall in self.results if r.spec.algorithm == spec.algorithm
+                and r.status.startswith("ok")]
+        if same:
+            return max(same[-3:])
+        finished = [(r, wall) for _, r, wall in self.results if r.ok]
+        if not finished:
+            return 0.0
+        reference, wall = finished[0]
+        ratio = catalog.get(spec.algorithm).cost / catalog.get(reference.spec.algorithm).cost
+        return wall * ratio
+
+    # ---- the end ----------------------------------------------------------------------------
+    def _finish(self) -> SearchResult:
+        finished = [(n, r) for n, r, _ in self.results if r.ok and r.members]
+        if not finished:
+            first = self.results[0][1] if self.results else None
+            needed = (f"the first trial ({first.spec.algorithm}) ended '{first.status}'"
+                      if first else "not even one trial could start")
+            raise BudgetTooSmall(self.budget_s or 0.0, needed)
+        truth = self.data.y[self.data.resampling.scored]
+        weights, blend_score = greedy_selection([r.oof for _, r in finished], truth,
+                                                self.data.scorer)
+        model = assemble_model(self.data, [r for _, r in finished], weights,
+                               deadline=self.deadline)
+        train_score = score_on_rows(model, self.data, seed=self.data.seed)
+        leaderboard = _leaderboard(self.results, self.skipped, finished, weights, blend_score,
+                                   self.data.scorer.greater_is_better)
+        return SearchResult(model=model, leaderboard=leaderboard, metric=self.data.task.metric,
+                            train_score=train_score, validation_score=blend_score,
+                            n_trials=len(self.results),
+                            elapsed_s=time.monotonic() - self.started)
+
+
+def _skipped_row(spec: CandidateSpec, status: str, note: str) -> Candidate:
+    return Candidate(rank=None, number=None, algorithm=spec.algorithm, params=dict(spec.params),
+                     score=None, fit_time_s=0.0, predict_time_s=0.0, peak_memory_mb=0.0,
+                     status=status, note=note)
+
+
+def _leaderboard(results: list[tuple[int, TrialResult, float]], skipped: list[Candidate],
+                 finished: list[tuple[int, TrialResult]], weights: np.ndarray,
+                 blend_score: float, greater_is_better: bool) -> list[Candidate]:
+    rows = [Candidate(rank=None, number=n, algorithm=r.spec.algorithm, params=dict(r.spec.params),
+                      score=r.score, fit_time_s=round(r.fit_time_s, 3),
+                      predict_time_s=round(r.predict_time_s, 4),
+                      peak_memory_mb=round(r.peak_memory_mb, 1),
+                      status=(f"sampled {r.sample_fraction:.0%}" if r.ok and r.sample_fraction < 1
+                              else r.status), note=r.note) for n, r, _ in results]
+    used = [(n, r, w) for (n, r), w in zip(finished, weights, strict=True) if w > 0]
+    rows.append(Candidate(
+        rank=None, number=None, algorithm="ensemble",
+        params={"members": {f"{r.spec.algorithm}#{n}": round(float(w), 4) for n, r, w in used}},
+        score=blend_score, fit_time_s=round(sum(r.fit_time_s for _, r, _ in used), 3),
+        predict_time_s=round(sum(r.predict_time_s for _, r, _ in used), 4),
+        peak_memory_mb=round(max(r.peak_memory_mb for _, r, _ in used), 1), status="ok",
+        note=f"greedy selection over {len(finished)} candidates"))
+    sign = 1.0 if greater_is_better else -1.0
+    scored = sorted((c for c in rows if c.score is not None and math.isfinite(c.score)),
+                    key=lambda c: (-sign * float(c.score or 0.0), c.algorithm != "ensemble"))
+    for rank, row in enumerate(scored, start=1):
+        row.rank = rank
+    return scored + [c for c in rows if c not in scored] + skipped

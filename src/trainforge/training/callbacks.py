@@ -1,0 +1,57 @@
+"""What a search tells its observers: a progress bar, the store, the UI's live leaderboard.
+
+A callback implements any of the four hooks; the ones it lacks are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class FitInfo:
+    """Sent once, before the first trial."""
+
+    task: str  # Task.describe()
+    metric: str
+    n_rows: int
+    n_features: int
+    validation: str  # e.g. "5-fold cross-validation" or "holdout of 20% (7,815 rows)"
+    budget_s: float | None  # None when a trial count decides instead
+    trials: int | None
+    algorithms: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TrialEvent:
+    """Sent after each trial; ``elapsed_s`` of ``budget_s`` gives a progress bar."""
+
+    number: int
+    algorithm: str
+    params: dict[str, Any]
+    score: float | None  # in the task's metric; None when the trial did not finish
+    status: str  # "ok", "pruned", "failed: …", "skipped: memory", "stopped: time", "sampled 20%"
+    fit_time_s: float
+    elapsed_s: float
+    budget_s: float | None
+    best_score: float | None
+
+
+class Callback(Protocol):
+    def on_fit_start(self, info: FitInfo) -> None: ...
+
+    def on_trial_end(self, event: TrialEvent) -> None: ...
+
+    def on_fit_end(self, result: Any) -> None: ...
+
+    def on_error(self, exc: BaseException) -> None: ...
+
+
+def notify(callbacks: Sequence[Any], hook: str, payload: Any) -> None:
+    """Call ``hook`` on every callback that has it."""
+    for callback in callbacks:
+        method = getattr(callback, hook, None)
+        if method is not None:
+            method(payload)

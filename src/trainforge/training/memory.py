@@ -1,0 +1,61 @@
+"""Memory: how much a candidate will need, how much there is, and how much it took."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Self
+
+import psutil
+
+# bytes per input cell at the peak of a fit, beyond the input itself (measured roughly on
+# 10k-100k row tables; forests also grow with the rows because deep trees keep them all)
+_BYTES_PER_CELL = {"linear": 16.0, "knn": 8.0, "mlp": 16.0, "lightgbm": 6.0, "xgboost": 12.0,
+                   "catboost": 16.0, "decision_tree": 8.0}
+_FOREST_BYTES_PER_ROW_TREE = 90.0  # a node is ~64 bytes plus its value array
+
+
+def estimate_peak_mb(algorithm: str, *, n_rows: int, n_columns: int, n_outputs: int = 1,
+                     n_trees: int = 300) -> float:
+    """A rough upper estimate of a fit's extra memory, in MiB."""
+    cells = float(n_rows) * max(1, n_columns)
+    if algorithm in ("random_forest", "extra_trees"):
+        trees = float(n_trees) * n_rows * (_FOREST_BYTES_PER_ROW_TREE + 8.0 * n_outputs) * 0.7
+        return (trees + cells * 8.0) / 2**20
+    per_cell = _BYTES_PER_CELL.get(algorithm, 16.0) * (1.0 + 0.1 * (n_outputs - 1))
+    return cells * per_cell / 2**20
+
+
+def available_mb() -> float:
+    return float(psutil.virtual_memory().available) / 2**20
+
+
+class PeakMemory:
+    """Samples this process's RSS in a background thread; ``peak_mb`` is the rise above the
+    level at entry. Cheap: one ``psutil`` call every ``interval_s``."""
+
+    def __init__(self, interval_s: float = 0.02) -> None:
+        self.interval_s = interval_s
+        self.peak_mb = 0.0
+        self._process = psutil.Process()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._baseline = 0
+
+    def __enter__(self) -> Self:
+        self._baseline = self._process.memory_info().rss
+        self._highest = self._baseline
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._highest = max(self._highest, self._process.memory_info().rss)
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._highest = max(self._highest, self._process.memory_info().rss)
+        self.peak_mb = (self._highest - self._baseline) / 2**20
+

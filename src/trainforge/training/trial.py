@@ -1,0 +1,230 @@
+"""One trial: an algorithm with its parameters, fitted and validated on every fold.
+
+Each fold's fitted (preprocessor, estimator) pair is kept as a model member, so a
+cross-validated candidate is a bag of fold models whose out-of-fold predictions the
+ensemble selection reads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trainforge.algorithms import catalog
+from trainforge.algorithms.model import Member
+from trainforge.data.dataset import Schema
+from trainforge.data.prepare import TablePreprocessor, make_preprocessor
+from trainforge.data.task import Task, TaskKind
+from trainforge.training.memory import PeakMemory, available_mb, estimate_peak_mb
+from trainforge.training.resampling import Resampling
+from trainforge.training.scoring import Scorer
+
+# a trial may use this share of the memory free when it starts
+MEMORY_SHARE = 0.6
+# below this share of the rows a sample is not worth training on
+MIN_SAMPLE_FRACTION = 0.1
+# tables smaller than this (rows x features) train boosting on one thread
+SMALL_TABLE_CELLS = 1_000_000
+
+
+@dataclass
+class PreparedFold:
+    preprocessor: TablePreprocessor
+    train: Any  # matrix of the fold's training rows
+    valid: Any  # matrix of its validation rows
+    categorical: tuple[int, ...]  # output columns holding category codes
+
+
+@dataclass
+class SearchData:
+    """The coerced table, encoded target and folds shared by every trial (with a cache of
+    each preprocessing style fitted per fold)."""
+
+    frame: pd.DataFrame
+    y: np.ndarray
+    task: Task
+    schema: Schema
+    features: list[str]
+    resampling: Resampling
+    scorer: Scorer
+    seed: int
+    _prepared: dict[tuple[str, int], PreparedFold] = field(default_factory=dict)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.task.classes)
+
+    def prepared(self, style: str, fold: int) -> PreparedFold:
+        key = (style, fold)
+        if key not in self._prepared:
+            train_rows, valid_rows = self.resampling.folds[fold]
+            self._prepared[key] = self.prepare(style, train_rows, valid_rows)
+        return self._prepared[key]
+
+    def prepare(self, style: str, train_rows: np.ndarray, valid_rows: np.ndarray
+                ) -> PreparedFold:
+        target_type = {TaskKind.BINARY: "binary", TaskKind.MULTICLASS: "multiclass",
+                       TaskKind.REGRESSION: "continuous"}[self.task.kind]
+        preprocessor = make_preprocessor(self.schema, self.features, style=style,  # type: ignore[arg-type]
+                                         target_type=target_type)  # type: ignore[arg-type]
+        train = preprocessor.fit_transform(self.frame.iloc[train_rows], self.y[train_rows])
+        valid = preprocessor.transform(self.frame.iloc[valid_rows]) if len(valid_rows) else None
+        return PreparedFold(preprocessor, train, valid, categorical_outputs(preprocessor))
+
+
+def categorical_outputs(preprocessor: TablePreprocessor) -> tuple[int, ...]:
+    """Positions of the output columns that hold ordinal category codes."""
+    positions, offset = [], 0
+    for step in preprocessor.plan_:
+        if step["op"] == "ordinal":
+            positions.append(offset)
+        if step["op"] != "text":
+            offset += int(step["width"])
+    return tuple(positions)
+
+
+@dataclass(frozen=True)
+class CandidateSpec:
+    algorithm: str
+    params: dict[str, Any]
+    origin: str = "default"  # "default" (the portfolio) or "search" (Optuna)
+
+
+@dataclass
+class TrialResult:
+    spec: CandidateSpec
+    status: str
+    note: str = ""
+    score: float | None = None  # in the metric's own units
+    utility: float = -np.inf  # higher is better
+    oof: np.ndarray | None = None  # predictions for ``resampling.scored``
+    members: list[Member] = field(default_factory=list)
+    fit_time_s: float = 0.0
+    predict_time_s: float = 0.0  # per 1,000 rows
+    peak_memory_mb: float = 0.0
+    best_iterations: list[int] = field(default_factory=list)
+    sample_fraction: float = 1.0
+
+    @property
+    def ok(self) -> bool:
+        return self.oof is not None
+
+
+Report = Callable[[int, float], bool]  # (fold, utility so far) -> prune?
+
+
+def run_trial(spec: CandidateSpec, data: SearchData, *, stop_at: float | None,
+              report: Report | None = None) -> TrialResult:
+    """Fit ``spec`` on every fold; stops early (status says why) when pruned, out of time or
+    out of memory. ``stop_at`` is a time.monotonic() value, or None to ignore time."""
+    algorithm = catalog.get(spec.algorithm)
+    result = TrialResult(spec=spec, status="ok")
+    fraction = _sample_fraction(algorithm.name, data)
+    if fraction < MIN_SAMPLE_FRACTION:
+        result.status = "skipped: memory"
+        result.note = f"needs ~{_estimate(algorithm.name, data):,.0f} MB; {available_mb():,.0f} MB free"
+        return result
+    if fraction < 1.0:
+        result.sample_fraction = fraction
+        result.note = f"sampled {fraction:.0%} of the rows to fit in memory"
+    scored_position = {row: i for i, row in enumerate(data.resampling.scored.tolist())}
+    oof: np.ndarray | None = None
+    n_predicted, predict_s, fold_times = 0, 0.0, []
+    folds = data.resampling.folds
+    for index, (train_rows, valid_rows) in enumerate(folds):
+        started = time.monotonic()
+        if stop_at is not None and fold_times and started + max(fold_times) > stop_at:
+            result.status = "stopped: time"
+            return result
+        fold = data.prepared(algorithm.preprocessing, index)
+        estimator, proba, elapsed, peak_mb = _fit_fold(algorithm, spec, data, fold, train_rows,
+                                              valid_rows, fraction=fraction, stop_at=stop_at,
+                                              seed=data.seed + index)
+        predict_s += elapsed
+        n_predicted += len(valid_rows)
+        if oof is None:
+            shape = (len(data.resampling.scored), *proba.shape[1:])
+            oof = np.zeros(shape, dtype=np.float64)
+        oof[[scored_position[r] for r in valid_rows.tolist()]] = proba
+        result.members.append(Member(algorithm=algorithm.name, params=dict(spec.params),
+                                     preprocessor=fold.preprocessor, estimator=estimator,
+                                     weight=1.0 / len(folds)))
+        result.best_iterations.append(int(getattr(estimator, "best_iteration_", 0)))
+        result.peak_memory_mb = max(result.peak_memory_mb, peak_mb)
+        if getattr(estimator, "stopped_by_time_", False):
+            result.note = (result.note + "; " if result.note else "") + "stopped early: time"
+        fold_times.append(time.monotonic() - started)
+        if report is not None and index + 1 < len(folds):
+            scored = np.concatenate([folds[i][1] for i in range(index + 1)])
+            part = oof[[scored_position[r] for r in scored.tolist()]]
+            if report(index, data.scorer.utility(data.y[scored], part)):
+                result.status = "pruned"
+                result.fit_time_s = sum(fold_times)
+                return result
+    assert oof is not None  # resampling always has a fold
+    result.oof = oof
+    result.fit_time_s = sum(fold_times) - predict_s
+    result.predict_time_s = predict_s / max(1, n_predicted) * 1000.0
+    truth = data.y[data.resampling.scored]
+    result.score = data.scorer.score(truth, oof)
+    result.utility = data.scorer.utility(truth, oof)
+    return result
+
+
+def _fit_fold(algorithm: catalog.Algorithm, spec: CandidateSpec, data: SearchData,
+              fold: PreparedFold, train_rows: np.ndarray, valid_rows: np.ndarray, *,
+              fraction: float, stop_at: float | None, seed: int
+              ) -> tuple[Any, np.ndarray, float, float]:
+    """The fitted estimator, its validation output, predict seconds and peak memory (MB)."""
+    X, y = fold.train, data.y[train_rows]
+    if fraction < 1.0:
+        keep = np.sort(np.random.default_rng(seed).choice(
+            len(train_rows), size=max(2, int(len(train_rows) * fraction)), replace=False))
+        X, y = X[keep], y[keep]
+    estimator = configure(algorithm.build(spec.params, data.task, seed), data, fold)
+    native = hasattr(estimator, "save_native")
+    with PeakMemory() as memory:
+        if native:
+            y_valid = data.y[valid_rows]
+            estimator.fit(X, y, eval_set=(fold.valid, y_valid), stop_at=stop_at)
+        else:
+            estimator.fit(X, y)
+    if data.task.kind.is_classification and not native:
+        if len(estimator.classes_) < data.n_classes:
+            estimator = catalog.AlignedClassifier(estimator, data.n_classes)
+    started = time.monotonic()
+    if data.task.kind.is_classification:
+        output = np.asarray(estimator.predict_proba(fold.valid), dtype=np.float64)
+    else:
+        output = np.asarray(estimator.predict(fold.valid), dtype=np.float64).reshape(-1)
+    return estimator, output, time.monotonic() - started, memory.peak_mb
+
+
+def configure(estimator: Any, data: SearchData, fold: PreparedFold) -> Any:
+    """Tell a boosting estimator which columns are categories, and run it on one thread for
+    small tables: there a second thread costs more in synchronisation than it saves."""
+    params = estimator.get_params()
+    if "categorical_features" in params:
+        estimator.set_params(categorical_features=fold.categorical)
+    if "n_threads" in params and len(data.y) * len(data.features) < SMALL_TABLE_CELLS:
+        estimator.set_params(n_threads=1)
+    return estimator
+
+
+def _estimate(name: str, data: SearchData) -> float:
+    n_train = len(data.resampling.folds[0][0])
+    outputs = data.n_classes if data.task.kind is TaskKind.MULTICLASS else 1
+    return estimate_peak_mb(name, n_rows=n_train, n_columns=len(data.features),
+                            n_outputs=outputs)
+
+
+def _sample_fraction(name: str, data: SearchData) -> float:
+    """The share of the training rows that fits in memory (1.0 when all do)."""
+    needed = _estimate(name, data)
+    budget = available_mb() * MEMORY_SHARE
+    return 1.0 if needed <= budget else budget / needed
