@@ -99,3 +99,27 @@ def record(frame: pd.DataFrame, row: int) -> dict[str, object]:
     values = frame.drop(columns=["class"]).iloc[row].to_dict()
     return {k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v)
             for k, v in values.items()}
+
+
+def trainforge_pipeline(frame: pd.DataFrame, path: Path, *, style: str = "tree",
+                        max_one_hot: int = 60, name: str = "tf") -> LoadedModel:
+    """trainforge's own parts: ``make_preprocessor`` then ``LightGBMModel`` on class codes."""
+    from trainforge.algorithms.boosting import LightGBMModel
+    from trainforge.data.prepare import make_preprocessor
+
+    features = _features(NUMBERS, CATEGORIES)
+    schema = {f.name: f.kind for f in features}
+    X = coerce_frame(frame, features)
+    classes = tuple(sorted(frame["class"].astype(str).unique()))
+    codes = np.searchsorted(np.asarray(classes, dtype=object),
+                            frame["class"].astype(str).to_numpy(dtype=object))
+    pre = make_preprocessor(schema, [f.name for f in features], style=style,  # type: ignore[arg-type]
+                            target_type="binary", max_one_hot=max_one_hot)
+    matrix = pre.fit_transform(X, codes)
+    ordinal = tuple(i for i, step in enumerate(pre.plan_) if step["op"] == "ordinal")
+    estimator = LightGBMModel(task_kind="binary", n_classes=2, n_estimators=25,
+                              categorical_features=ordinal if style == "tree" else (),
+                              n_threads=1).fit(matrix, codes)
+    task = Task(target="class", kind=TaskKind.BINARY, metric="roc_auc", classes=classes)
+    member = Member(algorithm="lightgbm", params={}, preprocessor=pre, estimator=estimator)
+    return _loaded(name, TabularModel(task=task, features=features, members=[member]), path)

@@ -25,7 +25,7 @@ PREDICTION = "prediction"
 class BatchResult:
     """What ``predict_file`` wrote."""
 
-    rows: int
+    n_rows: int
     seconds: float
     output: Path
 
@@ -97,7 +97,7 @@ def predict_file(loaded: LoadedModel, input: Path, output: Path, *,  # noqa: A00
     Example::
 
         result = predict_file(loaded, Path("new.csv"), Path("scored.csv"))
-        print(f"{result.rows} rows in {result.seconds:.1f} s")
+        print(f"{result.n_rows} rows in {result.seconds:.1f} s")
     """
     started = time.perf_counter()
     output = Path(output)
@@ -120,4 +120,4 @@ def predict_file(loaded: LoadedModel, input: Path, output: Path, *,  # noqa: A00
                     progress(n_rows)
         finally:
             writer.close()
-    return BatchResult(rows=n_rows, seconds=time.perf_counter() - started, output=output)
+    return BatchResult(n_rows=n_rows, seconds=time.perf_counter() - started, output=output)

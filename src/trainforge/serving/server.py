@@ -5,26 +5,36 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Sequence
 
+import uvicorn
+
+from trainforge.errors import ConfigError
 from trainforge.registry.loaded import LoadedModel
 from trainforge.serving.app import create_app
 
 
-def _fastest(choices: Sequence[tuple[str, str]], default: str) -> str:
-    for module, name in choices:
-        if importlib.util.find_spec(module) is not None:
-            return name
-    return default
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def build_server(models: Sequence[LoadedModel], *, host: str = "127.0.0.1",
+                 port: int = 8000) -> uvicorn.Server:
+    """The uvicorn server for ``models``, each under its registry name; not started yet."""
+    names = [loaded.name for loaded in models]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"model {twice[0]!r} is given twice; serve one version per name "
+                          "(each is served at /v1/models/NAME/predict)")
+    app = create_app({loaded.name: loaded for loaded in models})
+    config = uvicorn.Config(app, host=host, port=port, workers=1, access_log=False,
+                            http="httptools" if _installed("httptools") else "h11",
+                            loop="uvloop" if _installed("uvloop") else "asyncio",
+                            log_level="info")
+    return uvicorn.Server(config)
 
 
 def serve(models: Sequence[LoadedModel], *, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve ``models`` over HTTP until interrupted; each under its registry name.
+    """Serve ``models`` over HTTP until interrupted (Ctrl-C).
 
     Binds 127.0.0.1 unless told otherwise: exposing a model to the network is a decision.
     """
-    import uvicorn
-
-    app = create_app({loaded.name: loaded for loaded in models})
-    uvicorn.run(app, host=host, port=port, workers=1, access_log=False,
-                http=_fastest([("httptools", "httptools")], "h11"),
-                loop=_fastest([("uvloop", "uvloop")], "asyncio"),
-                log_level="info")
+    build_server(models, host=host, port=port).run()

@@ -1,0 +1,66 @@
+"""predict_file: a file of rows in, a file of predictions out, in order, chunk by chunk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trainforge.errors import UnreadableData
+from trainforge.registry.loaded import LoadedModel
+from trainforge.serving.batch import predict_file
+
+
+@pytest.fixture
+def new_rows(adult_rows: pd.DataFrame, tmp_path: Path) -> Path:
+    path = tmp_path / "new.csv"
+    adult_rows.iloc[1500:1737].drop(columns=["class"]).to_csv(path, index=False)
+    return path
+
+
+def test_output_has_one_row_per_input_row_in_order(classifier: LoadedModel, new_rows: Path,
+                                                   tmp_path: Path):
+    result = predict_file(classifier, new_rows, tmp_path / "out.csv", chunk_rows=50)
+    out = pd.read_csv(tmp_path / "out.csv")
+    expected = classifier.model.predict_proba(pd.read_csv(new_rows))
+    assert result.n_rows == len(out) == 237
+    assert np.allclose(out[["<=50K", ">50K"]].to_numpy(), expected)
+    assert list(out["prediction"]) == list(classifier.model.predict(pd.read_csv(new_rows)))
+
+
+def test_a_classifier_writes_prediction_and_one_column_per_class(classifier: LoadedModel,
+                                                                  new_rows: Path, tmp_path: Path):
+    predict_file(classifier, new_rows, tmp_path / "out.csv")
+    assert list(pd.read_csv(tmp_path / "out.csv").columns) == ["prediction", "<=50K", ">50K"]
+
+
+def test_a_regressor_writes_only_prediction(regressor: LoadedModel, new_rows: Path,
+                                            tmp_path: Path):
+    predict_file(regressor, new_rows, tmp_path / "out.csv")
+    assert list(pd.read_csv(tmp_path / "out.csv").columns) == ["prediction"]
+
+
+def test_the_file_is_read_in_chunks_of_chunk_rows(classifier: LoadedModel, new_rows: Path,
+                                                  tmp_path: Path):
+    seen: list[int] = []
+    predict_file(classifier, new_rows, tmp_path / "out.csv", chunk_rows=100, progress=seen.append)
+    assert seen == [100, 200, 237]
+
+
+def test_an_output_ending_in_parquet_is_parquet(classifier: LoadedModel, new_rows: Path,
+                                                tmp_path: Path):
+    predict_file(classifier, new_rows, tmp_path / "out.parquet", chunk_rows=100)
+    out = pd.read_parquet(tmp_path / "out.parquet")
+    assert len(out) == 237 and list(out.columns) == ["prediction", "<=50K", ">50K"]
+
+
+def test_a_bad_chunk_names_its_rows_and_leaves_no_output(classifier: LoadedModel,
+                                                         adult_rows: pd.DataFrame, tmp_path: Path):
+    frame = adult_rows.iloc[:250].drop(columns=["class"]).astype({"age": object})
+    frame.loc[160, "age"] = "unknown"
+    frame.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(UnreadableData, match="rows 101–200"):
+        predict_file(classifier, tmp_path / "bad.csv", tmp_path / "out.csv", chunk_rows=100)
+    assert list(tmp_path.iterdir()) == [tmp_path / "bad.csv"]

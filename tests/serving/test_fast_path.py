@@ -1,0 +1,64 @@
+"""The compiled fast path gives exactly the model's own numbers, or is not used at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trainforge.registry.loaded import LoadedModel
+from trainforge.serving.compiled import compile_model, probe_columns, verify
+from trainforge.serving.served import ServedModel
+
+from .models import record, trainforge_pipeline
+
+
+def _model_numbers(loaded: LoadedModel, frame: pd.DataFrame) -> np.ndarray:
+    model = loaded.model
+    if model.task.kind.is_classification:
+        return model.predict_proba(frame)
+    return model.predict(frame)
+
+
+def _columns(loaded: LoadedModel, frame: pd.DataFrame) -> dict[str, list[object]]:
+    rows = [record(frame, i) for i in range(len(frame))]
+    return {f.name: [r.get(f.name) for r in rows] for f in loaded.model.features}
+
+
+@pytest.mark.parametrize("name", ["classifier", "regressor", "multiclass", "blend"])
+def test_fast_path_equals_the_model_on_real_rows(name, request, adult_rows):
+    loaded = request.getfixturevalue(name)
+    rows = adult_rows.iloc[1000:1300]
+    columns = _columns(loaded, rows)
+    compiled = compile_model(loaded.model)
+    expected = _model_numbers(loaded, pd.DataFrame(columns))
+    assert np.allclose(compiled.blend(columns), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("style", ["tree", "linear"])
+def test_trainforge_preprocessing_and_lightgbm_compile_to_the_same_numbers(style, adult_rows,
+                                                                            tmp_path: Path):
+    loaded = trainforge_pipeline(adult_rows.iloc[:1500], tmp_path, style=style)
+    columns = _columns(loaded, adult_rows.iloc[1500:1800])
+    compiled = compile_model(loaded.model)
+    expected = _model_numbers(loaded, pd.DataFrame(columns))
+    assert np.allclose(compiled.blend(columns), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_a_step_the_compiler_does_not_know_is_served_through_pandas(adult_rows, tmp_path: Path):
+    # max_one_hot=5: wide categories are target-encoded, a step with no compiled plan
+    loaded = trainforge_pipeline(adult_rows.iloc[:1500], tmp_path, style="linear", max_one_hot=5)
+    served = ServedModel(loaded)
+    assert served.compiled is None
+    columns = served.signature.parse_records([record(adult_rows, 1600)])
+    assert np.allclose(served.outputs(columns),
+                       _model_numbers(loaded, pd.DataFrame(columns.values)))
+
+
+def test_verification_refuses_a_fast_path_that_disagrees(classifier: LoadedModel):
+    compiled = compile_model(classifier.model)
+    share, transform, call = compiled._members[0]
+    compiled._members[0] = (share, transform, lambda matrix: call(matrix)[:, ::-1])
+    assert not verify(compiled, probe_columns(classifier.model))
