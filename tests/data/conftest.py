@@ -1,15 +1,10 @@
-"""Small files written into tmp_path, and the real tables the data tests read (read-only)."""
+"""Small files written into tmp_path for the data tests."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
-from tests._paths import SHARED
-
-BENCH = SHARED / "bench" / "data"
-DATA = SHARED / "data"
 
 
 @pytest.fixture

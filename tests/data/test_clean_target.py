@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from tests.data._tables import BENCH
 
-from tests.data.conftest import BENCH
 from trainforge.data.dataset import ColumnKind
 from trainforge.data.read import read_table
 from trainforge.data.targets import clean_target, feature_columns, infer_task

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from rich.console import Console
+from tests.data._tables import BENCH
 
-from tests.data.conftest import BENCH
 from trainforge.data.dataset import ColumnKind
 from trainforge.data.profile import profile
 from trainforge.data.read import read_table

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tests.data._tables import BENCH
 
-from tests.data.conftest import BENCH
 from trainforge.data.read import read_chunks, read_table
 from trainforge.errors import ConfigError, UnreadableData
 

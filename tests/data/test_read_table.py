@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tests.data._tables import BENCH
 
-from tests.data.conftest import BENCH
 from trainforge.data.dataset import ColumnKind, fingerprint
 from trainforge.data.read import read_table
 from trainforge.errors import DataFileNotFound, EmptyData, UnreadableData, UnsupportedFormat

@@ -5,8 +5,8 @@ import csv
 import numpy as np
 import pandas as pd
 import pytest
+from tests.data._tables import DATA
 
-from tests.data.conftest import DATA
 from trainforge.data.dataset import ColumnKind
 from trainforge.data.schema import infer_schema, looks_like_id_name
 

@@ -4,8 +4,8 @@ import json
 
 import pandas as pd
 import pytest
+from tests.data._tables import BENCH
 
-from tests.data.conftest import BENCH
 from trainforge.data.read import read_table
 from trainforge.data.targets import infer_task
 from trainforge.data.task import TaskKind

@@ -87,14 +87,15 @@ class Profile:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (NaN becomes None)."""
-        return _json_safe({
+        raw: dict[str, Any] = {
             "source": self.source, "n_rows": self.n_rows, "n_columns": self.n_columns,
             "n_duplicate_rows": self.n_duplicate_rows, "target": self.target,
             "task": None if self.task is None else {
                 "kind": self.task.kind.value, "metric": self.task.metric,
                 "classes": list(self.task.classes)},
             "class_balance": self.class_balance, "leaks": [leak.to_dict() for leak in self.leaks],
-            "warnings": self.warnings, "columns": [c.to_dict() for c in self.columns]})
+            "warnings": self.warnings, "columns": [c.to_dict() for c in self.columns]}
+        return {key: _json_safe(value) for key, value in raw.items()}
 
     def save_json(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n",

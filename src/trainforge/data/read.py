@@ -53,7 +53,7 @@ _INTEGER_TEXT = r"[+-]?\d+"
 # ---- where the bytes are ----------------------------------------------------------------------
 def _format_of(path: Path) -> str:
     name = path.name.lower()
-    stem = name[:-3] if name.endswith(".gz") else name
+    stem = name.removesuffix(".gz")
     for suffix in (*_TEXT_SUFFIXES, ".parquet", ".pq", ".jsonl", ".ndjson", ".json", ".xlsx"):
         if stem.endswith(suffix):
             return {".pq": ".parquet", ".ndjson": ".jsonl"}.get(suffix, suffix)
@@ -70,7 +70,7 @@ def _existing(path: str | Path) -> Path:
 def _open_binary(path: Path) -> IO[bytes]:
     """The file's bytes, decompressed when it ends in .gz."""
     if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rb")
+        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]  # a binary IO in practice
     return path.open("rb")
 
 
