@@ -192,3 +192,10 @@ def test_a_dataframe_passes_through_with_its_source_and_fingerprint():
     assert dataset.columns == ["a", "b"]
     assert frame.columns.tolist() == [" a ", "b"]  # the caller's frame is left alone
     assert dataset.fingerprint == read_table(frame.copy()).fingerprint
+
+
+def test_the_data_package_exports_its_entry_points_lazily():
+    from trainforge import data
+
+    assert sorted(data.__all__) == sorted(data._HOMES)
+    assert all(callable(getattr(data, name)) or name == "NA_TOKENS" for name in data.__all__)
