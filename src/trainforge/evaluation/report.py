@@ -1,0 +1,150 @@
+"""The evaluation report: one self-contained HTML file (inline CSS and PNG plots, no scripts,
+no external URLs) that a user can open, mail or archive next to the model.
+
+    write_report(Path("report.html"), title="credit_g", task=model.task, evaluation=evaluation,
+                 diagnosis=diagnosis, leaderboard=rows, profile=profile.to_dict(),
+                 importance=importance, model_info={"algorithms": [...], "lineage": {...}})
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from trainforge.data.task import Task
+from trainforge.evaluation.diagnosis import Diagnosis
+from trainforge.evaluation.evaluate import Evaluation
+from trainforge.evaluation.metrics import METRICS
+
+# the keys a leaderboard row may name its candidate and its score by, in order of preference
+_NAME_KEYS = ("name", "algorithm", "model", "candidate", "trial")
+_SCORE_KEYS = ("score", "validation_score", "val_score", "mean_score")
+
+
+def _plots(task: Task, evaluation: Evaluation,
+           importance: Sequence[tuple[str, float, float]] | None,
+           board: tuple[list[str], list[float]] | None) -> dict[str, str]:
+    from trainforge.evaluation import plots  # matplotlib: only when a report is drawn
+
+    drawn: dict[str, str] = {}
+    if evaluation.proba is not None:
+        y, proba = evaluation.y_true, evaluation.proba
+        if len(set(y.tolist())) >= 2:
+            drawn["ROC"] = plots.roc_curves(y, proba, task.classes)
+            drawn["Precision-recall"] = plots.pr_curves(y, proba, task.classes)
+        drawn["Calibration"] = plots.calibration(y, proba, task.classes)
+        if evaluation.confusion is not None:
+            drawn["Confusion matrix"] = plots.confusion_matrix(evaluation.confusion, task.classes)
+    else:
+        drawn["Predicted vs actual"] = plots.predicted_vs_actual(
+            evaluation.y_true, evaluation.predictions, task.target)
+        drawn["Residuals"] = plots.residuals(evaluation.y_true, evaluation.predictions,
+                                             task.target)
+    if importance:
+        drawn["Permutation importance"] = plots.importance_bars(importance, task.metric)
+    if board is not None:
+        drawn["Candidates"] = plots.leaderboard_bars(board[0], board[1], task.metric)
+    return drawn
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def leaderboard_scores(rows: Sequence[Mapping[str, Any]], task: Task
+                       ) -> tuple[list[str], list[float]] | None:
+    """Candidate names and scores from leaderboard rows, best first; None if no row has a score.
+
+    A row names its score by the task's metric or ``score`` (or ``validation_score``…) and
+    itself by ``name`` (or ``algorithm``, ``model``…), plus ``#trial`` when it has one.
+    """
+    key = next((k for k in (task.metric, *_SCORE_KEYS)
+                if any(_is_number(row.get(k)) for row in rows)), None)
+    if key is None:
+        return None
+    scored = [row for row in rows if _is_number(row.get(key))]
+    metric = METRICS.get(task.metric)
+    scored.sort(key=lambda row: float(row[key]),
+                reverse=metric is None or metric.higher_is_better)
+    names = []
+    for position, row in enumerate(scored, start=1):
+        label = next((str(row[k]) for k in _NAME_KEYS if row.get(k) not in (None, "")),
+                     f"candidate {position}")
+        if "trial" in row and label != str(row["trial"]):
+            label += f" #{row['trial']}"
+        names.append(label)
+    return names, [float(row[key]) for row in scored]
+
+
+def _format(value: Any, key: str = "") -> str:
+    """One cell: numbers to 4 significant digits (shares as %), containers in short."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if key.endswith(("_share", "_fraction", "_ratio")) and 0.0 <= value <= 1.0:
+            return f"{value:.1%}"
+        return f"{value:,.0f}" if abs(value) >= 1e5 else f"{value:.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, Mapping):
+        text = ", ".join(f"{k}: {_format(v, str(k))}" for k, v in value.items())
+    elif isinstance(value, list | tuple | set):
+        text = ", ".join(_format(v) for v in value)
+    else:
+        text = str(value)
+    return text if len(text) <= 160 else text[:159] + "…"
+
+
+def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The union of the rows' keys, in first-seen order."""
+    return list(dict.fromkeys(str(k) for row in rows for k in row))
+
+
+def _is_table(value: Any) -> bool:
+    return (isinstance(value, list | tuple) and len(value) > 0
+            and all(isinstance(v, Mapping) for v in value))
+
+
+def _environment() -> Any:
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("trainforge.evaluation", "templates"),
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    environment.filters["fmt"] = _format
+    environment.filters["columns"] = _columns
+    environment.tests["table"] = _is_table
+    return environment
+
+
+def write_report(path: Path, *, title: str, task: Task, evaluation: Evaluation,
+                 diagnosis: Diagnosis, leaderboard: Sequence[Mapping[str, Any]],
+                 profile: Mapping[str, Any] | None,
+                 importance: Sequence[tuple[str, float, float]] | None,
+                 model_info: Mapping[str, Any]) -> Path:
+    """Write the report to ``path`` (its folder is created) and return the path.
+
+    ``leaderboard``: one mapping per candidate (keys as they come; see ``leaderboard_scores``).
+    ``profile``: ``Profile.to_dict()``, shown as it comes. ``model_info``: anything worth
+    showing about the model (its algorithms, lineage), shown as nested tables.
+    """
+    board = leaderboard_scores(leaderboard, task)
+    page = _environment().get_template("report.html.j2").render(
+        title=title, task=task, evaluation=evaluation, diagnosis=diagnosis,
+        leaderboard=list(leaderboard), profile=profile, importance=list(importance or []),
+        model_info=model_info, plots=_plots(task, evaluation, importance, board),
+        created=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(page, encoding="utf-8")
+    os.replace(partial, path)  # a reader never sees half a report
+    return path
