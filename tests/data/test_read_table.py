@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.data._tables import BENCH
+from tests.data._tables import BENCH, DATA
 
 from trainforge.data.dataset import ColumnKind, fingerprint
 from trainforge.data.read import read_table
@@ -35,6 +35,26 @@ def test_the_delimiter_is_sniffed_and_noted(write, delimiter: str, name: str):
     dataset = read_table(write("people.txt", PEOPLE.replace(",", delimiter)), notes=notes)
     assert dataset.frame["city"].tolist() == ["Lisbon", "Oslo", "Lima"]
     assert f"{name}-delimited" in notes[0]
+
+
+def test_a_file_without_a_header_row_gets_numbered_column_names_and_a_note():
+    notes: list[str] = []
+    dataset = read_table(DATA / "adult" / "adult.data.gz", notes=notes)
+    assert dataset.frame.shape == (32561, 15)
+    assert dataset.frame["column_1"].iloc[0] == 39
+    assert dataset.frame["column_15"].iloc[0] == "<=50K"
+    assert "no header row" in notes[0]
+
+
+def test_a_space_delimited_file_with_trailing_spaces_is_read():
+    dataset = read_table(DATA / "german_credit" / "german.data.gz")
+    assert dataset.frame.shape == (1000, 21)
+    assert dataset.frame["column_21"].value_counts().to_dict() == {1: 700, 2: 300}
+
+
+def test_decimal_commas_are_read_as_numbers_in_semicolon_files(write):
+    frame = read_table(write("eu.csv", "name;price\na;1,5\nb;1.234,25\nc;2\n")).frame
+    assert frame["price"].tolist() == [1.5, 1234.25, 2.0]
 
 
 def test_a_comma_inside_quotes_does_not_split_the_value(write):

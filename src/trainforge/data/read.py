@@ -40,7 +40,7 @@ NA_TOKENS = ("", "NA", "N/A", "n/a", "na", "null", "NULL", "Null", "?", "NaN", "
 # frame.attrs key: integer columns stored as float64 only because they have missing cells
 INTEGER_COLUMNS = "trainforge.integer_columns"
 
-_TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
+_TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".data", ".dat")  # .data: the UCI archive's tables
 _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _BLOCK_BYTES = 1 << 20
 _SAMPLE_BYTES = 1 << 18
@@ -48,6 +48,7 @@ _SAMPLE_LINES = 200
 # typographic marks a Western European (cp1252) text commonly holds besides letters
 _TYPOGRAPHY = set("“”‘’–—…€«»")
 _INTEGER_TEXT = r"[+-]?\d+"
+_DECIMAL_COMMA = r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"
 
 
 # ---- where the bytes are ----------------------------------------------------------------------
@@ -172,6 +173,7 @@ class _TextLayout:
     encoding: str
     delimiter: str
     header: list[str]
+    has_header: bool = True
 
 
 def _sample_lines(path: Path, encoding: str) -> list[str]:
@@ -188,6 +190,7 @@ def _sniff_delimiter(lines: Sequence[str], *, tab_first: bool) -> str:
     """The delimiter that splits the sample into the same number (> 1) of fields per line.
 
     Ties go to the delimiter that gives more fields; one column reads as comma (tab for .tsv).
+    Spaces are the last resort: only when every line splits into the same 3 or more fields.
     """
     best, best_score = ("\t" if tab_first else ","), (0.0, 0)
     candidates = ("\t", *[d for d in _DELIMITERS if d != "\t"]) if tab_first else _DELIMITERS
@@ -198,7 +201,36 @@ def _sniff_delimiter(lines: Sequence[str], *, tab_first: bool) -> str:
         consistent = sum(count == counts[0] for count in counts) / len(counts)
         if (consistent, counts[0]) > best_score:
             best, best_score = delimiter, (consistent, counts[0])
+    if best_score == (0.0, 0) and lines:
+        counts = [len(line.split()) for line in lines]
+        if counts[0] >= 3 and all(count == counts[0] for count in counts):
+            return " "
     return best
+
+
+def _delimiter_name(delimiter: str) -> str:
+    return _DELIMITERS.get(delimiter, "space")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _has_header(rows: list[list[str]]) -> bool:
+    """False when the first line looks like data: numbers where the next lines have numbers."""
+    first, following = rows[0], [row for row in rows[1:6] if len(row) == len(rows[0])]
+    pattern = [_is_number(field) for field in first]
+    if not any(pattern) or not following:
+        return True
+    for row in following:
+        for field, numeric in zip(row, pattern, strict=True):
+            if field.strip() not in NA_TOKENS and _is_number(field) != numeric:
+                return True
+    return False
 
 
 def _check_names(names: Sequence[str], source: str) -> list[str]:
@@ -219,19 +251,33 @@ def _text_layout(path: Path, fmt: str) -> _TextLayout:
     encoding = _sniff_encoding(path)
     lines = _sample_lines(path, encoding)
     delimiter = _sniff_delimiter(lines, tab_first=fmt == ".tsv")
-    header = next(csv.reader(lines[:1], delimiter=delimiter, skipinitialspace=True))
-    return _TextLayout(encoding, delimiter, _check_names(header, source))
+    rows = [line.split() for line in lines[:6]] if delimiter == " " else list(
+        csv.reader(lines[:6], delimiter=delimiter, skipinitialspace=True))
+    if not _has_header(rows):
+        names = [f"column_{i}" for i in range(1, len(rows[0]) + 1)]
+        return _TextLayout(encoding, delimiter, names, has_header=False)
+    return _TextLayout(encoding, delimiter, _check_names(rows[0], source))
+
+
+def _rows_with_line_numbers(path: Path, layout: _TextLayout) -> Iterator[tuple[int, list[str]]]:
+    with _open_binary(path) as raw:
+        text = io.TextIOWrapper(raw, encoding=layout.encoding, newline="")
+        if layout.delimiter == " ":  # runs of spaces, and spaces at line ends, separate nothing
+            yield from ((number, line.split()) for number, line in enumerate(text, start=1))
+            return
+        reader = csv.reader(text, delimiter=layout.delimiter, skipinitialspace=True)
+        for row in reader:
+            yield reader.line_num, row
 
 
 def _first_bad_row(path: Path, layout: _TextLayout) -> tuple[int, int] | None:
     """(line number, field count) of the first row whose field count differs from the header."""
-    with _open_binary(path) as raw:
-        text = io.TextIOWrapper(raw, encoding=layout.encoding, newline="")
-        reader = csv.reader(text, delimiter=layout.delimiter, skipinitialspace=True)
-        next(reader, None)
-        for row in reader:
-            if row and len(row) != len(layout.header):
-                return reader.line_num, len(row)
+    rows = _rows_with_line_numbers(path, layout)
+    if layout.has_header:
+        next(rows, None)
+    for line, row in rows:
+        if row and len(row) != len(layout.header):
+            return line, len(row)
     return None
 
 
@@ -241,18 +287,21 @@ def _check_rows(path: Path, layout: _TextLayout) -> None:
         line, n_fields = bad
         raise UnreadableData(
             str(path), f"line {line} has {n_fields} fields but the header has "
-            f"{len(layout.header)} ({_DELIMITERS.get(layout.delimiter)}-delimited)",
-            f"fix line {line} (quote values that contain a {_DELIMITERS.get(layout.delimiter)}, "
+            f"{len(layout.header)} ({_delimiter_name(layout.delimiter)}-delimited)",
+            f"fix line {line} (quote values that contain a {_delimiter_name(layout.delimiter)}, "
             "or remove the extra/missing fields) and read the file again")
 
 
 def _csv_options(layout: _TextLayout) -> dict[str, Any]:
-    return {"sep": layout.delimiter, "encoding": layout.encoding, "dtype": "str",
+    return {"sep": r"\s+" if layout.delimiter == " " else layout.delimiter,
+            "encoding": layout.encoding, "dtype": "str",
             "keep_default_na": False, "na_values": list(NA_TOKENS), "skipinitialspace": True,
-            "skip_blank_lines": True, "header": 0, "names": layout.header, "engine": "c"}
+            "skip_blank_lines": True, "header": 0 if layout.has_header else None,
+            "names": layout.header, "engine": "c"}
 
 
 def _read_delimited(path: Path, fmt: str, notes: list[str]) -> pd.DataFrame:
+    """The table as text (NA tokens missing), after checking every row's field count."""
     layout = _text_layout(path, fmt)
     _check_rows(path, layout)
     try:
@@ -260,8 +309,21 @@ def _read_delimited(path: Path, fmt: str, notes: list[str]) -> pd.DataFrame:
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
         raise UnreadableData(str(path), f"the file could not be parsed ({error})",
                              "check that it is one table with a header row") from error
-    notes.append(f"{_DELIMITERS.get(layout.delimiter)}-delimited text, encoding {layout.encoding}")
+    notes.append(f"{_delimiter_name(layout.delimiter)}-delimited text, encoding {layout.encoding}"
+                 + ("" if layout.has_header else "; no header row, so columns are named "
+                    "column_1, column_2, …"))
+    frame.attrs["delimiter"] = layout.delimiter
     return frame
+
+
+def _from_decimal_comma(column: pd.Series, present: pd.Series) -> pd.Series | None:
+    """Numbers written the European way (1.234,5) as floats; None if the column is not that."""
+    if not bool(present.str.contains(",", regex=False).any()):
+        return None
+    if not bool(present.str.fullmatch(_DECIMAL_COMMA).all()):
+        return None
+    plain = column.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    return pd.to_numeric(plain).astype("float64")
 
 
 def _numbers_from_text(frame: pd.DataFrame, *, keep_text: frozenset[str] = frozenset()
@@ -270,8 +332,10 @@ def _numbers_from_text(frame: pd.DataFrame, *, keep_text: frozenset[str] = froze
 
     Integer columns with missing cells become float64 and are listed in
     ``attrs[INTEGER_COLUMNS]`` so their labels can be written back as in the file ("1", not
-    "1.0"). Columns named in ``keep_text`` stay text whatever they hold.
+    "1.0"). In a file not delimited by commas, numbers may use a decimal comma (3,5).
+    Columns named in ``keep_text`` stay text whatever they hold.
     """
+    decimal_comma = frame.attrs.get("delimiter", ",") != ","
     integer_with_gaps: list[str] = []
     out: dict[str, pd.Series] = {}
     for name in frame.columns:
@@ -287,7 +351,8 @@ def _numbers_from_text(frame: pd.DataFrame, *, keep_text: frozenset[str] = froze
             pd.to_numeric(present.head(100))  # fails fast on a column of words
             numbers = pd.to_numeric(column)
         except (ValueError, TypeError):
-            out[name] = column
+            european = _from_decimal_comma(column, present) if decimal_comma else None
+            out[name] = column if european is None else european
             continue
         if numbers.dtype == "float64" and bool(present.str.fullmatch(_INTEGER_TEXT).all()):
             integer_with_gaps.append(str(name))
@@ -482,6 +547,7 @@ def _delimited_chunks(path: Path, fmt: str, chunk_rows: int) -> Iterator[pd.Data
     try:
         with pd.read_csv(path, chunksize=chunk_rows, **_csv_options(layout)) as reader:
             for raw in reader:
+                raw.attrs["delimiter"] = layout.delimiter
                 chunk = _numbers_from_text(raw, keep_text=keep_text or frozenset())
                 if keep_text is None:  # the first chunk decides which columns are text
                     keep_text = frozenset(n for n in chunk.columns
