@@ -13,14 +13,13 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from tests._paths import EXAMPLES
 
 from trainforge.algorithms.model import FeatureSpec, Member, TabularModel, coerce_frame
 from trainforge.data.dataset import ColumnKind
 from trainforge.data.task import Task, TaskKind
 from trainforge.registry import Registry
 from trainforge.workspace import Workspace
-
-from tests._paths import EXAMPLES
 
 
 def _features(numeric: list[str], categorical: list[str]) -> list[FeatureSpec]:

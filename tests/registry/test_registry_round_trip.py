@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from tests._paths import EXAMPLES
+
 from trainforge.algorithms.model import Member, TabularModel, coerce_frame
 from trainforge.errors import BadModelName
 from trainforge.registry import Registry

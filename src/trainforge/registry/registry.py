@@ -189,7 +189,7 @@ class Registry:
         if not rows:
             raise ModelNotFound(name, self._names())
         aliases = self._aliases(name)
-        return [self._to_version(row._mapping, aliases=aliases) for row in rows]
+        return [self._to_version(dict(row._mapping), aliases=aliases) for row in rows]
 
     def list_models(self) -> list[ModelSummary]:
         """One summary per model name, by name."""
@@ -206,7 +206,7 @@ class Registry:
         aliases: dict[str, dict[str, int]] = {}
         for alias_row in alias_rows:
             aliases.setdefault(alias_row.name, {})[alias_row.alias] = alias_row.version
-        return [_summary(row._mapping, aliases.get(row.name, {})) for row in rows]
+        return [_summary(dict(row._mapping), aliases.get(row.name, {})) for row in rows]
 
     # ---- helpers ------------------------------------------------------------------------------
     def _row(self, name: str, version: int) -> Mapping[str, Any]:
@@ -215,7 +215,7 @@ class Registry:
                 models.c.name == name, models.c.version == version)).first()
         if row is None:  # deleted between resolve and now
             raise ModelNotFound(f"{name}:{version}", self._names())
-        return row._mapping
+        return dict(row._mapping)
 
     def _names(self) -> list[str]:
         with self.workspace.engine.connect() as connection:

@@ -13,7 +13,8 @@ from alembic.script import ScriptDirectory
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _config(connection: sa.Connection | None = None) -> Config:
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    """Alembic settings pointing at the shipped migrations, running on ``connection``."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -22,7 +23,7 @@ def _config(connection: sa.Connection | None = None) -> Config:
 
 def head_revision() -> str:
     """The revision the installed trainforge expects."""
-    head = ScriptDirectory.from_config(_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:  # only a broken install ships no migrations
         raise RuntimeError(f"no migrations found in {MIGRATIONS}")
     return head
@@ -39,5 +40,5 @@ def upgrade(engine: sa.Engine) -> None:
     if current_revision(engine) == head_revision():
         return
     with engine.connect() as connection:
-        command.upgrade(_config(connection), "head")
+        command.upgrade(alembic_config(connection), "head")
         connection.commit()

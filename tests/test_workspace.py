@@ -1,0 +1,102 @@
+"""The workspace: where it lives, what it opens, and that opening it twice changes nothing."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from trainforge.registry import Registry
+from trainforge.store import list_runs, migrate, start_run
+from trainforge.workspace import Workspace
+
+
+def test_the_home_comes_from_trainforge_home(home: Path):
+    assert Workspace().home == home
+
+
+def test_the_home_defaults_to_dot_trainforge_in_the_user_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("TRAINFORGE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert Workspace().home == tmp_path / ".trainforge"
+
+
+def test_the_database_defaults_to_sqlite_in_the_home(tmp_path: Path):
+    workspace = Workspace(tmp_path)
+    assert workspace.database_url == f"sqlite:///{tmp_path}/trainforge.db"
+    assert workspace.artifacts == tmp_path / "artifacts"
+
+
+def test_the_database_url_comes_from_trainforge_database_url(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TRAINFORGE_DATABASE_URL", f"sqlite:///{tmp_path}/elsewhere.db")
+    workspace = Workspace(tmp_path / "home")
+    start_run(workspace, kind="train", config={}, dataset_id=None)
+    assert (tmp_path / "elsewhere.db").is_file()
+
+
+def test_the_printed_workspace_hides_the_database_password(tmp_path: Path):
+    workspace = Workspace(tmp_path, database_url="postgresql+psycopg://tf:s3cret@db/tf")
+    assert "s3cret" not in repr(workspace)
+
+
+def test_nothing_is_created_until_the_workspace_is_used(tmp_path: Path):
+    Workspace(tmp_path / "home")
+    assert not (tmp_path / "home").exists()
+
+
+def test_the_first_use_creates_the_database_at_the_newest_schema(tmp_path: Path):
+    workspace = Workspace(tmp_path)
+    assert list_runs(workspace) == []
+    assert migrate.current_revision(workspace.engine) == migrate.head_revision()
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys_on(tmp_path: Path):
+    with Workspace(tmp_path).engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
+
+
+def test_reopening_a_workspace_keeps_its_data_and_migrates_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    run_id = start_run(Workspace(tmp_path), kind="train", config={}, dataset_id=None)
+
+    def _no_migration(*args: object) -> None:
+        raise AssertionError("an up-to-date workspace was migrated again")
+
+    monkeypatch.setattr(migrate.command, "upgrade", _no_migration)
+    assert [run["id"] for run in list_runs(Workspace(tmp_path))] == [run_id]
+
+
+def test_several_processes_opening_a_new_workspace_at_once_all_succeed(tmp_path: Path):
+    n_openers = 4
+    barrier = threading.Barrier(n_openers)
+
+    def open_workspace() -> str:
+        barrier.wait()
+        return start_run(Workspace(tmp_path), kind="train", config={}, dataset_id=None)
+
+    with ThreadPoolExecutor(n_openers) as pool:
+        runs = [pool.submit(open_workspace) for _ in range(n_openers)]
+        run_ids = {run.result() for run in runs}  # re-raises whatever an opener hit
+    assert {run["id"] for run in list_runs(Workspace(tmp_path))} == run_ids
+
+
+def test_the_registry_belongs_to_its_workspace(tmp_path: Path):
+    workspace = Workspace(tmp_path)
+    assert isinstance(workspace.registry, Registry)
+    assert workspace.registry.workspace is workspace
+    assert workspace.registry.root == tmp_path / "artifacts" / "models"
+
+
+def test_closing_a_workspace_lets_it_reopen_on_next_use(tmp_path: Path):
+    workspace = Workspace(tmp_path)
+    start_run(workspace, kind="train", config={}, dataset_id=None)
+    workspace.close()
+    with workspace.engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM runs")).scalar() == 1
