@@ -168,3 +168,12 @@ class RunNotFound(StoreError):
     def __init__(self, run_id: str) -> None:
         super().__init__(f"no run {run_id!r} in the store; run `trainforge runs list` to see the "
                          "recent runs and their ids")
+
+
+class StoreUnavailable(StoreError):
+    """The metadata database cannot be opened, or was written by a newer trainforge."""
+
+    http_status = 503
+
+    def __init__(self, database: str, detail: str, hint: str) -> None:
+        super().__init__(f"cannot use the database {database}: {detail}; {hint}")
