@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 from tests.data._tables import BENCH
 
-from trainforge.data.dataset import ColumnKind
+from trainforge.data.dataset import ColumnKind, Dataset
 from trainforge.data.read import read_table
+from trainforge.data.schema import infer_schema
 from trainforge.data.targets import clean_target, feature_columns, infer_task
 from trainforge.data.task import DEFAULT_METRIC, Task, TaskKind
 from trainforge.errors import NoUsableFeatures, UnusableTarget
@@ -48,8 +49,8 @@ def test_integer_labels_with_gaps_become_the_classes_without_decimals(write):
 
 
 def test_a_regression_target_that_is_not_a_number_is_dropped_and_counted():
-    values = [str(v) for v in range(30)] + ["broken"]
-    dataset = read_table(labelled(values))
+    frame = labelled([str(v) for v in range(30)] + ["broken"])
+    dataset = Dataset(frame, infer_schema(frame), "t.csv")  # as built, not as read_table reads
     task = infer_task(dataset, "y")
     frame, report = clean_target(dataset, task)
     assert (task.kind, len(frame), report.n_not_number) == (TaskKind.REGRESSION, 30, 1)

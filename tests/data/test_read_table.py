@@ -148,10 +148,14 @@ def test_an_integer_column_with_gaps_is_float_and_remembered_as_integers(write):
     assert frame.attrs["trainforge.integer_columns"] == ["n"]
 
 
-def test_numbers_with_junk_values_stay_text_and_are_numeric_in_the_schema(write):
+def test_numbers_with_a_few_junk_values_are_numbers_with_the_junk_missing_and_noted(write):
     rows = "\n".join(str(i) for i in range(40))
-    dataset = read_table(write("junk.csv", f"n\n{rows}\nunknown\n"))
+    notes: list[str] = []
+    dataset = read_table(write("junk.csv", f"n\n{rows}\nunknown\n"), notes=notes)
     assert dataset.schema["n"] is ColumnKind.NUMERIC
+    assert dataset.frame["n"].dtype == "float64"
+    assert dataset.frame["n"].isna().sum() == 1
+    assert "column 'n' holds numbers; 1 values that are not numbers ('unknown')" in notes[-1]
 
 
 def test_parquet_json_jsonl_and_excel_give_the_same_table(tmp_path: Path):

@@ -25,7 +25,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
-from trainforge.data.dataset import Dataset
+from trainforge.data.dataset import ColumnKind, Dataset, Schema
 from trainforge.data.schema import infer_schema
 from trainforge.errors import (
     ConfigError,
@@ -508,12 +508,33 @@ def read_table(source: str | Path | pd.DataFrame, *, sql: str | None = None,
         path = _existing(source)
         name = str(source)
         frame = _read_file(path, notes)
-    if frame.shape[1] == 0:
-        raise EmptyData(name, "it has no columns")
     if frame.shape[0] == 0:
-        raise EmptyData(name, "it has a header but no data rows")
+        raise EmptyData(name, "it has a header but no data rows" if frame.shape[1] else
+                        "it has no rows")
     notes.append(f"read {len(frame):,} rows × {frame.shape[1]} columns from {name}")
-    return Dataset(frame=frame, schema=infer_schema(frame), source=name)
+    schema = infer_schema(frame)
+    return Dataset(frame=_numeric_columns_as_numbers(frame, schema, notes), schema=schema,
+                   source=name)
+
+
+def _numeric_columns_as_numbers(frame: pd.DataFrame, schema: Schema, notes: list[str]
+                                ) -> pd.DataFrame:
+    """Numeric columns written as text with a few junk values become float64, junk missing.
+
+    After this a NUMERIC column always has a numeric dtype, whatever the source.
+    """
+    for name, kind in schema.items():
+        column = frame[name]
+        if kind is not ColumnKind.NUMERIC or pd.api.types.is_numeric_dtype(column.dtype):
+            continue
+        numbers = pd.to_numeric(column, errors="coerce").astype("float64")
+        junk = column[numbers.isna() & column.notna()].astype("str")
+        if len(junk):
+            shown = ", ".join(repr(v) for v in junk.unique()[:3])
+            notes.append(f"column {name!r} holds numbers; {len(junk):,} values that are not "
+                         f"numbers ({shown}) were read as missing")
+        frame = frame.assign(**{name: numbers})
+    return frame
 
 
 def read_chunks(path: str | Path, *, chunk_rows: int) -> Iterator[pd.DataFrame]:
