@@ -42,6 +42,12 @@ def test_integer_labels_with_missing_rows_stay_integers(write):
     assert task.classes == ("0", "1")
 
 
+def test_integer_labels_with_a_junk_value_stay_integers(write):
+    rows = "".join(f"{i},{i % 3}\n" for i in range(60)) + "60,unknown\n"
+    task = infer_task(read_table(write("j.csv", "x,y\n" + rows)), "y")
+    assert task.classes == ("0", "1", "2")
+
+
 def test_boolean_words_are_a_binary_task(write):
     rows = "".join(f"{i},{'true' if i % 3 else 'false'}\n" for i in range(20))
     task = infer_task(read_table(write("b.csv", "x,paid\n" + rows)), "paid")

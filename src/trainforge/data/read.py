@@ -523,6 +523,7 @@ def _numeric_columns_as_numbers(frame: pd.DataFrame, schema: Schema, notes: list
 
     After this a NUMERIC column always has a numeric dtype, whatever the source.
     """
+    integer_columns = list(frame.attrs.get(INTEGER_COLUMNS, []))
     for name, kind in schema.items():
         column = frame[name]
         if kind is not ColumnKind.NUMERIC or pd.api.types.is_numeric_dtype(column.dtype):
@@ -533,7 +534,10 @@ def _numeric_columns_as_numbers(frame: pd.DataFrame, schema: Schema, notes: list
             shown = ", ".join(repr(v) for v in junk.unique()[:3])
             notes.append(f"column {name!r} holds numbers; {len(junk):,} values that are not "
                          f"numbers ({shown}) were read as missing")
+        if bool(column[numbers.notna()].astype("str").str.fullmatch(_INTEGER_TEXT).all()):
+            integer_columns.append(name)
         frame = frame.assign(**{name: numbers})
+    frame.attrs[INTEGER_COLUMNS] = integer_columns
     return frame
 
 
