@@ -81,3 +81,11 @@ def test_a_gap_under_a_tenth_of_the_room_above_baseline_is_still_a_good_fit(gap:
 def test_a_diagnosis_prints_its_verdict_and_scores():
     text = str(diagnose(metric="r2", train_score=0.9, validation_score=0.88, test_score=0.87))
     assert text.startswith("Diagnosis (r2): good fit") and "validation 0.8800" in text
+
+
+def test_the_example_in_the_module_docstring_holds():
+    import doctest
+
+    from trainforge.evaluation import diagnosis
+
+    assert doctest.testmod(diagnosis) == (0, 1)  # one example, and it passes

@@ -73,3 +73,7 @@ def test_a_trivial_classifier_scores_chance_roc_auc():
     y_train, y_eval = np.array([0, 0, 0, 1]), np.array([0, 1, 0, 1])
     assert metrics.baseline_score("roc_auc", TaskKind.BINARY, y_train, y_eval,
                                   n_classes=2) == 0.5
+
+
+def test_average_precision_is_undefined_when_every_row_is_positive():
+    assert math.isnan(metrics.pr_auc(np.array([1, 1]), np.array([[0.3, 0.7], [0.6, 0.4]])))

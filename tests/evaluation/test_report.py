@@ -8,7 +8,7 @@ import pytest
 from trainforge.data.task import Task, TaskKind
 from trainforge.evaluation.diagnosis import diagnose
 from trainforge.evaluation.evaluate import evaluate
-from trainforge.evaluation.report import leaderboard_scores, write_report
+from trainforge.evaluation.report import leaderboard_scores, model_info, write_report
 
 PROFILE = {"n_rows": 1000, "n_columns": 21, "columns": [
     {"name": "age", "kind": "numeric", "missing_share": 0.125, "n_distinct": 53},
@@ -106,3 +106,15 @@ def test_importing_evaluation_does_not_import_matplotlib():
     code = "import sys, trainforge.evaluation; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_report_on_rows_of_one_class_draws_no_roc_or_pr_curve(tmp_path, credit):
+    model, _, test = credit
+    html = render(tmp_path, model, test[test["class"] == "good"], importance=None,
+                  leaderboard=[])
+    assert re.findall(r'<img alt="([^"]+)"', html) == ["Calibration", "Confusion matrix"]
+
+
+def test_model_info_gives_each_algorithm_its_share_of_the_blend(credit):
+    info = model_info(credit[0], lineage={"run": 3})
+    assert info["algorithms"][0]["weight"] == 1.0 and info["lineage"] == {"run": 3}

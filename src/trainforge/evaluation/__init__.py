@@ -6,7 +6,7 @@ from __future__ import annotations
 from trainforge.evaluation.diagnosis import Diagnosis, diagnose
 from trainforge.evaluation.evaluate import Evaluation, evaluate, evaluate_predictions
 from trainforge.evaluation.importance import permutation_importance
-from trainforge.evaluation.report import write_report
+from trainforge.evaluation.report import model_info, write_report
 
 __all__ = ["Diagnosis", "Evaluation", "diagnose", "evaluate", "evaluate_predictions",
-           "permutation_importance", "write_report"]
+           "model_info", "permutation_importance", "write_report"]

@@ -83,9 +83,10 @@ def binary_roc_auc(is_positive: Array, score: Array) -> float:
 
 
 def binary_average_precision(is_positive: Array, score: Array) -> float:
-    """Area under the precision-recall curve (average precision); NaN without a positive row."""
+    """Area under the precision-recall curve (average precision); NaN unless both outcomes
+    occur (with positives only it would be a meaningless 1.0)."""
     is_positive = np.asarray(is_positive, dtype=bool)
-    if not is_positive.any():
+    if is_positive.all() or not is_positive.any():
         return math.nan
     return float(skm.average_precision_score(is_positive, score))
 

@@ -232,7 +232,8 @@ def leaderboard_bars(names: Sequence[str], scores: Sequence[float], metric: str,
     are often in the third digit); the best one is highlighted."""
     shown_names, shown = list(names[:limit]), np.asarray(scores[:limit], dtype="float64")
     height = min(1.2 + 0.22 * len(shown), 7.0)
-    figure, axes = _figure("Candidates", size=(_SIZE[0], height),
+    title = "Candidates" + (f" (best {limit} of {len(scores)})" if len(scores) > limit else "")
+    figure, axes = _figure(title, size=(_SIZE[0], height),
                            left_in=_names_room(shown_names))
     positions = np.arange(len(shown))[::-1]
     low, high = float(shown.min()), float(shown.max())

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from trainforge.algorithms.model import TabularModel
 from trainforge.data.task import Task
 from trainforge.evaluation.diagnosis import Diagnosis
 from trainforge.evaluation.evaluate import Evaluation
@@ -80,6 +81,21 @@ def leaderboard_scores(rows: Sequence[Mapping[str, Any]], task: Task
     return names, [float(row[key]) for row in scored]
 
 
+def model_info(model: TabularModel, *, lineage: Mapping[str, Any] | None = None
+               ) -> dict[str, Any]:
+    """What the report's Model section shows about ``model``: the blend's algorithms with their
+    share of the vote and their params, the input columns, and ``lineage`` as given."""
+    total = sum(member.weight for member in model.members) or 1.0
+    info: dict[str, Any] = {
+        "algorithms": [{"algorithm": member.algorithm, "weight": member.weight / total,
+                        "params": dict(member.params)} for member in model.members],
+        "input columns": ", ".join(f"{f.name} ({f.kind.value})" for f in model.features),
+    }
+    if lineage:
+        info["lineage"] = dict(lineage)
+    return info
+
+
 def _format(value: Any, key: str = "") -> str:
     """One cell: numbers to 4 significant digits (shares as %), containers in short."""
     if value is None:
@@ -89,6 +105,8 @@ def _format(value: Any, key: str = "") -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)
+        if abs(value) < 1e-12:
+            return "0"  # float noise such as -3.7e-17 reads as a real value
         if key.endswith(("_share", "_fraction", "_ratio")) and 0.0 <= value <= 1.0:
             return f"{value:.1%}"
         return f"{value:,.0f}" if abs(value) >= 1e5 else f"{value:.4g}"
