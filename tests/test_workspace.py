@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from trainforge.errors import StoreUnavailable
 from trainforge.registry import Registry
 from trainforge.store import list_runs, migrate, start_run
 from trainforge.workspace import Workspace
@@ -100,3 +102,27 @@ def test_closing_a_workspace_lets_it_reopen_on_next_use(tmp_path: Path):
     workspace.close()
     with workspace.engine.connect() as connection:
         assert connection.execute(sa.text("SELECT count(*) FROM runs")).scalar() == 1
+
+
+def test_a_database_from_a_newer_trainforge_says_to_upgrade(tmp_path: Path):
+    workspace = Workspace(tmp_path)
+    with workspace.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(StoreUnavailable, match="revision '9999'.*upgrade trainforge"):
+        list_runs(Workspace(tmp_path))
+
+
+def test_a_database_that_cannot_be_opened_says_what_to_check(tmp_path: Path):
+    (tmp_path / "file").write_text("")
+    workspace = Workspace(tmp_path, database_url=f"sqlite:///{tmp_path}/file/sub/x.db")
+    with pytest.raises(StoreUnavailable, match="unable to open database file.*check "
+                       "TRAINFORGE_DATABASE_URL"):
+        list_runs(workspace)
+
+
+def test_a_copied_workspace_opens_its_own_connections(tmp_path: Path):
+    workspace = Workspace(tmp_path)
+    run_id = start_run(workspace, kind="train", config={}, dataset_id=None)
+    copied = copy.deepcopy(workspace)  # as when handed to a worker process
+    assert copied.engine is not workspace.engine
+    assert [run["id"] for run in list_runs(copied)] == [run_id]

@@ -50,6 +50,10 @@ class Workspace:
     def __repr__(self) -> str:
         return f"Workspace(home={str(self.home)!r}, database={self._safe_url()!r})"
 
+    def __getstate__(self) -> dict[str, object]:
+        # a copy (or a worker process) opens its own engine: connections cannot be shared
+        return {"home": self.home, "database_url": self.database_url}
+
     def _safe_url(self) -> str:
         return sa.make_url(self.database_url).render_as_string(hide_password=True)
 

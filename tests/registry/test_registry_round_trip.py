@@ -104,7 +104,7 @@ def test_the_listing_shows_each_name_once_with_its_latest_version_and_score(
     registry.register(classifier, name="credit", metrics={"roc_auc": 0.8}, lineage=lineage)
     registry.register(regressor, name="concrete", metrics={"r2": 0.6}, lineage=lineage)
     registry.alias("credit", 1, "production")
-    rows = [(s.name, s.latest_version, s.n_versions, s.task_kind, s.metric, s.metric_value,
+    rows = [(s.name, s.latest_version, s.n_versions, s.task, s.metric, s.metric_value,
              s.aliases) for s in registry.list_models()]
     assert rows == [("concrete", 1, 1, "regression", "r2", 0.6, {}),
                     ("credit", 2, 2, "binary", "roc_auc", 0.8, {"production": 1})]

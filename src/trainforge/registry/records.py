@@ -16,7 +16,7 @@ class ModelVersion:
     version: int
     path: Path
     created_at: datetime
-    task_kind: str
+    task: str  # the task kind: binary, multiclass or regression
     metrics: dict[str, Any]
     run_id: str | None
     dataset_fingerprint: str | None
@@ -36,7 +36,7 @@ class ModelSummary:
     latest_version: int
     n_versions: int
     aliases: dict[str, int]
-    task_kind: str
+    task: str  # the task kind: binary, multiclass or regression
     metric: str
     metric_value: float | None
     created_at: datetime

@@ -126,21 +126,21 @@ class Registry:
         row and the aliases pointing at it. Returns the versions removed."""
         doomed = [self.resolve(f"{name}:{version}")[1]] if version is not None else [
             v.version for v in self.versions(name)]
-        set_aside = []
+        moved = []
         try:
             for number in doomed:
                 directory = self.root / name / str(number)
                 if directory.exists():
-                    set_aside.append((directory, package.set_aside(directory)))
+                    moved.append((directory, package.set_aside(directory)))
             with self.workspace.engine.begin() as connection:
                 for table in (model_aliases, models):
                     connection.execute(sa.delete(table).where(
                         table.c.name == name, table.c.version.in_(doomed)))
         except BaseException:
-            for directory, aside in set_aside:  # the rows are still there: so are the files
+            for directory, aside in moved:  # the rows are still there: so are the files
                 aside.rename(directory)
             raise
-        for _, aside in set_aside:
+        for _, aside in moved:
             shutil.rmtree(aside, ignore_errors=True)
         return doomed
 
@@ -233,7 +233,7 @@ class Registry:
         return ModelVersion(
             name=row["name"], version=row["version"],
             path=self.workspace.artifacts / row["path"], created_at=created_at,
-            task_kind=row["task_kind"], metrics=dict(row["manifest"].get("metrics", {})),
+            task=row["task_kind"], metrics=dict(row["manifest"].get("metrics", {})),
             run_id=row["run_id"], dataset_fingerprint=row["dataset_fingerprint"],
             description=row["description"],
             aliases=tuple(sorted(a for a, v in aliases.items() if v == row["version"])))
@@ -246,7 +246,7 @@ def _summary(row: Mapping[str, Any], aliases: dict[str, int]) -> ModelSummary:
     assert created_at is not None  # the column is NOT NULL
     return ModelSummary(
         name=row["name"], latest_version=row["version"], n_versions=row["n_versions"],
-        aliases=dict(sorted(aliases.items())), task_kind=row["task_kind"], metric=metric,
+        aliases=dict(sorted(aliases.items())), task=row["task_kind"], metric=metric,
         metric_value=value, created_at=created_at)
 
 
