@@ -124,6 +124,16 @@ def test_duplicate_column_names_are_refused_naming_them(write):
         read_table(write("dup.csv", "age,name, age\n1,a,2\n"))
 
 
+def test_a_title_line_above_the_header_is_reported_as_a_malformed_line(write):
+    with pytest.raises(UnreadableData, match="line 2 has 3 fields but the header has 1"):
+        read_table(write("title.csv", "Sales report 2024\na,b,c\n1,2,3\n4,5,6\n"))
+
+
+def test_a_blank_column_name_is_named_like_an_index_column(write):
+    dataset = read_table(write("index.csv", ",a\n0,x\n1,y\n"))
+    assert dataset.columns == ["Unnamed: 0", "a"]
+
+
 def test_column_names_lose_surrounding_whitespace(write):
     dataset = read_table(write("space.csv", " name , age\nAna,31\nBo,45\n"))
     assert dataset.columns == ["name", "age"]

@@ -196,11 +196,13 @@ def _sniff_delimiter(lines: Sequence[str], *, tab_first: bool) -> str:
     candidates = ("\t", *[d for d in _DELIMITERS if d != "\t"]) if tab_first else _DELIMITERS
     for delimiter in candidates:
         counts = [len(row) for row in csv.reader(lines, delimiter=delimiter, skipinitialspace=True)]
-        if not counts or counts[0] < 2:
+        if not counts:
             continue
-        consistent = sum(count == counts[0] for count in counts) / len(counts)
-        if (consistent, counts[0]) > best_score:
-            best, best_score = delimiter, (consistent, counts[0])
+        usual, n_lines = Counter(counts).most_common(1)[0]  # a title line must not decide
+        if usual < 2:
+            continue
+        if (n_lines / len(counts), usual) > best_score:
+            best, best_score = delimiter, (n_lines / len(counts), usual)
     if best_score == (0.0, 0) and lines:
         counts = [len(line.split()) for line in lines]
         if counts[0] >= 3 and all(count == counts[0] for count in counts):
@@ -234,7 +236,8 @@ def _has_header(rows: list[list[str]]) -> bool:
 
 
 def _check_names(names: Sequence[str], source: str) -> list[str]:
-    stripped = [str(name).strip() for name in names]
+    """Names stripped of whitespace, blank ones named as pandas does; duplicates refused."""
+    stripped = [str(name).strip() or f"Unnamed: {i}" for i, name in enumerate(names)]
     repeated = sorted(name for name, count in Counter(stripped).items() if count > 1)
     if repeated:
         shown = ", ".join(repr(name) for name in repeated)
