@@ -1,5 +1,7 @@
 import time
 
+import pandas as pd
+
 from trainforge.evaluation.importance import permutation_importance
 
 
@@ -25,8 +27,10 @@ def test_a_past_deadline_returns_what_was_measured_so_far(credit):
     assert permutation_importance(model, test, deadline=time.monotonic() - 1.0) == []
 
 
-def test_importance_samples_at_most_max_rows_and_stays_quick(credit):
-    model, train, _ = credit
-    started = time.monotonic()
-    permutation_importance(model, train, max_rows=200)
-    assert time.monotonic() - started < 2.0
+def test_twenty_columns_of_two_thousand_rows_take_under_three_seconds(credit):
+    model, train, test = credit
+    rows = pd.concat([train, test, train, test], ignore_index=True)  # 4,000 rows, 2,000 scored
+    # CPU time, not wall time: the test machine is shared, and waiting for a core is not ours
+    started = time.process_time()
+    permutation_importance(model, rows, max_rows=2000)
+    assert time.process_time() - started < 3.0
