@@ -1,6 +1,11 @@
 """Hold out a test split: stratified, random, by group or by time.
 
+    >>> frame = pd.DataFrame({"x": range(10), "y": ["no", "yes"] * 5})
+    >>> from trainforge.data.task import TaskKind
+    >>> task = Task("y", TaskKind.BINARY, "roc_auc", ("no", "yes"))
     >>> train, test = train_test_split(frame, task, test_size=0.2, seed=0)
+    >>> len(train), sorted(test["y"])
+    (8, ['no', 'yes'])
 
 Stratified splits keep every class on both sides (each class has at least 2 rows after
 ``clean_target``); group splits keep each group on one side; time splits test on the latest

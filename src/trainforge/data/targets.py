@@ -1,8 +1,15 @@
 """What to predict: infer the task from the target column, clean the target, pick features.
 
-    >>> task = infer_task(dataset, "income")          # binary, classes ("<=50K", ">50K")
-    >>> frame, report = clean_target(dataset, task)   # rows without a label dropped, counted
-    >>> features = feature_columns(dataset.schema, "income", frame=frame)
+    >>> from trainforge.data.read import read_table
+    >>> dataset = read_table("examples/adult.csv")
+    >>> task = infer_task(dataset, "income")
+    >>> task.describe()
+    "binary classification of 'income' (2 classes: <=50K, >50K); optimising roc_auc"
+    >>> frame, report = clean_target(dataset, task)  # rows without a label dropped, counted
+    >>> str(report)
+    'all 32,561 rows have a target'
+    >>> feature_columns(dataset.schema, "income", frame=frame)[:4]
+    ['age', 'workclass', 'fnlwgt', 'education']
 
 Class labels are strings spelled as in the file: ``1`` is ``"1"``, ``yes`` is ``"yes"`` and a
 float column written ``0.0``/``1.0`` gives ``"0.0"``/``"1.0"``. An integer column with missing
