@@ -18,31 +18,48 @@ from typing import Any
 import numpy as np
 
 from trainforge.algorithms.model import FeatureSpec, Member, TabularModel, probabilities_from_blend
+from trainforge.serving.booster_row import single_row_predictor
 from trainforge.serving.plans import (Column, ColumnsFn, Unsupported, compile_preprocessor,
                                       known_categories)
 
 log = logging.getLogger(__name__)
 
-MatrixFn = Callable[[np.ndarray], np.ndarray]
+# an estimator's output (probabilities or values) for the preprocessed columns of n rows
+ColumnsCall = Callable[[list[Column]], np.ndarray]
+
+
+def _matrix(columns: list[Column]) -> np.ndarray:
+    if len(columns[0]) == 1:  # one row: a flat list is much cheaper than a list of lists
+        return np.array([c[0] for c in columns], dtype="float64").reshape(1, -1)
+    return np.array(columns, dtype="float64").T
 
 
 # ---- estimators -------------------------------------------------------------------------------
-def _booster_call(booster: Any, num_iteration: int | None) -> MatrixFn:
-    # one thread: a request of a few rows is slower through the thread pool, and on a shared
-    # machine its spinning threads steal the CPU the server needs
-    return lambda matrix: booster.predict(matrix, num_iteration=num_iteration, num_threads=1)
+def _booster_call(booster: Any, num_iteration: int | None) -> ColumnsCall:
+    """LightGBM's raw output: the C fast path for one row, ``Booster.predict`` for more."""
+    one_row = single_row_predictor(booster, num_iteration)
+
+    def call(columns: list[Column]) -> np.ndarray:
+        if one_row is not None and len(columns[0]) == 1:
+            return np.array(one_row([c[0] for c in columns]), dtype="float64").reshape(1, -1)
+        # one thread: a few rows are slower through the thread pool, and on a shared
+        # machine its spinning threads steal the CPU the server needs
+        return np.asarray(booster.predict(_matrix(columns), num_iteration=num_iteration,
+                                          num_threads=1), dtype="float64")
+
+    return call
 
 
-def _as_probabilities(raw: MatrixFn, n_classes: int) -> MatrixFn:
+def _as_probabilities(raw: ColumnsCall, n_classes: int) -> ColumnsCall:
     if n_classes == 2:
-        def binary(matrix: np.ndarray) -> np.ndarray:
-            positive = np.asarray(raw(matrix), dtype="float64").reshape(-1)
+        def binary(columns: list[Column]) -> np.ndarray:
+            positive = raw(columns).reshape(-1)
             return np.column_stack([1.0 - positive, positive])
         return binary
-    return lambda matrix: np.asarray(raw(matrix), dtype="float64").reshape(-1, n_classes)
+    return lambda columns: raw(columns).reshape(-1, n_classes)
 
 
-def _lightgbm_call(estimator: Any, *, classify: bool, n_classes: int) -> MatrixFn | None:
+def _lightgbm_call(estimator: Any, *, classify: bool, n_classes: int) -> ColumnsCall | None:
     """LightGBM's booster called directly, for the estimators whose output we know exactly."""
     import lightgbm
 
@@ -51,27 +68,29 @@ def _lightgbm_call(estimator: Any, *, classify: bool, n_classes: int) -> MatrixF
     if type(estimator) is LightGBMModel:
         raw = _booster_call(estimator.booster_, estimator.best_iteration_)
         if estimator.task_kind == "regression":
-            return lambda matrix: np.asarray(raw(matrix), dtype="float64").reshape(-1)
+            return lambda columns: raw(columns).reshape(-1)
         return _as_probabilities(raw, n_classes)
     if type(estimator) not in (lightgbm.LGBMClassifier, lightgbm.LGBMRegressor):
         return None
     if callable(estimator.objective):
         return None
-    raw = _booster_call(estimator.booster_, None)  # None: the best iteration, as predict uses
+    # the best iteration, as LGBMModel.predict uses when not told otherwise
+    raw = _booster_call(estimator.booster_, estimator.booster_.best_iteration or None)
     if not classify:
-        return lambda matrix: np.asarray(raw(matrix), dtype="float64")
+        return lambda columns: raw(columns).reshape(-1)
     if list(estimator.classes_) != list(range(n_classes)):
         return None
     return _as_probabilities(raw, n_classes)
 
 
-def _estimator_call(estimator: Any, *, classify: bool, n_classes: int) -> MatrixFn:
+def _estimator_call(estimator: Any, *, classify: bool, n_classes: int) -> ColumnsCall:
     direct = _lightgbm_call(estimator, classify=classify, n_classes=n_classes)
     if direct is not None:
         return direct
     if classify:
-        return lambda matrix: np.asarray(estimator.predict_proba(matrix), dtype="float64")
-    return lambda matrix: np.asarray(estimator.predict(matrix), dtype="float64")
+        return lambda columns: np.asarray(estimator.predict_proba(_matrix(columns)),
+                                          dtype="float64")
+    return lambda columns: np.asarray(estimator.predict(_matrix(columns)), dtype="float64")
 
 
 # ---- the model --------------------------------------------------------------------------------
@@ -100,7 +119,7 @@ class CompiledModel:
         self._convert = [_to_model_values(spec) for spec in model.features]
         n_classes = len(model.classes)
         total = sum(m.weight for m in model.members)
-        self._members: list[tuple[float, ColumnsFn, MatrixFn]] = [
+        self._members: list[tuple[float, ColumnsFn, ColumnsCall]] = [
             (m.weight / total, compile_preprocessor(m.preprocessor, self._names),
              _estimator_call(m.estimator, classify=self.classify, n_classes=n_classes))
             for m in model.members]
@@ -111,8 +130,7 @@ class CompiledModel:
                                                                  strict=True)]
         blended: np.ndarray | None = None
         for share, transform, call in self._members:
-            matrix = np.array(transform(inputs), dtype="float64").T
-            part = call(matrix) * share
+            part = call(transform(inputs)) * share
             blended = part if blended is None else blended + part
         assert blended is not None  # a model always has at least one member
         return probabilities_from_blend(blended) if self.classify else blended
