@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,7 @@ class TrainedModel(Model):
 
     @property
     def leaderboard(self) -> pd.DataFrame:
-        return pd.DataFrame([c.to_dict() for c in self.outcome.search.leaderboard])
+        return pd.DataFrame([asdict(c) for c in self.outcome.search.leaderboard])
 
     @property
     def diagnosis(self) -> Any:

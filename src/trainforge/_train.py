@@ -9,7 +9,7 @@ import resource
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +114,7 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
             report_file = write_report(
                 Path(scratch) / "report.html", title=f"{name}: {task.describe()}", task=task,
                 evaluation=evaluation, diagnosis=diagnosis,
-                leaderboard=[c.to_dict() for c in result.leaderboard],
+                leaderboard=[asdict(c) for c in result.leaderboard],
                 profile=data_profile.to_dict(), importance=importance,
                 model_info={"members": [m.algorithm for m in result.model.members],
                             "weights": [m.weight for m in result.model.members], **lineage})

@@ -103,8 +103,9 @@ class TrainingDisplay:
         out.print(metrics_table(outcome.evaluation, title="Test metrics (held-out split)"))
         out.print(f"[bold]Diagnosis:[/] {outcome.diagnosis}", highlight=False)
         version = outcome.version
-        out.print(f"[bold green]Registered[/] {version.name}:{version.version}  "
-                  f"({outcome.elapsed_s:.1f} s of a {self.config.time_budget_s:g} s budget)")
+        spent = (f"{outcome.elapsed_s:.1f} s, {self.config.trials} trials" if self.config.trials
+                 else f"{outcome.elapsed_s:.1f} s of a {self.config.time_budget_s:g} s budget")
+        out.print(f"[bold green]Registered[/] {version.name}:{version.version}  ({spent})")
         out.print(f"[bold]Report:[/] {outcome.report_path}")
         out.print(f"[bold]Next:[/] trainforge models alias {version.name} {version.version} production\n"
                   f"      trainforge serve {version.name}          # http://127.0.0.1:8000/docs\n"
