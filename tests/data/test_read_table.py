@@ -188,6 +188,12 @@ def test_a_gzipped_jsonl_file_is_read(tmp_path: Path):
     assert read_table(path).frame["b"].tolist() == ["x", "y"]
 
 
+@pytest.mark.parametrize("name, hint", [("t.parquet", "not truncated"), ("t.xlsx", "save it again")])
+def test_a_broken_binary_file_is_unreadable_with_what_to_do(write, name: str, hint: str):
+    with pytest.raises(UnreadableData, match=hint):
+        read_table(write(name, b"these bytes are no table" * 10))
+
+
 def test_invalid_json_names_the_line(write):
     with pytest.raises(UnreadableData, match="line 2"):
         read_table(write("bad.json", '[{"a": 1},\n {"a": }]'))

@@ -413,10 +413,12 @@ def _jsonl_chunks(path: Path, encoding: str, chunk_rows: int) -> Iterator[pd.Dat
 
 
 def _read_excel(path: Path) -> pd.DataFrame:
+    from zipfile import BadZipFile
+
     try:
         return pd.read_excel(path, engine="openpyxl", sheet_name=0, na_values=list(NA_TOKENS),
                              keep_default_na=False)
-    except (ValueError, OSError, KeyError) as error:
+    except (ValueError, OSError, KeyError, BadZipFile) as error:
         raise UnreadableData(str(path), f"the workbook could not be read ({error})",
                              "save it again as .xlsx, or export the sheet as CSV") from error
 
