@@ -46,6 +46,11 @@ def test_a_file_without_a_header_row_gets_numbered_column_names_and_a_note():
     assert "no header row" in notes[0]
 
 
+def test_years_as_column_names_are_still_a_header(write):
+    dataset = read_table(write("wide.csv", "country,2019,2020\nNorway,5.1,5.3\nPeru,3.2,3.0\n"))
+    assert dataset.columns == ["country", "2019", "2020"]
+
+
 def test_a_space_delimited_file_with_trailing_spaces_is_read():
     dataset = read_table(DATA / "german_credit" / "german.data.gz")
     assert dataset.frame.shape == (1000, 21)

@@ -224,11 +224,20 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _is_year(text: str) -> bool:
+    return text.strip().isdigit() and 1800 <= int(text) <= 2100
+
+
 def _has_header(rows: list[list[str]]) -> bool:
-    """False when the first line looks like data: numbers where the next lines have numbers."""
+    """False when the first line looks like data: numbers where the next lines have numbers.
+
+    Years as column names (country,2019,2020) still make a header.
+    """
     first, following = rows[0], [row for row in rows[1:6] if len(row) == len(rows[0])]
     pattern = [_is_number(field) for field in first]
     if not any(pattern) or not following:
+        return True
+    if all(_is_year(field) for field, numeric in zip(first, pattern, strict=True) if numeric):
         return True
     for row in following:
         for field, numeric in zip(row, pattern, strict=True):
