@@ -27,7 +27,12 @@ echo
 echo "== the registry"
 trainforge models list
 echo
+record=$(python - <<'PY'
+import json, pandas as pd
+row = pd.read_csv("examples/adult.csv", nrows=1).drop(columns=["income"]).iloc[0]
+print(json.dumps({"records": [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}]}))
+PY
+)
 echo "Serve it:   TRAINFORGE_HOME=$TRAINFORGE_HOME .venv/bin/trainforge serve adult@production"
-echo "then:       curl -s localhost:8000/v1/models/adult/predict -H 'content-type: application/json' \\"
-echo "              -d '{\"records\": [{\"age\": 39, \"workclass\": \"State-gov\", \"education\": \"Bachelors\", \"hours_per_week\": 40}]}'"
-echo "(a record may leave out a column the model saw missing in training; /docs lists every field)"
+echo "then:       curl -s localhost:8000/v1/models/adult/predict -H 'content-type: application/json' -d '$record'"
+echo "API docs:   http://127.0.0.1:8000/docs  (the report path is printed above, after the test metrics)"
