@@ -12,7 +12,7 @@ def test_a_binary_evaluation_holds_every_classification_metric(credit):
     model, _, test = credit
     evaluation = evaluate(model, test)
     assert set(evaluation.metrics) == {"roc_auc", "pr_auc", "accuracy", "balanced_accuracy",
-                                       "f1_macro", "f1_weighted", "log_loss"}
+                                       "f1", "f1_macro", "f1_weighted", "log_loss"}
 
 
 def test_a_linear_model_on_credit_g_ranks_better_than_chance(credit):

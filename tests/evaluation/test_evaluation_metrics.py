@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
+from trainforge.data.task import METRICS as TASK_METRICS
 from trainforge.data.task import TaskKind
 from trainforge.errors import UnknownMetric
 from trainforge.evaluation import metrics
@@ -77,3 +78,13 @@ def test_a_trivial_classifier_scores_chance_roc_auc():
 
 def test_average_precision_is_undefined_when_every_row_is_positive():
     assert math.isnan(metrics.pr_auc(np.array([1, 1]), np.array([[0.3, 0.7], [0.6, 0.4]])))
+
+
+@pytest.mark.parametrize("kind", list(TaskKind))
+def test_every_metric_a_task_can_optimise_is_one_evaluation_computes(kind: TaskKind):
+    assert set(TASK_METRICS[kind]) <= set(metrics.metric_names(kind))
+
+
+def test_binary_f1_is_the_f1_of_the_second_class():
+    y, proba = np.array([0, 1, 1, 0]), np.array([[0.2, 0.8], [0.3, 0.7], [0.6, 0.4], [0.9, 0.1]])
+    assert metrics.f1_positive(y, proba) == pytest.approx(skm.f1_score(y, proba.argmax(axis=1)))

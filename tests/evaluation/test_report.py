@@ -118,3 +118,9 @@ def test_a_report_on_rows_of_one_class_draws_no_roc_or_pr_curve(tmp_path, credit
 def test_model_info_gives_each_algorithm_its_share_of_the_blend(credit):
     info = model_info(credit[0], lineage={"run": 3})
     assert info["algorithms"][0]["weight"] == 1.0 and info["lineage"] == {"run": 3}
+
+
+def test_top_values_read_as_value_and_count(tmp_path, concrete):
+    profile = {"columns": [{"name": "job", "top_values": [["skilled", 630], ["unskilled", 200]]}]}
+    html = render(tmp_path, concrete[0], concrete[2], profile=profile)
+    assert "skilled (630), unskilled (200)" in html

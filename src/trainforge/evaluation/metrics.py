@@ -63,6 +63,14 @@ def _f1_average(y_true: Array, proba: Array, average: str) -> float:
     return float(skm.f1_score(y_true, y_pred, labels=present, average=average, zero_division=0.0))
 
 
+def f1_positive(y_true: Array, proba: Array) -> float:
+    """F1 of the positive class, classes[1] (binary tasks)."""
+    if len(y_true) == 0:
+        return math.nan
+    return float(skm.f1_score(np.asarray(y_true) == 1, np.asarray(proba).argmax(axis=1) == 1,
+                              zero_division=0.0))
+
+
 def f1_macro(y_true: Array, proba: Array) -> float:
     """Unweighted mean F1 over the classes present in the truth or the predictions."""
     return _f1_average(y_true, proba, "macro") if len(y_true) else math.nan
@@ -156,6 +164,7 @@ def mape(y_true: Array, y_pred: Array) -> float:
 
 # ---- the named metrics a task can optimise ------------------------------------------------------
 _CLASSIFICATION = frozenset({TaskKind.BINARY, TaskKind.MULTICLASS})
+_BINARY = frozenset({TaskKind.BINARY})
 _REGRESSION = frozenset({TaskKind.REGRESSION})
 
 
@@ -185,6 +194,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("pr_auc", _CLASSIFICATION, True, 1.0, pr_auc),
     Metric("accuracy", _CLASSIFICATION, True, 1.0, _on_labels(accuracy)),
     Metric("balanced_accuracy", _CLASSIFICATION, True, 1.0, _on_labels(balanced_accuracy)),
+    Metric("f1", _BINARY, True, 1.0, f1_positive),
     Metric("f1_macro", _CLASSIFICATION, True, 1.0, f1_macro),
     Metric("f1_weighted", _CLASSIFICATION, True, 1.0, f1_weighted),
     Metric("log_loss", _CLASSIFICATION, False, 0.0, log_loss),

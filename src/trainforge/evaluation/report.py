@@ -23,6 +23,7 @@ from trainforge.evaluation.metrics import METRICS
 
 # the keys a leaderboard row may name its candidate and its score by, in order of preference
 _NAME_KEYS = ("name", "algorithm", "model", "candidate", "trial")
+_TRIAL_KEYS = ("trial", "number")
 _SCORE_KEYS = ("score", "validation_score", "val_score", "mean_score")
 
 
@@ -61,7 +62,8 @@ def leaderboard_scores(rows: Sequence[Mapping[str, Any]], task: Task
     """Candidate names and scores from leaderboard rows, best first; None if no row has a score.
 
     A row names its score by the task's metric or ``score`` (or ``validation_score``…) and
-    itself by ``name`` (or ``algorithm``, ``model``…), plus ``#trial`` when it has one.
+    itself by ``name`` (or ``algorithm``, ``model``…), plus ``#N`` when it has a ``trial`` or
+    ``number``.
     """
     key = next((k for k in (task.metric, *_SCORE_KEYS)
                 if any(_is_number(row.get(k)) for row in rows)), None)
@@ -75,8 +77,9 @@ def leaderboard_scores(rows: Sequence[Mapping[str, Any]], task: Task
     for position, row in enumerate(scored, start=1):
         label = next((str(row[k]) for k in _NAME_KEYS if row.get(k) not in (None, "")),
                      f"candidate {position}")
-        if "trial" in row and label != str(row["trial"]):
-            label += f" #{row['trial']}"
+        trial = next((row[k] for k in _TRIAL_KEYS if row.get(k) is not None), None)
+        if trial is not None and label != str(trial):
+            label += f" #{trial}"
         names.append(label)
     return names, [float(row[key]) for row in scored]
 
@@ -97,7 +100,7 @@ def model_info(model: TabularModel, *, lineage: Mapping[str, Any] | None = None
 
 
 def _format(value: Any, key: str = "") -> str:
-    """One cell: numbers to 4 significant digits (shares as %), containers in short."""
+    """One cell: numbers to 4 significant digits (``*_share`` as %), containers in short."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -105,20 +108,27 @@ def _format(value: Any, key: str = "") -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)
+        if key.endswith("_share") and 0.0 <= value <= 1.0:
+            return f"{value:.1%}"
         if abs(value) < 1e-12:
             return "0"  # float noise such as -3.7e-17 reads as a real value
-        if key.endswith(("_share", "_fraction", "_ratio")) and 0.0 <= value <= 1.0:
-            return f"{value:.1%}"
         return f"{value:,.0f}" if abs(value) >= 1e5 else f"{value:.4g}"
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, Mapping):
         text = ", ".join(f"{k}: {_format(v, str(k))}" for k, v in value.items())
     elif isinstance(value, list | tuple | set):
-        text = ", ".join(_format(v) for v in value)
+        text = ", ".join(_pair(v) for v in value)
     else:
         text = str(value)
     return text if len(text) <= 160 else text[:159] + "…"
+
+
+def _pair(value: Any) -> str:
+    """A (value, count) pair, as in a profile's top values, reads 'value (count)'."""
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return f"{_format(value[0])} ({_format(value[1])})"
+    return _format(value)
 
 
 def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
