@@ -38,7 +38,7 @@ class TrainingOutcome:
 
 
 # Observers (the CLI's progress display, the server's job log) may define any of:
-# on_task(task, target_report, profile, features), on_phase(text), and the search callbacks
+# on_task(task, notes, profile, features), on_phase(text), and the search callbacks
 # of trainforge.training.callbacks (on_fit_start, on_trial_end, on_fit_end, on_error).
 def _notify(observers: Sequence[object], hook: str, *args: Any) -> None:
     for observer in observers:
@@ -77,12 +77,14 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
     deadline = time.monotonic() - (time.time() - wall_start) + config.time_budget_s
     cpu_start = time.process_time()
 
-    dataset = read_table(config.data, sql=config.sql)
+    read_notes: list[str] = []
+    dataset = read_table(config.data, sql=config.sql, notes=read_notes)
     task = infer_task(dataset, config.target, metric=config.metric)
     frame, target_report = clean_target(dataset, task)
-    features = feature_columns(dataset.schema, task.target, frame=frame)
+    features = feature_columns(dataset.schema, task.target, frame=frame, source=dataset.source)
     data_profile = profile_data(dataset, target=task.target)
-    _notify(observers, "on_task", task, target_report, data_profile, features)
+    _notify(observers, "on_task", task, [*read_notes, *target_report.notes], data_profile,
+            features)
 
     train_frame, test_frame = train_test_split(
         frame, task, test_size=config.test_size, seed=config.seed, strategy=config.split,

@@ -39,11 +39,11 @@ class TrainingDisplay:
         self._finish_bar()
 
     # ---- events from run_training ---------------------------------------------------------
-    def on_task(self, task: Any, target_report: Any, profile: Any, features: list[str]) -> None:
+    def on_task(self, task: Any, notes: list[str], profile: Any, features: list[str]) -> None:
         self.console.print(f"[bold]Task:[/] {task.describe()}")
         self.console.print(f"[bold]Features:[/] {len(features)} columns"
                            f" ({', '.join(features[:8])}{', …' if len(features) > 8 else ''})")
-        for line in _notes(target_report):
+        for line in notes:
             self.console.print(f"[yellow]note:[/] {line}", highlight=False)
         for warning in list(getattr(profile, "warnings", []))[:6]:
             self.console.print(f"[yellow]data:[/] {warning}", highlight=False)
@@ -111,10 +111,3 @@ class TrainingDisplay:
                   f"      trainforge serve {version.name}          # http://127.0.0.1:8000/docs\n"
                   f"      trainforge predict {version.name} new.csv -o predictions.csv")
 
-
-def _notes(target_report: Any) -> list[str]:
-    notes = getattr(target_report, "notes", None)
-    if notes:
-        return list(notes)
-    text = str(target_report) if target_report is not None else ""
-    return [text] if text and getattr(target_report, "n_dropped", 0) else []
