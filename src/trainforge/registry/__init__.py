@@ -2,6 +2,6 @@
 
 from trainforge.registry.loaded import LoadedModel
 from trainforge.registry.records import ModelSummary, ModelVersion
-from trainforge.registry.registry import Registry
+from trainforge.registry.registry import Registry, load_package
 
-__all__ = ["LoadedModel", "ModelSummary", "ModelVersion", "Registry"]
+__all__ = ["LoadedModel", "ModelSummary", "ModelVersion", "Registry", "load_package"]

@@ -45,19 +45,23 @@ def package_versions() -> dict[str, str | None]:
 
 
 def save_members(model: TabularModel, directory: Path) -> list[dict[str, Any]]:
-    """Write every member's preprocessor and estimator; returns their manifest entries."""
-    entries = []
-    for index, member in enumerate(model.members):
-        entries.append({
-            "algorithm": member.algorithm,
-            "params": to_json_value(member.params, where=f"members[{index}].params"),
-            "weight": float(member.weight),
-            "preprocessor": save_object(member.preprocessor, directory,
-                                        stem=f"member-{index}-preprocessor"),
-            "estimator": save_object(member.estimator, directory,
-                                     stem=f"member-{index}-estimator"),
-        })
-    return entries
+    """Write every member's preprocessor and estimator; returns their manifest entries.
+
+    An object shared by several members (often the preprocessor) is written once.
+    """
+    written: dict[int, dict[str, Any]] = {}
+
+    def save(obj: Any, stem: str) -> dict[str, Any]:
+        if id(obj) not in written:
+            written[id(obj)] = save_object(obj, directory, stem=stem)
+        return written[id(obj)]
+
+    return [{"algorithm": member.algorithm,
+             "params": to_json_value(member.params, where=f"members[{index}].params"),
+             "weight": float(member.weight),
+             "preprocessor": save(member.preprocessor, f"member-{index}-preprocessor"),
+             "estimator": save(member.estimator, f"member-{index}-estimator")}
+            for index, member in enumerate(model.members)]
 
 
 def build_manifest(model: TabularModel, *, name: str, version: int, created_at: str,
@@ -96,9 +100,16 @@ def model_from_manifest(manifest: dict[str, Any], directory: Path) -> TabularMod
                              f"is missing or garbles a field ({error})") from error
     if not raw_members:
         raise PackageCorrupt(str(directory / MANIFEST), "lists no members")
+    loaded: dict[tuple[str, ...], Any] = {}
+
+    def load(entry: dict[str, Any]) -> Any:
+        key = tuple(entry.get("files", ()))  # members sharing files share one object
+        if key not in loaded:
+            loaded[key] = load_object(entry, directory)
+        return loaded[key]
+
     members = [Member(algorithm=raw["algorithm"], params=raw["params"],
-                      preprocessor=load_object(raw["preprocessor"], directory),
-                      estimator=load_object(raw["estimator"], directory),
+                      preprocessor=load(raw["preprocessor"]), estimator=load(raw["estimator"]),
                       weight=float(raw["weight"]))
                for raw in raw_members]
     return TabularModel(task=task, features=features, members=members)

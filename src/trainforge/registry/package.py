@@ -37,7 +37,9 @@ def make_staging(parent: Path) -> Path:
         if (leftover.name.startswith((STAGING_PREFIX, DELETING_PREFIX))
                 and now - leftover.stat().st_mtime > _STALE_AFTER_S):
             shutil.rmtree(leftover, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=parent))
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=parent))
+    staging.chmod(0o755)  # mkdtemp's 0700 would hide the package from a serving user
+    return staging
 
 
 def copy_extra_files(extra_files: Mapping[str, Path], directory: Path) -> None:

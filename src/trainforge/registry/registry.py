@@ -166,12 +166,8 @@ class Registry:
         """The fitted model ``ref`` points at, after checking every file against its hash."""
         name, version = self.resolve(ref)
         row = self._row(name, version)
-        directory = self.workspace.artifacts / row["path"]
-        manifest = package.read_manifest(directory, sha256=row["manifest_sha256"])
-        package.verify_files(directory, manifest)
-        model = model_from_manifest(manifest, directory)
-        return LoadedModel(name=name, version=version, model=model, manifest=manifest,
-                           path=directory)
+        return load_package(self.workspace.artifacts / row["path"],
+                            manifest_sha256=row["manifest_sha256"])
 
     def show(self, ref: str) -> dict[str, Any]:
         """The version's manifest, plus the aliases pointing at it and its directory."""
@@ -237,6 +233,19 @@ class Registry:
             run_id=row["run_id"], dataset_fingerprint=row["dataset_fingerprint"],
             description=row["description"],
             aliases=tuple(sorted(a for a, v in aliases.items() if v == row["version"])))
+
+
+def load_package(directory: Path, *, manifest_sha256: str | None = None) -> LoadedModel:
+    """Load a package directory directly, e.g. one copied to a machine without the store.
+
+    Every file is checked against the manifest's hashes before anything is deserialised; the
+    manifest itself is checked when its ``manifest_sha256`` (from the registry) is given.
+    """
+    manifest = package.read_manifest(directory, sha256=manifest_sha256)
+    package.verify_files(directory, manifest)
+    model = model_from_manifest(manifest, directory)
+    return LoadedModel(name=str(manifest.get("name")), version=int(manifest.get("version", 0)),
+                       model=model, manifest=manifest, path=directory)
 
 
 def _summary(row: Mapping[str, Any], aliases: dict[str, int]) -> ModelSummary:

@@ -1,0 +1,46 @@
+"""Package formats stay readable: a package written by an older trainforge loads in this one."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trainforge.algorithms.model import Member, TabularModel
+from trainforge.errors import PackageCorrupt
+from trainforge.registry import Registry, load_package
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.mark.parametrize("package", ["credit-1"])
+def test_a_package_from_an_earlier_trainforge_predicts_as_it_did(package: str,
+                                                                  credit: pd.DataFrame):
+    expected = json.loads((GOLDEN / f"{package}.expected.json").read_text())
+    loaded = load_package(GOLDEN / package)
+    np.testing.assert_allclose(loaded.model.predict_proba(credit.head(expected["rows"])),
+                               expected["proba"], rtol=1e-9)
+
+
+def test_a_copied_package_is_still_checked_before_loading(tmp_path: Path):
+    copy = shutil.copytree(GOLDEN / "credit-1", tmp_path / "credit-1")
+    (copy / "member-1-estimator.lgb.txt").write_text("tree\n")
+    with pytest.raises(PackageCorrupt, match="member-1-estimator.lgb.txt is 5 bytes"):
+        load_package(copy)
+
+
+def test_members_sharing_a_preprocessor_store_it_once_and_load_it_once(
+        registry: Registry, classifier: TabularModel, lineage: dict):
+    member = classifier.members[0]
+    twin = Member(algorithm="logistic_regression", params={"C": 1.0}, weight=2.0,
+                  preprocessor=member.preprocessor, estimator=member.estimator)
+    model = TabularModel(task=classifier.task, features=classifier.features,
+                         members=[member, twin])
+    version = registry.register(model, name="credit", metrics={}, lineage=lineage)
+    loaded = registry.load("credit").model
+    assert len(list(version.path.glob("*preprocessor*"))) == 1
+    assert loaded.members[0].preprocessor is loaded.members[1].preprocessor
