@@ -84,7 +84,7 @@ def _temporary_beside(output: Path) -> Iterator[Path]:
         temporary.unlink(missing_ok=True)
 
 
-def predict_file(loaded: LoadedModel, input: Path, output: Path, *,  # noqa: A002 - the CLI word
+def predict_file(loaded: LoadedModel, input: Path, output: Path, *,
                  chunk_rows: int = 50_000,
                  progress: Callable[[int], None] | None = None) -> BatchResult:
     """Predict every row of ``input`` (CSV/TSV, Parquet, JSONL, …) into ``output``.

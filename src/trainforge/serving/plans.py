@@ -209,7 +209,12 @@ def compile_transformer(transformer: Any) -> ColumnsFn:
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
+    from sklearn.preprocessing import (
+        FunctionTransformer,
+        OneHotEncoder,
+        OrdinalEncoder,
+        StandardScaler,
+    )
 
     if transformer is None or (isinstance(transformer, str) and transformer == "passthrough"):
         return _identity
@@ -227,17 +232,20 @@ def compile_transformer(transformer: Any) -> ColumnsFn:
 
 # ---- trainforge's TablePreprocessor ----------------------------------------------------------
 def _table_number(step: dict[str, Any], style: str) -> Callable[[Column], list[Column]]:
-    """A numeric plan step: "tree" keeps the value; "linear" fills, scales, flags missing."""
+    """A numeric plan step: "tree" keeps the value; "linear" fills, scales, flags missing.
+
+    Its values are floats already (NaN for missing): numbers and booleans are converted first.
+    """
     if style == "tree":
         return lambda values: [values]
     fill, center, scale = float(step["fill"][0]), float(step["center"][0]), float(step["scale"][0])
     indicate = bool(step["indicate"][0])
 
     def finish(values: Column) -> list[Column]:
-        scaled = [((fill if v != v else v) - center) / scale for v in values]
+        scaled = [((fill if math.isnan(v) else v) - center) / scale for v in values]
         if not indicate:
             return [scaled]
-        return [scaled, [1.0 if v != v else 0.0 for v in values]]
+        return [scaled, [1.0 if math.isnan(v) else 0.0 for v in values]]
 
     return finish
 
@@ -253,7 +261,7 @@ def _table_step(step: dict[str, Any], style: str) -> Callable[[Column], list[Col
         def one_hot(values: Column) -> list[Column]:
             out = [[0.0] * len(values) for _ in range(width)]
             for row, v in enumerate(values):
-                hot = missing if v is None or v != v else codes.get(v, -1)
+                hot = missing if _is_missing(v) else codes.get(v, -1)
                 if hot >= 0:
                     out[hot][row] = 1.0
             return out
@@ -263,7 +271,7 @@ def _table_step(step: dict[str, Any], style: str) -> Callable[[Column], list[Col
         return _table_number(step, style)
     if op == "boolean":
         positive, finish = step["positive"], _table_number(step, style)
-        return lambda values: finish([math.nan if v is None or v != v else
+        return lambda values: finish([math.nan if _is_missing(v) else
                                       float(v == positive or str(v) == positive)
                                       for v in values])
     raise Unsupported(f"TablePreprocessor step {op!r}")

@@ -57,7 +57,8 @@ def record_model(served_name: str, features: Sequence[FeatureSpec]) -> type[Base
 
 def request_model(served_name: str, record: type[BaseModel]) -> type[BaseModel]:
     """The body of ``POST /v1/models/{name}/predict``: ``{"records": [record, ...]}``."""
-    return create_model(_model_name(served_name, "PredictRequest"), records=(list[record], ...))
+    return create_model(_model_name(served_name, "PredictRequest"),
+                        records=(list[record], ...))  # type: ignore[valid-type]
 
 
 def _fastapi_errors(error: ValidationError, prefix: tuple[str | int, ...]) -> Errors:
