@@ -97,3 +97,10 @@ def test_deleting_a_missing_version_says_it_is_not_found(three_versions: Registr
 def test_the_latest_version_after_deleting_it_is_the_one_before(three_versions: Registry):
     three_versions.delete("credit", 3)
     assert three_versions.resolve("credit") == ("credit", 2)
+
+
+def test_a_deleted_version_number_is_never_given_again(three_versions: Registry,
+                                                       classifier: TabularModel, lineage: dict):
+    three_versions.delete("credit", 3)
+    again = three_versions.register(classifier, name="credit", metrics={}, lineage=lineage)
+    assert again.version == 4

@@ -34,3 +34,21 @@ def test_migrations_downgrade_to_empty_and_upgrade_again(tmp_path: Path):
     assert sa.inspect(engine).get_table_names() == ["alembic_version"]
     migrate.upgrade(engine)
     assert set(sa.inspect(engine).get_table_names()) >= set(metadata.tables)
+
+
+def test_a_workspace_from_the_first_schema_opens_and_keeps_numbering_its_models(
+        tmp_path: Path):
+    workspace = Workspace(tmp_path)
+    with workspace.engine.begin() as connection:
+        connection.execute(sa.text(
+            "INSERT INTO models (name, version, task_kind, description, manifest, "
+            "manifest_sha256, path, created_at) VALUES ('credit', 7, 'binary', '', '{}', '', "
+            "'models/credit/7', '2026-11-29 10:00:00')"))
+    with workspace.engine.connect() as connection:
+        command.downgrade(migrate.alembic_config(connection), "0001")
+        connection.commit()
+    workspace.close()
+    reopened = Workspace(tmp_path)
+    with reopened.engine.connect() as connection:
+        last = connection.execute(sa.text("SELECT last_version FROM model_names")).scalar()
+    assert last == 7

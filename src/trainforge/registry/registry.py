@@ -24,12 +24,12 @@ from trainforge.registry.manifest import build_manifest, model_from_manifest, sa
 from trainforge.registry.records import ModelSummary, ModelVersion
 from trainforge.registry.refs import ModelRef, check_alias, check_name
 from trainforge.store.clock import as_utc, utc_now
-from trainforge.store.tables import model_aliases, models
+from trainforge.store.tables import model_aliases, model_names, models
 
 if TYPE_CHECKING:
     from trainforge.workspace import Workspace
 
-_PUBLISH_ATTEMPTS = 20  # each failed attempt means another process took that version
+_PUBLISH_ATTEMPTS = 20  # a failed attempt means a version's directory or row already existed
 
 
 class Registry:
@@ -70,14 +70,15 @@ class Registry:
         finally:
             if staging.exists():
                 shutil.rmtree(staging)
-        raise RegistryError(f"could not register {name!r}: {_PUBLISH_ATTEMPTS} other "
-                            "registrations of the same name took every version tried; retry")
+        raise RegistryError(f"could not register {name!r}: the next {_PUBLISH_ATTEMPTS} versions "
+                            f"already have directories in {self.root / name}; move them away")
 
     def _publish(self, model: TabularModel, staging: Path, *, name: str, metrics: dict[str, Any],
                  lineage: dict[str, Any], members: list[dict[str, Any]],
                  files: dict[str, dict[str, Any]], description: str) -> ModelVersion | None:
-        """Try the next free version; None when another registration took it first."""
-        version = self._next_version(name)
+        """Publish as the next version; None when that directory or row exists already
+        (left by a lost database, or another store sharing these artifacts)."""
+        version = self._allocate_version(name)
         created_at = utc_now()
         manifest = build_manifest(model, name=name, version=version,
                                   created_at=created_at.isoformat(), description=description,
@@ -103,13 +104,28 @@ class Registry:
             raise
         return self._to_version(row, aliases={})
 
-    def _next_version(self, name: str) -> int:
-        with self.workspace.engine.connect() as connection:
-            in_store = connection.execute(
-                sa.select(sa.func.max(models.c.version)).where(models.c.name == name)).scalar()
-        on_disk = [int(p.name) for p in (self.root / name).iterdir()
-                   if p.name.isascii() and p.name.isdigit()]
-        return max([in_store or 0, *on_disk]) + 1
+    def _allocate_version(self, name: str) -> int:
+        """Take the next version number of ``name``: atomically, and never one given before
+        (not even one since deleted)."""
+        for _ in range(_PUBLISH_ATTEMPTS):
+            try:
+                with self.workspace.engine.begin() as connection:
+                    taken = connection.execute(
+                        sa.update(model_names).where(model_names.c.name == name)
+                        .values(last_version=model_names.c.last_version + 1)
+                        .returning(model_names.c.last_version)).scalar()
+                    if taken is not None:
+                        return int(taken)
+                    # the first version of a name; directories left by a lost database count
+                    on_disk = [int(p.name) for p in (self.root / name).iterdir()
+                               if p.name.isascii() and p.name.isdigit()]
+                    first = max(on_disk, default=0) + 1
+                    connection.execute(sa.insert(model_names).values(
+                        name=name, last_version=first, created_at=utc_now()))
+                    return first
+            except sa.exc.IntegrityError:
+                continue  # another process registered the first version at the same moment
+        raise RegistryError(f"could not take a version number for {name!r}; retry")
 
     def alias(self, name: str, version: int, alias: str) -> None:
         """Point ``name@alias`` at ``version``, moving the alias if it exists."""

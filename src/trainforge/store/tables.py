@@ -63,6 +63,15 @@ run_metrics = sa.Table(
     sa.Index("ix_run_metrics_run_id_key", "run_id", "key", "step"),
 )
 
+# one row per model name: the last version number ever given, so a deleted version's number
+# is never handed out again (runs, endpoints and logs that name it stay unambiguous)
+model_names = sa.Table(
+    "model_names", metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("last_version", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 models = sa.Table(
     "models", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
