@@ -2,7 +2,7 @@ import time
 
 import pandas as pd
 
-from trainforge.evaluation.importance import permutation_importance
+from trainforge.evaluation.importance import _affordable_rows, permutation_importance
 
 
 def test_cement_matters_most_for_concrete_strength(concrete):
@@ -34,3 +34,12 @@ def test_twenty_columns_of_two_thousand_rows_take_under_three_seconds(credit):
     started = time.process_time()
     permutation_importance(model, rows, max_rows=2000)
     assert time.process_time() - started < 3.0
+
+
+def test_a_tight_deadline_shrinks_the_sample_so_every_column_gets_one_shuffle():
+    # 10 columns at 1 ms a row leave room for about 100 rows in 1 s
+    assert 80 <= _affordable_rows(2000, 10, 0.001, time.monotonic() + 1.0) <= 100
+
+
+def test_without_a_deadline_every_sampled_row_is_scored():
+    assert _affordable_rows(2000, 10, 0.001, None) == 2000
