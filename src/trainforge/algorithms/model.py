@@ -47,38 +47,51 @@ class Member:
     weight: float = 1.0
 
 
+def _numbers(name: str, column: pd.Series) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(column.dtype):  # ints, floats, booleans: nothing to parse
+        return column.to_numpy(dtype="float64", na_value=np.nan)
+    converted = pd.to_numeric(column, errors="coerce")
+    bad = (converted.isna() & column.notna()).to_numpy()
+    if bool(bad.any()):
+        row = int(np.flatnonzero(bad)[0])
+        raise InvalidRequest(f"column {name!r}: {column.iloc[row]!r} is not a number "
+                             f"(row {row})")
+    return converted.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _strings(column: pd.Series) -> pd.Series:
+    # categories and text are compared as strings, as they were in training; an explicit
+    # object dtype keeps missing values as None (pandas 3 would infer str dtype with NaN)
+    missing = column.isna().to_numpy()
+    return pd.Series([None if gone else str(v) for v, gone in zip(column.tolist(), missing,
+                                                                   strict=True)],
+                     index=column.index, dtype=object)
+
+
 def coerce_frame(frame: pd.DataFrame, features: Sequence[FeatureSpec]) -> pd.DataFrame:
     """Put the columns a model needs in its order and dtypes; missing columns become NaN.
 
-    Raises InvalidRequest naming the column when a value cannot be read as its type.
+    Numbers become float64, datetimes datetime64 (naive UTC), everything else ``str`` or
+    ``None`` in object columns. Raises InvalidRequest naming the column when a value cannot be
+    read as its type.
     """
     out: dict[str, Any] = {}
     n_rows = len(frame)
+    present = set(frame.columns)
     for spec in features:
-        if spec.name not in frame.columns:
-            out[spec.name] = pd.Series([np.nan] * n_rows, index=frame.index, dtype="float64"
-                                       if spec.dtype == "number" else "object")
+        if spec.name not in present:
+            out[spec.name] = (np.full(n_rows, np.nan) if spec.dtype == "number" else
+                              pd.Series([np.nan] * n_rows, index=frame.index, dtype=object))
             continue
         column = frame[spec.name]
         if spec.dtype == "number":
-            converted = pd.to_numeric(column, errors="coerce")
-            bad = converted.isna() & column.notna()
-            if bool(bad.any()):
-                value = column[bad].iloc[0]
-                raise InvalidRequest(f"column {spec.name!r}: {value!r} is not a number "
-                                     f"(row {int(np.flatnonzero(bad.to_numpy())[0])})")
-            out[spec.name] = converted.astype("float64")
+            out[spec.name] = _numbers(spec.name, column)
         elif spec.dtype == "datetime":
-            out[spec.name] = pd.to_datetime(column, errors="coerce", utc=True).dt.tz_localize(None)
+            out[spec.name] = pd.to_datetime(column, errors="coerce", utc=True).dt.tz_localize(
+                None).to_numpy()
         else:
-            # categories and text are compared as strings, as they were in training; object
-            # dtype keeps missing values as None (pandas 3 would infer str dtype with NaN)
-            missing = column.isna().to_numpy()
-            out[spec.name] = pd.Series(
-                [None if gone else str(v) for v, gone in zip(column.tolist(), missing,
-                                                              strict=True)],
-                index=frame.index, dtype="object")
-    return pd.DataFrame(out, index=frame.index)
+            out[spec.name] = _strings(column)
+    return pd.DataFrame(out, index=frame.index, copy=False)
 
 
 def probabilities_from_blend(blended: np.ndarray) -> np.ndarray:

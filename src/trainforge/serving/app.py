@@ -232,7 +232,7 @@ def _documented(schema: dict[str, Any], served: Mapping[str, ServedModel]) -> di
 
 
 def _without_telemetry() -> dict[str, Any]:
-    # FastAPI ≥ 0.13x checks for OpenTelemetry providers on every request (~40 µs); /metrics
+    # recent FastAPI checks for OpenTelemetry providers on every request (~40 µs); /metrics
     # is this app's telemetry, so switch that off where the option exists
     if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
         return {}
