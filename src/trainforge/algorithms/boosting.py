@@ -87,7 +87,7 @@ class LightGBMModel(_Boosting):
     suffix = "lgb.txt"
 
     def __init__(self, *, task_kind: str = "binary", n_classes: int = 2,
-                 n_estimators: int = 2000, learning_rate: float = 0.05, num_leaves: int = 31,
+                 n_estimators: int = 2000, learning_rate: float = 0.1, num_leaves: int = 31,
                  min_child_samples: int = 20, feature_fraction: float = 0.9,
                  bagging_fraction: float = 1.0, lambda_l1: float = 0.0, lambda_l2: float = 0.0,
                  extra_trees: bool = False, early_stopping_rounds: int = 50,
@@ -343,7 +343,7 @@ def _builder(cls: type[_Boosting], defaults: dict[str, Any]) -> Any:
     return build
 
 
-LIGHTGBM_DEFAULTS: dict[str, Any] = {"learning_rate": 0.05, "num_leaves": 31,
+LIGHTGBM_DEFAULTS: dict[str, Any] = {"learning_rate": 0.1, "num_leaves": 31,
                                      "min_child_samples": 20, "feature_fraction": 0.9}
 XGBOOST_DEFAULTS: dict[str, Any] = {"learning_rate": 0.08, "max_depth": 6,
                                     "colsample_bytree": 0.8, "subsample": 0.9}

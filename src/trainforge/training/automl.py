@@ -176,7 +176,8 @@ class _Search:
 
     def _tune(self) -> None:
         names = self._tuned_algorithms()
-        if not names or self._done():
+        if not names or self._done() or not any(
+                self._fits_in_time(CandidateSpec(name, {})) for name in names):
             return
         import optuna
 
@@ -272,7 +273,9 @@ class _Search:
         return time.monotonic() + self._estimate_s(spec) <= self.trial_deadline
 
     def _estimate_s(self, spec: CandidateSpec) -> float:
-        """A trial's wall time: its algorithm's latest, else scaled from the first trial."""
+        """Seconds a trial needs before it may start: its algorithm's latest wall time; for an
+        algorithm not run yet, one fold's share scaled from the first trial (optimistic: the
+        trial itself stops between folds when the next fold would not finish)."""
         same = [wall for _, r, wall in self.results if r.spec.algorithm == spec.algorithm
                 and r.status.startswith("ok")]
         if same:
@@ -282,7 +285,7 @@ class _Search:
             return 0.0
         reference, wall = finished[0]
         ratio = catalog.get(spec.algorithm).cost / catalog.get(reference.spec.algorithm).cost
-        return wall * ratio
+        return wall * ratio / len(self.data.resampling.folds)
 
     # ---- the end ----------------------------------------------------------------------------
     def _finish(self) -> SearchResult:

@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 CV_MAX_ROWS = 12_000  # above this a single holdout is precise enough and k× cheaper
+FIVE_FOLD_MAX_ROWS = 3_000  # up to this, five folds; above it three (each fold costs more)
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def plan_resampling(y: np.ndarray, *, classification: bool, seed: int,
     stratify = classification and counts.min() >= 2
     rows = np.arange(n_rows)
     if n_rows <= max_cv_rows:
-        k = max(2, min(n_folds, n_rows // 2))
+        k = max(2, min(n_folds if n_rows <= FIVE_FOLD_MAX_ROWS else 3, n_rows // 2))
         if stratify:
             splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
             folds = list(splitter.split(rows, y))

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn import metrics as skm
 
 from trainforge.data.task import TaskKind
@@ -40,14 +41,29 @@ def _labels(proba: np.ndarray) -> np.ndarray:
     return np.asarray(proba).argmax(axis=1)
 
 
-def _roc_auc(y: np.ndarray, proba: np.ndarray) -> float:
-    if len(np.unique(y)) < 2:
+def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC by the rank-sum (Mann-Whitney) formula: ties count a half, as in sklearn.
+    Ensemble selection calls this hundreds of times, so it skips sklearn's validation."""
+    n_positive = int(positive.sum())
+    n_negative = len(positive) - n_positive
+    if n_positive == 0 or n_negative == 0:
         return float("nan")
+    ranks = rankdata(score)
+    return float((ranks[positive].sum() - n_positive * (n_positive + 1) / 2)
+                 / (n_positive * n_negative))
+
+
+def _roc_auc(y: np.ndarray, proba: np.ndarray) -> float:
     if proba.shape[1] == 2:
-        return float(skm.roc_auc_score(y, proba[:, 1]))
-    present = np.unique(y)
-    scores = [skm.roc_auc_score(y == c, proba[:, c]) for c in present]
-    return float(np.mean(scores))  # one-vs-rest, macro over the classes present
+        return _binary_auc(np.asarray(y) == 1, proba[:, 1])
+    scores = [_binary_auc(np.asarray(y) == c, proba[:, c]) for c in np.unique(y)]
+    return float(np.nanmean(scores)) if scores else float("nan")  # one-vs-rest, macro
+
+
+def _balanced_accuracy(y: np.ndarray, proba: np.ndarray) -> float:
+    """Mean recall over the classes present in ``y`` (sklearn's definition)."""
+    predicted = _labels(proba)
+    return float(np.mean([np.mean(predicted[y == c] == c) for c in np.unique(y)]))
 
 
 def _f1(y: np.ndarray, proba: np.ndarray) -> float:
@@ -56,7 +72,18 @@ def _f1(y: np.ndarray, proba: np.ndarray) -> float:
 
 
 def _log_loss(y: np.ndarray, proba: np.ndarray) -> float:
-    return float(skm.log_loss(y, np.clip(proba, 1e-15, 1.0), labels=list(range(proba.shape[1]))))
+    clipped = np.clip(proba, 1e-15, 1.0)
+    clipped = clipped / clipped.sum(axis=1, keepdims=True)
+    return float(-np.mean(np.log(clipped[np.arange(len(y)), np.asarray(y, dtype=np.int64)])))
+
+
+def _r2(y: np.ndarray, predicted: np.ndarray) -> float:
+    truth = np.asarray(y, dtype=np.float64)
+    total = float(((truth - truth.mean()) ** 2).sum())
+    residual = float(((truth - predicted) ** 2).sum())
+    if total == 0.0:
+        return 1.0 if residual == 0.0 else 0.0
+    return 1.0 - residual / total
 
 
 def _rmse(y: np.ndarray, predicted: np.ndarray) -> float:
@@ -65,14 +92,13 @@ def _rmse(y: np.ndarray, predicted: np.ndarray) -> float:
 
 CLASSIFICATION: dict[str, Scorer] = {
     "roc_auc": Scorer("roc_auc", True, _roc_auc),
-    "balanced_accuracy": Scorer("balanced_accuracy", True, lambda y, p: float(
-        skm.balanced_accuracy_score(y, _labels(p)))),
+    "balanced_accuracy": Scorer("balanced_accuracy", True, _balanced_accuracy),
     "accuracy": Scorer("accuracy", True, lambda y, p: float(np.mean(_labels(p) == y))),
     "f1": Scorer("f1", True, _f1),
     "log_loss": Scorer("log_loss", False, _log_loss),
 }
 REGRESSION: dict[str, Scorer] = {
-    "r2": Scorer("r2", True, lambda y, p: float(skm.r2_score(y, p))),
+    "r2": Scorer("r2", True, _r2),
     "rmse": Scorer("rmse", False, _rmse),
     "mae": Scorer("mae", False, lambda y, p: float(np.mean(np.abs(np.asarray(y) - p)))),
 }

@@ -142,9 +142,13 @@ def run_trial(spec: CandidateSpec, data: SearchData, *, stop_at: float | None,
             result.status = "stopped: time"
             return result
         fold = data.prepared(algorithm.preprocessing, index)
+        # boosting stops itself at a time: give each remaining fold an equal share
+        fold_stop = None if stop_at is None else started + (stop_at - started) / (
+            len(folds) - index)
         estimator, proba, elapsed, peak_mb = _fit_fold(algorithm, spec, data, fold, train_rows,
-                                              valid_rows, fraction=fraction, stop_at=stop_at,
-                                              seed=data.seed + index)
+                                                       valid_rows, fraction=fraction,
+                                                       stop_at=fold_stop,
+                                                       seed=data.seed + index)
         predict_s += elapsed
         n_predicted += len(valid_rows)
         if oof is None:
