@@ -49,14 +49,14 @@ class Member:
 
 def _numbers(name: str, column: pd.Series) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(column.dtype):  # ints, floats, booleans: nothing to parse
-        return column.to_numpy(dtype="float64", na_value=np.nan)
+        return np.asarray(column.to_numpy(dtype="float64", na_value=np.nan))
     converted = pd.to_numeric(column, errors="coerce")
     bad = (converted.isna() & column.notna()).to_numpy()
     if bool(bad.any()):
         row = int(np.flatnonzero(bad)[0])
         raise InvalidRequest(f"column {name!r}: {column.iloc[row]!r} is not a number "
                              f"(row {row})")
-    return converted.to_numpy(dtype="float64", na_value=np.nan)
+    return np.asarray(converted.to_numpy(dtype="float64", na_value=np.nan))
 
 
 def _strings(column: pd.Series) -> pd.Series:
@@ -103,7 +103,7 @@ def probabilities_from_blend(blended: np.ndarray) -> np.ndarray:
     proba = np.clip(blended, 0.0, None)
     sums = proba.sum(axis=1, keepdims=True)
     sums[sums == 0] = 1.0
-    return proba / sums
+    return np.asarray(proba / sums)
 
 
 @dataclass
@@ -145,5 +145,5 @@ class TabularModel:
         """Class labels (as strings) for classifiers, numbers for regressors."""
         if self.task.kind.is_classification:
             codes = self.predict_proba(frame).argmax(axis=1)
-            return np.asarray(self.classes, dtype=object)[codes]
+            return np.asarray(np.asarray(self.classes, dtype=object)[codes])
         return self._blend(frame)
