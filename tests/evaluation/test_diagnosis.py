@@ -89,3 +89,15 @@ def test_the_example_in_the_module_docstring_holds():
     from trainforge.evaluation import diagnosis
 
     assert doctest.testmod(diagnosis) == (0, 1)  # one example, and it passes
+
+
+def test_on_a_small_test_split_a_modest_drop_from_validation_is_noise():
+    diagnosis = diagnose(metric="roc_auc", train_score=0.84, validation_score=0.82,
+                         test_score=0.78, n_test_rows=200)
+    assert diagnosis.verdict == GOOD_FIT and "noise of a score on 200 test rows" in str(diagnosis)
+
+
+def test_on_a_large_test_split_the_same_drop_means_validation_was_optimistic():
+    diagnosis = diagnose(metric="roc_auc", train_score=0.84, validation_score=0.82,
+                         test_score=0.78, n_test_rows=20_000)
+    assert diagnosis.verdict == VALIDATION_OPTIMISTIC

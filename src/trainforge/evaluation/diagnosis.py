@@ -104,11 +104,21 @@ def _overfitting(metric: str, gap: float, share: float) -> Finding | None:
     return OVERFITTING, [finding], advice
 
 
-def _optimism(metric: str, gap: float, share: float) -> Finding | None:
-    if share < OPTIMISM_GAP:
+def _noise_share(n_test_rows: int | None) -> float:
+    """The share of the scale by which test may trail validation before it is 'clearly' worse:
+    two standard errors of a score measured on ``n_test_rows`` rows (about 1/sqrt(n) each)."""
+    if not n_test_rows:
+        return OPTIMISM_GAP
+    return max(OPTIMISM_GAP, 2.0 / math.sqrt(n_test_rows))
+
+
+def _optimism(metric: str, gap: float, share: float, *, n_test_rows: int | None
+              ) -> Finding | None:
+    if share < _noise_share(n_test_rows):
         return None
+    beyond = (f", beyond the noise of {n_test_rows:,} test rows" if n_test_rows else "")
     finding = (f"The test score is clearly worse than the validation score ({metric} "
-               f"{_format(gap)} worse, {share:.0%} of the metric's scale): model selection "
+               f"{_format(gap)} worse, {share:.0%} of the metric's scale{beyond}): model selection "
                "overfit the validation rows, so the validation score is optimistic; trust the "
                "test score.")
     advice = ["more data (a larger validation split)",
@@ -130,7 +140,8 @@ def _underfitting(metric: str, baseline: float, best: float, share: float) -> Fi
     return UNDERFITTING, [finding], advice
 
 
-def _good_fit(train_vs_val: float, val_vs_test: float, scale: float) -> Finding:
+def _good_fit(train_vs_val: float, val_vs_test: float, scale: float,
+              *, n_test_rows: int | None) -> Finding:
     largest = max(train_vs_val, val_vs_test, 0.0) / scale
     agree = (f"Train, validation and test scores agree (the largest drop is {largest:.0%} of "
              "the metric's scale): the model generalises as well as it fits.")
@@ -138,17 +149,22 @@ def _good_fit(train_vs_val: float, val_vs_test: float, scale: float) -> Finding:
     if train_vs_val / scale >= OVERFIT_GAP / 2:
         findings.append("Training rows score a little better than validation rows; mild, and "
                         "usual.")
+    if n_test_rows and val_vs_test / scale >= OPTIMISM_GAP:
+        findings.append(f"Test trails validation by {_format(val_vs_test)}, within the noise of "
+                        f"a score on {n_test_rows:,} test rows.")
     return GOOD_FIT, findings, []
 
 
 def diagnose(*, metric: str, train_score: float, validation_score: float, test_score: float,
-             higher_is_better: bool = True, baseline_score: float | None = None) -> Diagnosis:
+             higher_is_better: bool = True, baseline_score: float | None = None,
+             n_test_rows: int | None = None) -> Diagnosis:
     """Compare train, validation and test scores of one model and say, in plain words, whether
     it fits well, overfits, underfits, or was selected on optimistic validation scores.
 
     ``baseline_score`` is a trivial model's score on the same rows (class shares or the mean,
     see ``metrics.baseline_score``); without it, underfitting is judged only for metrics whose
-    chance level is fixed (ROC-AUC 0.5, R² 0).
+    chance level is fixed (ROC-AUC 0.5, R² 0). ``n_test_rows`` widens the margin by which
+    test may trail validation on a small test split, where scores are noisy.
     """
     scores = [train_score, validation_score, test_score]
     known = METRICS.get(metric)
@@ -170,9 +186,11 @@ def diagnose(*, metric: str, train_score: float, validation_score: float, test_s
     if not any(found):  # near the baseline, gaps between splits are noise
         found += [_overfitting(metric, gaps["train_vs_validation"],
                                gaps["train_vs_validation"] / scale),
-                  _optimism(metric, gaps["validation_vs_test"], gaps["validation_vs_test"] / scale)]
+                  _optimism(metric, gaps["validation_vs_test"], gaps["validation_vs_test"] / scale,
+                            n_test_rows=n_test_rows)]
     kept = [f for f in found if f is not None] or [
-        _good_fit(gaps["train_vs_validation"], gaps["validation_vs_test"], scale)]
+        _good_fit(gaps["train_vs_validation"], gaps["validation_vs_test"], scale,
+                  n_test_rows=n_test_rows)]
     advice = list(dict.fromkeys(tip for _, _, tips in kept for tip in tips))
     return Diagnosis(metric=metric, verdict=kept[0][0],
                      findings=[line for _, lines, _ in kept for line in lines], advice=advice,
