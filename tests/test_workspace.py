@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -54,7 +56,7 @@ def test_nothing_is_created_until_the_workspace_is_used(tmp_path: Path):
 def test_the_first_use_creates_the_database_at_the_newest_schema(tmp_path: Path):
     workspace = Workspace(tmp_path)
     assert list_runs(workspace) == []
-    assert migrate.current_revision(workspace.engine) == migrate.head_revision()
+    assert migrate.current_revision(workspace.engine) == migrate.HEAD_REVISION
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys_on(tmp_path: Path):
@@ -71,7 +73,9 @@ def test_reopening_a_workspace_keeps_its_data_and_migrates_nothing(
     def _no_migration(*args: object) -> None:
         raise AssertionError("an up-to-date workspace was migrated again")
 
-    monkeypatch.setattr(migrate.command, "upgrade", _no_migration)
+    from alembic import command
+
+    monkeypatch.setattr(command, "upgrade", _no_migration)
     assert [run["id"] for run in list_runs(Workspace(tmp_path))] == [run_id]
 
 
@@ -126,3 +130,13 @@ def test_a_copied_workspace_opens_its_own_connections(tmp_path: Path):
     copied = copy.deepcopy(workspace)  # as when handed to a worker process
     assert copied.engine is not workspace.engine
     assert [run["id"] for run in list_runs(copied)] == [run_id]
+
+
+def test_listing_models_imports_neither_pandas_nor_scikit_learn_nor_alembic(tmp_path: Path):
+    Workspace(tmp_path).registry.list_models()  # the store exists, as for any later command
+    script = ("import sys; from pathlib import Path; from trainforge.workspace import Workspace; "
+              f"Workspace(Path({str(tmp_path)!r})).registry.list_models(); "
+              "print(sorted({'pandas', 'sklearn', 'skops', 'alembic'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"

@@ -21,9 +21,13 @@ def test_the_migrated_schema_matches_the_table_definitions(tmp_path: Path):
     assert differences == []
 
 
-def test_a_new_database_is_at_the_head_revision(tmp_path: Path):
+def test_a_new_database_is_at_the_newest_revision(tmp_path: Path):
     engine = Workspace(tmp_path).engine
-    assert migrate.current_revision(engine) == migrate.head_revision()
+    assert migrate.current_revision(engine) == migrate.HEAD_REVISION
+
+
+def test_the_newest_revision_constant_names_the_newest_migration():
+    assert migrate.scripts().get_current_head() == migrate.HEAD_REVISION
 
 
 def test_migrations_downgrade_to_empty_and_upgrade_again(tmp_path: Path):

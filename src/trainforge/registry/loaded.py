@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from trainforge.algorithms.model import TabularModel
+if TYPE_CHECKING:  # `trainforge models list` must not import pandas
+    from trainforge.algorithms.model import TabularModel
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from trainforge.algorithms.model import FeatureSpec, Member, TabularModel
-from trainforge.data.task import Task, TaskKind
 from trainforge.errors import PackageCorrupt
 from trainforge.registry.safe_files import load_object, save_object
 from trainforge.store.json_values import to_json_value
+
+if TYPE_CHECKING:
+    from trainforge.algorithms.model import TabularModel
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -89,6 +90,10 @@ def build_manifest(model: TabularModel, *, name: str, version: int, created_at: 
 
 def model_from_manifest(manifest: dict[str, Any], directory: Path) -> TabularModel:
     """Rebuild the fitted model; every file's hash must already be verified."""
+    # imported here: listing and showing models must not pay for pandas
+    from trainforge.algorithms.model import FeatureSpec, Member, TabularModel
+    from trainforge.data.task import Task, TaskKind
+
     try:
         raw_task = manifest["task"]
         task = Task(target=raw_task["target"], kind=TaskKind(raw_task["kind"]),

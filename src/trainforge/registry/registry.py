@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from trainforge.algorithms.model import TabularModel
 from trainforge.errors import ModelNotFound, RegistryError
 from trainforge.registry import package
 from trainforge.registry.loaded import LoadedModel
@@ -27,6 +26,7 @@ from trainforge.store.clock import as_utc, utc_now
 from trainforge.store.tables import model_aliases, model_names, models
 
 if TYPE_CHECKING:
+    from trainforge.algorithms.model import TabularModel
     from trainforge.workspace import Workspace
 
 _PUBLISH_ATTEMPTS = 20  # a failed attempt means a version's directory or row already existed

@@ -12,8 +12,6 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-import skops.io
-
 from trainforge.errors import PackageCorrupt
 
 SKOPS_SUFFIX = ".skops"
@@ -43,6 +41,8 @@ def save_object(obj: Any, directory: Path, *, stem: str) -> dict[str, Any]:
                 raise TypeError(f"{class_path}.save_native returned {name!r}, which is not a "
                                 f"file it wrote in {directory}; return plain file names")
         return {"format": "native", "class": class_path, "stem": stem, "files": files}
+    import skops.io  # imports scikit-learn: only when a model file is written or read
+
     name = stem + SKOPS_SUFFIX
     skops.io.dump(obj, directory / name)
     return {"format": "skops", "files": [name]}
@@ -54,6 +54,8 @@ def load_object(entry: dict[str, Any], directory: Path) -> Any:
         return _native_class(str(entry.get("class")), directory).load_native(
             directory, str(entry["stem"]))
     if entry.get("format") == "skops":
+        import skops.io
+
         path = directory / entry["files"][0]
         untrusted = skops.io.get_untrusted_types(file=path)
         refused = [name for name in untrusted if not _trusted_type(name)]

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from trainforge.data.dataset import Dataset
 from trainforge.store.clock import utc_now
 from trainforge.store.json_values import to_json_value
 from trainforge.store.tables import datasets
 
 if TYPE_CHECKING:
+    from trainforge.data.dataset import Dataset
     from trainforge.workspace import Workspace
 
 

@@ -9,8 +9,6 @@ from enum import Enum
 from pathlib import PurePath
 from typing import Any
 
-import numpy as np
-
 
 def to_json_value(value: Any, *, where: str = "value") -> Any:
     """A copy of ``value`` made of dicts, lists, str, int, float, bool and None.
@@ -22,10 +20,9 @@ def to_json_value(value: Any, *, where: str = "value") -> Any:
     if value is None or isinstance(value, (bool, str, int)):
         return value
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, np.generic):
-        return to_json_value(value.item(), where=where)
-    if isinstance(value, np.ndarray):
+        return float(value) if math.isfinite(value) else None
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
+        # numpy scalars and arrays (checked by module: importing numpy here would slow the CLI)
         return to_json_value(value.tolist(), where=where)
     if isinstance(value, Enum):
         return to_json_value(value.value, where=where)

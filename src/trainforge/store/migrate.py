@@ -1,49 +1,55 @@
-"""Bringing a store's schema to the newest revision with the migrations shipped in the package."""
+"""Bringing a store's schema to the newest revision with the migrations shipped in the package.
+
+Opening an up-to-date store reads one row and never imports alembic, so commands that only
+read (``trainforge models list``) start fast.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from trainforge import __version__
 from trainforge.errors import StoreUnavailable
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+# the newest file in migrations/versions; a test checks the two agree
+HEAD_REVISION = "0002"
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
     """Alembic settings pointing at the shipped migrations, running on ``connection``."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
 
 
-def _scripts() -> ScriptDirectory:
+def scripts() -> ScriptDirectory:
+    """The shipped migrations, as alembic sees them."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
-
-
-def head_revision() -> str:
-    """The revision the installed trainforge expects."""
-    head = _scripts().get_current_head()
-    if head is None:  # only a broken install ships no migrations
-        raise RuntimeError(f"no migrations found in {MIGRATIONS}")
-    return head
 
 
 def current_revision(engine: sa.Engine) -> str | None:
     """The revision the database is at; None for an empty database."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not sa.inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def upgrade(engine: sa.Engine) -> None:
-    """Migrate to head; does nothing (and writes nothing) when already there.
+    """Migrate to the newest revision; does nothing (and writes nothing) when already there.
 
     Raises StoreUnavailable when the database cannot be reached, or when a newer trainforge
     has migrated it past what this one knows.
@@ -55,13 +61,14 @@ def upgrade(engine: sa.Engine) -> None:
         raise StoreUnavailable(database, str(error.orig).strip(),
                                "check TRAINFORGE_DATABASE_URL (or TRAINFORGE_HOME), that the "
                                "server is running and that you may connect") from error
-    if current == head_revision():
+    if current == HEAD_REVISION:
         return
-    known = {script.revision for script in _scripts().walk_revisions()}
-    if current is not None and current not in known:
+    if current is not None and current not in {s.revision for s in scripts().walk_revisions()}:
         raise StoreUnavailable(database, f"its schema is at revision {current!r}, which "
                                f"trainforge {__version__} does not know",
                                "a newer trainforge wrote it: upgrade trainforge to use it")
+    from alembic import command
+
     with engine.connect() as connection:
         command.upgrade(alembic_config(connection), "head")
         connection.commit()
