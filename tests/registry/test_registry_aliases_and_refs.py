@@ -104,3 +104,15 @@ def test_a_deleted_version_number_is_never_given_again(three_versions: Registry,
     three_versions.delete("credit", 3)
     again = three_versions.register(classifier, name="credit", metrics={}, lineage=lineage)
     assert again.version == 4
+
+
+def test_removing_an_alias_keeps_the_version_it_pointed_at(three_versions: Registry):
+    three_versions.alias("credit", 2, "production")
+    three_versions.unalias("credit", "production")
+    assert [v.aliases for v in three_versions.versions("credit")] == [(), (), ()]
+    assert three_versions.resolve("credit:2") == ("credit", 2)
+
+
+def test_removing_an_unset_alias_says_it_is_not_found(three_versions: Registry):
+    with pytest.raises(ModelNotFound, match="'credit@production'"):
+        three_versions.unalias("credit", "production")

@@ -137,6 +137,13 @@ class Registry:
             connection.execute(sa.insert(model_aliases).values(
                 name=name, alias=alias, version=version, updated_at=utc_now()))
 
+    def unalias(self, name: str, alias: str) -> None:
+        """Remove ``name@alias`` (the version it pointed at stays); ModelNotFound if unset."""
+        self.resolve(f"{name}@{alias}")
+        with self.workspace.engine.begin() as connection:
+            connection.execute(sa.delete(model_aliases).where(
+                model_aliases.c.name == name, model_aliases.c.alias == alias))
+
     def delete(self, name: str, version: int | None = None) -> list[int]:
         """Remove one version (or, with no version, every version) of ``name``: its files, its
         row and the aliases pointing at it. Returns the versions removed."""
