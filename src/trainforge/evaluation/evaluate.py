@@ -81,10 +81,10 @@ def _headline_order(task: Task) -> list[str]:
     return [task.metric, *(n for n in names if n != task.metric)] if task.metric in names else names
 
 
-def _classification(task: Task, y_true: np.ndarray, proba: np.ndarray) -> Evaluation:
+def _classification(task: Task, y_true: np.ndarray, proba: np.ndarray,
+                    notes: list[str]) -> Evaluation:
     k = len(task.classes)
     y_pred = proba.argmax(axis=1)
-    notes: list[str] = []
     present = m.labels_present(y_true, task.classes)
     values: dict[str, float] = {}
     for name in _headline_order(task):
@@ -105,8 +105,8 @@ def _classification(task: Task, y_true: np.ndarray, proba: np.ndarray) -> Evalua
                       confusion=m.confusion_counts(y_true, y_pred, n_classes=k), notes=notes)
 
 
-def _regression(task: Task, y_true: np.ndarray, predicted: np.ndarray) -> Evaluation:
-    notes: list[str] = []
+def _regression(task: Task, y_true: np.ndarray, predicted: np.ndarray,
+                notes: list[str]) -> Evaluation:
     values = {name: m.METRICS[name].compute(y_true, predicted) for name in _headline_order(task)}
     zeros = int((y_true == 0).sum())
     if zeros and zeros < len(y_true):
@@ -137,11 +137,8 @@ def evaluate_predictions(task: Task, y_true: np.ndarray, output: np.ndarray,
     against ``y_true`` (class codes 0..k-1, or numbers). Use it for out-of-fold predictions."""
     y_true, output = np.asarray(y_true), np.asarray(output, dtype="float64")
     if task.kind.is_classification:
-        evaluation = _classification(task, y_true.astype("int64"), output)
-    else:
-        evaluation = _regression(task, y_true.astype("float64"), output)
-    evaluation.notes[:0] = notes or []
-    return evaluation
+        return _classification(task, y_true.astype("int64"), output, list(notes or []))
+    return _regression(task, y_true.astype("float64"), output, list(notes or []))
 
 
 def evaluate(model: TabularModel, frame: pd.DataFrame, *,

@@ -57,6 +57,14 @@ def _curve_classes(y_true: np.ndarray, proba: np.ndarray) -> list[int]:
     return ordered[:_MAX_CURVES]
 
 
+def _ovr_title(name: str, shown: Sequence[int], n_classes: int) -> str:
+    if n_classes == 2:
+        return name
+    if len(shown) < n_classes:
+        return f"{name} (one vs rest, largest {len(shown)} of {n_classes} classes)"
+    return f"{name} (one vs rest)"
+
+
 def _legend_room(shown: Sequence[int], classes: Sequence[str], suffix: str) -> float:
     """Inches to keep right of the plot for a legend placed beside it (see ``_legend``)."""
     if len(shown) + 1 <= 5:
@@ -75,7 +83,7 @@ def _legend(axes: Axes, n_curves: int) -> None:
 def roc_curves(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[str]) -> str:
     """ROC curve of the positive class (binary), or one-vs-rest curves per class."""
     shown = _curve_classes(y_true, proba)
-    figure, axes = _figure("ROC curve" + (" (one vs rest)" if proba.shape[1] > 2 else ""),
+    figure, axes = _figure(_ovr_title("ROC curve", shown, proba.shape[1]),
                            right_in=_legend_room(shown, classes, "(AUC 0.000)"))
     for code in shown:
         positive = y_true == code
@@ -92,8 +100,7 @@ def roc_curves(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[str]) ->
 def pr_curves(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[str]) -> str:
     """Precision-recall curve of the positive class (binary), or one per class."""
     shown = _curve_classes(y_true, proba)
-    figure, axes = _figure("Precision-recall curve" + (" (one vs rest)" if proba.shape[1] > 2
-                                                       else ""),
+    figure, axes = _figure(_ovr_title("Precision-recall curve", shown, proba.shape[1]),
                            right_in=_legend_room(shown, classes, "(AP 0.000)"))
     for code in shown:
         positive = y_true == code
