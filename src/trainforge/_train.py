@@ -67,7 +67,9 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
     from trainforge.evaluation.diagnosis import diagnose
     from trainforge.evaluation.evaluate import evaluate
     from trainforge.evaluation.importance import permutation_importance
-    from trainforge.evaluation.report import write_report
+    from trainforge.evaluation.metrics import baseline_score
+    from trainforge.evaluation.report import model_info, write_report
+    from trainforge.evaluation.truth import truth_of
     from trainforge.store.datasets import record_dataset
     from trainforge.store.runs import finish_run, start_run
     from trainforge.training.automl import search
@@ -101,10 +103,13 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
         _notify(observers, "on_phase", "evaluating on the held-out test split")
         evaluation = evaluate(result.model, test_frame)
         test_score = evaluation.metrics.get(task.metric)
+        baseline = baseline_score(task.metric, task.kind, truth_of(train_frame, task).values,
+                                  truth_of(test_frame, task).values, n_classes=len(task.classes))
         diagnosis = diagnose(metric=task.metric, train_score=result.train_score,
                              validation_score=result.validation_score,
                              test_score=test_score if test_score is not None else float("nan"),
-                             higher_is_better=task.metric not in LOWER_IS_BETTER)
+                             higher_is_better=task.metric not in LOWER_IS_BETTER,
+                             baseline_score=baseline, n_test_rows=len(test_frame))
         importance = permutation_importance(
             result.model, test_frame, seed=config.seed,
             deadline=None if config.trials else deadline - 1.5)
@@ -114,12 +119,11 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
                    "n_train_rows": len(train_frame), "n_test_rows": len(test_frame)}
         with tempfile.TemporaryDirectory(prefix="trainforge-report-") as scratch:
             report_file = write_report(
-                Path(scratch) / "report.html", title=f"{name}: {task.describe()}", task=task,
+                Path(scratch) / "report.html", title=name, task=task,
                 evaluation=evaluation, diagnosis=diagnosis,
                 leaderboard=[asdict(c) for c in result.leaderboard],
                 profile=data_profile.to_dict(), importance=importance,
-                model_info={"members": [m.algorithm for m in result.model.members],
-                            "weights": [m.weight for m in result.model.members], **lineage})
+                model_info=model_info(result.model, lineage=lineage))
             profile_file = Path(scratch) / "profile.json"
             data_profile.save_json(profile_file)
             version = workspace.registry.register(

@@ -101,7 +101,7 @@ class TrainingDisplay:
         if len(rows) > 15:
             out.print(f"[dim]… and {len(rows) - 15} more candidates in the report[/]")
         out.print(metrics_table(outcome.evaluation, title="Test metrics (held-out split)"))
-        out.print(f"[bold]Diagnosis:[/] {outcome.diagnosis}", highlight=False)
+        out.print(str(outcome.diagnosis), highlight=False)
         version = outcome.version
         spent = (f"{outcome.elapsed_s:.1f} s, {self.config.trials} trials" if self.config.trials
                  else f"{outcome.elapsed_s:.1f} s of a {self.config.time_budget_s:g} s budget")
