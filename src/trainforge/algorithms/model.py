@@ -48,7 +48,9 @@ class Member:
 
 
 def _numbers(name: str, column: pd.Series) -> np.ndarray:
-    if pd.api.types.is_numeric_dtype(column.dtype):  # ints, floats, booleans: nothing to parse
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf":
+        return np.asarray(column.to_numpy(), dtype="float64")  # nothing to parse or fill
+    if column.dtype.kind in "biuf":  # nullable Int64, Float64, boolean: NA becomes NaN
         return np.asarray(column.to_numpy(dtype="float64", na_value=np.nan))
     converted = pd.to_numeric(column, errors="coerce")
     bad = (converted.isna() & column.notna()).to_numpy()
@@ -59,12 +61,15 @@ def _numbers(name: str, column: pd.Series) -> np.ndarray:
     return np.asarray(converted.to_numpy(dtype="float64", na_value=np.nan))
 
 
+def _is_missing(value: Any) -> bool:
+    # None, NaN, NaT and pd.NA, as pd.isna says, without a pandas call per value
+    return value is None or value is pd.NA or value != value  # noqa: PLR0124
+
+
 def _strings(column: pd.Series) -> pd.Series:
     # categories and text are compared as strings, as they were in training; an explicit
     # object dtype keeps missing values as None (pandas 3 would infer str dtype with NaN)
-    missing = column.isna().to_numpy()
-    return pd.Series([None if gone else str(v) for v, gone in zip(column.tolist(), missing,
-                                                                   strict=True)],
+    return pd.Series([None if _is_missing(v) else str(v) for v in column.tolist()],
                      index=column.index, dtype=object)
 
 
