@@ -18,6 +18,10 @@ import argparse
 import asyncio
 import json
 import os
+
+# every process here predicts one row at a time: LightGBM's OpenMP pool only adds latency
+# (a 1-row LightGBMModel.predict_proba takes ~10 ms with the pool on a busy 2-core machine)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 import shutil
 import socket
 import statistics
@@ -108,15 +112,39 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def run_server(port: int) -> None:
+def plain_fastapi_app(loaded: Any) -> Any:
+    """The baseline: FastAPI's own body parsing, a DataFrame, the model's predict_proba."""
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.post("/v1/models/adult/predict")
+    def predict(body: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        frame = pd.DataFrame(body["records"])
+        proba = loaded.model.predict_proba(frame)
+        return {"predictions": [loaded.model.classes[i] for i in proba.argmax(axis=1)],
+                "probabilities": [dict(zip(loaded.model.classes, row, strict=True))
+                                  for row in proba.tolist()]}
+
+    return app
+
+
+def run_server(port: int, app_kind: str) -> None:
     """``--serve PORT``: build the model and serve it until killed."""
+    import uvicorn
+
     from trainforge.serving.server import build_server
 
     loaded, _ = build_model()
+    if app_kind == "plain":
+        uvicorn.run(plain_fastapi_app(loaded), host="127.0.0.1", port=port, access_log=False,
+                    http="httptools", loop="uvloop", log_level="warning")
+        return
     build_server([loaded], host="127.0.0.1", port=port).run()
 
 
-def _wait_healthy(port: int, server: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
+def _wait_healthy(port: int, server: subprocess.Popen[bytes], *, path: str,
+                  timeout_s: float = 120) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout_s
@@ -124,7 +152,7 @@ def _wait_healthy(port: int, server: subprocess.Popen[bytes], timeout_s: float =
         if server.poll() is not None:
             raise RuntimeError("the server process exited before it was ready")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}{path}", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             time.sleep(0.2)
@@ -218,11 +246,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--app", choices=["trainforge", "plain"], default="trainforge",
+                        help=argparse.SUPPRESS)
     parser.add_argument("--load", help=argparse.SUPPRESS)
     parser.add_argument("--clients", type=int, default=8, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        run_server(args.serve)
+        run_server(args.serve, args.app)
         return
     if args.load:
         print(json.dumps(load_with_asyncio(args.load, sys.stdin.buffer.read(),
@@ -233,25 +263,29 @@ def main() -> None:
 
     loaded, records = build_model()
     results: dict[str, Any] = {"in_process_us": in_process(loaded, records)}
-    port = _free_port()
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_healthy(port, server)
-        body = orjson.dumps({"records": records[:1]})
-        measure_load(port, body, clients=1, seconds=2)  # warm-up
-        results["one_client"] = measure_load(port, body, clients=1, seconds=args.seconds)
-        results["eight_clients"] = measure_load(port, body, clients=8, seconds=args.seconds)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    body = orjson.dumps({"records": records[:1]})
+    for app_kind in ("trainforge", "plain"):
+        port = _free_port()
+        server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--app",
+                                   app_kind], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            _wait_healthy(port, server, path="/health" if app_kind == "trainforge" else "/docs")
+            measure_load(port, body, clients=1, seconds=2)  # warm-up
+            results[f"{app_kind}_one_client"] = measure_load(port, body, clients=1,
+                                                             seconds=args.seconds)
+            results[f"{app_kind}_eight_clients"] = measure_load(port, body, clients=8,
+                                                                seconds=args.seconds)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
     results["load_average"] = os.getloadavg()
     (HERE / "results.json").write_text(json.dumps(results, indent=1))
     print("| measure | value |\n|---|---|")
     for name, value in results["in_process_us"].items():
         print(f"| in-process: {name} | {value / 1000:.3f} ms |")
-    for label in ("one_client", "eight_clients"):
+    for label in ("trainforge_one_client", "trainforge_eight_clients", "plain_one_client",
+                  "plain_eight_clients"):
         r = results[label]
         print(f"| HTTP, {label.replace('_', ' ')} ({r['client']}) | p50 {r['p50_ms']:.2f} ms, "
               f"p99 {r['p99_ms']:.2f} ms, {r['requests_per_s']:.0f} req/s, "
