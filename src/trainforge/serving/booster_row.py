@@ -10,6 +10,7 @@ the lightgbm package already loaded.
 from __future__ import annotations
 
 import ctypes
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -45,11 +46,13 @@ def single_row_predictor(booster: Any, num_iteration: int | None) -> RowFn | Non
     result = (ctypes.c_double * n_outputs)()
     length = ctypes.c_int64()
     predict = library.LGBM_BoosterPredictForMatSingleRowFast
+    one_at_a_time = threading.Lock()  # the config and the result buffer are shared
 
     def predict_row(values: Sequence[float]) -> list[float]:
-        if predict(config, row_type(*values), ctypes.byref(length), result) != 0:
-            raise RuntimeError(library.LGBM_GetLastError().decode("utf-8"))
-        return result[:length.value]
+        with one_at_a_time:
+            if predict(config, row_type(*values), ctypes.byref(length), result) != 0:
+                raise RuntimeError(library.LGBM_GetLastError().decode("utf-8"))
+            return result[:length.value]
 
     # the config holds the booster: free it with the function, keep the booster until then
     weakref.finalize(predict_row, library.LGBM_FastConfigFree, config)

@@ -10,6 +10,7 @@ import pandas as pd
 
 from trainforge.registry.loaded import LoadedModel
 from trainforge.serving.compiled import CompiledModel, compile_model, probe_columns, verify
+from trainforge.serving.plans import FastPathMiss
 from trainforge.serving.signature import Columns, Signature
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,10 @@ class ServedModel:
         if columns.n_rows == 0:
             return np.zeros((0, len(self.classes)) if self.classify else 0)
         if self.compiled is not None and columns.n_rows <= FAST_PATH_MAX_ROWS:
-            return self.compiled.blend(columns.values)
+            try:
+                return self.compiled.blend(columns.values)
+            except FastPathMiss:
+                pass  # a value the model itself may refuse: let it answer in its own words
         frame = pd.DataFrame(columns.values)
         model = self.loaded.model
         return model.predict_proba(frame) if self.classify else model.predict(frame)
