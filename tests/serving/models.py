@@ -123,3 +123,29 @@ def trainforge_pipeline(frame: pd.DataFrame, path: Path, *, style: str = "tree",
     task = Task(target="class", kind=TaskKind.BINARY, metric="roc_auc", classes=classes)
     member = Member(algorithm="lightgbm", params={}, preprocessor=pre, estimator=estimator)
     return _loaded(name, TabularModel(task=task, features=features, members=[member]), path)
+
+
+CREDIT = Path(__file__).resolve().parents[2] / "examples" / "credit_g.csv"
+
+
+def credit_pipeline(path: Path) -> tuple[LoadedModel, pd.DataFrame]:
+    """credit-g with its yes/no boolean columns, through trainforge's linear preprocessing."""
+    from sklearn.linear_model import LogisticRegression
+
+    from trainforge.data.prepare import make_preprocessor
+    from trainforge.data.schema import infer_kind
+
+    frame = pd.read_csv(CREDIT)
+    names = [c for c in frame.columns if c != "class"]
+    kinds = {name: infer_kind(name, frame[name]) for name in names}
+    dtypes = {ColumnKind.NUMERIC: "number", ColumnKind.BOOLEAN: "boolean"}
+    features = [FeatureSpec(n, kinds[n], dtypes.get(kinds[n], "string")) for n in names]
+    classes = tuple(sorted(frame["class"].unique()))
+    codes = np.searchsorted(np.asarray(classes, dtype=object), frame["class"].to_numpy(object))
+    pre = make_preprocessor(kinds, names, style="linear", target_type="binary")
+    estimator = LogisticRegression(max_iter=500).fit(
+        pre.fit_transform(coerce_frame(frame, features), codes), codes)
+    task = Task(target="class", kind=TaskKind.BINARY, metric="roc_auc", classes=classes)
+    member = Member(algorithm="linear", params={}, preprocessor=pre, estimator=estimator)
+    model = TabularModel(task=task, features=features, members=[member])
+    return _loaded("credit", model, path), frame.drop(columns=["class"])

@@ -7,12 +7,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 
 from trainforge.registry.loaded import LoadedModel
+from trainforge.serving.app import create_app
 from trainforge.serving.compiled import compile_model, probe_columns, verify
 from trainforge.serving.served import ServedModel
 
-from .models import record, trainforge_pipeline
+from .models import credit_pipeline, record, trainforge_pipeline
 
 
 def _model_numbers(loaded: LoadedModel, frame: pd.DataFrame) -> np.ndarray:
@@ -62,3 +64,15 @@ def test_verification_refuses_a_fast_path_that_disagrees(classifier: LoadedModel
     share, transform, call = compiled._members[0]
     compiled._members[0] = (share, transform, lambda columns: call(columns)[:, ::-1])
     assert not verify(compiled, probe_columns(classifier.model))
+
+
+def test_a_boolean_keeps_the_spelling_the_model_learned(tmp_path: Path):
+    loaded, frame = credit_pipeline(tmp_path)
+    assert {"foreign_worker": "boolean"}.items() <= {f.name: f.dtype
+                                                     for f in loaded.model.features}.items()
+    client = TestClient(create_app({"credit": loaded}))
+    rows = frame.iloc[:30]
+    body = client.post("/v1/models/credit/predict",
+                       json={"records": rows.to_dict("records")}).json()
+    got = [p["good"] for p in body["probabilities"]]
+    assert np.allclose(got, loaded.model.predict_proba(rows)[:, 1], rtol=1e-12)

@@ -20,11 +20,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from trainforge.algorithms.model import FeatureSpec
 
-# what a request sends for each FeatureSpec.dtype; categories may arrive as numbers (codes)
+# what a request sends for each FeatureSpec.dtype; categories may arrive as numbers (codes).
+# A boolean keeps its spelling ("yes", "1", true): the model learned which spelling is true.
 _PYTHON_TYPES: dict[str, Any] = {
     "number": float,
     "string": str,
-    "boolean": bool,
+    "boolean": str | bool,
     "datetime": datetime,
 }
 
