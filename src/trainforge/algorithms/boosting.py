@@ -51,6 +51,16 @@ class _Boosting(BaseEstimator):  # type: ignore[misc]
     def _raw(self, X: Any) -> np.ndarray:
         raise NotImplementedError
 
+    def _weights(self, y: Any) -> np.ndarray | None:
+        """Row weights making every class weigh the same in total ("balanced"), else None."""
+        if self.class_weight != "balanced" or self.task_kind == "regression":
+            return None
+        codes = np.asarray(y, dtype=np.int64)
+        counts = np.bincount(codes, minlength=self.n_classes).astype(np.float64)
+        present = counts > 0
+        per_class = np.where(present, len(codes) / (present.sum() * np.maximum(counts, 1)), 0)
+        return per_class[codes]
+
     def save_native(self, directory: Path, stem: str) -> list[str]:
         """Write the model in the library's format plus a JSON of the estimator's settings."""
         model_file = f"{stem}.{self.suffix}"
@@ -91,8 +101,8 @@ class LightGBMModel(_Boosting):
                  min_child_samples: int = 20, feature_fraction: float = 0.9,
                  bagging_fraction: float = 1.0, lambda_l1: float = 0.0, lambda_l2: float = 0.0,
                  extra_trees: bool = False, early_stopping_rounds: int = 50,
-                 categorical_features: tuple[int, ...] = (), seed: int = 0,
-                 n_threads: int = 2) -> None:
+                 categorical_features: tuple[int, ...] = (), class_weight: str | None = None,
+                 seed: int = 0, n_threads: int = 2) -> None:
         self.task_kind = task_kind
         self.n_classes = n_classes
         self.n_estimators = n_estimators
@@ -106,6 +116,7 @@ class LightGBMModel(_Boosting):
         self.extra_trees = extra_trees
         self.early_stopping_rounds = early_stopping_rounds
         self.categorical_features = categorical_features
+        self.class_weight = class_weight
         self.seed = seed
         self.n_threads = n_threads
 
@@ -130,11 +141,13 @@ class LightGBMModel(_Boosting):
         import lightgbm as lgb
 
         categorical = list(self.categorical_features) or "auto"
-        train = lgb.Dataset(X, np.asarray(y), categorical_feature=categorical,
-                            params={"verbosity": -1}, free_raw_data=True)
+        train = lgb.Dataset(X, np.asarray(y), weight=self._weights(y),
+                            categorical_feature=categorical, params={"verbosity": -1},
+                            free_raw_data=True)
         valid_sets, callbacks = [], []
         if eval_set is not None:
             valid_sets = [lgb.Dataset(eval_set[0], np.asarray(eval_set[1]), reference=train,
+                                      weight=self._weights(eval_set[1]),
                                       categorical_feature=categorical)]
             callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
         self.stopped_by_time_ = False
@@ -181,7 +194,8 @@ class XGBoostModel(_Boosting):
                  n_estimators: int = 2000, learning_rate: float = 0.1, max_depth: int = 6,
                  min_child_weight: float = 1.0, subsample: float = 1.0,
                  colsample_bytree: float = 1.0, reg_lambda: float = 1.0, reg_alpha: float = 0.0,
-                 early_stopping_rounds: int = 50, seed: int = 0, n_threads: int = 2) -> None:
+                 early_stopping_rounds: int = 50, class_weight: str | None = None,
+                 seed: int = 0, n_threads: int = 2) -> None:
         self.task_kind = task_kind
         self.n_classes = n_classes
         self.n_estimators = n_estimators
@@ -193,6 +207,7 @@ class XGBoostModel(_Boosting):
         self.reg_lambda = reg_lambda
         self.reg_alpha = reg_alpha
         self.early_stopping_rounds = early_stopping_rounds
+        self.class_weight = class_weight
         self.seed = seed
         self.n_threads = n_threads
 
@@ -213,11 +228,13 @@ class XGBoostModel(_Boosting):
             stop_at: float | None = None) -> Self:
         import xgboost as xgb
 
-        train = xgb.DMatrix(X, label=np.asarray(y), nthread=self.n_threads)
+        train = xgb.DMatrix(X, label=np.asarray(y), weight=self._weights(y),
+                            nthread=self.n_threads)
         evals = []
         if eval_set is not None:
             evals = [(xgb.DMatrix(eval_set[0], label=np.asarray(eval_set[1]),
-                                  nthread=self.n_threads), "valid")]
+                                  weight=self._weights(eval_set[1]), nthread=self.n_threads),
+                      "valid")]
         self.stopped_by_time_ = False
         callbacks = [] if stop_at is None else [_xgboost_deadline(stop_at, self)]
         booster = xgb.train(self._params(), train, num_boost_round=int(self.n_estimators),
@@ -268,7 +285,8 @@ class CatBoostModel(_Boosting):
     def __init__(self, *, task_kind: str = "binary", n_classes: int = 2,
                  n_estimators: int = 1500, learning_rate: float = 0.08, depth: int = 6,
                  l2_leaf_reg: float = 3.0, random_strength: float = 1.0,
-                 early_stopping_rounds: int = 50, seed: int = 0, n_threads: int = 2) -> None:
+                 early_stopping_rounds: int = 50, class_weight: str | None = None,
+                 seed: int = 0, n_threads: int = 2) -> None:
         self.task_kind = task_kind
         self.n_classes = n_classes
         self.n_estimators = n_estimators
@@ -277,6 +295,7 @@ class CatBoostModel(_Boosting):
         self.l2_leaf_reg = l2_leaf_reg
         self.random_strength = random_strength
         self.early_stopping_rounds = early_stopping_rounds
+        self.class_weight = class_weight
         self.seed = seed
         self.n_threads = n_threads
 
@@ -302,9 +321,12 @@ class CatBoostModel(_Boosting):
         callbacks = None if stop_at is None else [_CatBoostDeadline(stop_at, self)]
         extra: dict[str, Any] = {}
         if eval_set is not None:
-            extra = {"eval_set": (eval_set[0], np.asarray(eval_set[1])), "use_best_model": True,
+            from catboost import Pool
+
+            valid = Pool(eval_set[0], np.asarray(eval_set[1]), weight=self._weights(eval_set[1]))
+            extra = {"eval_set": valid, "use_best_model": True,
                      "early_stopping_rounds": self.early_stopping_rounds}
-        model.fit(X, np.asarray(y), callbacks=callbacks, **extra)
+        model.fit(X, np.asarray(y), sample_weight=self._weights(y), callbacks=callbacks, **extra)
         self.best_iteration_ = int(model.tree_count_)
         self.booster_ = model
         return self
@@ -387,14 +409,14 @@ ALGORITHMS = [
     Algorithm(name="lightgbm", family="boosting", summary="LightGBM gradient-boosted trees",
               kinds=frozenset(TaskKind), preprocessing="tree",
               build=_builder(LightGBMModel, LIGHTGBM_DEFAULTS), search_space=lightgbm_space,
-              defaults=LIGHTGBM_DEFAULTS, cost=2.0),
+              defaults=LIGHTGBM_DEFAULTS, cost=2.0, class_weights=True),
     Algorithm(name="xgboost", family="boosting", summary="XGBoost gradient-boosted trees (hist)",
               kinds=frozenset(TaskKind), preprocessing="tree",
               build=_builder(XGBoostModel, XGBOOST_DEFAULTS), search_space=xgboost_space,
-              defaults=XGBOOST_DEFAULTS, cost=3.0),
+              defaults=XGBOOST_DEFAULTS, cost=3.0, class_weights=True),
     Algorithm(name="catboost", family="boosting",
               summary="CatBoost gradient boosting on oblivious trees",
               kinds=frozenset(TaskKind), preprocessing="tree",
               build=_builder(CatBoostModel, CATBOOST_DEFAULTS), search_space=catboost_space,
-              defaults=CATBOOST_DEFAULTS, cost=8.0),
+              defaults=CATBOOST_DEFAULTS, cost=8.0, class_weights=True),
 ]

@@ -38,6 +38,9 @@ class Algorithm:
     search_space: Callable[[Any], dict[str, Any]]
     defaults: Mapping[str, Any] = field(default_factory=dict)
     cost: float = 1.0
+    # accepts params["class_weight"] = "balanced": classes weighted inversely to their size,
+    # which a search sets when the metric (balanced accuracy) counts every class equally
+    class_weights: bool = False
 
 
 def n_threads(limit: int = 2) -> int:

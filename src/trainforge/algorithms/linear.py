@@ -15,9 +15,11 @@ DEFAULTS: dict[str, Any] = {"strength": 1.0}
 
 def build_linear(params: Mapping[str, Any], task: Task, seed: int) -> Any:
     """``strength`` is the L2 penalty: ridge's alpha, the inverse of logistic's C."""
-    strength = float({**DEFAULTS, **params}["strength"])
+    p = {**DEFAULTS, **params}
+    strength = float(p["strength"])
     if task.kind.is_classification:
-        return LogisticRegression(C=1.0 / strength, max_iter=500, random_state=seed)
+        return LogisticRegression(C=1.0 / strength, max_iter=500, random_state=seed,
+                                  class_weight=p.get("class_weight"))
     return Ridge(alpha=strength)
 
 
@@ -29,5 +31,6 @@ ALGORITHMS = [
     Algorithm(name="linear", family="linear",
               summary="logistic regression (classes) or ridge regression (numbers), L2-penalised",
               kinds=frozenset(TaskKind), preprocessing="linear", build=build_linear,
-              search_space=linear_space, defaults=DEFAULTS, cost=1.0),
+              search_space=linear_space, defaults=DEFAULTS, cost=1.0,
+              class_weights=True),
 ]

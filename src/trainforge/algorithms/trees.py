@@ -19,9 +19,12 @@ FOREST_DEFAULTS: dict[str, Any] = {"n_estimators": 300, "max_features": "sqrt",
 
 def build_decision_tree(params: Mapping[str, Any], task: Task, seed: int) -> Any:
     p = {**TREE_DEFAULTS, **params}
-    cls = DecisionTreeClassifier if task.kind.is_classification else DecisionTreeRegressor
-    return cls(max_depth=int(p["max_depth"]), min_samples_leaf=int(p["min_samples_leaf"]),
-               random_state=seed)
+    if task.kind.is_classification:
+        return DecisionTreeClassifier(max_depth=int(p["max_depth"]),
+                                      min_samples_leaf=int(p["min_samples_leaf"]),
+                                      class_weight=p.get("class_weight"), random_state=seed)
+    return DecisionTreeRegressor(max_depth=int(p["max_depth"]),
+                                 min_samples_leaf=int(p["min_samples_leaf"]), random_state=seed)
 
 
 def tree_space(trial: Any) -> dict[str, Any]:
@@ -35,10 +38,12 @@ def _forest(classifier: type, regressor: type) -> Any:
         features = p["max_features"]
         if not task.kind.is_classification and features == "sqrt":
             features = 0.6  # regression forests need more candidate features per split
-        cls = classifier if task.kind.is_classification else regressor
-        return cls(n_estimators=int(p["n_estimators"]), max_features=features,
-                   min_samples_leaf=int(p["min_samples_leaf"]), n_jobs=n_threads(),
-                   random_state=seed)
+        common = {"n_estimators": int(p["n_estimators"]), "max_features": features,
+                  "min_samples_leaf": int(p["min_samples_leaf"]), "n_jobs": n_threads(),
+                  "random_state": seed}
+        if task.kind.is_classification:
+            return classifier(class_weight=p.get("class_weight"), **common)
+        return regressor(**common)
 
     return build
 
@@ -52,15 +57,18 @@ def forest_space(trial: Any) -> dict[str, Any]:
 ALGORITHMS = [
     Algorithm(name="decision_tree", family="trees", summary="one CART decision tree",
               kinds=frozenset(TaskKind), preprocessing="tree", build=build_decision_tree,
-              search_space=tree_space, defaults=TREE_DEFAULTS, cost=0.5),
+              search_space=tree_space, defaults=TREE_DEFAULTS, cost=0.5,
+              class_weights=True),
     Algorithm(name="random_forest", family="trees",
               summary="random forest: bagged deep trees on bootstrap samples",
               kinds=frozenset(TaskKind), preprocessing="tree",
               build=_forest(RandomForestClassifier, RandomForestRegressor),
-              search_space=forest_space, defaults=FOREST_DEFAULTS, cost=6.0),
+              search_space=forest_space, defaults=FOREST_DEFAULTS, cost=6.0,
+              class_weights=True),
     Algorithm(name="extra_trees", family="trees",
               summary="extremely randomised trees: random split points, whole sample",
               kinds=frozenset(TaskKind), preprocessing="tree",
               build=_forest(ExtraTreesClassifier, ExtraTreesRegressor),
-              search_space=forest_space, defaults=FOREST_DEFAULTS, cost=4.0),
+              search_space=forest_space, defaults=FOREST_DEFAULTS, cost=4.0,
+              class_weights=True),
 ]

@@ -34,6 +34,7 @@ from trainforge.training.trial import CandidateSpec, SearchData, TrialResult, ru
 
 KEEP_CANDIDATES = 20  # trials whose fitted members are kept for the ensemble
 OPTUNA_ALGORITHMS = 3  # the search tunes this many of the best default algorithms
+TRIAL_SHARE = 0.4  # the most of the remaining time one boosting trial may take (but the first)
 
 
 @dataclass
@@ -163,7 +164,8 @@ class _Search:
             n_rows=len(self.data.y), n_features=len(self.data.features),
             validation=self.data.resampling.describe(), budget_s=self.budget_s,
             trials=self.trials, algorithms=[a.name for a in self.pool]))
-        for spec in default_candidates(self.pool):
+        for default in default_candidates(self.pool):
+            spec = self._for_task(default)
             if self._done():
                 break
             if not self._fits_in_time(spec):
@@ -202,7 +204,7 @@ class _Search:
             trial = study.ask()
             name = trial.suggest_categorical("algorithm", names)
             params = catalog.get(name).search_space(Namespaced(trial, name))
-            spec = CandidateSpec(name, params, origin="search")
+            spec = self._for_task(CandidateSpec(name, params, origin="search"))
             if not self._fits_in_time(spec):
                 study.tell(trial, state=TrialState.FAIL)
                 too_long_in_a_row += 1
@@ -223,6 +225,15 @@ class _Search:
                 study.tell(trial, state=TrialState.PRUNED if result.status == "pruned"
                            else TrialState.FAIL)
 
+    def _for_task(self, spec: CandidateSpec) -> CandidateSpec:
+        """Add what the metric asks of every model: balanced accuracy counts each class the
+        same, so classes are weighted the same in training where the algorithm allows."""
+        if self.data.task.metric == "balanced_accuracy" and catalog.get(
+                spec.algorithm).class_weights:
+            return CandidateSpec(spec.algorithm, {**spec.params, "class_weight": "balanced"},
+                                 spec.origin)
+        return spec
+
     def _tuned_algorithms(self) -> list[str]:
         """The search tunes the best few algorithms of the default phase."""
         best: dict[str, float] = {}
@@ -237,8 +248,13 @@ class _Search:
     def _run(self, spec: CandidateSpec, *, report: Any) -> TrialResult:
         number = len(self.results)
         began = time.monotonic()
+        boost_until = None
+        if self.trial_deadline is not None and any(r.ok for _, r, _ in self.results):
+            # after the first model, no trial may spend more than a share of the time left
+            boost_until = began + TRIAL_SHARE * max(0.0, self.trial_deadline - began)
         try:
-            result = run_trial(spec, self.data, stop_at=self.trial_deadline, report=report)
+            result = run_trial(spec, self.data, stop_at=self.trial_deadline,
+                               boost_until=boost_until, report=report)
         except Exception as exc:  # a failing candidate must not end the search
             result = TrialResult(spec=spec, status=f"failed: {type(exc).__name__}",
                                  note=str(exc)[:300])

@@ -119,9 +119,11 @@ Report = Callable[[int, float], bool]  # (fold, utility so far) -> prune?
 
 
 def run_trial(spec: CandidateSpec, data: SearchData, *, stop_at: float | None,
-              report: Report | None = None) -> TrialResult:
+              boost_until: float | None = None, report: Report | None = None) -> TrialResult:
     """Fit ``spec`` on every fold; stops early (status says why) when pruned, out of time or
-    out of memory. ``stop_at`` is a time.monotonic() value, or None to ignore time."""
+    out of memory. ``stop_at`` is a time.monotonic() value, or None to ignore time;
+    ``boost_until`` (at most ``stop_at``) is when boosting stops adding trees, shared
+    equally by the folds."""
     algorithm = catalog.get(spec.algorithm)
     result = TrialResult(spec=spec, status="ok")
     fraction = _sample_fraction(algorithm.name, data)
@@ -136,14 +138,17 @@ def run_trial(spec: CandidateSpec, data: SearchData, *, stop_at: float | None,
     oof: np.ndarray | None = None
     n_predicted, predict_s, fold_times = 0, 0.0, []
     folds = data.resampling.folds
+    limit = stop_at if boost_until is None or stop_at is None else min(stop_at, boost_until)
     for index, (train_rows, valid_rows) in enumerate(folds):
         started = time.monotonic()
-        if stop_at is not None and fold_times and started + max(fold_times) > stop_at:
+        native = algorithm.family == "boosting"  # these stop themselves at a given time
+        if stop_at is not None and fold_times and started + max(fold_times) > stop_at and not (
+                native and started < stop_at):
             result.status = "stopped: time"
             return result
         fold = data.prepared(algorithm.preprocessing, index)
-        # boosting stops itself at a time: give each remaining fold an equal share
-        fold_stop = None if stop_at is None else started + (stop_at - started) / (
+        # give each remaining fold an equal share of the time left
+        fold_stop = None if limit is None else started + max(0.0, limit - started) / (
             len(folds) - index)
         estimator, proba, elapsed, peak_mb = _fit_fold(algorithm, spec, data, fold, train_rows,
                                                        valid_rows, fraction=fraction,
