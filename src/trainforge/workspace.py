@@ -9,9 +9,10 @@ A workspace is passed to whatever needs it, never kept in a global::
 from __future__ import annotations
 
 import os
+import threading
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -46,6 +47,8 @@ class Workspace:
         self.home = (Path(home).expanduser() if home is not None else default_home()).absolute()
         self.database_url = (database_url or os.environ.get(DATABASE_VARIABLE)
                              or f"sqlite:///{self.home / 'trainforge.db'}")
+        self._engine: sa.Engine | None = None
+        self._opening = threading.Lock()  # threads sharing a workspace share one engine
 
     def __repr__(self) -> str:
         return f"Workspace(home={str(self.home)!r}, database={self._safe_url()!r})"
@@ -53,6 +56,9 @@ class Workspace:
     def __getstate__(self) -> dict[str, object]:
         # a copy (or a worker process) opens its own engine: connections cannot be shared
         return {"home": self.home, "database_url": self.database_url}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["home"], database_url=state["database_url"])  # type: ignore[misc]
 
     def _safe_url(self) -> str:
         return sa.make_url(self.database_url).render_as_string(hide_password=True)
@@ -62,13 +68,16 @@ class Workspace:
         """The directory model packages and other files go in (created on first write)."""
         return self.home / "artifacts"
 
-    @cached_property
+    @property
     def engine(self) -> sa.Engine:
         """The database, opened and migrated to the newest schema on first use."""
-        self.home.mkdir(parents=True, exist_ok=True)
-        engine = create_store_engine(self.database_url)
-        migrate.upgrade(engine)
-        return engine
+        with self._opening:
+            if self._engine is None:
+                self.home.mkdir(parents=True, exist_ok=True)
+                engine = create_store_engine(self.database_url)
+                migrate.upgrade(engine)
+                self._engine = engine
+            return self._engine
 
     @cached_property
     def registry(self) -> Registry:
@@ -79,5 +88,7 @@ class Workspace:
 
     def close(self) -> None:
         """Release database connections (the workspace opens them again when next used)."""
-        if "engine" in self.__dict__:
-            self.__dict__.pop("engine").dispose()
+        with self._opening:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None

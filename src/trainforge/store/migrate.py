@@ -6,6 +6,7 @@ read (``trainforge models list``) start fast.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 # the newest file in migrations/versions; a test checks the two agree
 HEAD_REVISION = "0002"
+_MIGRATING = threading.Lock()
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
@@ -61,6 +63,15 @@ def upgrade(engine: sa.Engine) -> None:
         raise StoreUnavailable(database, str(error.orig).strip(),
                                "check TRAINFORGE_DATABASE_URL (or TRAINFORGE_HOME), that the "
                                "server is running and that you may connect") from error
+    if current == HEAD_REVISION:
+        return
+    # alembic keeps its running migration in module globals: one at a time per process (other
+    # processes wait on the database's own lock)
+    with _MIGRATING:
+        _upgrade_from(engine, database, current_revision(engine))
+
+
+def _upgrade_from(engine: sa.Engine, database: str, current: str | None) -> None:
     if current == HEAD_REVISION:
         return
     if current is not None and current not in {s.revision for s in scripts().walk_revisions()}:
