@@ -4,6 +4,10 @@ leaves nothing behind."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -158,3 +162,41 @@ def _record_manifest_hash(registry: Registry, manifest_file: Path) -> None:
     digest = hashlib.sha256(manifest_file.read_bytes()).hexdigest()
     with registry.workspace.engine.begin() as connection:
         connection.execute(sa.update(models).values(manifest_sha256=digest))
+
+
+def test_a_process_killed_mid_registration_leaves_no_package_and_its_leftovers_are_swept(
+        registry: Registry, classifier: TabularModel, lineage: dict):
+    registry.register(classifier, name="credit", metrics={}, lineage=lineage)
+    home = registry.workspace.home
+    # another process writes every file of version 2, then dies just before publishing it
+    assert subprocess.run([sys.executable, "-c", _DIES_BEFORE_PUBLISHING, str(home)],
+                          check=False).returncode == 9
+    leftovers = [p for p in (registry.root / "credit").iterdir() if p.name.startswith(".")]
+    assert [v.version for v in registry.versions("credit")] == [1]
+    assert len(leftovers) == 1 and not (registry.root / "credit" / "2").exists()
+    an_hour_ago = time.time() - 3700
+    os.utime(leftovers[0], (an_hour_ago, an_hour_ago))
+    registry.register(classifier, name="credit", metrics={}, lineage=lineage)
+    assert sorted(p.name for p in (registry.root / "credit").iterdir()) == ["1", "3"]
+
+
+_DIES_BEFORE_PUBLISHING = """
+import os, sys
+from pathlib import Path
+import numpy as np, pandas as pd
+from sklearn.linear_model import Ridge
+from sklearn.preprocessing import StandardScaler
+from trainforge.algorithms.model import FeatureSpec, Member, TabularModel
+from trainforge.data.dataset import ColumnKind
+from trainforge.data.task import Task, TaskKind
+from trainforge.registry import package
+from trainforge.workspace import Workspace
+
+x = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+member = Member(algorithm="ridge", params={}, preprocessor=StandardScaler().fit(x),
+                estimator=Ridge().fit(x.to_numpy(), np.array([1.0, 2.0, 3.0])))
+model = TabularModel(task=Task(target="y", kind=TaskKind.REGRESSION, metric="r2"),
+                     features=[FeatureSpec("x", ColumnKind.NUMERIC, "number")], members=[member])
+package.publish = lambda staging, target: os._exit(9)
+Workspace(Path(sys.argv[1])).registry.register(model, name="credit", metrics={}, lineage={})
+"""

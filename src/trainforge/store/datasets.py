@@ -27,7 +27,7 @@ def record_dataset(ws: Workspace, dataset: Dataset,
         "source": dataset.source,
         "n_rows": dataset.n_rows,
         "n_columns": len(dataset.columns),
-        "schema": {column: kind.value for column, kind in dataset.schema.items()},
+        "schema": {column: str(kind) for column, kind in dataset.schema.items()},
         "profile": None if profile is None else to_json_value(profile, where="profile"),
         "created_at": utc_now(),
     }
