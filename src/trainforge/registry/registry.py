@@ -147,8 +147,10 @@ class Registry:
     def delete(self, name: str, version: int | None = None) -> list[int]:
         """Remove one version (or, with no version, every version) of ``name``: its files, its
         row and the aliases pointing at it. Returns the versions removed."""
-        doomed = [self.resolve(f"{name}:{version}")[1]] if version is not None else [
-            v.version for v in self.versions(name)]
+        if version is not None:
+            doomed = [self.resolve(f"{name}:{version}")[1]]
+        else:
+            doomed = [v.version for v in self.versions(name)]
         moved = []
         try:
             for number in doomed:
