@@ -12,7 +12,7 @@ $(BIN)/python:
 
 # re-install only when the project's dependencies change
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,postgres]'
 	touch $(STAMP)
 
 install: $(STAMP)

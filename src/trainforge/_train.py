@@ -47,6 +47,20 @@ def _notify(observers: Sequence[object], hook: str, *args: Any) -> None:
             method(*args)
 
 
+class _RunRecorder:
+    """Writes each trial's score into the run's metric series, as the search goes."""
+
+    def __init__(self, workspace: Workspace, run_id: str) -> None:
+        self.workspace, self.run_id = workspace, run_id
+
+    def on_trial_end(self, event: Any) -> None:
+        from trainforge.store.runs import log_metric
+
+        if event.score is not None:
+            log_metric(self.workspace, self.run_id, "trial_score", float(event.score),
+                       step=int(event.number))
+
+
 def _tail_reserve_s(n_test_rows: int, budget_s: float) -> float:
     """Seconds kept back from the search for evaluation, importance, report and registration."""
     # measured on 2 cores: ~1.5 s of fixed cost (plots, skops) plus ~1 s per 10k test rows
@@ -99,7 +113,8 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
             deadline - _tail_reserve_s(len(test_frame), config.time_budget_s))
         result = search(train_frame, task=task, schema=dataset.schema, features=features,
                         deadline=search_deadline, trials=config.trials, seed=config.seed,
-                        algorithm=config.algorithm, callbacks=list(observers))
+                        algorithm=config.algorithm,
+                        callbacks=[*observers, _RunRecorder(workspace, run_id)])
         _notify(observers, "on_phase", "evaluating on the held-out test split")
         evaluation = evaluate(result.model, test_frame)
         test_score = evaluation.metrics.get(task.metric)

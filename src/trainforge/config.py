@@ -24,7 +24,6 @@ class TrainConfig(BaseModel, frozen=True, extra="forbid"):
     split: Literal["stratified", "random", "group", "time"] = "stratified"
     group_column: str | None = None  # for split="group"
     time_column: str | None = None  # for split="time"
-    report: bool = True
 
 
 class PredictConfig(BaseModel, frozen=True, extra="forbid"):

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import typer
 
-from trainforge.cli import data_cmd, models_cmd, predict_cmd, train_cmd
+from trainforge.cli import data_cmd, models_cmd, predict_cmd, runs_cmd, train_cmd
 
 app = typer.Typer(
     name="trainforge", no_args_is_help=True, add_completion=False,
@@ -24,6 +24,7 @@ app.command("predict")(predict_cmd.predict)
 app.command("evaluate")(predict_cmd.evaluate)
 app.command("serve")(predict_cmd.serve)
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(data_cmd.algorithms_app, name="algorithms")
 

@@ -51,9 +51,9 @@ class TrainingDisplay:
 
     def on_trial_end(self, event: Any) -> None:
         self.trials += 1
-        score = getattr(event, "score", None)
-        if isinstance(score, float) and not math.isnan(score):
-            self.best = score if self.best is None else max(self.best, score)
+        best = getattr(event, "best_score", None)
+        if isinstance(best, float) and not math.isnan(best):
+            self.best = best
 
     def on_phase(self, text: str) -> None:
         self._finish_bar()
