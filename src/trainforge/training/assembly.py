@@ -28,18 +28,30 @@ def feature_specs(schema: Schema, features: Sequence[str]) -> list[FeatureSpec]:
 
 
 def assemble_model(data: SearchData, results: Sequence[TrialResult], weights: np.ndarray, *,
-                   deadline: float | None) -> TabularModel:
-    """The blend of ``results`` with ``weights``. Cross-validated candidates bring their fold
-    models (a bag); holdout candidates are refitted on all rows when the time allows."""
+                   deadline: float | None) -> tuple[TabularModel, str]:
+    """The blend of ``results`` with ``weights``, and a note saying how its members were fit.
+    Cross-validated candidates bring their fold models (a bag); holdout candidates are
+    refitted on all rows when the time allows."""
     chosen = [(r, float(w)) for r, w in zip(results, weights, strict=True) if w > 0]
-    if data.resampling.kind == "holdout" and _refit_fits(chosen, data, deadline):
-        members = [_refit(r, w, data, deadline) for r, w in chosen]
+    members: list[Member] = []
+    refitted = 0
+    # the heaviest-weighted first: when time runs short, the refits that matter most are done
+    for result, weight in sorted(chosen, key=lambda rw: -rw[1]):
+        if data.resampling.kind == "holdout" and _refit_fits([(result, weight)], data,
+                                                              deadline):
+            members.append(_refit(result, weight, data, deadline))
+            refitted += 1
+            continue
+        members += [Member(algorithm=m.algorithm, params=m.params, preprocessor=m.preprocessor,
+                           estimator=m.estimator, weight=weight * m.weight)
+                    for m in result.members]
+    if data.resampling.kind == "cv":
+        note = "members are the fold models (bagged)"
     else:
-        members = [Member(algorithm=m.algorithm, params=m.params, preprocessor=m.preprocessor,
-                          estimator=m.estimator, weight=w * m.weight)
-                   for r, w in chosen for m in r.members]
-    return TabularModel(task=data.task, features=feature_specs(data.schema, data.features),
-                        members=members)
+        note = f"{refitted} of {len(chosen)} members refitted on all rows"
+    model = TabularModel(task=data.task, features=feature_specs(data.schema, data.features),
+                         members=members)
+    return model, note
 
 
 def _refit_fits(chosen: list[tuple[TrialResult, float]], data: SearchData,

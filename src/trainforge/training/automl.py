@@ -24,7 +24,8 @@ from trainforge.data.dataset import Schema
 from trainforge.data.task import Task
 from trainforge.errors import (BudgetTooSmall, ColumnNotFound, ConfigError, NoUsableFeatures,
                                UnusableTarget)
-from trainforge.training.assembly import assemble_model, feature_specs, score_on_rows
+from trainforge.training.assembly import (REFIT_MARGIN, assemble_model, feature_specs,
+                                          score_on_rows)
 from trainforge.training.callbacks import Callback, FitInfo, TrialEvent, notify
 from trainforge.training.ensemble import greedy_selection
 from trainforge.training.portfolio import EXPLICIT_ONLY, Namespaced, default_candidates
@@ -34,6 +35,7 @@ from trainforge.training.trial import CandidateSpec, SearchData, TrialResult, ru
 
 KEEP_CANDIDATES = 20  # trials whose fitted members are kept for the ensemble
 OPTUNA_ALGORITHMS = 3  # the search tunes this many of the best default algorithms
+UNSTOPPABLE_ROWS = 5_000  # above this, an unstoppable fit's guessed time grows with the rows
 TRIAL_SHARE = 0.4  # the most of the remaining time one boosting trial may take (but the first)
 
 
@@ -164,7 +166,7 @@ class _Search:
             n_rows=len(self.data.y), n_features=len(self.data.features),
             validation=self.data.resampling.describe(), budget_s=self.budget_s,
             trials=self.trials, algorithms=[a.name for a in self.pool]))
-        for default in default_candidates(self.pool):
+        for default in default_candidates(self.pool, n_rows=len(self.data.y)):
             spec = self._for_task(default)
             if self._done():
                 break
@@ -281,17 +283,28 @@ class _Search:
         if self.trials is not None:
             return len(self.results) >= self.trials
         assert self.trial_deadline is not None
-        return time.monotonic() >= self.trial_deadline
+        return time.monotonic() >= self.trial_deadline - self._refit_reserve_s()
+
+    def _refit_reserve_s(self) -> float:
+        """On a holdout, time kept to refit the best model so far on all rows."""
+        finished = [r for _, r, _ in self.results if r.ok]
+        if self.data.resampling.kind != "holdout" or not finished:
+            return 0.0
+        best = max(finished, key=lambda r: r.utility)
+        return best.fit_time_s / self.data.resampling.train_fraction * REFIT_MARGIN
 
     def _fits_in_time(self, spec: CandidateSpec) -> bool:
         if self.trial_deadline is None:
             return True
-        return time.monotonic() + self._estimate_s(spec) <= self.trial_deadline
+        return (time.monotonic() + self._estimate_s(spec)
+                <= self.trial_deadline - self._refit_reserve_s())
 
     def _estimate_s(self, spec: CandidateSpec) -> float:
-        """Seconds a trial needs before it may start: its algorithm's latest wall time; for an
-        algorithm not run yet, one fold's share scaled from the first trial (optimistic: the
-        trial itself stops between folds when the next fold would not finish)."""
+        """Seconds a trial needs before it may start: its algorithm's latest wall time, else a
+        guess scaled from the first trial by the catalog's cost hints. Boosting and
+        cross-validated trials stop themselves when out of time, so their guess is one fold's
+        share; a single fit that cannot be stopped (a forest on a large table) is guessed
+        pessimistically, growing with the rows, since it cannot be cut short."""
         same = [wall for _, r, wall in self.results if r.spec.algorithm == spec.algorithm
                 and r.status.startswith("ok")]
         if same:
@@ -300,8 +313,11 @@ class _Search:
         if not finished:
             return 0.0
         reference, wall = finished[0]
-        ratio = catalog.get(spec.algorithm).cost / catalog.get(reference.spec.algorithm).cost
-        return wall * ratio / len(self.data.resampling.folds)
+        algorithm = catalog.get(spec.algorithm)
+        guess = wall * algorithm.cost / catalog.get(reference.spec.algorithm).cost
+        if algorithm.family == "boosting" or len(self.data.resampling.folds) > 1:
+            return guess / len(self.data.resampling.folds)
+        return guess * max(1.0, len(self.data.resampling.folds[0][0]) / UNSTOPPABLE_ROWS)
 
     # ---- the end ----------------------------------------------------------------------------
     def _finish(self) -> SearchResult:
@@ -314,11 +330,11 @@ class _Search:
         truth = self.data.y[self.data.resampling.scored]
         weights, blend_score = greedy_selection([r.oof for _, r in finished], truth,
                                                 self.data.scorer)
-        model = assemble_model(self.data, [r for _, r in finished], weights,
-                               deadline=self.deadline)
+        model, how = assemble_model(self.data, [r for _, r in finished], weights,
+                                    deadline=self.deadline)
         train_score = score_on_rows(model, self.data, seed=self.data.seed)
         leaderboard = _leaderboard(self.results, self.skipped, finished, weights, blend_score,
-                                   self.data.scorer.greater_is_better)
+                                   self.data.scorer.greater_is_better, how)
         return SearchResult(model=model, leaderboard=leaderboard, metric=self.data.task.metric,
                             train_score=train_score, validation_score=blend_score,
                             n_trials=len(self.results),
@@ -333,7 +349,7 @@ def _skipped_row(spec: CandidateSpec, status: str, note: str) -> Candidate:
 
 def _leaderboard(results: list[tuple[int, TrialResult, float]], skipped: list[Candidate],
                  finished: list[tuple[int, TrialResult]], weights: np.ndarray,
-                 blend_score: float, greater_is_better: bool) -> list[Candidate]:
+                 blend_score: float, greater_is_better: bool, how: str) -> list[Candidate]:
     rows = [Candidate(rank=None, number=n, algorithm=r.spec.algorithm, params=dict(r.spec.params),
                       score=r.score, fit_time_s=round(r.fit_time_s, 3),
                       predict_time_s=round(r.predict_time_s, 4),
@@ -347,7 +363,7 @@ def _leaderboard(results: list[tuple[int, TrialResult, float]], skipped: list[Ca
         score=blend_score, fit_time_s=round(sum(r.fit_time_s for _, r, _ in used), 3),
         predict_time_s=round(sum(r.predict_time_s for _, r, _ in used), 4),
         peak_memory_mb=round(max(r.peak_memory_mb for _, r, _ in used), 1), status="ok",
-        note=f"greedy selection over {len(finished)} candidates"))
+        note=f"greedy selection over {len(finished)} candidates; {how}"))
     sign = 1.0 if greater_is_better else -1.0
     scored = sorted((c for c in rows if c.score is not None and math.isfinite(c.score)),
                     key=lambda c: (-sign * float(c.score or 0.0), c.algorithm != "ensemble"))

@@ -31,13 +31,21 @@ _PORTFOLIO: list[tuple[str, dict[str, Any]]] = [
 EXPLICIT_ONLY = frozenset({"decision_tree"})
 
 
-def default_candidates(pool: Sequence[Algorithm]) -> list[CandidateSpec]:
-    """The portfolio's entries for the algorithms in ``pool``; an algorithm in the pool but not
-    in the portfolio gets one entry with its defaults."""
+# on a large table these cost far more than boosting (forests keep every row in deep trees;
+# neighbours and MLPs scale with rows × rows or epochs): they go after the boosted variants
+LARGE_TABLE_ROWS = 12_000
+_SLOW_ON_LARGE = frozenset({"extra_trees", "random_forest", "knn", "mlp"})
+
+
+def default_candidates(pool: Sequence[Algorithm], *, n_rows: int) -> list[CandidateSpec]:
+    """The portfolio's entries for the algorithms in ``pool``, in the order to try them; an
+    algorithm in the pool but not in the portfolio gets one entry with its defaults."""
     names = {a.name for a in pool}
     chosen = [CandidateSpec(name, dict(params)) for name, params in _PORTFOLIO if name in names]
     listed = {name for name, _ in _PORTFOLIO}
     chosen += [CandidateSpec(a.name, {}) for a in pool if a.name not in listed]
+    if n_rows > LARGE_TABLE_ROWS:
+        chosen.sort(key=lambda spec: spec.algorithm in _SLOW_ON_LARGE)  # stable: order kept
     return chosen
 
 
