@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from trainforge.algorithms.model import Member, TabularModel, coerce_frame
 from trainforge.registry.loaded import LoadedModel
 from trainforge.serving.app import create_app
 from trainforge.serving.compiled import compile_model, probe_columns, verify
@@ -76,3 +77,20 @@ def test_a_boolean_keeps_the_spelling_the_model_learned(tmp_path: Path):
                        json={"records": rows.to_dict("records")}).json()
     got = [p["good"] for p in body["probabilities"]]
     assert np.allclose(got, loaded.model.predict_proba(rows)[:, 1], rtol=1e-12)
+
+
+def test_a_multi_threaded_forest_is_served_in_one_thread_and_left_unchanged(classifier,
+                                                                            adult_rows):
+    from sklearn.ensemble import RandomForestClassifier
+
+    member = classifier.model.members[0]
+    matrix = member.preprocessor.transform(
+        coerce_frame(adult_rows.iloc[:500], classifier.model.features))
+    forest = RandomForestClassifier(n_estimators=10, n_jobs=2, random_state=0).fit(
+        np.nan_to_num(matrix, nan=-1.0), (adult_rows["class"].iloc[:500] == ">50K").to_numpy())
+    model = TabularModel(task=classifier.model.task, features=classifier.model.features,
+                         members=[Member("forest", {}, member.preprocessor, forest)])
+    columns = _columns(classifier, adult_rows.iloc[600:650])
+    compiled = compile_model(model)
+    assert np.allclose(compiled.blend(columns), model.predict_proba(pd.DataFrame(columns)))
+    assert forest.n_jobs == 2
