@@ -168,3 +168,18 @@ def test_a_missing_feature_column_is_named_with_the_columns_there_are():
     frame, task = _table(TaskKind.BINARY)
     with pytest.raises(ColumnNotFound, match="'x3'"):
         search(frame, task=task, schema=SCHEMA, features=["x1", "x3"], deadline=None, trials=1)
+
+
+def test_every_member_of_a_searched_model_saves_without_pickle(tmp_path: Any):
+    import skops.io as sio
+
+    frame, result = _search(TaskKind.BINARY, trials=5)
+    safe = ("sklearn.", "numpy.", "scipy.", "trainforge.", "builtins.")
+    for index, member in enumerate(result.model.members):
+        if hasattr(member.estimator, "save_native"):
+            member.estimator.save_native(tmp_path, f"m{index}")
+            type(member.estimator).load_native(tmp_path, f"m{index}")
+        for part in ([member.preprocessor] if hasattr(member.estimator, "save_native")
+                     else [member.preprocessor, member.estimator]):
+            untrusted = sio.get_untrusted_types(data=sio.dumps(part))
+            assert all(t.startswith(safe) for t in untrusted), untrusted
