@@ -94,3 +94,18 @@ def test_a_multi_threaded_forest_is_served_in_one_thread_and_left_unchanged(clas
     compiled = compile_model(model)
     assert np.allclose(compiled.blend(columns), model.predict_proba(pd.DataFrame(columns)))
     assert forest.n_jobs == 2
+
+
+@pytest.mark.parametrize("n_rows", [1, 64])
+def test_walked_forest_trees_give_the_forests_own_numbers(n_rows, adult_rows):
+    from sklearn.ensemble import ExtraTreesRegressor
+
+    from trainforge.serving.forests import forest_walker
+
+    matrix = adult_rows[["age", "fnlwgt", "education_num", "capital_gain"]].to_numpy(float)
+    matrix[::7, 0] = np.nan  # missing values the trees learned where to send
+    forest = ExtraTreesRegressor(n_estimators=30, random_state=0).fit(
+        matrix[:1000], adult_rows["hours_per_week"].iloc[:1000].to_numpy(float))
+    rows = matrix[1000:1000 + n_rows]
+    assert np.allclose(forest_walker(forest, classify=False)(rows), forest.predict(rows),
+                       rtol=1e-12)

@@ -20,6 +20,7 @@ import numpy as np
 
 from trainforge.algorithms.model import FeatureSpec, Member, TabularModel, probabilities_from_blend
 from trainforge.serving.booster_row import single_row_predictor
+from trainforge.serving.forests import MAX_WALK_ROWS, forest_walker
 from trainforge.serving.plans import (
     Column,
     ColumnsFn,
@@ -104,10 +105,15 @@ def _estimator_call(estimator: Any, *, classify: bool, n_classes: int) -> Column
     if direct is not None:
         return direct
     estimator = _single_threaded(estimator)
-    if classify:
-        return lambda columns: np.asarray(estimator.predict_proba(_matrix(columns)),
-                                          dtype="float64")
-    return lambda columns: np.asarray(estimator.predict(_matrix(columns)), dtype="float64")
+    predict = estimator.predict_proba if classify else estimator.predict
+    walk = forest_walker(estimator, classify=classify)
+
+    def call(columns: list[Column]) -> np.ndarray:
+        if walk is not None and len(columns[0]) <= MAX_WALK_ROWS:
+            return walk(_matrix(columns))
+        return np.asarray(predict(_matrix(columns)), dtype="float64")
+
+    return call
 
 
 # ---- the model --------------------------------------------------------------------------------
