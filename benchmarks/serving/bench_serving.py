@@ -2,6 +2,8 @@
 
     python benchmarks/serving/bench_serving.py                 # everything, ~1 minute
     python benchmarks/serving/bench_serving.py --seconds 5     # shorter load runs
+    TRAINFORGE_HOME=... python benchmarks/serving/bench_serving.py --ref adult
+        # a model `trainforge train` registered on adult.csv (e.g. an AutoML blend)
 
 The model: LightGBM (trainforge's ``LightGBMModel``, 100 trees, 31 leaves) after trainforge's
 "tree" preprocessing, fitted on 80 % of adult (UCI, 14 features, 8 categorical). The server is
@@ -44,8 +46,21 @@ CATEGORIES = ["workclass", "education", "marital_status", "occupation", "relatio
 
 
 # ---- the model --------------------------------------------------------------------------------
-def build_model() -> tuple[Any, list[dict[str, Any]]]:
-    """The served model and a few held-out request records."""
+def _records(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v)
+             for k, v in row.items()} for row in rows.to_dict("records")]
+
+
+def build_model(ref: str | None = None) -> tuple[Any, list[dict[str, Any]]]:
+    """The served model and a few held-out request records.
+
+    With ``ref``, the model is that registered one (it must take adult's columns).
+    """
+    if ref is not None:
+        from trainforge.workspace import Workspace
+
+        rows = pd.read_csv(ADULT).sample(n=200, random_state=1).drop(columns=["class"])
+        return Workspace().registry.load(ref), _records(rows)
     from trainforge.algorithms.boosting import LightGBMModel
     from trainforge.algorithms.model import FeatureSpec, Member, TabularModel, coerce_frame
     from trainforge.data.dataset import ColumnKind
@@ -69,10 +84,7 @@ def build_model() -> tuple[Any, list[dict[str, Any]]]:
     model = TabularModel(task=task, features=features, members=[
         Member(algorithm="lightgbm", params={}, preprocessor=pre, estimator=estimator)])
     loaded = LoadedModel(name="adult", version=1, model=model, manifest={}, path=HERE)
-    records = [{k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v)
-                for k, v in row.items()}
-               for row in held_out.drop(columns=["class"]).head(200).to_dict("records")]
-    return loaded, records
+    return loaded, _records(held_out.drop(columns=["class"]).head(200))
 
 
 # ---- in-process -------------------------------------------------------------------------------
@@ -84,25 +96,26 @@ def _median_us(fn: Any, number: int) -> float:
 def in_process(loaded: Any, records: list[dict[str, Any]]) -> dict[str, float]:
     import orjson
 
+    from trainforge.algorithms.model import coerce_frame
     from trainforge.serving.served import ServedModel
 
     served = ServedModel(loaded)
     frame = pd.DataFrame(records[:1])
     body = orjson.dumps({"records": records[:1]})
     columns = served.signature.parse_request(body)
-    booster = loaded.model.members[0].estimator.booster_
-    matrix = loaded.model.members[0].preprocessor.transform(
-        __import__("trainforge.algorithms.model", fromlist=["coerce_frame"]).coerce_frame(
-            frame, loaded.model.features))
-    return {
+    times = {
         "model.predict_proba(1-row DataFrame)": _median_us(
-            lambda: loaded.model.predict_proba(frame), 50),
+            lambda: loaded.model.predict_proba(frame), 20),
         "fast path: validate + compiled predict + JSON": _median_us(
-            lambda: orjson.dumps(served.answer(served.signature.parse_request(body))), 500),
-        "fast path: compiled predict only": _median_us(lambda: served.outputs(columns), 500),
-        "raw booster.predict (1 row, 1 thread)": _median_us(
-            lambda: booster.predict(matrix, num_threads=1), 500),
+            lambda: orjson.dumps(served.answer(served.signature.parse_request(body))), 200),
+        "fast path: compiled predict only": _median_us(lambda: served.outputs(columns), 200),
     }
+    first = loaded.model.members[0]
+    if hasattr(first.estimator, "booster_") and len(loaded.model.members) == 1:
+        matrix = first.preprocessor.transform(coerce_frame(frame, loaded.model.features))
+        times["raw booster.predict (1 row, 1 thread)"] = _median_us(
+            lambda: first.estimator.booster_.predict(matrix, num_threads=1), 200)
+    return times
 
 
 # ---- the server -------------------------------------------------------------------------------
@@ -118,7 +131,7 @@ def plain_fastapi_app(loaded: Any) -> Any:
 
     app = FastAPI()
 
-    @app.post("/v1/models/adult/predict")
+    @app.post(f"/v1/models/{loaded.name}/predict")
     def predict(body: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         frame = pd.DataFrame(body["records"])
         proba = loaded.model.predict_proba(frame)
@@ -129,13 +142,13 @@ def plain_fastapi_app(loaded: Any) -> Any:
     return app
 
 
-def run_server(port: int, app_kind: str) -> None:
+def run_server(port: int, app_kind: str, ref: str | None) -> None:
     """``--serve PORT``: build the model and serve it until killed."""
     import uvicorn
 
     from trainforge.serving.server import build_server
 
-    loaded, _ = build_model()
+    loaded, _ = build_model(ref)
     if app_kind == "plain":
         uvicorn.run(plain_fastapi_app(loaded), host="127.0.0.1", port=port, access_log=False,
                     http="httptools", loop="uvloop", log_level="warning")
@@ -230,8 +243,9 @@ def load_with_asyncio(url: str, body: bytes, *, clients: int, seconds: float) ->
             "p99_ms": ordered[int(len(ordered) * 0.99)] * 1000}
 
 
-def measure_load(port: int, body: bytes, *, clients: int, seconds: float) -> dict[str, Any]:
-    url = f"http://127.0.0.1:{port}/v1/models/adult/predict"
+def measure_load(port: int, body: bytes, *, name: str, clients: int,
+                 seconds: float) -> dict[str, Any]:
+    url = f"http://127.0.0.1:{port}/v1/models/{name}/predict"
     if shutil.which("wrk"):
         return {"client": "wrk", **load_with_wrk(url, body, clients=clients, seconds=seconds)}
     # the asyncio client runs in its own process so it never shares the server's interpreter
@@ -246,13 +260,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--ref", help="a registered model trained on adult.csv (NAME[:VERSION])")
     parser.add_argument("--app", choices=["trainforge", "plain"], default="trainforge",
                         help=argparse.SUPPRESS)
     parser.add_argument("--load", help=argparse.SUPPRESS)
     parser.add_argument("--clients", type=int, default=8, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        run_server(args.serve, args.app)
+        run_server(args.serve, args.app, args.ref)
         return
     if args.load:
         print(json.dumps(load_with_asyncio(args.load, sys.stdin.buffer.read(),
@@ -261,26 +276,28 @@ def main() -> None:
 
     import orjson
 
-    loaded, records = build_model()
-    results: dict[str, Any] = {"in_process_us": in_process(loaded, records)}
+    loaded, records = build_model(args.ref)
+    results: dict[str, Any] = {"model": f"{loaded.ref}: {len(loaded.model.members)} member(s)",
+                               "in_process_us": in_process(loaded, records)}
     body = orjson.dumps({"records": records[:1]})
     for app_kind in ("trainforge", "plain"):
         port = _free_port()
-        server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--app",
-                                   app_kind], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+        command = [sys.executable, __file__, "--serve", str(port), "--app", app_kind]
+        server = subprocess.Popen(command + (["--ref", args.ref] if args.ref else []),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             _wait_healthy(port, server, path="/health" if app_kind == "trainforge" else "/docs")
-            measure_load(port, body, clients=1, seconds=2)  # warm-up
-            results[f"{app_kind}_one_client"] = measure_load(port, body, clients=1,
-                                                             seconds=args.seconds)
-            results[f"{app_kind}_eight_clients"] = measure_load(port, body, clients=8,
-                                                                seconds=args.seconds)
+            measure_load(port, body, name=loaded.name, clients=1, seconds=2)  # warm-up
+            for label, clients in (("one_client", 1), ("eight_clients", 8)):
+                results[f"{app_kind}_{label}"] = measure_load(
+                    port, body, name=loaded.name, clients=clients, seconds=args.seconds)
         finally:
             server.terminate()
             server.wait(timeout=30)
     results["load_average"] = os.getloadavg()
-    (HERE / "results.json").write_text(json.dumps(results, indent=1))
+    out = HERE / ("results.json" if args.ref is None else "results-registered.json")
+    out.write_text(json.dumps(results, indent=1))
+    print(f"model: {results['model']}")
     print("| measure | value |\n|---|---|")
     for name, value in results["in_process_us"].items():
         print(f"| in-process: {name} | {value / 1000:.3f} ms |")

@@ -62,8 +62,8 @@ def test_a_step_the_compiler_does_not_know_is_served_through_pandas(adult_rows, 
 
 def test_verification_refuses_a_fast_path_that_disagrees(classifier: LoadedModel):
     compiled = compile_model(classifier.model)
-    share, transform, call = compiled._members[0]
-    compiled._members[0] = (share, transform, lambda columns: call(columns)[:, ::-1])
+    share, which, call = compiled._members[0]
+    compiled._members[0] = (share, which, lambda columns: call(columns)[:, ::-1])
     assert not verify(compiled, probe_columns(classifier.model))
 
 

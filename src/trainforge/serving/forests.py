@@ -16,7 +16,7 @@ import numpy as np
 
 from trainforge.serving.plans import FastPathMiss
 
-# above this many rows scikit-learn's own per-tree predict is as fast as the walk
+# from about 100 rows on, scikit-learn's own per-tree predict is the faster one
 MAX_WALK_ROWS = 64
 
 
