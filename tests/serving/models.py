@@ -102,13 +102,17 @@ def record(frame: pd.DataFrame, row: int) -> dict[str, object]:
 
 
 def trainforge_pipeline(frame: pd.DataFrame, path: Path, *, style: str = "tree",
-                        max_one_hot: int = 60, name: str = "tf") -> LoadedModel:
-    """trainforge's own parts: ``make_preprocessor`` then ``LightGBMModel`` on class codes."""
+                        max_one_hot: int = 60, text: tuple[str, ...] = (),
+                        name: str = "tf") -> LoadedModel:
+    """trainforge's own parts: ``make_preprocessor`` then ``LightGBMModel`` on class codes.
+
+    ``text`` names columns to prepare as free text (TF-IDF) instead of categories.
+    """
     from trainforge.algorithms.boosting import LightGBMModel
     from trainforge.data.prepare import make_preprocessor
 
     features = _features(NUMBERS, CATEGORIES)
-    schema = {f.name: f.kind for f in features}
+    schema = {f.name: ColumnKind.TEXT if f.name in text else f.kind for f in features}
     X = coerce_frame(frame, features)
     classes = tuple(sorted(frame["class"].astype(str).unique()))
     codes = np.searchsorted(np.asarray(classes, dtype=object),

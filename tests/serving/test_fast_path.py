@@ -50,9 +50,18 @@ def test_trainforge_preprocessing_and_lightgbm_compile_to_the_same_numbers(style
     assert np.allclose(compiled.blend(columns), expected, rtol=1e-12, atol=1e-12)
 
 
-def test_a_step_the_compiler_does_not_know_is_served_through_pandas(adult_rows, tmp_path: Path):
-    # max_one_hot=5: wide categories are target-encoded, a step with no compiled plan
+def test_target_encoded_categories_compile_to_the_same_numbers(adult_rows, tmp_path: Path):
+    # max_one_hot=5: wider categories are target-encoded in the linear style
     loaded = trainforge_pipeline(adult_rows.iloc[:1500], tmp_path, style="linear", max_one_hot=5)
+    assert any(step["op"] == "target" for step in loaded.model.members[0].preprocessor.plan_)
+    columns = _columns(loaded, adult_rows.iloc[1500:1800])
+    compiled = compile_model(loaded.model)
+    expected = _model_numbers(loaded, pd.DataFrame(columns))
+    assert np.allclose(compiled.blend(columns), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_a_step_the_compiler_does_not_know_is_served_through_pandas(adult_rows, tmp_path: Path):
+    loaded = trainforge_pipeline(adult_rows.iloc[:1500], tmp_path, text=("occupation",))
     served = ServedModel(loaded)
     assert served.compiled is None
     columns = served.signature.parse_records([record(adult_rows, 1600)])

@@ -250,7 +250,8 @@ def _table_number(step: dict[str, Any], style: str) -> Callable[[Column], list[C
     return finish
 
 
-def _table_step(step: dict[str, Any], style: str) -> Callable[[Column], list[Column]]:
+def _table_step(step: dict[str, Any], style: str,
+                encoders: Sequence[Any]) -> Callable[[Column], list[Column]]:
     op = step["op"]
     if op == "ordinal":
         codes = {k: float(v) for k, v in step["codes"].items()}
@@ -274,12 +275,36 @@ def _table_step(step: dict[str, Any], style: str) -> Callable[[Column], list[Col
         return lambda values: finish([math.nan if _is_missing(v) else
                                       float(v == positive or str(v) == positive)
                                       for v in values])
+    if op == "target":
+        return _target_encoding(encoders[step["encoder"]])
     raise Unsupported(f"TablePreprocessor step {op!r}")
+
+
+def _target_encoding(encoder: Any) -> Callable[[Column], list[Column]]:
+    """scikit-learn's TargetEncoder on one column of levels, as TablePreprocessor feeds it."""
+    try:
+        from trainforge.data.prepare import _MISSING  # the level a missing category is given
+    except ImportError as gone:
+        raise Unsupported("target encoding without its missing-level marker") from gone
+
+    index = {str(level): i for i, level in enumerate(encoder.categories_[0])}
+    if encoder.target_type_ == "multiclass":
+        tables = [[float(x) for x in e] for e in encoder.encodings_]
+        means = [float(m) for m in encoder.target_mean_]
+    else:
+        tables, means = [[float(x) for x in encoder.encodings_[0]]], [float(encoder.target_mean_)]
+
+    def encode(values: Column) -> list[Column]:
+        at = [index.get(_MISSING if _is_missing(v) else str(v)) for v in values]
+        return [[mean if i is None else table[i] for i in at]
+                for table, mean in zip(tables, means, strict=True)]
+
+    return encode
 
 
 def _table_preprocessor(preprocessor: Any, incoming: Sequence[str]) -> ColumnsFn:
     at = _positions_in(incoming)
-    steps = [(at(step["name"]), _table_step(step, preprocessor.style))
+    steps = [(at(step["name"]), _table_step(step, preprocessor.style, preprocessor.encoders_))
              for step in preprocessor.plan_]
 
     def run(columns: list[Column]) -> list[Column]:
@@ -310,8 +335,13 @@ def compile_preprocessor(preprocessor: Any, feature_names: Sequence[str]) -> Col
 def known_categories(preprocessor: Any) -> dict[str, list[Any]]:
     """Categories the preprocessor's encoders learned, by input column name (for probes)."""
     if hasattr(preprocessor, "plan_"):
-        return {step["name"]: list(step["codes"]) for step in preprocessor.plan_
-                if "codes" in step}
+        known = {step["name"]: list(step["codes"]) for step in preprocessor.plan_
+                 if "codes" in step}
+        for step in preprocessor.plan_:
+            if step["op"] == "target":
+                levels = preprocessor.encoders_[step["encoder"]].categories_[0]
+                known[step["name"]] = [str(v) for v in levels if not str(v).startswith("\x00")]
+        return known
     known: dict[str, list[Any]] = {}
     names = [str(n) for n in getattr(preprocessor, "feature_names_in_", [])]
     for _, step, selection in getattr(preprocessor, "transformers_", []):
