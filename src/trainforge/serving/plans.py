@@ -332,16 +332,21 @@ def compile_preprocessor(preprocessor: Any, feature_names: Sequence[str]) -> Col
     return compile_transformer(preprocessor)
 
 
+def _table_categories(preprocessor: Any) -> dict[str, list[Any]]:
+    known: dict[str, list[Any]] = {}
+    for step in preprocessor.plan_:
+        if "codes" in step:
+            known[step["name"]] = list(step["codes"])
+        elif step["op"] == "target":
+            levels = preprocessor.encoders_[step["encoder"]].categories_[0]
+            known[step["name"]] = [str(v) for v in levels if not str(v).startswith("\x00")]
+    return known
+
+
 def known_categories(preprocessor: Any) -> dict[str, list[Any]]:
     """Categories the preprocessor's encoders learned, by input column name (for probes)."""
     if hasattr(preprocessor, "plan_"):
-        known = {step["name"]: list(step["codes"]) for step in preprocessor.plan_
-                 if "codes" in step}
-        for step in preprocessor.plan_:
-            if step["op"] == "target":
-                levels = preprocessor.encoders_[step["encoder"]].categories_[0]
-                known[step["name"]] = [str(v) for v in levels if not str(v).startswith("\x00")]
-        return known
+        return _table_categories(preprocessor)
     known: dict[str, list[Any]] = {}
     names = [str(n) for n in getattr(preprocessor, "feature_names_in_", [])]
     for _, step, selection in getattr(preprocessor, "transformers_", []):
