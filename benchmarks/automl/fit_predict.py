@@ -52,7 +52,7 @@ def main() -> None:
     train, _ = clean_target(dataset, task)
     features = feature_columns(dataset.schema, args.target, frame=train)
     test = read_table(args.test).frame
-    keep_s = 1.0 + 2e-5 * len(test) * max(1, len(features))  # predict, write, exit
+    keep_s = 0.8 + 5e-6 * len(test) * max(1, len(features))  # predict, write, exit
     deadline = started + args.budget - keep_s
     fitted_at = time.monotonic()
     result = search(train, task=task, schema=dataset.schema, features=features,

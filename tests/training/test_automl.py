@@ -121,7 +121,7 @@ def test_callbacks_hear_the_start_every_trial_and_the_end():
             heard.append("end")
 
     _search(TaskKind.BINARY, trials=2, callbacks=[Recorder()])
-    assert heard == ["start 5-fold cross-validation", "trial 0 ok", "trial 1 ok", "end"]
+    assert heard == ["start 5-fold cross-validation, 2 times", "trial 0 ok", "trial 1 ok", "end"]
 
 
 def test_a_callback_without_every_hook_is_fine_and_on_error_hears_failures():

@@ -19,7 +19,7 @@ def build_mlp(params: Mapping[str, Any], task: Task, seed: int) -> Any:
     p = {**DEFAULTS, **params}
     common = {"hidden_layer_sizes": (int(p["width"]),) * int(p["depth"]),
               "alpha": float(p["alpha"]), "learning_rate_init": float(p["learning_rate"]),
-              "early_stopping": True, "n_iter_no_change": 10, "max_iter": 300,
+              "early_stopping": True, "n_iter_no_change": 8, "max_iter": 200,
               "random_state": seed}
     if task.kind.is_classification:
         return MLPClassifier(**common)
@@ -38,5 +38,5 @@ def mlp_space(trial: Any) -> dict[str, Any]:
 ALGORITHMS = [
     Algorithm(name="mlp", family="neural", summary="multi-layer perceptron (scikit-learn)",
               kinds=frozenset(TaskKind), preprocessing="linear", build=build_mlp,
-              search_space=mlp_space, defaults=DEFAULTS, cost=8.0),
+              search_space=mlp_space, defaults=DEFAULTS, cost=15.0),
 ]

@@ -156,7 +156,7 @@ class _Search:
         self.skipped: list[Candidate] = []
         self.budget_s = None if deadline is None else max(0.0, deadline - started)
         # what assembling the final model needs at the end: ensemble, refit, train score
-        reserve = 0.0 if self.budget_s is None else 0.3 + 0.04 * self.budget_s
+        reserve = 0.0 if self.budget_s is None else 0.3 + 0.06 * self.budget_s
         self.trial_deadline = None if deadline is None else deadline - reserve
 
     # ---- the two phases ---------------------------------------------------------------------
@@ -315,8 +315,11 @@ class _Search:
         reference, wall = finished[0]
         algorithm = catalog.get(spec.algorithm)
         guess = wall * algorithm.cost / catalog.get(reference.spec.algorithm).cost
-        if algorithm.family == "boosting" or len(self.data.resampling.folds) > 1:
-            return guess / len(self.data.resampling.folds)
+        n_folds = len(self.data.resampling.folds)
+        if algorithm.family == "boosting":
+            return guess / n_folds
+        if n_folds > 1:  # a fold cannot be cut short: leave room for a guess twice too low
+            return 2.0 * guess / n_folds
         return guess * max(1.0, len(self.data.resampling.folds[0][0]) / UNSTOPPABLE_ROWS)
 
     # ---- the end ----------------------------------------------------------------------------

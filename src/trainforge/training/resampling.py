@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+from sklearn.model_selection import (KFold, RepeatedKFold, RepeatedStratifiedKFold,
+                                     StratifiedKFold, train_test_split)
 
 CV_MAX_ROWS = 12_000  # above this a single holdout is precise enough and k× cheaper
 FIVE_FOLD_MAX_ROWS = 3_000  # up to this, five folds; above it three (each fold costs more)
+REPEAT_MAX_ROWS = 1_500  # up to this, the folds are drawn twice: a steadier score to select by
 
 
 @dataclass(frozen=True)
@@ -19,10 +22,13 @@ class Resampling:
     kind: str  # "cv" or "holdout"
     folds: list[tuple[np.ndarray, np.ndarray]]
     scored: np.ndarray
+    repeats: int = 1
 
     def describe(self) -> str:
         if self.kind == "cv":
-            return f"{len(self.folds)}-fold cross-validation"
+            k = len(self.folds) // self.repeats
+            return f"{k}-fold cross-validation" + (f", {self.repeats} times"
+                                                     if self.repeats > 1 else "")
         return f"holdout of {len(self.scored):,} rows"
 
     @property
@@ -41,13 +47,18 @@ def plan_resampling(y: np.ndarray, *, classification: bool, seed: int,
     rows = np.arange(n_rows)
     if n_rows <= max_cv_rows:
         k = max(2, min(n_folds if n_rows <= FIVE_FOLD_MAX_ROWS else 3, n_rows // 2))
+        repeats = 2 if n_rows <= REPEAT_MAX_ROWS else 1
+        splitter: Any
         if stratify:
-            splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-            folds = list(splitter.split(rows, y))
+            splitter = (RepeatedStratifiedKFold(n_splits=k, n_repeats=repeats, random_state=seed)
+                        if repeats > 1 else
+                        StratifiedKFold(n_splits=k, shuffle=True, random_state=seed))
         else:
-            folds = list(KFold(n_splits=k, shuffle=True, random_state=seed).split(rows))
-        return Resampling("cv", [(a, b) for a, b in folds], rows)
+            splitter = (RepeatedKFold(n_splits=k, n_repeats=repeats, random_state=seed)
+                        if repeats > 1 else KFold(n_splits=k, shuffle=True, random_state=seed))
+        folds = list(splitter.split(rows, y))
+        return Resampling("cv", [(a, b) for a, b in folds], rows, repeats)
     train, valid = train_test_split(rows, test_size=holdout_fraction, random_state=seed,
                                     stratify=y if stratify else None)
     train, valid = np.sort(train), np.sort(valid)
-    return Resampling("holdout", [(train, valid)], valid)
+    return Resampling("holdout", [(train, valid)], valid, 1)

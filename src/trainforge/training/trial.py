@@ -159,7 +159,10 @@ def run_trial(spec: CandidateSpec, data: SearchData, *, stop_at: float | None,
         if oof is None:
             shape = (len(data.resampling.scored), *proba.shape[1:])
             oof = np.zeros(shape, dtype=np.float64)
-        oof[[scored_position[r] for r in valid_rows.tolist()]] = proba
+            times_scored = np.zeros(len(data.resampling.scored), dtype=np.float64)
+        positions = [scored_position[r] for r in valid_rows.tolist()]
+        oof[positions] += proba  # repeated folds score a row more than once: averaged below
+        times_scored[positions] += 1.0
         result.members.append(Member(algorithm=algorithm.name, params=dict(spec.params),
                                      preprocessor=fold.preprocessor, estimator=estimator,
                                      weight=1.0 / len(folds)))
@@ -169,13 +172,15 @@ def run_trial(spec: CandidateSpec, data: SearchData, *, stop_at: float | None,
             result.note = (result.note + "; " if result.note else "") + "stopped early: time"
         fold_times.append(time.monotonic() - started)
         if report is not None and index + 1 < len(folds):
-            scored = np.concatenate([folds[i][1] for i in range(index + 1)])
-            part = oof[[scored_position[r] for r in scored.tolist()]]
-            if report(index, data.scorer.utility(data.y[scored], part)):
+            seen = np.flatnonzero(times_scored > 0)
+            part = _averaged(oof[seen], times_scored[seen])
+            rows = data.resampling.scored[seen]
+            if report(index, data.scorer.utility(data.y[rows], part)):
                 result.status = "pruned"
                 result.fit_time_s = sum(fold_times)
                 return result
     assert oof is not None  # resampling always has a fold
+    oof = _averaged(oof, times_scored)
     result.oof = oof
     result.fit_time_s = sum(fold_times) - predict_s
     result.predict_time_s = predict_s / max(1, n_predicted) * 1000.0
@@ -212,6 +217,11 @@ def _fit_fold(algorithm: catalog.Algorithm, spec: CandidateSpec, data: SearchDat
     else:
         output = np.asarray(estimator.predict(fold.valid), dtype=np.float64).reshape(-1)
     return estimator, output, time.monotonic() - started, memory.peak_mb
+
+
+def _averaged(summed: np.ndarray, times: np.ndarray) -> np.ndarray:
+    shape = (-1,) + (1,) * (summed.ndim - 1)
+    return summed / np.maximum(times, 1.0).reshape(shape)
 
 
 def configure(estimator: Any, data: SearchData, fold: PreparedFold) -> Any:
