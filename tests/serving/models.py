@@ -103,7 +103,7 @@ def record(frame: pd.DataFrame, row: int) -> dict[str, object]:
 
 def trainforge_pipeline(frame: pd.DataFrame, path: Path, *, style: str = "tree",
                         max_one_hot: int = 60, text: tuple[str, ...] = (),
-                        name: str = "tf") -> LoadedModel:
+                        library: str = "lightgbm", name: str = "tf") -> LoadedModel:
     """trainforge's own parts: ``make_preprocessor`` then ``LightGBMModel`` on class codes.
 
     ``text`` names columns to prepare as free text (TF-IDF) instead of categories.
@@ -121,11 +121,16 @@ def trainforge_pipeline(frame: pd.DataFrame, path: Path, *, style: str = "tree",
                             target_type="binary", max_one_hot=max_one_hot)
     matrix = pre.fit_transform(X, codes)
     ordinal = tuple(i for i, step in enumerate(pre.plan_) if step["op"] == "ordinal")
-    estimator = LightGBMModel(task_kind="binary", n_classes=2, n_estimators=25,
-                              categorical_features=ordinal if style == "tree" else (),
-                              n_threads=1).fit(matrix, codes)
+    if library == "xgboost":
+        from trainforge.algorithms.boosting import XGBoostModel
+
+        estimator = XGBoostModel(n_estimators=25, n_threads=1).fit(matrix, codes)
+    else:
+        estimator = LightGBMModel(task_kind="binary", n_classes=2, n_estimators=25,
+                                  categorical_features=ordinal if style == "tree" else (),
+                                  n_threads=1).fit(matrix, codes)
     task = Task(target="class", kind=TaskKind.BINARY, metric="roc_auc", classes=classes)
-    member = Member(algorithm="lightgbm", params={}, preprocessor=pre, estimator=estimator)
+    member = Member(algorithm=library, params={}, preprocessor=pre, estimator=estimator)
     return _loaded(name, TabularModel(task=task, features=features, members=[member]), path)
 
 

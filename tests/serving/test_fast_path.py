@@ -40,10 +40,12 @@ def test_fast_path_equals_the_model_on_real_rows(name, request, adult_rows):
     assert np.allclose(compiled.blend(columns), expected, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("style", ["tree", "linear"])
-def test_trainforge_preprocessing_and_lightgbm_compile_to_the_same_numbers(style, adult_rows,
-                                                                            tmp_path: Path):
-    loaded = trainforge_pipeline(adult_rows.iloc[:1500], tmp_path, style=style)
+@pytest.mark.parametrize(("style", "library"), [("tree", "lightgbm"), ("linear", "lightgbm"),
+                                                ("tree", "xgboost")])
+def test_trainforge_preprocessing_and_boosting_compile_to_the_same_numbers(style, library,
+                                                                           adult_rows,
+                                                                           tmp_path: Path):
+    loaded = trainforge_pipeline(adult_rows.iloc[:1500], tmp_path, style=style, library=library)
     columns = _columns(loaded, adult_rows.iloc[1500:1800])
     compiled = compile_model(loaded.model)
     expected = _model_numbers(loaded, pd.DataFrame(columns))

@@ -101,8 +101,26 @@ def _single_threaded(estimator: Any) -> Any:
     return serial
 
 
+def _xgboost_call(estimator: Any, n_classes: int) -> ColumnsCall | None:
+    """XGBoost without building a DMatrix per request (``inplace_predict``, same numbers)."""
+    from trainforge.algorithms.boosting import XGBoostModel
+
+    if type(estimator) is not XGBoostModel:
+        return None
+    booster, rounds = estimator.booster_, (0, int(estimator.best_iteration_))
+
+    def raw(columns: list[Column]) -> np.ndarray:
+        return np.asarray(booster.inplace_predict(_matrix(columns), iteration_range=rounds),
+                          dtype="float64")
+
+    if estimator.task_kind == "regression":
+        return lambda columns: raw(columns).reshape(-1)
+    return _as_probabilities(raw, n_classes)
+
+
 def _estimator_call(estimator: Any, *, classify: bool, n_classes: int) -> ColumnsCall:
-    direct = _lightgbm_call(estimator, classify=classify, n_classes=n_classes)
+    direct = (_lightgbm_call(estimator, classify=classify, n_classes=n_classes)
+              or _xgboost_call(estimator, n_classes))
     if direct is not None:
         return direct
     estimator = _single_threaded(estimator)
