@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from trainforge.serving.app import create_app
 from trainforge.serving.batch import BatchResult, predict_file
-from trainforge.serving.server import serve
+from trainforge.serving.server import build_server, serve
 
-__all__ = ["BatchResult", "create_app", "predict_file", "serve"]
+__all__ = ["BatchResult", "build_server", "create_app", "predict_file", "serve"]
