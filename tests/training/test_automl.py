@@ -173,7 +173,7 @@ def test_a_missing_feature_column_is_named_with_the_columns_there_are():
 def test_every_member_of_a_searched_model_saves_without_pickle(tmp_path: Any):
     import skops.io as sio
 
-    frame, result = _search(TaskKind.BINARY, trials=5)
+    _, result = _search(TaskKind.BINARY, trials=5)
     safe = ("sklearn.", "numpy.", "scipy.", "trainforge.", "builtins.")
     for index, member in enumerate(result.model.members):
         if hasattr(member.estimator, "save_native"):

@@ -46,7 +46,7 @@ class _Boosting(BaseEstimator):  # type: ignore[misc]
     def predict(self, X: Any) -> np.ndarray:
         if self.task_kind == "regression":
             return np.asarray(self._raw(X), dtype=np.float64).reshape(-1)
-        return self.predict_proba(X).argmax(axis=1)
+        return np.asarray(self.predict_proba(X).argmax(axis=1))
 
     def _raw(self, X: Any) -> np.ndarray:
         raise NotImplementedError
@@ -140,11 +140,12 @@ class LightGBMModel(_Boosting):
             stop_at: float | None = None) -> Self:
         import lightgbm as lgb
 
-        categorical = list(self.categorical_features) or "auto"
+        categorical: Any = list(self.categorical_features) or "auto"
         train = lgb.Dataset(X, np.asarray(y), weight=self._weights(y),
                             categorical_feature=categorical, params={"verbosity": -1},
                             free_raw_data=True)
-        valid_sets, callbacks = [], []
+        valid_sets: list[Any] = []
+        callbacks: list[Any] = []
         if eval_set is not None:
             valid_sets = [lgb.Dataset(eval_set[0], np.asarray(eval_set[1]), reference=train,
                                       weight=self._weights(eval_set[1]),
@@ -266,7 +267,7 @@ def _xgboost_deadline(stop_at: float, owner: XGBoostModel) -> Any:
     """A TrainingCallback that stops XGBoost's loop at ``stop_at``."""
     import xgboost as xgb
 
-    class Deadline(xgb.callback.TrainingCallback):  # type: ignore[misc]
+    class Deadline(xgb.callback.TrainingCallback):
         def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
             late = time.monotonic() > stop_at
             owner.stopped_by_time_ = owner.stopped_by_time_ or late

@@ -19,6 +19,7 @@ scikit-learn objects only: a preprocessor saves and loads with ``skops.io``.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Literal, Self
@@ -162,7 +163,7 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 "width": raw.shape[1] + int(indicate.sum())}
 
     def _plan_category(self, name: str, values: pd.Series) -> dict[str, Any]:
-        counts = Counter(v for v in values.tolist() if v is not None and v == v)
+        counts = Counter(v for v in values.tolist() if not _missing(v))
         ranked = [level for level, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
         if self.style == "tree":
             return {"name": name, "op": "ordinal", "codes": {v: i for i, v in enumerate(ranked)},
@@ -221,7 +222,7 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     @staticmethod
     def _one_hot(step: dict[str, Any], values: np.ndarray, block: np.ndarray) -> None:
         codes, missing = step["codes"], step["missing"]
-        column = [missing if v is None or v != v else codes.get(v, -1) for v in values.tolist()]
+        column = [missing if _missing(v) else codes.get(v, -1) for v in values.tolist()]
         rows = np.arange(len(column))
         hot = np.asarray(column, dtype=np.int64)
         known = hot >= 0  # an unseen level sets no column
@@ -268,6 +269,11 @@ def make_preprocessor(schema: Schema, features: Sequence[str], *, style: Preproc
 
 
 # ---- column helpers (pure functions) ----------------------------------------------------------
+def _missing(value: Any) -> bool:
+    """None or a float NaN: how a coerced frame spells a missing category or text."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def _as_float(name: str, values: pd.Series) -> np.ndarray:
     try:
         return np.asarray(pd.to_numeric(values, errors="raise"), dtype=np.float64)
@@ -278,7 +284,7 @@ def _as_float(name: str, values: pd.Series) -> np.ndarray:
 
 def _positive_level(values: pd.Series) -> str:
     """The level read as 1: a recognised 'true' spelling, else the last level in sorted order."""
-    levels = sorted({str(v) for v in values.tolist() if v is not None and v == v})
+    levels = sorted({str(v) for v in values.tolist() if not _missing(v)})
     for level in levels:
         if level.strip().lower() in _TRUE:
             return level
@@ -288,7 +294,7 @@ def _positive_level(values: pd.Series) -> str:
 
 
 def _boolean_values(values: Any, positive: str) -> np.ndarray:
-    out = [np.nan if v is None or v != v else float(v == positive or str(v) == positive)
+    out = [np.nan if _missing(v) else float(v == positive or str(v) == positive)
            for v in list(values)]
     return np.asarray(out, dtype=np.float64)[:, None]
 
@@ -304,7 +310,7 @@ def _as_datetime64(values: Any) -> np.ndarray:
         return np.asarray(stamps.to_numpy(), dtype="datetime64[ns]")
     # an object column of Timestamps / NaT / None, as DataFrame.to_numpy gives for a small frame
     nat = np.iinfo(np.int64).min
-    ints = [pd.Timestamp(v).value if v is not None and v == v else nat for v in array.tolist()]
+    ints = [pd.Timestamp(v).value if not _missing(v) else nat for v in array.tolist()]
     return np.asarray(ints, dtype=np.int64).view("datetime64[ns]")
 
 
@@ -350,7 +356,7 @@ def _column_arrays(X: pd.DataFrame, names: list[str]) -> dict[str, np.ndarray]:
 
 
 def _levels_with_missing(values: Any) -> np.ndarray:
-    return np.asarray([[_MISSING if v is None or v != v else str(v)] for v in list(values)],
+    return np.asarray([[_MISSING if _missing(v) else str(v)] for v in list(values)],
                       dtype=object)
 
 

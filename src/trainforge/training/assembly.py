@@ -77,9 +77,9 @@ def _refit(result: TrialResult, weight: float, data: SearchData,
         estimator.fit(prepared.train, data.y, stop_at=deadline)
     else:
         estimator.fit(prepared.train, data.y)
-    if data.task.kind.is_classification and not native:
-        if len(estimator.classes_) < len(data.task.classes):
-            estimator = catalog.AlignedClassifier(estimator, len(data.task.classes))
+    if (data.task.kind.is_classification and not native
+            and len(estimator.classes_) < len(data.task.classes)):
+        estimator = catalog.AlignedClassifier(estimator, len(data.task.classes))
     return Member(algorithm=algorithm.name, params=params, preprocessor=prepared.preprocessor,
                   estimator=estimator, weight=weight)
 

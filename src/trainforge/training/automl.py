@@ -22,10 +22,14 @@ from trainforge.algorithms import catalog
 from trainforge.algorithms.model import TabularModel, coerce_frame
 from trainforge.data.dataset import Schema
 from trainforge.data.task import Task
-from trainforge.errors import (BudgetTooSmall, ColumnNotFound, ConfigError, NoUsableFeatures,
-                               UnusableTarget)
-from trainforge.training.assembly import (REFIT_MARGIN, assemble_model, feature_specs,
-                                          score_on_rows)
+from trainforge.errors import (
+    BudgetTooSmall,
+    ColumnNotFound,
+    ConfigError,
+    NoUsableFeatures,
+    UnusableTarget,
+)
+from trainforge.training.assembly import REFIT_MARGIN, assemble_model, feature_specs, score_on_rows
 from trainforge.training.callbacks import Callback, FitInfo, TrialEvent, notify
 from trainforge.training.ensemble import greedy_selection
 from trainforge.training.portfolio import EXPLICIT_ONLY, Namespaced, default_candidates
@@ -136,12 +140,12 @@ def _encode_target(column: pd.Series, task: Task) -> np.ndarray:
                                  f"holds {unknown!r}, which is not one of the task's classes "
                                  f"({', '.join(task.classes[:8])})",
                                  "clean the target (clean_target) before searching")
-        return codes
+        return np.asarray(codes)
     values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
     if np.isnan(values).any():
         raise UnusableTarget(task.target, "the training table", "has missing or non-numeric "
                              "values", "clean the target (clean_target) before searching")
-    return values
+    return np.asarray(values)
 
 
 class _Search:
@@ -257,7 +261,7 @@ class _Search:
         try:
             result = run_trial(spec, self.data, stop_at=self.trial_deadline,
                                boost_until=boost_until, report=report)
-        except Exception as exc:  # a failing candidate must not end the search
+        except Exception as exc:  # noqa: BLE001 -- a failing candidate must not end the search
             result = TrialResult(spec=spec, status=f"failed: {type(exc).__name__}",
                                  note=str(exc)[:300])
         wall_s = time.monotonic() - began
@@ -331,8 +335,8 @@ class _Search:
                       if first else "not even one trial could start")
             raise BudgetTooSmall(self.budget_s or 0.0, needed)
         truth = self.data.y[self.data.resampling.scored]
-        weights, blend_score = greedy_selection([r.oof for _, r in finished], truth,
-                                                self.data.scorer)
+        predictions = [r.oof for _, r in finished if r.oof is not None]
+        weights, blend_score = greedy_selection(predictions, truth, self.data.scorer)
         model, how = assemble_model(self.data, [r for _, r in finished], weights,
                                     deadline=self.deadline)
         train_score = score_on_rows(model, self.data, seed=self.data.seed)

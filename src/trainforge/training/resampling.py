@@ -6,8 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import (KFold, RepeatedKFold, RepeatedStratifiedKFold,
-                                     StratifiedKFold, train_test_split)
+from sklearn.model_selection import (
+    KFold,
+    RepeatedKFold,
+    RepeatedStratifiedKFold,
+    StratifiedKFold,
+    train_test_split,
+)
 
 CV_MAX_ROWS = 12_000  # above this a single holdout is precise enough and k× cheaper
 FIVE_FOLD_MAX_ROWS = 3_000  # up to this, five folds; above it three (each fold costs more)

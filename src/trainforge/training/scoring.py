@@ -38,7 +38,7 @@ class Scorer:
 
 
 def _labels(proba: np.ndarray) -> np.ndarray:
-    return np.asarray(proba).argmax(axis=1)
+    return np.asarray(np.asarray(proba).argmax(axis=1))
 
 
 def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float:

@@ -136,7 +136,8 @@ def run_trial(spec: CandidateSpec, data: SearchData, *, stop_at: float | None,
         result.note = f"sampled {fraction:.0%} of the rows to fit in memory"
     scored_position = {row: i for i, row in enumerate(data.resampling.scored.tolist())}
     oof: np.ndarray | None = None
-    n_predicted, predict_s, fold_times = 0, 0.0, []
+    n_predicted, predict_s = 0, 0.0
+    fold_times: list[float] = []
     folds = data.resampling.folds
     limit = stop_at if boost_until is None or stop_at is None else min(stop_at, boost_until)
     for index, (train_rows, valid_rows) in enumerate(folds):
@@ -208,9 +209,9 @@ def _fit_fold(algorithm: catalog.Algorithm, spec: CandidateSpec, data: SearchDat
             estimator.fit(X, y, eval_set=(fold.valid, y_valid), stop_at=stop_at)
         else:
             estimator.fit(X, y)
-    if data.task.kind.is_classification and not native:
-        if len(estimator.classes_) < data.n_classes:
-            estimator = catalog.AlignedClassifier(estimator, data.n_classes)
+    if (data.task.kind.is_classification and not native
+            and len(estimator.classes_) < data.n_classes):
+        estimator = catalog.AlignedClassifier(estimator, data.n_classes)
     started = time.monotonic()
     if data.task.kind.is_classification:
         output = np.asarray(estimator.predict_proba(fold.valid), dtype=np.float64)
@@ -221,7 +222,7 @@ def _fit_fold(algorithm: catalog.Algorithm, spec: CandidateSpec, data: SearchDat
 
 def _averaged(summed: np.ndarray, times: np.ndarray) -> np.ndarray:
     shape = (-1,) + (1,) * (summed.ndim - 1)
-    return summed / np.maximum(times, 1.0).reshape(shape)
+    return np.asarray(summed / np.maximum(times, 1.0).reshape(shape))
 
 
 def configure(estimator: Any, data: SearchData, fold: PreparedFold) -> Any:
