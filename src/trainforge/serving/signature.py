@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from trainforge.algorithms.model import FeatureSpec
 
@@ -45,13 +45,19 @@ def _model_name(served_name: str, suffix: str) -> str:
     return "".join(w[:1].upper() + w[1:] for w in words) + suffix
 
 
+def _attribute(position: int) -> str:
+    # column names can be anything ("_id", "model_config", "hours-per-week"): pydantic sees
+    # safe attribute names, and requests, errors and docs use the columns' names as aliases
+    return f"feature_{position}"
+
+
 def record_model(served_name: str, features: Sequence[FeatureSpec]) -> type[BaseModel]:
     """The pydantic model of one input record of ``features``: required, nullable fields."""
     fields: dict[str, Any] = {}
-    for spec in features:
+    for position, spec in enumerate(features):
         python_type = _PYTHON_TYPES.get(spec.dtype, str)
-        fields[spec.name] = (python_type | None, ...)
-    config = ConfigDict(extra="allow", coerce_numbers_to_str=True,
+        fields[_attribute(position)] = (python_type | None, Field(..., alias=spec.name))
+    config = ConfigDict(extra="allow", coerce_numbers_to_str=True, populate_by_name=False,
                         title=_model_name(served_name, "Record"))
     return create_model(_model_name(served_name, "Record"), __config__=config, **fields)
 
@@ -82,6 +88,7 @@ class Signature:
     def __init__(self, served_name: str, features: Sequence[FeatureSpec]) -> None:
         self.features = list(features)
         self.names = [spec.name for spec in self.features]
+        self._attributes = [_attribute(position) for position in range(len(self.features))]
         self.record = record_model(served_name, self.features)
         self.request = request_model(served_name, self.record)
 
@@ -106,7 +113,8 @@ class Signature:
 
     def _columns(self, records: list[BaseModel]) -> Columns:
         dicts = [r.__dict__ for r in records]
-        values = {name: [d[name] for d in dicts] for name in self.names}
+        values = {name: [d[attribute] for d in dicts]
+                  for name, attribute in zip(self.names, self._attributes, strict=True)}
         ignored: dict[str, None] = {}
         for record in records:
             if record.__pydantic_extra__:
