@@ -260,6 +260,7 @@ def create_app(models: Mapping[str, LoadedModel]) -> FastAPI:
 
     @app.post(PREDICT_ROUTE, include_in_schema=False)
     async def predict_unknown(name: str) -> Response:
+        metrics.record("", PREDICT_ROUTE, 404, 0.0)
         return _json({"detail": _not_served(name, served)}, 404)
 
     @app.get("/health", tags=["operations"])
