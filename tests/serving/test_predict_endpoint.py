@@ -144,3 +144,12 @@ def test_a_body_over_the_size_limit_is_a_413(client, one_record, monkeypatch):
     response = client.post("/v1/models/adult/predict", json={"records": [one_record] * 5})
     assert response.status_code == 413
     assert "trainforge predict" in response.json()["detail"]
+
+
+def test_a_multiclass_model_gives_a_probability_for_every_class(multiclass: LoadedModel,
+                                                               records):
+    client = TestClient(create_app({"relationship": multiclass}))
+    sent = [{k: v for k, v in r.items() if k != "relationship"} for r in records[:3]]
+    body = client.post("/v1/models/relationship/predict", json={"records": sent}).json()
+    assert all(set(p) == set(multiclass.model.classes) for p in body["probabilities"])
+    assert all(abs(sum(p.values()) - 1.0) < 1e-9 for p in body["probabilities"])
