@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 
 from trainforge.registry.loaded import LoadedModel
 
-Rows = pd.DataFrame | Sequence[Mapping[str, Any]] | str | Path
+Rows: TypeAlias = pd.DataFrame | Sequence[Mapping[str, Any]] | str | Path
 
 
 def _as_frame(data: Rows) -> pd.DataFrame:

@@ -114,7 +114,8 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
         result = search(train_frame, task=task, schema=dataset.schema, features=features,
                         deadline=search_deadline, trials=config.trials, seed=config.seed,
                         algorithm=config.algorithm,
-                        callbacks=[*observers, _RunRecorder(workspace, run_id)])
+                        # observers implement only the hooks they need (see _notify)
+                        callbacks=[*observers, _RunRecorder(workspace, run_id)])  # type: ignore[list-item]
         _notify(observers, "on_phase", "evaluating on the held-out test split")
         evaluation = evaluate(result.model, test_frame)
         test_score = evaluation.metrics.get(task.metric)
