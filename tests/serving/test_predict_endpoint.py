@@ -131,14 +131,6 @@ def test_a_failure_is_logged_with_its_traceback(broken_client, one_record, caplo
     assert "the estimator fell over" in caplog.text
 
 
-def test_a_request_over_the_pandas_threshold_gets_the_same_numbers(client, records):
-    many = (records * 26)[:1_001]  # one row over FAST_PATH_MAX_ROWS: the pandas path
-    big = client.post("/v1/models/adult/predict", json={"records": many}).json()
-    small = client.post("/v1/models/adult/predict", json={"records": records}).json()
-    assert np.allclose([p[">50K"] for p in big["probabilities"][:40]],
-                       [p[">50K"] for p in small["probabilities"]], rtol=1e-12)
-
-
 def test_a_body_over_the_size_limit_is_a_413(client, one_record, monkeypatch):
     monkeypatch.setattr("trainforge.serving.app.MAX_BODY_BYTES", 100)
     response = client.post("/v1/models/adult/predict", json={"records": [one_record] * 5})
