@@ -120,3 +120,20 @@ def test_walked_forest_trees_give_the_forests_own_numbers(n_rows, adult_rows):
     rows = matrix[1000:1000 + n_rows]
     assert np.allclose(forest_walker(forest, classify=False)(rows), forest.predict(rows),
                        rtol=1e-12)
+
+
+@pytest.mark.parametrize("objective", ["binary:logistic", "reg:squarederror"])
+def test_walked_xgboost_trees_give_xgboosts_own_numbers(objective, adult_rows):
+    import xgboost as xgb
+
+    from trainforge.serving.xgboost_trees import xgboost_walker
+
+    matrix = adult_rows[["age", "fnlwgt", "education_num", "capital_gain"]].to_numpy(float)
+    matrix[::7, 0] = np.nan
+    target = ((adult_rows["class"] == ">50K") if objective.startswith("binary")
+              else adult_rows["hours_per_week"]).to_numpy(float)
+    booster = xgb.train({"objective": objective, "max_depth": 4, "nthread": 1},
+                        xgb.DMatrix(matrix[:1000], label=target[:1000]), num_boost_round=40)
+    rows = matrix[1000:1064]
+    walked = xgboost_walker(booster, 30)(rows)
+    assert np.array_equal(walked, booster.inplace_predict(rows, iteration_range=(0, 30)))

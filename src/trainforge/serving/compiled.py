@@ -29,6 +29,7 @@ from trainforge.serving.plans import (
     compile_preprocessor,
     known_categories,
 )
+from trainforge.serving.xgboost_trees import xgboost_walker
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +109,11 @@ def _xgboost_call(estimator: Any, n_classes: int) -> ColumnsCall | None:
     if type(estimator) is not XGBoostModel:
         return None
     booster, rounds = estimator.booster_, (0, int(estimator.best_iteration_))
+    walk = xgboost_walker(booster, rounds[1]) if estimator.task_kind != "multiclass" else None
 
     def raw(columns: list[Column]) -> np.ndarray:
+        if walk is not None and len(columns[0]) <= MAX_WALK_ROWS:
+            return walk(_matrix(columns))
         return np.asarray(booster.inplace_predict(_matrix(columns), iteration_range=rounds),
                           dtype="float64")
 
