@@ -137,3 +137,16 @@ def test_walked_xgboost_trees_give_xgboosts_own_numbers(objective, adult_rows):
     rows = matrix[1000:1064]
     walked = xgboost_walker(booster, 30)(rows)
     assert np.array_equal(walked, booster.inplace_predict(rows, iteration_range=(0, 30)))
+
+
+def test_a_multiclass_logistic_regression_gives_its_own_probabilities(adult_rows):
+    from sklearn.linear_model import LogisticRegression
+
+    from trainforge.serving.compiled import _linear_call
+
+    matrix = adult_rows[["age", "education_num", "hours_per_week"]].to_numpy(float)
+    matrix = (matrix - matrix.mean(axis=0)) / matrix.std(axis=0)
+    model = LogisticRegression(max_iter=300).fit(matrix[:1000], adult_rows["race"].iloc[:1000])
+    rows = matrix[1000:1050]
+    got = _linear_call(model)([list(column) for column in rows.T])
+    assert np.allclose(got, model.predict_proba(rows), rtol=1e-12, atol=1e-15)

@@ -122,9 +122,42 @@ def _xgboost_call(estimator: Any, n_classes: int) -> ColumnsCall | None:
     return _as_probabilities(raw, n_classes)
 
 
+def _linear_call(estimator: Any) -> ColumnsCall | None:
+    """scikit-learn's logistic and ridge regression as their formulas, without the per-call
+    input validation (~0.1 ms): the same products, link and normalisation, in the same order."""
+    from scipy.special import expit
+    from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+
+    if type(estimator) not in (LogisticRegression, Ridge, LinearRegression):
+        return None
+    coef = estimator.coef_.T if estimator.coef_.ndim == 2 else estimator.coef_
+    intercept = estimator.intercept_
+
+    def scores(columns: list[Column]) -> np.ndarray:
+        out = np.asarray(_matrix(columns) @ coef + intercept, dtype="float64")
+        return out.reshape(-1) if out.ndim > 1 and out.shape[1] == 1 else out
+
+    if type(estimator) is not LogisticRegression:
+        return scores
+    if len(estimator.classes_) <= 2:
+        def binary(columns: list[Column]) -> np.ndarray:
+            positive = expit(scores(columns))
+            return np.stack([1 - positive, positive], axis=1)
+        return binary
+
+    def softmax(columns: list[Column]) -> np.ndarray:
+        decision = scores(columns)
+        decision -= decision.max(axis=1).reshape(-1, 1)
+        np.exp(decision, out=decision)
+        decision /= decision.sum(axis=1).reshape(-1, 1)
+        return decision
+
+    return softmax
+
+
 def _estimator_call(estimator: Any, *, classify: bool, n_classes: int) -> ColumnsCall:
     direct = (_lightgbm_call(estimator, classify=classify, n_classes=n_classes)
-              or _xgboost_call(estimator, n_classes))
+              or _xgboost_call(estimator, n_classes) or _linear_call(estimator))
     if direct is not None:
         return direct
     estimator = _single_threaded(estimator)
