@@ -150,3 +150,19 @@ def test_a_multiclass_logistic_regression_gives_its_own_probabilities(adult_rows
     rows = matrix[1000:1050]
     got = _linear_call(model)([list(column) for column in rows.T])
     assert np.allclose(got, model.predict_proba(rows), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("task_kind", ["binary", "regression"])
+def test_catboost_trees_evaluated_directly_give_catboosts_own_numbers(task_kind, adult_rows):
+    from trainforge.algorithms.boosting import CatBoostModel
+    from trainforge.serving.compiled import _catboost_call
+
+    matrix = adult_rows[["age", "fnlwgt", "education_num", "capital_gain"]].to_numpy(float)
+    target = ((adult_rows["class"] == ">50K").astype(int) if task_kind == "binary"
+              else adult_rows["hours_per_week"]).to_numpy()
+    model = CatBoostModel(task_kind=task_kind, n_estimators=40, depth=4, n_threads=1).fit(
+        matrix[:1000], target[:1000])
+    rows = matrix[1000:1064]
+    expected = model.predict_proba(rows) if task_kind == "binary" else model.predict(rows)
+    got = _catboost_call(model)([list(column) for column in rows.T])
+    assert np.allclose(got, expected, rtol=1e-12, atol=1e-15)

@@ -21,10 +21,12 @@ import numpy as np
 
 from trainforge.algorithms.model import FeatureSpec, Member, TabularModel, probabilities_from_blend
 from trainforge.serving.booster_row import single_row_predictor
+from trainforge.serving.catboost_trees import catboost_walker
 from trainforge.serving.forests import MAX_WALK_ROWS, forest_walker
 from trainforge.serving.plans import (
     Column,
     ColumnsFn,
+    FastPathMiss,
     Unsupported,
     compile_preprocessor,
     known_categories,
@@ -155,9 +157,36 @@ def _linear_call(estimator: Any) -> ColumnsCall | None:
     return softmax
 
 
+def _catboost_call(estimator: Any) -> ColumnsCall | None:
+    """CatBoost's trees evaluated directly for a few rows; its own predict for more."""
+    from trainforge.algorithms.boosting import CatBoostModel
+
+    if type(estimator) is not CatBoostModel or estimator.task_kind == "multiclass":
+        return None
+    loss = "RMSE" if estimator.task_kind == "regression" else "Logloss"
+    if str(estimator.booster_.get_params().get("loss_function", loss)) != loss:
+        return None
+    walk = catboost_walker(estimator.booster_, loss)
+    if walk is None:
+        return None
+
+    def call(columns: list[Column]) -> np.ndarray:
+        matrix = _matrix(columns)
+        if estimator.task_kind == "regression":
+            small = len(matrix) <= MAX_WALK_ROWS
+            return walk(matrix) if small else np.asarray(estimator.predict(matrix))
+        if len(matrix) > MAX_WALK_ROWS:
+            return np.asarray(estimator.predict_proba(matrix), dtype="float64")
+        positive = walk(matrix)
+        return np.column_stack([1.0 - positive, positive])
+
+    return call
+
+
 def _estimator_call(estimator: Any, *, classify: bool, n_classes: int) -> ColumnsCall:
     direct = (_lightgbm_call(estimator, classify=classify, n_classes=n_classes)
-              or _xgboost_call(estimator, n_classes) or _linear_call(estimator))
+              or _xgboost_call(estimator, n_classes) or _linear_call(estimator)
+              or _catboost_call(estimator))
     if direct is not None:
         return direct
     estimator = _single_threaded(estimator)
@@ -277,7 +306,9 @@ def verify(compiled: CompiledModel, columns: dict[str, Column]) -> bool:
             continue
         try:
             got = compiled.blend(one)
-        except Exception:
+        except FastPathMiss:
+            continue  # a value the fast path hands to the model itself: nothing to compare
+        except Exception:  # any failure means the fast path is not trusted
             log.warning("fast path disabled: it failed on a probe record", exc_info=True)
             return False
         if got.shape != expected.shape or not np.allclose(got, expected, rtol=1e-9, atol=1e-12):
