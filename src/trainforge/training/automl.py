@@ -225,7 +225,7 @@ class _Search:
 
             result = self._run(spec, report=report if len(self.data.resampling.folds) > 1
                                else None)
-            if result.ok and math.isfinite(result.utility):
+            if math.isfinite(result.utility):  # finished (its members may be dropped already)
                 study.tell(trial, result.utility)
             else:
                 study.tell(trial, state=TrialState.PRUNED if result.status == "pruned"
@@ -244,7 +244,7 @@ class _Search:
         """The search tunes the best few algorithms of the default phase."""
         best: dict[str, float] = {}
         for _, result, _ in self.results:
-            if result.ok:
+            if math.isfinite(result.utility):
                 name = result.spec.algorithm
                 best[name] = max(best.get(name, -math.inf), result.utility)
         ranked = sorted(best, key=lambda n: -best[n])

@@ -146,6 +146,7 @@ def run_trial(spec: CandidateSpec, data: SearchData, *, stop_at: float | None,
         if stop_at is not None and fold_times and started + max(fold_times) > stop_at and not (
                 native and started < stop_at):
             result.status = "stopped: time"
+            result.members = []  # an unfinished trial cannot be blended: free its models
             return result
         fold = data.prepared(algorithm.preprocessing, index)
         # give each remaining fold an equal share of the time left
@@ -179,6 +180,7 @@ def run_trial(spec: CandidateSpec, data: SearchData, *, stop_at: float | None,
             if report(index, data.scorer.utility(data.y[rows], part)):
                 result.status = "pruned"
                 result.fit_time_s = sum(fold_times)
+                result.members = []
                 return result
     assert oof is not None  # resampling always has a fold
     oof = _averaged(oof, times_scored)
