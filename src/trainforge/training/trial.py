@@ -126,70 +126,106 @@ def run_trial(spec: CandidateSpec, data: SearchData, *, stop_at: float | None,
     equally by the folds."""
     algorithm = catalog.get(spec.algorithm)
     result = TrialResult(spec=spec, status="ok")
-    fraction = _sample_fraction(algorithm.name, data)
-    if fraction < MIN_SAMPLE_FRACTION:
-        result.status = "skipped: memory"
-        result.note = f"needs ~{_estimate(algorithm.name, data):,.0f} MB; {available_mb():,.0f} MB free"
+    fraction = _memory_fraction(result, algorithm.name, data)
+    if fraction is None:
         return result
-    if fraction < 1.0:
-        result.sample_fraction = fraction
-        result.note = f"sampled {fraction:.0%} of the rows to fit in memory"
-    scored_position = {row: i for i, row in enumerate(data.resampling.scored.tolist())}
-    oof: np.ndarray | None = None
-    n_predicted, predict_s = 0, 0.0
+    out_of_fold = _OutOfFold(data.resampling.scored)
     fold_times: list[float] = []
+    predict_s = 0.0
     folds = data.resampling.folds
     limit = stop_at if boost_until is None or stop_at is None else min(stop_at, boost_until)
+    native = algorithm.family == "boosting"  # these stop themselves at a given time
     for index, (train_rows, valid_rows) in enumerate(folds):
         started = time.monotonic()
-        native = algorithm.family == "boosting"  # these stop themselves at a given time
-        if stop_at is not None and fold_times and started + max(fold_times) > stop_at and not (
-                native and started < stop_at):
-            result.status = "stopped: time"
-            result.members = []  # an unfinished trial cannot be blended: free its models
-            return result
+        if (stop_at is not None and fold_times and started + max(fold_times) > stop_at
+                and not (native and started < stop_at)):
+            return _unfinished(result, "stopped: time", fold_times)
         fold = data.prepared(algorithm.preprocessing, index)
         # give each remaining fold an equal share of the time left
         fold_stop = None if limit is None else started + max(0.0, limit - started) / (
             len(folds) - index)
-        estimator, proba, elapsed, peak_mb = _fit_fold(algorithm, spec, data, fold, train_rows,
-                                                       valid_rows, fraction=fraction,
-                                                       stop_at=fold_stop,
-                                                       seed=data.seed + index)
+        estimator, output, elapsed, peak_mb = _fit_fold(algorithm, spec, data, fold, train_rows,
+                                                        valid_rows, fraction=fraction,
+                                                        stop_at=fold_stop,
+                                                        seed=data.seed + index)
         predict_s += elapsed
-        n_predicted += len(valid_rows)
-        if oof is None:
-            shape = (len(data.resampling.scored), *proba.shape[1:])
-            oof = np.zeros(shape, dtype=np.float64)
-            times_scored = np.zeros(len(data.resampling.scored), dtype=np.float64)
-        positions = [scored_position[r] for r in valid_rows.tolist()]
-        oof[positions] += proba  # repeated folds score a row more than once: averaged below
-        times_scored[positions] += 1.0
-        result.members.append(Member(algorithm=algorithm.name, params=dict(spec.params),
-                                     preprocessor=fold.preprocessor, estimator=estimator,
-                                     weight=1.0 / len(folds)))
-        result.best_iterations.append(int(getattr(estimator, "best_iteration_", 0)))
-        result.peak_memory_mb = max(result.peak_memory_mb, peak_mb)
-        if getattr(estimator, "stopped_by_time_", False):
-            result.note = (result.note + "; " if result.note else "") + "stopped early: time"
+        out_of_fold.add(valid_rows, output)
+        _keep_member(result, estimator, fold, peak_mb, n_folds=len(folds))
         fold_times.append(time.monotonic() - started)
         if report is not None and index + 1 < len(folds):
-            seen = np.flatnonzero(times_scored > 0)
-            part = _averaged(oof[seen], times_scored[seen])
-            rows = data.resampling.scored[seen]
+            rows, part = out_of_fold.so_far()
             if report(index, data.scorer.utility(data.y[rows], part)):
-                result.status = "pruned"
-                result.fit_time_s = sum(fold_times)
-                result.members = []
-                return result
-    assert oof is not None  # resampling always has a fold
-    oof = _averaged(oof, times_scored)
+                return _unfinished(result, "pruned", fold_times)
+    oof = out_of_fold.averaged()
     result.oof = oof
     result.fit_time_s = sum(fold_times) - predict_s
-    result.predict_time_s = predict_s / max(1, n_predicted) * 1000.0
+    result.predict_time_s = predict_s / max(1, out_of_fold.n_predicted) * 1000.0
     truth = data.y[data.resampling.scored]
     result.score = data.scorer.score(truth, oof)
     result.utility = data.scorer.utility(truth, oof)
+    return result
+
+
+class _OutOfFold:
+    """Validation predictions gathered fold by fold; a row scored by several repeats gets
+    the mean of its predictions."""
+
+    def __init__(self, scored: np.ndarray) -> None:
+        self.scored = scored
+        self.position = {row: i for i, row in enumerate(scored.tolist())}
+        self.summed: np.ndarray | None = None
+        self.times = np.zeros(len(scored), dtype=np.float64)
+        self.n_predicted = 0
+
+    def add(self, rows: np.ndarray, output: np.ndarray) -> None:
+        if self.summed is None:
+            self.summed = np.zeros((len(self.scored), *output.shape[1:]), dtype=np.float64)
+        positions = [self.position[r] for r in rows.tolist()]
+        self.summed[positions] += output
+        self.times[positions] += 1.0
+        self.n_predicted += len(rows)
+
+    def so_far(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rows scored so far (table positions) and their mean predictions."""
+        assert self.summed is not None  # called after a fold
+        seen = np.flatnonzero(self.times > 0)
+        return self.scored[seen], _averaged(self.summed[seen], self.times[seen])
+
+    def averaged(self) -> np.ndarray:
+        assert self.summed is not None  # resampling always has a fold
+        return _averaged(self.summed, self.times)
+
+
+def _memory_fraction(result: TrialResult, name: str, data: SearchData) -> float | None:
+    """The share of the rows to train on; None (and the result says so) when too few fit."""
+    fraction = _sample_fraction(name, data)
+    if fraction < MIN_SAMPLE_FRACTION:
+        result.status = "skipped: memory"
+        result.note = (f"needs ~{_estimate(name, data):,.0f} MB; "
+                       f"{available_mb():,.0f} MB free")
+        return None
+    if fraction < 1.0:
+        result.sample_fraction = fraction
+        result.note = f"sampled {fraction:.0%} of the rows to fit in memory"
+    return fraction
+
+
+def _keep_member(result: TrialResult, estimator: Any, fold: PreparedFold, peak_mb: float, *,
+                 n_folds: int) -> None:
+    spec = result.spec
+    result.members.append(Member(algorithm=spec.algorithm, params=dict(spec.params),
+                                 preprocessor=fold.preprocessor, estimator=estimator,
+                                 weight=1.0 / n_folds))
+    result.best_iterations.append(int(getattr(estimator, "best_iteration_", 0)))
+    result.peak_memory_mb = max(result.peak_memory_mb, peak_mb)
+    if getattr(estimator, "stopped_by_time_", False) and "stopped early" not in result.note:
+        result.note = (result.note + "; " if result.note else "") + "stopped early: time"
+
+
+def _unfinished(result: TrialResult, status: str, fold_times: list[float]) -> TrialResult:
+    result.status = status
+    result.fit_time_s = sum(fold_times)
+    result.members = []  # an unfinished trial cannot be blended: free its models
     return result
 
 
