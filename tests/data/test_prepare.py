@@ -148,3 +148,12 @@ def test_transforming_one_row_of_fifteen_columns_takes_well_under_a_millisecond(
 def test_a_feature_missing_from_the_schema_is_named_in_the_error():
     with pytest.raises(NotPreparable, match="'height'"):
         make_preprocessor({"age": K.NUMERIC}, ["age", "height"], style="tree")
+
+
+def test_the_docstring_example_runs():
+    import doctest
+
+    import trainforge.data.prepare as prepare
+
+    outcome = doctest.testmod(prepare)
+    assert outcome.attempted > 0 and outcome.failed == 0
