@@ -153,7 +153,7 @@ def test_a_feature_missing_from_the_schema_is_named_in_the_error():
 def test_the_docstring_example_runs():
     import doctest
 
-    import trainforge.data.prepare as prepare
+    from trainforge.data import prepare
 
     outcome = doctest.testmod(prepare)
     assert outcome.attempted > 0 and outcome.failed == 0
