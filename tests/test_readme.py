@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 
 import pandas as pd
+from tests._paths import EXAMPLES, ROOT
 
 import trainforge as tf
-from tests._paths import EXAMPLES, ROOT
 
 
 def _python_blocks() -> list[str]:
     text = (ROOT / "README.md").read_text()
-    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    return re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
 
 
 def test_the_readme_python_example_trains_predicts_and_loads(tmp_path, monkeypatch):
@@ -24,7 +24,7 @@ def test_the_readme_python_example_trains_predicts_and_loads(tmp_path, monkeypat
     code = code.replace('tf.load("credit_g@production")',
                         'tf.Workspace().registry.alias("credit_g", model.version, "production")\n'
                         'tf.load("credit_g@production")')
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 -- our own README
     assert isinstance(namespace["model"], tf.TrainedModel)
 
 
@@ -35,7 +35,7 @@ def test_every_cli_command_in_the_readme_exists():
 
     root = get_command(app)
     text = (ROOT / "README.md").read_text()
-    for line in re.findall(r"^\$ trainforge ([a-z]+(?: [a-z]+)?)", text, flags=re.M):
+    for line in re.findall(r"^\$ trainforge ([a-z]+(?: [a-z]+)?)", text, flags=re.MULTILINE):
         words = line.split()
         command = root.commands.get(words[0])  # type: ignore[attr-defined]
         assert command is not None, f"README uses `trainforge {words[0]}`, which does not exist"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from tests._paths import EXAMPLES
 
 import trainforge as tf
-from tests._paths import EXAMPLES
 
 CREDIT = EXAMPLES / "credit_g.csv"
 

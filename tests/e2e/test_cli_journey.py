@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from tests._paths import EXAMPLES
 
 CREDIT = EXAMPLES / "credit_g.csv"
