@@ -39,7 +39,8 @@ def list_runs(limit: Annotated[int, typer.Option(help="how many, newest first")]
 @app.command("show")
 def show(run_id: Annotated[str, typer.Argument(help="a run id (the first characters do)")]) -> None:
     """Everything recorded about a run, as JSON: config, metrics, their series, timings."""
-    from trainforge.store import get_run, list_runs as recent_runs
+    from trainforge.store import get_run
+    from trainforge.store import list_runs as recent_runs
     from trainforge.workspace import Workspace
 
     workspace = Workspace()
