@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,11 +13,24 @@ from trainforge.algorithms import catalog
 from trainforge.algorithms.boosting import refit_rounds
 from trainforge.algorithms.model import FeatureSpec, Member, TabularModel
 from trainforge.data.dataset import ColumnKind, Schema
-from trainforge.training.trial import SearchData, TrialResult, configure
+from trainforge.training.trial import CandidateSpec, SearchData, TrialResult, configure
 
 REFIT_MARGIN = 1.3  # a refit on all rows costs about this much more than the fold fit per row
 
 TRAIN_SCORE_ROWS = 5_000  # the training score reads a sample: it is a diagnosis, not a result
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """One candidate of the final blend, as the search validated it: enough to fit it again."""
+
+    spec: CandidateSpec
+    weight: float
+    best_iterations: list[int]  # boosting rounds kept, per fold (0 for other algorithms)
+    fit_time_s: float  # all its validation fits together
+    n_fits: int  # how many fits that was (the folds)
+    fit_rows: int  # rows each fit learned from
+    sample_fraction: float = 1.0  # < 1 when memory allowed only a sample of the rows
 
 
 def feature_specs(schema: Schema, features: Sequence[str]) -> list[FeatureSpec]:

@@ -12,7 +12,7 @@ import math
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,13 @@ from trainforge.errors import (
     NoUsableFeatures,
     UnusableTarget,
 )
-from trainforge.training.assembly import REFIT_MARGIN, assemble_model, feature_specs, score_on_rows
+from trainforge.training.assembly import (
+    REFIT_MARGIN,
+    Chosen,
+    assemble_model,
+    feature_specs,
+    score_on_rows,
+)
 from trainforge.training.callbacks import Callback, FitInfo, TrialEvent, notify
 from trainforge.training.ensemble import greedy_selection
 from trainforge.training.portfolio import EXPLICIT_ONLY, Namespaced, default_candidates
@@ -68,6 +74,8 @@ class SearchResult:
     validation_score: float  # out-of-fold / holdout: the honest estimate
     n_trials: int
     elapsed_s: float
+    # the blend's recipe (candidates, weights, boosting rounds): what refit_on_all repeats
+    chosen: list[Chosen] = field(default_factory=list)
 
 
 def search(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequence[str],
@@ -342,10 +350,15 @@ class _Search:
         train_score = score_on_rows(model, self.data, seed=self.data.seed)
         leaderboard = _leaderboard(self.results, self.skipped, finished, weights, blend_score,
                                    self.data.scorer.greater_is_better, how)
+        fit_rows = len(self.data.resampling.folds[0][0])
+        chosen = [Chosen(spec=r.spec, weight=float(w), best_iterations=list(r.best_iterations),
+                         fit_time_s=r.fit_time_s, n_fits=len(self.data.resampling.folds), fit_rows=fit_rows,
+                         sample_fraction=r.sample_fraction)
+                  for (_, r), w in zip(finished, weights, strict=True) if w > 0]
         return SearchResult(model=model, leaderboard=leaderboard, metric=self.data.task.metric,
                             train_score=train_score, validation_score=blend_score,
                             n_trials=len(self.results),
-                            elapsed_s=time.monotonic() - self.started)
+                            elapsed_s=time.monotonic() - self.started, chosen=chosen)
 
 
 def _skipped_row(spec: CandidateSpec, status: str, note: str) -> Candidate:

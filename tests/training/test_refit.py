@@ -1,0 +1,110 @@
+"""refit_on_all(): the evaluated blend fitted again on every labelled row."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trainforge.algorithms.boosting import LightGBMModel
+from trainforge.data.dataset import ColumnKind as K
+from trainforge.data.task import Task, TaskKind
+from trainforge.training.automl import search
+from trainforge.training.refit import refit_estimate_s, refit_on_all
+
+SCHEMA = {"x1": K.NUMERIC, "x2": K.NUMERIC, "colour": K.CATEGORICAL}
+FEATURES = ["x1", "x2", "colour"]
+
+
+def _table(kind: TaskKind, n_rows: int, seed: int = 0) -> tuple[pd.DataFrame, Task]:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"x1": rng.normal(size=n_rows), "x2": rng.normal(size=n_rows),
+                          "colour": rng.choice(["red", "blue", None], n_rows)})
+    signal = frame["x1"] + (frame["colour"] == "red") + 0.3 * rng.normal(size=n_rows)
+    if kind is TaskKind.REGRESSION:
+        return frame.assign(y=2.0 * signal), Task("y", kind, "r2")
+    labels = np.asarray(["a", "b", "c"])[np.digitize(signal, [-0.3, 0.8])]
+    return frame.assign(y=labels), Task("y", kind, "accuracy", ("a", "b", "c"))
+
+
+def _searched(kind: TaskKind, n_rows: int = 300, **options: Any) -> tuple[pd.DataFrame, Task,
+                                                                           Any]:
+    frame, task = _table(kind, n_rows)
+    settings: dict[str, Any] = {"deadline": None, "trials": 3, "seed": 0}
+    settings.update(options)
+    result = search(frame.iloc[: int(0.8 * n_rows)], task=task, schema=SCHEMA,
+                    features=FEATURES, **settings)
+    return frame, task, result
+
+
+def _refit(frame: pd.DataFrame, task: Task, result: Any, **options: Any) -> Any:
+    settings: dict[str, Any] = {"deadline": None, "seed": 0}
+    settings.update(options)
+    return refit_on_all(result, frame, task=task, schema=SCHEMA, features=FEATURES, **settings)
+
+
+def test_the_refitted_model_keeps_the_blend_and_predicts_the_same_classes():
+    frame, task, result = _searched(TaskKind.MULTICLASS)
+    refitted = _refit(frame, task, result)
+    assert refitted is not None
+    assert refitted.classes == result.model.classes
+    assert refitted.features == result.model.features
+    chosen = sorted(result.chosen, key=lambda c: -c.weight)
+    assert [m.algorithm for m in refitted.members] == [c.spec.algorithm for c in chosen]
+    assert [m.weight for m in refitted.members] == [c.weight for c in chosen]
+    proba = refitted.predict_proba(frame)
+    assert proba.shape == (len(frame), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_boosting_is_refitted_with_its_early_stopped_rounds_scaled_for_the_extra_rows():
+    frame, task, result = _searched(TaskKind.REGRESSION, algorithm="lightgbm", trials=1)
+    (chosen,) = result.chosen
+    refitted = _refit(frame, task, result)
+    (member,) = refitted.members
+    found = float(np.mean(chosen.best_iterations))
+    assert found < member.estimator.n_estimators <= 1.5 * found + 1
+    assert member.estimator.best_iteration_ == member.estimator.n_estimators
+
+
+def test_the_refit_learns_from_the_rows_the_search_never_saw():
+    frame, task, result = _searched(TaskKind.REGRESSION, algorithm="linear", trials=1)
+    refitted = _refit(frame, task, result)
+    unseen = frame.iloc[240:]
+    search_error = np.mean((result.model.predict(unseen) - unseen["y"]) ** 2)
+    refit_error = np.mean((refitted.predict(unseen) - unseen["y"]) ** 2)
+    assert refit_error < search_error  # it has now trained on them
+
+
+def test_the_same_seed_refits_to_the_same_predictions():
+    frame, task, result = _searched(TaskKind.MULTICLASS)
+    first = _refit(frame, task, result).predict_proba(frame)
+    second = _refit(frame, task, result).predict_proba(frame)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_a_refit_that_cannot_finish_by_the_deadline_returns_none_without_waiting():
+    frame, task, result = _searched(TaskKind.MULTICLASS)
+    started = time.monotonic()
+    assert _refit(frame, task, result, deadline=started + 0.01) is None
+    assert time.monotonic() - started < 0.05
+
+
+def test_the_refit_estimate_grows_with_the_rows():
+    _, _, result = _searched(TaskKind.MULTICLASS)
+    small = refit_estimate_s(result.chosen, n_rows=300)
+    assert 0 < small < refit_estimate_s(result.chosen, n_rows=3_000)
+
+
+def test_a_one_row_lightgbm_prediction_is_fast():
+    frame, task = _table(TaskKind.REGRESSION, 2_000)
+    X = frame[["x1", "x2"]].to_numpy()
+    model = LightGBMModel(task_kind="regression", n_estimators=200, n_threads=2)
+    model.fit(X, frame["y"].to_numpy())
+    model.predict(X[:1])  # first call loads what a prediction needs
+    started = time.perf_counter()
+    for _ in range(20):
+        model.predict(X[:1])
+    assert (time.perf_counter() - started) / 20 < 0.005
