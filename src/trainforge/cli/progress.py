@@ -94,12 +94,13 @@ class TrainingDisplay:
                       title_justify="left")
         rows = candidate_rows(outcome.search.leaderboard)
         for column in rows[0] if rows else []:
-            board.add_column(column, justify="right" if column != "algorithm" else "left")
+            board.add_column(column, justify="left" if column in ("algorithm", "status") else "right")
         for row in rows[:15]:
             board.add_row(*row.values())
         out.print(board)
         if len(rows) > 15:
-            out.print(f"[dim]… and {len(rows) - 15} more candidates in the report[/]")
+            more = len(rows) - 15
+            out.print(f"[dim]… and {more} more candidate{'s' if more > 1 else ''} in the report[/]")
         out.print(metrics_table(outcome.evaluation, title="Test metrics (held-out split)"))
         out.print(str(outcome.diagnosis), highlight=False)
         version = outcome.version

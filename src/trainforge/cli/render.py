@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.table import Table
 
-_BOARD = (("algorithm", "algorithm"), ("score", "score"), ("fit_time_s", "fit s"),
+_BOARD = (("number", "trial"), ("algorithm", "algorithm"), ("score", "score"), ("fit_time_s", "fit s"),
           ("predict_time_s", "predict s/1k rows"), ("peak_memory_mb", "peak MB"), ("status", "status"))
 
 
