@@ -126,6 +126,7 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
                              test_score=test_score if test_score is not None else float("nan"),
                              higher_is_better=task.metric not in LOWER_IS_BETTER,
                              baseline_score=baseline, n_test_rows=len(test_frame))
+        _notify(observers, "on_phase", "measuring permutation importance")
         importance = permutation_importance(
             result.model, test_frame, seed=config.seed,
             deadline=None if config.trials else deadline - 1.5)
@@ -134,6 +135,7 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
                    "run_id": run_id, "seed": config.seed, "config": config.model_dump(mode="json"),
                    "n_train_rows": len(train_frame), "n_test_rows": len(test_frame)}
         with tempfile.TemporaryDirectory(prefix="trainforge-report-") as scratch:
+            _notify(observers, "on_phase", "writing the report")
             report_file = write_report(
                 Path(scratch) / "report.html", title=name, task=task,
                 evaluation=evaluation, diagnosis=diagnosis,
@@ -142,6 +144,7 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
                 model_info=model_info(result.model, lineage=lineage))
             profile_file = Path(scratch) / "profile.json"
             data_profile.save_json(profile_file)
+            _notify(observers, "on_phase", "registering the model package")
             version = workspace.registry.register(
                 result.model, name=name,
                 metrics={"test": evaluation.to_dict()["metrics"],

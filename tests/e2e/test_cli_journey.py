@@ -103,3 +103,12 @@ def test_help_does_not_import_the_heavy_libraries():
             "'sqlalchemy', 'matplotlib', 'fastapi'} & set(sys.modules); print(sorted(heavy))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_predicting_a_file_with_a_header_and_no_rows_writes_an_empty_table(trained, tmp_path):
+    home, _ = trained
+    pd.read_csv(CREDIT).drop(columns=["class"]).head(0).to_csv(tmp_path / "none.csv", index=False)
+    done = trainforge("predict", "credit", str(tmp_path / "none.csv"), "-o",
+                      str(tmp_path / "out.csv"), home=home)
+    assert done.returncode == 0, done.stderr
+    assert list(pd.read_csv(tmp_path / "out.csv").columns) == ["prediction", "bad", "good"]

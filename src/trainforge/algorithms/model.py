@@ -131,6 +131,9 @@ class TabularModel:
         return np.asarray(member.estimator.predict(matrix), dtype="float64")
 
     def _blend(self, frame: pd.DataFrame) -> np.ndarray:
+        if len(frame) == 0:  # estimators refuse empty input; no rows in, no rows out
+            width = (len(self.classes),) if self.task.kind.is_classification else ()
+            return np.zeros((0, *width), dtype="float64")
         prepared = coerce_frame(frame, self.features)
         total = sum(m.weight for m in self.members)
         blended: np.ndarray | None = None

@@ -57,7 +57,8 @@ class TrainingDisplay:
 
     def on_phase(self, text: str) -> None:
         self._finish_bar()
-        self.console.print(f"[dim]{text}…[/]")
+        elapsed = time.time() - self.started_at
+        self.console.print(f"[dim]{elapsed:5.1f} s  {text}…[/]")
 
     # ---- the bar of the budget being spent -----------------------------------------------------
     def _start_bar(self) -> None:
