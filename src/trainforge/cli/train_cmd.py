@@ -41,10 +41,18 @@ def build_config(given: dict[str, Any], config_file: Path | None) -> Any:
     try:
         return TrainConfig(**fields)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}"
+        problems = "; ".join(f"{_flag(e['loc'], from_file=config_file is not None)}: {e['msg']}"
                              for e in error.errors())
         source = f" in {config_file}" if config_file else ""
         raise ConfigError(f"invalid training settings{source}: {problems}") from None
+
+
+def _flag(location: tuple[Any, ...], *, from_file: bool) -> str:
+    """The name the user typed: the TOML key in a config file, else the command-line flag."""
+    field = ".".join(map(str, location)) or "config"
+    if from_file or field == "data":
+        return field
+    return "--" + field.removesuffix("_s").replace("_", "-")
 
 
 def train(
