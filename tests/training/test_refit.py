@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from trainforge.algorithms.boosting import LightGBMModel
 from trainforge.data.dataset import ColumnKind as K
@@ -99,7 +100,7 @@ def test_the_refit_estimate_grows_with_the_rows():
 
 
 def test_a_one_row_lightgbm_prediction_is_fast():
-    frame, task = _table(TaskKind.REGRESSION, 2_000)
+    frame, _ = _table(TaskKind.REGRESSION, 2_000)
     X = frame[["x1", "x2"]].to_numpy()
     model = LightGBMModel(task_kind="regression", n_estimators=200, n_threads=2)
     model.fit(X, frame["y"].to_numpy())
@@ -108,3 +109,19 @@ def test_a_one_row_lightgbm_prediction_is_fast():
     for _ in range(20):
         model.predict(X[:1])
     assert (time.perf_counter() - started) / 20 < 0.005
+
+
+def test_a_refit_with_time_to_spare_finishes_before_its_deadline():
+    frame, task, result = _searched(TaskKind.MULTICLASS)
+    deadline = time.monotonic() + 60.0
+    assert _refit(frame, task, result, deadline=deadline) is not None
+    assert time.monotonic() < deadline
+
+
+def test_a_bagged_refit_fits_each_candidate_once_per_fold():
+    frame, task, result = _searched(TaskKind.MULTICLASS, trials=2)
+    single = _refit(frame, task, result)
+    bagged = _refit(frame, task, result, bag=True)
+    assert len(bagged.members) == 10 * len(single.members)  # 300 rows: 5 folds, twice
+    assert sum(m.weight for m in bagged.members) == pytest.approx(
+        sum(m.weight for m in single.members))

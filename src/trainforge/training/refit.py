@@ -29,14 +29,19 @@ from trainforge.training.automl import SearchResult, _prepare
 from trainforge.training.trial import PreparedFold, SearchData, configure
 
 SETUP_S = 0.2  # preparing the table and each preprocessing style, on a small table
+# a fit that cannot be stopped (forests, networks that early-stop on their own split) may run
+# well past its fold's time on more rows: a network ran 10 s where its folds took ~4 s
+UNSTOPPABLE_MARGIN = 2.5
 
 
 def refit_on_all(result: SearchResult, frame: pd.DataFrame, *, task: Task, schema: Schema,
                  features: Sequence[str], deadline: float | None,
-                 seed: int = 0) -> TabularModel | None:
+                 seed: int = 0, bag: bool = False) -> TabularModel | None:
     """``result``'s blend fitted again on ``frame`` (all labelled rows, target cleaned as for
     the search); None when it could not finish by ``deadline`` (a ``time.monotonic()`` value)
     — the caller then keeps the evaluated model. With ``deadline`` None it always refits.
+    ``bag``: fit each candidate on every fold of all rows (a bag, k times the cost) instead
+    of once on all rows.
     Also None when the search kept no recipe or trained a candidate on a memory-bound sample
     (all rows would not fit in memory either)."""
     if not result.chosen or any(c.sample_fraction < 1.0 for c in result.chosen):
@@ -44,19 +49,24 @@ def refit_on_all(result: SearchResult, frame: pd.DataFrame, *, task: Task, schem
     if list(features) != [f.name for f in result.model.features]:
         raise ConfigError("refit_on_all needs the features the search used, in its order "
                           f"({', '.join(f.name for f in result.model.features)})")
-    if deadline is not None and time.monotonic() + refit_estimate_s(
-            result.chosen, n_rows=len(frame)) > deadline:
-        return None
     data, _ = _prepare(frame, task=task, schema=schema, features=features, seed=seed,
                        algorithm="auto")
-    prepared: dict[str, PreparedFold] = {}
+    rows = np.arange(len(data.y))
+    parts = ([train for train, _ in data.resampling.folds] if bag else [rows])
+    estimate = sum(refit_estimate_s(result.chosen, n_rows=len(p)) for p in parts)
+    if deadline is not None and time.monotonic() + estimate > deadline:
+        return None
     members: list[Member] = []
-    # the heaviest-weighted first, as the blend was assembled
-    for chosen in sorted(result.chosen, key=lambda c: -c.weight):
-        member = _fit_all(chosen, data, prepared, deadline=deadline)
-        if member is None:
-            return None
-        members.append(member)
+    for index, part in enumerate(parts):
+        prepared: dict[str, PreparedFold] = {}
+        # the heaviest-weighted first, as the blend was assembled
+        for chosen in sorted(result.chosen, key=lambda c: -c.weight):
+            member = _fit_all(chosen, data, part, prepared, deadline=deadline,
+                              seed=data.seed + index)
+            if member is None:
+                return None
+            member.weight /= len(parts)
+            members.append(member)
     return TabularModel(task=result.model.task, features=list(result.model.features),
                         members=members)
 
@@ -72,7 +82,8 @@ def refit_estimate_s(chosen: Sequence[Chosen], *, n_rows: int) -> float:
         if any(c.best_iterations):
             mean = float(np.mean(c.best_iterations))
             rounds = refit_rounds(_rounds(c), data_fraction=c.fit_rows / n_rows) / max(1.0, mean)
-        total += per_fit * rows * rounds * REFIT_MARGIN
+        margin = REFIT_MARGIN if any(c.best_iterations) else UNSTOPPABLE_MARGIN
+        total += per_fit * rows * rounds * margin
     return total
 
 
@@ -80,24 +91,27 @@ def _rounds(chosen: Chosen) -> int:
     return max(1, round(float(np.mean(chosen.best_iterations))))
 
 
-def _fit_all(chosen: Chosen, data: SearchData, prepared: dict[str, PreparedFold], *,
-             deadline: float | None) -> Member | None:
+def _fit_all(chosen: Chosen, data: SearchData, rows: np.ndarray,
+             prepared: dict[str, PreparedFold], *, deadline: float | None,
+             seed: int) -> Member | None:
     algorithm = catalog.get(chosen.spec.algorithm)
-    rows = np.arange(len(data.y))
+    if deadline is not None and time.monotonic() + refit_estimate_s(
+            [chosen], n_rows=len(rows)) - SETUP_S > deadline:
+        return None  # checked again before each fit: the table may be slower than planned
     if algorithm.preprocessing not in prepared:
         prepared[algorithm.preprocessing] = data.prepare(algorithm.preprocessing, rows, rows[:0])
     fold = prepared[algorithm.preprocessing]
     params = dict(chosen.spec.params)
-    estimator = configure(algorithm.build(params, data.task, data.seed), data, fold)
+    estimator = configure(algorithm.build(params, data.task, seed), data, fold)
     native = hasattr(estimator, "save_native")
     if native:
         rounds = refit_rounds(_rounds(chosen), data_fraction=chosen.fit_rows / len(rows))
         estimator.set_params(n_estimators=rounds)
-        estimator.fit(fold.train, data.y, stop_at=deadline)
+        estimator.fit(fold.train, data.y[rows], stop_at=deadline)
         if estimator.stopped_by_time_:
             return None  # fewer rounds than the recipe: not the model that was evaluated
     else:
-        estimator.fit(fold.train, data.y)
+        estimator.fit(fold.train, data.y[rows])
         if deadline is not None and time.monotonic() > deadline:
             return None
     if (data.task.kind.is_classification and not native
