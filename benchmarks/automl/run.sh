@@ -6,11 +6,12 @@
 set -euo pipefail
 BUDGET=${1:-30}; shift || true
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+SHARED=${SHARED:-$(cd "$REPO/../shared" && pwd)}
 BENCH=${BENCH_COPY:-/tmp/bench}
 mkdir -p "$BENCH/results"
-cp /work/shared/bench/automl_bench.py /work/shared/bench/suite.json "$BENCH/"
-ln -sfn /work/shared/bench/data "$BENCH/data"
-cp /work/shared/bench/results/anchors-dev.jsonl "$BENCH/results/"
+cp $SHARED/bench/automl_bench.py $SHARED/bench/suite.json "$BENCH/"
+ln -sfn $SHARED/bench/data "$BENCH/data"
+cp $SHARED/bench/results/anchors-dev.jsonl "$BENCH/results/"
 cd "$BENCH"
 DATASETS=()
 if [ $# -gt 0 ]; then DATASETS=(--datasets "$@"); fi

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,12 +10,13 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from tests._paths import SHARED
 
 from trainforge.algorithms.model import FeatureSpec, Member, TabularModel, coerce_frame
 from trainforge.data.dataset import ColumnKind
 from trainforge.data.task import DEFAULT_METRIC, Task, TaskKind
 
-BENCH = Path("/work/shared/bench/data")
+BENCH = SHARED / "bench" / "data"
 
 
 def read_table(name: str) -> pd.DataFrame:

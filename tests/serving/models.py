@@ -16,13 +16,14 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from tests._paths import SHARED
 
 from trainforge.algorithms.model import FeatureSpec, Member, TabularModel, coerce_frame
 from trainforge.data.dataset import ColumnKind
 from trainforge.data.task import Task, TaskKind
 from trainforge.registry.loaded import LoadedModel
 
-ADULT = Path("/work/shared/bench/data/adult.csv.gz")
+ADULT = SHARED / "bench" / "data" / "adult.csv.gz"
 NUMBERS = ["age", "fnlwgt", "education_num", "capital_gain", "capital_loss", "hours_per_week"]
 CATEGORIES = ["workclass", "education", "marital_status", "occupation", "relationship", "race",
               "sex", "native_country"]
