@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trainforge.algorithms.boosting import LightGBMModel
 from trainforge.data.dataset import ColumnKind as K
 from trainforge.data.task import Task, TaskKind
 from trainforge.training.automl import search
@@ -97,18 +96,6 @@ def test_the_refit_estimate_grows_with_the_rows():
     _, _, result = _searched(TaskKind.MULTICLASS)
     small = refit_estimate_s(result.chosen, n_rows=300)
     assert 0 < small < refit_estimate_s(result.chosen, n_rows=3_000)
-
-
-def test_a_one_row_lightgbm_prediction_is_fast():
-    frame, _ = _table(TaskKind.REGRESSION, 2_000)
-    X = frame[["x1", "x2"]].to_numpy()
-    model = LightGBMModel(task_kind="regression", n_estimators=200, n_threads=2)
-    model.fit(X, frame["y"].to_numpy())
-    model.predict(X[:1])  # first call loads what a prediction needs
-    started = time.perf_counter()
-    for _ in range(20):
-        model.predict(X[:1])
-    assert (time.perf_counter() - started) / 20 < 0.005
 
 
 def test_a_refit_with_time_to_spare_finishes_before_its_deadline():

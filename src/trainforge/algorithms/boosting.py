@@ -259,7 +259,10 @@ class XGBoostModel(_Boosting):
     def _raw(self, X: Any) -> np.ndarray:
         import xgboost as xgb
 
-        matrix = xgb.DMatrix(X, nthread=predict_threads(X, self.n_threads))
+        threads = predict_threads(X, self.n_threads)
+        # the booster keeps its training threads; set per call (the numbers do not depend on it)
+        self.booster_.set_param({"nthread": threads})
+        matrix = xgb.DMatrix(X, nthread=threads)
         return np.asarray(self.booster_.predict(matrix, iteration_range=(0,
                                                                          self.best_iteration_)))
 

@@ -1,0 +1,35 @@
+"""A few rows predict on one thread: a served model answers one row in well under 5 ms."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from trainforge.algorithms.boosting import CatBoostModel, LightGBMModel, XGBoostModel
+
+
+def _data(n_rows: int = 2_000) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n_rows, 6))
+    return X, (X[:, 0] + 0.5 * rng.normal(size=n_rows) > 0).astype(np.int64)
+
+
+@pytest.mark.parametrize("cls", [LightGBMModel, XGBoostModel, CatBoostModel])
+def test_a_one_row_prediction_of_a_two_thread_booster_is_fast(cls: type) -> None:
+    X, y = _data()
+    model = cls(task_kind="binary", n_estimators=100, n_threads=2).fit(X, y)
+    model.predict_proba(X[:1])  # the first call loads what a prediction needs
+    started = time.perf_counter()
+    for _ in range(20):
+        model.predict_proba(X[:1])
+    assert (time.perf_counter() - started) / 20 < 0.005
+
+
+@pytest.mark.parametrize("cls", [LightGBMModel, XGBoostModel, CatBoostModel])
+def test_a_few_rows_get_the_same_probabilities_as_in_a_large_batch(cls: type) -> None:
+    X, y = _data()
+    model = cls(task_kind="binary", n_estimators=100, n_threads=2).fit(X, y)
+    np.testing.assert_allclose(model.predict_proba(X[:5]), model.predict_proba(X)[:5],
+                               rtol=1e-12, atol=1e-12)
