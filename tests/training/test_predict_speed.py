@@ -33,3 +33,23 @@ def test_a_few_rows_get_the_same_probabilities_as_in_a_large_batch(cls: type) ->
     model = cls(task_kind="binary", n_estimators=100, n_threads=2).fit(X, y)
     np.testing.assert_allclose(model.predict_proba(X[:5]), model.predict_proba(X)[:5],
                                rtol=1e-12, atol=1e-12)
+
+
+def test_a_forest_blend_predicts_one_row_without_starting_threads() -> None:
+    import pandas as pd
+
+    from trainforge.data.dataset import ColumnKind
+    from trainforge.data.task import Task, TaskKind
+    from trainforge.training.automl import search
+
+    X, y = _data(400)
+    frame = pd.DataFrame({"x1": X[:, 0], "x2": X[:, 1], "y": np.where(y == 1, "yes", "no")})
+    task = Task("y", TaskKind.BINARY, "roc_auc", ("no", "yes"))
+    model = search(frame, task=task, schema={"x1": ColumnKind.NUMERIC, "x2": ColumnKind.NUMERIC},
+                   features=["x1", "x2"], deadline=None, trials=1, algorithm="knn").model
+    row = frame.iloc[:1]
+    model.predict_proba(row)
+    started = time.perf_counter()
+    one = model.predict_proba(row)
+    assert time.perf_counter() - started < 0.05  # 10 k-NN fold models; ~140 ms with threads
+    np.testing.assert_allclose(one, model.predict_proba(frame)[:1], rtol=1e-12)
