@@ -32,7 +32,7 @@ FEW_ROWS = 1_000
 
 def predict_threads(X: Any, n_threads: int) -> int:
     """Threads for predicting ``X``: one for a few rows, else the training threads."""
-    return 1 if len(X) < FEW_ROWS else max(1, int(n_threads))
+    return 1 if X.shape[0] < FEW_ROWS else max(1, int(n_threads))  # X may be sparse
 
 
 class _Boosting(BaseEstimator):  # type: ignore[misc]

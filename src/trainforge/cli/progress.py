@@ -107,7 +107,10 @@ class TrainingDisplay:
         version = outcome.version
         spent = (f"{outcome.elapsed_s:.1f} s, {self.config.trials} trials" if self.config.trials
                  else f"{outcome.elapsed_s:.1f} s of a {self.config.time_budget_s:g} s budget")
-        out.print(f"[bold green]Registered[/] {version.name}:{version.version}  ({spent})")
+        refit = ("refit on all labelled rows after the evaluation" if outcome.refitted
+                 else "the evaluated model: no time was left to refit it on all rows")
+        out.print(f"[bold green]Registered[/] {version.name}:{version.version}  ({spent}; "
+                  f"{refit})")
         out.print(f"[bold]Report:[/] {outcome.report_path}")
         out.print(f"[bold]Next:[/] trainforge models alias {version.name} {version.version} production\n"
                   f"      trainforge serve {version.name}          # http://127.0.0.1:8000/docs\n"
