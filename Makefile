@@ -21,10 +21,15 @@ demo: install
 	bash examples/demo.sh
 
 test: install
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy src
 	$(BIN)/python -m pytest
 
+# slow measurements (about 12 minutes); figures go to benchmarks/RESULTS.md by hand
 bench: install
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/serving/bench_serving.py
+	bash benchmarks/automl/run.sh 30
 
 clean:
 	rm -rf $(VENV) build *.egg-info
