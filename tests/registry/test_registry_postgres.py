@@ -9,16 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from tests.store.postgres_cluster import postgres_cluster, postgres_workspace
+from tests.store.postgres_cluster import postgres_workspace
 
 from trainforge.algorithms.model import TabularModel
 from trainforge.workspace import Workspace
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    with postgres_cluster() as url:
-        yield url
 
 
 @pytest.fixture

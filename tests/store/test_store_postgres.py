@@ -10,18 +10,12 @@ import pandas as pd
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from tests.store.postgres_cluster import postgres_cluster, postgres_workspace
+from tests.store.postgres_cluster import postgres_workspace
 
 from trainforge.data.dataset import ColumnKind, Dataset
 from trainforge.store import finish_run, get_run, list_runs, log_metric, record_dataset, start_run
 from trainforge.store.tables import metadata
 from trainforge.workspace import Workspace
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    with postgres_cluster() as url:
-        yield url
 
 
 @pytest.fixture
