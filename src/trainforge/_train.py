@@ -103,6 +103,10 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
     from trainforge.store.datasets import record_dataset
     from trainforge.store.runs import finish_run, start_run
 
+    if config.algorithm != "auto":
+        from trainforge.algorithms import catalog
+
+        catalog.get(config.algorithm)  # an unknown name fails now, before any data is read
     wall_start = started_at if started_at is not None else time.time()
     # the deadline lives on the monotonic clock; convert the wall-clock start once
     clock = _Clock(deadline=time.monotonic() - (time.time() - wall_start) + config.time_budget_s,

@@ -112,3 +112,10 @@ def test_predicting_a_file_with_a_header_and_no_rows_writes_an_empty_table(train
                       str(tmp_path / "out.csv"), home=home)
     assert done.returncode == 0, done.stderr
     assert list(pd.read_csv(tmp_path / "out.csv").columns) == ["prediction", "bad", "good"]
+
+
+def test_an_unknown_algorithm_is_refused_before_the_data_is_read(tmp_path):
+    done = trainforge("train", str(tmp_path / "not-there.csv"), "--target", "y",
+                      "--algorithm", "lightgbmm", home=tmp_path)
+    assert done.returncode == 2
+    assert "Did you mean 'lightgbm'" in done.stderr
