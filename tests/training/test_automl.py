@@ -6,34 +6,17 @@ import time
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
+from tests.training._tables import SCHEMA, table
 
-from trainforge.data.dataset import ColumnKind as K
 from trainforge.data.task import Task, TaskKind
 from trainforge.errors import BudgetTooSmall, ColumnNotFound, UnknownAlgorithm, UnusableTarget
 from trainforge.training import trial as trial_module
 from trainforge.training.automl import search
 
-SCHEMA = {"x1": K.NUMERIC, "x2": K.NUMERIC, "colour": K.CATEGORICAL}
-
-
-def _table(kind: TaskKind, n_rows: int = 200, seed: int = 0) -> tuple[pd.DataFrame, Task]:
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({"x1": rng.normal(size=n_rows), "x2": rng.normal(size=n_rows),
-                          "colour": rng.choice(["red", "blue", None], n_rows)})
-    signal = frame["x1"] + (frame["colour"] == "red") + 0.3 * rng.normal(size=n_rows)
-    if kind is TaskKind.REGRESSION:
-        return frame.assign(y=2.0 * signal), Task("y", kind, "r2")
-    if kind is TaskKind.BINARY:
-        labels = np.where(signal > 0.3, "yes", "no")
-        return frame.assign(y=labels), Task("y", kind, "roc_auc", ("no", "yes"))
-    labels = np.asarray(["a", "b", "c"])[np.digitize(signal, [-0.3, 0.8])]
-    return frame.assign(y=labels), Task("y", kind, "balanced_accuracy", ("a", "b", "c"))
-
 
 def _search(kind: TaskKind = TaskKind.BINARY, **options: Any) -> Any:
-    frame, task = _table(kind)
+    frame, task = table(kind)
     settings: dict[str, Any] = {"deadline": None, "trials": 3, "seed": 0}
     settings.update(options)
     return frame, search(frame, task=task, schema=SCHEMA, features=["x1", "x2", "colour"],
@@ -97,7 +80,7 @@ def test_a_deadline_too_short_for_any_model_raises_budget_too_small():
 
 
 def test_a_rare_class_missing_from_a_fold_still_gives_full_probability_rows():
-    frame, task = _table(TaskKind.MULTICLASS, n_rows=120)
+    frame, task = table(TaskKind.MULTICLASS, n_rows=120)
     frame.loc[frame.index[:2], "y"] = "d"  # two rows: one fold trains without it
     task = Task("y", TaskKind.MULTICLASS, "balanced_accuracy", ("a", "b", "c", "d"))
     result = search(frame, task=task, schema=SCHEMA, features=["x1", "x2", "colour"],
@@ -151,21 +134,21 @@ def test_a_candidate_too_big_for_memory_trains_on_a_sample_and_says_so(
 def _probe_data() -> Any:
     from trainforge.training.automl import _prepare
 
-    frame, task = _table(TaskKind.BINARY)
+    frame, task = table(TaskKind.BINARY)
     data, _ = _prepare(frame, task=task, schema=SCHEMA, features=["x1", "x2", "colour"],
                        seed=0, algorithm="linear")
     return data
 
 
 def test_a_label_outside_the_tasks_classes_is_named_in_the_error():
-    frame, task = _table(TaskKind.BINARY)
+    frame, task = table(TaskKind.BINARY)
     frame.loc[frame.index[0], "y"] = "maybe"
     with pytest.raises(UnusableTarget, match="'maybe'"):
         search(frame, task=task, schema=SCHEMA, features=["x1"], deadline=None, trials=1)
 
 
 def test_a_missing_feature_column_is_named_with_the_columns_there_are():
-    frame, task = _table(TaskKind.BINARY)
+    frame, task = table(TaskKind.BINARY)
     with pytest.raises(ColumnNotFound, match="'x3'"):
         search(frame, task=task, schema=SCHEMA, features=["x1", "x3"], deadline=None, trials=1)
 

@@ -8,30 +8,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from tests.training._tables import FEATURES, SCHEMA, table
 
-from trainforge.data.dataset import ColumnKind as K
 from trainforge.data.task import Task, TaskKind
 from trainforge.training.automl import search
 from trainforge.training.refit import refit_estimate_s, refit_on_all
 
-SCHEMA = {"x1": K.NUMERIC, "x2": K.NUMERIC, "colour": K.CATEGORICAL}
-FEATURES = ["x1", "x2", "colour"]
-
-
-def _table(kind: TaskKind, n_rows: int, seed: int = 0) -> tuple[pd.DataFrame, Task]:
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({"x1": rng.normal(size=n_rows), "x2": rng.normal(size=n_rows),
-                          "colour": rng.choice(["red", "blue", None], n_rows)})
-    signal = frame["x1"] + (frame["colour"] == "red") + 0.3 * rng.normal(size=n_rows)
-    if kind is TaskKind.REGRESSION:
-        return frame.assign(y=2.0 * signal), Task("y", kind, "r2")
-    labels = np.asarray(["a", "b", "c"])[np.digitize(signal, [-0.3, 0.8])]
-    return frame.assign(y=labels), Task("y", kind, "accuracy", ("a", "b", "c"))
-
 
 def _searched(kind: TaskKind, n_rows: int = 300, **options: Any) -> tuple[pd.DataFrame, Task,
                                                                            Any]:
-    frame, task = _table(kind, n_rows)
+    frame, task = table(kind, n_rows, metric=None if kind is TaskKind.REGRESSION else "accuracy")
     settings: dict[str, Any] = {"deadline": None, "trials": 3, "seed": 0}
     settings.update(options)
     result = search(frame.iloc[: int(0.8 * n_rows)], task=task, schema=SCHEMA,
