@@ -10,7 +10,6 @@ same text gave a different vocabulary on each run; measured with tokenizers 0.23
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -103,7 +102,8 @@ class Tokenizer:
         if not 0.0 < quantile <= 1.0:
             raise ConfigError(f"quantile={quantile} must be in (0, 1]")
         lengths = [len(row) for row in self.token_ids(texts)] or [1]
-        covering = math.ceil(float(np.quantile(np.asarray(lengths), quantile)))
+        # the shortest length that fits at least `quantile` of the texts whole
+        covering = int(np.quantile(np.asarray(lengths), quantile, method="inverted_cdf"))
         return max(1, min(cap, covering))
 
     def to_json(self) -> str:
