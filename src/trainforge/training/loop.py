@@ -1,0 +1,522 @@
+"""The one PyTorch training loop every network is trained with (CNNs, GRUs, transformers, MiniLM).
+
+``Trainer.fit`` reads top to bottom: restore or seed, then epochs of ``run_epoch`` →
+``evaluate`` → ``save_checkpoint`` → callbacks, until max_epochs, early stopping, the deadline
+or a callback ends it; the best weights are restored and a final checkpoint is marked complete.
+It is seeded (one generator for shuffling and augmentation, ``torch.manual_seed`` for dropout),
+so an interrupted and resumed fit ends with exactly the weights of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import enum
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from trainforge.errors import CheckpointMismatch, ConfigError, DataError
+from trainforge.training import checkpoints as ckpt
+from trainforge.training.optimisation import (
+    LOSSES,
+    OPTIMIZERS,
+    SCHEDULES,
+    Schedule,
+    make_loss,
+    make_optimizer,
+)
+
+Score = Callable[[torch.Tensor, torch.Tensor], float]
+Augment = Callable[[tuple[torch.Tensor, ...], torch.Generator], tuple[torch.Tensor, ...]]
+# loop settings a checkpoint must share with the fit that resumes it (the rest may change)
+_RESUME_SETTINGS = ("loss", "optimizer", "batch_size", "schedule")
+
+
+class Decision(enum.Enum):
+    CONTINUE = "continue"
+    STOP = "stop"
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """How a network is trained; JSON-able so a checkpoint and a model package can keep it."""
+
+    max_epochs: int = 20
+    batch_size: int = 64
+    loss: Literal["cross_entropy", "bce", "mse", "huber"] = "cross_entropy"
+    label_smoothing: float = 0.0  # cross_entropy only
+    optimizer: Literal["sgd", "adam", "adamw"] = "adamw"
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9  # sgd
+    nesterov: bool = True  # sgd
+    schedule: Literal["constant", "cosine", "onecycle", "plateau"] = "cosine"
+    warmup_fraction: float = 0.05  # of all steps (cosine)
+    clip_grad_norm: float | None = 1.0
+    patience: int = 5  # epochs without a better validation score before stopping
+    mixed_precision: bool = False  # float16 + GradScaler on cuda, bfloat16 autocast on cpu
+    device: str = "auto"  # "auto" (cuda > mps > cpu), "cuda", "mps", "cpu"
+    seed: int = 0
+    checkpoint_every_steps: int | None = None  # plus one at every epoch end
+
+    def __post_init__(self) -> None:
+        for name in ("max_epochs", "batch_size", "patience"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} is {getattr(self, name)}; give a whole number >= 1")
+        for name, known in (("loss", LOSSES), ("optimizer", OPTIMIZERS),
+                            ("schedule", SCHEDULES)):
+            if getattr(self, name) not in known:
+                raise ConfigError(f"{name} {getattr(self, name)!r} is not known; choose one of: "
+                                  f"{', '.join(known)}")
+        if not (self.learning_rate > 0 and 0 <= self.warmup_fraction < 1):
+            raise ConfigError(f"learning_rate {self.learning_rate} must be > 0 and "
+                              f"warmup_fraction {self.warmup_fraction} in [0, 1)")
+        if self.device not in ("auto", "cuda", "mps", "cpu") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"device {self.device!r} is not known; use auto, cuda, mps or cpu")
+        if self.checkpoint_every_steps is not None and self.checkpoint_every_steps < 1:
+            raise ConfigError(f"checkpoint_every_steps is {self.checkpoint_every_steps}; give a "
+                              "whole number >= 1, or None for one checkpoint per epoch")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> LoopConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown loop settings {unknown}; known: {', '.join(sorted(known))}")
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class TensorData:
+    """Rows as tensors: the model is called as ``module(*inputs_batch)``."""
+
+    inputs: tuple[torch.Tensor, ...]
+    targets: torch.Tensor  # int64 class codes (cross_entropy), float (bce/mse/huber)
+
+    def __post_init__(self) -> None:
+        rows = {int(t.shape[0]) for t in (*self.inputs, self.targets)}
+        if len(rows) != 1 or not self.inputs:
+            raise DataError(f"the inputs and targets must have one row count, got "
+                            f"{[int(t.shape[0]) for t in self.inputs]} and "
+                            f"{int(self.targets.shape[0])}; slice them from the same rows")
+
+    def __len__(self) -> int:
+        return int(self.targets.shape[0])
+
+
+@dataclass(frozen=True)
+class EpochState:
+    """What one epoch did; ``best_score`` is of the monitored value (score, else val loss)."""
+
+    epoch: int  # 1-based
+    step: int  # optimiser steps so far
+    train_loss: float
+    val_loss: float | None
+    val_score: float | None
+    best_score: float | None
+    best_epoch: int
+    learning_rate: float
+    epoch_s: float
+    elapsed_s: float
+
+
+@dataclass
+class FitHistory:
+    """The learning curve, kept in the model package; ``best_epoch`` is 1-based."""
+
+    epochs: list[EpochState]
+    best_epoch: int
+    stopped_because: str  # "max_epochs" | "early_stopping" | "time" | "callback"
+    resumed_at_step: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> FitHistory:
+        return cls(epochs=[EpochState(**e) for e in values["epochs"]],
+                   best_epoch=int(values["best_epoch"]),
+                   stopped_because=str(values["stopped_because"]),
+                   resumed_at_step=values.get("resumed_at_step"))
+
+
+@dataclass
+class _Run:
+    """Everything that changes during a fit: what a checkpoint must keep besides the module."""
+
+    optimizer: torch.optim.Optimizer
+    schedule: Schedule
+    scaler: torch.amp.GradScaler | None
+    loss_sum: torch.Tensor  # the epoch's summed training loss, on the device: read once an epoch
+    batches: list[tuple[int, int]]
+    train_rows: int
+    epoch: int = 0  # epochs completed
+    step: int = 0
+    position: int = 0  # batches done in the current epoch
+    permutation: torch.Tensor | None = None
+    history: list[EpochState] = field(default_factory=list)
+    best_score: float | None = None
+    best_epoch: int = 0
+    waited: int = 0
+    best_state: dict[str, torch.Tensor] | None = None  # CPU copy; None = the current weights
+    elapsed_before_s: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    resumed_at_step: int | None = None
+
+    def elapsed_s(self) -> float:
+        return self.elapsed_before_s + time.monotonic() - self.started
+
+
+class Trainer:
+    """Trains ``module`` with ``config``; see the module docstring for the phases."""
+
+    def __init__(self, module: nn.Module, config: LoopConfig, *, score: Score | None = None,
+                 greater_is_better: bool = True, augment: Augment | None = None,
+                 callbacks: Sequence[object] = (), checkpoint_dir: Path | None = None,
+                 architecture: Mapping[str, Any] | None = None,
+                 trainable: Iterable[nn.Parameter] | None = None) -> None:
+        self.config = config
+        self._device = _resolve_device(config.device)
+        self.module = module.to(self._device)
+        self._score, self._greater = score, greater_is_better
+        self._augment, self._callbacks = augment, list(callbacks)
+        self._checkpoint_dir, self._architecture = checkpoint_dir, dict(architecture or {})
+        self._params = list(trainable) if trainable is not None else list(module.parameters())
+        self._loss = make_loss(config.loss, label_smoothing=config.label_smoothing)
+        self._generator = torch.Generator()  # shuffling; on the CPU, where the rows are indexed
+        self._augment_generator = (self._generator if self._device.type == "cpu"
+                                   else torch.Generator(device=self._device))
+        self._amp_dtype = _amp_dtype(self._device, mixed_precision=config.mixed_precision)
+        self._interrupted = False
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    def fit(self, train: TensorData, valid: TensorData | None = None, *,
+            stop_at: float | None = None) -> FitHistory:
+        """Train, validate, checkpoint and stop; returns the learning curve.
+
+        Args:
+            stop_at: a ``time.monotonic()`` deadline; training stops at the first step past it.
+        """
+        found = self._load_checkpoint(len(train))
+        if found is not None and found.meta.get("complete"):
+            self._load_weights(found, prefix="model/")
+            return FitHistory.from_dict(found.meta["history"])
+        run = self._start_run(train, valid)
+        if found is not None:
+            self._resume(run, found)
+        self._interrupted = False
+        with self._sigint_sets_a_flag():
+            try:
+                _notify(self._callbacks, "on_fit_start", self.config)
+                stopped_because = self._train(run, train, valid, stop_at=stop_at)
+                if run.best_state is not None:
+                    self.module.load_state_dict(run.best_state)
+                history = FitHistory(run.history, run.best_epoch, stopped_because,
+                                     run.resumed_at_step)
+                self._save_checkpoint(run, complete_history=history)
+                _notify(self._callbacks, "on_fit_end", history)
+            except BaseException as exc:
+                _notify(self._callbacks, "on_error", exc)
+                raise
+        return history
+
+    def predict(self, inputs: tuple[torch.Tensor, ...], *, batch_size: int = 256) -> torch.Tensor:
+        """The module's outputs for ``inputs`` (eval mode, no grad), as float CPU tensors."""
+        self.module.eval()
+        rows = int(inputs[0].shape[0])
+        chunks = []
+        with torch.no_grad(), self._autocast():
+            for start in range(0, max(rows, 1), batch_size):
+                batch = tuple(t[start:start + batch_size].to(self._device, non_blocking=True)
+                              for t in inputs)
+                out = self.module(*batch)
+                chunks.append((out.float() if out.is_floating_point() else out).cpu())
+        return torch.cat(chunks)
+
+    # ---- the phases of fit, in order --------------------------------------------------------
+    def _train(self, run: _Run, train: TensorData, valid: TensorData | None, *,
+               stop_at: float | None) -> str:
+        while True:
+            if run.epoch >= self.config.max_epochs:
+                return "max_epochs"
+            if valid is not None and run.waited >= self.config.patience:
+                return "early_stopping"
+            if _past(stop_at):
+                return "time"
+            started = time.perf_counter()
+            cut_short = self._run_epoch(run, train, stop_at=stop_at)
+            state = self._end_epoch(run, valid, rows_seen=run.batches[run.position - 1][1],
+                                    started=started)
+            self._save_checkpoint(run)
+            if self._interrupted:
+                raise KeyboardInterrupt
+            decisions = _notify(self._callbacks, "on_epoch_end", state)
+            if Decision.STOP in decisions:
+                return "callback"
+            if cut_short:
+                return "time"
+
+    def _run_epoch(self, run: _Run, train: TensorData, *, stop_at: float | None) -> bool:
+        """Train on the rest of the epoch; True when cut short by the deadline."""
+        self.module.train()
+        if run.position == 0:
+            run.permutation = torch.randperm(len(train), generator=self._generator)
+            run.loss_sum.zero_()
+        assert run.permutation is not None  # drawn above, or restored by _resume
+        order = run.permutation.to(train.targets.device)
+        every = self.config.checkpoint_every_steps
+        for start, end in run.batches[run.position:]:
+            self._train_step(run, train, order[start:end])
+            run.position += 1
+            run.step += 1
+            if self._interrupted:
+                self._save_checkpoint(run)
+                raise KeyboardInterrupt
+            if every and run.step % every == 0 and run.position < len(run.batches):
+                self._save_checkpoint(run)  # the epoch's end saves one anyway
+            if _past(stop_at) and run.position < len(run.batches):
+                return True
+        return False
+
+    def _train_step(self, run: _Run, train: TensorData, rows: torch.Tensor) -> None:
+        inputs = tuple(t.index_select(0, rows).to(self._device, non_blocking=True)
+                       for t in train.inputs)
+        targets = train.targets.index_select(0, rows).to(self._device, non_blocking=True)
+        if self._augment is not None:
+            inputs = self._augment(inputs, self._augment_generator)
+        with self._autocast():
+            loss = self._loss(self.module(*inputs), targets)
+        run.optimizer.zero_grad(set_to_none=True)
+        if run.scaler is not None:
+            run.scaler.scale(loss).backward()
+            run.scaler.unscale_(run.optimizer)  # clip the true gradients, not the scaled ones
+            self._clip()
+            run.scaler.step(run.optimizer)
+            run.scaler.update()
+        else:
+            loss.backward()
+            self._clip()
+            run.optimizer.step()
+        run.schedule.after_step()
+        run.loss_sum.add_(loss.detach(), alpha=int(rows.shape[0]))
+
+    def _end_epoch(self, run: _Run, valid: TensorData | None, *, rows_seen: int,
+                   started: float) -> EpochState:
+        """Evaluate, keep the best weights, feed the schedule; returns the epoch's state."""
+        run.epoch, run.position = run.epoch + 1, 0
+        train_loss = float(run.loss_sum) / max(1, rows_seen)
+        val_loss, val_score = self._evaluate(valid) if valid is not None else (None, None)
+        monitored = val_score if self._score is not None else val_loss
+        if valid is None:
+            run.best_epoch = run.epoch  # nothing to choose by: the last epoch is the best
+        elif monitored is not None and _better(monitored, run.best_score,
+                                               greater=self._score is not None and self._greater):
+            run.best_score, run.best_epoch, run.waited = monitored, run.epoch, 0
+            run.best_state = {k: v.detach().to("cpu", copy=True)
+                              for k, v in self.module.state_dict().items()}
+        else:
+            run.waited += 1
+        run.schedule.after_epoch(monitored if valid is not None else train_loss)
+        state = EpochState(epoch=run.epoch, step=run.step, train_loss=train_loss,
+                           val_loss=val_loss, val_score=val_score, best_score=run.best_score,
+                           best_epoch=run.best_epoch, learning_rate=run.schedule.learning_rate,
+                           epoch_s=time.perf_counter() - started, elapsed_s=run.elapsed_s())
+        run.history.append(state)
+        return state
+
+    def _evaluate(self, valid: TensorData) -> tuple[float, float | None]:
+        outputs = self.predict(valid.inputs, batch_size=max(256, self.config.batch_size))
+        targets = valid.targets.cpu()
+        with torch.no_grad():
+            val_loss = float(self._loss(outputs, targets))
+        return val_loss, None if self._score is None else float(self._score(outputs, targets))
+
+    # ---- setting up and resuming -----------------------------------------------------------
+    def _start_run(self, train: TensorData, valid: TensorData | None) -> _Run:
+        torch.manual_seed(self.config.seed)  # dropout (and whatever else draws from torch)
+        self._generator.manual_seed(self.config.seed)
+        self._augment_generator.manual_seed(self.config.seed)
+        batches = _batches(len(train), self.config.batch_size)
+        c = self.config
+        optimizer = make_optimizer(c.optimizer, self._params, learning_rate=c.learning_rate,
+                                   weight_decay=c.weight_decay, momentum=c.momentum,
+                                   nesterov=c.nesterov)
+        schedule = Schedule(optimizer, c.schedule, total_steps=len(batches) * c.max_epochs,
+                            warmup_fraction=c.warmup_fraction,
+                            plateau_patience=max(1, c.patience // 2),
+                            greater_is_better=(valid is not None and self._score is not None
+                                               and self._greater))
+        scaler = (torch.amp.GradScaler("cuda") if self._amp_dtype == torch.float16 else None)
+        return _Run(optimizer=optimizer, schedule=schedule, scaler=scaler, batches=batches,
+                    train_rows=len(train),
+                    loss_sum=torch.zeros((), device=self._device))
+
+    def _settings(self, train_rows: int) -> dict[str, Any]:
+        return {**{k: getattr(self.config, k) for k in _RESUME_SETTINGS},
+                "train_rows": train_rows}
+
+    def _load_checkpoint(self, train_rows: int) -> ckpt.Checkpoint | None:
+        if self._checkpoint_dir is None:
+            return None
+        found = ckpt.load_checkpoint(self._checkpoint_dir)
+        if found is not None:
+            ckpt.check_compatible(found, architecture=self._architecture,
+                                  settings=self._settings(train_rows))
+        return found
+
+    def _load_weights(self, found: ckpt.Checkpoint, *, prefix: str) -> None:
+        try:
+            self.module.load_state_dict(ckpt.prefixed(found.tensors, prefix))
+        except RuntimeError as exc:  # same architecture dict, other tensors: say which
+            raise CheckpointMismatch(str(found.path), "its weights do not fit this network ("
+                                     + str(exc).splitlines()[0] + ")") from exc
+
+    def _resume(self, run: _Run, found: ckpt.Checkpoint) -> None:
+        meta, tensors = found.meta, found.tensors
+        self._load_weights(found, prefix="model/")
+        run.best_state = ckpt.prefixed(tensors, "best/") or None
+        run.optimizer.load_state_dict(
+            ckpt.join_optimizer_state(tensors, meta["optimizer"], prefix="optimizer/"))
+        run.schedule.load_state_dict(meta["schedule"])
+        if run.scaler is not None and meta.get("scaler"):
+            run.scaler.load_state_dict(meta["scaler"])
+        torch.set_rng_state(tensors["rng/torch"])
+        self._generator.set_state(tensors["rng/loop"])
+        if "rng/augment" in tensors:
+            self._augment_generator.set_state(tensors["rng/augment"])
+        if "rng/cuda" in tensors and self._device.type == "cuda":
+            torch.cuda.set_rng_state(tensors["rng/cuda"], self._device)
+        run.permutation = tensors.get("epoch/permutation")
+        run.loss_sum = tensors["epoch/loss_sum"].to(self._device)
+        run.history = [EpochState(**e) for e in meta["history"]["epochs"]]
+        run.epoch, run.step, run.position = meta["epoch"], meta["step"], meta["position"]
+        run.best_score, run.best_epoch, run.waited = (meta["best_score"], meta["best_epoch"],
+                                                      meta["waited"])
+        run.elapsed_before_s, run.resumed_at_step = meta["elapsed_s"], meta["step"]
+
+    def _save_checkpoint(self, run: _Run, *, complete_history: FitHistory | None = None) -> None:
+        """Keep everything a resume needs; a complete one keeps only the final weights."""
+        if self._checkpoint_dir is None:
+            return
+        history = complete_history or FitHistory(run.history, run.best_epoch, "running",
+                                                 run.resumed_at_step)
+        tensors = {f"model/{k}": v for k, v in self.module.state_dict().items()}
+        meta: dict[str, Any] = {"complete": complete_history is not None,
+                                "architecture": self._architecture,
+                                "settings": self._settings(run.train_rows),
+                                "config": self.config.to_dict(), "history": history.to_dict()}
+        if complete_history is None:
+            tensors |= self._resume_tensors(run)
+            optimizer_tensors, optimizer_rest = ckpt.split_optimizer_state(
+                run.optimizer.state_dict(), prefix="optimizer/")
+            tensors |= optimizer_tensors
+            meta |= {"optimizer": optimizer_rest, "schedule": run.schedule.state_dict(),
+                     "scaler": run.scaler.state_dict() if run.scaler is not None else None,
+                     "epoch": run.epoch, "step": run.step, "position": run.position,
+                     "best_score": run.best_score, "best_epoch": run.best_epoch,
+                     "waited": run.waited, "elapsed_s": run.elapsed_s()}
+        ckpt.save_checkpoint(self._checkpoint_dir, meta=meta, tensors=tensors)
+
+    def _resume_tensors(self, run: _Run) -> dict[str, torch.Tensor]:
+        tensors = {f"best/{k}": v for k, v in (run.best_state or {}).items()}
+        tensors |= {"rng/torch": torch.get_rng_state(), "rng/loop": self._generator.get_state(),
+                    "epoch/loss_sum": run.loss_sum}
+        if self._augment_generator is not self._generator:
+            tensors["rng/augment"] = self._augment_generator.get_state()
+        if self._device.type == "cuda":
+            tensors["rng/cuda"] = torch.cuda.get_rng_state(self._device)
+        if run.position > 0 and run.permutation is not None:
+            tensors["epoch/permutation"] = run.permutation  # a mid-epoch resume needs its order
+        return tensors
+
+    # ---- small mechanics ---------------------------------------------------------------------
+    def _clip(self) -> None:
+        if self.config.clip_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self._params, self.config.clip_grad_norm)
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self._amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self._device.type, dtype=self._amp_dtype)
+
+    @contextlib.contextmanager
+    def _sigint_sets_a_flag(self) -> Iterator[None]:
+        """Ctrl-C finishes the current step, saves a checkpoint and then interrupts."""
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signal handlers can only be set from the main thread
+            return
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            if self._interrupted:  # a second Ctrl-C: the user does not want to wait
+                raise KeyboardInterrupt
+            self._interrupted = True
+
+        signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous if previous is not None
+                          else signal.default_int_handler)
+
+
+def _batches(rows: int, batch_size: int) -> list[tuple[int, int]]:
+    """(start, end) of each batch; a last batch of one row is dropped: BatchNorm cannot train
+    on it (the rows are reshuffled every epoch, so no row is left out for good)."""
+    if rows < 1:
+        raise DataError("there are no training rows; give at least one row to train on")
+    bounds = [(start, min(start + batch_size, rows)) for start in range(0, rows, batch_size)]
+    return bounds[:-1] if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1 else bounds
+
+
+def _better(value: float, best: float | None, *, greater: bool) -> bool:
+    if math.isnan(value):
+        return False
+    return best is None or (value > best if greater else value < best)
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline
+
+
+def _notify(callbacks: Sequence[object], hook: str, *args: object) -> list[object]:
+    return [getattr(c, hook)(*args) for c in callbacks if hasattr(c, hook)]
+
+
+def _resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} was asked for but PyTorch sees no CUDA GPU; use "
+                          "device='auto' or 'cpu'")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("device 'mps' was asked for but this machine has no Apple GPU; use "
+                          "device='auto' or 'cpu'")
+    return torch.device(name)
+
+
+def _amp_dtype(device: torch.device, *, mixed_precision: bool) -> torch.dtype | None:
+    """float16 on cuda (with a GradScaler), bfloat16 on cpu; none on mps, which has no scaler."""
+    if not mixed_precision or device.type == "mps":
+        return None
+    return torch.float16 if device.type == "cuda" else torch.bfloat16
