@@ -1,4 +1,4 @@
-"""Infer each column's semantic kind (numeric, categorical, boolean, datetime, text, id).
+"""Infer each column's semantic kind (numeric, categorical, boolean, datetime, text, image, id).
 
     >>> infer_schema(pd.DataFrame({"age": [31, 45], "smoker": ["yes", "no"]}))
     {'age': <ColumnKind.NUMERIC: 'numeric'>, 'smoker': <ColumnKind.BOOLEAN: 'boolean'>}
@@ -15,6 +15,7 @@ import warnings
 import pandas as pd
 
 from trainforge.data.dataset import ColumnKind, Schema
+from trainforge.data.images import looks_like_image_paths
 
 BOOLEAN_WORDS = (frozenset({"true", "false"}), frozenset({"yes", "no"}),
                  frozenset({"y", "n"}), frozenset({"t", "f"}))
@@ -99,6 +100,8 @@ def _string_kind(name: str, column: pd.Series, present: pd.Series) -> ColumnKind
         return _numeric_kind(name, column, pd.to_numeric(values, errors="coerce").dropna())
     if _is_datetime_text(values):
         return ColumnKind.DATETIME
+    if looks_like_image_paths(values):  # before text: long paths would otherwise read as text
+        return ColumnKind.IMAGE
     if _is_free_text(values, n_distinct):
         return ColumnKind.TEXT
     unique = _is_unique_per_row(column, values)
