@@ -245,6 +245,12 @@ def test_a_frozen_backbone_keeps_its_weights():
     assert torch.equal(net[0].weight, backbone)
 
 
+def test_parameters_outside_trainable_get_no_gradients():
+    net = _net()
+    Trainer(net, CONFIG, trainable=net[3].parameters()).fit(TRAIN)
+    assert net[0].weight.grad is None
+
+
 def test_bfloat16_autocast_on_the_cpu_still_learns():
     net = _net()
     config = LoopConfig(max_epochs=10, batch_size=32, device="cpu", learning_rate=0.02,

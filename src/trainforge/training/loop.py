@@ -195,6 +195,11 @@ class Trainer:
         self._augment, self._callbacks = augment, list(callbacks)
         self._checkpoint_dir, self._architecture = checkpoint_dir, dict(architecture or {})
         self._params = list(trainable) if trainable is not None else list(module.parameters())
+        if trainable is not None:  # a frozen backbone needs no gradients: half the backward pass
+            chosen = {id(p) for p in self._params}
+            for p in module.parameters():
+                if id(p) not in chosen:
+                    p.requires_grad_(False)
         self._loss = make_loss(config.loss, label_smoothing=config.label_smoothing)
         self._generator = torch.Generator()  # shuffling; on the CPU, where the rows are indexed
         self._augment_generator = (self._generator if self._device.type == "cpu"
@@ -218,6 +223,7 @@ class Trainer:
             self._load_weights(found, prefix="model/")
             return FitHistory.from_dict(found.meta["history"])
         run = self._start_run(train, valid)
+        train = self._placed(train)
         if found is not None:
             self._resume(run, found)
         self._interrupted = False
@@ -446,6 +452,17 @@ class Trainer:
         return tensors
 
     # ---- small mechanics ---------------------------------------------------------------------
+    def _placed(self, data: TensorData) -> TensorData:
+        """On a GPU the training rows move there once, when they take under a quarter of its
+        free memory: copying each batch from the CPU would be most of a small network's step."""
+        if self._device.type != "cuda":
+            return data
+        size = sum(t.numel() * t.element_size() for t in (*data.inputs, data.targets))
+        if size > torch.cuda.mem_get_info(self._device)[0] // 4:
+            return data
+        return TensorData(tuple(t.to(self._device) for t in data.inputs),
+                          data.targets.to(self._device))
+
     def _clip(self) -> None:
         if self.config.clip_grad_norm is not None:
             nn.utils.clip_grad_norm_(self._params, self.config.clip_grad_norm)
