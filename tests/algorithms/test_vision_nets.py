@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import doctest
 import json
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from trainforge.algorithms import vision
 from trainforge.algorithms.vision import build_cnn, default_cnn_config
 from trainforge.errors import ConfigError
 
@@ -106,3 +108,8 @@ def test_a_tiny_cnn_learns_to_tell_horizontal_from_vertical_stripes():
     with torch.no_grad():
         accuracy = (net.eval()(test_images).argmax(1) == test_labels).float().mean().item()
     assert accuracy >= 0.95
+
+
+def test_the_examples_in_the_docstring_run():
+    result = doctest.testmod(vision)
+    assert (result.failed, result.attempted > 0) == (0, True)

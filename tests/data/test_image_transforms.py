@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import doctest
 from collections.abc import Callable
 
 import pytest
 import torch
 
+from trainforge.data import image_transforms
 from trainforge.data.image_transforms import (
     DEFAULT_POLICY,
     augment,
@@ -131,3 +133,8 @@ def test_an_unknown_policy_key_is_refused_naming_it():
 def test_a_flip_probability_above_one_is_refused():
     with pytest.raises(ConfigError, match="'flip' is out of range"):
         augment(batch(), seeded(0), policy={"flip": 2.0})
+
+
+def test_the_examples_in_the_docstring_run():
+    result = doctest.testmod(image_transforms)
+    assert (result.failed, result.attempted > 0) == (0, True)

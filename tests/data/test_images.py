@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import doctest
 import io
 import shutil
 from pathlib import Path
@@ -8,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from tests._paths import EXAMPLES
+from tests._paths import EXAMPLES, ROOT
 
+from trainforge.data import images
 from trainforge.data.dataset import ColumnKind
 from trainforge.data.images import (
     decode_images,
@@ -217,3 +219,9 @@ def test_one_colour_image_makes_three_channels(tmp_path: Path):
 def test_large_images_are_shrunk_to_64_pixels_keeping_their_aspect(tmp_path: Path):
     paths = [str(save(tmp_path / "big.jpg", Image.new("RGB", (400, 200), (9, 9, 9))))]
     assert infer_image_shape(paths) == (1, 32, 64)
+
+
+def test_the_examples_in_the_docstring_run(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(ROOT)  # the example reads examples/digits
+    result = doctest.testmod(images)
+    assert (result.failed, result.attempted > 0) == (0, True)

@@ -4,9 +4,18 @@
       cat/001.png  cat/002.jpg …
       dog/001.png …
 
-``read_image_folder("images")`` gives a table of absolute ``path`` and ``label`` (the
-sub-folder's name), so images flow through splitting, task inference and lineage like any
-other table; pixels are only decoded when a network needs them (``decode_images``).
+``read_image_folder`` gives a table of absolute ``path`` and ``label`` (the sub-folder's
+name), so images flow through splitting, task inference and lineage like any other table;
+pixels are only decoded when a network needs them:
+
+    >>> digits = read_image_folder(Path("examples/digits"))
+    >>> digits.n_rows, digits.frame["label"].nunique()
+    (600, 10)
+    >>> shape = infer_image_shape(digits.frame["path"])
+    >>> shape
+    (1, 28, 28)
+    >>> decode_images(digits.frame["path"][:5], size=shape[1:], channels=shape[0]).shape
+    torch.Size([5, 1, 28, 28])
 
 Pillow and PyTorch are imported inside the functions that need them: schema inference calls
 ``looks_like_image_paths`` on every text column and must stay cheap (and work without the
