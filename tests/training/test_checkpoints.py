@@ -96,6 +96,17 @@ def test_another_architecture_is_refused_naming_the_differing_key(tmp_path: Path
                          settings={"batch_size": 32})
 
 
+def test_a_nested_difference_is_named_by_its_dotted_key(tmp_path: Path):
+    save_checkpoint(tmp_path, meta={"architecture": {"network": {"kind": "gru", "layers": 2}}},
+                    tensors={})
+    found = load_checkpoint(tmp_path)
+    assert found is not None
+    with pytest.raises(CheckpointMismatch, match=r"'network.kind' is 'gru' in the checkpoint "
+                       r"but 'transformer' here, 'network.layers' is 2 in the checkpoint but 4"):
+        check_compatible(found, architecture={"network": {"kind": "transformer", "layers": 4}},
+                         settings={})
+
+
 def test_other_loop_settings_are_refused_naming_the_setting(tmp_path: Path):
     _saved(tmp_path)
     found = load_checkpoint(tmp_path)

@@ -245,6 +245,12 @@ def test_a_frozen_backbone_keeps_its_weights():
     assert torch.equal(net[0].weight, backbone)
 
 
+def test_the_modules_requires_grad_flags_are_back_after_a_frozen_backbone_fit():
+    net = _net()
+    Trainer(net, CONFIG, trainable=net[3].parameters()).fit(TRAIN)
+    assert all(p.requires_grad for p in net.parameters())
+
+
 def test_parameters_outside_trainable_get_no_gradients():
     net = _net()
     Trainer(net, CONFIG, trainable=net[3].parameters()).fit(TRAIN)

@@ -106,17 +106,25 @@ def check_compatible(checkpoint: Checkpoint, *, architecture: Mapping[str, Any] 
 
 
 def describe_differences(stored: Mapping[str, Any], given: Mapping[str, Any]) -> str:
-    """A readable diff of two flat JSON-able mappings ("" when equal)."""
-    given = json.loads(json.dumps(given))  # tuples become lists, as they were stored
+    """A readable diff of two JSON-able mappings ("" when equal); nested keys are dotted:
+    "'network.layers' is 2 in the checkpoint but 4 here"."""
+    return ", ".join(_differences(stored, json.loads(json.dumps(given)), prefix=""))
+
+
+def _differences(stored: Mapping[str, Any], given: Mapping[str, Any], *,
+                 prefix: str) -> list[str]:
     parts = []
-    for key in sorted(set(stored) | set(given)):
+    for key in sorted(set(stored) | set(given), key=str):
+        name = f"{prefix}{key}"
         if key not in given:
-            parts.append(f"{key!r} is {stored[key]!r} in the checkpoint but not given here")
+            parts.append(f"{name!r} is {stored[key]!r} in the checkpoint but not given here")
         elif key not in stored:
-            parts.append(f"{key!r} is {given[key]!r} here but absent from the checkpoint")
+            parts.append(f"{name!r} is {given[key]!r} here but absent from the checkpoint")
+        elif isinstance(stored[key], dict) and isinstance(given[key], dict):
+            parts += _differences(stored[key], given[key], prefix=f"{name}.")
         elif stored[key] != given[key]:
-            parts.append(f"{key!r} is {stored[key]!r} in the checkpoint but {given[key]!r} here")
-    return ", ".join(parts)
+            parts.append(f"{name!r} is {stored[key]!r} in the checkpoint but {given[key]!r} here")
+    return parts
 
 
 def split_optimizer_state(state: Mapping[str, Any], *,

@@ -194,12 +194,8 @@ class Trainer:
         self._score, self._greater = score, greater_is_better
         self._augment, self._callbacks = augment, list(callbacks)
         self._checkpoint_dir, self._architecture = checkpoint_dir, dict(architecture or {})
-        self._params = list(trainable) if trainable is not None else list(module.parameters())
-        if trainable is not None:  # a frozen backbone needs no gradients: half the backward pass
-            chosen = {id(p) for p in self._params}
-            for p in module.parameters():
-                if id(p) not in chosen:
-                    p.requires_grad_(False)
+        self._params = (list(trainable) if trainable is not None
+                        else [p for p in module.parameters() if p.requires_grad])
         self._loss = make_loss(config.loss, label_smoothing=config.label_smoothing)
         self._generator = torch.Generator()  # shuffling; on the CPU, where the rows are indexed
         self._augment_generator = (self._generator if self._device.type == "cpu"
@@ -227,7 +223,7 @@ class Trainer:
         if found is not None:
             self._resume(run, found)
         self._interrupted = False
-        with self._sigint_sets_a_flag():
+        with self._sigint_sets_a_flag(), self._only_trainable_need_gradients():
             try:
                 _notify(self._callbacks, "on_fit_start", self.config)
                 stopped_because = self._train(run, train, valid, stop_at=stop_at)
@@ -471,6 +467,20 @@ class Trainer:
         if self._amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self._device.type, dtype=self._amp_dtype)
+
+    @contextlib.contextmanager
+    def _only_trainable_need_gradients(self) -> Iterator[None]:
+        """A frozen backbone gets no gradients during the fit (half the backward pass);
+        the module's own ``requires_grad`` flags are back afterwards, for a later stage."""
+        chosen = {id(p) for p in self._params}
+        flags = [(p, p.requires_grad) for p in self.module.parameters()]
+        for p, _ in flags:
+            p.requires_grad_(id(p) in chosen)
+        try:
+            yield
+        finally:
+            for p, flag in flags:
+                p.requires_grad_(flag)
 
     @contextlib.contextmanager
     def _sigint_sets_a_flag(self) -> Iterator[None]:
