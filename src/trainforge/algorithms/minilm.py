@@ -149,7 +149,7 @@ class MiniLMEncoder(nn.Module):
         return states
 
     def forward_from(self, layer: int, states: Tensor, mask: Tensor) -> Tensor:
-        """Run layers `layer`… on `states` from `hidden_states_at(layer, …)`; the last output."""
+        """The last layer's output, running layers `layer`… on `hidden_states_at(layer, …)`."""
         self._check_layer(layer)
         attend = _attention_mask(mask)
         for block in self.layers[layer:]:
@@ -211,7 +211,12 @@ class MiniLMTokenizer:
 
     def __init__(self, directory: Path | None = None) -> None:
         self._hf = HFTokenizer.from_file(str((directory or locate_pretrained()) / "tokenizer.json"))
-        self._hf.no_padding()  # padding is done here, to the requested length
+        # padding and truncation are done in `encode`: setting them on the shared HF object
+        # per call would race when a server encodes two requests at once
+        self._hf.no_padding()
+        self._hf.no_truncation()
+        # a cut text still ends with [SEP], as BERT was trained
+        self._sep_id = int(self._hf.token_to_id("[SEP]"))
 
     def encode(self, texts: Sequence[str | None], *,
                max_length: int = 128) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
@@ -221,13 +226,15 @@ class MiniLMTokenizer:
         """
         if max_length < 2:
             raise ConfigError(f"max_length={max_length} leaves no room for [CLS] and [SEP]")
-        self._hf.enable_truncation(max_length=max_length)
         rows = self._hf.encode_batch([t if isinstance(t, str) else "" for t in texts])
         ids = np.zeros((len(rows), max_length), dtype=np.int64)
         mask = np.zeros((len(rows), max_length), dtype=np.bool_)
         for i, row in enumerate(rows):
-            ids[i, :len(row.ids)] = row.ids
-            mask[i, :len(row.ids)] = True
+            kept = row.ids
+            if len(kept) > max_length:
+                kept = [*kept[:max_length - 1], self._sep_id]
+            ids[i, :len(kept)] = kept
+            mask[i, :len(kept)] = True
         return ids, mask
 
 
@@ -349,6 +356,7 @@ def load_pretrained_then(state: dict[str, Tensor], *,
     expected = set(trainable_state(classifier))
     if set(state) != expected:
         raise ConfigError(f"the saved MiniLM state does not fit: unexpected "
-                          f"{sorted(set(state) - expected)}, missing {sorted(expected - set(state))}")
+                          f"{sorted(set(state) - expected)}, "
+                          f"missing {sorted(expected - set(state))}")
     classifier.load_state_dict(state, strict=False)  # the rest is the package's, already loaded
     return classifier
