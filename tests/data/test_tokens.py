@@ -80,7 +80,8 @@ def test_vocab_size_bounds_the_ids(tokenizer: Tokenizer):
 
 def test_a_tokenizer_read_back_from_json_encodes_identically(tokenizer: Tokenizer):
     again = Tokenizer.from_json(tokenizer.to_json())
-    assert (again.encode(TEXTS, max_length=20)[0] == tokenizer.encode(TEXTS, max_length=20)[0]).all()
+    expected, _ = tokenizer.encode(TEXTS, max_length=20)
+    assert (again.encode(TEXTS, max_length=20)[0] == expected).all()
 
 
 def test_json_from_a_newer_format_is_refused_saying_to_upgrade(tokenizer: Tokenizer):

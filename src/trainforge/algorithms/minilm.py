@@ -215,8 +215,10 @@ class MiniLMTokenizer:
         # per call would race when a server encodes two requests at once
         self._hf.no_padding()
         self._hf.no_truncation()
-        # a cut text still ends with [SEP], as BERT was trained
-        self._sep_id = int(self._hf.token_to_id("[SEP]"))
+        sep_id = self._hf.token_to_id("[SEP]")
+        if sep_id is None:
+            raise PretrainedModelMissing(PACKAGE, "its tokenizer.json has no [SEP] token")
+        self._sep_id: int = sep_id  # a cut text still ends with [SEP], as BERT was trained
 
     def encode(self, texts: Sequence[str | None], *,
                max_length: int = 128) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:

@@ -163,5 +163,6 @@ def build_text_network(config: Mapping[str, Any]) -> TextNetwork:
                                 bidirectional=bool(full["bidirectional"]),
                                 cell=str(full["cell"]))
     return TransformerTextNet(vocab_size=vocab_size, n_outputs=n_outputs, layers=layers,
-                              dropout=dropout, d_model=int(full["d_model"]), heads=int(full["heads"]),
-                              ff=int(full["ff"]), max_length=int(full["max_length"]))
+                              dropout=dropout, d_model=int(full["d_model"]),
+                              heads=int(full["heads"]), ff=int(full["ff"]),
+                              max_length=int(full["max_length"]))
