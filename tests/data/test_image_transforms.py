@@ -120,9 +120,15 @@ def test_a_rotation_moves_the_pixels_of_most_images():
     assert moved.sum().item() >= 12
 
 
-def test_jittered_pixels_stay_between_zero_and_one():
-    out = colour_jitter(batch(), 0.9, 0.9, seeded(0))
-    assert 0.0 <= out.min().item() and out.max().item() <= 1.0
+def test_contrast_jitter_keeps_each_images_mean():
+    images = batch()
+    out = colour_jitter(images, 0.0, 0.5, seeded(0))
+    assert torch.allclose(out.mean(dim=(1, 2, 3)), images.mean(dim=(1, 2, 3)), atol=1e-6)
+
+
+def test_jitter_keeps_the_negative_values_of_a_normalised_batch():
+    images = normalise(batch(), *channel_stats(batch()))
+    assert colour_jitter(images, 0.1, 0.1, seeded(0)).min().item() < -1.0
 
 
 def test_an_unknown_policy_key_is_refused_naming_it():

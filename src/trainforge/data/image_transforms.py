@@ -6,9 +6,9 @@
     >>> normalise(batch, mean, std).shape
     torch.Size([2, 1, 4, 4])
 
-Augmentations take floats in [0, 1] (before ``normalise``) and a ``torch.Generator``: the
-same generator state gives the same batch, so a seeded run is reproducible. None changes its
-input. Statistics are computed on the training split and applied everywhere (training,
+Augmentations take float batches, in [0, 1] or already normalised (none clamps to a range),
+and a ``torch.Generator``: the same generator state gives the same batch, so a seeded run is
+reproducible. None changes its input. Statistics are computed on the training split and applied everywhere (training,
 batch prediction, serving), as for tables.
 """
 
@@ -89,13 +89,17 @@ def random_rotation(batch: torch.Tensor, max_degrees: float, g: torch.Generator)
 
 def colour_jitter(batch: torch.Tensor, brightness: float, contrast: float,
                   g: torch.Generator) -> torch.Tensor:
-    """Scales each image's brightness by 1±``brightness`` and contrast by 1±``contrast``."""
+    """Scales each image's brightness by 1±``brightness`` and contrast by 1±``contrast``.
+
+    Values are not clamped to [0, 1]: the batch may be normalised already, and a network
+    needs no displayable pixels.
+    """
     n = batch.shape[0]
     bright = _uniform(n, 1.0 - brightness, 1.0 + brightness, g).view(-1, 1, 1, 1)
     contrasted = _uniform(n, 1.0 - contrast, 1.0 + contrast, g).view(-1, 1, 1, 1)
     out = batch * bright
     mean = out.mean(dim=(1, 2, 3), keepdim=True)
-    return ((out - mean) * contrasted + mean).clamp(0.0, 1.0)
+    return (out - mean) * contrasted + mean
 
 
 def _check_policy(policy: Mapping[str, float]) -> None:
