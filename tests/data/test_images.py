@@ -225,3 +225,18 @@ def test_the_examples_in_the_docstring_run(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(ROOT)  # the example reads examples/digits
     result = doctest.testmod(images)
     assert (result.failed, result.attempted > 0) == (0, True)
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16"])
+def test_every_common_mode_decodes_to_rgb_and_to_grey(mode: str, tmp_path: Path):
+    path = save(tmp_path / f"{mode.replace(';', '')}.tiff", Image.new(mode, (8, 6)))
+    shapes = [tuple(decode_images([str(path)], size=(6, 8), channels=c).shape) for c in (1, 3)]
+    assert shapes == [(1, 1, 6, 8), (1, 3, 6, 8)]
+
+
+def test_a_transparent_palette_colour_becomes_white(tmp_path: Path):
+    image = Image.new("P", (4, 4), 0)
+    image.putpalette([0, 0, 0] * 256)
+    path = tmp_path / "clear.gif"
+    image.save(path, transparency=0)
+    assert decode_images([str(path)], size=(4, 4), channels=1).unique().tolist() == [255]
