@@ -180,13 +180,17 @@ def test_a_deadline_passed_mid_epoch_stops_at_the_next_step():
     assert history.epochs[0].step < 5  # of the epoch's 5 batches
 
 
-def test_resuming_after_an_interruption_mid_epoch_equals_the_uninterrupted_run(tmp_path: Path):
+@pytest.mark.parametrize(("optimizer", "schedule"), [("adamw", "cosine"), ("sgd", "onecycle"),
+                                                     ("adam", "plateau")])
+def test_resuming_after_an_interruption_mid_epoch_equals_the_uninterrupted_run(
+        tmp_path: Path, optimizer: str, schedule: str):
+    config = LoopConfig(**{**CONFIG.to_dict(), "optimizer": optimizer, "schedule": schedule})
     reference = _net()
-    expected = _fit(reference, augment=_jitter)
+    expected = _fit(reference, config, augment=_jitter)
     with pytest.raises(KeyboardInterrupt):
-        _fit(_net(), augment=_OnCall(at=8, action="sigint"), checkpoint_dir=tmp_path)
+        _fit(_net(), config, augment=_OnCall(at=8, action="sigint"), checkpoint_dir=tmp_path)
     resumed = _net(seed=99)  # a fresh process builds a fresh network: the checkpoint decides
-    history = _fit(resumed, augment=_jitter, checkpoint_dir=tmp_path)
+    history = _fit(resumed, config, augment=_jitter, checkpoint_dir=tmp_path)
     assert (_curve(history), history.resumed_at_step) == (_curve(expected), 8)
     assert _same_weights(resumed, reference)
 
