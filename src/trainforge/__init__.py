@@ -45,14 +45,20 @@ def _workspace(workspace: Workspace | None) -> Workspace:
     return workspace if workspace is not None else Workspace()
 
 
-def train(data: str | Path, *, target: str, name: str | None = None, time_budget: float = 60,
-          metric: str | None = None, seed: int = 0, trials: int | None = None,
-          algorithm: str = "auto", test_size: float = 0.2, split: str = "stratified",
-          group_column: str | None = None, time_column: str | None = None,
-          sql: str | None = None, workspace: Workspace | None = None,
+def train(data: str | Path, *, target: str | None = None, name: str | None = None,
+          time_budget: float = 60, metric: str | None = None, seed: int = 0,
+          trials: int | None = None, algorithm: str = "auto", test_size: float = 0.2,
+          split: str = "stratified", group_column: str | None = None,
+          time_column: str | None = None, sql: str | None = None,
+          init_from: str | None = None, freeze_backbone: bool = False,
+          resume: str | None = None, workspace: Workspace | None = None,
           observers: Sequence[object] = ()) -> TrainedModel:
     """Find the best model for ``target`` within ``time_budget`` seconds, evaluate it on a
     held-out split, write its report and register it.
+
+    ``data`` is a table, or a folder of images with one sub-folder per class (``target`` is
+    then not needed). ``init_from`` starts a network from a registered one (``NAME@ALIAS``);
+    ``resume`` continues an interrupted run by its id, with that run's own settings.
 
     Example:
         >>> model = tf.train("examples/credit_g.csv", target="class", time_budget=20)
@@ -60,15 +66,20 @@ def train(data: str | Path, *, target: str, name: str | None = None, time_budget
         True
     """
     from trainforge._model import TrainedModel
-    from trainforge._train import run_training
+    from trainforge._train import resume_training, run_training
     from trainforge.config import TrainConfig
 
-    config = TrainConfig(data=str(data), target=target, name=name, time_budget_s=time_budget,
-                         metric=metric, seed=seed, trials=trials, algorithm=algorithm,
-                         test_size=test_size, split=split,  # type: ignore[arg-type]
-                         group_column=group_column, time_column=time_column, sql=sql)
     ws = _workspace(workspace)
-    outcome = run_training(config, workspace=ws, observers=observers)
+    if resume is not None:
+        outcome = resume_training(resume, workspace=ws, observers=observers)
+    else:
+        config = TrainConfig(data=str(data), target=target, name=name,
+                             time_budget_s=time_budget, metric=metric, seed=seed,
+                             trials=trials, algorithm=algorithm, test_size=test_size,
+                             split=split,  # type: ignore[arg-type]
+                             group_column=group_column, time_column=time_column, sql=sql,
+                             init_from=init_from, freeze_backbone=freeze_backbone)
+        outcome = run_training(config, workspace=ws, observers=observers)
     loaded = ws.registry.load(f"{outcome.version.name}:{outcome.version.version}")
     return TrainedModel(loaded, outcome)
 

@@ -6,6 +6,7 @@ Every door (SDK, CLI, REST) builds a ``TrainConfig`` and calls ``run_training``.
 from __future__ import annotations
 
 import resource
+import shutil
 import tempfile
 import time
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from typing import Any
 
 from trainforge.config import TrainConfig
 from trainforge.data.task import LOWER_IS_BETTER
+from trainforge.errors import ConfigError, TrainingInterrupted
 from trainforge.workspace import Workspace
 
 
@@ -48,10 +50,22 @@ def _notify(observers: Sequence[object], hook: str, *args: Any) -> None:
 
 
 class _RunRecorder:
-    """Writes each trial's score into the run's metric series, as the search goes."""
+    """Writes each trial's score, and each network epoch's losses, into the run's metric
+    series as the search goes (the UI's live curves read them)."""
 
     def __init__(self, workspace: Workspace, run_id: str) -> None:
         self.workspace, self.run_id = workspace, run_id
+        self.trial = 0
+
+    def on_epoch_end(self, event: Any) -> None:
+        from trainforge.store.runs import log_metric
+
+        prefix = f"trial{self.trial}.{event.algorithm}"
+        log_metric(self.workspace, self.run_id, f"{prefix}.train_loss", event.train_loss,
+                   step=event.epoch)
+        if event.val_loss is not None:
+            log_metric(self.workspace, self.run_id, f"{prefix}.val_loss", event.val_loss,
+                       step=event.epoch)
 
     def on_trial_end(self, event: Any) -> None:
         from trainforge.store.runs import log_metric
@@ -59,6 +73,7 @@ class _RunRecorder:
         if event.score is not None:
             log_metric(self.workspace, self.run_id, "trial_score", float(event.score),
                        step=int(event.number))
+        self.trial = int(event.number) + 1
 
 
 @dataclass(frozen=True)
@@ -90,18 +105,20 @@ class _Clock:
 
 
 def run_training(config: TrainConfig, *, workspace: Workspace,
-                 observers: Sequence[object] = (), started_at: float | None = None) -> TrainingOutcome:
+                 observers: Sequence[object] = (), started_at: float | None = None,
+                 resume_run: str | None = None) -> TrainingOutcome:
     """Read, infer the task, split, search, evaluate, refit on all rows, report and register.
 
     ``started_at`` is the ``time.time()`` the user's budget started (the CLI passes its
-    process start, so the budget covers the whole command).
+    process start, so the budget covers the whole command). ``resume_run``: continue that
+    run (same id) from the checkpoints its networks left; see ``resume_training``.
     """
     from trainforge.data.profile import profile as profile_data
     from trainforge.data.read import read_table
     from trainforge.data.splits import train_test_split
     from trainforge.data.targets import clean_target, feature_columns, infer_task
     from trainforge.store.datasets import record_dataset
-    from trainforge.store.runs import finish_run, start_run
+    from trainforge.store.runs import finish_run, restart_run, start_run
 
     if config.algorithm != "auto":
         from trainforge.algorithms import catalog
@@ -115,7 +132,7 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
 
     read_notes: list[str] = []
     dataset = read_table(config.data, sql=config.sql, notes=read_notes)
-    task = infer_task(dataset, config.target, metric=config.metric)
+    task = infer_task(dataset, _target_of(config, dataset), metric=config.metric)
     frame, target_report = clean_target(dataset, task)
     features = feature_columns(dataset.schema, task.target, frame=frame, source=dataset.source)
     data_profile = profile_data(dataset, target=task.target)
@@ -125,17 +142,27 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
         frame, task, test_size=config.test_size, seed=config.seed, strategy=config.split,
         group_column=config.group_column, time_column=config.time_column)
     dataset_id = record_dataset(workspace, dataset, data_profile.to_dict())
-    run_id = start_run(workspace, kind="train", config=config.model_dump(mode="json"),
-                       dataset_id=dataset_id)
+    if resume_run is not None:
+        restart_run(workspace, resume_run)
+        run_id = resume_run
+    else:
+        run_id = start_run(workspace, kind="train", config=config.model_dump(mode="json"),
+                           dataset_id=dataset_id)
     try:
         outcome = _train_evaluate_register(
             config, workspace=workspace, observers=observers, clock=clock, run_id=run_id,
             dataset=dataset, task=task, frame=frame, train_frame=train_frame,
             test_frame=test_frame, features=features, data_profile=data_profile)
     except BaseException as error:
-        finish_run(workspace, run_id, status="failed", metrics={}, error=str(error) or repr(error),
+        message = (f"interrupted; resume with `trainforge train --resume {run_id}`"
+                   if isinstance(error, KeyboardInterrupt) else str(error) or repr(error))
+        finish_run(workspace, run_id, status="failed", metrics={}, error=message,
                    peak_memory_mb=_peak_memory_mb(), cpu_s=time.process_time() - cpu_start)
+        if isinstance(error, KeyboardInterrupt) and not isinstance(error, TrainingInterrupted):
+            raise TrainingInterrupted(run_id) from error
         raise
+    # the checkpoints were for resuming; the registered package holds what was learned
+    shutil.rmtree(checkpoint_root(workspace, run_id), ignore_errors=True)
     finish_run(workspace, run_id, status="succeeded", metrics=outcome.evaluation.metrics,
                peak_memory_mb=_peak_memory_mb(), cpu_s=time.process_time() - cpu_start,
                model=(outcome.version.name, outcome.version.version))
@@ -153,11 +180,15 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
     from trainforge.training.automl import search
     from trainforge.training.refit import refit_on_all
 
+    algorithm, fixed_params = config.algorithm, dict[str, Any]()
+    if config.init_from:
+        algorithm, fixed_params = _initial_network(config, workspace)
     result = search(train_frame, task=task, schema=dataset.schema, features=features,
                     deadline=clock.search_deadline(len(test_frame)), trials=config.trials,
-                    seed=config.seed, algorithm=config.algorithm,
+                    seed=config.seed, algorithm=algorithm, fixed_params=fixed_params,
                     # observers implement only the hooks they need (see _notify)
-                    callbacks=[*observers, _RunRecorder(workspace, run_id)])  # type: ignore[list-item]
+                    callbacks=[*observers, _RunRecorder(workspace, run_id)],  # type: ignore[list-item]
+                    checkpoint_root=checkpoint_root(workspace, run_id))
     _notify(observers, "on_phase", "evaluating on the held-out test split")
     evaluation, diagnosis = _evaluate(result, task=task, train_frame=train_frame,
                                       test_frame=test_frame)
@@ -211,7 +242,7 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
               name: str, task: Any, model: Any, result: Any, evaluation: Any, diagnosis: Any,
               importance: Any, data_profile: Any, lineage: dict[str, Any]) -> Any:
     """Write the report and the profile, then the model package with both inside."""
-    from trainforge.evaluation.report import model_info, write_report
+    from trainforge.evaluation.report import learning_curves, model_info, write_report
 
     with tempfile.TemporaryDirectory(prefix="trainforge-report-") as scratch:
         _notify(observers, "on_phase", "writing the report")
@@ -219,7 +250,9 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
             Path(scratch) / "report.html", title=name, task=task, evaluation=evaluation,
             diagnosis=diagnosis, leaderboard=[asdict(c) for c in result.leaderboard],
             profile=data_profile.to_dict(), importance=importance,
-            model_info=model_info(model, lineage=lineage))
+            model_info=model_info(model, lineage=lineage),
+            # the searched model's curves: its networks early-stopped on validation rows
+            learning_curves=learning_curves(result.model))
         profile_file = Path(scratch) / "profile.json"
         data_profile.save_json(profile_file)
         _notify(observers, "on_phase", "registering the model package")
@@ -232,10 +265,56 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
             extra_files={"report.html": report_file, "profile.json": profile_file})
 
 
+def resume_training(run_id: str, *, workspace: Workspace, observers: Sequence[object] = (),
+                    started_at: float | None = None,
+                    time_budget_s: float | None = None) -> TrainingOutcome:
+    """Run an interrupted training run again with its own settings; the networks it had
+    trained or begun continue from their checkpoints (same seed: the same weights)."""
+    from trainforge.store.runs import get_run
+
+    run = get_run(workspace, run_id)
+    if run["status"] == "succeeded":
+        raise ConfigError(f"run {run_id} finished already (model {run['model_name']}:"
+                          f"{run['model_version']}); there is nothing to resume")
+    settings = dict(run["config"])
+    if time_budget_s is not None:
+        settings["time_budget_s"] = time_budget_s
+    return run_training(TrainConfig(**settings), workspace=workspace, observers=observers,
+                        started_at=started_at, resume_run=run_id)
+
+
+def checkpoint_root(workspace: Workspace, run_id: str) -> Path:
+    """Where a run's networks keep their checkpoints until the run succeeds."""
+    return workspace.home / "checkpoints" / run_id
+
+
+def _target_of(config: TrainConfig, dataset: Any) -> str:
+    """The user's --target; an image folder's default is its class folders' column."""
+    if config.target:
+        return config.target
+    if dataset.columns == ["path", "label"] and str(dataset.schema["path"]) == "image":
+        return "label"
+    raise ConfigError(f"say which column to predict with --target (columns of "
+                      f"{dataset.source}: {', '.join(dataset.columns[:12])})")
+
+
+def _initial_network(config: TrainConfig, workspace: Workspace) -> tuple[str, dict[str, Any]]:
+    """The algorithm and fixed settings that start from a registered network (--init-from)."""
+    loaded = workspace.registry.load(str(config.init_from))  # every file's hash is checked
+    for entry, member in zip(loaded.manifest["members"], loaded.model.members, strict=True):
+        if getattr(member.estimator, "reports_epochs", False):
+            source = f"{loaded.path}::{entry['estimator']['stem']}"
+            return member.algorithm, {"init_from": source,
+                                      "freeze_backbone": config.freeze_backbone}
+    algorithms = ", ".join(sorted({m.algorithm for m in loaded.model.members}))
+    raise ConfigError(f"--init-from {config.init_from}: that model holds no network (it is "
+                      f"{algorithms}); start from a model trained on images or text")
+
+
 def _default_name(config: TrainConfig) -> str:
     import re
 
-    stem = Path(config.data).name.split(".")[0] if not config.sql else "sql"
+    stem = Path(config.data).resolve().name.split(".")[0] if not config.sql else "sql"
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-") or "model"
 
 

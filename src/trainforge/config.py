@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field, PositiveInt
 class TrainConfig(BaseModel, frozen=True, extra="forbid"):
     """Everything that decides a training run; a run can be repeated from it exactly."""
 
-    data: str  # a file path, or a SQLAlchemy URL when ``sql`` is given
-    target: str
+    data: str  # a file, an image folder, or a SQLAlchemy URL when ``sql`` is given
+    target: str | None = None  # required for tables; an image folder's is its class folders
     name: str | None = None  # registry name; defaults to the data file's stem
     sql: str | None = None  # a query to run against ``data`` as a database URL
     algorithm: str = "auto"  # a catalog name, or "auto" to let AutoML choose
@@ -24,6 +24,15 @@ class TrainConfig(BaseModel, frozen=True, extra="forbid"):
     split: Literal["stratified", "random", "group", "time"] = "stratified"
     group_column: str | None = None  # for split="group"
     time_column: str | None = None  # for split="time"
+    init_from: str | None = None  # NAME[:VERSION|@ALIAS] of a registered network to start from
+    freeze_backbone: bool = False  # with init_from: train only the new head
+
+
+class ResumeConfig(BaseModel, frozen=True, extra="forbid"):
+    """Continue an interrupted training run from its checkpoints."""
+
+    run_id: str
+    time_budget_s: float | None = Field(default=None, gt=0)  # default: the run's own budget
 
 
 class PredictConfig(BaseModel, frozen=True, extra="forbid"):

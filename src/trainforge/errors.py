@@ -167,6 +167,15 @@ class CheckpointMismatch(TrainforgeError):
                          "wrote it, or start a new run")
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training: the checkpoints are kept, and the message says how to resume."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"interrupted; the checkpoints are kept. Continue with: "
+                         f"trainforge train --resume {run_id}")
+
+
 class PretrainedModelMissing(ConfigError):
     """Pretrained weights that should come from an installed package are not there."""
 

@@ -70,6 +70,10 @@ class _Boosting(BaseEstimator):  # type: ignore[misc]
         per_class = np.where(present, len(codes) / (present.sum() * np.maximum(counts, 1)), 0)
         return per_class[codes]
 
+    def set_rounds(self, best_iteration: int, *, data_fraction: float) -> None:
+        """For a refit on more rows than the early-stopped fit saw: a few more trees."""
+        self.set_params(n_estimators=refit_rounds(best_iteration, data_fraction=data_fraction))
+
     def save_native(self, directory: Path, stem: str) -> list[str]:
         """Write the model in the library's format plus a JSON of the estimator's settings."""
         model_file = f"{stem}.{self.suffix}"

@@ -7,7 +7,7 @@ in ``_FAMILIES`` below.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -15,8 +15,11 @@ from trainforge.data.task import Task, TaskKind
 from trainforge.errors import UnknownAlgorithm
 
 # "linear": impute + scale numbers, one-hot categories (models that need numbers on one scale);
-# "tree": numbers as they are with NaN kept, categories as ordinal codes.
-Preprocessing = Literal["linear", "tree"]
+# "tree": numbers as they are with NaN kept, categories as ordinal codes;
+# "image" / "text": the raw image or text column, which a network encodes itself.
+Preprocessing = Literal["linear", "tree", "image", "text"]
+# what a table holds, as the catalog sees it: plain columns, free text, or images
+Modality = Literal["table", "text", "image"]
 
 
 @dataclass(frozen=True)
@@ -41,23 +44,34 @@ class Algorithm:
     # accepts params["class_weight"] = "balanced": classes weighted inversely to their size,
     # which a search sets when the metric (balanced accuracy) counts every class equally
     class_weights: bool = False
+    # the data it can learn from: tabular models read text through TF-IDF, never images
+    modalities: frozenset[str] = frozenset({"table", "text"})
+
+    @property
+    def stops_itself(self) -> bool:
+        """Fits that end themselves at a given time (boosting rounds, network epochs)."""
+        return self.family in ("boosting", "network")
 
 
 def n_threads(limit: int = 2) -> int:
-    """Threads an estimator may use: the cores this process may run on, at most ``limit``."""
+    """Threads an estimator may use: the cores this process may run on, at most ``limit``,
+    and at most ``OMP_NUM_THREADS`` when the user set it."""
     try:
         available = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS and Windows have no affinity call
         available = os.cpu_count() or 1
+    cap = os.environ.get("OMP_NUM_THREADS", "")
+    if cap.isdigit() and int(cap) > 0:
+        available = min(available, int(cap))
     return max(1, min(limit, available))
 
 
 def _entries() -> list[Algorithm]:
     # imported here so `trainforge --help` never imports LightGBM & co.
-    from trainforge.algorithms import boosting, linear, neighbors, neural, trees
+    from trainforge.algorithms import boosting, deep, linear, neighbors, neural, trees
 
     return [*linear.ALGORITHMS, *trees.ALGORITHMS, *boosting.ALGORITHMS, *neighbors.ALGORITHMS,
-            *neural.ALGORITHMS]
+            *neural.ALGORITHMS, *deep.ALGORITHMS]
 
 
 def all_algorithms() -> list[Algorithm]:
@@ -75,8 +89,16 @@ def get(name: str) -> Algorithm:
     raise UnknownAlgorithm(name, names())
 
 
-def for_task(kind: TaskKind) -> list[Algorithm]:
-    return [a for a in _entries() if kind in a.kinds]
+def for_task(kind: TaskKind, modality: Modality = "table") -> list[Algorithm]:
+    return [a for a in _entries() if kind in a.kinds and modality in a.modalities]
+
+
+def modality_of(kinds: Iterable[str]) -> Modality:
+    """"image" when a feature is an image, "text" when one is free text, else "table"."""
+    seen = {str(k) for k in kinds}
+    if "image" in seen:
+        return "image"
+    return "text" if "text" in seen else "table"
 
 
 class AlignedClassifier:

@@ -27,7 +27,7 @@ class FeatureSpec:
 
     name: str
     kind: ColumnKind
-    dtype: str  # "number", "string", "boolean" or "datetime": what a request must send
+    dtype: str  # "number", "string", "boolean", "datetime" or "image": what a request sends
 
     def to_dict(self) -> dict[str, str]:
         return {"name": self.name, "kind": self.kind.value, "dtype": self.dtype}
@@ -92,6 +92,9 @@ def coerce_frame(frame: pd.DataFrame, features: Sequence[FeatureSpec]) -> pd.Dat
         column = frame[spec.name]
         if spec.dtype == "number":
             out[spec.name] = _numbers(spec.name, column)
+        elif spec.dtype == "image":  # a path, or the bytes a request sent: read by the network
+            out[spec.name] = pd.Series([None if _is_missing(v) else v for v in column.tolist()],
+                                       index=frame.index, dtype=object)
         elif spec.dtype == "datetime":
             out[spec.name] = pd.to_datetime(column, errors="coerce", utc=True).dt.tz_localize(
                 None).to_numpy()

@@ -47,8 +47,8 @@ def run(argv: Sequence[str]) -> int:
     except (typer.Exit, SystemExit) as done:
         code = getattr(done, "exit_code", getattr(done, "code", 0))
         return int(code or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        print(str(interrupt) or "interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # click's usage errors
         import click

@@ -28,6 +28,7 @@ class TrainingDisplay:
         self.bar: Any = None
         self.trials = 0
         self.best: float | None = None
+        self.epoch: str = ""  # the network being trained, e.g. "cnn epoch 4/30, val loss 0.08"
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
 
@@ -51,9 +52,15 @@ class TrainingDisplay:
 
     def on_trial_end(self, event: Any) -> None:
         self.trials += 1
+        self.epoch = ""
         best = getattr(event, "best_score", None)
         if isinstance(best, float) and not math.isnan(best):
             self.best = best
+
+    def on_epoch_end(self, event: Any) -> None:
+        validation = "" if event.val_loss is None else f", val loss {event.val_loss:.4f}"
+        self.epoch = (f" · {event.algorithm} epoch {event.epoch}/{event.max_epochs}"
+                      f"{validation}")
 
     def on_phase(self, text: str) -> None:
         self._finish_bar()
@@ -79,7 +86,8 @@ class TrainingDisplay:
         best = f", best {self.best:.4f}" if self.best is not None else ""
         done = float(self.trials) if self.config.trials else min(elapsed, budget)
         self.progress.update(self.bar, completed=done,
-                             status=f"{elapsed:5.1f}/{budget:g} s · {self.trials} trials{best}")
+                             status=f"{elapsed:5.1f}/{budget:g} s · {self.trials} trials{best}"
+                                    f"{self.epoch}")
 
     def _finish_bar(self) -> None:
         if self._ticker is not None:
@@ -112,7 +120,9 @@ class TrainingDisplay:
         out.print(f"[bold green]Registered[/] {version.name}:{version.version}  ({spent}; "
                   f"{refit})")
         out.print(f"[bold]Report:[/] {outcome.report_path}")
+        images = any(f.dtype == "image" for f in outcome.search.model.features)
+        new_data = "new_images/" if images else "new.csv"
         out.print(f"[bold]Next:[/] trainforge models alias {version.name} {version.version} production\n"
                   f"      trainforge serve {version.name}          # http://127.0.0.1:8000/docs\n"
-                  f"      trainforge predict {version.name} new.csv -o predictions.csv")
+                  f"      trainforge predict {version.name} {new_data} -o predictions.csv")
 

@@ -56,7 +56,8 @@ def _flag(location: tuple[Any, ...], *, from_file: bool) -> str:
 
 
 def train(
-    data: Annotated[str | None, typer.Argument(help="CSV/TSV/Parquet/JSON/Excel file, or a "
+    data: Annotated[str | None, typer.Argument(help="CSV/TSV/Parquet/JSON/Excel file, a folder "
+                                                    "of images (one sub-folder per class), or a "
                                                     "database URL with --sql")] = None,
     target: Annotated[str | None, typer.Option("--target", "-t", help="column to predict")] = None,
     name: Annotated[str | None, typer.Option(help="registry name (default: the file's name)")] = None,
@@ -74,6 +75,14 @@ def train(
     group_column: Annotated[str | None, typer.Option(help="column for --split group")] = None,
     time_column: Annotated[str | None, typer.Option(help="column for --split time")] = None,
     test_size: Annotated[float | None, typer.Option(help="held-out share (default: 0.2)")] = None,
+    init_from: Annotated[str | None, typer.Option(
+        "--init-from", help="start from a registered network (NAME[:VERSION|@ALIAS]): its "
+                            "backbone, a new head")] = None,
+    freeze_backbone: Annotated[bool | None, typer.Option(
+        "--freeze-backbone", help="with --init-from: train only the new head")] = None,
+    resume: Annotated[str | None, typer.Option(
+        "--resume", help="continue an interrupted run (its id, from `trainforge runs list`) "
+                         "from its checkpoints")] = None,
     config: Annotated[Path | None, typer.Option(
         "--config", help="TOML file with the same fields (flags override it)")] = None,
 ) -> None:
@@ -82,11 +91,15 @@ def train(
     The task is inferred and printed; the test split is held out from model selection.
     """
     started_at = _process_start()
+    if resume is not None:
+        _resume(resume, time_budget=time_budget, started_at=started_at)
+        return
     settings = build_config({"data": data, "target": target, "name": name,
                              "time_budget_s": time_budget, "metric": metric, "seed": seed,
                              "trials": trials, "algorithm": algorithm, "sql": sql,
                              "split": split, "group_column": group_column,
-                             "time_column": time_column, "test_size": test_size}, config)
+                             "time_column": time_column, "test_size": test_size,
+                             "init_from": init_from, "freeze_backbone": freeze_backbone}, config)
     from trainforge._train import run_training
     from trainforge.cli.progress import TrainingDisplay
     from trainforge.workspace import Workspace
@@ -95,4 +108,21 @@ def train(
     with TrainingDisplay(settings, started_at=started_at) as display:
         outcome = run_training(settings, workspace=workspace, observers=[display],
                                started_at=started_at)
+    display.summary(outcome)
+
+
+def _resume(run_id: str, *, time_budget: float | None, started_at: float) -> None:
+    from trainforge._train import resume_training
+    from trainforge.cli.progress import TrainingDisplay
+    from trainforge.config import TrainConfig
+    from trainforge.store.runs import get_run
+    from trainforge.workspace import Workspace
+
+    workspace = Workspace()
+    settings = TrainConfig(**get_run(workspace, run_id)["config"])
+    if time_budget is not None:
+        settings = settings.model_copy(update={"time_budget_s": time_budget})
+    with TrainingDisplay(settings, started_at=started_at) as display:
+        outcome = resume_training(run_id, workspace=workspace, observers=[display],
+                                  started_at=started_at, time_budget_s=time_budget)
     display.summary(outcome)

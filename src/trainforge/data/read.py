@@ -272,6 +272,10 @@ def read_table(source: str | Path | pd.DataFrame, *, sql: str | None = None,
         raw, name = _read_sql(str(source), sql)
         frame = _tidy(raw, name, blank_tokens=False)
         notes.append("SQL query result")
+    elif Path(source).expanduser().is_dir():
+        from trainforge.data.images import read_image_folder
+
+        return read_image_folder(Path(source).expanduser(), notes=notes)
     else:
         path = _existing(source)
         name = str(source)
@@ -281,8 +285,23 @@ def read_table(source: str | Path | pd.DataFrame, *, sql: str | None = None,
                         "it has no rows")
     notes.append(f"read {len(frame):,} rows × {frame.shape[1]} columns from {name}")
     schema = infer_schema(frame)
-    return Dataset(frame=_numeric_columns_as_numbers(frame, schema, notes), schema=schema,
-                   source=name)
+    frame = _numeric_columns_as_numbers(frame, schema, notes)
+    if not isinstance(source, pd.DataFrame) and sql is None:
+        frame = _image_paths_from(Path(source).expanduser().parent, frame, schema)
+    return Dataset(frame=frame, schema=schema, source=name)
+
+
+def _image_paths_from(directory: Path, frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """Image paths in a table are relative to the table's folder; make them absolute, so the
+    model reads the same files from wherever it runs."""
+    columns = [c for c, kind in schema.items() if kind is ColumnKind.IMAGE]
+    if not columns:
+        return frame
+    frame = frame.copy()
+    for column in columns:
+        frame[column] = [v if not isinstance(v, str) or Path(v).is_absolute()
+                         else str((directory / v).resolve()) for v in frame[column].tolist()]
+    return frame
 
 
 def _numeric_columns_as_numbers(frame: pd.DataFrame, schema: Schema, notes: list[str]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -256,4 +257,26 @@ def leaderboard_bars(names: Sequence[str], scores: Sequence[float], metric: str,
                     fontsize=7)
     axes.set_xlabel(f"validation {metric}", fontsize=8)
     axes.grid(axis="y", visible=False)
+    return _png(figure)
+
+
+def learning_curve(label: str, history: Mapping[str, Any]) -> str:
+    """A network's training and validation loss per epoch, with the epoch it kept."""
+    epochs = [e for e in history.get("epochs", []) if isinstance(e, Mapping)]
+    figure, axes = _figure(f"Learning curve: {label}")
+    numbers = [int(e["epoch"]) for e in epochs]
+    axes.plot(numbers, [float(e["train_loss"]) for e in epochs], marker="o", markersize=3,
+              color=_ACCENT, label="training loss")
+    validated = [(int(e["epoch"]), float(e["val_loss"])) for e in epochs
+                 if e.get("val_loss") is not None]
+    if validated:
+        axes.plot(*zip(*validated, strict=True), marker="o", markersize=3, color="#dc2626",
+                  label="validation loss")
+    best = int(history.get("best_epoch", 0))
+    if validated and best:
+        axes.axvline(best, color="#6b7280", linestyle="--", linewidth=1,
+                     label=f"kept: epoch {best}")
+    axes.set_xlabel("epoch", fontsize=8)
+    axes.set_ylabel("loss", fontsize=8)
+    axes.legend(fontsize=7)
     return _png(figure)

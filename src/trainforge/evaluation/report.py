@@ -27,12 +27,18 @@ _TRIAL_KEYS = ("trial", "number")
 _SCORE_KEYS = ("score", "validation_score", "val_score", "mean_score")
 
 
+MAX_LEARNING_CURVES = 4  # networks whose curves are drawn (the blend's heaviest)
+
+
 def _plots(task: Task, evaluation: Evaluation,
            importance: Sequence[tuple[str, float, float]] | None,
-           board: tuple[list[str], list[float]] | None) -> dict[str, str]:
+           board: tuple[list[str], list[float]] | None,
+           learning_curves: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     from trainforge.evaluation import plots  # matplotlib: only when a report is drawn
 
     drawn: dict[str, str] = {}
+    for label, history in list(learning_curves.items())[:MAX_LEARNING_CURVES]:
+        drawn[f"Learning curve: {label}"] = plots.learning_curve(label, history)
     if evaluation.proba is not None:
         y, proba = evaluation.y_true, evaluation.proba
         if len(set(y.tolist())) >= 2:
@@ -82,6 +88,19 @@ def leaderboard_scores(rows: Sequence[Mapping[str, Any]], task: Task
             label += f" #{trial}"
         names.append(label)
     return names, [float(row[key]) for row in scored]
+
+
+def learning_curves(model: TabularModel) -> dict[str, dict[str, Any]]:
+    """Label → learning curve of each network in ``model`` (heaviest weight first)."""
+    curves: dict[str, dict[str, Any]] = {}
+    members = sorted(model.members, key=lambda m: -m.weight)
+    for position, member in enumerate(members):
+        history = getattr(member.estimator, "history_", None)
+        if isinstance(history, dict) and history.get("epochs"):
+            label = member.algorithm if member.algorithm not in curves else (
+                f"{member.algorithm} ({position + 1})")
+            curves[label] = history
+    return curves
 
 
 def model_info(model: TabularModel, *, lineage: Mapping[str, Any] | None = None
@@ -157,18 +176,21 @@ def write_report(path: Path, *, title: str, task: Task, evaluation: Evaluation,
                  diagnosis: Diagnosis, leaderboard: Sequence[Mapping[str, Any]],
                  profile: Mapping[str, Any] | None,
                  importance: Sequence[tuple[str, float, float]] | None,
-                 model_info: Mapping[str, Any]) -> Path:
+                 model_info: Mapping[str, Any],
+                 learning_curves: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
     """Write the report to ``path`` (its folder is created) and return the path.
 
     ``leaderboard``: one mapping per candidate (keys as they come; see ``leaderboard_scores``).
     ``profile``: ``Profile.to_dict()``, shown as it comes. ``model_info``: anything worth
     showing about the model (its algorithms, lineage), shown as nested tables.
+    ``learning_curves``: label → a network's ``FitHistory.to_dict()``, drawn per epoch.
     """
     board = leaderboard_scores(leaderboard, task)
     page = _environment().get_template("report.html.j2").render(
         title=title, task=task, evaluation=evaluation, diagnosis=diagnosis,
         leaderboard=list(leaderboard), profile=profile, importance=list(importance or []),
-        model_info=model_info, plots=_plots(task, evaluation, importance, board),
+        model_info=model_info,
+        plots=_plots(task, evaluation, importance, board, learning_curves or {}),
         created=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

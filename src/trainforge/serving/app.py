@@ -33,6 +33,7 @@ from trainforge.serving.metrics import CONTENT_TYPE, ServingMetrics
 from trainforge.serving.mlflow_input import FORMATS, records_from_mlflow
 from trainforge.serving.served import ServedModel
 from trainforge.serving.signature import RecordsInvalid
+from trainforge.serving.uploads import columns_from_form, is_multipart
 
 log = logging.getLogger(__name__)
 
@@ -138,15 +139,46 @@ class _PredictHandler:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         model = self.model
-        try:
-            body = await _read_body(receive)
-        except _BodyTooLarge:
-            answer = _Answer({"detail": _TOO_LARGE}, 413)
+        if is_multipart(scope):
+            answer = await self._uploaded(scope, receive)
         else:
-            answer = _guarded(model.ref, lambda: _predict_answer(model, body), mlflow=False)
+            try:
+                body = await _read_body(receive)
+            except _BodyTooLarge:
+                answer = _Answer({"detail": _TOO_LARGE}, 413)
+            else:
+                answer = _guarded(model.ref, lambda: _predict_answer(model, body), mlflow=False)
         await _send_json(send, answer.status, orjson.dumps(answer.body, default=str))
         self.metrics.record(model.ref, PREDICT_ROUTE, answer.status,
                             time.perf_counter() - started, n_predictions=answer.n_predictions)
+
+
+    async def _uploaded(self, scope: Scope, receive: Receive) -> _Answer:
+        """Images uploaded as multipart files: one prediction per file."""
+        model = self.model
+        if _declared_length(scope) > MAX_BODY_BYTES:
+            return _Answer({"detail": _TOO_LARGE}, 413)
+        try:
+            columns = await columns_from_form(scope, receive, model.signature)
+        except (TrainforgeError, RecordsInvalid) as error:
+            failure = error
+
+            def refuse() -> _Answer:
+                raise failure
+
+            return _guarded(model.ref, refuse, mlflow=False)
+        return _guarded(model.ref, lambda: _Answer(model.answer(columns),
+                                                   n_predictions=columns.n_rows), mlflow=False)
+
+
+def _declared_length(scope: Scope) -> int:
+    for key, value in scope.get("headers", ()):
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
 
 
 class _InvocationsHandler:

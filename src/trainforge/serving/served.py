@@ -12,6 +12,7 @@ from trainforge.registry.loaded import LoadedModel
 from trainforge.serving.compiled import CompiledModel, compile_model, probe_columns, verify
 from trainforge.serving.plans import FastPathMiss
 from trainforge.serving.signature import Columns, Signature
+from trainforge.serving.uploads import with_image_bytes
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class ServedModel:
         """Class probabilities (classes in ``classes`` order), or values for a regressor."""
         if columns.n_rows == 0:
             return np.zeros((0, len(self.classes)) if self.classify else 0)
+        columns = with_image_bytes(columns, self.signature.features)
         # the compiled plans stay ahead of pandas at any request size (2x at 1,000 rows)
         if self.compiled is not None:
             try:

@@ -27,6 +27,7 @@ _PYTHON_TYPES: dict[str, Any] = {
     "string": str,
     "boolean": str | bool,
     "datetime": datetime,
+    "image": str,  # the image file's bytes in base64 (or a multipart upload)
 }
 
 Errors = list[dict[str, Any]]

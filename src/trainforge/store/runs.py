@@ -34,6 +34,15 @@ def start_run(ws: Workspace, *, kind: str, config: dict[str, Any],
     return run_id
 
 
+def restart_run(ws: Workspace, run_id: str) -> None:
+    """Mark an interrupted (failed) run as running again: ``--resume`` continues it."""
+    with ws.engine.begin() as connection:
+        updated = connection.execute(sa.update(runs).where(runs.c.id == run_id).values(
+            status="running", error=None, finished_at=None, started_at=utc_now()))
+        if updated.rowcount == 0:
+            raise RunNotFound(run_id)
+
+
 def log_metric(ws: Workspace, run_id: str, key: str, value: float, *, step: int) -> None:
     """Append one point to the run's series ``key`` (loss per epoch, score per trial...)."""
     try:

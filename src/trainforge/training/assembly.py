@@ -10,10 +10,15 @@ from typing import Any
 import numpy as np
 
 from trainforge.algorithms import catalog
-from trainforge.algorithms.boosting import refit_rounds
 from trainforge.algorithms.model import FeatureSpec, Member, TabularModel
 from trainforge.data.dataset import ColumnKind, Schema
-from trainforge.training.trial import CandidateSpec, SearchData, TrialResult, configure
+from trainforge.training.trial import (
+    CandidateSpec,
+    SearchData,
+    TrialResult,
+    configure,
+    network_options,
+)
 
 REFIT_MARGIN = 1.3  # a refit on all rows costs about this much more than the fold fit per row
 
@@ -36,7 +41,7 @@ class Chosen:
 def feature_specs(schema: Schema, features: Sequence[str]) -> list[FeatureSpec]:
     """The model's input signature: each feature with the dtype a request must send."""
     dtypes = {ColumnKind.NUMERIC: "number", ColumnKind.BOOLEAN: "boolean",
-              ColumnKind.DATETIME: "datetime"}
+              ColumnKind.DATETIME: "datetime", ColumnKind.IMAGE: "image"}
     return [FeatureSpec(name, ColumnKind(schema[name]),
                         dtypes.get(ColumnKind(schema[name]), "string")) for name in features]
 
@@ -85,10 +90,11 @@ def _refit(result: TrialResult, weight: float, data: SearchData,
     estimator = configure(algorithm.build(params, data.task, data.seed), data, prepared)
     native = hasattr(estimator, "save_native")
     if native:
-        rounds = refit_rounds(max(result.best_iterations), data_fraction=data.resampling
-                              .train_fraction)
-        estimator.set_params(n_estimators=rounds)
-        estimator.fit(prepared.train, data.y, stop_at=deadline)
+        estimator.set_rounds(max(result.best_iterations),
+                             data_fraction=data.resampling.train_fraction)
+        extra = network_options(estimator, data, algorithm.name, params, n_rows=len(rows),
+                                seed=data.seed, stage="assembly")
+        estimator.fit(prepared.train, data.y, stop_at=deadline, **extra)
     else:
         estimator.fit(prepared.train, data.y)
     if (data.task.kind.is_classification and not native

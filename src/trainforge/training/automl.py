@@ -13,6 +13,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,13 +40,14 @@ from trainforge.training.assembly import (
 from trainforge.training.callbacks import Callback, FitInfo, TrialEvent, notify
 from trainforge.training.ensemble import greedy_selection
 from trainforge.training.portfolio import EXPLICIT_ONLY, Namespaced, default_candidates
-from trainforge.training.resampling import plan_resampling
+from trainforge.training.resampling import CV_MAX_ROWS, plan_resampling
 from trainforge.training.scoring import scorer_for
 from trainforge.training.trial import CandidateSpec, SearchData, TrialResult, run_trial
 
 KEEP_CANDIDATES = 20  # trials whose fitted members are kept for the ensemble
 OPTUNA_ALGORITHMS = 3  # the search tunes this many of the best default algorithms
 UNSTOPPABLE_ROWS = 5_000  # above this, an unstoppable fit's guessed time grows with the rows
+NETWORK_MIN_S = 10.0  # a network may start when this much time is left (it stops itself)
 TRIAL_SHARE = 0.4  # the most of the remaining time one boosting trial may take (but the first)
 
 
@@ -80,13 +82,18 @@ class SearchResult:
 
 def search(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequence[str],
            deadline: float | None, trials: int | None = None, seed: int = 0,
-           algorithm: str = "auto", callbacks: Sequence[Callback] = ()) -> SearchResult:
+           algorithm: str = "auto", callbacks: Sequence[Callback] = (),
+           checkpoint_root: Path | None = None,
+           fixed_params: dict[str, Any] | None = None) -> SearchResult:
     """Find, blend and fit the best model for ``task`` on ``train`` (features + target).
 
     Args:
         deadline: a ``time.monotonic()`` value by which search and refit are done.
         trials: run exactly this many trials instead (the deadline is then ignored).
         algorithm: "auto", or a catalog name to search only that algorithm.
+        checkpoint_root: where networks keep their checkpoints; a search run again with the
+            same directory resumes them (and skips the networks it already trained).
+        fixed_params: settings every candidate gets (a network's ``init_from``).
 
     Raises BudgetTooSmall when no trial finished before the deadline.
     """
@@ -94,10 +101,12 @@ def search(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequenc
     try:
         data, pool = _prepare(train, task=task, schema=schema, features=features, seed=seed,
                               algorithm=algorithm)
+        data.checkpoint_root, data.callbacks = checkpoint_root, callbacks
         if deadline is None and trials is None:
             raise ConfigError("give a time budget (deadline) or a number of trials (--trials)")
         run = _Search(data, pool, deadline=None if trials is not None else deadline,
-                      trials=trials, callbacks=callbacks, started=started)
+                      trials=trials, callbacks=callbacks, started=started,
+                      fixed_params=fixed_params or {})
         result = run.execute()
     except BaseException as exc:
         notify(callbacks, "on_error", exc)
@@ -119,17 +128,27 @@ def _prepare(train: pd.DataFrame, *, task: Task, schema: Schema, features: Seque
                               "again (infer_schema) or add the column's kind")
     if not features:
         raise NoUsableFeatures("the training table", "the feature list is empty")
+    modality = catalog.modality_of(schema[f] for f in features)
     if algorithm == "auto":
-        pool = [a for a in catalog.for_task(task.kind) if a.name not in EXPLICIT_ONLY]
+        pool = [a for a in catalog.for_task(task.kind, modality) if a.name not in EXPLICIT_ONLY]
     else:
         chosen = catalog.get(algorithm)
         if task.kind not in chosen.kinds:
             raise ConfigError(f"algorithm {algorithm!r} cannot learn a {task.kind.value} task; "
                               "choose another with --algorithm or leave it on auto")
+        if modality not in chosen.modalities:
+            raise ConfigError(f"algorithm {algorithm!r} cannot learn from {modality} data "
+                              f"(it reads {', '.join(sorted(chosen.modalities))}); choose "
+                              "another with --algorithm or leave it on auto")
         pool = [chosen]
+    if not pool:
+        raise ConfigError(f"no algorithm in the catalog learns a {task.kind.value} task from "
+                          f"{modality} data; run `trainforge algorithms list`")
     frame = coerce_frame(train, feature_specs(schema, features))
     y = _encode_target(train[task.target], task)
-    resampling = plan_resampling(y, classification=task.kind.is_classification, seed=seed)
+    # networks train for minutes: one holdout, not k folds of each
+    resampling = plan_resampling(y, classification=task.kind.is_classification, seed=seed,
+                                 max_cv_rows=CV_MAX_ROWS if modality == "table" else 0)
     data = SearchData(frame=frame, y=y, task=task, schema=schema, features=list(features),
                       resampling=resampling, scorer=scorer_for(task.metric, task.kind),
                       seed=seed)
@@ -161,9 +180,10 @@ class _Search:
 
     def __init__(self, data: SearchData, pool: list[catalog.Algorithm], *,
                  deadline: float | None, trials: int | None, callbacks: Sequence[Callback],
-                 started: float) -> None:
+                 started: float, fixed_params: dict[str, Any]) -> None:
         self.data, self.pool, self.deadline, self.trials = data, pool, deadline, trials
-        self.callbacks, self.started = callbacks, started
+        self.callbacks, self.started, self.fixed_params = callbacks, started, fixed_params
+        self.modality = catalog.modality_of(data.schema[f] for f in data.features)
         self.results: list[tuple[int, TrialResult, float]] = []  # (number, result, wall_s)
         self.skipped: list[Candidate] = []
         self.budget_s = None if deadline is None else max(0.0, deadline - started)
@@ -178,7 +198,8 @@ class _Search:
             n_rows=len(self.data.y), n_features=len(self.data.features),
             validation=self.data.resampling.describe(), budget_s=self.budget_s,
             trials=self.trials, algorithms=[a.name for a in self.pool]))
-        for default in default_candidates(self.pool, n_rows=len(self.data.y)):
+        for default in default_candidates(self.pool, n_rows=len(self.data.y),
+                                          modality=self.modality):
             spec = self._for_task(default)
             if self._done():
                 break
@@ -241,7 +262,11 @@ class _Search:
 
     def _for_task(self, spec: CandidateSpec) -> CandidateSpec:
         """Add what the metric asks of every model: balanced accuracy counts each class the
-        same, so classes are weighted the same in training where the algorithm allows."""
+        same, so classes are weighted the same in training where the algorithm allows; and
+        the settings the caller fixed."""
+        if self.fixed_params:
+            spec = CandidateSpec(spec.algorithm, {**spec.params, **self.fixed_params},
+                                 spec.origin)
         if self.data.task.metric == "balanced_accuracy" and catalog.get(
                 spec.algorithm).class_weights:
             return CandidateSpec(spec.algorithm, {**spec.params, "class_weight": "balanced"},
@@ -328,7 +353,10 @@ class _Search:
         algorithm = catalog.get(spec.algorithm)
         guess = wall * algorithm.cost / catalog.get(reference.spec.algorithm).cost
         n_folds = len(self.data.resampling.folds)
-        if algorithm.family == "boosting":
+        if algorithm.family == "network":
+            # it stops itself at the trial's deadline, and a few epochs already tell
+            return min(guess, NETWORK_MIN_S)
+        if algorithm.stops_itself:
             return guess / n_folds
         if n_folds > 1:  # a fold cannot be cut short: leave room for a guess twice too low
             return 2.0 * guess / n_folds

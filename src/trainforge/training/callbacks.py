@@ -1,6 +1,7 @@
 """What a search tells its observers: a progress bar, the store, the UI's live leaderboard.
 
-A callback implements any of the four hooks; the ones it lacks are skipped.
+A callback implements any of the hooks (on_fit_start, on_trial_end, on_epoch_end, on_fit_end,
+on_error); the ones it lacks are skipped.
 """
 
 from __future__ import annotations
@@ -37,6 +38,18 @@ class TrialEvent:
     elapsed_s: float
     budget_s: float | None
     best_score: float | None
+
+
+@dataclass(frozen=True)
+class EpochEvent:
+    """Sent after each epoch of a network being trained (its learning curve, live)."""
+
+    algorithm: str
+    epoch: int
+    max_epochs: int
+    train_loss: float
+    val_loss: float | None
+    epoch_s: float
 
 
 class Callback(Protocol):

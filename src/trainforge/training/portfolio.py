@@ -27,6 +27,8 @@ _PORTFOLIO: list[tuple[str, dict[str, Any]]] = [
     ("lightgbm", {"learning_rate": 0.05, "num_leaves": 8, "min_child_samples": 30,
                   "feature_fraction": 0.5, "extra_trees": True, "lambda_l1": 0.1}),
 ]
+# free text: the fast TF-IDF baseline, then the networks, cheapest first; then the rest
+_TEXT_FIRST = ["linear", "minilm", "lightgbm", "gru", "minilm_tuned", "text_transformer"]
 # tried only when the user names them: weaker than the ensembles above
 EXPLICIT_ONLY = frozenset({"decision_tree"})
 
@@ -37,13 +39,17 @@ LARGE_TABLE_ROWS = 12_000
 _SLOW_ON_LARGE = frozenset({"extra_trees", "random_forest", "knn", "mlp"})
 
 
-def default_candidates(pool: Sequence[Algorithm], *, n_rows: int) -> list[CandidateSpec]:
+def default_candidates(pool: Sequence[Algorithm], *, n_rows: int,
+                       modality: str = "table") -> list[CandidateSpec]:
     """The portfolio's entries for the algorithms in ``pool``, in the order to try them; an
     algorithm in the pool but not in the portfolio gets one entry with its defaults."""
     names = {a.name for a in pool}
     chosen = [CandidateSpec(name, dict(params)) for name, params in _PORTFOLIO if name in names]
     listed = {name for name, _ in _PORTFOLIO}
     chosen += [CandidateSpec(a.name, {}) for a in pool if a.name not in listed]
+    if modality == "text":
+        first = [CandidateSpec(name, {}) for name in _TEXT_FIRST if name in names]
+        chosen = first + [c for c in chosen if c not in first]
     if n_rows > LARGE_TABLE_ROWS:
         chosen.sort(key=lambda spec: spec.algorithm in _SLOW_ON_LARGE)  # stable: order kept
     return chosen

@@ -26,7 +26,7 @@ from trainforge.data.task import Task
 from trainforge.errors import ConfigError
 from trainforge.training.assembly import Chosen
 from trainforge.training.automl import SearchResult, _prepare
-from trainforge.training.trial import PreparedFold, SearchData, configure
+from trainforge.training.trial import PreparedFold, SearchData, configure, network_options
 
 SETUP_S = 0.2  # preparing the table and each preprocessing style, on a small table
 # a fit that cannot be stopped (forests, networks that early-stop on their own split) may run
@@ -107,9 +107,10 @@ def _fit_all(chosen: Chosen, data: SearchData, rows: np.ndarray,
     estimator = configure(algorithm.build(params, data.task, seed), data, fold)
     native = hasattr(estimator, "save_native")
     if native:
-        rounds = refit_rounds(_rounds(chosen), data_fraction=chosen.fit_rows / len(rows))
-        estimator.set_params(n_estimators=rounds)
-        estimator.fit(fold.train, data.y[rows], stop_at=deadline)
+        estimator.set_rounds(_rounds(chosen), data_fraction=chosen.fit_rows / len(rows))
+        extra = network_options(estimator, data, algorithm.name, params, n_rows=len(rows),
+                                seed=seed, stage="refit")
+        estimator.fit(fold.train, data.y[rows], stop_at=deadline, **extra)
         if estimator.stopped_by_time_:
             return None  # fewer rounds than the recipe: not the model that was evaluated
     else:

@@ -7,9 +7,12 @@ ensemble selection reads.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +22,9 @@ from trainforge.algorithms import catalog
 from trainforge.algorithms.model import Member
 from trainforge.data.dataset import Schema
 from trainforge.data.prepare import TablePreprocessor, make_preprocessor
+from trainforge.data.raw_column import make_raw_column
 from trainforge.data.task import Task, TaskKind
+from trainforge.training.callbacks import EpochEvent, notify
 from trainforge.training.memory import PeakMemory, available_mb, estimate_peak_mb
 from trainforge.training.resampling import Resampling
 from trainforge.training.scoring import Scorer
@@ -34,7 +39,7 @@ SMALL_TABLE_CELLS = 1_000_000
 
 @dataclass
 class PreparedFold:
-    preprocessor: TablePreprocessor
+    preprocessor: Any  # TablePreprocessor, or RawColumn for networks
     train: Any  # matrix of the fold's training rows
     valid: Any  # matrix of its validation rows
     categorical: tuple[int, ...]  # output columns holding category codes
@@ -53,6 +58,9 @@ class SearchData:
     resampling: Resampling
     scorer: Scorer
     seed: int
+    # networks checkpoint under this directory (a run's), so an interrupted run resumes
+    checkpoint_root: Path | None = None
+    callbacks: Sequence[object] = ()  # the search's observers: networks send them epochs
     _prepared: dict[tuple[str, int], PreparedFold] = field(default_factory=dict)
 
     @property
@@ -70,15 +78,21 @@ class SearchData:
                 ) -> PreparedFold:
         target_type = {TaskKind.BINARY: "binary", TaskKind.MULTICLASS: "multiclass",
                        TaskKind.REGRESSION: "continuous"}[self.task.kind]
-        preprocessor = make_preprocessor(self.schema, self.features, style=style,  # type: ignore[arg-type]
-                                         target_type=target_type)  # type: ignore[arg-type]
+        preprocessor: Any
+        if style in ("image", "text"):
+            preprocessor = make_raw_column(self.schema, self.features, kind=style)
+        else:
+            preprocessor = make_preprocessor(self.schema, self.features, style=style,  # type: ignore[arg-type]
+                                             target_type=target_type)  # type: ignore[arg-type]
         train = preprocessor.fit_transform(self.frame.iloc[train_rows], self.y[train_rows])
         valid = preprocessor.transform(self.frame.iloc[valid_rows]) if len(valid_rows) else None
         return PreparedFold(preprocessor, train, valid, categorical_outputs(preprocessor))
 
 
-def categorical_outputs(preprocessor: TablePreprocessor) -> tuple[int, ...]:
+def categorical_outputs(preprocessor: Any) -> tuple[int, ...]:
     """Positions of the output columns that hold ordinal category codes."""
+    if not isinstance(preprocessor, TablePreprocessor):
+        return ()  # a network's raw column
     positions, offset = [], 0
     for step in preprocessor.plan_:
         if step["op"] == "ordinal":
@@ -134,7 +148,7 @@ def run_trial(spec: CandidateSpec, data: SearchData, *, stop_at: float | None,
     predict_s = 0.0
     folds = data.resampling.folds
     limit = stop_at if boost_until is None or stop_at is None else min(stop_at, boost_until)
-    native = algorithm.family == "boosting"  # these stop themselves at a given time
+    native = algorithm.stops_itself  # these stop themselves at a given time
     for index, (train_rows, valid_rows) in enumerate(folds):
         started = time.monotonic()
         if (stop_at is not None and fold_times and started + max(fold_times) > stop_at
@@ -244,7 +258,9 @@ def _fit_fold(algorithm: catalog.Algorithm, spec: CandidateSpec, data: SearchDat
     with PeakMemory() as memory:
         if native:
             y_valid = data.y[valid_rows]
-            estimator.fit(X, y, eval_set=(fold.valid, y_valid), stop_at=stop_at)
+            extra = network_options(estimator, data, spec.algorithm, spec.params,
+                                    n_rows=len(y), seed=seed, stage="trial")
+            estimator.fit(X, y, eval_set=(fold.valid, y_valid), stop_at=stop_at, **extra)
         else:
             estimator.fit(X, y)
     if (data.task.kind.is_classification and not native
@@ -256,6 +272,34 @@ def _fit_fold(algorithm: catalog.Algorithm, spec: CandidateSpec, data: SearchDat
     else:
         output = np.asarray(estimator.predict(fold.valid), dtype=np.float64).reshape(-1)
     return estimator, output, time.monotonic() - started, memory.peak_mb
+
+
+class _EpochRelay:
+    """Passes a network's epochs to the search's observers (progress bar, store, UI)."""
+
+    def __init__(self, callbacks: Sequence[object], algorithm: str, max_epochs: int) -> None:
+        self.callbacks, self.algorithm, self.max_epochs = callbacks, algorithm, max_epochs
+
+    def on_epoch_end(self, state: Any) -> None:
+        notify(self.callbacks, "on_epoch_end", EpochEvent(
+            algorithm=self.algorithm, epoch=int(state.epoch), max_epochs=self.max_epochs,
+            train_loss=float(state.train_loss),
+            val_loss=None if state.val_loss is None else float(state.val_loss),
+            epoch_s=float(state.epoch_s)))
+
+
+def network_options(estimator: Any, data: SearchData, algorithm: str, params: dict[str, Any],
+                    *, n_rows: int, seed: int, stage: str) -> dict[str, Any]:
+    """For a network: the checkpoint directory of this fit (the same fit of a resumed run
+    finds it again) and the epoch relay. Nothing for other estimators."""
+    if not getattr(estimator, "reports_epochs", False):
+        return {}
+    if data.checkpoint_root is not None:
+        key = json.dumps([algorithm, params, n_rows, seed, stage], sort_keys=True, default=str)
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        estimator.set_params(checkpoint_dir=str(data.checkpoint_root / f"{algorithm}-{digest}"))
+    return {"callbacks": [_EpochRelay(data.callbacks, algorithm,
+                                      int(estimator.get_params()["max_epochs"]))]}
 
 
 def _averaged(summed: np.ndarray, times: np.ndarray) -> np.ndarray:
