@@ -11,6 +11,9 @@ from tests._paths import ROOT
 PACKAGE = ROOT / "src" / "trainforge"
 # the lifecycle, left to right: a step may import the steps left of it, never those right of it
 LIFECYCLE = ["data", "algorithms", "training", "evaluation", "registry", "serving", "monitoring"]
+# DESIGN: deep nets are estimators that "wrap the PyTorch loop": the network estimator's fit
+# imports the loop. Predicting does not (tests/serving checks that serving never loads it).
+ALLOWED = {"algorithms/network.py": {"training"}}
 
 
 def _trainforge_imports(path: Path) -> set[str]:
@@ -27,6 +30,8 @@ def _trainforge_imports(path: Path) -> set[str]:
 @pytest.mark.parametrize("step", LIFECYCLE)
 def test_a_lifecycle_step_imports_only_the_steps_left_of_it(step: str):
     right_of_it = set(LIFECYCLE[LIFECYCLE.index(step) + 1:]) | {"cli", "server"}
-    offending = {str(path.relative_to(PACKAGE)): sorted(_trainforge_imports(path) & right_of_it)
+    offending = {str(path.relative_to(PACKAGE)): sorted(
+        _trainforge_imports(path) & right_of_it - ALLOWED.get(str(path.relative_to(PACKAGE)),
+                                                              set()))
                  for path in (PACKAGE / step).rglob("*.py")}
     assert {k: v for k, v in offending.items() if v} == {}

@@ -12,14 +12,16 @@ _REF_HELP = "NAME, NAME:VERSION or NAME@ALIAS"
 
 def predict(
     model: Annotated[str, typer.Argument(help=_REF_HELP)],
-    input: Annotated[Path, typer.Argument(help="table to predict (any format `train` reads)")],
+    input: Annotated[Path, typer.Argument(help="table to predict (any format `train` reads), "
+                                               "or a folder of images")],
     output: Annotated[Path, typer.Option("--output", "-o", help="CSV or .parquet to write")],
     chunk_rows: Annotated[int, typer.Option(help="rows read at a time")] = 50_000,
 ) -> None:
     """Predict every row of INPUT, in order, into OUTPUT.
 
     Writes a `prediction` column plus one probability column per class for classifiers;
-    large files stream through in chunks.
+    large files stream through in chunks. For a folder of images, one row per image with its
+    `path` first.
     """
     from rich.console import Console
 
@@ -30,8 +32,13 @@ def predict(
     settings = PredictConfig(model=model, input=input, output=output, chunk_rows=chunk_rows)
     loaded = Workspace().registry.load(settings.model)
     result = predict_file(loaded, settings.input, settings.output, chunk_rows=settings.chunk_rows)
-    Console(stderr=True).print(f"wrote {result.n_rows:,} predictions of {loaded.ref} to "
-                               f"{settings.output} in {result.seconds:.2f} s", highlight=False)
+    console = Console(stderr=True)
+    if result.skipped:
+        shown = ", ".join(result.skipped[:5]) + (" …" if len(result.skipped) > 5 else "")
+        console.print(f"[yellow]note:[/] skipped {len(result.skipped):,} files that are not "
+                      f"readable images: {shown}", highlight=False)
+    console.print(f"wrote {result.n_rows:,} predictions of {loaded.ref} to "
+                  f"{settings.output} in {result.seconds:.2f} s", highlight=False)
 
 
 def evaluate(

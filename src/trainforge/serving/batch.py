@@ -19,6 +19,7 @@ from trainforge.errors import InvalidRequest, UnreadableData
 from trainforge.registry.loaded import LoadedModel
 
 PREDICTION = "prediction"
+PATH = "path"  # the file each prediction of an image folder is for
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class BatchResult:
     n_rows: int
     seconds: float
     output: Path
+    skipped: tuple[str, ...] = ()  # files of an image folder that are not readable images
 
 
 def _predictions_frame(loaded: LoadedModel, chunk: pd.DataFrame) -> pd.DataFrame:
@@ -102,12 +104,18 @@ def predict_file(loaded: LoadedModel, input: Path, output: Path, *,
     started = time.perf_counter()
     output = Path(output)
     n_rows = 0
+    skipped: list[str] = []
+    folder = Path(input).is_dir()
+    chunks = (_image_chunks(loaded, Path(input), chunk_rows, skipped) if folder
+              else read_chunks(input, chunk_rows=chunk_rows))
     with _temporary_beside(output) as temporary:
         writer = _Writer(temporary, parquet=output.suffix.lower() == ".parquet")
         try:
-            for chunk in read_chunks(input, chunk_rows=chunk_rows):
+            for chunk in chunks:
                 try:
                     predicted = _predictions_frame(loaded, chunk.reset_index(drop=True))
+                    if folder:  # each row says which file it is for
+                        predicted.insert(0, PATH, chunk.iloc[:, 0].to_numpy())
                 except InvalidRequest as error:
                     raise UnreadableData(
                         str(input), f"rows {n_rows + 1}–{n_rows + len(chunk)} cannot be "
@@ -120,4 +128,24 @@ def predict_file(loaded: LoadedModel, input: Path, output: Path, *,
                     progress(n_rows)
         finally:
             writer.close()
-    return BatchResult(n_rows=n_rows, seconds=time.perf_counter() - started, output=output)
+    return BatchResult(n_rows=n_rows, seconds=time.perf_counter() - started, output=output,
+                       skipped=tuple(skipped))
+
+
+IMAGE_CHUNK = 2_000  # images decoded per chunk: bounded memory whatever the folder's size
+
+
+def _image_chunks(loaded: LoadedModel, folder: Path, chunk_rows: int,
+                  skipped: list[str]) -> Iterator[pd.DataFrame]:
+    """The folder's readable images (at any depth, sorted), as frames of the model's image
+    feature; unreadable files are appended to ``skipped``."""
+    from trainforge.data.images import list_images
+
+    features = [f.name for f in loaded.model.features if f.dtype == "image"]
+    if not features:
+        raise UnreadableData(str(folder), f"is a folder, but model {loaded.ref} reads a table",
+                             "give a CSV, Parquet or JSON file of its features")
+    paths = list_images(folder, skipped=skipped)
+    step = max(1, min(chunk_rows, IMAGE_CHUNK))
+    for start in range(0, len(paths), step):
+        yield pd.DataFrame({features[0]: paths[start:start + step]})

@@ -1,0 +1,73 @@
+"""Text end to end: a column of messages in; a trained, served network out."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from tests._paths import EXAMPLES
+
+pytest.importorskip("torch")
+
+SMS = EXAMPLES / "sms_spam.csv"
+
+
+def trainforge(*args: str, home: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TRAINFORGE_HOME": str(home), "COLUMNS": "160"}
+    return subprocess.run([sys.executable, "-m", "trainforge", *args], capture_output=True,
+                          text=True, env=env, timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    home = tmp_path_factory.mktemp("home")
+    done = trainforge("train", str(SMS), "--target", "label", "--algorithm", "minilm",
+                      "--trials", "1", "--name", "sms", home=home)
+    return home, done
+
+
+def test_a_text_column_trains_a_pretrained_minilm_that_beats_the_majority_class(trained):
+    home, done = trained
+    assert done.returncode == 0, done.stderr
+    assert "Features: 1 columns (text)" in done.stdout
+    from trainforge.workspace import Workspace
+
+    metrics = Workspace(home).registry.show("sms")["metrics"]["test"]
+    assert metrics["roc_auc"] > 0.9
+
+
+def test_the_served_text_model_answers_a_message(trained):
+    from trainforge.serving.app import create_app
+    from trainforge.workspace import Workspace
+
+    home, _ = trained
+    client = TestClient(create_app({"sms": Workspace(home).registry.load("sms")}))
+    answer = client.post("/v1/models/sms/predict", json={"records": [
+        {"text": "WINNER!! Claim your free prize now, call 09061701461"},
+        {"text": "see you at lunch?"}, {"text": ""}]})
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["predictions"]) == 3
+
+
+def test_empty_texts_and_a_legacy_encoding_train_like_any_text(tmp_path):
+    rows = pd.read_csv(SMS).head(240)
+    rows.loc[::10, "text"] = ""
+    rows.loc[5, "text"] = "Café crème à volonté, très bon marché"
+    path = tmp_path / "cp1252.csv"
+    path.write_bytes(rows.to_csv(index=False).encode("cp1252", errors="replace"))
+    done = trainforge("train", str(path), "--target", "label", "--algorithm", "gru",
+                      "--trials", "1", home=tmp_path / "home")
+    assert done.returncode == 0, done.stderr
+    assert "Registered cp1252:1" in done.stdout
+
+
+def test_a_network_for_text_refuses_a_table_without_text(tmp_path):
+    done = trainforge("train", str(EXAMPLES / "credit_g.csv"), "--target", "class",
+                      "--algorithm", "gru", "--trials", "1", home=tmp_path / "home")
+    assert done.returncode != 0
+    assert "cannot learn from table data" in done.stderr
