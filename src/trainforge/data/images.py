@@ -332,3 +332,19 @@ def infer_image_shape(values: Sequence[str | bytes], *, base_dir: Path | None = 
     height, width = float(np.median(heights)), float(np.median(widths))
     scale = min(1.0, MAX_TRAIN_SIDE / max(height, width))
     return (1 if grey else 3, max(1, round(height * scale)), max(1, round(width * scale)))
+
+
+def list_images(folder: Path, *, skipped: list[str] | None = None) -> list[str]:
+    """Absolute paths of the readable images in ``folder`` at any depth, in a stable order
+    (what batch prediction reads); the other files' relative paths go to ``skipped``."""
+    folder = Path(folder).resolve()
+    _check_folder(folder)
+    image_module = _pillow()
+    found: list[str] = []
+    for file in _class_files(folder):
+        if _file_digest_if_image(file, image_module) is None:
+            if skipped is not None:
+                skipped.append(file.relative_to(folder).as_posix())
+            continue
+        found.append(str(file))
+    return found
