@@ -297,9 +297,8 @@ class Trainer:
         return False
 
     def _train_step(self, run: _Run, train: TensorData, rows: torch.Tensor) -> None:
-        inputs = tuple(t.index_select(0, rows).to(self._device, non_blocking=True)
-                       for t in train.inputs)
-        targets = train.targets.index_select(0, rows).to(self._device, non_blocking=True)
+        inputs = tuple(t[rows].to(self._device, non_blocking=True) for t in train.inputs)
+        targets = train.targets[rows].to(self._device, non_blocking=True)
         if self._augment is not None:
             inputs = self._augment(inputs, self._augment_generator)
         with self._autocast():
