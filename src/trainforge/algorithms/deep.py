@@ -14,7 +14,7 @@ from trainforge.data.task import Task, TaskKind
 
 CNN_DEFAULTS: dict[str, Any] = {
     "architecture": "cnn", "max_epochs": 30, "batch_size": 64, "learning_rate": 3e-3,
-    "weight_decay": 5e-4, "schedule": "onecycle", "width": 32, "layers": 1, "dropout": 0.1,
+    "weight_decay": 5e-4, "schedule": "onecycle", "width": 16, "layers": 1, "dropout": 0.1,
     "augment": 1.0, "flip": 0.0, "label_smoothing": 0.05, "patience": 6}
 GRU_DEFAULTS: dict[str, Any] = {
     "architecture": "gru", "max_epochs": 12, "batch_size": 64, "learning_rate": 3e-3,
@@ -48,7 +48,7 @@ def _builder(defaults: Mapping[str, Any]) -> Any:
 
 
 def cnn_space(trial: Any) -> dict[str, Any]:
-    return {"width": trial.suggest_categorical("width", [16, 32, 48]),
+    return {"width": trial.suggest_categorical("width", [16, 24, 32]),
             "layers": trial.suggest_int("layers", 1, 2),
             "learning_rate": trial.suggest_float("learning_rate", 5e-4, 6e-3, log=True),
             "augment": trial.suggest_float("augment", 0.0, 1.5),
