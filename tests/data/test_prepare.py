@@ -101,12 +101,21 @@ def test_booleans_become_zero_and_one():
     assert prep.fit_transform(frame)[:, 0].tolist()[:2] == [1.0, 0.0]
 
 
-def test_text_columns_give_a_sparse_tf_idf_matrix():
+def test_text_columns_give_trees_a_sparse_tf_idf_matrix_of_their_words():
     frame = pd.DataFrame({"review": ["great film", "bad film", None, "great plot"] * 5,
                           "stars": [5.0, 1.0, 3.0, 4.0] * 5})
     schema = {"review": K.TEXT, "stars": K.NUMERIC}
-    matrix = make_preprocessor(schema, ["review", "stars"], style="linear").fit_transform(frame)
+    matrix = make_preprocessor(schema, ["review", "stars"], style="tree").fit_transform(frame)
     assert sp.issparse(matrix) and matrix.shape == (20, 1 + 4)
+
+
+def test_linear_models_also_get_word_pairs_and_character_ngrams_of_text():
+    frame = pd.DataFrame({"review": ["great film", "bad film", None, "great plot"] * 5})
+    prep = make_preprocessor({"review": K.TEXT}, ["review"], style="linear")
+    matrix = prep.fit_transform(frame)
+    words, characters = prep.encoders_[0].transformer_list
+    assert "great film" in words[1].vocabulary_ and "fil" in characters[1].vocabulary_
+    assert matrix.shape[1] == len(words[1].vocabulary_) + len(characters[1].vocabulary_)
 
 
 @pytest.mark.parametrize("style", ["linear", "tree"])

@@ -9,7 +9,8 @@ Two styles, one per kind of model (``Algorithm.preprocessing``):
   (unknown and missing → NaN), booleans 0/1.
 
 Both styles turn datetimes into parts (year, month, day, weekday, hour, days since epoch) and
-text into TF-IDF word weights (the output is then a scipy sparse matrix).
+text into TF-IDF weights (the output is then a scipy sparse matrix): words, word pairs and
+character n-grams for the linear style, the most frequent words for trees.
 
 Input is a frame as ``trainforge.algorithms.model.coerce_frame`` makes it (categories and text
 as ``str`` or ``None``, numbers float64, datetimes datetime64) — training and serving pass the
@@ -41,6 +42,7 @@ TargetType = Literal["binary", "multiclass", "continuous"]
 _TRUE = frozenset({"true", "1", "1.0", "yes", "y", "t"})
 _FALSE = frozenset({"false", "0", "0.0", "no", "n", "f"})
 _MISSING = "\x00missing"  # the level a target encoder sees for a missing category
+LINEAR_TEXT_TERMS = 20_000  # per analyser (words, characters); sparse, so cheap for linear models
 _DATE_PARTS = ("year", "month", "day", "weekday", "hour", "days_since_epoch")
 
 
@@ -111,14 +113,14 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 step["width"] = int(encoder.transform(levels[:1]).shape[1])
                 self.encoders_.append(encoder)
             elif step["op"] == "text":
-                vectorizer = TfidfVectorizer(max_features=self.max_text_terms,
-                                             dtype=np.float64, sublinear_tf=True)
+                vectorizer = _text_vectorizer(self.style, self.max_text_terms)
+                texts = values.fillna("").astype(str).tolist()
                 try:
-                    vectorizer.fit(values.fillna("").astype(str).tolist())
+                    vectorizer.fit(texts)
                 except ValueError as exc:  # an empty vocabulary: no words at all
                     raise NotPreparable(name, f"has no words to learn from ({exc})") from exc
                 step["encoder"] = len(self.encoders_)
-                step["width"] = len(vectorizer.vocabulary_)
+                step["width"] = int(vectorizer.transform(texts[:1]).shape[1])
                 self.encoders_.append(vectorizer)
             self.plan_.append(step)
         self.n_features_out_ = sum(int(s["width"]) for s in self.plan_)
@@ -248,6 +250,21 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return np.asarray(names, dtype=object)
 
 
+def _text_vectorizer(style: str, max_terms: int) -> Any:
+    """TF-IDF of a text column. Linear models get words and word pairs plus character
+    n-grams (spelling variants, numbers, "£", "!!!" carry signal in short texts); trees get
+    the most frequent words only, as each term costs them a split search."""
+    words = TfidfVectorizer(max_features=max_terms, dtype=np.float64, sublinear_tf=True,
+                            ngram_range=(1, 2) if style == "linear" else (1, 1))
+    if style != "linear":
+        return words
+    from sklearn.pipeline import FeatureUnion
+
+    characters = TfidfVectorizer(max_features=max_terms, dtype=np.float64, sublinear_tf=True,
+                                 analyzer="char_wb", ngram_range=(2, 5))
+    return FeatureUnion([("words", words), ("characters", characters)])
+
+
 def make_preprocessor(schema: Schema, features: Sequence[str], *, style: Preprocessing,
                       target_type: TargetType = "continuous", max_one_hot: int = 30,
                       max_text_terms: int | None = None) -> TablePreprocessor:
@@ -262,7 +279,8 @@ def make_preprocessor(schema: Schema, features: Sequence[str], *, style: Preproc
     if missing:
         raise NotPreparable(missing[0], f"has no kind in the schema (schema has: "
                             f"{', '.join(list(schema)[:12])})")
-    terms = max_text_terms if max_text_terms is not None else (1000 if style == "linear" else 300)
+    terms = (max_text_terms if max_text_terms is not None else
+             (LINEAR_TEXT_TERMS if style == "linear" else 300))
     return TablePreprocessor([(f, ColumnKind(schema[f]).value) for f in features], style=style,
                              max_one_hot=max_one_hot, max_text_terms=terms,
                              target_type=target_type)
