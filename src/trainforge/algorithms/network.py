@@ -155,7 +155,10 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
                               checkpoint_dir=Path(self.checkpoint_dir) if self.checkpoint_dir
                               else None,
                               architecture=self._architecture_key(), trainable=parts.trainable)
-            history = trainer.fit(train, valid, stop_at=stop_at)
+            # a head on frozen MiniLM vectors trains in about a second: once the vectors are
+            # paid for, cutting it short would only waste them
+            head_only = self.architecture == "minilm" and int(self.tune_layers) == 0
+            history = trainer.fit(train, valid, stop_at=None if head_only else stop_at)
         self.module_ = parts.module.eval()
         self.history_ = history.to_dict()
         self.best_iteration_ = int(history.best_epoch)

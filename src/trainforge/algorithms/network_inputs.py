@@ -116,6 +116,11 @@ class ImageInputs:
                    std=[float(v) for v in raw["std"]])
 
 
+def texts_of(values: Sequence[Any]) -> list[str]:
+    """Text values as strings: a missing one is the empty text."""
+    return _texts(values)
+
+
 def _texts(values: Sequence[Any]) -> list[str]:
     return ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in values]
 
@@ -186,9 +191,12 @@ class PretrainedTokenInputs:
     def encode(self, values: Sequence[Any]) -> tuple[Any, ...]:
         import torch
 
-        ids, mask = self.tokenizer.encode(_texts(values), max_length=self.max_length)
-        return (torch.from_numpy(np.asarray(ids, dtype=np.int64)),
-                torch.from_numpy(np.asarray(mask, dtype=bool)))
+        ids, mask = self.encode_arrays(_texts(values))
+        return torch.from_numpy(ids), torch.from_numpy(mask)
+
+    def encode_arrays(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        ids, mask = self.tokenizer.encode(list(texts), max_length=self.max_length)
+        return np.asarray(ids, dtype=np.int64), np.asarray(mask, dtype=bool)
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "max_length": self.max_length}

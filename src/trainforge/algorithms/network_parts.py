@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trainforge.algorithms.network_inputs import ImageInputs, Inputs, TokenInputs
+from trainforge.algorithms.network_inputs import (
+    ImageInputs,
+    Inputs,
+    PretrainedTokenInputs,
+    TokenInputs,
+)
 
 if TYPE_CHECKING:
     from trainforge.algorithms.network import NetworkModel
@@ -157,6 +162,8 @@ def _minilm_parts(model: NetworkModel, inputs: Inputs, source: NetworkModel | No
     import torch
     from torch import nn
 
+    if not isinstance(inputs, PretrainedTokenInputs):
+        raise TypeError("a MiniLM network reads MiniLM's own tokens")
     tune = int(model.tune_layers)
     config = {"kind": "minilm", "n_outputs": n_outputs(model), "dropout": float(model.dropout),
               "tune_layers": tune}
@@ -180,18 +187,32 @@ def _minilm_parts(model: NetworkModel, inputs: Inputs, source: NetworkModel | No
             states, mask = cached
             return module.forward_from(start, states, mask)  # runs self.layers, self.head
 
+    # fine-tuning k layers reads the states entering layer n-k; a frozen encoder those entering
+    # the last layer, which it runs once: the two share the cache when k is 1
+    layer = start if tune else start - 1
+    pretrained_below = source is None  # an --init-from network may have tuned lower layers
+
     def cached(values: list[Any]) -> tuple[Any, ...]:
-        """The frozen part's output, computed once per fit."""
-        parts: list[tuple[Any, ...]] = []
+        """The frozen part's output, from the shared cache (computed once per text)."""
+        from trainforge.algorithms.minilm import sentence_vectors
+        from trainforge.algorithms.minilm_cache import FROZEN
+        from trainforge.algorithms.network_inputs import texts_of
+
+        texts = texts_of(values)
+        ids, mask = (np.asarray(a) for a in inputs.encode_arrays(texts))
         module.eval()
+        states, mask_tensor = FROZEN.states(module.encoder, texts, ids, mask,
+                                            max_length=ids.shape[1], layer=layer,
+                                            keep=pretrained_below)
+        if tune:
+            return states, mask_tensor
+        vectors = []
         with torch.inference_mode():
-            for first in range(0, len(values), FEATURE_CHUNK):
-                ids, mask = inputs.encode(values[first:first + FEATURE_CHUNK])
-                if tune == 0:
-                    parts.append((module.encoder.embed(ids, mask),))
-                else:
-                    parts.append((module.encoder.hidden_states_at(start, ids, mask), mask))
-        return tuple(torch.cat([p[i] for p in parts]).clone() for i in range(len(parts[0])))
+            for first in range(0, len(texts), FEATURE_CHUNK):
+                part = slice(first, first + FEATURE_CHUNK)
+                top_states = module.encoder.forward_from(layer, states[part], mask_tensor[part])
+                vectors.append(sentence_vectors(top_states, mask_tensor[part]))
+        return (torch.cat(vectors).clone(),)
 
     top = Top()
     trainable = [p for p in top.parameters() if p.requires_grad]

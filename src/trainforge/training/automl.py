@@ -48,6 +48,9 @@ KEEP_CANDIDATES = 20  # trials whose fitted members are kept for the ensemble
 OPTUNA_ALGORITHMS = 3  # the search tunes this many of the best default algorithms
 UNSTOPPABLE_ROWS = 5_000  # above this, an unstoppable fit's guessed time grows with the rows
 NETWORK_MIN_S = 10.0  # a network may start when this much time is left (it stops itself)
+# a network pays a fixed cost (decoding, tokenizing, a frozen encoder's pass) before its
+# first epoch, and on images or text it is the main candidate: it may take more of the time
+NETWORK_SHARE = 0.6
 TRIAL_SHARE = 0.4  # the most of the remaining time one boosting trial may take (but the first)
 
 
@@ -290,7 +293,9 @@ class _Search:
         boost_until = None
         if self.trial_deadline is not None and any(r.ok for _, r, _ in self.results):
             # after the first model, no trial may spend more than a share of the time left
-            boost_until = began + TRIAL_SHARE * max(0.0, self.trial_deadline - began)
+            share = (NETWORK_SHARE if catalog.get(spec.algorithm).family == "network"
+                     else TRIAL_SHARE)
+            boost_until = began + share * max(0.0, self.trial_deadline - began)
         try:
             result = run_trial(spec, self.data, stop_at=self.trial_deadline,
                                boost_until=boost_until, report=report)
