@@ -71,3 +71,24 @@ def test_a_network_for_text_refuses_a_table_without_text(tmp_path):
                       "--algorithm", "gru", "--trials", "1", home=tmp_path / "home")
     assert done.returncode != 0
     assert "cannot learn from table data" in done.stderr
+
+
+def test_a_text_network_starts_from_a_registered_one_with_its_tokenizer(tmp_path):
+    from trainforge.workspace import Workspace
+
+    home = tmp_path / "home"
+    rows = pd.read_csv(SMS).head(300)
+    rows.to_csv(tmp_path / "spam.csv", index=False)
+    first = trainforge("train", str(tmp_path / "spam.csv"), "--target", "label", "--algorithm",
+                       "gru", "--trials", "1", "--name", "spam", home=home)
+    assert first.returncode == 0, first.stderr
+    rows.assign(label=["long" if len(t) > 60 else "short" for t in rows["text"]]).to_csv(
+        tmp_path / "length.csv", index=False)
+    second = trainforge("train", str(tmp_path / "length.csv"), "--target", "label",
+                        "--init-from", "spam:1", "--trials", "1", "--name", "length", home=home)
+    assert second.returncode == 0, second.stderr
+    registry = Workspace(home).registry
+    source = registry.load("spam").model.members[0].estimator
+    target = registry.load("length").model.members[0].estimator
+    assert target.inputs_.to_dict() == source.inputs_.to_dict()
+    assert target.module_.head.out_features == 2 and target.init_from.startswith(str(home))

@@ -162,6 +162,7 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
         self.module_ = parts.module.eval()
         self.history_ = history.to_dict()
         self.best_iteration_ = int(history.best_epoch)
+        self.iterations_run_ = len(history.epochs)
         self.stopped_by_time_ = history.stopped_because == "time"
         self.classes_ = np.arange(self.n_classes) if self.is_classifier else None
         return self

@@ -32,7 +32,7 @@ class Chosen:
     spec: CandidateSpec
     weight: float
     best_iterations: list[int]  # boosting rounds kept, per fold (0 for other algorithms)
-    fit_time_s: float  # all its validation fits together
+    fit_time_s: float  # all its validation fits together (up to their best rounds)
     n_fits: int  # how many fits that was (the folds)
     fit_rows: int  # rows each fit learned from
     sample_fraction: float = 1.0  # < 1 when memory allowed only a sample of the rows
@@ -77,7 +77,8 @@ def _refit_fits(chosen: list[tuple[TrialResult, float]], data: SearchData,
                 deadline: float | None) -> bool:
     if deadline is None:
         return True
-    needed = sum(r.fit_time_s for r, _ in chosen) / data.resampling.train_fraction * REFIT_MARGIN
+    needed = (sum(r.refit_time_s for r, _ in chosen) / data.resampling.train_fraction
+              * REFIT_MARGIN)
     return time.monotonic() + needed < deadline
 
 

@@ -333,7 +333,11 @@ class _Search:
         if self.data.resampling.kind != "holdout" or not finished:
             return 0.0
         best = max(finished, key=lambda r: r.utility)
-        return best.fit_time_s / self.data.resampling.train_fraction * REFIT_MARGIN
+        reserve = best.refit_time_s / self.data.resampling.train_fraction * REFIT_MARGIN
+        assert self.trial_deadline is not None  # only asked when there is a deadline
+        if time.monotonic() + reserve > self.trial_deadline:
+            return 0.0  # too late to refit whatever happens: the time is better spent searching
+        return reserve
 
     def _fits_in_time(self, spec: CandidateSpec) -> bool:
         if self.trial_deadline is None:
@@ -385,7 +389,7 @@ class _Search:
                                    self.data.scorer.greater_is_better, how)
         fit_rows = len(self.data.resampling.folds[0][0])
         chosen = [Chosen(spec=r.spec, weight=float(w), best_iterations=list(r.best_iterations),
-                         fit_time_s=r.fit_time_s, n_fits=len(self.data.resampling.folds), fit_rows=fit_rows,
+                         fit_time_s=r.refit_time_s, n_fits=len(self.data.resampling.folds), fit_rows=fit_rows,
                          sample_fraction=r.sample_fraction)
                   for (_, r), w in zip(finished, weights, strict=True) if w > 0]
         return SearchResult(model=model, leaderboard=leaderboard, metric=self.data.task.metric,

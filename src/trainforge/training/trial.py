@@ -122,11 +122,22 @@ class TrialResult:
     predict_time_s: float = 0.0  # per 1,000 rows
     peak_memory_mb: float = 0.0
     best_iterations: list[int] = field(default_factory=list)
+    # rounds actually trained per fold: a network runs `patience` epochs past its best one
+    iterations_run: list[int] = field(default_factory=list)
     sample_fraction: float = 1.0
 
     @property
     def ok(self) -> bool:
         return self.oof is not None
+
+    @property
+    def refit_time_s(self) -> float:
+        """What fitting it again for its best rounds costs: a network that ran past its best
+        epoch (early stopping's patience) refits only up to that epoch."""
+        run, best = sum(self.iterations_run), sum(self.best_iterations)
+        if run > 0 and 0 < best < run:
+            return self.fit_time_s * best / run
+        return self.fit_time_s
 
 
 Report = Callable[[int, float], bool]  # (fold, utility so far) -> prune?
@@ -230,7 +241,9 @@ def _keep_member(result: TrialResult, estimator: Any, fold: PreparedFold, peak_m
     result.members.append(Member(algorithm=spec.algorithm, params=dict(spec.params),
                                  preprocessor=fold.preprocessor, estimator=estimator,
                                  weight=1.0 / n_folds))
-    result.best_iterations.append(int(getattr(estimator, "best_iteration_", 0)))
+    best = int(getattr(estimator, "best_iteration_", 0))
+    result.best_iterations.append(best)
+    result.iterations_run.append(int(getattr(estimator, "iterations_run_", best)))
     result.peak_memory_mb = max(result.peak_memory_mb, peak_mb)
     if getattr(estimator, "stopped_by_time_", False) and "stopped early" not in result.note:
         result.note = (result.note + "; " if result.note else "") + "stopped early: time"
