@@ -26,11 +26,15 @@ test: install
 	$(BIN)/mypy src
 	$(BIN)/python -m pytest
 
-# slow measurements (about 12 minutes); figures go to benchmarks/RESULTS.md by hand
+# slow measurements (about 40 minutes); figures go to benchmarks/RESULTS.md by hand
 bench: install
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/serving/bench_serving.py
 	bash benchmarks/automl/run.sh 30
+	$(BIN)/python benchmarks/loop/bench_overhead.py --rounds 5 --epochs 2
+	$(BIN)/python benchmarks/images/bench_images.py mnist --budget 300
+	$(BIN)/python benchmarks/images/bench_images.py fashion_mnist --budget 300
+	$(BIN)/python benchmarks/text/bench_sms.py --budget 300
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -192,9 +192,11 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
     _notify(observers, "on_phase", "evaluating on the held-out test split")
     evaluation, diagnosis = _evaluate(result, task=task, train_frame=train_frame,
                                       test_frame=test_frame)
-    _notify(observers, "on_phase", "measuring permutation importance")
-    importance = permutation_importance(result.model, test_frame, seed=config.seed,
-                                        deadline=clock.importance_deadline())
+    importance: list[tuple[str, float, float]] = []
+    if len(features) > 1:  # one feature (an image, a text) is all of the model: nothing to rank
+        _notify(observers, "on_phase", "measuring permutation importance")
+        importance = permutation_importance(result.model, test_frame, seed=config.seed,
+                                            deadline=clock.importance_deadline())
     # the test split has served its purpose: fit the same choices on every labelled row
     _notify(observers, "on_phase", f"refitting the chosen blend on all {len(frame):,} rows")
     refitted = refit_on_all(result, frame, task=task, schema=dataset.schema, features=features,

@@ -154,3 +154,23 @@ def test_a_class_with_a_single_image_is_refused_naming_the_class(tmp_path):
     done = trainforge("train", str(folder), "--trials", "1", home=tmp_path / "home")
     assert done.returncode == 2
     assert "single row: '9'" in done.stderr.replace("\n", " ")
+
+
+def test_serving_a_network_never_imports_the_training_code(trained):
+    home, folder, _ = trained
+    image = next((folder / "0").glob("*.png"))
+    script = (
+        "import base64, sys\n"
+        "from fastapi.testclient import TestClient\n"
+        "from trainforge.serving.app import create_app\n"
+        "from trainforge.workspace import Workspace\n"
+        f"loaded = Workspace({str(home)!r}).registry.load('digits')\n"
+        "client = TestClient(create_app({'digits': loaded}))\n"
+        f"body = {{'records': [{{'path': base64.b64encode(open({str(image)!r}, 'rb').read())"
+        ".decode()}]}\n"
+        "assert client.post('/v1/models/digits/predict', json=body).status_code == 200\n"
+        "print(sorted(m for m in sys.modules if m.startswith('trainforge.training')))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

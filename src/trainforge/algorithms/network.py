@@ -134,7 +134,7 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
             raise ConfigError(f"no network architecture {self.architecture!r} (known: "
                               f"{', '.join(INPUT_KIND)})")
         values, targets = as_values(X), np.asarray(y)
-        valid_values, valid_targets = self._validation(values, targets, eval_set)
+        valid_values, valid_targets = self._validation(eval_set)
         if valid_values is None and eval_set is None and not self.fixed_epochs:
             values, targets, valid_values, valid_targets = self._split(values, targets)
         with _threads(self.torch_threads):
@@ -167,8 +167,9 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
         self.classes_ = np.arange(self.n_classes) if self.is_classifier else None
         return self
 
-    def _validation(self, values: list[Any], targets: np.ndarray, eval_set: EvalSet | None
+    def _validation(self, eval_set: EvalSet | None
                     ) -> tuple[list[Any] | None, np.ndarray | None]:
+        """The rows early stopping watches: the caller's, unless the epochs are fixed."""
         if eval_set is None or self.fixed_epochs or len(np.asarray(eval_set[1])) == 0:
             return None, None
         return as_values(eval_set[0]), np.asarray(eval_set[1])

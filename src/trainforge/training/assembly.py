@@ -23,6 +23,9 @@ from trainforge.training.trial import (
 REFIT_MARGIN = 1.3  # a refit on all rows costs about this much more than the fold fit per row
 
 TRAIN_SCORE_ROWS = 5_000  # the training score reads a sample: it is a diagnosis, not a result
+# a network predicts ~100x slower than a tree (MiniLM: a full encoder pass per text): a smaller
+# sample keeps the diagnosis from eating the budget (it cost 60 s of a 300 s SMS run)
+NETWORK_TRAIN_SCORE_ROWS = 1_000
 
 
 @dataclass(frozen=True)
@@ -109,8 +112,10 @@ def score_on_rows(model: TabularModel, data: SearchData, *, seed: int) -> float:
     """The model's score on (a sample of) its own training rows: with the validation score,
     the overfitting diagnosis."""
     rows = np.arange(len(data.y))
-    if len(rows) > TRAIN_SCORE_ROWS:
-        rows = np.sort(np.random.default_rng(seed).choice(rows, TRAIN_SCORE_ROWS, replace=False))
+    networks = any(getattr(m.estimator, "reports_epochs", False) for m in model.members)
+    limit = NETWORK_TRAIN_SCORE_ROWS if networks else TRAIN_SCORE_ROWS
+    if len(rows) > limit:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, limit, replace=False))
     frame = data.frame.iloc[rows]
     if data.task.kind.is_classification:
         predicted = model.predict_proba(frame)
