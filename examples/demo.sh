@@ -36,3 +36,7 @@ PY
 echo "Serve it:   TRAINFORGE_HOME=$TRAINFORGE_HOME .venv/bin/trainforge serve adult@production"
 echo "then:       curl -s localhost:8000/v1/models/adult/predict -H 'content-type: application/json' -d '$record'"
 echo "API docs:   http://127.0.0.1:8000/docs  (the report path is printed above, after the test metrics)"
+echo
+echo "Images and text train the same way (networks; see README, 'Images and text'):"
+echo "            .venv/bin/trainforge train examples/digits --time-budget 120"
+echo "            .venv/bin/trainforge train examples/sms_spam.csv --target label --time-budget 180"
