@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -12,15 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from tests._paths import EXAMPLES
+from tests.e2e._cli import trainforge
 
 CREDIT = EXAMPLES / "credit_g.csv"
 CONCRETE = EXAMPLES / "concrete.csv"
 
-
-def trainforge(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TRAINFORGE_HOME": str(home), "COLUMNS": "160"}
-    return subprocess.run([sys.executable, "-m", "trainforge", *args], capture_output=True,
-                          text=True, env=env, timeout=timeout, check=False)
 
 
 @pytest.fixture(scope="module")

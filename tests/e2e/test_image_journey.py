@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import shutil
 import subprocess
 import sys
@@ -13,17 +12,13 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from tests._paths import EXAMPLES
+from tests.e2e._cli import trainforge
 
 pytest.importorskip("torch")
 
 DIGITS = EXAMPLES / "digits"
 PER_CLASS = 16
 
-
-def trainforge(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TRAINFORGE_HOME": str(home), "COLUMNS": "160"}
-    return subprocess.run([sys.executable, "-m", "trainforge", *args], capture_output=True,
-                          text=True, env=env, timeout=timeout, check=False)
 
 
 def _folder(root: Path, classes: list[str]) -> Path:

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from tests._paths import EXAMPLES
+from tests.e2e._cli import trainforge
 
 pytest.importorskip("torch")
 
 SMS = EXAMPLES / "sms_spam.csv"
 
-
-def trainforge(*args: str, home: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TRAINFORGE_HOME": str(home), "COLUMNS": "160"}
-    return subprocess.run([sys.executable, "-m", "trainforge", *args], capture_output=True,
-                          text=True, env=env, timeout=timeout, check=False)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -214,7 +213,3 @@ def inputs_from_dict(raw: dict[str, Any]) -> Inputs:
                              "minilm_tokens": PretrainedTokenInputs}
     return kinds[str(raw["kind"])].from_dict(raw)  # type: ignore[no-any-return]
 
-
-def base_dir_of(values: Sequence[Any]) -> Path | None:
-    """Image paths are absolute once read; nothing to resolve against."""
-    return None

@@ -238,6 +238,3 @@ def module_from_saved(model: NetworkModel, weights: dict[str, Any]) -> Any:
     module.load_state_dict(weights, strict=strict)
     return module
 
-
-def as_numpy(tensor: Any) -> np.ndarray:
-    return np.asarray(tensor.detach().cpu().numpy())
