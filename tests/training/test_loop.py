@@ -162,7 +162,8 @@ def test_callbacks_hear_the_start_and_the_end_of_the_fit():
 
 
 def test_stop_at_ends_the_fit_once_the_deadline_passes():
-    config = LoopConfig(max_epochs=10_000, batch_size=32, device="cpu")
+    # a constant rate: a per-step schedule would shrink to the deadline and stop improving first
+    config = LoopConfig(max_epochs=10_000, batch_size=32, device="cpu", schedule="constant")
     started = time.monotonic()
     history = Trainer(_net(), config).fit(TRAIN, VALID, stop_at=started + 0.5)
     assert history.stopped_because == "time"
@@ -292,3 +293,11 @@ def test_the_history_survives_a_trip_through_json():
 
 def test_a_config_survives_a_trip_through_a_dict():
     assert LoopConfig.from_dict(CONFIG.to_dict()) == CONFIG
+
+
+def test_a_deadline_shortens_the_schedule_so_training_ends_on_a_low_rate():
+    config = LoopConfig(max_epochs=10_000, batch_size=32, device="cpu", schedule="cosine",
+                        patience=10_000)
+    history = Trainer(_net(), config).fit(TRAIN, VALID, stop_at=time.monotonic() + 1.0)
+    assert history.stopped_because == "time" and len(history.epochs) > 3
+    assert history.epochs[-1].learning_rate < 0.3 * config.learning_rate

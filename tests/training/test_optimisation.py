@@ -119,3 +119,15 @@ def test_mse_compares_float16_outputs_in_float32():
 def test_an_unknown_loss_is_refused_with_the_choices():
     with pytest.raises(ConfigError, match="cross_entropy, bce, mse, huber"):
         make_loss("hinge")
+
+
+def test_a_shortened_schedule_reaches_its_low_rate_by_the_new_end():
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=1.0)
+    schedule = Schedule(optimizer, "onecycle", total_steps=1000)
+    for _ in range(100):
+        schedule.after_step()
+    schedule.shorten_to(200)
+    for _ in range(99):
+        schedule.after_step()
+    assert schedule.learning_rate < 1e-3

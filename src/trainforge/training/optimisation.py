@@ -146,6 +146,17 @@ class Schedule:
             return _cosine_between(1.0, end, falling)
         return self.plateau_factor
 
+    def shorten_to(self, total_steps: int) -> None:
+        """End the schedule after ``total_steps`` (never later than planned): the rest of the
+        curve is compressed into the steps left, keeping the steps already done."""
+        total = max(self.steps_done + 1, int(total_steps))
+        if total >= self.total_steps:
+            return
+        self.warmup_steps = min(self.warmup_steps, round(self.warmup_steps * total
+                                                         / self.total_steps))
+        self.total_steps = total
+        self._apply()
+
     def after_step(self) -> None:
         self.steps_done += 1
         if self.per_step:
