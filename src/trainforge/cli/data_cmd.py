@@ -42,9 +42,10 @@ def list_algorithms() -> None:
     from trainforge.algorithms import catalog
 
     table = Table()
-    for column in ("name", "family", "tasks", "summary"):
+    for column in ("name", "family", "tasks", "reads", "summary"):
         table.add_column(column)
     for algorithm in catalog.all_algorithms():
         table.add_row(algorithm.name, algorithm.family,
-                      ", ".join(sorted(k.value for k in algorithm.kinds)), algorithm.summary)
+                      ", ".join(sorted(k.value for k in algorithm.kinds)),
+                      ", ".join(sorted(algorithm.modalities)), algorithm.summary)
     Console().print(table)
