@@ -51,6 +51,8 @@ def baseline(train: pd.DataFrame, test: pd.DataFrame) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--budget", type=float, default=300.0)
+    parser.add_argument("--metric", default="roc_auc", help="what the search optimises "
+                        "(roc_auc, the default for a binary task, or f1)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/sms_spam")
     args = parser.parse_args()
     frame = read_sms(args.data)
@@ -66,7 +68,7 @@ def main() -> None:
         path = Path(scratch) / "sms_train.csv"
         train.to_csv(path, index=False)
         started = time.perf_counter()
-        model = tf.train(path, target="label", metric="f1", time_budget=args.budget,
+        model = tf.train(path, target="label", metric=args.metric, time_budget=args.budget,
                          name="sms")
         wall = time.perf_counter() - started
     predicted = model.predict(test.drop(columns=["label"]))

@@ -5,6 +5,7 @@ Every door (SDK, CLI, REST) builds a ``TrainConfig`` and calls ``run_training``.
 
 from __future__ import annotations
 
+import dataclasses
 import resource
 import shutil
 import tempfile
@@ -17,6 +18,11 @@ from typing import Any
 from trainforge.config import TrainConfig
 from trainforge.data.task import LOWER_IS_BETTER
 from trainforge.errors import ConfigError, TrainingInterrupted
+from trainforge.training.semi_supervised import (
+    SEMI_SUPERVISED_SEARCH_SHARE,
+    semi_supervised,
+    worth_trying,
+)
 from trainforge.workspace import Workspace
 
 
@@ -88,12 +94,13 @@ class _Clock:
     deadline: float  # time.monotonic() at which the whole command must be done
     budget_s: float
     fixed: bool  # --trials: no phase is cut short, so the same seed gives the same model
+    search_share: float = 0.85  # less when a semi-supervised phase follows the search
 
     def search_deadline(self, n_test_rows: int) -> float | None:
         # measured on 2 cores: ~1.5 s of fixed cost (plots, skops) plus ~1 s per 10k test rows
         tail = min(max(2.5 + n_test_rows / 10_000, 0.12 * self.budget_s), 0.5 * self.budget_s)
         start = self.deadline - self.budget_s
-        return None if self.fixed else start + 0.85 * (self.budget_s - tail)
+        return None if self.fixed else start + self.search_share * (self.budget_s - tail)
 
     def importance_deadline(self) -> float | None:
         allowed = max(0.5, 0.04 * self.budget_s)
@@ -134,6 +141,10 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
     dataset = read_table(config.data, sql=config.sql, notes=read_notes)
     task = infer_task(dataset, _target_of(config, dataset), metric=config.metric)
     frame, target_report = clean_target(dataset, task)
+    unlabeled = dataset.frame.loc[dataset.frame[task.target].isna().to_numpy()]
+    if worth_trying(task, len(unlabeled)):
+        # self-training refits the chosen recipe a few times: it gets half of the time
+        clock = dataclasses.replace(clock, search_share=SEMI_SUPERVISED_SEARCH_SHARE)
     features = feature_columns(dataset.schema, task.target, frame=frame, source=dataset.source)
     data_profile = profile_data(dataset, target=task.target)
     _notify(observers, "on_task", task, [*read_notes, *target_report.notes], data_profile,
@@ -152,7 +163,8 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
         outcome = _train_evaluate_register(
             config, workspace=workspace, observers=observers, clock=clock, run_id=run_id,
             dataset=dataset, task=task, frame=frame, train_frame=train_frame,
-            test_frame=test_frame, features=features, data_profile=data_profile)
+            test_frame=test_frame, features=features, data_profile=data_profile,
+            unlabeled=unlabeled)
     except BaseException as error:
         message = (f"interrupted; resume with `trainforge train --resume {run_id}`"
                    if isinstance(error, KeyboardInterrupt) else str(error) or repr(error))
@@ -175,7 +187,7 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                              observers: Sequence[object], clock: _Clock, run_id: str,
                              dataset: Any, task: Any, frame: Any, train_frame: Any,
                              test_frame: Any, features: list[str],
-                             data_profile: Any) -> TrainingOutcome:
+                             data_profile: Any, unlabeled: Any) -> TrainingOutcome:
     from trainforge.evaluation.importance import permutation_importance
     from trainforge.training.automl import search
     from trainforge.training.refit import refit_on_all
@@ -197,11 +209,23 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
         _notify(observers, "on_phase", "measuring permutation importance")
         importance = permutation_importance(result.model, test_frame, seed=config.seed,
                                             deadline=clock.importance_deadline())
-    # the test split has served its purpose: fit the same choices on every labelled row
-    _notify(observers, "on_phase", f"refitting the chosen blend on all {len(frame):,} rows")
-    refitted = refit_on_all(result, frame, task=task, schema=dataset.schema, features=features,
-                            deadline=clock.refit_deadline(), seed=config.seed)
-    final = refitted if refitted is not None else result.model
+    semi, semi_info = None, None
+    if worth_trying(task, len(unlabeled)):
+        _notify(observers, "on_phase", f"semi-supervised training with the {len(unlabeled):,} "
+                                       "unlabeled rows")
+        semi = semi_supervised(result, train_frame, unlabeled, task=task, schema=dataset.schema,
+                               features=features, seed=config.seed,
+                               deadline=clock.refit_deadline())
+        evaluation, semi_info = _compare_semi_supervised(semi, evaluation, test_frame, task)
+    refitted = None
+    if semi is None or semi.model is None:
+        # the test split has served its purpose: fit the same choices on every labelled row
+        _notify(observers, "on_phase", f"refitting the chosen blend on all {len(frame):,} rows")
+        refitted = refit_on_all(result, frame, task=task, schema=dataset.schema,
+                                features=features, deadline=clock.refit_deadline(),
+                                seed=config.seed)
+    final = (semi.model if semi is not None and semi.model is not None
+             else refitted if refitted is not None else result.model)
     name = config.name or _default_name(config)
     lineage = {"dataset_fingerprint": dataset.fingerprint, "dataset_source": dataset.source,
                "run_id": run_id, "seed": config.seed, "config": config.model_dump(mode="json"),
@@ -210,7 +234,10 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                          "(same algorithms, settings and weights; the test metrics are those "
                          f"of the model fitted on the {len(train_frame)} training rows)")
                if refitted is not None else
-               "not refitted (not enough time left): the registered model is the evaluated one"}
+               "not refitted (not enough time left, or a semi-supervised model was kept): the "
+               "registered model is the evaluated one"}
+    if semi_info is not None:
+        lineage["semi_supervised"] = semi_info
     version = _register(config, workspace=workspace, observers=observers, name=name, task=task,
                         model=final, result=result, evaluation=evaluation, diagnosis=diagnosis,
                         importance=importance, data_profile=data_profile, lineage=lineage)
@@ -219,6 +246,24 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
         evaluation=evaluation, diagnosis=diagnosis, importance=importance, version=version,
         run_id=run_id, report_path=version.path / "report.html", elapsed_s=0.0,
         refitted=refitted is not None)
+
+
+def _compare_semi_supervised(semi: Any, evaluation: Any, test_frame: Any, task: Any
+                             ) -> tuple[Any, dict[str, Any]]:
+    """The kept model's test evaluation, and the comparison the report shows: each method's
+    score on the check split that chose, and the test score of labeled-only and the kept one."""
+    from trainforge.evaluation.evaluate import evaluate
+
+    labeled_test = evaluation.metrics.get(task.metric)
+    kept_evaluation = evaluation if semi.model is None else evaluate(semi.model, test_frame)
+    methods = []
+    for row in semi.comparison:
+        test = (labeled_test if row["method"] == "labeled only" else
+                kept_evaluation.metrics.get(task.metric) if row["method"] == semi.kept else None)
+        methods.append({**row, f"test_{task.metric}": test})
+    return kept_evaluation, {"kept": semi.kept, "unlabeled_rows": semi.n_unlabeled,
+                             "chosen_on": "a fifth of the labeled training rows (not the test "
+                                          "split)", "methods": methods}
 
 
 def _evaluate(result: Any, *, task: Any, train_frame: Any, test_frame: Any) -> tuple[Any, Any]:

@@ -1,0 +1,68 @@
+"""Rows without a target still teach: self-training and label spreading, chosen honestly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from tests._paths import EXAMPLES
+
+from trainforge._train import run_training
+from trainforge.config import TrainConfig
+from trainforge.errors import UnusableTarget
+from trainforge.workspace import Workspace
+
+
+def _partly_labeled(tmp_path: Path, *, keep_share: float, seed: int = 0) -> Path:
+    rows = pd.read_csv(EXAMPLES / "credit_g.csv")
+    hidden = np.random.default_rng(seed).random(len(rows)) >= keep_share
+    rows.loc[hidden, "class"] = None
+    path = tmp_path / "credit_partly_labeled.csv"
+    rows.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def partly_labeled_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict[str, Any]]:
+    tmp_path = tmp_path_factory.mktemp("semi")
+    data = _partly_labeled(tmp_path, keep_share=0.4)
+    workspace = Workspace(tmp_path / "home")
+    outcome = run_training(TrainConfig(data=str(data), target="class", trials=2, seed=0),
+                           workspace=workspace)
+    lineage = workspace.registry.show("credit_partly_labeled")["lineage"]
+    return outcome, lineage["semi_supervised"]
+
+
+def test_unlabeled_rows_are_tried_and_the_report_compares_the_methods(partly_labeled_run):
+    outcome, semi = partly_labeled_run
+    methods = [row["method"] for row in semi["methods"]]
+    assert semi["unlabeled_rows"] > 500 and methods[0] == "labeled only"
+    assert {"self-training", "label spreading"} & set(methods)
+    assert semi["kept"] in methods and "not the test split" in semi["chosen_on"]
+    assert "semi_supervised" in (outcome.report_path.read_text())
+
+
+def test_the_kept_method_scored_best_on_the_check_split(partly_labeled_run):
+    _, semi = partly_labeled_run
+    best = max(semi["methods"], key=lambda row: (row["check_score"],
+                                                 row["method"] == "labeled only"))
+    assert semi["kept"] == best["method"]  # roc_auc: higher is better
+
+
+def test_a_table_with_every_row_unlabeled_says_so(tmp_path):
+    data = _partly_labeled(tmp_path, keep_share=0.0)
+    with pytest.raises(UnusableTarget, match="every row is missing"):
+        run_training(TrainConfig(data=str(data), target="class", trials=1),
+                     workspace=Workspace(tmp_path / "home"))
+
+
+def test_labeled_rows_of_one_class_only_are_refused_naming_the_class(tmp_path):
+    rows = pd.read_csv(EXAMPLES / "credit_g.csv")
+    rows.loc[rows["class"] == "bad", "class"] = None
+    rows.to_csv(tmp_path / "one_class.csv", index=False)
+    with pytest.raises(UnusableTarget, match="good"):
+        run_training(TrainConfig(data=str(tmp_path / "one_class.csv"), target="class",
+                                 trials=1), workspace=Workspace(tmp_path / "home"))
