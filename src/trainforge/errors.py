@@ -77,6 +77,16 @@ class NoUsableFeatures(DataError):
                          "columns or check --target")
 
 
+class NothingToCompare(DataError):
+    """Clustering or anomaly detection found no column to compare rows by."""
+
+    def __init__(self, source: str, skipped: Sequence[str]) -> None:
+        detail = f" (skipped: {_listing(list(skipped))})" if skipped else ""
+        super().__init__(f"{source}: no column can be used to compare rows{detail}; segments and "
+                         "anomalies need numeric, boolean, date or categorical columns whose "
+                         "values vary; add such columns or name them as the features")
+
+
 # ---- configuration and algorithms -------------------------------------------------------------
 class ConfigError(TrainforgeError):
     exit_code = 2
@@ -191,6 +201,45 @@ class NeedsDeepLearning(ConfigError):
     def __init__(self, what: str) -> None:
         super().__init__(f"{what} needs PyTorch, which is not installed; install it with "
                          "`pip install 'trainforge[dl]'`")
+
+
+class UnknownEnvironment(ConfigError):
+    """A Gymnasium environment id that is not registered."""
+
+    def __init__(self, env_id: str, known: Sequence[str]) -> None:
+        guesses = difflib.get_close_matches(env_id, list(known), n=3, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(repr(g) for g in guesses)}?" if guesses else ""
+        super().__init__(f"no Gymnasium environment {env_id!r}.{hint} Give a registered id "
+                         "(e.g. 'CartPole-v1') or 'module:Class' for your own environment")
+
+
+class EnvironmentImportFailed(ConfigError):
+    """The module that defines an environment cannot be imported, or lacks the class."""
+
+    def __init__(self, module: str, detail: str) -> None:
+        super().__init__(f"cannot load the environment from the module {module!r}: {detail}; "
+                         "check that the module is importable from the current directory (or "
+                         "installed) and that its own imports are installed")
+
+
+class UnsuitableAlgorithm(ConfigError):
+    """An RL algorithm that cannot act in the environment's action space."""
+
+    def __init__(self, algorithm: str, action_space: str, suitable: Sequence[str]) -> None:
+        choice = (f"choose one of: {', '.join(suitable)} (--algo)" if suitable
+                  else "no supported algorithm acts in it; use a Discrete, Box, MultiDiscrete "
+                  "or MultiBinary action space")
+        super().__init__(f"{algorithm} cannot act in the action space {action_space}; {choice}")
+
+
+class ObservationShapeMismatch(ConfigError):
+    """An observation whose shape is not the one the policy was trained on."""
+
+    def __init__(self, expected: Sequence[int], got: Sequence[int]) -> None:
+        batch = ", ".join(["n", *map(str, expected)])
+        super().__init__(f"the observation has shape {tuple(got)} but the policy expects "
+                         f"{tuple(expected)} (or a batch of them, ({batch})); send an observation "
+                         "of the environment the policy was trained on")
 
 
 # ---- serving ----------------------------------------------------------------------------------
