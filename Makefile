@@ -13,7 +13,7 @@ $(BIN)/python:
 # re-install only when the project's dependencies change
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0  # first: any other torch spec pulls a CUDA build
-	$(BIN)/pip install --quiet -e '.[test,postgres,dl]'
+	$(BIN)/pip install --quiet -e '.[test,postgres,dl,rl]'
 	touch $(STAMP)
 
 install: $(STAMP)

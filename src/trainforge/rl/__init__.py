@@ -1,0 +1,1 @@
+"""Reinforcement learning: environments, agents, their training loop, safe policy files."""
