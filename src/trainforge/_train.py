@@ -43,6 +43,7 @@ class TrainingOutcome:
     report_path: Path
     elapsed_s: float
     refitted: bool = False  # the registered model was refit on all labelled rows
+    semi_supervised: dict[str, Any] | None = None  # the methods compared, and the one kept
 
 
 # Observers (the CLI's progress display, the server's job log) may define any of:
@@ -245,7 +246,7 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
         config=config, task=task, target_report=None, profile=data_profile, search=result,
         evaluation=evaluation, diagnosis=diagnosis, importance=importance, version=version,
         run_id=run_id, report_path=version.path / "report.html", elapsed_s=0.0,
-        refitted=refitted is not None)
+        refitted=refitted is not None, semi_supervised=semi_info)
 
 
 def _compare_semi_supervised(semi: Any, evaluation: Any, test_frame: Any, task: Any

@@ -97,6 +97,19 @@ class TrainingDisplay:
             self.progress.stop()
 
     # ---- the result ----------------------------------------------------------------------------
+    def _semi_supervised(self, info: dict[str, Any], *, metric: str) -> None:
+        table = Table(title=f"Semi-supervised: {info['unlabeled_rows']:,} unlabeled rows "
+                            f"(chosen on {info['chosen_on']}); kept: {info['kept']}",
+                      title_justify="left")
+        for column in ("method", f"check {metric}", f"test {metric}", "pseudo-labels"):
+            table.add_column(column, justify="left" if column == "method" else "right")
+        for row in info["methods"]:
+            check, test = row.get("check_score"), row.get(f"test_{metric}")
+            table.add_row(row["method"], "" if check is None else f"{check:.4f}",
+                          "" if test is None else f"{test:.4f}",
+                          f"{row.get('pseudo_labels', 0):,}")
+        self.console.print(table)
+
     def summary(self, outcome: Any) -> None:
         out = self.console
         board = Table(title="Leaderboard (validation score; the test split was not used)",
@@ -110,6 +123,8 @@ class TrainingDisplay:
         if len(rows) > 15:
             more = len(rows) - 15
             out.print(f"[dim]… and {more} more candidate{'s' if more > 1 else ''} in the report[/]")
+        if outcome.semi_supervised:
+            self._semi_supervised(outcome.semi_supervised, metric=outcome.task.metric)
         out.print(metrics_table(outcome.evaluation, title="Test metrics (held-out split)"))
         out.print(str(outcome.diagnosis), highlight=False)
         version = outcome.version
