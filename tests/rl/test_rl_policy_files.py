@@ -74,3 +74,13 @@ def test_a_box_with_infinite_bounds_survives_json():
     space = gym.spaces.Box(low=np.array([-np.inf, -1.0], dtype=np.float32),
                            high=np.array([np.inf, 1.0], dtype=np.float32), dtype=np.float32)
     assert decode_space(json.loads(json.dumps(encode_space(space)))) == space
+
+
+@pytest.mark.parametrize(("algo", "env_spec"), [("A2C", "CartPole-v1"), ("DQN", "CartPole-v1"),
+                                                ("SAC", "Pendulum-v1"), ("TD3", "Pendulum-v1")])
+def test_every_algorithms_policy_loads_and_acts_as_trained(algo: str, env_spec: str,
+                                                           tmp_path: Path):
+    trained = train_agent(env_spec, algo=algo, timesteps=200, seed=0)
+    save_policy(trained, tmp_path)
+    batch = np.stack([trained.model.observation_space.sample() for _ in range(16)])
+    np.testing.assert_allclose(load_policy(tmp_path).act(batch), trained.act(batch), rtol=1e-6)

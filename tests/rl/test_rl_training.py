@@ -94,3 +94,13 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path: Path):
                     checkpoint_every=256, callbacks=[StopAt(768)])
     resumed = train_agent("CartPole-v1", timesteps=1024, seed=0, checkpoint_dir=tmp_path)
     assert (resumed.resumed_from, resumed.timesteps) == (512, 1024)
+
+
+def test_a_resumed_sac_run_restores_its_entropy_coefficient_and_networks(tmp_path: Path):
+    first = train_agent("Pendulum-v1", algo="SAC", timesteps=150, seed=0,
+                        checkpoint_dir=tmp_path)
+    resumed = train_agent("Pendulum-v1", algo="SAC", timesteps=150, seed=1,
+                          checkpoint_dir=tmp_path)
+    assert torch.equal(resumed.model.log_ent_coef, first.model.log_ent_coef)
+    assert all(torch.equal(resumed.model.policy.state_dict()[key], value)
+               for key, value in first.model.policy.state_dict().items())
