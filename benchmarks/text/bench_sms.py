@@ -51,8 +51,9 @@ def baseline(train: pd.DataFrame, test: pd.DataFrame) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--budget", type=float, default=300.0)
-    parser.add_argument("--metric", default="roc_auc", help="what the search optimises "
-                        "(roc_auc, the default for a binary task, or f1)")
+    parser.add_argument("--metric", default="f1", help="what the search optimises "
+                        "(f1: the measured figure; roc_auc, the binary default, ranks well but "
+                        "leaves the 0.5 threshold uncalibrated for F1)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/sms_spam")
     args = parser.parse_args()
     frame = read_sms(args.data)
