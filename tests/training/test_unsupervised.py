@@ -144,3 +144,12 @@ def test_the_documented_example_runs():
     from trainforge.training import unsupervised
 
     assert doctest.testmod(unsupervised).failed == 0
+
+
+def test_columns_skipped_for_one_reason_share_one_note():
+    frame = WINE.data.assign(region="A", vintage=2020.0)
+    schema = {**WINE_SCHEMA, "region": ColumnKind.CATEGORICAL, "vintage": ColumnKind.NUMERIC}
+    result = cluster(frame, features=[*WINE_COLUMNS, "region", "vintage"], schema=schema,
+                     time_budget_s=10, seed=0, method="kmeans", k=3)
+    note = "2 columns skipped ('region', 'vintage'): the same value in every row"
+    assert result.notes == (note,)

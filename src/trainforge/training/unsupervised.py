@@ -113,6 +113,7 @@ def usable_features(frame: pd.DataFrame, *, features: Sequence[str], schema: Sch
     """
     kept: list[str] = []
     skipped: list[str] = []
+    by_reason: dict[str, list[str]] = {}
     for name in features:
         if name not in frame.columns:
             raise ColumnNotFound(name, source, [str(c) for c in frame.columns], "the features")
@@ -122,12 +123,21 @@ def usable_features(frame: pd.DataFrame, *, features: Sequence[str], schema: Sch
         reason = _why_unusable(frame[name], ColumnKind(schema[name]))
         if reason:
             skipped.append(f"{name} ({reason})")
+            by_reason.setdefault(reason, []).append(name)
         else:
             kept.append(name)
     if not kept:
         raise NothingToCompare(source, skipped)
-    notes = [f"column {s.split(' (')[0]!r} skipped: {s.split(' (', 1)[1][:-1]}" for s in skipped]
+    # one note per reason: an image as pixel columns has dozens of constant borders
+    notes = [f"column {names[0]!r} skipped: {reason}" if len(names) == 1 else
+             f"{len(names)} columns skipped ({_listing(names)}): {reason}"
+             for reason, names in by_reason.items()]
     return kept, notes
+
+
+def _listing(names: Sequence[str], limit: int = 6) -> str:
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (", …" if len(names) > limit else "")
 
 
 def _why_unusable(column: pd.Series, kind: ColumnKind) -> str:
