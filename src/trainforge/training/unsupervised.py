@@ -57,6 +57,7 @@ SELECTION_ROWS = 3_000  # candidates are compared on a sample: silhouette and Wa
 MAX_LEVELS = 30  # frequent levels a category may have (the preprocessor's one-hot limit)
 FREQUENT = 5  # a level seen this often counts as frequent (the preprocessor's rule)
 SEARCH_SHARE = 0.6  # of the time budget; the rest is for the refit on all rows
+AUTO_ORDER = ("kmeans", "agglomerative", "hdbscan", "gmm")
 LOF_MAX_ROWS = 20_000  # "auto" anomaly detection: LOF up to here, an isolation forest above
 
 
@@ -167,8 +168,10 @@ def _check_rows(frame: pd.DataFrame, source: str, job: str) -> None:
 
 def _methods(method: str, k: int | None) -> list[str]:
     if method == "auto":
-        # HDBSCAN finds its own number of clusters: it cannot honour a k the user gave
-        return [m for m in clustering.METHODS if k is None or m != "hdbscan"]
+        # cheapest first, so a short budget still compares more than one method: Ward's tree
+        # is built once for every k, mixtures cost the most. HDBSCAN finds its own number of
+        # clusters: it cannot honour a k the user gave
+        return [m for m in AUTO_ORDER if k is None or m != "hdbscan"]
     if method not in clustering.METHODS:
         raise UnknownAlgorithm(method, clustering.METHODS)
     return [method]
@@ -211,7 +214,9 @@ def cluster(frame: pd.DataFrame, *, features: Sequence[str], schema: Schema,
         search.run(name, ks)
     notes += search.notes
     best = _pick(search.candidates, methods)
-    sizes = round(_hdbscan_size(best) * min(len(frame), 20_000) / len(sample))
+    # HDBSCAN's minimum cluster size grows with the rows its refit sees
+    sizes = round(_hdbscan_size(best) * min(len(frame), clustering.DENSITY_MAX_ROWS) /
+                  len(sample))
     winner = build_segments(best.method, n_clusters=best.n_clusters, n_rows=len(frame),
                             seed=seed, min_cluster_size=max(2, sizes))
     model = ClusteringModel(specs, make_preprocessor(schema, kept, style="linear"),
