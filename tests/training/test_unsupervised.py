@@ -153,3 +153,8 @@ def test_columns_skipped_for_one_reason_share_one_note():
                      time_budget_s=10, seed=0, method="kmeans", k=3)
     note = "2 columns skipped ('region', 'vintage'): the same value in every row"
     assert result.notes == (note,)
+
+
+def test_hdbscan_ignores_a_given_k_and_says_so():
+    result = _wine(method="hdbscan", k=3)
+    assert any("k=3 ignored" in n for n in result.notes)

@@ -76,6 +76,7 @@ class ClusterCandidate:
     silhouette: float
     fit_s: float
     detail: str = ""
+    min_cluster_size: int = 0  # HDBSCAN's setting (its k is what it found); 0 for the others
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,10 @@ class ClusteringResult:
     method: str
     n_clusters: int  # segments of the refitted model (HDBSCAN's may differ from its candidate's)
     chosen: ClusterCandidate
-    labels: np.ndarray  # the segment of each row of the table, in its order (-1: noise)
+    # the segment of each row of the table, in its order (-1: noise). Agglomerative labels are
+    # the tree's; ``model.predict`` on the same rows uses nearest centroids and may differ on
+    # a few border rows (3 % of iris)
+    labels: np.ndarray
     candidates: tuple[ClusterCandidate, ...]
     features: tuple[str, ...]  # the columns used
     notes: tuple[str, ...]
@@ -215,7 +219,7 @@ def cluster(frame: pd.DataFrame, *, features: Sequence[str], schema: Schema,
     notes += search.notes
     best = _pick(search.candidates, methods)
     # HDBSCAN's minimum cluster size grows with the rows its refit sees
-    sizes = round(_hdbscan_size(best) * min(len(frame), clustering.DENSITY_MAX_ROWS) /
+    sizes = round(max(best.min_cluster_size, 5) * min(len(frame), clustering.DENSITY_MAX_ROWS) /
                   len(sample))
     winner = build_segments(best.method, n_clusters=best.n_clusters, n_rows=len(frame),
                             seed=seed, min_cluster_size=max(2, sizes))
@@ -254,13 +258,6 @@ def _cluster_counts(sample: np.ndarray, k: int | None) -> list[int]:
                               "out to choose it")
         return [k]
     return list(range(2, min(MAX_CLUSTERS, distinct, len(sample) - 1) + 1))
-
-
-def _hdbscan_size(candidate: ClusterCandidate) -> int:
-    """The minimum cluster size an HDBSCAN candidate used (its detail says it), else 5."""
-    if candidate.method != "hdbscan":
-        return 5
-    return int(candidate.detail.split("min_cluster_size=")[1].split(",")[0])
 
 
 class _Search:
@@ -330,13 +327,15 @@ class _Search:
             noise = float(np.mean(labels < 0))
             score = self._silhouette(labels)
             self._keep("hdbscan", int(estimator.n_clusters_), "silhouette", score, score, started,
-                       detail=f"min_cluster_size={size}, {noise:.0%} noise")
+                       detail=f"min_cluster_size={size}, {noise:.0%} noise",
+                       min_cluster_size=size)
 
     def _keep(self, method: str, k: int, criterion: str, score: float, silhouette: float,
-              started: float, *, detail: str = "") -> None:
+              started: float, *, detail: str = "", min_cluster_size: int = 0) -> None:
         self.candidates.append(ClusterCandidate(
             method=method, n_clusters=k, criterion=criterion, score=float(score),
-            silhouette=float(silhouette), fit_s=time.monotonic() - started, detail=detail))
+            silhouette=float(silhouette), fit_s=time.monotonic() - started, detail=detail,
+            min_cluster_size=min_cluster_size))
 
 
 def _pick(candidates: Sequence[ClusterCandidate], methods: Sequence[str]) -> ClusterCandidate:
