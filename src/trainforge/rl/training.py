@@ -86,6 +86,8 @@ def train_agent(env_spec: str, *, algo: str | None = None, timesteps: int = 100_
             towards ``timesteps``).
         settings: overrides the defaults for the algorithm (e.g. from a search).
         threads: torch threads; small networks gain nothing from more than one or two.
+        callbacks: observers with any of ``on_rollout_end(RolloutEvent)``,
+            ``on_fit_end(TrainedAgent)`` and ``on_error(exception)``.
 
     Example:
         >>> agent = train_agent("CartPole-v1", timesteps=100_000)  # doctest: +SKIP
