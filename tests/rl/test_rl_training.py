@@ -104,3 +104,14 @@ def test_a_resumed_sac_run_restores_its_entropy_coefficient_and_networks(tmp_pat
     assert torch.equal(resumed.model.log_ent_coef, first.model.log_ent_coef)
     assert all(torch.equal(resumed.model.policy.state_dict()[key], value)
                for key, value in first.model.policy.state_dict().items())
+
+
+def test_a_resumed_dqn_run_keeps_the_transitions_of_its_replay_buffer(tmp_path: Path):
+    first = train_agent("CartPole-v1", algo="DQN", timesteps=300, seed=0,
+                        checkpoint_dir=tmp_path)
+    resumed = train_agent("CartPole-v1", algo="DQN", timesteps=300, seed=1,
+                          checkpoint_dir=tmp_path)
+    before, after = first.model.replay_buffer, resumed.model.replay_buffer
+    stored = first.timesteps  # DQN collects 256 steps between updates: 512 here
+    assert after.pos == stored
+    np.testing.assert_array_equal(after.observations[:stored], before.observations[:stored])
