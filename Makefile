@@ -26,7 +26,7 @@ test: install
 	$(BIN)/mypy src
 	$(BIN)/python -m pytest
 
-# slow measurements (about 40 minutes); figures go to benchmarks/RESULTS.md by hand
+# slow measurements (about 60 minutes); figures go to benchmarks/RESULTS.md by hand
 bench: install
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/serving/bench_serving.py
@@ -35,6 +35,10 @@ bench: install
 	$(BIN)/python benchmarks/images/bench_images.py mnist --budget 300
 	$(BIN)/python benchmarks/images/bench_images.py fashion_mnist --budget 300
 	$(BIN)/python benchmarks/text/bench_sms.py --budget 300
+	$(BIN)/python benchmarks/clustering/bench_clustering.py
+	$(BIN)/python benchmarks/rl/bench_cartpole.py
+	$(BIN)/python benchmarks/semi/bench_semi.py sms --budget 120
+	$(BIN)/python benchmarks/semi/bench_semi.py telco_churn --budget 60
 
 clean:
 	rm -rf $(VENV) build *.egg-info

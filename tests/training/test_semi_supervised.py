@@ -66,3 +66,13 @@ def test_labeled_rows_of_one_class_only_are_refused_naming_the_class(tmp_path):
     with pytest.raises(UnusableTarget, match="good"):
         run_training(TrainConfig(data=str(tmp_path / "one_class.csv"), target="class",
                                  trials=1), workspace=Workspace(tmp_path / "home"))
+
+
+def test_label_spreading_gives_a_row_far_from_any_label_the_class_shares():
+    from trainforge.algorithms.label_spreading import SpreadLabels
+
+    X = np.array([[0.0], [0.1], [0.2], [10.0], [10.1], [10.2], [50.0], [50.1]])
+    y = np.array([0, 0, 1, -1, -1, -1, -1, -1])
+    proba = SpreadLabels(kernel="knn", n_neighbors=2).fit(X, y).predict_proba(X)
+    assert np.isfinite(proba).all()
+    np.testing.assert_allclose(proba[-1], [2 / 3, 1 / 3])

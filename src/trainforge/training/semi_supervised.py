@@ -129,8 +129,7 @@ def self_train(result: SearchResult, model: TabularModel, labeled: pd.DataFrame,
 def label_spreading(labeled: pd.DataFrame, unlabeled: pd.DataFrame, *, task: Task,
                     schema: Schema, features: Sequence[str]) -> TabularModel:
     """Labels spread over a 7-nearest-neighbour graph of labeled and unlabeled rows."""
-    from sklearn.semi_supervised import LabelSpreading
-
+    from trainforge.algorithms.label_spreading import SpreadLabels
     from trainforge.algorithms.model import coerce_frame
 
     specs = feature_specs(schema, features)
@@ -142,7 +141,7 @@ def label_spreading(labeled: pd.DataFrame, unlabeled: pd.DataFrame, *, task: Tas
                                      target_type=target_type)  # type: ignore[arg-type]
     known = codes >= 0
     preprocessor.fit(rows.iloc[np.flatnonzero(known)], codes[known])
-    estimator = LabelSpreading(kernel="knn", n_neighbors=7, max_iter=100)
+    estimator = SpreadLabels(kernel="knn", n_neighbors=7, max_iter=100)
     estimator.fit(preprocessor.transform(rows), codes)
     member = Member(algorithm="label_spreading", params={"kernel": "knn", "n_neighbors": 7},
                     preprocessor=preprocessor, estimator=estimator)
