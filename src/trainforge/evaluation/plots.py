@@ -29,7 +29,7 @@ _ACCENT = "#2563eb"
 _CHAR_IN = 0.06  # the width of one 7-point tick-label character, in inches
 
 
-def _figure(title: str, *, size: tuple[float, float] = _SIZE, left_in: float = 0.65,
+def new_figure(title: str, *, size: tuple[float, float] = _SIZE, left_in: float = 0.65,
             bottom_in: float = 0.5, right_in: float = 0.15) -> tuple[Figure, Axes]:
     """A figure with fixed margins (in inches): a layout engine would draw every plot twice."""
     figure = Figure(figsize=size, dpi=_DPI)
@@ -43,7 +43,7 @@ def _figure(title: str, *, size: tuple[float, float] = _SIZE, left_in: float = 0
     return figure, axes
 
 
-def _png(figure: Figure) -> str:
+def as_png(figure: Figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=_DPI)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -84,7 +84,7 @@ def _legend(axes: Axes, n_curves: int) -> None:
 def roc_curves(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[str]) -> str:
     """ROC curve of the positive class (binary), or one-vs-rest curves per class."""
     shown = _curve_classes(y_true, proba)
-    figure, axes = _figure(_ovr_title("ROC curve", shown, proba.shape[1]),
+    figure, axes = new_figure(_ovr_title("ROC curve", shown, proba.shape[1]),
                            right_in=_legend_room(shown, classes, "(AUC 0.000)"))
     for code in shown:
         positive = y_true == code
@@ -95,13 +95,13 @@ def roc_curves(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[str]) ->
     axes.set_xlabel("false positive rate", fontsize=8)
     axes.set_ylabel("true positive rate", fontsize=8)
     _legend(axes, len(shown) + 1)
-    return _png(figure)
+    return as_png(figure)
 
 
 def pr_curves(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[str]) -> str:
     """Precision-recall curve of the positive class (binary), or one per class."""
     shown = _curve_classes(y_true, proba)
-    figure, axes = _figure(_ovr_title("Precision-recall curve", shown, proba.shape[1]),
+    figure, axes = new_figure(_ovr_title("Precision-recall curve", shown, proba.shape[1]),
                            right_in=_legend_room(shown, classes, "(AP 0.000)"))
     for code in shown:
         positive = y_true == code
@@ -115,7 +115,7 @@ def pr_curves(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[str]) -> 
     axes.set_ylabel("precision", fontsize=8)
     axes.set_ylim(0, 1.02)
     _legend(axes, len(shown) + 1)
-    return _png(figure)
+    return as_png(figure)
 
 
 def confusion_matrix(counts: np.ndarray, classes: Sequence[str]) -> str:
@@ -124,7 +124,7 @@ def confusion_matrix(counts: np.ndarray, classes: Sequence[str]) -> str:
     side = min(3.0 + 0.28 * k, 7.0)
     labels = [c if len(c) <= 14 else c[:13] + "…" for c in classes]
     label_in = 0.35 + _CHAR_IN * max(len(c) for c in labels)
-    figure, axes = _figure("Confusion matrix (colour: share of the true class)",
+    figure, axes = new_figure("Confusion matrix (colour: share of the true class)",
                            size=(max(side + label_in, 3.6), side + label_in * 0.7),
                            left_in=label_in + 0.1, bottom_in=label_in * 0.7 + 0.3, right_in=0.2)
     axes.grid(False)
@@ -140,7 +140,7 @@ def confusion_matrix(counts: np.ndarray, classes: Sequence[str]) -> str:
             axes.text(column, row, str(count), ha="center", va="center",
                       fontsize=9 if k <= 4 else 8 if k <= 8 else 7,
                       color="white" if shares[row, column] > 0.6 else "black")
-    return _png(figure)
+    return as_png(figure)
 
 
 def calibration(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[str],
@@ -162,7 +162,7 @@ def calibration(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[str],
     filled = counts > 0
     mean_confidence = np.bincount(bins, weights=confidence, minlength=n_bins)[filled] / counts[filled]
     observed = np.bincount(bins, weights=hit, minlength=n_bins)[filled] / counts[filled]
-    figure, axes = _figure(title)
+    figure, axes = new_figure(title)
     axes.plot([0, 1], [0, 1], ls="--", color="grey", lw=0.8, label="perfectly calibrated")
     axes.plot(mean_confidence, observed, color=_ACCENT, lw=1.2)
     # a dot's area is its bin's share of rows: a wild point from a near-empty bin looks small
@@ -174,7 +174,7 @@ def calibration(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[str],
     axes.set_xlim(0, 1)
     axes.set_ylim(-0.02, 1.02)
     axes.legend(fontsize=7, loc="upper left", frameon=False)
-    return _png(figure)
+    return as_png(figure)
 
 
 def _sample(n_rows: int) -> np.ndarray:
@@ -186,7 +186,7 @@ def _sample(n_rows: int) -> np.ndarray:
 def predicted_vs_actual(y_true: np.ndarray, predicted: np.ndarray, target: str) -> str:
     """Each row's prediction against its true value; the diagonal is a perfect prediction."""
     picked = _sample(len(y_true))
-    figure, axes = _figure("Predicted vs actual")
+    figure, axes = new_figure("Predicted vs actual")
     axes.scatter(y_true[picked], predicted[picked], s=6, alpha=0.5, color=_ACCENT,
                  edgecolors="none")
     low = float(min(y_true.min(), predicted.min()))
@@ -194,19 +194,19 @@ def predicted_vs_actual(y_true: np.ndarray, predicted: np.ndarray, target: str) 
     axes.plot([low, high], [low, high], ls="--", color="grey", lw=0.8)
     axes.set_xlabel(f"actual {target}", fontsize=8)
     axes.set_ylabel(f"predicted {target}", fontsize=8)
-    return _png(figure)
+    return as_png(figure)
 
 
 def residuals(y_true: np.ndarray, predicted: np.ndarray, target: str) -> str:
     """Residual (actual − predicted) against the prediction: a pattern means a missed effect."""
     picked = _sample(len(y_true))
-    figure, axes = _figure("Residuals")
+    figure, axes = new_figure("Residuals")
     axes.scatter(predicted[picked], (y_true - predicted)[picked], s=6, alpha=0.5,
                  color=_ACCENT, edgecolors="none")
     axes.axhline(0.0, ls="--", color="grey", lw=0.8)
     axes.set_xlabel(f"predicted {target}", fontsize=8)
     axes.set_ylabel("actual − predicted", fontsize=8)
-    return _png(figure)
+    return as_png(figure)
 
 
 def _names_room(names: Sequence[str]) -> float:
@@ -216,14 +216,14 @@ def _names_room(names: Sequence[str]) -> float:
 def _bars(title: str, names: Sequence[str], values: Sequence[float], *, xlabel: str,
           errors: Sequence[float] | None = None) -> str:
     height = min(1.2 + 0.22 * len(names), 7.0)
-    figure, axes = _figure(title, size=(_SIZE[0], height), left_in=_names_room(names))
+    figure, axes = new_figure(title, size=(_SIZE[0], height), left_in=_names_room(names))
     positions = np.arange(len(names))[::-1]
     axes.barh(positions, values, xerr=errors, color=_ACCENT, height=0.7,
               error_kw={"lw": 0.8, "capsize": 2})
     axes.set_yticks(positions, [n if len(n) <= 28 else n[:27] + "…" for n in names], fontsize=7)
     axes.set_xlabel(xlabel, fontsize=8)
     axes.grid(axis="y", visible=False)
-    return _png(figure)
+    return as_png(figure)
 
 
 def importance_bars(importance: Sequence[tuple[str, float, float]], metric: str,
@@ -241,7 +241,7 @@ def leaderboard_bars(names: Sequence[str], scores: Sequence[float], metric: str,
     shown_names, shown = list(names[:limit]), np.asarray(scores[:limit], dtype="float64")
     height = min(1.2 + 0.22 * len(shown), 7.0)
     title = "Candidates" + (f" (best {limit} of {len(scores)})" if len(scores) > limit else "")
-    figure, axes = _figure(title, size=(_SIZE[0], height),
+    figure, axes = new_figure(title, size=(_SIZE[0], height),
                            left_in=_names_room(shown_names))
     positions = np.arange(len(shown))[::-1]
     low, high = float(shown.min()), float(shown.max())
@@ -257,13 +257,13 @@ def leaderboard_bars(names: Sequence[str], scores: Sequence[float], metric: str,
                     fontsize=7)
     axes.set_xlabel(f"validation {metric}", fontsize=8)
     axes.grid(axis="y", visible=False)
-    return _png(figure)
+    return as_png(figure)
 
 
 def learning_curve(label: str, history: Mapping[str, Any]) -> str:
     """A network's training and validation loss per epoch, with the epoch it kept."""
     epochs = [e for e in history.get("epochs", []) if isinstance(e, Mapping)]
-    figure, axes = _figure(f"Learning curve: {label}")
+    figure, axes = new_figure(f"Learning curve: {label}")
     numbers = [int(e["epoch"]) for e in epochs]
     axes.plot(numbers, [float(e["train_loss"]) for e in epochs], marker="o", markersize=3,
               color=_ACCENT, label="training loss")
@@ -279,4 +279,4 @@ def learning_curve(label: str, history: Mapping[str, Any]) -> str:
     axes.set_xlabel("epoch", fontsize=8)
     axes.set_ylabel("loss", fontsize=8)
     axes.legend(fontsize=7)
-    return _png(figure)
+    return as_png(figure)

@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 from trainforge.algorithms.model import FeatureSpec, coerce_frame
 from trainforge.data.dataset import ColumnKind
-from trainforge.evaluation.plots import _figure, _png
+from trainforge.evaluation.plots import as_png, new_figure
 from trainforge.training.unsupervised import AnomalyResult, ClusteringResult
 
 MAX_POINTS = 2_000  # the projection plots draw a sample: quick, and still shows the shape
@@ -301,7 +301,7 @@ def segment_plot(matrix: np.ndarray, labels: np.ndarray) -> str:
     """The rows on their first two principal components, coloured by segment (base64 PNG)."""
     picked = _sample(len(matrix))
     points, variance = _projection(np.asarray(matrix, dtype=np.float64), picked)
-    figure, axes = _figure("Segments (2-D projection)", right_in=1.3)
+    figure, axes = new_figure("Segments (2-D projection)", right_in=1.3)
     shown = np.asarray(labels)[picked]
     for segment in sorted(set(shown.tolist()), key=lambda s: (s < 0, s)):
         mine = shown == segment
@@ -311,7 +311,7 @@ def segment_plot(matrix: np.ndarray, labels: np.ndarray) -> str:
     _axes_labels(figure, variance)
     axes.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False,
                 markerscale=2.5)
-    return _png(figure)
+    return as_png(figure)
 
 
 def anomaly_plot(matrix: np.ndarray, is_anomaly: np.ndarray) -> str:
@@ -320,7 +320,7 @@ def anomaly_plot(matrix: np.ndarray, is_anomaly: np.ndarray) -> str:
     flagged = np.asarray(is_anomaly, dtype=bool)
     picked = np.union1d(_sample(len(matrix)), np.flatnonzero(flagged))
     points, variance = _projection(np.asarray(matrix, dtype=np.float64), picked)
-    figure, axes = _figure("Anomalies (2-D projection)")
+    figure, axes = new_figure("Anomalies (2-D projection)")
     marked = flagged[picked]
     axes.scatter(points[~marked, 0], points[~marked, 1], s=6, alpha=0.5, color="#9ca3af",
                  edgecolors="none", label="ordinary")
@@ -328,7 +328,7 @@ def anomaly_plot(matrix: np.ndarray, is_anomaly: np.ndarray) -> str:
                  edgecolors="none", label=f"anomaly ({int(flagged.sum()):,})")
     _axes_labels(figure, variance)
     axes.legend(fontsize=7, loc="best", frameon=False)
-    return _png(figure)
+    return as_png(figure)
 
 
 def describe_clustering(result: ClusteringResult, frame: pd.DataFrame) -> SegmentReport:
