@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from trainforge.algorithms.catalog import Algorithm, n_threads
-from trainforge.data.task import Task, TaskKind
+from trainforge.data.task import SUPERVISED_KINDS, Task
 
 EvalSet = tuple[Any, np.ndarray]
 
@@ -426,16 +426,16 @@ def refit_rounds(best_iteration: int, *, data_fraction: float) -> int:
 
 ALGORITHMS = [
     Algorithm(name="lightgbm", family="boosting", summary="LightGBM gradient-boosted trees",
-              kinds=frozenset(TaskKind), preprocessing="tree",
+              kinds=SUPERVISED_KINDS, preprocessing="tree",
               build=_builder(LightGBMModel, LIGHTGBM_DEFAULTS), search_space=lightgbm_space,
               defaults=LIGHTGBM_DEFAULTS, cost=2.0, class_weights=True),
     Algorithm(name="xgboost", family="boosting", summary="XGBoost gradient-boosted trees (hist)",
-              kinds=frozenset(TaskKind), preprocessing="tree",
+              kinds=SUPERVISED_KINDS, preprocessing="tree",
               build=_builder(XGBoostModel, XGBOOST_DEFAULTS), search_space=xgboost_space,
               defaults=XGBOOST_DEFAULTS, cost=3.0, class_weights=True),
     Algorithm(name="catboost", family="boosting",
               summary="CatBoost gradient boosting on oblivious trees",
-              kinds=frozenset(TaskKind), preprocessing="tree",
+              kinds=SUPERVISED_KINDS, preprocessing="tree",
               build=_builder(CatBoostModel, CATBOOST_DEFAULTS), search_space=catboost_space,
               defaults=CATBOOST_DEFAULTS, cost=8.0, class_weights=True),
 ]

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trainforge.algorithms.catalog import Algorithm, n_threads
-from trainforge.data.task import Task, TaskKind
+from trainforge.data.task import SUPERVISED_KINDS, Task, TaskKind
 
 CNN_DEFAULTS: dict[str, Any] = {
     "architecture": "cnn", "max_epochs": 30, "batch_size": 64, "learning_rate": 3e-3,
@@ -84,17 +84,17 @@ def minilm_tuned_space(trial: Any) -> dict[str, Any]:
 _CLASSES = frozenset({TaskKind.BINARY, TaskKind.MULTICLASS})
 ALGORITHMS = [
     Algorithm(name="cnn", family="network", summary="residual CNN trained from scratch (images)",
-              kinds=frozenset(TaskKind), preprocessing="image", build=_builder(CNN_DEFAULTS),
+              kinds=SUPERVISED_KINDS, preprocessing="image", build=_builder(CNN_DEFAULTS),
               search_space=cnn_space, defaults=CNN_DEFAULTS, cost=300.0,
               modalities=frozenset({"image"})),
     Algorithm(name="gru", family="network",
               summary="bidirectional GRU over a tokenizer learned on the text",
-              kinds=frozenset(TaskKind), preprocessing="text", build=_builder(GRU_DEFAULTS),
+              kinds=SUPERVISED_KINDS, preprocessing="text", build=_builder(GRU_DEFAULTS),
               search_space=gru_space, defaults=GRU_DEFAULTS, cost=60.0,
               modalities=frozenset({"text"})),
     Algorithm(name="text_transformer", family="network",
               summary="small transformer encoder trained from scratch on the text",
-              kinds=frozenset(TaskKind), preprocessing="text",
+              kinds=SUPERVISED_KINDS, preprocessing="text",
               build=_builder(TRANSFORMER_DEFAULTS), search_space=transformer_space,
               defaults=TRANSFORMER_DEFAULTS, cost=80.0, modalities=frozenset({"text"})),
     Algorithm(name="minilm", family="network",

@@ -8,7 +8,7 @@ from typing import Any
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from trainforge.algorithms.catalog import Algorithm
-from trainforge.data.task import Task, TaskKind
+from trainforge.data.task import SUPERVISED_KINDS, Task
 
 DEFAULTS: dict[str, Any] = {"strength": 1.0}
 
@@ -30,7 +30,7 @@ def linear_space(trial: Any) -> dict[str, Any]:
 ALGORITHMS = [
     Algorithm(name="linear", family="linear",
               summary="logistic regression (classes) or ridge regression (numbers), L2-penalised",
-              kinds=frozenset(TaskKind), preprocessing="linear", build=build_linear,
+              kinds=SUPERVISED_KINDS, preprocessing="linear", build=build_linear,
               search_space=linear_space, defaults=DEFAULTS, cost=1.0,
               class_weights=True),
 ]

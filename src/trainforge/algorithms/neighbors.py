@@ -8,7 +8,7 @@ from typing import Any
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
 from trainforge.algorithms.catalog import Algorithm, n_threads
-from trainforge.data.task import Task, TaskKind
+from trainforge.data.task import SUPERVISED_KINDS, Task
 
 DEFAULTS: dict[str, Any] = {"n_neighbors": 15, "weights": "distance"}
 
@@ -27,6 +27,6 @@ def knn_space(trial: Any) -> dict[str, Any]:
 
 ALGORITHMS = [
     Algorithm(name="knn", family="neighbors", summary="k-nearest neighbours (standardised)",
-              kinds=frozenset(TaskKind), preprocessing="linear", build=build_knn,
+              kinds=SUPERVISED_KINDS, preprocessing="linear", build=build_knn,
               search_space=knn_space, defaults=DEFAULTS, cost=2.0),
 ]

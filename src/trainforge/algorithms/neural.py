@@ -10,7 +10,7 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
 from trainforge.algorithms.catalog import Algorithm
-from trainforge.data.task import Task, TaskKind
+from trainforge.data.task import SUPERVISED_KINDS, Task
 
 DEFAULTS: dict[str, Any] = {"width": 128, "depth": 2, "alpha": 1e-4, "learning_rate": 1e-3}
 
@@ -37,6 +37,6 @@ def mlp_space(trial: Any) -> dict[str, Any]:
 
 ALGORITHMS = [
     Algorithm(name="mlp", family="neural", summary="multi-layer perceptron (scikit-learn)",
-              kinds=frozenset(TaskKind), preprocessing="linear", build=build_mlp,
+              kinds=SUPERVISED_KINDS, preprocessing="linear", build=build_mlp,
               search_space=mlp_space, defaults=DEFAULTS, cost=15.0),
 ]

@@ -14,7 +14,7 @@ from sklearn.ensemble import (
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from trainforge.algorithms.catalog import Algorithm, n_threads
-from trainforge.data.task import Task, TaskKind
+from trainforge.data.task import SUPERVISED_KINDS, Task
 
 TREE_DEFAULTS: dict[str, Any] = {"max_depth": 8, "min_samples_leaf": 5}
 FOREST_DEFAULTS: dict[str, Any] = {"n_estimators": 300, "max_features": "sqrt",
@@ -60,18 +60,18 @@ def forest_space(trial: Any) -> dict[str, Any]:
 
 ALGORITHMS = [
     Algorithm(name="decision_tree", family="trees", summary="one CART decision tree",
-              kinds=frozenset(TaskKind), preprocessing="tree", build=build_decision_tree,
+              kinds=SUPERVISED_KINDS, preprocessing="tree", build=build_decision_tree,
               search_space=tree_space, defaults=TREE_DEFAULTS, cost=0.5,
               class_weights=True),
     Algorithm(name="random_forest", family="trees",
               summary="random forest: bagged deep trees on bootstrap samples",
-              kinds=frozenset(TaskKind), preprocessing="tree",
+              kinds=SUPERVISED_KINDS, preprocessing="tree",
               build=_forest(RandomForestClassifier, RandomForestRegressor),
               search_space=forest_space, defaults=FOREST_DEFAULTS, cost=6.0,
               class_weights=True),
     Algorithm(name="extra_trees", family="trees",
               summary="extremely randomised trees: random split points, whole sample",
-              kinds=frozenset(TaskKind), preprocessing="tree",
+              kinds=SUPERVISED_KINDS, preprocessing="tree",
               build=_forest(ExtraTreesClassifier, ExtraTreesRegressor),
               search_space=forest_space, defaults=FOREST_DEFAULTS, cost=4.0,
               class_weights=True),

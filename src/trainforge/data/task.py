@@ -10,10 +10,22 @@ class TaskKind(StrEnum):
     BINARY = "binary"
     MULTICLASS = "multiclass"
     REGRESSION = "regression"
+    CLUSTERING = "clustering"  # no target: a segment per row
+    ANOMALY = "anomaly"  # no target: an anomaly score per row
+    REINFORCEMENT = "reinforcement"  # no table: an observation in, an action out
 
     @property
     def is_classification(self) -> bool:
-        return self is not TaskKind.REGRESSION
+        return self in (TaskKind.BINARY, TaskKind.MULTICLASS)
+
+    @property
+    def is_supervised(self) -> bool:
+        """Learned from a target column: binary, multiclass or regression."""
+        return self in (TaskKind.BINARY, TaskKind.MULTICLASS, TaskKind.REGRESSION)
+
+
+# the kinds learned from a target column: what the supervised catalog entries learn
+SUPERVISED_KINDS = frozenset({TaskKind.BINARY, TaskKind.MULTICLASS, TaskKind.REGRESSION})
 
 
 # the metric each task optimises unless the user names another (--metric)
@@ -42,7 +54,12 @@ class Task:
             shown = ", ".join(self.classes[:6]) + (", …" if len(self.classes) > 6 else "")
             return (f"{self.kind.value} classification of {self.target!r} "
                     f"({len(self.classes)} classes: {shown}); optimising {self.metric}")
-        return f"regression of {self.target!r}; optimising {self.metric}"
+        if self.kind is TaskKind.REGRESSION:
+            return f"regression of {self.target!r}; optimising {self.metric}"
+        return {TaskKind.CLUSTERING: "clustering: a segment per row",
+                TaskKind.ANOMALY: "anomaly detection: a score per row",
+                TaskKind.REINFORCEMENT: "reinforcement learning: an action per observation",
+                }[self.kind] + f" (judged by {self.metric})"
 
 
 # every metric a task of each kind can optimise (--metric); the first is not the default
