@@ -40,8 +40,10 @@ from sklearn.metrics import pairwise_distances, silhouette_score
 from trainforge.algorithms import anomaly, clustering
 from trainforge.algorithms.anomaly import AnomalyDetector, AnomalyModel
 from trainforge.algorithms.clustering import ClusteringModel, build_segments
+from trainforge.algorithms.model import Member, TabularModel
 from trainforge.data.dataset import ColumnKind, Schema
 from trainforge.data.prepare import make_preprocessor
+from trainforge.data.task import Task, TaskKind
 from trainforge.errors import (
     ColumnNotFound,
     ConfigError,
@@ -403,3 +405,44 @@ def describe_choice(result: ClusteringResult) -> list[dict[str, Any]]:
              "fit_s": round(c.fit_s, 3), "detail": c.detail,
              "chosen": c == result.chosen}
             for c in result.candidates]
+
+
+def as_table_model(result: ClusteringResult | AnomalyResult) -> TabularModel:
+    """The result's model in the registry's form: one member (the fitted preprocessor and the
+    segments or detector) behind the table's signature, so registering, batch prediction and
+    serving treat it as they treat a supervised model."""
+    fitted = result.model
+    if isinstance(result, ClusteringResult):
+        task = Task(target="segment", kind=TaskKind.CLUSTERING, metric="silhouette")
+        estimator = fitted.segments
+        params: dict[str, Any] = {"method": result.method, "n_clusters": result.n_clusters}
+        if result.chosen.min_cluster_size:
+            params["min_cluster_size"] = int(estimator.min_cluster_size)
+    else:
+        task = Task(target="anomaly", kind=TaskKind.ANOMALY, metric="anomaly_share")
+        estimator = fitted.detector
+        params = {"method": result.method, "contamination": estimator.contamination,
+                  "threshold": result.threshold}
+    member = Member(algorithm=result.method, params=params, preprocessor=fitted.preprocessor,
+                    estimator=estimator)
+    return TabularModel(task=task, features=fitted.feature_specs, members=[member])
+
+
+def cluster_metrics(result: ClusteringResult) -> dict[str, float]:
+    """What a clustering is judged by, as the registry and the run record it: the chosen
+    candidate's silhouette (and BIC for a mixture), the segments found, the noise share."""
+    metrics = {"silhouette": result.chosen.silhouette, "n_clusters": float(result.n_clusters),
+               "noise_share": float(np.mean(result.labels < 0))}
+    if result.chosen.criterion == "bic":
+        metrics["bic"] = result.chosen.score
+    return {k: round(v, 6) for k, v in metrics.items() if np.isfinite(v)}
+
+
+def anomaly_metrics(result: AnomalyResult) -> dict[str, float]:
+    """The share and count of rows flagged, the threshold, and the score's spread."""
+    scores = result.scores
+    return {"anomaly_share": round(float(np.mean(result.is_anomaly)), 6),
+            "n_anomalies": float(np.sum(result.is_anomaly)),
+            "threshold": round(result.threshold, 6),
+            "median_score": round(float(np.median(scores)), 6),
+            "max_score": round(float(np.max(scores)), 6)}
