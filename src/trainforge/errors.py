@@ -314,3 +314,11 @@ class UploadTooLarge(TrainforgeError):
                          "MiB; the upload was stopped and nothing was kept. Raise the limit with "
                          "`trainforge server --max-upload-mb N`, or train from a file on the "
                          "server with `trainforge train`")
+
+
+class CsrfRejected(AccessError):
+    http_status = 403
+
+    def __init__(self, action: str) -> None:
+        super().__init__(f"{action} came from a browser session without its CSRF token; send "
+                         "the page's form again (reload it if the session was renewed)")
