@@ -322,3 +322,21 @@ class CsrfRejected(AccessError):
     def __init__(self, action: str) -> None:
         super().__init__(f"{action} came from a browser session without its CSRF token; send "
                          "the page's form again (reload it if the session was renewed)")
+
+
+class DatasetNotFound(DataError):
+    http_status = 404
+
+    def __init__(self, dataset_id: str) -> None:
+        super().__init__(f"no dataset {dataset_id!r} on this server; GET /api/v1/datasets lists "
+                         "the uploaded ones with their ids")
+
+
+class ServerUnreachable(TrainforgeError):
+    """The CLI's ``--server`` could not be reached, or answered an error."""
+
+    exit_code = 7
+    http_status = 502
+
+    def __init__(self, url: str, detail: str) -> None:
+        super().__init__(f"trainforge server {url}: {detail}")

@@ -1,0 +1,80 @@
+"""Files uploaded to the server: kept under ``<artifacts>/uploads/<id>/<name>``, recorded in
+the store with their size and sha256.
+
+A file name from a client is never trusted as a path: ``safe_filename`` keeps only its last
+component's letters, digits, dots, dashes and underscores, so nothing can escape the upload's
+own directory.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from trainforge.errors import DatasetNotFound
+from trainforge.store.clock import as_utc, utc_now
+from trainforge.store.tables import uploads
+
+if TYPE_CHECKING:
+    from trainforge.workspace import Workspace
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_filename(name: str) -> str:
+    """A file name that is one plain path component: ``../../etc/passwd`` → ``passwd``,
+    ``C:\\data\\x.csv`` → ``x.csv``, ``.env`` → ``env``; never empty."""
+    last = PureWindowsPath(PurePosixPath(name.replace("\x00", "")).name).name
+    cleaned = _UNSAFE.sub("_", last).lstrip(".-_")[:200]
+    return cleaned or "upload"
+
+
+def new_upload_dir(ws: Workspace) -> tuple[str, Path]:
+    """A fresh id and its directory (created) for an upload in progress."""
+    upload_id = uuid.uuid4().hex
+    directory = ws.artifacts / "uploads" / upload_id
+    directory.mkdir(parents=True)
+    return upload_id, directory
+
+
+def record_upload(ws: Workspace, *, upload_id: str, path: Path, size_bytes: int, sha256: str,
+                  uploaded_by: str | None, dataset_id: int | None = None) -> dict[str, Any]:
+    """Record a completely written upload; returns its row."""
+    row = {"id": upload_id, "filename": path.name,
+           "path": path.relative_to(ws.artifacts).as_posix(), "size_bytes": size_bytes,
+           "sha256": sha256, "dataset_id": dataset_id, "uploaded_by": uploaded_by,
+           "created_at": utc_now()}
+    with ws.engine.begin() as connection:
+        connection.execute(sa.insert(uploads).values(row))
+    return row
+
+
+def set_dataset(ws: Workspace, upload_id: str, dataset_id: int) -> None:
+    """Link an upload to the dataset version (fingerprint, schema, profile) read from it."""
+    with ws.engine.begin() as connection:
+        connection.execute(sa.update(uploads).where(uploads.c.id == upload_id)
+                           .values(dataset_id=dataset_id))
+
+
+def get_upload(ws: Workspace, upload_id: str) -> dict[str, Any]:
+    """The upload's row plus ``file`` (its absolute path); DataFileNotFound if unknown."""
+    with ws.engine.connect() as connection:
+        row = connection.execute(sa.select(uploads).where(uploads.c.id == upload_id)).first()
+    if row is None:
+        raise DatasetNotFound(upload_id)
+    found = dict(row._mapping)
+    found["created_at"] = as_utc(found["created_at"])
+    found["file"] = ws.artifacts / found["path"]
+    return found
+
+
+def list_uploads(ws: Workspace, *, limit: int = 200) -> list[dict[str, Any]]:
+    """The newest uploads first."""
+    with ws.engine.connect() as connection:
+        rows = connection.execute(sa.select(uploads).order_by(uploads.c.created_at.desc())
+                                  .limit(limit)).all()
+    return [{**dict(row._mapping), "created_at": as_utc(row.created_at)} for row in rows]
