@@ -40,3 +40,6 @@ echo
 echo "Images and text train the same way (networks; see README, 'Images and text'):"
 echo "            .venv/bin/trainforge train examples/digits --time-budget 120"
 echo "            .venv/bin/trainforge train examples/sms_spam.csv --target label --time-budget 180"
+echo "No target? Segments and anomalies, registered and served the same way:"
+echo "            .venv/bin/trainforge cluster examples/wine.csv --exclude cultivar"
+echo "            .venv/bin/trainforge anomalies examples/credit_g.csv --exclude class"
