@@ -107,8 +107,9 @@ def evaluate(ref: str, data: str | Path, *, workspace: Workspace | None = None) 
 
     loaded = _workspace(workspace).registry.load(ref)
     dataset = read_table(data)
-    frame, _ = clean_target(dataset, loaded.model.task)
-    return evaluate_model(loaded.model, frame)
+    model = loaded.tabular  # a policy is evaluated by replaying it: evaluate_agent
+    frame, _ = clean_target(dataset, model.task)
+    return evaluate_model(model, frame)
 
 
 def serve(refs: Sequence[str] | str, *, host: str = "127.0.0.1", port: int = 8000,

@@ -65,12 +65,12 @@ class Model:
 
     def predict(self, data: Rows) -> np.ndarray:
         """Labels (classifiers) or values (regressors), one per row, in order."""
-        return self.loaded.model.predict(_as_frame(data))
+        return self.loaded.tabular.predict(_as_frame(data))
 
     def predict_proba(self, data: Rows) -> pd.DataFrame:
         """One column per class, named by the class label; rows sum to 1."""
         frame = _as_frame(data)
-        proba = self.loaded.model.predict_proba(frame)
+        proba = self.loaded.tabular.predict_proba(frame)
         return pd.DataFrame(proba, columns=list(self.classes), index=frame.index)
 
     def __repr__(self) -> str:

@@ -349,12 +349,12 @@ def _target_of(config: TrainConfig, dataset: Any) -> str:
 def _initial_network(config: TrainConfig, workspace: Workspace) -> tuple[str, dict[str, Any]]:
     """The algorithm and fixed settings that start from a registered network (--init-from)."""
     loaded = workspace.registry.load(str(config.init_from))  # every file's hash is checked
-    for entry, member in zip(loaded.manifest["members"], loaded.model.members, strict=True):
+    for entry, member in zip(loaded.manifest["members"], loaded.tabular.members, strict=True):
         if getattr(member.estimator, "reports_epochs", False):
             source = f"{loaded.path}::{entry['estimator']['stem']}"
             return member.algorithm, {"init_from": source,
                                       "freeze_backbone": config.freeze_backbone}
-    algorithms = ", ".join(sorted({m.algorithm for m in loaded.model.members}))
+    algorithms = ", ".join(sorted({m.algorithm for m in loaded.tabular.members}))
     raise ConfigError(f"--init-from {config.init_from}: that model holds no network (it is "
                       f"{algorithms}); start from a model trained on images or text")
 

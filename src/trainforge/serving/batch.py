@@ -34,7 +34,7 @@ class BatchResult:
 
 def _predictions_frame(loaded: LoadedModel, chunk: pd.DataFrame) -> pd.DataFrame:
     """``prediction`` and, for classifiers, one probability column per class label."""
-    model = loaded.model
+    model = loaded.tabular  # a policy is refused here, saying to use /act
     if not model.task.kind.is_classification:
         return pd.DataFrame({PREDICTION: model.predict(chunk)})
     proba = model.predict_proba(chunk)  # once: the label is its argmax, as predict() gives

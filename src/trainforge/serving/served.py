@@ -17,8 +17,8 @@ from trainforge.serving.uploads import with_image_bytes
 log = logging.getLogger(__name__)
 
 def _trusted_fast_path(loaded: LoadedModel) -> CompiledModel | None:
-    compiled = compile_model(loaded.model)
-    if compiled is None or not verify(compiled, probe_columns(loaded.model)):
+    compiled = compile_model(loaded.tabular)
+    if compiled is None or not verify(compiled, probe_columns(loaded.tabular)):
         return None
     return compiled
 
@@ -31,7 +31,7 @@ class ServedModel:
         self.ref = loaded.ref
         self.signature = Signature(loaded.name, loaded.model.features)
         self.classify = loaded.model.task.kind.is_classification
-        self.classes = list(loaded.model.classes)
+        self.classes = list(loaded.tabular.classes)
         self._labels = np.asarray(self.classes, dtype=object)
         self.compiled = _trusted_fast_path(loaded)
         log.info("serving %s (%s path)", self.ref, "fast" if self.compiled else "pandas")
@@ -48,7 +48,7 @@ class ServedModel:
             except FastPathMiss:
                 pass  # a value the model itself may refuse: let it answer in its own words
         frame = pd.DataFrame(columns.values)
-        model = self.loaded.model
+        model = self.loaded.tabular
         return model.predict_proba(frame) if self.classify else model.predict(frame)
 
     def predictions(self, outputs: np.ndarray) -> list[Any]:
