@@ -44,6 +44,7 @@ class RLOutcome:
     evaluation: Evaluation  # mean ± std return over ``config.episodes`` episodes
     timesteps: int
     resumed_from: int | None  # the timestep the run continued from, when resumed
+    observation_shape: tuple[int, ...]
     version: ModelVersion
     run_id: str
     report_path: Path
@@ -188,8 +189,9 @@ def _settings(config: RLTrainConfig, *, algorithm: str, action_space: str, check
     checkpoint = load_checkpoint(checkpoints)
     if checkpoint is not None:  # resuming: the checkpoint holds the settings it trained with
         stored = checkpoint.meta["settings"]
-        return (AgentSettings(**stored), f"{stored['algorithm']} with the settings of the "
-                f"interrupted run, continued from timestep {checkpoint.meta['num_timesteps']:,}")
+        why = (f"{stored['algorithm']} with the settings of the interrupted run, continued "
+               f"from timestep {checkpoint.meta['num_timesteps']:,}")
+        return AgentSettings(**stored), why
     reason = (f"{algorithm}, as asked (--algo)" if config.algo is not None else
               f"{algorithm}, the default for the action space {action_space} (PPO for discrete "
               "actions, SAC for continuous ones)")
@@ -232,6 +234,7 @@ def _train_evaluate_register(config: RLTrainConfig, *, workspace: Workspace,
     return RLOutcome(config=config, algorithm=agent.algorithm, why=why,
                      settings=agent.settings.as_json(), evaluation=evaluation,
                      timesteps=agent.timesteps, resumed_from=agent.resumed_from,
+                     observation_shape=tuple(agent.model.observation_space.shape or ()),
                      version=version, run_id=run_id, report_path=version.path / "report.html",
                      train_s=agent.wall_s, elapsed_s=0.0)
 

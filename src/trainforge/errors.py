@@ -237,8 +237,8 @@ class ModelIsAPolicy(ConfigError):
 
     http_status = 409
 
-    def __init__(self, ref: str) -> None:
-        name = ref.split(":")[0]
+    def __init__(self, ref: str, *, url_name: str | None = None) -> None:
+        name = url_name or ref.split(":")[0]
         super().__init__(f"{ref} is a reinforcement-learning policy: it acts on observations, "
                          f"it does not predict table rows; POST /v1/models/{name}/act "
                          '{"observation": [...]} when served, `.act(observation)` in Python, or '
