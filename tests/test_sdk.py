@@ -12,8 +12,9 @@ CREDIT = EXAMPLES / "credit_g.csv"
 
 
 def test_the_public_api_is_pinned():
-    assert sorted(tf.__all__) == sorted(["Model", "TrainedModel", "Workspace", "__version__",
-                                         "evaluate", "load", "profile", "serve", "train"])
+    assert sorted(tf.__all__) == sorted(["Model", "TrainedModel", "TrainedPolicy", "Workspace",
+                                         "__version__", "evaluate", "evaluate_agent", "load",
+                                         "profile", "serve", "train", "train_agent"])
 
 
 @pytest.fixture(scope="module")

@@ -73,6 +73,21 @@ class Model:
         proba = self.loaded.tabular.predict_proba(frame)
         return pd.DataFrame(proba, columns=list(self.classes), index=frame.index)
 
+    def act(self, observation: Any) -> np.ndarray:
+        """A policy's deterministic action for one observation (or one per row of a batch).
+
+        Raises:
+            ConfigError: the model is a table model, not a policy.
+            ObservationShapeMismatch: the observation is not of the trained shape.
+        """
+        if not self.loaded.is_policy:
+            from trainforge.errors import ConfigError
+
+            raise ConfigError(f"{self.ref} is a {self.task.kind.value} model: it predicts "
+                              "rows (.predict), it does not act; train a policy with "
+                              "tf.train_agent")
+        return self.loaded.model.act(observation)  # type: ignore[union-attr]  # a policy
+
     def __repr__(self) -> str:
         return f"<trainforge model {self.ref}: {self.task.describe()}>"
 
@@ -96,6 +111,28 @@ class TrainedModel(Model):
     @property
     def diagnosis(self) -> Any:
         return self.outcome.diagnosis
+
+    @property
+    def run_id(self) -> str:
+        return str(self.outcome.run_id)
+
+
+class TrainedPolicy(Model):
+    """What ``train_agent()`` returns: the registered policy plus how it was trained and how
+    it did."""
+
+    def __init__(self, loaded: LoadedModel, outcome: Any) -> None:
+        super().__init__(loaded)
+        self.outcome = outcome
+
+    @property
+    def evaluation(self) -> Any:
+        """``(mean, std, returns)`` over the evaluation episodes, deterministic actions."""
+        return self.outcome.evaluation
+
+    @property
+    def algorithm(self) -> str:
+        return str(self.outcome.algorithm)
 
     @property
     def run_id(self) -> str:
