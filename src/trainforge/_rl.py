@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainforge.config import RLTrainConfig
-from trainforge.errors import ConfigError, TrainingInterrupted
+from trainforge.errors import ConfigError, NeedsReinforcementLearning, TrainingInterrupted
 from trainforge.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -84,6 +84,7 @@ def run_rl_training(config: RLTrainConfig, *, workspace: Workspace,
         TrainingInterrupted: on Ctrl-C; the checkpoint is kept and the message says how to
             resume.
     """
+    _require_rl()
     from trainforge._train import _peak_memory_mb, checkpoint_root
     from trainforge.rl.agents import choose_algorithm, describe
     from trainforge.rl.environments import make_one_env
@@ -152,6 +153,7 @@ def replay(ref: str, env: str | None = None, *, episodes: int = 20, seed: int | 
     ``seed`` None uses the evaluation's own seeds, so the figure matches the one training
     reported.
     """
+    _require_rl()
     from trainforge.rl.evaluation import evaluate_agent
 
     policy = registered_policy(ref, workspace=workspace)
@@ -271,6 +273,15 @@ def _register(config: RLTrainConfig, *, workspace: Workspace, observers: Sequenc
             metrics={"test": {"mean_return": evaluation.mean, "std_return": evaluation.std,
                               "episodes": len(evaluation.returns)}},
             lineage=lineage, extra_files={"report.html": report})
+
+
+def _require_rl() -> None:
+    """Gymnasium and Stable-Baselines3 are an extra (`trainforge[rl]`): say so, not ImportError."""
+    import importlib.util
+
+    for module, package in (("gymnasium", "gymnasium"), ("stable_baselines3", "stable-baselines3")):
+        if importlib.util.find_spec(module) is None:
+            raise NeedsReinforcementLearning(package)
 
 
 def _notify(observers: Sequence[object], hook: str, *args: Any) -> None:

@@ -203,6 +203,14 @@ class NeedsDeepLearning(ConfigError):
                          "`pip install 'trainforge[dl]'`")
 
 
+class NeedsReinforcementLearning(ConfigError):
+    """Reinforcement learning was asked for but its extra is not installed."""
+
+    def __init__(self, missing: str) -> None:
+        super().__init__(f"reinforcement learning needs {missing}, which is not installed; "
+                         "install it with `pip install 'trainforge[rl]'`")
+
+
 class UnknownEnvironment(ConfigError):
     """A Gymnasium environment id that is not registered."""
 

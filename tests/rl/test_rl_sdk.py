@@ -9,7 +9,12 @@ import torch
 import trainforge as tf
 from trainforge._rl import run_rl_training
 from trainforge.config import RLTrainConfig
-from trainforge.errors import ModelIsAPolicy, PackageCorrupt, TrainingInterrupted
+from trainforge.errors import (
+    ModelIsAPolicy,
+    NeedsReinforcementLearning,
+    PackageCorrupt,
+    TrainingInterrupted,
+)
 from trainforge.store.runs import get_run
 
 torch.set_num_threads(1)
@@ -114,3 +119,13 @@ def test_a_resumed_run_succeeds_under_its_id_and_drops_its_checkpoints(resumed, 
     run = get_run(workspace, interrupted.run_id)
     assert (run["status"], run["model_name"]) == ("succeeded", "resumed")
     assert not (workspace.home / "checkpoints" / interrupted.run_id).exists()
+
+
+def test_without_the_rl_extra_the_error_says_what_to_install(monkeypatch, tmp_path):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "stable_baselines3" else real(name, *a))
+    with pytest.raises(NeedsReinforcementLearning, match=r"stable-baselines3.*trainforge\[rl\]"):
+        tf.train_agent("CartPole-v1", timesteps=64, workspace=tf.Workspace(tmp_path))
