@@ -321,6 +321,9 @@ def resume_training(run_id: str, *, workspace: Workspace, observers: Sequence[ob
     from trainforge.store.runs import get_run
 
     run = get_run(workspace, run_id)
+    if run["kind"] == "rl":
+        raise ConfigError(f"run {run_id} is a reinforcement-learning run; resume it with "
+                          f"`trainforge rl train --resume {run_id}`")
     if run["status"] == "succeeded":
         raise ConfigError(f"run {run_id} finished already (model {run['model_name']}:"
                           f"{run['model_version']}); there is nothing to resume")

@@ -10,6 +10,7 @@ import trainforge as tf
 from trainforge._rl import run_rl_training
 from trainforge.config import RLTrainConfig
 from trainforge.errors import (
+    ConfigError,
     ModelIsAPolicy,
     NeedsReinforcementLearning,
     PackageCorrupt,
@@ -129,3 +130,10 @@ def test_without_the_rl_extra_the_error_says_what_to_install(monkeypatch, tmp_pa
                         lambda name, *a: None if name == "stable_baselines3" else real(name, *a))
     with pytest.raises(NeedsReinforcementLearning, match=r"stable-baselines3.*trainforge\[rl\]"):
         tf.train_agent("CartPole-v1", timesteps=64, workspace=tf.Workspace(tmp_path))
+
+
+def test_resuming_an_rl_run_as_a_table_run_points_at_rl_train(interrupted, workspace):
+    from trainforge._train import resume_training
+
+    with pytest.raises(ConfigError, match=f"trainforge rl train --resume {interrupted.run_id}"):
+        resume_training(interrupted.run_id, workspace=workspace)
