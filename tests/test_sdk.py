@@ -9,12 +9,15 @@ from tests._paths import EXAMPLES
 import trainforge as tf
 
 CREDIT = EXAMPLES / "credit_g.csv"
+WINE = EXAMPLES / "wine.csv"
 
 
 def test_the_public_api_is_pinned():
-    assert sorted(tf.__all__) == sorted(["Model", "TrainedModel", "TrainedPolicy", "Workspace",
-                                         "__version__", "evaluate", "evaluate_agent", "load",
-                                         "profile", "serve", "train", "train_agent"])
+    assert sorted(tf.__all__) == sorted(["AnomaliesModel", "Model", "SegmentsModel",
+                                         "TrainedModel", "TrainedPolicy", "Workspace",
+                                         "__version__", "cluster", "evaluate", "evaluate_agent",
+                                         "find_anomalies", "load", "profile", "serve", "train",
+                                         "train_agent"])
 
 
 @pytest.fixture(scope="module")
@@ -50,3 +53,21 @@ def test_the_same_seed_and_trials_give_the_same_model(model, tmp_path):
                      workspace=tf.Workspace(tmp_path))
     rows = pd.read_csv(CREDIT).head(50)
     assert model.predict_proba(rows).round(10).equals(again.predict_proba(rows).round(10))
+
+
+def test_cluster_returns_segments_in_words_and_a_model_that_assigns_new_rows(workspace):
+    seg = tf.cluster(WINE, exclude=["cultivar"], method="kmeans", k=3, workspace=workspace)
+    rows = pd.read_csv(WINE).drop(columns=["cultivar"])
+    assert [s.n_rows for s in seg.segments] == sorted((s.n_rows for s in seg.segments),
+                                                      reverse=True)
+    assert (seg.predict(rows) == seg.labels).mean() > 0.95
+    assert tf.load(seg.ref, workspace=workspace).task.kind.value == "clustering"
+
+
+def test_find_anomalies_scores_rows_and_the_loaded_detector_scores_alike(workspace):
+    found = tf.find_anomalies(CREDIT, exclude=["class"], method="isolation_forest",
+                              workspace=workspace)
+    rows = pd.read_csv(CREDIT).drop(columns=["class"]).head(20)
+    loaded = tf.load(found.ref, workspace=workspace)
+    assert loaded.anomaly_score(rows).tolist() == pytest.approx(found.scores[:20].tolist())
+    assert found.anomalies[0].score == found.scores.max()

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from trainforge._model import Model, TrainedModel, TrainedPolicy
+    from trainforge._model import AnomaliesModel, Model, SegmentsModel, TrainedModel, TrainedPolicy
     from trainforge.data.profile import Profile
     from trainforge.rl.evaluation import Evaluation
     from trainforge.workspace import Workspace
 
-__all__ = ["Model", "TrainedModel", "TrainedPolicy", "Workspace", "__version__", "evaluate",
-           "evaluate_agent", "load", "profile", "serve", "train", "train_agent"]
+__all__ = ["AnomaliesModel", "Model", "SegmentsModel", "TrainedModel", "TrainedPolicy",
+           "Workspace", "__version__", "cluster", "evaluate", "evaluate_agent", "find_anomalies",
+           "load", "profile", "serve", "train", "train_agent"]
 
 
 def __getattr__(name: str) -> Any:
@@ -34,7 +35,7 @@ def __getattr__(name: str) -> Any:
         from trainforge.workspace import Workspace
 
         return Workspace
-    if name in ("Model", "TrainedModel", "TrainedPolicy"):
+    if name in ("Model", "TrainedModel", "SegmentsModel", "AnomaliesModel", "TrainedPolicy"):
         from trainforge import _model
 
         return getattr(_model, name)
@@ -86,6 +87,61 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
     return TrainedModel(loaded, outcome)
 
 
+def cluster(data: str | Path, *, name: str | None = None, features: Sequence[str] | None = None,
+            exclude: Sequence[str] = (), method: str = "auto", k: int | None = None,
+            time_budget: float = 60, seed: int = 0, sql: str | None = None,
+            workspace: Workspace | None = None,
+            observers: Sequence[object] = ()) -> SegmentsModel:
+    """Segment a table's rows without labels, describe each segment and register the model.
+
+    ``method`` is "auto" (k-means, Ward, HDBSCAN and Gaussian mixtures compared) or one of
+    them; ``k`` fixes the number of segments (else chosen by silhouette/BIC, 2 to 10).
+    ``predict`` on the returned model gives new rows their segment.
+
+    Example:
+        >>> seg = tf.cluster("examples/wine.csv", exclude=["cultivar"], time_budget=20)
+        >>> len(seg.segments)
+        3
+    """
+    from trainforge._model import SegmentsModel
+    from trainforge._segments import run_clustering
+    from trainforge.config import ClusterConfig
+
+    ws = _workspace(workspace)
+    config = ClusterConfig(data=str(data), name=name, sql=sql,
+                           features=tuple(features) if features is not None else None,
+                           exclude=tuple(exclude), method=method, k=k,
+                           time_budget_s=time_budget, seed=seed)
+    outcome = run_clustering(config, workspace=ws, observers=observers)
+    return SegmentsModel(ws.registry.load(outcome.version.ref), outcome)
+
+
+def find_anomalies(data: str | Path, *, name: str | None = None,
+                   features: Sequence[str] | None = None, exclude: Sequence[str] = (),
+                   method: str = "auto", contamination: float | str = "auto", top: int = 10,
+                   seed: int = 0, sql: str | None = None, workspace: Workspace | None = None,
+                   observers: Sequence[object] = ()) -> AnomaliesModel:
+    """Score every row of a table for how unusual it is, describe the ``top`` anomalies and
+    register the detector (``anomaly_score`` and ``predict`` score and flag new rows).
+
+    ``method``: "auto" (local outlier factor up to 20,000 rows, else an isolation forest),
+    "lof", "isolation_forest" or "robust_covariance"; ``contamination``: "auto" or the
+    expected share of anomalies.
+    """
+    from trainforge._model import AnomaliesModel
+    from trainforge._segments import run_anomalies
+    from trainforge.config import AnomalyConfig
+
+    ws = _workspace(workspace)
+    config = AnomalyConfig(data=str(data), name=name, sql=sql,
+                           features=tuple(features) if features is not None else None,
+                           exclude=tuple(exclude), method=method,
+                           contamination=contamination,  # type: ignore[arg-type]
+                           top=top, seed=seed)
+    outcome = run_anomalies(config, workspace=ws, observers=observers)
+    return AnomaliesModel(ws.registry.load(outcome.version.ref), outcome)
+
+
 def load(ref: str, *, workspace: Workspace | None = None) -> Model:
     """A registered model by ``NAME``, ``NAME:VERSION`` or ``NAME@ALIAS``; hashes are checked."""
     from trainforge._model import Model
@@ -108,6 +164,12 @@ def evaluate(ref: str, data: str | Path, *, workspace: Workspace | None = None) 
     from trainforge.evaluation.evaluate import evaluate as evaluate_model
 
     loaded = _workspace(workspace).registry.load(ref)
+    if not loaded.model.task.kind.is_supervised:
+        from trainforge.errors import ConfigError
+
+        raise ConfigError(f"{loaded.ref} is a {loaded.model.task.kind.value} model: it has no "
+                          "target to score against; its report (trainforge models show "
+                          f"{loaded.ref} --json gives the path) describes what it found")
     dataset = read_table(data)
     model = loaded.tabular  # a policy is evaluated by replaying it: evaluate_agent
     frame, _ = clean_target(dataset, model.task)

@@ -64,8 +64,14 @@ class Model:
         return self.loaded.path / "report.html"
 
     def predict(self, data: Rows) -> np.ndarray:
-        """Labels (classifiers) or values (regressors), one per row, in order."""
+        """One per row, in order: labels (classifiers), values (regressors), the segment
+        (clustering; 0 the largest, -1 noise), or 1 for an anomaly and 0 otherwise."""
         return self.loaded.tabular.predict(_as_frame(data))
+
+    def anomaly_score(self, data: Rows) -> np.ndarray:
+        """An anomaly model's score per row: higher is more anomalous (``predict`` flags the
+        rows above the model's threshold)."""
+        return self.loaded.tabular.anomaly_score(_as_frame(data))
 
     def predict_proba(self, data: Rows) -> pd.DataFrame:
         """One column per class, named by the class label; rows sum to 1."""
@@ -111,6 +117,62 @@ class TrainedModel(Model):
     @property
     def diagnosis(self) -> Any:
         return self.outcome.diagnosis
+
+    @property
+    def run_id(self) -> str:
+        return str(self.outcome.run_id)
+
+
+class SegmentsModel(Model):
+    """What ``cluster()`` returns: the registered clustering model and what it found."""
+
+    def __init__(self, loaded: LoadedModel, outcome: Any) -> None:
+        super().__init__(loaded)
+        self.outcome = outcome
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Each row's segment in the table it was fitted on, in order (-1: noise)."""
+        return np.asarray(self.outcome.result.labels)
+
+    @property
+    def segments(self) -> list[Any]:
+        """Each segment in words: size, share, the features that set it apart, typical values."""
+        return list(self.outcome.described.segments)
+
+    @property
+    def candidates(self) -> pd.DataFrame:
+        """Every method and number of clusters compared, with its scores."""
+        from trainforge.training.unsupervised import describe_choice
+
+        return pd.DataFrame(describe_choice(self.outcome.result))
+
+    @property
+    def run_id(self) -> str:
+        return str(self.outcome.run_id)
+
+
+class AnomaliesModel(Model):
+    """What ``find_anomalies()`` returns: the registered detector and what it found."""
+
+    def __init__(self, loaded: LoadedModel, outcome: Any) -> None:
+        super().__init__(loaded)
+        self.outcome = outcome
+
+    @property
+    def scores(self) -> np.ndarray:
+        """Each row's anomaly score in the table it was fitted on, in order."""
+        return np.asarray(self.outcome.result.scores)
+
+    @property
+    def is_anomaly(self) -> np.ndarray:
+        """True for each row of that table scored above the threshold."""
+        return np.asarray(self.outcome.result.is_anomaly)
+
+    @property
+    def anomalies(self) -> list[Any]:
+        """The top anomalies, each with the features that drive its score."""
+        return list(self.outcome.described.anomalies)
 
     @property
     def run_id(self) -> str:

@@ -85,10 +85,10 @@ def run_rl_training(config: RLTrainConfig, *, workspace: Workspace,
             resume.
     """
     _require_rl()
-    from trainforge._train import _peak_memory_mb, checkpoint_root
+    from trainforge._train import checkpoint_root
     from trainforge.rl.agents import choose_algorithm, describe
     from trainforge.rl.environments import make_one_env
-    from trainforge.store.runs import finish_run, restart_run, start_run
+    from trainforge.store.runs import finish_run, peak_memory_mb, restart_run, start_run
 
     started, cpu_start = time.time(), time.process_time()
     probe = make_one_env(config.env)  # an unknown id or a failing module is named here
@@ -113,7 +113,7 @@ def run_rl_training(config: RLTrainConfig, *, workspace: Workspace,
         message = (f"interrupted; resume with `{RESUME_COMMAND} --resume {run_id}`"
                    if interrupted else str(error) or repr(error))
         finish_run(workspace, run_id, status="failed", metrics={}, error=message,
-                   peak_memory_mb=_peak_memory_mb(), cpu_s=time.process_time() - cpu_start)
+                   peak_memory_mb=peak_memory_mb(), cpu_s=time.process_time() - cpu_start)
         if interrupted and not isinstance(error, TrainingInterrupted):
             raise TrainingInterrupted(run_id, command=RESUME_COMMAND) from error
         raise
@@ -122,7 +122,7 @@ def run_rl_training(config: RLTrainConfig, *, workspace: Workspace,
     finish_run(workspace, run_id, status="succeeded",
                metrics={"mean_return": outcome.evaluation.mean,
                         "std_return": outcome.evaluation.std},
-               peak_memory_mb=_peak_memory_mb(), cpu_s=time.process_time() - cpu_start,
+               peak_memory_mb=peak_memory_mb(), cpu_s=time.process_time() - cpu_start,
                model=(outcome.version.name, outcome.version.version))
     outcome.elapsed_s = time.time() - started
     return outcome
@@ -270,8 +270,9 @@ def _register(config: RLTrainConfig, *, workspace: Workspace, observers: Sequenc
         _notify(observers, "on_phase", "registering the policy")
         return workspace.registry.register(
             policy, name=name,
-            metrics={"test": {"mean_return": evaluation.mean, "std_return": evaluation.std,
-                              "episodes": len(evaluation.returns)}},
+            # flat, as for the other kinds without a test split: the evaluation episodes
+            metrics={"mean_return": evaluation.mean, "std_return": evaluation.std,
+                     "episodes": len(evaluation.returns)},
             lineage=lineage, extra_files={"report.html": report})
 
 

@@ -6,7 +6,6 @@ Every door (SDK, CLI, REST) builds a ``TrainConfig`` and calls ``run_training``.
 from __future__ import annotations
 
 import dataclasses
-import resource
 import shutil
 import tempfile
 import time
@@ -126,7 +125,7 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
     from trainforge.data.splits import train_test_split
     from trainforge.data.targets import clean_target, feature_columns, infer_task
     from trainforge.store.datasets import record_dataset
-    from trainforge.store.runs import finish_run, restart_run, start_run
+    from trainforge.store.runs import finish_run, peak_memory_mb, restart_run, start_run
 
     if config.algorithm != "auto":
         from trainforge.algorithms import catalog
@@ -170,14 +169,14 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
         message = (f"interrupted; resume with `trainforge train --resume {run_id}`"
                    if isinstance(error, KeyboardInterrupt) else str(error) or repr(error))
         finish_run(workspace, run_id, status="failed", metrics={}, error=message,
-                   peak_memory_mb=_peak_memory_mb(), cpu_s=time.process_time() - cpu_start)
+                   peak_memory_mb=peak_memory_mb(), cpu_s=time.process_time() - cpu_start)
         if isinstance(error, KeyboardInterrupt) and not isinstance(error, TrainingInterrupted):
             raise TrainingInterrupted(run_id) from error
         raise
     # the checkpoints were for resuming; the registered package holds what was learned
     shutil.rmtree(checkpoint_root(workspace, run_id), ignore_errors=True)
     finish_run(workspace, run_id, status="succeeded", metrics=outcome.evaluation.metrics,
-               peak_memory_mb=_peak_memory_mb(), cpu_s=time.process_time() - cpu_start,
+               peak_memory_mb=peak_memory_mb(), cpu_s=time.process_time() - cpu_start,
                model=(outcome.version.name, outcome.version.version))
     outcome.target_report = target_report
     outcome.elapsed_s = time.time() - wall_start
@@ -368,6 +367,3 @@ def _default_name(config: TrainConfig) -> str:
     stem = Path(config.data).resolve().name.split(".")[0] if not config.sql else "sql"
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-") or "model"
 
-
-def _peak_memory_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB

@@ -48,6 +48,34 @@ class ServeConfig(BaseModel, frozen=True, extra="forbid"):
     port: int = Field(default=8000, ge=0, le=65535)
 
 
+class ClusterConfig(BaseModel, frozen=True, extra="forbid"):
+    """A clustering run: segments of a table's rows, with no target."""
+
+    data: str  # a file, or a SQLAlchemy URL when ``sql`` is given
+    name: str | None = None  # registry name; defaults to "<data stem>-segments"
+    sql: str | None = None
+    features: tuple[str, ...] | None = None  # the columns to compare rows by; default: all
+    exclude: tuple[str, ...] = ()  # columns to leave out (a label, an id the sniffer missed)
+    method: str = "auto"  # "auto", "kmeans", "gmm", "agglomerative" or "hdbscan"
+    k: PositiveInt | None = None  # the number of segments; default: chosen on the data (2-10)
+    time_budget_s: float = Field(default=60.0, gt=0)
+    seed: int = 0
+
+
+class AnomalyConfig(BaseModel, frozen=True, extra="forbid"):
+    """An anomaly run: a score per row of a table, and the rows that stand out."""
+
+    data: str
+    name: str | None = None  # registry name; defaults to "<data stem>-anomalies"
+    sql: str | None = None
+    features: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+    method: str = "auto"  # "auto", "lof", "isolation_forest" or "robust_covariance"
+    contamination: float | Literal["auto"] = "auto"  # expected share of anomalies, (0, 0.5]
+    top: PositiveInt = 10  # anomalies described in the output and the report
+    seed: int = 0
+
+
 class RLTrainConfig(BaseModel, frozen=True, extra="forbid"):
     """Everything that decides a reinforcement-learning run; a run is repeated from it."""
 

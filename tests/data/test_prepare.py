@@ -166,3 +166,23 @@ def test_the_docstring_example_runs():
 
     outcome = doctest.testmod(prepare)
     assert outcome.attempted > 0 and outcome.failed == 0
+
+
+def test_compress_tails_puts_a_long_tailed_column_on_a_log_scale_and_leaves_others():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"income": rng.lognormal(10, 1.5, 500), "age": rng.normal(40, 9, 500)})
+    kinds = {"income": K.NUMERIC, "age": K.NUMERIC}
+    tamed = make_preprocessor(kinds, ["income", "age"], style="linear",
+                              compress_tails=True).fit(frame)
+    plain = make_preprocessor(kinds, ["income", "age"], style="linear").fit(frame)
+    income, age = tamed.transform(frame).T
+    assert np.abs(income).max() < 4 < np.abs(plain.transform(frame)[:, 0]).max()
+    assert np.allclose(age, plain.transform(frame)[:, 1])
+
+
+def test_compressed_tails_keep_the_order_of_values_and_read_unseen_extremes():
+    frame = pd.DataFrame({"amount": [0.0] * 90 + [10.0, 50, 100, 500, 1e3, 5e3, 1e4, 5e4, 1e5, 1e6]})
+    prep = make_preprocessor({"amount": K.NUMERIC}, ["amount"], style="linear",
+                             compress_tails=True).fit(frame)
+    out = prep.transform(pd.DataFrame({"amount": [-5.0, 0.0, 20.0, 1e9]}))[:, 0]
+    assert list(np.argsort(out)) == [0, 1, 2, 3] and np.isfinite(out).all()

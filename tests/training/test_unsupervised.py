@@ -158,3 +158,13 @@ def test_columns_skipped_for_one_reason_share_one_note():
 def test_hdbscan_ignores_a_given_k_and_says_so():
     result = _wine(method="hdbscan", k=3)
     assert any("k=3 ignored" in n for n in result.notes)
+
+
+def test_long_tailed_columns_do_not_make_a_segment_of_their_few_extreme_rows():
+    # adult's capital gains are 0 for 92 % of people and up to 99,999: on a linear scale the
+    # 13 rows at 99,999 were a segment of their own; on the log scale they join others
+    adult = pd.read_csv(EXAMPLES / "adult.csv", nrows=3000).drop(columns=["income"])
+    features = [str(c) for c in adult.columns]
+    result = cluster(adult, features=features, schema=infer_schema(adult), time_budget_s=30,
+                     seed=0)
+    assert np.bincount(result.labels).min() > 0.01 * len(adult)  # was 13 rows of 3,000

@@ -1,5 +1,8 @@
 """The fitted tabular model: what the registry stores, serving loads and the SDK returns.
 
+Clustering and anomaly models take the same form with one member (the fitted preprocessor and
+the segments or the detector): a table in, a segment, or a score and a flag, per row out.
+
 A model is a weighted blend of members; each member is a fitted preprocessor (a scikit-learn
 transformer from ``trainforge.data.prepare``) followed by a fitted catalog estimator. Classifiers'
 estimators are trained on class *codes* 0..k-1 (``Task.classes`` gives the labels), so blending
@@ -17,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from trainforge.data.dataset import ColumnKind
-from trainforge.data.task import Task
+from trainforge.data.task import Task, TaskKind
 from trainforge.errors import InvalidRequest
 
 
@@ -168,11 +171,38 @@ class TabularModel:
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Probability of each class (columns in ``classes`` order), one row per input row."""
         if not self.task.kind.is_classification:
-            raise TypeError("predict_proba is for classifiers; this model is a regressor")
+            raise TypeError(f"predict_proba is for classifiers; this model is "
+                            f"{self.task.kind.value} (use predict)")
         return probabilities_from_blend(self._blend(frame))
 
+    def _unsupervised(self, frame: pd.DataFrame, output: str) -> np.ndarray:
+        """One member's ``output`` ("predict" or "anomaly_score") for clustering and anomaly
+        models, which are never blends: segment ids, 0/1 flags or scores."""
+        member = self.members[0]
+        dtype = "float64" if output == "anomaly_score" else "int64"
+        if len(frame) == 0:
+            return np.zeros(0, dtype=dtype)
+        matrix = member.preprocessor.transform(coerce_frame(frame, self.features))
+        return np.asarray(getattr(member.estimator, output)(matrix), dtype=dtype)
+
+    def anomaly_score(self, frame: pd.DataFrame) -> np.ndarray:
+        """An anomaly model's score per row: higher is more anomalous; a row is flagged (1
+        from ``predict``) above ``threshold``."""
+        if self.task.kind is not TaskKind.ANOMALY:
+            raise TypeError(f"anomaly_score is for anomaly models; this one is "
+                            f"{self.task.kind.value}")
+        return self._unsupervised(frame, "anomaly_score")
+
+    @property
+    def threshold(self) -> float:
+        """An anomaly model's threshold: a score above it is an anomaly."""
+        return float(self.members[0].estimator.threshold_)
+
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Class labels (as strings) for classifiers, numbers for regressors."""
+        """Class labels (as strings) for classifiers, numbers for regressors, the segment
+        (0 the largest, -1 noise) for clustering, 1 for an anomaly and 0 for an ordinary row."""
+        if self.task.kind in (TaskKind.CLUSTERING, TaskKind.ANOMALY):
+            return self._unsupervised(frame, "predict")
         if self.task.kind.is_classification:
             codes = self.predict_proba(frame).argmax(axis=1)
             return np.asarray(np.asarray(self.classes, dtype=object)[codes])

@@ -12,7 +12,15 @@ from collections.abc import Sequence
 
 import typer
 
-from trainforge.cli import data_cmd, models_cmd, predict_cmd, rl_cmd, runs_cmd, train_cmd
+from trainforge.cli import (
+    data_cmd,
+    models_cmd,
+    predict_cmd,
+    rl_cmd,
+    runs_cmd,
+    segments_cmd,
+    train_cmd,
+)
 
 app = typer.Typer(
     name="trainforge", no_args_is_help=True, add_completion=False,
@@ -20,6 +28,8 @@ app = typer.Typer(
          "`trainforge train DATA --target COLUMN`.",
     pretty_exceptions_enable=False)
 app.command("train")(train_cmd.train)
+app.command("cluster")(segments_cmd.cluster)
+app.command("anomalies")(segments_cmd.anomalies)
 app.command("predict")(predict_cmd.predict)
 app.command("evaluate")(predict_cmd.evaluate)
 app.command("serve")(predict_cmd.serve)

@@ -56,12 +56,16 @@ def show(
         return
     console = Console()
     task = manifest.get("task", {})
-    console.print(f"[bold]{manifest.get('name')}:{manifest.get('version')}[/]  "
-                  f"{task.get('kind')} of {task.get('target')!r}, optimising {task.get('metric')}")
+    # clustering, anomaly and policy packages have no target and no test split
+    supervised = task.get("kind") in ("binary", "multiclass", "regression")
+    what = (f"{task.get('kind')} of {task.get('target')!r}, optimising {task.get('metric')}"
+            if supervised else f"{task.get('kind')}, judged by {task.get('metric')}")
+    console.print(f"[bold]{manifest.get('name')}:{manifest.get('version')}[/]  {what}")
     console.print(f"aliases: {', '.join(manifest.get('aliases', [])) or 'none'}")
-    test = manifest.get("metrics", {}).get("test", {})
-    console.print("test metrics: " + ", ".join(
-        f"{k}={v:.4f}" for k, v in test.items() if isinstance(v, (int, float))))
+    metrics = manifest.get("metrics", {})
+    shown = metrics.get("test", {}) if supervised else metrics
+    console.print(("test metrics: " if supervised else "metrics: ") + ", ".join(
+        f"{k}={v:.4g}" for k, v in shown.items() if isinstance(v, (int, float))))
     members = manifest.get("members", [])
     if task.get("kind") == "reinforcement":  # a policy: no blend, no table of inputs
         lineage = manifest.get("lineage", {})
@@ -72,8 +76,12 @@ def show(
                       highlight=False)
         console.print(f"[dim]full manifest: trainforge models show {ref} --json[/]")
         return
-    console.print("blend: " + ", ".join(f"{m.get('algorithm')} ×{m.get('weight', 1):.2g}"
-                                        for m in members))
+    if supervised:
+        console.print("blend: " + ", ".join(f"{m.get('algorithm')} ×{m.get('weight', 1):.2g}"
+                                            for m in members))
+    else:
+        console.print("model: " + ", ".join(f"{m.get('algorithm')} {m.get('params', {})}"
+                                            for m in members), highlight=False)
     inputs = manifest.get("signature", manifest.get("inputs", []))
     console.print("inputs: " + ", ".join(f"{f['name']} ({f['dtype']})" for f in inputs))
     console.print(f"[dim]full manifest: trainforge models show {ref} --json[/]")

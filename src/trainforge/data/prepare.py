@@ -62,12 +62,18 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         min_category_count: levels seen fewer times are grouped as "infrequent" (linear style).
         max_text_terms: the TF-IDF vocabulary cap per text column.
         target_type: what ``y`` is, for the target encoder.
+        compress_tails: (linear style) put numeric columns whose values are heavily skewed
+            (|skewness| > 2: incomes, counts, amounts) on a signed log scale before scaling,
+            so a few extreme rows cannot dominate distances. Clustering sets it; models
+            learned from a target do not need it.
     """
 
     def __init__(self, columns: Sequence[tuple[str, str]] = (), *, style: str = "tree",
                  max_one_hot: int = 30, min_category_count: int = 5,
-                 max_text_terms: int = 1000, target_type: str = "continuous") -> None:
+                 max_text_terms: int = 1000, target_type: str = "continuous",
+                 compress_tails: bool = False) -> None:
         self.columns = columns
+        self.compress_tails = compress_tails
         self.style = style
         self.max_one_hot = max_one_hot
         self.min_category_count = min_category_count
@@ -156,13 +162,18 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             fill = np.where(missing.all(axis=0), 0.0, np.nanmedian(
                 np.where(missing.all(axis=0), 0.0, raw), axis=0))
             filled = np.where(missing, fill, raw)
+            log = (_skewed(filled) if getattr(self, "compress_tails", False)
+                   else np.zeros(raw.shape[1], dtype=bool))
+            filled = _signed_log(filled, log)
             center = filled.mean(axis=0)
             scale = filled.std(axis=0)
         scale = np.where(scale > 1e-12, scale, 1.0)
         indicate = missing.any(axis=0) & ~missing.all(axis=0)
-        return {"fill": fill.tolist(), "center": center.tolist(), "scale": scale.tolist(),
-                "indicate": indicate.tolist(),
-                "width": raw.shape[1] + int(indicate.sum())}
+        plan = {"fill": fill.tolist(), "center": center.tolist(), "scale": scale.tolist(),
+                "indicate": indicate.tolist(), "width": raw.shape[1] + int(indicate.sum())}
+        if log.any():
+            plan["log"] = log.tolist()
+        return plan
 
     def _plan_category(self, name: str, values: pd.Series) -> dict[str, Any]:
         counts = Counter(v for v in values.tolist() if not _missing(v))
@@ -237,6 +248,8 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         missing = np.isnan(raw)
         fill = np.asarray(step["fill"])
         filled = np.where(missing, fill, raw)
+        if "log" in step:
+            filled = _signed_log(filled, np.asarray(step["log"], dtype=bool))
         n_raw = raw.shape[1]
         block[:, :n_raw] = (filled - np.asarray(step["center"])) / np.asarray(step["scale"])
         indicate = np.asarray(step["indicate"], dtype=bool)
@@ -267,7 +280,8 @@ def _text_vectorizer(style: str, max_terms: int) -> Any:
 
 def make_preprocessor(schema: Schema, features: Sequence[str], *, style: Preprocessing,
                       target_type: TargetType = "continuous", max_one_hot: int = 30,
-                      max_text_terms: int | None = None) -> TablePreprocessor:
+                      max_text_terms: int | None = None,
+                      compress_tails: bool = False) -> TablePreprocessor:
     """An unfitted preprocessor for ``features`` (each must be in ``schema``).
 
     Example:
@@ -283,10 +297,31 @@ def make_preprocessor(schema: Schema, features: Sequence[str], *, style: Preproc
              (LINEAR_TEXT_TERMS if style == "linear" else 300))
     return TablePreprocessor([(f, ColumnKind(schema[f]).value) for f in features], style=style,
                              max_one_hot=max_one_hot, max_text_terms=terms,
-                             target_type=target_type)
+                             target_type=target_type, compress_tails=compress_tails)
 
 
 # ---- column helpers (pure functions) ----------------------------------------------------------
+SKEWED = 2.0  # |skewness| above this is a long tail (an exponential's is 2, a log-normal's more)
+
+
+def _skewed(values: np.ndarray) -> np.ndarray:
+    """Which columns of ``values`` have a long tail (sample skewness beyond ``SKEWED``)."""
+    with np.errstate(all="ignore"):
+        centred = values - values.mean(axis=0)
+        spread = centred.std(axis=0)
+        skew = (centred ** 3).mean(axis=0) / np.where(spread > 0, spread, 1.0) ** 3
+    return np.asarray((np.abs(skew) > SKEWED) & (spread > 0), dtype=bool)
+
+
+def _signed_log(values: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``sign(x) * log1p(|x|)`` on the flagged columns: zero stays zero, order is kept."""
+    if not columns.any():
+        return values
+    out = np.array(values, dtype=np.float64, copy=True)
+    out[:, columns] = np.sign(out[:, columns]) * np.log1p(np.abs(out[:, columns]))
+    return out
+
+
 def _missing(value: Any) -> bool:
     """None or a float NaN: how a coerced frame spells a missing category or text."""
     return value is None or (isinstance(value, float) and math.isnan(value))

@@ -186,15 +186,21 @@ def write_report(path: Path, *, title: str, task: Task, evaluation: Evaluation,
     ``learning_curves``: label → a network's ``FitHistory.to_dict()``, drawn per epoch.
     """
     board = leaderboard_scores(leaderboard, task)
-    page = _environment().get_template("report.html.j2").render(
-        title=title, task=task, evaluation=evaluation, diagnosis=diagnosis,
-        leaderboard=list(leaderboard), profile=profile, importance=list(importance or []),
-        model_info=model_info,
-        plots=_plots(task, evaluation, importance, board, learning_curves or {}),
-        created=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
+    return render_page(
+        path, "report.html.j2", title=title, task=task, evaluation=evaluation,
+        diagnosis=diagnosis, leaderboard=list(leaderboard), profile=profile,
+        importance=list(importance or []), model_info=model_info,
+        plots=_plots(task, evaluation, importance, board, learning_curves or {}))
+
+
+def render_page(path: Path, template: str, **context: Any) -> Path:
+    """Render one of the report templates to ``path`` (its folder is created), atomically:
+    a reader never sees half a report. ``created`` is added to the context."""
+    page = _environment().get_template(template).render(
+        **context, created=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(page, encoding="utf-8")
-    os.replace(partial, path)  # a reader never sees half a report
+    os.replace(partial, path)
     return path

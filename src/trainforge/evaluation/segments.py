@@ -135,9 +135,14 @@ def _number_trait(name: str, spec: FeatureSpec, inside: np.ndarray,
         return None
     effect = float((inside.mean() - outside.mean()) / pooled)
     direction = "higher" if effect > 0 else "lower"
-    return Trait(name, effect, f"{name} {_magnitude(effect)}{direction} (median "
-                               f"{_value_text(float(np.median(inside)), spec)} vs "
-                               f"{_value_text(float(np.median(outside)), spec)})")
+    # the median reads best, but says nothing when both sides share it (a column that is
+    # mostly 0, such as capital gains): then the means show the gap the effect measures
+    middle, of_inside, of_outside = "median", float(np.median(inside)), float(np.median(outside))
+    if _value_text(of_inside, spec) == _value_text(of_outside, spec):
+        middle, of_inside, of_outside = "mean", float(inside.mean()), float(outside.mean())
+    return Trait(name, effect, f"{name} {_magnitude(effect)}{direction} ({middle} "
+                               f"{_value_text(of_inside, spec)} vs "
+                               f"{_value_text(of_outside, spec)})")
 
 
 def _level_trait(name: str, inside: pd.Series, outside: pd.Series) -> Trait | None:

@@ -27,6 +27,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from trainforge import __version__
+from trainforge.data.task import TaskKind
 from trainforge.errors import InvalidRequest, TrainforgeError
 from trainforge.registry.loaded import LoadedModel
 from trainforge.serving.acting import add_policy_routes, split_policies
@@ -218,10 +219,13 @@ class _InvocationsHandler:
 
 
 def _response_model(model: ServedModel) -> type[BaseModel]:
-    prediction: Any = str if model.classify else float
+    prediction: Any = {TaskKind.CLUSTERING: int, TaskKind.ANOMALY: int}.get(
+        model.kind, str if model.classify else float)
     fields: dict[str, Any] = {"model": (str, ...), "predictions": (list[prediction], ...)}
     if model.classify:
         fields["probabilities"] = (list[dict[str, float]], ...)
+    if model.kind is TaskKind.ANOMALY:
+        fields["scores"] = (list[float], ...)
     fields["ignored_fields"] = (list[str] | None, None)
     name = model.signature.request.__name__.replace("Request", "Response")
     return create_model(name, **fields)

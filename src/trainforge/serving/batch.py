@@ -15,10 +15,12 @@ import numpy as np
 import pandas as pd
 
 from trainforge.data.read import read_chunks
+from trainforge.data.task import TaskKind
 from trainforge.errors import InvalidRequest, UnreadableData
 from trainforge.registry.loaded import LoadedModel
 
 PREDICTION = "prediction"
+SCORE = "score"  # an anomaly model's score per row
 PATH = "path"  # the file each prediction of an image folder is for
 
 
@@ -33,8 +35,13 @@ class BatchResult:
 
 
 def _predictions_frame(loaded: LoadedModel, chunk: pd.DataFrame) -> pd.DataFrame:
-    """``prediction`` and, for classifiers, one probability column per class label."""
+    """``prediction`` and, for classifiers, one probability column per class label; for an
+    anomaly model, ``score`` and ``prediction`` (1: above the threshold, an anomaly)."""
     model = loaded.tabular  # a policy is refused here, saying to use /act
+    if model.task.kind is TaskKind.ANOMALY:
+        scores = model.anomaly_score(chunk)
+        return pd.DataFrame({SCORE: scores,
+                             PREDICTION: (scores > model.threshold).astype("int64")})
     if not model.task.kind.is_classification:
         return pd.DataFrame({PREDICTION: model.predict(chunk)})
     proba = model.predict_proba(chunk)  # once: the label is its argmax, as predict() gives

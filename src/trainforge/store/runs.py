@@ -106,3 +106,10 @@ def _run_dict(row: sa.Row[Any]) -> dict[str, Any]:
     for column in ("created_at", "started_at", "finished_at"):
         run[column] = as_utc(run[column])
     return run
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory so far, for a run's record."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
