@@ -76,6 +76,17 @@ class AnomalyConfig(BaseModel, frozen=True, extra="forbid"):
     seed: int = 0
 
 
+class ServerConfig(BaseModel, frozen=True, extra="forbid"):
+    """`trainforge server`: the platform (REST API, web UI, jobs, deployed models)."""
+
+    host: str = "127.0.0.1"  # 0.0.0.0 exposes it to the network: a decision, not a default
+    port: int = Field(default=8080, ge=0, le=65535)
+    workers: PositiveInt = 2  # background jobs that may run at once
+    max_upload_mb: float = Field(default=500.0, gt=0)  # a bigger upload is refused mid-stream
+    heartbeat_s: float = Field(default=5.0, gt=0)  # how often a worker says it is alive
+    stale_after_s: float = Field(default=30.0, gt=0)  # silence after which a job is requeued
+
+
 class RLTrainConfig(BaseModel, frozen=True, extra="forbid"):
     """Everything that decides a reinforcement-learning run; a run is repeated from it."""
 

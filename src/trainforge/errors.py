@@ -292,3 +292,54 @@ class StoreUnavailable(StoreError):
 
     def __init__(self, database: str, detail: str, hint: str) -> None:
         super().__init__(f"cannot use the database {database}: {detail}; {hint}")
+
+
+class JobNotFound(StoreError):
+    http_status = 404
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job {job_id!r} on this server; GET /api/v1/jobs lists the recent "
+                         "jobs and their ids")
+
+
+# ---- the platform server: access control and uploads ---------------------------------------
+class AccessError(TrainforgeError):
+    """Who is asking may not do this. The server answers 401 or 403; the CLI exits 6."""
+
+    exit_code = 6
+    http_status = 403
+
+
+class NotAuthenticated(AccessError):
+    http_status = 401
+
+    def __init__(self, detail: str = "no valid API token was given") -> None:
+        super().__init__(f"{detail}; send `Authorization: Bearer <token>` with a token from "
+                         "`trainforge token create`, or log in to the web UI")
+
+
+class NotAllowed(AccessError):
+    http_status = 403
+
+    def __init__(self, role: str, needed: str, action: str) -> None:
+        super().__init__(f"a {role} may not {action}; it needs the {needed} role (ask an admin "
+                         "for a token with `trainforge token create --role "
+                         f"{needed}`)")
+
+
+class UploadTooLarge(TrainforgeError):
+    http_status = 413
+
+    def __init__(self, filename: str, limit_bytes: int) -> None:
+        super().__init__(f"{filename!r} is over the upload limit of {limit_bytes / 2**20:,.0f} "
+                         "MiB; the upload was stopped and nothing was kept. Raise the limit with "
+                         "`trainforge server --max-upload-mb N`, or train from a file on the "
+                         "server with `trainforge train`")
+
+
+class CsrfRejected(AccessError):
+    http_status = 403
+
+    def __init__(self, action: str) -> None:
+        super().__init__(f"{action} came from a browser session without its CSRF token; send "
+                         "the page's form again (reload it if the session was renewed)")

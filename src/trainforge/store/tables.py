@@ -1,4 +1,5 @@
-"""The store's tables: datasets, runs and their metric series, models and their aliases.
+"""The store's tables: datasets, runs and their metric series, models and their aliases, and
+the platform's jobs, users, tokens, sessions, uploads and deployments.
 
 SQLAlchemy Core, so one definition serves SQLite and Postgres. Migrations
 (``store/migrations``) create these tables; a test checks the two never drift apart.
@@ -96,4 +97,102 @@ model_aliases = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(["name", "version"], ["models.name", "models.version"],
                             name="fk_model_aliases_models", ondelete="CASCADE"),
+)
+
+
+# ---- the platform (trainforge server): jobs, access control, uploads, deployments ----------
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+ROLES = ("viewer", "editor", "admin")
+
+# one unit of background work (train, predict, evaluate), claimed by one worker at a time
+jobs = sa.Table(
+    "jobs", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("submitted_by", sa.String(100), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    # a running job's worker touches this every few seconds; a stale one means a dead worker
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("worker", sa.String(100), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("run_id", sa.String(32), nullable=True),  # the run it made: a retry resumes it
+    sa.Column("result", sa.JSON, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.CheckConstraint(sa.column("status").in_(JOB_STATUSES), name="status"),
+    sa.Index("ix_jobs_status_created_at", "status", "created_at"),
+)
+
+job_logs = sa.Table(
+    "job_logs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.String(32), sa.ForeignKey("jobs.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Index("ix_job_logs_job_id_id", "job_id", "id"),
+)
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(100), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(300), nullable=False),  # scrypt, with its salt
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.CheckConstraint(sa.column("role").in_(ROLES), name="role"),
+)
+
+# API tokens: only the sha256 of the secret is kept; the token itself is shown once
+api_tokens = sa.Table(
+    "api_tokens", metadata,
+    sa.Column("id", sa.String(16), primary_key=True),  # the token's public part, for listing
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_by", sa.String(100), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint(sa.column("role").in_(ROLES), name="role"),
+)
+
+# browser sessions: the cookie holds a secret whose sha256 is the id; CSRF token per session
+sessions = sa.Table(
+    "sessions", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# files users uploaded through the server, kept under <artifacts>/uploads/<id>/
+uploads = sa.Table(
+    "uploads", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("filename", sa.String(255), nullable=False),  # the sanitised name it was given
+    sa.Column("path", sa.Text, nullable=False),  # relative to the workspace's artifacts
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("dataset_id", sa.Integer, sa.ForeignKey("datasets.id"), nullable=True),
+    sa.Column("uploaded_by", sa.String(100), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# the models the server's prediction router answers for, by URL name; kept across restarts
+deployments = sa.Table(
+    "deployments", metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("model_name", sa.String(100), nullable=False),
+    sa.Column("model_version", sa.Integer, nullable=False),
+    sa.Column("requested", sa.String(200), nullable=False),  # what was asked: NAME@ALIAS...
+    sa.Column("deployed_by", sa.String(100), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )

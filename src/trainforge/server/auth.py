@@ -1,0 +1,127 @@
+"""Who is asking, and may they: the server's FastAPI dependencies for access control.
+
+A request is authenticated by ``Authorization: Bearer <token>`` (scripts, the CLI) or by the
+session cookie the web UI's login sets. Without either, every API call is a 401; with a role
+too low for the action, a 403 that says which role is needed.
+
+A cookie-authenticated request that changes something (POST, PUT, PATCH, DELETE) must also
+carry the session's CSRF token, in the ``X-CSRF-Token`` header (htmx sends it) or a
+``csrf_token`` form field: another site can make a browser send the cookie, not the token.
+
+Token lookups are cached for a few seconds per process, so a busy prediction endpoint does
+not query the store on every request; a revoked token stops working within that time.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Request
+
+from trainforge.errors import CsrfRejected, NotAllowed, NotAuthenticated
+from trainforge.store import access
+from trainforge.store.access import Principal
+from trainforge.workspace import Workspace
+
+SESSION_COOKIE = "trainforge_session"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+TOKEN_CACHE_S = 5.0  # how long a checked token is trusted without asking the store again
+TOUCH_EVERY_S = 60.0  # how often a token's last_used_at is written
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class TokenCache:
+    """Recently checked tokens → principal (or None for a bad token), per process."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self._lock = threading.Lock()
+        self._checked: dict[str, tuple[float, Principal | None]] = {}
+        self._touched: dict[str, float] = {}
+
+    def principal(self, token: str) -> Principal | None:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._checked.get(token)
+        if cached is not None and now - cached[0] < TOKEN_CACHE_S:
+            return cached[1]
+        found = access.principal_for_token(self.workspace, token)
+        with self._lock:
+            if len(self._checked) > 10_000:  # made-up tokens must not grow it without bound
+                self._checked.clear()
+            self._checked[token] = (now, found)
+            touch = found is not None and now - self._touched.get(token, -1e9) > TOUCH_EVERY_S
+            if touch:
+                self._touched[token] = now
+        if touch:
+            access.touch_token(self.workspace, token)
+        return found
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+async def identify(request: Request) -> Principal:
+    """The principal of ``request`` (token first, then session cookie); NotAuthenticated
+    without one, and a missing CSRF token on a cookie-authenticated change."""
+    state = request.app.state
+    token = bearer_token(request)
+    if token is not None:
+        principal: Principal | None = state.tokens.principal(token)
+        if principal is None:
+            raise NotAuthenticated("the API token is unknown or revoked")
+        return principal
+    secret = request.cookies.get(SESSION_COOKIE)
+    if secret:
+        found = access.session_principal(state.workspace, secret)
+        if found is not None:
+            principal, csrf = found
+            if request.method in _UNSAFE:
+                await _check_csrf(request, csrf)
+            request.state.csrf_token = csrf
+            return principal
+    raise NotAuthenticated()
+
+
+async def _check_csrf(request: Request, expected: str) -> None:
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        field = form.get(CSRF_FIELD)
+        sent = field if isinstance(field, str) else None
+    if sent is None or not hmac.compare_digest(sent, expected):
+        raise CsrfRejected(f"{request.method} {request.url.path}")
+
+
+def require(role: str, action: str) -> Callable[[Request], Awaitable[Principal]]:
+    """A dependency: the request's principal, which must hold ``role`` to do ``action``.
+
+    Example::
+
+        @router.post("/jobs")
+        async def submit(job: JobRequest,
+                         who: Annotated[Principal, Depends(require("editor", "submit jobs"))]): ...
+    """
+
+    async def dependency(request: Request) -> Principal:
+        principal = await identify(request)
+        if not principal.may(role):
+            raise NotAllowed(principal.role, role, action)
+        request.state.principal = principal
+        return principal
+
+    return dependency
+
+
+def state_of(request: Request) -> Any:
+    """The app's shared state: ``workspace``, ``config``, ``tokens`` and what routers add."""
+    return request.app.state

@@ -1,0 +1,223 @@
+"""Who may use a trainforge server: API tokens, users and their browser sessions.
+
+- **Tokens** (``tf_<id>_<secret>``) carry a role. Only the sha256 of the whole token is stored:
+  a token is 256 random bits, so a fast hash is enough (no dictionary to attack), and it lets
+  a request be checked with one indexed lookup. The token is shown once, when created.
+- **Users** log in to the web UI with a password, stored as scrypt with a per-user salt.
+- **Sessions**: the cookie holds a random secret whose sha256 is the session's id; each session
+  has its own CSRF token, which every form must send back.
+
+Roles are ordered: a viewer reads; an editor also uploads, trains, promotes and deploys; an
+admin also manages tokens and users and deletes models.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from trainforge.errors import ConfigError
+from trainforge.store.clock import as_utc, utc_now
+from trainforge.store.tables import ROLES, api_tokens, sessions, users
+
+if TYPE_CHECKING:
+    from trainforge.workspace import Workspace
+
+TOKEN_PREFIX = "tf_"
+SESSION_DAYS = 7
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # ~50 ms a login on this class of machine
+FIRST_ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request comes from: a token's or a user's name, and the role it holds."""
+
+    name: str
+    role: str
+    via: str  # "token" or "session"
+
+    def may(self, role: str) -> bool:
+        """Whether this principal holds ``role`` or a higher one."""
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise ConfigError(f"role {role!r} is not one of {', '.join(ROLES)}; choose one with "
+                          "--role")
+    return role
+
+
+def token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# ---- tokens -----------------------------------------------------------------------------------
+def create_token(ws: Workspace, *, name: str, role: str, created_by: str | None = None
+                 ) -> tuple[str, dict[str, Any]]:
+    """A new token and its stored record; the token itself is never stored or shown again."""
+    check_role(role)
+    token_id = secrets.token_hex(6)
+    token = f"{TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
+    row = {"id": token_id, "name": name, "role": role, "token_sha256": token_sha256(token),
+           "created_by": created_by, "created_at": utc_now()}
+    with ws.engine.begin() as connection:
+        connection.execute(sa.insert(api_tokens).values(row))
+    return token, _public(row)
+
+
+def principal_for_token(ws: Workspace, token: str) -> Principal | None:
+    """The token's principal, or None for an unknown or revoked token."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    with ws.engine.connect() as connection:
+        row = connection.execute(sa.select(api_tokens.c.name, api_tokens.c.role)
+                                 .where(api_tokens.c.token_sha256 == token_sha256(token),
+                                        api_tokens.c.revoked_at.is_(None))).first()
+    return None if row is None else Principal(name=row.name, role=row.role, via="token")
+
+
+def touch_token(ws: Workspace, token: str) -> None:
+    """Record that the token was used now (the server calls this at most once a minute)."""
+    with ws.engine.begin() as connection:
+        connection.execute(sa.update(api_tokens)
+                           .where(api_tokens.c.token_sha256 == token_sha256(token))
+                           .values(last_used_at=utc_now()))
+
+
+def list_tokens(ws: Workspace) -> list[dict[str, Any]]:
+    """Every token ever created (revoked ones too), newest first, without their hashes."""
+    with ws.engine.connect() as connection:
+        rows = connection.execute(sa.select(api_tokens)
+                                  .order_by(api_tokens.c.created_at.desc())).all()
+    return [_public(dict(row._mapping)) for row in rows]
+
+
+def revoke_token(ws: Workspace, token_id: str) -> dict[str, Any]:
+    """Revoke a token by its id (the part after ``tf_``); it stops working at once."""
+    with ws.engine.begin() as connection:
+        connection.execute(sa.update(api_tokens).where(api_tokens.c.id == token_id,
+                                                       api_tokens.c.revoked_at.is_(None))
+                           .values(revoked_at=utc_now()))
+        row = connection.execute(sa.select(api_tokens)
+                                 .where(api_tokens.c.id == token_id)).first()
+    if row is None:
+        raise ConfigError(f"no token with id {token_id!r}; `trainforge token list` shows the "
+                          "ids")
+    return _public(dict(row._mapping))
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    shown = {k: v for k, v in row.items() if k != "token_sha256"}
+    for key in ("created_at", "last_used_at", "revoked_at"):
+        if key in shown:
+            shown[key] = as_utc(shown[key])
+    return shown
+
+
+# ---- users and passwords ----------------------------------------------------------------------
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+    parts = [str(_SCRYPT[k]) for k in ("n", "r", "p")]
+    return "$".join(["scrypt", *parts, _b64(salt), _b64(digest)])
+
+
+def password_matches(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    actual = hashlib.scrypt(password.encode(), salt=_unb64(salt), n=int(n), r=int(r),
+                            p=int(p))
+    return hmac.compare_digest(actual, _unb64(digest))
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def create_user(ws: Workspace, *, username: str, password: str, role: str) -> None:
+    check_role(role)
+    if len(password) < 12:
+        raise ConfigError("a password needs at least 12 characters")
+    try:
+        with ws.engine.begin() as connection:
+            connection.execute(sa.insert(users).values(
+                username=username, password_hash=hash_password(password), role=role,
+                created_at=utc_now(), disabled=False))
+    except sa.exc.IntegrityError:
+        raise ConfigError(f"a user named {username!r} exists already") from None
+
+
+def ensure_first_admin(ws: Workspace) -> tuple[str, str] | None:
+    """On a store with no users, create the admin and return its (username, password) to be
+    printed once; None when users exist already."""
+    with ws.engine.connect() as connection:
+        if connection.execute(sa.select(sa.func.count()).select_from(users)).scalar():
+            return None
+    password = secrets.token_urlsafe(15)
+    try:
+        create_user(ws, username=FIRST_ADMIN, password=password, role="admin")
+    except ConfigError:  # another server process created it at the same moment
+        return None
+    return FIRST_ADMIN, password
+
+
+def authenticate(ws: Workspace, username: str, password: str) -> Principal | None:
+    """The user's principal if the password is right and the user enabled, else None."""
+    with ws.engine.connect() as connection:
+        row = connection.execute(sa.select(users).where(users.c.username == username)).first()
+    if row is None:
+        hash_password(password)  # the same time whether or not the user exists
+        return None
+    if row.disabled or not password_matches(password, row.password_hash):
+        return None
+    return Principal(name=row.username, role=row.role, via="session")
+
+
+# ---- sessions ---------------------------------------------------------------------------------
+def create_session(ws: Workspace, username: str) -> tuple[str, str]:
+    """A session for a logged-in user: ``(cookie secret, CSRF token)``."""
+    secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    now = utc_now()
+    with ws.engine.begin() as connection:
+        user_id = connection.execute(sa.select(users.c.id)
+                                     .where(users.c.username == username)).scalar_one()
+        connection.execute(sa.insert(sessions).values(
+            id=token_sha256(secret), user_id=user_id, csrf_token=csrf, created_at=now,
+            expires_at=now + timedelta(days=SESSION_DAYS)))
+    return secret, csrf
+
+
+def session_principal(ws: Workspace, secret: str) -> tuple[Principal, str] | None:
+    """The session's user and CSRF token, or None for an unknown or expired session."""
+    query = (sa.select(users.c.username, users.c.role, users.c.disabled,
+                       sessions.c.csrf_token, sessions.c.expires_at)
+             .join(users, users.c.id == sessions.c.user_id)
+             .where(sessions.c.id == token_sha256(secret)))
+    with ws.engine.connect() as connection:
+        row = connection.execute(query).first()
+    expires: datetime | None = None if row is None else as_utc(row.expires_at)
+    if row is None or row.disabled or expires is None or expires < utc_now():
+        return None
+    return Principal(name=row.username, role=row.role, via="session"), str(row.csrf_token)
+
+
+def end_session(ws: Workspace, secret: str) -> None:
+    with ws.engine.begin() as connection:
+        connection.execute(sa.delete(sessions).where(sessions.c.id == token_sha256(secret)))

@@ -1,0 +1,203 @@
+"""The job queue, kept in the store: submitted by the API, claimed and run by workers.
+
+A job moves ``queued → running → succeeded | failed | cancelled``. A worker claims the oldest
+queued job with one conditional UPDATE (only one claimer can win it, on SQLite and Postgres
+alike), then touches ``heartbeat_at`` while it runs. A job whose heartbeat is older than
+``stale_after_s`` lost its worker (killed, machine gone): ``requeue_stale`` puts it back in the
+queue, and the next attempt resumes from the run's checkpoints. Queued jobs are rows, so they
+survive a server restart.
+
+Cancelling a queued job is immediate; a running one gets ``cancel_requested`` and its worker
+stops at its next check.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from trainforge.errors import JobNotFound
+from trainforge.store.clock import as_utc, utc_now
+from trainforge.store.json_values import to_json_value
+from trainforge.store.tables import job_logs, jobs
+
+if TYPE_CHECKING:
+    from trainforge.workspace import Workspace
+
+FINISHED = ("succeeded", "failed", "cancelled")
+MAX_ATTEMPTS = 3  # a job whose worker died this many times fails instead of looping
+MAX_LOG_CHARS = 4_000  # one log line is cut here: a runaway print cannot fill the store
+
+
+def submit_job(ws: Workspace, *, kind: str, config: dict[str, Any],
+               submitted_by: str | None = None) -> str:
+    """Queue a job; returns its id (32 hex digits)."""
+    job_id = uuid.uuid4().hex
+    with ws.engine.begin() as connection:
+        connection.execute(sa.insert(jobs).values(
+            id=job_id, kind=kind, status="queued", config=to_json_value(config, where="config"),
+            submitted_by=submitted_by, created_at=utc_now(), attempts=0,
+            cancel_requested=False))
+    return job_id
+
+
+def claim_job(ws: Workspace, *, worker: str, kinds: tuple[str, ...] | None = None
+              ) -> dict[str, Any] | None:
+    """Take the oldest queued job for ``worker``; None when the queue is empty.
+
+    The UPDATE is conditional on the job still being queued, so when two workers race for
+    the same row exactly one gets it and the other tries the next.
+    """
+    for _ in range(10):
+        query = (sa.select(jobs.c.id).where(jobs.c.status == "queued")
+                 .order_by(jobs.c.created_at, jobs.c.id).limit(1))
+        if kinds is not None:
+            query = query.where(jobs.c.kind.in_(kinds))
+        with ws.engine.begin() as connection:
+            job_id = connection.execute(query).scalar()
+            if job_id is None:
+                return None
+            now = utc_now()
+            taken = connection.execute(
+                sa.update(jobs).where(jobs.c.id == job_id, jobs.c.status == "queued")
+                .values(status="running", worker=worker, started_at=now, heartbeat_at=now,
+                        attempts=jobs.c.attempts + 1))
+            if taken.rowcount == 1:
+                return get_job(ws, job_id, connection=connection)
+    return None
+
+
+def heartbeat(ws: Workspace, job_id: str, *, worker: str) -> bool:
+    """Touch the job's heartbeat; returns whether a cancel was requested (or the job was taken
+    from this worker), i.e. whether the worker should stop."""
+    with ws.engine.begin() as connection:
+        connection.execute(sa.update(jobs).where(jobs.c.id == job_id, jobs.c.worker == worker,
+                                                 jobs.c.status == "running")
+                           .values(heartbeat_at=utc_now()))
+        row = connection.execute(sa.select(jobs.c.cancel_requested, jobs.c.worker,
+                                           jobs.c.status).where(jobs.c.id == job_id)).first()
+    return row is None or bool(row.cancel_requested) or row.worker != worker \
+        or row.status != "running"
+
+
+def set_run(ws: Workspace, job_id: str, run_id: str) -> None:
+    """Remember the run a job started, so that a retry resumes it from its checkpoints."""
+    with ws.engine.begin() as connection:
+        connection.execute(sa.update(jobs).where(jobs.c.id == job_id).values(run_id=run_id))
+
+
+def finish_job(ws: Workspace, job_id: str, *, status: str, worker: str,
+               result: dict[str, Any] | None = None, error: str | None = None) -> bool:
+    """Record the end of a job run by ``worker``; False if the job is no longer its own (it
+    was requeued after a missed heartbeat and another worker has it)."""
+    if status not in FINISHED:
+        raise ValueError(f"a job finishes as one of {FINISHED}, not {status!r}")
+    with ws.engine.begin() as connection:
+        done = connection.execute(
+            sa.update(jobs).where(jobs.c.id == job_id, jobs.c.worker == worker,
+                                  jobs.c.status == "running")
+            .values(status=status, finished_at=utc_now(), error=error,
+                    result=None if result is None else to_json_value(result, where="result")))
+    return done.rowcount == 1
+
+
+def cancel_job(ws: Workspace, job_id: str) -> dict[str, Any]:
+    """Cancel a queued job now, or ask a running one's worker to stop; returns the job."""
+    with ws.engine.begin() as connection:
+        job = get_job(ws, job_id, connection=connection)
+        if job["status"] == "queued":
+            connection.execute(sa.update(jobs).where(jobs.c.id == job_id,
+                                                     jobs.c.status == "queued")
+                               .values(status="cancelled", finished_at=utc_now(),
+                                       cancel_requested=True))
+        elif job["status"] == "running":
+            connection.execute(sa.update(jobs).where(jobs.c.id == job_id)
+                               .values(cancel_requested=True))
+        return get_job(ws, job_id, connection=connection)
+
+
+def requeue_stale(ws: Workspace, *, stale_after_s: float) -> list[str]:
+    """Put running jobs whose heartbeat is older than ``stale_after_s`` back in the queue
+    (or fail them after ``MAX_ATTEMPTS``); returns the ids requeued or failed."""
+    cutoff = utc_now() - timedelta(seconds=stale_after_s)
+    moved = []
+    with ws.engine.begin() as connection:
+        stale = connection.execute(sa.select(jobs.c.id, jobs.c.attempts, jobs.c.worker,
+                                             jobs.c.cancel_requested)
+                                   .where(jobs.c.status == "running",
+                                          jobs.c.heartbeat_at < cutoff)).all()
+        for row in stale:
+            lost = f"worker {row.worker} stopped sending heartbeats"
+            if row.cancel_requested:
+                values: dict[str, Any] = {"status": "cancelled", "finished_at": utc_now(),
+                                          "error": f"cancelled ({lost})"}
+            elif row.attempts >= MAX_ATTEMPTS:
+                values = {"status": "failed", "finished_at": utc_now(),
+                          "error": f"{lost} on {row.attempts} attempts; giving up"}
+            else:
+                values = {"status": "queued", "worker": None, "heartbeat_at": None}
+            updated = connection.execute(sa.update(jobs).where(
+                jobs.c.id == row.id, jobs.c.status == "running",
+                jobs.c.heartbeat_at < cutoff).values(**values))
+            if updated.rowcount == 1:
+                connection.execute(sa.insert(job_logs).values(
+                    job_id=row.id, at=utc_now(),
+                    text=f"{lost}; " + ("requeued" if values["status"] == "queued"
+                                        else values["status"])))
+                moved.append(row.id)
+    return moved
+
+
+def get_job(ws: Workspace, job_id: str, *, connection: sa.Connection | None = None
+            ) -> dict[str, Any]:
+    """The job as a dict; JobNotFound if there is none with that id."""
+    query = sa.select(jobs).where(jobs.c.id == job_id)
+    if connection is None:
+        with ws.engine.connect() as own:
+            row = own.execute(query).first()
+    else:
+        row = connection.execute(query).first()
+    if row is None:
+        raise JobNotFound(job_id)
+    return _job_dict(row)
+
+
+def list_jobs(ws: Workspace, *, status: str | None = None, limit: int = 100
+              ) -> list[dict[str, Any]]:
+    """The newest jobs first, optionally of one status."""
+    query = sa.select(jobs).order_by(jobs.c.created_at.desc()).limit(limit)
+    if status is not None:
+        query = query.where(jobs.c.status == status)
+    with ws.engine.connect() as connection:
+        return [_job_dict(row) for row in connection.execute(query)]
+
+
+def append_log(ws: Workspace, job_id: str, text: str) -> None:
+    """Add one line to the job's log."""
+    with ws.engine.begin() as connection:
+        connection.execute(sa.insert(job_logs).values(job_id=job_id, at=utc_now(),
+                                                      text=text[:MAX_LOG_CHARS]))
+
+
+def read_log(ws: Workspace, job_id: str, *, after: int = 0, limit: int = 1_000
+             ) -> list[dict[str, Any]]:
+    """Log lines after line id ``after`` (0: from the start), oldest first: a client polls
+    with the last id it saw."""
+    get_job(ws, job_id)  # JobNotFound for an unknown id, rather than an empty log
+    query = (sa.select(job_logs.c.id, job_logs.c.at, job_logs.c.text)
+             .where(job_logs.c.job_id == job_id, job_logs.c.id > after)
+             .order_by(job_logs.c.id).limit(limit))
+    with ws.engine.connect() as connection:
+        return [{"id": row.id, "at": as_utc(row.at), "text": row.text}
+                for row in connection.execute(query)]
+
+
+def _job_dict(row: sa.Row[Any]) -> dict[str, Any]:
+    job = dict(row._mapping)
+    for key in ("created_at", "started_at", "finished_at", "heartbeat_at"):
+        job[key] = as_utc(job[key])
+    job["cancel_requested"] = bool(job["cancel_requested"])
+    return job
