@@ -14,9 +14,10 @@ WINE = EXAMPLES / "wine.csv"
 
 def test_the_public_api_is_pinned():
     assert sorted(tf.__all__) == sorted(["AnomaliesModel", "Model", "SegmentsModel",
-                                         "TrainedModel", "Workspace", "__version__", "cluster",
-                                         "evaluate", "find_anomalies", "load", "profile",
-                                         "serve", "train"])
+                                         "TrainedModel", "TrainedPolicy", "Workspace",
+                                         "__version__", "cluster", "evaluate", "evaluate_agent",
+                                         "find_anomalies", "load", "profile", "serve", "train",
+                                         "train_agent"])
 
 
 @pytest.fixture(scope="module")

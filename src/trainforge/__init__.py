@@ -5,6 +5,7 @@
     print(model.evaluation)          # metrics on a held-out split
     model.predict(frame)             # labels, one per row
     tf.load("adult@production")      # any registered version, by NAME, NAME:VERSION or NAME@ALIAS
+    agent = tf.train_agent("CartPole-v1")  # reinforcement learning: agent.act(observation)
 
 Heavy libraries load on first use, so importing trainforge (and ``trainforge --help``) is instant.
 """
@@ -18,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from trainforge._model import AnomaliesModel, Model, SegmentsModel, TrainedModel
+    from trainforge._model import AnomaliesModel, Model, SegmentsModel, TrainedModel, TrainedPolicy
     from trainforge.data.profile import Profile
+    from trainforge.rl.evaluation import Evaluation
     from trainforge.workspace import Workspace
 
-__all__ = ["AnomaliesModel", "Model", "SegmentsModel", "TrainedModel", "Workspace",
-           "__version__", "cluster", "evaluate", "find_anomalies", "load", "profile", "serve",
-           "train"]
+__all__ = ["AnomaliesModel", "Model", "SegmentsModel", "TrainedModel", "TrainedPolicy",
+           "Workspace", "__version__", "cluster", "evaluate", "evaluate_agent", "find_anomalies",
+           "load", "profile", "serve", "train", "train_agent"]
 
 
 def __getattr__(name: str) -> Any:
@@ -33,7 +35,7 @@ def __getattr__(name: str) -> Any:
         from trainforge.workspace import Workspace
 
         return Workspace
-    if name in ("Model", "TrainedModel", "SegmentsModel", "AnomaliesModel"):
+    if name in ("Model", "TrainedModel", "SegmentsModel", "AnomaliesModel", "TrainedPolicy"):
         from trainforge import _model
 
         return getattr(_model, name)
@@ -169,8 +171,9 @@ def evaluate(ref: str, data: str | Path, *, workspace: Workspace | None = None) 
                           "target to score against; its report (trainforge models show "
                           f"{loaded.ref} --json gives the path) describes what it found")
     dataset = read_table(data)
-    frame, _ = clean_target(dataset, loaded.model.task)
-    return evaluate_model(loaded.model, frame)
+    model = loaded.tabular  # a policy is evaluated by replaying it: evaluate_agent
+    frame, _ = clean_target(dataset, model.task)
+    return evaluate_model(model, frame)
 
 
 def serve(refs: Sequence[str] | str, *, host: str = "127.0.0.1", port: int = 8000,
@@ -181,3 +184,45 @@ def serve(refs: Sequence[str] | str, *, host: str = "127.0.0.1", port: int = 800
     ws = _workspace(workspace)
     names = [refs] if isinstance(refs, str) else list(refs)
     serve_models([ws.registry.load(ref) for ref in names], host=host, port=port)
+
+
+def train_agent(env: str, *, algo: str | None = None, timesteps: int = 100_000,
+                name: str | None = None, seed: int = 0, n_envs: int | None = None,
+                search_trials: int | None = None, episodes: int = 20,
+                resume: str | None = None, workspace: Workspace | None = None,
+                observers: Sequence[object] = ()) -> TrainedPolicy:
+    """Train an agent on ``env`` (a Gymnasium id or ``module:Class``), evaluate it over
+    ``episodes`` episodes, write its report and register the policy (``name`` defaults to the
+    env id, lower-cased). ``algo`` None picks PPO for discrete actions, SAC for continuous
+    ones; ``search_trials`` first searches that many settings; ``resume`` continues an
+    interrupted run by its id.
+
+    Example:
+        >>> agent = tf.train_agent("CartPole-v1", timesteps=100_000)  # doctest: +SKIP
+        >>> agent.evaluation.mean  # doctest: +SKIP
+        500.0
+        >>> agent.act([0.0, 0.0, 0.0, 0.0])  # doctest: +SKIP
+        array(0)
+    """
+    from trainforge._model import TrainedPolicy
+    from trainforge._rl import resume_rl_training, run_rl_training
+    from trainforge.config import RLTrainConfig
+
+    ws = _workspace(workspace)
+    if resume is not None:
+        outcome = resume_rl_training(resume, workspace=ws, observers=observers)
+    else:
+        config = RLTrainConfig(env=env, algo=algo, timesteps=timesteps, name=name, seed=seed,
+                               n_envs=n_envs, search_trials=search_trials, episodes=episodes)
+        outcome = run_rl_training(config, workspace=ws, observers=observers)
+    loaded = ws.registry.load(outcome.version.ref)
+    return TrainedPolicy(loaded, outcome)
+
+
+def evaluate_agent(ref: str, env: str | None = None, *, episodes: int = 20,
+                   workspace: Workspace | None = None) -> Evaluation:
+    """Replay a registered policy for ``episodes`` episodes of ``env`` (default: the one it was
+    trained on): ``mean, std, returns = tf.evaluate_agent("cartpole-v1")``."""
+    from trainforge._rl import replay
+
+    return replay(ref, env, episodes=episodes, workspace=_workspace(workspace))

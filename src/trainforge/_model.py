@@ -66,18 +66,33 @@ class Model:
     def predict(self, data: Rows) -> np.ndarray:
         """One per row, in order: labels (classifiers), values (regressors), the segment
         (clustering; 0 the largest, -1 noise), or 1 for an anomaly and 0 otherwise."""
-        return self.loaded.model.predict(_as_frame(data))
+        return self.loaded.tabular.predict(_as_frame(data))
 
     def anomaly_score(self, data: Rows) -> np.ndarray:
         """An anomaly model's score per row: higher is more anomalous (``predict`` flags the
         rows above the model's threshold)."""
-        return self.loaded.model.anomaly_score(_as_frame(data))
+        return self.loaded.tabular.anomaly_score(_as_frame(data))
 
     def predict_proba(self, data: Rows) -> pd.DataFrame:
         """One column per class, named by the class label; rows sum to 1."""
         frame = _as_frame(data)
-        proba = self.loaded.model.predict_proba(frame)
+        proba = self.loaded.tabular.predict_proba(frame)
         return pd.DataFrame(proba, columns=list(self.classes), index=frame.index)
+
+    def act(self, observation: Any) -> np.ndarray:
+        """A policy's deterministic action for one observation (or one per row of a batch).
+
+        Raises:
+            ConfigError: the model is a table model, not a policy.
+            ObservationShapeMismatch: the observation is not of the trained shape.
+        """
+        if not self.loaded.is_policy:
+            from trainforge.errors import ConfigError
+
+            raise ConfigError(f"{self.ref} is a {self.task.kind.value} model: it predicts "
+                              "rows (.predict), it does not act; train a policy with "
+                              "tf.train_agent")
+        return self.loaded.model.act(observation)  # type: ignore[union-attr]  # a policy
 
     def __repr__(self) -> str:
         return f"<trainforge model {self.ref}: {self.task.describe()}>"
@@ -158,6 +173,28 @@ class AnomaliesModel(Model):
     def anomalies(self) -> list[Any]:
         """The top anomalies, each with the features that drive its score."""
         return list(self.outcome.described.anomalies)
+
+    @property
+    def run_id(self) -> str:
+        return str(self.outcome.run_id)
+
+
+class TrainedPolicy(Model):
+    """What ``train_agent()`` returns: the registered policy plus how it was trained and how
+    it did."""
+
+    def __init__(self, loaded: LoadedModel, outcome: Any) -> None:
+        super().__init__(loaded)
+        self.outcome = outcome
+
+    @property
+    def evaluation(self) -> Any:
+        """``(mean, std, returns)`` over the evaluation episodes, deterministic actions."""
+        return self.outcome.evaluation
+
+    @property
+    def algorithm(self) -> str:
+        return str(self.outcome.algorithm)
 
     @property
     def run_id(self) -> str:

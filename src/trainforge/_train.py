@@ -320,6 +320,9 @@ def resume_training(run_id: str, *, workspace: Workspace, observers: Sequence[ob
     from trainforge.store.runs import get_run
 
     run = get_run(workspace, run_id)
+    if run["kind"] == "rl":
+        raise ConfigError(f"run {run_id} is a reinforcement-learning run; resume it with "
+                          f"`trainforge rl train --resume {run_id}`")
     if run["status"] == "succeeded":
         raise ConfigError(f"run {run_id} finished already (model {run['model_name']}:"
                           f"{run['model_version']}); there is nothing to resume")
@@ -348,12 +351,12 @@ def _target_of(config: TrainConfig, dataset: Any) -> str:
 def _initial_network(config: TrainConfig, workspace: Workspace) -> tuple[str, dict[str, Any]]:
     """The algorithm and fixed settings that start from a registered network (--init-from)."""
     loaded = workspace.registry.load(str(config.init_from))  # every file's hash is checked
-    for entry, member in zip(loaded.manifest["members"], loaded.model.members, strict=True):
+    for entry, member in zip(loaded.manifest["members"], loaded.tabular.members, strict=True):
         if getattr(member.estimator, "reports_epochs", False):
             source = f"{loaded.path}::{entry['estimator']['stem']}"
             return member.algorithm, {"init_from": source,
                                       "freeze_backbone": config.freeze_backbone}
-    algorithms = ", ".join(sorted({m.algorithm for m in loaded.model.members}))
+    algorithms = ", ".join(sorted({m.algorithm for m in loaded.tabular.members}))
     raise ConfigError(f"--init-from {config.init_from}: that model holds no network (it is "
                       f"{algorithms}); start from a model trained on images or text")
 

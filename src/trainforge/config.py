@@ -85,3 +85,17 @@ class ServerConfig(BaseModel, frozen=True, extra="forbid"):
     max_upload_mb: float = Field(default=500.0, gt=0)  # a bigger upload is refused mid-stream
     heartbeat_s: float = Field(default=5.0, gt=0)  # how often a worker says it is alive
     stale_after_s: float = Field(default=30.0, gt=0)  # silence after which a job is requeued
+
+
+class RLTrainConfig(BaseModel, frozen=True, extra="forbid"):
+    """Everything that decides a reinforcement-learning run; a run is repeated from it."""
+
+    env: str  # a Gymnasium id ("CartPole-v1") or "module:Class" for the user's own environment
+    algo: str | None = None  # PPO, A2C, DQN, SAC or TD3; None picks one for the action space
+    timesteps: PositiveInt = 100_000  # environment steps in all, every copy counted
+    name: str | None = None  # registry name; defaults to the env id, lower-cased
+    seed: int = 0
+    n_envs: PositiveInt | None = None  # environment copies stepped together; None: the default
+    search_trials: PositiveInt | None = None  # a short search over the settings first
+    episodes: PositiveInt = 20  # evaluation episodes (mean ± std return)
+    checkpoint_every: PositiveInt = 10_000  # timesteps; a kill loses at most this many

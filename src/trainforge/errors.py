@@ -180,10 +180,10 @@ class CheckpointMismatch(TrainforgeError):
 class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C during training: the checkpoints are kept, and the message says how to resume."""
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, *, command: str = "trainforge train") -> None:
         self.run_id = run_id
         super().__init__(f"interrupted; the checkpoints are kept. Continue with: "
-                         f"trainforge train --resume {run_id}")
+                         f"{command} --resume {run_id}")
 
 
 class PretrainedModelMissing(ConfigError):
@@ -201,6 +201,14 @@ class NeedsDeepLearning(ConfigError):
     def __init__(self, what: str) -> None:
         super().__init__(f"{what} needs PyTorch, which is not installed; install it with "
                          "`pip install 'trainforge[dl]'`")
+
+
+class NeedsReinforcementLearning(ConfigError):
+    """Reinforcement learning was asked for but its extra is not installed."""
+
+    def __init__(self, missing: str) -> None:
+        super().__init__(f"reinforcement learning needs {missing}, which is not installed; "
+                         "install it with `pip install 'trainforge[rl]'`")
 
 
 class UnknownEnvironment(ConfigError):
@@ -230,6 +238,19 @@ class UnsuitableAlgorithm(ConfigError):
                   else "no supported algorithm acts in it; use a Discrete, Box, MultiDiscrete "
                   "or MultiBinary action space")
         super().__init__(f"{algorithm} cannot act in the action space {action_space}; {choice}")
+
+
+class ModelIsAPolicy(ConfigError):
+    """A table-model operation (predict, evaluate on a table) asked of an RL policy."""
+
+    http_status = 409
+
+    def __init__(self, ref: str, *, url_name: str | None = None) -> None:
+        name = url_name or ref.split(":")[0]
+        super().__init__(f"{ref} is a reinforcement-learning policy: it acts on observations, "
+                         f"it does not predict table rows; POST /v1/models/{name}/act "
+                         '{"observation": [...]} when served, `.act(observation)` in Python, or '
+                         f"`trainforge rl eval {name}` to replay it")
 
 
 class ObservationShapeMismatch(ConfigError):

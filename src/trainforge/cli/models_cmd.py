@@ -67,6 +67,15 @@ def show(
     console.print(("test metrics: " if supervised else "metrics: ") + ", ".join(
         f"{k}={v:.4g}" for k, v in shown.items() if isinstance(v, (int, float))))
     members = manifest.get("members", [])
+    if task.get("kind") == "reinforcement":  # a policy: no blend, no table of inputs
+        lineage = manifest.get("lineage", {})
+        console.print(f"policy: {lineage.get('algorithm')} trained {lineage.get('timesteps'):,} "
+                      f"timesteps on {lineage.get('env')}; acts on observations of shape "
+                      f"{tuple(lineage.get('observation_shape', []))} with actions in "
+                      f"{lineage.get('action_space')} (POST /v1/models/{manifest.get('name')}/act)",
+                      highlight=False)
+        console.print(f"[dim]full manifest: trainforge models show {ref} --json[/]")
+        return
     if supervised:
         console.print("blend: " + ", ".join(f"{m.get('algorithm')} ×{m.get('weight', 1):.2g}"
                                             for m in members))

@@ -61,7 +61,8 @@ def serve(
                                            "network")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
 ) -> None:
-    """Serve models over HTTP: POST /v1/models/NAME/predict, MLflow's /invocations, /docs."""
+    """Serve models over HTTP: POST /v1/models/NAME/predict (/act for a policy), MLflow's
+    /invocations, /docs."""
     from rich.console import Console
 
     import trainforge
@@ -71,5 +72,6 @@ def serve(
     console = Console(stderr=True)
     names = ", ".join(f"/v1/models/{m.split('@')[0].split(':')[0]}/predict" for m in models)
     console.print(f"serving {', '.join(models)} on http://{settings.host}:{settings.port} "
-                  f"({names}; docs at /docs); Ctrl-C stops", highlight=False)
+                  f"({names}, or …/act for a policy; docs at /docs); Ctrl-C stops",
+                  highlight=False)
     trainforge.serve(list(settings.models), host=settings.host, port=settings.port)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from trainforge.errors import PackageCorrupt
 from trainforge.registry.safe_files import load_object, save_object
@@ -13,6 +13,9 @@ from trainforge.store.json_values import to_json_value
 
 if TYPE_CHECKING:
     from trainforge.algorithms.model import TabularModel
+    from trainforge.rl.package import PolicyModel
+
+POLICY_STEM = "policy"
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -45,11 +48,16 @@ def package_versions() -> dict[str, str | None]:
     return found
 
 
-def save_members(model: TabularModel, directory: Path) -> list[dict[str, Any]]:
+def save_members(model: TabularModel | PolicyModel, directory: Path) -> list[dict[str, Any]]:
     """Write every member's preprocessor and estimator; returns their manifest entries.
 
-    An object shared by several members (often the preprocessor) is written once.
+    An object shared by several members (often the preprocessor) is written once. A policy is
+    one member whose estimator is the policy's own files, with no preprocessor.
     """
+    if _is_policy(model):
+        return [{"algorithm": model.algorithm,
+                 "params": to_json_value(model.settings, where="members[0].params"),
+                 "weight": 1.0, "estimator": save_object(model, directory, stem=POLICY_STEM)}]
     written: dict[int, dict[str, Any]] = {}
 
     def save(obj: Any, stem: str) -> dict[str, Any]:
@@ -57,15 +65,16 @@ def save_members(model: TabularModel, directory: Path) -> list[dict[str, Any]]:
             written[id(obj)] = save_object(obj, directory, stem=stem)
         return written[id(obj)]
 
+    members = model.members  # type: ignore[union-attr]  # a policy returned above
     return [{"algorithm": member.algorithm,
              "params": to_json_value(member.params, where=f"members[{index}].params"),
              "weight": float(member.weight),
              "preprocessor": save(member.preprocessor, f"member-{index}-preprocessor"),
              "estimator": save(member.estimator, f"member-{index}-estimator")}
-            for index, member in enumerate(model.members)]
+            for index, member in enumerate(members)]
 
 
-def build_manifest(model: TabularModel, *, name: str, version: int, created_at: str,
+def build_manifest(model: TabularModel | PolicyModel, *, name: str, version: int, created_at: str,
                    description: str, metrics: dict[str, Any], lineage: dict[str, Any],
                    members: list[dict[str, Any]], files: dict[str, dict[str, Any]]
                    ) -> dict[str, Any]:
@@ -88,8 +97,10 @@ def build_manifest(model: TabularModel, *, name: str, version: int, created_at: 
     }
 
 
-def model_from_manifest(manifest: dict[str, Any], directory: Path) -> TabularModel:
-    """Rebuild the fitted model; every file's hash must already be verified."""
+def model_from_manifest(manifest: dict[str, Any], directory: Path
+                        ) -> TabularModel | PolicyModel:
+    """Rebuild the fitted model (a policy for a reinforcement task); every file's hash must
+    already be verified."""
     # imported here: listing and showing models must not pay for pandas
     from trainforge.algorithms.model import FeatureSpec, Member, TabularModel
     from trainforge.data.task import Task, TaskKind
@@ -105,6 +116,9 @@ def model_from_manifest(manifest: dict[str, Any], directory: Path) -> TabularMod
                              f"is missing or garbles a field ({error})") from error
     if not raw_members:
         raise PackageCorrupt(str(directory / MANIFEST), "lists no members")
+    if task.kind is TaskKind.REINFORCEMENT:
+        policy: PolicyModel = load_object(raw_members[0]["estimator"], directory)
+        return policy
     loaded: dict[tuple[str, ...], Any] = {}
 
     def load(entry: dict[str, Any]) -> Any:
@@ -118,3 +132,8 @@ def model_from_manifest(manifest: dict[str, Any], directory: Path) -> TabularMod
                       weight=float(raw["weight"]))
                for raw in raw_members]
     return TabularModel(task=task, features=features, members=members)
+
+
+def _is_policy(model: TabularModel | PolicyModel) -> TypeGuard[PolicyModel]:
+    # by task, not by class: the registry must not import the RL stack to save a table model
+    return model.task.kind.value == "reinforcement"

@@ -27,6 +27,7 @@ from trainforge.store.tables import model_aliases, model_names, models
 
 if TYPE_CHECKING:
     from trainforge.algorithms.model import TabularModel
+    from trainforge.rl.package import PolicyModel
     from trainforge.workspace import Workspace
 
 _PUBLISH_ATTEMPTS = 20  # a failed attempt means a version's directory or row already existed
@@ -43,7 +44,7 @@ class Registry:
         return self.workspace.artifacts / "models"
 
     # ---- writing ------------------------------------------------------------------------------
-    def register(self, model: TabularModel, *, name: str, metrics: dict[str, Any],
+    def register(self, model: TabularModel | PolicyModel, *, name: str, metrics: dict[str, Any],
                  lineage: dict[str, Any], extra_files: Mapping[str, Path] | None = None,
                  description: str = "") -> ModelVersion:
         """Store ``model`` as the next version of ``name``, all or nothing.
@@ -73,7 +74,7 @@ class Registry:
         raise RegistryError(f"could not register {name!r}: the next {_PUBLISH_ATTEMPTS} versions "
                             f"already have directories in {self.root / name}; move them away")
 
-    def _publish(self, model: TabularModel, staging: Path, *, name: str, metrics: dict[str, Any],
+    def _publish(self, model: TabularModel | PolicyModel, staging: Path, *, name: str, metrics: dict[str, Any],
                  lineage: dict[str, Any], members: list[dict[str, Any]],
                  files: dict[str, dict[str, Any]], description: str) -> ModelVersion | None:
         """Publish as the next version; None when that directory or row exists already

@@ -114,6 +114,13 @@ def _native_class(class_path: str, directory: Path) -> Any:
         found: Any = importlib.import_module(module_name)
         for part in qualname.split("."):
             found = getattr(found, part)
+    except ModuleNotFoundError as error:
+        if error.name and not _is_trainforge(error.name):  # a library the class needs
+            raise PackageCorrupt(manifest, f"needs {class_path}, which needs the library "
+                                 f"{error.name!r}; install it (a policy needs "
+                                 "`pip install 'trainforge[rl]'`)") from error
+        raise PackageCorrupt(manifest, f"needs {class_path}, which this trainforge does not "
+                             "have; install the trainforge version that wrote it") from error
     except (ImportError, AttributeError) as error:
         raise PackageCorrupt(manifest, f"needs {class_path}, which this trainforge does not "
                              "have; install the trainforge version that wrote it") from error

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from trainforge.rl.training import TrainedAgent
 
 FORMAT_VERSION = 1
-WEIGHTS = "policy.safetensors"
-DESCRIPTION = "policy.json"
+STEM = "policy"
+WEIGHTS_SUFFIX = ".safetensors"
+DESCRIPTION_SUFFIX = ".json"
 
 
 @dataclass(frozen=True)
@@ -58,14 +59,16 @@ class LoadedPolicy:
         action, _ = self.policy.predict(array, deterministic=True)
         return np.asarray(action)
 
+    def save(self, directory: Path, *, stem: str = STEM) -> list[str]:
+        """Write the policy again (into a model package, say); returns the files' names."""
+        description = {k: v for k, v in self.description.items() if k != "weights_sha256"}
+        return _write(directory, stem, description, self.policy)
 
-def save_policy(agent: TrainedAgent, directory: Path) -> list[str]:
-    """Write the agent's policy into ``directory``; returns the names of the files written."""
-    directory.mkdir(parents=True, exist_ok=True)
+
+def save_policy(agent: TrainedAgent, directory: Path, *, stem: str = STEM) -> list[str]:
+    """Write the agent's policy into ``directory`` as ``<stem>.json`` and
+    ``<stem>.safetensors``; returns the names of the files written."""
     model = agent.model
-    weights = save_tensors({key: value.detach().cpu().contiguous()
-                            for key, value in model.policy.state_dict().items()})
-    (directory / WEIGHTS).write_bytes(weights)
     description = {
         "format_version": FORMAT_VERSION, "algorithm": agent.algorithm,
         "env": agent.env_spec, "timesteps": agent.timesteps,
@@ -73,20 +76,30 @@ def save_policy(agent: TrainedAgent, directory: Path) -> list[str]:
         # SB3 hands on-policy networks their `use_sde` apart from the policy arguments
         "use_sde": bool(getattr(model, "use_sde", False)),
         "observation_space": encode_space(model.observation_space),
-        "action_space": encode_space(model.action_space),
-        "weights_sha256": hashlib.sha256(weights).hexdigest()}
-    (directory / DESCRIPTION).write_text(json.dumps(description, indent=1))
-    return [DESCRIPTION, WEIGHTS]
+        "action_space": encode_space(model.action_space)}
+    return _write(directory, stem, description, model.policy)
 
 
-def load_policy(directory: Path) -> LoadedPolicy:
-    """The policy saved in ``directory`` by :func:`save_policy`.
+def _write(directory: Path, stem: str, description: dict[str, Any],
+           policy: BasePolicy) -> list[str]:
+    directory.mkdir(parents=True, exist_ok=True)
+    weights = save_tensors({key: value.detach().cpu().contiguous()
+                            for key, value in policy.state_dict().items()})
+    (directory / f"{stem}{WEIGHTS_SUFFIX}").write_bytes(weights)
+    described = {**description, "weights_sha256": hashlib.sha256(weights).hexdigest()}
+    (directory / f"{stem}{DESCRIPTION_SUFFIX}").write_text(json.dumps(described, indent=1))
+    return [f"{stem}{DESCRIPTION_SUFFIX}", f"{stem}{WEIGHTS_SUFFIX}"]
+
+
+def load_policy(directory: Path, *, stem: str = STEM) -> LoadedPolicy:
+    """The policy saved in ``directory`` under ``stem`` by :func:`save_policy`.
 
     Raises:
         PackageCorrupt: a file is missing or damaged, or was written by a newer format.
     """
-    description = _read_description(directory)
-    weights = _read_weights(directory, description)
+    description = _read_description(directory / f"{stem}{DESCRIPTION_SUFFIX}")
+    weights_path = directory / f"{stem}{WEIGHTS_SUFFIX}"
+    weights = _read_weights(weights_path, description)
     algorithm = str(description["algorithm"])
     arguments = decode_policy_kwargs(description["settings"]["policy_kwargs"])
     if algorithm in ON_POLICY:
@@ -99,14 +112,13 @@ def load_policy(directory: Path) -> LoadedPolicy:
     try:
         policy.load_state_dict(weights, strict=True)
     except RuntimeError as exc:
-        raise PackageCorrupt(str(directory / WEIGHTS),
+        raise PackageCorrupt(str(weights_path),
                              f"holds weights that do not fit a {algorithm} policy ({exc})") from exc
     policy.set_training_mode(False)
     return LoadedPolicy(algorithm=algorithm, description=description, policy=policy)
 
 
-def _read_description(directory: Path) -> dict[str, Any]:
-    path = directory / DESCRIPTION
+def _read_description(path: Path) -> dict[str, Any]:
     try:
         description = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -121,13 +133,12 @@ def _read_description(directory: Path) -> dict[str, Any]:
     return description
 
 
-def _read_weights(directory: Path, description: dict[str, Any]) -> dict[str, Any]:
-    path = directory / WEIGHTS
+def _read_weights(path: Path, description: dict[str, Any]) -> dict[str, Any]:
     try:
         payload = path.read_bytes()
     except OSError as exc:
         raise PackageCorrupt(str(path), f"cannot be read ({exc.strerror})") from exc
     if hashlib.sha256(payload).hexdigest() != description.get("weights_sha256"):
-        raise PackageCorrupt(str(path), f"has a sha256 that differs from the one {DESCRIPTION} "
-                             "recorded")
+        raise PackageCorrupt(str(path), f"has a sha256 that differs from the one "
+                             f"{path.with_suffix(DESCRIPTION_SUFFIX).name} recorded")
     return dict(load_tensors(payload))

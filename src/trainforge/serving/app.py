@@ -30,6 +30,7 @@ from trainforge import __version__
 from trainforge.data.task import TaskKind
 from trainforge.errors import InvalidRequest, TrainforgeError
 from trainforge.registry.loaded import LoadedModel
+from trainforge.serving.acting import add_policy_routes, split_policies
 from trainforge.serving.metrics import CONTENT_TYPE, ServingMetrics
 from trainforge.serving.mlflow_input import FORMATS, records_from_mlflow
 from trainforge.serving.served import ServedModel
@@ -283,16 +284,18 @@ def create_app(models: Mapping[str, LoadedModel]) -> FastAPI:
         app = create_app({"adult": loaded})
         # POST /v1/models/adult/predict  {"records": [{"age": 39, ...}]}
     """
-    served = {name: ServedModel(loaded) for name, loaded in models.items()}
+    policies, tables = split_policies(models)  # a policy acts (/act); it has no table signature
+    served = {name: ServedModel(loaded) for name, loaded in tables.items()}
     metrics = ServingMetrics()
     app = FastAPI(title="trainforge serving", version=__version__,
-                  description="Predictions from " + ", ".join(m.ref for m in served.values()),
+                  description="Predictions from " + ", ".join(m.ref for m in models.values()),
                   **_without_telemetry())
     # first in the route list: the hot path should match at once
     hot = [Route(PREDICT_ROUTE.replace("{name}", name), _PredictHandler(model, metrics),
                  methods=["POST"]) for name, model in served.items()]
     hot.append(Route("/invocations", _InvocationsHandler(served, metrics), methods=["POST"]))
     app.router.routes[:0] = hot
+    add_policy_routes(app, policies, metrics)  # before predict_unknown: theirs answer 409
 
     @app.post(PREDICT_ROUTE, include_in_schema=False)
     async def predict_unknown(name: str) -> Response:
@@ -301,7 +304,7 @@ def create_app(models: Mapping[str, LoadedModel]) -> FastAPI:
 
     @app.get("/health", tags=["operations"])
     async def health() -> Response:
-        return _json({"status": "ok", "models": [m.ref for m in served.values()]})
+        return _json({"status": "ok", "models": [m.ref for m in models.values()]})
 
     @app.get("/metrics", tags=["operations"])
     async def prometheus_metrics() -> Response:

@@ -37,7 +37,7 @@ class BatchResult:
 def _predictions_frame(loaded: LoadedModel, chunk: pd.DataFrame) -> pd.DataFrame:
     """``prediction`` and, for classifiers, one probability column per class label; for an
     anomaly model, ``score`` and ``prediction`` (1: above the threshold, an anomaly)."""
-    model = loaded.model
+    model = loaded.tabular  # a policy is refused here, saying to use /act
     if model.task.kind is TaskKind.ANOMALY:
         scores = model.anomaly_score(chunk)
         return pd.DataFrame({SCORE: scores,
