@@ -57,4 +57,42 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None) 
     app.state.tokens = TokenCache(workspace)
     app.add_exception_handler(TrainforgeError, _error_answer)
     app.include_router(_identity_router(), prefix=API)
+    _add_web_ui(app)
     return app
+
+
+# pages load only their own scripts and styles; uPlot sets element styles, hence 'unsafe-inline'
+# for styles alone. The reports (self-contained HTML) get a stricter policy of their own.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' "
+                               "'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; "
+                               "form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _add_web_ui(app: FastAPI) -> None:
+    """The login pages, the read pages and the vendored static files."""
+    from pathlib import Path
+
+    from fastapi.staticfiles import StaticFiles
+
+    from trainforge.server.ui import login, pages
+
+    app.include_router(login.router)
+    app.include_router(pages.router)
+    static = Path(__file__).parent / "static"
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:  # browsers ask for it whatever the page links
+        return Response((static / "favicon.svg").read_bytes(), media_type="image/svg+xml")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        answer: Response = await call_next(request)
+        for header, value in _PAGE_HEADERS.items():
+            answer.headers.setdefault(header, value)
+        return answer

@@ -1,0 +1,215 @@
+"""The UI's read pages: dashboard, datasets, jobs, runs (with live curves), models.
+
+Each handler reads through the store and the registry, the functions the REST API uses, and
+renders one template. A browser without a session is sent to the login page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from trainforge.errors import ModelNotFound, RunNotFound, TrainforgeError
+from trainforge.server.ui.render import Viewer, page, signed_in, to_login
+from trainforge.store import jobs, uploads
+from trainforge.store.datasets import get_dataset
+from trainforge.store.runs import get_run, list_runs
+from trainforge.workspace import Workspace
+
+router = APIRouter(include_in_schema=False)
+LIVE = ("queued", "running")  # pages of these keep polling
+
+
+def _workspace(request: Request) -> Workspace:
+    workspace: Workspace = request.app.state.workspace
+    return workspace
+
+
+def _not_found(request: Request, viewer: Viewer, error: TrainforgeError) -> Response:
+    return page(request, "missing.html.j2", viewer, status=error.http_status,
+                message=str(error))
+
+
+@router.get("/")
+async def dashboard(request: Request) -> Response:
+    viewer = signed_in(request)
+    if viewer is None:
+        return to_login(request)
+    ws = _workspace(request)
+    return page(request, "dashboard.html.j2", viewer, jobs=jobs.list_jobs(ws, limit=8),
+                runs=list_runs(ws, limit=8), models=ws.registry.list_models()[:8],
+                datasets=uploads.list_uploads(ws, limit=5))
+
+
+@router.get("/datasets")
+async def datasets_page(request: Request) -> Response:
+    viewer = signed_in(request)
+    if viewer is None:
+        return to_login(request)
+    return page(request, "datasets.html.j2", viewer,
+                datasets=uploads.list_uploads(_workspace(request)))
+
+
+@router.get("/datasets/{dataset_id}")
+async def dataset_page(request: Request, dataset_id: str) -> Response:
+    viewer = signed_in(request)
+    if viewer is None:
+        return to_login(request)
+    ws = _workspace(request)
+    try:
+        upload = uploads.get_upload(ws, dataset_id)
+    except TrainforgeError as error:
+        return _not_found(request, viewer, error)
+    recorded = get_dataset(ws, upload["dataset_id"]) if upload["dataset_id"] else None
+    return page(request, "dataset.html.j2", viewer, upload=upload, dataset=recorded,
+                profile=(recorded or {}).get("profile") or {})
+
+
+@router.get("/jobs")
+async def jobs_page(request: Request) -> Response:
+    viewer = signed_in(request)
+    if viewer is None:
+        return to_login(request)
+    listed = jobs.list_jobs(_workspace(request), limit=200)
+    template = "jobs_rows.html.j2" if request.headers.get("hx-request") else "jobs.html.j2"
+    return page(request, template, viewer, jobs=listed,
+                live=any(j["status"] in LIVE for j in listed))
+
+
+@router.get("/jobs/{job_id}")
+async def job_page(request: Request, job_id: str) -> Response:
+    viewer = signed_in(request)
+    if viewer is None:
+        return to_login(request)
+    ws = _workspace(request)
+    try:
+        job = jobs.get_job(ws, job_id)
+    except TrainforgeError as error:
+        return _not_found(request, viewer, error)
+    return page(request, "job.html.j2", viewer, job=job, log=jobs.read_log(ws, job_id),
+                live=job["status"] in LIVE)
+
+
+@router.get("/jobs/{job_id}/log")
+async def job_log(request: Request, job_id: str, after: int = 0) -> Response:
+    """The log lines after ``after`` and the job's status: the job page polls this."""
+    viewer = signed_in(request)
+    if viewer is None:
+        return to_login(request)
+    ws = _workspace(request)
+    job = jobs.get_job(ws, job_id)
+    return page(request, "job_log.html.j2", viewer, job=job,
+                log=jobs.read_log(ws, job_id, after=after), live=job["status"] in LIVE)
+
+
+@router.get("/runs")
+async def runs_page(request: Request) -> Response:
+    viewer = signed_in(request)
+    if viewer is None:
+        return to_login(request)
+    return page(request, "runs.html.j2", viewer, runs=list_runs(_workspace(request), limit=200))
+
+
+@router.get("/runs/compare")
+async def compare_page(request: Request, ids: str = "") -> Response:
+    viewer = signed_in(request)
+    if viewer is None:
+        return to_login(request)
+    ws = _workspace(request)
+    try:
+        compared = [get_run(ws, run_id) for run_id in ids.split(",") if run_id][:6]
+    except RunNotFound as error:
+        return _not_found(request, viewer, error)
+    return page(request, "compare.html.j2", viewer, runs=compared,
+                settings=_differences([r["config"] for r in compared]),
+                metrics=_metric_rows([r.get("metrics") or {} for r in compared]))
+
+
+@router.get("/runs/{run_id}")
+async def run_page(request: Request, run_id: str) -> Response:
+    viewer = signed_in(request)
+    if viewer is None:
+        return to_login(request)
+    try:
+        run = get_run(_workspace(request), run_id)
+    except RunNotFound as error:
+        return _not_found(request, viewer, error)
+    return page(request, "run.html.j2", viewer, run=run, live=run["status"] in LIVE,
+                flat_metrics=_flat(run.get("metrics") or {}))
+
+
+@router.get("/runs/{run_id}/series")
+async def run_series(request: Request, run_id: str) -> Response:
+    """Every metric series of the run as ``{key: [[step...], [value...]]}`` for the charts."""
+    if signed_in(request) is None:
+        return JSONResponse({"detail": "not signed in"}, status_code=401)
+    run = get_run(_workspace(request), run_id)
+    series = {key: [[p["step"] for p in points], [p["value"] for p in points]]
+              for key, points in run["series"].items()}
+    return JSONResponse({"status": run["status"], "series": series})
+
+
+@router.get("/models")
+async def models_page(request: Request) -> Response:
+    viewer = signed_in(request)
+    if viewer is None:
+        return to_login(request)
+    return page(request, "models.html.j2", viewer,
+                models=_workspace(request).registry.list_models())
+
+
+@router.get("/models/{name}")
+async def model_page(request: Request, name: str) -> Response:
+    viewer = signed_in(request)
+    if viewer is None:
+        return to_login(request)
+    registry = _workspace(request).registry
+    try:
+        versions = registry.versions(name)
+    except ModelNotFound as error:
+        return _not_found(request, viewer, error)
+    latest = registry.show(f"{name}:{versions[-1].version}")
+    return page(request, "model.html.j2", viewer, name=name, versions=list(reversed(versions)),
+                latest=latest, test_metrics=_flat(latest.get("metrics", {})))
+
+
+@router.get("/models/{name}/{version}/report")
+async def model_report(request: Request, name: str, version: int) -> Response:
+    viewer = signed_in(request)
+    if viewer is None:
+        return to_login(request)
+    try:
+        shown = _workspace(request).registry.show(f"{name}:{version}")
+    except ModelNotFound as error:
+        return _not_found(request, viewer, error)
+    from pathlib import Path
+
+    report = Path(shown["path"]) / "report.html"
+    if not report.is_file():
+        return page(request, "missing.html.j2", viewer, status=404,
+                    message=f"{name}:{version} has no report")
+    # the report is self-contained and script-free; this policy keeps it so
+    return FileResponse(report, media_type="text/html", headers={
+        "Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'"})
+
+
+def _flat(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The metrics to show: the test split's when grouped by split, else as they are."""
+    test = metrics.get("test")
+    chosen = test if isinstance(test, dict) else metrics
+    return {k: v for k, v in chosen.items() if isinstance(v, (int, float))}
+
+
+def _differences(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per setting, with each run's value; settings that differ come first."""
+    keys = sorted({key for config in configs for key in config})
+    rows = [{"setting": key, "values": [config.get(key) for config in configs]} for key in keys]
+    return sorted(rows, key=lambda r: len({repr(v) for v in r["values"]}) == 1)
+
+
+def _metric_rows(metrics: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    flats = [_flat(m) for m in metrics]
+    keys = sorted({key for flat in flats for key in flat})
+    return [{"metric": key, "values": [flat.get(key) for flat in flats]} for key in keys]

@@ -1,0 +1,96 @@
+"""Rendering a UI page: the Jinja2 environment, the signed-in user, and the redirect to the
+login page for a browser without a session."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from trainforge import __version__
+from trainforge.server.auth import SESSION_COOKIE
+from trainforge.store import access
+from trainforge.store.access import Principal
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def _when(value: Any) -> str:
+    if not isinstance(value, dt.datetime):
+        return "—" if value is None else str(value)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "—" if value is None else str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return "—"
+    if isinstance(value, int) or float(value).is_integer() and abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
+def _seconds(value: Any) -> str:
+    if not isinstance(value, (int, float)):
+        return "—"
+    return f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min"
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True)
+    env.filters["when"] = _when
+    env.filters["number"] = _number
+    env.filters["seconds"] = _seconds
+    return env
+
+
+class Viewer:
+    """Who is looking at a page, and the CSRF token its forms must send back."""
+
+    def __init__(self, principal: Principal, csrf: str) -> None:
+        self.principal, self.csrf = principal, csrf
+
+    @property
+    def name(self) -> str:
+        return self.principal.name
+
+    @property
+    def role(self) -> str:
+        return self.principal.role
+
+    def may(self, role: str) -> bool:
+        return self.principal.may(role)
+
+
+def signed_in(request: Request) -> Viewer | None:
+    """The session's user, or None (no cookie, unknown or expired session)."""
+    secret = request.cookies.get(SESSION_COOKIE)
+    if not secret:
+        return None
+    found = access.session_principal(request.app.state.workspace, secret)
+    return None if found is None else Viewer(*found)
+
+
+def to_login(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+def page(request: Request, template: str, viewer: Viewer | None, *, status: int = 200,
+         **context: Any) -> HTMLResponse:
+    """A full page (or, for an htmx request of a fragment template, just that fragment)."""
+    html = environment().get_template(template).render(
+        request=request, viewer=viewer, version=__version__, path=request.url.path,
+        **context)
+    return HTMLResponse(html, status_code=status)
