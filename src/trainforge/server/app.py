@@ -14,11 +14,15 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from starlette.routing import Route
 
 from trainforge import __version__
 from trainforge.config import ServerConfig
 from trainforge.errors import TrainforgeError
+from trainforge.server.api import datasets, models, runs, tokens
+from trainforge.server.api import deployments as deployments_api
 from trainforge.server.auth import TokenCache, require
+from trainforge.server.deployments import PREDICT_ROUTE, Deployments, PredictionRouter
 from trainforge.store.access import Principal
 from trainforge.workspace import Workspace
 
@@ -57,4 +61,19 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None) 
     app.state.tokens = TokenCache(workspace)
     app.add_exception_handler(TrainforgeError, _error_answer)
     app.include_router(_identity_router(), prefix=API)
+    app.include_router(datasets.router(), prefix=API)
+    app.include_router(runs.router(), prefix=API)
+    app.include_router(models.router(), prefix=API)
+    app.include_router(tokens.router(), prefix=API)
+    app.include_router(deployments_api.router(), prefix=API)
+    _mount_predictions(app, workspace)
     return app
+
+
+def _mount_predictions(app: FastAPI, workspace: Workspace) -> None:
+    """The deployed models' prediction router, first in the route list (the hot path), and
+    the deployments recorded before this start loaded again."""
+    router = PredictionRouter()
+    app.router.routes.insert(0, Route(PREDICT_ROUTE, router, methods=["POST"]))
+    app.state.deployments = Deployments(workspace, router)
+    app.state.deployments.restore()

@@ -48,7 +48,7 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body, default=str), status_code=status, media_type=JSON)
 
 
-def _not_served(name: str, served: Mapping[str, ServedModel]) -> str:
+def not_served(name: str, served: Mapping[str, ServedModel]) -> str:
     return (f"no model {name!r} is served here (serving: {', '.join(served) or 'none'}); "
             "check the model name in the URL")
 
@@ -131,7 +131,7 @@ _TOO_LARGE = (f"the request body is over {MAX_BODY_BYTES // 2**20} MiB; send few
               "request, or predict a file with `trainforge predict MODEL FILE -o OUT`")
 
 
-class _PredictHandler:
+class PredictHandler:
     """ASGI app for one served model's ``POST /v1/models/{name}/predict``."""
 
     def __init__(self, model: ServedModel, metrics: ServingMetrics) -> None:
@@ -198,7 +198,7 @@ class _InvocationsHandler:
                 "choose one with /invocations?model=NAME")}, 400)
         if names[0] not in self.served:
             return _Answer({"error_code": "RESOURCE_DOES_NOT_EXIST",
-                            "message": _not_served(names[0], self.served)}, 404)
+                            "message": not_served(names[0], self.served)}, 404)
         return self.served[names[0]]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -289,7 +289,7 @@ def create_app(models: Mapping[str, LoadedModel]) -> FastAPI:
                   description="Predictions from " + ", ".join(m.ref for m in served.values()),
                   **_without_telemetry())
     # first in the route list: the hot path should match at once
-    hot = [Route(PREDICT_ROUTE.replace("{name}", name), _PredictHandler(model, metrics),
+    hot = [Route(PREDICT_ROUTE.replace("{name}", name), PredictHandler(model, metrics),
                  methods=["POST"]) for name, model in served.items()]
     hot.append(Route("/invocations", _InvocationsHandler(served, metrics), methods=["POST"]))
     app.router.routes[:0] = hot
@@ -297,7 +297,7 @@ def create_app(models: Mapping[str, LoadedModel]) -> FastAPI:
     @app.post(PREDICT_ROUTE, include_in_schema=False)
     async def predict_unknown(name: str) -> Response:
         metrics.record("", PREDICT_ROUTE, 404, 0.0)
-        return _json({"detail": _not_served(name, served)}, 404)
+        return _json({"detail": not_served(name, served)}, 404)
 
     @app.get("/health", tags=["operations"])
     async def health() -> Response:
