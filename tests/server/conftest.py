@@ -38,8 +38,9 @@ def bearer(token: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace holding two trained versions of ``credit`` (and their runs), made once."""
-    import trainforge as tf
     from tests._paths import EXAMPLES
+
+    import trainforge as tf
 
     home = tmp_path_factory.mktemp("trained") / "home"
     ws = Workspace(home)
