@@ -12,7 +12,15 @@ from collections.abc import Sequence
 
 import typer
 
-from trainforge.cli import data_cmd, models_cmd, predict_cmd, runs_cmd, segments_cmd, train_cmd
+from trainforge.cli import (
+    data_cmd,
+    models_cmd,
+    predict_cmd,
+    runs_cmd,
+    segments_cmd,
+    token_cmd,
+    train_cmd,
+)
 
 app = typer.Typer(
     name="trainforge", no_args_is_help=True, add_completion=False,
@@ -29,6 +37,7 @@ app.add_typer(models_cmd.app, name="models")
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(data_cmd.algorithms_app, name="algorithms")
+app.add_typer(token_cmd.app, name="token")
 
 
 def run(argv: Sequence[str]) -> int:
