@@ -267,7 +267,7 @@ def _documented(schema: dict[str, Any], served: Mapping[str, ServedModel]) -> di
     return schema
 
 
-def _without_telemetry() -> dict[str, Any]:
+def without_telemetry() -> dict[str, Any]:
     # recent FastAPI checks for OpenTelemetry providers on every request (~40 µs); /metrics
     # is this app's telemetry, so switch that off where the option exists
     if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
@@ -287,7 +287,7 @@ def create_app(models: Mapping[str, LoadedModel]) -> FastAPI:
     metrics = ServingMetrics()
     app = FastAPI(title="trainforge serving", version=__version__,
                   description="Predictions from " + ", ".join(m.ref for m in served.values()),
-                  **_without_telemetry())
+                  **without_telemetry())
     # first in the route list: the hot path should match at once
     hot = [Route(PREDICT_ROUTE.replace("{name}", name), PredictHandler(model, metrics),
                  methods=["POST"]) for name, model in served.items()]
