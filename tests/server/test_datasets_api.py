@@ -117,3 +117,17 @@ def test_reading_datasets_needs_a_token(client):
 def test_an_unknown_dataset_is_a_404(client, tokens):
     answer = client.get("/api/v1/datasets/0123abcd/profile", headers=bearer(tokens["viewer"]))
     assert answer.status_code == 404 and "GET /api/v1/datasets" in answer.json()["detail"]
+
+
+def test_a_browser_session_uploads_with_its_csrf_token_as_a_form_field(client, workspace):
+    from trainforge.server.auth import SESSION_COOKIE
+    from trainforge.store import access
+
+    access.create_user(workspace, username="ana", password="correct horse battery",
+                       role="editor")
+    secret, csrf = access.create_session(workspace, "ana")
+    client.cookies.set(SESSION_COOKIE, secret)
+    answer = client.post("/api/v1/datasets", data={"csrf_token": csrf},
+                         files={"file": ("credit.csv", CREDIT.read_bytes(), "text/csv")})
+    assert answer.status_code == 201 and answer.json()["uploaded_by"] == "ana"
+    assert answer.json()["size_bytes"] == CREDIT.stat().st_size

@@ -126,3 +126,10 @@ def test_a_viewer_may_not_deploy_or_undeploy(trained_client, trained_tokens, met
 
 def test_listing_deployments_needs_a_token(trained_client):
     assert trained_client.get("/api/v1/deployments").status_code == 401
+
+
+def test_the_prediction_route_is_documented_in_openapi(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "post" in paths["/v1/models/{name}/predict"]
+    assert all(operation.get("summary") for route, methods in paths.items()
+               for operation in methods.values())

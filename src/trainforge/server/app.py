@@ -22,7 +22,12 @@ from trainforge.errors import TrainforgeError
 from trainforge.server.api import datasets, models, runs, tokens
 from trainforge.server.api import deployments as deployments_api
 from trainforge.server.auth import TokenCache, require
-from trainforge.server.deployments import PREDICT_ROUTE, Deployments, PredictionRouter
+from trainforge.server.deployments import (
+    PREDICT_ROUTE,
+    Deployments,
+    PredictionRouter,
+    document_predictions,
+)
 from trainforge.serving.app import without_telemetry
 from trainforge.store.access import Principal
 from trainforge.workspace import Workspace
@@ -79,3 +84,4 @@ def _mount_predictions(app: FastAPI, workspace: Workspace) -> None:
     app.router.routes.insert(0, Route(PREDICT_ROUTE, router, methods=["POST"]))
     app.state.deployments = Deployments(workspace, router)
     app.state.deployments.restore()
+    document_predictions(app)

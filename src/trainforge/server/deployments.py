@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
@@ -32,7 +33,7 @@ from trainforge.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PREDICT_ROUTE", "Deployments", "PredictionRouter"]
+__all__ = ["PREDICT_ROUTE", "Deployments", "PredictionRouter", "document_predictions"]
 
 
 async def _send_json(send: Send, status: int, body: Any, *,
@@ -140,3 +141,35 @@ class Deployments:
                 "created_at": row["created_at"],
                 "url": PREDICT_ROUTE.replace("{name}", name),
                 "live": name in self.router.served, "problem": self.problems.get(name)}
+
+
+_PREDICT_DOC = {"post": {
+    "tags": ["predict"], "summary": "Predict with a deployed model (a viewer token is enough)",
+    "operationId": "predict_deployed",
+    "description": "The same request and answer as `trainforge serve`: `{\"records\": [{...}]}` "
+                   "in; `model`, `predictions` (and `probabilities` for a classifier) out. "
+                   "`GET /api/v1/deployments` lists the names; each model's own request schema "
+                   "is in `trainforge serve NAME`'s /docs.",
+    "parameters": [{"name": "name", "in": "path", "required": True,
+                    "schema": {"type": "string"}}],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "properties": {"records": {"type": "array", "items": {
+            "type": "object"}}}}}}},
+    "responses": {"200": {"description": "Predictions"},
+                  "401": {"description": "no valid token"},
+                  "404": {"description": "nothing deployed under that name"},
+                  "422": {"description": "a field missing or of the wrong type"}}}}
+
+
+def document_predictions(app: FastAPI) -> None:
+    """Add the prediction route (plain ASGI, which FastAPI does not see) to ``/openapi.json``."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema["paths"][PREDICT_ROUTE] = _PREDICT_DOC
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
