@@ -353,6 +353,24 @@ class DatasetNotFound(DataError):
                          "the uploaded ones with their ids")
 
 
+class UnreadableUpload(DataError):
+    """An uploaded file is not a table trainforge can read; nothing of it is kept."""
+
+    http_status = 422
+
+    def __init__(self, filename: str, detail: str) -> None:
+        super().__init__(f"{filename!r} is not a table trainforge can read ({detail}); upload a "
+                         "CSV/TSV, Parquet, JSON/JSONL or Excel (.xlsx) file with a header row")
+
+
+class DeploymentNotFound(TrainforgeError):
+    http_status = 404
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        super().__init__(f"no deployment named {name!r} (deployed: {', '.join(known) or 'none'});"
+                         " GET /api/v1/deployments lists them")
+
+
 class ServerUnreachable(TrainforgeError):
     """The CLI's ``--server`` could not be reached, or answered an error."""
 

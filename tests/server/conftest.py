@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,38 @@ def tokens(workspace: Workspace) -> dict[str, str]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="session")
+def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace holding two trained versions of ``credit`` (and their runs), made once."""
+    from tests._paths import EXAMPLES
+
+    import trainforge as tf
+
+    home = tmp_path_factory.mktemp("trained") / "home"
+    ws = Workspace(home)
+    for seed in (0, 1):
+        tf.train(EXAMPLES / "credit_g.csv", target="class", name="credit", trials=2,
+                 algorithm="linear", seed=seed, workspace=ws)
+    ws.close()
+    return home
+
+
+@pytest.fixture
+def trained(trained_home: Path, tmp_path: Path) -> Workspace:
+    """This test's own copy of ``trained_home``: it may promote, deploy and delete freely."""
+    home = tmp_path / "trained-home"
+    shutil.copytree(trained_home, home)
+    return Workspace(home)
+
+
+@pytest.fixture
+def trained_client(trained: Workspace) -> TestClient:
+    return TestClient(create_server_app(trained, ServerConfig()))
+
+
+@pytest.fixture
+def trained_tokens(trained: Workspace) -> dict[str, str]:
+    return {role: access.create_token(trained, name=f"{role}-token", role=role)[0]
+            for role in ("viewer", "editor", "admin")}

@@ -19,6 +19,7 @@ from trainforge.cli import (
     rl_cmd,
     runs_cmd,
     segments_cmd,
+    token_cmd,
     train_cmd,
 )
 
@@ -38,6 +39,7 @@ app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(data_cmd.algorithms_app, name="algorithms")
 app.add_typer(rl_cmd.app, name="rl")
+app.add_typer(token_cmd.app, name="token")
 
 
 def run(argv: Sequence[str]) -> int:

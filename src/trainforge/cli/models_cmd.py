@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+from trainforge.cli.remote import ServerOption, TokenOption, connect, timestamp
 
 app = typer.Typer(help="List, inspect, alias and delete registered models.", no_args_is_help=True)
 
 
 @app.command("list")
-def list_models() -> None:
+def list_models(server: ServerOption = None, token: TokenOption = None) -> None:
     """Every registered model with its latest version and aliases."""
-    from rich.console import Console
-    from rich.table import Table
-
     from trainforge.cli.render import as_dict
     from trainforge.workspace import Workspace
 
-    summaries = Workspace().registry.list_models()
+    remote = connect(server, token)
+    if remote is not None:
+        with remote:
+            render_models(remote.get("/api/v1/models"))
+    else:
+        render_models([as_dict(s) for s in Workspace().registry.list_models()])
+
+
+def render_models(summaries: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     if not summaries:
         console.print("no models yet: train one with `trainforge train DATA --target COLUMN`")
@@ -27,8 +37,7 @@ def list_models() -> None:
     table = Table()
     for column in ("name", "latest", "aliases", "task", "metric", "created"):
         table.add_column(column)
-    for summary in summaries:
-        row = as_dict(summary)
+    for row in summaries:
         aliases = row.get("aliases") or {}
         shown = ", ".join(f"{k}→{v}" for k, v in aliases.items()) if isinstance(aliases, dict) \
             else ", ".join(map(str, aliases))
@@ -36,7 +45,7 @@ def list_models() -> None:
         table.add_row(str(row.get("name")), str(row.get("latest_version")), shown,
                       str(row.get("task", "")),
                       f"{row.get('metric', '')} {metric:.4f}" if isinstance(metric, float) else "",
-                      str(row.get("created_at", ""))[:19])
+                      timestamp(row.get("created_at")))
     console.print(table)
 
 
@@ -44,13 +53,22 @@ def list_models() -> None:
 def show(
     ref: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@ALIAS")],
     as_json: Annotated[bool, typer.Option("--json", help="print the manifest as JSON")] = False,
+    server: ServerOption = None, token: TokenOption = None,
 ) -> None:
     """A model version's manifest: task, signature, metrics, lineage, files."""
     from rich.console import Console
 
+    from trainforge.registry.refs import ModelRef
     from trainforge.workspace import Workspace
 
-    manifest = Workspace().registry.show(ref)
+    remote = connect(server, token)
+    if remote is not None:
+        parsed = ModelRef.parse(ref)
+        with remote:
+            manifest = remote.get(f"/api/v1/models/{parsed.name}/versions/"
+                                  f"{parsed.version or parsed.alias or 'latest'}")
+    else:
+        manifest = Workspace().registry.show(ref)
     if as_json:
         typer.echo(json.dumps(manifest, indent=2, default=str))
         return
@@ -92,11 +110,17 @@ def alias(
     name: Annotated[str, typer.Argument()],
     version: Annotated[int, typer.Argument()],
     alias_name: Annotated[str, typer.Argument(metavar="ALIAS", help="e.g. production")],
+    server: ServerOption = None, token: TokenOption = None,
 ) -> None:
     """Point ALIAS (e.g. production) at a version; `NAME@ALIAS` then resolves to it."""
     from trainforge.workspace import Workspace
 
-    Workspace().registry.alias(name, version, alias_name)
+    remote = connect(server, token)
+    if remote is not None:
+        with remote:
+            remote.put(f"/api/v1/models/{name}/aliases/{alias_name}", json={"version": version})
+    else:
+        Workspace().registry.alias(name, version, alias_name)
     typer.echo(f"{name}@{alias_name} → version {version}")
 
 
@@ -105,6 +129,7 @@ def delete(
     name: Annotated[str, typer.Argument()],
     version: Annotated[int | None, typer.Argument(help="one version; all when omitted")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask")] = False,
+    server: ServerOption = None, token: TokenOption = None,
 ) -> None:
     """Delete a model version (or every version) and its files."""
     from trainforge.workspace import Workspace
@@ -112,5 +137,11 @@ def delete(
     what = f"{name}:{version}" if version is not None else f"every version of {name}"
     if not yes and not typer.confirm(f"delete {what}?"):
         raise typer.Exit(1)
-    Workspace().registry.delete(name, version)
+    remote = connect(server, token)
+    if remote is not None:
+        with remote:
+            remote.delete(f"/api/v1/models/{name}" if version is None
+                          else f"/api/v1/models/{name}/versions/{version}")
+    else:
+        Workspace().registry.delete(name, version)
     typer.echo(f"deleted {what}")

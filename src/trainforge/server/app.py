@@ -14,11 +14,21 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from starlette.routing import Route
 
 from trainforge import __version__
 from trainforge.config import ServerConfig
 from trainforge.errors import TrainforgeError
+from trainforge.server.api import datasets, models, runs, tokens
+from trainforge.server.api import deployments as deployments_api
 from trainforge.server.auth import TokenCache, require
+from trainforge.server.deployments import (
+    PREDICT_ROUTE,
+    Deployments,
+    PredictionRouter,
+    document_predictions,
+)
+from trainforge.serving.app import without_telemetry
 from trainforge.store.access import Principal
 from trainforge.workspace import Workspace
 
@@ -51,26 +61,31 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None) 
     app = FastAPI(title="trainforge server", version=__version__,
                   description="Datasets, training jobs, runs, models and deployments. Every "
                               "call needs `Authorization: Bearer <token>` "
-                              "(`trainforge token create`).")
+                              "(`trainforge token create`).",
+                  **without_telemetry())  # ~30 µs a request the prediction router can keep
     app.state.workspace = workspace
     app.state.config = config
     app.state.tokens = TokenCache(workspace)
     app.add_exception_handler(TrainforgeError, _error_answer)
     app.include_router(_identity_router(), prefix=API)
+    app.include_router(datasets.router(), prefix=API)
+    app.include_router(runs.router(), prefix=API)
+    app.include_router(models.router(), prefix=API)
+    app.include_router(tokens.router(), prefix=API)
+    app.include_router(deployments_api.router(), prefix=API)
+    _mount_predictions(app, workspace)
     _add_web_ui(app)
     return app
 
 
-# pages load only their own scripts and styles; uPlot sets element styles, hence 'unsafe-inline'
-# for styles alone. The reports (self-contained HTML) get a stricter policy of their own.
-_PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' "
-                               "'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; "
-                               "form-action 'self'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-}
+def _mount_predictions(app: FastAPI, workspace: Workspace) -> None:
+    """The deployed models' prediction router, first in the route list (the hot path), and
+    the deployments recorded before this start loaded again."""
+    router = PredictionRouter()
+    app.router.routes.insert(0, Route(PREDICT_ROUTE, router, methods=["POST"]))
+    app.state.deployments = Deployments(workspace, router)
+    app.state.deployments.restore()
+    document_predictions(app)
 
 
 def _add_web_ui(app: FastAPI) -> None:
@@ -89,10 +104,3 @@ def _add_web_ui(app: FastAPI) -> None:
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> Response:  # browsers ask for it whatever the page links
         return Response((static / "favicon.svg").read_bytes(), media_type="image/svg+xml")
-
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        answer: Response = await call_next(request)
-        for header, value in _PAGE_HEADERS.items():
-            answer.headers.setdefault(header, value)
-        return answer

@@ -62,6 +62,11 @@ class TokenCache:
             access.touch_token(self.workspace, token)
         return found
 
+    def forget(self) -> None:
+        """Check every token against the store again (after one is revoked here)."""
+        with self._lock:
+            self._checked.clear()
+
 
 def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")

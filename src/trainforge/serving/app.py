@@ -49,7 +49,7 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body, default=str), status_code=status, media_type=JSON)
 
 
-def _not_served(name: str, served: Mapping[str, ServedModel]) -> str:
+def not_served(name: str, served: Mapping[str, ServedModel]) -> str:
     return (f"no model {name!r} is served here (serving: {', '.join(served) or 'none'}); "
             "check the model name in the URL")
 
@@ -132,7 +132,7 @@ _TOO_LARGE = (f"the request body is over {MAX_BODY_BYTES // 2**20} MiB; send few
               "request, or predict a file with `trainforge predict MODEL FILE -o OUT`")
 
 
-class _PredictHandler:
+class PredictHandler:
     """ASGI app for one served model's ``POST /v1/models/{name}/predict``."""
 
     def __init__(self, model: ServedModel, metrics: ServingMetrics) -> None:
@@ -199,7 +199,7 @@ class _InvocationsHandler:
                 "choose one with /invocations?model=NAME")}, 400)
         if names[0] not in self.served:
             return _Answer({"error_code": "RESOURCE_DOES_NOT_EXIST",
-                            "message": _not_served(names[0], self.served)}, 404)
+                            "message": not_served(names[0], self.served)}, 404)
         return self.served[names[0]]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -268,7 +268,7 @@ def _documented(schema: dict[str, Any], served: Mapping[str, ServedModel]) -> di
     return schema
 
 
-def _without_telemetry() -> dict[str, Any]:
+def without_telemetry() -> dict[str, Any]:
     # recent FastAPI checks for OpenTelemetry providers on every request (~40 µs); /metrics
     # is this app's telemetry, so switch that off where the option exists
     if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
@@ -289,9 +289,9 @@ def create_app(models: Mapping[str, LoadedModel]) -> FastAPI:
     metrics = ServingMetrics()
     app = FastAPI(title="trainforge serving", version=__version__,
                   description="Predictions from " + ", ".join(m.ref for m in models.values()),
-                  **_without_telemetry())
+                  **without_telemetry())
     # first in the route list: the hot path should match at once
-    hot = [Route(PREDICT_ROUTE.replace("{name}", name), _PredictHandler(model, metrics),
+    hot = [Route(PREDICT_ROUTE.replace("{name}", name), PredictHandler(model, metrics),
                  methods=["POST"]) for name, model in served.items()]
     hot.append(Route("/invocations", _InvocationsHandler(served, metrics), methods=["POST"]))
     app.router.routes[:0] = hot
@@ -300,7 +300,7 @@ def create_app(models: Mapping[str, LoadedModel]) -> FastAPI:
     @app.post(PREDICT_ROUTE, include_in_schema=False)
     async def predict_unknown(name: str) -> Response:
         metrics.record("", PREDICT_ROUTE, 404, 0.0)
-        return _json({"detail": _not_served(name, served)}, 404)
+        return _json({"detail": not_served(name, served)}, 404)
 
     @app.get("/health", tags=["operations"])
     async def health() -> Response:

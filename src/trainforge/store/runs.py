@@ -93,12 +93,24 @@ def get_run(ws: Workspace, run_id: str) -> dict[str, Any]:
     return {**_run_dict(row), "series": series}
 
 
-def list_runs(ws: Workspace, limit: int = 50) -> list[dict[str, Any]]:
-    """The most recent runs first (without their metric series)."""
+def list_runs(ws: Workspace, limit: int = 50, *, offset: int = 0) -> list[dict[str, Any]]:
+    """The most recent runs first (without their metric series); ``offset`` pages on."""
     with ws.engine.connect() as connection:
         rows = connection.execute(
-            sa.select(runs).order_by(runs.c.created_at.desc(), runs.c.id).limit(limit)).all()
+            sa.select(runs).order_by(runs.c.created_at.desc(), runs.c.id).limit(limit)
+            .offset(offset)).all()
     return [_run_dict(row) for row in rows]
+
+
+def resolve_run_id(ws: Workspace, given: str) -> str:
+    """The id of the one run whose id starts with ``given`` (ids are long to type); ``given``
+    itself when none or several do, so that get_run names it in its error."""
+    if not given or not all(c in "0123456789abcdef" for c in given):
+        return given
+    with ws.engine.connect() as connection:
+        found = connection.execute(sa.select(runs.c.id).where(runs.c.id.startswith(given))
+                                   .limit(2)).scalars().all()
+    return found[0] if len(found) == 1 else given
 
 
 def _run_dict(row: sa.Row[Any]) -> dict[str, Any]:

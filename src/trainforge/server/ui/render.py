@@ -20,6 +20,17 @@ from trainforge.store import access
 from trainforge.store.access import Principal
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+# pages load only their own scripts and styles (uPlot sets element styles, hence 'unsafe-inline'
+# for styles alone), and may not be framed. Set per page, not by a middleware: the prediction
+# router shares the app and must not pay for one.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' "
+                               "'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; "
+                               "form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
 
 
 def _when(value: Any) -> str:
@@ -93,4 +104,4 @@ def page(request: Request, template: str, viewer: Viewer | None, *, status: int 
     html = environment().get_template(template).render(
         request=request, viewer=viewer, version=__version__, path=request.url.path,
         **context)
-    return HTMLResponse(html, status_code=status)
+    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)

@@ -1,0 +1,175 @@
+"""Deployed models: the server's prediction router and what it serves.
+
+``POST /v1/models/{name}/predict`` on the platform answers exactly as ``trainforge serve``
+does: the router finds the deployed model by its URL name and hands the request to serving's
+own ``PredictHandler``. Deploying loads the package (every file checked against its hash) and
+swaps the handler in with one dictionary assignment, so requests in flight finish on the old
+version and the server never restarts. Deployments are kept in the store and loaded again
+when the app starts.
+
+The hot path is one cached token check and one dict lookup: no store query, no store write.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.types import Receive, Scope, Send
+
+from trainforge.errors import AccessError, DeploymentNotFound, TrainforgeError
+from trainforge.registry.refs import check_name
+from trainforge.server.auth import identify
+from trainforge.serving.app import PREDICT_ROUTE, PredictHandler, not_served
+from trainforge.serving.metrics import ServingMetrics
+from trainforge.serving.served import ServedModel
+from trainforge.store import deployments as records
+from trainforge.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PREDICT_ROUTE", "Deployments", "PredictionRouter", "document_predictions"]
+
+
+async def _send_json(send: Send, status: int, body: Any, *,
+                     headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+    payload = orjson.dumps(body)
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+class PredictionRouter:
+    """ASGI app for ``/v1/models/{name}/predict``: any valid token (a viewer is enough)."""
+
+    def __init__(self) -> None:
+        self.metrics = ServingMetrics()
+        # replaced whole, never changed in place: a reader always sees one consistent mapping
+        self._handlers: Mapping[str, PredictHandler] = {}
+
+    @property
+    def served(self) -> dict[str, ServedModel]:
+        return {name: handler.model for name, handler in self._handlers.items()}
+
+    def swap(self, name: str, model: ServedModel | None) -> None:
+        """Serve ``model`` under ``name`` from the next request on (None: stop serving it)."""
+        handlers = dict(self._handlers)
+        if model is None:
+            handlers.pop(name, None)
+        else:
+            handlers[name] = PredictHandler(model, self.metrics)
+        self._handlers = handlers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await identify(Request(scope, receive))
+        except AccessError as refused:
+            challenge = ((b"www-authenticate", b"Bearer"),) if refused.http_status == 401 else ()
+            await _send_json(send, refused.http_status, {"detail": str(refused)},
+                             headers=challenge)
+            return
+        name = scope["path_params"]["name"]
+        handler = self._handlers.get(name)
+        if handler is None:
+            await _send_json(send, 404, {"detail": not_served(name, self.served)})
+            return
+        await handler(scope, receive, send)
+
+
+class Deployments:
+    """Deploy, undeploy and list: the store's records and the router, kept in step."""
+
+    def __init__(self, workspace: Workspace, router: PredictionRouter) -> None:
+        self.workspace, self.router = workspace, router
+        self.problems: dict[str, str] = {}  # name → why it could not be loaded at start
+        self._changing = threading.Lock()
+
+    def deploy(self, requested: str, *, name: str | None = None,
+               deployed_by: str | None = None) -> dict[str, Any]:
+        """Serve the version ``requested`` (NAME, NAME:VERSION or NAME@ALIAS) points at now,
+        under ``name`` (the model's name by default), replacing what that name served."""
+        registry = self.workspace.registry
+        model_name, version = registry.resolve(requested)
+        url_name = check_name(name or model_name)
+        served = ServedModel(registry.load(f"{model_name}:{version}"))  # hash-checked
+        with self._changing:
+            row = records.save_deployment(self.workspace, name=url_name, model_name=model_name,
+                                          model_version=version, requested=requested,
+                                          deployed_by=deployed_by)
+            self.router.swap(url_name, served)
+            self.problems.pop(url_name, None)
+        log.info("deployed %s at %s", served.ref, PREDICT_ROUTE.replace("{name}", url_name))
+        return self._shown(row)
+
+    def undeploy(self, name: str) -> dict[str, Any]:
+        """Stop serving ``name``; DeploymentNotFound when nothing is deployed under it."""
+        with self._changing:
+            found = {row["name"]: row for row in records.list_deployments(self.workspace)}
+            if name not in found and name not in self.router.served:
+                raise DeploymentNotFound(name, sorted(found))
+            records.remove_deployment(self.workspace, name)
+            self.router.swap(name, None)
+            self.problems.pop(name, None)
+        return {**self._shown(found[name]), "live": False} if name in found else {"name": name}
+
+    def listing(self) -> list[dict[str, Any]]:
+        return [self._shown(row) for row in records.list_deployments(self.workspace)]
+
+    def restore(self) -> None:
+        """Load every recorded deployment again (at start); one that fails to load is logged
+        and listed with its problem, and stays recorded so that fixing it and restarting
+        brings it back."""
+        for row in records.list_deployments(self.workspace):
+            ref = f"{row['model_name']}:{row['model_version']}"
+            try:
+                self.router.swap(row["name"], ServedModel(self.workspace.registry.load(ref)))
+            except TrainforgeError as error:
+                self.problems[row["name"]] = str(error)
+                log.warning("deployment %r (%s) was not restored: %s", row["name"], ref, error)
+
+    def _shown(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        name = row["name"]
+        return {"name": name, "model": row["model_name"], "version": row["model_version"],
+                "ref": f"{row['model_name']}:{row['model_version']}",
+                "requested": row["requested"], "deployed_by": row["deployed_by"],
+                "created_at": row["created_at"],
+                "url": PREDICT_ROUTE.replace("{name}", name),
+                "live": name in self.router.served, "problem": self.problems.get(name)}
+
+
+_PREDICT_DOC = {"post": {
+    "tags": ["predict"], "summary": "Predict with a deployed model (a viewer token is enough)",
+    "operationId": "predict_deployed",
+    "description": "The same request and answer as `trainforge serve`: `{\"records\": [{...}]}` "
+                   "in; `model`, `predictions` (and `probabilities` for a classifier) out. "
+                   "`GET /api/v1/deployments` lists the names; each model's own request schema "
+                   "is in `trainforge serve NAME`'s /docs.",
+    "parameters": [{"name": "name", "in": "path", "required": True,
+                    "schema": {"type": "string"}}],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "properties": {"records": {"type": "array", "items": {
+            "type": "object"}}}}}}},
+    "responses": {"200": {"description": "Predictions"},
+                  "401": {"description": "no valid token"},
+                  "404": {"description": "nothing deployed under that name"},
+                  "422": {"description": "a field missing or of the wrong type"}}}}
+
+
+def document_predictions(app: FastAPI) -> None:
+    """Add the prediction route (plain ASGI, which FastAPI does not see) to ``/openapi.json``."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema["paths"][PREDICT_ROUTE] = _PREDICT_DOC
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,39 @@
+"""The models the server's prediction router answers for, kept across restarts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from trainforge.store.clock import as_utc, utc_now
+from trainforge.store.tables import deployments
+
+if TYPE_CHECKING:
+    from trainforge.workspace import Workspace
+
+
+def save_deployment(ws: Workspace, *, name: str, model_name: str, model_version: int,
+                    requested: str, deployed_by: str | None) -> dict[str, Any]:
+    """Record that URL name ``name`` serves ``model_name:model_version`` (replacing what it
+    served before); returns the row."""
+    row = {"name": name, "model_name": model_name, "model_version": model_version,
+           "requested": requested, "deployed_by": deployed_by, "created_at": utc_now()}
+    with ws.engine.begin() as connection:
+        connection.execute(sa.delete(deployments).where(deployments.c.name == name))
+        connection.execute(sa.insert(deployments).values(row))
+    return row
+
+
+def remove_deployment(ws: Workspace, name: str) -> bool:
+    """Forget deployment ``name``; False when there was none."""
+    with ws.engine.begin() as connection:
+        removed = connection.execute(sa.delete(deployments).where(deployments.c.name == name))
+    return bool(removed.rowcount)
+
+
+def list_deployments(ws: Workspace) -> list[dict[str, Any]]:
+    """Every recorded deployment, by name."""
+    with ws.engine.connect() as connection:
+        rows = connection.execute(sa.select(deployments).order_by(deployments.c.name)).all()
+    return [{**dict(row._mapping), "created_at": as_utc(row.created_at)} for row in rows]

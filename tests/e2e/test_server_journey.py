@@ -1,0 +1,109 @@
+"""A real `uvicorn` platform server and the real `trainforge` command: tokens made with the
+CLI, `--server` answering like the local workspace, a deployed model answering predictions."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+from tests._paths import EXAMPLES
+from tests.e2e._cli import trainforge
+from tests.e2e._server import live_server
+
+from trainforge.store import access
+from trainforge.workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import trainforge as tf
+
+    home = tmp_path_factory.mktemp("server-journey") / "home"
+    ws = Workspace(home)
+    tf.train(EXAMPLES / "credit_g.csv", target="class", name="credit", trials=2,
+             algorithm="linear", workspace=ws)
+    ws.close()
+    return home
+
+
+@pytest.fixture
+def home(trained_home: Path, tmp_path: Path) -> Path:
+    copied = tmp_path / "home"
+    shutil.copytree(trained_home, copied)
+    return copied
+
+
+def new_token(home: Path, role: str) -> str:
+    made = trainforge("token", "create", "--role", role, "--name", f"e2e {role}", home=home)
+    assert made.returncode == 0, made.stderr
+    return made.stdout.strip()
+
+
+def test_token_create_prints_the_token_once_and_says_so(home):
+    made = trainforge("token", "create", "--role", "viewer", home=home)
+    assert made.stdout.strip().startswith("tf_") and "will not be shown again" in made.stderr
+    listed = trainforge("token", "list", home=home).stdout
+    assert "viewer" in listed and made.stdout.strip() not in listed
+
+
+def test_token_revoke_marks_it_revoked_in_the_listing(home):
+    token = new_token(home, "viewer")
+    revoked = trainforge("token", "revoke", token.split("_")[1], home=home)
+    assert revoked.returncode == 0 and "revoked token" in revoked.stdout
+    [record] = access.list_tokens(Workspace(home))
+    assert record["revoked_at"] is not None
+
+
+def test_models_list_with_server_prints_what_the_local_workspace_prints(home):
+    token = new_token(home, "viewer")
+    local = trainforge("models", "list", home=home)
+    with live_server(home) as url:
+        remote = trainforge("models", "list", "--server", url, "--token", token, home=home)
+    assert remote.returncode == 0, remote.stderr
+    assert remote.stdout == local.stdout and "credit" in local.stdout
+
+
+def test_runs_list_and_show_with_server_print_what_local_prints(home):
+    token = new_token(home, "viewer")
+    local_list = trainforge("runs", "list", home=home).stdout
+    run_id = local_list.splitlines()[3].split()[1]
+    local_show = trainforge("runs", "show", run_id, home=home).stdout
+    with live_server(home) as url:
+        remote = ["--server", url, "--token", token]
+        assert trainforge("runs", "list", *remote, home=home).stdout == local_list
+        assert trainforge("runs", "show", run_id, *remote, home=home).stdout == local_show
+
+
+def test_a_viewer_token_cannot_promote_through_server(home):
+    token = new_token(home, "viewer")
+    with live_server(home) as url:
+        refused = trainforge("models", "alias", "credit", "1", "production", "--server", url,
+                             "--token", token, home=home)
+    assert refused.returncode == 6 and "editor role" in refused.stderr
+
+
+def test_a_cli_revoked_token_is_refused_by_the_server(home):
+    token = new_token(home, "admin")
+    trainforge("token", "revoke", token.split("_")[1], home=home)
+    with live_server(home) as url:
+        answer = httpx.get(f"{url}/api/v1/models", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 401
+
+
+def test_a_model_deployed_over_http_answers_predictions_on_the_same_server(home):
+    editor = {"Authorization": f"Bearer {new_token(home, 'editor')}"}
+    with open(EXAMPLES / "credit_g.csv", newline="") as handle:
+        record: dict[str, object] = next(csv.DictReader(handle))
+    record.pop("class")
+    with live_server(home) as url:
+        deployed = httpx.post(f"{url}/api/v1/deployments", json={"model": "credit"},
+                              headers=editor, timeout=60)
+        assert deployed.status_code == 201, deployed.text
+        answer = httpx.post(f"{url}/v1/models/credit/predict", json={"records": [record]},
+                            headers=editor, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["model"] == "credit:1" and answer.json()["predictions"][0] in (
+        "good", "bad")
