@@ -26,6 +26,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     username, password = access.ensure_first_admin(workspace)
     done = run_clustering(ClusterConfig(data=str(EXAMPLES / "wine.csv"), exclude=("cultivar",),
                                         method="kmeans", k=3), workspace=workspace)
+    import trainforge as tf
+
+    tf.train(EXAMPLES / "credit_g.csv", target="class", name="credit", trials=2,
+             algorithm="linear", workspace=workspace)
     job_id = jobs.submit_job(workspace, kind="train", config={}, submitted_by=username)
     jobs.append_log(workspace, job_id, "reading wine.csv")
     with live_server(workspace) as url:
@@ -61,7 +65,7 @@ def signed_in(site, browser):
     context.close()
 
 
-@pytest.mark.parametrize("path", ["/", "/datasets", "/jobs", "/runs", "/models",
+@pytest.mark.parametrize("path", ["/", "/datasets", "/jobs", "/runs", "/models", "/deployments",
                                   "/models/wine-segments", "/models/wine-segments/1/report"])
 def test_every_page_loads_without_a_javascript_error(signed_in, site, path):
     page, errors = signed_in
@@ -100,3 +104,26 @@ def test_logging_out_ends_the_session(signed_in, site):
     page.wait_for_url("**/login")
     page.goto(site["url"] + "/models")
     assert "/login" in page.url
+
+
+def test_a_dataset_uploaded_in_the_browser_gets_its_own_page(signed_in, site):
+    page, errors = signed_in
+    page.goto(site["url"] + "/datasets")
+    page.set_input_files("input[type=file]", str(EXAMPLES / "credit_g.csv"))
+    page.click("button:has-text('Upload')")
+    page.wait_for_url("**/datasets/*", timeout=20_000)
+    assert "credit_g.csv" in page.inner_text("h1") and errors == []
+
+
+def test_deploy_then_try_it_shows_the_models_prediction(signed_in, site):
+    page, errors = signed_in
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(site["url"] + "/deployments")
+    page.select_option("select[name=model]", "credit")
+    page.click("button:has-text('Deploy')")
+    page.wait_for_selector("form.try", timeout=20_000)
+    page.fill("form.try input[name=credit_amount]", "4000")
+    page.fill("form.try input[name=age]", "35")
+    page.click("form.try button")
+    page.wait_for_selector(".answer .prediction", timeout=10_000)
+    assert page.inner_text(".answer .prediction") in ("good", "bad") and errors == []

@@ -79,6 +79,29 @@ def _upload_or_404(ws: Workspace, upload_id: str) -> dict[str, Any]:
     return uploads.get_upload(ws, upload_id)
 
 
+async def accept_upload(request: Request, who: Principal) -> dict[str, Any]:
+    """Receive the request's file field, check it is a table, record it: the API's upload and
+    the web UI's upload form both come here."""
+    state = state_of(request)
+    ws: Workspace = state.workspace
+    limit_bytes = int(state.config.max_upload_mb * 2**20)
+    length = declared_length(request)
+    if length is not None and length > limit_bytes + _MULTIPART_ALLOWANCE:
+        raise UploadTooLarge("the upload", limit_bytes)  # refused before reading a byte
+    upload_id, directory = uploads.new_upload_dir(ws)
+    try:
+        received = await receive_file(request, field=FIELD, directory=directory,
+                                      limit_bytes=limit_bytes)
+        dataset_id = await run_in_threadpool(_dataset_version, ws, received)
+        row = uploads.record_upload(ws, upload_id=upload_id, path=received.path,
+                                    size_bytes=received.size_bytes, sha256=received.sha256,
+                                    uploaded_by=who.name, dataset_id=dataset_id)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)  # a refused upload leaves nothing
+        raise
+    return _shaped(row, get_dataset(ws, dataset_id))
+
+
 def router() -> APIRouter:
     routes = APIRouter(prefix="/datasets", tags=["datasets"])
 
@@ -87,24 +110,7 @@ def router() -> APIRouter:
                  responses={413: {"description": "over the server's upload limit"},
                             422: {"description": "not a readable table"}})
     async def upload(request: Request, who: Editor) -> dict[str, Any]:
-        state = state_of(request)
-        ws: Workspace = state.workspace
-        limit_bytes = int(state.config.max_upload_mb * 2**20)
-        length = declared_length(request)
-        if length is not None and length > limit_bytes + _MULTIPART_ALLOWANCE:
-            raise UploadTooLarge("the upload", limit_bytes)  # refused before reading a byte
-        upload_id, directory = uploads.new_upload_dir(ws)
-        try:
-            received = await receive_file(request, field=FIELD, directory=directory,
-                                          limit_bytes=limit_bytes)
-            dataset_id = await run_in_threadpool(_dataset_version, ws, received)
-            row = uploads.record_upload(ws, upload_id=upload_id, path=received.path,
-                                        size_bytes=received.size_bytes, sha256=received.sha256,
-                                        uploaded_by=who.name, dataset_id=dataset_id)
-        except BaseException:
-            shutil.rmtree(directory, ignore_errors=True)  # a refused upload leaves nothing
-            raise
-        return _shaped(row, get_dataset(ws, dataset_id))
+        return await accept_upload(request, who)
 
     @routes.get("", summary="Uploaded datasets, newest first", response_model=list[DatasetOut])
     def list_datasets(request: Request, who: Viewer, limit: int = 200) -> list[dict[str, Any]]:

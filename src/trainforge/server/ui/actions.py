@@ -1,0 +1,135 @@
+"""What the UI's forms do: upload a dataset, promote a version, deploy and undeploy, try a
+deployed model. Each form posts with htmx, which sends the session's CSRF token in a header;
+each route calls the function the REST API calls, then tells htmx where to go next
+(``HX-Redirect``) or answers an HTML fragment (an error, or the try-it result) to swap in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from trainforge.errors import TrainforgeError
+from trainforge.server.api.datasets import accept_upload
+from trainforge.server.auth import identify
+from trainforge.server.ui.render import page, signed_in, to_login
+from trainforge.serving.signature import RecordsInvalid
+from trainforge.store.access import Principal
+
+router = APIRouter(include_in_schema=False)
+
+
+def _fragment(html: str) -> HTMLResponse:
+    # 200 so that htmx swaps it in (it leaves 4xx/5xx answers out by default)
+    return HTMLResponse(html)
+
+
+def _error(message: str) -> HTMLResponse:
+    from markupsafe import escape
+
+    return _fragment(f'<p class="error" role="alert">{escape(message)}</p>')
+
+
+def _go(location: str) -> Response:
+    return Response(status_code=204, headers={"HX-Redirect": location})
+
+
+async def _act(request: Request, role: str, action: str,
+               work: Callable[[Principal], Awaitable[Response]]) -> Response:
+    """Check the session, its CSRF header and the role; run ``work``; any TrainforgeError
+    becomes an error fragment the form shows in place."""
+    try:
+        who = await identify(request)
+        if not who.may(role):
+            return _error(f"A {who.role} may not {action}; ask an admin for the {role} role.")
+        return await work(who)
+    except TrainforgeError as error:
+        return _error(str(error))
+
+
+@router.post("/ui/datasets")
+async def upload_dataset(request: Request) -> Response:
+    async def work(who: Principal) -> Response:
+        shown = await accept_upload(request, who)
+        return _go(f"/datasets/{shown['id']}")
+
+    return await _act(request, "editor", "upload datasets", work)
+
+
+@router.post("/ui/models/{name}/aliases")
+async def promote(request: Request, name: str) -> Response:
+    async def work(who: Principal) -> Response:
+        form = await request.form()
+        alias, version = str(form.get("alias", "")).strip(), str(form.get("version", ""))
+        if not version.isdigit():
+            return _error(f"version {version!r} is not a version number")
+        await run_in_threadpool(request.app.state.workspace.registry.alias, name,
+                                int(version), alias)
+        return _go(f"/models/{name}")
+
+    return await _act(request, "editor", "promote models", work)
+
+
+@router.get("/deployments")
+async def deployments_page(request: Request) -> Response:
+    viewer = signed_in(request)
+    if viewer is None:
+        return to_login(request)
+    deployments = request.app.state.deployments
+    served = deployments.router.served
+    return page(request, "deployments.html.j2", viewer, deployments=deployments.listing(),
+                fields={name: model.signature.features for name, model in served.items()},
+                models=request.app.state.workspace.registry.list_models())
+
+
+@router.post("/ui/deployments")
+async def deploy(request: Request) -> Response:
+    async def work(who: Principal) -> Response:
+        form = await request.form()
+        requested = str(form.get("model", "")).strip()
+        name = str(form.get("name", "")).strip() or None
+        if not requested:
+            return _error("choose a model to deploy")
+        await run_in_threadpool(request.app.state.deployments.deploy, requested, name=name,
+                                deployed_by=who.name)
+        return _go("/deployments")
+
+    return await _act(request, "editor", "deploy models", work)
+
+
+@router.post("/ui/deployments/{name}/undeploy")
+async def undeploy(request: Request, name: str) -> Response:
+    async def work(who: Principal) -> Response:
+        request.app.state.deployments.undeploy(name)
+        return _go("/deployments")
+
+    return await _act(request, "editor", "undeploy models", work)
+
+
+@router.post("/ui/deployments/{name}/try")
+async def try_it(request: Request, name: str) -> Response:
+    """One record from the try-it form, answered by the deployed model exactly as its
+    ``/v1/models/{name}/predict`` would answer it."""
+    async def work(who: Principal) -> Response:
+        served = request.app.state.deployments.router.served.get(name)
+        if served is None:
+            return _error(f"nothing is deployed as {name!r} any more; reload the page")
+        form = await request.form()
+        record: dict[str, Any] = {}
+        for spec in served.signature.features:
+            value = str(form.get(spec.name, "")).strip()
+            record[spec.name] = None if value == "" else value
+        try:
+            columns = served.signature.parse_request(orjson.dumps({"records": [record]}))
+            answer = await run_in_threadpool(served.answer, columns)
+        except RecordsInvalid as invalid:
+            problems = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in invalid.errors[:5])
+            return _error(problems)
+        return page(request, "try_result.html.j2", None, answer=answer)
+
+    return await _act(request, "viewer", "try models", work)

@@ -1,0 +1,85 @@
+"""The UI's forms over HTTP: each needs the session's CSRF header and the right role, calls
+what the API calls, and answers htmx with a redirect or a fragment to show."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from tests._paths import EXAMPLES
+from tests.server._ui import log_in
+
+from trainforge.store import access
+
+PASSWORD = "correct horse battery"
+
+
+def _csrf(client) -> str:
+    return re.search(r'"X-CSRF-Token": "([^"]+)"', client.get("/").text).group(1)
+
+
+@pytest.fixture
+def editor(trained_client, trained):
+    access.create_user(trained, username="eve", password=PASSWORD, role="editor")
+    log_in(trained_client, "eve", PASSWORD)
+    trained_client.headers["X-CSRF-Token"] = _csrf(trained_client)
+    trained_client.headers["HX-Request"] = "true"
+    return trained_client
+
+
+@pytest.fixture
+def viewer(trained_client, trained):
+    access.create_user(trained, username="vic", password=PASSWORD, role="viewer")
+    log_in(trained_client, "vic", PASSWORD)
+    trained_client.headers["X-CSRF-Token"] = _csrf(trained_client)
+    return trained_client
+
+
+def test_uploading_through_the_form_leads_to_the_new_datasets_page(editor):
+    with open(EXAMPLES / "credit_g.csv", "rb") as handle:
+        answer = editor.post("/ui/datasets", files={"file": ("credit.csv", handle)})
+    assert answer.status_code == 204
+    page = editor.get(answer.headers["hx-redirect"]).text
+    assert "credit.csv" in page and "checking_status" in page
+
+
+def test_a_form_without_the_csrf_header_changes_nothing(editor):
+    del editor.headers["X-CSRF-Token"]
+    answer = editor.post("/ui/deployments", data={"model": "credit"})
+    assert "CSRF" in answer.text and editor.get("/deployments").text.count("Undeploy") == 0
+
+
+def test_a_viewer_is_told_which_role_a_form_needs(viewer):
+    answer = viewer.post("/ui/deployments", data={"model": "credit"})
+    assert "editor role" in answer.text and "Undeploy" not in viewer.get("/deployments").text
+
+
+def test_deploy_then_try_it_answers_as_the_prediction_endpoint_does(editor):
+    assert editor.post("/ui/deployments", data={"model": "credit"}).headers[
+        "hx-redirect"] == "/deployments"
+    page = editor.get("/deployments").text
+    assert 'name="credit_amount"' in page and "credit:2" in page
+    row = {"duration": "24", "credit_amount": "4000", "age": "35", "checking_status": "<0"}
+    answer = editor.post("/ui/deployments/credit/try", data=row).text
+    assert "credit:2 predicts" in answer and re.search(r"<strong class=\"prediction\">(good|bad)<",
+                                                        answer)
+
+
+def test_a_try_it_value_of_the_wrong_type_is_named(editor):
+    editor.post("/ui/deployments", data={"model": "credit"})
+    answer = editor.post("/ui/deployments/credit/try", data={"age": "old"}).text
+    assert "age" in answer and 'class="error"' in answer
+
+
+def test_undeploy_stops_the_prediction_endpoint(editor, trained_tokens):
+    editor.post("/ui/deployments", data={"model": "credit"})
+    editor.post("/ui/deployments/credit/undeploy")
+    answer = editor.post("/v1/models/credit/predict", json={"records": []},
+                         headers={"Authorization": f"Bearer {trained_tokens['viewer']}"})
+    assert answer.status_code == 404
+
+
+def test_promoting_moves_the_alias_shown_on_the_model_page(editor):
+    answer = editor.post("/ui/models/credit/aliases", data={"version": "1", "alias": "production"})
+    assert answer.headers["hx-redirect"] == "/models/credit"
+    assert "production" in editor.get("/models/credit").text
