@@ -114,3 +114,13 @@ def test_pages_forbid_framing_and_foreign_scripts(viewer):
     headers = viewer.get("/").headers
     assert "script-src 'self'" in headers["content-security-policy"]
     assert headers["x-frame-options"] == "DENY"
+
+
+def test_the_runs_page_shows_a_hundred_runs_and_pages_to_older_ones(viewer, workspace):
+    from trainforge.store.runs import start_run
+
+    for index in range(105):
+        start_run(workspace, kind="train", config={"seed": index}, dataset_id=None)
+    first = viewer.get("/runs").text
+    assert first.count('name="ids"') == 100 and 'href="/runs?offset=100"' in first
+    assert viewer.get("/runs?offset=100").text.count('name="ids"') == 5

@@ -104,12 +104,19 @@ async def job_log(request: Request, job_id: str, after: int = 0) -> Response:
                 log=jobs.read_log(ws, job_id, after=after), live=job["status"] in LIVE)
 
 
+RUNS_PER_PAGE = 100
+
+
 @router.get("/runs")
-async def runs_page(request: Request) -> Response:
+async def runs_page(request: Request, offset: int = 0) -> Response:
     viewer = signed_in(request)
     if viewer is None:
         return to_login(request)
-    return page(request, "runs.html.j2", viewer, runs=list_runs(_workspace(request), limit=200))
+    offset = max(0, offset)
+    shown = list_runs(_workspace(request), limit=RUNS_PER_PAGE + 1, offset=offset)
+    return page(request, "runs.html.j2", viewer, runs=shown[:RUNS_PER_PAGE], offset=offset,
+                newer=max(0, offset - RUNS_PER_PAGE) if offset else None,
+                older=offset + RUNS_PER_PAGE if len(shown) > RUNS_PER_PAGE else None)
 
 
 @router.get("/runs/compare")
