@@ -12,7 +12,15 @@ from collections.abc import Sequence
 
 import typer
 
-from trainforge.cli import data_cmd, models_cmd, predict_cmd, runs_cmd, segments_cmd, train_cmd
+from trainforge.cli import (
+    data_cmd,
+    models_cmd,
+    predict_cmd,
+    runs_cmd,
+    segments_cmd,
+    server_cmd,
+    train_cmd,
+)
 
 app = typer.Typer(
     name="trainforge", no_args_is_help=True, add_completion=False,
@@ -25,6 +33,7 @@ app.command("anomalies")(segments_cmd.anomalies)
 app.command("predict")(predict_cmd.predict)
 app.command("evaluate")(predict_cmd.evaluate)
 app.command("serve")(predict_cmd.serve)
+app.command("server")(server_cmd.server)
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(data_cmd.app, name="data")

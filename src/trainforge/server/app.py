@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from trainforge import __version__
 from trainforge.config import ServerConfig
 from trainforge.errors import TrainforgeError
+from trainforge.server.api import jobs
 from trainforge.server.auth import TokenCache, require
 from trainforge.store.access import Principal
 from trainforge.workspace import Workspace
@@ -57,4 +58,5 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None) 
     app.state.tokens = TokenCache(workspace)
     app.add_exception_handler(TrainforgeError, _error_answer)
     app.include_router(_identity_router(), prefix=API)
+    app.include_router(jobs.router(), prefix=API)
     return app
