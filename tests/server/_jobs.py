@@ -13,10 +13,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tests._paths import EXAMPLES
+
+from trainforge.server.job_requests import TrainJob, submit
+from trainforge.store import jobs as job_store
+from trainforge.store.access import Principal
+from trainforge.store.runs import get_run
 from trainforge.store.uploads import new_upload_dir, record_upload
 from trainforge.workspace import Workspace
 
 T = TypeVar("T")
+EDITOR = Principal(name="test", role="editor", via="token")
+HEARTBEAT_S, STALE_AFTER_S = 0.2, 2.0  # a dead worker's job is requeued within ~2.5 s
 
 
 def upload(workspace: Workspace, source: Path) -> str:
@@ -79,3 +87,16 @@ def job_status(workspace: Workspace, job_id: str, *statuses: str) -> dict[str, A
 
     job = get_job(workspace, job_id)
     return job if job["status"] in statuses else None
+
+
+def slow_training(workspace: Workspace, *, trials: int) -> str:
+    """A train job of ``trials`` random forests: long enough to interrupt between trials."""
+    request = TrainJob(kind="train", dataset=upload(workspace, EXAMPLES / "credit_g.csv"),
+                       target="class", algorithm="random_forest", trials=trials, name="credit")
+    return str(submit(workspace, request, EDITOR)["id"])
+
+
+def trial_scores(workspace: Workspace, job_id: str) -> int:
+    run_id = job_store.get_job(workspace, job_id)["run_id"]
+    return 0 if run_id is None else len(get_run(workspace, run_id)["series"].get("trial_score",
+                                                                                 []))
