@@ -57,7 +57,8 @@ class Supervisor:
         env = dict(os.environ, **{DATABASE_VARIABLE: self.workspace.database_url})
         command = [sys.executable, "-m", "trainforge.server.workers",
                    "--home", str(self.workspace.home), "--heartbeat-s", str(self.heartbeat_s),
-                   "--name", f"worker-{slot + 1}-{os.getpid()}-{self.restarts}"]
+                   "--name", f"worker-{slot + 1}-{os.getpid()}-{self.restarts}",
+                   "--parent-pid", str(os.getpid())]
         return subprocess.Popen(command, env=env, start_new_session=True)
 
     def _watch(self) -> None:

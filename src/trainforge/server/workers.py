@@ -37,9 +37,12 @@ class Worker:
     """Claims and runs jobs until ``stop()`` (or SIGTERM)."""
 
     def __init__(self, workspace: Workspace, *, name: str, heartbeat_s: float = 5.0,
-                 poll_s: float = IDLE_POLL_S) -> None:
+                 poll_s: float = IDLE_POLL_S, parent_pid: int | None = None) -> None:
         self.workspace, self.name = workspace, name
         self.heartbeat_s, self.poll_s = heartbeat_s, poll_s
+        # the server that started this worker: if it dies (kill -9), the worker stops too
+        # rather than linger beside the workers of the next start
+        self.parent_pid = parent_pid
         self._stopping = threading.Event()
         self._cancelled = False  # the store said stop: the job ends as cancelled
         self._in_job = False  # a signal interrupts only a job, never the worker's own writes
@@ -67,6 +70,9 @@ class Worker:
         """Run jobs until stopped; returns how many it ran."""
         done = 0
         while not self._stopping.is_set() and (max_jobs is None or done < max_jobs):
+            if self._orphaned():
+                log.warning("%s: the server that started it is gone; stopping", self.name)
+                break
             job = job_store.claim_job(self.workspace, worker=self.name)
             if job is None:
                 self._stopping.wait(self.poll_s)
@@ -122,8 +128,14 @@ class Worker:
             job_store.append_log(self.workspace, job_id,
                                  status if error is None else f"{status}: {error}")
 
+    def _orphaned(self) -> bool:
+        return self.parent_pid is not None and os.getppid() != self.parent_pid
+
     def _heartbeat(self, job_id: str, done: threading.Event) -> None:
         while not done.wait(self.heartbeat_s):
+            if self._orphaned():  # as if the server had stopped it: the job is requeued
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
             try:
                 stop = job_store.heartbeat(self.workspace, job_id, worker=self.name)
             except Exception:  # a store hiccup: the next beat tries again
@@ -149,11 +161,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--name", default=None, help="this worker's name in the job records")
     parser.add_argument("--heartbeat-s", type=float, default=5.0)
     parser.add_argument("--poll-s", type=float, default=IDLE_POLL_S)
+    parser.add_argument("--parent-pid", type=int, default=None,
+                        help="stop when this process (the server) is gone")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
     # the database URL comes from $TRAINFORGE_DATABASE_URL, as for every other process
     worker = Worker(Workspace(args.home), name=args.name or default_name(),
-                    heartbeat_s=args.heartbeat_s, poll_s=args.poll_s)
+                    heartbeat_s=args.heartbeat_s, poll_s=args.poll_s,
+                    parent_pid=args.parent_pid)
     worker.install_signals()
     started = time.monotonic()
     ran = worker.run_forever()
