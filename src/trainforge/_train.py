@@ -46,7 +46,8 @@ class TrainingOutcome:
 
 
 # Observers (the CLI's progress display, the server's job log) may define any of:
-# on_task(task, notes, profile, features), on_phase(text), and the search callbacks
+# on_task(task, notes, profile, features), on_run_start(run_id) (a job records it at once, so
+# a retry can resume the run), on_phase(text), and the search callbacks
 # of trainforge.training.callbacks (on_fit_start, on_trial_end, on_fit_end, on_error).
 def _notify(observers: Sequence[object], hook: str, *args: Any) -> None:
     for observer in observers:
@@ -159,6 +160,7 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
     else:
         run_id = start_run(workspace, kind="train", config=config.model_dump(mode="json"),
                            dataset_id=dataset_id)
+    _notify(observers, "on_run_start", run_id)
     try:
         outcome = _train_evaluate_register(
             config, workspace=workspace, observers=observers, clock=clock, run_id=run_id,

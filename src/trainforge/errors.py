@@ -379,3 +379,24 @@ class ServerUnreachable(TrainforgeError):
 
     def __init__(self, url: str, detail: str) -> None:
         super().__init__(f"trainforge server {url}: {detail}")
+
+
+# ---- the platform server: jobs -----------------------------------------------------------------
+class JobHasNoOutput(StoreError):
+    http_status = 404
+
+    def __init__(self, job_id: str, kind: str, status: str) -> None:
+        super().__init__(f"job {job_id} has no output file (a {kind} job, {status}); only a "
+                         "succeeded predict job writes one: GET /api/v1/jobs/{id} shows a job's "
+                         "result")
+
+
+class JobFailed(TrainforgeError):
+    """A job the CLI followed on a server ended without succeeding; the CLI exits 8."""
+
+    exit_code = 8
+    http_status = 500
+
+    def __init__(self, job_id: str, status: str, error: str | None) -> None:
+        super().__init__(f"job {job_id} {status}: {error or 'no reason was recorded'}; its log: "
+                         f"GET /api/v1/jobs/{job_id}/logs")

@@ -19,6 +19,7 @@ from trainforge.cli import (
     rl_cmd,
     runs_cmd,
     segments_cmd,
+    server_cmd,
     token_cmd,
     train_cmd,
 )
@@ -34,6 +35,7 @@ app.command("anomalies")(segments_cmd.anomalies)
 app.command("predict")(predict_cmd.predict)
 app.command("evaluate")(predict_cmd.evaluate)
 app.command("serve")(predict_cmd.serve)
+app.command("server")(server_cmd.server)
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(data_cmd.app, name="data")

@@ -85,12 +85,27 @@ def train(
                          "from its checkpoints")] = None,
     config: Annotated[Path | None, typer.Option(
         "--config", help="TOML file with the same fields (flags override it)")] = None,
+    server: Annotated[str | None, typer.Option(
+        "--server", help="train on this trainforge server (default: $TRAINFORGE_SERVER); "
+                         "DATA is uploaded")] = None,
+    token: Annotated[str | None, typer.Option(
+        "--token", help="API token for --server (default: $TRAINFORGE_TOKEN)")] = None,
 ) -> None:
     """Train the best model for TARGET within the budget; evaluate, report and register it.
 
     The task is inferred and printed; the test split is held out from model selection.
     """
     started_at = _process_start()
+    from trainforge.client import server_url
+
+    url = server_url(server)
+    if url is not None:
+        _train_on_server(url, token=token, data=data, config_file=config, resume=resume, given={
+            "target": target, "name": name, "time_budget": time_budget, "metric": metric,
+            "seed": seed, "trials": trials, "algorithm": algorithm, "split": split,
+            "group_column": group_column, "time_column": time_column, "test_size": test_size,
+            "init_from": init_from, "freeze_backbone": freeze_backbone, "sql": sql})
+        return
     if resume is not None:
         _resume(resume, time_budget=time_budget, started_at=started_at)
         return
@@ -126,3 +141,19 @@ def _resume(run_id: str, *, time_budget: float | None, started_at: float) -> Non
         outcome = resume_training(run_id, workspace=workspace, observers=[display],
                                   started_at=started_at, time_budget_s=time_budget)
     display.summary(outcome)
+
+
+def _train_on_server(url: str, *, token: str | None, data: str | None, config_file: Path | None,
+                     resume: str | None, given: dict[str, Any]) -> None:
+    from trainforge.cli.remote_train import train_remotely
+    from trainforge.errors import ConfigError
+
+    if resume is not None or given.pop("sql") is not None or data is None:
+        raise ConfigError("with --server, give DATA (a file to upload); --resume and --sql run "
+                          "only locally (a server's job resumes by itself)")
+    fields = _read_config_file(config_file) if config_file else {}
+    fields.pop("data", None)
+    if "time_budget_s" in fields:  # the file uses the config's names; the API says time_budget
+        fields["time_budget"] = fields.pop("time_budget_s")
+    fields.update({k: v for k, v in given.items() if v is not None})
+    train_remotely(url, token=token, data=data, settings=fields)

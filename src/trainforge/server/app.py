@@ -1,5 +1,5 @@
-"""The platform's FastAPI app: the REST API under ``/api/v1``, and what later mounts beside it
-(the web UI, the prediction router of deployed models).
+"""The platform's FastAPI app: the REST API under ``/api/v1``, the prediction router of the
+deployed models and the web UI.
 
     app = create_server_app(Workspace(), ServerConfig())
 
@@ -19,7 +19,7 @@ from starlette.routing import Route
 from trainforge import __version__
 from trainforge.config import ServerConfig
 from trainforge.errors import TrainforgeError
-from trainforge.server.api import datasets, models, runs, tokens
+from trainforge.server.api import datasets, jobs, models, runs, tokens
 from trainforge.server.api import deployments as deployments_api
 from trainforge.server.auth import TokenCache, require
 from trainforge.server.deployments import (
@@ -69,6 +69,7 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None) 
     app.add_exception_handler(TrainforgeError, _error_answer)
     app.include_router(_identity_router(), prefix=API)
     app.include_router(datasets.router(), prefix=API)
+    app.include_router(jobs.router(), prefix=API)
     app.include_router(runs.router(), prefix=API)
     app.include_router(models.router(), prefix=API)
     app.include_router(tokens.router(), prefix=API)

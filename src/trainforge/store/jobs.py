@@ -104,6 +104,19 @@ def finish_job(ws: Workspace, job_id: str, *, status: str, worker: str,
     return done.rowcount == 1
 
 
+def release_job(ws: Workspace, job_id: str, *, worker: str) -> bool:
+    """Put a running job of ``worker`` back in the queue because the worker is shutting down
+    (not failing): the attempt does not count, and its run resumes on the next claim. False
+    if the job is no longer this worker's."""
+    with ws.engine.begin() as connection:
+        done = connection.execute(
+            sa.update(jobs).where(jobs.c.id == job_id, jobs.c.worker == worker,
+                                  jobs.c.status == "running")
+            .values(status="queued", worker=None, heartbeat_at=None,
+                    attempts=sa.case((jobs.c.attempts > 0, jobs.c.attempts - 1), else_=0)))
+    return done.rowcount == 1
+
+
 def cancel_job(ws: Workspace, job_id: str) -> dict[str, Any]:
     """Cancel a queued job now, or ask a running one's worker to stop; returns the job."""
     with ws.engine.begin() as connection:

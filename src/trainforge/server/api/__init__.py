@@ -1,1 +1,1 @@
-"""The REST API's routers, one module per resource; ``server/app.py`` includes each."""
+"""The REST API's routers, one module per resource, each included by ``create_server_app``."""

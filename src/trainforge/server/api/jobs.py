@@ -1,0 +1,138 @@
+"""``/api/v1/jobs``: submit training, prediction and evaluation jobs; follow and cancel them.
+
+Thin: the body is validated by ``job_requests``, queued by ``job_requests.submit`` (the web UI
+calls the same), run by a worker (``server/workers.py``); these routes read the store.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel
+
+from trainforge.errors import JobHasNoOutput
+from trainforge.server.auth import require, state_of
+from trainforge.server.job_requests import JobRequest, submit
+from trainforge.server.running import OUTPUT_NAME, output_path
+from trainforge.store import jobs as job_store
+from trainforge.store.access import Principal
+from trainforge.store.runs import get_run
+
+Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+class JobView(BaseModel):
+    """A job as the API shows it: where it is, how long it took, what it produced."""
+
+    id: str
+    kind: str
+    status: Status
+    config: dict[str, Any]
+    submitted_by: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    worker: str | None
+    attempts: int
+    cancel_requested: bool
+    run_id: str | None  # the training run: its metrics are at /jobs/{id}/metrics
+    result: dict[str, Any] | None  # train: model ref, metrics; predict: output; evaluate: metrics
+    error: str | None
+
+
+class LogLine(BaseModel):
+    id: int
+    at: datetime
+    text: str
+
+
+class JobLogView(BaseModel):
+    """Log lines after ``after``; poll again with ``after=next_after`` until ``done``."""
+
+    job_id: str
+    status: Status
+    done: bool
+    lines: list[LogLine]
+    next_after: int
+
+
+class JobMetricsView(BaseModel):
+    """The run's metric series (trial scores, each network's losses per epoch), live."""
+
+    job_id: str
+    run_id: str | None
+    series: dict[str, list[dict[str, Any]]]
+
+
+def router() -> APIRouter:
+    jobs = APIRouter(prefix="/jobs", tags=["jobs"])
+
+    @jobs.post("", summary="Queue a training, prediction or evaluation job",
+               response_model=JobView, status_code=201)
+    def submit_job(request: Request, body: Annotated[JobRequest, Body()],
+                   who: Annotated[Principal, Depends(require("editor", "submit jobs"))]
+                   ) -> dict[str, Any]:
+        return submit(state_of(request).workspace, body, who)
+
+    @jobs.get("", summary="The newest jobs first, optionally of one status",
+              response_model=list[JobView])
+    def list_jobs(request: Request,
+                  who: Annotated[Principal, Depends(require("viewer", "list jobs"))],
+                  status: Status | None = None,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+        return job_store.list_jobs(state_of(request).workspace, status=status, limit=limit)
+
+    @jobs.get("/{job_id}", summary="A job's status, timings, attempts, run and result",
+              response_model=JobView)
+    def get_job(request: Request, job_id: str,
+                who: Annotated[Principal, Depends(require("viewer", "read jobs"))]
+                ) -> dict[str, Any]:
+        return job_store.get_job(state_of(request).workspace, job_id)
+
+    @jobs.get("/{job_id}/logs", summary="A job's log lines after line `after` (for polling)",
+              response_model=JobLogView)
+    def job_logs(request: Request, job_id: str,
+                 who: Annotated[Principal, Depends(require("viewer", "read job logs"))],
+                 after: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+        workspace = state_of(request).workspace
+        # the status first: a line written after it is read next time, never lost
+        status = job_store.get_job(workspace, job_id)["status"]
+        lines = job_store.read_log(workspace, job_id, after=after)
+        return {"job_id": job_id, "status": status, "done": status in job_store.FINISHED,
+                "lines": lines, "next_after": lines[-1]["id"] if lines else after}
+
+    @jobs.get("/{job_id}/metrics", summary="The metric series of a training job's run",
+              response_model=JobMetricsView)
+    def job_metrics(request: Request, job_id: str,
+                    who: Annotated[Principal, Depends(require("viewer", "read job metrics"))]
+                    ) -> dict[str, Any]:
+        workspace = state_of(request).workspace
+        run_id = job_store.get_job(workspace, job_id)["run_id"]
+        series = {} if run_id is None else get_run(workspace, run_id)["series"]
+        return {"job_id": job_id, "run_id": run_id, "series": series}
+
+    @jobs.get("/{job_id}/output", summary="The predictions file a predict job wrote",
+              response_class=FileResponse)
+    def job_output(request: Request, job_id: str,
+                   who: Annotated[Principal, Depends(require("viewer", "download outputs"))]
+                   ) -> FileResponse:
+        workspace = state_of(request).workspace
+        job = job_store.get_job(workspace, job_id)
+        path = output_path(workspace, job_id)
+        if job["kind"] != "predict" or job["status"] != "succeeded" or not path.is_file():
+            raise JobHasNoOutput(job_id, job["kind"], job["status"])
+        return FileResponse(path, media_type="text/csv",
+                            filename=f"{job_id[:8]}-{OUTPUT_NAME}")
+
+    @jobs.post("/{job_id}/cancel", summary="Cancel a queued job, or stop a running one",
+               response_model=JobView)
+    def cancel_job(request: Request, job_id: str,
+                   who: Annotated[Principal, Depends(require("editor", "cancel jobs"))]
+                   ) -> dict[str, Any]:
+        return job_store.cancel_job(state_of(request).workspace, job_id)
+
+    return jobs
