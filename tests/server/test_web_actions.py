@@ -83,3 +83,19 @@ def test_promoting_moves_the_alias_shown_on_the_model_page(editor):
     answer = editor.post("/ui/models/credit/aliases", data={"version": "1", "alias": "production"})
     assert answer.headers["hx-redirect"] == "/models/credit"
     assert "production" in editor.get("/models/credit").text
+
+
+def test_the_training_form_offers_the_datasets_columns_and_queues_a_job(editor):
+    with open(EXAMPLES / "credit_g.csv", "rb") as handle:
+        dataset = editor.post("/ui/datasets", files={"file": ("credit.csv", handle)}
+                              ).headers["hx-redirect"].rsplit("/", 1)[1]
+    assert "<option>checking_status</option>" in editor.get(f"/ui/columns?dataset={dataset}").text
+    answer = editor.post("/ui/jobs", data={"dataset": dataset, "target": "class",
+                                           "time_budget": "30"})
+    job_page = editor.get(answer.headers["hx-redirect"]).text
+    assert "Train job" in job_page and "queued" in job_page
+
+
+def test_a_bad_training_setting_is_named_in_the_form(editor):
+    answer = editor.post("/ui/jobs", data={"dataset": "nope", "target": "class"})
+    assert "dataset" in answer.text and 'class="error"' in answer.text

@@ -133,3 +133,61 @@ async def try_it(request: Request, name: str) -> Response:
         return page(request, "try_result.html.j2", None, answer=answer)
 
     return await _act(request, "viewer", "try models", work)
+
+
+@router.get("/train")
+async def training_form(request: Request, dataset: str = "") -> Response:
+    viewer = signed_in(request)
+    if viewer is None:
+        return to_login(request)
+    from trainforge.store import uploads
+
+    listed = uploads.list_uploads(request.app.state.workspace)
+    chosen = dataset if any(u["id"] == dataset for u in listed) else ""
+    return page(request, "train.html.j2", viewer, datasets=listed, chosen=chosen,
+                columns=_columns(request, chosen) if chosen else [])
+
+
+@router.get("/ui/columns")
+async def column_options(request: Request, dataset: str = "") -> Response:
+    """The ``<option>``s of the target select for the chosen dataset."""
+    viewer = signed_in(request)
+    if viewer is None:
+        return to_login(request)
+    return page(request, "target_options.html.j2", viewer,
+                columns=_columns(request, dataset) if dataset else [])
+
+
+def _columns(request: Request, upload_id: str) -> list[str]:
+    from trainforge.store import uploads
+    from trainforge.store.datasets import get_dataset
+
+    try:
+        upload = uploads.get_upload(request.app.state.workspace, upload_id)
+    except TrainforgeError:
+        return []
+    recorded = (get_dataset(request.app.state.workspace, upload["dataset_id"])
+                if upload["dataset_id"] else None)
+    return list((recorded or {}).get("schema", {}))
+
+
+@router.post("/ui/jobs")
+async def start_training(request: Request) -> Response:
+    """The new-training form: the same TrainJob body and ``submit`` as ``POST /api/v1/jobs``."""
+    async def work(who: Principal) -> Response:
+        from pydantic import ValidationError
+
+        from trainforge.server.job_requests import TrainJob, submit
+
+        form = await request.form()
+        fields = {key: str(value).strip() for key, value in form.items()
+                  if key != "csrf_token" and str(value).strip()}
+        try:
+            body = TrainJob(kind="train", **fields)  # type: ignore[arg-type]
+        except ValidationError as invalid:
+            return _error("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                    for e in invalid.errors()))
+        job = await run_in_threadpool(submit, request.app.state.workspace, body, who)
+        return _go(f"/jobs/{job['id']}")
+
+    return await _act(request, "editor", "start training", work)
