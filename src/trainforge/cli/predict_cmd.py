@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from trainforge.cli.remote import ServerOption, TokenOption
+
 _REF_HELP = "NAME, NAME:VERSION or NAME@ALIAS"
 
 
@@ -16,6 +18,8 @@ def predict(
                                                "or a folder of images")],
     output: Annotated[Path, typer.Option("--output", "-o", help="CSV or .parquet to write")],
     chunk_rows: Annotated[int, typer.Option(help="rows read at a time")] = 50_000,
+    server: ServerOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Predict every row of INPUT, in order, into OUTPUT.
 
@@ -25,11 +29,19 @@ def predict(
     """
     from rich.console import Console
 
+    from trainforge.client import server_url
     from trainforge.config import PredictConfig
     from trainforge.serving.batch import predict_file
     from trainforge.workspace import Workspace
 
     settings = PredictConfig(model=model, input=input, output=output, chunk_rows=chunk_rows)
+    url = server_url(server)
+    if url is not None:
+        from trainforge.cli.remote_use import predict_remotely
+
+        predict_remotely(url, token=token, model=settings.model, data=settings.input,
+                         output=settings.output, console=Console(stderr=True, highlight=False))
+        return
     loaded = Workspace().registry.load(settings.model)
     result = predict_file(loaded, settings.input, settings.output, chunk_rows=settings.chunk_rows)
     console = Console(stderr=True)
@@ -44,13 +56,24 @@ def predict(
 def evaluate(
     model: Annotated[str, typer.Argument(help=_REF_HELP)],
     data: Annotated[Path, typer.Argument(help="labelled table holding the model's target")],
+    server: ServerOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Score a registered model on a labelled table."""
     from rich.console import Console
 
     import trainforge
     from trainforge.cli.render import metrics_table
+    from trainforge.client import server_url
 
+    url = server_url(server)
+    if url is not None:
+        from trainforge.cli.remote_use import evaluate_remotely
+
+        metrics = evaluate_remotely(url, token=token, model=model, data=data,
+                                    console=Console(stderr=True, highlight=False))
+        Console().print(metrics_table(metrics, title=f"{model} on {data} (on {url})"))
+        return
     evaluation = trainforge.evaluate(model, data)
     Console().print(metrics_table(evaluation, title=f"{model} on {data}"))
 
