@@ -80,6 +80,9 @@ class _RunRecorder:
         if event.score is not None:
             log_metric(self.workspace, self.run_id, "trial_score", float(event.score),
                        step=int(event.number))
+            # per algorithm too: the UI's live leaderboard and its chart of score by trial
+            log_metric(self.workspace, self.run_id, f"trials.{event.algorithm}",
+                       float(event.score), step=int(event.number))
         self.trial = int(event.number) + 1
 
 

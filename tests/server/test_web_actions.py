@@ -99,3 +99,10 @@ def test_the_training_form_offers_the_datasets_columns_and_queues_a_job(editor):
 def test_a_bad_training_setting_is_named_in_the_form(editor):
     answer = editor.post("/ui/jobs", data={"dataset": "nope", "target": "class"})
     assert "dataset" in answer.text and 'class="error"' in answer.text
+
+
+def test_a_runs_page_ranks_its_algorithms_by_their_best_validation_score(editor, trained):
+    run_id = trained.registry.versions("credit")[0].run_id
+    page = editor.get(f"/runs/{run_id}").text
+    assert "Leaderboard" in page and "<td>linear</td>" in page
+    assert "trials.linear" in editor.get(f"/runs/{run_id}/series").json()["series"]

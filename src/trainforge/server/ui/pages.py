@@ -144,7 +144,7 @@ async def run_page(request: Request, run_id: str) -> Response:
     except RunNotFound as error:
         return _not_found(request, viewer, error)
     return page(request, "run.html.j2", viewer, run=run, live=run["status"] in LIVE,
-                flat_metrics=_flat(run.get("metrics") or {}))
+                flat_metrics=_flat(run.get("metrics") or {}), leaderboard=_leaderboard(run))
 
 
 @router.get("/runs/{run_id}/series")
@@ -200,6 +200,21 @@ async def model_report(request: Request, name: str, version: int) -> Response:
     # the report is self-contained and script-free; this policy keeps it so
     return FileResponse(report, media_type="text/html", headers={
         "Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'"})
+
+
+def _leaderboard(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each algorithm's best validation score and trial count, best first, from the
+    ``trials.<algorithm>`` series the run records as it searches."""
+    from trainforge.data.task import LOWER_IS_BETTER
+
+    lower = (run.get("config") or {}).get("metric") in LOWER_IS_BETTER
+    rows = []
+    for key, points in run["series"].items():
+        if key.startswith("trials.") and points:
+            scores = [p["value"] for p in points]
+            rows.append({"algorithm": key.removeprefix("trials."), "trials": len(scores),
+                         "best": min(scores) if lower else max(scores)})
+    return sorted(rows, key=lambda r: r["best"], reverse=not lower)
 
 
 def _flat(metrics: dict[str, Any]) -> dict[str, Any]:
