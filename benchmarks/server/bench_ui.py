@@ -100,7 +100,8 @@ def main() -> None:
             answer = client.get(path)
             times.append((time.perf_counter() - started) * 1000)
             assert answer.status_code == 200
-        print(f"| `{path.split('?')[0]}` | {statistics.median(times):.1f} | {max(times):.1f} | |")
+        shown = "/".join("ID" if len(p) == 32 else p for p in path.split("?")[0].split("/"))
+        print(f"| `{shown}` | {statistics.median(times):.1f} | {max(times):.1f} | |")
 
 
 if __name__ == "__main__":
