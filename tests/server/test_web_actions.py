@@ -59,6 +59,7 @@ def test_deploy_then_try_it_answers_as_the_prediction_endpoint_does(editor):
         "hx-redirect"] == "/deployments"
     page = editor.get("/deployments").text
     assert 'name="credit_amount"' in page and "credit:2" in page
+    assert '<option value="no checking">' in page  # a category's levels are offered
     row = {"duration": "24", "credit_amount": "4000", "age": "35", "checking_status": "<0"}
     answer = editor.post("/ui/deployments/credit/try", data=row).text
     assert "credit:2 predicts" in answer and re.search(r"<strong class=\"prediction\">(good|bad)<",

@@ -4,7 +4,8 @@
 (function () {
   "use strict";
 
-  const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2"];
+  const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777",
+                  "#65a30d", "#92400e", "#475569"];
 
   function groupOf(key) {
     const cut = key.lastIndexOf(".");

@@ -84,7 +84,20 @@ async def deployments_page(request: Request) -> Response:
     served = deployments.router.served
     return page(request, "deployments.html.j2", viewer, deployments=deployments.listing(),
                 fields={name: model.signature.features for name, model in served.items()},
+                levels={name: _levels(model) for name, model in served.items()},
                 models=request.app.state.workspace.registry.list_models())
+
+
+def _levels(served: Any) -> dict[str, list[str]]:
+    """Each category column's known levels (the try-it form offers them), up to 50."""
+    from trainforge.serving.plans import known_categories
+
+    model = served.loaded.model
+    found: dict[str, list[str]] = {}
+    for member in getattr(model, "members", []):
+        for column, values in known_categories(member.preprocessor).items():
+            found.setdefault(column, [str(v) for v in values if v is not None][:50])
+    return found
 
 
 @router.post("/ui/deployments")
