@@ -107,3 +107,13 @@ def test_a_runs_page_ranks_its_algorithms_by_their_best_validation_score(editor,
     page = editor.get(f"/runs/{run_id}").text
     assert "Leaderboard" in page and "<td>linear</td>" in page
     assert "trials.linear" in editor.get(f"/runs/{run_id}/series").json()["series"]
+
+
+def test_the_job_pages_cancel_button_cancels_a_queued_job(editor, trained):
+    from trainforge.store import jobs
+
+    job_id = jobs.submit_job(trained, kind="train", config={}, submitted_by="eve")
+    assert "Cancel the job" in editor.get(f"/jobs/{job_id}").text
+    editor.post(f"/ui/jobs/{job_id}/cancel")
+    assert jobs.get_job(trained, job_id)["status"] == "cancelled"
+    assert "Cancel the job" not in editor.get(f"/jobs/{job_id}").text

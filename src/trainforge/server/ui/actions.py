@@ -204,3 +204,15 @@ async def start_training(request: Request) -> Response:
         return _go(f"/jobs/{job['id']}")
 
     return await _act(request, "editor", "start training", work)
+
+
+@router.post("/ui/jobs/{job_id}/cancel")
+async def cancel_job(request: Request, job_id: str) -> Response:
+    """The job page's Cancel button: what ``POST /api/v1/jobs/{id}/cancel`` does."""
+    async def work(who: Principal) -> Response:
+        from trainforge.store import jobs
+
+        jobs.cancel_job(request.app.state.workspace, job_id)
+        return _go(f"/jobs/{job_id}")
+
+    return await _act(request, "editor", "cancel jobs", work)
