@@ -98,12 +98,22 @@ class Model:
         return f"<trainforge model {self.ref}: {self.task.describe()}>"
 
 
-class TrainedModel(Model):
-    """What ``train()`` returns: the registered model plus how it was found and how it did."""
+class _Produced(Model):
+    """A model a job just made, with the job's outcome (how it was found, how it did)."""
 
     def __init__(self, loaded: LoadedModel, outcome: Any) -> None:
         super().__init__(loaded)
         self.outcome = outcome
+
+    @property
+    def run_id(self) -> str:
+        """The run in the store that made it (``trainforge runs show RUN``)."""
+        return str(self.outcome.run_id)
+
+
+class TrainedModel(_Produced):
+    """What ``train()`` returns: the registered model plus how it was found and how it did."""
+
 
     @property
     def evaluation(self) -> Any:
@@ -118,17 +128,10 @@ class TrainedModel(Model):
     def diagnosis(self) -> Any:
         return self.outcome.diagnosis
 
-    @property
-    def run_id(self) -> str:
-        return str(self.outcome.run_id)
 
-
-class SegmentsModel(Model):
+class SegmentsModel(_Produced):
     """What ``cluster()`` returns: the registered clustering model and what it found."""
 
-    def __init__(self, loaded: LoadedModel, outcome: Any) -> None:
-        super().__init__(loaded)
-        self.outcome = outcome
 
     @property
     def labels(self) -> np.ndarray:
@@ -147,17 +150,10 @@ class SegmentsModel(Model):
 
         return pd.DataFrame(describe_choice(self.outcome.result))
 
-    @property
-    def run_id(self) -> str:
-        return str(self.outcome.run_id)
 
-
-class AnomaliesModel(Model):
+class AnomaliesModel(_Produced):
     """What ``find_anomalies()`` returns: the registered detector and what it found."""
 
-    def __init__(self, loaded: LoadedModel, outcome: Any) -> None:
-        super().__init__(loaded)
-        self.outcome = outcome
 
     @property
     def scores(self) -> np.ndarray:
@@ -174,18 +170,11 @@ class AnomaliesModel(Model):
         """The top anomalies, each with the features that drive its score."""
         return list(self.outcome.described.anomalies)
 
-    @property
-    def run_id(self) -> str:
-        return str(self.outcome.run_id)
 
-
-class TrainedPolicy(Model):
+class TrainedPolicy(_Produced):
     """What ``train_agent()`` returns: the registered policy plus how it was trained and how
     it did."""
 
-    def __init__(self, loaded: LoadedModel, outcome: Any) -> None:
-        super().__init__(loaded)
-        self.outcome = outcome
 
     @property
     def evaluation(self) -> Any:
@@ -195,7 +184,3 @@ class TrainedPolicy(Model):
     @property
     def algorithm(self) -> str:
         return str(self.outcome.algorithm)
-
-    @property
-    def run_id(self) -> str:
-        return str(self.outcome.run_id)

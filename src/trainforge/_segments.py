@@ -94,11 +94,13 @@ def _run(config: ClusterConfig | AnomalyConfig, *, workspace: Workspace,
         result, described, registered = work(dataset, features, run_id, notes)
     except BaseException as error:
         finish_run(workspace, run_id, status="failed", metrics={},
-                   error=str(error) or repr(error), peak_memory_mb=peak_memory_mb(), cpu_s=time.process_time() - cpu_start)
+                   error=str(error) or repr(error), peak_memory_mb=peak_memory_mb(),
+                   cpu_s=time.process_time() - cpu_start)
         raise
     version = registered["version"]
     finish_run(workspace, run_id, status="succeeded", metrics=registered["metrics"],
-               peak_memory_mb=peak_memory_mb(), cpu_s=time.process_time() - cpu_start, model=(version.name, version.version))
+               peak_memory_mb=peak_memory_mb(), cpu_s=time.process_time() - cpu_start,
+               model=(version.name, version.version))
     return result, described, version, run_id, notes
 
 
@@ -108,12 +110,7 @@ def run_clustering(config: ClusterConfig, *, workspace: Workspace,
     segment, write the report and register the model."""
     from trainforge.evaluation.segments import describe_clustering
     from trainforge.evaluation.unsupervised_report import write_segments_report
-    from trainforge.training.unsupervised import (
-        as_table_model,
-        cluster,
-        cluster_metrics,
-        describe_choice,
-    )
+    from trainforge.training.unsupervised import cluster, cluster_metrics, describe_choice
 
     started = time.time()
     name = config.name or _default_name(config.data, config.sql, "-segments")
@@ -129,16 +126,12 @@ def run_clustering(config: ClusterConfig, *, workspace: Workspace,
         described = describe_clustering(result, dataset.frame)
         metrics = cluster_metrics(result)
         lineage = _lineage(config, dataset, run_id, result.features)
-        with tempfile.TemporaryDirectory(prefix="trainforge-report-") as scratch:
-            report = write_segments_report(
-                Path(scratch) / "report.html", title=name, result=result, described=described,
-                source=dataset.source, n_rows=len(dataset.frame), metrics=metrics,
-                candidates=describe_choice(result), notes=[*notes, *result.notes],
-                lineage=lineage)
-            _notify(observers, "registering the model package")
-            version = workspace.registry.register(
-                as_table_model(result), name=name, metrics=metrics, lineage=lineage,
-                extra_files={"report.html": report})
+        version = _register(workspace, observers, name=name, result=result, metrics=metrics,
+                            lineage=lineage, write_report=lambda path: write_segments_report(
+                                path, title=name, result=result, described=described,
+                                source=dataset.source, n_rows=len(dataset.frame),
+                                metrics=metrics, candidates=describe_choice(result),
+                                notes=[*notes, *result.notes], lineage=lineage))
         return result, described, {"version": version, "metrics": metrics}
 
     result, described, version, run_id, notes = _run(
@@ -154,7 +147,7 @@ def run_anomalies(config: AnomalyConfig, *, workspace: Workspace,
     detector."""
     from trainforge.evaluation.segments import describe_anomaly_result
     from trainforge.evaluation.unsupervised_report import write_anomalies_report
-    from trainforge.training.unsupervised import anomaly_metrics, as_table_model, find_anomalies
+    from trainforge.training.unsupervised import anomaly_metrics, find_anomalies
 
     started = time.time()
     name = config.name or _default_name(config.data, config.sql, "-anomalies")
@@ -169,15 +162,12 @@ def run_anomalies(config: AnomalyConfig, *, workspace: Workspace,
         described = describe_anomaly_result(result, dataset.frame, top=config.top)
         metrics = anomaly_metrics(result)
         lineage = _lineage(config, dataset, run_id, result.features)
-        with tempfile.TemporaryDirectory(prefix="trainforge-report-") as scratch:
-            report = write_anomalies_report(
-                Path(scratch) / "report.html", title=name, result=result, described=described,
-                source=dataset.source, n_rows=len(dataset.frame), metrics=metrics,
-                notes=[*notes, *result.notes], lineage=lineage)
-            _notify(observers, "registering the model package")
-            version = workspace.registry.register(
-                as_table_model(result), name=name, metrics=metrics, lineage=lineage,
-                extra_files={"report.html": report})
+        version = _register(workspace, observers, name=name, result=result, metrics=metrics,
+                            lineage=lineage, write_report=lambda path: write_anomalies_report(
+                                path, title=name, result=result, described=described,
+                                source=dataset.source, n_rows=len(dataset.frame),
+                                metrics=metrics, notes=[*notes, *result.notes],
+                                lineage=lineage))
         return result, described, {"version": version, "metrics": metrics}
 
     result, described, version, run_id, notes = _run(
@@ -185,6 +175,19 @@ def run_anomalies(config: AnomalyConfig, *, workspace: Workspace,
     return AnomaliesOutcome(config=config, result=result, described=described, version=version,
                             run_id=run_id, report_path=version.path / "report.html",
                             notes=[*notes, *result.notes], elapsed_s=time.time() - started)
+
+
+def _register(workspace: Workspace, observers: Sequence[object], *, name: str, result: Any,
+              metrics: dict[str, Any], lineage: dict[str, Any],
+              write_report: Callable[[Path], Path]) -> Any:
+    """Write the report into a scratch folder, then register the model with it inside."""
+    from trainforge.training.unsupervised import as_table_model
+
+    with tempfile.TemporaryDirectory(prefix="trainforge-report-") as scratch:
+        report = write_report(Path(scratch) / "report.html")
+        _notify(observers, "registering the model package")
+        return workspace.registry.register(as_table_model(result), name=name, metrics=metrics,
+                                           lineage=lineage, extra_files={"report.html": report})
 
 
 def _lineage(config: ClusterConfig | AnomalyConfig, dataset: Any, run_id: str,

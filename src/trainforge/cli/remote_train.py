@@ -29,19 +29,26 @@ def train_remotely(url: str, *, token: str | None, data: str, settings: dict[str
                           "(folders and --sql run only locally)")
     with ServerClient(url, token=token) as client:
         dataset = client.upload("/api/v1/datasets", path)
-        job = client.post("/api/v1/jobs", json={"kind": "train", "dataset": dataset["id"],
-                                                **settings})
-        console.print(f"uploaded {path.name} as dataset {dataset['id']}; job {job['id']} "
-                      f"queued on {client.url}")
-        try:
-            job = follow(client, job["id"], console=console)
-        except KeyboardInterrupt:
-            client.post(f"/api/v1/jobs/{job['id']}/cancel")
-            console.print(f"cancelled job {job['id']} on the server")
-            raise
+        console.print(f"uploaded {path.name} as dataset {dataset['id']}")
+        job = run_job(client, {"kind": "train", "dataset": dataset["id"], **settings},
+                      console=console)
+    _summary(job, console)
+    return job
+
+
+def run_job(client: ServerClient, body: dict[str, Any], *, console: Console) -> dict[str, Any]:
+    """Submit a job, print its log until it ends, return it; Ctrl-C cancels it on the
+    server. JobFailed unless it succeeded."""
+    job = client.post("/api/v1/jobs", json=body)
+    console.print(f"job {job['id']} queued on {client.url}")
+    try:
+        job = follow(client, job["id"], console=console)
+    except KeyboardInterrupt:
+        client.post(f"/api/v1/jobs/{job['id']}/cancel")
+        console.print(f"cancelled job {job['id']} on the server")
+        raise
     if job["status"] != "succeeded":
         raise JobFailed(job["id"], job["status"], job["error"])
-    _summary(job, console)
     return job
 
 

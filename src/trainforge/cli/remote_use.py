@@ -13,23 +13,9 @@ from typing import Any
 
 from rich.console import Console
 
-from trainforge.cli.remote_train import follow
+from trainforge.cli.remote_train import run_job
 from trainforge.client import ServerClient
-from trainforge.errors import ConfigError, JobFailed
-
-
-def _run_job(client: ServerClient, body: dict[str, Any], console: Console) -> dict[str, Any]:
-    job = client.post("/api/v1/jobs", json=body)
-    console.print(f"job {job['id']} queued on {client.url}")
-    try:
-        job = follow(client, job["id"], console=console)
-    except KeyboardInterrupt:
-        client.post(f"/api/v1/jobs/{job['id']}/cancel")
-        console.print(f"cancelled job {job['id']} on the server")
-        raise
-    if job["status"] != "succeeded":
-        raise JobFailed(job["id"], job["status"], job["error"])
-    return job
+from trainforge.errors import ConfigError
 
 
 def _upload(client: ServerClient, data: Path, console: Console) -> str:
@@ -46,7 +32,8 @@ def predict_remotely(url: str, *, token: str | None, model: str, data: Path, out
     """Predict every row of ``data`` with the server's ``model`` into ``output``."""
     with ServerClient(url, token=token) as client:
         dataset = _upload(client, data, console)
-        job = _run_job(client, {"kind": "predict", "model": model, "dataset": dataset}, console)
+        job = run_job(client, {"kind": "predict", "model": model, "dataset": dataset},
+                      console=console)
         client.download(f"/api/v1/jobs/{job['id']}/output", output)
     result = job["result"] or {}
     console.print(f"wrote {result.get('rows', 0):,} predictions of {result.get('model')} to "
@@ -59,6 +46,6 @@ def evaluate_remotely(url: str, *, token: str | None, model: str, data: Path,
     """Score the server's ``model`` on the labelled table ``data``; returns the metrics."""
     with ServerClient(url, token=token) as client:
         dataset = _upload(client, data, console)
-        job = _run_job(client, {"kind": "evaluate", "model": model, "dataset": dataset},
-                       console)
+        job = run_job(client, {"kind": "evaluate", "model": model, "dataset": dataset},
+                      console=console)
     return dict((job["result"] or {}).get("metrics", {}))
