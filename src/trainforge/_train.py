@@ -20,6 +20,7 @@ from trainforge.data.task import LOWER_IS_BETTER
 from trainforge.errors import ConfigError, TrainingInterrupted
 from trainforge.training.semi_supervised import (
     SEMI_SUPERVISED_SEARCH_SHARE,
+    fit_method,
     semi_supervised,
     worth_trying,
 )
@@ -219,14 +220,20 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                                deadline=clock.refit_deadline())
         evaluation, semi_info = _compare_semi_supervised(semi, evaluation, test_frame, task)
     refitted = None
-    if semi is None or semi.model is None:
+    if semi is not None and semi.model is not None:
+        # as for labeled-only below: the kept method learns from every labelled row too
+        _notify(observers, "on_phase", f"refitting {semi.kept} on all {len(frame):,} rows")
+        refitted = fit_method((semi.kept, semi.rounds), result, frame, unlabeled, task=task,
+                              schema=dataset.schema, features=features, seed=config.seed,
+                              deadline=clock.refit_deadline())
+    else:
         # the test split has served its purpose: fit the same choices on every labelled row
         _notify(observers, "on_phase", f"refitting the chosen blend on all {len(frame):,} rows")
         refitted = refit_on_all(result, frame, task=task, schema=dataset.schema,
                                 features=features, deadline=clock.refit_deadline(),
                                 seed=config.seed)
-    final = (semi.model if semi is not None and semi.model is not None
-             else refitted if refitted is not None else result.model)
+    final = (refitted if refitted is not None else
+             semi.model if semi is not None and semi.model is not None else result.model)
     name = config.name or _default_name(config)
     lineage = {"dataset_fingerprint": dataset.fingerprint, "dataset_source": dataset.source,
                "run_id": run_id, "seed": config.seed, "config": config.model_dump(mode="json"),
@@ -235,8 +242,7 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                          "(same algorithms, settings and weights; the test metrics are those "
                          f"of the model fitted on the {len(train_frame)} training rows)")
                if refitted is not None else
-               "not refitted (not enough time left, or a semi-supervised model was kept): the "
-               "registered model is the evaluated one"}
+               "not refitted (not enough time left): the registered model is the evaluated one"}
     if semi_info is not None:
         lineage["semi_supervised"] = semi_info
     version = _register(config, workspace=workspace, observers=observers, name=name, task=task,
@@ -263,8 +269,7 @@ def _compare_semi_supervised(semi: Any, evaluation: Any, test_frame: Any, task: 
                 kept_evaluation.metrics.get(task.metric) if row["method"] == semi.kept else None)
         methods.append({**row, f"test_{task.metric}": test})
     return kept_evaluation, {"kept": semi.kept, "unlabeled_rows": semi.n_unlabeled,
-                             "chosen_on": "a fifth of the labeled training rows (not the test "
-                                          "split)", "methods": methods}
+                             "chosen_on": semi.chosen_on, "methods": methods}
 
 
 def _evaluate(result: Any, *, task: Any, train_frame: Any, test_frame: Any) -> tuple[Any, Any]:

@@ -1,0 +1,136 @@
+"""Self-training: the search's recipe labels the unlabeled rows, and learns from its own labels.
+
+Each round the latest model predicts every unlabeled row, and a growing share of them
+(``ROUND_SHARES``) is admitted with its predicted class: per class, the rows the model is most
+sure belong to it, in the labeled rows' class proportions. A confidence threshold alone lets
+the majority class flood the set (on churn data, 0.9 admitted mostly "no churn" rows and the
+model got worse); quotas keep the class balance the labels show. The recipe (algorithms,
+settings, weights) is then fitted again, from scratch, on the labeled plus admitted rows, so a
+row labeled wrongly early can be labeled again later. Every round's model is returned: how
+many rounds help is decided by cross-validation, not fixed here.
+
+Text columns learn their TF-IDF vocabulary from the labeled and the unlabeled rows (words
+need no label), which ``fit_recipe`` does for every method that fits the recipe.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from trainforge.algorithms import catalog
+from trainforge.algorithms.model import Member, TabularModel, coerce_frame
+from trainforge.data.dataset import ColumnKind, Schema
+from trainforge.data.prepare import make_preprocessor
+from trainforge.data.task import Task
+from trainforge.training.assembly import feature_specs
+from trainforge.training.automl import SearchResult, _encode_target, _prepare
+from trainforge.training.refit import _fit_all, refit_estimate_s, refit_on_all
+from trainforge.training.trial import PreparedFold, SearchData, categorical_outputs
+
+# the share of the unlabeled rows admitted after each round: a curriculum, surest rows first
+ROUND_SHARES = (0.25, 0.5, 1.0)
+
+
+def admit_pseudo_labels(proba: np.ndarray, *, share: float,
+                        class_shares: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows of ``proba`` (unlabeled rows × classes) get a pseudo-label, and which class:
+    ``share`` of the rows in all, split over the classes in ``class_shares``; within a class,
+    the rows predicted as that class with the highest probability of it.
+
+    Example:
+        >>> proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.6, 0.4], [0.3, 0.7]])
+        >>> rows, codes = admit_pseudo_labels(proba, share=0.5, class_shares=[0.5, 0.5])
+        >>> rows.tolist(), codes.tolist()
+        ([0, 3], [0, 1])
+    """
+    n_admitted = round(share * len(proba))
+    predicted = proba.argmax(axis=1)
+    rows, codes = [], []
+    for code, class_share in enumerate(class_shares):
+        quota = round(n_admitted * class_share)
+        candidates = np.flatnonzero(predicted == code)
+        surest = candidates[np.argsort(-proba[candidates, code], kind="stable")][:quota]
+        rows.append(surest)
+        codes.append(np.full(len(surest), code, dtype=np.int64))
+    order = np.argsort(np.concatenate(rows), kind="stable")
+    return np.concatenate(rows)[order], np.concatenate(codes)[order]
+
+
+def self_train(result: SearchResult, model: TabularModel, labeled: pd.DataFrame,
+               unlabeled: pd.DataFrame, *, task: Task, schema: Schema,
+               features: Sequence[str], seed: int, deadline: float | None,
+               rounds: int = len(ROUND_SHARES)) -> list[tuple[TabularModel, int]]:
+    """``model`` (fitted on ``labeled``) taught by its own labels for up to ``rounds``
+    rounds: each round's (model, pseudo-labeled rows). Shorter when time runs out."""
+    codes = _encode_target(labeled[task.target], task)
+    class_shares = (np.bincount(codes, minlength=len(task.classes)) / len(codes)).tolist()
+    names = np.asarray(task.classes, dtype=object)
+    trained: list[tuple[TabularModel, int]] = []
+    for share in ROUND_SHARES[:rounds]:
+        if late(deadline):
+            break
+        rows, pseudo_codes = admit_pseudo_labels(model.predict_proba(unlabeled), share=share,
+                                                 class_shares=class_shares)
+        pseudo = unlabeled.iloc[rows].copy()
+        pseudo[task.target] = names[pseudo_codes]
+        refit = fit_recipe(result, pd.concat([labeled, pseudo]), vocabulary=unlabeled,
+                           task=task, schema=schema, features=features, seed=seed,
+                           deadline=deadline)
+        if refit is None:
+            break
+        model = refit
+        trained.append((model, len(rows)))
+    return trained
+
+
+def fit_recipe(result: SearchResult, frame: pd.DataFrame, *, vocabulary: pd.DataFrame | None,
+               task: Task, schema: Schema, features: Sequence[str], seed: int,
+               deadline: float | None) -> TabularModel | None:
+    """``result``'s recipe fitted on ``frame`` (as ``refit_on_all``), with the text columns'
+    TF-IDF also fitted on ``vocabulary`` (unlabeled rows); None when it could not finish by
+    ``deadline``."""
+    if vocabulary is None or not has_text(schema, features):
+        return refit_on_all(result, frame, task=task, schema=schema, features=features,
+                            deadline=deadline, seed=seed)
+    if not result.chosen or any(c.sample_fraction < 1.0 for c in result.chosen):
+        return None
+    data, _ = _prepare(frame, task=task, schema=schema, features=features, seed=seed,
+                       algorithm="auto")
+    rows = np.arange(len(data.y))
+    if deadline is not None and time.monotonic() + refit_estimate_s(
+            result.chosen, n_rows=len(rows)) > deadline:
+        return None
+    words = coerce_frame(vocabulary, feature_specs(schema, features))
+    # fitted here, with the vocabulary, so that _fit_all finds each style already prepared
+    prepared: dict[str, PreparedFold] = {style: _prepare_style(data, style, rows, words)
+                for style in {catalog.get(c.spec.algorithm).preprocessing for c in result.chosen}
+                if style in ("linear", "tree")}
+    members: list[Member] = []
+    for chosen in sorted(result.chosen, key=lambda c: -c.weight):
+        member = _fit_all(chosen, data, rows, prepared, deadline=deadline, seed=data.seed)
+        if member is None:
+            return None
+        members.append(member)
+    return TabularModel(task=result.model.task, features=list(result.model.features),
+                        members=members)
+
+
+def has_text(schema: Schema, features: Sequence[str]) -> bool:
+    return any(ColumnKind(schema[name]) is ColumnKind.TEXT for name in features)
+
+
+def late(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline
+
+
+def _prepare_style(data: SearchData, style: str, rows: np.ndarray,
+                   vocabulary: pd.DataFrame) -> PreparedFold:
+    preprocessor = make_preprocessor(data.schema, data.features, style=style,  # type: ignore[arg-type]
+                                     target_type="binary" if data.n_classes == 2 else "multiclass")
+    train = preprocessor.fit_transform(data.frame.iloc[rows], data.y[rows],
+                                       vocabulary=vocabulary)
+    return PreparedFold(preprocessor, train, None, categorical_outputs(preprocessor))
