@@ -223,9 +223,9 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
     if semi is not None and semi.model is not None:
         # as for labeled-only below: the kept method learns from every labelled row too
         _notify(observers, "on_phase", f"refitting {semi.kept} on all {len(frame):,} rows")
-        refitted = fit_method((semi.kept, semi.rounds), result, frame, unlabeled, task=task,
-                              schema=dataset.schema, features=features, seed=config.seed,
-                              deadline=clock.refit_deadline())
+        refitted = fit_method((semi.kept, semi.rounds), semi.recipe or result, frame,
+                              unlabeled, task=task, schema=dataset.schema, features=features,
+                              seed=config.seed, deadline=clock.refit_deadline())
     else:
         # the test split has served its purpose: fit the same choices on every labelled row
         _notify(observers, "on_phase", f"refitting the chosen blend on all {len(frame):,} rows")
