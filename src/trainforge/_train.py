@@ -145,7 +145,7 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
     frame, target_report = clean_target(dataset, task)
     unlabeled = dataset.frame.loc[dataset.frame[task.target].isna().to_numpy()]
     if worth_trying(task, len(unlabeled)):
-        # self-training refits the chosen recipe a few times: it gets half of the time
+        # every cross-validation fold fits each semi-supervised method: they get the most
         clock = dataclasses.replace(clock, search_share=SEMI_SUPERVISED_SEARCH_SHARE)
     features = feature_columns(dataset.schema, task.target, frame=frame, source=dataset.source)
     data_profile = profile_data(dataset, target=task.target)

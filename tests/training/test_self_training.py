@@ -15,7 +15,7 @@ from trainforge.training.self_training import admit_pseudo_labels, fit_recipe, s
 def test_a_majority_class_cannot_flood_the_pseudo_labels():
     proba = np.array([[0.99, 0.01]] * 8 + [[0.4, 0.6]] * 2)
     _, codes = admit_pseudo_labels(proba, share=0.8, class_shares=[0.5, 0.5])
-    assert codes.tolist() == [0, 0, 0, 0, 1, 1]
+    assert np.bincount(codes).tolist() == [4, 4]
 
 
 def test_each_class_admits_the_rows_most_sure_to_belong_to_it():

@@ -47,10 +47,11 @@ CV_FOLDS = 5
 MAX_REPEATS = 3  # the k folds again, reshuffled, while time allows: a steadier estimate
 SPREADING_MAX_ROWS = 5_000  # label spreading builds a k-NN graph over every row
 MIN_UNLABELED = 20  # fewer unlabeled rows than this cannot change a model: not tried
-SEMI_SUPERVISED_SEARCH_SHARE = 0.5  # of the budget; each fold fits the recipe a few times
+# of the budget: each fold fits several methods; the search on a few labeled rows needs less
+SEMI_SUPERVISED_SEARCH_SHARE = 0.35
 # the kept method is fitted twice after the folds (on the training rows for the test split,
-# then on every labeled row): a fold holds every method, so two folds' time is enough
-FINAL_FITS_IN_FOLDS = 2
+# then on every labeled row)
+FINAL_FITS = 2
 LABELED_ONLY, VOCABULARY = "labeled only", "unlabeled text vocabulary"
 SELF_TRAINING, SPREADING = "self-training", "label spreading"
 
@@ -83,7 +84,7 @@ def semi_supervised(result: SearchResult, labeled: pd.DataFrame, unlabeled: pd.D
     outcome = SemiSupervised(kept=LABELED_ONLY, model=None, n_unlabeled=len(unlabeled))
     # each fold self-trains once, and the kept method is fitted twice more
     seconds = (None if deadline is None else
-               (deadline - time.monotonic()) / (CV_FOLDS + FINAL_FITS_IN_FOLDS))
+               (deadline - time.monotonic()) / (CV_FOLDS + FINAL_FITS))
     student = student_recipe(result, n_rows=len(labeled), n_unlabeled=len(unlabeled),
                              seconds=seconds)
     sign = 1.0 if scorer_for(task.metric, task.kind).greater_is_better else -1.0
@@ -151,36 +152,41 @@ def _cross_validate(result: SearchResult, student: SearchResult, labeled: pd.Dat
     if n_folds < 2:
         return []
     folds: list[dict[Candidate, float]] = []
-    slowest = 0.0
+    slowest_fold, slowest_method = 0.0, 0.0
     for repeat in range(MAX_REPEATS if deadline is not None else 1):
         splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed + repeat)
         for fit_rows, check_rows in splitter.split(np.zeros(len(y)), y):
-            if deadline is not None and (
-                    time.monotonic() + slowest * (1 + FINAL_FITS_IN_FOLDS) > deadline):
+            # the kept method is then fitted twice more (for the test split, then on all rows)
+            if deadline is not None and time.monotonic() + slowest_fold + (
+                    FINAL_FITS * slowest_method) > deadline:
                 return folds if len(folds) >= 2 else []
             started = time.monotonic()
-            scores = _score_fold(result, student, labeled.iloc[fit_rows],
-                                 labeled.iloc[check_rows], unlabeled, task=task, schema=schema, features=features,
-                                 seed=seed, deadline=deadline)
-            if scores is None:
+            scored = _score_fold(result, student, labeled.iloc[fit_rows],
+                                 labeled.iloc[check_rows], unlabeled, task=task,
+                                 schema=schema, features=features, seed=seed,
+                                 deadline=deadline)
+            if scored is None:
                 return folds if len(folds) >= 2 else []
-            folds.append(scores)
-            slowest = max(slowest, time.monotonic() - started)
+            folds.append(scored[0])
+            slowest_fold = max(slowest_fold, time.monotonic() - started)
+            slowest_method = max(slowest_method, scored[1])
     return folds
 
 
 def _score_fold(result: SearchResult, student: SearchResult, fit: pd.DataFrame,
                 check: pd.DataFrame, unlabeled: pd.DataFrame, *, task: Task, schema: Schema,
                 features: Sequence[str], seed: int, deadline: float | None
-                ) -> dict[Candidate, float] | None:
-    """Every candidate fitted on ``fit`` (+ ``unlabeled``), scored on ``check``; None when a
-    fit ran out of time (a fold counts only whole)."""
+                ) -> tuple[dict[Candidate, float], float] | None:
+    """Every candidate fitted on ``fit`` (+ ``unlabeled``), scored on ``check``, and the
+    seconds the slowest method took; None when a fit ran out of time (a fold counts only
+    whole)."""
     base = fit_recipe(result, fit, vocabulary=None, task=task, schema=schema,
                       features=features, seed=seed, deadline=deadline)
     if base is None:
         return None
     scores = {(LABELED_ONLY, 0): _score(base, check, task)}
     # the student teaches the first round: with the unlabeled texts' words when there is text
+    started = time.monotonic()
     teacher = base if student is result and not has_text(schema, features) else fit_recipe(
         student, fit, vocabulary=unlabeled, task=task, schema=schema, features=features,
         seed=seed, deadline=deadline)
@@ -192,12 +198,15 @@ def _score_fold(result: SearchResult, student: SearchResult, fit: pd.DataFrame,
                          features=features, seed=seed, deadline=deadline)
     if len(trained) < len(ROUND_SHARES):
         return None
+    slowest = time.monotonic() - started
     for rounds, (model, _) in enumerate(trained, start=1):
         scores[(SELF_TRAINING, rounds)] = _score(model, check, task)
     if len(fit) + len(unlabeled) <= SPREADING_MAX_ROWS:
+        started = time.monotonic()
         spread = label_spreading(fit, unlabeled, task=task, schema=schema, features=features)
         scores[(SPREADING, 0)] = _score(spread, check, task)
-    return scores
+        slowest = max(slowest, time.monotonic() - started)
+    return scores, slowest
 
 
 def _comparison_rows(folds: list[dict[Candidate, float]], means: dict[Candidate, float], *,
