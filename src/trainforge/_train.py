@@ -220,12 +220,14 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                                deadline=clock.refit_deadline())
         evaluation, semi_info = _compare_semi_supervised(semi, evaluation, test_frame, task)
     refitted = None
+    refit_by = clock.refit_deadline()
     if semi is not None and semi.model is not None:
         # as for labeled-only below: the kept method learns from every labelled row too
         _notify(observers, "on_phase", f"refitting {semi.kept} on all {len(frame):,} rows")
-        refitted = fit_method((semi.kept, semi.rounds), semi.recipe or result, frame,
-                              unlabeled, task=task, schema=dataset.schema, features=features,
-                              seed=config.seed, deadline=clock.refit_deadline())
+        if refit_by is None or time.monotonic() + semi.fit_s < refit_by:
+            refitted = fit_method((semi.kept, semi.rounds), semi.recipe or result, frame,
+                                  unlabeled, task=task, schema=dataset.schema,
+                                  features=features, seed=config.seed, deadline=refit_by)
     else:
         # the test split has served its purpose: fit the same choices on every labelled row
         _notify(observers, "on_phase", f"refitting the chosen blend on all {len(frame):,} rows")
