@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,10 +73,13 @@ def main() -> None:
             proba = model.predict_proba(test.drop(columns=[target]))
             predicted = np.asarray(model.predict(test.drop(columns=[target])), dtype=str)
             truth = test[target].to_numpy(dtype=str)
-            scores = {"accuracy": accuracy_score(truth, predicted),
-                      "f1_" + positive: f1_score(truth, predicted, pos_label=positive)}
+            scores = {"accuracy": accuracy_score(truth, predicted)}
             if len(classes) == 2:
+                scores["f1_" + positive] = f1_score(truth, predicted, pos_label=positive)
                 scores["roc_auc"] = roc_auc_score(truth == positive, proba[positive])
+            else:  # balanced accuracy is what a multiclass task optimises by default
+                scores["balanced_accuracy"] = balanced_accuracy_score(truth, predicted)
+                scores["f1_macro"] = f1_score(truth, predicted, average="macro")
             semi = model.manifest["lineage"].get("semi_supervised")
             results[label] = {"scores": scores, "wall_s": wall, "semi_supervised": semi}
             print(f"{label:22s} {json.dumps(scores)}  ({wall:.0f} s)")
