@@ -260,7 +260,7 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
 def _compare_semi_supervised(semi: Any, evaluation: Any, test_frame: Any, task: Any
                              ) -> tuple[Any, dict[str, Any]]:
     """The kept model's test evaluation, and the comparison the report shows: each method's
-    score on the check split that chose, and the test score of labeled-only and the kept one."""
+    cross-validated score that chose, and the test score of labeled-only and the kept one."""
     from trainforge.evaluation.evaluate import evaluate
 
     labeled_test = evaluation.metrics.get(task.metric)

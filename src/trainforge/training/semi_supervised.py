@@ -13,7 +13,9 @@ The choice is made by stratified k-fold cross-validation over ALL the labeled tr
 (repeated while time allows), every method fitted on the same folds with the same unlabeled
 rows: with 5 % of labels, one held-out fifth is a few dozen rows and cannot show a gain (it
 kept labeled-only on every benchmark). The test split is never seen. A tie keeps the
-labeled-only model: pseudo-labels must earn their place.
+labeled-only model: pseudo-labels must earn their place. When the search's blend is too slow
+to fit in every fold and round, the methods that refit use a quicker "student" recipe
+(``student_recipe``), and labeled-only is then scored as the student alone.
 """
 
 from __future__ import annotations
