@@ -106,3 +106,30 @@ def test_label_spreading_gives_a_row_far_from_any_label_the_class_shares():
     proba = SpreadLabels(kernel="knn", n_neighbors=2).fit(X, y).predict_proba(X)
     assert np.isfinite(proba).all()
     np.testing.assert_allclose(proba[-1], [2 / 3, 1 / 3])
+
+
+def test_a_pessimistic_refit_estimate_is_corrected_by_one_timed_refit():
+    import dataclasses
+    import time
+
+    from tests.training._tables import FEATURES, SCHEMA, table
+
+    from trainforge.data.task import TaskKind
+    from trainforge.training.automl import search
+    from trainforge.training.refit import refit_estimate_s
+    from trainforge.training.semi_supervised import timed_recipe
+
+    frame, task = table(TaskKind.BINARY, 400)
+    labeled, unlabeled = frame.iloc[:200], frame.iloc[200:].drop(columns="y")
+    result = search(labeled, task=task, schema=SCHEMA, features=FEATURES, deadline=None,
+                    trials=1, seed=0, algorithm="random_forest")
+    # as on telco churn: the estimate says a refit takes far longer than it does
+    slow = dataclasses.replace(result, chosen=[dataclasses.replace(c, fit_time_s=300.0)
+                                               for c in result.chosen])
+    started = time.monotonic()
+    timed = timed_recipe(slow, labeled, unlabeled, task=task, schema=SCHEMA,
+                         features=FEATURES, seed=0, deadline=started + 600.0)
+    took = time.monotonic() - started
+    assert refit_estimate_s(slow.chosen, n_rows=200) > 50
+    # timed on the first round: the labeled rows and a quarter of the unlabeled ones
+    assert refit_estimate_s(timed.chosen, n_rows=250) == pytest.approx(took, abs=0.5)
