@@ -38,7 +38,10 @@ bench: install
 	$(BIN)/python benchmarks/clustering/bench_clustering.py
 	$(BIN)/python benchmarks/rl/bench_cartpole.py
 	$(BIN)/python benchmarks/semi/bench_semi.py sms --budget 120
-	$(BIN)/python benchmarks/semi/bench_semi.py telco_churn --budget 60
+	$(BIN)/python benchmarks/semi/bench_semi.py telco_churn --budget 120
+	$(BIN)/python benchmarks/semi/bench_semi.py telco_churn --trials 20
+	$(BIN)/python benchmarks/semi/bench_semi.py satimage --budget 120
+	$(BIN)/python benchmarks/semi/bench_semi.py satimage --trials 20
 
 clean:
 	rm -rf $(VENV) build *.egg-info

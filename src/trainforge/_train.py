@@ -19,6 +19,7 @@ from trainforge.data.task import LOWER_IS_BETTER
 from trainforge.errors import ConfigError, TrainingInterrupted
 from trainforge.training.semi_supervised import (
     SEMI_SUPERVISED_SEARCH_SHARE,
+    fit_method,
     semi_supervised,
     worth_trying,
 )
@@ -147,7 +148,7 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
     frame, target_report = clean_target(dataset, task)
     unlabeled = dataset.frame.loc[dataset.frame[task.target].isna().to_numpy()]
     if worth_trying(task, len(unlabeled)):
-        # self-training refits the chosen recipe a few times: it gets half of the time
+        # every cross-validation fold fits each semi-supervised method: they get the most
         clock = dataclasses.replace(clock, search_share=SEMI_SUPERVISED_SEARCH_SHARE)
     features = feature_columns(dataset.schema, task.target, frame=frame, source=dataset.source)
     data_profile = profile_data(dataset, target=task.target)
@@ -223,14 +224,22 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                                deadline=clock.refit_deadline())
         evaluation, semi_info = _compare_semi_supervised(semi, evaluation, test_frame, task)
     refitted = None
-    if semi is None or semi.model is None:
+    refit_by = clock.refit_deadline()
+    if semi is not None and semi.model is not None:
+        # as for labeled-only below: the kept method learns from every labelled row too
+        _notify(observers, "on_phase", f"refitting {semi.kept} on all {len(frame):,} rows")
+        if refit_by is None or time.monotonic() + semi.fit_s < refit_by:
+            refitted = fit_method((semi.kept, semi.rounds), semi.recipe or result, frame,
+                                  unlabeled, task=task, schema=dataset.schema,
+                                  features=features, seed=config.seed, deadline=refit_by)
+    else:
         # the test split has served its purpose: fit the same choices on every labelled row
         _notify(observers, "on_phase", f"refitting the chosen blend on all {len(frame):,} rows")
         refitted = refit_on_all(result, frame, task=task, schema=dataset.schema,
                                 features=features, deadline=clock.refit_deadline(),
                                 seed=config.seed)
-    final = (semi.model if semi is not None and semi.model is not None
-             else refitted if refitted is not None else result.model)
+    final = (refitted if refitted is not None else
+             semi.model if semi is not None and semi.model is not None else result.model)
     name = config.name or _default_name(config)
     lineage = {"dataset_fingerprint": dataset.fingerprint, "dataset_source": dataset.source,
                "run_id": run_id, "seed": config.seed, "config": config.model_dump(mode="json"),
@@ -239,8 +248,7 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                          "(same algorithms, settings and weights; the test metrics are those "
                          f"of the model fitted on the {len(train_frame)} training rows)")
                if refitted is not None else
-               "not refitted (not enough time left, or a semi-supervised model was kept): the "
-               "registered model is the evaluated one"}
+               "not refitted (not enough time left): the registered model is the evaluated one"}
     if semi_info is not None:
         lineage["semi_supervised"] = semi_info
     version = _register(config, workspace=workspace, observers=observers, name=name, task=task,
@@ -256,7 +264,7 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
 def _compare_semi_supervised(semi: Any, evaluation: Any, test_frame: Any, task: Any
                              ) -> tuple[Any, dict[str, Any]]:
     """The kept model's test evaluation, and the comparison the report shows: each method's
-    score on the check split that chose, and the test score of labeled-only and the kept one."""
+    cross-validated score that chose, and the test score of labeled-only and the kept one."""
     from trainforge.evaluation.evaluate import evaluate
 
     labeled_test = evaluation.metrics.get(task.metric)
@@ -267,8 +275,7 @@ def _compare_semi_supervised(semi: Any, evaluation: Any, test_frame: Any, task: 
                 kept_evaluation.metrics.get(task.metric) if row["method"] == semi.kept else None)
         methods.append({**row, f"test_{task.metric}": test})
     return kept_evaluation, {"kept": semi.kept, "unlabeled_rows": semi.n_unlabeled,
-                             "chosen_on": "a fifth of the labeled training rows (not the test "
-                                          "split)", "methods": methods}
+                             "chosen_on": semi.chosen_on, "methods": methods}
 
 
 def _evaluate(result: Any, *, task: Any, train_frame: Any, test_frame: Any) -> tuple[Any, Any]:

@@ -118,6 +118,14 @@ def test_linear_models_also_get_word_pairs_and_character_ngrams_of_text():
     assert matrix.shape[1] == len(words[1].vocabulary_) + len(characters[1].vocabulary_)
 
 
+def test_unlabeled_vocabulary_rows_add_their_words_to_the_tf_idf_and_no_rows_to_the_matrix():
+    frame = pd.DataFrame({"review": ["great film", "bad film"] * 5})
+    unlabeled = pd.DataFrame({"review": ["dreadful plot"] * 3})
+    prep = make_preprocessor({"review": K.TEXT}, ["review"], style="tree")
+    matrix = prep.fit_transform(frame, vocabulary=unlabeled)
+    assert "dreadful" in prep.encoders_[0].vocabulary_ and matrix.shape == (10, 5)
+
+
 @pytest.mark.parametrize("style", ["linear", "tree"])
 def test_a_fitted_preprocessor_round_trips_through_skops(style: str):
     frame, schema = _table()

@@ -81,16 +81,22 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self.target_type = target_type
 
     # ---- fitting ----------------------------------------------------------------------------
-    def fit(self, X: pd.DataFrame, y: Any = None) -> Self:
-        self._fit(X, y, cross_fit=False)
+    def fit(self, X: pd.DataFrame, y: Any = None, *,
+            vocabulary: pd.DataFrame | None = None) -> Self:
+        """``vocabulary``: rows without a label (coerced like ``X``) whose text columns join
+        the TF-IDF fit: words and their rarity are learned from every text the model will
+        meet, which needs no label; nothing else is learned from them."""
+        self._fit(X, y, cross_fit=False, vocabulary=vocabulary)
         return self
 
-    def fit_transform(self, X: pd.DataFrame, y: Any = None, **_: Any) -> Any:
+    def fit_transform(self, X: pd.DataFrame, y: Any = None, *,
+                      vocabulary: pd.DataFrame | None = None, **_: Any) -> Any:
         """Fit, then transform the same rows; target encodings of these rows are cross-fitted
         (each row encoded by a model that did not see it), so training does not leak."""
-        return self._fit(X, y, cross_fit=True)
+        return self._fit(X, y, cross_fit=True, vocabulary=vocabulary)
 
-    def _fit(self, X: pd.DataFrame, y: Any, *, cross_fit: bool) -> Any:
+    def _fit(self, X: pd.DataFrame, y: Any, *, cross_fit: bool,
+             vocabulary: pd.DataFrame | None) -> Any:
         if self.style not in ("linear", "tree"):
             raise ValueError(f"style must be 'linear' or 'tree', not {self.style!r}")
         self.plan_: list[dict[str, Any]] = []
@@ -121,6 +127,8 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             elif step["op"] == "text":
                 vectorizer = _text_vectorizer(self.style, self.max_text_terms)
                 texts = values.fillna("").astype(str).tolist()
+                if vocabulary is not None and name in vocabulary.columns:
+                    texts += vocabulary[name].fillna("").astype(str).tolist()
                 try:
                     vectorizer.fit(texts)
                 except ValueError as exc:  # an empty vocabulary: no words at all
