@@ -71,3 +71,10 @@ def test_a_job_whose_worker_is_killed_resumes_its_run_on_another_and_succeeds(wo
     texts = [line["text"] for line in job_store.read_log(workspace, job_id)]
     assert any("stopped sending heartbeats; requeued" in text for text in texts)
     assert any(f"resuming run {before['run_id']}" in text for text in texts)
+
+
+def test_workers_share_the_cores_out_and_always_get_a_thread(monkeypatch):
+    from trainforge.server import supervisor
+
+    monkeypatch.setattr(supervisor.os, "cpu_count", lambda: 2)
+    assert [supervisor.worker_threads(n) for n in (1, 2, 4)] == [2, 1, 1]

@@ -31,6 +31,11 @@ CHECK_EVERY_S = 0.5  # how often dead workers are noticed
 STOP_TIMEOUT_S = 20.0  # a worker's time to checkpoint and requeue after SIGTERM
 
 
+def worker_threads(workers: int) -> int:
+    """Threads per worker process: the machine's cores shared out, at least one."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
 class Supervisor:
     """``workers`` worker processes, restarted when they die, plus the stale-job sweep."""
 
@@ -55,6 +60,9 @@ class Supervisor:
 
     def _spawn(self, slot: int) -> subprocess.Popen[bytes]:
         env = dict(os.environ, **{DATABASE_VARIABLE: self.workspace.database_url})
+        # the workers share the cores: each gets its share of threads unless the user chose
+        # (two workers on 2 cores with 2 torch threads each trained a CNN 4x slower)
+        env.setdefault("OMP_NUM_THREADS", str(worker_threads(self.size)))
         command = [sys.executable, "-m", "trainforge.server.workers",
                    "--home", str(self.workspace.home), "--heartbeat-s", str(self.heartbeat_s),
                    "--name", f"worker-{slot + 1}-{os.getpid()}-{self.restarts}",
