@@ -126,3 +126,65 @@ def test_a_native_entry_naming_a_trainforge_module_off_the_list_is_refused_unimp
                                              r"classes that load native model files"):
         load_package(package)
     assert "trainforge.__main__" not in sys.modules
+
+
+# ---- a package loaded outside the store: only its own manifest vouches for it ------------------
+def test_a_package_without_a_manifest_is_refused(tmp_path: Path):
+    package = _package_with(tmp_path)
+    (package / "manifest.json").unlink()
+    with pytest.raises(PackageCorrupt, match=r"manifest\.json is missing"):
+        load_package(package)
+
+
+def test_a_manifest_that_is_not_json_is_refused(tmp_path: Path):
+    package = _package_with(tmp_path)
+    (package / "manifest.json").write_text('{"format_version": 1,')
+    with pytest.raises(PackageCorrupt, match=r"manifest\.json is not valid JSON"):
+        load_package(package)
+
+
+def test_a_manifest_without_its_file_list_is_refused(tmp_path: Path):
+    package = _package_with(tmp_path, edit={"files": {}})
+    with pytest.raises(PackageCorrupt, match=r"manifest\.json lists no files"):
+        load_package(package)
+
+
+def test_a_member_file_the_file_list_does_not_cover_is_refused(tmp_path: Path):
+    package = _package_with(tmp_path)
+    manifest = json.loads((package / "manifest.json").read_text())
+    del manifest["files"][ESTIMATOR]
+    (package / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(PackageCorrupt, match=rf"uses '{ESTIMATOR}', which its file list does "
+                                             "not cover"):
+        load_package(package)
+
+
+def test_a_listed_file_that_is_missing_is_refused_naming_it(tmp_path: Path):
+    package = _package_with(tmp_path)
+    (package / ESTIMATOR).unlink()
+    with pytest.raises(PackageCorrupt, match=rf"{ESTIMATOR} is missing"):
+        load_package(package)
+
+
+def test_a_file_listed_without_its_size_and_sha256_is_refused(tmp_path: Path):
+    manifest = json.loads((GOLDEN / "credit-1" / "manifest.json").read_text())
+    package = _package_with(tmp_path, edit={"files": {**manifest["files"], ESTIMATOR: 1}})
+    with pytest.raises(PackageCorrupt, match=rf"lists '{ESTIMATOR}' without its size and "
+                                             "sha256"):
+        load_package(package)
+
+
+def test_a_garbled_member_entry_is_refused(tmp_path: Path):
+    manifest = json.loads((GOLDEN / "credit-1" / "manifest.json").read_text())
+    package = _package_with(tmp_path, edit={"members": [manifest["members"][0], "estimator"]})
+    with pytest.raises(PackageCorrupt, match=r"has no estimator in members\[1\]"):
+        load_package(package)
+
+
+def test_a_listed_file_that_is_a_link_out_of_the_package_is_refused(tmp_path: Path):
+    package = _package_with(tmp_path)
+    outside = Path(shutil.copyfile(package / ESTIMATOR, tmp_path / "elsewhere.skops"))
+    (package / ESTIMATOR).unlink()
+    (package / ESTIMATOR).symlink_to(outside)
+    with pytest.raises(PackageCorrupt, match=rf"{ESTIMATOR} is a link"):
+        load_package(package)

@@ -59,8 +59,11 @@ def save_object(obj: Any, directory: Path, *, stem: str) -> dict[str, Any]:
 def load_object(entry: dict[str, Any], directory: Path) -> Any:
     """Read back what ``save_object`` wrote; the files' hashes must already be verified."""
     if entry.get("format") == "native":
-        return _native_class(str(entry.get("class")), directory).load_native(
-            directory, str(entry["stem"]))
+        stem = entry.get("stem")
+        if not isinstance(stem, str):
+            raise PackageCorrupt(str(directory / "manifest.json"),
+                                 "lists a native member file without its stem")
+        return _native_class(str(entry.get("class")), directory).load_native(directory, stem)
     if entry.get("format") == "skops":
         import skops.io
 
