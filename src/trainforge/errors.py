@@ -166,6 +166,15 @@ class ImageUnreadable(DataError):
                          "remove it from the folder")
 
 
+class ImagePathRefused(DataError):
+    """A table's image path that leads outside the allowed folders, or to no plain file of a
+    sane size. Names the path as the table wrote it, never where it led on the server."""
+
+    def __init__(self, row: int, column: str, written: str, reason: str, hint: str) -> None:
+        super().__init__(f"row {row:,}, column {column!r}: image path {written!r} {reason}; "
+                         f"{hint}")
+
+
 # ---- training ---------------------------------------------------------------------------------
 class CheckpointMismatch(TrainforgeError):
     """A checkpoint that belongs to another network (architecture, loop settings or format)."""

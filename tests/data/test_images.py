@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import doctest
 import io
+import os
 import shutil
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from trainforge.data.images import (
     read_image_folder,
 )
 from trainforge.data.schema import infer_schema
-from trainforge.errors import EmptyData, ImageUnreadable, UnusableTarget
+from trainforge.errors import EmptyData, ImagePathRefused, ImageUnreadable, UnusableTarget
 
 DIGITS = EXAMPLES / "digits"
 
@@ -240,3 +241,112 @@ def test_a_transparent_palette_colour_becomes_white(tmp_path: Path):
     path = tmp_path / "clear.gif"
     image.save(path, transparency=0)
     assert decode_images([str(path)], size=(4, 4), channels=1).unique().tolist() == [255]
+
+
+# ---- image paths named in a table: only inside the table's folder, only plain files ------------
+@pytest.fixture
+def table_folder(tmp_path: Path) -> Path:
+    """A table's folder holding one image, images/1.png."""
+    folder = tmp_path / "table"
+    save(folder / "images" / "1.png", grey(10))
+    return folder
+
+
+def read_paths(folder: Path, *paths: str) -> pd.DataFrame:
+    """The table ``folder``/pets.csv with ``paths`` in its image column, read."""
+    from trainforge.data.read import read_table
+
+    photos = [*paths, *["images/1.png"] * 27]  # enough image paths to infer the column's kind
+    rows = pd.DataFrame({"photo": photos, "label": ["cat", "dog"] * (len(photos) // 2)})
+    rows.to_csv(folder / "pets.csv", index=False)
+    return read_table(folder / "pets.csv").frame
+
+
+def test_a_relative_image_path_resolves_inside_the_tables_folder(table_folder: Path):
+    frame = read_paths(table_folder, "images/1.png", "./images/../images/1.png", "images/1.png")
+    assert set(frame["photo"]) == {str((table_folder / "images" / "1.png").resolve())}
+
+
+def test_an_absolute_image_path_outside_the_tables_folder_is_refused_naming_the_row(
+        table_folder: Path):
+    with pytest.raises(ImagePathRefused, match=r"row 1, column 'photo': image path "
+                                               r"'/etc/passwd\.png' leads outside the table's "
+                                               r"folder; .*TRAINFORGE_IMAGE_ROOTS"):
+        read_paths(table_folder, "/etc/passwd.png", "images/1.png", "images/1.png")
+
+
+def test_a_dot_dot_escape_is_refused(table_folder: Path, tmp_path: Path):
+    save(tmp_path / "secret.png", grey(1))
+    with pytest.raises(ImagePathRefused, match=r"row 2.*'\.\./secret\.png' leads outside"):
+        read_paths(table_folder, "images/1.png", "../secret.png", "images/1.png")
+
+
+def test_a_symlink_leading_out_of_the_folder_is_refused_naming_the_path_as_written(
+        table_folder: Path, tmp_path: Path):
+    outside = save(tmp_path / "elsewhere" / "secret.png", grey(1))
+    (table_folder / "images" / "link.png").symlink_to(outside)
+    with pytest.raises(ImagePathRefused, match=r"'images/link\.png' leads outside") as refused:
+        read_paths(table_folder, "images/link.png", "images/1.png", "images/1.png")
+    assert "elsewhere" not in str(refused.value)  # the server's path is not echoed
+
+
+def test_a_folder_listed_in_image_roots_may_hold_images(table_folder: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch):
+    shared = save(tmp_path / "shared" / "2.png", grey(2))
+    monkeypatch.setenv("TRAINFORGE_IMAGE_ROOTS", f"/nonexistent{os.pathsep}{shared.parent}")
+    frame = read_paths(table_folder, str(shared), "images/1.png", "images/1.png")
+    assert frame["photo"][0] == str(shared.resolve())
+
+
+def test_a_device_is_refused_as_not_a_regular_file_even_inside_a_listed_root(
+        table_folder: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TRAINFORGE_IMAGE_ROOTS", "/dev")
+    with pytest.raises(ImagePathRefused, match=r"'/dev/zero' is not a regular file"):
+        read_paths(table_folder, "/dev/zero", "images/1.png", "images/1.png")
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(table_folder: Path):
+    os.mkfifo(table_folder / "images" / "pipe.png")
+    with pytest.raises(ImagePathRefused, match=r"'images/pipe\.png' is not a regular file"):
+        read_paths(table_folder, "images/pipe.png", "images/1.png", "images/1.png")
+
+
+def test_an_image_over_the_size_limit_is_refused_before_it_is_read(
+        table_folder: Path, monkeypatch: pytest.MonkeyPatch):
+    (table_folder / "images" / "huge.png").write_bytes(b"\0" * 2_000_001)
+    monkeypatch.setenv("TRAINFORGE_MAX_IMAGE_MB", "2")
+    with pytest.raises(ImagePathRefused, match=r"'images/huge\.png' is 2\.0 MB, over the 2 MB "
+                                               r"limit.*TRAINFORGE_MAX_IMAGE_MB"):
+        read_paths(table_folder, "images/huge.png", "images/1.png", "images/1.png")
+
+
+def test_a_missing_image_is_refused_naming_the_row(table_folder: Path):
+    with pytest.raises(ImagePathRefused, match=r"row 3.*'images/2\.png' names no file"):
+        read_paths(table_folder, "images/1.png", "images/1.png", "images/2.png")
+
+
+def test_decoding_never_reads_a_device_without_bound():
+    with pytest.raises(ImageUnreadable, match=r"/dev/zero is not a readable image \(is not a "
+                                              r"regular file"):
+        decode_images(["/dev/zero"], size=(8, 8), channels=1)
+
+
+def test_batch_prediction_checks_image_paths_like_training(table_folder: Path):
+    from trainforge.data.read import read_chunks
+
+    pd.DataFrame({"photo": ["images/1.png", "../../etc/hosts.png"]}).to_csv(
+        table_folder / "new.csv", index=False)
+    chunks = read_chunks(table_folder / "new.csv", chunk_rows=1, image_columns=["photo"])
+    assert next(chunks)["photo"][0] == str((table_folder / "images" / "1.png").resolve())
+    with pytest.raises(ImagePathRefused, match=r"row 2.*'\.\./\.\./etc/hosts\.png' leads "
+                                               "outside"):
+        next(chunks)
+
+
+def test_a_link_out_of_an_image_folder_is_skipped_not_read(folder: Path, tmp_path: Path):
+    outside = save(tmp_path / "elsewhere" / "secret.png", grey(1))
+    (folder / "dog" / "2.png").symlink_to(outside)
+    notes: list[str] = []
+    dataset = read_image_folder(folder, notes=notes)
+    assert str(folder / "dog" / "2.png") not in set(dataset.frame["path"])
+    assert any("dog/2.png" in note for note in notes)

@@ -78,15 +78,16 @@ def test_a_package_from_a_newer_format_says_which_formats_are_readable(
         registry.load("credit")
 
 
-def test_a_skops_file_naming_a_function_outside_the_allow_list_is_refused(
+def test_a_model_holding_a_type_off_the_allow_list_is_refused_when_registering(
         registry: Registry, classifier: TabularModel, lineage: dict):
     member = classifier.members[0]
     sneaky = Member(algorithm="sneaky", params={}, estimator=member.estimator,
                     preprocessor=FunctionTransformer(func=eval))
     model = TabularModel(task=classifier.task, features=classifier.features, members=[sneaky])
-    registry.register(model, name="sneaky", metrics={}, lineage=lineage)
-    with pytest.raises(PackageCorrupt, match=r"not on the allow-list \(builtins\.eval\)"):
-        registry.load("sneaky")
+    with pytest.raises(TypeError, match=r"may not name \(builtins\.eval, .*add them to "
+                                        r"SKOPS_TYPES"):
+        registry.register(model, name="sneaky", metrics={}, lineage=lineage)
+    assert list((registry.root / "sneaky").iterdir()) == []
 
 
 def test_a_member_that_fails_to_save_leaves_no_package_and_no_row(
@@ -126,12 +127,12 @@ def test_a_registration_after_a_failed_one_gets_version_one(
     assert registry.register(classifier, name="credit", metrics={}, lineage=lineage).version == 1
 
 
-def test_a_natively_saved_class_outside_trainforge_is_refused_when_registering(
+def test_a_natively_saved_class_off_the_native_list_is_refused_when_registering(
         registry: Registry, classifier: TabularModel, lineage: dict):
     foreign = Member(algorithm="foreign", params={}, estimator=_Foreign(),
                      preprocessor=classifier.members[0].preprocessor)
     model = TabularModel(task=classifier.task, features=classifier.features, members=[foreign])
-    with pytest.raises(TypeError, match="lives outside trainforge"):
+    with pytest.raises(TypeError, match="is not in NATIVE_CLASSES"):
         registry.register(model, name="credit", metrics={}, lineage=lineage)
     assert list((registry.root / "credit").iterdir()) == []
 

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from trainforge.data.dataset import ColumnKind, Dataset
+from trainforge.data.image_paths import read_image_bytes
 from trainforge.errors import (
     DataError,
     DataFileNotFound,
@@ -96,6 +97,11 @@ def _class_files(class_dir: Path) -> list[Path]:
     return found
 
 
+def _leaves(file: Path, folder: Path) -> bool:
+    """True for a file that is a link leading out of ``folder`` (which is resolved)."""
+    return not Path(os.path.realpath(file)).is_relative_to(folder)
+
+
 def _listing(paths: Sequence[str]) -> str:
     shown = ", ".join(paths[:NOTE_EXAMPLES])
     return shown + (f", … ({len(paths)} in all)" if len(paths) > NOTE_EXAMPLES else "")
@@ -104,7 +110,7 @@ def _listing(paths: Sequence[str]) -> str:
 def _file_digest_if_image(path: Path, image_module: Any) -> str | None:
     """sha256 of the file when Pillow recognises it as an image, else None."""
     try:
-        data = path.read_bytes()
+        data = read_image_bytes(path)
         with image_module.open(io.BytesIO(data)) as image:
             image.verify()  # checks structure and checksums without decoding pixels: cheap
     except (*_DECODE_ERRORS, image_module.DecompressionBombError):
@@ -145,14 +151,15 @@ def read_image_folder(path: Path, *, notes: list[str] | None = None) -> Dataset:
     for class_dir in (e for e in entries if e.is_dir()):
         for file in _class_files(class_dir):
             relative = file.relative_to(path).as_posix()
-            digest = _file_digest_if_image(file, image_module)
+            digest = None if _leaves(file, path) else _file_digest_if_image(file, image_module)
             if digest is None:
                 skipped.append(relative)
                 continue
             rows.append((str(file), class_dir.name))
             digests.append((relative, digest))
     if skipped:
-        notes.append(f"skipped {len(skipped):,} files Pillow cannot read as images: "
+        notes.append(f"skipped {len(skipped):,} files that are not images Pillow can read, "
+                     "are links out of the folder or are over the size limit: "
                      f"{_listing(skipped)}")
     return _dataset(path, rows, digests, notes)
 
@@ -213,7 +220,7 @@ def _open(value: str | bytes, index: int, base_dir: Path | None) -> tuple[Image.
             file = Path(base_dir) / file
         where = str(file)
         try:
-            data = file.read_bytes()
+            data = read_image_bytes(file)
         except FileNotFoundError as err:
             raise ImageUnreadable(where, "no such file") from err
         except OSError as err:
@@ -342,7 +349,7 @@ def list_images(folder: Path, *, skipped: list[str] | None = None) -> list[str]:
     image_module = _pillow()
     found: list[str] = []
     for file in _class_files(folder):
-        if _file_digest_if_image(file, image_module) is None:
+        if _leaves(file, folder) or _file_digest_if_image(file, image_module) is None:
             if skipped is not None:
                 skipped.append(file.relative_to(folder).as_posix())
             continue

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from trainforge.data.dataset import ColumnKind, Dataset, Schema
+from trainforge.data.image_paths import ImageRoots
 from trainforge.data.schema import infer_schema
 from trainforge.data.sniff import (
     NA_TOKENS,
@@ -293,14 +294,29 @@ def read_table(source: str | Path | pd.DataFrame, *, sql: str | None = None,
 
 def _image_paths_from(directory: Path, frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     """Image paths in a table are relative to the table's folder; make them absolute, so the
-    model reads the same files from wherever it runs."""
+    model reads the same files from wherever it runs. Each must stay inside that folder (or
+    an administrator's roots) and name a regular file within the size cap (``image_paths``)."""
     columns = [c for c, kind in schema.items() if kind is ColumnKind.IMAGE]
-    if not columns:
+    return resolve_image_columns(frame, columns, table_folder=directory)
+
+
+def resolve_image_columns(frame: pd.DataFrame, columns: Sequence[str], *, table_folder: Path,
+                          first_row: int = 1) -> pd.DataFrame:
+    """``frame`` with the image paths of ``columns`` checked and made absolute.
+
+    Raises:
+        ImagePathRefused: for the first path that leads outside the allowed folders or to no
+            regular file within the size cap, naming its row (``first_row`` is the frame's
+            first) and the path as the table wrote it.
+    """
+    present = [c for c in columns if c in frame.columns]
+    if not present:
         return frame
+    roots = ImageRoots.for_table(table_folder)
     frame = frame.copy()
-    for column in columns:
-        frame[column] = [v if not isinstance(v, str) or Path(v).is_absolute()
-                         else str((directory / v).resolve()) for v in frame[column].tolist()]
+    for column in present:
+        frame[column] = roots.resolve_column(frame[column].tolist(), column=column,
+                                             first_row=first_row)
     return frame
 
 
@@ -328,16 +344,26 @@ def _numeric_columns_as_numbers(frame: pd.DataFrame, schema: Schema, notes: list
     return frame
 
 
-def read_chunks(path: str | Path, *, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def read_chunks(path: str | Path, *, chunk_rows: int,
+                image_columns: Sequence[str] = ()) -> Iterator[pd.DataFrame]:
     """Stream a file in frames of at most ``chunk_rows`` rows (batch prediction of big files).
 
     CSV/TSV stream with the sniffed delimiter and encoding, and a column that is text in the
     first chunk stays text in every chunk; Parquet streams by row batches; JSONL by lines.
-    JSON and Excel are read whole, then cut.
+    JSON and Excel are read whole, then cut. The paths in ``image_columns`` are checked and
+    made absolute as ``read_table`` does (relative to the file's folder).
     """
     if chunk_rows < 1:
         raise ConfigError(f"chunk_rows must be at least 1 (got {chunk_rows})")
     resolved = _existing(path)
+    first_row = 1
+    for chunk in _chunks(resolved, str(path), chunk_rows):
+        yield resolve_image_columns(chunk, image_columns, table_folder=resolved.parent,
+                                    first_row=first_row)
+        first_row += len(chunk)
+
+
+def _chunks(resolved: Path, name: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
     fmt = _format_of(resolved)
     if fmt in _TEXT_SUFFIXES:
         yield from _delimited_chunks(resolved, fmt, chunk_rows)
@@ -346,7 +372,7 @@ def read_chunks(path: str | Path, *, chunk_rows: int) -> Iterator[pd.DataFrame]:
     elif fmt == ".jsonl":
         encoding = sniff_encoding(resolved)
         for chunk in _jsonl_chunks(resolved, encoding, chunk_rows):
-            yield _tidy(chunk, str(path), blank_tokens=True)
+            yield _tidy(chunk, name, blank_tokens=True)
     else:
         frame = read_table(resolved).frame
         for start in range(0, len(frame), chunk_rows):

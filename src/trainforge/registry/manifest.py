@@ -116,6 +116,9 @@ def model_from_manifest(manifest: dict[str, Any], directory: Path
                              f"is missing or garbles a field ({error})") from error
     if not raw_members:
         raise PackageCorrupt(str(directory / MANIFEST), "lists no members")
+    if task.kind is not TaskKind.REINFORCEMENT and not all(
+            isinstance(raw.get("preprocessor"), dict) for raw in raw_members):
+        raise PackageCorrupt(str(directory / MANIFEST), "has a member without a preprocessor")
     if task.kind is TaskKind.REINFORCEMENT:
         policy: PolicyModel = load_object(raw_members[0]["estimator"], directory)
         return policy

@@ -108,29 +108,56 @@ def read_manifest(directory: Path, *, sha256: str | None = None) -> dict[str, An
 
 
 def verify_files(directory: Path, manifest: dict[str, Any]) -> None:
-    """Check every file the manifest lists: present, same size, same sha256."""
+    """Check every file the manifest lists: a plain file, same size, same sha256; and that the
+    members use only listed files."""
+    manifest_path = str(directory / MANIFEST)
     listed = manifest.get("files")
     if not isinstance(listed, dict) or not listed:
-        raise PackageCorrupt(str(directory / MANIFEST), "lists no files")
+        raise PackageCorrupt(manifest_path, "lists no files")
     for name, expected in listed.items():
         path = directory / name
         if not _FILE_NAME.fullmatch(name):
-            raise PackageCorrupt(str(directory / MANIFEST), f"lists an unsafe path {name!r}")
+            raise PackageCorrupt(manifest_path, f"lists an unsafe path {name!r}")
+        if (not isinstance(expected, dict) or not isinstance(expected.get("size"), int)
+                or not isinstance(expected.get("sha256"), str)):
+            raise PackageCorrupt(manifest_path, f"lists {name!r} without its size and sha256")
+        if path.is_symlink():  # its hash would vouch for a file outside the package
+            raise PackageCorrupt(str(path), "is a link; a package holds plain files only")
         if not path.is_file():
             raise PackageCorrupt(str(path), "is missing")
-        actual = _digest(path, sync=False)
-        if actual["size"] != expected.get("size"):
-            raise PackageCorrupt(str(path), f"is {actual['size']} bytes, but "
-                                 f"{expected.get('size')} were registered (truncated or changed)")
-        if actual["sha256"] != expected.get("sha256"):
+        size = path.stat().st_size  # before hashing: a swapped-in huge file is not read
+        if size != expected["size"]:
+            raise PackageCorrupt(str(path), f"is {size} bytes, but {expected['size']} were "
+                                 "registered (truncated or changed)")
+        if _digest(path, sync=False)["sha256"] != expected["sha256"]:
             raise PackageCorrupt(str(path), "does not match its sha256 in the manifest "
                                  "(changed since it was registered)")
-    for member in manifest.get("members", []):
+    for name in _member_files(manifest, manifest_path):
+        if name not in listed:
+            raise PackageCorrupt(manifest_path, f"uses {name!r}, which its file list does not "
+                                 "cover")
+
+
+def _member_files(manifest: dict[str, Any], manifest_path: str) -> list[str]:
+    """Every file the members' entries name; PackageCorrupt when an entry is garbled."""
+    members = manifest.get("members")
+    if not isinstance(members, list) or not members:
+        raise PackageCorrupt(manifest_path, "lists no members")
+    names: list[str] = []
+    for index, member in enumerate(members):
+        if not isinstance(member, dict) or not isinstance(member.get("estimator"), dict):
+            raise PackageCorrupt(manifest_path, f"has no estimator in members[{index}]")
         for part in ("preprocessor", "estimator"):
-            for name in member.get(part, {}).get("files", []):
-                if name not in listed:
-                    raise PackageCorrupt(str(directory / MANIFEST),
-                                         f"uses {name!r}, which its file list does not cover")
+            entry = member.get(part)
+            if entry is None:  # a policy has no preprocessor
+                continue
+            files = entry.get("files") if isinstance(entry, dict) else None
+            if (not isinstance(files, list) or not files
+                    or not all(isinstance(name, str) for name in files)):
+                raise PackageCorrupt(manifest_path, f"has a garbled {part} in members[{index}] "
+                                     "(it needs the list of its files)")
+            names.extend(files)
+    return names
 
 
 def set_aside(path: Path) -> Path:

@@ -2,8 +2,9 @@
 
 An object whose class offers ``save_native(directory, stem) -> list[str]`` and the classmethod
 ``load_native(directory, stem)`` is written in its library's own format (LightGBM, XGBoost and
-CatBoost models); anything else goes through skops, read back with an allow-list of types.
-Only classes under ``trainforge.`` are ever imported to load a native file.
+CatBoost models); anything else goes through skops. Both are read back against exact lists of names
+(``allowed_types``): a skops file naming any other type, or a manifest naming any other native
+class, is refused before anything in it is imported or built.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from trainforge.errors import PackageCorrupt
+from trainforge.registry.allowed_types import NATIVE_CLASSES, SKOPS_TYPES
 
 SKOPS_SUFFIX = ".skops"
-# modules whose types a skops file may name; builtins and collections only for classes, so a
-# file cannot smuggle in a function such as builtins.eval
-_TRUSTED_MODULES = ("sklearn", "numpy", "scipy", "trainforge")
-_TRUSTED_CLASS_MODULES = ("builtins", "collections")
+_ALLOWED_TYPES_MODULE = "trainforge/registry/allowed_types.py"
+# a model's schema.json is kilobytes to a few megabytes; more is a zip bomb, not a model
+_MAX_SCHEMA_BYTES = 64 << 20
 
 
 def save_object(obj: Any, directory: Path, *, stem: str) -> dict[str, Any]:
@@ -31,10 +32,11 @@ def save_object(obj: Any, directory: Path, *, stem: str) -> dict[str, Any]:
     cls = type(obj)
     if callable(getattr(obj, "save_native", None)) and callable(getattr(cls, "load_native", None)):
         class_path = f"{cls.__module__}:{cls.__qualname__}"
-        if not _is_trainforge(cls.__module__):
-            raise TypeError(f"{class_path} saves itself natively but lives outside trainforge, "
-                            "so a package could never load it; move the wrapper under "
-                            "trainforge.algorithms or drop save_native to use skops")
+        if class_path not in NATIVE_CLASSES:
+            raise TypeError(f"{class_path} saves itself natively but is not in NATIVE_CLASSES "
+                            f"({_ALLOWED_TYPES_MODULE}), so a package could never load it; "
+                            "add it there if it is a trainforge class, or drop save_native "
+                            "to use skops")
         files = [str(name) for name in obj.save_native(directory, stem)]
         for name in files:
             if Path(name).name != name or not (directory / name).is_file():
@@ -45,14 +47,23 @@ def save_object(obj: Any, directory: Path, *, stem: str) -> dict[str, Any]:
 
     name = stem + SKOPS_SUFFIX
     skops.io.dump(obj, directory / name)
+    # refused now rather than when loading: a package that could never load is not published
+    unlisted = [t for t in _declared_types(directory / name) if t not in SKOPS_TYPES]
+    if unlisted:
+        raise TypeError(f"{type(obj).__qualname__} holds types a package may not name "
+                        f"({', '.join(unlisted)}); if trainforge really writes them, add them "
+                        f"to SKOPS_TYPES in {_ALLOWED_TYPES_MODULE}")
     return {"format": "skops", "files": [name]}
 
 
 def load_object(entry: dict[str, Any], directory: Path) -> Any:
     """Read back what ``save_object`` wrote; the files' hashes must already be verified."""
     if entry.get("format") == "native":
-        return _native_class(str(entry.get("class")), directory).load_native(
-            directory, str(entry["stem"]))
+        stem = entry.get("stem")
+        if not isinstance(stem, str):
+            raise PackageCorrupt(str(directory / "manifest.json"),
+                                 "lists a native member file without its stem")
+        return _native_class(str(entry.get("class")), directory).load_native(directory, stem)
     if entry.get("format") == "skops":
         import skops.io
 
@@ -75,25 +86,37 @@ def _declared_types(path: Path) -> list[str]:
     import zipfile
 
     try:
-        with zipfile.ZipFile(path) as archive:
-            schema = json.loads(archive.read("schema.json"))
-    except (zipfile.BadZipFile, KeyError, ValueError) as error:
+        with zipfile.ZipFile(path) as archive, archive.open("schema.json") as member:
+            content = member.read(_MAX_SCHEMA_BYTES + 1)
+        schema = json.loads(content)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
         raise PackageCorrupt(str(path), f"is not a readable skops file ({error})") from error
+    if len(content) > _MAX_SCHEMA_BYTES:
+        raise PackageCorrupt(str(path), f"has a schema over {_MAX_SCHEMA_BYTES >> 20} MiB")
     found: set[str] = set()
     pending: list[Any] = [schema]
     while pending:
         node = pending.pop()
         if isinstance(node, dict):
-            if isinstance(node.get("__module__"), str) and isinstance(node.get("__class__"), str):
-                found.add(f"{node['__module__']}.{node['__class__']}")
+            if "__module__" in node or "__class__" in node:
+                found.add(_type_name(path, node))
             pending.extend(node.values())
         elif isinstance(node, list):
             pending.extend(node)
     return sorted(found)
 
 
+def _type_name(path: Path, node: dict[str, Any]) -> str:
+    module, name = node.get("__module__"), node.get("__class__")
+    if not isinstance(module, str) or not isinstance(name, str):
+        # skops would import whatever these turn into: only plain names are read
+        raise PackageCorrupt(str(path), "names a type by something other than a module and "
+                             "class name")
+    return f"{module}.{name}"
+
+
 def _allowed(path: Path, names: list[str]) -> list[str]:
-    refused = [name for name in names if not _trusted_type(name)]
+    refused = [name for name in names if name not in SKOPS_TYPES]
     if refused:
         raise PackageCorrupt(str(path), f"names types that are not on the allow-list "
                              f"({', '.join(refused)})")
@@ -106,10 +129,11 @@ def _is_trainforge(module: str) -> bool:
 
 def _native_class(class_path: str, directory: Path) -> Any:
     manifest = str(directory / "manifest.json")
+    if class_path not in NATIVE_CLASSES:  # checked before importing: an import runs code
+        raise PackageCorrupt(manifest, f"asks to load {class_path!r}, which is not one of the "
+                             f"classes that load native model files "
+                             f"({', '.join(sorted(NATIVE_CLASSES))})")
     module_name, _, qualname = class_path.partition(":")
-    if not _is_trainforge(module_name) or not qualname:
-        raise PackageCorrupt(manifest, f"asks to load {class_path!r}; only trainforge classes "
-                             "may load native model files")
     try:
         found: Any = importlib.import_module(module_name)
         for part in qualname.split("."):
@@ -129,15 +153,3 @@ def _native_class(class_path: str, directory: Path) -> Any:
                              "with load_native")
     return found
 
-
-def _trusted_type(name: str) -> bool:
-    module, _, attribute = name.rpartition(".")
-    top = module.split(".")[0]
-    if top in _TRUSTED_MODULES:
-        return True
-    if module in _TRUSTED_CLASS_MODULES:
-        try:
-            return isinstance(getattr(importlib.import_module(module), attribute), type)
-        except (ImportError, AttributeError):
-            return False
-    return False

@@ -114,7 +114,8 @@ def predict_file(loaded: LoadedModel, input: Path, output: Path, *,
     skipped: list[str] = []
     folder = Path(input).is_dir()
     chunks = (_image_chunks(loaded, Path(input), chunk_rows, skipped) if folder
-              else read_chunks(input, chunk_rows=chunk_rows))
+              else read_chunks(input, chunk_rows=chunk_rows, image_columns=[
+                  f.name for f in loaded.model.features if f.dtype == "image"]))
     with _temporary_beside(output) as temporary:
         writer = _Writer(temporary, parquet=output.suffix.lower() == ".parquet")
         try:
