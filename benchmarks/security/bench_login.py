@@ -9,6 +9,7 @@ next to the same call's latency with no storm. Each round uses a fresh server an
 (a rate limit from one round must not decide the next), and the server is stopped at the end.
 
     PYTHONPATH=src .venv/bin/python benchmarks/security/bench_login.py --rounds 3
+    PYTHONPATH=src .venv/bin/python benchmarks/security/bench_login.py --rounds 3 --unlimited
 """
 
 from __future__ import annotations
@@ -37,8 +38,13 @@ from trainforge.workspace import Workspace
 
 SERVE = ("import sys, uvicorn; from trainforge.server.app import create_server_app; "
          "from trainforge.workspace import Workspace; "
-         "uvicorn.run(create_server_app(Workspace(sys.argv[1])), host='127.0.0.1', "
-         "port=int(sys.argv[2]), log_level='warning')")
+         "app = create_server_app(Workspace(sys.argv[1])); "
+         "exec(sys.argv[3]); "
+         "uvicorn.run(app, host='127.0.0.1', port=int(sys.argv[2]), log_level='warning')")
+# --unlimited: every wrong password is checked, to time the checks themselves (needs the
+# rate limit, i.e. the code after the fix)
+UNLIMITED = ("from trainforge.server.login_limits import LoginThrottle; "
+             "app.state.logins = LoginThrottle(per_user=10**6, per_address=10**6)")
 PASSWORD = "correct horse battery staple"
 PROBE_EVERY_S = 0.01
 
@@ -100,7 +106,7 @@ def ms(samples_s: list[float]) -> dict[str, float]:
             "max_ms": round(values[-1], 2)}
 
 
-def one_round(n_logins: int) -> dict[str, Any]:
+def one_round(n_logins: int, *, unlimited: bool) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix="bench-login-"))
     workspace = Workspace(home)
     access.create_user(workspace, username="ana", password=PASSWORD, role="viewer")
@@ -108,7 +114,8 @@ def one_round(n_logins: int) -> dict[str, Any]:
     workspace.close()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-c", SERVE, str(home), str(port)],
+    server = subprocess.Popen([sys.executable, "-c", SERVE, str(home), str(port),
+                               UNLIMITED if unlimited else "pass"],
                               env=dict(os.environ, OMP_NUM_THREADS="1"))
     try:
         wait_until_up(url)
@@ -135,11 +142,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--logins", type=int, default=40, help="wrong passwords at once")
+    parser.add_argument("--unlimited", action="store_true",
+                        help="lift the login rate limit: every wrong password is checked")
     args = parser.parse_args()
-    rounds = [one_round(args.logins) for _ in range(args.rounds)]
+    rounds = [one_round(args.logins, unlimited=args.unlimited) for _ in range(args.rounds)]
     summary = {key: statistics.median(r[part][key] for r in rounds)
                for part, key in (("me_during_storm", "p50_ms"), ("me_during_storm", "max_ms"))}
-    print(json.dumps({"logins": args.logins, "cpus": os.cpu_count(),
+    print(json.dumps({"logins": args.logins, "unlimited": args.unlimited, "cpus": os.cpu_count(),
                       "load_average_1m": round(os.getloadavg()[0], 2), "rounds": rounds,
                       "median_of_rounds": {"me_during_storm_p50_ms": summary["p50_ms"],
                                            "me_during_storm_max_ms": summary["max_ms"],
