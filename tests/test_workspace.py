@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+import os
+import stat
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -140,3 +143,53 @@ def test_listing_models_imports_neither_pandas_nor_scikit_learn_nor_alembic(tmp_
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[None]:
+    """A umask that lets everyone read and write what is created: modes must not rely on it."""
+    old = os.umask(0)
+    yield
+    os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_a_new_workspace_and_its_database_are_readable_by_their_owner_only(
+        tmp_path: Path, permissive_umask: None):
+    workspace = Workspace(tmp_path / "home")
+    start_run(workspace, kind="train", config={}, dataset_id=None)
+    home = workspace.home
+    assert _mode(home) == 0o700
+    assert {p.name: _mode(p) for p in home.glob("trainforge.db*")} == {
+        "trainforge.db": 0o600, "trainforge.db-wal": 0o600, "trainforge.db-shm": 0o600}
+
+
+def test_opening_a_workspace_tightens_modes_left_open_by_an_older_version(tmp_path: Path):
+    workspace = Workspace(tmp_path / "home")
+    workspace.write_secret("first-admin.txt", "password: x\n")
+    start_run(workspace, kind="train", config={}, dataset_id=None)
+    workspace.close()
+    uploads = workspace.artifacts / "uploads"
+    uploads.mkdir(parents=True)
+    loosened = [workspace.home, workspace.secrets, uploads, workspace.home / "trainforge.db",
+                workspace.secrets / "first-admin.txt"]
+    for path in loosened:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    list_runs(Workspace(workspace.home))
+    assert [oct(_mode(p)) for p in loosened] == ["0o700"] * 3 + ["0o600"] * 2
+
+
+def test_a_secret_is_written_readable_by_its_owner_only_whatever_the_umask(
+        tmp_path: Path, permissive_umask: None):
+    path = Workspace(tmp_path / "home").write_secret("first-admin.txt", "password: x\n")
+    assert path.read_text() == "password: x\n"
+    assert (_mode(path), _mode(path.parent)) == (0o600, 0o700)
+
+
+def test_rewriting_a_secret_left_world_readable_makes_it_private(tmp_path: Path):
+    workspace = Workspace(tmp_path / "home")
+    workspace.write_secret("user-ana.txt", "old\n").chmod(0o644)
+    assert _mode(workspace.write_secret("user-ana.txt", "new\n")) == 0o600

@@ -336,6 +336,17 @@ class NotAllowed(AccessError):
                          f"{needed}`)")
 
 
+class UserNotFound(AccessError):
+    """An account command named a user the workspace does not have."""
+
+    exit_code = 2
+    http_status = 404
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"no user named {username!r}; `trainforge user list` shows the users, "
+                         "`trainforge user create NAME --role viewer` adds one")
+
+
 class UploadTooLarge(TrainforgeError):
     http_status = 413
 

@@ -4,11 +4,18 @@ A workspace is passed to whatever needs it, never kept in a global::
 
     ws = Workspace(tmp_path)            # or Workspace() for $TRAINFORGE_HOME / ~/.trainforge
     ws.registry.list_models()
+
+The workspace holds password and token hashes, session and CSRF secrets, uploads and first-start
+credentials, so it is its owner's alone: the home and the directories trainforge makes for
+secrets and uploads are 0700, the SQLite database (with its -wal and -shm) and secret files
+0600. Modes are set explicitly, whatever the umask, and a workspace an older trainforge left
+readable by others is tightened when it is next opened.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +31,26 @@ if TYPE_CHECKING:
 
 HOME_VARIABLE = "TRAINFORGE_HOME"
 DATABASE_VARIABLE = "TRAINFORGE_DATABASE_URL"
+OWNER_ONLY_DIRECTORY = 0o700
+OWNER_ONLY_FILE = 0o600
+
+
+def private_directory(path: Path) -> Path:
+    """``path`` created if missing (with its parents) and made enterable by its owner only."""
+    path.mkdir(mode=OWNER_ONLY_DIRECTORY, parents=True, exist_ok=True)
+    _tighten(path, OWNER_ONLY_DIRECTORY)  # mkdir's mode passes through the umask; chmod does not
+    return path
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """Give ``path`` exactly ``mode`` when it exists, is ours and is wider than that; one
+    another user owns is left as it is (only its owner could change it)."""
+    try:
+        found = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if os.name == "posix" and found.st_uid == os.getuid() and stat.S_IMODE(found.st_mode) != mode:
+        path.chmod(mode)
 
 
 def default_home() -> Path:
@@ -69,15 +96,55 @@ class Workspace:
         return self.home / "artifacts"
 
     @property
+    def secrets(self) -> Path:
+        """The directory of credentials written for a person to read (``write_secret``)."""
+        return self.home / "secrets"
+
+    def write_secret(self, name: str, text: str) -> Path:
+        """Write ``text`` to ``secrets/<name>``, readable by the workspace's owner only (never
+        even briefly by anyone else), replacing an earlier file of that name; returns its path.
+        """
+        path = private_directory(self.secrets) / name
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW,
+                             OWNER_ONLY_FILE)
+        with os.fdopen(descriptor, "w") as handle:
+            os.fchmod(descriptor, OWNER_ONLY_FILE)  # an existing file keeps its mode on open
+            handle.write(text)
+        return path
+
+    @property
     def engine(self) -> sa.Engine:
         """The database, opened and migrated to the newest schema on first use."""
         with self._opening:
             if self._engine is None:
-                self.home.mkdir(parents=True, exist_ok=True)
+                self._make_private()
                 engine = create_store_engine(self.database_url)
                 migrate.upgrade(engine)
                 self._engine = engine
             return self._engine
+
+    def _make_private(self) -> None:
+        """Create the home 0700 and the SQLite database 0600 before SQLite opens it (its -wal
+        and -shm then get the same mode), and tighten what an older version left open."""
+        private_directory(self.home)
+        for directory in (self.secrets, self.artifacts / "uploads"):
+            _tighten(directory, OWNER_ONLY_DIRECTORY)
+        if self.secrets.is_dir():
+            for secret in self.secrets.iterdir():
+                _tighten(secret, OWNER_ONLY_FILE)
+        database = self._sqlite_file()
+        if database is None:
+            return
+        if not database.exists() and database.parent.is_dir():
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT, OWNER_ONLY_FILE))
+        for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+            _tighten(path, OWNER_ONLY_FILE)
+
+    def _sqlite_file(self) -> Path | None:
+        url = sa.make_url(self.database_url)
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return Path(str(url.database)).expanduser().absolute()
 
     @cached_property
     def registry(self) -> Registry:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -17,6 +18,7 @@ import httpx
 from tests._paths import EXAMPLES, ROOT
 from tests.server._jobs import free_port, upload, wait_for
 
+from trainforge.cli.server_cmd import _first_start
 from trainforge.store import jobs as job_store
 from trainforge.workspace import Workspace
 
@@ -82,25 +84,42 @@ def _raise(server: ServerProcess) -> bool:
     raise AssertionError("trainforge server exited:\n" + "\n".join(server.lines))
 
 
-def test_the_first_start_prints_an_admin_login_and_token_once(tmp_path):
+def _first_admin(home: Path) -> dict[str, str]:
+    """What the first start wrote down: {"web UI login": …, "password": …, "admin token": …}."""
+    text = (home / "secrets" / "first-admin.txt").read_text()
+    return dict(re.findall(r"^([a-zA-Z ]+): (\S+)$", text, flags=re.MULTILINE))
+
+
+def test_the_first_start_prints_where_the_admin_login_is_but_never_the_secrets(home):
+    from rich.console import Console
+
+    console = Console(record=True, width=200)
+    _first_start(Workspace(home), console)
+    printed, written = console.export_text(), _first_admin(home)
+    assert str(home / "secrets" / "first-admin.txt") in printed
+    assert written["password"] not in printed and written["admin token"] not in printed
+    assert stat.S_IMODE((home / "secrets" / "first-admin.txt").stat().st_mode) == 0o600
+
+
+def test_the_first_start_writes_an_admin_login_and_token_that_work_once(tmp_path):
     home = tmp_path / "home"
     with trainforge_server(home) as first:
-        token = first.printed(r"admin token:\s+(\S+)")
-        assert token is not None and first.printed(r"web UI login:\s+(\S+) /") == "admin"
-        me = httpx.get(f"{first.url}/api/v1/me", headers={"Authorization": f"Bearer {token}"})
-        assert me.json()["role"] == "admin"
+        written = _first_admin(home)
+        me = httpx.get(f"{first.url}/api/v1/me",
+                       headers={"Authorization": f"Bearer {written['admin token']}"})
+        assert me.json()["role"] == "admin" and written["web UI login"] == "admin"
     with trainforge_server(home) as second:
         wait_for(lambda: second.printed(r"(trainforge server on)"), timeout_s=5,
                  what="the start line")
-        assert second.printed(r"admin token:\s+(\S+)") is None
-        assert second.printed(r"web UI login:\s+(\S+)") is None
+        assert second.printed(r"(first-admin)") is None
+    assert _first_admin(home) == written  # the second start left the first's file alone
 
 
 def test_jobs_queued_when_the_server_stops_all_succeed_after_it_starts_again(tmp_path):
     home = tmp_path / "home"
     workspace = Workspace(home)
     with trainforge_server(home) as server:
-        token = server.printed(r"admin token:\s+(\S+)")
+        token = _first_admin(home)["admin token"]
         dataset = upload(workspace, EXAMPLES / "credit_g.csv")
         ids = [httpx.post(f"{server.url}/api/v1/jobs",
                           headers={"Authorization": f"Bearer {token}"},

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import pytest
 
 from trainforge.errors import DatasetNotFound
@@ -38,3 +41,12 @@ def test_an_upload_is_recorded_and_found_by_id_with_its_file(tmp_path):
 def test_an_unknown_dataset_id_is_named(tmp_path):
     with pytest.raises(DatasetNotFound, match="'nope'"):
         uploads.get_upload(Workspace(tmp_path), "nope")
+
+
+def test_uploads_are_kept_in_a_directory_only_the_owner_may_enter(tmp_path):
+    old_umask = os.umask(0)
+    try:
+        _, directory = uploads.new_upload_dir(Workspace(tmp_path))
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(directory.parent.stat().st_mode) == 0o700

@@ -22,6 +22,7 @@ from trainforge.cli import (
     server_cmd,
     token_cmd,
     train_cmd,
+    user_cmd,
 )
 
 app = typer.Typer(
@@ -42,6 +43,7 @@ app.add_typer(data_cmd.app, name="data")
 app.add_typer(data_cmd.algorithms_app, name="algorithms")
 app.add_typer(rl_cmd.app, name="rl")
 app.add_typer(token_cmd.app, name="token")
+app.add_typer(user_cmd.app, name="user")
 
 
 def run(argv: Sequence[str]) -> int:

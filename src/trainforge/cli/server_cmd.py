@@ -27,7 +27,8 @@ def server(
 ) -> None:
     """Serve the platform: the API under /api/v1 (docs at /docs), the web UI, and job workers.
 
-    On its first start it creates the admin user and an admin API token and prints both once.
+    On its first start it creates the admin user and an admin API token and writes both to
+    $TRAINFORGE_HOME/secrets/first-admin.txt (readable by you only), printing only its path.
     Ctrl-C stops the server; running jobs go back to the queue and resume at the next start.
     """
     import uvicorn
@@ -59,8 +60,11 @@ def server(
 
 
 def _first_start(workspace: Workspace, console: Console) -> None:
-    """Create the first admin and an admin token, and print them: this once, never again."""
+    """Create the first admin and an admin token, and write them to a file only the
+    workspace's owner may read, printing its path: never the secrets themselves, which would
+    end up in service logs (journald, docker logs) that others read and keep."""
     from trainforge.store import access
+    from trainforge.store.clock import utc_now
 
     first = access.ensure_first_admin(workspace)
     if first is None:
@@ -68,8 +72,11 @@ def _first_start(workspace: Workspace, console: Console) -> None:
     username, password = first
     token, _ = access.create_token(workspace, name="first-admin", role="admin",
                                    created_by=username)
-    console.print("[bold]First start: an admin was created. These are shown only now; keep "
-                  "them.[/]")
-    console.print(f"  web UI login:  {username} / {password}")
-    console.print(f"  admin token:   {token}")
-    console.print("  (more tokens: `trainforge token create --role editor`)")
+    path = workspace.write_secret("first-admin.txt", (
+        f"# trainforge server, first start {utc_now():%Y-%m-%d %H:%M} UTC: the admin's web UI\n"
+        "# login and an admin API token. Keep them somewhere safe, then delete this file.\n"
+        f"web UI login: {username}\npassword: {password}\nadmin token: {token}\n"))
+    console.print("[bold]First start: an admin user and an admin API token were created.[/]")
+    console.print(f"  they are in {path} (readable by you only): keep them, then delete it")
+    console.print("  (more: `trainforge user create NAME --role editor`, "
+                  "`trainforge token create --role editor`)")

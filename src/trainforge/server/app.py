@@ -28,6 +28,7 @@ from trainforge.server.deployments import (
     PredictionRouter,
     document_predictions,
 )
+from trainforge.server.login_limits import LoginThrottle
 from trainforge.serving.app import without_telemetry
 from trainforge.store.access import Principal
 from trainforge.workspace import Workspace
@@ -66,6 +67,7 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None) 
     app.state.workspace = workspace
     app.state.config = config
     app.state.tokens = TokenCache(workspace)
+    app.state.logins = LoginThrottle()
     app.add_exception_handler(TrainforgeError, _error_answer)
     app.include_router(_identity_router(), prefix=API)
     app.include_router(datasets.router(), prefix=API)

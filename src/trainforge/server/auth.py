@@ -9,7 +9,11 @@ carry the session's CSRF token, in the ``X-CSRF-Token`` header (htmx sends it) o
 ``csrf_token`` form field: another site can make a browser send the cookie, not the token.
 
 Token lookups are cached for a few seconds per process, so a busy prediction endpoint does
-not query the store on every request; a revoked token stops working within that time.
+not query the store on every request; a revoked token, or one whose creator was disabled, stops
+working within that time. Sessions are rows in the store, read on every request: a session
+ended by logout, a password change or a disabled user is refused at once. What does query the
+store (a token not in the cache, a session) runs on a worker thread: a database busy with a
+write must not stall the event loop.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from trainforge.errors import CsrfRejected, NotAllowed, NotAuthenticated
 from trainforge.store import access
@@ -44,12 +49,20 @@ class TokenCache:
         self._checked: dict[str, tuple[float, Principal | None]] = {}
         self._touched: dict[str, float] = {}
 
-    def principal(self, token: str) -> Principal | None:
-        now = time.monotonic()
+    def cached(self, token: str) -> tuple[bool, Principal | None]:
+        """``(True, principal or None)`` for a token checked in the last few seconds, else
+        ``(False, None)``: ``principal(token)`` must ask the store."""
         with self._lock:
             cached = self._checked.get(token)
-        if cached is not None and now - cached[0] < TOKEN_CACHE_S:
-            return cached[1]
+        if cached is not None and time.monotonic() - cached[0] < TOKEN_CACHE_S:
+            return True, cached[1]
+        return False, None
+
+    def principal(self, token: str) -> Principal | None:
+        known, principal = self.cached(token)
+        if known:
+            return principal
+        now = time.monotonic()
         found = access.principal_for_token(self.workspace, token)
         with self._lock:
             if len(self._checked) > 10_000:  # made-up tokens must not grow it without bound
@@ -80,13 +93,16 @@ async def identify(request: Request) -> Principal:
     state = request.app.state
     token = bearer_token(request)
     if token is not None:
-        principal: Principal | None = state.tokens.principal(token)
+        tokens: TokenCache = state.tokens
+        known, principal = tokens.cached(token)  # the hot path stays on the event loop
+        if not known:
+            principal = await run_in_threadpool(tokens.principal, token)
         if principal is None:
             raise NotAuthenticated("the API token is unknown or revoked")
         return principal
     secret = request.cookies.get(SESSION_COOKIE)
     if secret:
-        found = access.session_principal(state.workspace, secret)
+        found = await run_in_threadpool(access.session_principal, state.workspace, secret)
         if found is not None:
             principal, csrf = found
             if request.method in _UNSAFE:

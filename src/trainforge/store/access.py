@@ -3,9 +3,13 @@
 - **Tokens** (``tf_<id>_<secret>``) carry a role. Only the sha256 of the whole token is stored:
   a token is 256 random bits, so a fast hash is enough (no dictionary to attack), and it lets
   a request be checked with one indexed lookup. The token is shown once, when created.
-- **Users** log in to the web UI with a password, stored as scrypt with a per-user salt.
-- **Sessions**: the cookie holds a random secret whose sha256 is the session's id; each session
-  has its own CSRF token, which every form must send back.
+- **Users** log in to the web UI with a password, stored as scrypt with a per-user salt. An
+  admin changes a password, or disables a user, with ``trainforge user`` (which calls the
+  functions here): either ends the user's sessions, and a disabled user's own tokens (those
+  the user created) stop working until the user is enabled again.
+- **Sessions** live in the store: the cookie holds a random secret whose sha256 is the
+  session's id, checked on every request, so deleting the rows ends the sessions at once;
+  each session has its own CSRF token, which every form must send back.
 
 Roles are ordered: a viewer reads; an editor also uploads, trains, promotes and deploys; an
 admin also manages tokens and users and deletes models.
@@ -16,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from trainforge.errors import ConfigError
+from trainforge.errors import ConfigError, UserNotFound
 from trainforge.store.clock import as_utc, utc_now
 from trainforge.store.tables import ROLES, api_tokens, sessions, users
 
@@ -34,6 +39,8 @@ TOKEN_PREFIX = "tf_"
 SESSION_DAYS = 7
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # ~50 ms a login on this class of machine
 FIRST_ADMIN = "admin"
+MIN_PASSWORD_CHARS, MAX_PASSWORD_CHARS = 12, 1024
+_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}")
 
 
 @dataclass(frozen=True)
@@ -75,13 +82,17 @@ def create_token(ws: Workspace, *, name: str, role: str, created_by: str | None 
 
 
 def principal_for_token(ws: Workspace, token: str) -> Principal | None:
-    """The token's principal, or None for an unknown or revoked token."""
+    """The token's principal, or None for an unknown or revoked token, or one whose creator is
+    a disabled user."""
     if not token.startswith(TOKEN_PREFIX):
         return None
+    query = (sa.select(api_tokens.c.name, api_tokens.c.role)
+             .outerjoin(users, users.c.username == api_tokens.c.created_by)
+             .where(api_tokens.c.token_sha256 == token_sha256(token),
+                    api_tokens.c.revoked_at.is_(None),
+                    users.c.disabled.is_not(sa.true())))  # no such user (the CLI), or enabled
     with ws.engine.connect() as connection:
-        row = connection.execute(sa.select(api_tokens.c.name, api_tokens.c.role)
-                                 .where(api_tokens.c.token_sha256 == token_sha256(token),
-                                        api_tokens.c.revoked_at.is_(None))).first()
+        row = connection.execute(query).first()
     return None if row is None else Principal(name=row.name, role=row.role, via="token")
 
 
@@ -151,17 +162,81 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def check_username(username: str) -> str:
+    if not _USERNAME.fullmatch(username):
+        raise ConfigError("a user name is 1 to 100 letters, digits, '.', '_', '-' or '@', "
+                          "starting with a letter or digit; choose another name")
+    return username
+
+
+def check_password(password: str) -> str:
+    if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
+        raise ConfigError(f"a password needs at least {MIN_PASSWORD_CHARS} characters and at "
+                          f"most {MAX_PASSWORD_CHARS} characters; leave the password out to "
+                          "have one generated")
+    return password
+
+
+def generate_password() -> str:
+    """A random password of 20 characters (120 bits)."""
+    return secrets.token_urlsafe(15)
+
+
 def create_user(ws: Workspace, *, username: str, password: str, role: str) -> None:
     check_role(role)
-    if len(password) < 12:
-        raise ConfigError("a password needs at least 12 characters")
+    hashed = hash_password(check_password(password))
     try:
         with ws.engine.begin() as connection:
             connection.execute(sa.insert(users).values(
-                username=username, password_hash=hash_password(password), role=role,
+                username=check_username(username), password_hash=hashed, role=role,
                 created_at=utc_now(), disabled=False))
     except sa.exc.IntegrityError:
         raise ConfigError(f"a user named {username!r} exists already") from None
+
+
+def set_password(ws: Workspace, username: str, *, password: str) -> None:
+    """Give the user a new password and end their sessions (a stolen one must not outlive
+    the change)."""
+    _change_user(ws, username, password_hash=hash_password(check_password(password)))
+
+
+def disable_user(ws: Workspace, username: str) -> None:
+    """Refuse the user's logins, end their sessions and stop the tokens they created (within
+    the server's few seconds of token cache) until ``enable_user``."""
+    _change_user(ws, username, disabled=True)
+
+
+def enable_user(ws: Workspace, username: str) -> None:
+    """Let a disabled user log in again; the tokens they created work again."""
+    with ws.engine.begin() as connection:
+        _user_id(connection, username)
+        connection.execute(sa.update(users).where(users.c.username == username)
+                           .values(disabled=False))
+
+
+def _change_user(ws: Workspace, username: str, **values: Any) -> None:
+    with ws.engine.begin() as connection:
+        user_id = _user_id(connection, username)
+        connection.execute(sa.update(users).where(users.c.id == user_id).values(**values))
+        connection.execute(sa.delete(sessions).where(sessions.c.user_id == user_id))
+
+
+def _user_id(connection: sa.Connection, username: str) -> int:
+    found = connection.execute(sa.select(users.c.id)
+                               .where(users.c.username == check_username(username))).scalar()
+    if found is None:
+        raise UserNotFound(username)
+    return int(found)
+
+
+def list_users(ws: Workspace) -> list[dict[str, Any]]:
+    """Every user by name, with role, whether disabled, and when created and last logged in."""
+    columns = (users.c.username, users.c.role, users.c.disabled, users.c.created_at,
+               users.c.last_login_at)
+    with ws.engine.connect() as connection:
+        rows = connection.execute(sa.select(*columns).order_by(users.c.username)).all()
+    return [{**row._mapping, "created_at": as_utc(row.created_at),
+             "last_login_at": as_utc(row.last_login_at)} for row in rows]
 
 
 def ensure_first_admin(ws: Workspace) -> tuple[str, str] | None:
@@ -170,7 +245,7 @@ def ensure_first_admin(ws: Workspace) -> tuple[str, str] | None:
     with ws.engine.connect() as connection:
         if connection.execute(sa.select(sa.func.count()).select_from(users)).scalar():
             return None
-    password = secrets.token_urlsafe(15)
+    password = generate_password()
     try:
         create_user(ws, username=FIRST_ADMIN, password=password, role="admin")
     except ConfigError:  # another server process created it at the same moment
@@ -192,12 +267,14 @@ def authenticate(ws: Workspace, username: str, password: str) -> Principal | Non
 
 # ---- sessions ---------------------------------------------------------------------------------
 def create_session(ws: Workspace, username: str) -> tuple[str, str]:
-    """A session for a logged-in user: ``(cookie secret, CSRF token)``."""
+    """A session for a logged-in user, and the login recorded: ``(cookie secret, CSRF token)``.
+    """
     secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     now = utc_now()
     with ws.engine.begin() as connection:
-        user_id = connection.execute(sa.select(users.c.id)
-                                     .where(users.c.username == username)).scalar_one()
+        user_id = _user_id(connection, username)
+        connection.execute(sa.update(users).where(users.c.id == user_id)
+                           .values(last_login_at=now))
         connection.execute(sa.insert(sessions).values(
             id=token_sha256(secret), user_id=user_id, csrf_token=csrf, created_at=now,
             expires_at=now + timedelta(days=SESSION_DAYS)))

@@ -145,6 +145,7 @@ users = sa.Table(
     sa.Column("role", sa.String(20), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint(sa.column("role").in_(ROLES), name="role"),
 )
 

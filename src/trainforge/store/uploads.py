@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from trainforge.errors import DatasetNotFound
 from trainforge.store.clock import as_utc, utc_now
 from trainforge.store.tables import uploads
+from trainforge.workspace import private_directory
 
 if TYPE_CHECKING:
     from trainforge.workspace import Workspace
@@ -36,8 +37,8 @@ def safe_filename(name: str) -> str:
 def new_upload_dir(ws: Workspace) -> tuple[str, Path]:
     """A fresh id and its directory (created) for an upload in progress."""
     upload_id = uuid.uuid4().hex
-    directory = ws.artifacts / "uploads" / upload_id
-    directory.mkdir(parents=True)
+    directory = private_directory(ws.artifacts / "uploads") / upload_id
+    directory.mkdir()
     return upload_id, directory
 
 
