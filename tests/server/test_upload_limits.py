@@ -5,8 +5,8 @@ held to the same streamed limit as a token upload."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import bz2
+import functools
 import gzip
 import io
 import lzma
@@ -146,8 +146,9 @@ def form(parts: Iterable[tuple[str, bytes]], *, file_bytes: int) -> tuple[list[b
 
 
 def post_counting(app, headers: dict[str, str], chunks: list[bytes]) -> tuple[int, str, int]:
-    """POST the chunks to the upload route without a Content-Length; the status, the detail
-    and how many body bytes the server read before answering."""
+    """POST the chunks to the upload route (a multipart form unless ``headers`` say otherwise)
+    without a Content-Length; the status, the detail and how many body bytes the server read
+    before answering."""
     read = 0
 
     async def body() -> AsyncIterator[bytes]:
@@ -160,7 +161,7 @@ def post_counting(app, headers: dict[str, str], chunks: list[bytes]) -> tuple[in
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
             return await http.post("/api/v1/datasets", content=body(), headers={
-                **headers, "Content-Type": "multipart/form-data; boundary=b"})
+                "Content-Type": "multipart/form-data; boundary=b", **headers})
 
     answer = asyncio.run(send())
     return answer.status_code, answer.json().get("detail", ""), read
@@ -215,3 +216,14 @@ def test_fields_around_the_file_do_not_let_a_body_past_the_upload_limit(workspac
     chunks, _ = form([("note", b"x" * 16 * MIB)], file_bytes=10)
     status, detail, read = post_counting(app, bearer(tokens["editor"]), chunks)
     assert status == 413 and "upload limit" in detail and read < 2 * MIB
+
+
+
+def test_a_browser_upload_that_is_not_a_multipart_form_is_a_403_before_its_body_is_read(
+        workspace, session):
+    cookie, _ = session
+    app = create_server_app(workspace, ServerConfig())
+    chunks = [b"csrf_token=forged&file=" + b"x" * 65536] * 64
+    status, _, read = post_counting(app, {"Cookie": cookie, "Content-Type":
+                                          "application/x-www-form-urlencoded"}, chunks)
+    assert status == 403 and read < MIB

@@ -80,8 +80,9 @@ async def identify(request: Request, *, form_streamed: bool = False) -> Principa
     """The principal of ``request`` (token first, then session cookie); NotAuthenticated
     without one, and a missing CSRF token on a cookie-authenticated change.
 
-    With ``form_streamed``, a multipart body's ``csrf_token`` field is left for the route's
-    streamed parser to check (``csrf_expected_in_form``) instead of reading the form here.
+    With ``form_streamed``, a token not in the header is left for the route's streamed form
+    parser to find in the ``csrf_token`` field (``csrf_expected_in_form``): reading the form
+    here would read the whole body first.
     """
     state = request.app.state
     token = bearer_token(request)
@@ -104,9 +105,8 @@ async def identify(request: Request, *, form_streamed: bool = False) -> Principa
 
 async def _check_csrf(request: Request, expected: str, *, form_streamed: bool) -> None:
     sent = request.headers.get(CSRF_HEADER)
-    if sent is None and form_streamed and request.headers.get("content-type", "").startswith(
-            "multipart/form-data"):
-        request.state.csrf_in_form = expected  # request.form() would spool the whole upload
+    if sent is None and form_streamed:
+        request.state.csrf_in_form = expected  # request.form() would read the whole upload
         return
     if sent is None and request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")):

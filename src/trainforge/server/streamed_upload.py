@@ -144,12 +144,15 @@ async def receive_file(request: Request, *, field: str, directory: Path,
     """
     content_type, options = parse_options_header(request.headers.get("content-type"))
     boundary = options.get(b"boundary")
+    action = f"{request.method} {request.url.path}"
+    csrf_expected = csrf_expected_in_form(request)
     if content_type != b"multipart/form-data" or not boundary:
+        if csrf_expected is not None:  # a browser session's body without its token
+            raise CsrfRejected(action)
         raise InvalidRequest(f"send the file as a multipart form field {field!r} (curl -F "
                              f"{field}=@data.csv)")
-    action = f"{request.method} {request.url.path}"
     part = _FilePart(field=field, directory=directory, limit_bytes=limit_bytes,
-                     csrf_expected=csrf_expected_in_form(request), action=action)
+                     csrf_expected=csrf_expected, action=action)
     body_bytes = 0
     try:
         parser = MultipartParser(boundary, part.callbacks())

@@ -135,9 +135,8 @@ async def accept_upload(request: Request, who: Principal) -> dict[str, Any]:
         received = await receive_file(request, field=FIELD, directory=directory,
                                       limit_bytes=limit_bytes)
         # parsing and profiling hold a core for seconds: never on the event loop
-        return await run_in_threadpool(lambda: _record(
-            ws, upload_id=upload_id, received=received, who=who,
-            limits=table_limits(state.config)))
+        return await run_in_threadpool(_record, ws, upload_id=upload_id, received=received,
+                                       who=who, limits=table_limits(state.config))
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)  # a refused upload leaves nothing
         raise
