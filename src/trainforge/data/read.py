@@ -17,7 +17,7 @@ import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -57,6 +57,9 @@ INTEGER_COLUMNS = "trainforge.integer_columns"
 
 _TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".data", ".dat")  # .data: the UCI archive's tables
 _INTEGER_TEXT = r"[+-]?\d+"
+# pd.to_numeric holds the GIL for its whole column (~1 µs a value): in slices of this many
+# rows, a server reading an upload in a thread still answers its other requests between them
+_NUMBERS_SLICE_ROWS = 20_000
 _DECIMAL_COMMA = r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"
 
 
@@ -94,6 +97,15 @@ def _read_delimited(path: Path, fmt: str, notes: list[str], limits: TableLimits
     return frame
 
 
+def _to_numbers(text: pd.Series, *, errors: Literal["raise", "coerce"] = "raise") -> pd.Series:
+    """``pd.to_numeric`` in slices; the same values and dtype as one call (pandas widens the
+    slices' int64 to float64 where any slice needed it, as one call would)."""
+    if len(text) <= _NUMBERS_SLICE_ROWS:
+        return pd.to_numeric(text, errors=errors)
+    return pd.concat([pd.to_numeric(text.iloc[start: start + _NUMBERS_SLICE_ROWS], errors=errors)
+                      for start in range(0, len(text), _NUMBERS_SLICE_ROWS)])
+
+
 def _from_decimal_comma(column: pd.Series, present: pd.Series) -> pd.Series | None:
     """Numbers written the European way (1.234,5) as floats; None if the column is not that."""
     if not bool(present.str.contains(",", regex=False).any()):
@@ -101,7 +113,7 @@ def _from_decimal_comma(column: pd.Series, present: pd.Series) -> pd.Series | No
     if not bool(present.str.fullmatch(_DECIMAL_COMMA).all()):
         return None
     plain = column.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-    return pd.to_numeric(plain).astype("float64")
+    return _to_numbers(plain).astype("float64")
 
 
 def _numbers_from_text(frame: pd.DataFrame, *, keep_text: frozenset[str] = frozenset()
@@ -127,7 +139,7 @@ def _numbers_from_text(frame: pd.DataFrame, *, keep_text: frozenset[str] = froze
             continue
         try:
             pd.to_numeric(present.head(100))  # fails fast on a column of words
-            numbers = pd.to_numeric(column)
+            numbers = _to_numbers(column)
         except (ValueError, TypeError):
             european = _from_decimal_comma(column, present) if decimal_comma else None
             out[name] = column if european is None else european
@@ -357,7 +369,7 @@ def _numeric_columns_as_numbers(frame: pd.DataFrame, schema: Schema, notes: list
         column = frame[name]
         if kind is not ColumnKind.NUMERIC or pd.api.types.is_numeric_dtype(column.dtype):
             continue
-        numbers = pd.to_numeric(column, errors="coerce").astype("float64")
+        numbers = _to_numbers(column, errors="coerce").astype("float64")
         junk = column[numbers.isna() & column.notna()].astype("str")
         if len(junk):
             shown = ", ".join(repr(v) for v in junk.unique()[:3])
