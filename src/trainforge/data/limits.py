@@ -130,22 +130,29 @@ def check_parquet(metadata: pq.FileMetaData, limits: TableLimits, source: str) -
                            for i in range(group.num_columns)), source)
 
 
-def check_dictionary_text(table: pa.Table, limits: TableLimits, source: str) -> None:
-    """The text bytes dictionary-encoded columns hold once each row has its own copy (a short
-    file may repeat one huge value in every row), computed before any copy is made."""
+def _is_text(kind: pa.DataType) -> bool:
     import pyarrow as pa
-    import pyarrow.compute as pc
 
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind)
+                or pa.types.is_binary(kind) or pa.types.is_large_binary(kind))
+
+
+def check_parquet_text(path: Path, schema: pa.Schema, limits: TableLimits) -> None:
+    """The bytes Parquet's text columns hold once each row has its own copy of its value: a
+    dictionary-encoded column may repeat one huge value in every row of a small file. The
+    columns are read still encoded (values once, then an index per row) to size them."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    text = [field.name for field in schema if _is_text(field.type)]
+    if limits.max_bytes is None or not text:
+        return
     expanded = 0
-    for column in table.columns:
-        if not pa.types.is_dictionary(column.type):
-            continue
+    for column in pq.read_table(path, columns=text, read_dictionary=text).columns:
         for chunk in column.chunks:
-            if pa.types.is_string(chunk.dictionary.type) or pa.types.is_large_string(
-                    chunk.dictionary.type) or pa.types.is_binary(chunk.dictionary.type):
-                lengths = pc.binary_length(chunk.dictionary)
-                expanded += int(pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0)
-    limits.check_bytes(expanded, source)
+            lengths = pc.binary_length(chunk.dictionary)
+            expanded += int(pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0)
+            limits.check_bytes(expanded, str(path))
 
 
 def check_shared_text(frame: pd.DataFrame, limits: TableLimits, source: str) -> None:

@@ -27,9 +27,9 @@ from trainforge.data.limits import (
     NO_LIMITS,
     TableLimits,
     check_archive,
-    check_dictionary_text,
     check_inflated_size,
     check_parquet,
+    check_parquet_text,
     check_shared_text,
 )
 from trainforge.data.schema import infer_schema
@@ -220,21 +220,15 @@ def _read_excel(path: Path, limits: TableLimits) -> pd.DataFrame:
 
 
 def _read_parquet(path: Path, limits: TableLimits) -> pd.DataFrame:
-    """The metadata is checked against ``limits`` before any data page is read, and text
-    columns are read dictionary-encoded until their expanded size is known."""
-    import pyarrow as pa
+    """The metadata, then the text columns' expanded size, are checked against ``limits``
+    before the table is read."""
     import pyarrow.parquet as pq
 
     try:
         parquet = pq.ParquetFile(path)
         check_parquet(parquet.metadata, limits, str(path))
-        schema = parquet.schema_arrow
-        text = [field.name for field in schema if pa.types.is_string(field.type)
-                or pa.types.is_large_string(field.type) or pa.types.is_binary(field.type)
-                or pa.types.is_large_binary(field.type)]
-        table = pq.read_table(path, read_dictionary=text)
-        check_dictionary_text(table, limits, str(path))
-        return table.cast(schema).to_pandas()
+        check_parquet_text(path, parquet.schema_arrow, limits)
+        return pd.read_parquet(path)
     except (OSError, ValueError) as error:
         raise UnreadableData(str(path), f"the Parquet file could not be read ({error})",
                              "check that the file is complete (not truncated)") from error
