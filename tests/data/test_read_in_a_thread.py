@@ -20,4 +20,4 @@ def test_a_long_numeric_column_is_read_without_stalling_other_threads(write):
         now = time.perf_counter()
         gaps_s.append(now - last)
         last = now
-    assert max(gaps_s) < 0.2  # one pd.to_numeric over the column held it ~0.5 s
+    assert max(gaps_s) < 0.25  # one pd.to_numeric over the column held it ~0.45 s
