@@ -83,6 +83,10 @@ class ServerConfig(BaseModel, frozen=True, extra="forbid"):
     port: int = Field(default=8080, ge=0, le=65535)
     workers: PositiveInt = 2  # background jobs that may run at once
     max_upload_mb: float = Field(default=500.0, gt=0)  # a bigger upload is refused mid-stream
+    # what an upload may expand to (gzip, bz2, xz, zip, Excel, Parquet): compression never lets
+    # a client past what a plain upload could send
+    max_table_mb: float = Field(default=500.0, gt=0)
+    max_table_rows: PositiveInt = 1_000_000  # rows in an uploaded table, of any format
     heartbeat_s: float = Field(default=5.0, gt=0)  # how often a worker says it is alive
     stale_after_s: float = Field(default=30.0, gt=0)  # silence after which a job is requeued
 

@@ -357,6 +357,18 @@ class UploadTooLarge(TrainforgeError):
                          "server with `trainforge train`")
 
 
+class TableTooLarge(DataError):
+    """A table past a size or row limit its reader was given: reading stopped at the limit."""
+
+    http_status = 413
+
+    def __init__(self, source: str, *, limit: str, setting: str) -> None:
+        self.limit, self.setting = limit, setting  # the server names the file as it was sent
+        super().__init__(f"{source!r} is over the limit of {limit}; reading stopped there and "
+                         f"nothing was kept. Raise the limit with {setting}, or send a smaller "
+                         "table")
+
+
 class CsrfRejected(AccessError):
     http_status = 403
 

@@ -19,7 +19,14 @@ def server(
     workers: Annotated[int, typer.Option(help="jobs that may run at once (one process "
                                               "each)")] = 2,
     max_upload_mb: Annotated[float, typer.Option(
-        "--max-upload-mb", help="uploads over this size are refused mid-stream")] = 500.0,
+        "--max-upload-mb", help="uploads over this size (as sent: compressed bytes) are "
+                                "refused mid-stream")] = 500.0,
+    max_table_mb: Annotated[float, typer.Option(
+        "--max-table-mb", help="an upload that decompresses past this size (gzip, bz2, xz, zip, "
+                               "Excel, Parquet) is refused as it is read")] = 500.0,
+    max_table_rows: Annotated[int, typer.Option(
+        "--max-table-rows", help="an uploaded table with more rows is refused as it is "
+                                 "read")] = 1_000_000,
     heartbeat_s: Annotated[float, typer.Option(
         "--heartbeat-s", hidden=True, help="how often a worker reports it is alive")] = 5.0,
     stale_after_s: Annotated[float, typer.Option(
@@ -40,6 +47,7 @@ def server(
     from trainforge.workspace import Workspace
 
     settings = ServerConfig(host=host, port=port, workers=workers, max_upload_mb=max_upload_mb,
+                            max_table_mb=max_table_mb, max_table_rows=max_table_rows,
                             heartbeat_s=heartbeat_s, stale_after_s=stale_after_s)
     workspace = Workspace()
     console = Console(soft_wrap=True, highlight=False)

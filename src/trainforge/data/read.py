@@ -17,15 +17,25 @@ import io
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from trainforge.data.dataset import ColumnKind, Dataset, Schema
 from trainforge.data.image_paths import ImageRoots
+from trainforge.data.limits import (
+    NO_LIMITS,
+    TableLimits,
+    check_archive,
+    check_inflated_size,
+    check_parquet,
+    check_parquet_text,
+    check_shared_text,
+)
 from trainforge.data.schema import infer_schema
 from trainforge.data.sniff import (
+    COMPRESSED_SUFFIXES,
     NA_TOKENS,
     check_names,
     check_rows,
@@ -48,12 +58,15 @@ INTEGER_COLUMNS = "trainforge.integer_columns"
 
 _TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".data", ".dat")  # .data: the UCI archive's tables
 _INTEGER_TEXT = r"[+-]?\d+"
+# pd.to_numeric holds the GIL for its whole column (~1 µs a value): in slices of this many
+# rows, a server reading an upload in a thread still answers its other requests between them
+_NUMBERS_SLICE_ROWS = 20_000
 _DECIMAL_COMMA = r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"
 
 
 def _format_of(path: Path) -> str:
     name = path.name.lower()
-    stem = name.removesuffix(".gz")
+    stem = next((name.removesuffix(s) for s in COMPRESSED_SUFFIXES if name.endswith(s)), name)
     for suffix in (*_TEXT_SUFFIXES, ".parquet", ".pq", ".jsonl", ".ndjson", ".json", ".xlsx"):
         if stem.endswith(suffix):
             return {".pq": ".parquet", ".ndjson": ".jsonl"}.get(suffix, suffix)
@@ -67,12 +80,14 @@ def _existing(path: str | Path) -> Path:
     return resolved
 
 
-def _read_delimited(path: Path, fmt: str, notes: list[str]) -> pd.DataFrame:
+def _read_delimited(path: Path, fmt: str, notes: list[str], limits: TableLimits
+                    ) -> pd.DataFrame:
     """The table as text (NA tokens missing), after checking every row's field count."""
     layout = text_layout(path, fmt)
-    check_rows(path, layout)
+    check_rows(path, layout, limits=limits)
     try:
-        frame = pd.read_csv(path, **csv_options(layout))
+        with open_binary(path) as raw:
+            frame = pd.read_csv(raw, **csv_options(layout))
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
         raise UnreadableData(str(path), f"the file could not be parsed ({error})",
                              "check that it is one table with a header row") from error
@@ -83,6 +98,15 @@ def _read_delimited(path: Path, fmt: str, notes: list[str]) -> pd.DataFrame:
     return frame
 
 
+def _to_numbers(text: pd.Series, *, errors: Literal["raise", "coerce"] = "raise") -> pd.Series:
+    """``pd.to_numeric`` in slices; the same values and dtype as one call (pandas widens the
+    slices' int64 to float64 where any slice needed it, as one call would)."""
+    if len(text) <= _NUMBERS_SLICE_ROWS:
+        return pd.to_numeric(text, errors=errors)
+    return pd.concat([pd.to_numeric(text.iloc[start: start + _NUMBERS_SLICE_ROWS], errors=errors)
+                      for start in range(0, len(text), _NUMBERS_SLICE_ROWS)])
+
+
 def _from_decimal_comma(column: pd.Series, present: pd.Series) -> pd.Series | None:
     """Numbers written the European way (1.234,5) as floats; None if the column is not that."""
     if not bool(present.str.contains(",", regex=False).any()):
@@ -90,7 +114,7 @@ def _from_decimal_comma(column: pd.Series, present: pd.Series) -> pd.Series | No
     if not bool(present.str.fullmatch(_DECIMAL_COMMA).all()):
         return None
     plain = column.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-    return pd.to_numeric(plain).astype("float64")
+    return _to_numbers(plain).astype("float64")
 
 
 def _numbers_from_text(frame: pd.DataFrame, *, keep_text: frozenset[str] = frozenset()
@@ -116,7 +140,7 @@ def _numbers_from_text(frame: pd.DataFrame, *, keep_text: frozenset[str] = froze
             continue
         try:
             pd.to_numeric(present.head(100))  # fails fast on a column of words
-            numbers = pd.to_numeric(column)
+            numbers = _to_numbers(column)
         except (ValueError, TypeError):
             european = _from_decimal_comma(column, present) if decimal_comma else None
             out[name] = column if european is None else european
@@ -151,10 +175,12 @@ def _read_json(path: Path, encoding: str) -> pd.DataFrame:
     return _records_frame(records, str(path))
 
 
-def _jsonl_chunks(path: Path, encoding: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _jsonl_chunks(path: Path, encoding: str, chunk_rows: int, *,
+                  limits: TableLimits = NO_LIMITS) -> Iterator[pd.DataFrame]:
     with open_binary(path) as raw:
         text = io.TextIOWrapper(raw, encoding=encoding)
         records: list[dict[str, Any]] = []
+        n_rows = 0
         for line_number, line in enumerate(text, start=1):
             if not line.strip():
                 continue
@@ -167,6 +193,8 @@ def _jsonl_chunks(path: Path, encoding: str, chunk_rows: int) -> Iterator[pd.Dat
                 raise UnreadableData(str(path), f"line {line_number} is not a JSON object",
                                      'write one record ({"column": value, …}) per line')
             records.append(record)
+            n_rows += 1
+            limits.check_rows(n_rows, str(path))
             if len(records) == chunk_rows:
                 yield pd.DataFrame.from_records(records)
                 records = []
@@ -174,19 +202,33 @@ def _jsonl_chunks(path: Path, encoding: str, chunk_rows: int) -> Iterator[pd.Dat
             yield pd.DataFrame.from_records(records)
 
 
-def _read_excel(path: Path) -> pd.DataFrame:
+def _read_excel(path: Path, limits: TableLimits) -> pd.DataFrame:
     from zipfile import BadZipFile
 
+    if limits.max_bytes is not None:  # a workbook is a zip of XML: its directory says how big
+        check_archive(path, limits)
+    # one row past the limit is enough to know the sheet is over it
+    n_rows = None if limits.max_rows is None else limits.max_rows + 1
     try:
-        return pd.read_excel(path, engine="openpyxl", sheet_name=0, na_values=list(NA_TOKENS),
-                             keep_default_na=False)
+        frame = pd.read_excel(path, engine="openpyxl", sheet_name=0, na_values=list(NA_TOKENS),
+                              keep_default_na=False, nrows=n_rows)
     except (ValueError, OSError, KeyError, BadZipFile) as error:
         raise UnreadableData(str(path), f"the workbook could not be read ({error})",
                              "save it again as .xlsx, or export the sheet as CSV") from error
+    limits.check_rows(len(frame), str(path))
+    check_shared_text(frame, limits, str(path))
+    return frame
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _read_parquet(path: Path, limits: TableLimits) -> pd.DataFrame:
+    """The metadata, then the text columns' expanded size, are checked against ``limits``
+    before the table is read."""
+    import pyarrow.parquet as pq
+
     try:
+        parquet = pq.ParquetFile(path)
+        check_parquet(parquet.metadata, limits, str(path))
+        check_parquet_text(path, parquet.schema_arrow, limits)
         return pd.read_parquet(path)
     except (OSError, ValueError) as error:
         raise UnreadableData(str(path), f"the Parquet file could not be read ({error})",
@@ -231,20 +273,21 @@ def _tidy(frame: pd.DataFrame, source: str, *, blank_tokens: bool) -> pd.DataFra
     return frame
 
 
-def _read_file(path: Path, notes: list[str]) -> pd.DataFrame:
+def _read_file(path: Path, notes: list[str], limits: TableLimits) -> pd.DataFrame:
     fmt = _format_of(path)
+    check_inflated_size(path, limits)  # before any reader inflates it
     if fmt in _TEXT_SUFFIXES:
-        return _numbers_from_text(_read_delimited(path, fmt, notes))
+        return _numbers_from_text(_read_delimited(path, fmt, notes, limits))
     if fmt == ".parquet":
-        return _tidy(_read_parquet(path), str(path), blank_tokens=False)
+        return _tidy(_read_parquet(path, limits), str(path), blank_tokens=False)
     if fmt == ".xlsx":
-        return _tidy(_read_excel(path), str(path), blank_tokens=True)
+        return _tidy(_read_excel(path, limits), str(path), blank_tokens=True)
     if path.stat().st_size == 0:
         raise EmptyData(str(path), "the file is empty")
     encoding = sniff_encoding(path)
     notes.append(f"JSON, encoding {encoding}")
     if fmt == ".jsonl":
-        chunks = list(_jsonl_chunks(path, encoding, 100_000))
+        chunks = list(_jsonl_chunks(path, encoding, 100_000, limits=limits))
         frame = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
     else:
         frame = _read_json(path, encoding)
@@ -252,18 +295,22 @@ def _read_file(path: Path, notes: list[str]) -> pd.DataFrame:
 
 
 def read_table(source: str | Path | pd.DataFrame, *, sql: str | None = None,
-               notes: list[str] | None = None) -> Dataset:
+               notes: list[str] | None = None, limits: TableLimits = NO_LIMITS) -> Dataset:
     """Read a table into a Dataset with its schema and fingerprint.
 
     Args:
-        source: a file path (CSV/TSV/TXT, optionally .gz; Parquet; JSON array of records;
-            JSONL; Excel .xlsx), a SQLAlchemy URL when ``sql`` is given, or a DataFrame.
+        source: a file path (CSV/TSV/TXT, JSON array of records or JSONL, each optionally
+            .gz, .bz2, .xz or a one-file .zip; Parquet; Excel .xlsx), a SQLAlchemy URL when
+            ``sql`` is given, or a DataFrame.
         sql: a query to run against ``source``; its result is the table.
         notes: if given, lines saying how the data was read (format, delimiter, encoding,
             size) are appended, for the caller to print.
+        limits: the most rows, and decompressed bytes of a compressed file or container, to
+            read from a file (the server's limits for uploads); none by default.
 
     Raises DataFileNotFound, EmptyData, UnreadableData (naming the line of a malformed row,
-    or the duplicated column names) and UnsupportedFormat.
+    or the duplicated column names), UnsupportedFormat and TableTooLarge (past ``limits``,
+    found before the data is inflated or as it streams).
     """
     notes = notes if notes is not None else []
     if isinstance(source, pd.DataFrame):
@@ -280,7 +327,8 @@ def read_table(source: str | Path | pd.DataFrame, *, sql: str | None = None,
     else:
         path = _existing(source)
         name = str(source)
-        frame = _read_file(path, notes)
+        frame = _read_file(path, notes, limits)
+        limits.check_rows(len(frame), name)
     if frame.shape[0] == 0:
         raise EmptyData(name, "it has a header but no data rows" if frame.shape[1] else
                         "it has no rows")
@@ -331,7 +379,7 @@ def _numeric_columns_as_numbers(frame: pd.DataFrame, schema: Schema, notes: list
         column = frame[name]
         if kind is not ColumnKind.NUMERIC or pd.api.types.is_numeric_dtype(column.dtype):
             continue
-        numbers = pd.to_numeric(column, errors="coerce").astype("float64")
+        numbers = _to_numbers(column, errors="coerce").astype("float64")
         junk = column[numbers.isna() & column.notna()].astype("str")
         if len(junk):
             shown = ", ".join(repr(v) for v in junk.unique()[:3])
@@ -383,7 +431,8 @@ def _delimited_chunks(path: Path, fmt: str, chunk_rows: int) -> Iterator[pd.Data
     layout = text_layout(path, fmt)
     keep_text: frozenset[str] | None = None
     try:
-        with pd.read_csv(path, chunksize=chunk_rows, **csv_options(layout)) as reader:
+        with open_binary(path) as raw, pd.read_csv(raw, chunksize=chunk_rows,
+                                                   **csv_options(layout)) as reader:
             for raw in reader:
                 raw.attrs["delimiter"] = layout.delimiter
                 chunk = _numbers_from_text(raw, keep_text=keep_text or frozenset())

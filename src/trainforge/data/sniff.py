@@ -6,21 +6,29 @@ Sniffed from a sample of the file, so reading the whole table and streaming it i
 
 from __future__ import annotations
 
+import bz2
 import codecs
 import csv
 import gzip
 import io
+import lzma
+import math
+import zipfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from trainforge.errors import EmptyData, UnreadableData
+
+if TYPE_CHECKING:
+    from trainforge.data.limits import TableLimits
 
 # "None" is deliberately absent: it is a real category in many tables ("None", "No service")
 NA_TOKENS = ("", "NA", "N/A", "n/a", "na", "null", "NULL", "Null", "?", "NaN", "nan", "#N/A")
 
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zip")
 _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _BLOCK_BYTES = 1 << 20
 _SAMPLE_BYTES = 1 << 18
@@ -30,10 +38,32 @@ _TYPOGRAPHY = set("“”‘’–—…€«»")
 
 
 # ---- where the bytes are ----------------------------------------------------------------------
+def is_compressed(path: Path) -> bool:
+    return path.name.lower().endswith(COMPRESSED_SUFFIXES)
+
+
+def _zip_member(path: Path) -> IO[bytes]:
+    """The one file of a zipped table."""
+    with zipfile.ZipFile(path) as archive:  # the member keeps the file open once this closes
+        files = [info for info in archive.infolist()
+                 if not info.is_dir() and not info.filename.startswith("__MACOSX/")]
+        if len(files) != 1:
+            raise UnreadableData(str(path), f"the zip holds {len(files)} files, not one table",
+                                 "zip the table by itself, or send it unzipped")
+        return archive.open(files[0])
+
+
 def open_binary(path: Path) -> IO[bytes]:
-    """The file's bytes, decompressed when it ends in .gz."""
-    if path.name.lower().endswith(".gz"):
+    """The file's bytes, decompressed when it ends in .gz, .bz2, .xz or .zip (one member)."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
         return gzip.GzipFile(path, "rb")  # type: ignore[return-value]  # a binary IO in practice
+    if name.endswith(".bz2"):
+        return bz2.BZ2File(path, "rb")
+    if name.endswith(".xz"):
+        return lzma.LZMAFile(path, "rb")
+    if name.endswith(".zip"):
+        return _zip_member(path)
     return path.open("rb")
 
 
@@ -244,26 +274,27 @@ def _rows_with_line_numbers(path: Path, layout: TextLayout) -> Iterator[tuple[in
             yield reader.line_num, row
 
 
-def _first_bad_row(path: Path, layout: TextLayout) -> tuple[int, int] | None:
-    """(line number, field count) of the first row whose field count differs from the header."""
+def check_rows(path: Path, layout: TextLayout, *, limits: TableLimits | None = None) -> None:
+    """Every row has the header's field count; with ``limits``, and there are at most
+    ``limits.max_rows`` rows (counted as the file streams, so a longer one stops there)."""
+    max_rows = limits.max_rows if limits is not None and limits.max_rows is not None else math.inf
     rows = _rows_with_line_numbers(path, layout)
     if layout.has_header:
         next(rows, None)
+    n_rows = 0
     for line, row in rows:
-        if row and len(row) != len(layout.header):
-            return line, len(row)
-    return None
-
-
-def check_rows(path: Path, layout: TextLayout) -> None:
-    bad = _first_bad_row(path, layout)
-    if bad is not None:
-        line, n_fields = bad
-        raise UnreadableData(
-            str(path), f"line {line} has {n_fields} fields but the header has "
-            f"{len(layout.header)} ({delimiter_name(layout.delimiter)}-delimited)",
-            f"fix line {line} (quote values that contain a {delimiter_name(layout.delimiter)}, "
-            "or remove the extra/missing fields) and read the file again")
+        if not row:
+            continue
+        if len(row) != len(layout.header):
+            name = delimiter_name(layout.delimiter)
+            raise UnreadableData(
+                str(path), f"line {line} has {len(row)} fields but the header has "
+                f"{len(layout.header)} ({name}-delimited)",
+                f"fix line {line} (quote values that contain a {name}, or remove the "
+                "extra/missing fields) and read the file again")
+        n_rows += 1
+        if n_rows > max_rows and limits is not None:
+            limits.check_rows(n_rows, str(path))
 
 
 def csv_options(layout: TextLayout) -> dict[str, Any]:

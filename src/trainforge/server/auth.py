@@ -7,6 +7,8 @@ too low for the action, a 403 that says which role is needed.
 A cookie-authenticated request that changes something (POST, PUT, PATCH, DELETE) must also
 carry the session's CSRF token, in the ``X-CSRF-Token`` header (htmx sends it) or a
 ``csrf_token`` form field: another site can make a browser send the cookie, not the token.
+A route that streams a multipart upload (``form_streamed``) checks the form field itself as it
+parses the body (``streamed_upload``), so the upload is never read whole before its size limit.
 
 Token lookups are cached for a few seconds per process, so a busy prediction endpoint does
 not query the store on every request; a revoked token, or one whose creator was disabled, stops
@@ -87,9 +89,14 @@ def bearer_token(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-async def identify(request: Request) -> Principal:
+async def identify(request: Request, *, form_streamed: bool = False) -> Principal:
     """The principal of ``request`` (token first, then session cookie); NotAuthenticated
-    without one, and a missing CSRF token on a cookie-authenticated change."""
+    without one, and a missing CSRF token on a cookie-authenticated change.
+
+    With ``form_streamed``, a token not in the header is left for the route's streamed form
+    parser to find in the ``csrf_token`` field (``csrf_expected_in_form``): reading the form
+    here would read the whole body first.
+    """
     state = request.app.state
     token = bearer_token(request)
     if token is not None:
@@ -106,14 +113,17 @@ async def identify(request: Request) -> Principal:
         if found is not None:
             principal, csrf = found
             if request.method in _UNSAFE:
-                await _check_csrf(request, csrf)
+                await _check_csrf(request, csrf, form_streamed=form_streamed)
             request.state.csrf_token = csrf
             return principal
     raise NotAuthenticated()
 
 
-async def _check_csrf(request: Request, expected: str) -> None:
+async def _check_csrf(request: Request, expected: str, *, form_streamed: bool) -> None:
     sent = request.headers.get(CSRF_HEADER)
+    if sent is None and form_streamed:
+        request.state.csrf_in_form = expected  # request.form() would read the whole upload
+        return
     if sent is None and request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")):
         form = await request.form()
@@ -123,8 +133,17 @@ async def _check_csrf(request: Request, expected: str) -> None:
         raise CsrfRejected(f"{request.method} {request.url.path}")
 
 
-def require(role: str, action: str) -> Callable[[Request], Awaitable[Principal]]:
-    """A dependency: the request's principal, which must hold ``role`` to do ``action``.
+def csrf_expected_in_form(request: Request) -> str | None:
+    """The session's CSRF token the streamed form must carry before its file; None when the
+    request was already checked (a header, or a bearer token)."""
+    expected: str | None = getattr(request.state, "csrf_in_form", None)
+    return expected
+
+
+def require(role: str, action: str, *, form_streamed: bool = False
+            ) -> Callable[[Request], Awaitable[Principal]]:
+    """A dependency: the request's principal, which must hold ``role`` to do ``action``;
+    ``form_streamed`` as for ``identify``.
 
     Example::
 
@@ -134,7 +153,7 @@ def require(role: str, action: str) -> Callable[[Request], Awaitable[Principal]]
     """
 
     async def dependency(request: Request) -> Principal:
-        principal = await identify(request)
+        principal = await identify(request, form_streamed=form_streamed)
         if not principal.may(role):
             raise NotAllowed(principal.role, role, action)
         request.state.principal = principal

@@ -1,6 +1,11 @@
 """``/api/v1/datasets``: upload a table (streamed, size-limited), list the uploads, read their
 schema and profile.
 
+An upload is limited three ways, each a ``trainforge server`` flag: the bytes sent
+(``--max-upload-mb``), what they decompress to (``--max-table-mb``) and the rows
+(``--max-table-rows``); the last two are checked as the table is read, off the event loop, so
+a small compressed "bomb" is stopped before it is inflated.
+
 An upload becomes a dataset version (fingerprint, schema, profile) in the same store the CLI
 and the SDK record theirs in; its id is what ``POST /api/v1/jobs`` takes as ``dataset``.
 """
@@ -15,19 +20,33 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from trainforge.errors import DataError, DatasetNotFound, UnreadableUpload, UploadTooLarge
+from trainforge.config import ServerConfig
+from trainforge.data.limits import TableLimits
+from trainforge.errors import (
+    DataError,
+    DatasetNotFound,
+    TableTooLarge,
+    UnreadableUpload,
+    UploadTooLarge,
+)
 from trainforge.server.auth import require, state_of
-from trainforge.server.streamed_upload import ReceivedFile, declared_length, receive_file
+from trainforge.server.streamed_upload import (
+    MULTIPART_ALLOWANCE,
+    ReceivedFile,
+    declared_length,
+    receive_file,
+)
 from trainforge.store import uploads
 from trainforge.store.access import Principal
 from trainforge.store.datasets import get_dataset, get_datasets, record_dataset
 from trainforge.workspace import Workspace
 
 FIELD = "file"
-_MULTIPART_ALLOWANCE = 64 * 1024  # boundaries and part headers around the file itself
 
 Viewer = Annotated[Principal, Depends(require("viewer", "read datasets"))]
-Editor = Annotated[Principal, Depends(require("editor", "upload datasets"))]
+# a browser's csrf_token form field is checked as the upload streams, not read whole first
+Uploader = Annotated[Principal, Depends(require("editor", "upload datasets",
+                                                form_streamed=True))]
 
 
 class DatasetOut(BaseModel):
@@ -58,19 +77,42 @@ def _shaped(upload: dict[str, Any], dataset: dict[str, Any] | None) -> dict[str,
     return shaped
 
 
-def _dataset_version(ws: Workspace, received: ReceivedFile) -> int:
-    """Read the file as a table, profile it and record the version; UnreadableUpload (naming
-    the file as the client sent it, not the server's path) when it is not a table."""
+def table_limits(config: ServerConfig) -> TableLimits:
+    """The server's limits on what an upload may expand to, naming the flags that raise them."""
+    return TableLimits(max_bytes=int(config.max_table_mb * 2**20),
+                       max_rows=config.max_table_rows,
+                       bytes_setting="`trainforge server --max-table-mb N`",
+                       rows_setting="`trainforge server --max-table-rows N`")
+
+
+def _dataset_version(ws: Workspace, received: ReceivedFile, limits: TableLimits) -> int:
+    """Read the file as a table within ``limits``, profile it and record the version.
+
+    Errors name the file as the client sent it (sanitized), never the server's path:
+    TableTooLarge past a limit, UnreadableUpload when it is not a table.
+    """
     from trainforge.data.profile import profile
     from trainforge.data.read import read_table
 
+    name = received.path.name
     try:
-        dataset = read_table(received.path)
+        dataset = read_table(received.path, limits=limits)
         described = profile(dataset).to_dict()
+    except TableTooLarge as error:
+        raise TableTooLarge(name, limit=error.limit, setting=error.setting) from None
     except DataError as error:
-        detail = str(error).replace(str(received.path), received.path.name)
-        raise UnreadableUpload(received.path.name, detail) from None
+        raise UnreadableUpload(name, str(error).replace(str(received.path), name)) from None
     return record_dataset(ws, dataset, described)
+
+
+def _record(ws: Workspace, *, upload_id: str, received: ReceivedFile, who: Principal,
+            limits: TableLimits) -> dict[str, Any]:
+    """The upload read, profiled and recorded: blocking work, run in the threadpool."""
+    dataset_id = _dataset_version(ws, received, limits)
+    row = uploads.record_upload(ws, upload_id=upload_id, path=received.path,
+                                size_bytes=received.size_bytes, sha256=received.sha256,
+                                uploaded_by=who.name, dataset_id=dataset_id)
+    return _shaped(row, get_dataset(ws, dataset_id))
 
 
 def _upload_or_404(ws: Workspace, upload_id: str) -> dict[str, Any]:
@@ -86,20 +128,18 @@ async def accept_upload(request: Request, who: Principal) -> dict[str, Any]:
     ws: Workspace = state.workspace
     limit_bytes = int(state.config.max_upload_mb * 2**20)
     length = declared_length(request)
-    if length is not None and length > limit_bytes + _MULTIPART_ALLOWANCE:
+    if length is not None and length > limit_bytes + MULTIPART_ALLOWANCE:
         raise UploadTooLarge("the upload", limit_bytes)  # refused before reading a byte
     upload_id, directory = uploads.new_upload_dir(ws)
     try:
         received = await receive_file(request, field=FIELD, directory=directory,
                                       limit_bytes=limit_bytes)
-        dataset_id = await run_in_threadpool(_dataset_version, ws, received)
-        row = uploads.record_upload(ws, upload_id=upload_id, path=received.path,
-                                    size_bytes=received.size_bytes, sha256=received.sha256,
-                                    uploaded_by=who.name, dataset_id=dataset_id)
+        # parsing and profiling hold a core for seconds: never on the event loop
+        return await run_in_threadpool(_record, ws, upload_id=upload_id, received=received,
+                                       who=who, limits=table_limits(state.config))
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)  # a refused upload leaves nothing
         raise
-    return _shaped(row, get_dataset(ws, dataset_id))
 
 
 def router() -> APIRouter:
@@ -107,9 +147,10 @@ def router() -> APIRouter:
 
     @routes.post("", summary="Upload a table (multipart field `file`) as a new dataset",
                  response_model=DatasetOut, status_code=201,
-                 responses={413: {"description": "over the server's upload limit"},
+                 responses={413: {"description": "over the server's upload, decompressed "
+                                                 "size or row limit"},
                             422: {"description": "not a readable table"}})
-    async def upload(request: Request, who: Editor) -> dict[str, Any]:
+    async def upload(request: Request, who: Uploader) -> dict[str, Any]:
         return await accept_upload(request, who)
 
     @routes.get("", summary="Uploaded datasets, newest first", response_model=list[DatasetOut])

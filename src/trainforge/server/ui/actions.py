@@ -40,11 +40,13 @@ def _go(location: str) -> Response:
 
 
 async def _act(request: Request, role: str, action: str,
-               work: Callable[[Principal], Awaitable[Response]]) -> Response:
+               work: Callable[[Principal], Awaitable[Response]], *,
+               form_streamed: bool = False) -> Response:
     """Check the session, its CSRF header and the role; run ``work``; any TrainforgeError
-    becomes an error fragment the form shows in place."""
+    becomes an error fragment the form shows in place. ``form_streamed``: as for
+    ``identify``, for the upload, whose form is parsed as it streams."""
     try:
-        who = await identify(request)
+        who = await identify(request, form_streamed=form_streamed)
         if not who.may(role):
             return _error(f"A {who.role} may not {action}; ask an admin for the {role} role.")
         return await work(who)
@@ -58,7 +60,7 @@ async def upload_dataset(request: Request) -> Response:
         shown = await accept_upload(request, who)
         return _go(f"/datasets/{shown['id']}")
 
-    return await _act(request, "editor", "upload datasets", work)
+    return await _act(request, "editor", "upload datasets", work, form_streamed=True)
 
 
 @router.post("/ui/models/{name}/aliases")
