@@ -29,8 +29,10 @@ reads labels scores each row's most probable class. The edge cases have one answ
 - mape with zeros in the truth: those rows are skipped, NaN if every row is 0. scikit-learn
   divides by machine epsilon instead, so one zero would make it ~1e15 and drown the rest.
 
-Implementations are ``sklearn.metrics``; a hand-written twin (``fast``) exists only where the
-search's inner loop measurably pays for scikit-learn's input checks (figures at ``METRICS``).
+Each metric is implemented on ``sklearn.metrics`` (what the evaluation reports) and has a
+hand-written ``fast`` twin for the search's inner loop, which measurably pays for
+scikit-learn's input checks with every metric (figures at ``METRICS``); a test holds each
+twin to its implementation within 1e-9.
 scikit-learn is imported on the first score, not with this module, so importing the Task (as
 the CLI and listing models do) stays cheap.
 """
@@ -192,16 +194,34 @@ def _r2(y_true: Array, y_pred: Array) -> float:
     return float(skm.r2_score(y_true, y_pred)) if len(y_true) >= 2 else math.nan
 
 
+def _r2_fast(y_true: Array, y_pred: Array) -> float:
+    if len(y_true) < 2:
+        return math.nan
+    total = float(np.sum((y_true - y_true.mean()) ** 2))
+    residual = float(np.sum((y_true - y_pred) ** 2))
+    if total == 0.0:  # scikit-learn's force_finite
+        return 1.0 if residual == 0.0 else 0.0
+    return 1.0 - residual / total
+
+
 def _rmse(y_true: Array, y_pred: Array) -> float:
     from sklearn import metrics as skm
 
     return float(skm.root_mean_squared_error(y_true, y_pred))
 
 
+def _rmse_fast(y_true: Array, y_pred: Array) -> float:
+    return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
+
+
 def _mae(y_true: Array, y_pred: Array) -> float:
     from sklearn import metrics as skm
 
     return float(skm.mean_absolute_error(y_true, y_pred))
+
+
+def _mae_fast(y_true: Array, y_pred: Array) -> float:
+    return float(np.mean(np.abs(y_true - y_pred)))
 
 
 def _mape(y_true: Array, y_pred: Array) -> float:
@@ -213,6 +233,13 @@ def _mape(y_true: Array, y_pred: Array) -> float:
     return float(skm.mean_absolute_percentage_error(y_true[nonzero], y_pred[nonzero]))
 
 
+def _mape_fast(y_true: Array, y_pred: Array) -> float:
+    nonzero = y_true != 0
+    if not nonzero.any():
+        return math.nan
+    return float(np.mean(np.abs((y_true[nonzero] - y_pred[nonzero]) / y_true[nonzero])))
+
+
 # ---- the registry ---------------------------------------------------------------------------
 Reads = Literal["probabilities", "labels", "numbers"]
 
@@ -221,8 +248,7 @@ Reads = Literal["probabilities", "labels", "numbers"]
 class Metric:
     """A metric by name: the kinds of task it applies to, which way is better, what it reads
     (class probabilities, predicted labels, or predicted numbers), its implementation on
-    ``sklearn.metrics`` and, where measured to matter, a hand-written ``fast`` twin that
-    agrees with it to 1e-9."""
+    ``sklearn.metrics`` and a hand-written ``fast`` twin that agrees with it to 1e-9."""
 
     name: str
     kinds: frozenset[TaskKind]
@@ -230,7 +256,7 @@ class Metric:
     reads: Reads
     perfect: float  # the best score possible: 1.0 for accuracy, 0.0 for an error
     implementation: Score
-    fast: Score | None = None
+    fast: Score
     chance: float | None = None  # a trivial model's score whatever the data (AUC 0.5, R² 0)
 
     def compute(self, y_true: Array, output: Array) -> float:
@@ -238,8 +264,8 @@ class Metric:
         return self._apply(self.implementation, y_true, output)
 
     def compute_fast(self, y_true: Array, output: Array) -> float:
-        """The same value by the fast twin where there is one: for the search's inner loop."""
-        return self._apply(self.fast or self.implementation, y_true, output)
+        """The same value by the fast twin: for the search's inner loop."""
+        return self._apply(self.fast, y_true, output)
 
     def better(self, a: float, b: float) -> bool:
         """Whether score ``a`` is strictly better than ``b``."""
@@ -259,13 +285,14 @@ _CLASSIFICATION = frozenset({TaskKind.BINARY, TaskKind.MULTICLASS})
 _BINARY = frozenset({TaskKind.BINARY})
 _REGRESSION = frozenset({TaskKind.REGRESSION})
 
-# fast twins are kept where scikit-learn's checks (1 to 8 ms a call) would slow the search:
-# greedy ensemble selection scores ~620 blends (20 candidates x 30 rounds, plus the singles).
-# Measured at 800 rows (credit-g's training split), seconds for those 620 scores with
-# sklearn / with the twin, on a shared 2-core machine (benchmarks/security/bench_metrics.py):
-# roc_auc 5.0 / 0.34, pr_auc 2.9 / 0.3, accuracy 1.6 / 0.01, balanced_accuracy 3.0 / 0.1,
-# f1 4.0 / 0.1, f1_macro 4.4 / 0.1, log_loss 3.9 / 0.12. The regression metrics cost
-# ~0.6 s with sklearn (under 1 s, 5 % of the smallest budget the docs use), so have no twin.
+# Why every metric has a fast twin: greedy ensemble selection scores 620 blends per search
+# (20 kept candidates x 30 rounds, plus the singles), and scikit-learn's input checks cost
+# ~1 to 5 ms a call whatever the metric. Seconds for those 620 scores at 800 rows (credit-g's
+# training split), sklearn / twin, medians of 3 runs on a shared 2-core machine
+# (benchmarks/security/bench_metrics.py): roc_auc 2.5 / 0.2, pr_auc 2.1 / 0.07, accuracy
+# 1.0 / 0.01, balanced_accuracy 1.7 / 0.03, f1 2.6 / 0.02, f1_macro 3.1 / 0.02, f1_weighted
+# 3.2 / 0.03, log_loss 2.9 / 0.04, r2 0.65 / 0.01, rmse 0.56 / 0.01, mae 0.50 / 0.01, mape
+# 0.54 / 0.01: even the cheapest would be 2.5 % of a 20 s budget, every search.
 METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("roc_auc", _CLASSIFICATION, True, "probabilities", 1.0,
            _one_vs_rest(binary_roc_auc), _one_vs_rest(_binary_roc_auc_fast), chance=0.5),
@@ -282,10 +309,10 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("f1_weighted", _CLASSIFICATION, True, "labels", 1.0,
            lambda y, p: _f1(y, p, "weighted"), lambda y, p: _f1_fast(y, p, "weighted")),
     Metric("log_loss", _CLASSIFICATION, False, "probabilities", 0.0, _log_loss, _log_loss_fast),
-    Metric("r2", _REGRESSION, True, "numbers", 1.0, _r2, chance=0.0),
-    Metric("rmse", _REGRESSION, False, "numbers", 0.0, _rmse),
-    Metric("mae", _REGRESSION, False, "numbers", 0.0, _mae),
-    Metric("mape", _REGRESSION, False, "numbers", 0.0, _mape),
+    Metric("r2", _REGRESSION, True, "numbers", 1.0, _r2, _r2_fast, chance=0.0),
+    Metric("rmse", _REGRESSION, False, "numbers", 0.0, _rmse, _rmse_fast),
+    Metric("mae", _REGRESSION, False, "numbers", 0.0, _mae, _mae_fast),
+    Metric("mape", _REGRESSION, False, "numbers", 0.0, _mape, _mape_fast),
 ]}
 
 # the metric each task optimises unless the user names another (--metric)
