@@ -21,8 +21,8 @@ reads labels scores each row's most probable class. The edge cases have one answ
   scikit-learn (balanced accuracy averages recall over the classes in the truth; F1 is 0
   where a class has no right prediction, and macro F1 averages over the classes that occur
   in the truth or the predictions).
-- log_loss on rows that do not sum to 1: each row is divided by its sum (as scikit-learn did
-  before 1.5; it now only warns and scores the raw values), after raising entries below
+- log_loss on rows that do not sum to 1: each row is divided by its sum (as older
+  scikit-learn did; 1.9 only warns and scores the raw values), after raising entries below
   machine epsilon to it, so a zero or negative entry still gives a finite loss.
 - r2 on a constant truth: 1.0 when every prediction is exact, else 0.0 (scikit-learn's
   ``force_finite``: a degenerate fold must not sink a search); NaN under 2 rows.
@@ -33,8 +33,9 @@ Each metric is implemented on ``sklearn.metrics`` (what the evaluation reports) 
 hand-written ``fast`` twin for the search's inner loop, which measurably pays for
 scikit-learn's input checks with every metric (figures at ``METRICS``); a test holds each
 twin to its implementation within 1e-9.
-scikit-learn is imported on the first score, not with this module, so importing the Task (as
-the CLI and listing models do) stays cheap.
+
+scikit-learn and SciPy are imported on the first score, not with this module: loading a
+model imports the Task, and should not pay for them.
 """
 
 from __future__ import annotations
