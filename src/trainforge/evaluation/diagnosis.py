@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from trainforge.evaluation.metrics import METRICS
+from trainforge.data.metrics import METRICS
 
 GOOD_FIT = "good fit"
 OVERFITTING = "overfitting"

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from trainforge.algorithms.model import TabularModel
+from trainforge.data.metrics import METRICS, metric_names
 from trainforge.data.task import Task
 from trainforge.evaluation import metrics as m
 from trainforge.evaluation.truth import truth_of
@@ -77,7 +78,7 @@ class Evaluation:
 
 
 def _headline_order(task: Task) -> list[str]:
-    names = m.metric_names(task.kind)
+    names = metric_names(task.kind)
     return [task.metric, *(n for n in names if n != task.metric)] if task.metric in names else names
 
 
@@ -88,7 +89,7 @@ def _classification(task: Task, y_true: np.ndarray, proba: np.ndarray,
     present = m.labels_present(y_true, task.classes)
     values: dict[str, float] = {}
     for name in _headline_order(task):
-        values[name] = m.METRICS[name].compute(y_true, proba)
+        values[name] = METRICS[name].compute(y_true, proba)
     if len(present) < 2:
         notes.append(f"roc_auc and pr_auc omitted: the rows hold only the class {present[0]!r}, "
                      "so no ranking can be scored; evaluate on rows of both classes")
@@ -107,14 +108,15 @@ def _classification(task: Task, y_true: np.ndarray, proba: np.ndarray,
 
 def _regression(task: Task, y_true: np.ndarray, predicted: np.ndarray,
                 notes: list[str]) -> Evaluation:
-    values = {name: m.METRICS[name].compute(y_true, predicted) for name in _headline_order(task)}
+    values = {name: METRICS[name].compute(y_true, predicted) for name in _headline_order(task)}
     zeros = int((y_true == 0).sum())
     if zeros and zeros < len(y_true):
         notes.append(f"mape skips the {zeros} rows whose true value is 0 (a percentage of 0 is "
                      "undefined)")
-    if math.isnan(values.get("r2", 0.0)):
-        notes.append("r2 omitted: the true values are all the same, so there is no variance to "
-                     "explain")
+    if len(y_true) >= 2 and np.all(y_true == y_true[0]):
+        notes.append("r2 is 1 only when every prediction is exact, else 0 (scikit-learn's "
+                     "convention): the true values are all the same, so there is no variance "
+                     "to explain")
     if math.isnan(values.get("mape", 0.0)):
         notes.append("mape omitted: every true value is 0")
     return Evaluation(task=task, metrics=_defined(values, notes), y_true=y_true,

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from trainforge.algorithms.model import TabularModel
-from trainforge.evaluation.metrics import Metric, get_metric
+from trainforge.data.metrics import Metric, get_metric
 from trainforge.evaluation.truth import truth_of
 
 # rows sent to the model in one call: large enough to amortise its overhead, small enough

@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from sklearn import metrics as skm
 
-from trainforge.evaluation.metrics import binary_average_precision, binary_roc_auc
+from trainforge.data.metrics import binary_average_precision, binary_roc_auc
 
 _SIZE = (4.8, 3.5)  # inches; at _DPI it is 480 × 350 px, two plots side by side in the report
 _DPI = 100

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from trainforge.algorithms.model import TabularModel
+from trainforge.data.metrics import METRICS
 from trainforge.data.task import Task
 from trainforge.evaluation.diagnosis import Diagnosis
 from trainforge.evaluation.evaluate import Evaluation
-from trainforge.evaluation.metrics import METRICS
 
 # the keys a leaderboard row may name its candidate and its score by, in order of preference
 _NAME_KEYS = ("name", "algorithm", "model", "candidate", "trial")
