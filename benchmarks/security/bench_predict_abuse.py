@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parents[2]
 HEALTH_EVERY_S = 0.02
@@ -76,7 +76,7 @@ class Server:
         self.process = subprocess.Popen([sys.executable, __file__, "--serve", str(self.port)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def __enter__(self) -> Server:
+    def __enter__(self) -> Self:
         import httpx
 
         deadline = time.monotonic() + 120
@@ -128,7 +128,7 @@ class Watch:
                 self.health_s.append(time.perf_counter() - started)
                 time.sleep(HEALTH_EVERY_S)
 
-    def __enter__(self) -> Watch:
+    def __enter__(self) -> Self:
         for thread in self._threads:
             thread.start()
         time.sleep(0.1)  # a few health answers before the attack: the idle latency

@@ -46,13 +46,13 @@ def test_no_ignored_fields_key_when_every_field_is_used(client, one_record):
     assert "ignored_fields" not in body
 
 
-def test_a_missing_field_is_a_422_naming_the_field_and_record(client, records):
+def test_a_missing_field_is_a_422_naming_the_field_and_record_without_its_values(client,
+                                                                                records):
     del records[1]["age"]
     response = client.post("/v1/models/adult/predict", json={"records": records[:3]})
     assert response.status_code == 422
-    assert response.json()["detail"] == [
-        {"loc": ["body", "records", 1, "age"], "msg": "Field required", "type": "missing",
-         "input": records[1]}]
+    assert response.json() == {"detail": [
+        {"loc": ["body", "records", 1, "age"], "msg": "Field required", "type": "missing"}]}
 
 
 def test_a_mistyped_field_is_a_422_naming_the_field_and_record(client, records):
@@ -61,7 +61,7 @@ def test_a_mistyped_field_is_a_422_naming_the_field_and_record(client, records):
     assert response.status_code == 422
     [error] = response.json()["detail"]
     assert error["loc"] == ["body", "records", 2, "hours_per_week"]
-    assert error["type"] == "float_parsing"
+    assert error["type"] == "number_invalid"
 
 
 def test_an_explicit_null_is_a_missing_value_the_model_handles(client, one_record):
