@@ -10,8 +10,6 @@ from fastapi.testclient import TestClient
 from trainforge.registry.loaded import LoadedModel
 from trainforge.serving.app import create_app
 
-from .test_predict_endpoint import broken_client  # noqa: F401  (a fixture)
-
 
 def _documented(client: TestClient, method: str, path: str, status: int) -> set[str]:
     """The content types documented for ``status`` (fails when the status is not)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 from fastapi.testclient import TestClient
 
 from trainforge.registry.loaded import LoadedModel
@@ -97,25 +96,6 @@ def test_an_unknown_model_is_a_404_listing_the_served_ones(client, one_record):
     response = client.post("/v1/models/adlt/predict", json={"records": [one_record]})
     assert response.status_code == 404
     assert "serving: adult" in response.json()["detail"]
-
-
-class _Broken:
-    """An estimator that fails at predict time, as a corrupt or incompatible model would."""
-
-    def predict_proba(self, matrix: np.ndarray) -> np.ndarray:
-        raise RuntimeError("the estimator fell over")
-
-
-@pytest.fixture
-def broken_client(classifier: LoadedModel) -> TestClient:
-    member = classifier.model.members[0]
-    model = type(classifier.model)(task=classifier.model.task, features=classifier.model.features,
-                                   members=[type(member)(algorithm="broken", params={},
-                                                         preprocessor=member.preprocessor,
-                                                         estimator=_Broken())])
-    broken = LoadedModel(name="broken", version=3, model=model, manifest={}, path=classifier.path)
-    return TestClient(create_app({"broken": broken, "adult": classifier}),
-                      raise_server_exceptions=False)
 
 
 def test_a_failing_model_answers_500_and_the_server_keeps_serving(broken_client, one_record):
