@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python benchmarks/security/bench_predict_abuse.py        # ~1-2 minutes
 
-The server is ``trainforge.serving.build_server`` with its defaults (uvicorn, one worker,
+The server is ``trainforge.serving.serve`` with its defaults (uvicorn, one worker,
 httptools + uvloop), in its own process on 127.0.0.1 (a free port) so that its memory can be
 read with psutil; a fresh one per scenario, so one scenario's leftovers never count in the
 next. The model is the serving tests' LightGBM classifier (25 trees) on 2,000 adult rows.
@@ -56,9 +56,9 @@ def valid_records(n_records: int) -> list[dict[str, Any]]:
 
 def serve(port: int) -> None:
     """``--serve PORT``: the model under `trainforge serve`'s own server, until killed."""
-    from trainforge.serving.server import build_server
+    from trainforge.serving.server import serve as serve_models
 
-    build_server([build_model()], host="127.0.0.1", port=port).run()
+    serve_models([build_model()], host="127.0.0.1", port=port)
 
 
 def _free_port() -> int:
@@ -160,6 +160,14 @@ def attack(body: bytes) -> dict[str, Any]:
             "response_kb": len(response.content) / 1024, "seconds": seconds, **watch.figures()}
 
 
+def idle(seconds: float = 1.0) -> dict[str, Any]:
+    """The control: /health polled on a server with nothing else to do (the machine's noise)."""
+    with Server() as server, Watch(server) as watch:
+        time.sleep(seconds)
+    return {"status": 200, "request_kb": 0.0, "response_kb": 0.0, "seconds": seconds,
+            **watch.figures()}
+
+
 def one_row(n_requests: int = 2_000) -> dict[str, float]:
     import httpx
     import orjson
@@ -194,6 +202,7 @@ def main() -> None:
         return orjson.dumps({"records": [{}] * n_records})
 
     results = {
+        "idle": idle(),
         "a_20k_empty": attack(empty(20_000)),
         "b_100k_empty": attack(empty(100_000)),
         "c_100k_valid": attack(orjson.dumps({"records": valid_records(100_000)})),
@@ -203,7 +212,7 @@ def main() -> None:
     print(json.dumps(results, indent=1))
     print("| scenario | status | response | server RSS growth | /health p50 / max | took |")
     print("|---|---|---|---|---|---|")
-    for name in ("a_20k_empty", "b_100k_empty", "c_100k_valid"):
+    for name in ("idle", "a_20k_empty", "b_100k_empty", "c_100k_valid"):
         r = results[name]
         print(f"| {name} ({r['request_kb']:,.0f} KB) | {r['status']} | {r['response_kb']:,.1f} KB "
               f"| {r['rss_growth_mb']:,.0f} MB | {r['health_p50_ms']:.1f} / "
