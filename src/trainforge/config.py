@@ -42,10 +42,16 @@ class PredictConfig(BaseModel, frozen=True, extra="forbid"):
     chunk_rows: PositiveInt = 50_000
 
 
+# records one prediction request may hold: 10,000 adult rows are validated and predicted in
+# ~0.2 s on one busy core (benchmarks/security/NOTES-serving.md); bigger batches are files
+MAX_RECORDS = 10_000
+
+
 class ServeConfig(BaseModel, frozen=True, extra="forbid"):
     models: tuple[str, ...]
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    max_records: PositiveInt = MAX_RECORDS  # per request; more is a 413 saying to split
 
 
 class ClusterConfig(BaseModel, frozen=True, extra="forbid"):

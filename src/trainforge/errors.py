@@ -280,6 +280,30 @@ class InvalidRequest(TrainforgeError):
         super().__init__(detail)
 
 
+class TooManyRecords(TrainforgeError):
+    """A prediction request over the per-request record limit (counted before validation)."""
+
+    http_status = 413
+
+    def __init__(self, limit: int, *, n_records: int | None = None,
+                 by_values: bool = False) -> None:
+        held = (f"{n_records:,} records" if n_records is not None
+                else f"more values than {limit:,} records may" if by_values
+                else f"more than {limit:,} records")
+        super().__init__(f"the request holds {held}; a request may hold at most {limit:,} "
+                         f"records (`trainforge serve --max-records`). Split the batch into "
+                         f"requests of at most {limit:,} records, or predict a file with "
+                         "`trainforge predict MODEL FILE -o OUT`")
+
+
+class UnsupportedContentType(TrainforgeError):
+    http_status = 415
+
+    def __init__(self, accepted: Sequence[str]) -> None:
+        super().__init__(f"this route takes a body of content type {' or '.join(accepted)}; "
+                         "set the Content-Type header to one of them")
+
+
 # ---- store ------------------------------------------------------------------------------------
 class StoreError(TrainforgeError):
     exit_code = 5

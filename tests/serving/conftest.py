@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -57,3 +58,22 @@ def one_record(adult_rows: pd.DataFrame) -> dict[str, object]:
 @pytest.fixture
 def records(adult_rows: pd.DataFrame) -> list[dict[str, object]]:
     return [record(adult_rows, i) for i in range(40)]
+
+
+class _Broken:
+    """An estimator that fails at predict time, as a corrupt or incompatible model would."""
+
+    def predict_proba(self, matrix: np.ndarray) -> np.ndarray:
+        raise RuntimeError("the estimator fell over")
+
+
+@pytest.fixture
+def broken_client(classifier: LoadedModel) -> TestClient:
+    member = classifier.model.members[0]
+    model = type(classifier.model)(task=classifier.model.task, features=classifier.model.features,
+                                   members=[type(member)(algorithm="broken", params={},
+                                                         preprocessor=member.preprocessor,
+                                                         estimator=_Broken())])
+    broken = LoadedModel(name="broken", version=3, model=model, manifest={}, path=classifier.path)
+    return TestClient(create_app({"broken": broken, "adult": classifier}),
+                      raise_server_exceptions=False)

@@ -77,6 +77,11 @@ def test_predict_on_a_policy_answers_409_pointing_at_act(client):
     assert "/v1/models/cartpole/act" in answer.json()["detail"]
 
 
+def test_the_policys_409_on_predict_is_documented(client):
+    operation = client.get("/openapi.json").json()["paths"]["/v1/models/cartpole/predict"]
+    assert "application/json" in operation["post"]["responses"]["409"]["content"]
+
+
 def test_the_act_route_is_documented_in_openapi(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert set(paths["/v1/models/cartpole/act"]["post"]["responses"]) >= {"200", "422"}

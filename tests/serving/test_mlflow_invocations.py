@@ -53,3 +53,45 @@ def test_a_body_in_no_known_format_is_a_400_listing_the_formats(client, records)
     response = client.post("/invocations", json={"rows": records[:1]})
     assert response.status_code == 400
     assert "dataframe_split" in response.json()["message"]
+
+
+def _csv(records: list[dict[str, object]]) -> str:
+    columns = list(records[0])
+    rows = [",".join("" if r[c] is None else str(r[c]) for c in columns) for r in records]
+    return "\n".join([",".join(columns), *rows]) + "\n"
+
+
+def test_a_csv_with_a_header_row_gets_the_same_predictions_as_json(client, records):
+    by_csv = client.post("/invocations", content=_csv(records[:5]),
+                         headers={"content-type": "text/csv"})
+    by_json = client.post("/invocations", json={"dataframe_records": records[:5]})
+    assert by_csv.status_code == 200
+    assert by_csv.json() == by_json.json()
+
+
+def test_a_csv_over_the_record_limit_is_a_413(classifier, records):
+    from fastapi.testclient import TestClient
+
+    from trainforge.serving.app import create_app
+
+    client = TestClient(create_app({"adult": classifier}, max_records=3))
+    response = client.post("/invocations", content=_csv(records[:4]),
+                           headers={"content-type": "text/csv"})
+    assert response.status_code == 413
+    assert "at most 3" in response.json()["message"]
+
+
+def test_another_content_type_is_a_415_naming_the_accepted_ones(client, records):
+    response = client.post("/invocations", content=b"age=39",
+                           headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 415
+    assert "text/csv" in response.json()["message"]
+
+
+def test_a_400_lists_the_first_errors_without_the_values_sent(client, records):
+    sent = [{**r, "age": "<b>forty</b>"} for r in records[:30]]
+    response = client.post("/invocations", json={"dataframe_records": sent})
+    assert response.status_code == 400
+    message = response.json()["message"]
+    assert "dataframe_records.0.age" in message and "and 10 more errors" in message
+    assert "forty" not in message

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 from fastapi.testclient import TestClient
 
 from trainforge.registry.loaded import LoadedModel
@@ -46,13 +45,13 @@ def test_no_ignored_fields_key_when_every_field_is_used(client, one_record):
     assert "ignored_fields" not in body
 
 
-def test_a_missing_field_is_a_422_naming_the_field_and_record(client, records):
+def test_a_missing_field_is_a_422_naming_the_field_and_record_without_its_values(client,
+                                                                                records):
     del records[1]["age"]
     response = client.post("/v1/models/adult/predict", json={"records": records[:3]})
     assert response.status_code == 422
-    assert response.json()["detail"] == [
-        {"loc": ["body", "records", 1, "age"], "msg": "Field required", "type": "missing",
-         "input": records[1]}]
+    assert response.json() == {"detail": [
+        {"loc": ["body", "records", 1, "age"], "msg": "Field required", "type": "missing"}]}
 
 
 def test_a_mistyped_field_is_a_422_naming_the_field_and_record(client, records):
@@ -61,7 +60,7 @@ def test_a_mistyped_field_is_a_422_naming_the_field_and_record(client, records):
     assert response.status_code == 422
     [error] = response.json()["detail"]
     assert error["loc"] == ["body", "records", 2, "hours_per_week"]
-    assert error["type"] == "float_parsing"
+    assert error["type"] == "number_invalid"
 
 
 def test_an_explicit_null_is_a_missing_value_the_model_handles(client, one_record):
@@ -97,25 +96,6 @@ def test_an_unknown_model_is_a_404_listing_the_served_ones(client, one_record):
     response = client.post("/v1/models/adlt/predict", json={"records": [one_record]})
     assert response.status_code == 404
     assert "serving: adult" in response.json()["detail"]
-
-
-class _Broken:
-    """An estimator that fails at predict time, as a corrupt or incompatible model would."""
-
-    def predict_proba(self, matrix: np.ndarray) -> np.ndarray:
-        raise RuntimeError("the estimator fell over")
-
-
-@pytest.fixture
-def broken_client(classifier: LoadedModel) -> TestClient:
-    member = classifier.model.members[0]
-    model = type(classifier.model)(task=classifier.model.task, features=classifier.model.features,
-                                   members=[type(member)(algorithm="broken", params={},
-                                                         preprocessor=member.preprocessor,
-                                                         estimator=_Broken())])
-    broken = LoadedModel(name="broken", version=3, model=model, manifest={}, path=classifier.path)
-    return TestClient(create_app({"broken": broken, "adult": classifier}),
-                      raise_server_exceptions=False)
 
 
 def test_a_failing_model_answers_500_and_the_server_keeps_serving(broken_client, one_record):

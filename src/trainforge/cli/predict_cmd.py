@@ -83,18 +83,24 @@ def serve(
     host: Annotated[str, typer.Option(help="address to bind; 0.0.0.0 exposes it to the "
                                            "network")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    max_records: Annotated[int, typer.Option(
+        help="records one request may hold; a bigger batch is refused (413) before it is "
+             "checked: split it, or use `trainforge predict` for files")] = 10_000,
 ) -> None:
     """Serve models over HTTP: POST /v1/models/NAME/predict (/act for a policy), MLflow's
     /invocations, /docs."""
     from rich.console import Console
 
-    import trainforge
     from trainforge.config import ServeConfig
+    from trainforge.serving.server import serve as serve_models
+    from trainforge.workspace import Workspace
 
-    settings = ServeConfig(models=tuple(models), host=host, port=port)
+    settings = ServeConfig(models=tuple(models), host=host, port=port, max_records=max_records)
     console = Console(stderr=True)
     names = ", ".join(f"/v1/models/{m.split('@')[0].split(':')[0]}/predict" for m in models)
     console.print(f"serving {', '.join(models)} on http://{settings.host}:{settings.port} "
                   f"({names}, or …/act for a policy; docs at /docs); Ctrl-C stops",
                   highlight=False)
-    trainforge.serve(list(settings.models), host=settings.host, port=settings.port)
+    registry = Workspace().registry
+    serve_models([registry.load(ref) for ref in settings.models], host=settings.host,
+                 port=settings.port, max_records=settings.max_records)

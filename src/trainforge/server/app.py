@@ -30,6 +30,7 @@ from trainforge.server.deployments import (
 )
 from trainforge.server.login_limits import LoginThrottle
 from trainforge.serving.app import without_telemetry
+from trainforge.serving.docs import serve_docs
 from trainforge.store.access import Principal
 from trainforge.workspace import Workspace
 
@@ -63,6 +64,7 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None) 
                   description="Datasets, training jobs, runs, models and deployments. Every "
                               "call needs `Authorization: Bearer <token>` "
                               "(`trainforge token create`).",
+                  docs_url=None, redoc_url=None,  # serve_docs: Swagger UI without a CDN
                   **without_telemetry())  # ~30 µs a request the prediction router can keep
     app.state.workspace = workspace
     app.state.config = config
@@ -78,6 +80,7 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None) 
     app.include_router(deployments_api.router(), prefix=API)
     _mount_predictions(app, workspace)
     _add_web_ui(app)
+    serve_docs(app)
     return app
 
 

@@ -1,13 +1,20 @@
 """The prediction app: one FastAPI app serving one or more loaded models.
 
 Routes: ``POST /v1/models/{name}/predict`` (trainforge's format), ``POST /invocations``
-(MLflow's scoring format), ``GET /health`` and ``GET /metrics`` (Prometheus), ``/docs``.
+(MLflow's scoring format, JSON or CSV), ``GET /health`` and ``GET /metrics`` (Prometheus),
+``/docs``.
 
 The two prediction routes are plain ASGI handlers: FastAPI's request and response objects and
 its dependency machinery cost about as much as the model (~0.4 ms a request on a 2-core
-machine). Each body is checked by the model's pydantic request model straight from the raw
-bytes and answered with orjson; the same pydantic models are the schemas ``/docs`` shows, so
-what is documented is what is checked.
+machine). Each body is checked by the model's pydantic request model and answered with orjson;
+the same pydantic models are the schemas ``/docs`` shows, so what is documented is what is
+checked.
+
+A request is hostile until checked: its body is bounded in bytes as it is read, in values
+before it is parsed and in records before any is validated. A light one (a record or a few)
+is answered on the event loop, where the thread hop would cost more than the work; anything
+heavier runs in a worker thread, at most ``HEAVY_SLOTS`` at once in the process, so ``/health``
+and the other models keep answering while a big batch is checked.
 """
 
 from __future__ import annotations
@@ -19,29 +26,49 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
+import anyio
+import anyio.to_thread
 import orjson
 from fastapi import FastAPI, Response
-from fastapi.openapi.utils import get_openapi
-from pydantic import BaseModel, create_model
+from fastapi.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from trainforge import __version__
-from trainforge.data.task import TaskKind
-from trainforge.errors import InvalidRequest, TrainforgeError
+from trainforge.config import MAX_RECORDS
+from trainforge.errors import InvalidRequest, TrainforgeError, UnsupportedContentType
 from trainforge.registry.loaded import LoadedModel
 from trainforge.serving.acting import add_policy_routes, split_policies
+from trainforge.serving.docs import serve_docs
 from trainforge.serving.metrics import CONTENT_TYPE, ServingMetrics
-from trainforge.serving.mlflow_input import FORMATS, records_from_mlflow
+from trainforge.serving.mlflow_input import records_from_csv, records_from_mlflow
+from trainforge.serving.openapi import (
+    CSV,
+    JSON,
+    METRICS_RESPONSES,
+    MLFLOW_CONTENT_TYPES,
+    PREDICT_ROUTE,
+    documented,
+)
 from trainforge.serving.served import ServedModel
-from trainforge.serving.signature import RecordsInvalid
+from trainforge.serving.signature import (
+    LIGHT_BODY_BYTES,
+    RecordsInvalid,
+    budget,
+    is_light,
+    parse_json,
+)
 from trainforge.serving.uploads import columns_from_form, is_multipart
 
 log = logging.getLogger(__name__)
 
-JSON = "application/json"
-PREDICT_ROUTE = "/v1/models/{name}/predict"
+__all__ = ["PREDICT_ROUTE", "PredictHandler", "create_app", "not_served", "without_telemetry"]
+
 MAX_BODY_BYTES = 64 * 1024 * 1024  # bigger batches belong in `trainforge predict` (predict_file)
+# heavy requests checked and predicted at once, in the whole process: validation holds the
+# interpreter, so more threads would only share it (and hold more bodies in memory)
+HEAVY_SLOTS = 2
+_HEAVY = anyio.CapacityLimiter(HEAVY_SLOTS)
 _JSON_HEADER = (b"content-type", b"application/json")
 
 
@@ -63,19 +90,28 @@ class _Answer:
         self.body, self.status, self.n_predictions = body, status, n_predictions
 
 
+def _mlflow_message(invalid: RecordsInvalid) -> str:
+    where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in invalid.errors)
+    return where + (f"; and {invalid.n_more:,} more errors" if invalid.n_more else "")
+
+
 def _guarded(ref: str, work: Callable[[], _Answer], *, mlflow: bool) -> _Answer:
     """Run one request's work; any failure becomes an error answer, never a crash."""
     try:
         return work()
     except RecordsInvalid as invalid:
         if mlflow:
-            where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                              for e in invalid.errors[:10])
-            return _Answer({"error_code": "BAD_REQUEST", "message": where}, 400)
-        return _Answer({"detail": invalid.errors}, 422)
+            return _Answer({"error_code": "BAD_REQUEST", "message": _mlflow_message(invalid)},
+                           400)
+        body: dict[str, Any] = {"detail": invalid.errors}
+        if invalid.n_more:
+            body["more_errors"] = invalid.n_more
+        return _Answer(body, 422)
     except TrainforgeError as error:
         if mlflow:
-            return _Answer({"error_code": "BAD_REQUEST", "message": str(error)}, 400)
+            status = error.http_status if error.http_status in (413, 415) else 400
+            code = "BAD_REQUEST" if status == 400 else "INVALID_PARAMETER_VALUE"
+            return _Answer({"error_code": code, "message": str(error)}, status)
         return _Answer({"detail": str(error)}, error.http_status)
     except Exception as error:
         log.exception("request to %s failed", ref)
@@ -85,21 +121,36 @@ def _guarded(ref: str, work: Callable[[], _Answer], *, mlflow: bool) -> _Answer:
                        else {"detail": message}, 500)
 
 
-def _predict_answer(model: ServedModel, body: bytes) -> _Answer:
-    columns = model.signature.parse_request(body)
+def _predict_answer(model: ServedModel, body: bytes, *, max_records: int) -> _Answer:
+    columns = model.signature.parse_request(body, max_records=max_records)
     return _Answer(model.answer(columns), n_predictions=columns.n_rows)
 
 
-def _mlflow_answer(model: ServedModel, body: bytes) -> _Answer:
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise InvalidRequest(f"the body is not valid JSON ({error}); send a JSON object such "
-                             'as {"dataframe_records": [{...}]}') from None
-    key, records = records_from_mlflow(payload)
-    columns = model.signature.parse_records(records, loc=(key,))
+def _mlflow_answer(model: ServedModel, body: bytes, *, csv: bool, max_records: int) -> _Answer:
+    signature = model.signature
+    budget(body, max_records=max_records, n_features=len(signature.features))
+    if csv:
+        key, records = "csv", records_from_csv(body, max_records=max_records)
+    else:
+        try:
+            payload = parse_json(body)
+        except RecordsInvalid:
+            raise InvalidRequest("the body is not valid JSON; send a JSON object such as "
+                                 '{"dataframe_records": [{...}]}, or text/csv with a header '
+                                 "row") from None
+        key, records = records_from_mlflow(payload, max_records=max_records)
+    columns = signature.parse_records(records, loc=(key,), max_records=max_records)
     outputs = model.outputs(columns)
     return _Answer({"predictions": model.predictions(outputs)}, n_predictions=columns.n_rows)
+
+
+def _encoded(answer: _Answer, ref: str) -> tuple[int, bytes]:
+    try:
+        return answer.status, orjson.dumps(answer.body, default=str)
+    except TypeError:  # a value orjson cannot write: a bug, but still a JSON answer
+        log.exception("the answer of %s could not be encoded", ref)
+        return 500, orjson.dumps({"detail": f"internal error while answering with {ref}; the "
+                                            "server log has the details"})
 
 
 class _BodyTooLarge(Exception):
@@ -131,12 +182,43 @@ async def _send_json(send: Send, status: int, payload: bytes) -> None:
 _TOO_LARGE = (f"the request body is over {MAX_BODY_BYTES // 2**20} MiB; send fewer records per "
               "request, or predict a file with `trainforge predict MODEL FILE -o OUT`")
 
+Work = Callable[[bytes], _Answer]
+
+
+async def _answered(scope: Scope, receive: Receive, work: Work, *, light: Callable[[bytes], bool],
+                    too_large: _Answer) -> _Answer:
+    """Read the body and run ``work`` on it: a light body on the event loop, anything else in a
+    worker thread, holding one of the process's ``HEAVY_SLOTS`` from before the body is read,
+    so requests beyond them wait unread instead of piling up in memory."""
+    declared = _declared_length(scope)
+    if declared is not None and declared <= LIGHT_BODY_BYTES:
+        try:
+            body = await _read_body(receive)
+        except _BodyTooLarge:
+            return too_large
+        if light(body):
+            return work(body)
+        async with _HEAVY:
+            return await anyio.to_thread.run_sync(work, body)
+    if declared is not None and declared > MAX_BODY_BYTES:
+        return too_large
+    async with _HEAVY:
+        try:
+            body = await _read_body(receive)
+        except _BodyTooLarge:
+            return too_large
+        return await anyio.to_thread.run_sync(work, body)
+
 
 class PredictHandler:
-    """ASGI app for one served model's ``POST /v1/models/{name}/predict``."""
+    """ASGI app for one served model's ``POST /v1/models/{name}/predict``.
 
-    def __init__(self, model: ServedModel, metrics: ServingMetrics) -> None:
-        self.model, self.metrics = model, metrics
+    ``max_records``: the most records one request may hold (more is a 413 saying to split)."""
+
+    def __init__(self, model: ServedModel, metrics: ServingMetrics, *,
+                 max_records: int = MAX_RECORDS) -> None:
+        self.model, self.metrics, self.max_records = model, metrics, max_records
+        self._n_features = len(model.signature.features)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -144,21 +226,25 @@ class PredictHandler:
         if is_multipart(scope):
             answer = await self._uploaded(scope, receive)
         else:
-            try:
-                body = await _read_body(receive)
-            except _BodyTooLarge:
-                answer = _Answer({"detail": _TOO_LARGE}, 413)
-            else:
-                answer = _guarded(model.ref, lambda: _predict_answer(model, body), mlflow=False)
-        await _send_json(send, answer.status, orjson.dumps(answer.body, default=str))
-        self.metrics.record(model.ref, PREDICT_ROUTE, answer.status,
+            answer = await _answered(scope, receive, self._work, light=self._light,
+                                     too_large=_Answer({"detail": _TOO_LARGE}, 413))
+        status, payload = _encoded(answer, model.ref)
+        await _send_json(send, status, payload)
+        self.metrics.record(model.ref, PREDICT_ROUTE, status,
                             time.perf_counter() - started, n_predictions=answer.n_predictions)
 
+    def _light(self, body: bytes) -> bool:
+        return is_light(body, n_features=self._n_features)
+
+    def _work(self, body: bytes) -> _Answer:
+        model, max_records = self.model, self.max_records
+        return _guarded(model.ref, lambda: _predict_answer(model, body, max_records=max_records),
+                        mlflow=False)
 
     async def _uploaded(self, scope: Scope, receive: Receive) -> _Answer:
         """Images uploaded as multipart files: one prediction per file."""
         model = self.model
-        if _declared_length(scope) > MAX_BODY_BYTES:
+        if (_declared_length(scope) or 0) > MAX_BODY_BYTES:
             return _Answer({"detail": _TOO_LARGE}, 413)
         try:
             columns = await columns_from_form(scope, receive, model.signature)
@@ -169,25 +255,35 @@ class PredictHandler:
                 raise failure
 
             return _guarded(model.ref, refuse, mlflow=False)
-        return _guarded(model.ref, lambda: _Answer(model.answer(columns),
-                                                   n_predictions=columns.n_rows), mlflow=False)
+        async with _HEAVY:  # decoding and predicting images is heavy work
+            return await anyio.to_thread.run_sync(lambda: _guarded(
+                model.ref, lambda: _Answer(model.answer(columns), n_predictions=columns.n_rows),
+                mlflow=False))
 
 
-def _declared_length(scope: Scope) -> int:
+def _declared_length(scope: Scope) -> int | None:
     for key, value in scope.get("headers", ()):
         if key == b"content-length":
             try:
                 return int(value)
             except ValueError:
-                return 0
-    return 0
+                return None
+    return None
+
+
+def _content_type(scope: Scope) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == b"content-type":
+            return str(value.decode("latin-1").split(";")[0].strip().lower())
+    return None
 
 
 class _InvocationsHandler:
-    """ASGI app for ``POST /invocations``: MLflow's scoring protocol."""
+    """ASGI app for ``POST /invocations``: MLflow's scoring protocol, JSON or CSV."""
 
-    def __init__(self, served: Mapping[str, ServedModel], metrics: ServingMetrics) -> None:
-        self.served, self.metrics = served, metrics
+    def __init__(self, served: Mapping[str, ServedModel], metrics: ServingMetrics, *,
+                 max_records: int) -> None:
+        self.served, self.metrics, self.max_records = served, metrics, max_records
 
     def _model(self, scope: Scope) -> ServedModel | _Answer:
         names = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("model")
@@ -206,66 +302,33 @@ class _InvocationsHandler:
         started = time.perf_counter()
         model = self._model(scope)
         ref = model.ref if isinstance(model, ServedModel) else ""
-        try:
-            body = await _read_body(receive)
-        except _BodyTooLarge:
-            answer = _Answer({"error_code": "BAD_REQUEST", "message": _TOO_LARGE}, 413)
+        content_type = _content_type(scope) or JSON  # as curl and requests send JSON
+        if isinstance(model, _Answer):
+            answer = model
+        elif content_type not in MLFLOW_CONTENT_TYPES:
+            answer = _guarded(ref, _refuse(UnsupportedContentType(MLFLOW_CONTENT_TYPES)),
+                              mlflow=True)
         else:
-            answer = model if isinstance(model, _Answer) else _guarded(
-                ref, lambda: _mlflow_answer(model, body), mlflow=True)
-        await _send_json(send, answer.status, orjson.dumps(answer.body, default=str))
-        self.metrics.record(ref, "/invocations", answer.status, time.perf_counter() - started,
+            served, max_records = model, self.max_records
+            n_features = len(served.signature.features)
+
+            def work(body: bytes) -> _Answer:
+                return _guarded(ref, lambda: _mlflow_answer(
+                    served, body, csv=content_type == CSV, max_records=max_records), mlflow=True)
+
+            answer = await _answered(
+                scope, receive, work, light=lambda body: is_light(body, n_features=n_features),
+                too_large=_Answer({"error_code": "BAD_REQUEST", "message": _TOO_LARGE}, 413))
+        status, payload = _encoded(answer, ref)
+        await _send_json(send, status, payload)
+        self.metrics.record(ref, "/invocations", status, time.perf_counter() - started,
                             n_predictions=answer.n_predictions)
 
 
-def _response_model(model: ServedModel) -> type[BaseModel]:
-    prediction: Any = {TaskKind.CLUSTERING: int, TaskKind.ANOMALY: int}.get(
-        model.kind, str if model.classify else float)
-    fields: dict[str, Any] = {"model": (str, ...), "predictions": (list[prediction], ...)}
-    if model.classify:
-        fields["probabilities"] = (list[dict[str, float]], ...)
-    if model.kind is TaskKind.ANOMALY:
-        fields["scores"] = (list[float], ...)
-    fields["ignored_fields"] = (list[str] | None, None)
-    name = model.signature.request.__name__.replace("Request", "Response")
-    return create_model(name, **fields)
-
-
-def _documented(schema: dict[str, Any], served: Mapping[str, ServedModel]) -> dict[str, Any]:
-    """Add the prediction routes (plain ASGI, so FastAPI does not see them) to the schema."""
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-
-    def ref(model: type[BaseModel]) -> dict[str, str]:
-        found = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        components.update(found.pop("$defs", {}))
-        components[model.__name__] = found
-        return {"$ref": f"#/components/schemas/{model.__name__}"}
-
-    for name, model in served.items():
-        request_schema, response_schema = ref(model.signature.request), ref(_response_model(model))
-        schema["paths"][PREDICT_ROUTE.replace("{name}", name)] = {"post": {
-            "tags": ["predict"], "summary": f"Predict with {model.ref}",
-            "operationId": f"predict_{name}",
-            "description": "Fields the model does not use are ignored and named in "
-                           "`ignored_fields`. A field left out is an error; `null` is a "
-                           "missing value.",
-            "requestBody": {"required": True, "content": {JSON: {"schema": request_schema}}},
-            "responses": {
-                "200": {"description": "Predictions", "content": {JSON: {
-                    "schema": response_schema}}},
-                "422": {"description": "A field missing or of the wrong type: `detail` lists "
-                                       "each with its `loc` (body, records, index, field)"}}}}
-    schema["paths"]["/invocations"] = {"post": {
-        "tags": ["mlflow"], "summary": "Predict in MLflow's scoring format",
-        "operationId": "invocations",
-        "description": f"A JSON object with one of {', '.join(FORMATS)}. With several models "
-                       "served, add `?model=NAME`.",
-        "parameters": [{"name": "model", "in": "query", "required": False,
-                        "schema": {"type": "string", "enum": list(served)}}],
-        "requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object"}}}},
-        "responses": {"200": {"description": '`{"predictions": [...]}`'},
-                      "400": {"description": "`{\"error_code\": ..., \"message\": ...}`"}}}}
-    return schema
+def _refuse(error: Exception) -> Callable[[], _Answer]:
+    def refuse() -> _Answer:
+        raise error
+    return refuse
 
 
 def without_telemetry() -> dict[str, Any]:
@@ -276,8 +339,9 @@ def without_telemetry() -> dict[str, Any]:
     return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
 
 
-def create_app(models: Mapping[str, LoadedModel]) -> FastAPI:
-    """A FastAPI app serving ``models`` (URL name → loaded model).
+def create_app(models: Mapping[str, LoadedModel], *, max_records: int = MAX_RECORDS) -> FastAPI:
+    """A FastAPI app serving ``models`` (URL name → loaded model); a request holding more than
+    ``max_records`` records is refused (413) before it is validated.
 
     Example::
 
@@ -289,11 +353,14 @@ def create_app(models: Mapping[str, LoadedModel]) -> FastAPI:
     metrics = ServingMetrics()
     app = FastAPI(title="trainforge serving", version=__version__,
                   description="Predictions from " + ", ".join(m.ref for m in models.values()),
-                  **without_telemetry())
+                  docs_url=None, redoc_url=None, **without_telemetry())
     # first in the route list: the hot path should match at once
-    hot = [Route(PREDICT_ROUTE.replace("{name}", name), PredictHandler(model, metrics),
-                 methods=["POST"]) for name, model in served.items()]
-    hot.append(Route("/invocations", _InvocationsHandler(served, metrics), methods=["POST"]))
+    hot = [Route(PREDICT_ROUTE.replace("{name}", name),
+                 PredictHandler(model, metrics, max_records=max_records), methods=["POST"])
+           for name, model in served.items()]
+    hot.append(Route("/invocations",
+                     _InvocationsHandler(served, metrics, max_records=max_records),
+                     methods=["POST"]))
     app.router.routes[:0] = hot
     add_policy_routes(app, policies, metrics)  # before predict_unknown: theirs answer 409
 
@@ -306,16 +373,19 @@ def create_app(models: Mapping[str, LoadedModel]) -> FastAPI:
     async def health() -> Response:
         return _json({"status": "ok", "models": [m.ref for m in models.values()]})
 
-    @app.get("/metrics", tags=["operations"])
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse,
+             responses=METRICS_RESPONSES)
     async def prometheus_metrics() -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
+    build = app.openapi
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = _documented(
-                get_openapi(title=app.title, version=app.version, description=app.description,
-                            routes=app.routes), served)
+            app.openapi_schema = documented(build(), served, policies=list(policies),
+                                            max_records=max_records)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    serve_docs(app)
     return app
