@@ -16,6 +16,8 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from trainforge.errors import DataError, DatasetNotFound, UnreadableUpload, UploadTooLarge
+from trainforge.server.api.bodies import StrictJsonRoute
+from trainforge.server.api.statuses import SIGNED_IN
 from trainforge.server.auth import require, state_of
 from trainforge.server.streamed_upload import ReceivedFile, declared_length, receive_file
 from trainforge.store import uploads
@@ -103,7 +105,8 @@ async def accept_upload(request: Request, who: Principal) -> dict[str, Any]:
 
 
 def router() -> APIRouter:
-    routes = APIRouter(prefix="/datasets", tags=["datasets"])
+    routes = APIRouter(prefix="/datasets", tags=["datasets"], route_class=StrictJsonRoute,
+                       responses=SIGNED_IN)
 
     @routes.post("", summary="Upload a table (multipart field `file`) as a new dataset",
                  response_model=DatasetOut, status_code=201,
