@@ -101,6 +101,7 @@ class Deployments:
         self.problems: dict[str, str] = {}  # name → why its version could not be loaded
         self._changing = threading.Lock()
         self._applied: dict[str, tuple[str, int, Any]] = {}  # name → the row it follows
+        self._generation = 0  # bumped by every change of what is served
         self._stop = threading.Event()
         self._follower: threading.Thread | None = None
 
@@ -118,6 +119,7 @@ class Deployments:
                                           deployed_by=deployed_by)
             self.router.swap(url_name, served)
             self._applied[url_name] = _key(row)
+            self._generation += 1
             self.problems.pop(url_name, None)
         log.info("deployed %s at %s", served.ref, PREDICT_ROUTE.replace("{name}", url_name))
         return self._shown(row)
@@ -131,6 +133,7 @@ class Deployments:
             records.remove_deployment(self.workspace, name)
             self.router.swap(name, None)
             self._applied.pop(name, None)
+            self._generation += 1
             self.problems.pop(name, None)
         return {**self._shown(found[name]), "live": False} if name in found else {"name": name}
 
@@ -142,30 +145,46 @@ class Deployments:
         the versions new or changed since the last sync, drop the names no longer recorded.
         A version that fails to load is logged and listed with its problem (and not served:
         answering with the version the row replaced would be wrong); it is tried again when
-        its row changes or the server restarts."""
-        with self._changing:  # a deploy here must not be undone by a read from before it
-            wanted = {row["name"]: row for row in records.list_deployments(self.workspace)}
-            if {name: _key(row) for name, row in wanted.items()} == self._applied:
+        its row changes or the server restarts.
+
+        Packages load outside the lock, so an undeploy (or the UI's) never waits on a load;
+        a change made here meanwhile bumps ``_generation``, and this round then stands down
+        (the next one reads the rows again) rather than undo it with older rows."""
+        with self._changing:
+            generation = self._generation
+        rows = {row["name"]: row for row in records.list_deployments(self.workspace)}
+        wanted = {name: _key(row) for name, row in rows.items()}
+        with self._changing:
+            changed = {name: row for name, row in rows.items()
+                       if self._applied.get(name) != wanted[name]}
+            if not changed and set(self._applied) == set(wanted):
                 return
+        loaded = {name: self._load(row) for name, row in changed.items()}
+        with self._changing:
+            if self._generation != generation:
+                return
+            self._generation += 1
             for name in set(self._applied) - set(wanted):
                 self.router.swap(name, None)
                 self._applied.pop(name)
                 self.problems.pop(name, None)
                 log.info("deployment %r was removed from the store; not serving it", name)
-            for name, row in wanted.items():
-                if self._applied.get(name) != _key(row):
-                    self._load(name, row)
+            for name, served in loaded.items():
+                self._applied[name] = wanted[name]
+                self.router.swap(name, served if isinstance(served, ServedModel) else None)
+                if isinstance(served, ServedModel):
+                    self.problems.pop(name, None)
+                else:
+                    self.problems[name] = served
 
-    def _load(self, name: str, row: Mapping[str, Any]) -> None:
+    def _load(self, row: Mapping[str, Any]) -> ServedModel | str:
+        """The row's version, loaded and hash-checked; or why it could not be."""
         ref = f"{row['model_name']}:{row['model_version']}"
-        self._applied[name] = _key(row)
         try:
-            self.router.swap(name, ServedModel(self.workspace.registry.load(ref)))
-            self.problems.pop(name, None)
+            return ServedModel(self.workspace.registry.load(ref))
         except TrainforgeError as error:
-            self.router.swap(name, None)
-            self.problems[name] = str(error)
-            log.warning("deployment %r (%s) could not be loaded: %s", name, ref, error)
+            log.warning("deployment %r (%s) could not be loaded: %s", row["name"], ref, error)
+            return str(error)
 
     def follow(self, *, every_s: float = SYNC_EVERY_S) -> None:
         """Keep in step with the store from a background thread (never the event loop)

@@ -36,7 +36,6 @@ from trainforge.workspace import Workspace
 
 _DATASET = "the id of an uploaded dataset (POST /api/v1/datasets answers it)"
 _MODEL = "a registered model: NAME, NAME:VERSION or NAME@ALIAS"
-_COLUMN = Field(default=None, max_length=200)
 
 
 class TrainJob(BaseModel, frozen=True, extra="forbid"):
@@ -54,8 +53,8 @@ class TrainJob(BaseModel, frozen=True, extra="forbid"):
     algorithm: str = Field(default="auto", max_length=100)
     test_size: Number = Field(default=0.2, gt=0.0, lt=0.9)
     split: Literal["stratified", "random", "group", "time"] = "stratified"
-    group_column: str | None = _COLUMN
-    time_column: str | None = _COLUMN
+    group_column: str | None = Field(default=None, max_length=200)
+    time_column: str | None = Field(default=None, max_length=200)
     init_from: str | None = Field(default=None, max_length=200,
                                   description=_MODEL + " to start a network from")
     freeze_backbone: bool = False
