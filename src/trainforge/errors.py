@@ -456,3 +456,23 @@ class JobFailed(TrainforgeError):
     def __init__(self, job_id: str, status: str, error: str | None) -> None:
         super().__init__(f"job {job_id} {status}: {error or 'no reason was recorded'}; its log: "
                          f"GET /api/v1/jobs/{job_id}/logs")
+
+
+# ---- the platform server: request bodies and deployments -----------------------------------
+class InvalidField(ConfigError):
+    """One field of a request body that cannot be used; the message starts with its name."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field}: {detail}")
+
+
+class ModelDeployed(RegistryError):
+    """Deleting a model version that a deployment serves: refused unless forced."""
+
+    http_status = 409
+
+    def __init__(self, what: str, deployments: Sequence[str]) -> None:
+        names = ", ".join(repr(name) for name in deployments)
+        super().__init__(f"{what} is deployed as {names}; undeploy it first (DELETE "
+                         "/api/v1/deployments/NAME), or delete with `--force` (`?force=true`) "
+                         "to undeploy and delete in one step")

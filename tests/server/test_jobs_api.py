@@ -190,9 +190,9 @@ def test_an_evaluate_job_puts_the_metrics_in_its_result(trained):
     assert client.get(f"/api/v1/jobs/{job['id']}/output", headers=editor).status_code == 404
 
 
-def test_a_job_for_a_model_that_does_not_exist_is_refused_with_a_404(trained):
+def test_a_job_for_a_model_that_does_not_exist_is_refused_with_a_422_naming_the_field(trained):
     workspace, dataset, editor = trained
     client = TestClient(create_server_app(workspace, ServerConfig()))
     answer = client.post("/api/v1/jobs", headers=editor,
                          json={"kind": "predict", "model": "nope:1", "dataset": dataset})
-    assert answer.status_code == 404
+    assert answer.status_code == 422 and answer.json()["detail"].startswith("model: ")

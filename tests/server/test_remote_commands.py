@@ -50,11 +50,22 @@ def test_a_failed_job_makes_train_with_server_exit_non_zero_with_the_reason(serv
     url, token, _ = server
     monkeypatch.setenv("TRAINFORGE_SERVER", url)
     monkeypatch.setenv("TRAINFORGE_TOKEN", token)
-    code = run(["train", str(EXAMPLES / "credit_g.csv"), "--target", "no_such_column",
-                "--trials", "1"])
+    code = run(["train", str(EXAMPLES / "credit_g.csv"), "--target", "class", "--algorithm",
+                "cnn", "--trials", "1"])  # cnn reads images: only training finds that out
     captured = capsys.readouterr()
     assert code == 8
-    assert "failed" in captured.err and "no_such_column" in captured.err
+    assert "failed" in captured.err and "'cnn' cannot learn" in captured.err
+
+
+def test_a_train_job_the_server_refuses_is_never_queued_and_says_why(server, capsys,
+                                                                     monkeypatch):
+    url, token, workspace = server
+    monkeypatch.setenv("TRAINFORGE_SERVER", url)
+    monkeypatch.setenv("TRAINFORGE_TOKEN", token)
+    code = run(["train", str(EXAMPLES / "credit_g.csv"), "--target", "no_such_column",
+                "--trials", "1"])
+    assert code != 0 and "target: column 'no_such_column'" in capsys.readouterr().err
+    assert list_jobs(workspace) == []
 
 
 def test_predict_and_evaluate_with_server_use_the_servers_model(server, capsys, tmp_path):

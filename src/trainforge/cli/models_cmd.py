@@ -129,19 +129,23 @@ def delete(
     name: Annotated[str, typer.Argument()],
     version: Annotated[int | None, typer.Argument(help="one version; all when omitted")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask")] = False,
+    force: Annotated[bool, typer.Option("--force", help="undeploy it first where it is "
+                                                        "deployed (refused otherwise)")] = False,
     server: ServerOption = None, token: TokenOption = None,
 ) -> None:
-    """Delete a model version (or every version) and its files."""
+    """Delete a model version (or every version) and its files; a deployed one only with
+    --force, which undeploys it."""
     from trainforge.workspace import Workspace
 
     what = f"{name}:{version}" if version is not None else f"every version of {name}"
-    if not yes and not typer.confirm(f"delete {what}?"):
+    if not yes and not typer.confirm(f"delete {what}{' (undeploying it)' if force else ''}?"):
         raise typer.Exit(1)
     remote = connect(server, token)
     if remote is not None:
+        path = (f"/api/v1/models/{name}" if version is None
+                else f"/api/v1/models/{name}/versions/{version}")
         with remote:
-            remote.delete(f"/api/v1/models/{name}" if version is None
-                          else f"/api/v1/models/{name}/versions/{version}")
+            remote.delete(path + ("?force=true" if force else ""))
     else:
-        Workspace().registry.delete(name, version)
+        Workspace().registry.delete(name, version, force=force)
     typer.echo(f"deleted {what}")

@@ -60,7 +60,8 @@ def server(
                   f"/docs), {settings.workers} worker{'s' if settings.workers > 1 else ''}, "
                   f"workspace {workspace.home}; Ctrl-C stops")
     try:
-        uvicorn.run(create_server_app(workspace, settings), host=settings.host,
+        uvicorn.run(create_server_app(workspace, settings, supervisor=supervisor),
+                    host=settings.host,
                     port=settings.port, log_level="warning")
     finally:
         console.print("stopping the workers (running jobs go back to the queue)…")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from trainforge.errors import ModelNotFound, RegistryError
+from trainforge.errors import ModelDeployed, ModelNotFound, RegistryError
 from trainforge.registry import package
 from trainforge.registry.loaded import LoadedModel
 from trainforge.registry.manifest import build_manifest, model_from_manifest, save_members
@@ -145,13 +145,20 @@ class Registry:
             connection.execute(sa.delete(model_aliases).where(
                 model_aliases.c.name == name, model_aliases.c.alias == alias))
 
-    def delete(self, name: str, version: int | None = None) -> list[int]:
+    def delete(self, name: str, version: int | None = None, *, force: bool = False
+               ) -> list[int]:
         """Remove one version (or, with no version, every version) of ``name``: its files, its
-        row and the aliases pointing at it. Returns the versions removed."""
+        row and the aliases pointing at it. Returns the versions removed.
+
+        A version a deployment serves is not deleted (ModelDeployed names the deployments)
+        unless ``force``, which removes those deployments in the same transaction."""
         if version is not None:
             doomed = [self.resolve(f"{name}:{version}")[1]]
         else:
             doomed = [v.version for v in self.versions(name)]
+        if not force:  # before any file moves: a refused deletion must not disturb a load
+            with self.workspace.engine.connect() as connection:
+                _undeploy(connection, name, doomed, version=version, force=False)
         moved = []
         try:
             for number in doomed:
@@ -159,6 +166,8 @@ class Registry:
                 if directory.exists():
                     moved.append((directory, package.set_aside(directory)))
             with self.workspace.engine.begin() as connection:
+                # again in the deleting transaction: a deploy may have come in between
+                _undeploy(connection, name, doomed, version=version, force=force)
                 for table in (model_aliases, models):
                     connection.execute(sa.delete(table).where(
                         table.c.name == name, table.c.version.in_(doomed)))
@@ -259,6 +268,20 @@ class Registry:
             run_id=row["run_id"], dataset_fingerprint=row["dataset_fingerprint"],
             description=row["description"],
             aliases=tuple(sorted(a for a, v in aliases.items() if v == row["version"])))
+
+
+def _undeploy(connection: sa.Connection, name: str, doomed: list[int], *, version: int | None,
+              force: bool) -> None:
+    """Refuse to delete what a deployment serves, or (forced) remove its deployments."""
+    from trainforge.store import deployments
+
+    if force:
+        deployments.remove_serving(connection, model_name=name, versions=doomed)
+        return
+    serving = deployments.serving(connection, model_name=name, versions=doomed)
+    if serving:
+        what = f"{name}:{version}" if version is not None else f"model {name!r}"
+        raise ModelDeployed(what, serving)
 
 
 def load_package(directory: Path, *, manifest_sha256: str | None = None) -> LoadedModel:

@@ -10,17 +10,22 @@ the error's ``http_status``: the same messages the CLI prints.
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from starlette.routing import Route
 
 from trainforge import __version__
 from trainforge.config import ServerConfig
 from trainforge.errors import TrainforgeError
-from trainforge.server.api import datasets, jobs, models, runs, tokens
+from trainforge.server.api import datasets, health, jobs, models, runs, tokens
 from trainforge.server.api import deployments as deployments_api
+from trainforge.server.api.bodies import StrictJsonRoute, invalid_request_answer
+from trainforge.server.api.statuses import SIGNED_IN
 from trainforge.server.auth import TokenCache, require
 from trainforge.server.deployments import (
     PREDICT_ROUTE,
@@ -33,6 +38,9 @@ from trainforge.serving.app import without_telemetry
 from trainforge.serving.docs import serve_docs
 from trainforge.store.access import Principal
 from trainforge.workspace import Workspace
+
+if TYPE_CHECKING:
+    from trainforge.server.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +55,7 @@ def _error_answer(request: Request, error: Exception) -> Response:
 
 
 def _identity_router() -> APIRouter:
-    router = APIRouter(tags=["access"])
+    router = APIRouter(tags=["access"], route_class=StrictJsonRoute, responses=SIGNED_IN)
 
     @router.get("/me", summary="Who the token or session belongs to, and its role")
     async def me(who: Annotated[Principal, Depends(require("viewer", "ask who it is"))]
@@ -57,20 +65,36 @@ def _identity_router() -> APIRouter:
     return router
 
 
-def create_server_app(workspace: Workspace, config: ServerConfig | None = None) -> FastAPI:
-    """The platform app over ``workspace``; routers reach it through ``request.app.state``."""
+@asynccontextmanager
+async def _following_deployments(app: FastAPI) -> AsyncIterator[None]:
+    """While the server runs, its deployments follow the store's (other processes deploy)."""
+    app.state.deployments.follow()
+    try:
+        yield
+    finally:
+        app.state.deployments.stop_following()
+
+
+def create_server_app(workspace: Workspace, config: ServerConfig | None = None, *,
+                      supervisor: Supervisor | None = None) -> FastAPI:
+    """The platform app over ``workspace``; routers reach it through ``request.app.state``.
+    ``supervisor``: the job workers started with it, which ``/ready`` checks."""
     config = config or ServerConfig()
     app = FastAPI(title="trainforge server", version=__version__,
                   description="Datasets, training jobs, runs, models and deployments. Every "
                               "call needs `Authorization: Bearer <token>` "
-                              "(`trainforge token create`).",
+                              "(`trainforge token create`), except `/health` and `/ready`.",
                   docs_url=None, redoc_url=None,  # serve_docs: Swagger UI without a CDN
+                  lifespan=_following_deployments,
                   **without_telemetry())  # ~30 µs a request the prediction router can keep
     app.state.workspace = workspace
     app.state.config = config
     app.state.tokens = TokenCache(workspace)
     app.state.logins = LoginThrottle()
+    app.state.supervisor = supervisor
     app.add_exception_handler(TrainforgeError, _error_answer)
+    app.add_exception_handler(RequestValidationError, invalid_request_answer)
+    app.include_router(health.router())
     app.include_router(_identity_router(), prefix=API)
     app.include_router(datasets.router(), prefix=API)
     app.include_router(jobs.router(), prefix=API)
@@ -86,11 +110,11 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None) 
 
 def _mount_predictions(app: FastAPI, workspace: Workspace) -> None:
     """The deployed models' prediction router, first in the route list (the hot path), and
-    the deployments recorded before this start loaded again."""
+    the deployments recorded in the store loaded."""
     router = PredictionRouter()
     app.router.routes.insert(0, Route(PREDICT_ROUTE, router, methods=["POST"]))
     app.state.deployments = Deployments(workspace, router)
-    app.state.deployments.restore()
+    app.state.deployments.sync()
     document_predictions(app)
 
 

@@ -4,8 +4,12 @@
 does: the router finds the deployed model by its URL name and hands the request to serving's
 own ``PredictHandler``. Deploying loads the package (every file checked against its hash) and
 swaps the handler in with one dictionary assignment, so requests in flight finish on the old
-version and the server never restarts. Deployments are kept in the store and loaded again
-when the app starts.
+version and the server never restarts.
+
+The store is the truth: every server process over one workspace follows its deployment rows
+(``Deployments.sync``, at start and then every ``SYNC_EVERY_S`` from a background thread), so
+a deploy, undeploy or forced model deletion made through one process reaches all of them
+within a second, and a deleted model stops answering everywhere.
 
 The hot path is one cached token check and one dict lookup: no store query, no store write.
 """
@@ -32,6 +36,8 @@ from trainforge.store import deployments as records
 from trainforge.workspace import Workspace
 
 log = logging.getLogger(__name__)
+
+SYNC_EVERY_S = 0.5  # how often each process reads the deployment rows: changes land within 1 s
 
 __all__ = ["PREDICT_ROUTE", "Deployments", "PredictionRouter", "document_predictions"]
 
@@ -82,13 +88,22 @@ class PredictionRouter:
         await handler(scope, receive, send)
 
 
+def _key(row: Mapping[str, Any]) -> tuple[str, int, Any]:
+    """What a deployment row serves, and when it was written (a redeploy is a change too)."""
+    return row["model_name"], row["model_version"], row["created_at"]
+
+
 class Deployments:
     """Deploy, undeploy and list: the store's records and the router, kept in step."""
 
     def __init__(self, workspace: Workspace, router: PredictionRouter) -> None:
         self.workspace, self.router = workspace, router
-        self.problems: dict[str, str] = {}  # name → why it could not be loaded at start
+        self.problems: dict[str, str] = {}  # name → why its version could not be loaded
         self._changing = threading.Lock()
+        self._applied: dict[str, tuple[str, int, Any]] = {}  # name → the row it follows
+        self._generation = 0  # bumped by every change of what is served
+        self._stop = threading.Event()
+        self._follower: threading.Thread | None = None
 
     def deploy(self, requested: str, *, name: str | None = None,
                deployed_by: str | None = None) -> dict[str, Any]:
@@ -103,6 +118,8 @@ class Deployments:
                                           model_version=version, requested=requested,
                                           deployed_by=deployed_by)
             self.router.swap(url_name, served)
+            self._applied[url_name] = _key(row)
+            self._generation += 1
             self.problems.pop(url_name, None)
         log.info("deployed %s at %s", served.ref, PREDICT_ROUTE.replace("{name}", url_name))
         return self._shown(row)
@@ -115,23 +132,85 @@ class Deployments:
                 raise DeploymentNotFound(name, sorted(found))
             records.remove_deployment(self.workspace, name)
             self.router.swap(name, None)
+            self._applied.pop(name, None)
+            self._generation += 1
             self.problems.pop(name, None)
         return {**self._shown(found[name]), "live": False} if name in found else {"name": name}
 
     def listing(self) -> list[dict[str, Any]]:
         return [self._shown(row) for row in records.list_deployments(self.workspace)]
 
-    def restore(self) -> None:
-        """Load every recorded deployment again (at start); one that fails to load is logged
-        and listed with its problem, and stays recorded so that fixing it and restarting
-        brings it back."""
-        for row in records.list_deployments(self.workspace):
-            ref = f"{row['model_name']}:{row['model_version']}"
+    def sync(self) -> None:
+        """Serve what the store's deployment rows say, whichever process wrote them: load
+        the versions new or changed since the last sync, drop the names no longer recorded.
+        A version that fails to load is logged and listed with its problem (and not served:
+        answering with the version the row replaced would be wrong); it is tried again when
+        its row changes or the server restarts.
+
+        Packages load outside the lock, so an undeploy (or the UI's) never waits on a load;
+        a change made here meanwhile bumps ``_generation``, and this round then stands down
+        (the next one reads the rows again) rather than undo it with older rows."""
+        with self._changing:
+            generation = self._generation
+        rows = {row["name"]: row for row in records.list_deployments(self.workspace)}
+        wanted = {name: _key(row) for name, row in rows.items()}
+        with self._changing:
+            changed = {name: row for name, row in rows.items()
+                       if self._applied.get(name) != wanted[name]}
+            if not changed and set(self._applied) == set(wanted):
+                return
+        loaded = {name: self._load(row) for name, row in changed.items()}
+        with self._changing:
+            if self._generation != generation:
+                return
+            self._generation += 1
+            for name in set(self._applied) - set(wanted):
+                self.router.swap(name, None)
+                self._applied.pop(name)
+                self.problems.pop(name, None)
+                log.info("deployment %r was removed from the store; not serving it", name)
+            for name, served in loaded.items():
+                self._applied[name] = wanted[name]
+                self.router.swap(name, served if isinstance(served, ServedModel) else None)
+                if isinstance(served, ServedModel):
+                    self.problems.pop(name, None)
+                else:
+                    self.problems[name] = served
+
+    def _load(self, row: Mapping[str, Any]) -> ServedModel | str:
+        """The row's version, loaded and hash-checked; or why it could not be."""
+        ref = f"{row['model_name']}:{row['model_version']}"
+        try:
+            return ServedModel(self.workspace.registry.load(ref))
+        except TrainforgeError as error:
+            log.warning("deployment %r (%s) could not be loaded: %s", row["name"], ref, error)
+            return str(error)
+
+    def follow(self, *, every_s: float = SYNC_EVERY_S) -> None:
+        """Keep in step with the store from a background thread (never the event loop)
+        until ``stop_following``."""
+        self._stop.clear()
+        self._follower = threading.Thread(target=self._follow, args=(every_s,),
+                                          name="deployments-sync", daemon=True)
+        self._follower.start()
+
+    def stop_following(self) -> None:
+        self._stop.set()
+        if self._follower is not None:
+            self._follower.join()
+            self._follower = None
+
+    def _follow(self, every_s: float) -> None:
+        failing = False
+        while not self._stop.wait(every_s):
             try:
-                self.router.swap(row["name"], ServedModel(self.workspace.registry.load(ref)))
-            except TrainforgeError as error:
-                self.problems[row["name"]] = str(error)
-                log.warning("deployment %r (%s) was not restored: %s", row["name"], ref, error)
+                self.sync()
+                failing = False
+            except Exception:  # the store busy or away: serve what we have, try again
+                if not failing:
+                    log.warning("reading the deployments from the store failed; retrying "
+                                "every %.1f s", every_s, exc_info=True)
+                failing = True
 
     def _shown(self, row: Mapping[str, Any]) -> dict[str, Any]:
         name = row["name"]
@@ -157,7 +236,9 @@ _PREDICT_DOC = {"post": {
             "type": "object"}}}}}}},
     "responses": {"200": {"description": "Predictions"},
                   "401": {"description": "no valid token"},
+                  "403": {"description": "a browser session's request without its CSRF token"},
                   "404": {"description": "nothing deployed under that name"},
+                  "413": {"description": "the body is over the serving size limit"},
                   "422": {"description": "a field missing or of the wrong type"}}}}
 
 

@@ -21,6 +21,14 @@ from trainforge.workspace import Workspace
 OUTPUT_NAME = "predictions.csv"
 
 
+def dataset_file(workspace: Workspace, job: dict[str, Any]) -> Path:
+    """The uploaded file a job reads: its config names the upload, never a server path."""
+    from trainforge.store.uploads import get_upload
+
+    path: Path = get_upload(workspace, job["config"]["dataset"])["file"]
+    return path
+
+
 def output_path(workspace: Workspace, job_id: str) -> Path:
     """Where a predict job writes its predictions (``GET /api/v1/jobs/{id}/output``)."""
     return workspace.artifacts / "jobs" / job_id / OUTPUT_NAME
@@ -93,8 +101,8 @@ def _train(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
         log.write(f"attempt {job['attempts']}: resuming run {run['id']} from its checkpoints")
         outcome = resume_training(run["id"], workspace=workspace, observers=[log])
     else:
-        outcome = run_training(TrainConfig(**job["config"]["train"]), workspace=workspace,
-                               observers=[log])
+        settings = {**job["config"]["train"], "data": str(dataset_file(workspace, job))}
+        outcome = run_training(TrainConfig(**settings), workspace=workspace, observers=[log])
     version = outcome.version
     metrics = dict(outcome.evaluation.metrics)
     shown = ", ".join(f"{k} {v:.4f}" for k, v in list(metrics.items())[:4]
@@ -103,7 +111,7 @@ def _train(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
               f"test {shown}")
     return {"run_id": outcome.run_id, "model": f"{version.name}:{version.version}",
             "metric": outcome.task.metric, "metrics": metrics,
-            "report": str(outcome.report_path)}
+            "report": f"/api/v1/models/{version.name}/versions/{version.version}/report"}
 
 
 def _predict(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
@@ -113,7 +121,7 @@ def _predict(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
     loaded = workspace.registry.load(config["model"])
     output = output_path(workspace, job["id"])
     job_store.append_log(workspace, job["id"], f"predicting with {loaded.ref}")
-    done = predict_file(loaded, Path(config["data"]), output)
+    done = predict_file(loaded, dataset_file(workspace, job), output)
     job_store.append_log(workspace, job["id"],
                          f"wrote {done.n_rows:,} predictions in {done.seconds:.2f} s")
     return {"model": loaded.ref, "rows": done.n_rows, "output": OUTPUT_NAME,
@@ -125,7 +133,8 @@ def _evaluate(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
 
     config = job["config"]
     job_store.append_log(workspace, job["id"], f"evaluating {config['model']}")
-    evaluation = trainforge.evaluate(config["model"], config["data"], workspace=workspace)
+    evaluation = trainforge.evaluate(config["model"], dataset_file(workspace, job),
+                                     workspace=workspace)
     shown = ", ".join(f"{k} {v:.4f}" for k, v in list(evaluation.metrics.items())[:4])
     job_store.append_log(workspace, job["id"], f"{evaluation.n_rows:,} rows: {shown}")
     return {"model": config["model"], "evaluation": evaluation.to_dict(),

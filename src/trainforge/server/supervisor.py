@@ -92,6 +92,13 @@ class Supervisor:
                 if moved:
                     log.warning("jobs without a heartbeat: %s", ", ".join(moved))
 
+    def alive(self) -> bool:
+        """Whether it is watching and at least one worker process runs (the server's
+        readiness check; a worker being restarted is a moment, not an outage)."""
+        with self._lock:
+            running = any(p is not None and p.poll() is None for p in self.processes)
+        return running and self._thread is not None and self._thread.is_alive()
+
     def pids(self) -> list[int]:
         with self._lock:
             return [p.pid for p in self.processes if p is not None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -37,3 +38,20 @@ def list_deployments(ws: Workspace) -> list[dict[str, Any]]:
     with ws.engine.connect() as connection:
         rows = connection.execute(sa.select(deployments).order_by(deployments.c.name)).all()
     return [{**dict(row._mapping), "created_at": as_utc(row.created_at)} for row in rows]
+
+
+def serving(connection: sa.Connection, *, model_name: str, versions: Sequence[int]) -> list[str]:
+    """The names of the deployments that serve one of ``versions`` of ``model_name``, read
+    in the caller's transaction (a model deletion checks and deletes in one)."""
+    rows = connection.execute(sa.select(deployments.c.name).where(
+        deployments.c.model_name == model_name, deployments.c.model_version.in_(versions))
+        .order_by(deployments.c.name)).scalars()
+    return list(rows)
+
+
+def remove_serving(connection: sa.Connection, *, model_name: str,
+                   versions: Sequence[int]) -> None:
+    """Forget the deployments of ``versions`` of ``model_name`` (a forced model deletion);
+    every server process stops serving them at its next sync."""
+    connection.execute(sa.delete(deployments).where(
+        deployments.c.model_name == model_name, deployments.c.model_version.in_(versions)))

@@ -214,3 +214,13 @@ def _job_dict(row: sa.Row[Any]) -> dict[str, Any]:
         job[key] = as_utc(job[key])
     job["cancel_requested"] = bool(job["cancel_requested"])
     return job
+
+
+def count_silent(ws: Workspace, *, stale_after_s: float) -> int:
+    """How many running jobs have sent no heartbeat for ``stale_after_s``: their workers are
+    gone (the server's readiness check)."""
+    cutoff = utc_now() - timedelta(seconds=stale_after_s)
+    with ws.engine.connect() as connection:
+        found = connection.execute(sa.select(sa.func.count()).select_from(jobs).where(
+            jobs.c.status == "running", jobs.c.heartbeat_at < cutoff)).scalar()
+    return int(found or 0)

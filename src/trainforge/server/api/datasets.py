@@ -29,6 +29,8 @@ from trainforge.errors import (
     UnreadableUpload,
     UploadTooLarge,
 )
+from trainforge.server.api.bodies import StrictJsonRoute
+from trainforge.server.api.statuses import SIGNED_IN
 from trainforge.server.auth import require, state_of
 from trainforge.server.streamed_upload import (
     MULTIPART_ALLOWANCE,
@@ -143,7 +145,8 @@ async def accept_upload(request: Request, who: Principal) -> dict[str, Any]:
 
 
 def router() -> APIRouter:
-    routes = APIRouter(prefix="/datasets", tags=["datasets"])
+    routes = APIRouter(prefix="/datasets", tags=["datasets"], route_class=StrictJsonRoute,
+                       responses=SIGNED_IN)
 
     @routes.post("", summary="Upload a table (multipart field `file`) as a new dataset",
                  response_model=DatasetOut, status_code=201,

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from trainforge.server.api.bodies import StrictJsonRoute
+from trainforge.server.api.statuses import SIGNED_IN, documented
 from trainforge.server.auth import require, state_of
 from trainforge.server.deployments import Deployments
 from trainforge.store.access import Principal
@@ -43,11 +45,12 @@ def deployments_of(request: Request) -> Deployments:
 
 
 def router() -> APIRouter:
-    routes = APIRouter(prefix="/deployments", tags=["deployments"])
+    routes = APIRouter(prefix="/deployments", tags=["deployments"],
+                       route_class=StrictJsonRoute, responses=SIGNED_IN)
 
     # sync routes: loading a package runs in the thread pool, never on the event loop
     @routes.post("", summary="Deploy a model version (replaces what the name served)",
-                 response_model=DeploymentOut, status_code=201)
+                 response_model=DeploymentOut, status_code=201, responses=documented(404))
     def deploy(request: Request, body: DeployBody, who: Editor) -> dict[str, Any]:
         return deployments_of(request).deploy(body.model, name=body.name, deployed_by=who.name)
 
@@ -56,7 +59,7 @@ def router() -> APIRouter:
         return deployments_of(request).listing()
 
     @routes.delete("/{name}", summary="Undeploy: /v1/models/NAME/predict answers 404 after",
-                   response_model=DeploymentOut)
+                   response_model=DeploymentOut, responses=documented(404))
     def undeploy(request: Request, name: str, who: Editor) -> dict[str, Any]:
         return deployments_of(request).undeploy(name)
 

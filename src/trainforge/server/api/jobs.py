@@ -14,12 +14,16 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from trainforge.errors import JobHasNoOutput
+from trainforge.server.api.bodies import StrictJsonRoute
+from trainforge.server.api.statuses import SIGNED_IN, documented
 from trainforge.server.auth import require, state_of
 from trainforge.server.job_requests import JobRequest, submit
 from trainforge.server.running import OUTPUT_NAME, output_path
+from trainforge.server.shown_paths import without_paths
 from trainforge.store import jobs as job_store
 from trainforge.store.access import Principal
 from trainforge.store.runs import get_run
+from trainforge.workspace import Workspace
 
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
@@ -68,15 +72,23 @@ class JobMetricsView(BaseModel):
     series: dict[str, list[dict[str, Any]]]
 
 
+def shown(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
+    """The job as a client sees it: its config, result and error without server paths."""
+    return without_paths(job, workspace)
+
+
 def router() -> APIRouter:
-    jobs = APIRouter(prefix="/jobs", tags=["jobs"])
+    jobs = APIRouter(prefix="/jobs", tags=["jobs"], route_class=StrictJsonRoute,
+                     responses=SIGNED_IN)
+    unknown = documented(404)
 
     @jobs.post("", summary="Queue a training, prediction or evaluation job",
-               response_model=JobView, status_code=201)
+               response_model=JobView, status_code=201)  # an unknown upload or model: 422
     def submit_job(request: Request, body: Annotated[JobRequest, Body()],
                    who: Annotated[Principal, Depends(require("editor", "submit jobs"))]
                    ) -> dict[str, Any]:
-        return submit(state_of(request).workspace, body, who)
+        workspace = state_of(request).workspace
+        return shown(workspace, submit(workspace, body, who))
 
     @jobs.get("", summary="The newest jobs first, optionally of one status",
               response_model=list[JobView])
@@ -84,17 +96,20 @@ def router() -> APIRouter:
                   who: Annotated[Principal, Depends(require("viewer", "list jobs"))],
                   status: Status | None = None,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
-        return job_store.list_jobs(state_of(request).workspace, status=status, limit=limit)
+        workspace = state_of(request).workspace
+        return [shown(workspace, job) for job in
+                job_store.list_jobs(workspace, status=status, limit=limit)]
 
     @jobs.get("/{job_id}", summary="A job's status, timings, attempts, run and result",
-              response_model=JobView)
+              response_model=JobView, responses=unknown)
     def get_job(request: Request, job_id: str,
                 who: Annotated[Principal, Depends(require("viewer", "read jobs"))]
                 ) -> dict[str, Any]:
-        return job_store.get_job(state_of(request).workspace, job_id)
+        workspace = state_of(request).workspace
+        return shown(workspace, job_store.get_job(workspace, job_id))
 
     @jobs.get("/{job_id}/logs", summary="A job's log lines after line `after` (for polling)",
-              response_model=JobLogView)
+              response_model=JobLogView, responses=unknown)
     def job_logs(request: Request, job_id: str,
                  who: Annotated[Principal, Depends(require("viewer", "read job logs"))],
                  after: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
@@ -103,10 +118,12 @@ def router() -> APIRouter:
         status = job_store.get_job(workspace, job_id)["status"]
         lines = job_store.read_log(workspace, job_id, after=after)
         return {"job_id": job_id, "status": status, "done": status in job_store.FINISHED,
-                "lines": lines, "next_after": lines[-1]["id"] if lines else after}
+                "lines": [{**line, "text": without_paths(line["text"], workspace)}
+                          for line in lines],
+                "next_after": lines[-1]["id"] if lines else after}
 
     @jobs.get("/{job_id}/metrics", summary="The metric series of a training job's run",
-              response_model=JobMetricsView)
+              response_model=JobMetricsView, responses=unknown)
     def job_metrics(request: Request, job_id: str,
                     who: Annotated[Principal, Depends(require("viewer", "read job metrics"))]
                     ) -> dict[str, Any]:
@@ -116,7 +133,7 @@ def router() -> APIRouter:
         return {"job_id": job_id, "run_id": run_id, "series": series}
 
     @jobs.get("/{job_id}/output", summary="The predictions file a predict job wrote",
-              response_class=FileResponse)
+              response_class=FileResponse, responses=unknown)
     def job_output(request: Request, job_id: str,
                    who: Annotated[Principal, Depends(require("viewer", "download outputs"))]
                    ) -> FileResponse:
@@ -129,10 +146,11 @@ def router() -> APIRouter:
                             filename=f"{job_id[:8]}-{OUTPUT_NAME}")
 
     @jobs.post("/{job_id}/cancel", summary="Cancel a queued job, or stop a running one",
-               response_model=JobView)
+               response_model=JobView, responses=unknown)
     def cancel_job(request: Request, job_id: str,
                    who: Annotated[Principal, Depends(require("editor", "cancel jobs"))]
                    ) -> dict[str, Any]:
-        return job_store.cancel_job(state_of(request).workspace, job_id)
+        workspace = state_of(request).workspace
+        return shown(workspace, job_store.cancel_job(workspace, job_id))
 
     return jobs

@@ -8,12 +8,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from trainforge.errors import ModelNotFound
 from trainforge.registry.registry import Registry
+from trainforge.server.api.bodies import StrictJsonRoute, WholeNumber
+from trainforge.server.api.statuses import SIGNED_IN, documented
 from trainforge.server.auth import require, state_of
 from trainforge.store.access import Principal
 
@@ -48,7 +50,7 @@ class ModelVersionOut(BaseModel):
 
 
 class AliasBody(BaseModel, extra="forbid"):
-    version: int = Field(ge=1, description="the version the alias points at from now on")
+    version: WholeNumber = Field(ge=1, description="the version the alias points at from now on")
 
 
 class AliasOut(BaseModel):
@@ -60,6 +62,10 @@ class AliasOut(BaseModel):
 class DeletedOut(BaseModel):
     name: str
     deleted_versions: list[int]
+
+
+Force = Annotated[bool, Query(description="undeploy the deployments serving it first; without "
+                                         "it, deleting a deployed version is a 409")]
 
 
 def registry_of(request: Request) -> Registry:
@@ -76,7 +82,9 @@ def version_ref(name: str, version: str) -> str:
 
 
 def router() -> APIRouter:
-    routes = APIRouter(prefix="/models", tags=["models"])
+    routes = APIRouter(prefix="/models", tags=["models"], route_class=StrictJsonRoute,
+                       responses=SIGNED_IN)
+    unknown = documented(404)
 
     @routes.get("", summary="Every registered model: latest version, aliases, its metric",
                 response_model=list[ModelSummaryOut])
@@ -84,19 +92,20 @@ def router() -> APIRouter:
         return [dataclasses.asdict(s) for s in registry_of(request).list_models()]
 
     @routes.get("/{name}", summary="The versions of a model, oldest first",
-                response_model=list[ModelVersionOut])
+                response_model=list[ModelVersionOut], responses=unknown)
     def versions(request: Request, name: str, who: Viewer) -> list[dict[str, Any]]:
         return [{**dataclasses.asdict(v), "aliases": list(v.aliases)}
                 for v in registry_of(request).versions(name)]
 
     @routes.get("/{name}/versions/{version}", summary="A version's manifest: task, inputs, "
-                "metrics, lineage, files (VERSION: a number, `latest` or an alias)")
+                "metrics, lineage, files (VERSION: a number, `latest` or an alias)",
+                responses=unknown)
     def manifest(request: Request, name: str, version: str, who: Viewer) -> dict[str, Any]:
         shown: dict[str, Any] = registry_of(request).show(version_ref(name, version))
         return shown
 
     @routes.get("/{name}/versions/{version}/report", summary="The version's HTML report",
-                response_class=FileResponse)
+                response_class=FileResponse, responses=unknown)
     def report(request: Request, name: str, version: str, who: Viewer) -> FileResponse:
         registry = registry_of(request)
         ref = version_ref(name, version)
@@ -106,27 +115,34 @@ def router() -> APIRouter:
         return FileResponse(path, media_type="text/html", headers=_REPORT_HEADERS)
 
     @routes.put("/{name}/aliases/{alias}", summary="Point an alias at a version (promote)",
-                response_model=AliasOut)
+                response_model=AliasOut, responses=unknown)
     def promote(request: Request, name: str, alias: str, body: AliasBody,
                 who: Promoter) -> dict[str, Any]:
         registry_of(request).alias(name, body.version, alias)
         return {"name": name, "alias": alias, "version": body.version}
 
     @routes.delete("/{name}/aliases/{alias}", summary="Remove an alias (its version stays)",
-                   response_model=AliasOut)
+                   response_model=AliasOut, responses=unknown)
     def unalias(request: Request, name: str, alias: str, who: Promoter) -> dict[str, Any]:
         registry_of(request).unalias(name, alias)
         return {"name": name, "alias": alias, "version": None}
 
-    @routes.delete("/{name}/versions/{version}", summary="Delete one version and its files",
-                   response_model=DeletedOut)
-    def delete_version(request: Request, name: str, version: int,
-                       who: Deleter) -> dict[str, Any]:
-        return {"name": name, "deleted_versions": registry_of(request).delete(name, version)}
+    @routes.delete("/{name}/versions/{version}", summary="Delete one version and its files "
+                   "(409 while deployed, unless `?force=true`)", response_model=DeletedOut,
+                   responses=documented(404, 409))
+    def delete_version(request: Request, name: str, version: int, who: Deleter,
+                       force: Force = False) -> dict[str, Any]:
+        deleted = registry_of(request).delete(name, version, force=force)
+        state_of(request).deployments.sync()  # this process stops serving it now, not in 0.5 s
+        return {"name": name, "deleted_versions": deleted}
 
-    @routes.delete("/{name}", summary="Delete every version of a model and its files",
-                   response_model=DeletedOut)
-    def delete_model(request: Request, name: str, who: Deleter) -> dict[str, Any]:
-        return {"name": name, "deleted_versions": registry_of(request).delete(name)}
+    @routes.delete("/{name}", summary="Delete every version of a model and its files (409 "
+                   "while one is deployed, unless `?force=true`)", response_model=DeletedOut,
+                   responses=documented(404, 409))
+    def delete_model(request: Request, name: str, who: Deleter,
+                     force: Force = False) -> dict[str, Any]:
+        deleted = registry_of(request).delete(name, force=force)
+        state_of(request).deployments.sync()
+        return {"name": name, "deleted_versions": deleted}
 
     return routes

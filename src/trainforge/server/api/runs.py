@@ -10,7 +10,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from trainforge.errors import InvalidRequest
+from trainforge.server.api.bodies import StrictJsonRoute
+from trainforge.server.api.statuses import SIGNED_IN, documented
 from trainforge.server.auth import require, state_of
+from trainforge.server.shown_paths import without_paths
 from trainforge.store.access import Principal
 from trainforge.store.runs import get_run, list_runs, resolve_run_id
 
@@ -67,17 +70,20 @@ def _number(value: Any) -> float | None:
 
 
 def router() -> APIRouter:
-    routes = APIRouter(prefix="/runs", tags=["runs"])
+    routes = APIRouter(prefix="/runs", tags=["runs"], route_class=StrictJsonRoute,
+                       responses=SIGNED_IN)
+    unknown = documented(404)
 
     @routes.get("", summary="Runs, newest first, a page at a time", response_model=RunPage)
     def list_page(request: Request, who: Viewer, limit: Annotated[int, Query(ge=1, le=500)] = 50,
                   offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
-        page = list_runs(state_of(request).workspace, limit + 1, offset=offset)
-        return {"runs": page[:limit], "limit": limit, "offset": offset,
+        ws = state_of(request).workspace
+        page = list_runs(ws, limit + 1, offset=offset)
+        return {"runs": without_paths(page[:limit], ws), "limit": limit, "offset": offset,
                 "next_offset": offset + limit if len(page) > limit else None}
 
     @routes.get("/compare", summary="Runs side by side: settings that differ, final metrics",
-                response_model=RunComparison)
+                response_model=RunComparison, responses=unknown)
     def side_by_side(request: Request, who: Viewer,
                      ids: Annotated[str, Query(description="run ids (or their first "
                                                            "characters), comma-separated")]
@@ -87,18 +93,19 @@ def router() -> APIRouter:
             raise InvalidRequest(f"compare takes 2 to {MAX_COMPARED} run ids, comma-separated "
                                  f"(got {len(wanted)}): ?ids=RUN1,RUN2")
         ws = state_of(request).workspace
-        return compare([get_run(ws, resolve_run_id(ws, i)) for i in wanted])
+        return without_paths(compare([get_run(ws, resolve_run_id(ws, i)) for i in wanted]), ws)
 
     @routes.get("/{run_id}", summary="One run: config, status, final metrics, timings, "
-                "resources and the model it made (the id's first characters do)")
+                "resources and the model it made (the id's first characters do)",
+                responses=unknown)
     def show(request: Request, run_id: str, who: Viewer) -> dict[str, Any]:
         ws = state_of(request).workspace
         run = get_run(ws, resolve_run_id(ws, run_id))
         run.pop("series")
-        return run
+        return without_paths(run, ws)
 
     @routes.get("/{run_id}/metrics", summary="Every metric series of a run: key → "
-                "[{step, value, timestamp}] in step order")
+                "[{step, value, timestamp}] in step order", responses=unknown)
     def series(request: Request, run_id: str, who: Viewer) -> dict[str, list[dict[str, Any]]]:
         ws = state_of(request).workspace
         found: dict[str, list[dict[str, Any]]] = get_run(ws, resolve_run_id(ws, run_id))["series"]

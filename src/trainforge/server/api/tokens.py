@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from trainforge.server.api.bodies import StrictJsonRoute
+from trainforge.server.api.statuses import SIGNED_IN
 from trainforge.server.auth import require, state_of
 from trainforge.store import access
 from trainforge.store.access import Principal
@@ -36,7 +38,8 @@ class TokenCreated(TokenOut):
 
 
 def router() -> APIRouter:
-    routes = APIRouter(prefix="/tokens", tags=["access"])
+    routes = APIRouter(prefix="/tokens", tags=["access"], route_class=StrictJsonRoute,
+                       responses=SIGNED_IN)
 
     @routes.post("", summary="Create an API token; the answer is the only time it is shown",
                  response_model=TokenCreated, status_code=201)

@@ -1,7 +1,8 @@
 """The UI's read pages: dashboard, datasets, jobs, runs (with live curves), models.
 
 Each handler reads through the store and the registry, the functions the REST API uses, and
-renders one template. A browser without a session is sent to the login page.
+renders one template. A browser without a session is sent to the login page. Jobs and runs are
+shown as the API shows them: datasets by id and name, never by the server's paths.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from trainforge.errors import ModelNotFound, RunNotFound, TrainforgeError
+from trainforge.server.shown_paths import without_paths
 from trainforge.server.ui.render import Viewer, page, signed_in, to_login
 from trainforge.store import jobs, uploads
 from trainforge.store.datasets import get_dataset
@@ -38,8 +40,10 @@ async def dashboard(request: Request) -> Response:
     if viewer is None:
         return to_login(request)
     ws = _workspace(request)
-    return page(request, "dashboard.html.j2", viewer, jobs=jobs.list_jobs(ws, limit=8),
-                runs=list_runs(ws, limit=8), models=ws.registry.list_models()[:8],
+    return page(request, "dashboard.html.j2", viewer,
+                jobs=without_paths(jobs.list_jobs(ws, limit=8), ws),
+                runs=without_paths(list_runs(ws, limit=8), ws),
+                models=ws.registry.list_models()[:8],
                 datasets=uploads.list_uploads(ws, limit=5))
 
 
@@ -72,7 +76,8 @@ async def jobs_page(request: Request) -> Response:
     viewer = signed_in(request)
     if viewer is None:
         return to_login(request)
-    listed = jobs.list_jobs(_workspace(request), limit=200)
+    ws = _workspace(request)
+    listed = without_paths(jobs.list_jobs(ws, limit=200), ws)
     template = "jobs_rows.html.j2" if request.headers.get("hx-request") else "jobs.html.j2"
     return page(request, template, viewer, jobs=listed,
                 live=any(j["status"] in LIVE for j in listed))
@@ -85,11 +90,11 @@ async def job_page(request: Request, job_id: str) -> Response:
         return to_login(request)
     ws = _workspace(request)
     try:
-        job = jobs.get_job(ws, job_id)
+        job = without_paths(jobs.get_job(ws, job_id), ws)
     except TrainforgeError as error:
         return _not_found(request, viewer, error)
-    return page(request, "job.html.j2", viewer, job=job, log=jobs.read_log(ws, job_id),
-                live=job["status"] in LIVE)
+    return page(request, "job.html.j2", viewer, job=job,
+                log=without_paths(jobs.read_log(ws, job_id), ws), live=job["status"] in LIVE)
 
 
 @router.get("/jobs/{job_id}/log")
@@ -99,9 +104,10 @@ async def job_log(request: Request, job_id: str, after: int = 0) -> Response:
     if viewer is None:
         return to_login(request)
     ws = _workspace(request)
-    job = jobs.get_job(ws, job_id)
+    job = without_paths(jobs.get_job(ws, job_id), ws)
     return page(request, "job_log.html.j2", viewer, job=job,
-                log=jobs.read_log(ws, job_id, after=after), live=job["status"] in LIVE)
+                log=without_paths(jobs.read_log(ws, job_id, after=after), ws),
+                live=job["status"] in LIVE)
 
 
 RUNS_PER_PAGE = 100
@@ -113,7 +119,8 @@ async def runs_page(request: Request, offset: int = 0) -> Response:
     if viewer is None:
         return to_login(request)
     offset = max(0, offset)
-    shown = list_runs(_workspace(request), limit=RUNS_PER_PAGE + 1, offset=offset)
+    ws = _workspace(request)
+    shown = without_paths(list_runs(ws, limit=RUNS_PER_PAGE + 1, offset=offset), ws)
     return page(request, "runs.html.j2", viewer, runs=shown[:RUNS_PER_PAGE], offset=offset,
                 newer=max(0, offset - RUNS_PER_PAGE) if offset else None,
                 older=offset + RUNS_PER_PAGE if len(shown) > RUNS_PER_PAGE else None)
@@ -126,7 +133,8 @@ async def compare_page(request: Request, ids: str = "") -> Response:
         return to_login(request)
     ws = _workspace(request)
     try:
-        compared = [get_run(ws, run_id) for run_id in ids.split(",") if run_id][:6]
+        compared = without_paths([get_run(ws, run_id) for run_id in ids.split(",")
+                                  if run_id][:6], ws)
     except RunNotFound as error:
         return _not_found(request, viewer, error)
     return page(request, "compare.html.j2", viewer, runs=compared,
@@ -139,8 +147,9 @@ async def run_page(request: Request, run_id: str) -> Response:
     viewer = signed_in(request)
     if viewer is None:
         return to_login(request)
+    ws = _workspace(request)
     try:
-        run = get_run(_workspace(request), run_id)
+        run = without_paths(get_run(ws, run_id), ws)
     except RunNotFound as error:
         return _not_found(request, viewer, error)
     return page(request, "run.html.j2", viewer, run=run, live=run["status"] in LIVE,

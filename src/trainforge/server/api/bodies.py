@@ -1,0 +1,80 @@
+"""How the API reads a request body: strict JSON, numbers that are numbers, and 422s that name
+the field without sending back what was sent.
+
+Starlette parses JSON with ``json.loads``, which takes ``NaN``, ``Infinity`` and ``1e999``
+(infinity) as numbers; an infinite budget then passes ``gt=0``, and a NaN echoed in a 422 body
+cannot be written as JSON (a 500). Every router of the API is made with ``route_class=
+StrictJsonRoute``, which parses with orjson: none of those is JSON there, so each is a 422.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import BeforeValidator, Field
+
+MAX_PROBLEMS = 20  # a body with thousands of wrong fields gets a short answer
+MAX_LOC_CHARS = 64  # an unknown field's name is shown, cut here: it is the client's text
+_NOT_JSON = ("not valid JSON (NaN, Infinity and numbers beyond ±1.8e308 are not JSON "
+             "either); send standard JSON")
+
+
+class StrictJsonRequest(Request):
+    """A request whose ``json()`` is orjson's: standard JSON only, no NaN or Infinity."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = orjson.loads(await self.body())  # orjson.JSONDecodeError: a 422
+        return self._json
+
+
+class StrictJsonRoute(APIRoute):
+    """An API route that reads its body as strict JSON (``StrictJsonRequest``)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            return await handler(StrictJsonRequest(request.scope, request.receive))
+
+        return strict
+
+
+def _not_a_bool(value: Any) -> Any:
+    # pydantic's lax mode reads true as 1 and 1.0: a body saying `"trials": true` is a mistake
+    if isinstance(value, bool):  # a ValueError, which pydantic turns into a 422's problem
+        raise ValueError("a number is needed, not true or false")  # noqa: TRY004
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_not_a_bool), Field(allow_inf_nan=False)]
+WholeNumber = Annotated[int, BeforeValidator(_not_a_bool)]
+
+
+def _shown(problem: dict[str, Any]) -> dict[str, Any]:
+    """The problem's place, message and type; never its ``input`` or ``ctx`` (the client's own
+    values, which may be secrets, huge, or NaN that JSON cannot carry)."""
+    loc = [part if isinstance(part, int) else str(part)[:MAX_LOC_CHARS]
+           for part in problem.get("loc", ())]
+    kind = str(problem.get("type", "value_error"))
+    message = str(problem.get("msg", "invalid"))
+    if kind == "json_invalid":
+        message = _NOT_JSON
+    elif kind == "union_tag_invalid":  # pydantic's message repeats the tag that was sent
+        expected = (problem.get("ctx") or {}).get("expected_tags", "")
+        message = f"not one of the kinds this route takes ({expected})"
+    return {"loc": loc, "msg": message, "type": kind}
+
+
+async def invalid_request_answer(request: Request, error: Exception) -> Response:
+    """The app's answer to a body or query that fails validation: a 422 listing at most
+    ``MAX_PROBLEMS`` problems, each with its place, message and type only."""
+    assert isinstance(error, RequestValidationError)  # registered for it only
+    problems = [_shown(problem) for problem in error.errors()[:MAX_PROBLEMS]]
+    return Response(orjson.dumps({"detail": problems}), status_code=422,
+                    media_type="application/json")
