@@ -1,5 +1,6 @@
 """What the fuzz tests aim at: `trainforge serve`'s app over three real trained models, and the
-platform server over a workspace holding them, with a token of each role and one deployment.
+platform server over a workspace holding them, with a token of each role, one deployment, one
+uploaded dataset and one queued training job (no worker runs, so it stays queued).
 
 The models are trained once per session (``trials=1``: reproducible, ~12 s in all); each
 server test gets the app over a workspace copy that no other test writes to.
@@ -15,12 +16,14 @@ from typing import Any
 
 import pytest
 import schemathesis
+from fastapi.testclient import TestClient
 from tests._paths import EXAMPLES
 
 from trainforge.config import ServerConfig
 from trainforge.server.app import create_server_app
 from trainforge.serving.app import create_app
 from trainforge.store import access
+from trainforge.store.runs import list_runs
 from trainforge.workspace import Workspace
 
 ROLES = ("viewer", "editor", "admin")
@@ -34,10 +37,12 @@ DEPLOYED = "credit"  # served by the platform at /v1/models/credit/predict
 
 @dataclass(frozen=True)
 class FuzzHome:
-    """A workspace with the trained MODELS, DEPLOYED deployed, and a token per role."""
+    """A workspace with the trained MODELS, DEPLOYED deployed, a token per role, and the ids of
+    real things in it (``aim``: path parameter → value) for the fuzz to reach past the 404s."""
 
     path: Path
     tokens: dict[str, str]
+    aim: dict[str, str]
 
     def bearer(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -54,9 +59,18 @@ def fuzz_home(tmp_path_factory: pytest.TempPathFactory) -> FuzzHome:
                  workspace=workspace)
     tokens = {role: access.create_token(workspace, name=f"fuzz-{role}", role=role)[0]
               for role in ROLES}
-    create_server_app(workspace).state.deployments.deploy(DEPLOYED, deployed_by="fuzz")
+    app = create_server_app(workspace)
+    app.state.deployments.deploy(DEPLOYED, deployed_by="fuzz")
+    editor = {"Authorization": f"Bearer {tokens['editor']}"}
+    with TestClient(app) as client, (EXAMPLES / "credit_g.csv").open("rb") as table:
+        upload_id = client.post("/api/v1/datasets", headers=editor,
+                                files={"file": ("credit_g.csv", table, "text/csv")}).json()["id"]
+        job_id = client.post("/api/v1/jobs", headers=editor, json={
+            "kind": "train", "dataset": upload_id, "target": "class", "trials": 1}).json()["id"]
+    aim = {"name": DEPLOYED, "upload_id": upload_id, "job_id": job_id,
+           "run_id": list_runs(workspace, 1)[0]["id"]}
     workspace.close()
-    return FuzzHome(home, tokens)
+    return FuzzHome(home, tokens, aim)
 
 
 @pytest.fixture(scope="session")

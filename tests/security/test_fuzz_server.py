@@ -30,11 +30,10 @@ from tests.security._fuzz import (
     operations,
     seconds_to_answer,
 )
-from tests.security.conftest import DEPLOYED, ROLES, FuzzHome
+from tests.security.conftest import ROLES, FuzzHome
 
 N_REQUESTS = examples(10)  # per route, role and test: ~150 tests must keep `make test` quick
 CONFORMANCE_ROLES = ("viewer", "admin")
-AIM = {"name": DEPLOYED}  # the deployed model's name, also its registered name
 DELETING = {"DELETE /api/v1/deployments/{name}", "DELETE /api/v1/models/{name}",
             "DELETE /api/v1/models/{name}/versions/{version}", "DELETE /api/v1/tokens/{token_id}"}
 ROUTES = [
@@ -151,7 +150,7 @@ def test_hostile_requests_get_no_server_error_and_leave_the_server_healthy(
         shared_server: Any, own_server: Callable[[], Any]) -> None:
     app = _app_for(route, shared_server, own_server)
     fuzz(server_schema, route, app=app, response_checks=NO_SERVER_ERROR,
-         n_requests=N_REQUESTS, headers=fuzz_home.bearer(role), aim=AIM)
+         n_requests=N_REQUESTS, headers=fuzz_home.bearer(role), aim=fuzz_home.aim)
     # the server has no /health: listing the models reads the store and the registry
     assert seconds_to_answer(app, "/api/v1/models",
                              headers=fuzz_home.bearer("viewer")) < HEALTHY_WITHIN_S
@@ -163,4 +162,4 @@ def test_every_answer_is_one_the_openapi_documents(
         shared_server: Any, own_server: Callable[[], Any]) -> None:
     fuzz(server_schema, route, app=_app_for(route, shared_server, own_server),
          response_checks=DOCUMENTED, n_requests=N_REQUESTS, headers=fuzz_home.bearer(role),
-         aim=AIM)
+         aim=fuzz_home.aim)
