@@ -1,0 +1,1 @@
+"""Hostile input: the standing fuzz of every documented route (issue #10)."""
