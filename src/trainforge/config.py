@@ -7,6 +7,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, PositiveInt
 
+# bounds every door shares: the libraries take 32-bit seeds, and a budget or trial count past
+# these is a typo, not a plan (a week of search; a hundred thousand trials)
+MAX_SEED = 2**31 - 1
+MAX_TIME_BUDGET_S = 7 * 24 * 3600.0
+MAX_TRIALS = 100_000
+
 
 class TrainConfig(BaseModel, frozen=True, extra="forbid"):
     """Everything that decides a training run; a run can be repeated from it exactly."""
@@ -16,10 +22,11 @@ class TrainConfig(BaseModel, frozen=True, extra="forbid"):
     name: str | None = None  # registry name; defaults to the data file's stem
     sql: str | None = None  # a query to run against ``data`` as a database URL
     algorithm: str = "auto"  # a catalog name, or "auto" to let AutoML choose
-    time_budget_s: float = Field(default=60.0, gt=0)
-    trials: PositiveInt | None = None  # fixed trial count: same seed, same model on any machine
+    time_budget_s: float = Field(default=60.0, gt=0, le=MAX_TIME_BUDGET_S)
+    # fixed trial count: same seed, same model on any machine
+    trials: PositiveInt | None = Field(default=None, le=MAX_TRIALS)
     metric: str | None = None  # defaults to the task's (roc_auc, balanced_accuracy, r2)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     test_size: float = Field(default=0.2, gt=0.0, lt=0.9)
     split: Literal["stratified", "random", "group", "time"] = "stratified"
     group_column: str | None = None  # for split="group"

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
+from schemathesis.config import SchemathesisConfig
 from tests._paths import EXAMPLES
 
 from trainforge.config import ServerConfig
@@ -27,6 +28,11 @@ from trainforge.store.runs import list_runs
 from trainforge.workspace import Workspace
 
 ROLES = ("viewer", "editor", "admin")
+# schemathesis' default list of ways to refuse a request the schema forbids, plus 413: a batch
+# over the documented maxItems is refused as too large, which is what it is (RFC 9110 15.5.14)
+FUZZ_CONFIG = SchemathesisConfig.from_dict({"checks": {"negative_data_rejection": {
+    "expected-statuses": ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422",
+                          "428", "429", "5xx"]}}})
 # name → (file in examples/, target, algorithm): a binary classifier on trees (with yes/no and
 # category columns), a linear regressor, a linear multiclass classifier
 MODELS = {"credit": ("credit_g.csv", "class", "lightgbm"),
@@ -83,7 +89,7 @@ def serve_app(fuzz_home: FuzzHome) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def serve_schema(serve_app: Any) -> schemathesis.BaseSchema:
-    return schemathesis.openapi.from_asgi("/openapi.json", serve_app)
+    return schemathesis.openapi.from_asgi("/openapi.json", serve_app, config=FUZZ_CONFIG)
 
 
 def _server_over_copy(fuzz_home: FuzzHome, home: Path) -> tuple[Any, Workspace]:
@@ -103,7 +109,7 @@ def shared_server(fuzz_home: FuzzHome, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope="session")
 def server_schema(shared_server: Any) -> schemathesis.BaseSchema:
-    return schemathesis.openapi.from_asgi("/openapi.json", shared_server)
+    return schemathesis.openapi.from_asgi("/openapi.json", shared_server, config=FUZZ_CONFIG)
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ Jobs only queue (no worker runs here), so fuzzing POST /api/v1/jobs trains nothi
 Not fuzzed: the web UI (login, pages, form actions), which FastAPI leaves out of the OpenAPI,
 and the body of POST /api/v1/datasets, a multipart upload the OpenAPI does not describe.
 
-Known failures on today's code are marked ``xfail(strict=True)`` in KNOWN_*: each names the
-issue #10 fix that removes it, and a fixed route then fails as XPASS until its line goes.
+Also checked as a whole: each route documents every status and content type it answers.
 """
 
 from __future__ import annotations
@@ -61,6 +60,8 @@ ROUTES = [
     "GET /api/v1/runs/{run_id}",
     "GET /api/v1/runs/{run_id}/metrics",
     "GET /api/v1/tokens",
+    "GET /health",
+    "GET /ready",
     "POST /api/v1/datasets",
     "POST /api/v1/deployments",
     "POST /api/v1/jobs",
@@ -70,69 +71,8 @@ ROUTES = [
     "PUT /api/v1/models/{name}/aliases/{alias}",
 ]
 
-# (route, role) → why it fails today; the reason names the first failure the fuzz meets, and
-# benchmarks/security/NOTES-fuzz.md lists every one found per route
-KNOWN_SERVER_ERRORS: dict[tuple[str, str], str] = {}
-R400 = "issue #10: a body that is not JSON is a 400, which the route does not document"
-R403 = "issue #10: a role too low is a 403, which the route does not document"
-R404 = "issue #10: an unknown name or id is a 404, which the route does not document"
-R422 = ("issue #10: a TrainforgeError 422 answers {detail: string}; the route documents "
-        "FastAPI's {detail: [errors]}")
-KNOWN_UNDOCUMENTED: dict[tuple[str, str], str] = {
-    ("DELETE /api/v1/deployments/{name}", "viewer"): R403,
-    ("DELETE /api/v1/deployments/{name}", "admin"): R404,
-    ("DELETE /api/v1/models/{name}", "viewer"): R403,
-    ("DELETE /api/v1/models/{name}", "admin"): R404,
-    ("DELETE /api/v1/models/{name}/aliases/{alias}", "viewer"): R403,
-    ("DELETE /api/v1/models/{name}/aliases/{alias}", "admin"): R422,
-    ("DELETE /api/v1/models/{name}/versions/{version}", "viewer"): R403,
-    ("DELETE /api/v1/models/{name}/versions/{version}", "admin"): R404,
-    ("DELETE /api/v1/tokens/{token_id}", "viewer"): R403,
-    ("DELETE /api/v1/tokens/{token_id}", "admin"): R422,
-    ("GET /api/v1/datasets/{upload_id}", "viewer"): R404,
-    ("GET /api/v1/datasets/{upload_id}", "admin"): R404,
-    ("GET /api/v1/datasets/{upload_id}/profile", "viewer"): R404,
-    ("GET /api/v1/datasets/{upload_id}/profile", "admin"): R404,
-    ("GET /api/v1/jobs/{job_id}", "viewer"): R404,
-    ("GET /api/v1/jobs/{job_id}", "admin"): R404,
-    ("GET /api/v1/jobs/{job_id}/logs", "viewer"): R404,
-    ("GET /api/v1/jobs/{job_id}/logs", "admin"): R404,
-    ("GET /api/v1/jobs/{job_id}/metrics", "viewer"): R404,
-    ("GET /api/v1/jobs/{job_id}/metrics", "admin"): R404,
-    ("GET /api/v1/jobs/{job_id}/output", "viewer"): R404,
-    ("GET /api/v1/jobs/{job_id}/output", "admin"): R404,
-    ("GET /api/v1/models/{name}", "viewer"): R404,
-    ("GET /api/v1/models/{name}", "admin"): R404,
-    ("GET /api/v1/models/{name}/versions/{version}", "viewer"): R422,
-    ("GET /api/v1/models/{name}/versions/{version}", "admin"): R422,
-    ("GET /api/v1/models/{name}/versions/{version}/report", "viewer"): R422,
-    ("GET /api/v1/models/{name}/versions/{version}/report", "admin"): R422,
-    ("GET /api/v1/runs/compare", "viewer"): R422,
-    ("GET /api/v1/runs/compare", "admin"): R422,
-    ("GET /api/v1/runs/{run_id}", "viewer"): R404,
-    ("GET /api/v1/runs/{run_id}", "admin"): R404,
-    ("GET /api/v1/runs/{run_id}/metrics", "viewer"): R404,
-    ("GET /api/v1/runs/{run_id}/metrics", "admin"): R404,
-    ("GET /api/v1/tokens", "viewer"): R403,
-    ("POST /api/v1/datasets", "viewer"): R403,
-    ("POST /api/v1/deployments", "viewer"): R403,
-    ("POST /api/v1/deployments", "admin"): R404,
-    ("POST /api/v1/jobs", "viewer"): R403,
-    ("POST /api/v1/jobs", "admin"): R422,
-    ("POST /api/v1/jobs/{job_id}/cancel", "viewer"): R403,
-    ("POST /api/v1/jobs/{job_id}/cancel", "admin"): R404,
-    ("POST /api/v1/tokens", "viewer"): R403,
-    ("POST /api/v1/tokens", "admin"): R400,
-    ("PUT /api/v1/models/{name}/aliases/{alias}", "viewer"): R403,
-    ("PUT /api/v1/models/{name}/aliases/{alias}", "admin"): R422,
-}
-
-
-def _cases(known: dict[tuple[str, str], str], roles: tuple[str, ...]) -> list[Any]:
-    return [pytest.param(route, role, marks=pytest.mark.xfail(strict=True,
-                                                              reason=known[route, role]))
-            if (route, role) in known else pytest.param(route, role)
-            for route in ROUTES for role in roles]
+CASES = [(route, role) for route in ROUTES for role in ROLES]
+CONFORMANCE_CASES = [(route, role) for route in ROUTES for role in CONFORMANCE_ROLES]
 
 
 def _app_for(route: str, shared_server: Any, own_server: Callable[[], Any]) -> Any:
@@ -144,19 +84,20 @@ def test_the_fuzzed_routes_are_every_route_the_openapi_documents(
     assert operations(server_schema) == ROUTES
 
 
-@pytest.mark.parametrize(("route", "role"), _cases(KNOWN_SERVER_ERRORS, ROLES))
+@pytest.mark.parametrize(("route", "role"), CASES)
 def test_hostile_requests_get_no_server_error_and_leave_the_server_healthy(
         route: str, role: str, fuzz_home: FuzzHome, server_schema: schemathesis.BaseSchema,
         shared_server: Any, own_server: Callable[[], Any]) -> None:
     app = _app_for(route, shared_server, own_server)
     fuzz(server_schema, route, app=app, response_checks=NO_SERVER_ERROR,
          n_requests=N_REQUESTS, headers=fuzz_home.bearer(role), aim=fuzz_home.aim)
-    # the server has no /health: listing the models reads the store and the registry
+    # listing the models reads the store and the registry: more than /health would
     assert seconds_to_answer(app, "/api/v1/models",
                              headers=fuzz_home.bearer("viewer")) < HEALTHY_WITHIN_S
+    assert seconds_to_answer(app, "/health") < HEALTHY_WITHIN_S
 
 
-@pytest.mark.parametrize(("route", "role"), _cases(KNOWN_UNDOCUMENTED, CONFORMANCE_ROLES))
+@pytest.mark.parametrize(("route", "role"), CONFORMANCE_CASES)
 def test_every_answer_is_one_the_openapi_documents(
         route: str, role: str, fuzz_home: FuzzHome, server_schema: schemathesis.BaseSchema,
         shared_server: Any, own_server: Callable[[], Any]) -> None:

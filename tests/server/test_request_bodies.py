@@ -148,3 +148,21 @@ def test_the_training_form_refuses_a_budget_of_infinity(client, workspace, datas
                                            "time_budget": "inf"},
                          headers={"X-CSRF-Token": csrf, "HX-Request": "true"})
     assert "time_budget" in answer.text and list_jobs(workspace) == []
+
+
+@pytest.mark.parametrize("fields", [{"seed": 10**30}, {"seed": -1}, {"trials": 10**30},
+                                    {"time_budget": 1e300}])
+def test_a_seed_trial_count_or_budget_past_any_real_run_is_refused_before_queueing(
+        client, editor, dataset, fields):
+    answer = train(client, editor, dataset, **fields)
+    assert answer.status_code == 422 and list_jobs_is_empty(client)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/runs?offset=9223372036854775808",
+                                  "/api/v1/datasets?limit=100000000000000000000"])
+def test_a_position_past_the_stores_integers_is_a_422_not_a_500(client, tokens, path):
+    assert client.get(path, headers=bearer(tokens["viewer"])).status_code == 422
+
+
+def list_jobs_is_empty(client) -> bool:
+    return list_jobs(client.app.state.workspace) == []

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from trainforge.config import TrainConfig
+from trainforge.config import MAX_SEED, MAX_TIME_BUDGET_S, MAX_TRIALS, TrainConfig
 from trainforge.errors import (
     ColumnNotFound,
     ConfigError,
@@ -46,10 +46,12 @@ class TrainJob(BaseModel, frozen=True, extra="forbid"):
     target: str | None = Field(default=None, max_length=200, description="the column to predict")
     name: str | None = Field(default=None, max_length=100,
                              description="registry name (default: the file's)")
-    time_budget: Number = Field(default=60.0, gt=0, description="seconds for the whole run")
-    trials: WholeNumber | None = Field(default=None, gt=0, description="exactly N search trials")
+    time_budget: Number = Field(default=60.0, gt=0, le=MAX_TIME_BUDGET_S,
+                                description="seconds for the whole run")
+    trials: WholeNumber | None = Field(default=None, gt=0, le=MAX_TRIALS,
+                                       description="exactly N search trials")
     metric: str | None = Field(default=None, max_length=50)
-    seed: WholeNumber = 0
+    seed: WholeNumber = Field(default=0, ge=0, le=MAX_SEED)
     algorithm: str = Field(default="auto", max_length=100)
     test_size: Number = Field(default=0.2, gt=0.0, lt=0.9)
     split: Literal["stratified", "random", "group", "time"] = "stratified"

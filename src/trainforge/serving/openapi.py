@@ -83,7 +83,8 @@ def _invocations(served: Mapping[str, ServedModel], *, max_records: int) -> dict
         "description": f"A JSON object with one of {', '.join(FORMATS)}, or `text/csv` with a "
                        f"header row. At most {max_records:,} records a request. With several "
                        "models served, add `?model=NAME`.",
-        "parameters": [{"name": "model", "in": "query", "required": False,
+        # with one model served, ?model= may be left out; with several it must name one
+        "parameters": [{"name": "model", "in": "query", "required": len(served) > 1,
                         "schema": {"type": "string"}}],
         "requestBody": {"required": True, "content": {
             JSON: {"schema": {"type": "object"}}, CSV: {"schema": {"type": "string"}}}},

@@ -15,10 +15,16 @@ from typing import Annotated, Any
 from pydantic import GetPydanticSchema
 from pydantic_core import core_schema
 
-# a number written as a string, as CSV cells and some JSON clients send it
-NUMBER_TEXT = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+# a number written as a string, as CSV cells and some JSON clients send it. ASCII digits only
+# (Python's \d and float() also take other scripts' digits; JSON Schema's regex does not), and
+# at most 15 digits before the point and a two-digit exponent: every string the pattern allows
+# is then a finite float64, so what /docs documents is exactly what is accepted
+NUMBER_TEXT = r"^ *[-+]?([0-9]{1,15}(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]{1,2})? *$"
+FLOAT64_MAX = 1.7976931348623157e308
 
-_finite_float = core_schema.float_schema(strict=True, allow_inf_nan=False)
+# the bounds put float64's range into the documented schema; JSON's 1e999 arrives as inf
+_finite_float = core_schema.float_schema(strict=True, allow_inf_nan=False, le=FLOAT64_MAX,
+                                         ge=-FLOAT64_MAX)
 _number_text = core_schema.chain_schema([
     core_schema.str_schema(strict=True, pattern=NUMBER_TEXT),
     core_schema.float_schema(allow_inf_nan=False)])
@@ -41,7 +47,7 @@ def _schema(choices: list[Choice], *, error: str, message: str) -> GetPydanticSc
 Number = Annotated[float, _schema(
     [_finite_float, _number_text], error="number_invalid", message=(
     "Input should be a finite number (not NaN, Infinity, a boolean, or beyond float64's range), "
-    "or a string holding one"))]
+    "or a string holding one with at most 15 digits before the point"))]
 Text = Annotated[str, _schema(
     [core_schema.str_schema(strict=True), _code], error="string_invalid",
     message="Input should be a string, or a finite number (a category code)")]

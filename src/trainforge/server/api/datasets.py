@@ -16,7 +16,7 @@ import shutil
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -30,7 +30,7 @@ from trainforge.errors import (
     UploadTooLarge,
 )
 from trainforge.server.api.bodies import StrictJsonRoute
-from trainforge.server.api.statuses import SIGNED_IN
+from trainforge.server.api.statuses import SIGNED_IN, documented
 from trainforge.server.auth import require, state_of
 from trainforge.server.streamed_upload import (
     MULTIPART_ALLOWANCE,
@@ -157,14 +157,15 @@ def router() -> APIRouter:
         return await accept_upload(request, who)
 
     @routes.get("", summary="Uploaded datasets, newest first", response_model=list[DatasetOut])
-    def list_datasets(request: Request, who: Viewer, limit: int = 200) -> list[dict[str, Any]]:
+    def list_datasets(request: Request, who: Viewer,
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict[str, Any]]:
         ws = state_of(request).workspace
-        rows = uploads.list_uploads(ws, limit=max(1, min(limit, 1000)))
+        rows = uploads.list_uploads(ws, limit=limit)
         found = get_datasets(ws, (r["dataset_id"] for r in rows if r["dataset_id"] is not None))
         return [_shaped(r, found.get(r["dataset_id"])) for r in rows]
 
     @routes.get("/{upload_id}", summary="One dataset: its file, size, sha256, columns and their kinds",
-                response_model=DatasetOut)
+                response_model=DatasetOut, responses=documented(404))
     def show(request: Request, upload_id: str, who: Viewer) -> dict[str, Any]:
         ws = state_of(request).workspace
         row = _upload_or_404(ws, upload_id)
@@ -172,7 +173,8 @@ def router() -> APIRouter:
         return _shaped(row, dataset)
 
     @routes.get("/{upload_id}/profile", summary="The dataset's profile: each column's kind, "
-                "missing values, distinct values, outliers, top values; warnings")
+                "missing values, distinct values, outliers, top values; warnings",
+                responses=documented(404))
     def show_profile(request: Request, upload_id: str, who: Viewer) -> dict[str, Any]:
         ws = state_of(request).workspace
         row = _upload_or_404(ws, upload_id)

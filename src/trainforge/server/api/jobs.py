@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from trainforge.errors import JobHasNoOutput
 from trainforge.server.api.bodies import StrictJsonRoute
-from trainforge.server.api.statuses import SIGNED_IN, documented
+from trainforge.server.api.statuses import MAX_POSITION, SIGNED_IN, documented
 from trainforge.server.auth import require, state_of
 from trainforge.server.job_requests import JobRequest, submit
 from trainforge.server.running import OUTPUT_NAME, output_path
@@ -112,7 +112,7 @@ def router() -> APIRouter:
               response_model=JobLogView, responses=unknown)
     def job_logs(request: Request, job_id: str,
                  who: Annotated[Principal, Depends(require("viewer", "read job logs"))],
-                 after: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                 after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0) -> dict[str, Any]:
         workspace = state_of(request).workspace
         # the status first: a line written after it is read next time, never lost
         status = job_store.get_job(workspace, job_id)["status"]

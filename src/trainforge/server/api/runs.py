@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from trainforge.errors import InvalidRequest
 from trainforge.server.api.bodies import StrictJsonRoute
-from trainforge.server.api.statuses import SIGNED_IN, documented
+from trainforge.server.api.statuses import MAX_POSITION, SIGNED_IN, documented
 from trainforge.server.auth import require, state_of
 from trainforge.server.shown_paths import without_paths
 from trainforge.store.access import Principal
@@ -76,7 +76,7 @@ def router() -> APIRouter:
 
     @routes.get("", summary="Runs, newest first, a page at a time", response_model=RunPage)
     def list_page(request: Request, who: Viewer, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                  offset: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0) -> dict[str, Any]:
         ws = state_of(request).workspace
         page = list_runs(ws, limit + 1, offset=offset)
         return {"runs": without_paths(page[:limit], ws), "limit": limit, "offset": offset,

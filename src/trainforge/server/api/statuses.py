@@ -7,6 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+# the largest offset or log position a query may name: far past any real one, and inside the
+# store's 64-bit integers (SQLite raises OverflowError past 2**63 - 1: a 500)
+MAX_POSITION = 2**53
+
 
 class Problem(BaseModel):
     """Every error answer: what was wrong and what to do."""
