@@ -96,6 +96,7 @@ class ServerConfig(BaseModel, frozen=True, extra="forbid"):
     port: int = Field(default=8080, ge=0, le=65535)
     workers: PositiveInt = 2  # background jobs that may run at once
     max_upload_mb: float = Field(default=500.0, gt=0)  # a bigger upload is refused mid-stream
+    max_records: PositiveInt = MAX_RECORDS  # per prediction request; more is a 413
     # what an upload may expand to (gzip, bz2, xz, zip, Excel, Parquet): compression never lets
     # a client past what a plain upload could send
     max_table_mb: float = Field(default=500.0, gt=0)

@@ -133,3 +133,11 @@ def test_the_prediction_route_is_documented_in_openapi(client):
     assert "post" in paths["/v1/models/{name}/predict"]
     assert all(operation.get("summary") for route, methods in paths.items()
                for operation in methods.values())
+
+
+def test_a_deployed_model_refuses_more_records_than_the_servers_limit(trained, trained_tokens,
+                                                                      records):
+    client = TestClient(create_server_app(trained, ServerConfig(max_records=2)))
+    deploy(client, trained_tokens["editor"], "credit")
+    answer = predict(client, trained_tokens["viewer"], "credit", records[:3])
+    assert answer.status_code == 413 and "at most 2 records" in answer.json()["detail"]

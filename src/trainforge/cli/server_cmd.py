@@ -27,6 +27,9 @@ def server(
     max_table_rows: Annotated[int, typer.Option(
         "--max-table-rows", help="an uploaded table with more rows is refused as it is "
                                  "read")] = 1_000_000,
+    max_records: Annotated[int, typer.Option(
+        "--max-records", help="records one prediction request may hold; more is a 413 "
+                              "saying to split the batch")] = 10_000,
     heartbeat_s: Annotated[float, typer.Option(
         "--heartbeat-s", hidden=True, help="how often a worker reports it is alive")] = 5.0,
     stale_after_s: Annotated[float, typer.Option(
@@ -48,7 +51,7 @@ def server(
 
     settings = ServerConfig(host=host, port=port, workers=workers, max_upload_mb=max_upload_mb,
                             max_table_mb=max_table_mb, max_table_rows=max_table_rows,
-                            heartbeat_s=heartbeat_s, stale_after_s=stale_after_s)
+                            max_records=max_records, heartbeat_s=heartbeat_s, stale_after_s=stale_after_s)
     workspace = Workspace()
     console = Console(soft_wrap=True, highlight=False)
     _first_start(workspace, console)

@@ -24,7 +24,7 @@ from trainforge.config import ServerConfig
 from trainforge.errors import TrainforgeError
 from trainforge.server.api import datasets, health, jobs, models, runs, tokens
 from trainforge.server.api import deployments as deployments_api
-from trainforge.server.api.bodies import StrictJsonRoute, invalid_request_answer
+from trainforge.server.api.bodies import BoundedBodyRoute, invalid_request_answer
 from trainforge.server.api.statuses import SIGNED_IN
 from trainforge.server.auth import TokenCache, require
 from trainforge.server.deployments import (
@@ -55,7 +55,7 @@ def _error_answer(request: Request, error: Exception) -> Response:
 
 
 def _identity_router() -> APIRouter:
-    router = APIRouter(tags=["access"], route_class=StrictJsonRoute, responses=SIGNED_IN)
+    router = APIRouter(tags=["access"], route_class=BoundedBodyRoute, responses=SIGNED_IN)
 
     @router.get("/me", summary="Who the token or session belongs to, and its role")
     async def me(who: Annotated[Principal, Depends(require("viewer", "ask who it is"))]
@@ -102,16 +102,16 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None, 
     app.include_router(models.router(), prefix=API)
     app.include_router(tokens.router(), prefix=API)
     app.include_router(deployments_api.router(), prefix=API)
-    _mount_predictions(app, workspace)
+    _mount_predictions(app, workspace, config)
     _add_web_ui(app)
     serve_docs(app)
     return app
 
 
-def _mount_predictions(app: FastAPI, workspace: Workspace) -> None:
+def _mount_predictions(app: FastAPI, workspace: Workspace, config: ServerConfig) -> None:
     """The deployed models' prediction router, first in the route list (the hot path), and
     the deployments recorded in the store loaded."""
-    router = PredictionRouter()
+    router = PredictionRouter(max_records=config.max_records)
     app.router.routes.insert(0, Route(PREDICT_ROUTE, router, methods=["POST"]))
     app.state.deployments = Deployments(workspace, router)
     app.state.deployments.sync()

@@ -26,6 +26,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
+from trainforge.config import MAX_RECORDS
 from trainforge.errors import AccessError, DeploymentNotFound, TrainforgeError
 from trainforge.registry.refs import check_name
 from trainforge.server.auth import identify
@@ -54,8 +55,9 @@ async def _send_json(send: Send, status: int, body: Any, *,
 class PredictionRouter:
     """ASGI app for ``/v1/models/{name}/predict``: any valid token (a viewer is enough)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_records: int = MAX_RECORDS) -> None:
         self.metrics = ServingMetrics()
+        self.max_records = max_records
         # replaced whole, never changed in place: a reader always sees one consistent mapping
         self._handlers: Mapping[str, PredictHandler] = {}
 
@@ -69,7 +71,7 @@ class PredictionRouter:
         if model is None:
             handlers.pop(name, None)
         else:
-            handlers[name] = PredictHandler(model, self.metrics)
+            handlers[name] = PredictHandler(model, self.metrics, max_records=self.max_records)
         self._handlers = handlers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -29,7 +29,7 @@ from trainforge.errors import (
     UnreadableUpload,
     UploadTooLarge,
 )
-from trainforge.server.api.bodies import StrictJsonRoute
+from trainforge.server.api.bodies import STREAMS_ITS_BODY, BoundedBodyRoute
 from trainforge.server.api.statuses import SIGNED_IN, documented
 from trainforge.server.auth import require, state_of
 from trainforge.server.streamed_upload import (
@@ -145,11 +145,11 @@ async def accept_upload(request: Request, who: Principal) -> dict[str, Any]:
 
 
 def router() -> APIRouter:
-    routes = APIRouter(prefix="/datasets", tags=["datasets"], route_class=StrictJsonRoute,
+    routes = APIRouter(prefix="/datasets", tags=["datasets"], route_class=BoundedBodyRoute,
                        responses=SIGNED_IN)
 
     @routes.post("", summary="Upload a table (multipart field `file`) as a new dataset",
-                 response_model=DatasetOut, status_code=201,
+                 response_model=DatasetOut, status_code=201, max_body_size=STREAMS_ITS_BODY,
                  responses={413: {"description": "over the server's upload, decompressed "
                                                  "size or row limit"},
                             422: {"description": "not a readable table"}})

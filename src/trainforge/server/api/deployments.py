@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from trainforge.server.api.bodies import StrictJsonRoute
+from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.statuses import SIGNED_IN, documented
 from trainforge.server.auth import require, state_of
 from trainforge.server.deployments import Deployments
@@ -46,7 +46,7 @@ def deployments_of(request: Request) -> Deployments:
 
 def router() -> APIRouter:
     routes = APIRouter(prefix="/deployments", tags=["deployments"],
-                       route_class=StrictJsonRoute, responses=SIGNED_IN)
+                       route_class=BoundedBodyRoute, responses=SIGNED_IN)
 
     # sync routes: loading a package runs in the thread pool, never on the event loop
     @routes.post("", summary="Deploy a model version (replaces what the name served)",

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from trainforge.errors import JobHasNoOutput
-from trainforge.server.api.bodies import StrictJsonRoute
+from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.statuses import MAX_POSITION, SIGNED_IN, documented
 from trainforge.server.auth import require, state_of
 from trainforge.server.job_requests import JobRequest, submit
@@ -78,7 +78,7 @@ def shown(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
 
 
 def router() -> APIRouter:
-    jobs = APIRouter(prefix="/jobs", tags=["jobs"], route_class=StrictJsonRoute,
+    jobs = APIRouter(prefix="/jobs", tags=["jobs"], route_class=BoundedBodyRoute,
                      responses=SIGNED_IN)
     unknown = documented(404)
 

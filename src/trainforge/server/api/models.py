@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from trainforge.errors import ModelNotFound
 from trainforge.registry.registry import Registry
-from trainforge.server.api.bodies import StrictJsonRoute, WholeNumber
+from trainforge.server.api.bodies import BoundedBodyRoute, WholeNumber
 from trainforge.server.api.statuses import SIGNED_IN, documented
 from trainforge.server.auth import require, state_of
 from trainforge.store.access import Principal
@@ -82,7 +82,7 @@ def version_ref(name: str, version: str) -> str:
 
 
 def router() -> APIRouter:
-    routes = APIRouter(prefix="/models", tags=["models"], route_class=StrictJsonRoute,
+    routes = APIRouter(prefix="/models", tags=["models"], route_class=BoundedBodyRoute,
                        responses=SIGNED_IN)
     unknown = documented(404)
 

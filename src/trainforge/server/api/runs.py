@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from trainforge.errors import InvalidRequest
-from trainforge.server.api.bodies import StrictJsonRoute
+from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.statuses import MAX_POSITION, SIGNED_IN, documented
 from trainforge.server.auth import require, state_of
 from trainforge.server.shown_paths import without_paths
@@ -70,7 +70,7 @@ def _number(value: Any) -> float | None:
 
 
 def router() -> APIRouter:
-    routes = APIRouter(prefix="/runs", tags=["runs"], route_class=StrictJsonRoute,
+    routes = APIRouter(prefix="/runs", tags=["runs"], route_class=BoundedBodyRoute,
                        responses=SIGNED_IN)
     unknown = documented(404)
 

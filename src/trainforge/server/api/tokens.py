@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from trainforge.server.api.bodies import StrictJsonRoute
+from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.statuses import SIGNED_IN
 from trainforge.server.auth import require, state_of
 from trainforge.store import access
@@ -38,7 +38,7 @@ class TokenCreated(TokenOut):
 
 
 def router() -> APIRouter:
-    routes = APIRouter(prefix="/tokens", tags=["access"], route_class=StrictJsonRoute,
+    routes = APIRouter(prefix="/tokens", tags=["access"], route_class=BoundedBodyRoute,
                        responses=SIGNED_IN)
 
     @routes.post("", summary="Create an API token; the answer is the only time it is shown",

@@ -15,13 +15,14 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from trainforge.errors import TrainforgeError
+from trainforge.server.api.bodies import STREAMS_ITS_BODY, BoundedBodyRoute
 from trainforge.server.api.datasets import accept_upload
 from trainforge.server.auth import identify
 from trainforge.server.ui.render import page, signed_in, to_login
 from trainforge.serving.signature import RecordsInvalid
 from trainforge.store.access import Principal
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=BoundedBodyRoute)  # bounded bodies
 
 
 def _fragment(html: str) -> HTMLResponse:
@@ -54,7 +55,7 @@ async def _act(request: Request, role: str, action: str,
         return _error(str(error))
 
 
-@router.post("/ui/datasets")
+@router.post("/ui/datasets", max_body_size=STREAMS_ITS_BODY)
 async def upload_dataset(request: Request) -> Response:
     async def work(who: Principal) -> Response:
         shown = await accept_upload(request, who)

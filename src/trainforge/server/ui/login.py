@@ -25,6 +25,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.auth import SESSION_COOKIE
 from trainforge.server.ui.render import page, signed_in
 from trainforge.store import access
@@ -32,7 +33,7 @@ from trainforge.store.access import Principal
 from trainforge.workspace import Workspace
 
 LOGIN_COOKIE = "trainforge_login"
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=BoundedBodyRoute)  # bounded bodies
 # half the cores at most: logins queue here rather than crowd out training and predictions
 _PASSWORD_CHECKS = ThreadPoolExecutor(max_workers=min(4, max(1, (os.cpu_count() or 2) // 2)),
                                       thread_name_prefix="password-check")
