@@ -14,6 +14,7 @@ from trainforge.registry.loaded import LoadedModel
 from trainforge.rl.package import PolicyModel
 from trainforge.rl.policy_files import load_policy, save_policy
 from trainforge.rl.training import train_agent
+from trainforge.serving.acting import ACT_BODY_BYTES, MAX_OBSERVATIONS
 from trainforge.serving.app import create_app
 from trainforge.workspace import Workspace
 
@@ -69,6 +70,19 @@ def test_an_observation_that_is_not_numbers_is_a_422(client):
     answer = client.post("/v1/models/cartpole/act", json={"observation": ["left", 0, 0, 0]})
     assert answer.status_code == 422
     assert "numbers" in answer.json()["detail"]
+
+
+def test_a_batch_over_the_observation_limit_is_a_422_that_does_not_echo_it(client):
+    answer = client.post("/v1/models/cartpole/act",
+                         json={"observations": [[123456789.5] * 4] * (MAX_OBSERVATIONS + 1)})
+    assert answer.status_code == 422 and "123456789" not in answer.text
+    assert len(answer.text) < 1000
+
+
+def test_a_body_over_the_act_limit_is_a_413(client):
+    answer = client.post("/v1/models/cartpole/act", content=b"[" * (ACT_BODY_BYTES + 1),
+                         headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413
 
 
 def test_predict_on_a_policy_answers_409_pointing_at_act(client):

@@ -6,12 +6,16 @@ import threading
 
 import numpy as np
 import orjson
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from tests._paths import EXAMPLES
 
+from trainforge import train
 from trainforge.config import MAX_RECORDS
 from trainforge.registry.loaded import LoadedModel
 from trainforge.serving.app import create_app
+from trainforge.workspace import Workspace
 
 PREDICT = "/v1/models/adult/predict"
 
@@ -127,3 +131,15 @@ def test_a_big_batch_is_predicted_off_the_event_loop_and_one_row_on_it(classifie
         assert client.post(PREDICT, json={"records": records * 10}).status_code == 200
     on_loop, in_worker = where.threads[-2:]  # the first ones: checks at start-up
     assert on_loop != in_worker
+
+
+def test_a_record_the_model_cannot_score_gets_null_not_a_made_up_label(home):
+    # a softmax over logits that overflowed to ±inf is NaN: no class was really predicted
+    train(EXAMPLES / "wine.csv", target="cultivar", algorithm="linear", trials=1, name="wine")
+    client = TestClient(create_app({"wine": Workspace(home).registry.load("wine")}))
+    sane = pd.read_csv(EXAMPLES / "wine.csv").drop(columns=["cultivar"]).iloc[0].to_dict()
+    extreme = {name: 1.7e308 if i % 2 else -1.7e308 for i, name in enumerate(sane)}
+    answer = client.post("/v1/models/wine/predict", json={"records": [sane, extreme]})
+    assert answer.status_code == 200
+    assert answer.json()["predictions"][1] is None and answer.json()["probabilities"][1] is None
+    assert answer.json()["predictions"][0] == "class_1"

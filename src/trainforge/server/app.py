@@ -24,7 +24,7 @@ from trainforge.config import ServerConfig
 from trainforge.errors import TrainforgeError
 from trainforge.server.api import datasets, health, jobs, models, runs, tokens
 from trainforge.server.api import deployments as deployments_api
-from trainforge.server.api.bodies import BoundedBodyRoute, invalid_request_answer
+from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.statuses import SIGNED_IN
 from trainforge.server.auth import TokenCache, require
 from trainforge.server.deployments import (
@@ -36,6 +36,7 @@ from trainforge.server.deployments import (
 from trainforge.server.login_limits import LoginThrottle
 from trainforge.serving.app import without_telemetry
 from trainforge.serving.docs import serve_docs
+from trainforge.serving.problems import invalid_request_answer
 from trainforge.store.access import Principal
 from trainforge.workspace import Workspace
 

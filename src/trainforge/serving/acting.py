@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 ACT_ROUTE = "/v1/models/{name}/act"
 PREDICT_ROUTE = "/v1/models/{name}/predict"
 JSON = "application/json"
+MAX_OBSERVATIONS = 10_000  # per request, as MAX_RECORDS is for predict
+ACT_BODY_BYTES = 16 * 1024 * 1024  # read no further: an image observation batch fits easily
 
 
 class ActRequest(BaseModel):
@@ -39,7 +41,8 @@ class ActRequest(BaseModel):
         default=None, description="One observation of the environment's shape (nested lists "
                                   "of numbers for a multi-dimensional one)")
     observations: list[Any] | None = Field(
-        default=None, description="A batch: one observation per item")
+        default=None, max_length=MAX_OBSERVATIONS, description="A batch: one observation per "
+                                                                "item")
 
 
 class ActResponse(BaseModel):
@@ -83,12 +86,14 @@ def _add_policy(app: FastAPI, name: str, loaded: LoadedModel, metrics: ServingMe
         return Response(orjson.dumps(body), status_code=status, media_type=JSON)
 
     app.post(route, tags=["act"], summary=f"Act with {loaded.ref}", operation_id=f"act_{name}",
-             response_model=ActResponse,
+             response_model=ActResponse, max_body_size=ACT_BODY_BYTES,
              description=f"An observation of shape {shape} ({policy.env_spec}) in; the "
                          "policy's deterministic action out. `observations` takes a batch.",
-             responses={422: {"description": "An observation of the wrong shape (`detail` "
-                                             "names the expected and the given shape), or "
-                                             "not numbers"}})(act)
+             responses={413: {"description": f"a body over {ACT_BODY_BYTES // 2**20} MiB"},
+                        422: {"description": "An observation of the wrong shape (`detail` "
+                                             "names the expected and the given shape), not "
+                                             "numbers, or a batch over "
+                                             f"{MAX_OBSERVATIONS:,} observations"}})(act)
 
     def predict_policy() -> Response:
         metrics.record(loaded.ref, PREDICT_ROUTE, 409, 0.0)

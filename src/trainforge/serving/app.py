@@ -30,6 +30,7 @@ import anyio
 import anyio.to_thread
 import orjson
 from fastapi import FastAPI, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -50,6 +51,7 @@ from trainforge.serving.openapi import (
     PREDICT_ROUTE,
     documented,
 )
+from trainforge.serving.problems import invalid_request_answer
 from trainforge.serving.served import ServedModel
 from trainforge.serving.signature import (
     LIGHT_BODY_BYTES,
@@ -354,6 +356,7 @@ def create_app(models: Mapping[str, LoadedModel], *, max_records: int = MAX_RECO
     app = FastAPI(title="trainforge serving", version=__version__,
                   description="Predictions from " + ", ".join(m.ref for m in models.values()),
                   docs_url=None, redoc_url=None, **without_telemetry())
+    app.add_exception_handler(RequestValidationError, invalid_request_answer)  # /act's bodies
     # first in the route list: the hot path should match at once
     hot = [Route(PREDICT_ROUTE.replace("{name}", name),
                  PredictHandler(model, metrics, max_records=max_records), methods=["POST"])

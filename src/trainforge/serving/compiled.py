@@ -136,7 +136,10 @@ def _linear_call(estimator: Any) -> ColumnsCall | None:
     intercept = estimator.intercept_
 
     def scores(columns: list[Column]) -> np.ndarray:
-        out = np.asarray(_matrix(columns) @ coef + intercept, dtype="float64")
+        # values near float64's limit overflow to inf or NaN: served.unscored answers null
+        # for those rows, so numpy's warning would only fill the server log
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.asarray(_matrix(columns) @ coef + intercept, dtype="float64")
         return out.reshape(-1) if out.ndim > 1 and out.shape[1] == 1 else out
 
     if type(estimator) is not LogisticRegression:

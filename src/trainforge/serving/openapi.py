@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, Field, create_model
 
 from trainforge.data.task import TaskKind
 from trainforge.serving.mlflow_input import FORMATS
@@ -43,11 +43,16 @@ def _answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 def _response_model(model: ServedModel) -> type[BaseModel]:
     prediction: Any = {TaskKind.CLUSTERING: int, TaskKind.ANOMALY: int}.get(
         model.kind, str if model.classify else float)
-    fields: dict[str, Any] = {"model": (str, ...), "predictions": (list[prediction], ...)}
+    # null for a record the model could not score (values far beyond its training data made
+    # its output NaN or infinite: served.unscored)
+    unscored = Field(..., description="one per record; null where the model could not score "
+                                      "the record (its output was not a finite number)")
+    fields: dict[str, Any] = {"model": (str, ...),
+                              "predictions": (list[prediction | None], unscored)}
     if model.classify:
-        fields["probabilities"] = (list[dict[str, float]], ...)
+        fields["probabilities"] = (list[dict[str, float] | None], unscored)
     if model.kind is TaskKind.ANOMALY:
-        fields["scores"] = (list[float], ...)
+        fields["scores"] = (list[float | None], unscored)
     fields["ignored_fields"] = (list[str] | None, None)
     name = model.signature.request.__name__.replace("Request", "Response")
     return create_model(name, **fields)

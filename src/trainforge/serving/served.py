@@ -61,7 +61,11 @@ class ServedModel:
 
     def predictions(self, outputs: np.ndarray) -> list[Any]:
         """Labels for a classifier (the most probable class), numbers for a regressor, the
-        segment for a clustering model, 1 (an anomaly) or 0 for an anomaly model."""
+        segment for a clustering model, 1 (an anomaly) or 0 for an anomaly model; None for a
+        record the model could not score (``unscored``)."""
+        return _blanked(self._labelled(outputs), unscored(outputs))
+
+    def _labelled(self, outputs: np.ndarray) -> list[Any]:
         if self.classify:
             return list(self._labels[outputs.argmax(axis=1)]) if len(outputs) else []
         if self.kind is TaskKind.ANOMALY:  # 1 above the threshold: an anomaly
@@ -71,13 +75,32 @@ class ServedModel:
     def answer(self, columns: Columns) -> dict[str, Any]:
         """The body of a ``/v1/models/{name}/predict`` response."""
         outputs = self.outputs(columns)
-        body: dict[str, Any] = {"model": self.ref, "predictions": self.predictions(outputs)}
+        blank = unscored(outputs)
+        body: dict[str, Any] = {"model": self.ref,
+                                "predictions": _blanked(self._labelled(outputs), blank)}
         if self.classify:
             classes = self.classes
-            body["probabilities"] = [dict(zip(classes, row, strict=True))
-                                     for row in outputs.tolist()]
+            body["probabilities"] = _blanked([dict(zip(classes, row, strict=True))
+                                              for row in outputs.tolist()], blank)
         elif self.kind is TaskKind.ANOMALY:
-            body["scores"] = outputs.tolist()
+            body["scores"] = _blanked(outputs.tolist(), blank)
         if columns.ignored_fields:
             body["ignored_fields"] = columns.ignored_fields
         return body
+
+
+def unscored(outputs: np.ndarray) -> np.ndarray:
+    """The rows whose output is not a finite number: values far beyond anything seen in
+    training (a feature at 1e308) overflow a model's arithmetic into NaN or infinity."""
+    if outputs.dtype.kind != "f":  # segments are integers: always scored
+        return np.zeros(len(outputs), dtype=bool)
+    finite = np.isfinite(outputs)
+    per_row: np.ndarray = finite.all(axis=1) if finite.ndim == 2 else finite
+    return ~per_row
+
+
+def _blanked(values: list[Any], blank: np.ndarray) -> list[Any]:
+    # an answer the model did not really give is null, never a made-up label or a NaN
+    for row in np.flatnonzero(blank):
+        values[row] = None
+    return values

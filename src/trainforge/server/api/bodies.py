@@ -19,17 +19,12 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BeforeValidator, Field
 
 MAX_BODY_BYTES = 1 << 20  # the largest JSON or form body a route reads: ~1,000× a train job's
 # for ``max_body_size=`` on an upload route, which streams its body to disk under its own limit
 STREAMS_ITS_BODY = 2**62
-MAX_PROBLEMS = 20  # a body with thousands of wrong fields gets a short answer
-MAX_LOC_CHARS = 64  # an unknown field's name is shown, cut here: it is the client's text
-_NOT_JSON = ("not valid JSON (NaN, Infinity and numbers beyond ±1.8e308 are not JSON "
-             "either); send standard JSON")
 
 
 class StrictJsonRequest(Request):
@@ -69,27 +64,3 @@ def _not_a_bool(value: Any) -> Any:
 
 Number = Annotated[float, BeforeValidator(_not_a_bool), Field(allow_inf_nan=False)]
 WholeNumber = Annotated[int, BeforeValidator(_not_a_bool)]
-
-
-def _shown(problem: dict[str, Any]) -> dict[str, Any]:
-    """The problem's place, message and type; never its ``input`` or ``ctx`` (the client's own
-    values, which may be secrets, huge, or NaN that JSON cannot carry)."""
-    loc = [part if isinstance(part, int) else str(part)[:MAX_LOC_CHARS]
-           for part in problem.get("loc", ())]
-    kind = str(problem.get("type", "value_error"))
-    message = str(problem.get("msg", "invalid"))
-    if kind == "json_invalid":
-        message = _NOT_JSON
-    elif kind == "union_tag_invalid":  # pydantic's message repeats the tag that was sent
-        expected = (problem.get("ctx") or {}).get("expected_tags", "")
-        message = f"not one of the kinds this route takes ({expected})"
-    return {"loc": loc, "msg": message, "type": kind}
-
-
-async def invalid_request_answer(request: Request, error: Exception) -> Response:
-    """The app's answer to a body or query that fails validation: a 422 listing at most
-    ``MAX_PROBLEMS`` problems, each with its place, message and type only."""
-    assert isinstance(error, RequestValidationError)  # registered for it only
-    problems = [_shown(problem) for problem in error.errors()[:MAX_PROBLEMS]]
-    return Response(orjson.dumps({"detail": problems}), status_code=422,
-                    media_type="application/json")
