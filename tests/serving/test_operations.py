@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from trainforge.serving.values import FLOAT64_MAX
+
 HELP_OR_TYPE = re.compile(r"^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+$")
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_]\w*="(?:[^"\\]|\\.)*",?)*\})? '
                     r"(-?[0-9.e+-]+|\+Inf|NaN)$")
@@ -47,7 +49,8 @@ def test_the_openapi_docs_show_each_models_request_schema(two_models):
     assert body["content"]["application/json"]["schema"]["$ref"].endswith("/AdultPredictRequest")
     record = schema["components"]["schemas"]["AdultRecord"]
     assert "age" in record["required"] and "native_country" in record["required"]
-    assert {"type": "number"} in record["properties"]["age"]["anyOf"]
+    assert {"type": "number", "minimum": -FLOAT64_MAX, "maximum": FLOAT64_MAX} in (
+        record["properties"]["age"]["anyOf"])
     assert "HoursRecord" in schema["components"]["schemas"]
 
 
