@@ -14,7 +14,7 @@ from trainforge.algorithms import catalog
 from trainforge.algorithms.anomaly import METHODS as ANOMALY_METHODS
 from trainforge.algorithms.anomaly import AnomalyDetector, AnomalyModel
 from trainforge.algorithms.clustering import METHODS as CLUSTER_METHODS
-from trainforge.algorithms.clustering import ClusteringModel, build_segments
+from trainforge.algorithms.clustering import MINI_BATCH_ROWS, ClusteringModel, build_segments
 from trainforge.algorithms.label_spreading import SpreadLabels
 from trainforge.algorithms.model import FeatureSpec
 from trainforge.data.dataset import ColumnKind
@@ -119,10 +119,13 @@ def test_a_classifier_aligned_to_classes_it_missed_is_written_with_allowed_types
     assert _unlisted(aligned, tmp_path) == []
 
 
-@pytest.mark.parametrize("method", CLUSTER_METHODS)
-def test_every_segmentation_is_written_with_allowed_types(method: str, tmp_path: Path):
+# k-means turns mini-batch on tables over MINI_BATCH_ROWS: that variant is written too
+@pytest.mark.parametrize(("method", "n_rows"), [*((m, N_ROWS) for m in CLUSTER_METHODS),
+                                                ("kmeans", MINI_BATCH_ROWS + 1)])
+def test_every_segmentation_is_written_with_allowed_types(method: str, n_rows: int,
+                                                          tmp_path: Path):
     model = ClusteringModel(_specs(), _small_preprocessor(),
-                            build_segments(method, n_clusters=3, n_rows=N_ROWS, seed=0))
+                            build_segments(method, n_clusters=3, n_rows=n_rows, seed=0))
     model.fit(_table())
     assert _unlisted(model, tmp_path) == []
 

@@ -76,6 +76,7 @@ _ESTIMATORS = frozenset({
 # segments, anomalies and label spreading: the estimators they wrap
 _UNSUPERVISED = frozenset({
     "sklearn.cluster._kmeans.KMeans",
+    "sklearn.cluster._kmeans.MiniBatchKMeans",  # k-means on tables over 20,000 rows
     "sklearn.covariance._elliptic_envelope.EllipticEnvelope",
     "sklearn.ensemble._iforest.IsolationForest",
     "sklearn.mixture._gaussian_mixture.GaussianMixture",

@@ -152,9 +152,10 @@ def _linear_call(estimator: Any) -> ColumnsCall | None:
 
     def softmax(columns: list[Column]) -> np.ndarray:
         decision = scores(columns)
-        decision -= decision.max(axis=1).reshape(-1, 1)
-        np.exp(decision, out=decision)
-        decision /= decision.sum(axis=1).reshape(-1, 1)
+        with np.errstate(invalid="ignore"):  # inf - inf is NaN: a row served.unscored blanks
+            decision -= decision.max(axis=1).reshape(-1, 1)
+            np.exp(decision, out=decision)
+            decision /= decision.sum(axis=1).reshape(-1, 1)
         return decision
 
     return softmax
