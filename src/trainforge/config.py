@@ -50,7 +50,7 @@ class PredictConfig(BaseModel, frozen=True, extra="forbid"):
 
 
 # records one prediction request may hold: 10,000 adult rows are validated and predicted in
-# ~0.2 s on one busy core (benchmarks/security/NOTES-serving.md); bigger batches are files
+# ~0.2 s on one busy core (benchmarks/RESULTS.md, "Hostile input"); bigger batches are files
 MAX_RECORDS = 10_000
 
 
