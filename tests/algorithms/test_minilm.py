@@ -66,6 +66,7 @@ def test_weights_with_another_checksum_are_refused(tmp_path: Path):
         MiniLMEncoder.pretrained(tmp_path)
 
 
+@pytest.mark.slow
 def test_embed_matches_sentence_transformers(encoder: MiniLMEncoder, tokenizer: MiniLMTokenizer,
                                              monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

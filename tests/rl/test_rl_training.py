@@ -43,6 +43,7 @@ class Recorder:
         self.events.append(event)
 
 
+@pytest.mark.slow
 def test_a_short_training_run_on_cartpole_beats_random_actions():
     agent = train_agent("CartPole-v1", timesteps=12_000, seed=0)
     trained = evaluate_agent(agent, "CartPole-v1", episodes=10)

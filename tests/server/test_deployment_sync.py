@@ -45,6 +45,7 @@ def predict_status(url: str, token: str, records: list) -> int:
                       headers=bearer(token), timeout=10).status_code
 
 
+@pytest.mark.slow
 def test_a_deploy_through_one_server_is_served_by_another_within_a_second(
         two_servers, trained_tokens, records):
     url_a, url_b = two_servers

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from tests.server._jobs import HEARTBEAT_S, STALE_AFTER_S, slow_training, trial_scores, wait_for
 
 from trainforge.server.supervisor import Supervisor
@@ -14,6 +15,7 @@ from trainforge.store import jobs as job_store
 from trainforge.workspace import Workspace
 
 
+@pytest.mark.slow
 def test_stopping_the_supervisor_requeues_a_running_job_without_counting_the_attempt(tmp_path):
     workspace = Workspace(tmp_path / "home")
     supervisor = Supervisor(workspace, workers=1, heartbeat_s=HEARTBEAT_S,

@@ -47,6 +47,7 @@ def client(policy: LoadedModel) -> TestClient:
     return TestClient(create_app({"cartpole": policy}))
 
 
+@pytest.mark.slow
 def test_act_returns_an_action_of_the_environment(client):
     answer = client.post("/v1/models/cartpole/act", json={"observation": UPRIGHT})
     assert answer.status_code == 200
@@ -105,6 +106,7 @@ def test_health_lists_the_policy(client):
     assert client.get("/health").json()["models"] == ["cartpole:1"]
 
 
+@pytest.mark.slow
 def test_serving_a_policy_never_imports_the_training_code(home):
     script = (
         "import sys\n"

@@ -66,6 +66,7 @@ def test_an_unknown_algorithm_is_refused_before_any_training():
         _search(TaskKind.BINARY, algorithm="gradient_magic")
 
 
+@pytest.mark.slow
 def test_a_search_finishes_by_its_deadline():
     started = time.monotonic()
     _, result = _search(TaskKind.BINARY, trials=None, deadline=started + 6.0)

@@ -36,6 +36,7 @@ def partly_labeled_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, d
     return outcome, lineage["semi_supervised"]
 
 
+@pytest.mark.slow
 def test_unlabeled_rows_are_tried_and_the_report_compares_the_methods(partly_labeled_run):
     outcome, semi = partly_labeled_run
     methods = [row["method"] for row in semi["methods"]]
@@ -108,6 +109,7 @@ def test_label_spreading_gives_a_row_far_from_any_label_the_class_shares():
     np.testing.assert_allclose(proba[-1], [2 / 3, 1 / 3])
 
 
+@pytest.mark.slow
 def test_a_pessimistic_refit_estimate_is_corrected_by_one_timed_refit():
     import dataclasses
     import time

@@ -160,6 +160,7 @@ def test_hdbscan_ignores_a_given_k_and_says_so():
     assert any("k=3 ignored" in n for n in result.notes)
 
 
+@pytest.mark.slow
 def test_long_tailed_columns_do_not_make_a_segment_of_their_few_extreme_rows():
     # adult's capital gains are 0 for 92 % of people and up to 99,999: on a linear scale the
     # 13 rows at 99,999 were a segment of their own; on the log scale they join others
