@@ -16,7 +16,6 @@ def three_versions(registry: Registry, classifier: TabularModel, lineage: dict) 
     return registry
 
 
-@pytest.mark.slow
 def test_a_bare_name_means_the_latest_version(three_versions: Registry):
     assert three_versions.resolve("credit") == ("credit", 3)
 

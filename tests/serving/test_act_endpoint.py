@@ -47,7 +47,6 @@ def client(policy: LoadedModel) -> TestClient:
     return TestClient(create_app({"cartpole": policy}))
 
 
-@pytest.mark.slow
 def test_act_returns_an_action_of_the_environment(client):
     answer = client.post("/v1/models/cartpole/act", json={"observation": UPRIGHT})
     assert answer.status_code == 200
