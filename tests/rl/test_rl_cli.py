@@ -38,7 +38,6 @@ def trained(home: Path) -> str:
     return printed.getvalue()
 
 
-@pytest.mark.slow
 def test_rl_train_prints_the_algorithm_and_why(trained):
     assert "PPO, the default for the action space Discrete(2)" in trained
 

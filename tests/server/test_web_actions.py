@@ -102,7 +102,6 @@ def test_a_bad_training_setting_is_named_in_the_form(editor):
     assert "dataset" in answer.text and 'class="error"' in answer.text
 
 
-@pytest.mark.slow
 def test_a_runs_page_ranks_its_algorithms_by_their_best_validation_score(editor, trained):
     run_id = trained.registry.versions("credit")[0].run_id
     page = editor.get(f"/runs/{run_id}").text

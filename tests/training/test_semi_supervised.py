@@ -36,7 +36,6 @@ def partly_labeled_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, d
     return outcome, lineage["semi_supervised"]
 
 
-@pytest.mark.slow
 def test_unlabeled_rows_are_tried_and_the_report_compares_the_methods(partly_labeled_run):
     outcome, semi = partly_labeled_run
     methods = [row["method"] for row in semi["methods"]]
