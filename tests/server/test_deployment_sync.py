@@ -17,6 +17,8 @@ from trainforge.config import ServerConfig
 from trainforge.server.app import create_server_app
 from trainforge.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # each test starts two live servers
+
 WITHIN_S = 1.5  # the poll is every 0.5 s; a loaded CI machine gets some slack
 # a deploy also loads the package (every file hash-checked) in B: seconds on a busy machine
 LOADED_WITHIN_S = 5.0
@@ -45,7 +47,6 @@ def predict_status(url: str, token: str, records: list) -> int:
                       headers=bearer(token), timeout=10).status_code
 
 
-@pytest.mark.slow
 def test_a_deploy_through_one_server_is_served_by_another_within_a_second(
         two_servers, trained_tokens, records):
     url_a, url_b = two_servers

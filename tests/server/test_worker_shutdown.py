@@ -14,8 +14,9 @@ from trainforge.server.supervisor import Supervisor
 from trainforge.store import jobs as job_store
 from trainforge.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # each test kills a worker or its server and waits
 
-@pytest.mark.slow
+
 def test_stopping_the_supervisor_requeues_a_running_job_without_counting_the_attempt(tmp_path):
     workspace = Workspace(tmp_path / "home")
     supervisor = Supervisor(workspace, workers=1, heartbeat_s=HEARTBEAT_S,

@@ -45,6 +45,7 @@ def test_a_regression_search_reports_r2_for_training_and_validation():
     assert result.train_score >= result.validation_score > 0.5
 
 
+@pytest.mark.slow
 def test_the_leaderboard_ranks_every_trial_and_the_ensemble_by_score():
     _, result = _search(TaskKind.BINARY, trials=4)
     ranked = [c for c in result.leaderboard if c.rank is not None]

@@ -125,6 +125,7 @@ def test_find_anomalies_ranks_a_typo_row_first():
     assert int(np.argmax(result.scores)) == len(frame) - 1 and result.is_anomaly[-1]
 
 
+@pytest.mark.slow
 def test_robust_covariance_leaves_categories_out_with_a_note(credit: pd.DataFrame):
     features = ["duration", "credit_amount", "age", "purpose"]
     result = find_anomalies(credit, features=features, schema=infer_schema(credit), seed=0,
