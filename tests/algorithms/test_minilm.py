@@ -109,6 +109,7 @@ def test_tokenizer_cuts_long_text_keeping_sep_last(tokenizer: MiniLMTokenizer):
     assert (ids.shape, bool(mask.all()), int(ids[0, -1])) == ((1, 8), True, 102)
 
 
+@pytest.mark.slow
 def test_padding_does_not_change_the_embedding(encoder: MiniLMEncoder,
                                                tokenizer: MiniLMTokenizer):
     short = [torch.from_numpy(a) for a in tokenizer.encode(SENTENCES, max_length=24)]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from rich.console import Console
 from tests.data._tables import ADULT, CONCRETE, CREDIT
 
@@ -14,6 +15,7 @@ from trainforge.data.profile import profile
 from trainforge.data.read import read_table
 
 
+@pytest.mark.slow
 def test_profiling_fifty_thousand_rows_takes_under_a_second():
     adult = read_table(ADULT).frame
     dataset = read_table(pd.concat([adult, adult], ignore_index=True))  # 65,122 rows × 15 columns

@@ -61,6 +61,7 @@ def test_an_address_guessing_many_names_is_limited_and_another_address_is_not(ap
     assert log_in(_from(app, "10.0.0.2"), "ana", PASSWORD).status_code == 303
 
 
+@pytest.mark.slow
 def test_a_successful_login_clears_the_users_failures(app):
     client = _from(app, "10.0.0.1")
     for _ in range(4):

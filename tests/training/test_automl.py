@@ -23,6 +23,7 @@ def _search(kind: TaskKind = TaskKind.BINARY, **options: Any) -> Any:
                          **settings)
 
 
+@pytest.mark.slow
 def test_a_search_with_a_trial_count_returns_a_model_that_predicts_every_row():
     frame, result = _search(TaskKind.BINARY)
     proba = result.model.predict_proba(frame)
@@ -31,6 +32,7 @@ def test_a_search_with_a_trial_count_returns_a_model_that_predicts_every_row():
     assert result.n_trials == 3 and result.validation_score > 0.8
 
 
+@pytest.mark.slow
 def test_the_same_seed_and_trial_count_give_the_same_predictions():
     # trials past the portfolio's entry are Optuna's: its sampling is seeded too
     frame, first = _search(TaskKind.MULTICLASS, algorithm="linear", trials=4)

@@ -96,6 +96,7 @@ def test_a_refit_with_time_to_spare_finishes_before_its_deadline():
     assert time.monotonic() < deadline
 
 
+@pytest.mark.slow
 def test_a_bagged_refit_fits_each_candidate_once_per_fold():
     frame, task, result = _searched(TaskKind.MULTICLASS, trials=2)
     single = _refit(frame, task, result)

@@ -45,6 +45,7 @@ def _config(digits: Path) -> TrainConfig:
     return TrainConfig(data=str(digits), algorithm="cnn", trials=1, seed=3, name="digits")
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(digits, tmp_path):
     workspace = Workspace(tmp_path / "home")
     with pytest.raises(TrainingInterrupted, match="trainforge train --resume") as interrupted:
