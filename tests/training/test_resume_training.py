@@ -16,6 +16,8 @@ from trainforge.errors import TrainingInterrupted
 from trainforge.store.runs import get_run
 from trainforge.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # interrupts trainings and resumes them
+
 pytest.importorskip("torch")
 
 
@@ -45,7 +47,6 @@ def _config(digits: Path) -> TrainConfig:
     return TrainConfig(data=str(digits), algorithm="cnn", trials=1, seed=3, name="digits")
 
 
-@pytest.mark.slow
 def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(digits, tmp_path):
     workspace = Workspace(tmp_path / "home")
     with pytest.raises(TrainingInterrupted, match="trainforge train --resume") as interrupted:
@@ -55,7 +56,6 @@ def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(digits, tmp_path):
     assert "--resume" in get_run(workspace, run_id)["error"]
 
 
-@pytest.mark.slow
 def test_a_resumed_run_ends_with_the_metrics_of_an_uninterrupted_one(digits, tmp_path):
     whole = run_training(_config(digits), workspace=Workspace(tmp_path / "whole"))
     workspace = Workspace(tmp_path / "interrupted")
@@ -68,7 +68,6 @@ def test_a_resumed_run_ends_with_the_metrics_of_an_uninterrupted_one(digits, tmp
     assert not checkpoint_root(workspace, resumed.run_id).exists()
 
 
-@pytest.mark.slow
 def test_resuming_a_finished_run_says_there_is_nothing_to_resume(digits, tmp_path):
     from trainforge.errors import ConfigError
 
