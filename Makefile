@@ -1,4 +1,5 @@
-# Two commands do all set-up on a fresh machine: `make demo` and `make test` (`make test-fast` leaves out the slow tests).
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`
+# (`make test-fast` is the same without the tests marked slow).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
