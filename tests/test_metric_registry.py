@@ -36,6 +36,7 @@ def _train(kind: TaskKind, metric: str, home: Path) -> tf.TrainedModel:
                     trials=1, time_budget=30, workspace=tf.Workspace(home))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("kind", "metric"), ONCE_BROKEN)
 def test_a_metric_accepted_for_its_task_trains_to_the_end(kind: TaskKind, metric: str,
                                                           tmp_path: Path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pandas as pd
+import pytest
 from tests._paths import EXAMPLES, ROOT
 
 import trainforge as tf
@@ -15,6 +16,7 @@ def _python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
 
 
+@pytest.mark.slow
 def test_the_readme_python_example_trains_predicts_and_loads(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     code = _python_blocks()[0].replace("time_budget=30", "trials=2")

@@ -30,6 +30,7 @@ def model(workspace: tf.Workspace) -> tf.TrainedModel:
     return tf.train(CREDIT, target="class", name="credit", trials=3, workspace=workspace)
 
 
+@pytest.mark.slow
 def test_train_returns_test_metrics_from_the_held_out_split(model):
     assert 0.6 < model.evaluation.metrics["roc_auc"] <= 1.0
     assert model.outcome.evaluation.metrics["accuracy"] > 0.6
@@ -48,6 +49,7 @@ def test_load_by_alias_gives_the_same_predictions(model, workspace):
     assert (again.predict(rows) == model.predict(rows)).all()
 
 
+@pytest.mark.slow
 def test_the_same_seed_and_trials_give_the_same_model(model, tmp_path):
     again = tf.train(CREDIT, target="class", name="credit", trials=3,
                      workspace=tf.Workspace(tmp_path))
@@ -64,6 +66,7 @@ def test_cluster_returns_segments_in_words_and_a_model_that_assigns_new_rows(wor
     assert tf.load(seg.ref, workspace=workspace).task.kind.value == "clustering"
 
 
+@pytest.mark.slow
 def test_find_anomalies_scores_rows_and_the_loaded_detector_scores_alike(workspace):
     found = tf.find_anomalies(CREDIT, exclude=["class"], method="isolation_forest",
                               workspace=workspace)

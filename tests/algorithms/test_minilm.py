@@ -66,6 +66,7 @@ def test_weights_with_another_checksum_are_refused(tmp_path: Path):
         MiniLMEncoder.pretrained(tmp_path)
 
 
+@pytest.mark.slow
 def test_embed_matches_sentence_transformers(encoder: MiniLMEncoder, tokenizer: MiniLMTokenizer,
                                              monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -108,6 +109,7 @@ def test_tokenizer_cuts_long_text_keeping_sep_last(tokenizer: MiniLMTokenizer):
     assert (ids.shape, bool(mask.all()), int(ids[0, -1])) == ((1, 8), True, 102)
 
 
+@pytest.mark.slow
 def test_padding_does_not_change_the_embedding(encoder: MiniLMEncoder,
                                                tokenizer: MiniLMTokenizer):
     short = [torch.from_numpy(a) for a in tokenizer.encode(SENTENCES, max_length=24)]

@@ -74,6 +74,7 @@ def test_every_network_predicts_one_value_or_one_probability_row_per_input_row(
         assert output.shape == (len(X),) and np.isfinite(output).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "kind"), CASES)
 def test_every_network_predicts_the_same_after_saving_in_safetensors_and_json(
         name: str, kind: TaskKind, tmp_path: Path):
@@ -113,6 +114,7 @@ def test_a_minilm_package_keeps_only_the_head_not_the_pretrained_encoder(tmp_pat
     assert weights.stat().st_size < 100_000  # the encoder itself is 90 MB
 
 
+@pytest.mark.slow
 def test_a_network_with_validation_rows_keeps_its_best_epoch_and_its_learning_curve():
     X, y = _data("gru", TaskKind.BINARY, n_rows=120)
     estimator = catalog.get("gru").build({"max_epochs": 6, "width": 16, "patience": 2},

@@ -112,6 +112,7 @@ def _contains_word_task(n_texts: int, seed: int) -> tuple[Tensor, Tensor, Tensor
     return ids.masked_fill(~mask, 0), mask, labels
 
 
+@pytest.mark.slow
 def test_a_gru_learns_whether_a_text_contains_a_word():
     ids, mask, labels = _contains_word_task(256, seed=0)
     net = _net("gru", n_outputs=2).train()

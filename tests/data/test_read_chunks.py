@@ -4,16 +4,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.data._tables import BENCH
+from tests.data._tables import CREDIT
 
 from trainforge.data.read import read_chunks, read_table
 from trainforge.errors import ConfigError, UnreadableData
 
 
 def test_csv_chunks_put_together_equal_the_whole_table():
-    chunks = list(read_chunks(BENCH / "titanic.csv.gz", chunk_rows=200))
-    assert [len(c) for c in chunks] == [200, 200, 200, 200, 91]
-    whole = read_table(BENCH / "titanic.csv.gz").frame
+    chunks = list(read_chunks(CREDIT, chunk_rows=300))
+    assert [len(c) for c in chunks] == [300, 300, 300, 100]
+    whole = read_table(CREDIT).frame
     pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), whole,
                                   check_dtype=False)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.data._tables import BENCH, DATA
+from tests.data._tables import ADULT, GERMAN
 
 from trainforge.data.dataset import ColumnKind, fingerprint
 from trainforge.data.read import read_table
@@ -16,9 +16,11 @@ from trainforge.errors import DataFileNotFound, EmptyData, UnreadableData, Unsup
 PEOPLE = "name,age,city\nAna,31,Lisbon\nBo,45,Oslo\nCy,28,Lima\n"
 
 
-def test_a_gzipped_bench_table_reads_with_all_its_rows_and_columns():
-    dataset = read_table(BENCH / "adult.csv.gz")
-    assert dataset.frame.shape == (48842, 15)
+def test_a_gzipped_table_reads_with_all_its_rows_and_columns(tmp_path: Path):
+    path = tmp_path / "adult.csv.gz"
+    path.write_bytes(gzip.compress(ADULT.read_bytes()))
+    dataset = read_table(path)
+    assert dataset.frame.shape == (32561, 15)
     assert dataset.schema["age"] is ColumnKind.NUMERIC
     assert dataset.fingerprint == fingerprint(dataset.frame)
 
@@ -37,9 +39,10 @@ def test_the_delimiter_is_sniffed_and_noted(write, delimiter: str, name: str):
     assert f"{name}-delimited" in notes[0]
 
 
-def test_a_file_without_a_header_row_gets_numbered_column_names_and_a_note():
+def test_a_file_without_a_header_row_gets_numbered_column_names_and_a_note(write):
+    rows = ADULT.read_bytes().split(b"\n", 1)[1]  # adult.data as UCI ships it: no header
     notes: list[str] = []
-    dataset = read_table(DATA / "adult" / "adult.data.gz", notes=notes)
+    dataset = read_table(write("adult.data.gz", gzip.compress(rows)), notes=notes)
     assert dataset.frame.shape == (32561, 15)
     assert dataset.frame["column_1"].iloc[0] == 39
     assert dataset.frame["column_15"].iloc[0] == "<=50K"
@@ -52,7 +55,7 @@ def test_years_as_column_names_are_still_a_header(write):
 
 
 def test_a_space_delimited_file_with_trailing_spaces_is_read():
-    dataset = read_table(DATA / "german_credit" / "german.data.gz")
+    dataset = read_table(GERMAN)
     assert dataset.frame.shape == (1000, 21)
     assert dataset.frame["column_21"].value_counts().to_dict() == {1: 700, 2: 300}
 

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-import csv
-
 import numpy as np
 import pandas as pd
 import pytest
-from tests.data._tables import DATA
+from tests.data._tables import SMS
 
 from trainforge.data.dataset import ColumnKind
 from trainforge.data.schema import infer_schema, looks_like_id_name
@@ -68,10 +66,9 @@ def test_month_names_alone_are_categorical():
 
 
 def test_sms_messages_are_text():
-    frame = pd.read_csv(DATA / "sms_spam" / "SMSSpamCollection.gz", sep="\t", header=None,
-                        names=["label", "message"], quoting=csv.QUOTE_NONE, nrows=500)
+    frame = pd.read_csv(SMS, nrows=500)
     schema = infer_schema(frame)
-    assert schema == {"label": ColumnKind.CATEGORICAL, "message": ColumnKind.TEXT}
+    assert schema == {"label": ColumnKind.CATEGORICAL, "text": ColumnKind.TEXT}
 
 
 def test_unique_integers_named_like_an_id_are_an_id():

@@ -15,8 +15,9 @@ from trainforge.server.supervisor import Supervisor
 from trainforge.store import access
 from trainforge.workspace import Workspace
 
-pytestmark = pytest.mark.skipif(shutil.which("chromium") is None,
-                                reason="needs Debian's chromium (.ci/run installs it)")
+pytestmark = [pytest.mark.slow,  # a browser against a live server
+              pytest.mark.skipif(shutil.which("chromium") is None,
+                                 reason="needs Debian's chromium (.ci/run installs it)")]
 
 
 @pytest.fixture

@@ -16,8 +16,9 @@ from trainforge.store import access, jobs
 from trainforge.workspace import Workspace
 
 CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(shutil.which("chromium") is None,
-                                reason="needs Debian's chromium (.ci/run installs it)")
+pytestmark = [pytest.mark.slow,  # a browser against a live server
+              pytest.mark.skipif(shutil.which("chromium") is None,
+                                 reason="needs Debian's chromium (.ci/run installs it)")]
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,8 @@ import pytest
 from tests._paths import EXAMPLES
 from tests.e2e._cli import trainforge
 
+pytestmark = pytest.mark.slow  # whole journeys: each test runs the CLI in a new process
+
 CREDIT = EXAMPLES / "credit_g.csv"
 CONCRETE = EXAMPLES / "concrete.csv"
 

@@ -14,6 +14,8 @@ from fastapi.testclient import TestClient
 from tests._paths import EXAMPLES
 from tests.e2e._cli import trainforge
 
+pytestmark = pytest.mark.slow  # whole journeys: trains CNNs through the CLI
+
 pytest.importorskip("torch")
 
 DIGITS = EXAMPLES / "digits"

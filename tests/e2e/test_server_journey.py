@@ -16,6 +16,8 @@ from tests.e2e._server import live_server
 from trainforge.store import access
 from trainforge.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # whole journeys: a live server and the CLI in new processes
+
 
 @pytest.fixture(scope="module")
 def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -11,6 +11,8 @@ from fastapi.testclient import TestClient
 from tests._paths import EXAMPLES
 from tests.e2e._cli import trainforge
 
+pytestmark = pytest.mark.slow  # whole journeys: trains networks through the CLI (a minute each)
+
 pytest.importorskip("torch")
 
 SMS = EXAMPLES / "sms_spam.csv"

@@ -13,6 +13,8 @@ from sklearn.metrics import adjusted_rand_score
 from tests._paths import EXAMPLES
 from tests.e2e._cli import trainforge
 
+pytestmark = pytest.mark.slow  # whole journeys: each test runs the CLI in a new process
+
 WINE = EXAMPLES / "wine.csv"
 CREDIT = EXAMPLES / "credit_g.csv"
 

@@ -10,17 +10,11 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from tests._paths import SHARED
+from tests._paths import EXAMPLES, TABLES
 
 from trainforge.algorithms.model import FeatureSpec, Member, TabularModel, coerce_frame
 from trainforge.data.dataset import ColumnKind
 from trainforge.data.task import DEFAULT_METRIC, Task, TaskKind
-
-BENCH = SHARED / "bench" / "data"
-
-
-def read_table(name: str) -> pd.DataFrame:
-    return pd.read_csv(BENCH / f"{name}.csv.gz")
 
 
 def features_of(frame: pd.DataFrame, target: str) -> list[FeatureSpec]:
@@ -61,19 +55,19 @@ def split(frame: pd.DataFrame, *, seed: int = 0) -> tuple[pd.DataFrame, pd.DataF
 @pytest.fixture(scope="session")
 def credit() -> tuple[TabularModel, pd.DataFrame, pd.DataFrame]:
     """Binary, with categorical columns: credit_g (1,000 rows), classes 'bad' and 'good'."""
-    train, test = split(read_table("credit_g"))
+    train, test = split(pd.read_csv(EXAMPLES / "credit_g.csv"))
     return fit_model(train, "class", TaskKind.BINARY), train, test
 
 
 @pytest.fixture(scope="session")
 def vowel() -> tuple[TabularModel, pd.DataFrame, pd.DataFrame]:
     """Multiclass: vowel (990 rows, 11 classes)."""
-    train, test = split(read_table("vowel"))
+    train, test = split(pd.read_csv(TABLES / "vowel.csv.gz"))
     return fit_model(train, "Class", TaskKind.MULTICLASS), train, test
 
 
 @pytest.fixture(scope="session")
 def concrete() -> tuple[TabularModel, pd.DataFrame, pd.DataFrame]:
     """Regression: concrete compressive strength (1,030 rows)."""
-    train, test = split(read_table("concrete"))
+    train, test = split(pd.read_csv(EXAMPLES / "concrete.csv"))
     return fit_model(train, "compressive_strength", TaskKind.REGRESSION), train, test

@@ -1,6 +1,7 @@
 import time
 
 import pandas as pd
+import pytest
 
 from trainforge.evaluation.importance import _affordable_rows, permutation_importance
 
@@ -27,6 +28,7 @@ def test_a_past_deadline_returns_what_was_measured_so_far(credit):
     assert permutation_importance(model, test, deadline=time.monotonic() - 1.0) == []
 
 
+@pytest.mark.slow
 def test_twenty_columns_of_two_thousand_rows_take_under_three_seconds(credit):
     model, train, test = credit
     rows = pd.concat([train, test, train, test], ignore_index=True)  # 4,000 rows, 2,000 scored

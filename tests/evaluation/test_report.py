@@ -37,6 +37,7 @@ def credit_html(tmp_path_factory, credit) -> str:
     return render(tmp_path_factory.mktemp("report"), credit[0], credit[2])
 
 
+@pytest.mark.slow
 def test_the_report_is_one_file_that_loads_nothing_from_the_network(credit_html):
     html = credit_html
     assert not re.search(r"(src|href)=\"(https?:)?//", html) and "<script" not in html
@@ -72,12 +73,14 @@ def test_text_from_the_data_is_escaped_not_run(credit_html):
     assert "credit &lt;model&gt;" in credit_html
 
 
+@pytest.mark.slow
 def test_a_report_without_profile_importance_or_leaderboard_is_still_written(tmp_path, vowel):
     html = render(tmp_path, vowel[0], vowel[2], profile=None, importance=None, leaderboard=[],
                   model_info={})
     assert 'id="data"' not in html and "Confusion matrix" in html
 
 
+@pytest.mark.slow
 def test_the_report_is_written_in_under_three_seconds(tmp_path, vowel):
     model, _, test = vowel
     evaluation = evaluate(model, test)
@@ -102,6 +105,7 @@ def test_leaderboard_rows_without_a_score_give_no_chart():
     assert leaderboard_scores([{"name": "a", "status": "failed"}], task) is None
 
 
+@pytest.mark.slow
 def test_importing_evaluation_does_not_import_matplotlib():
     code = "import sys, trainforge.evaluation; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

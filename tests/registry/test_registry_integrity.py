@@ -165,6 +165,7 @@ def _record_manifest_hash(registry: Registry, manifest_file: Path) -> None:
         connection.execute(sa.update(models).values(manifest_sha256=digest))
 
 
+@pytest.mark.slow
 def test_a_process_killed_mid_registration_leaves_no_package_and_its_leftovers_are_swept(
         registry: Registry, classifier: TabularModel, lineage: dict):
     registry.register(classifier, name="credit", metrics={}, lineage=lineage)

@@ -43,6 +43,7 @@ class Recorder:
         self.events.append(event)
 
 
+@pytest.mark.slow
 def test_a_short_training_run_on_cartpole_beats_random_actions():
     agent = train_agent("CartPole-v1", timesteps=12_000, seed=0)
     trained = evaluate_agent(agent, "CartPole-v1", episodes=10)
@@ -96,6 +97,7 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path: Path):
     assert (resumed.resumed_from, resumed.timesteps) == (512, 1024)
 
 
+@pytest.mark.slow
 def test_a_resumed_sac_run_restores_its_entropy_coefficient_and_networks(tmp_path: Path):
     first = train_agent("Pendulum-v1", algo="SAC", timesteps=150, seed=0,
                         checkpoint_dir=tmp_path)

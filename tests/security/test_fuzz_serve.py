@@ -21,6 +21,8 @@ from tests.security._fuzz import (
     seconds_to_answer,
 )
 
+pytestmark = pytest.mark.slow  # fuzzing: generated hostile requests against every route
+
 ROUTES = ["GET /health", "GET /metrics", "POST /invocations",
           "POST /v1/models/concrete/predict", "POST /v1/models/credit/predict",
           "POST /v1/models/wine/predict"]

@@ -31,6 +31,8 @@ from tests.security._fuzz import (
 )
 from tests.security.conftest import ROLES, FuzzHome
 
+pytestmark = pytest.mark.slow  # fuzzing: generated hostile requests against every route
+
 N_REQUESTS = examples(10)  # per route, role and test: ~150 tests must keep `make test` quick
 CONFORMANCE_ROLES = ("viewer", "admin")
 DELETING = {"DELETE /api/v1/deployments/{name}", "DELETE /api/v1/models/{name}",

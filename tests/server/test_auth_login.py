@@ -52,6 +52,7 @@ def test_another_user_logs_in_while_one_is_limited(app):
     assert log_in(client, "bob", PASSWORD).status_code == 303
 
 
+@pytest.mark.slow
 def test_an_address_guessing_many_names_is_limited_and_another_address_is_not(app):
     attacker = _from(app, "10.0.0.66")
     answers = [log_in(attacker, f"guess{i}", WRONG).status_code for i in range(20)]
@@ -60,6 +61,7 @@ def test_an_address_guessing_many_names_is_limited_and_another_address_is_not(ap
     assert log_in(_from(app, "10.0.0.2"), "ana", PASSWORD).status_code == 303
 
 
+@pytest.mark.slow
 def test_a_successful_login_clears_the_users_failures(app):
     client = _from(app, "10.0.0.1")
     for _ in range(4):

@@ -17,6 +17,8 @@ from trainforge.config import ServerConfig
 from trainforge.server.app import create_server_app
 from trainforge.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # each test starts two live servers
+
 WITHIN_S = 1.5  # the poll is every 0.5 s; a loaded CI machine gets some slack
 # a deploy also loads the package (every file hash-checked) in B: seconds on a busy machine
 LOADED_WITHIN_S = 5.0

@@ -108,6 +108,7 @@ def test_undeploying_what_is_not_deployed_is_a_404(trained_client, trained_token
     assert answer.status_code == 404
 
 
+@pytest.mark.slow
 def test_a_prediction_without_a_token_is_a_401(trained_client, trained_tokens, records):
     deploy(trained_client, trained_tokens["editor"], "credit")
     answer = trained_client.post("/v1/models/credit/predict", json={"records": records})

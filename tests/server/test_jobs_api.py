@@ -57,6 +57,7 @@ def test_a_train_job_is_queued_and_answered_with_its_id(client, editor, dataset)
     assert client.get(f"/api/v1/jobs/{job['id']}", headers=editor).json()["status"] == "queued"
 
 
+@pytest.mark.slow
 def test_a_train_job_run_by_a_worker_succeeds_with_a_registered_model(client, editor, dataset,
                                                                       workspace):
     job = client.post("/api/v1/jobs", headers=editor,
@@ -77,6 +78,7 @@ def test_a_train_job_run_by_a_worker_succeeds_with_a_registered_model(client, ed
     assert text[-1] == "succeeded"
 
 
+@pytest.mark.slow
 def test_logs_polled_after_a_line_id_return_only_the_lines_after_it(client, editor, dataset,
                                                                     workspace):
     job = client.post("/api/v1/jobs", headers=editor,

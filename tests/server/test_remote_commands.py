@@ -32,6 +32,7 @@ def server(tmp_path) -> Iterator[tuple[str, str, Workspace]]:
         supervisor.stop(timeout_s=15)
 
 
+@pytest.mark.slow
 def test_train_with_server_registers_the_model_on_the_server_and_prints_it(server, capsys):
     url, token, workspace = server
     code = run(["train", str(EXAMPLES / "credit_g.csv"), "--target", "class", "--name",
@@ -45,6 +46,7 @@ def test_train_with_server_registers_the_model_on_the_server_and_prints_it(serve
     assert [job["status"] for job in list_jobs(workspace)] == ["succeeded"]
 
 
+@pytest.mark.slow
 def test_a_failed_job_makes_train_with_server_exit_non_zero_with_the_reason(server, capsys,
                                                                            monkeypatch):
     url, token, _ = server
@@ -68,6 +70,7 @@ def test_a_train_job_the_server_refuses_is_never_queued_and_says_why(server, cap
     assert list_jobs(workspace) == []
 
 
+@pytest.mark.slow
 def test_predict_and_evaluate_with_server_use_the_servers_model(server, capsys, tmp_path):
     url, token, _ = server
     assert run(["train", str(EXAMPLES / "credit_g.csv"), "--target", "class", "--name",

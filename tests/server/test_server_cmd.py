@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 from tests._paths import EXAMPLES, ROOT
 from tests.server._jobs import free_port, upload, wait_for
 
@@ -101,6 +102,7 @@ def test_the_first_start_prints_where_the_admin_login_is_but_never_the_secrets(h
     assert stat.S_IMODE((home / "secrets" / "first-admin.txt").stat().st_mode) == 0o600
 
 
+@pytest.mark.slow
 def test_the_first_start_writes_an_admin_login_and_token_that_work_once(tmp_path):
     home = tmp_path / "home"
     with trainforge_server(home) as first:
@@ -115,6 +117,7 @@ def test_the_first_start_writes_an_admin_login_and_token_that_work_once(tmp_path
     assert _first_admin(home) == written  # the second start left the first's file alone
 
 
+@pytest.mark.slow
 def test_jobs_queued_when_the_server_stops_all_succeed_after_it_starts_again(tmp_path):
     home = tmp_path / "home"
     workspace = Workspace(home)

@@ -12,6 +12,8 @@ from tests.server.conftest import bearer
 from trainforge.server.workers import Worker
 from trainforge.store import access
 
+pytestmark = pytest.mark.slow  # each test runs a job through a worker process
+
 PASSWORD = "correct horse battery"
 
 

@@ -129,6 +129,7 @@ def test_a_gzipped_csv_within_the_limits_is_uploaded_and_read(limited, tokens):
     assert (answer.json()["n_rows"], answer.json()["size_bytes"]) == (1000, len(content))
 
 
+@pytest.mark.slow
 def test_the_default_limits_refuse_a_40_mb_gzip_bomb_by_its_rows(client, tokens):
     answer = upload(client, tokens["editor"], "bomb.csv.gz", bomb("bomb.csv.gz"))
     assert answer.status_code == 413 and "1,000,000 rows" in answer.json()["detail"]
@@ -176,6 +177,7 @@ def session(workspace) -> tuple[str, str]:
     return f"{SESSION_COOKIE}={secret}", csrf
 
 
+@pytest.mark.slow
 def test_an_oversized_browser_upload_is_refused_at_the_limit_without_reading_the_rest(
         workspace, session):
     cookie, csrf = session

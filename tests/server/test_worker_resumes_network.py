@@ -18,6 +18,8 @@ from trainforge.store.runs import list_runs
 from trainforge.store.uploads import new_upload_dir, record_upload
 from trainforge.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # kills a worker mid-training and waits for the resume
+
 pytest.importorskip("torch")
 
 EPOCH = re.compile(r"^cnn epoch (\d+)/")

@@ -7,11 +7,14 @@ import os
 import subprocess
 import sys
 
+import pytest
 from tests.server._jobs import HEARTBEAT_S, STALE_AFTER_S, slow_training, trial_scores, wait_for
 
 from trainforge.server.supervisor import Supervisor
 from trainforge.store import jobs as job_store
 from trainforge.workspace import Workspace
+
+pytestmark = pytest.mark.slow  # each test kills a worker or its server and waits
 
 
 def test_stopping_the_supervisor_requeues_a_running_job_without_counting_the_attempt(tmp_path):

@@ -38,6 +38,7 @@ def supervisor(workspace) -> Iterator[Supervisor]:
         running.stop(timeout_s=15)
 
 
+@pytest.mark.slow
 def test_cancelling_a_running_job_interrupts_it_and_records_it_cancelled(workspace, supervisor):
     job_id = slow_training(workspace, trials=200)
     wait_for(lambda: trial_scores(workspace, job_id) >= 1, timeout_s=40,
@@ -52,6 +53,7 @@ def test_cancelling_a_running_job_interrupts_it_and_records_it_cancelled(workspa
     assert "stopping: cancel requested" in texts
 
 
+@pytest.mark.slow
 def test_a_job_whose_worker_is_killed_resumes_its_run_on_another_and_succeeds(workspace,
                                                                               supervisor):
     job_id = slow_training(workspace, trials=3)

@@ -16,21 +16,22 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
-from tests._paths import SHARED
+from tests._paths import EXAMPLES
 
 from trainforge.algorithms.model import FeatureSpec, Member, TabularModel, coerce_frame
 from trainforge.data.dataset import ColumnKind
 from trainforge.data.task import Task, TaskKind
 from trainforge.registry.loaded import LoadedModel
 
-ADULT = SHARED / "bench" / "data" / "adult.csv.gz"
+ADULT = EXAMPLES / "adult.csv"
 NUMBERS = ["age", "fnlwgt", "education_num", "capital_gain", "capital_loss", "hours_per_week"]
 CATEGORIES = ["workclass", "education", "marital_status", "occupation", "relationship", "race",
               "sex", "native_country"]
 
 
 def adult(n_rows: int = 2_000) -> pd.DataFrame:
-    return pd.read_csv(ADULT, nrows=n_rows)
+    """The first rows of UCI adult, its target named 'class' and '?' read as missing."""
+    return pd.read_csv(ADULT, nrows=n_rows, na_values="?").rename(columns={"income": "class"})
 
 
 def _features(numbers: list[str], categories: list[str]) -> list[FeatureSpec]:

@@ -105,6 +105,7 @@ def test_health_lists_the_policy(client):
     assert client.get("/health").json()["models"] == ["cartpole:1"]
 
 
+@pytest.mark.slow
 def test_serving_a_policy_never_imports_the_training_code(home):
     script = (
         "import sys\n"

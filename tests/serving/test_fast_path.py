@@ -52,6 +52,7 @@ def test_trainforge_preprocessing_and_boosting_compile_to_the_same_numbers(style
     assert np.allclose(compiled.blend(columns), expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_target_encoded_categories_compile_to_the_same_numbers(adult_rows, tmp_path: Path):
     # max_one_hot=5: wider categories are target-encoded in the linear style
     loaded = trainforge_pipeline(adult_rows.iloc[:1500], tmp_path, style="linear", max_one_hot=5)

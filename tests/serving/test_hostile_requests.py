@@ -133,6 +133,7 @@ def test_a_big_batch_is_predicted_off_the_event_loop_and_one_row_on_it(classifie
     assert on_loop != in_worker
 
 
+@pytest.mark.slow
 def test_a_record_the_model_cannot_score_gets_null_not_a_made_up_label(home):
     # a softmax over logits that overflowed to ±inf is NaN: no class was really predicted
     train(EXAMPLES / "wine.csv", target="cultivar", algorithm="linear", trials=1, name="wine")

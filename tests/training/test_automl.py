@@ -23,6 +23,7 @@ def _search(kind: TaskKind = TaskKind.BINARY, **options: Any) -> Any:
                          **settings)
 
 
+@pytest.mark.slow
 def test_a_search_with_a_trial_count_returns_a_model_that_predicts_every_row():
     frame, result = _search(TaskKind.BINARY)
     proba = result.model.predict_proba(frame)
@@ -31,6 +32,7 @@ def test_a_search_with_a_trial_count_returns_a_model_that_predicts_every_row():
     assert result.n_trials == 3 and result.validation_score > 0.8
 
 
+@pytest.mark.slow
 def test_the_same_seed_and_trial_count_give_the_same_predictions():
     # trials past the portfolio's entry are Optuna's: its sampling is seeded too
     frame, first = _search(TaskKind.MULTICLASS, algorithm="linear", trials=4)
@@ -45,6 +47,7 @@ def test_a_regression_search_reports_r2_for_training_and_validation():
     assert result.train_score >= result.validation_score > 0.5
 
 
+@pytest.mark.slow
 def test_the_leaderboard_ranks_every_trial_and_the_ensemble_by_score():
     _, result = _search(TaskKind.BINARY, trials=4)
     ranked = [c for c in result.leaderboard if c.rank is not None]
@@ -66,6 +69,7 @@ def test_an_unknown_algorithm_is_refused_before_any_training():
         _search(TaskKind.BINARY, algorithm="gradient_magic")
 
 
+@pytest.mark.slow
 def test_a_search_finishes_by_its_deadline():
     started = time.monotonic()
     _, result = _search(TaskKind.BINARY, trials=None, deadline=started + 6.0)

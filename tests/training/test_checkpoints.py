@@ -116,6 +116,7 @@ def test_other_loop_settings_are_refused_naming_the_setting(tmp_path: Path):
                          settings={"batch_size": 64})
 
 
+@pytest.mark.slow
 def test_optimizer_state_survives_the_split_into_tensors_and_json(tmp_path: Path):
     net = nn.Linear(3, 2)
     optimizer = torch.optim.Adam(net.parameters(), lr=0.01)

@@ -295,6 +295,7 @@ def test_a_config_survives_a_trip_through_a_dict():
     assert LoopConfig.from_dict(CONFIG.to_dict()) == CONFIG
 
 
+@pytest.mark.slow
 def test_a_deadline_shortens_the_schedule_so_training_ends_on_a_low_rate():
     config = LoopConfig(max_epochs=10_000, batch_size=32, device="cpu", schedule="cosine",
                         patience=10_000)

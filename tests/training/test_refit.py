@@ -31,6 +31,7 @@ def _refit(frame: pd.DataFrame, task: Task, result: Any, **options: Any) -> Any:
     return refit_on_all(result, frame, task=task, schema=SCHEMA, features=FEATURES, **settings)
 
 
+@pytest.mark.slow
 def test_the_refitted_model_keeps_the_blend_and_predicts_the_same_classes():
     frame, task, result = _searched(TaskKind.MULTICLASS)
     refitted = _refit(frame, task, result)
@@ -64,6 +65,7 @@ def test_the_refit_learns_from_the_rows_the_search_never_saw():
     assert refit_error < search_error  # it has now trained on them
 
 
+@pytest.mark.slow
 def test_the_same_seed_refits_to_the_same_predictions():
     frame, task, result = _searched(TaskKind.MULTICLASS)
     first = _refit(frame, task, result).predict_proba(frame)
@@ -71,6 +73,7 @@ def test_the_same_seed_refits_to_the_same_predictions():
     np.testing.assert_array_equal(first, second)
 
 
+@pytest.mark.slow
 def test_a_refit_that_cannot_finish_by_the_deadline_returns_none_without_waiting():
     frame, task, result = _searched(TaskKind.MULTICLASS)
     started = time.monotonic()
@@ -78,12 +81,14 @@ def test_a_refit_that_cannot_finish_by_the_deadline_returns_none_without_waiting
     assert time.monotonic() - started < 0.05
 
 
+@pytest.mark.slow
 def test_the_refit_estimate_grows_with_the_rows():
     _, _, result = _searched(TaskKind.MULTICLASS)
     small = refit_estimate_s(result.chosen, n_rows=300)
     assert 0 < small < refit_estimate_s(result.chosen, n_rows=3_000)
 
 
+@pytest.mark.slow
 def test_a_refit_with_time_to_spare_finishes_before_its_deadline():
     frame, task, result = _searched(TaskKind.MULTICLASS)
     deadline = time.monotonic() + 60.0
@@ -91,6 +96,7 @@ def test_a_refit_with_time_to_spare_finishes_before_its_deadline():
     assert time.monotonic() < deadline
 
 
+@pytest.mark.slow
 def test_a_bagged_refit_fits_each_candidate_once_per_fold():
     frame, task, result = _searched(TaskKind.MULTICLASS, trials=2)
     single = _refit(frame, task, result)

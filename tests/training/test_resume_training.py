@@ -16,6 +16,8 @@ from trainforge.errors import TrainingInterrupted
 from trainforge.store.runs import get_run
 from trainforge.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # interrupts trainings and resumes them
+
 pytest.importorskip("torch")
 
 

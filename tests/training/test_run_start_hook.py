@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from tests._paths import EXAMPLES
 
 from trainforge._train import run_training
 from trainforge.config import TrainConfig
 from trainforge.store.runs import get_run
 from trainforge.workspace import Workspace
+
+pytestmark = pytest.mark.slow  # runs a whole training
 
 
 class RunIdRecorder:

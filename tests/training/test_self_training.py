@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from tests._paths import EXAMPLES
 
 from trainforge.data.schema import infer_schema
@@ -46,6 +47,7 @@ def test_the_recipe_learns_words_only_the_unlabeled_texts_hold():
     assert unseen & set(words)
 
 
+@pytest.mark.slow
 def test_self_training_returns_one_model_per_round_with_a_growing_pseudo_labeled_set():
     labeled, unlabeled, task, schema, features = _sms_task()
     result = search(labeled, task=task, schema=schema, features=features, deadline=None,

@@ -64,6 +64,7 @@ def test_self_training_reports_the_rounds_cross_validation_chose(partly_labeled_
     assert row["check_score"] == max(row["check_score_by_rounds"])
 
 
+@pytest.mark.slow
 def test_a_kept_semi_supervised_method_is_refitted_on_every_labelled_row(tmp_path):
     from sklearn.datasets import make_moons
 
@@ -108,6 +109,7 @@ def test_label_spreading_gives_a_row_far_from_any_label_the_class_shares():
     np.testing.assert_allclose(proba[-1], [2 / 3, 1 / 3])
 
 
+@pytest.mark.slow
 def test_a_pessimistic_refit_estimate_is_corrected_by_one_timed_refit():
     import dataclasses
     import time

@@ -125,6 +125,7 @@ def test_find_anomalies_ranks_a_typo_row_first():
     assert int(np.argmax(result.scores)) == len(frame) - 1 and result.is_anomaly[-1]
 
 
+@pytest.mark.slow
 def test_robust_covariance_leaves_categories_out_with_a_note(credit: pd.DataFrame):
     features = ["duration", "credit_amount", "age", "purpose"]
     result = find_anomalies(credit, features=features, schema=infer_schema(credit), seed=0,
@@ -160,6 +161,7 @@ def test_hdbscan_ignores_a_given_k_and_says_so():
     assert any("k=3 ignored" in n for n in result.notes)
 
 
+@pytest.mark.slow
 def test_long_tailed_columns_do_not_make_a_segment_of_their_few_extreme_rows():
     # adult's capital gains are 0 for 92 % of people and up to 99,999: on a linear scale the
     # 13 rows at 99,999 were a segment of their own; on the log scale they join others
