@@ -10,7 +10,6 @@ import functools
 import gzip
 import io
 import lzma
-import zipfile
 from collections.abc import AsyncIterator, Iterable
 
 import httpx
@@ -19,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
+from tests._bombs import MIB, csv_bytes, zipped
 from tests._paths import EXAMPLES
 from tests.server.conftest import bearer
 
@@ -26,21 +26,6 @@ from trainforge.config import ServerConfig
 from trainforge.server.app import create_server_app
 from trainforge.server.auth import SESSION_COOKIE
 from trainforge.store import access
-
-MIB = 2**20
-HEADER, ROW = b"a,b,c,d\n", b"1,2,3,4\n"
-
-
-def csv_bytes(n_bytes: int) -> bytes:
-    return HEADER + ROW * (n_bytes // len(ROW))
-
-
-def zipped(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in members.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
 
 
 def workbook(rows: int, *, text_bytes: int = 0) -> bytes:
