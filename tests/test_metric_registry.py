@@ -33,7 +33,7 @@ CLASSES = {TaskKind.BINARY: ("a", "b"), TaskKind.MULTICLASS: ("a", "b", "c"),
 def _train(kind: TaskKind, metric: str, home: Path) -> tf.TrainedModel:
     file, target = EXAMPLE[kind]
     return tf.train(EXAMPLES / file, target=target, metric=choose_metric(kind, metric),
-                    trials=1, time_budget=30, workspace=tf.Workspace(home))
+                    algorithm="linear", trials=1, time_budget=30, workspace=tf.Workspace(home))
 
 
 @pytest.mark.slow
