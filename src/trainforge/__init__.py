@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from trainforge._model import AnomaliesModel, Model, SegmentsModel, TrainedModel, TrainedPolicy
     from trainforge.data.profile import Profile
+    from trainforge.model import AnomaliesModel, Model, SegmentsModel, TrainedModel, TrainedPolicy
     from trainforge.rl.evaluation import Evaluation
     from trainforge.workspace import Workspace
 
@@ -36,9 +36,9 @@ def __getattr__(name: str) -> Any:
 
         return Workspace
     if name in ("Model", "TrainedModel", "SegmentsModel", "AnomaliesModel", "TrainedPolicy"):
-        from trainforge import _model
+        from trainforge import model
 
-        return getattr(_model, name)
+        return getattr(model, name)
     raise AttributeError(f"module 'trainforge' has no attribute {name!r}")
 
 
@@ -68,9 +68,9 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
         >>> model.evaluation.metrics["roc_auc"] > 0.7
         True
     """
-    from trainforge._model import TrainedModel
-    from trainforge._train import resume_training, run_training
     from trainforge.config import TrainConfig
+    from trainforge.jobs.train import resume_training, run_training
+    from trainforge.model import TrainedModel
 
     ws = _workspace(workspace)
     if resume is not None:
@@ -103,9 +103,9 @@ def cluster(data: str | Path, *, name: str | None = None, features: Sequence[str
         >>> len(seg.segments)
         3
     """
-    from trainforge._model import SegmentsModel
-    from trainforge._segments import run_clustering
     from trainforge.config import ClusterConfig
+    from trainforge.jobs.segments import run_clustering
+    from trainforge.model import SegmentsModel
 
     ws = _workspace(workspace)
     config = ClusterConfig(data=str(data), name=name, sql=sql,
@@ -128,9 +128,9 @@ def find_anomalies(data: str | Path, *, name: str | None = None,
     "lof", "isolation_forest" or "robust_covariance"; ``contamination``: "auto" or the
     expected share of anomalies.
     """
-    from trainforge._model import AnomaliesModel
-    from trainforge._segments import run_anomalies
     from trainforge.config import AnomalyConfig
+    from trainforge.jobs.segments import run_anomalies
+    from trainforge.model import AnomaliesModel
 
     ws = _workspace(workspace)
     config = AnomalyConfig(data=str(data), name=name, sql=sql,
@@ -144,7 +144,7 @@ def find_anomalies(data: str | Path, *, name: str | None = None,
 
 def load(ref: str, *, workspace: Workspace | None = None) -> Model:
     """A registered model by ``NAME``, ``NAME:VERSION`` or ``NAME@ALIAS``; hashes are checked."""
-    from trainforge._model import Model
+    from trainforge.model import Model
 
     return Model(_workspace(workspace).registry.load(ref))
 
@@ -204,9 +204,9 @@ def train_agent(env: str, *, algo: str | None = None, timesteps: int = 100_000,
         >>> agent.act([0.0, 0.0, 0.0, 0.0])  # doctest: +SKIP
         array(0)
     """
-    from trainforge._model import TrainedPolicy
-    from trainforge._rl import resume_rl_training, run_rl_training
     from trainforge.config import RLTrainConfig
+    from trainforge.jobs.rl import resume_rl_training, run_rl_training
+    from trainforge.model import TrainedPolicy
 
     ws = _workspace(workspace)
     if resume is not None:
@@ -223,6 +223,6 @@ def evaluate_agent(ref: str, env: str | None = None, *, episodes: int = 20,
                    workspace: Workspace | None = None) -> Evaluation:
     """Replay a registered policy for ``episodes`` episodes of ``env`` (default: the one it was
     trained on): ``mean, std, returns = tf.evaluate_agent("cartpole-v1")``."""
-    from trainforge._rl import replay
+    from trainforge.jobs.rl import replay
 
     return replay(ref, env, episodes=episodes, workspace=_workspace(workspace))

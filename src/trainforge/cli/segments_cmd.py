@@ -80,8 +80,8 @@ def cluster(
     The method and the number of segments are chosen on the data and shown; `trainforge
     predict NAME new.csv` then gives new rows their segment.
     """
-    from trainforge._segments import run_clustering
     from trainforge.config import ClusterConfig
+    from trainforge.jobs.segments import run_clustering
     from trainforge.workspace import Workspace
 
     settings = _config(ClusterConfig, {
@@ -116,8 +116,8 @@ def anomalies(
 ) -> None:
     """Score every row of a table for how unusual it is; describe the top anomalies and what
     drives them; register the detector (`trainforge predict` then scores new rows)."""
-    from trainforge._segments import run_anomalies
     from trainforge.config import AnomalyConfig
+    from trainforge.jobs.segments import run_anomalies
     from trainforge.workspace import Workspace
 
     settings = _config(AnomalyConfig, {

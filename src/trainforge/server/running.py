@@ -87,8 +87,8 @@ def run_job(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _train(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
-    from trainforge._train import resume_training, run_training
     from trainforge.config import TrainConfig
+    from trainforge.jobs.train import resume_training, run_training
     from trainforge.store.runs import get_run
 
     log = JobLog(workspace, job["id"])

@@ -85,7 +85,7 @@ def run_rl_training(config: RLTrainConfig, *, workspace: Workspace,
             resume.
     """
     _require_rl()
-    from trainforge._train import checkpoint_root
+    from trainforge.jobs.train import checkpoint_root
     from trainforge.rl.agents import choose_algorithm, describe
     from trainforge.rl.environments import make_one_env
     from trainforge.store.runs import finish_run, peak_memory_mb, restart_run, start_run
