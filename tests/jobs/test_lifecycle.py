@@ -152,6 +152,7 @@ def test_a_finished_clustering_run_is_recorded_with_the_model_it_registered(clus
     assert (workspace.registry.load(outcome.version.ref).path / "report.html").is_file()
 
 
+@pytest.mark.slow  # a whole clustering: 1-2 s on 2 cores
 def test_a_clustering_run_tells_its_observers_its_id_as_it_starts(clustered):
     _, outcome, runs = clustered
     assert runs.seen == [outcome.run_id]
