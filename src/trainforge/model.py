@@ -167,9 +167,7 @@ class SegmentsModel(_Produced["SegmentsOutcome"]):
     @property
     def candidates(self) -> pd.DataFrame:
         """Every method and number of clusters compared, with its scores."""
-        from trainforge.training.unsupervised import describe_choice
-
-        return pd.DataFrame(describe_choice(self.outcome.result))
+        return pd.DataFrame(self.outcome.candidates)
 
 
 class AnomaliesModel(_Produced["AnomaliesOutcome"]):

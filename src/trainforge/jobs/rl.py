@@ -181,7 +181,7 @@ def _settings(config: RLTrainConfig, *, algorithm: str, action_space: str, check
     if config.search_trials is not None:
         per_trial = min(SEARCH_TRIAL_TIMESTEPS, config.timesteps)
         notify(observers, "on_phase", f"searching {config.search_trials} settings of "
-                                       f"{algorithm}, {per_trial:,} timesteps each")
+                                      f"{algorithm}, {per_trial:,} timesteps each")
         settings = search_settings(config.env, algo=algorithm, trials=config.search_trials,
                                    timesteps_per_trial=per_trial, seed=config.seed)
         why = (f"{reason}; settings from a search of {config.search_trials} trials "

@@ -9,13 +9,16 @@ record it and the run in the store, and register a package whose model answers `
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from numpy.typing import ArrayLike
 
 from trainforge.config import AnomalyConfig, ClusterConfig
 from trainforge.errors import ColumnNotFound
@@ -38,6 +41,9 @@ class SegmentsOutcome:
     config: ClusterConfig
     result: ClusteringResult
     described: SegmentReport  # each segment in words, and the 2-D plot
+    # every method and number of clusters compared: method, k, criterion, score, silhouette,
+    # fit_s, detail, chosen
+    candidates: list[dict[str, JSONValue]]
     version: ModelVersion
     run_id: str
     report_path: Path
@@ -120,16 +126,17 @@ def run_clustering(config: ClusterConfig, *, workspace: Workspace,
         notify(observers, "on_phase", "describing the segments")
         described = describe_clustering(result, dataset.frame)
         metrics = cluster_metrics(result)
+        candidates: list[dict[str, JSONValue]] = describe_choice(result)
         lineage = _lineage(config, dataset, run.id, result.features)
         version = _register(workspace, observers, name=name, result=result, metrics=metrics,
                             lineage=lineage, write_report=lambda path: write_segments_report(
                                 path, title=name, result=result, described=described,
                                 source=dataset.source, n_rows=len(dataset.frame),
-                                metrics=metrics, candidates=describe_choice(result),
+                                metrics=metrics, candidates=candidates,
                                 notes=[*table.notes, *result.notes], lineage=lineage))
         run.succeeded(version, metrics=metrics)
-    return SegmentsOutcome(config=config, result=result, described=described, version=version,
-                           run_id=run.id, report_path=version.path / "report.html",
+    return SegmentsOutcome(config=config, result=result, described=described,
+                           candidates=candidates, version=version, run_id=run.id, report_path=version.path / "report.html",
                            notes=[*table.notes, *result.notes],
                            elapsed_s=time.time() - started)
 
@@ -200,3 +207,25 @@ def _log_candidates(workspace: Workspace, run_id: str, result: ClusteringResult)
             log_metric(workspace, run_id, f"{candidate.method}.silhouette",
                        candidate.silhouette, step=candidate.n_clusters)
 
+
+
+def write_rows_with(config: ClusterConfig | AnomalyConfig, output: Path,
+                    columns: Mapping[str, ArrayLike]) -> int:
+    """The job's input table with ``columns`` added (one value per row, in order), written to
+    ``output`` (Parquet by its suffix, else CSV); returns the rows written.
+
+    The file appears whole or not at all: it is written beside ``output``, then renamed.
+    """
+    from trainforge.data.read import read_table
+
+    frame = read_table(config.data, sql=config.sql).frame.copy()
+    for name, values in columns.items():
+        frame[name] = values
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(f".{output.name}.partial")
+    if output.suffix.lower() == ".parquet":
+        frame.to_parquet(partial, index=False)
+    else:
+        frame.to_csv(partial, index=False)
+    os.replace(partial, output)
+    return len(frame)

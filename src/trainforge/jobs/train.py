@@ -170,7 +170,7 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
     features = feature_columns(dataset.schema, task.target, frame=frame, source=dataset.source)
     data_profile = profile_data(dataset, target=task.target)
     notify(observers, "on_task", task, [*read_notes, *target_report.notes], data_profile,
-            features)
+           features)
     train_frame, test_frame = train_test_split(
         frame, task, test_size=config.test_size, seed=config.seed, strategy=config.split,
         group_column=config.group_column, time_column=config.time_column)
@@ -220,7 +220,7 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
     semi, semi_info = None, None
     if worth_trying(task, len(unlabeled)):
         notify(observers, "on_phase", f"semi-supervised training with the {len(unlabeled):,} "
-                                       "unlabeled rows")
+                                      "unlabeled rows")
         semi = semi_supervised(result, train_frame, unlabeled, task=task, schema=dataset.schema,
                                features=features, seed=config.seed,
                                deadline=clock.refit_deadline())
