@@ -14,14 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from trainforge._model import AnomaliesModel, Model, SegmentsModel, TrainedModel, TrainedPolicy
     from trainforge.data.profile import Profile
-    from trainforge.rl.evaluation import Evaluation
+    from trainforge.evaluation.evaluate import Evaluation
+    from trainforge.model import AnomaliesModel, Model, SegmentsModel, TrainedModel, TrainedPolicy
+    from trainforge.rl.evaluation import Evaluation as PolicyEvaluation
     from trainforge.workspace import Workspace
 
 __all__ = ["AnomaliesModel", "Model", "SegmentsModel", "TrainedModel", "TrainedPolicy",
@@ -29,16 +30,16 @@ __all__ = ["AnomaliesModel", "Model", "SegmentsModel", "TrainedModel", "TrainedP
            "load", "profile", "serve", "train", "train_agent"]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     # the classes load lazily too: `import trainforge` must not pull in pandas or SQLAlchemy
     if name == "Workspace":
         from trainforge.workspace import Workspace
 
         return Workspace
     if name in ("Model", "TrainedModel", "SegmentsModel", "AnomaliesModel", "TrainedPolicy"):
-        from trainforge import _model
+        from trainforge import model
 
-        return getattr(_model, name)
+        return getattr(model, name)
     raise AttributeError(f"module 'trainforge' has no attribute {name!r}")
 
 
@@ -68,9 +69,9 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
         >>> model.evaluation.metrics["roc_auc"] > 0.7
         True
     """
-    from trainforge._model import TrainedModel
-    from trainforge._train import resume_training, run_training
     from trainforge.config import TrainConfig
+    from trainforge.jobs.train import resume_training, run_training
+    from trainforge.model import TrainedModel
 
     ws = _workspace(workspace)
     if resume is not None:
@@ -103,9 +104,9 @@ def cluster(data: str | Path, *, name: str | None = None, features: Sequence[str
         >>> len(seg.segments)
         3
     """
-    from trainforge._model import SegmentsModel
-    from trainforge._segments import run_clustering
     from trainforge.config import ClusterConfig
+    from trainforge.jobs.segments import run_clustering
+    from trainforge.model import SegmentsModel
 
     ws = _workspace(workspace)
     config = ClusterConfig(data=str(data), name=name, sql=sql,
@@ -128,9 +129,9 @@ def find_anomalies(data: str | Path, *, name: str | None = None,
     "lof", "isolation_forest" or "robust_covariance"; ``contamination``: "auto" or the
     expected share of anomalies.
     """
-    from trainforge._model import AnomaliesModel
-    from trainforge._segments import run_anomalies
     from trainforge.config import AnomalyConfig
+    from trainforge.jobs.segments import run_anomalies
+    from trainforge.model import AnomaliesModel
 
     ws = _workspace(workspace)
     config = AnomalyConfig(data=str(data), name=name, sql=sql,
@@ -144,7 +145,7 @@ def find_anomalies(data: str | Path, *, name: str | None = None,
 
 def load(ref: str, *, workspace: Workspace | None = None) -> Model:
     """A registered model by ``NAME``, ``NAME:VERSION`` or ``NAME@ALIAS``; hashes are checked."""
-    from trainforge._model import Model
+    from trainforge.model import Model
 
     return Model(_workspace(workspace).registry.load(ref))
 
@@ -157,23 +158,14 @@ def profile(data: str | Path, *, target: str | None = None, sql: str | None = No
     return profile_dataset(read_table(data, sql=sql), target=target)
 
 
-def evaluate(ref: str, data: str | Path, *, workspace: Workspace | None = None) -> Any:
-    """Score a registered model on a labelled table (it must hold the model's target column)."""
-    from trainforge.data.read import read_table
-    from trainforge.data.targets import clean_target
-    from trainforge.evaluation.evaluate import evaluate as evaluate_model
+def evaluate(ref: str, data: str | Path, *,
+             workspace: Workspace | None = None) -> Evaluation:
+    """Score a registered model on a labelled table (it must hold the model's target column):
+    ``tf.evaluate("credit@production", "new.csv").metrics["roc_auc"]``. A policy is judged by
+    replaying it: ``evaluate_agent``."""
+    from trainforge.jobs.evaluate import run_evaluation
 
-    loaded = _workspace(workspace).registry.load(ref)
-    if not loaded.model.task.kind.is_supervised:
-        from trainforge.errors import ConfigError
-
-        raise ConfigError(f"{loaded.ref} is a {loaded.model.task.kind.value} model: it has no "
-                          "target to score against; its report (trainforge models show "
-                          f"{loaded.ref} --json gives the path) describes what it found")
-    dataset = read_table(data)
-    model = loaded.tabular  # a policy is evaluated by replaying it: evaluate_agent
-    frame, _ = clean_target(dataset, model.task)
-    return evaluate_model(model, frame)
+    return run_evaluation(ref, data, workspace=_workspace(workspace))
 
 
 def serve(refs: Sequence[str] | str, *, host: str = "127.0.0.1", port: int = 8000,
@@ -204,9 +196,9 @@ def train_agent(env: str, *, algo: str | None = None, timesteps: int = 100_000,
         >>> agent.act([0.0, 0.0, 0.0, 0.0])  # doctest: +SKIP
         array(0)
     """
-    from trainforge._model import TrainedPolicy
-    from trainforge._rl import resume_rl_training, run_rl_training
     from trainforge.config import RLTrainConfig
+    from trainforge.jobs.rl import resume_rl_training, run_rl_training
+    from trainforge.model import TrainedPolicy
 
     ws = _workspace(workspace)
     if resume is not None:
@@ -220,9 +212,9 @@ def train_agent(env: str, *, algo: str | None = None, timesteps: int = 100_000,
 
 
 def evaluate_agent(ref: str, env: str | None = None, *, episodes: int = 20,
-                   workspace: Workspace | None = None) -> Evaluation:
+                   workspace: Workspace | None = None) -> PolicyEvaluation:
     """Replay a registered policy for ``episodes`` episodes of ``env`` (default: the one it was
     trained on): ``mean, std, returns = tf.evaluate_agent("cartpole-v1")``."""
-    from trainforge._rl import replay
+    from trainforge.jobs.rl import replay
 
     return replay(ref, env, episodes=episodes, workspace=_workspace(workspace))

@@ -10,8 +10,8 @@ import pytest
 from tests._paths import EXAMPLES
 from tests.e2e._live_server import live_server
 
-from trainforge._segments import run_clustering
 from trainforge.config import ClusterConfig
+from trainforge.jobs.segments import run_clustering
 from trainforge.store import access, jobs
 from trainforge.workspace import Workspace
 

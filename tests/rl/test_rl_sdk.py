@@ -7,7 +7,6 @@ import pytest
 import torch
 
 import trainforge as tf
-from trainforge._rl import run_rl_training
 from trainforge.config import RLTrainConfig
 from trainforge.errors import (
     ConfigError,
@@ -16,6 +15,7 @@ from trainforge.errors import (
     PackageCorrupt,
     TrainingInterrupted,
 )
+from trainforge.jobs.rl import run_rl_training
 from trainforge.store.runs import get_run
 
 torch.set_num_threads(1)
@@ -133,7 +133,7 @@ def test_without_the_rl_extra_the_error_says_what_to_install(monkeypatch, tmp_pa
 
 
 def test_resuming_an_rl_run_as_a_table_run_points_at_rl_train(interrupted, workspace):
-    from trainforge._train import resume_training
+    from trainforge.jobs.train import resume_training
 
     with pytest.raises(ConfigError, match=f"trainforge rl train --resume {interrupted.run_id}"):
         resume_training(interrupted.run_id, workspace=workspace)

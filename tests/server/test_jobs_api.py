@@ -11,8 +11,8 @@ from tests._paths import EXAMPLES
 from tests.server._jobs import upload
 from tests.server.conftest import bearer
 
-from trainforge._train import run_training
 from trainforge.config import ServerConfig, TrainConfig
+from trainforge.jobs.train import run_training
 from trainforge.server.app import create_server_app
 from trainforge.server.workers import Worker
 from trainforge.store import access

@@ -8,8 +8,8 @@ import pytest
 from tests._paths import EXAMPLES
 from tests.server._ui import log_in
 
-from trainforge._segments import run_clustering
 from trainforge.config import ClusterConfig
+from trainforge.jobs.segments import run_clustering
 from trainforge.server.auth import SESSION_COOKIE
 from trainforge.store import access, jobs
 

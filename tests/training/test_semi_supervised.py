@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from tests._paths import EXAMPLES
 
-from trainforge._train import run_training
 from trainforge.config import TrainConfig
 from trainforge.errors import UnusableTarget
+from trainforge.jobs.train import run_training
 from trainforge.workspace import Workspace
 
 

@@ -31,7 +31,7 @@ def predict(
 
     from trainforge.client import server_url
     from trainforge.config import PredictConfig
-    from trainforge.serving.batch import predict_file
+    from trainforge.jobs.predict import run_prediction
     from trainforge.workspace import Workspace
 
     settings = PredictConfig(model=model, input=input, output=output, chunk_rows=chunk_rows)
@@ -42,14 +42,15 @@ def predict(
         predict_remotely(url, token=token, model=settings.model, data=settings.input,
                          output=settings.output, console=Console(stderr=True, highlight=False))
         return
-    loaded = Workspace().registry.load(settings.model)
-    result = predict_file(loaded, settings.input, settings.output, chunk_rows=settings.chunk_rows)
+    done = run_prediction(settings.model, settings.input, settings.output,
+                          workspace=Workspace(), chunk_rows=settings.chunk_rows)
+    result = done.batch
     console = Console(stderr=True)
     if result.skipped:
         shown = ", ".join(result.skipped[:5]) + (" …" if len(result.skipped) > 5 else "")
         console.print(f"[yellow]note:[/] skipped {len(result.skipped):,} files that are not "
                       f"readable images: {shown}", highlight=False)
-    console.print(f"wrote {result.n_rows:,} predictions of {loaded.ref} to "
+    console.print(f"wrote {result.n_rows:,} predictions of {done.model} to "
                   f"{settings.output} in {result.seconds:.2f} s", highlight=False)
 
 
@@ -62,9 +63,10 @@ def evaluate(
     """Score a registered model on a labelled table."""
     from rich.console import Console
 
-    import trainforge
     from trainforge.cli.render import metrics_table
     from trainforge.client import server_url
+    from trainforge.jobs.evaluate import run_evaluation
+    from trainforge.workspace import Workspace
 
     url = server_url(server)
     if url is not None:
@@ -74,7 +76,7 @@ def evaluate(
                                     console=Console(stderr=True, highlight=False))
         Console().print(metrics_table(metrics, title=f"{model} on {data} (on {url})"))
         return
-    evaluation = trainforge.evaluate(model, data)
+    evaluation = run_evaluation(model, data, workspace=Workspace())
     Console().print(metrics_table(evaluation, title=f"{model} on {data}"))
 
 

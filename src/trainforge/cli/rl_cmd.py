@@ -35,7 +35,7 @@ def train(
                                         "runs list`) from its last checkpoint")] = None,
 ) -> None:
     """Train an agent on ENV; evaluate it over N episodes, report and register the policy."""
-    from trainforge._rl import resume_rl_training, run_rl_training
+    from trainforge.jobs.rl import resume_rl_training, run_rl_training
     from trainforge.workspace import Workspace
 
     workspace = Workspace()
@@ -64,7 +64,7 @@ def evaluate(
     """Replay a registered policy and print its mean ± std return."""
     from rich.console import Console
 
-    from trainforge._rl import registered_policy, replay
+    from trainforge.jobs.rl import registered_policy, replay
     from trainforge.workspace import Workspace
 
     workspace = Workspace()

@@ -80,8 +80,8 @@ def cluster(
     The method and the number of segments are chosen on the data and shown; `trainforge
     predict NAME new.csv` then gives new rows their segment.
     """
-    from trainforge._segments import run_clustering
     from trainforge.config import ClusterConfig
+    from trainforge.jobs.segments import run_clustering
     from trainforge.workspace import Workspace
 
     settings = _config(ClusterConfig, {
@@ -92,7 +92,7 @@ def cluster(
         outcome = run_clustering(settings, workspace=Workspace(), observers=[phases])
     _show_segments(phases.console, outcome)
     if output is not None:
-        _write_rows(phases.console, data, sql, output, "segment", outcome.result.labels)
+        _write_rows(phases.console, settings, output, {"segment": outcome.result.labels})
     _next_steps(phases.console, outcome.version, outcome.report_path)
 
 
@@ -116,8 +116,8 @@ def anomalies(
 ) -> None:
     """Score every row of a table for how unusual it is; describe the top anomalies and what
     drives them; register the detector (`trainforge predict` then scores new rows)."""
-    from trainforge._segments import run_anomalies
     from trainforge.config import AnomalyConfig
+    from trainforge.jobs.segments import run_anomalies
     from trainforge.workspace import Workspace
 
     settings = _config(AnomalyConfig, {
@@ -128,8 +128,8 @@ def anomalies(
         outcome = run_anomalies(settings, workspace=Workspace(), observers=[phases])
     _show_anomalies(phases.console, outcome)
     if output is not None:
-        _write_rows(phases.console, data, sql, output, "anomaly_score", outcome.result.scores,
-                    flags=outcome.result.is_anomaly)
+        _write_rows(phases.console, settings, output, {"anomaly_score": outcome.result.scores,
+                                                       "is_anomaly": outcome.result.is_anomaly})
     _next_steps(phases.console, outcome.version, outcome.report_path)
 
 
@@ -141,11 +141,9 @@ def _notes(console: Any, notes: list[str]) -> None:
 def _show_segments(console: Any, outcome: Any) -> None:
     from rich.table import Table
 
-    from trainforge.training.unsupervised import describe_choice
-
     result = outcome.result
     _notes(console, outcome.notes)
-    rows = describe_choice(result)
+    rows = outcome.candidates
     table = Table(title="Each method's best (silhouette: higher is better; BIC: lower is "
                         "better)", title_justify="left")
     for column in ("method", "k", "criterion", "score", "silhouette", "s", ""):
@@ -194,25 +192,11 @@ def _show_anomalies(console: Any, outcome: Any) -> None:
     console.print(table)
 
 
-def _write_rows(console: Any, data: str, sql: str | None, output: Path, column: str,
-                values: Any, *, flags: Any = None) -> None:
-    """The input table with the result as new columns, through a temp file."""
-    import os
+def _write_rows(console: Any, settings: Any, output: Path, columns: dict[str, Any]) -> None:
+    from trainforge.jobs.segments import write_rows_with
 
-    from trainforge.data.read import read_table
-
-    frame = read_table(data, sql=sql).frame.copy()
-    frame[column] = values
-    if flags is not None:
-        frame["is_anomaly"] = flags
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(f".{output.name}.partial")
-    if output.suffix.lower() == ".parquet":
-        frame.to_parquet(partial, index=False)
-    else:
-        frame.to_csv(partial, index=False)
-    os.replace(partial, output)
-    console.print(f"[bold]Wrote[/] {output} ({len(frame):,} rows with `{column}`)")
+    n_rows = write_rows_with(settings, output, columns)
+    console.print(f"[bold]Wrote[/] {output} ({n_rows:,} rows with `{next(iter(columns))}`)")
 
 
 def _next_steps(console: Any, version: Any, report: Path) -> None:

@@ -115,8 +115,8 @@ def train(
                              "split": split, "group_column": group_column,
                              "time_column": time_column, "test_size": test_size,
                              "init_from": init_from, "freeze_backbone": freeze_backbone}, config)
-    from trainforge._train import run_training
     from trainforge.cli.progress import TrainingDisplay
+    from trainforge.jobs.train import run_training
     from trainforge.workspace import Workspace
 
     workspace = Workspace()
@@ -127,9 +127,9 @@ def train(
 
 
 def _resume(run_id: str, *, time_budget: float | None, started_at: float) -> None:
-    from trainforge._train import resume_training
     from trainforge.cli.progress import TrainingDisplay
     from trainforge.config import TrainConfig
+    from trainforge.jobs.train import resume_training
     from trainforge.store.runs import get_run
     from trainforge.workspace import Workspace
 

@@ -2,8 +2,8 @@
 
 - train: ``run_training`` — or ``resume_training`` when an earlier attempt of the job left a
   run (its worker died): the retry continues that run, same id, from its checkpoints;
-- predict: ``predict_file`` into ``<artifacts>/jobs/<id>/predictions.csv``;
-- evaluate: ``trainforge.evaluate``.
+- predict: ``run_prediction`` into ``<artifacts>/jobs/<id>/predictions.csv``;
+- evaluate: ``run_evaluation``.
 
 ``run_job`` returns the job's result (JSON values); an exception is the job's failure, and a
 KeyboardInterrupt (cancel, shutdown) goes up to the worker, which decides what it means.
@@ -87,8 +87,8 @@ def run_job(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _train(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
-    from trainforge._train import resume_training, run_training
     from trainforge.config import TrainConfig
+    from trainforge.jobs.train import resume_training, run_training
     from trainforge.store.runs import get_run
 
     log = JobLog(workspace, job["id"])
@@ -115,26 +115,25 @@ def _train(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _predict(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
-    from trainforge.serving.batch import predict_file
+    from trainforge.jobs.predict import run_prediction
 
-    config = job["config"]
-    loaded = workspace.registry.load(config["model"])
-    output = output_path(workspace, job["id"])
-    job_store.append_log(workspace, job["id"], f"predicting with {loaded.ref}")
-    done = predict_file(loaded, dataset_file(workspace, job), output)
+    outcome = run_prediction(job["config"]["model"], dataset_file(workspace, job),
+                             output_path(workspace, job["id"]), workspace=workspace,
+                             observers=[JobLog(workspace, job["id"])])
+    done = outcome.batch
     job_store.append_log(workspace, job["id"],
                          f"wrote {done.n_rows:,} predictions in {done.seconds:.2f} s")
-    return {"model": loaded.ref, "rows": done.n_rows, "output": OUTPUT_NAME,
+    return {"model": outcome.model, "rows": done.n_rows, "output": OUTPUT_NAME,
             "skipped": list(done.skipped)}
 
 
 def _evaluate(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
-    import trainforge
+    from trainforge.jobs.evaluate import run_evaluation
 
     config = job["config"]
     job_store.append_log(workspace, job["id"], f"evaluating {config['model']}")
-    evaluation = trainforge.evaluate(config["model"], dataset_file(workspace, job),
-                                     workspace=workspace)
+    evaluation = run_evaluation(config["model"], dataset_file(workspace, job),
+                                workspace=workspace)
     shown = ", ".join(f"{k} {v:.4f}" for k, v in list(evaluation.metrics.items())[:4])
     job_store.append_log(workspace, job["id"], f"{evaluation.n_rows:,} rows: {shown}")
     return {"model": config["model"], "evaluation": evaluation.to_dict(),

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from tests._paths import EXAMPLES
 
-from trainforge._train import run_training
 from trainforge.config import TrainConfig
+from trainforge.jobs.train import run_training
 from trainforge.store.runs import get_run
 from trainforge.workspace import Workspace
 

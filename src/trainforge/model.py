@@ -1,18 +1,40 @@
-"""The SDK's model object: a registered model version you can predict with."""
+"""The SDK's model objects: a registered model version you can predict with, and what each
+job returns (the model it registered plus the job's outcome)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Generic, Protocol, TypeAlias, TypeVar
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
+from trainforge.json_value import JSONValue
 from trainforge.registry.loaded import LoadedModel
 
-Rows: TypeAlias = pd.DataFrame | Sequence[Mapping[str, Any]] | str | Path
+if TYPE_CHECKING:  # the outcomes are named in quotes below: loading them loads every job
+    from trainforge.data.task import Task
+    from trainforge.evaluation.diagnosis import Diagnosis
+    from trainforge.evaluation.evaluate import Evaluation
+    from trainforge.evaluation.segments import AnomalyProfile, SegmentProfile
+    from trainforge.jobs.rl import RLOutcome  # noqa: F401
+    from trainforge.jobs.segments import AnomaliesOutcome, SegmentsOutcome  # noqa: F401
+    from trainforge.jobs.train import TrainingOutcome  # noqa: F401
+    from trainforge.rl.evaluation import Evaluation as PolicyEvaluation
+
+# a table: a frame, records (one mapping of column to value per row), or a file to read
+Rows: TypeAlias = pd.DataFrame | Sequence[Mapping[str, object]] | str | Path
+
+
+class _JobOutcome(Protocol):
+    @property
+    def run_id(self) -> str: ...
+
+
+Outcome = TypeVar("Outcome", bound=_JobOutcome)
 
 
 def _as_frame(data: Rows) -> pd.DataFrame:
@@ -44,7 +66,7 @@ class Model:
         return self.loaded.ref
 
     @property
-    def task(self) -> Any:
+    def task(self) -> Task:
         return self.loaded.model.task
 
     @property
@@ -52,11 +74,11 @@ class Model:
         return tuple(self.loaded.model.task.classes)
 
     @property
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> dict[str, JSONValue]:
         return self.loaded.manifest
 
     @property
-    def metrics(self) -> dict[str, Any]:
+    def metrics(self) -> dict[str, JSONValue]:
         return dict(self.loaded.manifest.get("metrics", {}))
 
     @property
@@ -79,7 +101,7 @@ class Model:
         proba = self.loaded.tabular.predict_proba(frame)
         return pd.DataFrame(proba, columns=list(self.classes), index=frame.index)
 
-    def act(self, observation: Any) -> np.ndarray:
+    def act(self, observation: ArrayLike) -> np.ndarray:
         """A policy's deterministic action for one observation (or one per row of a batch).
 
         Raises:
@@ -98,25 +120,24 @@ class Model:
         return f"<trainforge model {self.ref}: {self.task.describe()}>"
 
 
-class _Produced(Model):
+class _Produced(Model, Generic[Outcome]):
     """A model a job just made, with the job's outcome (how it was found, how it did)."""
 
-    def __init__(self, loaded: LoadedModel, outcome: Any) -> None:
+    def __init__(self, loaded: LoadedModel, outcome: Outcome) -> None:
         super().__init__(loaded)
         self.outcome = outcome
 
     @property
     def run_id(self) -> str:
         """The run in the store that made it (``trainforge runs show RUN``)."""
-        return str(self.outcome.run_id)
+        return self.outcome.run_id
 
 
-class TrainedModel(_Produced):
+class TrainedModel(_Produced["TrainingOutcome"]):
     """What ``train()`` returns: the registered model plus how it was found and how it did."""
 
-
     @property
-    def evaluation(self) -> Any:
+    def evaluation(self) -> Evaluation:
         """Metrics on the held-out test split, which model selection never saw."""
         return self.outcome.evaluation
 
@@ -125,13 +146,13 @@ class TrainedModel(_Produced):
         return pd.DataFrame([asdict(c) for c in self.outcome.search.leaderboard])
 
     @property
-    def diagnosis(self) -> Any:
+    def diagnosis(self) -> Diagnosis:
+        """Train, validation and test scores side by side: does it overfit, beat a baseline?"""
         return self.outcome.diagnosis
 
 
-class SegmentsModel(_Produced):
+class SegmentsModel(_Produced["SegmentsOutcome"]):
     """What ``cluster()`` returns: the registered clustering model and what it found."""
-
 
     @property
     def labels(self) -> np.ndarray:
@@ -139,21 +160,18 @@ class SegmentsModel(_Produced):
         return np.asarray(self.outcome.result.labels)
 
     @property
-    def segments(self) -> list[Any]:
+    def segments(self) -> list[SegmentProfile]:
         """Each segment in words: size, share, the features that set it apart, typical values."""
         return list(self.outcome.described.segments)
 
     @property
     def candidates(self) -> pd.DataFrame:
         """Every method and number of clusters compared, with its scores."""
-        from trainforge.training.unsupervised import describe_choice
-
-        return pd.DataFrame(describe_choice(self.outcome.result))
+        return pd.DataFrame(self.outcome.candidates)
 
 
-class AnomaliesModel(_Produced):
+class AnomaliesModel(_Produced["AnomaliesOutcome"]):
     """What ``find_anomalies()`` returns: the registered detector and what it found."""
-
 
     @property
     def scores(self) -> np.ndarray:
@@ -166,21 +184,20 @@ class AnomaliesModel(_Produced):
         return np.asarray(self.outcome.result.is_anomaly)
 
     @property
-    def anomalies(self) -> list[Any]:
+    def anomalies(self) -> list[AnomalyProfile]:
         """The top anomalies, each with the features that drive its score."""
         return list(self.outcome.described.anomalies)
 
 
-class TrainedPolicy(_Produced):
+class TrainedPolicy(_Produced["RLOutcome"]):
     """What ``train_agent()`` returns: the registered policy plus how it was trained and how
     it did."""
 
-
     @property
-    def evaluation(self) -> Any:
+    def evaluation(self) -> PolicyEvaluation:
         """``(mean, std, returns)`` over the evaluation episodes, deterministic actions."""
         return self.outcome.evaluation
 
     @property
     def algorithm(self) -> str:
-        return str(self.outcome.algorithm)
+        return self.outcome.algorithm

@@ -8,16 +8,18 @@ checkpoints under the run's checkpoint directory until it succeeds, and resumes 
 from __future__ import annotations
 
 import re
-import shutil
 import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from trainforge.config import RLTrainConfig
-from trainforge.errors import ConfigError, NeedsReinforcementLearning, TrainingInterrupted
+from trainforge.errors import ConfigError, NeedsReinforcementLearning
+from trainforge.jobs.lifecycle import Run, run_lifecycle
+from trainforge.jobs.observers import notify
+from trainforge.json_value import JSONValue
 from trainforge.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -40,7 +42,7 @@ class RLOutcome:
     config: RLTrainConfig
     algorithm: str
     why: str  # why this algorithm and these settings, in a sentence
-    settings: dict[str, Any]
+    settings: dict[str, JSONValue]
     evaluation: Evaluation  # mean ± std return over ``config.episodes`` episodes
     timesteps: int
     resumed_from: int | None  # the timestep the run continued from, when resumed
@@ -85,45 +87,24 @@ def run_rl_training(config: RLTrainConfig, *, workspace: Workspace,
             resume.
     """
     _require_rl()
-    from trainforge._train import checkpoint_root
     from trainforge.rl.agents import choose_algorithm, describe
     from trainforge.rl.environments import make_one_env
-    from trainforge.store.runs import finish_run, peak_memory_mb, restart_run, start_run
 
     started, cpu_start = time.time(), time.process_time()
     probe = make_one_env(config.env)  # an unknown id or a failing module is named here
     action_space = describe(probe.action_space)
     algorithm = choose_algorithm(probe.action_space, config.algo)
     probe.close()
-    if resume_run is not None:
-        restart_run(workspace, resume_run)
-        run_id = resume_run
-    else:
-        run_id = start_run(workspace, kind="rl", config=config.model_dump(mode="json"),
-                           dataset_id=None)
-    checkpoints = checkpoint_root(workspace, run_id)
-    try:
+    with run_lifecycle(workspace, kind="rl", config=config, dataset_id=None,
+                       observers=observers, resume_run=resume_run,
+                       resume_command=RESUME_COMMAND, cpu_start=cpu_start) as run:
         settings, why = _settings(config, algorithm=algorithm, action_space=action_space,
-                                  checkpoints=checkpoints, observers=observers)
+                                  checkpoints=run.checkpoints, observers=observers)
         outcome = _train_evaluate_register(config, workspace=workspace, observers=observers,
-                                           run_id=run_id, settings=settings, why=why,
-                                           checkpoints=checkpoints, started=started)
-    except BaseException as error:
-        interrupted = isinstance(error, KeyboardInterrupt)
-        message = (f"interrupted; resume with `{RESUME_COMMAND} --resume {run_id}`"
-                   if interrupted else str(error) or repr(error))
-        finish_run(workspace, run_id, status="failed", metrics={}, error=message,
-                   peak_memory_mb=peak_memory_mb(), cpu_s=time.process_time() - cpu_start)
-        if interrupted and not isinstance(error, TrainingInterrupted):
-            raise TrainingInterrupted(run_id, command=RESUME_COMMAND) from error
-        raise
-    # the checkpoints were for resuming; the registered package holds the policy
-    shutil.rmtree(checkpoints, ignore_errors=True)
-    finish_run(workspace, run_id, status="succeeded",
-               metrics={"mean_return": outcome.evaluation.mean,
-                        "std_return": outcome.evaluation.std},
-               peak_memory_mb=peak_memory_mb(), cpu_s=time.process_time() - cpu_start,
-               model=(outcome.version.name, outcome.version.version))
+                                           run=run, settings=settings, why=why,
+                                           started=started)
+        run.succeeded(outcome.version, metrics={"mean_return": outcome.evaluation.mean,
+                                                "std_return": outcome.evaluation.std})
     outcome.elapsed_s = time.time() - started
     return outcome
 
@@ -199,8 +180,8 @@ def _settings(config: RLTrainConfig, *, algorithm: str, action_space: str, check
               "actions, SAC for continuous ones)")
     if config.search_trials is not None:
         per_trial = min(SEARCH_TRIAL_TIMESTEPS, config.timesteps)
-        _notify(observers, "on_phase", f"searching {config.search_trials} settings of "
-                                       f"{algorithm}, {per_trial:,} timesteps each")
+        notify(observers, "on_phase", f"searching {config.search_trials} settings of "
+                                      f"{algorithm}, {per_trial:,} timesteps each")
         settings = search_settings(config.env, algo=algorithm, trials=config.search_trials,
                                    timesteps_per_trial=per_trial, seed=config.seed)
         why = (f"{reason}; settings from a search of {config.search_trials} trials "
@@ -217,17 +198,18 @@ def _settings(config: RLTrainConfig, *, algorithm: str, action_space: str, check
 
 
 def _train_evaluate_register(config: RLTrainConfig, *, workspace: Workspace,
-                             observers: Sequence[object], run_id: str, settings: AgentSettings,
-                             why: str, checkpoints: Path, started: float) -> RLOutcome:
+                             observers: Sequence[object], run: Run, settings: AgentSettings,
+                             why: str, started: float) -> RLOutcome:
     from trainforge.rl.evaluation import evaluate_agent
     from trainforge.rl.training import train_agent
 
+    run_id = run.id
     recorder = _CurveRecorder(workspace, run_id,
                               every_steps=max(config.timesteps // CURVE_POINTS, 1))
     agent = train_agent(config.env, timesteps=config.timesteps, seed=config.seed,
-                        checkpoint_dir=checkpoints, checkpoint_every=config.checkpoint_every,
+                        checkpoint_dir=run.checkpoints, checkpoint_every=config.checkpoint_every,
                         settings=settings, callbacks=[*observers, recorder])
-    _notify(observers, "on_phase", f"evaluating over {config.episodes} episodes")
+    notify(observers, "on_phase", f"evaluating over {config.episodes} episodes")
     evaluation = evaluate_agent(agent, config.env, episodes=config.episodes)
     name = config.name or default_name(config.env)
     version = _register(config, workspace=workspace, observers=observers, name=name,
@@ -257,7 +239,7 @@ def _register(config: RLTrainConfig, *, workspace: Workspace, observers: Sequenc
                "observation_shape": list(observation_space.shape or ()),
                "action_space": describe(agent.model.action_space)}
     with tempfile.TemporaryDirectory(prefix="trainforge-rl-") as scratch:
-        _notify(observers, "on_phase", "writing the report")
+        notify(observers, "on_phase", "writing the report")
         report = write_rl_report(
             Path(scratch) / "report.html", title=name, env=config.env, why=why,
             settings=agent.settings.as_json(), curve=agent.learning_curve,
@@ -267,7 +249,7 @@ def _register(config: RLTrainConfig, *, workspace: Workspace, observers: Sequenc
         # serving will load, with no SB3 training state attached
         save_policy(agent, Path(scratch) / "policy")
         policy = PolicyModel(load_policy(Path(scratch) / "policy"))
-        _notify(observers, "on_phase", "registering the policy")
+        notify(observers, "on_phase", "registering the policy")
         return workspace.registry.register(
             policy, name=name,
             # flat, as for the other kinds without a test split: the evaluation episodes
@@ -283,10 +265,3 @@ def _require_rl() -> None:
     for module, package in (("gymnasium", "gymnasium"), ("stable_baselines3", "stable-baselines3")):
         if importlib.util.find_spec(module) is None:
             raise NeedsReinforcementLearning(package)
-
-
-def _notify(observers: Sequence[object], hook: str, *args: Any) -> None:
-    for observer in observers:
-        method = getattr(observer, hook, None)
-        if method is not None:
-            method(*args)

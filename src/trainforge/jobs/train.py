@@ -6,17 +6,19 @@ Every door (SDK, CLI, REST) builds a ``TrainConfig`` and calls ``run_training``.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainforge.config import TrainConfig
 from trainforge.data.task import LOWER_IS_BETTER
-from trainforge.errors import ConfigError, TrainingInterrupted
+from trainforge.errors import ConfigError
+from trainforge.jobs.lifecycle import Run, checkpoint_root, run_lifecycle
+from trainforge.jobs.observers import notify
+from trainforge.json_value import JSONValue
 from trainforge.training.semi_supervised import (
     SEMI_SUPERVISED_SEARCH_SHARE,
     fit_method,
@@ -25,36 +27,52 @@ from trainforge.training.semi_supervised import (
 )
 from trainforge.workspace import Workspace
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from trainforge.algorithms.model import TabularModel
+    from trainforge.data.dataset import Dataset
+    from trainforge.data.profile import Profile
+    from trainforge.data.targets import TargetReport
+    from trainforge.data.task import Task
+    from trainforge.evaluation.diagnosis import Diagnosis
+    from trainforge.evaluation.evaluate import Evaluation
+    from trainforge.registry.records import ModelVersion
+    from trainforge.training.automl import SearchResult
+    from trainforge.training.callbacks import EpochEvent, TrialEvent
+    from trainforge.training.semi_supervised import SemiSupervised
+
+# checkpoint_root: where a run's networks checkpoint (the lifecycle removes them on success)
+__all__ = ["RESUME_COMMAND", "TrainingOutcome", "checkpoint_root", "resume_training",
+           "run_training"]
+
+RESUME_COMMAND = "trainforge train"
+
 
 @dataclass
 class TrainingOutcome:
     """Everything one training run produced; the SDK wraps it as a ``TrainedModel``."""
 
     config: TrainConfig
-    task: Any
-    target_report: Any
-    profile: Any
-    search: Any
-    evaluation: Any
-    diagnosis: Any
+    task: Task
+    target_report: TargetReport
+    profile: Profile
+    search: SearchResult
+    evaluation: Evaluation
+    diagnosis: Diagnosis
     importance: list[tuple[str, float, float]]
-    version: Any  # the registered ModelVersion
+    version: ModelVersion  # the registered model
     run_id: str
     report_path: Path
     elapsed_s: float
     refitted: bool = False  # the registered model was refit on all labelled rows
-    semi_supervised: dict[str, Any] | None = None  # the methods compared, and the one kept
+    semi_supervised: dict[str, JSONValue] | None = None  # the methods compared, the one kept
 
 
 # Observers (the CLI's progress display, the server's job log) may define any of:
-# on_task(task, notes, profile, features), on_run_start(run_id) (a job records it at once, so
-# a retry can resume the run), on_phase(text), and the search callbacks
-# of trainforge.training.callbacks (on_fit_start, on_trial_end, on_fit_end, on_error).
-def _notify(observers: Sequence[object], hook: str, *args: Any) -> None:
-    for observer in observers:
-        method = getattr(observer, hook, None)
-        if method is not None:
-            method(*args)
+# on_task(task, notes, profile, features), on_run_start(run_id), on_phase(text), and the
+# search callbacks of trainforge.training.callbacks (on_fit_start, on_trial_end, on_fit_end,
+# on_error); see trainforge.jobs.observers.
 
 
 class _RunRecorder:
@@ -65,7 +83,7 @@ class _RunRecorder:
         self.workspace, self.run_id = workspace, run_id
         self.trial = 0
 
-    def on_epoch_end(self, event: Any) -> None:
+    def on_epoch_end(self, event: EpochEvent) -> None:
         from trainforge.store.runs import log_metric
 
         prefix = f"trial{self.trial}.{event.algorithm}"
@@ -75,7 +93,7 @@ class _RunRecorder:
             log_metric(self.workspace, self.run_id, f"{prefix}.val_loss", event.val_loss,
                        step=event.epoch)
 
-    def on_trial_end(self, event: Any) -> None:
+    def on_trial_end(self, event: TrialEvent) -> None:
         from trainforge.store.runs import log_metric
 
         if event.score is not None:
@@ -130,7 +148,6 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
     from trainforge.data.splits import train_test_split
     from trainforge.data.targets import clean_target, feature_columns, infer_task
     from trainforge.store.datasets import record_dataset
-    from trainforge.store.runs import finish_run, peak_memory_mb, restart_run, start_run
 
     if config.algorithm != "auto":
         from trainforge.algorithms import catalog
@@ -152,73 +169,58 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
         clock = dataclasses.replace(clock, search_share=SEMI_SUPERVISED_SEARCH_SHARE)
     features = feature_columns(dataset.schema, task.target, frame=frame, source=dataset.source)
     data_profile = profile_data(dataset, target=task.target)
-    _notify(observers, "on_task", task, [*read_notes, *target_report.notes], data_profile,
-            features)
+    notify(observers, "on_task", task, [*read_notes, *target_report.notes], data_profile,
+           features)
     train_frame, test_frame = train_test_split(
         frame, task, test_size=config.test_size, seed=config.seed, strategy=config.split,
         group_column=config.group_column, time_column=config.time_column)
     dataset_id = record_dataset(workspace, dataset, data_profile.to_dict())
-    if resume_run is not None:
-        restart_run(workspace, resume_run)
-        run_id = resume_run
-    else:
-        run_id = start_run(workspace, kind="train", config=config.model_dump(mode="json"),
-                           dataset_id=dataset_id)
-    _notify(observers, "on_run_start", run_id)
-    try:
+    with run_lifecycle(workspace, kind="train", config=config, dataset_id=dataset_id,
+                       observers=observers, resume_run=resume_run,
+                       resume_command=RESUME_COMMAND, cpu_start=cpu_start) as run:
         outcome = _train_evaluate_register(
-            config, workspace=workspace, observers=observers, clock=clock, run_id=run_id,
+            config, workspace=workspace, observers=observers, clock=clock, run=run,
             dataset=dataset, task=task, frame=frame, train_frame=train_frame,
             test_frame=test_frame, features=features, data_profile=data_profile,
-            unlabeled=unlabeled)
-    except BaseException as error:
-        message = (f"interrupted; resume with `trainforge train --resume {run_id}`"
-                   if isinstance(error, KeyboardInterrupt) else str(error) or repr(error))
-        finish_run(workspace, run_id, status="failed", metrics={}, error=message,
-                   peak_memory_mb=peak_memory_mb(), cpu_s=time.process_time() - cpu_start)
-        if isinstance(error, KeyboardInterrupt) and not isinstance(error, TrainingInterrupted):
-            raise TrainingInterrupted(run_id) from error
-        raise
-    # the checkpoints were for resuming; the registered package holds what was learned
-    shutil.rmtree(checkpoint_root(workspace, run_id), ignore_errors=True)
-    finish_run(workspace, run_id, status="succeeded", metrics=outcome.evaluation.metrics,
-               peak_memory_mb=peak_memory_mb(), cpu_s=time.process_time() - cpu_start,
-               model=(outcome.version.name, outcome.version.version))
-    outcome.target_report = target_report
+            target_report=target_report, unlabeled=unlabeled)
+        run.succeeded(outcome.version, metrics=outcome.evaluation.metrics)
     outcome.elapsed_s = time.time() - wall_start
     return outcome
 
 
 def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
-                             observers: Sequence[object], clock: _Clock, run_id: str,
-                             dataset: Any, task: Any, frame: Any, train_frame: Any,
-                             test_frame: Any, features: list[str],
-                             data_profile: Any, unlabeled: Any) -> TrainingOutcome:
+                             observers: Sequence[object], clock: _Clock, run: Run,
+                             dataset: Dataset, task: Task, frame: pd.DataFrame,
+                             train_frame: pd.DataFrame, test_frame: pd.DataFrame,
+                             features: list[str], data_profile: Profile,
+                             target_report: TargetReport, unlabeled: pd.DataFrame
+                             ) -> TrainingOutcome:
     from trainforge.evaluation.importance import permutation_importance
     from trainforge.training.automl import search
     from trainforge.training.refit import refit_on_all
 
+    run_id = run.id
     algorithm, fixed_params = config.algorithm, dict[str, Any]()
     if config.init_from:
         algorithm, fixed_params = _initial_network(config, workspace)
     result = search(train_frame, task=task, schema=dataset.schema, features=features,
                     deadline=clock.search_deadline(len(test_frame)), trials=config.trials,
                     seed=config.seed, algorithm=algorithm, fixed_params=fixed_params,
-                    # observers implement only the hooks they need (see _notify)
+                    # observers implement only the hooks they need (see jobs.observers)
                     callbacks=[*observers, _RunRecorder(workspace, run_id)],  # type: ignore[list-item]
-                    checkpoint_root=checkpoint_root(workspace, run_id))
-    _notify(observers, "on_phase", "evaluating on the held-out test split")
+                    checkpoint_root=run.checkpoints)
+    notify(observers, "on_phase", "evaluating on the held-out test split")
     evaluation, diagnosis = _evaluate(result, task=task, train_frame=train_frame,
                                       test_frame=test_frame)
     importance: list[tuple[str, float, float]] = []
     if len(features) > 1:  # one feature (an image, a text) is all of the model: nothing to rank
-        _notify(observers, "on_phase", "measuring permutation importance")
+        notify(observers, "on_phase", "measuring permutation importance")
         importance = permutation_importance(result.model, test_frame, seed=config.seed,
                                             deadline=clock.importance_deadline())
     semi, semi_info = None, None
     if worth_trying(task, len(unlabeled)):
-        _notify(observers, "on_phase", f"semi-supervised training with the {len(unlabeled):,} "
-                                       "unlabeled rows")
+        notify(observers, "on_phase", f"semi-supervised training with the {len(unlabeled):,} "
+                                      "unlabeled rows")
         semi = semi_supervised(result, train_frame, unlabeled, task=task, schema=dataset.schema,
                                features=features, seed=config.seed,
                                deadline=clock.refit_deadline())
@@ -227,21 +229,21 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
     refit_by = clock.refit_deadline()
     if semi is not None and semi.model is not None:
         # as for labeled-only below: the kept method learns from every labelled row too
-        _notify(observers, "on_phase", f"refitting {semi.kept} on all {len(frame):,} rows")
+        notify(observers, "on_phase", f"refitting {semi.kept} on all {len(frame):,} rows")
         if refit_by is None or time.monotonic() + semi.fit_s < refit_by:
             refitted = fit_method((semi.kept, semi.rounds), semi.recipe or result, frame,
                                   unlabeled, task=task, schema=dataset.schema,
                                   features=features, seed=config.seed, deadline=refit_by)
     else:
         # the test split has served its purpose: fit the same choices on every labelled row
-        _notify(observers, "on_phase", f"refitting the chosen blend on all {len(frame):,} rows")
+        notify(observers, "on_phase", f"refitting the chosen blend on all {len(frame):,} rows")
         refitted = refit_on_all(result, frame, task=task, schema=dataset.schema,
                                 features=features, deadline=clock.refit_deadline(),
                                 seed=config.seed)
     final = (refitted if refitted is not None else
              semi.model if semi is not None and semi.model is not None else result.model)
     name = config.name or _default_name(config)
-    lineage = {"dataset_fingerprint": dataset.fingerprint, "dataset_source": dataset.source,
+    lineage: dict[str, JSONValue] = {"dataset_fingerprint": dataset.fingerprint, "dataset_source": dataset.source,
                "run_id": run_id, "seed": config.seed, "config": config.model_dump(mode="json"),
                "n_train_rows": len(train_frame), "n_test_rows": len(test_frame),
                "refit": (f"refitted on all {len(frame)} labelled rows after the evaluation "
@@ -255,21 +257,23 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                         model=final, result=result, evaluation=evaluation, diagnosis=diagnosis,
                         importance=importance, data_profile=data_profile, lineage=lineage)
     return TrainingOutcome(
-        config=config, task=task, target_report=None, profile=data_profile, search=result,
+        config=config, task=task, target_report=target_report, profile=data_profile,
+        search=result,
         evaluation=evaluation, diagnosis=diagnosis, importance=importance, version=version,
         run_id=run_id, report_path=version.path / "report.html", elapsed_s=0.0,
         refitted=refitted is not None, semi_supervised=semi_info)
 
 
-def _compare_semi_supervised(semi: Any, evaluation: Any, test_frame: Any, task: Any
-                             ) -> tuple[Any, dict[str, Any]]:
+def _compare_semi_supervised(semi: SemiSupervised, evaluation: Evaluation,
+                             test_frame: pd.DataFrame, task: Task
+                             ) -> tuple[Evaluation, dict[str, JSONValue]]:
     """The kept model's test evaluation, and the comparison the report shows: each method's
     cross-validated score that chose, and the test score of labeled-only and the kept one."""
     from trainforge.evaluation.evaluate import evaluate
 
     labeled_test = evaluation.metrics.get(task.metric)
     kept_evaluation = evaluation if semi.model is None else evaluate(semi.model, test_frame)
-    methods = []
+    methods: list[JSONValue] = []
     for row in semi.comparison:
         test = (labeled_test if row["method"] == "labeled only" else
                 kept_evaluation.metrics.get(task.metric) if row["method"] == semi.kept else None)
@@ -278,7 +282,8 @@ def _compare_semi_supervised(semi: Any, evaluation: Any, test_frame: Any, task: 
                              "chosen_on": semi.chosen_on, "methods": methods}
 
 
-def _evaluate(result: Any, *, task: Any, train_frame: Any, test_frame: Any) -> tuple[Any, Any]:
+def _evaluate(result: SearchResult, *, task: Task, train_frame: pd.DataFrame,
+              test_frame: pd.DataFrame) -> tuple[Evaluation, Diagnosis]:
     """Test metrics of the searched model, and the train/validation/test diagnosis."""
     from trainforge.evaluation.diagnosis import diagnose
     from trainforge.evaluation.evaluate import evaluate
@@ -298,13 +303,15 @@ def _evaluate(result: Any, *, task: Any, train_frame: Any, test_frame: Any) -> t
 
 
 def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[object],
-              name: str, task: Any, model: Any, result: Any, evaluation: Any, diagnosis: Any,
-              importance: Any, data_profile: Any, lineage: dict[str, Any]) -> Any:
+              name: str, task: Task, model: TabularModel, result: SearchResult,
+              evaluation: Evaluation, diagnosis: Diagnosis,
+              importance: list[tuple[str, float, float]], data_profile: Profile,
+              lineage: dict[str, JSONValue]) -> ModelVersion:
     """Write the report and the profile, then the model package with both inside."""
     from trainforge.evaluation.report import learning_curves, model_info, write_report
 
     with tempfile.TemporaryDirectory(prefix="trainforge-report-") as scratch:
-        _notify(observers, "on_phase", "writing the report")
+        notify(observers, "on_phase", "writing the report")
         report_file = write_report(
             Path(scratch) / "report.html", title=name, task=task, evaluation=evaluation,
             diagnosis=diagnosis, leaderboard=[asdict(c) for c in result.leaderboard],
@@ -314,7 +321,7 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
             learning_curves=learning_curves(result.model))
         profile_file = Path(scratch) / "profile.json"
         data_profile.save_json(profile_file)
-        _notify(observers, "on_phase", "registering the model package")
+        notify(observers, "on_phase", "registering the model package")
         return workspace.registry.register(
             model, name=name,
             metrics={"test": evaluation.to_dict()["metrics"],
@@ -345,12 +352,7 @@ def resume_training(run_id: str, *, workspace: Workspace, observers: Sequence[ob
                         started_at=started_at, resume_run=run_id)
 
 
-def checkpoint_root(workspace: Workspace, run_id: str) -> Path:
-    """Where a run's networks keep their checkpoints until the run succeeds."""
-    return workspace.home / "checkpoints" / run_id
-
-
-def _target_of(config: TrainConfig, dataset: Any) -> str:
+def _target_of(config: TrainConfig, dataset: Dataset) -> str:
     """The user's --target; an image folder's default is its class folders' column."""
     if config.target:
         return config.target

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from tests._paths import EXAMPLES
 
-from trainforge._train import checkpoint_root, resume_training, run_training
 from trainforge.config import TrainConfig
 from trainforge.errors import TrainingInterrupted
+from trainforge.jobs.train import checkpoint_root, resume_training, run_training
 from trainforge.store.runs import get_run
 from trainforge.workspace import Workspace
 
