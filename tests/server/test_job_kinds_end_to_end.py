@@ -50,10 +50,12 @@ def finished(client: httpx.Client, body: dict[str, Any], *, timeout_s: float = 1
     answer = client.post("/api/v1/jobs", json=body)
     assert answer.status_code == 201, answer.text
     job_id = answer.json()["id"]
-    done: dict[str, Any] = wait_for(
-        lambda: (lambda job: job if job["status"] in ("succeeded", "failed") else None)(
-            client.get(f"/api/v1/jobs/{job_id}").json()),
-        timeout_s=timeout_s, what=f"{body['kind']} job {job_id}")
+
+    def ended() -> dict[str, Any] | None:
+        job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}").json()
+        return job if job["status"] in ("succeeded", "failed") else None
+
+    done = wait_for(ended, timeout_s=timeout_s, what=f"{body['kind']} job {job_id}")
     assert done["status"] == "succeeded", done["error"]
     return done
 
