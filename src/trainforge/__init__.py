@@ -78,7 +78,7 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
         outcome = resume_training(resume, workspace=ws, observers=observers)
     else:
         config = TrainConfig(data=str(data), target=target, name=name,
-                             time_budget_s=time_budget, metric=metric, seed=seed,
+                             time_budget=time_budget, metric=metric, seed=seed,
                              trials=trials, algorithm=algorithm, test_size=test_size,
                              split=split,  # type: ignore[arg-type]
                              group_column=group_column, time_column=time_column, sql=sql,
@@ -112,7 +112,7 @@ def cluster(data: str | Path, *, name: str | None = None, features: Sequence[str
     config = ClusterConfig(data=str(data), name=name, sql=sql,
                            features=tuple(features) if features is not None else None,
                            exclude=tuple(exclude), method=method, k=k,
-                           time_budget_s=time_budget, seed=seed)
+                           time_budget=time_budget, seed=seed)
     outcome = run_clustering(config, workspace=ws, observers=observers)
     return SegmentsModel(ws.registry.load(outcome.version.ref), outcome)
 

@@ -1,45 +1,82 @@
-"""Typed configs, one per job: CLI flags, config files and REST bodies all build them."""
+"""Typed configs, one per job: CLI flags, config files and REST bodies all build them.
+
+Each field is declared once, here: its default, its bounds and (``description``) what it means.
+The server's job bodies are derived from these models (``server/job_requests.py``), and
+``tests/test_train_options.py`` checks the CLI's options and the SDK's signatures against them.
+A user types the budget as ``time_budget`` at every door (flag, keyword, TOML key, JSON field);
+the field keeps its unit in its name, ``time_budget_s``, which stored runs use.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, PositiveInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PositiveInt
 
 # bounds every door shares: the libraries take 32-bit seeds, and a budget or trial count past
 # these is a typo, not a plan (a week of search; a hundred thousand trials)
 MAX_SEED = 2**31 - 1
 MAX_TIME_BUDGET_S = 7 * 24 * 3600.0
 MAX_TRIALS = 100_000
+MAX_NAME_CHARS = 200  # a column, model or algorithm name; more is not a name but a payload
+MAX_COLUMNS = 10_000  # columns one may list in ``features`` or ``exclude``
+MAX_SEGMENTS = 1_000  # ``k``: more segments than anyone could read
+MAX_TIMESTEPS = 10**9  # environment steps: weeks of training on one machine
+MAX_EPISODES = 100_000
+MAX_ENV_COPIES = 1_024
 
 
-class TrainConfig(BaseModel, frozen=True, extra="forbid"):
+def _not_a_bool(value: Any) -> Any:
+    # lax parsing reads true as 1: `seed = true` in a file or a body is a mistake, not a seed
+    if isinstance(value, bool):  # a ValueError, which pydantic reports against the field
+        raise ValueError("a number is needed, not true or false")  # noqa: TRY004
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_not_a_bool), Field(allow_inf_nan=False)]
+WholeNumber = Annotated[int, BeforeValidator(_not_a_bool)]
+Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
+Seed = Annotated[WholeNumber, Field(ge=0, le=MAX_SEED, description="random seed")]
+# A budget's alias, "time_budget", is its one spelling at every door (`--time-budget`,
+# `time_budget=`, `time_budget = ` in TOML, "time_budget" in JSON); `populate_by_name` accepts
+# the field's own name too, which stored run configs use (mypy's pydantic plugin reads it
+# from the class body, and knows it by this older spelling, not `validate_by_name`)
+
+
+class TrainConfig(BaseModel):
     """Everything that decides a training run; a run can be repeated from it exactly."""
 
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
     data: str  # a file, an image folder, or a SQLAlchemy URL when ``sql`` is given
-    target: str | None = None  # required for tables; an image folder's is its class folders
-    name: str | None = None  # registry name; defaults to the data file's stem
+    target: Name | None = Field(
+        default=None, description="the column to predict (an image folder's classes are its "
+                                  "sub-folders)")
+    name: Name | None = Field(default=None,
+                              description="registry name (default: the data file's name)")
     sql: str | None = None  # a query to run against ``data`` as a database URL
-    algorithm: str = "auto"  # a catalog name, or "auto" to let AutoML choose
-    time_budget_s: float = Field(default=60.0, gt=0, le=MAX_TIME_BUDGET_S)
-    # fixed trial count: same seed, same model on any machine
-    trials: PositiveInt | None = Field(default=None, le=MAX_TRIALS)
-    metric: str | None = None  # defaults to the task's (roc_auc, balanced_accuracy, r2)
-    seed: int = Field(default=0, ge=0, le=MAX_SEED)
-    test_size: float = Field(default=0.2, gt=0.0, lt=0.9)
-    split: Literal["stratified", "random", "group", "time"] = "stratified"
-    group_column: str | None = None  # for split="group"
-    time_column: str | None = None  # for split="time"
-    init_from: str | None = None  # NAME[:VERSION|@ALIAS] of a registered network to start from
-    freeze_backbone: bool = False  # with init_from: train only the new head
-
-
-class ResumeConfig(BaseModel, frozen=True, extra="forbid"):
-    """Continue an interrupted training run from its checkpoints."""
-
-    run_id: str
-    time_budget_s: float | None = Field(default=None, gt=0)  # default: the run's own budget
+    algorithm: Name = Field(default="auto", description="a catalog name, or auto to let "
+                                                        "AutoML choose")
+    time_budget_s: Number = Field(default=60.0, gt=0, le=MAX_TIME_BUDGET_S, alias="time_budget",
+                                  description="seconds for the whole run, report included")
+    trials: WholeNumber | None = Field(
+        default=None, gt=0, le=MAX_TRIALS,
+        description="run exactly N search trials (reproducible on any machine) instead of a "
+                    "budget")
+    metric: Name | None = Field(default=None, description="the metric to optimise (default: "
+                                                          "roc_auc, balanced_accuracy or r2)")
+    seed: Seed = 0
+    test_size: Number = Field(default=0.2, gt=0.0, lt=0.9, description="held-out share")
+    split: Literal["stratified", "random", "group", "time"] = Field(
+        default="stratified", description="how the test split is drawn")
+    group_column: Name | None = Field(default=None, description="the column for split=group")
+    time_column: Name | None = Field(default=None, description="the column for split=time")
+    init_from: Name | None = Field(
+        default=None, description="a registered network (NAME, NAME:VERSION or NAME@ALIAS) "
+                                  "to start from: its backbone, a new head")
+    freeze_backbone: bool = Field(default=False,
+                                  description="with init_from: train only the new head")
 
 
 class PredictConfig(BaseModel, frozen=True, extra="forbid"):
@@ -61,32 +98,52 @@ class ServeConfig(BaseModel, frozen=True, extra="forbid"):
     max_records: PositiveInt = MAX_RECORDS  # per request; more is a 413 saying to split
 
 
-class ClusterConfig(BaseModel, frozen=True, extra="forbid"):
+Columns = tuple[Name, ...]
+
+
+class ClusterConfig(BaseModel):
     """A clustering run: segments of a table's rows, with no target."""
 
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
     data: str  # a file, or a SQLAlchemy URL when ``sql`` is given
-    name: str | None = None  # registry name; defaults to "<data stem>-segments"
+    name: Name | None = Field(default=None, description="registry name (default: the data "
+                                                        "file's name + '-segments')")
     sql: str | None = None
-    features: tuple[str, ...] | None = None  # the columns to compare rows by; default: all
-    exclude: tuple[str, ...] = ()  # columns to leave out (a label, an id the sniffer missed)
-    method: str = "auto"  # "auto", "kmeans", "gmm", "agglomerative" or "hdbscan"
-    k: PositiveInt | None = None  # the number of segments; default: chosen on the data (2-10)
-    time_budget_s: float = Field(default=60.0, gt=0)
-    seed: int = 0
+    features: Columns | None = Field(default=None, max_length=MAX_COLUMNS,
+                                     description="the columns to compare rows by (default: all)")
+    exclude: Columns = Field(default=(), max_length=MAX_COLUMNS,
+                             description="columns to leave out (a label, an id)")
+    method: Name = Field(default="auto",
+                         description="auto, kmeans, gmm, agglomerative or hdbscan")
+    k: WholeNumber | None = Field(default=None, gt=0, le=MAX_SEGMENTS,
+                                  description="the number of segments (default: chosen on the "
+                                              "data, 2 to 10)")
+    time_budget_s: Number = Field(default=60.0, gt=0, le=MAX_TIME_BUDGET_S, alias="time_budget",
+                                  description="seconds for comparing methods and numbers of "
+                                              "segments")
+    seed: Seed = 0
 
 
 class AnomalyConfig(BaseModel, frozen=True, extra="forbid"):
     """An anomaly run: a score per row of a table, and the rows that stand out."""
 
     data: str
-    name: str | None = None  # registry name; defaults to "<data stem>-anomalies"
+    name: Name | None = Field(default=None, description="registry name (default: the data "
+                                                        "file's name + '-anomalies')")
     sql: str | None = None
-    features: tuple[str, ...] | None = None
-    exclude: tuple[str, ...] = ()
-    method: str = "auto"  # "auto", "lof", "isolation_forest" or "robust_covariance"
-    contamination: float | Literal["auto"] = "auto"  # expected share of anomalies, (0, 0.5]
-    top: PositiveInt = 10  # anomalies described in the output and the report
-    seed: int = 0
+    features: Columns | None = Field(default=None, max_length=MAX_COLUMNS,
+                                     description="the columns to compare rows by (default: all)")
+    exclude: Columns = Field(default=(), max_length=MAX_COLUMNS,
+                             description="columns to leave out (a label, an id)")
+    method: Name = Field(default="auto",
+                         description="auto, lof, isolation_forest or robust_covariance")
+    # its range, (0, 0.5], is checked where it is used (``anomaly.check_contamination``)
+    contamination: Number | Literal["auto"] = Field(
+        default="auto", description="'auto', or the expected share of anomalies in (0, 0.5]")
+    top: WholeNumber = Field(default=10, gt=0, le=MAX_EPISODES,
+                             description="anomalies described in the output and the report")
+    seed: Seed = 0
 
 
 class ServerConfig(BaseModel, frozen=True, extra="forbid"):
@@ -108,12 +165,21 @@ class ServerConfig(BaseModel, frozen=True, extra="forbid"):
 class RLTrainConfig(BaseModel, frozen=True, extra="forbid"):
     """Everything that decides a reinforcement-learning run; a run is repeated from it."""
 
-    env: str  # a Gymnasium id ("CartPole-v1") or "module:Class" for the user's own environment
-    algo: str | None = None  # PPO, A2C, DQN, SAC or TD3; None picks one for the action space
-    timesteps: PositiveInt = 100_000  # environment steps in all, every copy counted
-    name: str | None = None  # registry name; defaults to the env id, lower-cased
-    seed: int = 0
-    n_envs: PositiveInt | None = None  # environment copies stepped together; None: the default
-    search_trials: PositiveInt | None = None  # a short search over the settings first
-    episodes: PositiveInt = 20  # evaluation episodes (mean ± std return)
+    env: Name = Field(description="a Gymnasium id (CartPole-v1), or module:Class for your own "
+                                  "environment")
+    algo: Name | None = Field(default=None, description="PPO, A2C, DQN, SAC or TD3 (default: "
+                                                        "one for the action space)")
+    timesteps: WholeNumber = Field(default=100_000, gt=0, le=MAX_TIMESTEPS,
+                                   description="environment steps in all, every copy counted")
+    name: Name | None = Field(default=None, description="registry name (default: the "
+                                                        "environment id, lower-cased)")
+    seed: Seed = 0
+    n_envs: WholeNumber | None = Field(default=None, gt=0, le=MAX_ENV_COPIES,
+                                       description="environment copies stepped together "
+                                                   "(default: the algorithm's)")
+    search_trials: WholeNumber | None = Field(
+        default=None, gt=0, le=MAX_TRIALS,
+        description="first search this many settings of the algorithm (short runs)")
+    episodes: WholeNumber = Field(default=20, gt=0, le=MAX_EPISODES,
+                                  description="evaluation episodes (mean ± std return)")
     checkpoint_every: PositiveInt = 10_000  # timesteps; a kill loses at most this many

@@ -117,3 +117,22 @@ def test_the_job_pages_cancel_button_cancels_a_queued_job(editor, trained):
     editor.post(f"/ui/jobs/{job_id}/cancel")
     assert jobs.get_job(trained, job_id)["status"] == "cancelled"
     assert "Cancel the job" not in editor.get(f"/jobs/{job_id}").text
+
+
+def test_a_job_form_queues_the_job_its_inputs_describe(editor, trained):
+    from trainforge.store import jobs
+
+    with open(EXAMPLES / "wine.csv", "rb") as handle:
+        dataset = editor.post("/ui/datasets", files={"file": ("wine.csv", handle)}
+                              ).headers["hx-redirect"].rsplit("/", 1)[1]
+    assert 'name="exclude"' in editor.get("/jobs/new/cluster").text
+    answer = editor.post("/ui/jobs/new/cluster", data={"dataset": dataset, "k": "3",
+                                                       "exclude": "cultivar, proline"})
+    job = jobs.get_job(trained, answer.headers["hx-redirect"].rsplit("/", 1)[1])
+    assert job["kind"] == "cluster" and job["config"]["cluster"]["k"] == 3
+    assert job["config"]["cluster"]["exclude"] == ["cultivar", "proline"]
+
+
+def test_a_bad_job_form_value_is_named_in_the_form(editor):
+    answer = editor.post("/ui/jobs/new/rl_train", data={"env": "CartPole-v1", "timesteps": "0"})
+    assert "timesteps" in answer.text and 'class="error"' in answer.text

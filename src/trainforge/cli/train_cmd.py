@@ -15,18 +15,32 @@ def _process_start() -> float:
     return float(psutil.Process().create_time())
 
 
+OLD_BUDGET_KEY = "time_budget_s"  # what config files said before the budget had one spelling
+
+
 def _read_config_file(path: Path) -> dict[str, Any]:
+    """The file's fields, as a user spells them at every door (``time_budget``)."""
     import tomllib
+    import warnings
 
     from trainforge.errors import ConfigError
 
     try:
         with path.open("rb") as handle:
-            return tomllib.load(handle)
+            fields = tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist; check --config") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML ({error}); check --config") from None
+    if OLD_BUDGET_KEY in fields:  # still read, so that a run written down repeats as it was
+        if "time_budget" in fields:
+            raise ConfigError(f"{path} gives both time_budget and {OLD_BUDGET_KEY}; keep "
+                              "time_budget")
+        warnings.warn(f"`{OLD_BUDGET_KEY}` in {path} is deprecated since 0.2, removed in 0.4; "
+                      "write `time_budget` (the --time-budget flag's name)", FutureWarning,
+                      stacklevel=2)
+        fields["time_budget"] = fields.pop(OLD_BUDGET_KEY)
+    return fields
 
 
 def build_config(given: dict[str, Any], config_file: Path | None) -> Any:
@@ -52,7 +66,7 @@ def _flag(location: tuple[Any, ...], *, from_file: bool) -> str:
     field = ".".join(map(str, location)) or "config"
     if from_file or field == "data":
         return field
-    return "--" + field.removesuffix("_s").replace("_", "-")
+    return "--" + field.replace("_", "-")
 
 
 def train(
@@ -71,7 +85,8 @@ def train(
     algorithm: Annotated[str | None, typer.Option(
         help="a catalog name to use only that algorithm (default: auto)")] = None,
     sql: Annotated[str | None, typer.Option(help="SQL query; DATA is then a SQLAlchemy URL")] = None,
-    split: Annotated[str | None, typer.Option(help="stratified, random, group or time")] = None,
+    split: Annotated[str | None, typer.Option(
+        help="stratified, random, group or time (default: stratified)")] = None,
     group_column: Annotated[str | None, typer.Option(help="column for --split group")] = None,
     time_column: Annotated[str | None, typer.Option(help="column for --split time")] = None,
     test_size: Annotated[float | None, typer.Option(help="held-out share (default: 0.2)")] = None,
@@ -110,7 +125,7 @@ def train(
         _resume(resume, time_budget=time_budget, started_at=started_at)
         return
     settings = build_config({"data": data, "target": target, "name": name,
-                             "time_budget_s": time_budget, "metric": metric, "seed": seed,
+                             "time_budget": time_budget, "metric": metric, "seed": seed,
                              "trials": trials, "algorithm": algorithm, "sql": sql,
                              "split": split, "group_column": group_column,
                              "time_column": time_column, "test_size": test_size,
@@ -153,7 +168,5 @@ def _train_on_server(url: str, *, token: str | None, data: str | None, config_fi
                           "only locally (a server's job resumes by itself)")
     fields = _read_config_file(config_file) if config_file else {}
     fields.pop("data", None)
-    if "time_budget_s" in fields:  # the file uses the config's names; the API says time_budget
-        fields["time_budget"] = fields.pop("time_budget_s")
     fields.update({k: v for k, v in given.items() if v is not None})
     train_remotely(url, token=token, data=data, settings=fields)

@@ -3,7 +3,14 @@
 - train: ``run_training`` — or ``resume_training`` when an earlier attempt of the job left a
   run (its worker died): the retry continues that run, same id, from its checkpoints;
 - predict: ``run_prediction`` into ``<artifacts>/jobs/<id>/predictions.csv``;
-- evaluate: ``run_evaluation``.
+- evaluate: ``run_evaluation``;
+- cluster, anomalies: ``run_clustering``, ``run_anomalies``;
+- rl_train: ``run_rl_training`` on a run the job records first, so that a retry after its
+  worker died continues that run from its last checkpoint;
+- rl_eval: ``replay``.
+
+A job that reads an upload links it to the dataset version its run recorded (the lineage
+``GET /api/v1/datasets/{id}`` shows), when the upload was not linked already.
 
 ``run_job`` returns the job's result (JSON values); an exception is the job's failure, and a
 KeyboardInterrupt (cancel, shutdown) goes up to the worker, which decides what it means.
@@ -80,7 +87,9 @@ class JobLog:
 
 def run_job(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
     """Run ``job`` (a row of the queue) to its end; returns its result."""
-    runner = {"train": _train, "predict": _predict, "evaluate": _evaluate}.get(job["kind"])
+    runner = {"train": _train, "predict": _predict, "evaluate": _evaluate,
+              "cluster": _cluster, "anomalies": _anomalies, "rl_train": _rl_train,
+              "rl_eval": _rl_eval}.get(job["kind"])
     if runner is None:
         raise ValueError(f"no runner for jobs of kind {job['kind']!r}")
     return runner(workspace, job)
@@ -103,6 +112,7 @@ def _train(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
     else:
         settings = {**job["config"]["train"], "data": str(dataset_file(workspace, job))}
         outcome = run_training(TrainConfig(**settings), workspace=workspace, observers=[log])
+    link_upload(workspace, job, outcome.run_id)
     version = outcome.version
     metrics = dict(outcome.evaluation.metrics)
     shown = ", ".join(f"{k} {v:.4f}" for k, v in list(metrics.items())[:4]
@@ -111,7 +121,23 @@ def _train(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
               f"test {shown}")
     return {"run_id": outcome.run_id, "model": f"{version.name}:{version.version}",
             "metric": outcome.task.metric, "metrics": metrics,
-            "report": f"/api/v1/models/{version.name}/versions/{version.version}/report"}
+            "report": _report(version)}
+
+
+def _report(version: Any) -> str:
+    return f"/api/v1/models/{version.name}/versions/{version.version}/report"
+
+
+def link_upload(workspace: Workspace, job: dict[str, Any], run_id: str) -> None:
+    """Record which dataset version the job's upload is (the one its run read), unless the
+    upload was linked when it was received."""
+    from trainforge.store.runs import get_run
+    from trainforge.store.uploads import get_upload, set_dataset
+
+    dataset_id = get_run(workspace, run_id)["dataset_id"]
+    if dataset_id is not None and get_upload(workspace, job["config"]["dataset"])[
+            "dataset_id"] is None:
+        set_dataset(workspace, job["config"]["dataset"], dataset_id)
 
 
 def _predict(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
@@ -138,3 +164,115 @@ def _evaluate(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
     job_store.append_log(workspace, job["id"], f"{evaluation.n_rows:,} rows: {shown}")
     return {"model": config["model"], "evaluation": evaluation.to_dict(),
             "metrics": dict(evaluation.metrics)}
+
+
+def _cluster(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
+    from trainforge.config import ClusterConfig
+    from trainforge.jobs.segments import run_clustering
+
+    log = JobLog(workspace, job["id"])
+    settings = ClusterConfig(**job["config"]["cluster"], data=str(dataset_file(workspace, job)))
+    outcome = run_clustering(settings, workspace=workspace, observers=[log])
+    link_upload(workspace, job, outcome.run_id)
+    result, version = outcome.result, outcome.version
+    for note in outcome.notes:
+        log.write(f"note: {note}")
+    log.write(f"{result.n_clusters} segments by {result.method}; registered "
+              f"{version.name}:{version.version} in {outcome.elapsed_s:.1f} s")
+    return {"run_id": outcome.run_id, "model": f"{version.name}:{version.version}",
+            "method": result.method, "n_segments": result.n_clusters,
+            "features": list(result.features), "metrics": dict(version.metrics),
+            "segments": [segment.summary for segment in outcome.described.segments],
+            "report": _report(version)}
+
+
+def _anomalies(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
+    from trainforge.config import AnomalyConfig
+    from trainforge.jobs.segments import run_anomalies
+
+    log = JobLog(workspace, job["id"])
+    settings = AnomalyConfig(**job["config"]["anomalies"],
+                             data=str(dataset_file(workspace, job)))
+    outcome = run_anomalies(settings, workspace=workspace, observers=[log])
+    link_upload(workspace, job, outcome.run_id)
+    result, version = outcome.result, outcome.version
+    flagged = int(result.is_anomaly.sum())
+    log.write(f"{flagged:,} of {len(result.scores):,} rows are anomalies by {result.method}; "
+              f"registered {version.name}:{version.version} in {outcome.elapsed_s:.1f} s")
+    return {"run_id": outcome.run_id, "model": f"{version.name}:{version.version}",
+            "method": result.method, "n_rows": len(result.scores), "n_anomalies": flagged,
+            "threshold": float(result.threshold), "metrics": dict(version.metrics),
+            "top": [{"row": int(a.position), "score": float(a.score), "why": a.summary}
+                    for a in outcome.described.anomalies],
+            "report": _report(version)}
+
+
+class RLJobLog(JobLog):
+    """The RL job's log: its phases, and its progress every tenth of the timesteps (a line per
+    rollout would be thousands)."""
+
+    def __init__(self, workspace: Workspace, job_id: str) -> None:
+        super().__init__(workspace, job_id)
+        self.next_share = 0.0
+
+    def on_rollout_end(self, event: Any) -> None:
+        if event.timesteps < self.next_share * event.total_timesteps:
+            return
+        self.next_share = event.timesteps / event.total_timesteps + 0.1
+        recent = ("" if event.recent_mean_return is None
+                  else f", return {event.recent_mean_return:.1f} (last 20 episodes)")
+        self.write(f"timestep {event.timesteps:,} of {event.total_timesteps:,}{recent}")
+
+    def on_fit_end(self, agent: Any) -> None:
+        resumed = ("" if agent.resumed_from is None
+                   else f", resumed from timestep {agent.resumed_from:,}")
+        self.write(f"trained {agent.algorithm} for {agent.timesteps:,} timesteps in "
+                   f"{agent.wall_s:.1f} s{resumed}")
+
+
+def _rl_train(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
+    """Train an agent; the run's id reaches the job as the run starts (``on_run_start``), so a
+    later attempt after a dead worker continues that run from its last checkpoint."""
+    from trainforge.config import RLTrainConfig
+    from trainforge.jobs.rl import resume_rl_training, run_rl_training
+    from trainforge.server.job_requests import check_env
+    from trainforge.store.runs import get_run
+
+    log = RLJobLog(workspace, job["id"])
+    settings = RLTrainConfig(**job["config"]["rl_train"])
+    check_env("env", settings.env)  # as at submit: a worker never imports a module named to it
+    if job["run_id"] is None:
+        outcome = run_rl_training(settings, workspace=workspace, observers=[log])
+    else:
+        run = get_run(workspace, job["run_id"])
+        if run["status"] == "succeeded":  # the worker died between the run's end and the job's
+            log.write(f"run {run['id']} had finished; recording its policy")
+            return {"run_id": run["id"], "model": f"{run['model_name']}:{run['model_version']}",
+                    "metrics": run["metrics"]}
+        log.write(f"attempt {job['attempts']}: resuming run {run['id']} from its last checkpoint")
+        outcome = resume_rl_training(run["id"], workspace=workspace, observers=[log])
+    version, evaluation = outcome.version, outcome.evaluation
+    log.write(f"mean return {evaluation.mean:.2f} ± {evaluation.std:.2f} over "
+              f"{len(evaluation.returns)} episodes; registered {version.name}:{version.version}")
+    return {"run_id": outcome.run_id, "model": f"{version.name}:{version.version}",
+            "algorithm": outcome.algorithm, "why": outcome.why, "timesteps": outcome.timesteps,
+            "resumed_from": outcome.resumed_from,
+            "metrics": {"mean_return": evaluation.mean, "std_return": evaluation.std},
+            "report": _report(version)}
+
+
+def _rl_eval(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
+    from trainforge.jobs.rl import registered_policy, replay
+    from trainforge.server.job_requests import check_env
+
+    config = job["config"]
+    env = config["env"] or registered_policy(config["model"], workspace=workspace).env_spec
+    check_env("env", env)  # as at submit: a worker never imports a module named to it
+    job_store.append_log(workspace, job["id"], f"replaying {config['model']} on {env} for "
+                                               f"{config['episodes']} episodes")
+    evaluation = replay(config["model"], env, episodes=config["episodes"], workspace=workspace)
+    job_store.append_log(workspace, job["id"], f"mean return {evaluation.mean:.2f} ± "
+                                               f"{evaluation.std:.2f}")
+    return {"model": config["model"], "env": env,
+            "metrics": {"mean_return": evaluation.mean, "std_return": evaluation.std},
+            "returns": [float(r) for r in evaluation.returns]}

@@ -1,4 +1,5 @@
-"""``/api/v1/jobs``: submit training, prediction and evaluation jobs; follow and cancel them.
+"""``/api/v1/jobs``: submit the jobs the CLI's verbs start (train, predict, evaluate, cluster,
+anomalies, rl train and eval); follow and cancel them.
 
 Thin: the body is validated by ``job_requests``, queued by ``job_requests.submit`` (the web UI
 calls the same), run by a worker (``server/workers.py``); these routes read the store.
@@ -44,7 +45,9 @@ class JobView(BaseModel):
     attempts: int
     cancel_requested: bool
     run_id: str | None  # the training run: its metrics are at /jobs/{id}/metrics
-    result: dict[str, Any] | None  # train: model ref, metrics; predict: output; evaluate: metrics
+    # train, cluster, anomalies, rl_train: model ref, metrics, report URL (and the segments,
+    # the top anomalies); predict: its output; evaluate, rl_eval: metrics
+    result: dict[str, Any] | None
     error: str | None
 
 
@@ -82,7 +85,7 @@ def router() -> APIRouter:
                      responses=SIGNED_IN)
     unknown = documented(404)
 
-    @jobs.post("", summary="Queue a training, prediction or evaluation job",
+    @jobs.post("", summary="Queue a job: train, predict, evaluate, cluster, anomalies, rl_train or rl_eval",
                response_model=JobView, status_code=201)  # an unknown upload or model: 422
     def submit_job(request: Request, body: Annotated[JobRequest, Body()],
                    who: Annotated[Principal, Depends(require("editor", "submit jobs"))]

@@ -156,12 +156,14 @@ async def training_form(request: Request, dataset: str = "") -> Response:
     viewer = signed_in(request)
     if viewer is None:
         return to_login(request)
+    from trainforge.server.ui.job_forms import FORMS
     from trainforge.store import uploads
 
     listed = uploads.list_uploads(request.app.state.workspace)
     chosen = dataset if any(u["id"] == dataset for u in listed) else ""
     return page(request, "train.html.j2", viewer, datasets=listed, chosen=chosen,
-                columns=_columns(request, chosen) if chosen else [])
+                columns=_columns(request, chosen) if chosen else [],
+                forms={kind: title for kind, (_, title) in FORMS.items()})
 
 
 @router.get("/ui/columns")
@@ -199,7 +201,7 @@ async def start_training(request: Request) -> Response:
         fields = {key: str(value).strip() for key, value in form.items()
                   if key != "csrf_token" and str(value).strip()}
         try:
-            body = TrainJob(kind="train", **fields)  # type: ignore[arg-type]
+            body = TrainJob(kind="train", **fields)
         except ValidationError as invalid:
             return _error("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
                                     for e in invalid.errors()))
@@ -207,6 +209,50 @@ async def start_training(request: Request) -> Response:
         return _go(f"/jobs/{job['id']}")
 
     return await _act(request, "editor", "start training", work)
+
+
+@router.get("/jobs/new/{kind}")
+async def job_form(request: Request, kind: str) -> Response:
+    """The form of a job kind (``job_forms.FORMS``): its body's fields as inputs."""
+    viewer = signed_in(request)
+    if viewer is None:
+        return to_login(request)
+    from trainforge.server.ui.job_forms import FORMS, form_fields
+    from trainforge.store import uploads
+
+    if kind not in FORMS:
+        return page(request, "missing.html.j2", viewer, status=404,
+                    message=f"no job of this kind; the forms are: {', '.join(FORMS)}")
+    body, title = FORMS[kind]
+    workspace = request.app.state.workspace
+    return page(request, "job_form.html.j2", viewer, kind=kind, title=title,
+                fields=form_fields(body), datasets=uploads.list_uploads(workspace),
+                models=[m.name for m in workspace.registry.list_models()],
+                forms={k: t for k, (_, t) in FORMS.items()})
+
+
+@router.post("/ui/jobs/new/{kind}")
+async def start_job(request: Request, kind: str) -> Response:
+    """A job form: the same body and ``submit`` as ``POST /api/v1/jobs``."""
+    async def work(who: Principal) -> Response:
+        from pydantic import TypeAdapter, ValidationError
+
+        from trainforge.server.job_requests import JobRequest, submit
+        from trainforge.server.ui.job_forms import FORMS, body_from_form
+
+        if kind not in FORMS:
+            return _error(f"no job of this kind; the forms are: {', '.join(FORMS)}")
+        form = await request.form()
+        fields = {key: value for key, value in form.items() if isinstance(value, str)}
+        try:
+            body = TypeAdapter(JobRequest).validate_python(body_from_form(kind, fields))
+        except ValidationError as invalid:  # the error's location starts with the kind
+            return _error("; ".join(f"{'.'.join(map(str, e['loc'][1:])) or 'form'}: "
+                                    f"{e['msg']}" for e in invalid.errors()))
+        job = await run_in_threadpool(submit, request.app.state.workspace, body, who)
+        return _go(f"/jobs/{job['id']}")
+
+    return await _act(request, "editor", "start jobs", work)
 
 
 @router.post("/ui/jobs/{job_id}/cancel")

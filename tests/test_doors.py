@@ -1,0 +1,104 @@
+"""Three doors onto the same jobs: every CLI verb that does work is also a REST job kind and a
+web form (DESIGN.md). Adding a verb without its doors fails here."""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+import typer
+from fastapi.testclient import TestClient
+
+from trainforge.cli.app import app
+from trainforge.config import ServerConfig
+from trainforge.server.app import create_server_app
+from trainforge.server.job_requests import RL_ALGORITHMS, JobRequest
+from trainforge.server.ui.job_forms import form_url
+from trainforge.store import access
+from trainforge.workspace import Workspace
+
+# verbs that start no job, each with where its other doors are, if it has any
+NOT_JOBS = {
+    "serve": "POST /api/v1/deployments and the deployments page serve a model",
+    "server": "is the server itself",
+    "data profile": "POST /api/v1/datasets profiles every upload; the dataset page shows it",
+    "algorithms list": "reads the catalog",
+    "models list": "GET /api/v1/models",
+    "models show": "GET /api/v1/models/{name}",
+    "models alias": "PUT /api/v1/models/{name}/aliases/{alias}",
+    "models delete": "DELETE /api/v1/models/{name}",
+    "runs list": "GET /api/v1/runs",
+    "runs show": "GET /api/v1/runs/{run_id}",
+    "token create": "POST /api/v1/tokens (admin)",
+    "token list": "GET /api/v1/tokens (admin)",
+    "token revoke": "DELETE /api/v1/tokens/{token_id} (admin)",
+    "user create": "administers the server's own users, on its machine",
+    "user passwd": "administers the server's own users, on its machine",
+    "user disable": "administers the server's own users, on its machine",
+    "user enable": "administers the server's own users, on its machine",
+    "user list": "administers the server's own users, on its machine",
+}
+
+
+def verbs(typer_app: typer.Typer, prefix: str = "") -> list[str]:
+    """Every command of ``typer_app``, sub-apps' commands as "group command"."""
+    found = [prefix + (command.name or command.callback.__name__.replace("_", "-"))
+             for command in typer_app.registered_commands if command.callback is not None]
+    for group in typer_app.registered_groups:
+        found += verbs(group.typer_instance, f"{prefix}{group.name} ")
+    return found
+
+
+def job_kinds() -> set[str]:
+    members = typing.get_args(typing.get_args(JobRequest)[0])
+    return {typing.get_args(member.model_fields["kind"].annotation)[0] for member in members}
+
+
+JOB_VERBS = [verb for verb in verbs(app) if verb not in NOT_JOBS]
+
+
+def kind_of(verb: str) -> str:
+    return verb.replace(" ", "_")  # "rl train" is the job kind "rl_train"
+
+
+def test_the_cli_verbs_that_do_work_are_the_ones_expected():
+    assert sorted(JOB_VERBS) == ["anomalies", "cluster", "evaluate", "predict", "rl eval",
+                                 "rl train", "train"]
+
+
+def test_every_exception_is_still_a_verb_of_the_cli():
+    assert set(NOT_JOBS) <= set(verbs(app))
+
+
+@pytest.mark.parametrize("verb", JOB_VERBS)
+def test_every_verb_that_does_work_is_a_job_kind_of_the_server(verb: str):
+    assert kind_of(verb) in job_kinds()
+
+
+@pytest.fixture(scope="module")
+def editor(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    from tests._paths import EXAMPLES
+    from tests.server._jobs import upload
+    from tests.server._ui import log_in
+
+    workspace = Workspace(tmp_path_factory.mktemp("doors") / "home")
+    upload(workspace, EXAMPLES / "wine.csv")  # the training page shows its form once there is one
+    access.create_user(workspace, username="eve", password="correct horse battery",
+                       role="editor")
+    client = TestClient(create_server_app(workspace, ServerConfig()))
+    log_in(client, "eve", "correct horse battery")
+    return client
+
+
+@pytest.mark.parametrize("verb", JOB_VERBS)
+def test_every_verb_that_does_work_has_a_web_form(editor: TestClient, verb: str):
+    kind = kind_of(verb)
+    answer = editor.get(form_url(kind))
+    assert answer.status_code == 200
+    assert 'hx-post="/ui/jobs' in answer.text and "<form" in answer.text
+
+
+def test_the_rest_bodies_name_the_rl_algorithms_the_agents_know():
+    from trainforge.rl.agents import ALGORITHMS
+
+    assert set(RL_ALGORITHMS) == set(ALGORITHMS)
