@@ -10,7 +10,10 @@ class, is refused before anything in it is imported or built.
 from __future__ import annotations
 
 import importlib
+import sys
+import threading
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from trainforge.errors import PackageCorrupt
@@ -20,6 +23,7 @@ SKOPS_SUFFIX = ".skops"
 _ALLOWED_TYPES_MODULE = "trainforge/registry/allowed_types.py"
 # a model's schema.json is kilobytes to a few megabytes; more is a zip bomb, not a model
 _MAX_SCHEMA_BYTES = 64 << 20
+_SKOPS_IMPORT = threading.Lock()
 
 
 def save_object(obj: Any, directory: Path, *, stem: str) -> dict[str, Any]:
@@ -43,10 +47,8 @@ def save_object(obj: Any, directory: Path, *, stem: str) -> dict[str, Any]:
                 raise TypeError(f"{class_path}.save_native returned {name!r}, which is not a "
                                 f"file it wrote in {directory}; return plain file names")
         return {"format": "native", "class": class_path, "stem": stem, "files": files}
-    import skops.io  # imports scikit-learn: only when a model file is written or read
-
     name = stem + SKOPS_SUFFIX
-    skops.io.dump(obj, directory / name)
+    _skops_io().dump(obj, directory / name)
     # refused now rather than when loading: a package that could never load is not published
     unlisted = [t for t in _declared_types(directory / name) if t not in SKOPS_TYPES]
     if unlisted:
@@ -65,19 +67,37 @@ def load_object(entry: dict[str, Any], directory: Path) -> Any:
                                  "lists a native member file without its stem")
         return _native_class(str(entry.get("class")), directory).load_native(directory, stem)
     if entry.get("format") == "skops":
-        import skops.io
-
+        skops_io = _skops_io()
         path = directory / entry["files"][0]
         try:
             # one pass: the types the file declares, checked against the allow-list; skops
             # itself refuses any type the file uses beyond the list it is given
-            return skops.io.load(path, trusted=_allowed(path, _declared_types(path)))
-        except skops.io.exceptions.UntrustedTypesFoundException:
+            return skops_io.load(path, trusted=_allowed(path, _declared_types(path)))
+        except skops_io.exceptions.UntrustedTypesFoundException:
             # a node kind the quick scan does not know: let skops audit the whole file
-            return skops.io.load(path, trusted=_allowed(path, skops.io.get_untrusted_types(
+            return skops_io.load(path, trusted=_allowed(path, skops_io.get_untrusted_types(
                 file=path)))
     raise PackageCorrupt(str(directory / "manifest.json"),
                          f"lists a member file in an unknown format {entry.get('format')!r}")
+
+
+def _skops_io() -> ModuleType:
+    """``skops.io``, imported (once, when a model file is first written or read) without its
+    default trust list. Building that list imports every scikit-learn module, and through
+    scikit-learn's vendored array-API shims, torch: +200 MB and seconds in a table run. The
+    list is never used here: every load passes trainforge's own (``SKOPS_TYPES``), and
+    ``get_untrusted_types`` without it only names more types for ``_allowed`` to check."""
+    with _SKOPS_IMPORT:
+        if "skops.io" not in sys.modules:
+            import sklearn.utils
+
+            everything = sklearn.utils.all_estimators
+            sklearn.utils.all_estimators = lambda type_filter=None: []
+            try:
+                import skops.io  # noqa: F401 -- it reads the stand-in while it is imported
+            finally:
+                sklearn.utils.all_estimators = everything
+    return sys.modules["skops.io"]
 
 
 def _declared_types(path: Path) -> list[str]:

@@ -45,6 +45,9 @@ from trainforge.training.scoring import scorer_for
 from trainforge.training.trial import CandidateSpec, SearchData, TrialResult, run_trial
 
 KEEP_CANDIDATES = 20  # trials whose fitted members are kept for the ensemble
+# ... and only while the members they hold stay within this (the best is always kept): a
+# forest's fold models take 20-130 MB on an 800-row table, the rest of a run ~250 MB
+MEMBERS_BUDGET_MB = 64.0
 OPTUNA_ALGORITHMS = 3  # the search tunes this many of the best default algorithms
 UNSTOPPABLE_ROWS = 5_000  # above this, an unstoppable fit's guessed time grows with the rows
 NETWORK_MIN_S = 10.0  # a network may start when this much time is left (it stops itself)
@@ -315,11 +318,18 @@ class _Search:
         return result
 
     def _forget_weak(self) -> None:
-        """Keep fitted members only for the best trials: memory stays flat however long."""
+        """Keep fitted members only for the best trials, within MEMBERS_BUDGET_MB: memory
+        stays flat however long. A trial left without members leaves the ensemble's pool
+        (its score stays on the leaderboard)."""
         kept = sorted((r for _, r, _ in self.results if r.ok), key=lambda r: -r.utility)
         for result in kept[KEEP_CANDIDATES:]:
-            result.members = []
+            result.members, result.members_mb = [], 0.0
             result.oof = None
+        held_mb = 0.0
+        for rank, result in enumerate(kept[:KEEP_CANDIDATES]):
+            if rank > 0 and held_mb + result.members_mb > MEMBERS_BUDGET_MB:
+                result.members, result.members_mb = [], 0.0
+            held_mb += result.members_mb
 
     def _done(self) -> bool:
         if self.trials is not None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
+import numpy as np
 import psutil
 
 # bytes per input cell at the peak of a fit, beyond the input itself (measured roughly on
@@ -24,6 +25,37 @@ def estimate_peak_mb(algorithm: str, *, n_rows: int, n_columns: int, n_outputs: 
         return (trees + cells * 8.0) / 2**20
     per_cell = _BYTES_PER_CELL.get(algorithm, 16.0) * (1.0 + 0.1 * (n_outputs - 1))
     return cells * per_cell / 2**20
+
+
+_NODE_BYTES = 64  # one node of a scikit-learn tree (children, feature, threshold, counts)
+_SIZE_DEPTH = 4  # a fitted model's arrays sit within this many attributes of it
+
+
+def fitted_mb(model: Any) -> float:
+    """What a fitted model holds in memory, in MiB, from its arrays and the nodes of its
+    scikit-learn trees (forests grow with the rows: the heaviest models a search keeps).
+    Computed from the model alone, so the same fit always gets the same figure; memory a
+    library holds outside Python (a booster's trees) is not counted: it is small beside it."""
+    return _held_bytes(model, depth=_SIZE_DEPTH, seen=set()) / 2**20
+
+
+def _held_bytes(value: Any, *, depth: int, seen: set[int]) -> int:
+    if id(value) in seen or depth < 0:
+        return 0
+    seen.add(id(value))
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    tree = getattr(value, "tree_", None)
+    if tree is not None and hasattr(tree, "node_count"):
+        return int(tree.node_count) * _NODE_BYTES + int(tree.value.nbytes)
+    if isinstance(value, (list, tuple)):
+        return sum(_held_bytes(v, depth=depth - 1, seen=seen) for v in value)
+    if isinstance(value, dict):
+        return sum(_held_bytes(v, depth=depth - 1, seen=seen) for v in value.values())
+    attributes = getattr(value, "__dict__", None)
+    if attributes is None or isinstance(value, type):
+        return 0
+    return sum(_held_bytes(v, depth=depth - 1, seen=seen) for v in attributes.values())
 
 
 def available_mb() -> float:

@@ -25,7 +25,7 @@ from trainforge.data.prepare import TablePreprocessor, make_preprocessor
 from trainforge.data.raw_column import make_raw_column
 from trainforge.data.task import Task, TaskKind
 from trainforge.training.callbacks import EpochEvent, notify
-from trainforge.training.memory import PeakMemory, available_mb, estimate_peak_mb
+from trainforge.training.memory import PeakMemory, available_mb, estimate_peak_mb, fitted_mb
 from trainforge.training.resampling import Resampling
 from trainforge.training.scoring import Scorer
 
@@ -118,6 +118,7 @@ class TrialResult:
     utility: float = -np.inf  # higher is better
     oof: np.ndarray | None = None  # predictions for ``resampling.scored``
     members: list[Member] = field(default_factory=list)
+    members_mb: float = 0.0  # what the fitted estimators hold in memory (fitted_mb)
     fit_time_s: float = 0.0
     predict_time_s: float = 0.0  # per 1,000 rows
     peak_memory_mb: float = 0.0
@@ -241,6 +242,7 @@ def _keep_member(result: TrialResult, estimator: Any, fold: PreparedFold, peak_m
     result.members.append(Member(algorithm=spec.algorithm, params=dict(spec.params),
                                  preprocessor=fold.preprocessor, estimator=estimator,
                                  weight=1.0 / n_folds))
+    result.members_mb += fitted_mb(estimator)
     best = int(getattr(estimator, "best_iteration_", 0))
     result.best_iterations.append(best)
     result.iterations_run.append(int(getattr(estimator, "iterations_run_", best)))
@@ -252,7 +254,7 @@ def _keep_member(result: TrialResult, estimator: Any, fold: PreparedFold, peak_m
 def _unfinished(result: TrialResult, status: str, fold_times: list[float]) -> TrialResult:
     result.status = status
     result.fit_time_s = sum(fold_times)
-    result.members = []  # an unfinished trial cannot be blended: free its models
+    result.members, result.members_mb = [], 0.0  # an unfinished trial cannot be blended
     return result
 
 
