@@ -30,8 +30,9 @@ from .catalog_models import (
 
 pytestmark = pytest.mark.slow  # ~40 s to train the catalog on three tables
 
-BATCHES = {"one row": 1, "50 rows": 50, "all rows": N_SERVED}
-ONE_ROW_REQUESTS = 60  # a request per row for all 300 rows would only repeat the first 60
+# request size → (records per request, records sent): a request per record for all 300 would
+# only repeat what the first 60 show
+BATCHES = {"one row": (1, 60), "50 rows": (50, N_SERVED), "all rows": (N_SERVED, N_SERVED)}
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +83,9 @@ def test_the_served_prediction_is_the_packages_own(table: str, algorithm: str, b
                                                     trained: Callable[[str], Trained]):
     packages = trained(table)
     served = ServedModel(packages.models[algorithm])
-    records = hostile_records(packages.rows)
-    if batch == "one row":
-        records = records[:ONE_ROW_REQUESTS]
-    got = served_outputs(served, records, batch=BATCHES[batch])
+    per_request, n_records = BATCHES[batch]
+    records = hostile_records(packages.rows)[:n_records]
+    got = served_outputs(served, records, batch=per_request)
     np.testing.assert_allclose(got, own_outputs(served, records), rtol=0, atol=1e-6)
 
 
