@@ -82,18 +82,6 @@ def _lightgbm_model(estimator: Any, output: Output) -> ColumnsCall | None:
     return _as_probabilities(raw, output.n_classes)
 
 
-def _lightgbm_sklearn(estimator: Any, output: Output) -> ColumnsCall | None:
-    if callable(estimator.objective):
-        return None
-    # the best iteration, as LGBMModel.predict uses when not told otherwise
-    raw = _booster_call(estimator.booster_, estimator.booster_.best_iteration or None)
-    if not output.classify:
-        return _values(raw)
-    if list(estimator.classes_) != list(range(output.n_classes)):
-        return None
-    return _as_probabilities(raw, output.n_classes)
-
-
 # ---- XGBoost and CatBoost ---------------------------------------------------------------------
 def _xgboost_model(estimator: Any, output: Output) -> ColumnsCall | None:
     """Walked trees for a few rows; ``inplace_predict`` (no DMatrix per request) for more."""
@@ -195,11 +183,8 @@ COMPILERS: dict[str, Compiler] = {
     "trainforge.algorithms.boosting.LightGBMModel": _lightgbm_model,
     "trainforge.algorithms.boosting.XGBoostModel": _xgboost_model,
     "trainforge.algorithms.boosting.CatBoostModel": _catboost_model,
-    "lightgbm.LGBMClassifier": _lightgbm_sklearn,
-    "lightgbm.LGBMRegressor": _lightgbm_sklearn,
     "sklearn.linear_model.LogisticRegression": _logistic,
     "sklearn.linear_model.Ridge": _linear,
-    "sklearn.linear_model.LinearRegression": _linear,
     "sklearn.ensemble.RandomForestClassifier": _forest,
     "sklearn.ensemble.RandomForestRegressor": _forest,
     "sklearn.ensemble.ExtraTreesClassifier": _forest,
