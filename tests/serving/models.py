@@ -1,14 +1,13 @@
 """Small real models for the serving tests: adult (UCI) fitted with plain scikit-learn steps.
 
-Built the way ``TabularModel`` documents (a fitted preprocessor, then an estimator trained on
-class codes), so the tests do not depend on the training code.
+Built the way ``TabularModel`` documents (a fitted preprocessor, then a catalog estimator
+trained on class codes), so the tests do not depend on the training code.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import lightgbm
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
@@ -18,6 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from tests._paths import EXAMPLES
 
+from trainforge.algorithms.boosting import LightGBMModel
 from trainforge.algorithms.model import FeatureSpec, Member, TabularModel, coerce_frame
 from trainforge.data.dataset import ColumnKind
 from trainforge.data.task import Task, TaskKind
@@ -47,7 +47,8 @@ def _loaded(name: str, model: TabularModel, path: Path) -> LoadedModel:
 
 def lightgbm_classifier(frame: pd.DataFrame, target: str, path: Path,
                         *, name: str = "adult") -> LoadedModel:
-    """LightGBM on numbers as they are and categories as ordinal codes (the "tree" style)."""
+    """trainforge's LightGBM on numbers as they are and categories as ordinal codes, after a
+    scikit-learn ColumnTransformer (as trainforge 0.1.0's packages hold)."""
     numbers = [c for c in NUMBERS if c != target]
     categories = [c for c in CATEGORIES if c != target]
     features = _features(numbers, categories)
@@ -58,11 +59,12 @@ def lightgbm_classifier(frame: pd.DataFrame, target: str, path: Path,
     encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan)
     pre = ColumnTransformer([("numbers", "passthrough", numbers),
                              ("categories", encoder, categories)]).fit(X)
-    estimator = lightgbm.LGBMClassifier(n_estimators=25, num_leaves=15, min_child_samples=5,
-                                        verbose=-1, n_jobs=1)
-    categorical = list(range(len(numbers), len(numbers) + len(categories)))
-    estimator.fit(pre.transform(X), codes, categorical_feature=categorical)
     kind = TaskKind.BINARY if len(classes) == 2 else TaskKind.MULTICLASS
+    categorical = tuple(range(len(numbers), len(numbers) + len(categories)))
+    estimator = LightGBMModel(task_kind=kind.value, n_classes=len(classes), n_estimators=25,
+                              num_leaves=15, min_child_samples=5,
+                              categorical_features=categorical, n_threads=1)
+    estimator.fit(pre.transform(X), codes)
     task = Task(target=target, kind=kind, metric="roc_auc", classes=classes)
     member = Member(algorithm="lightgbm", params={}, preprocessor=pre, estimator=estimator)
     return _loaded(name, TabularModel(task=task, features=features, members=[member]), path)

@@ -13,6 +13,7 @@ from trainforge.algorithms.model import Member, TabularModel, coerce_frame
 from trainforge.registry.loaded import LoadedModel
 from trainforge.serving.app import create_app
 from trainforge.serving.compiled import compile_model, probe_columns, verify
+from trainforge.serving.estimators import COMPILERS, Output, compile_estimator, compiler_for
 from trainforge.serving.served import ServedModel
 
 from .models import credit_pipeline, record, trainforge_pipeline
@@ -143,21 +144,18 @@ def test_walked_xgboost_trees_give_xgboosts_own_numbers(objective, adult_rows):
 def test_a_multiclass_logistic_regression_gives_its_own_probabilities(adult_rows):
     from sklearn.linear_model import LogisticRegression
 
-    from trainforge.serving.compiled import _linear_call
-
     matrix = adult_rows[["age", "education_num", "hours_per_week"]].to_numpy(float)
     matrix = (matrix - matrix.mean(axis=0)) / matrix.std(axis=0)
     model = LogisticRegression(max_iter=300).fit(matrix[:1000], adult_rows["race"].iloc[:1000])
     rows = matrix[1000:1050]
-    got = _linear_call(model)([list(column) for column in rows.T])
+    call, _ = compile_estimator(model, Output(classify=True, n_classes=5))
+    got = call([list(column) for column in rows.T])
     assert np.allclose(got, model.predict_proba(rows), rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("task_kind", ["binary", "regression"])
 def test_catboost_trees_evaluated_directly_give_catboosts_own_numbers(task_kind, adult_rows):
     from trainforge.algorithms.boosting import CatBoostModel
-    from trainforge.serving.compiled import _catboost_call
-
     matrix = adult_rows[["age", "fnlwgt", "education_num", "capital_gain"]].to_numpy(float)
     target = ((adult_rows["class"] == ">50K").astype(int) if task_kind == "binary"
               else adult_rows["hours_per_week"]).to_numpy()
@@ -165,5 +163,47 @@ def test_catboost_trees_evaluated_directly_give_catboosts_own_numbers(task_kind,
         matrix[:1000], target[:1000])
     rows = matrix[1000:1064]
     expected = model.predict_proba(rows) if task_kind == "binary" else model.predict(rows)
-    got = _catboost_call(model)([list(column) for column in rows.T])
+    call, _ = compile_estimator(model, Output(classify=task_kind == "binary", n_classes=2))
+    got = call([list(column) for column in rows.T])
     assert np.allclose(got, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_an_estimator_with_no_compiler_is_served_by_its_own_predict_and_named(classifier,
+                                                                              adult_rows):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    member = classifier.model.members[0]
+    matrix = member.preprocessor.transform(
+        coerce_frame(adult_rows.iloc[:500], classifier.model.features))
+    knn = KNeighborsClassifier(n_neighbors=5).fit(
+        np.nan_to_num(matrix, nan=-1.0), (adult_rows["class"].iloc[:500] == ">50K").to_numpy())
+    model = TabularModel(task=classifier.model.task, features=classifier.model.features,
+                         members=[member, Member("knn", {}, member.preprocessor, knn)])
+    assert compile_model(model).own_predict == ["knn (KNeighborsClassifier)"]
+
+
+def test_a_compiler_is_chosen_for_the_exact_type_only():
+    from sklearn.linear_model import Ridge
+
+    class TweakedRidge(Ridge):
+        pass  # a subclass may predict differently: it must not borrow Ridge's formula
+
+    assert compiler_for(TweakedRidge()) is None
+
+
+def test_a_compiler_added_to_the_table_serves_its_type():
+    from sklearn.neighbors import KNeighborsRegressor
+
+    def knn_compiler(estimator: object, output: object) -> None:
+        return None
+
+    table = {"sklearn.neighbors.KNeighborsRegressor": knn_compiler}
+    assert compiler_for(KNeighborsRegressor(), table) is knn_compiler
+
+
+@pytest.mark.parametrize("path", sorted(COMPILERS))
+def test_every_entry_of_the_compiler_table_names_an_installed_type(path: str):
+    import importlib
+
+    module, _, name = path.rpartition(".")
+    assert isinstance(getattr(importlib.import_module(module), name), type)

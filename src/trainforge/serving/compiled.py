@@ -2,15 +2,15 @@
 
 Building a one-row DataFrame and running the preprocessor's ``transform`` costs about 0.7 ms;
 the booster itself about 0.02 ms. So for small requests the served model skips pandas: its
-preprocessing is compiled once (``plans``) and LightGBM boosters are called directly. A step the
-compiler does not know makes ``compile_model`` return None, and the model is served through
-``TabularModel`` (pandas) instead. ``verify`` compares both paths on probe records before the
-fast path is trusted.
+preprocessing is compiled once (``plans``) and each member's estimator is called through the
+compiler its type has in ``estimators.COMPILERS``, or through its own predict when it has none.
+A preprocessing step the compiler does not know makes ``compile_model`` return None, and the
+model is served through ``TabularModel`` (pandas) instead. ``verify`` compares both paths on
+probe records before the fast path is trusted.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 from collections import Counter
@@ -20,9 +20,7 @@ from typing import Any
 import numpy as np
 
 from trainforge.algorithms.model import FeatureSpec, Member, TabularModel, probabilities_from_blend
-from trainforge.serving.booster_row import single_row_predictor
-from trainforge.serving.catboost_trees import catboost_walker
-from trainforge.serving.forests import MAX_WALK_ROWS, forest_walker
+from trainforge.serving.estimators import ColumnsCall, Output, compile_estimator
 from trainforge.serving.plans import (
     Column,
     ColumnsFn,
@@ -31,178 +29,8 @@ from trainforge.serving.plans import (
     compile_preprocessor,
     known_categories,
 )
-from trainforge.serving.xgboost_trees import xgboost_walker
 
 log = logging.getLogger(__name__)
-
-# an estimator's output (probabilities or values) for the preprocessed columns of n rows
-ColumnsCall = Callable[[list[Column]], np.ndarray]
-
-
-def _matrix(columns: list[Column]) -> np.ndarray:
-    if len(columns[0]) == 1:  # one row: a flat list is much cheaper than a list of lists
-        return np.array([c[0] for c in columns], dtype="float64").reshape(1, -1)
-    return np.array(columns, dtype="float64").T
-
-
-# ---- estimators -------------------------------------------------------------------------------
-def _booster_call(booster: Any, num_iteration: int | None) -> ColumnsCall:
-    """LightGBM's raw output: the C fast path for one row, ``Booster.predict`` for more."""
-    one_row = single_row_predictor(booster, num_iteration)
-
-    def call(columns: list[Column]) -> np.ndarray:
-        if one_row is not None and len(columns[0]) == 1:
-            return np.array(one_row([c[0] for c in columns]), dtype="float64").reshape(1, -1)
-        # one thread: a few rows are slower through the thread pool, and on a shared
-        # machine its spinning threads steal the CPU the server needs
-        return np.asarray(booster.predict(_matrix(columns), num_iteration=num_iteration,
-                                          num_threads=1), dtype="float64")
-
-    return call
-
-
-def _as_probabilities(raw: ColumnsCall, n_classes: int) -> ColumnsCall:
-    if n_classes == 2:
-        def binary(columns: list[Column]) -> np.ndarray:
-            positive = raw(columns).reshape(-1)
-            return np.column_stack([1.0 - positive, positive])
-        return binary
-    return lambda columns: raw(columns).reshape(-1, n_classes)
-
-
-def _lightgbm_call(estimator: Any, *, classify: bool, n_classes: int) -> ColumnsCall | None:
-    """LightGBM's booster called directly, for the estimators whose output we know exactly."""
-    import lightgbm
-
-    from trainforge.algorithms.boosting import LightGBMModel
-
-    if type(estimator) is LightGBMModel:
-        raw = _booster_call(estimator.booster_, estimator.best_iteration_)
-        if estimator.task_kind == "regression":
-            return lambda columns: raw(columns).reshape(-1)
-        return _as_probabilities(raw, n_classes)
-    if type(estimator) not in (lightgbm.LGBMClassifier, lightgbm.LGBMRegressor):
-        return None
-    if callable(estimator.objective):
-        return None
-    # the best iteration, as LGBMModel.predict uses when not told otherwise
-    raw = _booster_call(estimator.booster_, estimator.booster_.best_iteration or None)
-    if not classify:
-        return lambda columns: raw(columns).reshape(-1)
-    if list(estimator.classes_) != list(range(n_classes)):
-        return None
-    return _as_probabilities(raw, n_classes)
-
-
-def _single_threaded(estimator: Any) -> Any:
-    """The estimator predicting in the calling thread: for a few rows a thread pool costs
-    far more than it saves (a 2-job, 300-tree forest: ~30 ms for one row, ~20 ms in one)."""
-    if getattr(estimator, "n_jobs", None) in (None, 1):
-        return estimator
-    serial = copy.copy(estimator)  # shallow: shares the fitted trees, leaves the model as is
-    serial.n_jobs = 1
-    return serial
-
-
-def _xgboost_call(estimator: Any, n_classes: int) -> ColumnsCall | None:
-    """XGBoost without building a DMatrix per request (``inplace_predict``, same numbers)."""
-    from trainforge.algorithms.boosting import XGBoostModel
-
-    if type(estimator) is not XGBoostModel:
-        return None
-    booster, rounds = estimator.booster_, (0, int(estimator.best_iteration_))
-    walk = xgboost_walker(booster, rounds[1]) if estimator.task_kind != "multiclass" else None
-
-    def raw(columns: list[Column]) -> np.ndarray:
-        if walk is not None and len(columns[0]) <= MAX_WALK_ROWS:
-            return walk(_matrix(columns))
-        return np.asarray(booster.inplace_predict(_matrix(columns), iteration_range=rounds),
-                          dtype="float64")
-
-    if estimator.task_kind == "regression":
-        return lambda columns: raw(columns).reshape(-1)
-    return _as_probabilities(raw, n_classes)
-
-
-def _linear_call(estimator: Any) -> ColumnsCall | None:
-    """scikit-learn's logistic and ridge regression as their formulas, without the per-call
-    input validation (~0.1 ms): the same products, link and normalisation, in the same order."""
-    from scipy.special import expit
-    from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
-
-    if type(estimator) not in (LogisticRegression, Ridge, LinearRegression):
-        return None
-    coef = estimator.coef_.T if estimator.coef_.ndim == 2 else estimator.coef_
-    intercept = estimator.intercept_
-
-    def scores(columns: list[Column]) -> np.ndarray:
-        # values near float64's limit overflow to inf or NaN: served.unscored answers null
-        # for those rows, so numpy's warning would only fill the server log
-        with np.errstate(over="ignore", invalid="ignore"):
-            out = np.asarray(_matrix(columns) @ coef + intercept, dtype="float64")
-        return out.reshape(-1) if out.ndim > 1 and out.shape[1] == 1 else out
-
-    if type(estimator) is not LogisticRegression:
-        return scores
-    if len(estimator.classes_) <= 2:
-        def binary(columns: list[Column]) -> np.ndarray:
-            positive = expit(scores(columns))
-            return np.stack([1 - positive, positive], axis=1)
-        return binary
-
-    def softmax(columns: list[Column]) -> np.ndarray:
-        decision = scores(columns)
-        with np.errstate(invalid="ignore"):  # inf - inf is NaN: a row served.unscored blanks
-            decision -= decision.max(axis=1).reshape(-1, 1)
-            np.exp(decision, out=decision)
-            decision /= decision.sum(axis=1).reshape(-1, 1)
-        return decision
-
-    return softmax
-
-
-def _catboost_call(estimator: Any) -> ColumnsCall | None:
-    """CatBoost's trees evaluated directly for a few rows; its own predict for more."""
-    from trainforge.algorithms.boosting import CatBoostModel
-
-    if type(estimator) is not CatBoostModel or estimator.task_kind == "multiclass":
-        return None
-    loss = "RMSE" if estimator.task_kind == "regression" else "Logloss"
-    if str(estimator.booster_.get_params().get("loss_function", loss)) != loss:
-        return None
-    walk = catboost_walker(estimator.booster_, loss)
-    if walk is None:
-        return None
-
-    def call(columns: list[Column]) -> np.ndarray:
-        matrix = _matrix(columns)
-        if estimator.task_kind == "regression":
-            small = len(matrix) <= MAX_WALK_ROWS
-            return walk(matrix) if small else np.asarray(estimator.predict(matrix))
-        if len(matrix) > MAX_WALK_ROWS:
-            return np.asarray(estimator.predict_proba(matrix), dtype="float64")
-        positive = walk(matrix)
-        return np.column_stack([1.0 - positive, positive])
-
-    return call
-
-
-def _estimator_call(estimator: Any, *, classify: bool, n_classes: int) -> ColumnsCall:
-    direct = (_lightgbm_call(estimator, classify=classify, n_classes=n_classes)
-              or _xgboost_call(estimator, n_classes) or _linear_call(estimator)
-              or _catboost_call(estimator))
-    if direct is not None:
-        return direct
-    estimator = _single_threaded(estimator)
-    predict = estimator.predict_proba if classify else estimator.predict
-    walk = forest_walker(estimator, classify=classify)
-
-    def call(columns: list[Column]) -> np.ndarray:
-        if walk is not None and len(columns[0]) <= MAX_WALK_ROWS:
-            return walk(_matrix(columns))
-        return np.asarray(predict(_matrix(columns)), dtype="float64")
-
-    return call
 
 
 # ---- the model --------------------------------------------------------------------------------
@@ -229,19 +57,25 @@ class CompiledModel:
         self.classify = model.task.kind.is_classification
         self._names = [spec.name for spec in model.features]
         self._convert = [_to_model_values(spec) for spec in model.features]
-        n_classes = len(model.classes)
+        output = Output(classify=self.classify, n_classes=len(model.classes))
         total = sum(m.weight for m in model.members)
         # members often share one fitted preprocessor: compile and run each only once
         transforms: dict[int, int] = {}
         self._transforms: list[ColumnsFn] = []
         self._members: list[tuple[float, int, ColumnsCall]] = []
+        # the members served by their estimator's own predict, as "algorithm (Type)"
+        self.own_predict: list[str] = []
         for m in model.members:
             if id(m.preprocessor) not in transforms:
                 transforms[id(m.preprocessor)] = len(self._transforms)
                 self._transforms.append(compile_preprocessor(m.preprocessor, self._names))
-            self._members.append((m.weight / total, transforms[id(m.preprocessor)],
-                                  _estimator_call(m.estimator, classify=self.classify,
-                                                  n_classes=n_classes)))
+            call, compiled = compile_estimator(m.estimator, output)
+            if not compiled:
+                self.own_predict.append(f"{m.algorithm} ({type(m.estimator).__name__})")
+            self._members.append((m.weight / total, transforms[id(m.preprocessor)], call))
+        if self.own_predict:
+            log.info("no estimator compiler for %s: served through its own predict",
+                     ", ".join(self.own_predict))
 
     def blend(self, columns: dict[str, Column]) -> np.ndarray:
         """Same numbers as ``TabularModel`` gives: probabilities, or values for a regressor."""

@@ -24,6 +24,14 @@ def _trusted_fast_path(loaded: LoadedModel) -> CompiledModel | None:
     return compiled
 
 
+def _path_of(compiled: CompiledModel | None) -> str:
+    if compiled is None:
+        return "pandas path"
+    if compiled.own_predict:
+        return f"fast path; own predict for {', '.join(compiled.own_predict)}"
+    return "fast path"
+
+
 class ServedModel:
     """A loaded model with what serving needs precomputed once, at start-up."""
 
@@ -37,7 +45,7 @@ class ServedModel:
         self._labels = np.asarray(self.classes, dtype=object)
         # clustering and anomaly models are one member, not a blend: the pandas path is theirs
         self.compiled = _trusted_fast_path(loaded) if self.kind.is_supervised else None
-        log.info("serving %s (%s path)", self.ref, "fast" if self.compiled else "pandas")
+        log.info("serving %s (%s)", self.ref, _path_of(self.compiled))
 
     def outputs(self, columns: Columns) -> np.ndarray:
         """Class probabilities (classes in ``classes`` order), values for a regressor, segments
