@@ -26,6 +26,7 @@ from sklearn.utils.metaestimators import available_if
 
 from trainforge.algorithms.catalog import Algorithm, n_threads
 from trainforge.algorithms.estimator_input import (
+    Accepts,
     prediction_input,
     training_input,
     validation_input,
@@ -56,8 +57,7 @@ class _Boosting(BaseEstimator):  # type: ignore[misc]
 
     library: ClassVar[str]
     suffix: ClassVar[str]
-    large_sparse: ClassVar[bool] = True  # takes CSR matrices with 64-bit indices
-    min_rows: ClassVar[int] = 1
+    accepts: ClassVar[Accepts] = Accepts()
     task_kind: str
     n_classes: int
     class_weight: ClassWeight
@@ -82,18 +82,17 @@ class _Boosting(BaseEstimator):  # type: ignore[misc]
                        eval_set: EvalSet | None) -> tuple[Any, np.ndarray, EvalSet | None]:
         """The checked training rows and validation rows; sets ``n_features_in_`` and, for a
         classifier, ``classes_``."""
-        X, y = training_input(self, X, y, n_classes=self._codes(),
-                              large_sparse=self.large_sparse, min_rows=self.min_rows)
+        X, y = training_input(self, X, y, n_classes=self._codes(), accepts=self.accepts)
         if eval_set is not None:
             eval_set = validation_input(self, *eval_set, n_classes=self._codes(),
-                                        large_sparse=self.large_sparse)
+                                        accepts=self.accepts)
         if _is_classifier(self):
             self.classes_ = np.arange(int(self.n_classes))
         return X, y, eval_set
 
-    @available_if(_is_classifier)
+    @available_if(_is_classifier)  # type: ignore[untyped-decorator]  # sklearn is untyped
     def predict_proba(self, X: Any) -> np.ndarray:
-        raw = np.asarray(self._raw(prediction_input(self, X, large_sparse=self.large_sparse)), dtype=np.float64)
+        raw = np.asarray(self._raw(prediction_input(self, X, accepts=self.accepts)), dtype=np.float64)
         if self.task_kind == "binary":
             positive = raw.reshape(-1)
             return np.column_stack([1.0 - positive, positive])
@@ -101,7 +100,7 @@ class _Boosting(BaseEstimator):  # type: ignore[misc]
 
     def predict(self, X: Any) -> np.ndarray:
         if self.task_kind == "regression":
-            return np.asarray(self._raw(prediction_input(self, X, large_sparse=self.large_sparse)),
+            return np.asarray(self._raw(prediction_input(self, X, accepts=self.accepts)),
                               dtype=np.float64).reshape(-1)
         return np.asarray(self.predict_proba(X).argmax(axis=1))
 
@@ -364,8 +363,9 @@ class CatBoostModel(_Boosting):
 
     library = "catboost"
     suffix = "cbm"
-    large_sparse = False  # CatBoost reads CSR with 32-bit indices only
-    min_rows = 2  # one row makes every feature constant, which CatBoost refuses
+    # CatBoost reads CSR with 32-bit indices only; one row makes every feature constant,
+    # which it refuses
+    accepts = Accepts(large_sparse=False, min_rows=2)
 
     def __init__(self, *, task_kind: str = "binary", n_classes: int = 2,
                  n_estimators: int = 1500, learning_rate: float = 0.08, depth: int = 6,
