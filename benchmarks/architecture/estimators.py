@@ -12,6 +12,7 @@ from __future__ import annotations
 import statistics
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,12 +35,12 @@ def _adult() -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(X, dtype=np.float64), (labels == labels.unique()[0]).to_numpy(dtype=int)
 
 
-def _median_s(call: object, repeats: int, inner: int) -> float:
+def _median_s(call: Callable[[], object], repeats: int, inner: int) -> float:
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
         for _ in range(inner):
-            call()  # type: ignore[operator]
+            call()
         times.append((time.perf_counter() - started) / inner)
     return statistics.median(times)
 

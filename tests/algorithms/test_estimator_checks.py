@@ -24,8 +24,8 @@ from sklearn.utils.estimator_checks import (
     check_set_params,
     parametrize_with_checks,
 )
-
 from tests.algorithms._catalog_cases import QUICK, TABULAR, TASKS
+
 from trainforge.algorithms import catalog
 from trainforge.algorithms.anomaly import METHODS as ANOMALY_METHODS
 from trainforge.algorithms.anomaly import AnomalyDetector
