@@ -9,6 +9,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import ClassifierTags, RegressorTags, Tags, TargetTags
 
 from trainforge.algorithms.model import ProbabilityFrame
@@ -112,8 +113,6 @@ class Model:
     def score(self, data: Rows, y: Any, sample_weight: Any = None) -> float:
         """Accuracy on ``data`` for a classifier, R² for a regressor: scikit-learn's default
         scores (``cross_val_score`` without ``scoring``)."""
-        from sklearn.metrics import accuracy_score, r2_score
-
         predicted = self.predict(data)
         if self.task.kind.is_classification:
             # labels compare as strings, as the model learned them

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import ClassifierTags, RegressorTags, Tags
@@ -441,8 +442,6 @@ class CatBoostModel(_Boosting):
 
 def _sparse_matrix(X: Any) -> Any:
     """A scipy sparse *array* as the sparse matrix CatBoost takes; anything else as it is."""
-    import scipy.sparse as sp
-
     return sp.csr_matrix(X) if sp.issparse(X) and not sp.isspmatrix(X) else X
 
 
