@@ -11,7 +11,11 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeAlias, TypeVar
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils import ClassifierTags, RegressorTags, Tags, TargetTags
 
+from trainforge.algorithms.model import ProbabilityFrame
+from trainforge.data.task import SUPERVISED_KINDS, TaskKind
 from trainforge.json_value import JSONValue
 from trainforge.registry.loaded import LoadedModel
 
@@ -99,7 +103,46 @@ class Model:
         """One column per class, named by the class label; rows sum to 1."""
         frame = _as_frame(data)
         proba = self.loaded.tabular.predict_proba(frame)
-        return pd.DataFrame(proba, columns=list(self.classes), index=frame.index)
+        return ProbabilityFrame(proba, columns=list(self.classes), index=frame.index)
+
+    # ---- what scikit-learn looks for on a fitted estimator ----------------------------------
+    def __sklearn_tags__(self) -> Tags:
+        """A classifier or a regressor to scikit-learn (``is_classifier``, its scorers)."""
+        kind = self.task.kind
+        return Tags(estimator_type="classifier" if kind.is_classification else
+                    "regressor" if kind is TaskKind.REGRESSION else None,
+                    target_tags=TargetTags(required=kind in SUPERVISED_KINDS),
+                    classifier_tags=ClassifierTags() if kind.is_classification else None,
+                    regressor_tags=RegressorTags() if kind is TaskKind.REGRESSION else None)
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The class labels in ``predict_proba``'s column order (classifiers only)."""
+        if not self.task.kind.is_classification:
+            raise AttributeError(f"classes_ is for classifiers; {self.ref} is a "
+                                 f"{self.task.kind.value} model")
+        return np.asarray(self.classes, dtype=object)
+
+    @property
+    def feature_names_in_(self) -> np.ndarray:
+        """The input columns the model reads, in its order."""
+        return np.asarray([f.name for f in self.loaded.tabular.features], dtype=object)
+
+    @property
+    def n_features_in_(self) -> int:
+        return len(self.loaded.tabular.features)
+
+    def score(self, data: Rows, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
+        """Accuracy on ``data`` for a classifier, R² for a regressor: scikit-learn's default
+        scores (``cross_val_score`` without ``scoring``)."""
+        predicted = self.predict(data)
+        if self.task.kind.is_classification:
+            # labels compare as strings, as the model learned them
+            truth = np.asarray(y).astype(str)
+            return float(accuracy_score(truth, predicted.astype(str),
+                                        sample_weight=sample_weight))
+        return float(r2_score(np.asarray(y, dtype=np.float64), predicted,
+                              sample_weight=sample_weight))
 
     def act(self, observation: ArrayLike) -> np.ndarray:
         """A policy's deterministic action for one observation (or one per row of a batch).

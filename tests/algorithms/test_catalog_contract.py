@@ -8,24 +8,13 @@ from typing import Any
 import numpy as np
 import pytest
 import skops.io as sio
+from tests.algorithms._catalog_cases import QUICK, TABULAR, TASKS
 
 from trainforge.algorithms import catalog
-from trainforge.data.task import Task, TaskKind
+from trainforge.data.task import TaskKind
 from trainforge.errors import UnknownAlgorithm
 from trainforge.registry.allowed_types import SKOPS_TYPES
 
-# fewer rounds/trees than the defaults: the contract does not depend on model size
-QUICK: dict[str, dict[str, Any]] = {
-    "lightgbm": {"n_estimators": 20}, "xgboost": {"n_estimators": 20},
-    "catboost": {"n_estimators": 20}, "random_forest": {"n_estimators": 15},
-    "extra_trees": {"n_estimators": 15}, "mlp": {"width": 16}}
-TASKS = {
-    TaskKind.BINARY: Task("y", TaskKind.BINARY, "roc_auc", ("no", "yes")),
-    TaskKind.MULTICLASS: Task("y", TaskKind.MULTICLASS, "balanced_accuracy", ("a", "b", "c")),
-    TaskKind.REGRESSION: Task("y", TaskKind.REGRESSION, "r2"),
-}
-# networks read raw images or text, not a matrix: tests/algorithms/test_network_contract.py
-TABULAR = [a for a in catalog.all_algorithms() if "table" in a.modalities]
 CASES = [(a.name, kind) for a in TABULAR for kind in sorted(a.kinds)]
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import adjusted_rand_score
 
 from trainforge.algorithms.clustering import (
@@ -78,7 +79,7 @@ def test_more_clusters_than_rows_is_refused_with_the_limit():
 
 
 def test_predict_before_fit_says_to_call_fit():
-    with pytest.raises(ConfigError, match=r"call `\.fit\(\)` first"):
+    with pytest.raises(NotFittedError, match=r"call `\.fit\(\)` first"):
         AgglomerativeSegments(3).predict(X)
 
 

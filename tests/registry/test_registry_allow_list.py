@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from tests.algorithms._catalog_cases import QUICK, TABULAR, TASKS
 
 from trainforge.algorithms import catalog
 from trainforge.algorithms.anomaly import METHODS as ANOMALY_METHODS
@@ -20,21 +21,10 @@ from trainforge.algorithms.model import FeatureSpec
 from trainforge.data.dataset import ColumnKind
 from trainforge.data.prepare import make_preprocessor
 from trainforge.data.raw_column import make_raw_column
-from trainforge.data.task import Task, TaskKind
+from trainforge.data.task import TaskKind
 from trainforge.registry.allowed_types import NATIVE_CLASSES, SKOPS_TYPES
 from trainforge.registry.safe_files import save_object
 
-# fewer rounds and trees than the defaults: the types a model holds do not depend on its size
-QUICK: dict[str, dict[str, Any]] = {
-    "lightgbm": {"n_estimators": 5}, "xgboost": {"n_estimators": 5},
-    "catboost": {"n_estimators": 5}, "random_forest": {"n_estimators": 3},
-    "extra_trees": {"n_estimators": 3}, "mlp": {"width": 8}}
-TASKS = {
-    TaskKind.BINARY: Task("y", TaskKind.BINARY, "roc_auc", ("no", "yes")),
-    TaskKind.MULTICLASS: Task("y", TaskKind.MULTICLASS, "balanced_accuracy", ("a", "b", "c")),
-    TaskKind.REGRESSION: Task("y", TaskKind.REGRESSION, "r2"),
-}
-TABULAR = [a for a in catalog.all_algorithms() if "table" in a.modalities]
 SCHEMA = {"amount": ColumnKind.NUMERIC, "income": ColumnKind.NUMERIC,
           "colour": ColumnKind.CATEGORICAL, "city": ColumnKind.CATEGORICAL,
           "member": ColumnKind.BOOLEAN, "joined": ColumnKind.DATETIME, "review": ColumnKind.TEXT}

@@ -29,7 +29,9 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, OutlierMixin
+from sklearn.utils import Tags
 
+from trainforge.algorithms.estimator_input import Accepts, prediction_input, unlabeled_input
 from trainforge.algorithms.model import FeatureSpec, coerce_frame
 from trainforge.errors import ConfigError, UnknownAlgorithm
 
@@ -64,16 +66,26 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         self.n_neighbors = n_neighbors
         self.seed = seed
 
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = self.accepts.sparse
+        return tags
+
+    @property
+    def accepts(self) -> Accepts:
+        """At least two rows without NaN; the robust covariance needs them dense, the other
+        two also take the CSR of text columns."""
+        return Accepts(nan=False, sparse=self.method != "robust_covariance", min_rows=2)
+
     def fit(self, X: np.ndarray, y: Any = None) -> Self:
         check_contamination(self.contamination)
-        if len(X) < 2:
-            raise ConfigError(f"anomaly detection needs at least 2 rows, not {len(X)}")
+        X = unlabeled_input(self, X, accepts=self.accepts)
         with warnings.catch_warnings():
             # the robust covariance warns at length on discrete columns (counts, 0/1), whose
             # determinant steps do not shrink; the fit is still usable
             warnings.simplefilter("ignore", RuntimeWarning)
             warnings.simplefilter("ignore", UserWarning)
-            self.detector_ = self._build(len(X)).fit(X)
+            self.detector_ = self._build(X.shape[0]).fit(X)
         if self.method == "lof":
             # a training row is its own nearest neighbour under score_samples; LOF's fit kept
             # each row's factor computed without itself
@@ -116,8 +128,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
 
     def anomaly_score(self, X: np.ndarray) -> np.ndarray:
         """Each row's score: higher is more anomalous."""
-        if not hasattr(self, "detector_"):
-            raise ConfigError("this AnomalyDetector is not fitted; call `.fit()` first")
+        X = prediction_input(self, X, accepts=self.accepts)
         return -np.asarray(self.detector_.score_samples(X), dtype=np.float64)
 
     def predict(self, X: np.ndarray) -> np.ndarray:

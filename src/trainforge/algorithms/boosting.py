@@ -18,12 +18,25 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils import ClassifierTags, RegressorTags, Tags
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.metaestimators import available_if
 
 from trainforge.algorithms.catalog import Algorithm, n_threads
+from trainforge.algorithms.estimator_input import (
+    Accepts,
+    prediction_input,
+    training_input,
+    validation_input,
+)
 from trainforge.data.task import SUPERVISED_KINDS, Task
 
 EvalSet = tuple[Any, np.ndarray]
+# "balanced" (every class weighs the same in total), a weight per class code, or None
+ClassWeight = str | dict[int, float] | None
 
 # below this many rows a prediction runs on one thread: starting the OpenMP team costs more
 # than it saves (a one-row LightGBM predict: ~10 ms on 2 threads, ~0.05 ms on one)
@@ -35,18 +48,52 @@ def predict_threads(X: Any, n_threads: int) -> int:
     return 1 if X.shape[0] < FEW_ROWS else max(1, int(n_threads))  # X may be sparse
 
 
+def _is_classifier(estimator: _Boosting) -> bool:
+    return estimator.task_kind != "regression"
+
+
 class _Boosting(BaseEstimator):  # type: ignore[misc]
-    """What the three wrappers share: the task's output shape and the native-format files."""
+    """What the three wrappers share: the checks of what comes in, the task's output shape and
+    the native-format files. A classifier learns the class codes 0..n_classes-1 (``classes_``)."""
 
     library: ClassVar[str]
     suffix: ClassVar[str]
+    accepts: ClassVar[Accepts] = Accepts()
     task_kind: str
     n_classes: int
+    class_weight: ClassWeight
 
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # a missing value: the trees learn where it goes
+        tags.input_tags.sparse = True  # the TF-IDF of text columns
+        if _is_classifier(self):
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags(multi_class=self.task_kind == "multiclass")
+        else:
+            tags.estimator_type = "regressor"
+            tags.regressor_tags = RegressorTags()
+        return tags
+
+    def _codes(self) -> int | None:
+        """The number of class codes ``y`` may hold; None for a regressor's numbers."""
+        return int(self.n_classes) if _is_classifier(self) else None
+
+    def _training_rows(self, X: Any, y: Any,
+                       eval_set: EvalSet | None) -> tuple[Any, np.ndarray, EvalSet | None]:
+        """The checked training rows and validation rows; sets ``n_features_in_`` and, for a
+        classifier, ``classes_``."""
+        X, y = training_input(self, X, y, n_classes=self._codes(), accepts=self.accepts)
+        if eval_set is not None:
+            eval_set = validation_input(self, *eval_set, n_classes=self._codes(),
+                                        accepts=self.accepts)
+        if _is_classifier(self):
+            self.classes_ = np.arange(int(self.n_classes))
+        return X, y, eval_set
+
+    @available_if(_is_classifier)  # type: ignore[untyped-decorator]  # sklearn is untyped
     def predict_proba(self, X: Any) -> np.ndarray:
-        if self.task_kind == "regression":
-            raise TypeError("predict_proba is for classifiers; this model is a regressor")
-        raw = np.asarray(self._raw(X), dtype=np.float64)
+        raw = np.asarray(self._raw(prediction_input(self, X, accepts=self.accepts)), dtype=np.float64)
         if self.task_kind == "binary":
             positive = raw.reshape(-1)
             return np.column_stack([1.0 - positive, positive])
@@ -54,21 +101,25 @@ class _Boosting(BaseEstimator):  # type: ignore[misc]
 
     def predict(self, X: Any) -> np.ndarray:
         if self.task_kind == "regression":
-            return np.asarray(self._raw(X), dtype=np.float64).reshape(-1)
+            return np.asarray(self._raw(prediction_input(self, X, accepts=self.accepts)),
+                              dtype=np.float64).reshape(-1)
         return np.asarray(self.predict_proba(X).argmax(axis=1))
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Accuracy for a classifier, R² for a regressor: scikit-learn's default scores."""
+        if _is_classifier(self):
+            return float(accuracy_score(y, self.predict(X), sample_weight=sample_weight))
+        return float(r2_score(y, self.predict(X), sample_weight=sample_weight))
 
     def _raw(self, X: Any) -> np.ndarray:
         raise NotImplementedError
 
-    def _weights(self, y: Any) -> np.ndarray | None:
-        """Row weights making every class weigh the same in total ("balanced"), else None."""
-        if self.class_weight != "balanced" or self.task_kind == "regression":
+    def _weights(self, y: np.ndarray) -> np.ndarray | None:
+        """Row weights from ``class_weight``: "balanced" makes every class present weigh the
+        same in total; a dict gives each class code its weight. None: all rows alike."""
+        if self.class_weight is None or self.task_kind == "regression":
             return None
-        codes = np.asarray(y, dtype=np.int64)
-        counts = np.bincount(codes, minlength=self.n_classes).astype(np.float64)
-        present = counts > 0
-        per_class = np.where(present, len(codes) / (present.sum() * np.maximum(counts, 1)), 0)
-        return per_class[codes]
+        return np.asarray(compute_sample_weight(self.class_weight, y), dtype=np.float64)
 
     def set_rounds(self, best_iteration: int, *, data_fraction: float) -> None:
         """For a refit on more rows than the early-stopped fit saw: a few more trees."""
@@ -92,7 +143,14 @@ class _Boosting(BaseEstimator):  # type: ignore[misc]
         estimator.best_iteration_ = int(settings["best_iteration"])
         estimator.stopped_by_time_ = False
         estimator._load_model(directory / settings["model_file"])
+        # read from the booster, so packages written before these attributes load alike
+        estimator.n_features_in_ = estimator._n_features()
+        if _is_classifier(estimator):
+            estimator.classes_ = np.arange(int(estimator.n_classes))
         return estimator
+
+    def _n_features(self) -> int:
+        raise NotImplementedError
 
     def _save_model(self, path: Path) -> None:
         raise NotImplementedError
@@ -114,7 +172,7 @@ class LightGBMModel(_Boosting):
                  min_child_samples: int = 20, feature_fraction: float = 0.9,
                  bagging_fraction: float = 1.0, lambda_l1: float = 0.0, lambda_l2: float = 0.0,
                  extra_trees: bool = False, early_stopping_rounds: int = 50,
-                 categorical_features: tuple[int, ...] = (), class_weight: str | None = None,
+                 categorical_features: tuple[int, ...] = (), class_weight: ClassWeight = None,
                  seed: int = 0, n_threads: int = 2) -> None:
         self.task_kind = task_kind
         self.n_classes = n_classes
@@ -153,14 +211,15 @@ class LightGBMModel(_Boosting):
             stop_at: float | None = None) -> Self:
         import lightgbm as lgb
 
+        X, y, eval_set = self._training_rows(X, y, eval_set)
         categorical: Any = list(self.categorical_features) or "auto"
-        train = lgb.Dataset(X, np.asarray(y), weight=self._weights(y),
+        train = lgb.Dataset(X, y, weight=self._weights(y),
                             categorical_feature=categorical, params={"verbosity": -1},
                             free_raw_data=True)
         valid_sets: list[Any] = []
         callbacks: list[Any] = []
         if eval_set is not None:
-            valid_sets = [lgb.Dataset(eval_set[0], np.asarray(eval_set[1]), reference=train,
+            valid_sets = [lgb.Dataset(eval_set[0], eval_set[1], reference=train,
                                       weight=self._weights(eval_set[1]),
                                       categorical_feature=categorical)]
             callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
@@ -197,6 +256,9 @@ class LightGBMModel(_Boosting):
 
         self.booster_ = lgb.Booster(model_file=str(path))
 
+    def _n_features(self) -> int:
+        return int(self.booster_.num_feature())
+
 
 # ---- XGBoost --------------------------------------------------------------------------------
 class XGBoostModel(_Boosting):
@@ -209,7 +271,7 @@ class XGBoostModel(_Boosting):
                  n_estimators: int = 2000, learning_rate: float = 0.1, max_depth: int = 6,
                  min_child_weight: float = 1.0, subsample: float = 1.0,
                  colsample_bytree: float = 1.0, reg_lambda: float = 1.0, reg_alpha: float = 0.0,
-                 early_stopping_rounds: int = 50, class_weight: str | None = None,
+                 early_stopping_rounds: int = 50, class_weight: ClassWeight = None,
                  seed: int = 0, n_threads: int = 2) -> None:
         self.task_kind = task_kind
         self.n_classes = n_classes
@@ -243,11 +305,11 @@ class XGBoostModel(_Boosting):
             stop_at: float | None = None) -> Self:
         import xgboost as xgb
 
-        train = xgb.DMatrix(X, label=np.asarray(y), weight=self._weights(y),
-                            nthread=self.n_threads)
+        X, y, eval_set = self._training_rows(X, y, eval_set)
+        train = xgb.DMatrix(X, label=y, weight=self._weights(y), nthread=self.n_threads)
         evals = []
         if eval_set is not None:
-            evals = [(xgb.DMatrix(eval_set[0], label=np.asarray(eval_set[1]),
+            evals = [(xgb.DMatrix(eval_set[0], label=eval_set[1],
                                   weight=self._weights(eval_set[1]), nthread=self.n_threads),
                       "valid")]
         self.stopped_by_time_ = False
@@ -279,6 +341,9 @@ class XGBoostModel(_Boosting):
         self.booster_ = xgb.Booster()
         self.booster_.load_model(str(path))
 
+    def _n_features(self) -> int:
+        return int(self.booster_.num_features())
+
 
 def _xgboost_deadline(stop_at: float, owner: XGBoostModel) -> Any:
     """A TrainingCallback that stops XGBoost's loop at ``stop_at``."""
@@ -299,11 +364,14 @@ class CatBoostModel(_Boosting):
 
     library = "catboost"
     suffix = "cbm"
+    # CatBoost reads CSR with 32-bit indices only; one row makes every feature constant,
+    # which it refuses
+    accepts = Accepts(large_sparse=False, min_rows=2)
 
     def __init__(self, *, task_kind: str = "binary", n_classes: int = 2,
                  n_estimators: int = 1500, learning_rate: float = 0.08, depth: int = 6,
                  l2_leaf_reg: float = 3.0, random_strength: float = 1.0,
-                 early_stopping_rounds: int = 50, class_weight: str | None = None,
+                 early_stopping_rounds: int = 50, class_weight: ClassWeight = None,
                  seed: int = 0, n_threads: int = 2) -> None:
         self.task_kind = task_kind
         self.n_classes = n_classes
@@ -334,6 +402,10 @@ class CatBoostModel(_Boosting):
             stop_at: float | None = None) -> Self:
         from catboost import CatBoost
 
+        X, y, eval_set = self._training_rows(X, y, eval_set)
+        if _is_classifier(self) and len(np.unique(y)) < 2:
+            raise ValueError("CatBoost needs at least two classes in y; it holds one class")
+        X = _sparse_matrix(X)
         model = CatBoost(self._params())
         self.stopped_by_time_ = False
         callbacks = None if stop_at is None else [_CatBoostDeadline(stop_at, self)]
@@ -341,17 +413,17 @@ class CatBoostModel(_Boosting):
         if eval_set is not None:
             from catboost import Pool
 
-            valid = Pool(eval_set[0], np.asarray(eval_set[1]), weight=self._weights(eval_set[1]))
+            valid = Pool(_sparse_matrix(eval_set[0]), eval_set[1], weight=self._weights(eval_set[1]))
             extra = {"eval_set": valid, "use_best_model": True,
                      "early_stopping_rounds": self.early_stopping_rounds}
-        model.fit(X, np.asarray(y), sample_weight=self._weights(y), callbacks=callbacks, **extra)
+        model.fit(X, y, sample_weight=self._weights(y), callbacks=callbacks, **extra)
         self.best_iteration_ = int(model.tree_count_)
         self.booster_ = model
         return self
 
     def _raw(self, X: Any) -> np.ndarray:
         kind = "RawFormulaVal" if self.task_kind == "regression" else "Probability"
-        raw = np.asarray(self.booster_.predict(X, prediction_type=kind,
+        raw = np.asarray(self.booster_.predict(_sparse_matrix(X), prediction_type=kind,
                                                thread_count=predict_threads(X, self.n_threads)))
         return raw[:, 1] if self.task_kind == "binary" else raw
 
@@ -363,6 +435,14 @@ class CatBoostModel(_Boosting):
 
         self.booster_ = CatBoost()
         self.booster_.load_model(str(path), format="cbm")
+
+    def _n_features(self) -> int:
+        return len(self.booster_.feature_names_)
+
+
+def _sparse_matrix(X: Any) -> Any:
+    """A scipy sparse *array* as the sparse matrix CatBoost takes; anything else as it is."""
+    return sp.csr_matrix(X) if sp.issparse(X) and not sp.isspmatrix(X) else X
 
 
 class _CatBoostDeadline:

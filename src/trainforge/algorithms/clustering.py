@@ -29,7 +29,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.metrics import pairwise_distances_argmin
+from sklearn.utils import Tags
 
+from trainforge.algorithms.estimator_input import Accepts, prediction_input, unlabeled_input
 from trainforge.algorithms.model import FeatureSpec, coerce_frame
 from trainforge.errors import ConfigError
 
@@ -37,6 +39,11 @@ METHODS = ("kmeans", "gmm", "agglomerative", "hdbscan")
 MINI_BATCH_ROWS = 20_000  # above this, k-means learns from mini-batches
 DENSITY_MAX_ROWS = 10_000  # HDBSCAN fits on at most this many rows (41 s for 20,000 adult rows)
 FULL_COVARIANCE_FEATURES = 20  # above this many columns a mixture keeps diagonal covariances
+# k-means takes the CSR of text columns; the mixture, Ward's tree and HDBSCAN need dense rows,
+# and the last two at least two of them
+SPARSE_ROWS = Accepts(nan=False)
+DENSE_ROWS = Accepts(nan=False, sparse=False)
+TWO_DENSE_ROWS = Accepts(nan=False, sparse=False, min_rows=2)
 
 
 def _check_n_clusters(n_clusters: int, n_rows: int) -> None:
@@ -83,10 +90,16 @@ class KMeansSegments(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         self.mini_batch = mini_batch
         self.seed = seed
 
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     def fit(self, X: np.ndarray, y: Any = None) -> Self:
         from sklearn.cluster import KMeans, MiniBatchKMeans
 
-        _check_n_clusters(self.n_clusters, len(X))
+        X = unlabeled_input(self, X, accepts=SPARSE_ROWS)
+        _check_n_clusters(self.n_clusters, X.shape[0])
         model = (MiniBatchKMeans(n_clusters=self.n_clusters, random_state=self.seed, n_init=3,
                                  batch_size=2048) if self.mini_batch else
                  KMeans(n_clusters=self.n_clusters, random_state=self.seed, n_init=4))
@@ -98,7 +111,7 @@ class KMeansSegments(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        _check_fitted(self, "model_")
+        X = prediction_input(self, X, accepts=SPARSE_ROWS)
         return relabel(self.mapping_, np.asarray(self.model_.predict(X), dtype=np.int64))
 
 
@@ -117,6 +130,7 @@ class MixtureSegments(ClusterMixin, BaseEstimator):  # type: ignore[misc]
     def fit(self, X: np.ndarray, y: Any = None) -> Self:
         from sklearn.mixture import GaussianMixture
 
+        X = unlabeled_input(self, X, accepts=DENSE_ROWS)
         _check_n_clusters(self.n_clusters, len(X))
         covariance = self.covariance
         if covariance == "auto":
@@ -133,11 +147,10 @@ class MixtureSegments(ClusterMixin, BaseEstimator):  # type: ignore[misc]
 
     def bic(self, X: np.ndarray) -> float:
         """Bayesian information criterion on ``X``: lower is better."""
-        _check_fitted(self, "model_")
-        return float(self.model_.bic(X))
+        return float(self.model_.bic(prediction_input(self, X, accepts=DENSE_ROWS)))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        _check_fitted(self, "model_")
+        X = prediction_input(self, X, accepts=DENSE_ROWS)
         return relabel(self.mapping_, np.asarray(self.model_.predict(X), dtype=np.int64))
 
 
@@ -164,6 +177,7 @@ class AgglomerativeSegments(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         self.seed = seed
 
     def fit(self, X: np.ndarray, y: Any = None) -> Self:
+        X = unlabeled_input(self, X, accepts=TWO_DENSE_ROWS)
         _check_n_clusters(self.n_clusters, len(X))
         picked = _sample_rows(len(X), self.max_rows, self.seed)
         raw = ward_cuts(X[picked], [self.n_clusters])[self.n_clusters]
@@ -177,7 +191,7 @@ class AgglomerativeSegments(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        _check_fitted(self, "centroids_")
+        X = prediction_input(self, X, accepts=TWO_DENSE_ROWS)
         return np.asarray(pairwise_distances_argmin(X, self.centroids_), dtype=np.int64)
 
 
@@ -198,6 +212,7 @@ class DensitySegments(ClusterMixin, BaseEstimator):  # type: ignore[misc]
     def fit(self, X: np.ndarray, y: Any = None) -> Self:
         from sklearn.cluster import HDBSCAN
 
+        X = unlabeled_input(self, X, accepts=TWO_DENSE_ROWS)
         if not 2 <= self.min_cluster_size <= max(len(X), 2):
             raise ConfigError(f"min_cluster_size is {self.min_cluster_size}; give a whole "
                               f"number between 2 and the number of rows ({len(X)})")
@@ -215,7 +230,7 @@ class DensitySegments(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        _check_fitted(self, "exemplars_")
+        X = prediction_input(self, X, accepts=TWO_DENSE_ROWS)
         nearest = pairwise_distances_argmin(X, self.exemplars_)
         return np.asarray(self.exemplar_segments_[nearest], dtype=np.int64)
 

@@ -118,6 +118,17 @@ def probabilities_from_blend(blended: np.ndarray) -> np.ndarray:
     return np.asarray(proba / sums)
 
 
+class ProbabilityFrame(pd.DataFrame):  # type: ignore[misc]
+    """Class probabilities, one column per class label, that also answer numpy's
+    ``[rows, column]`` indexing: scikit-learn's scorers (``get_scorer("roc_auc")``) take the
+    positive class's column from ``predict_proba`` that way. Derived frames are plain."""
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, tuple) and len(key) == 2 and isinstance(key[0], slice):
+            return self.to_numpy()[key]
+        return super().__getitem__(key)
+
+
 # below this many rows, members predict in the calling thread: starting a joblib thread pool
 # costs more than it saves (a one-row predict of a 10-member extra-trees blend: 520 -> 140 ms)
 FEW_ROWS = 1_000
