@@ -49,7 +49,7 @@ class TrainingOutcome:
 # Observers (the CLI's progress display, the server's job log) may define any of:
 # on_task(task, notes, profile, features), on_run_start(run_id) (a job records it at once, so
 # a retry can resume the run), on_phase(text), and the search callbacks
-# of trainforge.training.callbacks (on_fit_start, on_trial_end, on_fit_end, on_error).
+# of trainforge.runtime.callbacks (on_fit_start, on_trial_end, on_fit_end, on_error).
 def _notify(observers: Sequence[object], hook: str, *args: Any) -> None:
     for observer in observers:
         method = getattr(observer, hook, None)
