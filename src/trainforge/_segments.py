@@ -181,7 +181,7 @@ def _register(workspace: Workspace, observers: Sequence[object], *, name: str, r
               metrics: dict[str, Any], lineage: dict[str, Any],
               write_report: Callable[[Path], Path]) -> Any:
     """Write the report into a scratch folder, then register the model with it inside."""
-    from trainforge.training.unsupervised import as_table_model
+    from trainforge.algorithms.unsupervised_results import as_table_model
 
     with tempfile.TemporaryDirectory(prefix="trainforge-report-") as scratch:
         report = write_report(Path(scratch) / "report.html")
