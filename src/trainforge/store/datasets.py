@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from trainforge.store.clock import utc_now
+from trainforge.store.handle import StoreHandle
 from trainforge.store.json_values import to_json_value
 from trainforge.store.tables import datasets
 
 if TYPE_CHECKING:
     from trainforge.data.dataset import Dataset
-    from trainforge.workspace import Workspace
 
 
-def record_dataset(ws: Workspace, dataset: Dataset,
+def record_dataset(ws: StoreHandle, dataset: Dataset,
                    profile: dict[str, Any] | None = None) -> int:
     """Store ``dataset`` once per fingerprint and return its id.
 
@@ -39,7 +39,7 @@ def record_dataset(ws: Workspace, dataset: Dataset,
         return _insert_or_find(ws, row)
 
 
-def _insert_or_find(ws: Workspace, row: dict[str, Any]) -> int:
+def _insert_or_find(ws: StoreHandle, row: dict[str, Any]) -> int:
     with ws.engine.begin() as connection:
         existing = connection.execute(
             sa.select(datasets.c.id, datasets.c.profile)
@@ -54,14 +54,14 @@ def _insert_or_find(ws: Workspace, row: dict[str, Any]) -> int:
         return int(existing.id)
 
 
-def get_dataset(ws: Workspace, dataset_id: int) -> dict[str, Any] | None:
+def get_dataset(ws: StoreHandle, dataset_id: int) -> dict[str, Any] | None:
     """The recorded dataset as a dict, or None if no dataset has that id."""
     with ws.engine.connect() as connection:
         row = connection.execute(sa.select(datasets).where(datasets.c.id == dataset_id)).first()
     return None if row is None else dict(row._mapping)
 
 
-def get_datasets(ws: Workspace, dataset_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+def get_datasets(ws: StoreHandle, dataset_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     """The recorded datasets with these ids, by id (one query for a whole listing)."""
     wanted = sorted(set(dataset_ids))
     if not wanted:

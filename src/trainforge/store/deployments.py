@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
 from trainforge.store.clock import as_utc, utc_now
+from trainforge.store.handle import StoreHandle
 from trainforge.store.tables import deployments
 
-if TYPE_CHECKING:
-    from trainforge.workspace import Workspace
 
-
-def save_deployment(ws: Workspace, *, name: str, model_name: str, model_version: int,
+def save_deployment(ws: StoreHandle, *, name: str, model_name: str, model_version: int,
                     requested: str, deployed_by: str | None) -> dict[str, Any]:
     """Record that URL name ``name`` serves ``model_name:model_version`` (replacing what it
     served before); returns the row."""
@@ -26,14 +24,14 @@ def save_deployment(ws: Workspace, *, name: str, model_name: str, model_version:
     return row
 
 
-def remove_deployment(ws: Workspace, name: str) -> bool:
+def remove_deployment(ws: StoreHandle, name: str) -> bool:
     """Forget deployment ``name``; False when there was none."""
     with ws.engine.begin() as connection:
         removed = connection.execute(sa.delete(deployments).where(deployments.c.name == name))
     return bool(removed.rowcount)
 
 
-def list_deployments(ws: Workspace) -> list[dict[str, Any]]:
+def list_deployments(ws: StoreHandle) -> list[dict[str, Any]]:
     """Every recorded deployment, by name."""
     with ws.engine.connect() as connection:
         rows = connection.execute(sa.select(deployments).order_by(deployments.c.name)).all()

@@ -15,24 +15,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
 from trainforge.errors import JobNotFound
 from trainforge.store.clock import as_utc, utc_now
+from trainforge.store.handle import StoreHandle
 from trainforge.store.json_values import to_json_value
 from trainforge.store.tables import job_logs, jobs
-
-if TYPE_CHECKING:
-    from trainforge.workspace import Workspace
 
 FINISHED = ("succeeded", "failed", "cancelled")
 MAX_ATTEMPTS = 3  # a job whose worker died this many times fails instead of looping
 MAX_LOG_CHARS = 4_000  # one log line is cut here: a runaway print cannot fill the store
 
 
-def submit_job(ws: Workspace, *, kind: str, config: dict[str, Any],
+def submit_job(ws: StoreHandle, *, kind: str, config: dict[str, Any],
                submitted_by: str | None = None) -> str:
     """Queue a job; returns its id (32 hex digits)."""
     job_id = uuid.uuid4().hex
@@ -44,7 +42,7 @@ def submit_job(ws: Workspace, *, kind: str, config: dict[str, Any],
     return job_id
 
 
-def claim_job(ws: Workspace, *, worker: str, kinds: tuple[str, ...] | None = None
+def claim_job(ws: StoreHandle, *, worker: str, kinds: tuple[str, ...] | None = None
               ) -> dict[str, Any] | None:
     """Take the oldest queued job for ``worker``; None when the queue is empty.
 
@@ -70,7 +68,7 @@ def claim_job(ws: Workspace, *, worker: str, kinds: tuple[str, ...] | None = Non
     return None
 
 
-def heartbeat(ws: Workspace, job_id: str, *, worker: str) -> bool:
+def heartbeat(ws: StoreHandle, job_id: str, *, worker: str) -> bool:
     """Touch the job's heartbeat; returns whether a cancel was requested (or the job was taken
     from this worker), i.e. whether the worker should stop."""
     with ws.engine.begin() as connection:
@@ -83,13 +81,13 @@ def heartbeat(ws: Workspace, job_id: str, *, worker: str) -> bool:
         or row.status != "running"
 
 
-def set_run(ws: Workspace, job_id: str, run_id: str) -> None:
+def set_run(ws: StoreHandle, job_id: str, run_id: str) -> None:
     """Remember the run a job started, so that a retry resumes it from its checkpoints."""
     with ws.engine.begin() as connection:
         connection.execute(sa.update(jobs).where(jobs.c.id == job_id).values(run_id=run_id))
 
 
-def finish_job(ws: Workspace, job_id: str, *, status: str, worker: str,
+def finish_job(ws: StoreHandle, job_id: str, *, status: str, worker: str,
                result: dict[str, Any] | None = None, error: str | None = None) -> bool:
     """Record the end of a job run by ``worker``; False if the job is no longer its own (it
     was requeued after a missed heartbeat and another worker has it)."""
@@ -104,7 +102,7 @@ def finish_job(ws: Workspace, job_id: str, *, status: str, worker: str,
     return done.rowcount == 1
 
 
-def release_job(ws: Workspace, job_id: str, *, worker: str) -> bool:
+def release_job(ws: StoreHandle, job_id: str, *, worker: str) -> bool:
     """Put a running job of ``worker`` back in the queue because the worker is shutting down
     (not failing): the attempt does not count, and its run resumes on the next claim. False
     if the job is no longer this worker's."""
@@ -117,7 +115,7 @@ def release_job(ws: Workspace, job_id: str, *, worker: str) -> bool:
     return done.rowcount == 1
 
 
-def cancel_job(ws: Workspace, job_id: str) -> dict[str, Any]:
+def cancel_job(ws: StoreHandle, job_id: str) -> dict[str, Any]:
     """Cancel a queued job now, or ask a running one's worker to stop; returns the job."""
     with ws.engine.begin() as connection:
         job = get_job(ws, job_id, connection=connection)
@@ -132,7 +130,7 @@ def cancel_job(ws: Workspace, job_id: str) -> dict[str, Any]:
         return get_job(ws, job_id, connection=connection)
 
 
-def requeue_stale(ws: Workspace, *, stale_after_s: float) -> list[str]:
+def requeue_stale(ws: StoreHandle, *, stale_after_s: float) -> list[str]:
     """Put running jobs whose heartbeat is older than ``stale_after_s`` back in the queue
     (or fail them after ``MAX_ATTEMPTS``); returns the ids requeued or failed."""
     cutoff = utc_now() - timedelta(seconds=stale_after_s)
@@ -164,7 +162,7 @@ def requeue_stale(ws: Workspace, *, stale_after_s: float) -> list[str]:
     return moved
 
 
-def get_job(ws: Workspace, job_id: str, *, connection: sa.Connection | None = None
+def get_job(ws: StoreHandle, job_id: str, *, connection: sa.Connection | None = None
             ) -> dict[str, Any]:
     """The job as a dict; JobNotFound if there is none with that id."""
     query = sa.select(jobs).where(jobs.c.id == job_id)
@@ -178,7 +176,7 @@ def get_job(ws: Workspace, job_id: str, *, connection: sa.Connection | None = No
     return _job_dict(row)
 
 
-def list_jobs(ws: Workspace, *, status: str | None = None, limit: int = 100
+def list_jobs(ws: StoreHandle, *, status: str | None = None, limit: int = 100
               ) -> list[dict[str, Any]]:
     """The newest jobs first, optionally of one status."""
     query = sa.select(jobs).order_by(jobs.c.created_at.desc()).limit(limit)
@@ -188,14 +186,14 @@ def list_jobs(ws: Workspace, *, status: str | None = None, limit: int = 100
         return [_job_dict(row) for row in connection.execute(query)]
 
 
-def append_log(ws: Workspace, job_id: str, text: str) -> None:
+def append_log(ws: StoreHandle, job_id: str, text: str) -> None:
     """Add one line to the job's log."""
     with ws.engine.begin() as connection:
         connection.execute(sa.insert(job_logs).values(job_id=job_id, at=utc_now(),
                                                       text=text[:MAX_LOG_CHARS]))
 
 
-def read_log(ws: Workspace, job_id: str, *, after: int = 0, limit: int = 1_000
+def read_log(ws: StoreHandle, job_id: str, *, after: int = 0, limit: int = 1_000
              ) -> list[dict[str, Any]]:
     """Log lines after line id ``after`` (0: from the start), oldest first: a client polls
     with the last id it saw."""
@@ -216,7 +214,7 @@ def _job_dict(row: sa.Row[Any]) -> dict[str, Any]:
     return job
 
 
-def count_silent(ws: Workspace, *, stale_after_s: float) -> int:
+def count_silent(ws: StoreHandle, *, stale_after_s: float) -> int:
     """How many running jobs have sent no heartbeat for ``stale_after_s``: their workers are
     gone (the server's readiness check)."""
     cutoff = utc_now() - timedelta(seconds=stale_after_s)

@@ -4,22 +4,20 @@ its outcome and the resources it used."""
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
 from trainforge.errors import RunNotFound
 from trainforge.store.clock import as_utc, utc_now
+from trainforge.store.handle import StoreHandle
 from trainforge.store.json_values import to_json_value
 from trainforge.store.tables import run_metrics, runs
-
-if TYPE_CHECKING:
-    from trainforge.workspace import Workspace
 
 FinalStatus = Literal["succeeded", "failed"]
 
 
-def start_run(ws: Workspace, *, kind: str, config: dict[str, Any],
+def start_run(ws: StoreHandle, *, kind: str, config: dict[str, Any],
               dataset_id: int | None) -> str:
     """Record a run that starts now; returns its id (32 hex digits).
 
@@ -34,7 +32,7 @@ def start_run(ws: Workspace, *, kind: str, config: dict[str, Any],
     return run_id
 
 
-def restart_run(ws: Workspace, run_id: str) -> None:
+def restart_run(ws: StoreHandle, run_id: str) -> None:
     """Mark an interrupted (failed) run as running again: ``--resume`` continues it."""
     with ws.engine.begin() as connection:
         updated = connection.execute(sa.update(runs).where(runs.c.id == run_id).values(
@@ -43,7 +41,7 @@ def restart_run(ws: Workspace, run_id: str) -> None:
             raise RunNotFound(run_id)
 
 
-def log_metric(ws: Workspace, run_id: str, key: str, value: float, *, step: int) -> None:
+def log_metric(ws: StoreHandle, run_id: str, key: str, value: float, *, step: int) -> None:
     """Append one point to the run's series ``key`` (loss per epoch, score per trial...)."""
     try:
         with ws.engine.begin() as connection:
@@ -53,7 +51,7 @@ def log_metric(ws: Workspace, run_id: str, key: str, value: float, *, step: int)
         raise RunNotFound(run_id) from error
 
 
-def finish_run(ws: Workspace, run_id: str, *, status: FinalStatus, metrics: dict[str, Any],
+def finish_run(ws: StoreHandle, run_id: str, *, status: FinalStatus, metrics: dict[str, Any],
                peak_memory_mb: float | None, cpu_s: float | None, error: str | None = None,
                model: tuple[str, int] | None = None) -> None:
     """Record how the run ended: its final metrics, resources and the model it produced."""
@@ -74,7 +72,7 @@ def finish_run(ws: Workspace, run_id: str, *, status: FinalStatus, metrics: dict
             model_version=None if model is None else model[1]))
 
 
-def get_run(ws: Workspace, run_id: str) -> dict[str, Any]:
+def get_run(ws: StoreHandle, run_id: str) -> dict[str, Any]:
     """Everything recorded about a run, with its metric series under ``"series"``:
     ``{key: [{"step": 0, "value": 0.71, "timestamp": ...}, ...]}`` in step order."""
     with ws.engine.connect() as connection:
@@ -93,7 +91,7 @@ def get_run(ws: Workspace, run_id: str) -> dict[str, Any]:
     return {**_run_dict(row), "series": series}
 
 
-def list_runs(ws: Workspace, limit: int = 50, *, offset: int = 0) -> list[dict[str, Any]]:
+def list_runs(ws: StoreHandle, limit: int = 50, *, offset: int = 0) -> list[dict[str, Any]]:
     """The most recent runs first (without their metric series); ``offset`` pages on."""
     with ws.engine.connect() as connection:
         rows = connection.execute(
@@ -102,7 +100,7 @@ def list_runs(ws: Workspace, limit: int = 50, *, offset: int = 0) -> list[dict[s
     return [_run_dict(row) for row in rows]
 
 
-def resolve_run_id(ws: Workspace, given: str) -> str:
+def resolve_run_id(ws: StoreHandle, given: str) -> str:
     """The id of the one run whose id starts with ``given`` (ids are long to type); ``given``
     itself when none or several do, so that get_run names it in its error."""
     if not given or not all(c in "0123456789abcdef" for c in given):

@@ -11,17 +11,15 @@ from __future__ import annotations
 import re
 import uuid
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
 from trainforge.errors import DatasetNotFound
 from trainforge.store.clock import as_utc, utc_now
+from trainforge.store.handle import FileStoreHandle, StoreHandle
+from trainforge.store.private_files import private_directory
 from trainforge.store.tables import uploads
-from trainforge.workspace import private_directory
-
-if TYPE_CHECKING:
-    from trainforge.workspace import Workspace
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -34,7 +32,7 @@ def safe_filename(name: str) -> str:
     return cleaned or "upload"
 
 
-def new_upload_dir(ws: Workspace) -> tuple[str, Path]:
+def new_upload_dir(ws: FileStoreHandle) -> tuple[str, Path]:
     """A fresh id and its directory (created) for an upload in progress."""
     upload_id = uuid.uuid4().hex
     directory = private_directory(ws.artifacts / "uploads") / upload_id
@@ -42,8 +40,9 @@ def new_upload_dir(ws: Workspace) -> tuple[str, Path]:
     return upload_id, directory
 
 
-def record_upload(ws: Workspace, *, upload_id: str, path: Path, size_bytes: int, sha256: str,
-                  uploaded_by: str | None, dataset_id: int | None = None) -> dict[str, Any]:
+def record_upload(ws: FileStoreHandle, *, upload_id: str, path: Path, size_bytes: int,
+                  sha256: str, uploaded_by: str | None,
+                  dataset_id: int | None = None) -> dict[str, Any]:
     """Record a completely written upload; returns its row."""
     row = {"id": upload_id, "filename": path.name,
            "path": path.relative_to(ws.artifacts).as_posix(), "size_bytes": size_bytes,
@@ -54,14 +53,14 @@ def record_upload(ws: Workspace, *, upload_id: str, path: Path, size_bytes: int,
     return row
 
 
-def set_dataset(ws: Workspace, upload_id: str, dataset_id: int) -> None:
+def set_dataset(ws: StoreHandle, upload_id: str, dataset_id: int) -> None:
     """Link an upload to the dataset version (fingerprint, schema, profile) read from it."""
     with ws.engine.begin() as connection:
         connection.execute(sa.update(uploads).where(uploads.c.id == upload_id)
                            .values(dataset_id=dataset_id))
 
 
-def get_upload(ws: Workspace, upload_id: str) -> dict[str, Any]:
+def get_upload(ws: FileStoreHandle, upload_id: str) -> dict[str, Any]:
     """The upload's row plus ``file`` (its absolute path); DataFileNotFound if unknown."""
     with ws.engine.connect() as connection:
         row = connection.execute(sa.select(uploads).where(uploads.c.id == upload_id)).first()
@@ -73,7 +72,7 @@ def get_upload(ws: Workspace, upload_id: str) -> dict[str, Any]:
     return found
 
 
-def list_uploads(ws: Workspace, *, limit: int = 200) -> list[dict[str, Any]]:
+def list_uploads(ws: StoreHandle, *, limit: int = 200) -> list[dict[str, Any]]:
     """The newest uploads first."""
     with ws.engine.connect() as connection:
         rows = connection.execute(sa.select(uploads).order_by(uploads.c.created_at.desc())
