@@ -14,6 +14,7 @@ web UI's form calls ``submit`` too.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
@@ -31,7 +32,7 @@ from trainforge.server.api.bodies import Number, WholeNumber
 from trainforge.store import jobs as job_store
 from trainforge.store.access import Principal
 from trainforge.store.datasets import get_dataset
-from trainforge.store.uploads import get_upload
+from trainforge.store.uploads import StoredUpload, get_upload
 from trainforge.workspace import Workspace
 
 _DATASET = "the id of an uploaded dataset (POST /api/v1/datasets answers it)"
@@ -82,7 +83,7 @@ JobRequest = Annotated[TrainJob | PredictJob | EvaluateJob, Field(discriminator=
 
 
 def submit(workspace: Workspace, request: TrainJob | PredictJob | EvaluateJob,
-           principal: Principal) -> dict[str, Any]:
+           principal: Principal) -> job_store.JobRecord:
     """Check all of ``request`` against the store (its dataset, its columns, its models) and
     queue it; returns the queued job. InvalidField (422) names the field that is wrong.
 
@@ -102,7 +103,7 @@ def submit(workspace: Workspace, request: TrainJob | PredictJob | EvaluateJob,
         workspace, kind=request.kind, config=config, submitted_by=principal.name))
 
 
-def _upload(workspace: Workspace, upload_id: str) -> dict[str, Any]:
+def _upload(workspace: Workspace, upload_id: str) -> StoredUpload:
     try:
         return get_upload(workspace, upload_id)
     except DatasetNotFound:
@@ -118,7 +119,7 @@ def _check_model(workspace: Workspace, field: str, ref: str) -> None:
         raise InvalidField(field, str(error)) from None
 
 
-def _check_training(workspace: Workspace, request: TrainJob, upload: dict[str, Any]) -> None:
+def _check_training(workspace: Workspace, request: TrainJob, upload: StoredUpload) -> None:
     """What the worker would otherwise find out minutes later: the name, the algorithm, the
     model to start from, the columns and the metric."""
     from trainforge.registry.refs import check_name
@@ -145,7 +146,7 @@ def _check_training(workspace: Workspace, request: TrainJob, upload: dict[str, A
         _check_metric(request.metric, columns.get(request.target or ""))
 
 
-def _columns(recorded: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+def _columns(recorded: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
     """The dataset's columns as its profile describes them (kind, distinct values), by name;
     empty when the upload was recorded without a profile."""
     profile = (recorded or {}).get("profile") or {}

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from trainforge.store import jobs as job_store
+from trainforge.store.jobs import JobRecord
 from trainforge.workspace import Workspace
 
 OUTPUT_NAME = "predictions.csv"
 
 
-def dataset_file(workspace: Workspace, job: dict[str, Any]) -> Path:
+def dataset_file(workspace: Workspace, job: JobRecord) -> Path:
     """The uploaded file a job reads: its config names the upload, never a server path."""
     from trainforge.store.uploads import get_upload
 
@@ -78,7 +79,7 @@ class JobLog:
         self.write(text)
 
 
-def run_job(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
+def run_job(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
     """Run ``job`` (a row of the queue) to its end; returns its result."""
     runner = {"train": _train, "predict": _predict, "evaluate": _evaluate}.get(job["kind"])
     if runner is None:
@@ -86,7 +87,7 @@ def run_job(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
     return runner(workspace, job)
 
 
-def _train(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
+def _train(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
     from trainforge._train import resume_training, run_training
     from trainforge.config import TrainConfig
     from trainforge.store.runs import get_run
@@ -114,7 +115,7 @@ def _train(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
             "report": f"/api/v1/models/{version.name}/versions/{version.version}/report"}
 
 
-def _predict(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
+def _predict(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
     from trainforge.serving.batch import predict_file
 
     config = job["config"]
@@ -128,7 +129,7 @@ def _predict(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
             "skipped": list(done.skipped)}
 
 
-def _evaluate(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
+def _evaluate(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
     import trainforge
 
     config = job["config"]

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from typing_extensions import TypedDict  # pydantic reads it on Python 3.11
 
 from trainforge.errors import ConfigError, UserNotFound
 from trainforge.store.clock import as_utc, utc_now
@@ -39,6 +40,28 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # ~50 ms a login on this class of machin
 FIRST_ADMIN = "admin"
 MIN_PASSWORD_CHARS, MAX_PASSWORD_CHARS = 12, 1024
 _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}")
+
+
+class TokenRecord(TypedDict):
+    """An API token as it is listed: never its hash."""
+
+    id: str  # the token's public part, after ``tf_``
+    name: str
+    role: str
+    created_by: str | None
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class UserRecord(TypedDict):
+    """A user as it is listed: never the password hash."""
+
+    username: str
+    role: str
+    disabled: bool
+    created_at: datetime
+    last_login_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -67,7 +90,7 @@ def token_sha256(token: str) -> str:
 
 # ---- tokens -----------------------------------------------------------------------------------
 def create_token(ws: StoreHandle, *, name: str, role: str, created_by: str | None = None
-                 ) -> tuple[str, dict[str, Any]]:
+                 ) -> tuple[str, TokenRecord]:
     """A new token and its stored record; the token itself is never stored or shown again."""
     check_role(role)
     token_id = secrets.token_hex(6)
@@ -102,7 +125,7 @@ def touch_token(ws: StoreHandle, token: str) -> None:
                            .values(last_used_at=utc_now()))
 
 
-def list_tokens(ws: StoreHandle) -> list[dict[str, Any]]:
+def list_tokens(ws: StoreHandle) -> list[TokenRecord]:
     """Every token ever created (revoked ones too), newest first, without their hashes."""
     with ws.engine.connect() as connection:
         rows = connection.execute(sa.select(api_tokens)
@@ -110,7 +133,7 @@ def list_tokens(ws: StoreHandle) -> list[dict[str, Any]]:
     return [_public(dict(row._mapping)) for row in rows]
 
 
-def revoke_token(ws: StoreHandle, token_id: str) -> dict[str, Any]:
+def revoke_token(ws: StoreHandle, token_id: str) -> TokenRecord:
     """Revoke a token by its id (the part after ``tf_``); it stops working at once."""
     with ws.engine.begin() as connection:
         connection.execute(sa.update(api_tokens).where(api_tokens.c.id == token_id,
@@ -124,12 +147,11 @@ def revoke_token(ws: StoreHandle, token_id: str) -> dict[str, Any]:
     return _public(dict(row._mapping))
 
 
-def _public(row: dict[str, Any]) -> dict[str, Any]:
-    shown = {k: v for k, v in row.items() if k != "token_sha256"}
-    for key in ("created_at", "last_used_at", "revoked_at"):
-        if key in shown:
-            shown[key] = as_utc(shown[key])
-    return shown
+def _public(row: dict[str, Any]) -> TokenRecord:
+    return TokenRecord(id=row["id"], name=row["name"], role=row["role"],
+                       created_by=row["created_by"], created_at=as_utc(row["created_at"]),
+                       last_used_at=as_utc(row.get("last_used_at")),
+                       revoked_at=as_utc(row.get("revoked_at")))
 
 
 # ---- users and passwords ----------------------------------------------------------------------
@@ -227,14 +249,15 @@ def _user_id(connection: sa.Connection, username: str) -> int:
     return int(found)
 
 
-def list_users(ws: StoreHandle) -> list[dict[str, Any]]:
+def list_users(ws: StoreHandle) -> list[UserRecord]:
     """Every user by name, with role, whether disabled, and when created and last logged in."""
     columns = (users.c.username, users.c.role, users.c.disabled, users.c.created_at,
                users.c.last_login_at)
     with ws.engine.connect() as connection:
         rows = connection.execute(sa.select(*columns).order_by(users.c.username)).all()
-    return [{**row._mapping, "created_at": as_utc(row.created_at),
-             "last_login_at": as_utc(row.last_login_at)} for row in rows]
+    return [UserRecord(username=row.username, role=row.role, disabled=bool(row.disabled),
+                       created_at=as_utc(row.created_at),
+                       last_login_at=as_utc(row.last_login_at)) for row in rows]
 
 
 def ensure_first_admin(ws: StoreHandle) -> tuple[str, str] | None:

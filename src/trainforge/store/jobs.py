@@ -14,10 +14,11 @@ stops at its next check.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from typing_extensions import TypedDict  # pydantic reads it on Python 3.11
 
 from trainforge.errors import JobNotFound
 from trainforge.store.clock import as_utc, utc_now
@@ -28,6 +29,34 @@ from trainforge.store.tables import job_logs, jobs
 FINISHED = ("succeeded", "failed", "cancelled")
 MAX_ATTEMPTS = 3  # a job whose worker died this many times fails instead of looping
 MAX_LOG_CHARS = 4_000  # one log line is cut here: a runaway print cannot fill the store
+
+
+class JobRecord(TypedDict):
+    """One row of ``jobs``, times in UTC."""
+
+    id: str
+    kind: str
+    status: str  # one of tables.JOB_STATUSES
+    config: dict[str, Any]  # JSON: the job's validated request
+    submitted_by: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    worker: str | None
+    attempts: int
+    cancel_requested: bool
+    run_id: str | None
+    result: dict[str, Any] | None  # JSON: what the job made, once succeeded
+    error: str | None
+
+
+class LogLine(TypedDict):
+    """One line of a job's log; ``id`` grows, so a client polls with the last it saw."""
+
+    id: int
+    at: datetime
+    text: str
 
 
 def submit_job(ws: StoreHandle, *, kind: str, config: dict[str, Any],
@@ -43,7 +72,7 @@ def submit_job(ws: StoreHandle, *, kind: str, config: dict[str, Any],
 
 
 def claim_job(ws: StoreHandle, *, worker: str, kinds: tuple[str, ...] | None = None
-              ) -> dict[str, Any] | None:
+              ) -> JobRecord | None:
     """Take the oldest queued job for ``worker``; None when the queue is empty.
 
     The UPDATE is conditional on the job still being queued, so when two workers race for
@@ -115,7 +144,7 @@ def release_job(ws: StoreHandle, job_id: str, *, worker: str) -> bool:
     return done.rowcount == 1
 
 
-def cancel_job(ws: StoreHandle, job_id: str) -> dict[str, Any]:
+def cancel_job(ws: StoreHandle, job_id: str) -> JobRecord:
     """Cancel a queued job now, or ask a running one's worker to stop; returns the job."""
     with ws.engine.begin() as connection:
         job = get_job(ws, job_id, connection=connection)
@@ -163,7 +192,7 @@ def requeue_stale(ws: StoreHandle, *, stale_after_s: float) -> list[str]:
 
 
 def get_job(ws: StoreHandle, job_id: str, *, connection: sa.Connection | None = None
-            ) -> dict[str, Any]:
+            ) -> JobRecord:
     """The job as a dict; JobNotFound if there is none with that id."""
     query = sa.select(jobs).where(jobs.c.id == job_id)
     if connection is None:
@@ -173,17 +202,17 @@ def get_job(ws: StoreHandle, job_id: str, *, connection: sa.Connection | None = 
         row = connection.execute(query).first()
     if row is None:
         raise JobNotFound(job_id)
-    return _job_dict(row)
+    return _job_record(row)
 
 
 def list_jobs(ws: StoreHandle, *, status: str | None = None, limit: int = 100
-              ) -> list[dict[str, Any]]:
+              ) -> list[JobRecord]:
     """The newest jobs first, optionally of one status."""
     query = sa.select(jobs).order_by(jobs.c.created_at.desc()).limit(limit)
     if status is not None:
         query = query.where(jobs.c.status == status)
     with ws.engine.connect() as connection:
-        return [_job_dict(row) for row in connection.execute(query)]
+        return [_job_record(row) for row in connection.execute(query)]
 
 
 def append_log(ws: StoreHandle, job_id: str, text: str) -> None:
@@ -194,7 +223,7 @@ def append_log(ws: StoreHandle, job_id: str, text: str) -> None:
 
 
 def read_log(ws: StoreHandle, job_id: str, *, after: int = 0, limit: int = 1_000
-             ) -> list[dict[str, Any]]:
+             ) -> list[LogLine]:
     """Log lines after line id ``after`` (0: from the start), oldest first: a client polls
     with the last id it saw."""
     get_job(ws, job_id)  # JobNotFound for an unknown id, rather than an empty log
@@ -202,16 +231,18 @@ def read_log(ws: StoreHandle, job_id: str, *, after: int = 0, limit: int = 1_000
              .where(job_logs.c.job_id == job_id, job_logs.c.id > after)
              .order_by(job_logs.c.id).limit(limit))
     with ws.engine.connect() as connection:
-        return [{"id": row.id, "at": as_utc(row.at), "text": row.text}
+        return [LogLine(id=row.id, at=as_utc(row.at), text=row.text)
                 for row in connection.execute(query)]
 
 
-def _job_dict(row: sa.Row[Any]) -> dict[str, Any]:
-    job = dict(row._mapping)
-    for key in ("created_at", "started_at", "finished_at", "heartbeat_at"):
-        job[key] = as_utc(job[key])
-    job["cancel_requested"] = bool(job["cancel_requested"])
-    return job
+def _job_record(row: sa.Row[Any]) -> JobRecord:
+    return JobRecord(
+        id=row.id, kind=row.kind, status=row.status, config=row.config,
+        submitted_by=row.submitted_by, created_at=as_utc(row.created_at),
+        started_at=as_utc(row.started_at), finished_at=as_utc(row.finished_at),
+        heartbeat_at=as_utc(row.heartbeat_at), worker=row.worker, attempts=row.attempts,
+        cancel_requested=bool(row.cancel_requested), run_id=row.run_id, result=row.result,
+        error=row.error)
 
 
 def count_silent(ws: StoreHandle, *, stale_after_s: float) -> int:
