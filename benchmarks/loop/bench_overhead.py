@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from trainforge.training.loop import LoopConfig, TensorData, Trainer
+from trainforge.runtime.loop import LoopConfig, TensorData, Trainer
 
 ROWS, BATCH = 8_000, 64
 Runner = Callable[[TensorData, int], list[tuple[float, float]]]

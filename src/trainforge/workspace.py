@@ -15,42 +15,25 @@ readable by others is tightened when it is next opened.
 from __future__ import annotations
 
 import os
-import stat
 import threading
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
+from trainforge.registry.registry import Registry
 from trainforge.store import migrate
 from trainforge.store.engine import create_store_engine
-
-if TYPE_CHECKING:
-    from trainforge.registry.registry import Registry
+from trainforge.store.private_files import (
+    OWNER_ONLY_DIRECTORY,
+    OWNER_ONLY_FILE,
+    private_directory,
+    tighten,
+)
 
 HOME_VARIABLE = "TRAINFORGE_HOME"
 DATABASE_VARIABLE = "TRAINFORGE_DATABASE_URL"
-OWNER_ONLY_DIRECTORY = 0o700
-OWNER_ONLY_FILE = 0o600
-
-
-def private_directory(path: Path) -> Path:
-    """``path`` created if missing (with its parents) and made enterable by its owner only."""
-    path.mkdir(mode=OWNER_ONLY_DIRECTORY, parents=True, exist_ok=True)
-    _tighten(path, OWNER_ONLY_DIRECTORY)  # mkdir's mode passes through the umask; chmod does not
-    return path
-
-
-def _tighten(path: Path, mode: int) -> None:
-    """Give ``path`` exactly ``mode`` when it exists, is ours and is wider than that; one
-    another user owns is left as it is (only its owner could change it)."""
-    try:
-        found = path.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    if os.name == "posix" and found.st_uid == os.getuid() and stat.S_IMODE(found.st_mode) != mode:
-        path.chmod(mode)
 
 
 def default_home() -> Path:
@@ -128,17 +111,17 @@ class Workspace:
         and -shm then get the same mode), and tighten what an older version left open."""
         private_directory(self.home)
         for directory in (self.secrets, self.artifacts / "uploads"):
-            _tighten(directory, OWNER_ONLY_DIRECTORY)
+            tighten(directory, OWNER_ONLY_DIRECTORY)
         if self.secrets.is_dir():
             for secret in self.secrets.iterdir():
-                _tighten(secret, OWNER_ONLY_FILE)
+                tighten(secret, OWNER_ONLY_FILE)
         database = self._sqlite_file()
         if database is None:
             return
         if not database.exists() and database.parent.is_dir():
             os.close(os.open(database, os.O_WRONLY | os.O_CREAT, OWNER_ONLY_FILE))
         for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
-            _tighten(path, OWNER_ONLY_FILE)
+            tighten(path, OWNER_ONLY_FILE)
 
     def _sqlite_file(self) -> Path | None:
         url = sa.make_url(self.database_url)
@@ -149,8 +132,6 @@ class Workspace:
     @cached_property
     def registry(self) -> Registry:
         """The model registry of this workspace."""
-        from trainforge.registry.registry import Registry  # registry builds on the workspace
-
         return Registry(self)
 
     def close(self) -> None:

@@ -166,7 +166,8 @@ def test_serving_a_network_never_imports_the_training_code(trained):
         f"body = {{'records': [{{'path': base64.b64encode(open({str(image)!r}, 'rb').read())"
         ".decode()}]}\n"
         "assert client.post('/v1/models/digits/predict', json=body).status_code == 200\n"
-        "print(sorted(m for m in sys.modules if m.startswith('trainforge.training')))\n")
+        "print(sorted(m for m in sys.modules\n"
+        "             if m.startswith(('trainforge.training', 'trainforge.runtime'))))\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr

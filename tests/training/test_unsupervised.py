@@ -9,15 +9,11 @@ from sklearn.datasets import load_wine
 from sklearn.metrics import adjusted_rand_score
 from tests._paths import EXAMPLES
 
+from trainforge.algorithms.unsupervised_results import ClusteringResult
 from trainforge.data.dataset import ColumnKind
 from trainforge.data.schema import infer_schema
 from trainforge.errors import ConfigError, EmptyData, NothingToCompare, UnknownAlgorithm
-from trainforge.training.unsupervised import (
-    ClusteringResult,
-    cluster,
-    describe_choice,
-    find_anomalies,
-)
+from trainforge.training.unsupervised import cluster, describe_choice, find_anomalies
 
 WINE = load_wine(as_frame=True)  # 178 wines of 3 cultivars, shipped inside scikit-learn
 WINE_COLUMNS = [str(c) for c in WINE.data.columns]

@@ -128,7 +128,7 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
             stop_at: float | None = None, callbacks: Sequence[object] = ()) -> Self:
         """Learn from the raw values in ``X`` (one column) and targets ``y``."""
         from trainforge.algorithms.network_parts import build_parts
-        from trainforge.training.loop import TensorData, Trainer
+        from trainforge.runtime.loop import TensorData, Trainer
 
         if self.architecture not in INPUT_KIND:
             raise ConfigError(f"no network architecture {self.architecture!r} (known: "
@@ -214,7 +214,7 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
     def _loop_config(self, n_rows: int) -> Any:
         """The loop's settings; on small data, enough epochs for MIN_STEPS optimiser steps
         (early stopping still ends training when validation stops improving)."""
-        from trainforge.training.loop import LoopConfig
+        from trainforge.runtime.loop import LoopConfig
 
         epochs = int(self.max_epochs)
         if not self.fixed_epochs and self.architecture != "minilm":  # pretrained: few epochs

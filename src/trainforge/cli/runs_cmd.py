@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 import typer
@@ -27,7 +28,7 @@ def list_runs(limit: Annotated[int, typer.Option(help="how many, newest first")]
         render_runs(recent_runs(Workspace(), limit=limit))
 
 
-def render_runs(runs: list[dict[str, Any]]) -> None:
+def render_runs(runs: Sequence[Mapping[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 

@@ -26,9 +26,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from trainforge.algorithms.model import FeatureSpec, coerce_frame
+from trainforge.algorithms.unsupervised_results import AnomalyResult, ClusteringResult
 from trainforge.data.dataset import ColumnKind
 from trainforge.evaluation.plots import as_png, new_figure
-from trainforge.training.unsupervised import AnomalyResult, ClusteringResult
 
 MAX_POINTS = 2_000  # the projection plots draw a sample: quick, and still shows the shape
 NOTABLE = 0.2  # effects (d, h, z-like) below this are not worth a word

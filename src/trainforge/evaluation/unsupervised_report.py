@@ -11,9 +11,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from trainforge.algorithms.unsupervised_results import (
+    AnomalyResult,
+    ClusteringResult,
+    as_table_model,
+)
 from trainforge.evaluation.report import render_page
 from trainforge.evaluation.segments import AnomalyReport, SegmentReport
-from trainforge.training.unsupervised import AnomalyResult, ClusteringResult, as_table_model
 
 
 def _model_info(result: ClusteringResult | AnomalyResult,

@@ -167,7 +167,7 @@ def _settings(config: RLTrainConfig, *, algorithm: str, action_space: str, check
     from trainforge.rl.agents import AgentSettings, default_settings
     from trainforge.rl.environments import make_one_env
     from trainforge.rl.search import search_settings
-    from trainforge.training.checkpoints import load_checkpoint
+    from trainforge.runtime.checkpoints import load_checkpoint
 
     checkpoint = load_checkpoint(checkpoints)
     if checkpoint is not None:  # resuming: the checkpoint holds the settings it trained with

@@ -28,10 +28,10 @@ from trainforge.json_value import JSONValue
 from trainforge.workspace import Workspace
 
 if TYPE_CHECKING:
+    from trainforge.algorithms.unsupervised_results import AnomalyResult, ClusteringResult
     from trainforge.data.dataset import Dataset
     from trainforge.evaluation.segments import AnomalyReport, SegmentReport
     from trainforge.registry.records import ModelVersion
-    from trainforge.training.unsupervised import AnomalyResult, ClusteringResult
 
 
 @dataclass
@@ -182,7 +182,7 @@ def _register(workspace: Workspace, observers: Sequence[object], *, name: str,
               lineage: dict[str, JSONValue], write_report: Callable[[Path], Path]
               ) -> ModelVersion:
     """Write the report into a scratch folder, then register the model with it inside."""
-    from trainforge.training.unsupervised import as_table_model
+    from trainforge.algorithms.unsupervised_results import as_table_model
 
     with tempfile.TemporaryDirectory(prefix="trainforge-report-") as scratch:
         report = write_report(Path(scratch) / "report.html")

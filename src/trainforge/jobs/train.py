@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from trainforge.evaluation.diagnosis import Diagnosis
     from trainforge.evaluation.evaluate import Evaluation
     from trainforge.registry.records import ModelVersion
+    from trainforge.runtime.callbacks import EpochEvent, TrialEvent
     from trainforge.training.automl import SearchResult
-    from trainforge.training.callbacks import EpochEvent, TrialEvent
     from trainforge.training.semi_supervised import SemiSupervised
 
 # checkpoint_root: where a run's networks checkpoint (the lifecycle removes them on success)
@@ -71,7 +71,7 @@ class TrainingOutcome:
 
 # Observers (the CLI's progress display, the server's job log) may define any of:
 # on_task(task, notes, profile, features), on_run_start(run_id), on_phase(text), and the
-# search callbacks of trainforge.training.callbacks (on_fit_start, on_trial_end, on_fit_end,
+# search callbacks of trainforge.runtime.callbacks (on_fit_start, on_trial_end, on_fit_end,
 # on_error); see trainforge.jobs.observers.
 
 

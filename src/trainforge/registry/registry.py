@@ -23,12 +23,12 @@ from trainforge.registry.manifest import build_manifest, model_from_manifest, sa
 from trainforge.registry.records import ModelSummary, ModelVersion
 from trainforge.registry.refs import ModelRef, check_alias, check_name
 from trainforge.store.clock import as_utc, utc_now
+from trainforge.store.handle import FileStoreHandle
 from trainforge.store.tables import model_aliases, model_names, models
 
 if TYPE_CHECKING:
     from trainforge.algorithms.model import TabularModel
     from trainforge.rl.package import PolicyModel
-    from trainforge.workspace import Workspace
 
 _PUBLISH_ATTEMPTS = 20  # a failed attempt means a version's directory or row already existed
 
@@ -36,8 +36,8 @@ _PUBLISH_ATTEMPTS = 20  # a failed attempt means a version's directory or row al
 class Registry:
     """Model versions of one workspace: packages under ``<artifacts>/models``, rows in the store."""
 
-    def __init__(self, workspace: Workspace) -> None:
-        self.workspace = workspace
+    def __init__(self, workspace: FileStoreHandle) -> None:
+        self.workspace = workspace  # a Workspace composes its registry; the registry never imports it
 
     @property
     def root(self) -> Path:

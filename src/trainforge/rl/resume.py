@@ -16,7 +16,7 @@ import torch
 from stable_baselines3.common.save_util import recursive_getattr
 from stable_baselines3.common.utils import get_device
 
-from trainforge.training.checkpoints import (
+from trainforge.runtime.checkpoints import (
     check_compatible,
     join_optimizer_state,
     load_checkpoint,

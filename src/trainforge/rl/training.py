@@ -24,7 +24,7 @@ from trainforge.rl.agents import AgentSettings, build_agent, choose_algorithm, d
 from trainforge.rl.environments import make_env
 from trainforge.rl.observations import as_observation
 from trainforge.rl.resume import resume_from, save_training_state
-from trainforge.training.callbacks import notify
+from trainforge.runtime.callbacks import notify
 
 
 @dataclass(frozen=True)

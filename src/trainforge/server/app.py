@@ -19,7 +19,6 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.routing import Route
 
-from trainforge import __version__
 from trainforge.config import ServerConfig
 from trainforge.errors import TrainforgeError
 from trainforge.server.api import datasets, health, jobs, models, runs, tokens
@@ -38,6 +37,7 @@ from trainforge.serving.app import without_telemetry
 from trainforge.serving.docs import serve_docs
 from trainforge.serving.problems import invalid_request_answer
 from trainforge.store.access import Principal
+from trainforge.version import __version__
 from trainforge.workspace import Workspace
 
 if TYPE_CHECKING:

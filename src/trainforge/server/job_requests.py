@@ -45,7 +45,7 @@ from trainforge.errors import (
 from trainforge.store import jobs as job_store
 from trainforge.store.access import Principal
 from trainforge.store.datasets import get_dataset
-from trainforge.store.uploads import get_upload
+from trainforge.store.uploads import StoredUpload, get_upload
 from trainforge.workspace import Workspace
 
 C = TypeVar("C", bound=BaseModel)
@@ -142,7 +142,7 @@ AnyJob = TrainJob | PredictJob | EvaluateJob | ClusterJob | AnomaliesJob | RLTra
 JobRequest = Annotated[AnyJob, Field(discriminator="kind")]
 
 
-def submit(workspace: Workspace, request: AnyJob, principal: Principal) -> dict[str, Any]:
+def submit(workspace: Workspace, request: AnyJob, principal: Principal) -> job_store.JobRecord:
     """Check all of ``request`` against the store (its dataset, its columns, its models, its
     environment) and queue it; returns the queued job. InvalidField (422) names the field
     that is wrong.
@@ -195,7 +195,7 @@ def _fields(request: BaseModel) -> dict[str, Any]:
     return fields
 
 
-def _upload(workspace: Workspace, upload_id: str) -> dict[str, Any]:
+def _upload(workspace: Workspace, upload_id: str) -> StoredUpload:
     try:
         return get_upload(workspace, upload_id)
     except DatasetNotFound:
@@ -211,7 +211,7 @@ def _check_model(workspace: Workspace, field: str, ref: str) -> None:
         raise InvalidField(field, str(error)) from None
 
 
-def _check_training(workspace: Workspace, request: TrainJob, upload: dict[str, Any]) -> None:
+def _check_training(workspace: Workspace, request: TrainJob, upload: StoredUpload) -> None:
     """What the worker would otherwise find out minutes later: the name, the algorithm, the
     model to start from, the columns and the metric."""
     _check_name(request.name)
@@ -229,7 +229,7 @@ def _check_training(workspace: Workspace, request: TrainJob, upload: dict[str, A
 
 
 def _check_unsupervised(workspace: Workspace, request: ClusterJob | AnomaliesJob,
-                        upload: dict[str, Any]) -> None:
+                        upload: StoredUpload) -> None:
     """The name, the columns, the method and the share of anomalies, as the worker would."""
     from trainforge.algorithms import anomaly, clustering
 
@@ -249,7 +249,7 @@ def _check_unsupervised(workspace: Workspace, request: ClusterJob | AnomaliesJob
 
 
 def _check_columns(field: str, names: list[str | None], columns: dict[str, Any],
-                   upload: dict[str, Any]) -> None:
+                   upload: StoredUpload) -> None:
     """Each of ``names`` is a column of the upload (unchecked when it has no profile)."""
     for column in names:
         if column is not None and columns and column not in columns:
@@ -293,11 +293,11 @@ def _check_policy(workspace: Workspace, ref: str) -> str:
     return str(manifest["lineage"]["env"])
 
 
-def _columns(workspace: Workspace, upload: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _columns(workspace: Workspace, upload: StoredUpload) -> dict[str, dict[str, Any]]:
     """The upload's columns as its profile describes them (kind, distinct values), by name;
     empty when the upload was recorded without a profile."""
     recorded = get_dataset(workspace, upload["dataset_id"]) if upload["dataset_id"] else None
-    profile = (recorded or {}).get("profile") or {}
+    profile: dict[str, Any] = (recorded["profile"] if recorded else None) or {}
     return {str(c["name"]): c for c in profile.get("columns", []) if "name" in c}
 
 

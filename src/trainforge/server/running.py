@@ -19,16 +19,18 @@ KeyboardInterrupt (cancel, shutdown) goes up to the worker, which decides what i
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from trainforge.store import jobs as job_store
+from trainforge.store.jobs import JobRecord
 from trainforge.workspace import Workspace
 
 OUTPUT_NAME = "predictions.csv"
 
 
-def dataset_file(workspace: Workspace, job: dict[str, Any]) -> Path:
+def dataset_file(workspace: Workspace, job: JobRecord) -> Path:
     """The uploaded file a job reads: its config names the upload, never a server path."""
     from trainforge.store.uploads import get_upload
 
@@ -85,17 +87,19 @@ class JobLog:
         self.write(text)
 
 
-def run_job(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
+def run_job(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
     """Run ``job`` (a row of the queue) to its end; returns its result."""
-    runner = {"train": _train, "predict": _predict, "evaluate": _evaluate,
+    runners: dict[str, Callable[[Workspace, JobRecord], dict[str, Any]]] = {
+        "train": _train, "predict": _predict, "evaluate": _evaluate,
               "cluster": _cluster, "anomalies": _anomalies, "rl_train": _rl_train,
-              "rl_eval": _rl_eval}.get(job["kind"])
+              "rl_eval": _rl_eval}
+    runner = runners.get(job["kind"])
     if runner is None:
         raise ValueError(f"no runner for jobs of kind {job['kind']!r}")
     return runner(workspace, job)
 
 
-def _train(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
+def _train(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
     from trainforge.config import TrainConfig
     from trainforge.jobs.train import resume_training, run_training
     from trainforge.store.runs import get_run
@@ -128,7 +132,7 @@ def _report(version: Any) -> str:
     return f"/api/v1/models/{version.name}/versions/{version.version}/report"
 
 
-def link_upload(workspace: Workspace, job: dict[str, Any], run_id: str) -> None:
+def link_upload(workspace: Workspace, job: JobRecord, run_id: str) -> None:
     """Record which dataset version the job's upload is (the one its run read), unless the
     upload was linked when it was received."""
     from trainforge.store.runs import get_run
@@ -140,7 +144,7 @@ def link_upload(workspace: Workspace, job: dict[str, Any], run_id: str) -> None:
         set_dataset(workspace, job["config"]["dataset"], dataset_id)
 
 
-def _predict(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
+def _predict(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
     from trainforge.jobs.predict import run_prediction
 
     outcome = run_prediction(job["config"]["model"], dataset_file(workspace, job),
@@ -153,7 +157,7 @@ def _predict(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
             "skipped": list(done.skipped)}
 
 
-def _evaluate(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
+def _evaluate(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
     from trainforge.jobs.evaluate import run_evaluation
 
     config = job["config"]
@@ -166,7 +170,7 @@ def _evaluate(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
             "metrics": dict(evaluation.metrics)}
 
 
-def _cluster(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
+def _cluster(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
     from trainforge.config import ClusterConfig
     from trainforge.jobs.segments import run_clustering
 
@@ -186,7 +190,7 @@ def _cluster(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
             "report": _report(version)}
 
 
-def _anomalies(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
+def _anomalies(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
     from trainforge.config import AnomalyConfig
     from trainforge.jobs.segments import run_anomalies
 
@@ -230,7 +234,7 @@ class RLJobLog(JobLog):
                    f"{agent.wall_s:.1f} s{resumed}")
 
 
-def _rl_train(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
+def _rl_train(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
     """Train an agent; the run's id reaches the job as the run starts (``on_run_start``), so a
     later attempt after a dead worker continues that run from its last checkpoint."""
     from trainforge.config import RLTrainConfig
@@ -261,7 +265,7 @@ def _rl_train(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
             "report": _report(version)}
 
 
-def _rl_eval(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
+def _rl_eval(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
     from trainforge.jobs.rl import registered_policy, replay
     from trainforge.server.job_requests import check_env
 

@@ -26,6 +26,7 @@ from types import FrameType
 from typing import Any
 
 from trainforge.store import jobs as job_store
+from trainforge.store.jobs import JobRecord
 from trainforge.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ class Worker:
             done += 1
         return done
 
-    def run_one(self, job: dict[str, Any]) -> None:
+    def run_one(self, job: JobRecord) -> None:
         """Run one claimed job with its heartbeat, and record how it ended."""
         from trainforge.server.running import run_job
 
@@ -109,7 +110,7 @@ class Worker:
             beat.join()
         self._record(job, status=status, result=result, error=error)
 
-    def _record(self, job: dict[str, Any], *, status: str, result: dict[str, Any] | None,
+    def _record(self, job: JobRecord, *, status: str, result: dict[str, Any] | None,
                 error: str | None) -> None:
         job_id = job["id"]
         if status == "interrupted":

@@ -35,7 +35,6 @@ from fastapi.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from trainforge import __version__
 from trainforge.config import MAX_RECORDS
 from trainforge.errors import InvalidRequest, TrainforgeError, UnsupportedContentType
 from trainforge.registry.loaded import LoadedModel
@@ -61,6 +60,7 @@ from trainforge.serving.signature import (
     parse_json,
 )
 from trainforge.serving.uploads import columns_from_form, is_multipart
+from trainforge.version import __version__
 
 log = logging.getLogger(__name__)
 

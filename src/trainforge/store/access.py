@@ -24,16 +24,15 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
+from typing_extensions import TypedDict  # pydantic reads it on Python 3.11
 
 from trainforge.errors import ConfigError, UserNotFound
 from trainforge.store.clock import as_utc, utc_now
+from trainforge.store.handle import StoreHandle
 from trainforge.store.tables import ROLES, api_tokens, sessions, users
-
-if TYPE_CHECKING:
-    from trainforge.workspace import Workspace
 
 TOKEN_PREFIX = "tf_"
 SESSION_DAYS = 7
@@ -41,6 +40,28 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # ~50 ms a login on this class of machin
 FIRST_ADMIN = "admin"
 MIN_PASSWORD_CHARS, MAX_PASSWORD_CHARS = 12, 1024
 _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}")
+
+
+class TokenRecord(TypedDict):
+    """An API token as it is listed: never its hash."""
+
+    id: str  # the token's public part, after ``tf_``
+    name: str
+    role: str
+    created_by: str | None
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class UserRecord(TypedDict):
+    """A user as it is listed: never the password hash."""
+
+    username: str
+    role: str
+    disabled: bool
+    created_at: datetime
+    last_login_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -68,8 +89,8 @@ def token_sha256(token: str) -> str:
 
 
 # ---- tokens -----------------------------------------------------------------------------------
-def create_token(ws: Workspace, *, name: str, role: str, created_by: str | None = None
-                 ) -> tuple[str, dict[str, Any]]:
+def create_token(ws: StoreHandle, *, name: str, role: str, created_by: str | None = None
+                 ) -> tuple[str, TokenRecord]:
     """A new token and its stored record; the token itself is never stored or shown again."""
     check_role(role)
     token_id = secrets.token_hex(6)
@@ -81,7 +102,7 @@ def create_token(ws: Workspace, *, name: str, role: str, created_by: str | None 
     return token, _public(row)
 
 
-def principal_for_token(ws: Workspace, token: str) -> Principal | None:
+def principal_for_token(ws: StoreHandle, token: str) -> Principal | None:
     """The token's principal, or None for an unknown or revoked token, or one whose creator is
     a disabled user."""
     if not token.startswith(TOKEN_PREFIX):
@@ -96,7 +117,7 @@ def principal_for_token(ws: Workspace, token: str) -> Principal | None:
     return None if row is None else Principal(name=row.name, role=row.role, via="token")
 
 
-def touch_token(ws: Workspace, token: str) -> None:
+def touch_token(ws: StoreHandle, token: str) -> None:
     """Record that the token was used now (the server calls this at most once a minute)."""
     with ws.engine.begin() as connection:
         connection.execute(sa.update(api_tokens)
@@ -104,7 +125,7 @@ def touch_token(ws: Workspace, token: str) -> None:
                            .values(last_used_at=utc_now()))
 
 
-def list_tokens(ws: Workspace) -> list[dict[str, Any]]:
+def list_tokens(ws: StoreHandle) -> list[TokenRecord]:
     """Every token ever created (revoked ones too), newest first, without their hashes."""
     with ws.engine.connect() as connection:
         rows = connection.execute(sa.select(api_tokens)
@@ -112,7 +133,7 @@ def list_tokens(ws: Workspace) -> list[dict[str, Any]]:
     return [_public(dict(row._mapping)) for row in rows]
 
 
-def revoke_token(ws: Workspace, token_id: str) -> dict[str, Any]:
+def revoke_token(ws: StoreHandle, token_id: str) -> TokenRecord:
     """Revoke a token by its id (the part after ``tf_``); it stops working at once."""
     with ws.engine.begin() as connection:
         connection.execute(sa.update(api_tokens).where(api_tokens.c.id == token_id,
@@ -126,12 +147,11 @@ def revoke_token(ws: Workspace, token_id: str) -> dict[str, Any]:
     return _public(dict(row._mapping))
 
 
-def _public(row: dict[str, Any]) -> dict[str, Any]:
-    shown = {k: v for k, v in row.items() if k != "token_sha256"}
-    for key in ("created_at", "last_used_at", "revoked_at"):
-        if key in shown:
-            shown[key] = as_utc(shown[key])
-    return shown
+def _public(row: dict[str, Any]) -> TokenRecord:
+    return TokenRecord(id=row["id"], name=row["name"], role=row["role"],
+                       created_by=row["created_by"], created_at=as_utc(row["created_at"]),
+                       last_used_at=as_utc(row.get("last_used_at")),
+                       revoked_at=as_utc(row.get("revoked_at")))
 
 
 # ---- users and passwords ----------------------------------------------------------------------
@@ -182,7 +202,7 @@ def generate_password() -> str:
     return secrets.token_urlsafe(15)
 
 
-def create_user(ws: Workspace, *, username: str, password: str, role: str) -> None:
+def create_user(ws: StoreHandle, *, username: str, password: str, role: str) -> None:
     check_role(role)
     hashed = hash_password(check_password(password))
     try:
@@ -194,19 +214,19 @@ def create_user(ws: Workspace, *, username: str, password: str, role: str) -> No
         raise ConfigError(f"a user named {username!r} exists already") from None
 
 
-def set_password(ws: Workspace, username: str, *, password: str) -> None:
+def set_password(ws: StoreHandle, username: str, *, password: str) -> None:
     """Give the user a new password and end their sessions (a stolen one must not outlive
     the change)."""
     _change_user(ws, username, password_hash=hash_password(check_password(password)))
 
 
-def disable_user(ws: Workspace, username: str) -> None:
+def disable_user(ws: StoreHandle, username: str) -> None:
     """Refuse the user's logins, end their sessions and stop the tokens they created (within
     the server's few seconds of token cache) until ``enable_user``."""
     _change_user(ws, username, disabled=True)
 
 
-def enable_user(ws: Workspace, username: str) -> None:
+def enable_user(ws: StoreHandle, username: str) -> None:
     """Let a disabled user log in again; the tokens they created work again."""
     with ws.engine.begin() as connection:
         _user_id(connection, username)
@@ -214,7 +234,7 @@ def enable_user(ws: Workspace, username: str) -> None:
                            .values(disabled=False))
 
 
-def _change_user(ws: Workspace, username: str, **values: Any) -> None:
+def _change_user(ws: StoreHandle, username: str, **values: Any) -> None:
     with ws.engine.begin() as connection:
         user_id = _user_id(connection, username)
         connection.execute(sa.update(users).where(users.c.id == user_id).values(**values))
@@ -229,17 +249,18 @@ def _user_id(connection: sa.Connection, username: str) -> int:
     return int(found)
 
 
-def list_users(ws: Workspace) -> list[dict[str, Any]]:
+def list_users(ws: StoreHandle) -> list[UserRecord]:
     """Every user by name, with role, whether disabled, and when created and last logged in."""
     columns = (users.c.username, users.c.role, users.c.disabled, users.c.created_at,
                users.c.last_login_at)
     with ws.engine.connect() as connection:
         rows = connection.execute(sa.select(*columns).order_by(users.c.username)).all()
-    return [{**row._mapping, "created_at": as_utc(row.created_at),
-             "last_login_at": as_utc(row.last_login_at)} for row in rows]
+    return [UserRecord(username=row.username, role=row.role, disabled=bool(row.disabled),
+                       created_at=as_utc(row.created_at),
+                       last_login_at=as_utc(row.last_login_at)) for row in rows]
 
 
-def ensure_first_admin(ws: Workspace) -> tuple[str, str] | None:
+def ensure_first_admin(ws: StoreHandle) -> tuple[str, str] | None:
     """On a store with no users, create the admin and return its (username, password) to be
     printed once; None when users exist already."""
     with ws.engine.connect() as connection:
@@ -253,7 +274,7 @@ def ensure_first_admin(ws: Workspace) -> tuple[str, str] | None:
     return FIRST_ADMIN, password
 
 
-def authenticate(ws: Workspace, username: str, password: str) -> Principal | None:
+def authenticate(ws: StoreHandle, username: str, password: str) -> Principal | None:
     """The user's principal if the password is right and the user enabled, else None."""
     with ws.engine.connect() as connection:
         row = connection.execute(sa.select(users).where(users.c.username == username)).first()
@@ -266,7 +287,7 @@ def authenticate(ws: Workspace, username: str, password: str) -> Principal | Non
 
 
 # ---- sessions ---------------------------------------------------------------------------------
-def create_session(ws: Workspace, username: str) -> tuple[str, str]:
+def create_session(ws: StoreHandle, username: str) -> tuple[str, str]:
     """A session for a logged-in user, and the login recorded: ``(cookie secret, CSRF token)``.
     """
     secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
@@ -281,7 +302,7 @@ def create_session(ws: Workspace, username: str) -> tuple[str, str]:
     return secret, csrf
 
 
-def session_principal(ws: Workspace, secret: str) -> tuple[Principal, str] | None:
+def session_principal(ws: StoreHandle, secret: str) -> tuple[Principal, str] | None:
     """The session's user and CSRF token, or None for an unknown or expired session."""
     query = (sa.select(users.c.username, users.c.role, users.c.disabled,
                        sessions.c.csrf_token, sessions.c.expires_at)
@@ -295,6 +316,6 @@ def session_principal(ws: Workspace, secret: str) -> tuple[Principal, str] | Non
     return Principal(name=row.username, role=row.role, via="session"), str(row.csrf_token)
 
 
-def end_session(ws: Workspace, secret: str) -> None:
+def end_session(ws: StoreHandle, secret: str) -> None:
     with ws.engine.begin() as connection:
         connection.execute(sa.delete(sessions).where(sessions.c.id == token_sha256(secret)))

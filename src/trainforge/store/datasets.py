@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from typing_extensions import TypedDict  # pydantic reads it on Python 3.11
 
 from trainforge.store.clock import utc_now
+from trainforge.store.handle import StoreHandle
 from trainforge.store.json_values import to_json_value
 from trainforge.store.tables import datasets
 
 if TYPE_CHECKING:
     from trainforge.data.dataset import Dataset
-    from trainforge.workspace import Workspace
 
 
-def record_dataset(ws: Workspace, dataset: Dataset,
+class DatasetRecord(TypedDict):
+    """One row of ``datasets``: a dataset version, by the fingerprint of its content."""
+
+    id: int
+    fingerprint: str
+    source: str
+    n_rows: int
+    n_columns: int
+    schema: dict[str, str]  # column -> its kind
+    profile: dict[str, Any] | None  # JSON: the profile, when one was recorded
+    created_at: datetime
+
+
+def record_dataset(ws: StoreHandle, dataset: Dataset,
                    profile: dict[str, Any] | None = None) -> int:
     """Store ``dataset`` once per fingerprint and return its id.
 
@@ -39,7 +54,7 @@ def record_dataset(ws: Workspace, dataset: Dataset,
         return _insert_or_find(ws, row)
 
 
-def _insert_or_find(ws: Workspace, row: dict[str, Any]) -> int:
+def _insert_or_find(ws: StoreHandle, row: dict[str, Any]) -> int:
     with ws.engine.begin() as connection:
         existing = connection.execute(
             sa.select(datasets.c.id, datasets.c.profile)
@@ -54,18 +69,24 @@ def _insert_or_find(ws: Workspace, row: dict[str, Any]) -> int:
         return int(existing.id)
 
 
-def get_dataset(ws: Workspace, dataset_id: int) -> dict[str, Any] | None:
+def get_dataset(ws: StoreHandle, dataset_id: int) -> DatasetRecord | None:
     """The recorded dataset as a dict, or None if no dataset has that id."""
     with ws.engine.connect() as connection:
         row = connection.execute(sa.select(datasets).where(datasets.c.id == dataset_id)).first()
-    return None if row is None else dict(row._mapping)
+    return None if row is None else _dataset_record(row)
 
 
-def get_datasets(ws: Workspace, dataset_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+def get_datasets(ws: StoreHandle, dataset_ids: Iterable[int]) -> dict[int, DatasetRecord]:
     """The recorded datasets with these ids, by id (one query for a whole listing)."""
     wanted = sorted(set(dataset_ids))
     if not wanted:
         return {}
     with ws.engine.connect() as connection:
         rows = connection.execute(sa.select(datasets).where(datasets.c.id.in_(wanted))).all()
-    return {int(row.id): dict(row._mapping) for row in rows}
+    return {int(row.id): _dataset_record(row) for row in rows}
+
+
+def _dataset_record(row: sa.Row[Any]) -> DatasetRecord:
+    return DatasetRecord(id=row.id, fingerprint=row.fingerprint, source=row.source,
+                         n_rows=row.n_rows, n_columns=row.n_columns, schema=row.schema,
+                         profile=row.profile, created_at=row.created_at)

@@ -3,41 +3,54 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
 
 import sqlalchemy as sa
+from typing_extensions import TypedDict  # pydantic reads it on Python 3.11
 
 from trainforge.store.clock import as_utc, utc_now
+from trainforge.store.handle import StoreHandle
 from trainforge.store.tables import deployments
 
-if TYPE_CHECKING:
-    from trainforge.workspace import Workspace
+
+class DeploymentRecord(TypedDict):
+    """One row of ``deployments``: URL name ``name`` serves that model version."""
+
+    name: str
+    model_name: str
+    model_version: int
+    requested: str  # what was asked: NAME, NAME:VERSION or NAME@ALIAS
+    deployed_by: str | None
+    created_at: datetime
 
 
-def save_deployment(ws: Workspace, *, name: str, model_name: str, model_version: int,
-                    requested: str, deployed_by: str | None) -> dict[str, Any]:
+def save_deployment(ws: StoreHandle, *, name: str, model_name: str, model_version: int,
+                    requested: str, deployed_by: str | None) -> DeploymentRecord:
     """Record that URL name ``name`` serves ``model_name:model_version`` (replacing what it
     served before); returns the row."""
-    row = {"name": name, "model_name": model_name, "model_version": model_version,
-           "requested": requested, "deployed_by": deployed_by, "created_at": utc_now()}
+    row = DeploymentRecord(name=name, model_name=model_name, model_version=model_version,
+                           requested=requested, deployed_by=deployed_by, created_at=utc_now())
     with ws.engine.begin() as connection:
         connection.execute(sa.delete(deployments).where(deployments.c.name == name))
         connection.execute(sa.insert(deployments).values(row))
     return row
 
 
-def remove_deployment(ws: Workspace, name: str) -> bool:
+def remove_deployment(ws: StoreHandle, name: str) -> bool:
     """Forget deployment ``name``; False when there was none."""
     with ws.engine.begin() as connection:
         removed = connection.execute(sa.delete(deployments).where(deployments.c.name == name))
     return bool(removed.rowcount)
 
 
-def list_deployments(ws: Workspace) -> list[dict[str, Any]]:
+def list_deployments(ws: StoreHandle) -> list[DeploymentRecord]:
     """Every recorded deployment, by name."""
     with ws.engine.connect() as connection:
         rows = connection.execute(sa.select(deployments).order_by(deployments.c.name)).all()
-    return [{**dict(row._mapping), "created_at": as_utc(row.created_at)} for row in rows]
+    return [DeploymentRecord(name=row.name, model_name=row.model_name,
+                             model_version=row.model_version, requested=row.requested,
+                             deployed_by=row.deployed_by, created_at=as_utc(row.created_at))
+            for row in rows]
 
 
 def serving(connection: sa.Connection, *, model_name: str, versions: Sequence[int]) -> list[str]:

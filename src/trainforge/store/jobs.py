@@ -14,25 +14,52 @@ stops at its next check.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
+from typing_extensions import TypedDict  # pydantic reads it on Python 3.11
 
 from trainforge.errors import JobNotFound
 from trainforge.store.clock import as_utc, utc_now
+from trainforge.store.handle import StoreHandle
 from trainforge.store.json_values import to_json_value
 from trainforge.store.tables import job_logs, jobs
-
-if TYPE_CHECKING:
-    from trainforge.workspace import Workspace
 
 FINISHED = ("succeeded", "failed", "cancelled")
 MAX_ATTEMPTS = 3  # a job whose worker died this many times fails instead of looping
 MAX_LOG_CHARS = 4_000  # one log line is cut here: a runaway print cannot fill the store
 
 
-def submit_job(ws: Workspace, *, kind: str, config: dict[str, Any],
+class JobRecord(TypedDict):
+    """One row of ``jobs``, times in UTC."""
+
+    id: str
+    kind: str
+    status: str  # one of tables.JOB_STATUSES
+    config: dict[str, Any]  # JSON: the job's validated request
+    submitted_by: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    worker: str | None
+    attempts: int
+    cancel_requested: bool
+    run_id: str | None
+    result: dict[str, Any] | None  # JSON: what the job made, once succeeded
+    error: str | None
+
+
+class LogLine(TypedDict):
+    """One line of a job's log; ``id`` grows, so a client polls with the last it saw."""
+
+    id: int
+    at: datetime
+    text: str
+
+
+def submit_job(ws: StoreHandle, *, kind: str, config: dict[str, Any],
                submitted_by: str | None = None) -> str:
     """Queue a job; returns its id (32 hex digits)."""
     job_id = uuid.uuid4().hex
@@ -44,8 +71,8 @@ def submit_job(ws: Workspace, *, kind: str, config: dict[str, Any],
     return job_id
 
 
-def claim_job(ws: Workspace, *, worker: str, kinds: tuple[str, ...] | None = None
-              ) -> dict[str, Any] | None:
+def claim_job(ws: StoreHandle, *, worker: str, kinds: tuple[str, ...] | None = None
+              ) -> JobRecord | None:
     """Take the oldest queued job for ``worker``; None when the queue is empty.
 
     The UPDATE is conditional on the job still being queued, so when two workers race for
@@ -70,7 +97,7 @@ def claim_job(ws: Workspace, *, worker: str, kinds: tuple[str, ...] | None = Non
     return None
 
 
-def heartbeat(ws: Workspace, job_id: str, *, worker: str) -> bool:
+def heartbeat(ws: StoreHandle, job_id: str, *, worker: str) -> bool:
     """Touch the job's heartbeat; returns whether a cancel was requested (or the job was taken
     from this worker), i.e. whether the worker should stop."""
     with ws.engine.begin() as connection:
@@ -83,13 +110,13 @@ def heartbeat(ws: Workspace, job_id: str, *, worker: str) -> bool:
         or row.status != "running"
 
 
-def set_run(ws: Workspace, job_id: str, run_id: str) -> None:
+def set_run(ws: StoreHandle, job_id: str, run_id: str) -> None:
     """Remember the run a job started, so that a retry resumes it from its checkpoints."""
     with ws.engine.begin() as connection:
         connection.execute(sa.update(jobs).where(jobs.c.id == job_id).values(run_id=run_id))
 
 
-def finish_job(ws: Workspace, job_id: str, *, status: str, worker: str,
+def finish_job(ws: StoreHandle, job_id: str, *, status: str, worker: str,
                result: dict[str, Any] | None = None, error: str | None = None) -> bool:
     """Record the end of a job run by ``worker``; False if the job is no longer its own (it
     was requeued after a missed heartbeat and another worker has it)."""
@@ -104,7 +131,7 @@ def finish_job(ws: Workspace, job_id: str, *, status: str, worker: str,
     return done.rowcount == 1
 
 
-def release_job(ws: Workspace, job_id: str, *, worker: str) -> bool:
+def release_job(ws: StoreHandle, job_id: str, *, worker: str) -> bool:
     """Put a running job of ``worker`` back in the queue because the worker is shutting down
     (not failing): the attempt does not count, and its run resumes on the next claim. False
     if the job is no longer this worker's."""
@@ -117,7 +144,7 @@ def release_job(ws: Workspace, job_id: str, *, worker: str) -> bool:
     return done.rowcount == 1
 
 
-def cancel_job(ws: Workspace, job_id: str) -> dict[str, Any]:
+def cancel_job(ws: StoreHandle, job_id: str) -> JobRecord:
     """Cancel a queued job now, or ask a running one's worker to stop; returns the job."""
     with ws.engine.begin() as connection:
         job = get_job(ws, job_id, connection=connection)
@@ -132,7 +159,7 @@ def cancel_job(ws: Workspace, job_id: str) -> dict[str, Any]:
         return get_job(ws, job_id, connection=connection)
 
 
-def requeue_stale(ws: Workspace, *, stale_after_s: float) -> list[str]:
+def requeue_stale(ws: StoreHandle, *, stale_after_s: float) -> list[str]:
     """Put running jobs whose heartbeat is older than ``stale_after_s`` back in the queue
     (or fail them after ``MAX_ATTEMPTS``); returns the ids requeued or failed."""
     cutoff = utc_now() - timedelta(seconds=stale_after_s)
@@ -164,8 +191,8 @@ def requeue_stale(ws: Workspace, *, stale_after_s: float) -> list[str]:
     return moved
 
 
-def get_job(ws: Workspace, job_id: str, *, connection: sa.Connection | None = None
-            ) -> dict[str, Any]:
+def get_job(ws: StoreHandle, job_id: str, *, connection: sa.Connection | None = None
+            ) -> JobRecord:
     """The job as a dict; JobNotFound if there is none with that id."""
     query = sa.select(jobs).where(jobs.c.id == job_id)
     if connection is None:
@@ -175,28 +202,28 @@ def get_job(ws: Workspace, job_id: str, *, connection: sa.Connection | None = No
         row = connection.execute(query).first()
     if row is None:
         raise JobNotFound(job_id)
-    return _job_dict(row)
+    return _job_record(row)
 
 
-def list_jobs(ws: Workspace, *, status: str | None = None, limit: int = 100
-              ) -> list[dict[str, Any]]:
+def list_jobs(ws: StoreHandle, *, status: str | None = None, limit: int = 100
+              ) -> list[JobRecord]:
     """The newest jobs first, optionally of one status."""
     query = sa.select(jobs).order_by(jobs.c.created_at.desc()).limit(limit)
     if status is not None:
         query = query.where(jobs.c.status == status)
     with ws.engine.connect() as connection:
-        return [_job_dict(row) for row in connection.execute(query)]
+        return [_job_record(row) for row in connection.execute(query)]
 
 
-def append_log(ws: Workspace, job_id: str, text: str) -> None:
+def append_log(ws: StoreHandle, job_id: str, text: str) -> None:
     """Add one line to the job's log."""
     with ws.engine.begin() as connection:
         connection.execute(sa.insert(job_logs).values(job_id=job_id, at=utc_now(),
                                                       text=text[:MAX_LOG_CHARS]))
 
 
-def read_log(ws: Workspace, job_id: str, *, after: int = 0, limit: int = 1_000
-             ) -> list[dict[str, Any]]:
+def read_log(ws: StoreHandle, job_id: str, *, after: int = 0, limit: int = 1_000
+             ) -> list[LogLine]:
     """Log lines after line id ``after`` (0: from the start), oldest first: a client polls
     with the last id it saw."""
     get_job(ws, job_id)  # JobNotFound for an unknown id, rather than an empty log
@@ -204,19 +231,21 @@ def read_log(ws: Workspace, job_id: str, *, after: int = 0, limit: int = 1_000
              .where(job_logs.c.job_id == job_id, job_logs.c.id > after)
              .order_by(job_logs.c.id).limit(limit))
     with ws.engine.connect() as connection:
-        return [{"id": row.id, "at": as_utc(row.at), "text": row.text}
+        return [LogLine(id=row.id, at=as_utc(row.at), text=row.text)
                 for row in connection.execute(query)]
 
 
-def _job_dict(row: sa.Row[Any]) -> dict[str, Any]:
-    job = dict(row._mapping)
-    for key in ("created_at", "started_at", "finished_at", "heartbeat_at"):
-        job[key] = as_utc(job[key])
-    job["cancel_requested"] = bool(job["cancel_requested"])
-    return job
+def _job_record(row: sa.Row[Any]) -> JobRecord:
+    return JobRecord(
+        id=row.id, kind=row.kind, status=row.status, config=row.config,
+        submitted_by=row.submitted_by, created_at=as_utc(row.created_at),
+        started_at=as_utc(row.started_at), finished_at=as_utc(row.finished_at),
+        heartbeat_at=as_utc(row.heartbeat_at), worker=row.worker, attempts=row.attempts,
+        cancel_requested=bool(row.cancel_requested), run_id=row.run_id, result=row.result,
+        error=row.error)
 
 
-def count_silent(ws: Workspace, *, stale_after_s: float) -> int:
+def count_silent(ws: StoreHandle, *, stale_after_s: float) -> int:
     """How many running jobs have sent no heartbeat for ``stale_after_s``: their workers are
     gone (the server's readiness check)."""
     cutoff = utc_now() - timedelta(seconds=stale_after_s)

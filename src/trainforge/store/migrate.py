@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from trainforge import __version__
 from trainforge.errors import StoreUnavailable
+from trainforge.version import __version__
 
 if TYPE_CHECKING:
     from alembic.config import Config

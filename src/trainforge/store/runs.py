@@ -4,22 +4,56 @@ its outcome and the resources it used."""
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any, Literal
+from datetime import datetime
+from typing import Any, Literal
 
 import sqlalchemy as sa
+from typing_extensions import TypedDict  # pydantic reads it on Python 3.11
 
 from trainforge.errors import RunNotFound
 from trainforge.store.clock import as_utc, utc_now
+from trainforge.store.handle import StoreHandle
 from trainforge.store.json_values import to_json_value
 from trainforge.store.tables import run_metrics, runs
-
-if TYPE_CHECKING:
-    from trainforge.workspace import Workspace
 
 FinalStatus = Literal["succeeded", "failed"]
 
 
-def start_run(ws: Workspace, *, kind: str, config: dict[str, Any],
+class RunRecord(TypedDict):
+    """One row of ``runs``, times in UTC."""
+
+    id: str
+    kind: str
+    status: str  # one of tables.RUN_STATUSES
+    config: dict[str, Any]  # JSON: what decides the run
+    dataset_id: int | None
+    metrics: dict[str, Any] | None  # JSON: the final metrics, once finished
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+    peak_memory_mb: float | None
+    cpu_s: float | None
+    error: str | None
+    model_name: str | None
+    model_version: int | None
+
+
+class MetricPoint(TypedDict):
+    """One point of a run's metric series."""
+
+    step: int
+    value: float
+    timestamp: datetime
+
+
+class RunWithSeries(RunRecord):
+    """A run with its metric series by key, each in step order."""
+
+    series: dict[str, list[MetricPoint]]
+
+
+def start_run(ws: StoreHandle, *, kind: str, config: dict[str, Any],
               dataset_id: int | None) -> str:
     """Record a run that starts now; returns its id (32 hex digits).
 
@@ -34,7 +68,7 @@ def start_run(ws: Workspace, *, kind: str, config: dict[str, Any],
     return run_id
 
 
-def restart_run(ws: Workspace, run_id: str) -> None:
+def restart_run(ws: StoreHandle, run_id: str) -> None:
     """Mark an interrupted (failed) run as running again: ``--resume`` continues it."""
     with ws.engine.begin() as connection:
         updated = connection.execute(sa.update(runs).where(runs.c.id == run_id).values(
@@ -43,7 +77,7 @@ def restart_run(ws: Workspace, run_id: str) -> None:
             raise RunNotFound(run_id)
 
 
-def log_metric(ws: Workspace, run_id: str, key: str, value: float, *, step: int) -> None:
+def log_metric(ws: StoreHandle, run_id: str, key: str, value: float, *, step: int) -> None:
     """Append one point to the run's series ``key`` (loss per epoch, score per trial...)."""
     try:
         with ws.engine.begin() as connection:
@@ -53,7 +87,7 @@ def log_metric(ws: Workspace, run_id: str, key: str, value: float, *, step: int)
         raise RunNotFound(run_id) from error
 
 
-def finish_run(ws: Workspace, run_id: str, *, status: FinalStatus, metrics: dict[str, Any],
+def finish_run(ws: StoreHandle, run_id: str, *, status: FinalStatus, metrics: dict[str, Any],
                peak_memory_mb: float | None, cpu_s: float | None, error: str | None = None,
                model: tuple[str, int] | None = None) -> None:
     """Record how the run ended: its final metrics, resources and the model it produced."""
@@ -74,7 +108,7 @@ def finish_run(ws: Workspace, run_id: str, *, status: FinalStatus, metrics: dict
             model_version=None if model is None else model[1]))
 
 
-def get_run(ws: Workspace, run_id: str) -> dict[str, Any]:
+def get_run(ws: StoreHandle, run_id: str) -> RunWithSeries:
     """Everything recorded about a run, with its metric series under ``"series"``:
     ``{key: [{"step": 0, "value": 0.71, "timestamp": ...}, ...]}`` in step order."""
     with ws.engine.connect() as connection:
@@ -86,23 +120,23 @@ def get_run(ws: Workspace, run_id: str) -> dict[str, Any]:
                       run_metrics.c.timestamp)
             .where(run_metrics.c.run_id == run_id)
             .order_by(run_metrics.c.key, run_metrics.c.step, run_metrics.c.id)).all()
-    series: dict[str, list[dict[str, Any]]] = {}
+    series: dict[str, list[MetricPoint]] = {}
     for point in points:
-        series.setdefault(point.key, []).append(
-            {"step": point.step, "value": point.value, "timestamp": as_utc(point.timestamp)})
-    return {**_run_dict(row), "series": series}
+        series.setdefault(point.key, []).append(MetricPoint(
+            step=point.step, value=point.value, timestamp=as_utc(point.timestamp)))
+    return RunWithSeries(**_run_record(row), series=series)
 
 
-def list_runs(ws: Workspace, limit: int = 50, *, offset: int = 0) -> list[dict[str, Any]]:
+def list_runs(ws: StoreHandle, limit: int = 50, *, offset: int = 0) -> list[RunRecord]:
     """The most recent runs first (without their metric series); ``offset`` pages on."""
     with ws.engine.connect() as connection:
         rows = connection.execute(
             sa.select(runs).order_by(runs.c.created_at.desc(), runs.c.id).limit(limit)
             .offset(offset)).all()
-    return [_run_dict(row) for row in rows]
+    return [_run_record(row) for row in rows]
 
 
-def resolve_run_id(ws: Workspace, given: str) -> str:
+def resolve_run_id(ws: StoreHandle, given: str) -> str:
     """The id of the one run whose id starts with ``given`` (ids are long to type); ``given``
     itself when none or several do, so that get_run names it in its error."""
     if not given or not all(c in "0123456789abcdef" for c in given):
@@ -113,11 +147,13 @@ def resolve_run_id(ws: Workspace, given: str) -> str:
     return found[0] if len(found) == 1 else given
 
 
-def _run_dict(row: sa.Row[Any]) -> dict[str, Any]:
-    run = dict(row._mapping)
-    for column in ("created_at", "started_at", "finished_at"):
-        run[column] = as_utc(run[column])
-    return run
+def _run_record(row: sa.Row[Any]) -> RunRecord:
+    return RunRecord(
+        id=row.id, kind=row.kind, status=row.status, config=row.config,
+        dataset_id=row.dataset_id, metrics=row.metrics, created_at=as_utc(row.created_at),
+        started_at=as_utc(row.started_at), finished_at=as_utc(row.finished_at),
+        duration_s=row.duration_s, peak_memory_mb=row.peak_memory_mb, cpu_s=row.cpu_s,
+        error=row.error, model_name=row.model_name, model_version=row.model_version)
 
 
 def peak_memory_mb() -> float:

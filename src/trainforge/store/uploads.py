@@ -10,20 +10,39 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
+from typing_extensions import TypedDict  # pydantic reads it on Python 3.11
 
 from trainforge.errors import DatasetNotFound
 from trainforge.store.clock import as_utc, utc_now
+from trainforge.store.handle import FileStoreHandle, StoreHandle
+from trainforge.store.private_files import private_directory
 from trainforge.store.tables import uploads
-from trainforge.workspace import private_directory
-
-if TYPE_CHECKING:
-    from trainforge.workspace import Workspace
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class UploadRecord(TypedDict):
+    """One row of ``uploads``: a file a client sent, kept under the artifacts."""
+
+    id: str
+    filename: str  # the sanitised name it was given
+    path: str  # relative to the workspace's artifacts
+    size_bytes: int
+    sha256: str
+    dataset_id: int | None  # the dataset version read from it, once read
+    uploaded_by: str | None
+    created_at: datetime
+
+
+class StoredUpload(UploadRecord):
+    """An upload with ``file``, the absolute path of its file."""
+
+    file: Path
 
 
 def safe_filename(name: str) -> str:
@@ -34,7 +53,7 @@ def safe_filename(name: str) -> str:
     return cleaned or "upload"
 
 
-def new_upload_dir(ws: Workspace) -> tuple[str, Path]:
+def new_upload_dir(ws: FileStoreHandle) -> tuple[str, Path]:
     """A fresh id and its directory (created) for an upload in progress."""
     upload_id = uuid.uuid4().hex
     directory = private_directory(ws.artifacts / "uploads") / upload_id
@@ -42,40 +61,44 @@ def new_upload_dir(ws: Workspace) -> tuple[str, Path]:
     return upload_id, directory
 
 
-def record_upload(ws: Workspace, *, upload_id: str, path: Path, size_bytes: int, sha256: str,
-                  uploaded_by: str | None, dataset_id: int | None = None) -> dict[str, Any]:
+def record_upload(ws: FileStoreHandle, *, upload_id: str, path: Path, size_bytes: int,
+                  sha256: str, uploaded_by: str | None,
+                  dataset_id: int | None = None) -> UploadRecord:
     """Record a completely written upload; returns its row."""
-    row = {"id": upload_id, "filename": path.name,
-           "path": path.relative_to(ws.artifacts).as_posix(), "size_bytes": size_bytes,
-           "sha256": sha256, "dataset_id": dataset_id, "uploaded_by": uploaded_by,
-           "created_at": utc_now()}
+    row = UploadRecord(id=upload_id, filename=path.name,
+                       path=path.relative_to(ws.artifacts).as_posix(), size_bytes=size_bytes,
+                       sha256=sha256, dataset_id=dataset_id, uploaded_by=uploaded_by,
+                       created_at=utc_now())
     with ws.engine.begin() as connection:
         connection.execute(sa.insert(uploads).values(row))
     return row
 
 
-def set_dataset(ws: Workspace, upload_id: str, dataset_id: int) -> None:
+def set_dataset(ws: StoreHandle, upload_id: str, dataset_id: int) -> None:
     """Link an upload to the dataset version (fingerprint, schema, profile) read from it."""
     with ws.engine.begin() as connection:
         connection.execute(sa.update(uploads).where(uploads.c.id == upload_id)
                            .values(dataset_id=dataset_id))
 
 
-def get_upload(ws: Workspace, upload_id: str) -> dict[str, Any]:
+def get_upload(ws: FileStoreHandle, upload_id: str) -> StoredUpload:
     """The upload's row plus ``file`` (its absolute path); DataFileNotFound if unknown."""
     with ws.engine.connect() as connection:
         row = connection.execute(sa.select(uploads).where(uploads.c.id == upload_id)).first()
     if row is None:
         raise DatasetNotFound(upload_id)
-    found = dict(row._mapping)
-    found["created_at"] = as_utc(found["created_at"])
-    found["file"] = ws.artifacts / found["path"]
-    return found
+    return StoredUpload(**_upload_record(row), file=ws.artifacts / row.path)
 
 
-def list_uploads(ws: Workspace, *, limit: int = 200) -> list[dict[str, Any]]:
+def list_uploads(ws: StoreHandle, *, limit: int = 200) -> list[UploadRecord]:
     """The newest uploads first."""
     with ws.engine.connect() as connection:
         rows = connection.execute(sa.select(uploads).order_by(uploads.c.created_at.desc())
                                   .limit(limit)).all()
-    return [{**dict(row._mapping), "created_at": as_utc(row.created_at)} for row in rows]
+    return [_upload_record(row) for row in rows]
+
+
+def _upload_record(row: sa.Row[Any]) -> UploadRecord:
+    return UploadRecord(id=row.id, filename=row.filename, path=row.path,
+                        size_bytes=row.size_bytes, sha256=row.sha256, dataset_id=row.dataset_id,
+                        uploaded_by=row.uploaded_by, created_at=as_utc(row.created_at))

@@ -30,6 +30,7 @@ from trainforge.errors import (
     NoUsableFeatures,
     UnusableTarget,
 )
+from trainforge.runtime.callbacks import Callback, FitInfo, TrialEvent, notify
 from trainforge.training.assembly import (
     REFIT_MARGIN,
     Chosen,
@@ -37,7 +38,6 @@ from trainforge.training.assembly import (
     feature_specs,
     score_on_rows,
 )
-from trainforge.training.callbacks import Callback, FitInfo, TrialEvent, notify
 from trainforge.training.ensemble import greedy_selection
 from trainforge.training.portfolio import EXPLICIT_ONLY, Namespaced, default_candidates
 from trainforge.training.resampling import CV_MAX_ROWS, plan_resampling

@@ -24,7 +24,7 @@ from trainforge.data.dataset import Schema
 from trainforge.data.prepare import TablePreprocessor, make_preprocessor
 from trainforge.data.raw_column import make_raw_column
 from trainforge.data.task import Task, TaskKind
-from trainforge.training.callbacks import EpochEvent, notify
+from trainforge.runtime.callbacks import EpochEvent, notify
 from trainforge.training.memory import PeakMemory, available_mb, estimate_peak_mb, fitted_mb
 from trainforge.training.resampling import Resampling
 from trainforge.training.scoring import Scorer

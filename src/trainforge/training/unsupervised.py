@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,10 +39,13 @@ from sklearn.metrics import pairwise_distances, silhouette_score
 from trainforge.algorithms import anomaly, clustering
 from trainforge.algorithms.anomaly import AnomalyDetector, AnomalyModel
 from trainforge.algorithms.clustering import ClusteringModel, build_segments
-from trainforge.algorithms.model import Member, TabularModel
+from trainforge.algorithms.unsupervised_results import (
+    AnomalyResult,
+    ClusterCandidate,
+    ClusteringResult,
+)
 from trainforge.data.dataset import ColumnKind, Schema
 from trainforge.data.prepare import make_preprocessor
-from trainforge.data.task import Task, TaskKind
 from trainforge.errors import (
     ColumnNotFound,
     ConfigError,
@@ -61,54 +63,6 @@ FREQUENT = 5  # a level seen this often counts as frequent (the preprocessor's r
 SEARCH_SHARE = 0.6  # of the time budget; the rest is for the refit on all rows
 AUTO_ORDER = ("kmeans", "agglomerative", "hdbscan", "gmm")
 LOF_MAX_ROWS = 20_000  # "auto" anomaly detection: LOF up to here, an isolation forest above
-
-
-@dataclass(frozen=True)
-class ClusterCandidate:
-    """One (method, number of clusters) tried on the selection sample.
-
-    ``criterion`` is "silhouette" (higher is better) or "bic" (lower is better); ``score`` is
-    that criterion's value, ``silhouette`` is there for every method so methods compare.
-    """
-
-    method: str
-    n_clusters: int
-    criterion: str
-    score: float
-    silhouette: float
-    fit_s: float
-    detail: str = ""
-    min_cluster_size: int = 0  # HDBSCAN's setting (its k is what it found); 0 for the others
-
-
-@dataclass(frozen=True)
-class ClusteringResult:
-    """The fitted model, each training row's segment, and how the choice was made."""
-
-    model: ClusteringModel
-    method: str
-    n_clusters: int  # segments of the refitted model (HDBSCAN's may differ from its candidate's)
-    chosen: ClusterCandidate
-    # the segment of each row of the table, in its order (-1: noise). Agglomerative labels are
-    # the tree's; ``model.predict`` on the same rows uses nearest centroids and may differ on
-    # a few border rows (3 % of iris)
-    labels: np.ndarray
-    candidates: tuple[ClusterCandidate, ...]
-    features: tuple[str, ...]  # the columns used
-    notes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class AnomalyResult:
-    """The fitted model, each training row's score and flag, and the threshold between."""
-
-    model: AnomalyModel
-    method: str
-    scores: np.ndarray  # higher is more anomalous; see trainforge.algorithms.anomaly
-    is_anomaly: np.ndarray  # bool per row: score above the threshold
-    threshold: float
-    features: tuple[str, ...]
-    notes: tuple[str, ...]
 
 
 def usable_features(frame: pd.DataFrame, *, features: Sequence[str], schema: Schema,
@@ -409,27 +363,6 @@ def describe_choice(result: ClusteringResult) -> list[dict[str, Any]]:
              "fit_s": round(c.fit_s, 3), "detail": c.detail,
              "chosen": c == result.chosen}
             for c in result.candidates]
-
-
-def as_table_model(result: ClusteringResult | AnomalyResult) -> TabularModel:
-    """The result's model in the registry's form: one member (the fitted preprocessor and the
-    segments or detector) behind the table's signature, so registering, batch prediction and
-    serving treat it as they treat a supervised model."""
-    fitted = result.model
-    if isinstance(result, ClusteringResult):
-        task = Task(target="segment", kind=TaskKind.CLUSTERING, metric="silhouette")
-        estimator = fitted.segments
-        params: dict[str, Any] = {"method": result.method, "n_clusters": result.n_clusters}
-        if result.chosen.min_cluster_size:
-            params["min_cluster_size"] = int(estimator.min_cluster_size)
-    else:
-        task = Task(target="anomaly", kind=TaskKind.ANOMALY, metric="anomaly_share")
-        estimator = fitted.detector
-        params = {"method": result.method, "contamination": estimator.contamination,
-                  "threshold": result.threshold}
-    member = Member(algorithm=result.method, params=params, preprocessor=fitted.preprocessor,
-                    estimator=estimator)
-    return TabularModel(task=task, features=fitted.feature_specs, members=[member])
 
 
 def cluster_metrics(result: ClusteringResult) -> dict[str, float]:

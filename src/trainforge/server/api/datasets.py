@@ -13,6 +13,7 @@ and the SDK record theirs in; its id is what ``POST /api/v1/jobs`` takes as ``da
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -68,7 +69,7 @@ class DatasetOut(BaseModel):
     column_kinds: dict[str, str]  # column → kind (numeric, categorical, text, datetime...)
 
 
-def _shaped(upload: dict[str, Any], dataset: dict[str, Any] | None) -> dict[str, Any]:
+def _shaped(upload: Mapping[str, Any], dataset: Mapping[str, Any] | None) -> dict[str, Any]:
     schema: dict[str, str] = dict(dataset["schema"]) if dataset else {}
     shaped = {key: upload[key] for key in ("id", "filename", "size_bytes", "sha256",
                                             "uploaded_by", "created_at", "dataset_id")}
@@ -117,7 +118,7 @@ def _record(ws: Workspace, *, upload_id: str, received: ReceivedFile, who: Princ
     return _shaped(row, get_dataset(ws, dataset_id))
 
 
-def _upload_or_404(ws: Workspace, upload_id: str) -> dict[str, Any]:
+def _upload_or_404(ws: Workspace, upload_id: str) -> uploads.StoredUpload:
     if not upload_id.isalnum():  # ids are hex; anything else cannot name an upload
         raise DatasetNotFound(upload_id)
     return uploads.get_upload(ws, upload_id)
@@ -162,7 +163,8 @@ def router() -> APIRouter:
         ws = state_of(request).workspace
         rows = uploads.list_uploads(ws, limit=limit)
         found = get_datasets(ws, (r["dataset_id"] for r in rows if r["dataset_id"] is not None))
-        return [_shaped(r, found.get(r["dataset_id"])) for r in rows]
+        return [_shaped(r, None if r["dataset_id"] is None else found.get(r["dataset_id"]))
+                for r in rows]
 
     @routes.get("/{upload_id}", summary="One dataset: its file, size, sha256, columns and their kinds",
                 response_model=DatasetOut, responses=documented(404))

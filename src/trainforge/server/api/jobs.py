@@ -23,6 +23,7 @@ from trainforge.server.running import OUTPUT_NAME, output_path
 from trainforge.server.shown_paths import without_paths
 from trainforge.store import jobs as job_store
 from trainforge.store.access import Principal
+from trainforge.store.jobs import JobRecord
 from trainforge.store.runs import get_run
 from trainforge.workspace import Workspace
 
@@ -75,7 +76,7 @@ class JobMetricsView(BaseModel):
     series: dict[str, list[dict[str, Any]]]
 
 
-def shown(workspace: Workspace, job: dict[str, Any]) -> dict[str, Any]:
+def shown(workspace: Workspace, job: JobRecord) -> JobRecord:
     """The job as a client sees it: its config, result and error without server paths."""
     return without_paths(job, workspace)
 
@@ -89,7 +90,7 @@ def router() -> APIRouter:
                response_model=JobView, status_code=201)  # an unknown upload or model: 422
     def submit_job(request: Request, body: Annotated[JobRequest, Body()],
                    who: Annotated[Principal, Depends(require("editor", "submit jobs"))]
-                   ) -> dict[str, Any]:
+                   ) -> JobRecord:
         workspace = state_of(request).workspace
         return shown(workspace, submit(workspace, body, who))
 
@@ -98,7 +99,7 @@ def router() -> APIRouter:
     def list_jobs(request: Request,
                   who: Annotated[Principal, Depends(require("viewer", "list jobs"))],
                   status: Status | None = None,
-                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[JobRecord]:
         workspace = state_of(request).workspace
         return [shown(workspace, job) for job in
                 job_store.list_jobs(workspace, status=status, limit=limit)]
@@ -107,7 +108,7 @@ def router() -> APIRouter:
               response_model=JobView, responses=unknown)
     def get_job(request: Request, job_id: str,
                 who: Annotated[Principal, Depends(require("viewer", "read jobs"))]
-                ) -> dict[str, Any]:
+                ) -> JobRecord:
         workspace = state_of(request).workspace
         return shown(workspace, job_store.get_job(workspace, job_id))
 
@@ -152,7 +153,7 @@ def router() -> APIRouter:
                response_model=JobView, responses=unknown)
     def cancel_job(request: Request, job_id: str,
                    who: Annotated[Principal, Depends(require("editor", "cancel jobs"))]
-                   ) -> dict[str, Any]:
+                   ) -> JobRecord:
         workspace = state_of(request).workspace
         return shown(workspace, job_store.cancel_job(workspace, job_id))
 

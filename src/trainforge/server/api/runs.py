@@ -3,7 +3,7 @@ shows them), its metric series, and several runs side by side."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,7 +15,7 @@ from trainforge.server.api.statuses import MAX_POSITION, SIGNED_IN, documented
 from trainforge.server.auth import require, state_of
 from trainforge.server.shown_paths import without_paths
 from trainforge.store.access import Principal
-from trainforge.store.runs import get_run, list_runs, resolve_run_id
+from trainforge.store.runs import MetricPoint, get_run, list_runs, resolve_run_id
 
 MAX_COMPARED = 10
 Viewer = Annotated[Principal, Depends(require("viewer", "read runs"))]
@@ -49,7 +49,7 @@ def flat(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def compare(found: list[dict[str, Any]]) -> dict[str, Any]:
+def compare(found: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     configs = [flat(run.get("config") or {}) for run in found]
     metrics = [flat(run.get("metrics") or {}) for run in found]
     settings = sorted({key for config in configs for key in config})
@@ -101,14 +101,13 @@ def router() -> APIRouter:
     def show(request: Request, run_id: str, who: Viewer) -> dict[str, Any]:
         ws = state_of(request).workspace
         run = get_run(ws, resolve_run_id(ws, run_id))
-        run.pop("series")
-        return without_paths(run, ws)
+        return without_paths({k: v for k, v in run.items() if k != "series"}, ws)
 
     @routes.get("/{run_id}/metrics", summary="Every metric series of a run: key → "
                 "[{step, value, timestamp}] in step order", responses=unknown)
-    def series(request: Request, run_id: str, who: Viewer) -> dict[str, list[dict[str, Any]]]:
+    def series(request: Request, run_id: str, who: Viewer) -> dict[str, list[MetricPoint]]:
         ws = state_of(request).workspace
-        found: dict[str, list[dict[str, Any]]] = get_run(ws, resolve_run_id(ws, run_id))["series"]
+        found: dict[str, list[MetricPoint]] = get_run(ws, resolve_run_id(ws, run_id))["series"]
         return found
 
     return routes

@@ -13,7 +13,7 @@ from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.statuses import SIGNED_IN
 from trainforge.server.auth import require, state_of
 from trainforge.store import access
-from trainforge.store.access import Principal
+from trainforge.store.access import Principal, TokenRecord
 
 Admin = Annotated[Principal, Depends(require("admin", "manage API tokens"))]
 
@@ -51,12 +51,12 @@ def router() -> APIRouter:
 
     @routes.get("", summary="Every token (revoked ones too), newest first, without secrets",
                 response_model=list[TokenOut])
-    def list_tokens(request: Request, who: Admin) -> list[dict[str, Any]]:
+    def list_tokens(request: Request, who: Admin) -> list[TokenRecord]:
         return access.list_tokens(state_of(request).workspace)
 
     @routes.delete("/{token_id}", summary="Revoke a token: it stops working at once",
                    response_model=TokenOut)
-    def revoke(request: Request, token_id: str, who: Admin) -> dict[str, Any]:
+    def revoke(request: Request, token_id: str, who: Admin) -> TokenRecord:
         state = state_of(request)
         record = access.revoke_token(state.workspace, token_id)
         state.tokens.forget()  # this process must not trust it from its cache either

@@ -6,7 +6,7 @@ each route calls the function the REST API calls, then tells htmx where to go ne
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -184,8 +184,9 @@ def _columns(request: Request, upload_id: str) -> list[str]:
         upload = uploads.get_upload(request.app.state.workspace, upload_id)
     except TrainforgeError:
         return []
-    recorded = (get_dataset(request.app.state.workspace, upload["dataset_id"])
-                if upload["dataset_id"] else None)
+    recorded: Mapping[str, Any] | None = (
+        get_dataset(request.app.state.workspace, upload["dataset_id"])
+        if upload["dataset_id"] else None)
     return list((recorded or {}).get("schema", {}))
 
 

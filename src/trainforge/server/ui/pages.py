@@ -7,6 +7,7 @@ shown as the API shows them: datasets by id and name, never by the server's path
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -66,7 +67,8 @@ async def dataset_page(request: Request, dataset_id: str) -> Response:
         upload = uploads.get_upload(ws, dataset_id)
     except TrainforgeError as error:
         return _not_found(request, viewer, error)
-    recorded = get_dataset(ws, upload["dataset_id"]) if upload["dataset_id"] else None
+    recorded: Mapping[str, Any] | None = (get_dataset(ws, upload["dataset_id"])
+                                          if upload["dataset_id"] else None)
     return page(request, "dataset.html.j2", viewer, upload=upload, dataset=recorded,
                 profile=(recorded or {}).get("profile") or {})
 
@@ -211,7 +213,7 @@ async def model_report(request: Request, name: str, version: int) -> Response:
         "Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'"})
 
 
-def _leaderboard(run: dict[str, Any]) -> list[dict[str, Any]]:
+def _leaderboard(run: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Each algorithm's best validation score and trial count, best first, from the
     ``trials.<algorithm>`` series the run records as it searches."""
     from trainforge.data.task import LOWER_IS_BETTER

@@ -14,10 +14,10 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from trainforge import __version__
 from trainforge.server.auth import SESSION_COOKIE
 from trainforge.store import access
 from trainforge.store.access import Principal
+from trainforge.version import __version__
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # pages load only their own scripts and styles (uPlot sets element styles, hence 'unsafe-inline'

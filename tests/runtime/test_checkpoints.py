@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from trainforge.errors import CheckpointMismatch
-from trainforge.training.checkpoints import (
+from trainforge.runtime.checkpoints import (
     MANIFEST,
     check_compatible,
     join_optimizer_state,

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from trainforge.errors import ConfigError
-from trainforge.training.optimisation import Schedule, make_loss, make_optimizer
+from trainforge.runtime.optimisation import Schedule, make_loss, make_optimizer
 
 torch.set_num_threads(1)
 

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from trainforge.errors import CheckpointMismatch
-from trainforge.training.loop import (
+from trainforge.runtime.loop import (
     Decision,
     EpochState,
     FitHistory,

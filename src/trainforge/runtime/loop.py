@@ -24,15 +24,15 @@ import torch
 from torch import nn
 
 from trainforge.errors import CheckpointMismatch, ConfigError, DataError
-from trainforge.training import checkpoints as ckpt
-from trainforge.training.loop_records import (
+from trainforge.runtime import checkpoints as ckpt
+from trainforge.runtime.loop_records import (
     Decision,
     EpochState,
     FitHistory,
     LoopConfig,
     TensorData,
 )
-from trainforge.training.optimisation import (
+from trainforge.runtime.optimisation import (
     Schedule,
     make_loss,
     make_optimizer,

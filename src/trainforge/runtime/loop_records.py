@@ -13,7 +13,7 @@ from typing import Any, Literal
 import torch
 
 from trainforge.errors import ConfigError, DataError
-from trainforge.training.optimisation import LOSSES, OPTIMIZERS, SCHEDULES
+from trainforge.runtime.optimisation import LOSSES, OPTIMIZERS, SCHEDULES
 
 
 class Decision(enum.Enum):
