@@ -58,7 +58,7 @@ def imported_modules(source: str, *, importer: str) -> list[tuple[int, str]]:
                 module = _below_trainforge(node.module or "")
             else:
                 continue
-            # `from trainforge import _model` names a module; `from trainforge import train`
+            # `from trainforge import model` names a module; `from trainforge import train`
             # names something the SDK defines
             found += [(node.lineno, a.name if not module and _is_module(a.name) else module)
                       for a in node.names]
@@ -115,8 +115,8 @@ def test_a_relative_import_is_judged_by_the_module_it_names():
 
 
 def test_a_door_importing_the_sdk_by_its_name_is_an_import_of_the_sdk():
-    assert imported_modules("from trainforge import _model, evaluate\n", importer="cli.app") == [
-        (1, "_model"), (1, "")]
+    assert imported_modules("from trainforge import model, evaluate\n", importer="cli.app") == [
+        (1, "model"), (1, "")]
 
 
 def test_serving_never_imports_the_code_that_trains_though_it_stands_above_it():

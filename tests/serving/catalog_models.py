@@ -16,13 +16,14 @@ from tests._paths import EXAMPLES
 
 from trainforge.algorithms import catalog
 from trainforge.algorithms.model import TabularModel
+from trainforge.algorithms.unsupervised_results import as_table_model
 from trainforge.data.read import read_table
 from trainforge.data.targets import infer_task
 from trainforge.data.task import TaskKind
 from trainforge.registry.loaded import LoadedModel
 from trainforge.training.automl import search
 from trainforge.training.refit import refit_on_all
-from trainforge.training.unsupervised import as_table_model, cluster, find_anomalies
+from trainforge.training.unsupervised import cluster, find_anomalies
 from trainforge.workspace import Workspace
 
 # table → (file, target, rows trained on); the rows after them are the ones served
