@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,7 +27,7 @@ def _tune_sqlite(engine: sa.Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
@@ -35,3 +37,17 @@ def _tune_sqlite(engine: sa.Engine) -> None:
         # IMMEDIATE takes the write lock up front: a transaction that reads then writes
         # (next version = max + 1) waits its turn instead of failing with "database is locked"
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _use_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch a database to WAL (it stays so). The switch needs the database to itself and,
+    unlike other statements, SQLite does not wait for it under busy_timeout: several processes
+    opening a new workspace at once would get "database is locked". So wait here."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
