@@ -43,6 +43,13 @@ def digits(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def finished(digits: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, TrainingOutcome]:
+    """A run that trained to its end, uninterrupted."""
+    workspace = Workspace(tmp_path_factory.mktemp("finished"))
+    return workspace, run_training(_config(digits), workspace=workspace)
+
+
 def _config(digits: Path) -> TrainConfig:
     return TrainConfig(data=str(digits), algorithm="cnn", trials=1, seed=3, name="digits")
 
@@ -56,8 +63,8 @@ def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(digits, tmp_path):
     assert "--resume" in get_run(workspace, run_id)["error"]
 
 
-def test_a_resumed_run_ends_with_the_metrics_of_an_uninterrupted_one(digits, tmp_path):
-    whole = run_training(_config(digits), workspace=Workspace(tmp_path / "whole"))
+def test_a_resumed_run_ends_with_the_metrics_of_an_uninterrupted_one(digits, finished, tmp_path):
+    _, whole = finished
     workspace = Workspace(tmp_path / "interrupted")
     with pytest.raises(TrainingInterrupted) as interrupted:
         run_training(_config(digits), workspace=workspace, observers=[CtrlCAtEpoch(3)])
@@ -68,10 +75,9 @@ def test_a_resumed_run_ends_with_the_metrics_of_an_uninterrupted_one(digits, tmp
     assert not checkpoint_root(workspace, resumed.run_id).exists()
 
 
-def test_resuming_a_finished_run_says_there_is_nothing_to_resume(digits, tmp_path):
+def test_resuming_a_finished_run_says_there_is_nothing_to_resume(finished):
     from trainforge.errors import ConfigError
 
-    workspace = Workspace(tmp_path / "home")
-    done = run_training(_config(digits), workspace=workspace)
+    workspace, done = finished
     with pytest.raises(ConfigError, match="nothing to resume"):
         resume_training(done.run_id, workspace=workspace)
