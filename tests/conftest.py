@@ -32,3 +32,11 @@ def postgres_url() -> Iterator[str]:
 
     with postgres_cluster() as url:
         yield url
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> object:
+    """``cli("train", DATA, "--target", "y", home=...)``: the command run in this process."""
+    from tests._cli import InProcessCli
+
+    return InProcessCli(monkeypatch, capsys)

@@ -144,15 +144,6 @@ def test_a_new_task_starts_from_the_registered_network_with_its_backbone_frozen(
     assert target.head.out_features == 2
 
 
-def test_a_class_with_a_single_image_is_refused_naming_the_class(tmp_path):
-    folder = _folder(tmp_path / "data", ["0", "1"])
-    (folder / "9").mkdir()
-    shutil.copy(next((DIGITS / "9").iterdir()), folder / "9" / "only.png")
-    done = trainforge("train", str(folder), "--trials", "1", home=tmp_path / "home")
-    assert done.returncode == 2
-    assert "single row: '9'" in done.stderr.replace("\n", " ")
-
-
 def test_serving_a_network_never_imports_the_training_code(trained):
     home, folder, _ = trained
     image = next((folder / "0").glob("*.png"))

@@ -62,13 +62,6 @@ def test_empty_texts_and_a_legacy_encoding_train_like_any_text(tmp_path):
     assert "Registered cp1252:1" in done.stdout
 
 
-def test_a_network_for_text_refuses_a_table_without_text(tmp_path):
-    done = trainforge("train", str(EXAMPLES / "credit_g.csv"), "--target", "class",
-                      "--algorithm", "gru", "--trials", "1", home=tmp_path / "home")
-    assert done.returncode != 0
-    assert "cannot learn from table data" in done.stderr
-
-
 def test_a_text_network_starts_from_a_registered_one_with_its_tokenizer(tmp_path):
     from trainforge.workspace import Workspace
 

@@ -101,30 +101,3 @@ def test_the_served_schema_documents_the_scores(home, scored):
     schema = _served(home, "credit").get("/openapi.json").json()["components"]["schemas"]
     response = next(v for k, v in schema.items() if k.endswith("Response"))
     assert "scores" in response["properties"]
-
-
-def test_a_table_with_nothing_to_compare_is_refused_naming_the_columns(home, tmp_path):
-    table = tmp_path / "ids.csv"
-    pd.DataFrame({"customer_id": [f"c{i:04d}" for i in range(50)], "country": ["NL"] * 50}
-                 ).to_csv(table, index=False)
-    done = trainforge("cluster", str(table), home=home)
-    assert done.returncode != 0
-    assert "customer_id" in done.stderr and "country" in done.stderr
-    assert "Traceback" not in done.stderr
-
-
-def test_a_single_row_is_refused_saying_how_many_are_needed(home, tmp_path):
-    table = tmp_path / "one.csv"
-    pd.DataFrame({"x": [1.0], "y": [2.0]}).to_csv(table, index=False)
-    done = trainforge("anomalies", str(table), home=home)
-    assert done.returncode != 0 and "only 1 row" in done.stderr and "at least 3" in done.stderr
-
-
-def test_an_excluded_column_that_does_not_exist_is_named(home):
-    done = trainforge("cluster", str(WINE), "--exclude", "cultivr", home=home)
-    assert done.returncode != 0 and "'cultivr'" in done.stderr and "cultivar" in done.stderr
-
-
-def test_evaluate_refuses_a_clustering_model_saying_why(home, clustered):
-    done = trainforge("evaluate", "wine", str(WINE), home=home)
-    assert done.returncode != 0 and "clustering model" in done.stderr
