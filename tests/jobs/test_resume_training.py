@@ -12,7 +12,7 @@ from tests._paths import EXAMPLES
 
 from trainforge.config import TrainConfig
 from trainforge.errors import TrainingInterrupted
-from trainforge.jobs.train import checkpoint_root, resume_training, run_training
+from trainforge.jobs.train import TrainingOutcome, checkpoint_root, resume_training, run_training
 from trainforge.store.runs import get_run
 from trainforge.workspace import Workspace
 
