@@ -22,15 +22,17 @@ install: $(STAMP)
 demo: install
 	bash examples/demo.sh
 
+# two workers, one test file each at a time: a file's module fixtures (a trained model, a
+# running server) are built once, and the waits of one (servers, subprocesses) overlap the other
 test: install
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy src
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # the fast tier, under 3 minutes on 2 cores: every package's tests but those marked slow
 test-fast: install
 	$(BIN)/ruff check src tests
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow"
 
 # slow measurements (about 60 minutes); figures go to benchmarks/RESULTS.md by hand
 bench: install
