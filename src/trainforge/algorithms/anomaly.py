@@ -55,15 +55,17 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         method: which detector (see the module docstring for what its score means).
         contamination: "auto" or the expected share of anomalies.
         n_neighbors: LOF's neighbourhood (capped at the number of rows minus one).
+        n_estimators: the isolation forest's trees.
         seed: the random state of the isolation forest and the robust covariance.
     """
 
     def __init__(self, method: str = "isolation_forest", *,
                  contamination: float | str = "auto", n_neighbors: int = 20,
-                 seed: int = 0) -> None:
+                 n_estimators: int = 200, seed: int = 0) -> None:
         self.method = method
         self.contamination = contamination
         self.n_neighbors = n_neighbors
+        self.n_estimators = n_estimators
         self.seed = seed
 
     def __sklearn_tags__(self) -> Tags:
@@ -111,7 +113,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         if self.method == "isolation_forest":
             from sklearn.ensemble import IsolationForest
 
-            return IsolationForest(n_estimators=200, contamination=contamination,
+            return IsolationForest(n_estimators=self.n_estimators, contamination=contamination,
                                    random_state=self.seed)
         if self.method == "lof":
             from sklearn.neighbors import LocalOutlierFactor
