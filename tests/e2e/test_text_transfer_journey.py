@@ -1,0 +1,56 @@
+"""Text networks end to end beyond the first one: empty messages and a legacy encoding, and a
+network that starts from a registered one with its tokenizer."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from tests._paths import EXAMPLES
+from tests.e2e._cli import trainforge
+
+pytestmark = pytest.mark.slow  # whole journeys: trains networks through the CLI
+
+pytest.importorskip("torch")
+
+SMS = EXAMPLES / "sms_spam.csv"
+
+
+@pytest.fixture(scope="module")
+def gru(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """A GRU trained on 240 messages, every tenth one empty, in a file written in cp1252."""
+    folder = tmp_path_factory.mktemp("gru")
+    rows = pd.read_csv(SMS).head(240)
+    rows.loc[::10, "text"] = ""
+    rows.loc[5, "text"] = "Café crème à volonté, très bon marché"
+    path = folder / "cp1252.csv"
+    path.write_bytes(rows.to_csv(index=False).encode("cp1252", errors="replace"))
+    done = trainforge("train", str(path), "--target", "label", "--algorithm", "gru",
+                      "--trials", "1", "--name", "spam", home=folder / "home")
+    return folder / "home", done
+
+
+def test_empty_texts_and_a_legacy_encoding_train_like_any_text(gru):
+    _, done = gru
+    assert done.returncode == 0, done.stderr
+    assert "Registered spam:1" in done.stdout
+
+
+def test_a_text_network_starts_from_a_registered_one_with_its_tokenizer(gru, tmp_path):
+    from trainforge.workspace import Workspace
+
+    home, first = gru
+    assert first.returncode == 0, first.stderr
+    rows = pd.read_csv(SMS).head(240).fillna("")
+    rows.assign(label=["long" if len(t) > 60 else "short" for t in rows["text"]]).to_csv(
+        tmp_path / "length.csv", index=False)
+    second = trainforge("train", str(tmp_path / "length.csv"), "--target", "label",
+                        "--init-from", "spam:1", "--trials", "1", "--name", "length", home=home)
+    assert second.returncode == 0, second.stderr
+    registry = Workspace(home).registry
+    source = registry.load("spam").model.members[0].estimator
+    target = registry.load("length").model.members[0].estimator
+    assert target.inputs_.to_dict() == source.inputs_.to_dict()
+    assert target.module_.head.out_features == 2 and target.init_from.startswith(str(home))
