@@ -102,17 +102,15 @@ def run_job(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
 def _train(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
     from trainforge.config import TrainConfig
     from trainforge.jobs.train import resume_training, run_training
-    from trainforge.store.runs import get_run
 
     log = JobLog(workspace, job["id"])
     if job["run_id"] is not None:
-        run = get_run(workspace, job["run_id"])
-        if run["status"] == "succeeded":  # the worker died between the run's end and the job's
-            log.write(f"run {run['id']} had finished; recording its model")
-            return {"run_id": run["id"], "model": f"{run['model_name']}:{run['model_version']}",
-                    "metrics": run["metrics"]}
-        log.write(f"attempt {job['attempts']}: resuming run {run['id']} from its checkpoints")
-        outcome = resume_training(run["id"], workspace=workspace, observers=[log])
+        finished = _finished_run(workspace, job, log)
+        if finished is not None:
+            return finished
+        log.write(f"attempt {job['attempts']}: resuming run {job['run_id']} from its "
+                  "checkpoints")
+        outcome = resume_training(job["run_id"], workspace=workspace, observers=[log])
     else:
         settings = {**job["config"]["train"], "data": str(dataset_file(workspace, job))}
         outcome = run_training(TrainConfig(**settings), workspace=workspace, observers=[log])
@@ -142,6 +140,20 @@ def link_upload(workspace: Workspace, job: JobRecord, run_id: str) -> None:
     if dataset_id is not None and get_upload(workspace, job["config"]["dataset"])[
             "dataset_id"] is None:
         set_dataset(workspace, job["config"]["dataset"], dataset_id)
+
+
+def _finished_run(workspace: Workspace, job: JobRecord, log: JobLog) -> dict[str, Any] | None:
+    """The result of the job's run when it had succeeded (its worker died between the run's
+    end and the job's); None when the run is still to resume."""
+    from trainforge.store.runs import get_run
+
+    assert job["run_id"] is not None
+    run = get_run(workspace, job["run_id"])
+    if run["status"] != "succeeded":
+        return None
+    log.write(f"run {run['id']} had finished; recording its model")
+    return {"run_id": run["id"], "model": f"{run['model_name']}:{run['model_version']}",
+            "metrics": run["metrics"]}
 
 
 def _predict(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
@@ -240,7 +252,6 @@ def _rl_train(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
     from trainforge.config import RLTrainConfig
     from trainforge.jobs.rl import resume_rl_training, run_rl_training
     from trainforge.server.job_requests import check_env
-    from trainforge.store.runs import get_run
 
     log = RLJobLog(workspace, job["id"])
     settings = RLTrainConfig(**job["config"]["rl_train"])
@@ -248,13 +259,12 @@ def _rl_train(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
     if job["run_id"] is None:
         outcome = run_rl_training(settings, workspace=workspace, observers=[log])
     else:
-        run = get_run(workspace, job["run_id"])
-        if run["status"] == "succeeded":  # the worker died between the run's end and the job's
-            log.write(f"run {run['id']} had finished; recording its policy")
-            return {"run_id": run["id"], "model": f"{run['model_name']}:{run['model_version']}",
-                    "metrics": run["metrics"]}
-        log.write(f"attempt {job['attempts']}: resuming run {run['id']} from its last checkpoint")
-        outcome = resume_rl_training(run["id"], workspace=workspace, observers=[log])
+        finished = _finished_run(workspace, job, log)
+        if finished is not None:
+            return finished
+        log.write(f"attempt {job['attempts']}: resuming run {job['run_id']} from its last "
+                  "checkpoint")
+        outcome = resume_rl_training(job["run_id"], workspace=workspace, observers=[log])
     version, evaluation = outcome.version, outcome.evaluation
     log.write(f"mean return {evaluation.mean:.2f} ± {evaluation.std:.2f} over "
               f"{len(evaluation.returns)} episodes; registered {version.name}:{version.version}")
