@@ -44,3 +44,25 @@ def test_members_sharing_a_preprocessor_store_it_once_and_load_it_once(
     loaded = registry.load("credit").model
     assert len(list(version.path.glob("*preprocessor*"))) == 1
     assert loaded.members[0].preprocessor is loaded.members[1].preprocessor
+
+
+def test_writing_a_model_file_does_not_hold_a_second_copy_of_the_model(tmp_path: Path):
+    # skops builds its whole archive in memory before writing it: for a forest of deep trees
+    # (hundreds of node arrays), a second copy of the model at the moment memory is fullest.
+    # The file is written as it is built, so the peak stays near one array's worth.
+    import tracemalloc
+
+    from trainforge.registry.safe_files import load_object, save_object
+
+    rng = np.random.default_rng(0)
+    arrays = [rng.normal(size=250_000) for _ in range(12)]  # 2 MB each, like a tree's nodes
+    held = sum(a.nbytes for a in arrays)
+    tracemalloc.start()
+    try:
+        entry = save_object(arrays, tmp_path, stem="trees")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.4 * held, f"{peak / 2**20:.0f} MB traced while writing {held / 2**20:.0f} MB"
+    for loaded, written in zip(load_object(entry, tmp_path), arrays, strict=True):
+        np.testing.assert_array_equal(loaded, written)

@@ -9,7 +9,9 @@ from tests.training._tables import FEATURES, SCHEMA, table
 
 from trainforge.data.task import TaskKind
 from trainforge.training import automl
+from trainforge.training.automl import _prepare
 from trainforge.training.memory import PeakMemory, available_mb, estimate_peak_mb, fitted_mb
+from trainforge.training.trial import CandidateSpec, SearchData, run_trial
 
 
 def test_a_bigger_table_is_estimated_to_need_more_memory():
@@ -39,13 +41,42 @@ def test_a_fitted_forest_is_measured_by_its_trees_so_twice_the_trees_hold_twice_
     assert 0 < small and large == pytest.approx(2 * small, rel=0.1)
 
 
+def test_a_trial_whose_fold_models_are_too_large_to_keep_releases_them_once_scored():
+    data = _probe_data()
+    spec = CandidateSpec("extra_trees", {"n_estimators": 20})
+    kept = run_trial(spec, data, stop_at=None)
+    released = run_trial(spec, data, stop_at=None, keep_mb=fitted_mb(
+        kept.members[0].estimator))  # room for one fold model, not for all of them
+    n_folds = len(data.resampling.folds)
+    assert len(kept.members) == n_folds and not kept.released
+    assert released.released and released.members == [] and released.members_mb == 0
+    # the same fits: its out-of-fold predictions (what the blend chooses by) are all there
+    np.testing.assert_allclose(released.oof, kept.oof)
+
+
 @pytest.mark.slow
-def test_a_search_keeps_fitted_members_only_while_they_fit_the_memory_budget(monkeypatch):
-    # unbounded, these four linear candidates all enter the blend; each one's coefficients
-    # hold a few hundred bytes, so over this budget only the best keeps its fitted models
-    monkeypatch.setattr(automl, "MEMBERS_BUDGET_MB", 1e-6)
+def test_a_search_over_its_memory_budget_still_blends_every_candidate_fitted_once(
+        monkeypatch: pytest.MonkeyPatch):
+    # with no room for fold models, every candidate is released once scored and stays in the
+    # ensemble's pool; each one the blend chooses is fitted once on all rows, not k times
     frame, task = table(TaskKind.BINARY)
-    result = automl.search(frame, task=task, schema=SCHEMA, features=FEATURES, deadline=None,
-                           trials=4, seed=0, algorithm="linear")
-    blend = next(c for c in result.leaderboard if c.algorithm == "ensemble")
-    assert blend.params["members"] == {"linear#0": 1.0}
+    options = {"task": task, "schema": SCHEMA, "features": FEATURES, "deadline": None,
+               "trials": 4, "seed": 0, "algorithm": "linear"}
+    bagged = automl.search(frame, **options)
+    monkeypatch.setattr(automl, "MEMBERS_BUDGET_MB", 1e-6)
+    lean = automl.search(frame, **options)
+    weights = next(c for c in lean.leaderboard if c.algorithm == "ensemble").params["members"]
+    assert weights == next(c for c in bagged.leaderboard
+                           if c.algorithm == "ensemble").params["members"]
+    assert len(lean.model.members) == len(weights) < len(bagged.model.members)
+    assert "fitted once on all rows" in next(
+        c for c in lean.leaderboard if c.algorithm == "ensemble").note
+    assert lean.validation_score == bagged.validation_score
+    assert lean.model.predict_proba(frame).shape == (len(frame), 2)
+
+
+def _probe_data() -> SearchData:
+    frame, task = table(TaskKind.REGRESSION)
+    data, _ = _prepare(frame, task=task, schema=SCHEMA, features=FEATURES, seed=0,
+                       algorithm="extra_trees")
+    return data

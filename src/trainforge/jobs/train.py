@@ -196,7 +196,9 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                              target_report: TargetReport, unlabeled: pd.DataFrame
                              ) -> TrainingOutcome:
     from trainforge.evaluation.importance import permutation_importance
+    from trainforge.evaluation.report import learning_curves
     from trainforge.training.automl import search
+    from trainforge.training.memory import release_freed_memory
     from trainforge.training.refit import refit_on_all
 
     run_id = run.id
@@ -242,6 +244,13 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                                 seed=config.seed)
     final = (refitted if refitted is not None else
              semi.model if semi is not None and semi.model is not None else result.model)
+    # the report shows the searched model's curves: its networks early-stopped on validation rows
+    curves = learning_curves(result.model)
+    if refitted is not None:
+        # the evaluated bag of fold models has served (test metrics, importance): a forest's
+        # fold models are the run's largest objects, and writing the package copies the refit
+        result.model.members = []
+        release_freed_memory()
     name = config.name or _default_name(config)
     lineage: dict[str, JSONValue] = {"dataset_fingerprint": dataset.fingerprint, "dataset_source": dataset.source,
                "run_id": run_id, "seed": config.seed, "config": config.model_dump(mode="json"),
@@ -255,7 +264,8 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
         lineage["semi_supervised"] = semi_info
     version = _register(config, workspace=workspace, observers=observers, name=name, task=task,
                         model=final, result=result, evaluation=evaluation, diagnosis=diagnosis,
-                        importance=importance, data_profile=data_profile, lineage=lineage)
+                        importance=importance, data_profile=data_profile, lineage=lineage,
+                        curves=curves)
     return TrainingOutcome(
         config=config, task=task, target_report=target_report, profile=data_profile,
         search=result,
@@ -306,9 +316,9 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
               name: str, task: Task, model: TabularModel, result: SearchResult,
               evaluation: Evaluation, diagnosis: Diagnosis,
               importance: list[tuple[str, float, float]], data_profile: Profile,
-              lineage: dict[str, JSONValue]) -> ModelVersion:
+              lineage: dict[str, JSONValue], curves: dict[str, dict[str, Any]]) -> ModelVersion:
     """Write the report and the profile, then the model package with both inside."""
-    from trainforge.evaluation.report import learning_curves, model_info, write_report
+    from trainforge.evaluation.report import model_info, write_report
 
     with tempfile.TemporaryDirectory(prefix="trainforge-report-") as scratch:
         notify(observers, "on_phase", "writing the report")
@@ -316,9 +326,7 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
             Path(scratch) / "report.html", title=name, task=task, evaluation=evaluation,
             diagnosis=diagnosis, leaderboard=[asdict(c) for c in result.leaderboard],
             profile=data_profile.to_dict(), importance=importance,
-            model_info=model_info(model, lineage=lineage),
-            # the searched model's curves: its networks early-stopped on validation rows
-            learning_curves=learning_curves(result.model))
+            model_info=model_info(model, lineage=lineage), learning_curves=curves)
         profile_file = Path(scratch) / "profile.json"
         data_profile.save_json(profile_file)
         notify(observers, "on_phase", "registering the model package")

@@ -52,15 +52,16 @@ def feature_specs(schema: Schema, features: Sequence[str]) -> list[FeatureSpec]:
 def assemble_model(data: SearchData, results: Sequence[TrialResult], weights: np.ndarray, *,
                    deadline: float | None) -> tuple[TabularModel, str]:
     """The blend of ``results`` with ``weights``, and a note saying how its members were fit.
-    Cross-validated candidates bring their fold models (a bag); holdout candidates are
-    refitted on all rows when the time allows."""
+    Cross-validated candidates bring their fold models (a bag), but those whose fold models
+    were released (too large to keep), which are fitted once on all rows; holdout candidates
+    are refitted on all rows when the time allows (released ones always are)."""
     chosen = [(r, float(w)) for r, w in zip(results, weights, strict=True) if w > 0]
     members: list[Member] = []
     refitted = 0
     # the heaviest-weighted first: when time runs short, the refits that matter most are done
     for result, weight in sorted(chosen, key=lambda rw: -rw[1]):
-        if data.resampling.kind == "holdout" and _refit_fits([(result, weight)], data,
-                                                              deadline):
+        if result.released or (data.resampling.kind == "holdout"
+                               and _refit_fits([(result, weight)], data, deadline)):
             members.append(_refit(result, weight, data, deadline))
             refitted += 1
             continue
@@ -68,7 +69,9 @@ def assemble_model(data: SearchData, results: Sequence[TrialResult], weights: np
                            estimator=m.estimator, weight=weight * m.weight)
                     for m in result.members]
     if data.resampling.kind == "cv":
-        note = "members are the fold models (bagged)"
+        note = "members are the fold models (bagged)" + (
+            f"; {refitted} of {len(chosen)} fitted once on all rows instead (their fold models "
+            "were too large to keep)" if refitted else "")
     else:
         note = f"{refitted} of {len(chosen)} members refitted on all rows"
     model = TabularModel(task=data.task, features=feature_specs(data.schema, data.features),
@@ -78,9 +81,17 @@ def assemble_model(data: SearchData, results: Sequence[TrialResult], weights: np
 
 def _refit_fits(chosen: list[tuple[TrialResult, float]], data: SearchData,
                 deadline: float | None) -> bool:
-    if deadline is None:
+    return refits_fit([r for r, _ in chosen], data, deadline)
+
+
+def refits_fit(results: Sequence[TrialResult], data: SearchData,
+               deadline: float | None) -> bool:
+    """Whether ``results`` can each be fitted once on all rows before ``deadline``: one of
+    its validation fits (the mean of its folds'), scaled up to all rows, with a margin."""
+    if deadline is None or not results:
         return True
-    needed = (sum(r.refit_time_s for r, _ in chosen) / data.resampling.train_fraction
+    n_fits = len(data.resampling.folds)
+    needed = (sum(r.refit_time_s / n_fits for r in results) / data.resampling.train_fraction
               * REFIT_MARGIN)
     return time.monotonic() + needed < deadline
 

@@ -36,9 +36,11 @@ from trainforge.training.assembly import (
     Chosen,
     assemble_model,
     feature_specs,
+    refits_fit,
     score_on_rows,
 )
 from trainforge.training.ensemble import greedy_selection
+from trainforge.training.memory import release_freed_memory
 from trainforge.training.portfolio import EXPLICIT_ONLY, Namespaced, default_candidates
 from trainforge.training.resampling import CV_MAX_ROWS, plan_resampling
 from trainforge.training.scoring import scorer_for
@@ -301,7 +303,8 @@ class _Search:
             boost_until = began + share * max(0.0, self.trial_deadline - began)
         try:
             result = run_trial(spec, self.data, stop_at=self.trial_deadline,
-                               boost_until=boost_until, report=report)
+                               boost_until=boost_until, report=report,
+                               keep_mb=MEMBERS_BUDGET_MB)
         except Exception as exc:  # noqa: BLE001 -- a failing candidate must not end the search
             result = TrialResult(spec=spec, status=f"failed: {type(exc).__name__}",
                                  note=str(exc)[:300])
@@ -318,18 +321,21 @@ class _Search:
         return result
 
     def _forget_weak(self) -> None:
-        """Keep fitted members only for the best trials, within MEMBERS_BUDGET_MB: memory
-        stays flat however long. A trial left without members leaves the ensemble's pool
-        (its score stays on the leaderboard)."""
+        """Keep the ensemble's pool to the best KEEP_CANDIDATES trials (the rest leave it;
+        their scores stay on the leaderboard), and their fitted members within
+        MEMBERS_BUDGET_MB, the best first: memory stays flat however long. A trial whose
+        members are released stays in the pool; if the blend chooses it, it is fitted once
+        on all rows (``assemble_model``)."""
         kept = sorted((r for _, r, _ in self.results if r.ok), key=lambda r: -r.utility)
         for result in kept[KEEP_CANDIDATES:]:
             result.members, result.members_mb = [], 0.0
             result.oof = None
         held_mb = 0.0
-        for rank, result in enumerate(kept[:KEEP_CANDIDATES]):
-            if rank > 0 and held_mb + result.members_mb > MEMBERS_BUDGET_MB:
-                result.members, result.members_mb = [], 0.0
+        for result in kept[:KEEP_CANDIDATES]:
+            if result.members and held_mb + result.members_mb > MEMBERS_BUDGET_MB:
+                result.members, result.members_mb, result.released = [], 0.0, True
             held_mb += result.members_mb
+        release_freed_memory()  # what the dropped members held goes back to the system
 
     def _done(self) -> bool:
         if self.trials is not None:
@@ -382,16 +388,26 @@ class _Search:
         return guess * max(1.0, len(self.data.resampling.folds[0][0]) / UNSTOPPABLE_ROWS)
 
     # ---- the end ----------------------------------------------------------------------------
+    def _select(self, pool: list[tuple[int, TrialResult]]) -> tuple[np.ndarray, float]:
+        truth = self.data.y[self.data.resampling.scored]
+        return greedy_selection([r.oof for _, r in pool if r.oof is not None], truth,
+                                self.data.scorer)
+
     def _finish(self) -> SearchResult:
-        finished = [(n, r) for n, r, _ in self.results if r.ok and r.members]
+        finished = [(n, r) for n, r, _ in self.results if r.ok and r.oof is not None]
         if not finished:
             first = self.results[0][1] if self.results else None
             needed = (f"the first trial ({first.spec.algorithm}) ended '{first.status}'"
                       if first else "not even one trial could start")
             raise BudgetTooSmall(self.budget_s or 0.0, needed)
-        truth = self.data.y[self.data.resampling.scored]
-        predictions = [r.oof for _, r in finished if r.oof is not None]
-        weights, blend_score = greedy_selection(predictions, truth, self.data.scorer)
+        weights, blend_score = self._select(finished)
+        if not refits_fit([r for (_, r), w in zip(finished, weights, strict=True)
+                           if w > 0 and r.released], self.data, self.deadline):
+            # no time to fit the released members it chose: blend those still held, if any
+            held = [(n, r) for n, r in finished if not r.released]
+            if held:
+                finished = held
+                weights, blend_score = self._select(finished)
         model, how = assemble_model(self.data, [r for _, r in finished], weights,
                                     deadline=self.deadline)
         train_score = score_on_rows(model, self.data, seed=self.data.seed)
