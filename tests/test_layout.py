@@ -26,7 +26,7 @@ PACKAGE = ROOT / "src" / "trainforge"
 LAYERS = [
     ("version",), ("json_value",), ("errors",), ("config",),
     ("data",), ("runtime",), ("algorithms",), ("evaluation",), ("training", "rl"),
-    ("store",), ("registry",), ("serving",),
+    ("store",), ("registry",), ("serving",), ("monitoring",),
     ("workspace",), ("jobs",), ("model",),
     ("__init__",), ("client",), ("server",), ("cli",), ("__main__",),
 ]

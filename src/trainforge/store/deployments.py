@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from typing_extensions import TypedDict  # pydantic reads it on Python 3.11
 
+from trainforge.json_value import JSONValue
 from trainforge.store.clock import as_utc, utc_now
 from trainforge.store.handle import StoreHandle
 from trainforge.store.tables import deployments
@@ -22,14 +23,18 @@ class DeploymentRecord(TypedDict):
     requested: str  # what was asked: NAME, NAME:VERSION or NAME@ALIAS
     deployed_by: str | None
     created_at: datetime
+    # what its prediction log keeps (LogPolicy.to_dict()); None: every request, every column
+    log_policy: dict[str, JSONValue] | None
 
 
 def save_deployment(ws: StoreHandle, *, name: str, model_name: str, model_version: int,
-                    requested: str, deployed_by: str | None) -> DeploymentRecord:
+                    requested: str, deployed_by: str | None,
+                    log_policy: dict[str, JSONValue] | None = None) -> DeploymentRecord:
     """Record that URL name ``name`` serves ``model_name:model_version`` (replacing what it
     served before); returns the row."""
     row = DeploymentRecord(name=name, model_name=model_name, model_version=model_version,
-                           requested=requested, deployed_by=deployed_by, created_at=utc_now())
+                           requested=requested, deployed_by=deployed_by, created_at=utc_now(),
+                           log_policy=log_policy)
     with ws.engine.begin() as connection:
         connection.execute(sa.delete(deployments).where(deployments.c.name == name))
         connection.execute(sa.insert(deployments).values(row))
@@ -49,7 +54,8 @@ def list_deployments(ws: StoreHandle) -> list[DeploymentRecord]:
         rows = connection.execute(sa.select(deployments).order_by(deployments.c.name)).all()
     return [DeploymentRecord(name=row.name, model_name=row.model_name,
                              model_version=row.model_version, requested=row.requested,
-                             deployed_by=row.deployed_by, created_at=as_utc(row.created_at))
+                             deployed_by=row.deployed_by, created_at=as_utc(row.created_at),
+                             log_policy=row.log_policy)
             for row in rows]
 
 

@@ -196,4 +196,26 @@ deployments = sa.Table(
     sa.Column("requested", sa.String(200), nullable=False),  # what was asked: NAME@ALIAS...
     sa.Column("deployed_by", sa.String(100), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # what its prediction log keeps (monitoring.prediction_log.LogPolicy); null: every request
+    sa.Column("log_policy", sa.JSON, nullable=True),
+)
+
+# ---- after deployment: true outcomes sent back for logged predictions ----------------------
+# a label is never overwritten: a replacement is a new row, and the one it replaces gets
+# ``replaced_at`` (the history of a request's labels stays readable)
+feedback = sa.Table(
+    "feedback", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("deployment", sa.String(100), nullable=False),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("row", sa.Integer, nullable=False),  # the record's position in its request
+    sa.Column("label", sa.JSON, nullable=False),
+    sa.Column("model_name", sa.String(100), nullable=False),  # what answered the request
+    sa.Column("model_version", sa.Integer, nullable=False),
+    sa.Column("predicted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("submitted_by", sa.String(100), nullable=True),
+    sa.Column("replaced_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_feedback_deployment_request_id", "deployment", "request_id", "row"),
+    sa.Index("ix_feedback_deployment_received_at", "deployment", "received_at"),
 )

@@ -1,0 +1,1 @@
+"""After deployment: the prediction log, feedback labels, drift and the retraining loop."""

@@ -1,0 +1,401 @@
+"""The prediction log: every served prediction, written off the request path as Parquet.
+
+``PredictionLog.record`` is what a predict route calls after it has answered: it applies the
+deployment's ``LogPolicy`` (all, a sample, or nothing; columns left out or hashed), appends the
+rows to an in-memory queue and returns (a few microseconds). A writer thread turns what has
+queued into one Parquet file per deployment and flush, written to a temporary name and renamed,
+so a reader never sees half a file. The queue is bounded: when the writer cannot keep up, or
+the disk is full, or a write fails for any other reason, the rows are dropped and counted
+(``stats``), and predictions go on being answered.
+
+Layout, one folder per deployment (its URL name) and day, so retention removes whole days::
+
+    <root>/<deployment>/<YYYY-MM-DD>/part-<HHMMSS>-<unique>.parquet
+
+Each row: ``request_id`` (one per request), ``row`` (the record's position in it), ``time``
+(UTC), ``model`` and ``version`` (what answered), ``latency_ms`` (the whole request's),
+``in.<feature>`` for each logged input and ``out.prediction`` (plus ``out.proba.<class>`` for
+a classifier, ``out.score`` for an anomaly model).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import hmac
+import logging
+import math
+import os
+import random
+import re
+import secrets
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal, Self
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from trainforge.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+FLUSH_EVERY_S = 1.0  # the writer wakes this often, or sooner when a batch is full
+FLUSH_ROWS = 5_000  # rows that wake the writer at once
+MAX_QUEUED_ROWS = 200_000  # beyond this the newest rows are dropped (and counted)
+RETENTION_DAYS = 30
+PRUNE_EVERY_S = 3600.0
+INPUT_PREFIX, OUTPUT_PREFIX = "in.", "out."
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_KEY_FILE = ".hash-key"
+
+
+def new_request_id() -> str:
+    """A request id: 32 hex characters, random (no clock or host in it)."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class LogPolicy:
+    """What a deployment logs. ``mode``: every request (``all``), a random share of the
+    requests (``sample``, at ``rate``), or none; ``exclude``: input columns never written;
+    ``hashed``: input columns written as a keyed hash (equal values stay equal, so drift on
+    categories is still measured, but the value cannot be read back)."""
+
+    mode: Literal["all", "sample", "none"] = "all"
+    rate: float = 1.0
+    exclude: tuple[str, ...] = ()
+    hashed: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("all", "sample", "none"):
+            raise ConfigError(f"log mode {self.mode!r} is not one of all, sample, none")
+        if not 0.0 < self.rate <= 1.0 and self.mode == "sample":
+            raise ConfigError(f"log sample rate {self.rate!r} must be above 0 and at most 1")
+        both = sorted(set(self.exclude) & set(self.hashed))
+        if both:
+            raise ConfigError(f"columns {', '.join(map(repr, both))} are both excluded and "
+                              "hashed in the log policy; choose one")
+
+    @classmethod
+    def parse(cls, text: str, *, exclude: Sequence[str] = (),
+              hashed: Sequence[str] = ()) -> LogPolicy:
+        """``all``, ``none`` or ``sample:RATE`` (e.g. ``sample:0.1``), as the CLI takes it."""
+        mode, _, rate = text.strip().partition(":")
+        if mode == "sample":
+            try:
+                value = float(rate)
+            except ValueError:
+                raise ConfigError(f"log policy {text!r}: give the sampled share as "
+                                  "sample:RATE, e.g. sample:0.1") from None
+            return cls("sample", value, tuple(exclude), tuple(hashed))
+        if mode in ("all", "none") and not rate:
+            return cls(mode, 1.0, tuple(exclude), tuple(hashed))  # type: ignore[arg-type]
+        raise ConfigError(f"log policy {text!r} is not all, none or sample:RATE")
+
+    def check_columns(self, features: Sequence[str]) -> None:
+        """Refuse a policy naming a column the model does not take (a typo would log it)."""
+        unknown = sorted((set(self.exclude) | set(self.hashed)) - set(features))
+        if unknown:
+            raise ConfigError(f"log policy names {', '.join(map(repr, unknown))}, which the "
+                              f"model does not take (its inputs: {', '.join(features)})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "rate": self.rate, "exclude": list(self.exclude),
+                "hashed": list(self.hashed)}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> LogPolicy:
+        return cls(raw.get("mode", "all"), float(raw.get("rate", 1.0)),
+                   tuple(raw.get("exclude", ())), tuple(raw.get("hashed", ())))
+
+
+@dataclass
+class LogStats:
+    """What the log did since it started: rows written, and rows dropped with why."""
+
+    written_rows: int = 0
+    dropped_rows: dict[str, int] = field(default_factory=dict)  # reason → rows
+    files: int = 0
+
+    def drop(self, reason: str, n_rows: int) -> None:
+        self.dropped_rows[reason] = self.dropped_rows.get(reason, 0) + n_rows
+
+
+@dataclass(frozen=True)
+class _Entry:
+    deployment: str
+    model: str
+    version: int
+    request_id: str
+    at: datetime
+    latency_ms: float
+    inputs: Mapping[str, Sequence[Any]]
+    outputs: Mapping[str, Sequence[Any]]
+    n_rows: int
+
+
+class PredictionLog:
+    """The log of one server process, under ``root``. Start it with ``start()`` (or use it as
+    a context manager); ``close()`` writes what is queued and stops the writer."""
+
+    def __init__(self, root: Path, *, retention_days: int = RETENTION_DAYS,
+                 flush_every_s: float = FLUSH_EVERY_S,
+                 max_queued_rows: int = MAX_QUEUED_ROWS) -> None:
+        if retention_days < 1:
+            raise ConfigError(f"log retention {retention_days} days must be at least 1 day")
+        self.root = root
+        self.retention_days = retention_days
+        self.flush_every_s = flush_every_s
+        self.max_queued_rows = max_queued_rows
+        self.stats = LogStats()
+        self._policies: dict[str, LogPolicy] = {}
+        self._queue: collections.deque[_Entry] = collections.deque()
+        self._queued_rows = 0
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._key: bytes | None = None
+        self._pruned_at = 0.0
+
+    # ---- the request side: cheap, never raises ------------------------------------------
+    def set_policy(self, deployment: str, policy: LogPolicy) -> None:
+        self._policies = {**self._policies, deployment: policy}  # replaced whole: no lock
+
+    def policy(self, deployment: str) -> LogPolicy:
+        return self._policies.get(deployment, LogPolicy())
+
+    def record(self, *, deployment: str, model: str, version: int, request_id: str,
+               inputs: Mapping[str, Sequence[Any]], outputs: Mapping[str, Sequence[Any]],
+               n_rows: int, latency_s: float) -> None:
+        """Queue one answered request's rows (``inputs``/``outputs``: column → one value per
+        row). Never blocks and never raises: a full queue drops the rows and counts them."""
+        try:
+            policy = self.policy(deployment)
+            if policy.mode == "none" or n_rows == 0:
+                return
+            if policy.mode == "sample" and random.random() >= policy.rate:  # a sample, not a secret
+                return
+            if policy.exclude:
+                inputs = {k: v for k, v in inputs.items() if k not in policy.exclude}
+            entry = _Entry(deployment, model, version, request_id, datetime.now(UTC),
+                           latency_s * 1000.0, inputs, outputs, n_rows)
+            with self._lock:
+                if self._queued_rows + n_rows > self.max_queued_rows:
+                    self.stats.drop("queue full (the writer is behind)", n_rows)
+                    return
+                self._queue.append(entry)
+                self._queued_rows += n_rows
+                full = self._queued_rows >= FLUSH_ROWS
+            if full:
+                self._wake.set()
+        except Exception:  # logging must never fail a prediction
+            log.exception("a prediction could not be queued for the log")
+            self.stats.drop("error while queueing", n_rows)
+
+    # ---- the writer -----------------------------------------------------------------------
+    def start(self) -> PredictionLog:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="trainforge-prediction-log",
+                                            daemon=True)
+            self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30.0)
+        self.flush()  # what came in while it stopped
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @property
+    def writer_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_every_s)
+            self._wake.clear()
+            self.flush()
+            if time.monotonic() - self._pruned_at > PRUNE_EVERY_S:
+                self._pruned_at = time.monotonic()
+                try:
+                    prune(self.root, retention_days=self.retention_days)
+                except OSError:
+                    log.exception("old prediction log days could not be removed")
+
+    def flush(self) -> None:
+        """Write what is queued now (the writer thread calls this; tests may too)."""
+        with self._lock:
+            entries = list(self._queue)
+            self._queue.clear()
+            self._queued_rows = 0
+        by_deployment: dict[str, list[_Entry]] = collections.defaultdict(list)
+        for entry in entries:
+            by_deployment[entry.deployment].append(entry)
+        for deployment, group in by_deployment.items():
+            n_rows = sum(e.n_rows for e in group)
+            try:
+                self._write(deployment, group)
+            except OSError as error:  # a full disk, a removed folder, no permission
+                log.warning("prediction log: %d rows of %s dropped (%s)", n_rows, deployment,
+                            error.strerror or type(error).__name__)
+                self.stats.drop(f"write failed: {error.strerror or type(error).__name__}",
+                                n_rows)
+            except Exception:  # the writer must outlive any one batch
+                log.exception("prediction log: %d rows of %s could not be written", n_rows,
+                              deployment)
+                self.stats.drop("write failed: unexpected error", n_rows)
+            else:
+                self.stats.written_rows += n_rows
+                self.stats.files += 1
+
+    def _write(self, deployment: str, entries: list[_Entry]) -> None:
+        table = _table(entries, hashed=self.policy(deployment).hashed, key=self._hash_key)
+        day = entries[0].at.date().isoformat()
+        folder = self.root / _checked_name(deployment) / day
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"part-{entries[0].at:%H%M%S}-{secrets.token_hex(6)}.parquet"
+        partial = folder / f".{name}.partial"
+        try:
+            pq.write_table(table, partial, compression="zstd")
+            os.replace(partial, folder / name)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                partial.unlink()
+
+    def _hash_key(self) -> bytes:
+        """The log's own secret for hashed columns, made once and kept beside the log."""
+        if self._key is None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            path = self.root / _KEY_FILE
+            if not path.exists():
+                with contextlib.suppress(FileExistsError):
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    with os.fdopen(fd, "wb") as out:
+                        out.write(secrets.token_bytes(32))
+            self._key = path.read_bytes()
+        return self._key
+
+
+def _table(entries: list[_Entry], *, hashed: Sequence[str], key: Any) -> pa.Table:
+    columns: dict[str, list[Any]] = collections.defaultdict(list)
+    names_in = list(dict.fromkeys(k for e in entries for k in e.inputs))
+    names_out = list(dict.fromkeys(k for e in entries for k in e.outputs))
+    for e in entries:
+        columns["request_id"] += [e.request_id] * e.n_rows
+        columns["row"] += range(e.n_rows)
+        columns["time"] += [e.at] * e.n_rows
+        columns["model"] += [e.model] * e.n_rows
+        columns["version"] += [e.version] * e.n_rows
+        columns["latency_ms"] += [e.latency_ms] * e.n_rows
+        for name in names_in:
+            columns[INPUT_PREFIX + name] += list(e.inputs.get(name, [None] * e.n_rows))
+        for name in names_out:
+            columns[OUTPUT_PREFIX + name] += list(e.outputs.get(name, [None] * e.n_rows))
+    secret = key() if hashed else b""
+    for name in hashed:
+        column = INPUT_PREFIX + name
+        if column in columns:
+            columns[column] = [None if v is None else _keyed_hash(secret, v)
+                               for v in columns[column]]
+    arrays = {name: _array(values) for name, values in columns.items()}
+    arrays["row"] = pa.array(columns["row"], pa.int32())
+    arrays["version"] = pa.array(columns["version"], pa.int32())
+    arrays["time"] = pa.array(columns["time"], pa.timestamp("us", tz="UTC"))
+    return pa.table(arrays)
+
+
+def _array(values: list[Any]) -> pa.Array:
+    """A column as Arrow infers it; a column mixing types (a bad model output, bytes of an
+    image) is written as text rather than refused."""
+    cleaned = [None if isinstance(v, float) and math.isnan(v) else
+               v.item() if isinstance(v, np.generic) else
+               f"<{len(v)} bytes>" if isinstance(v, (bytes, bytearray)) else v for v in values]
+    try:
+        return pa.array(cleaned)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None else str(v) for v in cleaned], pa.string())
+
+
+def _keyed_hash(key: bytes, value: Any) -> str:
+    return hmac.new(key, str(value).encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def _checked_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError(f"deployment name {name!r} cannot name a log folder")
+    return name
+
+
+def prune(root: Path, *, retention_days: int, today: date | None = None) -> list[Path]:
+    """Remove the days older than ``retention_days`` from every deployment's log; returns
+    the folders removed."""
+    if not root.is_dir():
+        return []
+    oldest = (today or datetime.now(UTC).date()) - timedelta(days=retention_days)
+    removed = []
+    for deployment in root.iterdir():
+        if not deployment.is_dir():
+            continue
+        for day in deployment.iterdir():
+            if day.is_dir() and _DAY.match(day.name) and date.fromisoformat(day.name) < oldest:
+                shutil.rmtree(day)
+                removed.append(day)
+    return removed
+
+
+def read_predictions(root: Path, deployment: str, *, since: datetime | None = None,
+                     until: datetime | None = None,
+                     columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The logged rows of ``deployment`` (its URL name) from ``since`` up to ``until`` (UTC),
+    oldest first; an empty frame when nothing was logged. Files written by different model
+    versions may hold different columns: a column missing from a file reads as missing."""
+    folder = root / _checked_name(deployment)
+    files = sorted(p for p in folder.glob("*/part-*.parquet")
+                   if _day_in(p.parent.name, since, until)) if folder.is_dir() else []
+    frames = []
+    for path in files:
+        table = pq.read_table(path)
+        if columns is not None:
+            table = table.select([c for c in columns if c in table.column_names])
+        frames.append(table.to_pandas())
+    if not frames:
+        return pd.DataFrame(columns=list(columns) if columns is not None else
+                            ["request_id", "row", "time", "model", "version", "latency_ms"])
+    frame = pd.concat(frames, ignore_index=True)
+    if "time" in frame:
+        if since is not None:
+            frame = frame[frame["time"] >= pd.Timestamp(since)]
+        if until is not None:
+            frame = frame[frame["time"] < pd.Timestamp(until)]
+        frame = frame.sort_values(["time", "row"] if "row" in frame else ["time"],
+                                  kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def _day_in(name: str, since: datetime | None, until: datetime | None) -> bool:
+    if not _DAY.match(name):
+        return False
+    day = date.fromisoformat(name)
+    return ((since is None or day >= since.astimezone(UTC).date())
+            and (until is None or day <= until.astimezone(UTC).date()))

@@ -1,0 +1,46 @@
+"""After deployment: each deployment's log policy, and the feedback labels.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-05
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+
+def upgrade() -> None:
+    op.add_column("deployments", sa.Column("log_policy", sa.JSON, nullable=True))
+    op.create_table(
+        "feedback",
+        sa.Column("id", sa.Integer, nullable=False, autoincrement=True),
+        sa.Column("deployment", sa.String(100), nullable=False),
+        sa.Column("request_id", sa.String(64), nullable=False),
+        sa.Column("row", sa.Integer, nullable=False),
+        sa.Column("label", sa.JSON, nullable=False),
+        sa.Column("model_name", sa.String(100), nullable=False),
+        sa.Column("model_version", sa.Integer, nullable=False),
+        sa.Column("predicted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("submitted_by", sa.String(100), nullable=True),
+        sa.Column("replaced_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_feedback"),
+    )
+    op.create_index("ix_feedback_deployment_request_id", "feedback",
+                    ["deployment", "request_id", "row"])
+    op.create_index("ix_feedback_deployment_received_at", "feedback",
+                    ["deployment", "received_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_feedback_deployment_received_at", table_name="feedback")
+    op.drop_index("ix_feedback_deployment_request_id", table_name="feedback")
+    op.drop_table("feedback")
+    op.drop_column("deployments", "log_policy")
