@@ -49,6 +49,8 @@ class JobRecord(TypedDict):
     run_id: str | None
     result: dict[str, Any] | None  # JSON: what the job made, once succeeded
     error: str | None
+    cpu_s: float | None  # CPU-seconds its worker spent on it, once finished
+    peak_memory_mb: float | None
 
 
 class LogLine(TypedDict):
@@ -242,7 +244,7 @@ def _job_record(row: sa.Row[Any]) -> JobRecord:
         started_at=as_utc(row.started_at), finished_at=as_utc(row.finished_at),
         heartbeat_at=as_utc(row.heartbeat_at), worker=row.worker, attempts=row.attempts,
         cancel_requested=bool(row.cancel_requested), run_id=row.run_id, result=row.result,
-        error=row.error)
+        error=row.error, cpu_s=row.cpu_s, peak_memory_mb=row.peak_memory_mb)
 
 
 def count_silent(ws: StoreHandle, *, stale_after_s: float) -> int:

@@ -123,6 +123,9 @@ jobs = sa.Table(
     sa.Column("run_id", sa.String(32), nullable=True),  # the run it made: a retry resumes it
     sa.Column("result", sa.JSON, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
+    # what it cost: CPU-seconds and peak memory of its worker process while it ran
+    sa.Column("cpu_s", sa.Float, nullable=True),
+    sa.Column("peak_memory_mb", sa.Float, nullable=True),
     sa.CheckConstraint(sa.column("status").in_(JOB_STATUSES), name="status"),
     sa.Index("ix_jobs_status_created_at", "status", "created_at"),
 )
@@ -218,4 +221,18 @@ feedback = sa.Table(
     sa.Column("replaced_at", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_feedback_deployment_request_id", "deployment", "request_id", "row"),
     sa.Index("ix_feedback_deployment_received_at", "deployment", "received_at"),
+)
+
+# what serving a deployment cost, per day and per server process (each process writes only its
+# own row, so no process reads another's counts to add to them)
+deployment_usage = sa.Table(
+    "deployment_usage", metadata,
+    sa.Column("deployment", sa.String(100), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),  # YYYY-MM-DD, UTC
+    sa.Column("process", sa.String(100), primary_key=True),  # host:pid
+    sa.Column("requests", sa.Integer, nullable=False),
+    sa.Column("predictions", sa.Integer, nullable=False),
+    sa.Column("cpu_s", sa.Float, nullable=False),  # CPU time spent answering its requests
+    sa.Column("peak_memory_mb", sa.Float, nullable=True),  # of the process serving it
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )

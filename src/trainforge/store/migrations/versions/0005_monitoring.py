@@ -1,4 +1,5 @@
-"""After deployment: each deployment's log policy, and the feedback labels.
+"""After deployment: each deployment's log policy, the feedback labels, and what jobs and
+deployments cost.
 
 Revision ID: 0005
 Revises: 0004
@@ -39,7 +40,26 @@ def upgrade() -> None:
                     ["deployment", "received_at"])
 
 
+    op.add_column("jobs", sa.Column("cpu_s", sa.Float, nullable=True))
+    op.add_column("jobs", sa.Column("peak_memory_mb", sa.Float, nullable=True))
+    op.create_table(
+        "deployment_usage",
+        sa.Column("deployment", sa.String(100), nullable=False),
+        sa.Column("day", sa.String(10), nullable=False),
+        sa.Column("process", sa.String(100), nullable=False),
+        sa.Column("requests", sa.Integer, nullable=False),
+        sa.Column("predictions", sa.Integer, nullable=False),
+        sa.Column("cpu_s", sa.Float, nullable=False),
+        sa.Column("peak_memory_mb", sa.Float, nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("deployment", "day", "process", name="pk_deployment_usage"),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("deployment_usage")
+    op.drop_column("jobs", "peak_memory_mb")
+    op.drop_column("jobs", "cpu_s")
     op.drop_index("ix_feedback_deployment_received_at", table_name="feedback")
     op.drop_index("ix_feedback_deployment_request_id", table_name="feedback")
     op.drop_table("feedback")
