@@ -79,6 +79,12 @@ class Workspace:
         return self.home / "artifacts"
 
     @property
+    def prediction_log(self) -> Path:
+        """Where served predictions are logged (``monitoring.prediction_log``): one folder
+        per deployment."""
+        return self.artifacts / "predictions"
+
+    @property
     def secrets(self) -> Path:
         """The directory of credentials written for a person to read (``write_secret``)."""
         return self.home / "secrets"

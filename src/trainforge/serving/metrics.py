@@ -45,14 +45,22 @@ class ServingMetrics:
         self._requests: defaultdict[tuple[str, str, int], int] = defaultdict(int)
         self._predictions: defaultdict[str, int] = defaultdict(int)
         self._latency: defaultdict[str, _Histogram] = defaultdict(_Histogram)
+        self._cpu_s: defaultdict[str, float] = defaultdict(float)
 
     def record(self, model: str, route: str, status: int, seconds: float,
-               *, n_predictions: int = 0) -> None:
-        """One finished request; ``model`` is the served ref (``name:version``) or ``""``."""
+               *, n_predictions: int = 0, cpu_s: float = 0.0) -> None:
+        """One finished request; ``model`` is the served ref (``name:version``) or ``""``;
+        ``cpu_s``: the CPU time its validation and prediction took (what serving it costs)."""
         self._requests[(model, route, status)] += 1
         self._latency[model].observe(seconds)
         if n_predictions:
             self._predictions[model] += n_predictions
+        if cpu_s:
+            self._cpu_s[model] += cpu_s
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU-seconds spent answering, per served ref, since the app started."""
+        return dict(self._cpu_s)
 
     def render(self) -> str:
         """The text exposition format, version 0.0.4."""
@@ -65,6 +73,11 @@ class ServingMetrics:
                   "# TYPE trainforge_predictions_total counter"]
         for model, count in sorted(self._predictions.items()):
             lines.append(f'trainforge_predictions_total{{model="{_escape(model)}"}} {count}')
+        lines += ["# HELP trainforge_cpu_seconds_total CPU time spent validating and predicting.",
+                  "# TYPE trainforge_cpu_seconds_total counter"]
+        for model, seconds in sorted(self._cpu_s.items()):
+            lines.append(f'trainforge_cpu_seconds_total{{model="{_escape(model)}"}} '
+                         f"{_format_float(seconds)}")
         lines += ["# HELP trainforge_request_duration_seconds Time from request to response.",
                   "# TYPE trainforge_request_duration_seconds histogram"]
         for model, histogram in sorted(self._latency.items()):
