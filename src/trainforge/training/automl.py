@@ -47,9 +47,11 @@ from trainforge.training.scoring import scorer_for
 from trainforge.training.trial import CandidateSpec, SearchData, TrialResult, run_trial
 
 KEEP_CANDIDATES = 20  # trials whose fitted members are kept for the ensemble
-# ... and only while the members they hold stay within this (the best is always kept): a
-# forest's fold models take 20-130 MB on an 800-row table, the rest of a run ~250 MB
-MEMBERS_BUDGET_MB = 64.0
+# ... and only while the fold models they hold stay within this; the rest are released and,
+# if the blend chooses them, fitted once on all rows. A forest's fold models take 20-130 MB on
+# a table of 800-4,000 rows; a boosting candidate's, a few MB. A trial holds at most this much
+# while it runs, so members never take more than twice it (the run's imports: ~300 MB)
+MEMBERS_BUDGET_MB = 24.0
 OPTUNA_ALGORITHMS = 3  # the search tunes this many of the best default algorithms
 UNSTOPPABLE_ROWS = 5_000  # above this, an unstoppable fit's guessed time grows with the rows
 NETWORK_MIN_S = 10.0  # a network may start when this much time is left (it stops itself)
