@@ -126,11 +126,12 @@ def _add_web_ui(app: FastAPI) -> None:
 
     from fastapi.staticfiles import StaticFiles
 
-    from trainforge.server.ui import actions, login, pages
+    from trainforge.server.ui import actions, feedback_form, login, pages
 
     app.include_router(login.router)
     app.include_router(pages.router)
     app.include_router(actions.router)
+    app.include_router(feedback_form.router)
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 
