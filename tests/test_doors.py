@@ -21,6 +21,8 @@ from trainforge.workspace import Workspace
 NOT_JOBS = {
     "serve": "POST /api/v1/deployments and the deployments page serve a model",
     "server": "is the server itself",
+    "feedback": "POST /v1/models/{name}/feedback and the deployments page's label upload "
+                "record labels at once (no job: a batch is at most 10,000 labels)",
     "data profile": "POST /api/v1/datasets profiles every upload; the dataset page shows it",
     "algorithms list": "reads the catalog",
     "models list": "GET /api/v1/models",

@@ -12,22 +12,25 @@ Heavy libraries load on first use, so importing trainforge (and ``trainforge --h
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trainforge.version import __version__
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from trainforge.data.profile import Profile
     from trainforge.evaluation.evaluate import Evaluation
     from trainforge.model import AnomaliesModel, Model, SegmentsModel, TrainedModel, TrainedPolicy
+    from trainforge.monitoring.feedback import FeedbackOutcome
     from trainforge.rl.evaluation import Evaluation as PolicyEvaluation
     from trainforge.workspace import Workspace
 
 __all__ = ["AnomaliesModel", "Model", "SegmentsModel", "TrainedModel", "TrainedPolicy",
-           "Workspace", "__version__", "cluster", "evaluate", "evaluate_agent", "find_anomalies",
-           "load", "profile", "serve", "train", "train_agent"]
+           "Workspace", "__version__", "cluster", "evaluate", "evaluate_agent", "feedback",
+           "find_anomalies", "load", "profile", "serve", "train", "train_agent"]
 
 
 def __getattr__(name: str) -> object:
@@ -176,6 +179,38 @@ def serve(refs: Sequence[str] | str, *, host: str = "127.0.0.1", port: int = 800
     ws = _workspace(workspace)
     names = [refs] if isinstance(refs, str) else list(refs)
     serve_models([ws.registry.load(ref) for ref in names], host=host, port=port)
+
+
+def feedback(name: str, data: pd.DataFrame | str | Path | Sequence[Mapping[str, object]], *,
+             id_column: str = "request_id", label_column: str = "label",
+             replace: bool = False, workspace: Workspace | None = None) -> FeedbackOutcome:
+    """Send the true outcomes of deployment ``name``'s logged predictions: ``data`` is a
+    DataFrame, a table file (CSV, Parquet, JSON…) or a list of dicts, each row an id and a
+    label. ``id_column`` holds request ids (with an optional ``row`` column), or names an
+    input the deployment logs, matched by value. At most 10,000 labels a call, checked whole
+    before any is written; a label already recorded is replaced only with ``replace``.
+
+    Example:
+        >>> tf.feedback("churn", [{"request_id": rid, "label": "yes"}])  # doctest: +SKIP
+        FeedbackOutcome(counts={'recorded': 1, ...}, late=0, records=[], hints=[])
+    """
+    import getpass
+
+    import pandas
+
+    from trainforge.data.read import read_table
+    from trainforge.monitoring.feedback_doors import frame_records, submit_feedback
+
+    ws = _workspace(workspace)
+    if isinstance(data, (str, Path)):
+        records = frame_records(read_table(data).frame)
+    elif isinstance(data, pandas.DataFrame):
+        records = frame_records(data)
+    else:
+        records = [dict(record) for record in data]
+    return submit_feedback(ws, ws.prediction_log, deployment=name, records=records,
+                           id_column=id_column, label_column=label_column,
+                           submitted_by=getpass.getuser(), replace=replace)
 
 
 def train_agent(env: str, *, algo: str | None = None, timesteps: int = 100_000,

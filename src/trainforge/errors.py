@@ -476,3 +476,49 @@ class ModelDeployed(RegistryError):
         super().__init__(f"{what} is deployed as {names}; undeploy it first (DELETE "
                          "/api/v1/deployments/NAME), or delete with `--force` (`?force=true`) "
                          "to undeploy and delete in one step")
+
+
+# ---- monitoring: feedback labels ---------------------------------------------------------------
+class TooManyLabels(TrainforgeError):
+    """A feedback batch over the per-call limit (counted before anything is checked)."""
+
+    http_status = 413
+
+    def __init__(self, limit: int, n_labels: int) -> None:
+        super().__init__(f"the batch holds {n_labels:,} labels; a call may send at most "
+                         f"{limit:,}. Split the file or the records into batches of at most "
+                         f"{limit:,} and send each (nothing was recorded)")
+
+
+class InvalidFeedback(TrainforgeError):
+    """A malformed feedback record: the whole batch is refused, nothing is written."""
+
+    http_status = 422
+
+    def __init__(self, position: int, detail: str) -> None:
+        super().__init__(f"record {position}: {detail}; nothing was recorded. Each record "
+                         "needs a request id (text, as answered in X-Request-Id) or the id "
+                         "column, an optional row (0 or more) and a label (text, number or "
+                         "true/false)")
+
+
+class FeedbackNotSupported(TrainforgeError):
+    """Labels sent to a deployment whose model learns no target (clustering, anomaly, RL)."""
+
+    http_status = 409
+
+    def __init__(self, deployment: str, kind: str) -> None:
+        super().__init__(f"deployment {deployment!r} serves a {kind} model, which predicts no "
+                         "label to compare with; feedback is taken for classifiers and "
+                         "regressors")
+
+
+class HashedIdColumn(TrainforgeError):
+    """Matching labels by an input column that the deployment's log keeps only as a hash."""
+
+    http_status = 422
+
+    def __init__(self, column: str, deployment: str) -> None:
+        super().__init__(f"id column {column!r} is logged hashed by deployment {deployment!r} "
+                         "(its log policy), so labels cannot be matched by its values; send "
+                         "the request ids the predictions answered (X-Request-Id) instead")

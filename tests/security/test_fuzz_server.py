@@ -69,6 +69,7 @@ ROUTES = [
     "POST /api/v1/jobs",
     "POST /api/v1/jobs/{job_id}/cancel",
     "POST /api/v1/tokens",
+    "POST /v1/models/{name}/feedback",
     "POST /v1/models/{name}/predict",
     "PUT /api/v1/models/{name}/aliases/{alias}",
 ]

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from trainforge.config import ServerConfig
 from trainforge.errors import TrainforgeError
-from trainforge.server.api import datasets, health, jobs, models, runs, tokens
+from trainforge.server.api import datasets, feedback, health, jobs, models, runs, tokens
 from trainforge.server.api import deployments as deployments_api
 from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.statuses import SIGNED_IN
@@ -103,6 +103,7 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None, 
     app.include_router(models.router(), prefix=API)
     app.include_router(tokens.router(), prefix=API)
     app.include_router(deployments_api.router(), prefix=API)
+    app.include_router(feedback.router())
     _mount_predictions(app, workspace, config)
     _add_web_ui(app)
     serve_docs(app)
@@ -125,11 +126,12 @@ def _add_web_ui(app: FastAPI) -> None:
 
     from fastapi.staticfiles import StaticFiles
 
-    from trainforge.server.ui import actions, login, pages
+    from trainforge.server.ui import actions, feedback_form, login, pages
 
     app.include_router(login.router)
     app.include_router(pages.router)
     app.include_router(actions.router)
+    app.include_router(feedback_form.router)
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 
