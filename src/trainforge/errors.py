@@ -116,6 +116,18 @@ class BudgetTooSmall(TrainforgeError):
                          "fixed number of trials whatever the time")
 
 
+class NoTrialSucceeded(TrainforgeError):
+    """A search with a fixed number of trials in which every trial failed: time was not short."""
+
+    exit_code = 3
+    http_status = 422
+
+    def __init__(self, n_trials: int, first: str, note: str) -> None:
+        super().__init__(f"no trial trained a model ({n_trials} ran); the first ({first}) "
+                         f"ended: {note or 'no reason recorded'}. Check the table's columns "
+                         "(trainforge data profile FILE), or name another --algorithm")
+
+
 # ---- registry ---------------------------------------------------------------------------------
 class RegistryError(TrainforgeError):
     exit_code = 4

@@ -65,6 +65,21 @@ def test_linear_style_has_no_missing_values_and_standard_scaled_numbers():
     assert "income__missing" in names
 
 
+@pytest.mark.parametrize("style", ["linear", "tree"])
+def test_infinite_numbers_are_prepared_as_missing_ones(style: str):
+    # "inf" in a CSV is a float; left as it was, it made every model of a search fail
+    frame, schema = _table()
+    frame.loc[frame.index[:3], "age"] = [np.inf, -np.inf, np.inf]
+    prep = _fitted(style, frame, schema)
+    matrix = prep.transform(_coerced(frame, schema))
+    assert np.isfinite(np.nan_to_num(matrix, nan=0.0)).all()
+    age = matrix[:3, list(prep.get_feature_names_out()).index("age")]
+    if style == "tree":
+        assert np.isnan(age).all()
+    else:
+        assert np.isfinite(age).all() and not np.isnan(matrix).any()
+
+
 def test_linear_style_one_hot_encodes_few_levels_and_target_encodes_many():
     frame, schema = _table(n_rows=2000)
     names = list(_fitted("linear", frame, schema).get_feature_names_out())

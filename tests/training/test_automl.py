@@ -10,7 +10,13 @@ import pytest
 from tests.training._tables import SCHEMA, table
 
 from trainforge.data.task import Task, TaskKind
-from trainforge.errors import BudgetTooSmall, ColumnNotFound, UnknownAlgorithm, UnusableTarget
+from trainforge.errors import (
+    BudgetTooSmall,
+    ColumnNotFound,
+    NoTrialSucceeded,
+    UnknownAlgorithm,
+    UnusableTarget,
+)
 from trainforge.training import trial as trial_module
 from trainforge.training.automl import search
 
@@ -142,6 +148,17 @@ def _probe_data() -> Any:
     data, _ = _prepare(frame, task=task, schema=SCHEMA, features=["x1", "x2", "colour"],
                        seed=0, algorithm="linear")
     return data
+
+
+def test_a_fixed_number_of_trials_that_all_fail_says_why_not_that_time_ran_out(
+        monkeypatch: pytest.MonkeyPatch):
+    def broken(*args: Any, **kwargs: Any) -> Any:  # what scikit-learn says of an inf it meets
+        raise ValueError("Input X contains infinity")
+
+    monkeypatch.setattr(trial_module, "_fit_fold", broken)
+    with pytest.raises(NoTrialSucceeded, match=r"no trial trained a model.*\(linear\).*infinity") as error:
+        _search(TaskKind.BINARY, algorithm="linear", trials=2)
+    assert "time budget" not in str(error.value)
 
 
 def test_a_label_outside_the_tasks_classes_is_named_in_the_error():

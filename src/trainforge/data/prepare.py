@@ -337,10 +337,19 @@ def _missing(value: Any) -> bool:
 
 def _as_float(name: str, values: pd.Series) -> np.ndarray:
     try:
-        return np.asarray(pd.to_numeric(values, errors="raise"), dtype=np.float64)
+        return _finite(np.asarray(pd.to_numeric(values, errors="raise"), dtype=np.float64))
     except (TypeError, ValueError) as exc:
         raise NotPreparable(name, f"is numeric in the schema but holds non-numbers ({exc})") \
             from exc
+
+
+def _finite(numbers: np.ndarray) -> np.ndarray:
+    """Infinities (``inf`` in a CSV, a division by zero upstream) as missing values: no model
+    learns from them, and the imputation already knows what to do with a missing number."""
+    infinite = np.isinf(numbers)
+    if infinite.any():
+        numbers = np.where(infinite, np.nan, numbers)
+    return numbers
 
 
 def _positive_level(values: pd.Series) -> str:
@@ -400,10 +409,10 @@ def _raw_numbers(step: dict[str, Any], values: Any) -> np.ndarray:
     if op == "datetime":
         return _date_parts(values)
     try:
-        return np.asarray(values, dtype=np.float64)[:, None]
+        return _finite(np.asarray(values, dtype=np.float64))[:, None]
     except (TypeError, ValueError):
-        return np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"),
-                          dtype=np.float64)[:, None]
+        return _finite(np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"),
+                                  dtype=np.float64))[:, None]
 
 
 def _column_arrays(X: pd.DataFrame, names: list[str]) -> dict[str, np.ndarray]:

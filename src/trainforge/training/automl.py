@@ -27,6 +27,7 @@ from trainforge.errors import (
     BudgetTooSmall,
     ColumnNotFound,
     ConfigError,
+    NoTrialSucceeded,
     NoUsableFeatures,
     UnusableTarget,
 )
@@ -399,6 +400,10 @@ class _Search:
         finished = [(n, r) for n, r, _ in self.results if r.ok and r.oof is not None]
         if not finished:
             first = self.results[0][1] if self.results else None
+            if first is not None and self.trial_deadline is None:  # --trials: time was not it
+                raise NoTrialSucceeded(len(self.results), first.spec.algorithm,
+                                       f"{first.status} ({first.note})" if first.note
+                                       else first.status)
             needed = (f"the first trial ({first.spec.algorithm}) ended '{first.status}'"
                       if first else "not even one trial could start")
             raise BudgetTooSmall(self.budget_s or 0.0, needed)
