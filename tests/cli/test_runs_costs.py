@@ -24,7 +24,7 @@ def home(tmp_path: Path) -> Path:
 
 
 def row_of_the_run(stdout: str) -> list[str]:
-    return [line for line in stdout.splitlines() if "train" in line][0].split("│")
+    return next(line for line in stdout.splitlines() if "train" in line).split("│")
 
 
 def test_runs_list_shows_each_runs_cpu_seconds_and_peak_memory(cli, home, monkeypatch):

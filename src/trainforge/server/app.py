@@ -133,10 +133,11 @@ def _add_web_ui(app: FastAPI) -> None:
 
     from fastapi.staticfiles import StaticFiles
 
-    from trainforge.server.ui import actions, login, pages
+    from trainforge.server.ui import actions, login, pages, usage
 
     app.include_router(login.router)
     app.include_router(pages.router)
+    app.include_router(usage.router)
     app.include_router(actions.router)
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
