@@ -3,6 +3,7 @@ day, its own row, summed with other processes' by readers; a store error loses n
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -118,3 +119,29 @@ def test_the_flusher_survives_a_store_error_and_writes_the_whole_day_once_it_is_
         writer.stop()
     assert written_requests(Store.engine) == [(3,)]
     assert "writing the serving usage to the store failed" in caplog.text
+
+
+def test_trainforge_serve_writes_what_it_served_when_it_stops(tmp_path: Path, classifier,
+                                                              one_record):
+    import httpx
+
+    from trainforge.serving.server import build_server
+    from trainforge.serving.usage import utc_day
+
+    workspace = Workspace(tmp_path / "home")
+    server = build_server([classifier], port=0, usage=workspace)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        host, port = server.servers[0].sockets[0].getsockname()[:2]
+        answer = httpx.post(f"http://{host}:{port}/v1/models/adult/predict",
+                            json={"records": [one_record, one_record]}, timeout=10)
+        assert answer.status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    [day] = usage_by_day(workspace, since=utc_day())
+    assert (day["deployment"], day["requests"], day["predictions"]) == ("adult", 1, 2)
