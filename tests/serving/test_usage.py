@@ -72,9 +72,9 @@ def test_a_redeployed_name_counts_both_versions_it_served(tmp_path: Path):
     workspace = Workspace(tmp_path / "home")
     metrics, deployed = ServingMetrics(), {"credit": "credit:1"}
     writer = flusher(workspace, metrics, deployed)
-    served(metrics, "credit:1", requests=2)
     writer.flush()
-    deployed["credit"] = "credit:2"
+    served(metrics, "credit:1", requests=2)  # answered by version 1 after that flush...
+    deployed["credit"] = "credit:2"  # ...which is replaced before the next one
     served(metrics, "credit:2", requests=3)
     writer.flush()
     [day] = usage_by_day(workspace, since="2026-03-01")
