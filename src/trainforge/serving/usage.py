@@ -82,11 +82,10 @@ class UsageFlusher:
                 self._day, self._usage, self._peak_mb = day, {}, 0.0
             self._count()
             self._peak_mb = max(self._peak_mb, peak_memory_mb())
-            rows = {name: used for name, used in self._usage.items() if used.requests}
-            for name, used in sorted(rows.items()):
-                save_usage(self.store, deployment=name, day=day, process=self.process,
-                           requests=used.requests, predictions=used.predictions,
-                           cpu_s=used.cpu_s, peak_memory_mb=round(self._peak_mb, 1))
+            answered = {name: used for name, used in self._usage.items() if used.requests}
+            if answered:
+                save_usage(self.store, day=day, process=self.process, served=answered,
+                           peak_memory_mb=round(self._peak_mb, 1))
 
     def _count(self) -> None:
         for name, ref in sorted(self.served().items(), reverse=True):

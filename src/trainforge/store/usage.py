@@ -9,6 +9,7 @@ over processes.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
@@ -47,19 +48,24 @@ def process_key(host: str, pid: int) -> str:
     return host[:MAX_PROCESS_CHARS - len(suffix)] + suffix
 
 
-def save_usage(ws: StoreHandle, *, deployment: str, day: str, process: str, requests: int,
-               predictions: int, cpu_s: float, peak_memory_mb: float | None) -> None:
-    """Write ``process``'s totals for ``deployment`` on ``day``, replacing its earlier ones."""
-    key = (deployment_usage.c.deployment == deployment, deployment_usage.c.day == day,
-           deployment_usage.c.process == process)
-    values = {"requests": requests, "predictions": predictions, "cpu_s": cpu_s,
-              "peak_memory_mb": peak_memory_mb, "updated_at": utc_now()}
+def save_usage(ws: StoreHandle, *, day: str, process: str,
+               served: Mapping[str, tuple[int, int, float]], peak_memory_mb: float | None
+               ) -> None:
+    """Write ``process``'s totals on ``day`` for each deployment it ``served`` (name →
+    requests, predictions, CPU-seconds), replacing its earlier ones, in one transaction."""
+    now = utc_now()
+    usage = deployment_usage.c
     with ws.engine.begin() as connection:
-        # only this process writes this row, so an update-else-insert cannot race
-        if connection.execute(sa.update(deployment_usage).where(*key).values(values)).rowcount:
-            return
-        connection.execute(sa.insert(deployment_usage).values(
-            deployment=deployment, day=day, process=process, **values))
+        for deployment, (requests, predictions, cpu_s) in served.items():
+            values = {"requests": requests, "predictions": predictions, "cpu_s": cpu_s,
+                      "peak_memory_mb": peak_memory_mb, "updated_at": now}
+            # only this process writes this row, so an update-else-insert cannot race
+            if connection.execute(sa.update(deployment_usage).where(
+                    usage.deployment == deployment, usage.day == day, usage.process == process
+                    ).values(values)).rowcount:
+                continue
+            connection.execute(sa.insert(deployment_usage).values(
+                deployment=deployment, day=day, process=process, **values))
 
 
 def first_day(days: int, *, today: date | None = None) -> str:
