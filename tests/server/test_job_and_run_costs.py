@@ -1,5 +1,5 @@
-"""What a job cost: its worker's CPU-seconds and peak memory, recorded as it ends, and shown
-by the jobs API with money only when the server has a rate."""
+"""What a job or run cost: its worker's CPU-seconds and peak memory, recorded as it ends,
+and shown by the jobs and runs APIs with money only when the server has a rate."""
 
 from __future__ import annotations
 
@@ -69,3 +69,18 @@ def test_a_job_costs_its_cpu_hours_at_the_servers_rate(workspace):
     answer = job_answer(workspace, ServerConfig(cost_per_cpu_hour=0.4, cost_currency="EUR"))
     assert answer["cost"] == pytest.approx(90.0 / 3600 * 0.4)
     assert answer["currency"] == "EUR"
+
+
+def test_runs_answers_cost_their_cpu_hours_at_the_servers_rate(workspace):
+    from trainforge.store import finish_run, start_run
+
+    run_id = start_run(workspace, kind="train", config={}, dataset_id=None)
+    finish_run(workspace, run_id, status="succeeded", metrics={}, peak_memory_mb=200.0,
+               cpu_s=7200.0)
+    token, _ = access.create_token(workspace, name="viewer", role="viewer")
+    client = TestClient(create_server_app(workspace, ServerConfig(cost_per_cpu_hour=0.25)))
+    [listed] = client.get("/api/v1/runs", headers=bearer(token)).json()["runs"]
+    shown = client.get(f"/api/v1/runs/{run_id}", headers=bearer(token)).json()
+    assert listed["cost"] == shown["cost"] == pytest.approx(0.5)
+    assert listed["currency"] == shown["currency"] == "USD"
+    assert (shown["cpu_s"], shown["peak_memory_mb"]) == (7200.0, 200.0)
