@@ -9,10 +9,20 @@ the field keeps its unit in its name, ``time_budget_s``, which stored runs use.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PositiveInt
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+)
+
+from trainforge.errors import ConfigError
 
 # bounds every door shares: the libraries take 32-bit seeds, and a budget or trial count past
 # these is a typo, not a plan (a week of search; a hundred thousand trials)
@@ -146,6 +156,37 @@ class AnomalyConfig(BaseModel, frozen=True, extra="forbid"):
     seed: Seed = 0
 
 
+COST_RATE_ENV = "TRAINFORGE_COST_PER_CPU_HOUR"  # the rate, for the CLI as for the server
+COST_CURRENCY_ENV = "TRAINFORGE_COST_CURRENCY"
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="an ISO 4217 code: USD, EUR")]
+
+
+class CostRate(BaseModel, frozen=True, extra="forbid"):
+    """What a CPU-hour costs, in ``currency``: the money shown beside CPU-seconds."""
+
+    per_cpu_hour: Number = Field(ge=0)
+    currency: Currency = "USD"
+
+    def cost(self, cpu_s: float | None) -> float | None:
+        """The cost of ``cpu_s`` CPU-seconds (None when they were not recorded)."""
+        return None if cpu_s is None else cpu_s / 3600.0 * self.per_cpu_hour
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> CostRate | None:
+        """The rate ``$TRAINFORGE_COST_PER_CPU_HOUR`` (and ``$TRAINFORGE_COST_CURRENCY``)
+        set; None when the rate is unset or empty."""
+        rate = environ.get(COST_RATE_ENV, "").strip()
+        if not rate:
+            return None
+        currency = environ.get(COST_CURRENCY_ENV, "").strip() or "USD"
+        try:
+            return cls(per_cpu_hour=float(rate), currency=currency)
+        except (ValueError, ValidationError):
+            raise ConfigError(f"${COST_RATE_ENV}={rate[:40]!r} with currency {currency[:10]!r} "
+                              "is not a cost rate: set a number ≥ 0 (money per CPU-hour, "
+                              "e.g. 0.05) and a three-letter currency (USD, EUR)") from None
+
+
 class ServerConfig(BaseModel, frozen=True, extra="forbid"):
     """`trainforge server`: the platform (REST API, web UI, jobs, deployed models)."""
 
@@ -160,6 +201,17 @@ class ServerConfig(BaseModel, frozen=True, extra="forbid"):
     max_table_rows: PositiveInt = 1_000_000  # rows in an uploaded table, of any format
     heartbeat_s: float = Field(default=5.0, gt=0)  # how often a worker says it is alive
     stale_after_s: float = Field(default=30.0, gt=0)  # silence after which a job is requeued
+    # what a CPU-hour costs: jobs, runs and deployments then show money beside CPU-seconds
+    # (None: no money shown, since no rate is right for every machine)
+    cost_per_cpu_hour: Number | None = Field(default=None, ge=0)
+    cost_currency: Currency = "USD"
+
+    @property
+    def cost_rate(self) -> CostRate | None:
+        """The configured rate, or None when no cost is to be shown."""
+        if self.cost_per_cpu_hour is None:
+            return None
+        return CostRate(per_cpu_hour=self.cost_per_cpu_hour, currency=self.cost_currency)
 
 
 class RLTrainConfig(BaseModel, frozen=True, extra="forbid"):

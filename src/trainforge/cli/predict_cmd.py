@@ -103,6 +103,6 @@ def serve(
     console.print(f"serving {', '.join(models)} on http://{settings.host}:{settings.port} "
                   f"({names}, or …/act for a policy; docs at /docs); Ctrl-C stops",
                   highlight=False)
-    registry = Workspace().registry
-    serve_models([registry.load(ref) for ref in settings.models], host=settings.host,
-                 port=settings.port, max_records=settings.max_records)
+    workspace = Workspace()
+    serve_models([workspace.registry.load(ref) for ref in settings.models], host=settings.host,
+                 port=settings.port, max_records=settings.max_records, usage=workspace)

@@ -34,6 +34,13 @@ def server(
         "--heartbeat-s", hidden=True, help="how often a worker reports it is alive")] = 5.0,
     stale_after_s: Annotated[float, typer.Option(
         "--stale-after-s", hidden=True, help="silence after which a job is requeued")] = 30.0,
+    cost_per_cpu_hour: Annotated[float | None, typer.Option(
+        "--cost-per-cpu-hour", envvar="TRAINFORGE_COST_PER_CPU_HOUR",
+        help="money per CPU-hour: jobs, runs and deployments then show their cost beside "
+             "their CPU-seconds (default: no cost shown)")] = None,
+    cost_currency: Annotated[str, typer.Option(
+        "--cost-currency", envvar="TRAINFORGE_COST_CURRENCY",
+        help="the currency of --cost-per-cpu-hour (ISO 4217: USD, EUR)")] = "USD",
 ) -> None:
     """Serve the platform: the API under /api/v1 (docs at /docs), the web UI, and job workers.
 
@@ -51,7 +58,9 @@ def server(
 
     settings = ServerConfig(host=host, port=port, workers=workers, max_upload_mb=max_upload_mb,
                             max_table_mb=max_table_mb, max_table_rows=max_table_rows,
-                            max_records=max_records, heartbeat_s=heartbeat_s, stale_after_s=stale_after_s)
+                            max_records=max_records, heartbeat_s=heartbeat_s,
+                            stale_after_s=stale_after_s, cost_per_cpu_hour=cost_per_cpu_hour,
+                            cost_currency=cost_currency)
     workspace = Workspace()
     console = Console(soft_wrap=True, highlight=False)
     _first_start(workspace, console)

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from trainforge.config import ServerConfig
 from trainforge.errors import TrainforgeError
-from trainforge.server.api import datasets, feedback, health, jobs, models, runs, tokens
+from trainforge.server.api import datasets, feedback, health, jobs, models, runs, tokens, usage
 from trainforge.server.api import deployments as deployments_api
 from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.statuses import SIGNED_IN
@@ -36,6 +36,7 @@ from trainforge.server.login_limits import LoginThrottle
 from trainforge.serving.app import without_telemetry
 from trainforge.serving.docs import serve_docs
 from trainforge.serving.problems import invalid_request_answer
+from trainforge.serving.usage import UsageFlusher
 from trainforge.store.access import Principal
 from trainforge.version import __version__
 from trainforge.workspace import Workspace
@@ -68,12 +69,18 @@ def _identity_router() -> APIRouter:
 
 @asynccontextmanager
 async def _following_deployments(app: FastAPI) -> AsyncIterator[None]:
-    """While the server runs, its deployments follow the store's (other processes deploy)."""
-    app.state.deployments.follow()
+    """While the server runs, its deployments follow the store's (other processes deploy),
+    and what serving them costs is written to the store."""
+    deployments: Deployments = app.state.deployments
+    usage = UsageFlusher(app.state.workspace, deployments.router.metrics,
+                         served=lambda: {n: m.ref for n, m in deployments.router.served.items()})
+    deployments.follow()
+    usage.start()
     try:
         yield
     finally:
-        app.state.deployments.stop_following()
+        deployments.stop_following()
+        usage.stop()
 
 
 def create_server_app(workspace: Workspace, config: ServerConfig | None = None, *,
@@ -104,6 +111,7 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None, 
     app.include_router(tokens.router(), prefix=API)
     app.include_router(deployments_api.router(), prefix=API)
     app.include_router(feedback.router())
+    app.include_router(usage.router(), prefix=API)
     _mount_predictions(app, workspace, config)
     _add_web_ui(app)
     serve_docs(app)
@@ -126,10 +134,11 @@ def _add_web_ui(app: FastAPI) -> None:
 
     from fastapi.staticfiles import StaticFiles
 
-    from trainforge.server.ui import actions, feedback_form, login, pages
+    from trainforge.server.ui import actions, feedback_form, login, pages, usage
 
     app.include_router(login.router)
     app.include_router(pages.router)
+    app.include_router(usage.router)
     app.include_router(actions.router)
     app.include_router(feedback_form.router)
     static = Path(__file__).parent / "static"

@@ -27,6 +27,7 @@ from typing import Any
 
 from trainforge.store import jobs as job_store
 from trainforge.store.jobs import JobRecord
+from trainforge.store.resources import Meter, Used
 from trainforge.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ class Worker:
         beat = threading.Thread(target=self._heartbeat, args=(job_id, beating),
                                 name=f"heartbeat-{job_id[:8]}", daemon=True)
         status, result, error = "failed", None, None
+        meter = Meter()  # a worker runs one job at a time: what the process uses is the job's
         try:
             self._in_job = True
             beat.start()
@@ -108,24 +110,24 @@ class Worker:
             self._in_job = False
             beating.set()
             beat.join()
-        self._record(job, status=status, result=result, error=error)
+        self._record(job, status=status, result=result, error=error, used=meter.read())
 
     def _record(self, job: JobRecord, *, status: str, result: dict[str, Any] | None,
-                error: str | None) -> None:
+                error: str | None, used: Used) -> None:
         job_id = job["id"]
         if status == "interrupted":
             if self._cancelled:
                 status, error = "cancelled", "cancelled on request"
             elif self._stopping.is_set():
                 # the server is stopping: the job goes back to the queue, its run resumes later
-                if job_store.release_job(self.workspace, job_id, worker=self.name):
+                if job_store.release_job(self.workspace, job_id, worker=self.name, used=used):
                     job_store.append_log(self.workspace, job_id,
                                          f"{self.name} stopped with the server; job requeued")
                 return
             else:  # taken away (requeued after a missed heartbeat): another worker has it
                 return
         if job_store.finish_job(self.workspace, job_id, status=status, worker=self.name,
-                                result=result, error=error):
+                                result=result, error=error, used=used):
             job_store.append_log(self.workspace, job_id,
                                  status if error is None else f"{status}: {error}")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from typing import NamedTuple
 
 # seconds; dense below 10 ms, where a healthy tabular endpoint answers
 LATENCY_BUCKETS_S: tuple[float, ...] = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -38,6 +39,14 @@ class _Histogram:
         self.total += 1
 
 
+class ServedTotals(NamedTuple):
+    """One served ref's counts: what its deployment's usage is made of."""
+
+    requests: int
+    predictions: int
+    cpu_s: float
+
+
 class ServingMetrics:
     """What ``GET /metrics`` reports, for every model the app serves."""
 
@@ -61,6 +70,18 @@ class ServingMetrics:
     def cpu_seconds(self) -> dict[str, float]:
         """CPU-seconds spent answering, per served ref, since the app started."""
         return dict(self._cpu_s)
+
+    def totals(self) -> dict[str, ServedTotals]:
+        """Requests answered (any status), rows predicted and CPU-seconds, per served ref
+        since the app started: what a deployment's usage is made of. Safe to call from
+        another thread: each counter is copied whole (one C call under the GIL) first."""
+        requests, predictions, cpu_s = dict(self._requests), dict(self._predictions), \
+            dict(self._cpu_s)
+        answered: defaultdict[str, int] = defaultdict(int)
+        for (model, _, _), count in requests.items():
+            answered[model] += count
+        return {model: ServedTotals(count, predictions.get(model, 0), cpu_s.get(model, 0.0))
+                for model, count in answered.items()}
 
     def render(self) -> str:
         """The text exposition format, version 0.0.4."""

@@ -24,6 +24,7 @@ from trainforge.errors import JobNotFound
 from trainforge.store.clock import as_utc, utc_now
 from trainforge.store.handle import StoreHandle
 from trainforge.store.json_values import to_json_value
+from trainforge.store.resources import Used
 from trainforge.store.tables import job_logs, jobs
 
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -49,8 +50,8 @@ class JobRecord(TypedDict):
     run_id: str | None
     result: dict[str, Any] | None  # JSON: what the job made, once succeeded
     error: str | None
-    cpu_s: float | None  # CPU-seconds its worker spent on it, once finished
-    peak_memory_mb: float | None
+    cpu_s: float | None  # CPU-seconds its workers spent on it, once an attempt ended
+    peak_memory_mb: float | None  # its workers' peak resident memory while they ran it
 
 
 class LogLine(TypedDict):
@@ -119,9 +120,11 @@ def set_run(ws: StoreHandle, job_id: str, run_id: str) -> None:
 
 
 def finish_job(ws: StoreHandle, job_id: str, *, status: str, worker: str,
-               result: dict[str, Any] | None = None, error: str | None = None) -> bool:
-    """Record the end of a job run by ``worker``; False if the job is no longer its own (it
-    was requeued after a missed heartbeat and another worker has it)."""
+               result: dict[str, Any] | None = None, error: str | None = None,
+               used: Used | None = None) -> bool:
+    """Record the end of a job run by ``worker``, and what this attempt ``used`` (added to
+    what earlier attempts used); False if the job is no longer its own (it was requeued after
+    a missed heartbeat and another worker has it)."""
     if status not in FINISHED:
         raise ValueError(f"a job finishes as one of {FINISHED}, not {status!r}")
     with ws.engine.begin() as connection:
@@ -129,20 +132,34 @@ def finish_job(ws: StoreHandle, job_id: str, *, status: str, worker: str,
             sa.update(jobs).where(jobs.c.id == job_id, jobs.c.worker == worker,
                                   jobs.c.status == "running")
             .values(status=status, finished_at=utc_now(), error=error,
-                    result=None if result is None else to_json_value(result, where="result")))
+                    result=None if result is None else to_json_value(result, where="result"),
+                    **_adding(used)))
     return done.rowcount == 1
 
 
-def release_job(ws: StoreHandle, job_id: str, *, worker: str) -> bool:
+def _adding(used: Used | None) -> dict[str, Any]:
+    """Column values that add an attempt's CPU-seconds to the job's, and keep the higher of
+    the peaks: a job's cost counts every attempt a worker saw to its end."""
+    if used is None:
+        return {}
+    peak = sa.func.coalesce(jobs.c.peak_memory_mb, 0.0)
+    return {"cpu_s": sa.func.coalesce(jobs.c.cpu_s, 0.0) + used.cpu_s,
+            "peak_memory_mb": sa.case((peak > used.peak_memory_mb, peak),
+                                      else_=used.peak_memory_mb)}
+
+
+def release_job(ws: StoreHandle, job_id: str, *, worker: str, used: Used | None = None
+                ) -> bool:
     """Put a running job of ``worker`` back in the queue because the worker is shutting down
-    (not failing): the attempt does not count, and its run resumes on the next claim. False
-    if the job is no longer this worker's."""
+    (not failing): the attempt does not count, and its run resumes on the next claim; what it
+    ``used`` does count in the job's cost. False if the job is no longer this worker's."""
     with ws.engine.begin() as connection:
         done = connection.execute(
             sa.update(jobs).where(jobs.c.id == job_id, jobs.c.worker == worker,
                                   jobs.c.status == "running")
             .values(status="queued", worker=None, heartbeat_at=None,
-                    attempts=sa.case((jobs.c.attempts > 0, jobs.c.attempts - 1), else_=0)))
+                    attempts=sa.case((jobs.c.attempts > 0, jobs.c.attempts - 1), else_=0),
+                    **_adding(used)))
     return done.rowcount == 1
 
 

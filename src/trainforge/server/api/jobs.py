@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from trainforge.errors import JobHasNoOutput
 from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.statuses import MAX_POSITION, SIGNED_IN, documented
+from trainforge.server.api.usage import priced, rate_of
 from trainforge.server.auth import require, state_of
 from trainforge.server.job_requests import JobRequest, submit
 from trainforge.server.running import OUTPUT_NAME, output_path
@@ -25,7 +26,6 @@ from trainforge.store import jobs as job_store
 from trainforge.store.access import Principal
 from trainforge.store.jobs import JobRecord
 from trainforge.store.runs import get_run
-from trainforge.workspace import Workspace
 
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
@@ -50,6 +50,10 @@ class JobView(BaseModel):
     # the top anomalies); predict: its output; evaluate, rl_eval: metrics
     result: dict[str, Any] | None
     error: str | None
+    cpu_s: float | None  # CPU-seconds its workers spent on it (every attempt that ended)
+    peak_memory_mb: float | None  # its worker's peak resident memory while it ran
+    cost: float | None  # cpu_s at the server's rate (--cost-per-cpu-hour); None without one
+    currency: str | None
 
 
 class LogLine(BaseModel):
@@ -76,9 +80,10 @@ class JobMetricsView(BaseModel):
     series: dict[str, list[dict[str, Any]]]
 
 
-def shown(workspace: Workspace, job: JobRecord) -> JobRecord:
-    """The job as a client sees it: its config, result and error without server paths."""
-    return without_paths(job, workspace)
+def shown(request: Request, job: JobRecord) -> dict[str, Any]:
+    """The job as a client sees it: its config, result and error without server paths, and
+    its cost at the server's rate."""
+    return priced(without_paths(job, state_of(request).workspace), rate_of(request))
 
 
 def router() -> APIRouter:
@@ -90,27 +95,24 @@ def router() -> APIRouter:
                response_model=JobView, status_code=201)  # an unknown upload or model: 422
     def submit_job(request: Request, body: Annotated[JobRequest, Body()],
                    who: Annotated[Principal, Depends(require("editor", "submit jobs"))]
-                   ) -> JobRecord:
-        workspace = state_of(request).workspace
-        return shown(workspace, submit(workspace, body, who))
+                   ) -> dict[str, Any]:
+        return shown(request, submit(state_of(request).workspace, body, who))
 
     @jobs.get("", summary="The newest jobs first, optionally of one status",
               response_model=list[JobView])
     def list_jobs(request: Request,
                   who: Annotated[Principal, Depends(require("viewer", "list jobs"))],
                   status: Status | None = None,
-                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[JobRecord]:
-        workspace = state_of(request).workspace
-        return [shown(workspace, job) for job in
-                job_store.list_jobs(workspace, status=status, limit=limit)]
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+        return [shown(request, job) for job in
+                job_store.list_jobs(state_of(request).workspace, status=status, limit=limit)]
 
     @jobs.get("/{job_id}", summary="A job's status, timings, attempts, run and result",
               response_model=JobView, responses=unknown)
     def get_job(request: Request, job_id: str,
                 who: Annotated[Principal, Depends(require("viewer", "read jobs"))]
-                ) -> JobRecord:
-        workspace = state_of(request).workspace
-        return shown(workspace, job_store.get_job(workspace, job_id))
+                ) -> dict[str, Any]:
+        return shown(request, job_store.get_job(state_of(request).workspace, job_id))
 
     @jobs.get("/{job_id}/logs", summary="A job's log lines after line `after` (for polling)",
               response_model=JobLogView, responses=unknown)
@@ -153,8 +155,7 @@ def router() -> APIRouter:
                response_model=JobView, responses=unknown)
     def cancel_job(request: Request, job_id: str,
                    who: Annotated[Principal, Depends(require("editor", "cancel jobs"))]
-                   ) -> JobRecord:
-        workspace = state_of(request).workspace
-        return shown(workspace, job_store.cancel_job(workspace, job_id))
+                   ) -> dict[str, Any]:
+        return shown(request, job_store.cancel_job(state_of(request).workspace, job_id))
 
     return jobs

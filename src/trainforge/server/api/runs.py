@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from trainforge.errors import InvalidRequest
 from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.statuses import MAX_POSITION, SIGNED_IN, documented
+from trainforge.server.api.usage import priced, rate_of
 from trainforge.server.auth import require, state_of
 from trainforge.server.shown_paths import without_paths
 from trainforge.store.access import Principal
@@ -22,7 +23,9 @@ Viewer = Annotated[Principal, Depends(require("viewer", "read runs"))]
 
 
 class RunPage(BaseModel):
-    runs: list[dict[str, Any]]  # newest first, without their metric series
+    # newest first, without their metric series; each with its cpu_s, peak_memory_mb, and
+    # cost and currency (None without a rate: --cost-per-cpu-hour)
+    runs: list[dict[str, Any]]
     limit: int
     offset: int
     next_offset: int | None  # None on the last page
@@ -79,7 +82,9 @@ def router() -> APIRouter:
                   offset: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0) -> dict[str, Any]:
         ws = state_of(request).workspace
         page = list_runs(ws, limit + 1, offset=offset)
-        return {"runs": without_paths(page[:limit], ws), "limit": limit, "offset": offset,
+        rate = rate_of(request)
+        return {"runs": [priced(run, rate) for run in without_paths(page[:limit], ws)],
+                "limit": limit, "offset": offset,
                 "next_offset": offset + limit if len(page) > limit else None}
 
     @routes.get("/compare", summary="Runs side by side: settings that differ, final metrics",
@@ -101,7 +106,8 @@ def router() -> APIRouter:
     def show(request: Request, run_id: str, who: Viewer) -> dict[str, Any]:
         ws = state_of(request).workspace
         run = get_run(ws, resolve_run_id(ws, run_id))
-        return without_paths({k: v for k, v in run.items() if k != "series"}, ws)
+        return priced(without_paths({k: v for k, v in run.items() if k != "series"}, ws),
+                      rate_of(request))
 
     @routes.get("/{run_id}/metrics", summary="Every metric series of a run: key → "
                 "[{step, value, timestamp}] in step order", responses=unknown)
