@@ -33,7 +33,6 @@ import secrets
 import shutil
 import threading
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -46,6 +45,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trainforge.errors import ConfigError
+from trainforge.serving.recorder import new_request_id
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _KEY_FILE = ".hash-key"
 
-
-def new_request_id() -> str:
-    """A request id: 32 hex characters, random (no clock or host in it)."""
-    return uuid.uuid4().hex
+__all__ = ["LogPolicy", "LogStats", "PredictionLog", "new_request_id", "prune",
+           "read_predictions"]
 
 
 @dataclass(frozen=True)

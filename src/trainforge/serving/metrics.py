@@ -9,6 +9,8 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 
+from trainforge.serving.recorder import RecorderStats
+
 # seconds; dense below 10 ms, where a healthy tabular endpoint answers
 LATENCY_BUCKETS_S: tuple[float, ...] = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1,
                                         0.25, 0.5, 1.0, 2.5, 5.0)
@@ -62,8 +64,9 @@ class ServingMetrics:
         """CPU-seconds spent answering, per served ref, since the app started."""
         return dict(self._cpu_s)
 
-    def render(self) -> str:
-        """The text exposition format, version 0.0.4."""
+    def render(self, *, log: RecorderStats | None = None) -> str:
+        """The text exposition format, version 0.0.4; with ``log``, the prediction log's
+        rows written and dropped (by reason) too."""
         lines = ["# HELP trainforge_requests_total Prediction requests answered, by status.",
                  "# TYPE trainforge_requests_total counter"]
         for (model, route, status), count in sorted(self._requests.items()):
@@ -92,4 +95,18 @@ class ServingMetrics:
                          f"{_format_float(histogram.sum_s)}")
             lines.append(f"trainforge_request_duration_seconds_count{{{label}}} "
                          f"{histogram.total}")
+        if log is not None:
+            lines += _log_lines(log)
         return "\n".join(lines) + "\n"
+
+
+def _log_lines(log: RecorderStats) -> list[str]:
+    lines = ["# HELP trainforge_prediction_log_rows_total Rows the prediction log wrote, or "
+             + "dropped and why.",
+             "# TYPE trainforge_prediction_log_rows_total counter",
+             f'trainforge_prediction_log_rows_total{{outcome="written"}} {log.written_rows}']
+    # a copy: the log's writer thread may add a reason meanwhile
+    for reason, count in sorted(dict(log.dropped_rows).items()):
+        lines.append(f'trainforge_prediction_log_rows_total{{outcome="dropped",'
+                     f'reason="{_escape(reason)}"}} {count}')
+    return lines
