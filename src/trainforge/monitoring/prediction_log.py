@@ -295,6 +295,30 @@ class PredictionLog:
         return self._key
 
 
+def serving_log(root: Path, policy: LogPolicy, *, inputs: Mapping[str, Sequence[str]],
+                retention_days: int = RETENTION_DAYS) -> PredictionLog | None:
+    """The log of one ``trainforge serve`` process: ``policy`` for each served name
+    (``inputs``: name → the model's input columns), each checked against its model's inputs
+    before anything is served; None when the policy logs nothing (no writer, no cost).
+
+    Example::
+
+        log = serving_log(workspace.prediction_log, LogPolicy.parse("sample:0.1"),
+                          inputs={"adult": ["age", "workclass"]})
+    """
+    for name, features in inputs.items():
+        try:
+            policy.check_columns(features)
+        except ConfigError as error:
+            raise ConfigError(f"serving {name!r}: {error}; fix --log-exclude/--log-hash") from None
+    if policy.mode == "none":
+        return None
+    log = PredictionLog(root, retention_days=retention_days)
+    for name in inputs:
+        log.set_policy(name, policy)
+    return log
+
+
 def _table(entries: list[_Entry], *, hashed: Sequence[str], key: Any) -> pa.Table:
     columns: dict[str, list[Any]] = collections.defaultdict(list)
     names_in = list(dict.fromkeys(k for e in entries for k in e.inputs))

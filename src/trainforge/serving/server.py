@@ -12,6 +12,7 @@ from trainforge.config import MAX_RECORDS
 from trainforge.errors import ConfigError
 from trainforge.registry.loaded import LoadedModel
 from trainforge.serving.app import create_app
+from trainforge.serving.recorder import PredictionRecorder
 
 
 def _installed(module: str) -> bool:
@@ -19,15 +20,18 @@ def _installed(module: str) -> bool:
 
 
 def build_server(models: Sequence[LoadedModel], *, host: str = "127.0.0.1", port: int = 8000,
-                 max_records: int = MAX_RECORDS) -> uvicorn.Server:
+                 max_records: int = MAX_RECORDS,
+                 recorder: PredictionRecorder | None = None) -> uvicorn.Server:
     """The uvicorn server for ``models``, each under its registry name; not started yet.
-    A request holding more than ``max_records`` records is refused (413)."""
+    A request holding more than ``max_records`` records is refused (413); ``recorder``
+    (a ``PredictionLog``) records every answered prediction, started and closed with the app."""
     names = [loaded.name for loaded in models]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ConfigError(f"model {twice[0]!r} is given twice; serve one version per name "
                           "(each is served at /v1/models/NAME/predict)")
-    app = create_app({loaded.name: loaded for loaded in models}, max_records=max_records)
+    app = create_app({loaded.name: loaded for loaded in models}, max_records=max_records,
+                     recorder=recorder)
     config = uvicorn.Config(app, host=host, port=port, workers=1, access_log=False,
                             http="httptools" if _installed("httptools") else "h11",
                             loop="uvloop" if _installed("uvloop") else "asyncio",
@@ -36,12 +40,13 @@ def build_server(models: Sequence[LoadedModel], *, host: str = "127.0.0.1", port
 
 
 def serve(models: Sequence[LoadedModel], *, host: str = "127.0.0.1", port: int = 8000,
-          max_records: int = MAX_RECORDS) -> None:
+          max_records: int = MAX_RECORDS, recorder: PredictionRecorder | None = None) -> None:
     """Serve ``models`` over HTTP until interrupted (Ctrl-C).
 
     Binds 127.0.0.1 unless told otherwise: exposing a model to the network is a decision.
     """
-    server = build_server(models, host=host, port=port, max_records=max_records)
+    server = build_server(models, host=host, port=port, max_records=max_records,
+                          recorder=recorder)
     # the loaded models' objects live as long as the server: frozen, the cyclic collector's
     # full passes skip them, instead of holding the interpreter ~100 ms (and /health with it)
     # when a big request allocates
