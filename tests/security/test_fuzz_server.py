@@ -63,6 +63,7 @@ ROUTES = [
     "GET /api/v1/runs/{run_id}/metrics",
     "GET /api/v1/tokens",
     "GET /health",
+    "GET /metrics",
     "GET /ready",
     "POST /api/v1/datasets",
     "POST /api/v1/deployments",
