@@ -7,7 +7,7 @@ an embedding application passes instead.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -16,7 +16,7 @@ REQUEST_ID_HEADER = b"x-request-id"
 
 def new_request_id() -> str:
     """A request id: 32 hex characters, random (no clock or host in it)."""
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 class RecorderStats(Protocol):
