@@ -332,8 +332,9 @@ def _table(entries: list[_Entry], *, hashed: Sequence[str], key: Any) -> pa.Tabl
         return [e[field] for e in entries for _ in range(e.n_rows)]
 
     def values(prefix: str, name: str) -> list[Any]:
-        which = 6 if prefix == INPUT_PREFIX else 7  # _Entry.inputs, _Entry.outputs
-        return [v for e in entries for v in e[which].get(name) or [None] * e.n_rows]
+        if prefix == INPUT_PREFIX:
+            return [v for e in entries for v in e.inputs.get(name, [None] * e.n_rows)]
+        return [v for e in entries for v in e.outputs.get(name, [None] * e.n_rows)]
 
     columns: dict[str, list[Any]] = {
         "request_id": each_row(3), "row": [i for e in entries for i in range(e.n_rows)],
