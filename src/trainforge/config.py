@@ -106,6 +106,14 @@ class ServeConfig(BaseModel, frozen=True, extra="forbid"):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     max_records: PositiveInt = MAX_RECORDS  # per request; more is a 413 saying to split
+    # the prediction log (monitoring.prediction_log): on by default, as monitoring, feedback
+    # and retraining all start from it; `none` for a model whose inputs must not be kept
+    log: str = Field(default="all", max_length=40,
+                     description="all, none or sample:RATE (e.g. sample:0.1)")
+    log_exclude: tuple[str, ...] = ()  # input columns never written
+    log_hash: tuple[str, ...] = ()  # input columns written as a keyed hash
+    # a month of predictions covers a monthly cycle, the longest window the monitor compares
+    log_retention_days: PositiveInt = 30
 
 
 Columns = tuple[Name, ...]

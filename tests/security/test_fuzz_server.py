@@ -65,6 +65,7 @@ ROUTES = [
     "GET /api/v1/tokens",
     "GET /api/v1/usage",
     "GET /health",
+    "GET /metrics",
     "GET /ready",
     "POST /api/v1/datasets",
     "POST /api/v1/deployments",

@@ -88,21 +88,45 @@ def serve(
     max_records: Annotated[int, typer.Option(
         help="records one request may hold; a bigger batch is refused (413) before it is "
              "checked: split it, or use `trainforge predict` for files")] = 10_000,
+    log: Annotated[str, typer.Option(
+        "--log", help="which predictions the workspace's prediction log keeps: all, none or "
+                      "sample:RATE (e.g. sample:0.1)")] = "all",
+    log_exclude: Annotated[list[str] | None, typer.Option(
+        "--log-exclude", help="an input column never logged (repeat for more)")] = None,
+    log_hash: Annotated[list[str] | None, typer.Option(
+        "--log-hash", help="an input column logged as a keyed hash: equal values stay equal, "
+                           "the value cannot be read back (repeat for more)")] = None,
+    log_retention_days: Annotated[int, typer.Option(
+        help="days of logged predictions kept")] = 30,
 ) -> None:
     """Serve models over HTTP: POST /v1/models/NAME/predict (/act for a policy), MLflow's
-    /invocations, /docs."""
+    /invocations, /docs. Every prediction is logged in the workspace unless --log none."""
     from rich.console import Console
 
     from trainforge.config import ServeConfig
+    from trainforge.monitoring.prediction_log import LogPolicy, serving_log
     from trainforge.serving.server import serve as serve_models
     from trainforge.workspace import Workspace
 
-    settings = ServeConfig(models=tuple(models), host=host, port=port, max_records=max_records)
+    settings = ServeConfig(models=tuple(models), host=host, port=port, max_records=max_records,
+                           log=log, log_exclude=tuple(log_exclude or ()),
+                           log_hash=tuple(log_hash or ()),
+                           log_retention_days=log_retention_days)
+    policy = LogPolicy.parse(settings.log, exclude=settings.log_exclude,
+                             hashed=settings.log_hash)
+    workspace = Workspace()
+    loaded = [workspace.registry.load(ref) for ref in settings.models]
+    inputs = {m.name: [spec.name for spec in m.model.features]
+              for m in loaded if not m.is_policy}  # a policy's /act is not logged
+    recorder = serving_log(workspace.prediction_log, policy, inputs=inputs,
+                           retention_days=settings.log_retention_days)
     console = Console(stderr=True)
     names = ", ".join(f"/v1/models/{m.split('@')[0].split(':')[0]}/predict" for m in models)
     console.print(f"serving {', '.join(models)} on http://{settings.host}:{settings.port} "
                   f"({names}, or …/act for a policy; docs at /docs); Ctrl-C stops",
                   highlight=False)
-    workspace = Workspace()
-    serve_models([workspace.registry.load(ref) for ref in settings.models], host=settings.host,
-                 port=settings.port, max_records=settings.max_records, usage=workspace)
+    if recorder is not None:
+        console.print(f"logging predictions ({settings.log}) to {workspace.prediction_log}",
+                      highlight=False)
+    serve_models(loaded, host=settings.host, port=settings.port,
+                 max_records=settings.max_records, recorder=recorder, usage=workspace)

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
+import anyio.to_thread
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +22,7 @@ from starlette.routing import Route
 
 from trainforge.config import ServerConfig
 from trainforge.errors import TrainforgeError
+from trainforge.monitoring.prediction_log import PredictionLog
 from trainforge.server.api import datasets, feedback, health, jobs, models, runs, tokens, usage
 from trainforge.server.api import deployments as deployments_api
 from trainforge.server.api.bodies import BoundedBodyRoute
@@ -35,6 +37,8 @@ from trainforge.server.deployments import (
 from trainforge.server.login_limits import LoginThrottle
 from trainforge.serving.app import without_telemetry
 from trainforge.serving.docs import serve_docs
+from trainforge.serving.metrics import CONTENT_TYPE
+from trainforge.serving.openapi import METRICS_RESPONSES
 from trainforge.serving.problems import invalid_request_answer
 from trainforge.serving.usage import UsageFlusher
 from trainforge.store.access import Principal
@@ -70,10 +74,12 @@ def _identity_router() -> APIRouter:
 @asynccontextmanager
 async def _following_deployments(app: FastAPI) -> AsyncIterator[None]:
     """While the server runs, its deployments follow the store's (other processes deploy),
-    and what serving them costs is written to the store."""
+    what serving them costs is written to the store, and its prediction log writes; at
+    shutdown what the log has queued is written."""
     deployments: Deployments = app.state.deployments
     usage = UsageFlusher(app.state.workspace, deployments.router.metrics,
                          served=lambda: {n: m.ref for n, m in deployments.router.served.items()})
+    app.state.prediction_log.start()
     deployments.follow()
     usage.start()
     try:
@@ -81,6 +87,7 @@ async def _following_deployments(app: FastAPI) -> AsyncIterator[None]:
     finally:
         deployments.stop_following()
         usage.stop()
+        await anyio.to_thread.run_sync(app.state.prediction_log.close)
 
 
 def create_server_app(workspace: Workspace, config: ServerConfig | None = None, *,
@@ -121,11 +128,21 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None, 
 def _mount_predictions(app: FastAPI, workspace: Workspace, config: ServerConfig) -> None:
     """The deployed models' prediction router, first in the route list (the hot path), and
     the deployments recorded in the store loaded."""
-    router = PredictionRouter(max_records=config.max_records)
+    app.state.prediction_log = PredictionLog(workspace.prediction_log)  # one per process
+    router = PredictionRouter(max_records=config.max_records, log=app.state.prediction_log)
     app.router.routes.insert(0, Route(PREDICT_ROUTE, router, methods=["POST"]))
     app.state.deployments = Deployments(workspace, router)
     app.state.deployments.sync()
     document_predictions(app)
+
+    # a viewer token, as for the deployments list: the names served are not public
+    @app.get("/metrics", tags=["operations"], response_class=Response,
+             summary="Prometheus metrics of the deployed models and the prediction log",
+             responses={**SIGNED_IN, **METRICS_RESPONSES})
+    async def prometheus_metrics(
+            who: Annotated[Principal, Depends(require("viewer", "read metrics"))]) -> Response:
+        return Response(router.metrics.render(log=router.log.stats if router.log else None),
+                        media_type=CONTENT_TYPE)
 
 
 def _add_web_ui(app: FastAPI) -> None:

@@ -12,6 +12,8 @@ a deploy, undeploy or forced model deletion made through one process reaches all
 within a second, and a deleted model stops answering everywhere.
 
 The hot path is one cached token check and one dict lookup: no store query, no store write.
+Each process logs the predictions it answers into its one ``PredictionLog`` (after answering),
+with each deployment's log policy, which the follower applies as it reads the rows.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from starlette.types import Receive, Scope, Send
 
 from trainforge.config import MAX_RECORDS
 from trainforge.errors import AccessError, DeploymentNotFound, TrainforgeError
+from trainforge.monitoring.prediction_log import LogPolicy, PredictionLog
 from trainforge.registry.refs import check_name
 from trainforge.server.auth import identify
 from trainforge.serving.app import PREDICT_ROUTE, PredictHandler, not_served
@@ -55,9 +58,11 @@ async def _send_json(send: Send, status: int, body: Any, *,
 class PredictionRouter:
     """ASGI app for ``/v1/models/{name}/predict``: any valid token (a viewer is enough)."""
 
-    def __init__(self, *, max_records: int = MAX_RECORDS) -> None:
+    def __init__(self, *, max_records: int = MAX_RECORDS,
+                 log: PredictionLog | None = None) -> None:
         self.metrics = ServingMetrics()
         self.max_records = max_records
+        self.log = log  # where every answered prediction is recorded
         # replaced whole, never changed in place: a reader always sees one consistent mapping
         self._handlers: Mapping[str, PredictHandler] = {}
 
@@ -71,7 +76,8 @@ class PredictionRouter:
         if model is None:
             handlers.pop(name, None)
         else:
-            handlers[name] = PredictHandler(model, self.metrics, max_records=self.max_records)
+            handlers[name] = PredictHandler(model, self.metrics, max_records=self.max_records,
+                                            recorder=self.log, deployment=name)
         self._handlers = handlers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -88,6 +94,12 @@ class PredictionRouter:
             await _send_json(send, 404, {"detail": not_served(name, self.served)})
             return
         await handler(scope, receive, send)
+
+
+def _policy(row: Mapping[str, Any]) -> LogPolicy:
+    """The row's log policy; a row without one (deployed before policies) logs everything."""
+    stored = row.get("log_policy")
+    return LogPolicy() if stored is None else LogPolicy.from_dict(stored)
 
 
 def _key(row: Mapping[str, Any]) -> tuple[str, int, Any]:
@@ -108,17 +120,24 @@ class Deployments:
         self._follower: threading.Thread | None = None
 
     def deploy(self, requested: str, *, name: str | None = None,
-               deployed_by: str | None = None) -> dict[str, Any]:
+               deployed_by: str | None = None,
+               log_policy: LogPolicy | None = None) -> dict[str, Any]:
         """Serve the version ``requested`` (NAME, NAME:VERSION or NAME@ALIAS) points at now,
-        under ``name`` (the model's name by default), replacing what that name served."""
+        under ``name`` (the model's name by default), replacing what that name served;
+        ``log_policy``: what of its predictions is logged (all when not given), refused
+        (ConfigError) when it names a column the model does not take."""
         registry = self.workspace.registry
         model_name, version = registry.resolve(requested)
         url_name = check_name(name or model_name)
         served = ServedModel(registry.load(f"{model_name}:{version}"))  # hash-checked
+        if log_policy is not None:
+            log_policy.check_columns(served.signature.names)
         with self._changing:
-            row = records.save_deployment(self.workspace, name=url_name, model_name=model_name,
-                                          model_version=version, requested=requested,
-                                          deployed_by=deployed_by)
+            row = records.save_deployment(
+                self.workspace, name=url_name, model_name=model_name, model_version=version,
+                requested=requested, deployed_by=deployed_by,
+                log_policy=None if log_policy is None else log_policy.to_dict())
+            self._apply_policy(url_name, log_policy or LogPolicy())
             self.router.swap(url_name, served)
             self._applied[url_name] = _key(row)
             self._generation += 1
@@ -155,6 +174,8 @@ class Deployments:
         with self._changing:
             generation = self._generation
         rows = {row["name"]: row for row in records.list_deployments(self.workspace)}
+        for name, row in rows.items():  # a policy changes without a reload
+            self._apply_policy(name, _policy(row))
         wanted = {name: _key(row) for name, row in rows.items()}
         with self._changing:
             changed = {name: row for name, row in rows.items()
@@ -178,6 +199,11 @@ class Deployments:
                     self.problems.pop(name, None)
                 else:
                     self.problems[name] = served
+
+    def _apply_policy(self, name: str, policy: LogPolicy) -> None:
+        log = self.router.log
+        if log is not None and log.policy(name) != policy:
+            log.set_policy(name, policy)
 
     def _load(self, row: Mapping[str, Any]) -> ServedModel | str:
         """The row's version, loaded and hash-checked; or why it could not be."""
@@ -220,7 +246,7 @@ class Deployments:
                 "ref": f"{row['model_name']}:{row['model_version']}",
                 "requested": row["requested"], "deployed_by": row["deployed_by"],
                 "created_at": row["created_at"],
-                "url": PREDICT_ROUTE.replace("{name}", name),
+                "url": PREDICT_ROUTE.replace("{name}", name), "log": _policy(row).to_dict(),
                 "live": name in self.router.served, "problem": self.problems.get(name)}
 
 
@@ -236,7 +262,8 @@ _PREDICT_DOC = {"post": {
     "requestBody": {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "properties": {"records": {"type": "array", "items": {
             "type": "object"}}}}}}},
-    "responses": {"200": {"description": "Predictions"},
+    "responses": {"200": {"description": "Predictions, and the request's `request_id` (also "
+                                         "in the X-Request-Id header)"},
                   "401": {"description": "no valid token"},
                   "403": {"description": "a browser session's request without its CSRF token"},
                   "404": {"description": "nothing deployed under that name"},

@@ -22,12 +22,14 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qs
 
 import anyio
 import anyio.to_thread
+import numpy as np
 import orjson
 from fastapi import FastAPI, Response
 from fastapi.exceptions import RequestValidationError
@@ -51,9 +53,11 @@ from trainforge.serving.openapi import (
     documented,
 )
 from trainforge.serving.problems import invalid_request_answer
+from trainforge.serving.recorder import REQUEST_ID_HEADER, PredictionRecorder, new_request_id
 from trainforge.serving.served import ServedModel
 from trainforge.serving.signature import (
     LIGHT_BODY_BYTES,
+    Columns,
     RecordsInvalid,
     budget,
     is_light,
@@ -84,12 +88,16 @@ def not_served(name: str, served: Mapping[str, ServedModel]) -> str:
 
 
 class _Answer:
-    """A response body and status, and how many rows it predicted (for the metrics)."""
+    """A response body and status, how many rows it predicted and the CPU time that took
+    (for the metrics), and what it answered from (for the prediction log)."""
 
-    __slots__ = ("body", "n_predictions", "status")
+    __slots__ = ("body", "columns", "cpu_s", "n_predictions", "outputs", "status")
 
-    def __init__(self, body: Any, status: int = 200, n_predictions: int = 0) -> None:
+    def __init__(self, body: Any, status: int = 200, n_predictions: int = 0, *,
+                 columns: Columns | None = None, outputs: np.ndarray | None = None) -> None:
         self.body, self.status, self.n_predictions = body, status, n_predictions
+        self.columns, self.outputs = columns, outputs
+        self.cpu_s = 0.0
 
 
 def _mlflow_message(invalid: RecordsInvalid) -> str:
@@ -98,7 +106,15 @@ def _mlflow_message(invalid: RecordsInvalid) -> str:
 
 
 def _guarded(ref: str, work: Callable[[], _Answer], *, mlflow: bool) -> _Answer:
-    """Run one request's work; any failure becomes an error answer, never a crash."""
+    """Run one request's work, timing the CPU it takes in the thread that runs it; any
+    failure becomes an error answer, never a crash."""
+    started = time.thread_time()
+    answer = _answer_of(ref, work, mlflow=mlflow)
+    answer.cpu_s = time.thread_time() - started
+    return answer
+
+
+def _answer_of(ref: str, work: Callable[[], _Answer], *, mlflow: bool) -> _Answer:
     try:
         return work()
     except RecordsInvalid as invalid:
@@ -125,7 +141,13 @@ def _guarded(ref: str, work: Callable[[], _Answer], *, mlflow: bool) -> _Answer:
 
 def _predict_answer(model: ServedModel, body: bytes, *, max_records: int) -> _Answer:
     columns = model.signature.parse_request(body, max_records=max_records)
-    return _Answer(model.answer(columns), n_predictions=columns.n_rows)
+    return _answer_with(model, columns)
+
+
+def _answer_with(model: ServedModel, columns: Columns) -> _Answer:
+    outputs = model.outputs(columns)
+    return _Answer(model.body(columns, outputs), n_predictions=columns.n_rows,
+                   columns=columns, outputs=outputs)
 
 
 def _mlflow_answer(model: ServedModel, body: bytes, *, csv: bool, max_records: int) -> _Answer:
@@ -143,7 +165,8 @@ def _mlflow_answer(model: ServedModel, body: bytes, *, csv: bool, max_records: i
         key, records = records_from_mlflow(payload, max_records=max_records)
     columns = signature.parse_records(records, loc=(key,), max_records=max_records)
     outputs = model.outputs(columns)
-    return _Answer({"predictions": model.predictions(outputs)}, n_predictions=columns.n_rows)
+    return _Answer({"predictions": model.predictions(outputs)}, n_predictions=columns.n_rows,
+                   columns=columns, outputs=outputs)
 
 
 def _encoded(answer: _Answer, ref: str) -> tuple[int, bytes]:
@@ -175,10 +198,42 @@ async def _read_body(receive: Receive) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def _send_json(send: Send, status: int, payload: bytes) -> None:
+async def _send_json(send: Send, status: int, payload: bytes, request_id: str) -> None:
     await send({"type": "http.response.start", "status": status,
-                "headers": [_JSON_HEADER, (b"content-length", str(len(payload)).encode())]})
+                "headers": [_JSON_HEADER, (b"content-length", str(len(payload)).encode()),
+                            (REQUEST_ID_HEADER, request_id.encode())]})
     await send({"type": "http.response.body", "body": payload})
+
+
+class _Logging:
+    """Where one route hands its answered requests: the recorder, under a deployment name.
+    Image columns are left out (their bytes are no input a monitor can compare)."""
+
+    __slots__ = ("deployment", "images", "recorder")
+
+    def __init__(self, recorder: PredictionRecorder, *, deployment: str,
+                 model: ServedModel) -> None:
+        self.recorder, self.deployment = recorder, deployment
+        self.images = frozenset(spec.name for spec in model.signature.features
+                                if spec.dtype == "image")
+
+    def record(self, model: ServedModel, answer: _Answer, *, request_id: str,
+               latency_s: float) -> None:
+        """After the answer was sent: never raises, so a failing log fails no prediction."""
+        columns, outputs = answer.columns, answer.outputs
+        if answer.status != 200 or columns is None or outputs is None:
+            return
+        try:
+            inputs = columns.values
+            if self.images:
+                inputs = {k: v for k, v in inputs.items() if k not in self.images}
+            self.recorder.record(
+                deployment=self.deployment, model=model.loaded.name,
+                version=model.loaded.version, request_id=request_id, inputs=inputs,
+                outputs=model.logged(outputs, answer.body["predictions"]),
+                n_rows=columns.n_rows, latency_s=latency_s)
+        except Exception:
+            log.exception("the prediction log refused a request to %s", model.ref)
 
 
 _TOO_LARGE = (f"the request body is over {MAX_BODY_BYTES // 2**20} MiB; send fewer records per "
@@ -215,25 +270,36 @@ async def _answered(scope: Scope, receive: Receive, work: Work, *, light: Callab
 class PredictHandler:
     """ASGI app for one served model's ``POST /v1/models/{name}/predict``.
 
-    ``max_records``: the most records one request may hold (more is a 413 saying to split)."""
+    ``max_records``: the most records one request may hold (more is a 413 saying to split);
+    ``recorder``: where each answered request is recorded (after it is sent), under
+    ``deployment``, the name the model is served by (its registry name when not given)."""
 
     def __init__(self, model: ServedModel, metrics: ServingMetrics, *,
-                 max_records: int = MAX_RECORDS) -> None:
+                 max_records: int = MAX_RECORDS, recorder: PredictionRecorder | None = None,
+                 deployment: str | None = None) -> None:
         self.model, self.metrics, self.max_records = model, metrics, max_records
         self._n_features = len(model.signature.features)
+        self._logging = None if recorder is None else _Logging(
+            recorder, deployment=deployment or model.loaded.name, model=model)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
+        request_id = new_request_id()
         model = self.model
         if is_multipart(scope):
             answer = await self._uploaded(scope, receive)
         else:
             answer = await _answered(scope, receive, self._work, light=self._light,
                                      too_large=_Answer({"detail": _TOO_LARGE}, 413))
+        if answer.status == 200:
+            answer.body["request_id"] = request_id
         status, payload = _encoded(answer, model.ref)
-        await _send_json(send, status, payload)
-        self.metrics.record(model.ref, PREDICT_ROUTE, status,
-                            time.perf_counter() - started, n_predictions=answer.n_predictions)
+        await _send_json(send, status, payload, request_id)
+        latency_s = time.perf_counter() - started
+        self.metrics.record(model.ref, PREDICT_ROUTE, status, latency_s,
+                            n_predictions=answer.n_predictions, cpu_s=answer.cpu_s)
+        if self._logging is not None:
+            self._logging.record(model, answer, request_id=request_id, latency_s=latency_s)
 
     def _light(self, body: bytes) -> bool:
         return is_light(body, n_features=self._n_features)
@@ -259,8 +325,7 @@ class PredictHandler:
             return _guarded(model.ref, refuse, mlflow=False)
         async with _HEAVY:  # decoding and predicting images is heavy work
             return await anyio.to_thread.run_sync(lambda: _guarded(
-                model.ref, lambda: _Answer(model.answer(columns), n_predictions=columns.n_rows),
-                mlflow=False))
+                model.ref, lambda: _answer_with(model, columns), mlflow=False))
 
 
 def _declared_length(scope: Scope) -> int | None:
@@ -281,16 +346,21 @@ def _content_type(scope: Scope) -> str | None:
 
 
 class _InvocationsHandler:
-    """ASGI app for ``POST /invocations``: MLflow's scoring protocol, JSON or CSV."""
+    """ASGI app for ``POST /invocations``: MLflow's scoring protocol, JSON or CSV. Its answer
+    stays MLflow's: the request id is in the ``X-Request-Id`` header only."""
 
     def __init__(self, served: Mapping[str, ServedModel], metrics: ServingMetrics, *,
-                 max_records: int) -> None:
+                 max_records: int, recorder: PredictionRecorder | None = None) -> None:
         self.served, self.metrics, self.max_records = served, metrics, max_records
+        self._logging = {} if recorder is None else {
+            name: _Logging(recorder, deployment=name, model=model)
+            for name, model in served.items()}
 
-    def _model(self, scope: Scope) -> ServedModel | _Answer:
+    def _model(self, scope: Scope) -> tuple[str, ServedModel] | _Answer:
+        """The served name and model ``?model=`` chooses, or the answer refusing it."""
         names = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("model")
         if names is None and len(self.served) == 1:
-            return next(iter(self.served.values()))
+            return next(iter(self.served.items()))
         if names is None:
             return _Answer({"error_code": "BAD_REQUEST", "message": (
                 f"this server serves {len(self.served)} models ({', '.join(self.served)}); "
@@ -298,33 +368,42 @@ class _InvocationsHandler:
         if names[0] not in self.served:
             return _Answer({"error_code": "RESOURCE_DOES_NOT_EXIST",
                             "message": not_served(names[0], self.served)}, 404)
-        return self.served[names[0]]
+        return names[0], self.served[names[0]]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        model = self._model(scope)
-        ref = model.ref if isinstance(model, ServedModel) else ""
-        content_type = _content_type(scope) or JSON  # as curl and requests send JSON
-        if isinstance(model, _Answer):
-            answer = model
-        elif content_type not in MLFLOW_CONTENT_TYPES:
-            answer = _guarded(ref, _refuse(UnsupportedContentType(MLFLOW_CONTENT_TYPES)),
-                              mlflow=True)
+        request_id = new_request_id()
+        chosen = self._model(scope)
+        if isinstance(chosen, _Answer):
+            name, model, answer = "", None, chosen
         else:
-            served, max_records = model, self.max_records
-            n_features = len(served.signature.features)
-
-            def work(body: bytes) -> _Answer:
-                return _guarded(ref, lambda: _mlflow_answer(
-                    served, body, csv=content_type == CSV, max_records=max_records), mlflow=True)
-
-            answer = await _answered(
-                scope, receive, work, light=lambda body: is_light(body, n_features=n_features),
-                too_large=_Answer({"error_code": "BAD_REQUEST", "message": _TOO_LARGE}, 413))
+            name, model = chosen
+            answer = await self._predicted(scope, receive, model)
+        ref = "" if model is None else model.ref
         status, payload = _encoded(answer, ref)
-        await _send_json(send, status, payload)
-        self.metrics.record(ref, "/invocations", status, time.perf_counter() - started,
-                            n_predictions=answer.n_predictions)
+        await _send_json(send, status, payload, request_id)
+        latency_s = time.perf_counter() - started
+        self.metrics.record(ref, "/invocations", status, latency_s,
+                            n_predictions=answer.n_predictions, cpu_s=answer.cpu_s)
+        if model is not None and name in self._logging:
+            self._logging[name].record(model, answer, request_id=request_id,
+                                       latency_s=latency_s)
+
+    async def _predicted(self, scope: Scope, receive: Receive, model: ServedModel) -> _Answer:
+        content_type = _content_type(scope) or JSON  # as curl and requests send JSON
+        if content_type not in MLFLOW_CONTENT_TYPES:
+            return _guarded(model.ref, _refuse(UnsupportedContentType(MLFLOW_CONTENT_TYPES)),
+                            mlflow=True)
+        max_records = self.max_records
+        n_features = len(model.signature.features)
+
+        def work(body: bytes) -> _Answer:
+            return _guarded(model.ref, lambda: _mlflow_answer(
+                model, body, csv=content_type == CSV, max_records=max_records), mlflow=True)
+
+        return await _answered(
+            scope, receive, work, light=lambda body: is_light(body, n_features=n_features),
+            too_large=_Answer({"error_code": "BAD_REQUEST", "message": _TOO_LARGE}, 413))
 
 
 def _refuse(error: Exception) -> Callable[[], _Answer]:
@@ -341,9 +420,30 @@ def without_telemetry() -> dict[str, Any]:
     return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
 
 
-def create_app(models: Mapping[str, LoadedModel], *, max_records: int = MAX_RECORDS) -> FastAPI:
+def _recording(recorder: PredictionRecorder | None
+               ) -> Callable[[FastAPI], Any] | None:
+    """The app's lifespan when it records: the recorder starts with the app and is closed
+    (what is queued written) when it stops, so a Ctrl-C loses no logged prediction."""
+    if recorder is None:
+        return None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        recorder.start()
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(recorder.close)  # writes files: off the loop
+
+    return lifespan
+
+
+def create_app(models: Mapping[str, LoadedModel], *, max_records: int = MAX_RECORDS,
+               recorder: PredictionRecorder | None = None) -> FastAPI:
     """A FastAPI app serving ``models`` (URL name → loaded model); a request holding more than
-    ``max_records`` records is refused (413) before it is validated.
+    ``max_records`` records is refused (413) before it is validated. ``recorder`` (e.g. a
+    ``PredictionLog``) records every answered prediction under the URL name; it is started
+    and closed with the app.
 
     Example::
 
@@ -355,14 +455,17 @@ def create_app(models: Mapping[str, LoadedModel], *, max_records: int = MAX_RECO
     metrics = ServingMetrics()
     app = FastAPI(title="trainforge serving", version=__version__,
                   description="Predictions from " + ", ".join(m.ref for m in models.values()),
-                  docs_url=None, redoc_url=None, **without_telemetry())
+                  docs_url=None, redoc_url=None, lifespan=_recording(recorder),
+                  **without_telemetry())
     app.add_exception_handler(RequestValidationError, invalid_request_answer)  # /act's bodies
     # first in the route list: the hot path should match at once
     hot = [Route(PREDICT_ROUTE.replace("{name}", name),
-                 PredictHandler(model, metrics, max_records=max_records), methods=["POST"])
+                 PredictHandler(model, metrics, max_records=max_records, recorder=recorder,
+                                deployment=name), methods=["POST"])
            for name, model in served.items()]
     hot.append(Route("/invocations",
-                     _InvocationsHandler(served, metrics, max_records=max_records),
+                     _InvocationsHandler(served, metrics, max_records=max_records,
+                                         recorder=recorder),
                      methods=["POST"]))
     app.router.routes[:0] = hot
     add_policy_routes(app, policies, metrics)  # before predict_unknown: theirs answer 409
@@ -370,7 +473,9 @@ def create_app(models: Mapping[str, LoadedModel], *, max_records: int = MAX_RECO
     @app.post(PREDICT_ROUTE, include_in_schema=False)
     async def predict_unknown(name: str) -> Response:
         metrics.record("", PREDICT_ROUTE, 404, 0.0)
-        return _json({"detail": not_served(name, served)}, 404)
+        answer = _json({"detail": not_served(name, served)}, 404)
+        answer.headers["X-Request-Id"] = new_request_id()
+        return answer
 
     @app.get("/health", tags=["operations"])
     async def health() -> Response:
@@ -379,7 +484,8 @@ def create_app(models: Mapping[str, LoadedModel], *, max_records: int = MAX_RECO
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse,
              responses=METRICS_RESPONSES)
     async def prometheus_metrics() -> Response:
-        return Response(metrics.render(), media_type=CONTENT_TYPE)
+        return Response(metrics.render(log=None if recorder is None else recorder.stats),
+                        media_type=CONTENT_TYPE)
 
     build = app.openapi
 

@@ -10,6 +10,8 @@ import bisect
 from collections import defaultdict
 from typing import NamedTuple
 
+from trainforge.serving.recorder import RecorderStats
+
 # seconds; dense below 10 ms, where a healthy tabular endpoint answers
 LATENCY_BUCKETS_S: tuple[float, ...] = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1,
                                         0.25, 0.5, 1.0, 2.5, 5.0)
@@ -83,8 +85,9 @@ class ServingMetrics:
         return {model: ServedTotals(count, predictions.get(model, 0), cpu_s.get(model, 0.0))
                 for model, count in answered.items()}
 
-    def render(self) -> str:
-        """The text exposition format, version 0.0.4."""
+    def render(self, *, log: RecorderStats | None = None) -> str:
+        """The text exposition format, version 0.0.4; with ``log``, the prediction log's
+        rows written and dropped (by reason) too."""
         lines = ["# HELP trainforge_requests_total Prediction requests answered, by status.",
                  "# TYPE trainforge_requests_total counter"]
         for (model, route, status), count in sorted(self._requests.items()):
@@ -113,4 +116,18 @@ class ServingMetrics:
                          f"{_format_float(histogram.sum_s)}")
             lines.append(f"trainforge_request_duration_seconds_count{{{label}}} "
                          f"{histogram.total}")
+        if log is not None:
+            lines += _log_lines(log)
         return "\n".join(lines) + "\n"
+
+
+def _log_lines(log: RecorderStats) -> list[str]:
+    lines = ["# HELP trainforge_prediction_log_rows_total Rows the prediction log wrote, or "
+             + "dropped and why.",
+             "# TYPE trainforge_prediction_log_rows_total counter",
+             f'trainforge_prediction_log_rows_total{{outcome="written"}} {log.written_rows}']
+    # a copy: the log's writer thread may add a reason meanwhile
+    for reason, count in sorted(dict(log.dropped_rows).items()):
+        lines.append(f'trainforge_prediction_log_rows_total{{outcome="dropped",'
+                     f'reason="{_escape(reason)}"}} {count}')
+    return lines

@@ -36,8 +36,19 @@ METRICS_RESPONSES: dict[int | str, dict[str, Any]] = {200: {
     "content": {"text/plain": {"schema": {"type": "string"}}}}}
 
 
+# every answer of a prediction route, an error too, carries its request's id
+_REQUEST_ID = {"X-Request-Id": {
+    "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+    "description": "this request's id (the prediction log's `request_id`; send it back "
+                   "with the true label as feedback)"}}
+
+
 def _answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _with_request_id(responses: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {status: {**answer, "headers": _REQUEST_ID} for status, answer in responses.items()}
 
 
 def _response_model(model: ServedModel) -> type[BaseModel]:
@@ -49,6 +60,9 @@ def _response_model(model: ServedModel) -> type[BaseModel]:
                                       "the record (its output was not a finite number)")
     fields: dict[str, Any] = {"model": (str, ...),
                               "predictions": (list[prediction | None], unscored)}
+    fields["request_id"] = (str, Field(..., pattern="^[0-9a-f]{32}$", description=(
+        "this request's id, also in the X-Request-Id header: give it with the true label as "
+        "feedback")))
     if model.classify:
         fields["probabilities"] = (list[dict[str, float] | None], unscored)
     if model.kind is TaskKind.ANOMALY:
@@ -70,7 +84,7 @@ def _predict(name: str, model: ServedModel, request: dict[str, Any],
                        "`ignored_fields`. A field left out is an error; `null` is a missing "
                        f"value. At most {max_records:,} records a request.",
         "requestBody": {"required": True, "content": content},
-        "responses": {
+        "responses": _with_request_id({
             "200": _answer("Predictions", response),
             "413": _answer(f"More than {max_records:,} records, or a body over the size "
                            "limit: split the batch", _DETAIL),
@@ -78,7 +92,7 @@ def _predict(name: str, model: ServedModel, request: dict[str, Any],
                            f"`detail` lists the first {MAX_ERRORS_SHOWN}, each with its `loc` "
                            "(body, records, index, field), and `more_errors` counts the rest",
                            _VALIDATION_ERRORS),
-            "500": _answer("The model failed; the server log has the details", _DETAIL)}}}
+            "500": _answer("The model failed; the server log has the details", _DETAIL)})}}
 
 
 def _invocations(served: Mapping[str, ServedModel], *, max_records: int) -> dict[str, Any]:
@@ -93,7 +107,7 @@ def _invocations(served: Mapping[str, ServedModel], *, max_records: int) -> dict
                         "schema": {"type": "string"}}],
         "requestBody": {"required": True, "content": {
             JSON: {"schema": {"type": "object"}}, CSV: {"schema": {"type": "string"}}}},
-        "responses": {
+        "responses": _with_request_id({
             "200": _answer('`{"predictions": [...]}`', {
                 "type": "object", "required": ["predictions"],
                 "properties": {"predictions": {"type": "array"}}}),
@@ -104,7 +118,7 @@ def _invocations(served: Mapping[str, ServedModel], *, max_records: int) -> dict
                            "limit", _MLFLOW_ERROR),
             "415": _answer("A content type other than JSON or CSV", _MLFLOW_ERROR),
             "500": _answer("The model failed; the server log has the details",
-                           _MLFLOW_ERROR)}}}
+                           _MLFLOW_ERROR)})}}
 
 
 def documented(schema: dict[str, Any], served: Mapping[str, ServedModel], *,

@@ -43,6 +43,7 @@ class ServedModel:
         self.classify = self.kind.is_classification
         self.classes = list(loaded.tabular.classes)
         self._labels = np.asarray(self.classes, dtype=object)
+        self._proba_keys = [f"proba.{label}" for label in self.classes]
         # clustering and anomaly models are one member, not a blend: the pandas path is theirs
         self.compiled = _trusted_fast_path(loaded) if self.kind.is_supervised else None
         log.info("serving %s (%s)", self.ref, _path_of(self.compiled))
@@ -82,7 +83,11 @@ class ServedModel:
 
     def answer(self, columns: Columns) -> dict[str, Any]:
         """The body of a ``/v1/models/{name}/predict`` response."""
-        outputs = self.outputs(columns)
+        return self.body(columns, self.outputs(columns))
+
+    def body(self, columns: Columns, outputs: np.ndarray) -> dict[str, Any]:
+        """The body of a ``/v1/models/{name}/predict`` response, from ``outputs`` (what
+        ``outputs(columns)`` returned): the route keeps them for the prediction log."""
         blank = unscored(outputs)
         body: dict[str, Any] = {"model": self.ref,
                                 "predictions": _blanked(self._labelled(outputs), blank)}
@@ -95,6 +100,19 @@ class ServedModel:
         if columns.ignored_fields:
             body["ignored_fields"] = columns.ignored_fields
         return body
+
+
+    def logged(self, outputs: np.ndarray, predictions: list[Any]) -> dict[str, list[Any]]:
+        """What the prediction log keeps of an answer, one list per output column:
+        ``prediction``, plus ``proba.<class>`` for a classifier, ``score`` for an anomaly
+        model (an unscored row's NaN is written as missing)."""
+        logged: dict[str, list[Any]] = {"prediction": predictions}
+        if self.classify and len(outputs):
+            for position, key in enumerate(self._proba_keys):
+                logged[key] = outputs[:, position].tolist()
+        elif self.kind is TaskKind.ANOMALY:
+            logged["score"] = outputs.tolist()
+        return logged
 
 
 def unscored(outputs: np.ndarray) -> np.ndarray:

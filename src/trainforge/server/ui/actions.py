@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from trainforge.errors import TrainforgeError
+from trainforge.monitoring.prediction_log import LogPolicy
 from trainforge.server.api.bodies import STREAMS_ITS_BODY, BoundedBodyRoute
 from trainforge.server.api.datasets import accept_upload
 from trainforge.server.auth import identify
@@ -111,8 +112,9 @@ async def deploy(request: Request) -> Response:
         name = str(form.get("name", "")).strip() or None
         if not requested:
             return _error("choose a model to deploy")
+        policy = LogPolicy.parse(str(form.get("log", "")).strip()[:40] or "all")
         await run_in_threadpool(request.app.state.deployments.deploy, requested, name=name,
-                                deployed_by=who.name)
+                                deployed_by=who.name, log_policy=policy)
         return _go("/deployments")
 
     return await _act(request, "editor", "deploy models", work)
