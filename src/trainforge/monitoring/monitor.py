@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from trainforge.errors import DeploymentNotFound, ModelNotFound, PackageCorrupt
+from trainforge.errors import ConfigError, DeploymentNotFound, ModelNotFound, PackageCorrupt
 from trainforge.monitoring.drift import Window, WindowDrift, compare_window, split_windows
 from trainforge.monitoring.performance import MetricPoint, performance_over_time
 from trainforge.monitoring.prediction_log import LogPolicy, read_predictions
@@ -100,6 +100,21 @@ def monitor_deployment(name: str, *, store: StoreHandle, registry: Registry, log
                       windows=windows, note=note, metric=metric, test_metrics=test_metrics,
                       performance=performance, reference=reference,
                       latest_rows=parts[-1] if parts else None)
+
+
+def parse_since(text: str, *, now: datetime | None = None) -> datetime:
+    """``--since``: a span back from now (``7d``, ``6h``, ``30m``) or an ISO date or time
+    (UTC when it names no zone)."""
+    span = Window.parse(text).span if text.strip()[-1:] in ("d", "h", "m") else None
+    if span is not None:
+        return (now or datetime.now(UTC)) - span
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(f"since {text!r} is neither a span back from now (7d, 6h, 30m) nor "
+                          "an ISO date or time (2026-01-31, 2026-01-31T12:00); check --since"
+                          ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _package_parts(registry: Registry, ref: str | None
