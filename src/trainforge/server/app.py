@@ -21,7 +21,8 @@ from starlette.routing import Route
 
 from trainforge.config import ServerConfig
 from trainforge.errors import TrainforgeError
-from trainforge.server.api import datasets, health, jobs, models, runs, tokens
+from trainforge.monitoring.gauges import DriftGauges
+from trainforge.server.api import datasets, health, jobs, models, monitoring, runs, tokens
 from trainforge.server.api import deployments as deployments_api
 from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.statuses import SIGNED_IN
@@ -70,9 +71,11 @@ def _identity_router() -> APIRouter:
 async def _following_deployments(app: FastAPI) -> AsyncIterator[None]:
     """While the server runs, its deployments follow the store's (other processes deploy)."""
     app.state.deployments.follow()
+    app.state.drift_gauges.start()
     try:
         yield
     finally:
+        app.state.drift_gauges.stop()
         app.state.deployments.stop_following()
 
 
@@ -103,6 +106,10 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None, 
     app.include_router(models.router(), prefix=API)
     app.include_router(tokens.router(), prefix=API)
     app.include_router(deployments_api.router(), prefix=API)
+    app.include_router(monitoring.router(), prefix=API)
+    app.include_router(monitoring.metrics_router())
+    app.state.drift_gauges = DriftGauges(store=workspace, registry=workspace.registry,
+                                         log_root=workspace.prediction_log)
     _mount_predictions(app, workspace, config)
     _add_web_ui(app)
     serve_docs(app)
@@ -126,9 +133,11 @@ def _add_web_ui(app: FastAPI) -> None:
     from fastapi.staticfiles import StaticFiles
 
     from trainforge.server.ui import actions, login, pages
+    from trainforge.server.ui import monitoring as monitoring_page
 
     app.include_router(login.router)
     app.include_router(pages.router)
+    app.include_router(monitoring_page.router)
     app.include_router(actions.router)
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
