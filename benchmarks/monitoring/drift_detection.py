@@ -38,7 +38,7 @@ from trainforge.monitoring.reference import build_reference
 ADULT = Path(__file__).resolve().parents[2] / "examples" / "adult.csv"
 REFERENCE_ROWS = 10_000
 SHIFT_AT = 10_000  # stream row where the shift starts
-WINDOWS = (250, 500, 1_000)
+WINDOWS = (250, 1_000, 2_500)  # the last is judged by distances (PSI, JS), the others by tests
 SHIFTS = ("age +3", "no 50+", "age +1")
 TASK = Task(target="income", kind=TaskKind.BINARY, metric="roc_auc", classes=("<=50K", ">50K"))
 

@@ -70,6 +70,16 @@ def test_changed_category_shares_are_flagged_by_chi_squared_and_jensen_shannon()
     assert plan.test("js").statistic >= 0.1 and plan.test("chi2").p_value < 0.01
 
 
+def test_a_window_of_up_to_1000_rows_is_judged_by_its_test():
+    age = _column(compare_window(_logged(age_mean=43), _reference()), "age")
+    assert age.drifted and not age.test("psi").drifted
+
+
+def test_a_larger_window_is_judged_by_its_distance():
+    age = _column(compare_window(_logged(age_mean=42.5, n_rows=5_000), _reference()), "age")
+    assert age.test("ks").drifted and not age.drifted
+
+
 def test_p_values_are_judged_after_a_bonferroni_correction_for_the_columns_compared():
     age = _column(compare_window(_logged(), _reference()), "age")
     assert age.test("ks").threshold == pytest.approx(0.01 / 3)  # age, plan and the prediction

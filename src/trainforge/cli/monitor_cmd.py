@@ -67,5 +67,5 @@ def render_monitoring(result: Monitoring) -> None:
                       violations)
     console.print(table)
     console.print(f"{len(result.windows)} windows; p-values judged at 0.01 / columns compared "
-                  "(Bonferroni); drifted = test significant and PSI ≥ 0.2 or JS ≥ 0.1",
-                  highlight=False)
+                  "(Bonferroni); a window of up to 1,000 rows is judged by its test (KS, "
+                  "chi²), a larger one by its distance (PSI ≥ 0.2, JS ≥ 0.1)", highlight=False)

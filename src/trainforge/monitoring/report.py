@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 
 from trainforge.evaluation.plots import as_png, new_figure
 from trainforge.monitoring.drift import JS_THRESHOLD, PSI_THRESHOLD, ColumnDrift, WindowDrift
@@ -102,9 +104,14 @@ def _over_windows(windows: Sequence[WindowDrift], test: str, threshold: float,
     for name in worst:
         axes.plot(range(1, len(windows) + 1), series[name], marker=".", label=name)
     axes.axhline(threshold, color="#dc2626", linestyle="--", linewidth=1, label="threshold")
-    axes.set_xlabel("window", fontsize=8)
+    _windows_axis(axes)
     axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return as_png(figure)
+
+
+def _windows_axis(axes: Axes) -> None:
+    axes.set_xlabel("window (oldest first)", fontsize=8)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _violations(windows: Sequence[WindowDrift]) -> str:
@@ -118,7 +125,7 @@ def _violations(windows: Sequence[WindowDrift]) -> str:
             ("missing values", [sum(round(c.missing_share * w.n_rows) for c in w.features)
                                 for w in windows])):
         axes.plot(x, values, marker=".", label=label)
-    axes.set_xlabel("window", fontsize=8)
+    _windows_axis(axes)
     axes.set_ylabel("values", fontsize=8)
     axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return as_png(figure)
@@ -131,9 +138,8 @@ def _histogram(name: str, profile: Mapping[str, Any], values: pd.Series) -> str:
         numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64",
                                                                   na_value=np.nan)
         recent = bin_shares(numbers[np.isfinite(numbers)], edges)
-        labels = ["< " + f"{edges[0]:.3g}" if len(edges) else "all",
-                  *[f"≤ {e:.3g}" for e in edges[1:]], *([f"> {edges[-1]:.3g}"]
-                                                       if len(edges) else [])]
+        labels = ([f"≤ {e:.3g}" for e in edges] + [f"> {edges[-1]:.3g}"] if len(edges) else
+                  ["all"])
         reference = np.asarray(profile["shares"], dtype="float64")
     else:
         shares: Mapping[str, float] = profile.get("shares", {})
@@ -158,6 +164,6 @@ def _performance(result: Monitoring) -> str:
     test = result.test_metrics.get(result.metric or "")
     if test is not None:
         axes.axhline(test, color="#16a34a", linestyle="--", linewidth=1, label="test split")
-    axes.set_xlabel("window", fontsize=8)
+    _windows_axis(axes)
     axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return as_png(figure)
