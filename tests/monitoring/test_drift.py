@@ -134,3 +134,15 @@ def test_the_metric_is_scored_per_window_of_labelled_rows():
     points = performance_over_time(rows, task=TASK, metric="accuracy",
                                    window=Window.parse("100"))
     assert [p.value for p in points] == [1.0, 0.0]
+
+
+def test_a_window_the_metric_cannot_score_is_none_in_the_json_answer():
+    from trainforge.monitoring.monitor import Monitoring
+
+    rows = _logged(n_rows=100)
+    rows["label"] = "yes"  # one class: roc_auc is undefined
+    points = performance_over_time(rows, task=TASK, metric="roc_auc", window=Window(n_rows=100))
+    result = Monitoring(deployment="churn", model="churn:1", window="100 rows", n_rows=100,
+                        windows=(), note=None, metric="roc_auc", test_metrics={},
+                        performance=tuple(points))
+    assert result.to_dict()["performance"][0]["value"] is None

@@ -8,6 +8,7 @@ monitoring``, the web page and the Prometheus gauges all call.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,12 +52,25 @@ class Monitoring:
 
     def to_dict(self) -> dict[str, Any]:
         latest = self.latest
-        return {"deployment": self.deployment, "model": self.model, "window": self.window,
-                "n_rows": self.n_rows, "note": self.note, "metric": self.metric,
-                "test_metrics": self.test_metrics,
-                "drifted_features": latest.drifted_features if latest else [],
-                "windows": [w.to_dict() for w in self.windows],
-                "performance": [asdict(p) for p in self.performance]}
+        shown: dict[str, Any] = _finite({
+            "deployment": self.deployment, "model": self.model, "window": self.window,
+            "n_rows": self.n_rows, "note": self.note, "metric": self.metric,
+            "test_metrics": self.test_metrics,
+            "drifted_features": latest.drifted_features if latest else [],
+            "windows": [w.to_dict() for w in self.windows],
+            "performance": [asdict(p) for p in self.performance]})
+        return shown
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinity (a window a metric cannot score) as None: JSON has neither."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def monitor_deployment(name: str, *, store: StoreHandle, registry: Registry, log_root: Path,
