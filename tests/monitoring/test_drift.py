@@ -146,3 +146,15 @@ def test_a_window_the_metric_cannot_score_is_none_in_the_json_answer():
                         windows=(), note=None, metric="roc_auc", test_metrics={},
                         performance=tuple(points))
     assert result.to_dict()["performance"][0]["value"] is None
+
+
+def test_rare_categories_are_pooled_so_a_small_window_of_the_same_mix_is_not_drifted():
+    rng = np.random.default_rng(3)
+    countries = ["US", "MX", *[f"c{i}" for i in range(40)]]
+    shares = np.array([0.9, 0.02, *[0.08 / 40] * 40])
+    spec = [FeatureSpec("country", ColumnKind.CATEGORICAL, "string")]
+    reference = build_reference(pd.DataFrame({"country": rng.choice(countries, 20_000, p=shares)}),
+                                spec, predictions=None, task=TASK, seed=0)
+    windows = [pd.DataFrame({"in.country": rng.choice(countries, 250, p=shares)})
+               for _ in range(20)]
+    assert not any(compare_window(w, reference).features[0].drifted for w in windows)
