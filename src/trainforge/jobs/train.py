@@ -198,7 +198,7 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                              ) -> TrainingOutcome:
     from trainforge.evaluation.importance import permutation_importance
     from trainforge.evaluation.report import learning_curves
-    from trainforge.monitoring.reference import build_reference
+    from trainforge.monitoring.reference import build_reference, predicted_labels
     from trainforge.training.automl import search
     from trainforge.training.memory import release_freed_memory
     from trainforge.training.refit import refit_on_all
@@ -250,8 +250,8 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
     curves = learning_curves(result.model)
     # what monitoring compares traffic with: the rows learned from, and the evaluated model's
     # predictions on the test split (the refitted one has seen those rows)
-    reference = build_reference(frame, final.features, predictions=result.model.predict(test_frame),
-                                task=task, seed=config.seed)
+    reference = build_reference(frame, final.features, task=task, seed=config.seed,
+                                predictions=predicted_labels(evaluation.predictions, task=task))
     if refitted is not None:
         # the evaluated bag of fold models has served (test metrics, importance): a forest's
         # fold models are the run's largest objects, and writing the package copies the refit

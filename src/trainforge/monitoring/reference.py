@@ -58,6 +58,14 @@ def build_reference(frame: pd.DataFrame, features: Sequence[FeatureSpec], *,
     return reference
 
 
+def predicted_labels(predictions: np.ndarray, *, task: Task) -> np.ndarray:
+    """An evaluation's predictions as the log writes them: a classifier's class codes as its
+    labels; anything else as it is."""
+    if not task.kind.is_classification:
+        return predictions
+    return np.asarray(np.asarray(task.classes, dtype=object)[predictions.astype("int64")])
+
+
 def prediction_profile(predictions: np.ndarray, *, task: Task,
                        rng: np.random.Generator) -> dict[str, Any]:
     """Class shares for a classifier (or segments of a clustering); else numbers."""
