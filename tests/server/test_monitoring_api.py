@@ -3,6 +3,8 @@ Prometheus gauges, over predictions its servers logged."""
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -82,3 +84,19 @@ def test_metrics_show_the_drift_gauges_after_a_refresh(logged, trained_tokens):
     text = logged.get("/metrics", headers=bearer(trained_tokens["viewer"])).text
     assert 'trainforge_drifted_features{deployment="credit"} 1' in text
     assert 'trainforge_feature_drift{deployment="credit",feature="duration",test="psi"}' in text
+
+
+def test_a_scrape_computes_nothing_it_shows_the_last_refresh(logged, trained_tokens):
+    text = logged.get("/metrics", headers=bearer(trained_tokens["viewer"])).text
+    assert 'deployment="credit"' not in text
+
+
+def test_the_server_refreshes_the_gauges_in_a_background_thread_while_it_runs(logged,
+                                                                             trained_tokens):
+    with logged:  # the lifespan: the thread's first refresh comes at once
+        for _ in range(100):
+            if logged.app.state.drift_gauges.lines():
+                break
+            time.sleep(0.1)
+        text = logged.get("/metrics", headers=bearer(trained_tokens["viewer"])).text
+    assert 'trainforge_drifted_features{deployment="credit"} 1' in text
