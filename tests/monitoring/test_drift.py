@@ -123,7 +123,7 @@ def test_windows_by_count_and_by_time():
 
 
 def test_a_window_that_is_neither_a_count_nor_a_span_is_refused():
-    with pytest.raises(ConfigError, match=r"window '1w'.*--window"):
+    with pytest.raises(ConfigError, match=r"window is neither a row count.*--window"):
         Window.parse("1w")
 
 

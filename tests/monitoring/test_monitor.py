@@ -101,3 +101,13 @@ def test_the_monitor_command_prints_a_summary_and_writes_the_report(workspace: W
     assert done.returncode == 0, done.stderr
     assert "drifted: duration" in done.stdout and "psi" in done.stdout
     assert "<img" in (tmp_path / "report.html").read_text()
+
+
+def test_since_is_a_span_back_from_now_or_an_iso_date_in_utc():
+    from datetime import UTC, datetime
+
+    from trainforge.monitoring.monitor import parse_since
+
+    now = datetime(2026, 3, 10, 12, tzinfo=UTC)
+    assert [parse_since("6h", now=now), parse_since("2026-03-01", now=now)] == [
+        datetime(2026, 3, 10, 6, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC)]

@@ -59,7 +59,8 @@ class Window:
         """``1000`` (rows), ``6h``, ``1d`` or ``30m``."""
         match = _WINDOW.match(text)
         if match is None or int(match.group(1)) == 0:
-            raise ConfigError(f"window {text!r} is not a row count (e.g. 1000) or a span "
+            # the value is not repeated: the server answers with this message
+            raise ConfigError("the window is neither a row count (e.g. 1000) nor a span "
                               "(e.g. 6h, 1d, 30m); check --window")
         count, unit = int(match.group(1)), match.group(2)
         if not unit:

@@ -125,9 +125,8 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ConfigError(f"since {text!r} is neither a span back from now (7d, 6h, 30m) nor "
-                          "an ISO date or time (2026-01-31, 2026-01-31T12:00); check --since"
-                          ) from None
+        raise ConfigError("since is neither a span back from now (7d, 6h, 30m) nor an ISO "
+                          "date or time (2026-01-31, 2026-01-31T12:00); check --since") from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
