@@ -158,3 +158,16 @@ def test_rare_categories_are_pooled_so_a_small_window_of_the_same_mix_is_not_dri
     windows = [pd.DataFrame({"in.country": rng.choice(countries, 250, p=shares)})
                for _ in range(20)]
     assert not any(compare_window(w, reference).features[0].drifted for w in windows)
+
+
+def test_the_report_draws_the_metric_over_time_beside_the_test_metric_when_labels_came():
+    from trainforge.monitoring.monitor import Monitoring
+    from trainforge.monitoring.report import monitoring_plots
+
+    rows = _logged(n_rows=200)
+    rows["label"] = rows["out.prediction"]
+    points = performance_over_time(rows, task=TASK, metric="accuracy", window=Window(n_rows=100))
+    result = Monitoring(deployment="churn", model="churn:1", window="100 rows", n_rows=200,
+                        windows=(), note=None, metric="accuracy",
+                        test_metrics={"accuracy": 0.8}, performance=tuple(points))
+    assert list(monitoring_plots(result)) == ["accuracy over time"]
