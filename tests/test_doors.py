@@ -29,6 +29,8 @@ NOT_JOBS = {
     "models show": "GET /api/v1/models/{name}",
     "models alias": "PUT /api/v1/models/{name}/aliases/{alias}",
     "models delete": "DELETE /api/v1/models/{name}",
+    "monitor": "reads the prediction log: GET /api/v1/deployments/{name}/monitoring and the "
+               "page /deployments/{name}/monitoring (nothing to submit, so no form)",
     "runs list": "GET /api/v1/runs",
     "runs show": "GET /api/v1/runs/{run_id}",
     "token create": "POST /api/v1/tokens (admin)",

@@ -16,7 +16,8 @@ def test_the_public_api_is_pinned():
     assert sorted(tf.__all__) == sorted(["AnomaliesModel", "Model", "SegmentsModel",
                                          "TrainedModel", "TrainedPolicy", "Workspace",
                                          "__version__", "cluster", "evaluate", "evaluate_agent",
-                                         "feedback", "find_anomalies", "load", "profile",
+                                         "feedback", "find_anomalies", "load", "monitor",
+                                         "profile",
                                          "serve", "train",
                                          "train_agent"])
 

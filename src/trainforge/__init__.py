@@ -19,18 +19,21 @@ from typing import TYPE_CHECKING
 from trainforge.version import __version__
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import pandas as pd
 
     from trainforge.data.profile import Profile
     from trainforge.evaluation.evaluate import Evaluation
     from trainforge.model import AnomaliesModel, Model, SegmentsModel, TrainedModel, TrainedPolicy
     from trainforge.monitoring.feedback import FeedbackOutcome
+    from trainforge.monitoring.monitor import Monitoring
     from trainforge.rl.evaluation import Evaluation as PolicyEvaluation
     from trainforge.workspace import Workspace
 
 __all__ = ["AnomaliesModel", "Model", "SegmentsModel", "TrainedModel", "TrainedPolicy",
            "Workspace", "__version__", "cluster", "evaluate", "evaluate_agent", "feedback",
-           "find_anomalies", "load", "profile", "serve", "train", "train_agent"]
+           "find_anomalies", "load", "monitor", "profile", "serve", "train", "train_agent"]
 
 
 def __getattr__(name: str) -> object:
@@ -169,6 +172,27 @@ def evaluate(ref: str, data: str | Path, *,
     from trainforge.jobs.evaluate import run_evaluation
 
     return run_evaluation(ref, data, workspace=_workspace(workspace))
+
+
+def monitor(name: str, *, window: str = "1000", since: datetime | None = None,
+            until: datetime | None = None, labelled: pd.DataFrame | None = None,
+            workspace: Workspace | None = None) -> Monitoring:
+    """Drift of deployment ``name`` (its URL name; ``trainforge serve`` logs under the model's
+    name) over windows of its logged predictions: ``window`` is a row count ("1000") or a span
+    ("6h", "1d"). ``labelled``: logged rows with a ``label`` column, scored per window.
+
+    Example:
+        >>> report = tf.monitor("credit", window="500")  # doctest: +SKIP
+        >>> report.latest.drifted_features  # doctest: +SKIP
+        ['age']
+    """
+    from trainforge.monitoring.drift import Window
+    from trainforge.monitoring.monitor import monitor_deployment
+
+    ws = _workspace(workspace)
+    return monitor_deployment(name, store=ws, registry=ws.registry, log_root=ws.prediction_log,
+                              window=Window.parse(window), since=since, until=until,
+                              labelled=labelled)
 
 
 def serve(refs: Sequence[str] | str, *, host: str = "127.0.0.1", port: int = 8000,

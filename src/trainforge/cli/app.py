@@ -16,6 +16,7 @@ from trainforge.cli import (
     data_cmd,
     feedback_cmd,
     models_cmd,
+    monitor_cmd,
     predict_cmd,
     rl_cmd,
     runs_cmd,
@@ -39,6 +40,7 @@ app.command("evaluate")(predict_cmd.evaluate)
 app.command("serve")(predict_cmd.serve)
 app.command("server")(server_cmd.server)
 app.command("feedback")(feedback_cmd.feedback)
+app.command("monitor")(monitor_cmd.monitor)
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(data_cmd.app, name="data")

@@ -6,6 +6,7 @@ Every door (SDK, CLI, REST) builds a ``TrainConfig`` and calls ``run_training``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import tempfile
 import time
 from collections.abc import Sequence
@@ -197,6 +198,7 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                              ) -> TrainingOutcome:
     from trainforge.evaluation.importance import permutation_importance
     from trainforge.evaluation.report import learning_curves
+    from trainforge.monitoring.reference import build_reference, predicted_labels
     from trainforge.training.automl import search
     from trainforge.training.memory import release_freed_memory
     from trainforge.training.refit import refit_on_all
@@ -246,6 +248,10 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
              semi.model if semi is not None and semi.model is not None else result.model)
     # the report shows the searched model's curves: its networks early-stopped on validation rows
     curves = learning_curves(result.model)
+    # what monitoring compares traffic with: the rows learned from, and the evaluated model's
+    # predictions on the test split (the refitted one has seen those rows)
+    reference = build_reference(frame, final.features, task=task, seed=config.seed,
+                                predictions=predicted_labels(evaluation.predictions, task=task))
     if refitted is not None:
         # the evaluated bag of fold models has served (test metrics, importance): a forest's
         # fold models are the run's largest objects, and writing the package copies the refit
@@ -265,7 +271,7 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
     version = _register(config, workspace=workspace, observers=observers, name=name, task=task,
                         model=final, result=result, evaluation=evaluation, diagnosis=diagnosis,
                         importance=importance, data_profile=data_profile, lineage=lineage,
-                        curves=curves)
+                        curves=curves, reference=reference)
     return TrainingOutcome(
         config=config, task=task, target_report=target_report, profile=data_profile,
         search=result,
@@ -316,9 +322,12 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
               name: str, task: Task, model: TabularModel, result: SearchResult,
               evaluation: Evaluation, diagnosis: Diagnosis,
               importance: list[tuple[str, float, float]], data_profile: Profile,
-              lineage: dict[str, JSONValue], curves: dict[str, dict[str, Any]]) -> ModelVersion:
-    """Write the report and the profile, then the model package with both inside."""
+              lineage: dict[str, JSONValue], curves: dict[str, dict[str, Any]],
+              reference: dict[str, Any]) -> ModelVersion:
+    """Write the report, the profile and the monitoring reference, then the model package with
+    them inside."""
     from trainforge.evaluation.report import model_info, write_report
+    from trainforge.monitoring.reference import REFERENCE_FILE
 
     with tempfile.TemporaryDirectory(prefix="trainforge-report-") as scratch:
         notify(observers, "on_phase", "writing the report")
@@ -329,6 +338,8 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
             model_info=model_info(model, lineage=lineage), learning_curves=curves)
         profile_file = Path(scratch) / "profile.json"
         data_profile.save_json(profile_file)
+        reference_file = Path(scratch) / REFERENCE_FILE
+        reference_file.write_text(json.dumps(reference, allow_nan=False), encoding="utf-8")
         notify(observers, "on_phase", "registering the model package")
         return workspace.registry.register(
             model, name=name,
@@ -336,7 +347,8 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
                      "validation": {task.metric: result.validation_score},
                      "train": {task.metric: result.train_score}},
             lineage=lineage,
-            extra_files={"report.html": report_file, "profile.json": profile_file})
+            extra_files={"report.html": report_file, "profile.json": profile_file,
+                         REFERENCE_FILE: reference_file})
 
 
 def resume_training(run_id: str, *, workspace: Workspace, observers: Sequence[object] = (),

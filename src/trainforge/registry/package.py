@@ -115,27 +115,34 @@ def verify_files(directory: Path, manifest: dict[str, Any]) -> None:
     if not isinstance(listed, dict) or not listed:
         raise PackageCorrupt(manifest_path, "lists no files")
     for name, expected in listed.items():
-        path = directory / name
-        if not _FILE_NAME.fullmatch(name):
-            raise PackageCorrupt(manifest_path, f"lists an unsafe path {name!r}")
-        if (not isinstance(expected, dict) or not isinstance(expected.get("size"), int)
-                or not isinstance(expected.get("sha256"), str)):
-            raise PackageCorrupt(manifest_path, f"lists {name!r} without its size and sha256")
-        if path.is_symlink():  # its hash would vouch for a file outside the package
-            raise PackageCorrupt(str(path), "is a link; a package holds plain files only")
-        if not path.is_file():
-            raise PackageCorrupt(str(path), "is missing")
-        size = path.stat().st_size  # before hashing: a swapped-in huge file is not read
-        if size != expected["size"]:
-            raise PackageCorrupt(str(path), f"is {size} bytes, but {expected['size']} were "
-                                 "registered (truncated or changed)")
-        if _digest(path, sync=False)["sha256"] != expected["sha256"]:
-            raise PackageCorrupt(str(path), "does not match its sha256 in the manifest "
-                                 "(changed since it was registered)")
+        verify_file(directory, name, expected)
     for name in _member_files(manifest, manifest_path):
         if name not in listed:
             raise PackageCorrupt(manifest_path, f"uses {name!r}, which its file list does not "
                                  "cover")
+
+
+def verify_file(directory: Path, name: str, expected: Any) -> None:
+    """Check one file the manifest lists (``expected``: its entry): a plain file, same size,
+    same sha256."""
+    manifest_path = str(directory / MANIFEST)
+    path = directory / name
+    if not _FILE_NAME.fullmatch(name):
+        raise PackageCorrupt(manifest_path, f"lists an unsafe path {name!r}")
+    if (not isinstance(expected, dict) or not isinstance(expected.get("size"), int)
+            or not isinstance(expected.get("sha256"), str)):
+        raise PackageCorrupt(manifest_path, f"lists {name!r} without its size and sha256")
+    if path.is_symlink():  # its hash would vouch for a file outside the package
+        raise PackageCorrupt(str(path), "is a link; a package holds plain files only")
+    if not path.is_file():
+        raise PackageCorrupt(str(path), "is missing")
+    size = path.stat().st_size  # before hashing: a swapped-in huge file is not read
+    if size != expected["size"]:
+        raise PackageCorrupt(str(path), f"is {size} bytes, but {expected['size']} were "
+                             "registered (truncated or changed)")
+    if _digest(path, sync=False)["sha256"] != expected["sha256"]:
+        raise PackageCorrupt(str(path), "does not match its sha256 in the manifest "
+                             "(changed since it was registered)")
 
 
 def _member_files(manifest: dict[str, Any], manifest_path: str) -> list[str]:

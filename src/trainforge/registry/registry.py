@@ -212,6 +212,19 @@ class Registry:
         return {**row["manifest"], "aliases": aliases,
                 "path": str(self.workspace.artifacts / row["path"])}
 
+    def package_file(self, ref: str, file_name: str) -> bytes | None:
+        """A file kept in the package beside the model (``reference.json``), checked against
+        the manifest's hash; None when the version has none (an older package)."""
+        name, version = self.resolve(ref)
+        row = self._row(name, version)
+        directory = self.workspace.artifacts / row["path"]
+        listed = package.read_manifest(directory, sha256=row["manifest_sha256"]).get("files", {})
+        if file_name not in listed:
+            return None
+        package.verify_file(directory, file_name, listed[file_name])
+        content: bytes = (directory / file_name).read_bytes()
+        return content
+
     def versions(self, name: str) -> list[ModelVersion]:
         """Every version of ``name``, oldest first."""
         with self.workspace.engine.connect() as connection:

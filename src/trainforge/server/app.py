@@ -22,8 +22,19 @@ from starlette.routing import Route
 
 from trainforge.config import ServerConfig
 from trainforge.errors import TrainforgeError
+from trainforge.monitoring.gauges import DriftGauges
 from trainforge.monitoring.prediction_log import PredictionLog
-from trainforge.server.api import datasets, feedback, health, jobs, models, runs, tokens, usage
+from trainforge.server.api import (
+    datasets,
+    feedback,
+    health,
+    jobs,
+    models,
+    monitoring,
+    runs,
+    tokens,
+    usage,
+)
 from trainforge.server.api import deployments as deployments_api
 from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.statuses import SIGNED_IN
@@ -74,17 +85,19 @@ def _identity_router() -> APIRouter:
 @asynccontextmanager
 async def _following_deployments(app: FastAPI) -> AsyncIterator[None]:
     """While the server runs, its deployments follow the store's (other processes deploy),
-    what serving them costs is written to the store, and its prediction log writes; at
-    shutdown what the log has queued is written."""
+    what serving them costs is written to the store, its prediction log writes and its drift
+    gauges refresh; at shutdown what the log has queued is written."""
     deployments: Deployments = app.state.deployments
     usage = UsageFlusher(app.state.workspace, deployments.router.metrics,
                          served=lambda: {n: m.ref for n, m in deployments.router.served.items()})
     app.state.prediction_log.start()
     deployments.follow()
     usage.start()
+    app.state.drift_gauges.start()
     try:
         yield
     finally:
+        app.state.drift_gauges.stop()
         deployments.stop_following()
         usage.stop()
         await anyio.to_thread.run_sync(app.state.prediction_log.close)
@@ -119,6 +132,9 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None, 
     app.include_router(deployments_api.router(), prefix=API)
     app.include_router(feedback.router())
     app.include_router(usage.router(), prefix=API)
+    app.include_router(monitoring.router(), prefix=API)
+    app.state.drift_gauges = DriftGauges(store=workspace, registry=workspace.registry,
+                                         log_root=workspace.prediction_log)
     _mount_predictions(app, workspace, config)
     _add_web_ui(app)
     serve_docs(app)
@@ -137,12 +153,15 @@ def _mount_predictions(app: FastAPI, workspace: Workspace, config: ServerConfig)
 
     # a viewer token, as for the deployments list: the names served are not public
     @app.get("/metrics", tags=["operations"], response_class=Response,
-             summary="Prometheus metrics of the deployed models and the prediction log",
+             summary="Prometheus metrics of the deployed models, the prediction log and "
+                     "each deployment's drift",
              responses={**SIGNED_IN, **METRICS_RESPONSES})
     async def prometheus_metrics(
             who: Annotated[Principal, Depends(require("viewer", "read metrics"))]) -> Response:
-        return Response(router.metrics.render(log=router.log.stats if router.log else None),
-                        media_type=CONTENT_TYPE)
+        served = router.metrics.render(log=router.log.stats if router.log else None)
+        # the drift gauges as their thread last computed them: a scrape computes nothing
+        drift = "\n".join(app.state.drift_gauges.lines())
+        return Response(served + (drift + "\n" if drift else ""), media_type=CONTENT_TYPE)
 
 
 def _add_web_ui(app: FastAPI) -> None:
@@ -152,10 +171,12 @@ def _add_web_ui(app: FastAPI) -> None:
     from fastapi.staticfiles import StaticFiles
 
     from trainforge.server.ui import actions, feedback_form, login, pages, usage
+    from trainforge.server.ui import monitoring as monitoring_page
 
     app.include_router(login.router)
     app.include_router(pages.router)
     app.include_router(usage.router)
+    app.include_router(monitoring_page.router)
     app.include_router(actions.router)
     app.include_router(feedback_form.router)
     static = Path(__file__).parent / "static"
