@@ -34,6 +34,9 @@ def server(
         "--heartbeat-s", hidden=True, help="how often a worker reports it is alive")] = 5.0,
     stale_after_s: Annotated[float, typer.Option(
         "--stale-after-s", hidden=True, help="silence after which a job is requeued")] = 30.0,
+    policy_check_s: Annotated[float, typer.Option(
+        "--policy-check-s", help="seconds between checks of the retraining policies "
+                                 "(`trainforge policy set`)")] = 60.0,
 ) -> None:
     """Serve the platform: the API under /api/v1 (docs at /docs), the web UI, and job workers.
 
@@ -51,7 +54,8 @@ def server(
 
     settings = ServerConfig(host=host, port=port, workers=workers, max_upload_mb=max_upload_mb,
                             max_table_mb=max_table_mb, max_table_rows=max_table_rows,
-                            max_records=max_records, heartbeat_s=heartbeat_s, stale_after_s=stale_after_s)
+                            max_records=max_records, heartbeat_s=heartbeat_s,
+                            stale_after_s=stale_after_s, policy_check_s=policy_check_s)
     workspace = Workspace()
     console = Console(soft_wrap=True, highlight=False)
     _first_start(workspace, console)
