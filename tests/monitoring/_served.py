@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.training._tables import table
+
 from trainforge.data.task import TaskKind
 from trainforge.monitoring.feedback import LabelSpec, record_feedback
 from trainforge.monitoring.prediction_log import PredictionLog, new_request_id

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
-
 from tests.monitoring._served import FEATURES, churn_home, copy_home, serve_and_label
+
 from trainforge.config import RetrainPolicy
 from trainforge.errors import (
     InvalidField,
