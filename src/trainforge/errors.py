@@ -556,3 +556,12 @@ class OriginalDataGone(RetrainRefused):
                          "the policy's feedback_only_if_original_gone (--feedback-only-if-"
                          "original-gone) or train_on window:DURATION / latest:N to train on "
                          "the feedback alone")
+
+
+class NoRetrainPolicy(TrainforgeError):
+    http_status = 404
+
+    def __init__(self, model_name: str) -> None:
+        super().__init__(f"model {model_name!r} has no retraining policy; set one with "
+                         f"`trainforge policy set {model_name} --new-labels N` or PUT "
+                         f"/api/v1/models/{model_name}/retrain-policy")

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trainforge.config import RetrainPolicy, TrainConfig
-from trainforge.errors import ConfigError, RetrainRefused, TrainforgeError
+from trainforge.errors import NoRetrainPolicy, RetrainRefused, TrainforgeError
 from trainforge.monitoring.retrain import (
     DriftCount,
     RetrainState,
@@ -74,9 +74,7 @@ def check_model(workspace: Workspace, model_name: str, *, start: bool = False,
     policy = stored_policy(workspace, model_name)
     if policy is None:
         if not start:
-            raise ConfigError(f"model {model_name!r} has no retraining policy; set one with "
-                              f"`trainforge policy set {model_name} --new-labels N` (or PUT "
-                              f"/api/v1/models/{model_name}/retrain-policy)")
+            raise NoRetrainPolicy(model_name)
         policy = RetrainPolicy()
     state = gather_state(workspace, workspace.prediction_log, model_name,
                          drifted_features=drifted_features, now=now)
@@ -186,6 +184,8 @@ def check_all(workspace: Workspace, *, drifted_features: DriftCount = no_drift_m
               now: datetime | None = None) -> list[RetrainCheck]:
     """Check every enabled policy once, queueing the retrains that are due (the server's
     background check). A model whose check fails is logged and the others still checked."""
+    for model_name in retrain_store.models_with_queued(workspace):  # with a policy or not
+        settle(workspace, model_name)
     checks = []
     for record in retrain_store.list_policies(workspace):
         if not record["policy"].get("enabled", True):

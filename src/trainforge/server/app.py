@@ -21,7 +21,16 @@ from starlette.routing import Route
 
 from trainforge.config import ServerConfig
 from trainforge.errors import TrainforgeError
-from trainforge.server.api import datasets, feedback, health, jobs, models, runs, tokens
+from trainforge.server.api import (
+    datasets,
+    feedback,
+    health,
+    jobs,
+    models,
+    retrain,
+    runs,
+    tokens,
+)
 from trainforge.server.api import deployments as deployments_api
 from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.statuses import SIGNED_IN
@@ -68,11 +77,17 @@ def _identity_router() -> APIRouter:
 
 @asynccontextmanager
 async def _following_deployments(app: FastAPI) -> AsyncIterator[None]:
-    """While the server runs, its deployments follow the store's (other processes deploy)."""
+    """While the server runs, its deployments follow the store's (other processes deploy) and
+    its retraining policies are checked."""
+    from trainforge.server.policy_checker import PolicyChecker
+
+    checker = PolicyChecker(app.state.workspace, every_s=app.state.config.policy_check_s)
     app.state.deployments.follow()
+    checker.start()
     try:
         yield
     finally:
+        checker.stop()
         app.state.deployments.stop_following()
 
 
@@ -103,6 +118,7 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None, 
     app.include_router(models.router(), prefix=API)
     app.include_router(tokens.router(), prefix=API)
     app.include_router(deployments_api.router(), prefix=API)
+    app.include_router(retrain.router(), prefix=API)
     app.include_router(feedback.router())
     _mount_predictions(app, workspace, config)
     _add_web_ui(app)

@@ -102,6 +102,13 @@ def list_events(ws: StoreHandle, model_name: str, *, limit: int = 20,
     return [_event(row) for row in rows]
 
 
+def models_with_queued(ws: StoreHandle) -> list[str]:
+    """The models that have a retrain queued or running."""
+    with ws.engine.connect() as connection:
+        return list(connection.execute(sa.select(retrain_events.c.model_name).distinct()
+                                       .where(retrain_events.c.outcome == "queued")).scalars())
+
+
 def get_event(ws: StoreHandle, event_id: int) -> RetrainEvent:
     with ws.engine.connect() as connection:
         row = connection.execute(sa.select(retrain_events)
