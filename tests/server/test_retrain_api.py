@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 from fastapi.testclient import TestClient
-
 from tests._paths import EXAMPLES
 from tests.server.conftest import bearer
+
 from trainforge.data.task import TaskKind
 from trainforge.monitoring.feedback import LabelSpec, record_feedback
 from trainforge.monitoring.prediction_log import PredictionLog, new_request_id

@@ -16,6 +16,7 @@ from trainforge.cli import (
     data_cmd,
     feedback_cmd,
     models_cmd,
+    policy_cmd,
     predict_cmd,
     rl_cmd,
     runs_cmd,
@@ -40,6 +41,7 @@ app.command("serve")(predict_cmd.serve)
 app.command("server")(server_cmd.server)
 app.command("feedback")(feedback_cmd.feedback)
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(data_cmd.algorithms_app, name="algorithms")
