@@ -28,6 +28,7 @@ def test_check_says_which_trigger_fires_and_why(cli: InProcessCli, churn_home: P
     done = cli("policy", "check", "churn", home=ws.home)
     assert done.returncode == 0
     assert "labels: 6 labels arrived since version 1 was trained (policy: 5)" in done.stdout
+    assert len(ws.registry.versions("churn")) == 1  # without --now it only says
 
 
 def test_a_bad_duration_is_refused_naming_the_flag(cli: InProcessCli, churn_home: Path,

@@ -99,7 +99,7 @@ def check(
     from trainforge.workspace import Workspace
 
     console = Console(highlight=False)
-    checked = check_model(Workspace(), name, start=now, asked_by="the CLI")
+    checked = check_model(Workspace(), name, act=now, start=now, asked_by="the CLI")
     state, trigger = checked.state, checked.trigger
     scored = ("no labelled predictions" if state.metric_value is None else
               f"{state.metric} {state.metric_value:.4g} on {state.n_scored} labelled predictions")

@@ -62,12 +62,13 @@ def set_policy(workspace: Workspace, model_name: str, policy: RetrainPolicy, *,
                                      updated_by=updated_by)
 
 
-def check_model(workspace: Workspace, model_name: str, *, start: bool = False,
-                queue: bool = False, asked_by: str | None = None,
+def check_model(workspace: Workspace, model_name: str, *, act: bool = True,
+                start: bool = False, queue: bool = False, asked_by: str | None = None,
                 drifted_features: DriftCount = no_drift_measured,
                 now: datetime | None = None) -> RetrainCheck:
     """Judge ``model_name``'s policy now; retrain when a trigger fires and nothing blocks it,
     or (``start``) when a person asks, whatever the triggers and ``min_interval`` say.
+    ``act=False``: only say what would happen (nothing is recorded or started);
     ``queue``: submit a train job (the server) instead of training here."""
     now = now or datetime.now(UTC)
     settle(workspace, model_name)
@@ -84,8 +85,8 @@ def check_model(workspace: Workspace, model_name: str, *, start: bool = False,
         trigger = Trigger("manual", f"asked by {asked_by or 'a user'}{fired}",
                           "a retrain of this model is already queued or running"
                           if state.in_flight else None)
-    if trigger is None:
-        return RetrainCheck(state, None)
+    if trigger is None or not act:
+        return RetrainCheck(state, trigger)
     if trigger.blocked is not None:
         return RetrainCheck(state, trigger, _skipped(workspace, model_name, trigger, now=now))
     return RetrainCheck(state, trigger, _start(workspace, model_name, policy, trigger,
