@@ -142,12 +142,13 @@ def _add_web_ui(app: FastAPI) -> None:
 
     from fastapi.staticfiles import StaticFiles
 
-    from trainforge.server.ui import actions, feedback_form, login, pages
+    from trainforge.server.ui import actions, feedback_form, login, pages, retrain_form
 
     app.include_router(login.router)
     app.include_router(pages.router)
     app.include_router(actions.router)
     app.include_router(feedback_form.router)
+    app.include_router(retrain_form.router)
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 
