@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from tests._cli import InProcessCli
 from tests.monitoring._served import churn_home, copy_home, serve_and_label
+
 from trainforge.store.datasets import get_dataset
 from trainforge.store.runs import get_run
 
