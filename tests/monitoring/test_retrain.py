@@ -22,7 +22,7 @@ from trainforge.errors import (
     OriginalDataGone,
     UnrebuildableColumn,
 )
-from trainforge.jobs.retrain import check_model, set_policy
+from trainforge.jobs.retrain import check_model, set_policy, settle
 from trainforge.monitoring.retrain import RetrainState, due, feedback_metric, gather_state
 from trainforge.monitoring.retrain_data import build_retrain_data
 from trainforge.store import jobs as job_store
@@ -249,3 +249,17 @@ def test_original_data_that_is_gone_is_refused_unless_the_policy_allows_feedback
     finally:
         moved.rename(source)
     assert data.n_rows == 3 and data.notes[0].startswith("trained on the feedback alone")
+
+
+def test_a_finished_retrain_job_makes_its_version_the_challenger(churn_home: Path,
+                                                                 tmp_path: Path):
+    ws = copy_home(churn_home, tmp_path)
+    serve_and_label(ws, n_rows=5)
+    event = check_model(ws, "churn", start=True, queue=True).event
+    assert event is not None
+    with ws.engine.begin() as connection:  # as the worker records a finished train job
+        connection.execute(sa.update(jobs).where(jobs.c.id == event["job_id"]).values(
+            status="succeeded", result={"model": "churn:1"}))
+    settle(ws, "churn")
+    assert retrain_store.get_event(ws, event["id"])["outcome"] == "succeeded"
+    assert "challenger" in ws.registry.versions("churn")[0].aliases
