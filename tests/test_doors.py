@@ -23,6 +23,10 @@ NOT_JOBS = {
     "server": "is the server itself",
     "feedback": "POST /v1/models/{name}/feedback and the deployments page's label upload "
                 "record labels at once (no job: a batch is at most 10,000 labels)",
+    "policy set": "PUT /api/v1/models/{name}/retrain-policy and the model page's form",
+    "policy show": "GET /api/v1/models/{name}/retrain-policy; the model page shows it",
+    "policy check": "with --now, POST /api/v1/models/{name}/retrain and the model page's "
+                    "button queue the ordinary train job kind (no job kind of its own)",
     "data profile": "POST /api/v1/datasets profiles every upload; the dataset page shows it",
     "algorithms list": "reads the catalog",
     "models list": "GET /api/v1/models",

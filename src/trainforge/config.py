@@ -9,11 +9,13 @@ the field keeps its unit in its name, ``time_budget_s``, which stored runs use.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -221,6 +223,10 @@ class ServerConfig(BaseModel, frozen=True, extra="forbid"):
             return None
         return CostRate(per_cpu_hour=self.cost_per_cpu_hour, currency=self.cost_currency)
 
+    # how often the retraining policies are checked: a minute is well under any sensible
+    # min_interval (default 1h), and a check reads only the store and the day's log files
+    policy_check_s: float = Field(default=60.0, gt=0)
+
 
 class RLTrainConfig(BaseModel, frozen=True, extra="forbid"):
     """Everything that decides a reinforcement-learning run; a run is repeated from it."""
@@ -243,3 +249,81 @@ class RLTrainConfig(BaseModel, frozen=True, extra="forbid"):
     episodes: WholeNumber = Field(default=20, gt=0, le=MAX_EPISODES,
                                   description="evaluation episodes (mean ± std return)")
     checkpoint_every: PositiveInt = 10_000  # timesteps; a kill loses at most this many
+
+
+# ---- continuous learning: when and on what a deployed model is retrained --------------------
+_DURATION = re.compile(r"(\d{1,6})([smhdw])")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+MAX_RETRAIN_ROWS = 10_000_000  # latest:N past this is a typo
+
+
+def duration_s(text: str) -> float:
+    """Seconds in a duration as the policy writes it: ``90s``, ``30m``, ``12h``, ``7d``, ``2w``."""
+    found = _DURATION.fullmatch(text.strip())
+    if found is None or int(found[1]) == 0:
+        raise ValueError(f"{text!r} is not a duration; write a whole number above 0 and a unit "
+                         "(s, m, h, d or w), e.g. 12h or 7d")
+    return float(int(found[1]) * _UNIT_S[found[2]])
+
+
+def _duration(text: str) -> str:
+    duration_s(text)
+    return text.strip()
+
+
+def _train_on(text: str) -> str:
+    text = text.strip()
+    kind, _, value = text.partition(":")
+    if text == "original+feedback":
+        return text
+    if kind == "window" and value:
+        return f"window:{_duration(value)}"
+    if kind == "latest" and value.isdigit() and 0 < int(value) <= MAX_RETRAIN_ROWS:
+        return f"latest:{int(value)}"
+    raise ValueError(f"{text!r} is not original+feedback, window:DURATION (e.g. window:30d) "
+                     f"or latest:N (N from 1 to {MAX_RETRAIN_ROWS:,})")
+
+
+Duration = Annotated[str, Field(max_length=20), AfterValidator(_duration)]
+TrainOn = Annotated[str, Field(max_length=40), AfterValidator(_train_on)]
+
+
+class RetrainPolicy(BaseModel):
+    """When a model is retrained on its feedback, on what, and how often at most. Any trigger
+    that is set may fire; none set: it is retrained only when asked (`policy check --now`).
+    Its range of ``metric_floor`` depends on the model's metric and is checked against it
+    (``monitoring.retrain.check_policy``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    drifted_features: WholeNumber | None = Field(
+        default=None, ge=1, le=MAX_COLUMNS,
+        description="retrain when at least this many features drift in the latest window")
+    metric_floor: Number | None = Field(
+        default=None, description="retrain when the model's metric on labelled feedback is "
+                                  "worse than this (below it; above it for an error such as "
+                                  "rmse)")
+    new_labels: WholeNumber | None = Field(
+        default=None, ge=1, le=MAX_RETRAIN_ROWS,
+        description="retrain once this many labels arrived since the model was trained")
+    every: Duration | None = Field(default=None, description="retrain on a schedule: 12h, 7d")
+    train_on: TrainOn = Field(
+        default="original+feedback",
+        description="original+feedback (the training data plus the labelled feedback), "
+                    "window:30d (the feedback of the last 30 days) or latest:N (the N newest "
+                    "labelled rows)")
+    feedback_only_if_original_gone: bool = Field(
+        default=False, description="with original+feedback: train on the feedback alone when "
+                                   "the original training data is gone or changed (else "
+                                   "refuse)")
+    min_interval: Duration = Field(default="1h", description="never retrain more often")
+    max_cpu_hours_per_day: Number | None = Field(
+        default=None, gt=0, le=24 * 1024,
+        description="cost cap: CPU-hours this model's retrains may use per day (UTC)")
+    enabled: bool = Field(default=True, description="whether the server checks it")
+    time_budget_s: Number = Field(default=60.0, gt=0, le=MAX_TIME_BUDGET_S, alias="time_budget",
+                                  description="seconds for each retraining run")
+    trials: WholeNumber | None = Field(
+        default=None, gt=0, le=MAX_TRIALS,
+        description="run exactly N search trials (reproducible) instead of a budget")
+    seed: Seed = 0

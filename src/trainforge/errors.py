@@ -534,3 +534,46 @@ class HashedIdColumn(TrainforgeError):
         super().__init__(f"id column {column!r} is logged hashed by deployment {deployment!r} "
                          "(its log policy), so labels cannot be matched by its values; send "
                          "the request ids the predictions answered (X-Request-Id) instead")
+
+
+# ---- monitoring: retraining ------------------------------------------------------------------
+class RetrainRefused(TrainforgeError):
+    """A retrain that cannot build its data as its policy says; nothing was queued."""
+
+    http_status = 409
+
+
+class UnrebuildableColumn(RetrainRefused):
+    """A model input that a deployment's log policy excludes or hashes: it cannot be read back
+    to train on."""
+
+    def __init__(self, column: str, deployment: str, how: str) -> None:
+        super().__init__(f"input {column!r} is {how} by deployment {deployment!r}'s log policy, "
+                         "so its logged predictions cannot be turned back into training rows; "
+                         f"deploy it with a log policy that keeps {column!r} in full, or "
+                         "retrain from a file with `trainforge train`")
+
+
+class NoFeedbackToTrainOn(RetrainRefused):
+    def __init__(self, model_name: str, detail: str) -> None:
+        super().__init__(f"model {model_name!r}: {detail}; send labels for its logged "
+                         "predictions (`trainforge feedback`) before retraining on them")
+
+
+class OriginalDataGone(RetrainRefused):
+    """``original+feedback`` whose original training data is missing or changed."""
+
+    def __init__(self, source: str, detail: str) -> None:
+        super().__init__(f"the original training data {source} {detail}; restore it, or set "
+                         "the policy's feedback_only_if_original_gone (--feedback-only-if-"
+                         "original-gone) or train_on window:DURATION / latest:N to train on "
+                         "the feedback alone")
+
+
+class NoRetrainPolicy(TrainforgeError):
+    http_status = 404
+
+    def __init__(self, model_name: str) -> None:
+        super().__init__(f"model {model_name!r} has no retraining policy; set one with "
+                         f"`trainforge policy set {model_name} --new-labels N` or PUT "
+                         f"/api/v1/models/{model_name}/retrain-policy")

@@ -17,6 +17,7 @@ from trainforge.cli import (
     feedback_cmd,
     models_cmd,
     monitor_cmd,
+    policy_cmd,
     predict_cmd,
     rl_cmd,
     runs_cmd,
@@ -42,6 +43,7 @@ app.command("server")(server_cmd.server)
 app.command("feedback")(feedback_cmd.feedback)
 app.command("monitor")(monitor_cmd.monitor)
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(data_cmd.algorithms_app, name="algorithms")

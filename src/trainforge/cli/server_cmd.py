@@ -41,6 +41,9 @@ def server(
     cost_currency: Annotated[str, typer.Option(
         "--cost-currency", envvar="TRAINFORGE_COST_CURRENCY",
         help="the currency of --cost-per-cpu-hour (ISO 4217: USD, EUR)")] = "USD",
+    policy_check_s: Annotated[float, typer.Option(
+        "--policy-check-s", help="seconds between checks of the retraining policies "
+                                 "(`trainforge policy set`)")] = 60.0,
 ) -> None:
     """Serve the platform: the API under /api/v1 (docs at /docs), the web UI, and job workers.
 
@@ -60,7 +63,7 @@ def server(
                             max_table_mb=max_table_mb, max_table_rows=max_table_rows,
                             max_records=max_records, heartbeat_s=heartbeat_s,
                             stale_after_s=stale_after_s, cost_per_cpu_hour=cost_per_cpu_hour,
-                            cost_currency=cost_currency)
+                            cost_currency=cost_currency, policy_check_s=policy_check_s)
     workspace = Workspace()
     console = Console(soft_wrap=True, highlight=False)
     _first_start(workspace, console)

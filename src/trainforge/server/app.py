@@ -31,6 +31,7 @@ from trainforge.server.api import (
     jobs,
     models,
     monitoring,
+    retrain,
     runs,
     tokens,
     usage,
@@ -46,6 +47,7 @@ from trainforge.server.deployments import (
     document_predictions,
 )
 from trainforge.server.login_limits import LoginThrottle
+from trainforge.server.policy_checker import PolicyChecker
 from trainforge.serving.app import without_telemetry
 from trainforge.serving.docs import serve_docs
 from trainforge.serving.metrics import CONTENT_TYPE
@@ -85,18 +87,22 @@ def _identity_router() -> APIRouter:
 @asynccontextmanager
 async def _following_deployments(app: FastAPI) -> AsyncIterator[None]:
     """While the server runs, its deployments follow the store's (other processes deploy),
-    what serving them costs is written to the store, its prediction log writes and its drift
-    gauges refresh; at shutdown what the log has queued is written."""
+    what serving them costs is written to the store, its prediction log writes, its drift
+    gauges refresh and its retraining policies are checked; at shutdown what the log has
+    queued is written."""
     deployments: Deployments = app.state.deployments
     usage = UsageFlusher(app.state.workspace, deployments.router.metrics,
                          served=lambda: {n: m.ref for n, m in deployments.router.served.items()})
+    checker = PolicyChecker(app.state.workspace, every_s=app.state.config.policy_check_s)
     app.state.prediction_log.start()
     deployments.follow()
     usage.start()
     app.state.drift_gauges.start()
+    checker.start()
     try:
         yield
     finally:
+        checker.stop()
         app.state.drift_gauges.stop()
         deployments.stop_following()
         usage.stop()
@@ -130,6 +136,7 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None, 
     app.include_router(models.router(), prefix=API)
     app.include_router(tokens.router(), prefix=API)
     app.include_router(deployments_api.router(), prefix=API)
+    app.include_router(retrain.router(), prefix=API)
     app.include_router(feedback.router())
     app.include_router(usage.router(), prefix=API)
     app.include_router(monitoring.router(), prefix=API)
@@ -170,7 +177,7 @@ def _add_web_ui(app: FastAPI) -> None:
 
     from fastapi.staticfiles import StaticFiles
 
-    from trainforge.server.ui import actions, feedback_form, login, pages, usage
+    from trainforge.server.ui import actions, feedback_form, login, pages, retrain_form, usage
     from trainforge.server.ui import monitoring as monitoring_page
 
     app.include_router(login.router)
@@ -179,6 +186,7 @@ def _add_web_ui(app: FastAPI) -> None:
     app.include_router(monitoring_page.router)
     app.include_router(actions.router)
     app.include_router(feedback_form.router)
+    app.include_router(retrain_form.router)
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 

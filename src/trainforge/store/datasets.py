@@ -29,14 +29,16 @@ class DatasetRecord(TypedDict):
     schema: dict[str, str]  # column -> its kind
     profile: dict[str, Any] | None  # JSON: the profile, when one was recorded
     created_at: datetime
+    lineage: dict[str, Any] | None  # where trainforge built it from (a retrain's feedback)
 
 
 def record_dataset(ws: StoreHandle, dataset: Dataset,
-                   profile: dict[str, Any] | None = None) -> int:
+                   profile: dict[str, Any] | None = None, *,
+                   lineage: dict[str, Any] | None = None) -> int:
     """Store ``dataset`` once per fingerprint and return its id.
 
     Recording the same content again returns the first id; a profile given later is kept if
-    the first recording had none.
+    the first recording had none. ``lineage``: what trainforge built the dataset from.
     """
     row = {
         "fingerprint": dataset.fingerprint,
@@ -46,6 +48,7 @@ def record_dataset(ws: StoreHandle, dataset: Dataset,
         "schema": {column: str(kind) for column, kind in dataset.schema.items()},
         "profile": None if profile is None else to_json_value(profile, where="profile"),
         "created_at": utc_now(),
+        "lineage": None if lineage is None else to_json_value(lineage, where="lineage"),
     }
     try:
         return _insert_or_find(ws, row)
@@ -89,4 +92,5 @@ def get_datasets(ws: StoreHandle, dataset_ids: Iterable[int]) -> dict[int, Datas
 def _dataset_record(row: sa.Row[Any]) -> DatasetRecord:
     return DatasetRecord(id=row.id, fingerprint=row.fingerprint, source=row.source,
                          n_rows=row.n_rows, n_columns=row.n_columns, schema=row.schema,
-                         profile=row.profile, created_at=row.created_at)
+                         profile=row.profile, created_at=row.created_at,
+                         lineage=row.lineage)

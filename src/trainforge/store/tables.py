@@ -29,6 +29,9 @@ datasets = sa.Table(
     sa.Column("schema", sa.JSON, nullable=False),
     sa.Column("profile", sa.JSON, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # where a dataset built by trainforge came from (a retrain's feedback: its deployments,
+    # time window, labels and parent dataset); null for a file a user gave
+    sa.Column("lineage", sa.JSON, nullable=True),
 )
 
 runs = sa.Table(
@@ -235,4 +238,31 @@ deployment_usage = sa.Table(
     sa.Column("cpu_s", sa.Float, nullable=False),  # CPU time spent answering its requests
     sa.Column("peak_memory_mb", sa.Float, nullable=True),  # of the process serving it
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# ---- continuous learning: each model's retraining policy, and every decision it made --------
+retrain_policies = sa.Table(
+    "retrain_policies", metadata,
+    sa.Column("model_name", sa.String(100), primary_key=True),
+    sa.Column("policy", sa.JSON, nullable=False),  # config.RetrainPolicy, by its users' names
+    sa.Column("updated_by", sa.String(100), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+RETRAIN_OUTCOMES = ("queued", "succeeded", "failed", "skipped")
+
+retrain_events = sa.Table(
+    "retrain_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_name", sa.String(100), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("trigger", sa.String(20), nullable=False),  # drift, metric, labels, schedule, manual
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("job_id", sa.String(32), nullable=True),  # the queued train job (server)
+    sa.Column("run_id", sa.String(32), nullable=True),  # the training run, once known
+    sa.Column("dataset_id", sa.Integer, sa.ForeignKey("datasets.id"), nullable=True),
+    sa.Column("model_version", sa.Integer, nullable=True),  # the challenger it registered
+    sa.Column("outcome", sa.String(20), nullable=False),
+    sa.CheckConstraint(sa.column("outcome").in_(RETRAIN_OUTCOMES), name="outcome"),
+    sa.Index("ix_retrain_events_model_name_at", "model_name", "at"),
 )

@@ -1,5 +1,5 @@
-"""After deployment: each deployment's log policy, the feedback labels, and what jobs and
-deployments cost.
+"""After deployment: each deployment's log policy, the feedback labels, what jobs and
+deployments cost, and the retraining policies with their decisions.
 
 Revision ID: 0005
 Revises: 0004
@@ -55,8 +55,41 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("deployment", "day", "process", name="pk_deployment_usage"),
     )
 
+    op.add_column("datasets", sa.Column("lineage", sa.JSON, nullable=True))
+    op.create_table(
+        "retrain_policies",
+        sa.Column("model_name", sa.String(100), nullable=False),
+        sa.Column("policy", sa.JSON, nullable=False),
+        sa.Column("updated_by", sa.String(100), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("model_name", name="pk_retrain_policies"),
+    )
+    op.create_table(
+        "retrain_events",
+        sa.Column("id", sa.Integer, nullable=False, autoincrement=True),
+        sa.Column("model_name", sa.String(100), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("trigger", sa.String(20), nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("job_id", sa.String(32), nullable=True),
+        sa.Column("run_id", sa.String(32), nullable=True),
+        sa.Column("dataset_id", sa.Integer, nullable=True),
+        sa.Column("model_version", sa.Integer, nullable=True),
+        sa.Column("outcome", sa.String(20), nullable=False),
+        sa.CheckConstraint("outcome IN ('queued', 'succeeded', 'failed', 'skipped')",
+                           name="ck_retrain_events_outcome"),
+        sa.ForeignKeyConstraint(["dataset_id"], ["datasets.id"],
+                                name="fk_retrain_events_dataset_id_datasets"),
+        sa.PrimaryKeyConstraint("id", name="pk_retrain_events"),
+    )
+    op.create_index("ix_retrain_events_model_name_at", "retrain_events", ["model_name", "at"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_retrain_events_model_name_at", table_name="retrain_events")
+    op.drop_table("retrain_events")
+    op.drop_table("retrain_policies")
+    op.drop_column("datasets", "lineage")
     op.drop_table("deployment_usage")
     op.drop_column("jobs", "peak_memory_mb")
     op.drop_column("jobs", "cpu_s")

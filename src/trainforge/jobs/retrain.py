@@ -1,0 +1,205 @@
+"""Retraining by policy: check a model's policy, and when a trigger fires (or a person asks)
+build its data and start an ordinary training job whose new version gets the alias
+``challenger`` (it is not deployed: comparing it with the champion comes next).
+
+On the platform server the retrain is a queued ``train`` job submitted by ``policy:NAME``;
+from the CLI without a server it runs here, in this process. Every decision is a
+``retrain_events`` row: queued (then succeeded or failed), or skipped and why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from trainforge.config import RetrainPolicy, TrainConfig
+from trainforge.errors import NoRetrainPolicy, RetrainRefused, TrainforgeError
+from trainforge.monitoring.retrain import (
+    DriftCount,
+    RetrainState,
+    Trigger,
+    check_policy,
+    due,
+    gather_state,
+    no_drift_measured,
+)
+from trainforge.monitoring.retrain_data import RetrainData, build_retrain_data
+from trainforge.store import jobs as job_store
+from trainforge.store import retrain as retrain_store
+from trainforge.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+CHALLENGER = "challenger"
+
+
+@dataclass(frozen=True)
+class RetrainCheck:
+    """What a check found and did: the facts, the trigger (None: nothing due), and the event
+    it recorded (None when nothing was due or the same skip was recorded last)."""
+
+    state: RetrainState
+    trigger: Trigger | None
+    event: retrain_store.RetrainEvent | None = None
+
+
+def stored_policy(workspace: Workspace, model_name: str) -> RetrainPolicy | None:
+    record = retrain_store.get_policy(workspace, model_name)
+    return None if record is None else RetrainPolicy(**record["policy"])
+
+
+def set_policy(workspace: Workspace, model_name: str, policy: RetrainPolicy, *,
+               updated_by: str | None) -> retrain_store.PolicyRecord:
+    """Store ``policy`` for ``model_name`` once it fits the model (ModelNotFound: no such
+    model; InvalidField: a floor outside its metric's range)."""
+    versions = workspace.registry.versions(model_name)
+    check_policy(policy, workspace.registry.show(f"{model_name}:{versions[-1].version}"))
+    return retrain_store.save_policy(workspace, model_name,
+                                     policy.model_dump(mode="json", by_alias=True),
+                                     updated_by=updated_by)
+
+
+def check_model(workspace: Workspace, model_name: str, *, act: bool = True,
+                start: bool = False, queue: bool = False, asked_by: str | None = None,
+                drifted_features: DriftCount = no_drift_measured,
+                now: datetime | None = None) -> RetrainCheck:
+    """Judge ``model_name``'s policy now; retrain when a trigger fires and nothing blocks it,
+    or (``start``) when a person asks, whatever the triggers and ``min_interval`` say.
+    ``act=False``: only say what would happen (nothing is recorded or started);
+    ``queue``: submit a train job (the server) instead of training here."""
+    now = now or datetime.now(UTC)
+    settle(workspace, model_name)
+    policy = stored_policy(workspace, model_name)
+    if policy is None:
+        if not start:
+            raise NoRetrainPolicy(model_name)
+        policy = RetrainPolicy()
+    state = gather_state(workspace, workspace.prediction_log, model_name,
+                         drifted_features=drifted_features, now=now)
+    trigger = due(policy, state, now=now)
+    if start:
+        fired = f"; the policy would also retrain: {trigger.reason}" if trigger else ""
+        trigger = Trigger("manual", f"asked by {asked_by or 'a user'}{fired}",
+                          "a retrain of this model is already queued or running"
+                          if state.in_flight else None)
+    if trigger is None or not act:
+        return RetrainCheck(state, trigger)
+    if trigger.blocked is not None:
+        return RetrainCheck(state, trigger, _skipped(workspace, model_name, trigger, now=now))
+    return RetrainCheck(state, trigger, _start(workspace, model_name, policy, trigger,
+                                              state=state, queue=queue, now=now))
+
+
+def _skipped(workspace: Workspace, model_name: str, trigger: Trigger, *,
+             now: datetime) -> retrain_store.RetrainEvent | None:
+    """Record a skip, unless the model's latest event is this same skip (the server checks
+    every minute: one row per reason, not one per check)."""
+    reason = f"{trigger.reason}; skipped: {trigger.blocked}"
+    latest = retrain_store.list_events(workspace, model_name, limit=1)
+    if latest and latest[0]["outcome"] == "skipped" and latest[0]["reason"] == reason:
+        return None
+    event_id = retrain_store.record_event(workspace, model_name=model_name,
+                                          trigger=trigger.trigger, reason=reason,
+                                          outcome="skipped", at=now)
+    return _event(workspace, event_id)
+
+
+def _start(workspace: Workspace, model_name: str, policy: RetrainPolicy, trigger: Trigger, *,
+           state: RetrainState, queue: bool, now: datetime) -> retrain_store.RetrainEvent:
+    submitted_by = f"policy:{model_name}"
+    manifest = workspace.registry.show(f"{model_name}:{state.version}")
+    try:
+        data = build_retrain_data(workspace, workspace.prediction_log, manifest, policy,
+                                  now=now, submitted_by=submitted_by)
+    except RetrainRefused as refused:  # recorded: it counts for min_interval, not retried at once
+        retrain_store.record_event(workspace, model_name=model_name, trigger=trigger.trigger,
+                                   reason=f"{trigger.reason}; refused: {refused}",
+                                   outcome="failed", at=now)
+        raise
+    config = _train_config(policy, manifest, data)
+    if queue:
+        job_id = job_store.submit_job(workspace, kind="train", config={
+            "dataset": data.upload_id, "dataset_name": data.path.name,
+            "train": config.model_dump(mode="json", exclude={"data"})},
+            submitted_by=submitted_by)
+        event_id = retrain_store.record_event(
+            workspace, model_name=model_name, trigger=trigger.trigger, reason=trigger.reason,
+            outcome="queued", job_id=job_id, dataset_id=data.dataset_id, at=now)
+        return _event(workspace, event_id)
+    event_id = retrain_store.record_event(
+        workspace, model_name=model_name, trigger=trigger.trigger, reason=trigger.reason,
+        outcome="queued", dataset_id=data.dataset_id, at=now)
+    return _train_here(workspace, model_name, config, event_id=event_id)
+
+
+def _train_config(policy: RetrainPolicy, manifest: Mapping[str, Any],
+                  data: RetrainData) -> TrainConfig:
+    """The model's own target, name and metric, the policy's budget, trials and seed."""
+    return TrainConfig(data=str(data.path), target=data.target, name=str(manifest["name"]),
+                       metric=str(manifest["task"]["metric"]), time_budget=policy.time_budget_s,
+                       trials=policy.trials, seed=policy.seed)
+
+
+def _train_here(workspace: Workspace, model_name: str, config: TrainConfig, *,
+                event_id: int) -> retrain_store.RetrainEvent:
+    from trainforge.jobs.train import run_training
+
+    try:
+        outcome = run_training(config, workspace=workspace)
+    except BaseException as error:  # Ctrl-C too: the event must not stay queued for ever
+        retrain_store.finish_event(workspace, event_id, outcome="failed",
+                                   reason=f"training failed: {error}")
+        raise
+    version = outcome.version.version
+    workspace.registry.alias(model_name, version, CHALLENGER)
+    retrain_store.finish_event(workspace, event_id, outcome="succeeded",
+                               run_id=outcome.run_id, model_version=version)
+    return _event(workspace, event_id)
+
+
+def settle(workspace: Workspace, model_name: str) -> None:
+    """Record how the model's queued retrain jobs ended, and give a finished one's version
+    the alias ``challenger``."""
+    for event in retrain_store.list_events(workspace, model_name, limit=100, outcome="queued"):
+        if event["job_id"] is None:
+            continue  # trained in a process that still runs it (or died: see below)
+        job = job_store.get_job(workspace, event["job_id"])
+        if job["status"] == "succeeded":
+            ref = str((job["result"] or {}).get("model", ""))
+            version = int(ref.rpartition(":")[2]) if ref.rpartition(":")[2].isdigit() else None
+            if version is not None:
+                workspace.registry.alias(model_name, version, CHALLENGER)
+            retrain_store.finish_event(workspace, event["id"], outcome="succeeded",
+                                       run_id=job["run_id"], model_version=version)
+        elif job["status"] in ("failed", "cancelled"):
+            retrain_store.finish_event(workspace, event["id"], outcome="failed",
+                                       run_id=job["run_id"],
+                                       reason=f"{event['reason']}; job {job['status']}: "
+                                              f"{job['error'] or 'no error recorded'}")
+
+
+def check_all(workspace: Workspace, *, drifted_features: DriftCount = no_drift_measured,
+              now: datetime | None = None) -> list[RetrainCheck]:
+    """Check every enabled policy once, queueing the retrains that are due (the server's
+    background check). A model whose check fails is logged and the others still checked."""
+    for model_name in retrain_store.models_with_queued(workspace):  # with a policy or not
+        settle(workspace, model_name)
+    checks = []
+    for record in retrain_store.list_policies(workspace):
+        if not record["policy"].get("enabled", True):
+            continue
+        try:
+            checks.append(check_model(workspace, record["model_name"], queue=True,
+                                      drifted_features=drifted_features, now=now))
+        except TrainforgeError as error:  # recorded as an event where it was a decision
+            log.warning("retraining policy of %s: %s", record["model_name"], error)
+        except Exception:
+            log.exception("checking the retraining policy of %s failed", record["model_name"])
+    return checks
+
+
+def _event(workspace: Workspace, event_id: int) -> retrain_store.RetrainEvent:
+    return retrain_store.get_event(workspace, event_id)
