@@ -87,8 +87,8 @@ class ColumnPrivacy:
         """Every kind is inside free text: masking keeps the column's other words."""
         return all(f.in_text for f in self.found)
 
-    def describe(self) -> str:
-        """One sentence for a warning, a report or a manifest; its example is masked."""
+    def holdings(self) -> str:
+        """What it holds, as a sentence's predicate; its examples are masked."""
         parts = []
         for f in self.found:
             if f.in_text:
@@ -97,7 +97,11 @@ class ColumnPrivacy:
             else:
                 parts.append(f"holds {f.kind.described} (confidence {f.confidence:.2f}, e.g. "
                              f"{f.example})")
-        return f"column {self.column!r} " + "; it also ".join(parts)
+        return "; it also ".join(parts)
+
+    def describe(self) -> str:
+        """One sentence for a warning, a report or a manifest."""
+        return f"column {self.column!r} {self.holdings()}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"kinds": [f.to_dict() for f in self.found], "summary": self.describe()}
