@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 import trainforge as tf
 from trainforge.model import TrainedModel
 from trainforge.serving.app import create_app
+from trainforge.serving.served import ServedModel
 from trainforge.workspace import Workspace
 
 # the ip decides the label: a model that sees the right hash for a raw ip predicts it exactly
@@ -25,6 +26,8 @@ def table(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ip = rng.choice(IPS, 160)
     frame = pd.DataFrame({"ip": ip, "noise": rng.normal(size=160),
                           "email": [f"user{i}@example.com" for i in range(160)],
+                          "note": [f"call me on 555-234-{1000 + i}" if i % 3 else "all fine"
+                                   for i in range(160)],
                           "label": np.where(np.isin(ip, IPS[:2]), "yes", "no")})
     path = tmp_path_factory.mktemp("pii") / "people.csv"
     frame.to_csv(path, index=False)
@@ -52,7 +55,7 @@ def dropped(table: Path, workspace: Workspace) -> TrainedModel:
 
 
 def raw_rows() -> pd.DataFrame:
-    return pd.DataFrame({"ip": IPS * 2, "noise": 0.0})
+    return pd.DataFrame({"ip": IPS * 2, "noise": 0.0, "note": "call me on 555-234-9999"})
 
 
 def test_drop_removes_the_column_from_the_models_features(dropped: TrainedModel):
@@ -93,3 +96,9 @@ def test_the_served_model_predicts_what_the_loaded_one_does(hashed, workspace):
 def test_a_hashed_columns_raw_values_are_nowhere_in_the_package(hashed: TrainedModel):
     files = b"".join(p.read_bytes() for p in hashed.loaded.path.iterdir() if p.is_file())
     assert not [ip for ip in IPS if ip.encode() in files]
+
+
+def test_a_model_with_masked_inputs_is_served_by_its_own_predict(table, workspace):
+    # the compiled plans read raw values: only the model's predict masks them first
+    trained(table, workspace, "mask")
+    assert ServedModel(workspace.registry.load("people-mask")).compiled is None
