@@ -56,6 +56,14 @@ def test_each_kind_is_not_found_when_its_check_fails(kind, valid, broken):
     assert kind not in kinds_in(f"see {broken} today")
 
 
+def test_an_iban_failing_its_check_is_not_taken_for_a_phone_or_a_card():
+    assert kinds_in("pay to DE42 3915 0008 0636 0837 72 today") == set()
+
+
+def test_nine_bare_digits_in_text_are_not_a_phone():
+    assert kinds_in("order 038836859 shipped") == set()
+
+
 def test_sixteen_digit_numbers_failing_luhn_are_not_a_card_column():
     numbers = [4_000_000_000_000_000 + 10 * i + 1 + (i % 9) for i in range(200)]
     failing = [n for n in numbers if n % 10 != _luhn_digit(n // 10)]

@@ -175,11 +175,12 @@ _CODICE_FISCALE = re.compile(r"\b[A-Z]{6}\d{2}[A-EHLMPRST]\d{2}[A-Z]\d{3}[A-Z]\b
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])")
 _IPV6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 # international (+CC …), North American (NXX NXX XXXX) and European national (0…) numbers, with
-# separators; a bare run of digits is a phone only in a column headed as phones (privacy.py)
+# separators, or 0 and 9-10 digits (UK, France); other bare runs of digits are phones only in a
+# column headed as phones (privacy.py)
 _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{1,3}[ .-]?(?:\(0\)[ .-]?)?\(?\d{1,4}\)?(?:[ .-]?\d{2,4}){2,4}"
     r"|\(?[2-9]\d{2}\)?[ .-]\d{3}[ .-]\d{4}"
-    r"|0\d{1,4}[ .-]?\d{2,4}(?:[ .-]?\d{2,4}){1,3})(?![\w])")
+    r"|0\d{1,4}[ .-]\d{2,4}(?:[ .-]?\d{2,4}){1,3}|0\d{9,10})(?![\w])")
 _STREET_TYPES = (r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place"
                  r"|Pl|Way|Terrace|Close|Square|Sq|Parkway|Crescent|Highway|Hwy")
 _STREET = re.compile(
@@ -293,10 +294,13 @@ def find_personal(text: str) -> list[Found]:
     text = text[:MAX_CHARS_SCANNED]
     if not any(c.isdigit() or c == "@" or c.isupper() for c in text):
         return []  # every kind has a digit, an @ or a capital letter
+    # an IBAN that fails its check still is no phone or card: its digit groups look like both
+    blocked = [m.span() for m in _IBAN.finditer(text)]
     taken: list[Found] = []
     for kind, finder in _FINDERS.items():
         for start, end in finder(text):
-            if all(end <= f.start or start >= f.end for f in taken):
+            if all(end <= f.start or start >= f.end for f in taken) and (
+                    kind is PersonalKind.IBAN or all(end <= a or start >= b for a, b in blocked)):
                 taken.append(Found(kind, start, end, text[start:end]))
     return sorted(taken, key=lambda f: f.start)
 

@@ -28,6 +28,7 @@ import pandas as pd
 from trainforge.data.dataset import ColumnKind, Dataset
 from trainforge.data.personal_values import (
     WEIGHTS,
+    Found,
     PersonalKind,
     find_personal,
     looks_like_a_name,
@@ -135,9 +136,11 @@ def _sampled_text(column: pd.Series, kind: ColumnKind) -> pd.Series | None:
         return None
 
 
-def _whole_kind(value: str, found: list[Any], hints: frozenset[PersonalKind]
-                ) -> PersonalKind | None:
-    """The kind ``value`` is as a whole cell, if any."""
+def whole_value_kind(value: str, *, hints: frozenset[PersonalKind] = frozenset(),
+                     found: list[Found] | None = None) -> PersonalKind | None:
+    """The kind ``value`` is as a whole cell, if any (``hints``: what its column's header
+    says; ``found``: ``find_personal(value)``, when the caller has it already)."""
+    found = find_personal(value) if found is None else found
     stripped = value.strip().strip(".,;")
     if len(found) == 1 and len(found[0].text) >= len(stripped) - 2:
         return PersonalKind(found[0].kind)
@@ -168,7 +171,7 @@ def scan_column(name: str, kind: ColumnKind, column: pd.Series) -> ColumnPrivacy
     for value, count in values.value_counts().items():  # each distinct value scanned once
         text = str(value)
         found = find_personal(text)
-        matched = _whole_kind(text, found, hints)
+        matched = whole_value_kind(text, hints=hints, found=found)
         if matched is not None:
             whole[matched] = whole.get(matched, 0.0) + count * WEIGHTS[matched]
             examples.setdefault((matched, False), mask_value(matched, text))
