@@ -34,8 +34,8 @@ from pathlib import Path
 import pandas as pd
 
 from trainforge.data.dataset import Dataset
-from trainforge.data.personal_values import PersonalKind, find_personal
 from trainforge.data.person_names import GIVEN_NAMES, SURNAMES
+from trainforge.data.personal_values import PersonalKind, find_personal
 from trainforge.data.privacy import header_hints, scan_privacy, whole_value_kind
 from trainforge.data.profile import profile
 from trainforge.data.read import read_table
@@ -84,11 +84,11 @@ def generators(rng: random.Random) -> dict[str, tuple[PersonalKind, object]]:
                 f"@{rng.choice(['example.com', 'mail.example.org', 'uni.example.ac.uk'])}")
 
     def phone() -> str:
+        area, exchange = f"{rng.randint(2, 9)}{digits(2)}", f"{rng.randint(2, 9)}{digits(2)}"
         return rng.choice([
-            f"+44 20 7946 {digits(4)}", f"({rng.randint(2, 9)}{digits(2)}) "
-            f"{rng.randint(2, 9)}{digits(2)}-{digits(4)}", f"+33 6 {digits(2)} {digits(2)} "
-            f"{digits(2)} {digits(2)}", f"07700 {digits(6)}", f"+49 30 {digits(7)}",
-            f"+1-{rng.randint(2, 9)}{digits(2)}-{rng.randint(2, 9)}{digits(2)}-{digits(4)}"])
+            f"+44 20 7946 {digits(4)}", f"({area}) {exchange}-{digits(4)}",
+            f"+33 6 {digits(2)} {digits(2)} {digits(2)} {digits(2)}", f"07700 {digits(6)}",
+            f"+49 30 {digits(7)}", f"+1-{area}-{exchange}-{digits(4)}"])
 
     def card() -> str:
         number = rng.choice([luhn_complete("4" + digits(14)), luhn_complete("5" + str(
