@@ -91,7 +91,8 @@ def _shown(value: Any) -> str:
 
 
 @pytest.mark.parametrize(("flag", "value"), [("seed", -1), ("trials", 0), ("time_budget", 0),
-                                             ("test_size", 0.95), ("split", "sideways")])
+                                             ("test_size", 0.95), ("split", "sideways"),
+                                             ("pii", "nonsense")])
 def test_the_cli_refuses_what_the_config_refuses_naming_the_flag(flag: str, value: Any):
     with pytest.raises(ConfigError, match=f"--{flag.replace('_', '-')}"):
         build_config({"data": "x.csv", flag: value}, None)
@@ -101,12 +102,18 @@ def test_a_toml_file_takes_every_config_field_by_its_users_spelling(tmp_path: Pa
     values = {"data": "x.csv", "target": "class", "name": "credit", "sql": "select 1",
               "algorithm": "linear", "time_budget": 30.0, "trials": 3, "metric": "roc_auc",
               "seed": 7, "test_size": 0.25, "split": "time", "group_column": "g",
-              "time_column": "t", "init_from": "net@production", "freeze_backbone": True}
+              "time_column": "t", "init_from": "net@production", "freeze_backbone": True,
+              "pii": "hash"}
     assert set(values) == set(CONFIG_FIELDS)
     path = tmp_path / "run.toml"
     path.write_text("".join(f"{key} = {_toml(value)}\n" for key, value in values.items()))
     read = build_config({}, path)
     assert {spelled(k): v for k, v in read.model_dump().items()} == values
+
+
+def test_an_unknown_pii_policy_is_refused_naming_the_choices():
+    with pytest.raises(ConfigError, match=r"--pii: .*'warn', 'drop', 'hash' or 'mask'"):
+        build_config({"data": "x.csv", "pii": "nonsense"}, None)
 
 
 def test_a_toml_files_old_budget_key_is_read_with_a_warning_to_rename_it(tmp_path: Path):

@@ -60,7 +60,7 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
           trials: int | None = None, algorithm: str = "auto", test_size: float = 0.2,
           split: str = "stratified", group_column: str | None = None,
           time_column: str | None = None, sql: str | None = None,
-          init_from: str | None = None, freeze_backbone: bool = False,
+          init_from: str | None = None, freeze_backbone: bool = False, pii: str = "warn",
           resume: str | None = None, workspace: Workspace | None = None,
           observers: Sequence[object] = ()) -> TrainedModel:
     """Find the best model for ``target`` within ``time_budget`` seconds, evaluate it on a
@@ -69,6 +69,8 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
     ``data`` is a table, or a folder of images with one sub-folder per class (``target`` is
     then not needed). ``init_from`` starts a network from a registered one (``NAME@ALIAS``);
     ``resume`` continues an interrupted run by its id, with that run's own settings.
+    ``pii`` says what to do with columns holding personal data: "warn", "drop", "hash" or
+    "mask" them before training.
 
     Example:
         >>> model = tf.train("examples/credit_g.csv", target="class", time_budget=20)
@@ -88,7 +90,8 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
                              trials=trials, algorithm=algorithm, test_size=test_size,
                              split=split,  # type: ignore[arg-type]
                              group_column=group_column, time_column=time_column, sql=sql,
-                             init_from=init_from, freeze_backbone=freeze_backbone)
+                             init_from=init_from, freeze_backbone=freeze_backbone,
+                             pii=pii)  # type: ignore[arg-type]
         outcome = run_training(config, workspace=ws, observers=observers)
     loaded = ws.registry.load(f"{outcome.version.name}:{outcome.version.version}")
     return TrainedModel(loaded, outcome)

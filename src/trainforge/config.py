@@ -56,6 +56,10 @@ Seed = Annotated[WholeNumber, Field(ge=0, le=MAX_SEED, description="random seed"
 # from the class body, and knows it by this older spelling, not `validate_by_name`)
 
 
+# what training does with columns the profile finds personal data in (data/privacy_policy.py)
+PiiPolicy = Literal["warn", "drop", "hash", "mask"]
+
+
 class TrainConfig(BaseModel):
     """Everything that decides a training run; a run can be repeated from it exactly."""
 
@@ -89,6 +93,11 @@ class TrainConfig(BaseModel):
                                   "to start from: its backbone, a new head")
     freeze_backbone: bool = Field(default=False,
                                   description="with init_from: train only the new head")
+    # warn by default: a flag must not silently change what a model learns from; the run,
+    # manifest and report say which columns hold what
+    pii: PiiPolicy = Field(default="warn", description="columns holding personal data: warn, "
+                                                       "or drop, hash or mask them before "
+                                                       "training")
 
 
 class PredictConfig(BaseModel, frozen=True, extra="forbid"):

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from trainforge.data.dataset import ColumnKind
+from trainforge.data.privacy_policy import InputPrivacy
 from trainforge.data.task import Task, TaskKind
 from trainforge.errors import InvalidRequest
 
@@ -153,6 +154,8 @@ class TabularModel:
     task: Task
     features: list[FeatureSpec]
     members: list[Member]
+    # columns hashed or masked at training (--pii): every input goes through the same first
+    inputs: InputPrivacy | None = None
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -165,11 +168,14 @@ class TabularModel:
             return proba
         return np.asarray(member.estimator.predict(matrix), dtype="float64")
 
+    def _private(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return frame if self.inputs is None else self.inputs.apply(frame)
+
     def _blend(self, frame: pd.DataFrame) -> np.ndarray:
         if len(frame) == 0:  # estimators refuse empty input; no rows in, no rows out
             width = (len(self.classes),) if self.task.kind.is_classification else ()
             return np.zeros((0, *width), dtype="float64")
-        prepared = coerce_frame(frame, self.features)
+        prepared = coerce_frame(self._private(frame), self.features)
         total = sum(m.weight for m in self.members)
         blended: np.ndarray | None = None
         with _in_calling_thread(len(prepared)):
@@ -193,7 +199,8 @@ class TabularModel:
         dtype = "float64" if output == "anomaly_score" else "int64"
         if len(frame) == 0:
             return np.zeros(0, dtype=dtype)
-        matrix = member.preprocessor.transform(coerce_frame(frame, self.features))
+        matrix = member.preprocessor.transform(coerce_frame(self._private(frame),
+                                                            self.features))
         return np.asarray(getattr(member.estimator, output)(matrix), dtype=dtype)
 
     def anomaly_score(self, frame: pd.DataFrame) -> np.ndarray:

@@ -18,7 +18,8 @@ def profile(
     sql: Annotated[str | None, typer.Option(help="SQL query; DATA is then a SQLAlchemy URL")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="also save the profile as JSON")] = None,
 ) -> None:
-    """Per-column kinds, missing values, outliers, class balance and columns that leak the target."""
+    """Per-column kinds, missing values, outliers, class balance, columns that leak the target
+    and columns holding personal data (shown masked)."""
     from rich.console import Console
 
     import trainforge

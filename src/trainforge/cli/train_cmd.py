@@ -95,6 +95,9 @@ def train(
                             "backbone, a new head")] = None,
     freeze_backbone: Annotated[bool | None, typer.Option(
         "--freeze-backbone", help="with --init-from: train only the new head")] = None,
+    pii: Annotated[str | None, typer.Option(
+        "--pii", help="columns holding personal data (e-mails, phones, cards, names…): warn, "
+                      "or drop, hash or mask them before training (default: warn)")] = None,
     resume: Annotated[str | None, typer.Option(
         "--resume", help="continue an interrupted run (its id, from `trainforge runs list`) "
                          "from its checkpoints")] = None,
@@ -119,7 +122,8 @@ def train(
             "target": target, "name": name, "time_budget": time_budget, "metric": metric,
             "seed": seed, "trials": trials, "algorithm": algorithm, "split": split,
             "group_column": group_column, "time_column": time_column, "test_size": test_size,
-            "init_from": init_from, "freeze_backbone": freeze_backbone, "sql": sql})
+            "init_from": init_from, "freeze_backbone": freeze_backbone, "pii": pii,
+            "sql": sql})
         return
     if resume is not None:
         _resume(resume, time_budget=time_budget, started_at=started_at)
@@ -129,7 +133,8 @@ def train(
                              "trials": trials, "algorithm": algorithm, "sql": sql,
                              "split": split, "group_column": group_column,
                              "time_column": time_column, "test_size": test_size,
-                             "init_from": init_from, "freeze_backbone": freeze_backbone}, config)
+                             "init_from": init_from, "freeze_backbone": freeze_backbone,
+                             "pii": pii}, config)
     from trainforge.cli.progress import TrainingDisplay
     from trainforge.jobs.train import run_training
     from trainforge.workspace import Workspace

@@ -177,19 +177,21 @@ def write_report(path: Path, *, title: str, task: Task, evaluation: Evaluation,
                  profile: Mapping[str, Any] | None,
                  importance: Sequence[tuple[str, float, float]] | None,
                  model_info: Mapping[str, Any],
-                 learning_curves: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
+                 learning_curves: Mapping[str, Mapping[str, Any]] | None = None,
+                 personal_data: Mapping[str, Any] | None = None) -> Path:
     """Write the report to ``path`` (its folder is created) and return the path.
 
     ``leaderboard``: one mapping per candidate (keys as they come; see ``leaderboard_scores``).
     ``profile``: ``Profile.to_dict()``, shown as it comes. ``model_info``: anything worth
     showing about the model (its algorithms, lineage), shown as nested tables.
     ``learning_curves``: label → a network's ``FitHistory.to_dict()``, drawn per epoch.
+    ``personal_data``: ``{"policy": ..., "columns": {column: what was done}}`` (``--pii``).
     """
     board = leaderboard_scores(leaderboard, task)
     return render_page(
         path, "report.html.j2", title=title, task=task, evaluation=evaluation,
         diagnosis=diagnosis, leaderboard=list(leaderboard), profile=profile,
-        importance=list(importance or []), model_info=model_info,
+        importance=list(importance or []), model_info=model_info, personal_data=personal_data,
         plots=_plots(task, evaluation, importance, board, learning_curves or {}))
 
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from trainforge.algorithms.model import TabularModel
     from trainforge.data.dataset import Dataset
+    from trainforge.data.privacy_policy import PolicyOutcome
     from trainforge.data.profile import Profile
     from trainforge.data.targets import TargetReport
     from trainforge.data.task import Task
@@ -144,6 +145,7 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
     process start, so the budget covers the whole command). ``resume_run``: continue that
     run (same id) from the checkpoints its networks left; see ``resume_training``.
     """
+    from trainforge.data.privacy_policy import apply_policy, new_hash_key
     from trainforge.data.profile import profile as profile_data
     from trainforge.data.read import read_table
     from trainforge.data.splits import train_test_split
@@ -161,21 +163,27 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
     cpu_start = time.process_time()
 
     read_notes: list[str] = []
-    dataset = read_table(config.data, sql=config.sql, notes=read_notes)
-    task = infer_task(dataset, _target_of(config, dataset), metric=config.metric)
+    source = read_table(config.data, sql=config.sql, notes=read_notes)
+    task = infer_task(source, _target_of(config, source), metric=config.metric)
+    # profiled before --pii changes anything: it is the user's table the profile describes
+    data_profile = profile_data(source, target=task.target)
+    privacy = apply_policy(source, data_profile.privacy, policy=config.pii, target=task.target,
+                           key=new_hash_key() if config.pii == "hash" else b"")
+    dataset = privacy.dataset
     frame, target_report = clean_target(dataset, task)
     unlabeled = dataset.frame.loc[dataset.frame[task.target].isna().to_numpy()]
     if worth_trying(task, len(unlabeled)):
         # every cross-validation fold fits each semi-supervised method: they get the most
         clock = dataclasses.replace(clock, search_share=SEMI_SUPERVISED_SEARCH_SHARE)
     features = feature_columns(dataset.schema, task.target, frame=frame, source=dataset.source)
-    data_profile = profile_data(dataset, target=task.target)
-    notify(observers, "on_task", task, [*read_notes, *target_report.notes], data_profile,
-           features)
+    privacy_notes = [f"personal data (--pii {config.pii}): {action}"
+                     for action in privacy.actions.values()]
+    notify(observers, "on_task", task, [*read_notes, *target_report.notes, *privacy_notes],
+           data_profile, features)
     train_frame, test_frame = train_test_split(
         frame, task, test_size=config.test_size, seed=config.seed, strategy=config.split,
         group_column=config.group_column, time_column=config.time_column)
-    dataset_id = record_dataset(workspace, dataset, data_profile.to_dict())
+    dataset_id = record_dataset(workspace, source, data_profile.to_dict())
     with run_lifecycle(workspace, kind="train", config=config, dataset_id=dataset_id,
                        observers=observers, resume_run=resume_run,
                        resume_command=RESUME_COMMAND, cpu_start=cpu_start) as run:
@@ -183,7 +191,7 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
             config, workspace=workspace, observers=observers, clock=clock, run=run,
             dataset=dataset, task=task, frame=frame, train_frame=train_frame,
             test_frame=test_frame, features=features, data_profile=data_profile,
-            target_report=target_report, unlabeled=unlabeled)
+            target_report=target_report, unlabeled=unlabeled, privacy=privacy)
         run.succeeded(outcome.version, metrics=outcome.evaluation.metrics)
     outcome.elapsed_s = time.time() - wall_start
     return outcome
@@ -194,8 +202,8 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                              dataset: Dataset, task: Task, frame: pd.DataFrame,
                              train_frame: pd.DataFrame, test_frame: pd.DataFrame,
                              features: list[str], data_profile: Profile,
-                             target_report: TargetReport, unlabeled: pd.DataFrame
-                             ) -> TrainingOutcome:
+                             target_report: TargetReport, unlabeled: pd.DataFrame,
+                             privacy: PolicyOutcome) -> TrainingOutcome:
     from trainforge.evaluation.importance import permutation_importance
     from trainforge.evaluation.report import learning_curves
     from trainforge.monitoring.reference import build_reference, predicted_labels
@@ -248,8 +256,9 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
              semi.model if semi is not None and semi.model is not None else result.model)
     # the report shows the searched model's curves: its networks early-stopped on validation rows
     curves = learning_curves(result.model)
-    # what monitoring compares traffic with: the rows learned from, and the evaluated model's
-    # predictions on the test split (the refitted one has seen those rows)
+    # what monitoring compares traffic with: the rows learned from (after --pii: the log holds
+    # what the model sees too), and the evaluated model's predictions on the test split (the
+    # refitted one has seen those rows)
     reference = build_reference(frame, final.features, task=task, seed=config.seed,
                                 predictions=predicted_labels(evaluation.predictions, task=task))
     if refitted is not None:
@@ -268,6 +277,10 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                "not refitted (not enough time left): the registered model is the evaluated one"}
     if semi_info is not None:
         lineage["semi_supervised"] = semi_info
+    if privacy.actions:
+        lineage["personal_data"] = {"policy": config.pii, "columns": dict(privacy.actions)}
+    # the model learnt from transformed columns: it transforms every input the same way
+    final.inputs = privacy.inputs
     version = _register(config, workspace=workspace, observers=observers, name=name, task=task,
                         model=final, result=result, evaluation=evaluation, diagnosis=diagnosis,
                         importance=importance, data_profile=data_profile, lineage=lineage,
@@ -326,20 +339,28 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
               reference: dict[str, Any]) -> ModelVersion:
     """Write the report, the profile and the monitoring reference, then the model package with
     them inside."""
+    from trainforge.data.privacy_policy import HASH_KEY_FILE
     from trainforge.evaluation.report import model_info, write_report
     from trainforge.monitoring.reference import REFERENCE_FILE
 
+    personal = lineage.get("personal_data")  # what --pii did, shown in the data section
     with tempfile.TemporaryDirectory(prefix="trainforge-report-") as scratch:
         notify(observers, "on_phase", "writing the report")
         report_file = write_report(
             Path(scratch) / "report.html", title=name, task=task, evaluation=evaluation,
             diagnosis=diagnosis, leaderboard=[asdict(c) for c in result.leaderboard],
             profile=data_profile.to_dict(), importance=importance,
-            model_info=model_info(model, lineage=lineage), learning_curves=curves)
+            model_info=model_info(model, lineage=lineage), learning_curves=curves,
+            personal_data=personal if isinstance(personal, dict) else None)
         profile_file = Path(scratch) / "profile.json"
         data_profile.save_json(profile_file)
         reference_file = Path(scratch) / REFERENCE_FILE
         reference_file.write_text(json.dumps(reference, allow_nan=False), encoding="utf-8")
+        extra_files = {"report.html": report_file, "profile.json": profile_file,
+                       REFERENCE_FILE: reference_file}
+        if model.inputs is not None and model.inputs.hashed:
+            extra_files[HASH_KEY_FILE] = Path(scratch) / HASH_KEY_FILE
+            extra_files[HASH_KEY_FILE].write_bytes(model.inputs.key)
         notify(observers, "on_phase", "registering the model package")
         return workspace.registry.register(
             model, name=name,
@@ -347,8 +368,7 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
                      "validation": {task.metric: result.validation_score},
                      "train": {task.metric: result.train_score}},
             lineage=lineage,
-            extra_files={"report.html": report_file, "profile.json": profile_file,
-                         REFERENCE_FILE: reference_file})
+            extra_files=extra_files)
 
 
 def resume_training(run_id: str, *, workspace: Workspace, observers: Sequence[object] = (),

@@ -80,6 +80,7 @@ def build_manifest(model: TabularModel | PolicyModel, *, name: str, version: int
                    ) -> dict[str, Any]:
     """The manifest as a JSON-ready dict (``files``: name -> {"sha256", "size"})."""
     task = model.task
+    inputs = getattr(model, "inputs", None)  # a table model's; a policy has none
     return {
         "format_version": FORMAT_VERSION,
         "name": name,
@@ -94,6 +95,8 @@ def build_manifest(model: TabularModel | PolicyModel, *, name: str, version: int
                     "python": platform.python_version(), "packages": package_versions()},
         "members": members,
         "files": files,
+        # hashed or masked inputs (--pii); the hash key is a file of the package
+        **({"input_privacy": inputs.to_manifest()} if inputs is not None else {}),
     }
 
 
@@ -134,7 +137,17 @@ def model_from_manifest(manifest: dict[str, Any], directory: Path
                       preprocessor=load(raw["preprocessor"]), estimator=load(raw["estimator"]),
                       weight=float(raw["weight"]))
                for raw in raw_members]
-    return TabularModel(task=task, features=features, members=members)
+    inputs = None
+    if "input_privacy" in manifest:
+        from trainforge.data.privacy_policy import HASH_KEY_FILE, InputPrivacy
+
+        key_file = directory / HASH_KEY_FILE
+        inputs = InputPrivacy.from_manifest(
+            manifest["input_privacy"], key=key_file.read_bytes() if key_file.is_file() else b"")
+        if inputs.hashed and not inputs.key:  # hashes under another key would mislead
+            raise PackageCorrupt(str(key_file), "is missing; the model hashes "
+                                 f"{', '.join(inputs.hashed)} with it")
+    return TabularModel(task=task, features=features, members=members, inputs=inputs)
 
 
 def _is_policy(model: TabularModel | PolicyModel) -> TypeGuard[PolicyModel]:

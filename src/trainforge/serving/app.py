@@ -207,15 +207,17 @@ async def _send_json(send: Send, status: int, payload: bytes, request_id: str) -
 
 class _Logging:
     """Where one route hands its answered requests: the recorder, under a deployment name.
-    Image columns are left out (their bytes are no input a monitor can compare)."""
+    Image columns are left out (their bytes are no input a monitor can compare); columns the
+    model was trained to see hashed or masked (``--pii``) are logged as it sees them."""
 
-    __slots__ = ("deployment", "images", "recorder")
+    __slots__ = ("deployment", "images", "privacy", "recorder")
 
     def __init__(self, recorder: PredictionRecorder, *, deployment: str,
                  model: ServedModel) -> None:
         self.recorder, self.deployment = recorder, deployment
         self.images = frozenset(spec.name for spec in model.signature.features
                                 if spec.dtype == "image")
+        self.privacy = model.loaded.tabular.inputs
 
     def record(self, model: ServedModel, answer: _Answer, *, request_id: str,
                latency_s: float) -> None:
@@ -224,9 +226,11 @@ class _Logging:
         if answer.status != 200 or columns is None or outputs is None:
             return
         try:
-            inputs = columns.values
+            inputs: Mapping[str, Any] = columns.values
             if self.images:
                 inputs = {k: v for k, v in inputs.items() if k not in self.images}
+            if self.privacy is not None:
+                inputs = self.privacy.apply_columns(inputs)
             self.recorder.record(
                 deployment=self.deployment, model=model.loaded.name,
                 version=model.loaded.version, request_id=request_id, inputs=inputs,

@@ -18,6 +18,8 @@ from trainforge.serving.uploads import with_image_bytes
 log = logging.getLogger(__name__)
 
 def _trusted_fast_path(loaded: LoadedModel) -> CompiledModel | None:
+    if loaded.tabular.inputs is not None:  # hashed or masked inputs (--pii): the model's own
+        return None  # predict transforms them first; the compiled plans would not
     compiled = compile_model(loaded.tabular)
     if compiled is None or not verify(compiled, probe_columns(loaded.tabular)):
         return None
