@@ -3,6 +3,7 @@ model trained on hashed values predicts from raw ones wherever it is loaded or s
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,26 @@ def test_the_served_model_predicts_what_the_loaded_one_does(hashed, workspace):
     body = client.post("/v1/models/people/predict",
                        json={"records": raw_rows().to_dict("records")}).json()
     assert body["predictions"] == list(loaded.tabular.predict(raw_rows()))
+
+
+def test_the_prediction_log_holds_a_hashed_column_as_the_model_sees_it(hashed, workspace,
+                                                                       tmp_path: Path):
+    from trainforge.monitoring.prediction_log import PredictionLog, read_predictions
+
+    log = PredictionLog(tmp_path)
+    client = TestClient(create_app({"people": workspace.registry.load("people-hash")},
+                                   recorder=log))
+    assert client.post("/v1/models/people/predict",
+                       json={"records": raw_rows().to_dict("records")}).status_code == 200
+    log.flush()
+    logged = read_predictions(tmp_path, "people")
+    assert len(logged) == len(raw_rows())
+    assert not set(logged["in.ip"]) & set(IPS)  # never the addresses themselves...
+    reference = hashed.loaded.path / "reference.json"
+    shares = json.loads(reference.read_text())["features"]["ip"]["shares"]
+    assert set(logged["in.ip"]) <= set(shares)  # ...but what drift compares with training
+    raw = b"".join(p.read_bytes() for p in tmp_path.rglob("*.parquet"))
+    assert not [ip for ip in IPS if ip.encode() in raw]
 
 
 def test_a_hashed_columns_raw_values_are_nowhere_in_the_package(hashed: TrainedModel):
