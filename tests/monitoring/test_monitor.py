@@ -111,3 +111,28 @@ def test_since_is_a_span_back_from_now_or_an_iso_date_in_utc():
     now = datetime(2026, 3, 10, 12, tzinfo=UTC)
     assert [parse_since("6h", now=now), parse_since("2026-03-01", now=now)] == [
         datetime(2026, 3, 10, 6, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC)]
+
+
+def test_feedback_for_what_trainforge_serve_logged_shows_the_metric_over_time(
+        workspace: Workspace, capsys: pytest.CaptureFixture[str]):
+    # `trainforge serve` keeps no deployment record: its log alone names what answered
+    rows = pd.read_csv(CREDIT)
+    _log(workspace, rows)
+    logged = tf.monitor("credit", window="500", workspace=workspace)
+    assert logged.performance == ()  # no label yet
+    from trainforge.monitoring.prediction_log import read_predictions
+
+    answered = read_predictions(workspace.prediction_log, "credit")
+    truth = rows["class"].tolist()
+    labels = pd.DataFrame({"request_id": answered["request_id"], "row": answered["row"],
+                           "label": [truth[i] for i in range(len(answered))]})
+    outcome = tf.feedback("credit", labels.iloc[:600], workspace=workspace)
+    assert outcome.counts.get("recorded") == 600
+    result = tf.monitor("credit", window="500", workspace=workspace)
+    assert [p.n_rows for p in result.performance] == [500, 100]
+    # the logged "predictions" are the true classes here: the metric must say so
+    assert result.performance[0].value == pytest.approx(1.0)
+    from trainforge.cli.monitor_cmd import render_monitoring
+
+    render_monitoring(result)
+    assert "on the labelled feedback" in capsys.readouterr().out

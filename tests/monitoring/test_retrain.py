@@ -263,3 +263,25 @@ def test_a_finished_retrain_job_makes_its_version_the_challenger(churn_home: Pat
     settle(ws, "churn")
     assert retrain_store.get_event(ws, event["id"])["outcome"] == "succeeded"
     assert "challenger" in ws.registry.versions("churn")[0].aliases
+
+
+def test_the_drift_trigger_reads_what_trainforge_monitor_sees(churn_home: Path, tmp_path: Path):
+    from tests.monitoring._served import deploy
+    from tests.training._tables import table
+
+    from trainforge.data.task import TaskKind
+    from trainforge.monitoring.prediction_log import PredictionLog, new_request_id
+
+    ws = copy_home(churn_home, tmp_path)
+    deploy(ws)
+    frame, _ = table(TaskKind.BINARY, n_rows=300, seed=3)
+    frame["x1"] = frame["x1"] + 10.0  # far outside anything the model was trained on
+    log = PredictionLog(ws.prediction_log)
+    log.record(deployment="churn", model="churn", version=1, request_id=new_request_id(),
+               inputs={f: frame[f].tolist() for f in FEATURES},
+               outputs={"prediction": frame["y"].tolist()}, n_rows=len(frame), latency_s=0.001)
+    log.flush()
+    set_policy(ws, "churn", RetrainPolicy(drifted_features=1), updated_by="ann")
+    check = check_model(ws, "churn", act=False)
+    assert check.trigger is not None and check.trigger.trigger == "drift"
+    assert "features drifted in the latest window" in check.trigger.reason

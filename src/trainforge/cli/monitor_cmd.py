@@ -66,6 +66,13 @@ def render_monitoring(result: Monitoring) -> None:
                       row["tests"], f"{row['missing']:.1%} (training {row['reference_missing']:.1%})",
                       violations)
     console.print(table)
+    if result.performance:
+        point = result.performance[-1]
+        test = result.test_metrics.get(point.metric)
+        console.print(f"{point.metric} on the labelled feedback: {point.value:.4g} in the latest "
+                      f"window ({point.n_rows:,} labelled rows)"
+                      + (f", {test:.4g} on the test split at training" if test is not None
+                         else ""), highlight=False)
     console.print(f"{len(result.windows)} windows; p-values judged at 0.01 / columns compared "
                   "(Bonferroni); a window of up to 1,000 rows is judged by its test (KS, "
                   "chi²), a larger one by its distance (PSI ≥ 0.2, JS ≥ 0.1)", highlight=False)

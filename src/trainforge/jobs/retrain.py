@@ -22,9 +22,9 @@ from trainforge.monitoring.retrain import (
     RetrainState,
     Trigger,
     check_policy,
+    drift_monitor,
     due,
     gather_state,
-    no_drift_measured,
 )
 from trainforge.monitoring.retrain_data import RetrainData, build_retrain_data
 from trainforge.store import jobs as job_store
@@ -64,13 +64,17 @@ def set_policy(workspace: Workspace, model_name: str, policy: RetrainPolicy, *,
 
 def check_model(workspace: Workspace, model_name: str, *, act: bool = True,
                 start: bool = False, queue: bool = False, asked_by: str | None = None,
-                drifted_features: DriftCount = no_drift_measured,
+                drifted_features: DriftCount | None = None,
                 now: datetime | None = None) -> RetrainCheck:
     """Judge ``model_name``'s policy now; retrain when a trigger fires and nothing blocks it,
     or (``start``) when a person asks, whatever the triggers and ``min_interval`` say.
     ``act=False``: only say what would happen (nothing is recorded or started);
-    ``queue``: submit a train job (the server) instead of training here."""
+    ``queue``: submit a train job (the server) instead of training here.
+    ``drifted_features``: the drift trigger's input (by default, `trainforge monitor`'s
+    judgement of each deployment's latest window)."""
     now = now or datetime.now(UTC)
+    if drifted_features is None:
+        drifted_features = drift_monitor(workspace, workspace.registry, workspace.prediction_log)
     settle(workspace, model_name)
     policy = stored_policy(workspace, model_name)
     if policy is None:
@@ -181,7 +185,7 @@ def settle(workspace: Workspace, model_name: str) -> None:
                                               f"{job['error'] or 'no error recorded'}")
 
 
-def check_all(workspace: Workspace, *, drifted_features: DriftCount = no_drift_measured,
+def check_all(workspace: Workspace, *, drifted_features: DriftCount | None = None,
               now: datetime | None = None) -> list[RetrainCheck]:
     """Check every enabled policy once, queueing the retrains that are due (the server's
     background check). A model whose check fails is logged and the others still checked."""

@@ -25,7 +25,7 @@ from trainforge.monitoring.feedback import (
     record_feedback,
 )
 from trainforge.monitoring.logged_requests import find_by_input, logged_inputs, value_key
-from trainforge.monitoring.prediction_log import LogPolicy
+from trainforge.monitoring.prediction_log import LogPolicy, read_predictions
 from trainforge.registry.registry import Registry
 from trainforge.store.deployments import DeploymentRecord, list_deployments
 from trainforge.store.handle import FileStoreHandle
@@ -33,14 +33,34 @@ from trainforge.store.handle import FileStoreHandle
 REQUEST_ID = "request_id"
 
 
-def deployment_and_spec(ws: FileStoreHandle, name: str) -> tuple[DeploymentRecord, LabelSpec]:
-    """Deployment ``name``'s record and what a label of the model it serves must be."""
+def deployment_and_spec(ws: FileStoreHandle, name: str, *,
+                        log_root: Path | None = None) -> tuple[DeploymentRecord, LabelSpec]:
+    """Deployment ``name``'s record and what a label of the model it serves must be.
+
+    ``trainforge serve`` keeps no deployment record: it logs under the model's name. A name
+    with no record but with predictions under ``log_root`` stands for the version that
+    answered last there."""
     found = {row["name"]: row for row in list_deployments(ws)}
-    if name not in found:
+    row = found.get(name) or (_served_without_record(log_root, name) if log_root else None)
+    if row is None:
         raise DeploymentNotFound(name, sorted(found))
-    row = found[name]
     manifest = Registry(ws).show(f"{row['model_name']}:{row['model_version']}")
     return row, LabelSpec.of_task(manifest["task"])
+
+
+def _served_without_record(log_root: Path, name: str) -> DeploymentRecord | None:
+    """What ``trainforge serve`` served under ``name``, from its latest logged row."""
+    try:
+        latest = read_predictions(log_root, name, columns=["time", "row", "model", "version"])
+    except ValueError:  # not a name a log folder can have
+        return None
+    if latest.empty:
+        return None
+    last = latest.iloc[-1]
+    return DeploymentRecord(name=name, model_name=str(last["model"]),
+                            model_version=int(last["version"]), requested=str(last["model"]),
+                            deployed_by=None, created_at=last["time"].to_pydatetime(),
+                            log_policy=None)
 
 
 def _plain(value: Any) -> Any:
@@ -104,7 +124,7 @@ def submit_feedback(ws: FileStoreHandle, log_root: Path, *, deployment: str,
     """Record the labels in ``records`` for deployment ``deployment``'s logged predictions
     (``log_root``: where the workspace logs them); see ``record_feedback``."""
     check_batch_size(len(records))
-    row, spec = deployment_and_spec(ws, deployment)
+    row, spec = deployment_and_spec(ws, deployment, log_root=log_root)
     labels = match_records(records, log_root=log_root, deployment=row, id_column=id_column,
                            label_column=label_column)
     return record_feedback(ws, log_root, deployment=row, labels=labels, spec=spec,

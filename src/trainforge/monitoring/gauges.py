@@ -8,6 +8,7 @@ thread every ``REFRESH_EVERY_S`` (never per scrape: a scrape only reads the last
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,19 +40,24 @@ class DriftGauges:
     def refresh(self) -> None:
         """Recompute every deployment's gauges from its latest window."""
         since = datetime.now(UTC) - LOOK_BACK
-        drift, drifted = [], []
+        drift, drifted, scored = [], [], []
         for record in list_deployments(self.store):
             name = record["name"]
             try:
-                latest = monitor_deployment(name, store=self.store, registry=self.registry,
-                                            log_root=self.log_root, window=WINDOW,
-                                            since=since).latest
+                measured = monitor_deployment(name, store=self.store, registry=self.registry,
+                                              log_root=self.log_root, window=WINDOW,
+                                              since=since)
             except Exception:  # one broken deployment must not hide the others
                 log.exception("drift of deployment %s could not be measured", name)
                 continue
+            label = _escape(name)
+            point = measured.performance[-1] if measured.performance else None
+            if point is not None and math.isfinite(point.value):
+                scored.append(f'trainforge_model_metric{{deployment="{label}",'
+                              f'metric="{_escape(point.metric)}"}} {point.value:.6g}')
+            latest = measured.latest
             if latest is None:
                 continue
-            label = _escape(name)
             drifted.append(f'trainforge_drifted_features{{deployment="{label}"}} '
                            f"{len(latest.drifted_features)}")
             for column in latest.features:
@@ -63,7 +69,10 @@ class DriftGauges:
              "deployment's latest window (psi, ks, chi2 or js)."),
             "# TYPE trainforge_feature_drift gauge", *drift,
             "# HELP trainforge_drifted_features Features drifted in the latest window.",
-            "# TYPE trainforge_drifted_features gauge", *drifted]
+            "# TYPE trainforge_drifted_features gauge", *drifted,
+            ("# HELP trainforge_model_metric The model's metric on the labelled feedback of "
+             "its latest window of labelled predictions."),
+            "# TYPE trainforge_model_metric gauge", *scored]
 
     def lines(self) -> list[str]:
         return self._lines

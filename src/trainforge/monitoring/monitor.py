@@ -18,6 +18,7 @@ import pandas as pd
 
 from trainforge.errors import ConfigError, DeploymentNotFound, ModelNotFound, PackageCorrupt
 from trainforge.monitoring.drift import Window, WindowDrift, compare_window, split_windows
+from trainforge.monitoring.feedback import labelled_predictions
 from trainforge.monitoring.performance import MetricPoint, performance_over_time
 from trainforge.monitoring.prediction_log import LogPolicy, read_predictions
 from trainforge.monitoring.reference import REFERENCE_FILE
@@ -81,13 +82,16 @@ def monitor_deployment(name: str, *, store: StoreHandle, registry: Registry, log
 
     A name no deployment has, and under which nothing was logged (``trainforge serve`` logs
     under the model's name), is DeploymentNotFound. ``labelled``: logged rows with a
-    ``label`` column, scored per window beside the test metrics.
+    ``label`` column, scored per window beside the test metrics; by default the feedback
+    labels sent for this deployment's logged predictions (``trainforge feedback``).
     """
     records = {r["name"]: r for r in list_deployments(store)}
     record = records.get(name)
     rows = read_predictions(log_root, name, since=since, until=until)
     if record is None and len(rows) == 0:
         raise DeploymentNotFound(name, sorted(records))
+    if labelled is None:
+        labelled = labelled_predictions(store, log_root, name, since=since, until=until)
     ref = (f"{rows['model'].iloc[-1]}:{int(rows['version'].iloc[-1])}" if len(rows) else
            f"{record['model_name']}:{record['model_version']}" if record is not None else None)
     hashed = (LogPolicy.from_dict(record["log_policy"]).hashed

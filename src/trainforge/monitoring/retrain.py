@@ -25,22 +25,39 @@ from trainforge.config import RetrainPolicy, duration_s
 from trainforge.data.metrics import get_metric
 from trainforge.data.task_kind import TaskKind
 from trainforge.errors import InvalidField
+from trainforge.monitoring.drift import Window
 from trainforge.monitoring.feedback import labelled_predictions
+from trainforge.monitoring.monitor import monitor_deployment
 from trainforge.registry.registry import Registry
 from trainforge.store import retrain as retrain_store
 from trainforge.store.deployments import DeploymentRecord, list_deployments
 from trainforge.store.handle import FileStoreHandle, StoreHandle
 from trainforge.store.tables import feedback
 
-# how many features drift in deployment NAME's latest window; None: not measured (the drift
-# monitor plugs in here; until then nothing counts as drifting)
+# how many features drift in deployment NAME's latest window; None: not measured
 DriftCount = Callable[[str], int | None]
 TRIGGERS = ("drift", "metric", "labels", "schedule", "manual")
+DRIFT_WINDOW = Window(n_rows=1_000)  # what `trainforge monitor` shows by default
+DRIFT_LOOK_BACK = timedelta(days=1)
 
 
 def no_drift_measured(deployment: str) -> int | None:
-    """The drift input until a drift monitor is wired in: nothing measured."""
+    """Nothing measured: no feature counts as drifting (for tests of the other triggers)."""
     return None
+
+
+def drift_monitor(store: StoreHandle, registry: Registry, log_root: Path) -> DriftCount:
+    """The drift trigger's input: the features drifted in the deployment's latest window of
+    1,000 logged rows of the last day, as `trainforge monitor` judges them; None when
+    nothing can be compared (no traffic, or a package without a reference)."""
+
+    def drifted(deployment: str) -> int | None:
+        latest = monitor_deployment(deployment, store=store, registry=registry,
+                                    log_root=log_root, window=DRIFT_WINDOW,
+                                    since=datetime.now(UTC) - DRIFT_LOOK_BACK).latest
+        return None if latest is None else len(latest.drifted_features)
+
+    return drifted
 
 
 @dataclass(frozen=True)
