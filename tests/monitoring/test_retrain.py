@@ -285,3 +285,26 @@ def test_the_drift_trigger_reads_what_trainforge_monitor_sees(churn_home: Path, 
     check = check_model(ws, "churn", act=False)
     assert check.trigger is not None and check.trigger.trigger == "drift"
     assert "features drifted in the latest window" in check.trigger.reason
+
+
+def test_what_trainforge_serve_logged_and_was_labelled_is_retrained_on(churn_home: Path,
+                                                                       tmp_path: Path):
+    # `trainforge serve` keeps no deployment record: the log alone says what answered
+    from tests.training._tables import table
+
+    import trainforge as tf
+    from trainforge.data.task import TaskKind
+    from trainforge.monitoring.prediction_log import PredictionLog, new_request_id
+
+    ws = copy_home(churn_home, tmp_path)
+    frame, _ = table(TaskKind.BINARY, n_rows=20, seed=5)
+    request_id = new_request_id()
+    log = PredictionLog(ws.prediction_log)
+    log.record(deployment="churn", model="churn", version=1, request_id=request_id,
+               inputs={f: frame[f].tolist() for f in FEATURES},
+               outputs={"prediction": frame["y"].tolist()}, n_rows=len(frame), latency_s=0.001)
+    log.flush()
+    labels = pd.DataFrame({"request_id": request_id, "row": range(20), "label": frame["y"]})
+    assert tf.feedback("churn", labels, workspace=ws).counts["recorded"] == 20
+    data = _build(ws, "latest:20")
+    assert (data.n_rows, data.n_labels, data.lineage["deployments"]) == (20, 20, ["churn"])

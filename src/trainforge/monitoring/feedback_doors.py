@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from trainforge.errors import DeploymentNotFound, HashedIdColumn, InvalidFeedback
+from trainforge.monitoring.deployments import served_without_record
 from trainforge.monitoring.feedback import (
     FeedbackOutcome,
     LabelSpec,
@@ -25,7 +26,7 @@ from trainforge.monitoring.feedback import (
     record_feedback,
 )
 from trainforge.monitoring.logged_requests import find_by_input, logged_inputs, value_key
-from trainforge.monitoring.prediction_log import LogPolicy, read_predictions
+from trainforge.monitoring.prediction_log import LogPolicy
 from trainforge.registry.registry import Registry
 from trainforge.store.deployments import DeploymentRecord, list_deployments
 from trainforge.store.handle import FileStoreHandle
@@ -41,26 +42,11 @@ def deployment_and_spec(ws: FileStoreHandle, name: str, *,
     with no record but with predictions under ``log_root`` stands for the version that
     answered last there."""
     found = {row["name"]: row for row in list_deployments(ws)}
-    row = found.get(name) or (_served_without_record(log_root, name) if log_root else None)
+    row = found.get(name) or (served_without_record(log_root, name) if log_root else None)
     if row is None:
         raise DeploymentNotFound(name, sorted(found))
     manifest = Registry(ws).show(f"{row['model_name']}:{row['model_version']}")
     return row, LabelSpec.of_task(manifest["task"])
-
-
-def _served_without_record(log_root: Path, name: str) -> DeploymentRecord | None:
-    """What ``trainforge serve`` served under ``name``, from its latest logged row."""
-    try:
-        latest = read_predictions(log_root, name, columns=["time", "row", "model", "version"])
-    except ValueError:  # not a name a log folder can have
-        return None
-    if latest.empty:
-        return None
-    last = latest.iloc[-1]
-    return DeploymentRecord(name=name, model_name=str(last["model"]),
-                            model_version=int(last["version"]), requested=str(last["model"]),
-                            deployed_by=None, created_at=last["time"].to_pydatetime(),
-                            log_policy=None)
 
 
 def _plain(value: Any) -> Any:

@@ -25,12 +25,12 @@ from trainforge.config import RetrainPolicy, duration_s
 from trainforge.data.metrics import get_metric
 from trainforge.data.task_kind import TaskKind
 from trainforge.errors import InvalidField
+from trainforge.monitoring.deployments import deployments_of
 from trainforge.monitoring.drift import Window
 from trainforge.monitoring.feedback import labelled_predictions
 from trainforge.monitoring.monitor import monitor_deployment
 from trainforge.registry.registry import Registry
 from trainforge.store import retrain as retrain_store
-from trainforge.store.deployments import DeploymentRecord, list_deployments
 from trainforge.store.handle import FileStoreHandle, StoreHandle
 from trainforge.store.tables import feedback
 
@@ -160,11 +160,6 @@ def check_policy(policy: RetrainPolicy, manifest: Mapping[str, Any]) -> None:
                                            f"{manifest['name']}")
 
 
-def deployments_of(store: StoreHandle, model_name: str) -> list[DeploymentRecord]:
-    """The deployments serving a version of ``model_name``."""
-    return [d for d in list_deployments(store) if d["model_name"] == model_name]
-
-
 def gather_state(store: FileStoreHandle, log_root: Path, model_name: str, *,
                  drifted_features: DriftCount = no_drift_measured,
                  now: datetime | None = None) -> RetrainState:
@@ -173,7 +168,7 @@ def gather_state(store: FileStoreHandle, log_root: Path, model_name: str, *,
     now = now or datetime.now(UTC)
     registry = Registry(store)
     versions = registry.versions(model_name)
-    deployed = deployments_of(store, model_name)
+    deployed = deployments_of(store, model_name, log_root=log_root)
     version = max((d["model_version"] for d in deployed), default=versions[-1].version)
     manifest = registry.show(f"{model_name}:{version}")
     judged_since = next(v.created_at for v in versions if v.version == version)

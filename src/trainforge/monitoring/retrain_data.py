@@ -33,9 +33,9 @@ from trainforge.errors import (
     OriginalDataGone,
     UnrebuildableColumn,
 )
+from trainforge.monitoring.deployments import deployments_of
 from trainforge.monitoring.feedback import labelled_predictions
 from trainforge.monitoring.prediction_log import INPUT_PREFIX, LogPolicy
-from trainforge.monitoring.retrain import deployments_of
 from trainforge.store.datasets import record_dataset
 from trainforge.store.deployments import DeploymentRecord
 from trainforge.store.handle import FileStoreHandle
@@ -67,7 +67,7 @@ def build_retrain_data(store: FileStoreHandle, log_root: Path, manifest: Mapping
     name = str(manifest["name"])
     features = [str(spec["name"]) for spec in manifest["signature"]]
     target = str(manifest["task"]["target"])
-    deployed = deployments_of(store, name)
+    deployed = deployments_of(store, name, log_root=log_root)
     if not deployed:
         raise NoFeedbackToTrainOn(name, "it is not deployed, so it has no logged predictions")
     for deployment in deployed:
