@@ -171,3 +171,10 @@ def test_the_report_draws_the_metric_over_time_beside_the_test_metric_when_label
                         windows=(), note=None, metric="accuracy",
                         test_metrics={"accuracy": 0.8}, performance=tuple(points))
     assert list(monitoring_plots(result)) == ["accuracy over time"]
+
+
+def test_a_category_test_left_with_one_category_reports_no_drift_and_a_real_p_value():
+    from trainforge.monitoring.drift import chi2_test
+
+    result = chi2_test(np.array([40.0]), np.array([1.0]), alpha=0.01)
+    assert (result.statistic, result.p_value, result.drifted) == (0.0, 1.0, False)

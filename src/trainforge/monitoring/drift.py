@@ -273,11 +273,15 @@ def chi2_test(observed: np.ndarray, expected_shares: np.ndarray, *,
               alpha: float) -> TestResult:
     from scipy.stats import chisquare
 
+    if len(observed) < 2:  # one category left after pooling: nothing can differ
+        return TestResult("chi2", 0.0, 1.0, alpha, False)
     shares = np.maximum(expected_shares, _FLOOR)
     expected = shares / shares.sum() * observed.sum()
     result = chisquare(observed, expected)
     p_value = float(result.pvalue)
     statistic = float(result.statistic)
+    if not math.isfinite(p_value):  # an empty window: no evidence either way
+        p_value = 1.0
     return TestResult("chi2", statistic if math.isfinite(statistic) else 0.0, p_value, alpha,
                       p_value < alpha)
 
