@@ -1,0 +1,143 @@
+"""Updating a model on its feedback: the members that can learn more (online_linear, LightGBM)
+learn the labelled rows, a new version is registered with its lineage, and the version it
+came from is left as it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.training._tables import table
+
+from trainforge.data.task import TaskKind
+from trainforge.errors import ModelCannotUpdate, NoFeedbackToTrainOn
+from trainforge.jobs.update import update_model
+from trainforge.monitoring.feedback import LabelSpec, record_feedback
+from trainforge.monitoring.prediction_log import PredictionLog, new_request_id
+from trainforge.store.deployments import save_deployment
+from trainforge.workspace import Workspace
+
+FEATURES = ["x1", "x2", "colour"]
+
+
+def _trained(tmp_path: Path, algorithm: str) -> Workspace:
+    import trainforge as tf
+
+    frame, _ = table(TaskKind.BINARY, n_rows=200)
+    frame.to_csv(tmp_path / "churn.csv", index=False)
+    ws = Workspace(tmp_path / "home")
+    tf.train(tmp_path / "churn.csv", target="y", name="churn", trials=1, algorithm=algorithm,
+             workspace=ws)
+    return ws
+
+
+def _labelled(ws: Workspace, *, n_rows: int = 60, label: str | None = None) -> str:
+    """Deploy churn:1, log one request of ``n_rows`` rows, label every row ``label`` (None:
+    each row the class it is not: the model has much to learn)."""
+    deployment = save_deployment(ws, name="churn", model_name="churn", model_version=1,
+                                 requested="churn", deployed_by="ann", log_policy=None)
+    frame, _ = table(TaskKind.BINARY, n_rows=n_rows, seed=7)
+    request_id = new_request_id()
+    log = PredictionLog(ws.prediction_log)
+    log.record(deployment="churn", model="churn", version=1, request_id=request_id,
+               inputs={f: frame[f].tolist() for f in FEATURES},
+               outputs={"prediction": frame["y"].tolist()}, n_rows=n_rows, latency_s=0.001)
+    log.flush()
+    record_feedback(ws, ws.prediction_log, deployment=deployment,
+                    labels=[{"request_id": request_id, "row": row,
+                             "label": label or {"yes": "no", "no": "yes"}[truth]}
+                            for row, truth in enumerate(frame["y"])],
+                    spec=LabelSpec(TaskKind.BINARY, ("no", "yes")), submitted_by="ann")
+    return request_id
+
+
+def _yes(ws: Workspace, ref: str) -> float:
+    frame, _ = table(TaskKind.BINARY, n_rows=60, seed=7)
+    model = ws.registry.load(ref).tabular
+    return float(model.predict_proba(frame[FEATURES])[:, model.classes.index("yes")].mean())
+
+
+@pytest.fixture(scope="module")
+def online_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("online")
+    _trained(folder, "online_linear").close()
+    return folder / "home"
+
+
+def _copy(home: Path, tmp_path: Path) -> Workspace:
+    import shutil
+
+    shutil.copytree(home, tmp_path / "home")
+    return Workspace(tmp_path / "home")
+
+
+def test_an_online_model_updated_on_labels_moves_its_predictions_toward_them(
+        online_home: Path, tmp_path: Path):
+    ws = _copy(online_home, tmp_path)
+    _labelled(ws, label="yes")
+    outcome = update_model(ws, "churn")
+    assert (outcome.version.version, _yes(ws, "churn:2") > _yes(ws, "churn:1")) == (2, True)
+
+
+def test_an_update_leaves_its_parent_version_as_it_was(online_home: Path, tmp_path: Path):
+    ws = _copy(online_home, tmp_path)
+    before = (_yes(ws, "churn:1"), ws.registry.show("churn:1")["files"])
+    _labelled(ws)
+    update_model(ws, "churn")
+    assert (_yes(ws, "churn:1"), ws.registry.show("churn:1")["files"]) == before
+
+
+def test_the_new_version_names_its_parent_rows_and_requests_and_is_the_challenger(
+        online_home: Path, tmp_path: Path):
+    ws = _copy(online_home, tmp_path)
+    request_id = _labelled(ws, n_rows=12)
+    update_model(ws, "churn")
+    shown = ws.registry.show("churn:2")
+    update = shown["lineage"]["update"]
+    assert (shown["lineage"]["parent"], update["n_rows"],
+            update["predictions"]["first_request_id"], update["updated_members"],
+            shown["aliases"]) == ({"name": "churn", "version": 1}, 12, request_id,
+                                  ["online_linear"], ["challenger"])
+
+
+def test_a_second_update_learns_only_the_rows_after_the_first(online_home: Path,
+                                                              tmp_path: Path):
+    ws = _copy(online_home, tmp_path)
+    _labelled(ws, n_rows=12)
+    update_model(ws, "churn")
+    with pytest.raises(NoFeedbackToTrainOn, match="no prediction logged after"):
+        update_model(ws, "churn")
+
+
+def test_a_model_without_feedback_is_not_updated_and_says_to_send_labels(
+        online_home: Path, tmp_path: Path):
+    ws = _copy(online_home, tmp_path)
+    with pytest.raises(NoFeedbackToTrainOn, match="trainforge feedback"):
+        update_model(ws, "churn")
+
+
+def test_a_lightgbm_model_continues_with_more_trees_as_a_new_version(tmp_path: Path):
+    ws = _trained(tmp_path, "lightgbm")
+    _labelled(ws)
+    update_model(ws, "churn", rounds=5)
+    trees = [ws.registry.load(f"churn:{v}").tabular.members[0].estimator
+             .booster_.current_iteration() for v in (1, 2)]
+    assert trees[1] == trees[0] + 5
+
+
+def test_a_model_that_cannot_learn_in_place_says_which_algorithms_and_to_retrain(
+        tmp_path: Path):
+    ws = _trained(tmp_path, "linear")
+    _labelled(ws)
+    with pytest.raises(ModelCannotUpdate, match=r"\(linear\).*policy check churn --now"):
+        update_model(ws, "churn")
+
+
+def test_an_update_scores_the_rows_before_and_after_learning_them(online_home: Path,
+                                                                  tmp_path: Path):
+    ws = _copy(online_home, tmp_path)
+    _labelled(ws)
+    outcome = update_model(ws, "churn")
+    assert outcome.before is not None and outcome.after is not None
+    assert outcome.after > outcome.before
