@@ -32,8 +32,8 @@ from trainforge.data.privacy_policy import HASH_KEY_FILE
 from trainforge.errors import ModelCannotUpdate, NoFeedbackToTrainOn
 from trainforge.jobs.lifecycle import run_lifecycle
 from trainforge.jobs.observers import notify
-from trainforge.monitoring.reference import REFERENCE_FILE
 from trainforge.json_value import JSONValue
+from trainforge.monitoring.reference import REFERENCE_FILE
 from trainforge.registry.loaded import LoadedModel
 from trainforge.registry.records import ModelVersion
 from trainforge.workspace import Workspace
