@@ -7,48 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.jobs._online import FEATURES, labelled, trained
 from tests.training._tables import table
 
 from trainforge.data.task import TaskKind
 from trainforge.errors import ModelCannotUpdate, NoFeedbackToTrainOn
 from trainforge.jobs.update import update_model
-from trainforge.monitoring.feedback import LabelSpec, record_feedback
-from trainforge.monitoring.prediction_log import PredictionLog, new_request_id
-from trainforge.store.deployments import save_deployment
 from trainforge.workspace import Workspace
-
-FEATURES = ["x1", "x2", "colour"]
-
-
-def _trained(tmp_path: Path, algorithm: str) -> Workspace:
-    import trainforge as tf
-
-    frame, _ = table(TaskKind.BINARY, n_rows=200)
-    frame.to_csv(tmp_path / "churn.csv", index=False)
-    ws = Workspace(tmp_path / "home")
-    tf.train(tmp_path / "churn.csv", target="y", name="churn", trials=1, algorithm=algorithm,
-             workspace=ws)
-    return ws
-
-
-def _labelled(ws: Workspace, *, n_rows: int = 60, label: str | None = None) -> str:
-    """Deploy churn:1, log one request of ``n_rows`` rows, label every row ``label`` (None:
-    each row the class it is not: the model has much to learn)."""
-    deployment = save_deployment(ws, name="churn", model_name="churn", model_version=1,
-                                 requested="churn", deployed_by="ann", log_policy=None)
-    frame, _ = table(TaskKind.BINARY, n_rows=n_rows, seed=7)
-    request_id = new_request_id()
-    log = PredictionLog(ws.prediction_log)
-    log.record(deployment="churn", model="churn", version=1, request_id=request_id,
-               inputs={f: frame[f].tolist() for f in FEATURES},
-               outputs={"prediction": frame["y"].tolist()}, n_rows=n_rows, latency_s=0.001)
-    log.flush()
-    record_feedback(ws, ws.prediction_log, deployment=deployment,
-                    labels=[{"request_id": request_id, "row": row,
-                             "label": label or {"yes": "no", "no": "yes"}[truth]}
-                            for row, truth in enumerate(frame["y"])],
-                    spec=LabelSpec(TaskKind.BINARY, ("no", "yes")), submitted_by="ann")
-    return request_id
 
 
 def _yes(ws: Workspace, ref: str) -> float:
@@ -60,7 +25,7 @@ def _yes(ws: Workspace, ref: str) -> float:
 @pytest.fixture(scope="module")
 def online_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("online")
-    _trained(folder, "online_linear").close()
+    trained(folder, "online_linear").close()
     return folder / "home"
 
 
@@ -74,7 +39,7 @@ def _copy(home: Path, tmp_path: Path) -> Workspace:
 def test_an_online_model_updated_on_labels_moves_its_predictions_toward_them(
         online_home: Path, tmp_path: Path):
     ws = _copy(online_home, tmp_path)
-    _labelled(ws, label="yes")
+    labelled(ws, label="yes")
     outcome = update_model(ws, "churn")
     assert (outcome.version.version, _yes(ws, "churn:2") > _yes(ws, "churn:1")) == (2, True)
 
@@ -82,7 +47,7 @@ def test_an_online_model_updated_on_labels_moves_its_predictions_toward_them(
 def test_an_update_leaves_its_parent_version_as_it_was(online_home: Path, tmp_path: Path):
     ws = _copy(online_home, tmp_path)
     before = (_yes(ws, "churn:1"), ws.registry.show("churn:1")["files"])
-    _labelled(ws)
+    labelled(ws)
     update_model(ws, "churn")
     assert (_yes(ws, "churn:1"), ws.registry.show("churn:1")["files"]) == before
 
@@ -90,7 +55,7 @@ def test_an_update_leaves_its_parent_version_as_it_was(online_home: Path, tmp_pa
 def test_the_new_version_names_its_parent_rows_and_requests_and_is_the_challenger(
         online_home: Path, tmp_path: Path):
     ws = _copy(online_home, tmp_path)
-    request_id = _labelled(ws, n_rows=12)
+    request_id = labelled(ws, n_rows=12)
     update_model(ws, "churn")
     shown = ws.registry.show("churn:2")
     update = shown["lineage"]["update"]
@@ -103,7 +68,7 @@ def test_the_new_version_names_its_parent_rows_and_requests_and_is_the_challenge
 def test_a_second_update_learns_only_the_rows_after_the_first(online_home: Path,
                                                               tmp_path: Path):
     ws = _copy(online_home, tmp_path)
-    _labelled(ws, n_rows=12)
+    labelled(ws, n_rows=12)
     update_model(ws, "churn")
     with pytest.raises(NoFeedbackToTrainOn, match="no prediction logged after"):
         update_model(ws, "churn")
@@ -117,8 +82,8 @@ def test_a_model_without_feedback_is_not_updated_and_says_to_send_labels(
 
 
 def test_a_lightgbm_model_continues_with_more_trees_as_a_new_version(tmp_path: Path):
-    ws = _trained(tmp_path, "lightgbm")
-    _labelled(ws)
+    ws = trained(tmp_path, "lightgbm")
+    labelled(ws)
     update_model(ws, "churn", rounds=5)
     trees = [ws.registry.load(f"churn:{v}").tabular.members[0].estimator
              .booster_.current_iteration() for v in (1, 2)]
@@ -127,8 +92,8 @@ def test_a_lightgbm_model_continues_with_more_trees_as_a_new_version(tmp_path: P
 
 def test_a_model_that_cannot_learn_in_place_says_which_algorithms_and_to_retrain(
         tmp_path: Path):
-    ws = _trained(tmp_path, "linear")
-    _labelled(ws)
+    ws = trained(tmp_path, "linear")
+    labelled(ws)
     with pytest.raises(ModelCannotUpdate, match=r"\(linear\).*policy check churn --now"):
         update_model(ws, "churn")
 
@@ -136,7 +101,7 @@ def test_a_model_that_cannot_learn_in_place_says_which_algorithms_and_to_retrain
 def test_an_update_scores_the_rows_before_and_after_learning_them(online_home: Path,
                                                                   tmp_path: Path):
     ws = _copy(online_home, tmp_path)
-    _labelled(ws)
+    labelled(ws)
     outcome = update_model(ws, "churn")
     assert outcome.before is not None and outcome.after is not None
     assert outcome.after > outcome.before
