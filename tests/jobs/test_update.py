@@ -10,9 +10,12 @@ import pytest
 from tests.jobs._online import FEATURES, labelled, trained
 from tests.training._tables import table
 
+from trainforge.config import RetrainPolicy
 from trainforge.data.task import TaskKind
 from trainforge.errors import ModelCannotUpdate, NoFeedbackToTrainOn
+from trainforge.jobs.retrain import check_model, set_policy
 from trainforge.jobs.update import update_model
+from trainforge.store import jobs as job_store
 from trainforge.workspace import Workspace
 
 
@@ -105,3 +108,26 @@ def test_an_update_scores_the_rows_before_and_after_learning_them(online_home: P
     outcome = update_model(ws, "churn")
     assert outcome.before is not None and outcome.after is not None
     assert outcome.after > outcome.before
+
+
+def test_a_policy_that_learns_by_update_updates_when_its_trigger_fires(online_home: Path,
+                                                                       tmp_path: Path):
+    ws = _copy(online_home, tmp_path)
+    labelled(ws, n_rows=12)
+    set_policy(ws, "churn", RetrainPolicy(new_labels=5, learn="update"), updated_by="ann")
+    event = check_model(ws, "churn").event
+    assert event is not None
+    assert ((event["outcome"], event["model_version"]),
+            ws.registry.show("churn@challenger")["lineage"]["parent"]) == (
+        ("succeeded", 2), {"name": "churn", "version": 1})
+
+
+def test_a_policy_that_learns_by_update_queues_an_update_job_on_the_server(
+        online_home: Path, tmp_path: Path):
+    ws = _copy(online_home, tmp_path)
+    labelled(ws, n_rows=12)
+    set_policy(ws, "churn", RetrainPolicy(new_labels=5, learn="update"), updated_by="ann")
+    event = check_model(ws, "churn", queue=True).event
+    assert event is not None and event["job_id"] is not None
+    job = job_store.get_job(ws, event["job_id"])
+    assert (job["kind"], job["config"]["update"]["model"]) == ("update", "churn:1")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from tests.jobs._online import labelled, trained
 from tests.server._jobs import HEARTBEAT_S, STALE_AFTER_S, running_app, wait_for
 
@@ -35,6 +36,7 @@ def _server(workspace: Workspace, *, workers: int) -> Iterator[httpx.Client]:
         supervisor.stop(timeout_s=15)
 
 
+@pytest.mark.slow  # a worker process, as the other job kinds' journeys
 def test_an_update_runs_as_a_job_on_a_worker_and_registers_the_challenger(tmp_path: Path):
     workspace = trained(tmp_path, "online_linear")
     labelled(workspace, n_rows=20)
