@@ -19,7 +19,7 @@ def update(
         help="learn from predictions logged after this time (UTC); default: those after "
              "the rows the version learned last")] = None,
     rounds: Annotated[int, typer.Option(
-        help="boosting rounds to add to a LightGBM member")] = 20,
+        help="boosting rounds to add to a LightGBM member")] = 1,
     server: ServerOption = None,
     token: TokenOption = None,
 ) -> None:

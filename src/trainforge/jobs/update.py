@@ -62,7 +62,7 @@ class UpdateOutcome:
 
 
 def update_model(workspace: Workspace, name: str, *, since: datetime | None = None,
-                 rounds: int = 20, observers: Sequence[object] = ()) -> UpdateOutcome:
+                 rounds: int = 1, observers: Sequence[object] = ()) -> UpdateOutcome:
     """Continue ``name`` (NAME: its latest version, NAME:VERSION or NAME@ALIAS) on the
     labels its deployments received; returns the new version, aliased ``challenger``.
 
