@@ -71,7 +71,7 @@ def kind_of(verb: str) -> str:
 
 def test_the_cli_verbs_that_do_work_are_the_ones_expected():
     assert sorted(JOB_VERBS) == ["anomalies", "cluster", "evaluate", "predict", "rl eval",
-                                 "rl train", "train"]
+                                 "rl train", "train", "update"]
 
 
 def test_every_exception_is_still_a_verb_of_the_cli():

@@ -560,6 +560,19 @@ class NoFeedbackToTrainOn(RetrainRefused):
                          "predictions (`trainforge feedback`) before retraining on them")
 
 
+class ModelCannotUpdate(RetrainRefused):
+    """An update of a model none of whose members can learn from new rows in place."""
+
+    def __init__(self, ref: str, algorithms: list[str], updatable: tuple[str, ...]) -> None:
+        name = ref.split(":")[0].split("@")[0]
+        super().__init__(
+            f"model {ref} cannot be updated: its members ({', '.join(algorithms)}) cannot "
+            f"learn from new rows without a retrain (only {', '.join(updatable)} can); retrain "
+            f"it instead (`trainforge policy check {name} --now`, or a policy with --learn "
+            f"retrain), or train an updatable one with `trainforge train --algorithm "
+            f"{updatable[0]}`")
+
+
 class OriginalDataGone(RetrainRefused):
     """``original+feedback`` whose original training data is missing or changed."""
 

@@ -68,10 +68,10 @@ def n_threads(limit: int = 2) -> int:
 
 def _entries() -> list[Algorithm]:
     # imported here so `trainforge --help` never imports LightGBM & co.
-    from trainforge.algorithms import boosting, deep, linear, neighbors, neural, trees
+    from trainforge.algorithms import boosting, deep, linear, neighbors, neural, online, trees
 
     return [*linear.ALGORITHMS, *trees.ALGORITHMS, *boosting.ALGORITHMS, *neighbors.ALGORITHMS,
-            *neural.ALGORITHMS, *deep.ALGORITHMS]
+            *neural.ALGORITHMS, *deep.ALGORITHMS, *online.ALGORITHMS]
 
 
 def all_algorithms() -> list[Algorithm]:

@@ -25,6 +25,7 @@ from trainforge.cli import (
     server_cmd,
     token_cmd,
     train_cmd,
+    update_cmd,
     user_cmd,
 )
 
@@ -42,6 +43,7 @@ app.command("serve")(predict_cmd.serve)
 app.command("server")(server_cmd.server)
 app.command("feedback")(feedback_cmd.feedback)
 app.command("monitor")(monitor_cmd.monitor)
+app.command("update")(update_cmd.update)
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(runs_cmd.app, name="runs")

@@ -114,6 +114,8 @@ def _skipped(workspace: Workspace, model_name: str, trigger: Trigger, *,
 def _start(workspace: Workspace, model_name: str, policy: RetrainPolicy, trigger: Trigger, *,
            state: RetrainState, queue: bool, now: datetime) -> retrain_store.RetrainEvent:
     submitted_by = f"policy:{model_name}"
+    if policy.learn == "update":
+        return _update(workspace, model_name, trigger, state=state, queue=queue, now=now)
     manifest = workspace.registry.show(f"{model_name}:{state.version}")
     try:
         data = build_retrain_data(workspace, workspace.prediction_log, manifest, policy,
@@ -137,6 +139,32 @@ def _start(workspace: Workspace, model_name: str, policy: RetrainPolicy, trigger
         workspace, model_name=model_name, trigger=trigger.trigger, reason=trigger.reason,
         outcome="queued", dataset_id=data.dataset_id, at=now)
     return _train_here(workspace, model_name, config, event_id=event_id)
+
+
+def _update(workspace: Workspace, model_name: str, trigger: Trigger, *, state: RetrainState,
+            queue: bool, now: datetime) -> retrain_store.RetrainEvent:
+    """``learn: update``: continue the deployed version on its new labels (jobs.update) rather
+    than retrain; queued as an ``update`` job on the server, else run here."""
+    from trainforge.config import UpdateConfig
+    from trainforge.jobs.update import run_update
+
+    config = UpdateConfig(model=f"{model_name}:{state.version}")
+    job_id = job_store.submit_job(workspace, kind="update",
+                                  config={"update": config.model_dump(mode="json")},
+                                  submitted_by=f"policy:{model_name}") if queue else None
+    event_id = retrain_store.record_event(
+        workspace, model_name=model_name, trigger=trigger.trigger,
+        reason=f"{trigger.reason}; update", outcome="queued", job_id=job_id, at=now)
+    if not queue:
+        try:
+            outcome = run_update(config, workspace=workspace)
+        except BaseException as error:  # as _train_here: the event must not stay queued
+            retrain_store.finish_event(workspace, event_id, outcome="failed",
+                                       reason=f"update failed: {error}")
+            raise
+        retrain_store.finish_event(workspace, event_id, outcome="succeeded",
+                                   run_id=outcome.run_id, model_version=outcome.version.version)
+    return _event(workspace, event_id)
 
 
 def _train_config(policy: RetrainPolicy, manifest: Mapping[str, Any],

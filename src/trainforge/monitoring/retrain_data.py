@@ -71,21 +71,16 @@ def build_retrain_data(store: FileStoreHandle, log_root: Path, manifest: Mapping
     if not deployed:
         raise NoFeedbackToTrainOn(name, "it is not deployed, so it has no logged predictions")
     for deployment in deployed:
-        _check_logged(deployment, features)
+        check_logged(deployment, features)
     mode, _, value = policy.train_on.partition(":")
     since = now - timedelta(seconds=duration_s(value)) if mode == "window" else None
-    labelled = _labelled(store, log_root, deployed, since=since, until=now)
+    labelled = labelled_of(store, log_root, deployed, since=since, until=now)
     if mode == "latest":
         labelled = labelled.tail(int(value))
     if labelled.empty:
         raise NoFeedbackToTrainOn(name, "no logged prediction has a label" + (
             f" in the last {value}" if mode == "window" else ""))
-    missing = [f for f in features if INPUT_PREFIX + f not in labelled]
-    if missing:  # never logged at all (logged before the column was served, or dropped)
-        raise UnrebuildableColumn(missing[0], deployed[0]["name"], "not logged")
-    rows = labelled[[INPUT_PREFIX + f for f in features]].rename(
-        columns=lambda column: column[len(INPUT_PREFIX):])
-    rows[target] = labelled["label"].to_numpy()
+    rows = training_rows(labelled, features, target=target, deployment=deployed[0]["name"])
     notes: list[str] = []
     original = None
     if mode == "original+feedback":
@@ -101,7 +96,20 @@ def build_retrain_data(store: FileStoreHandle, log_root: Path, manifest: Mapping
                   n_labels=len(labelled), notes=notes, now=now, submitted_by=submitted_by)
 
 
-def _check_logged(deployment: DeploymentRecord, features: list[str]) -> None:
+def training_rows(labelled: pd.DataFrame, features: list[str], *, target: str,
+                  deployment: str) -> pd.DataFrame:
+    """Labelled predictions as training rows: each ``in.<feature>`` as the feature, the label
+    as ``target``. UnrebuildableColumn names a feature the log never held."""
+    missing = [f for f in features if INPUT_PREFIX + f not in labelled]
+    if missing:  # never logged at all (logged before the column was served, or dropped)
+        raise UnrebuildableColumn(missing[0], deployment, "not logged")
+    rows = labelled[[INPUT_PREFIX + f for f in features]].rename(
+        columns=lambda column: column[len(INPUT_PREFIX):])
+    rows[target] = labelled["label"].to_numpy()
+    return rows
+
+
+def check_logged(deployment: DeploymentRecord, features: list[str]) -> None:
     policy = LogPolicy.from_dict(deployment["log_policy"] or {})
     for feature in features:
         if feature in policy.exclude:
@@ -110,7 +118,7 @@ def _check_logged(deployment: DeploymentRecord, features: list[str]) -> None:
             raise UnrebuildableColumn(feature, deployment["name"], "hashed")
 
 
-def _labelled(store: FileStoreHandle, log_root: Path, deployed: list[DeploymentRecord], *,
+def labelled_of(store: FileStoreHandle, log_root: Path, deployed: list[DeploymentRecord], *,
               since: datetime | None, until: datetime) -> pd.DataFrame:
     frames = [labelled_predictions(store, log_root, d["name"], since=since, until=until)
               .assign(deployment=d["name"]) for d in deployed]

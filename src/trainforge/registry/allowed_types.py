@@ -58,6 +58,10 @@ _ESTIMATORS = frozenset({
     "sklearn.ensemble._forest.RandomForestRegressor",
     "sklearn.linear_model._logistic.LogisticRegression",
     "sklearn.linear_model._ridge.Ridge",
+    "sklearn.linear_model._stochastic_gradient.SGDClassifier",
+    # SGD's loss, kept by its last fit (a stateless Cython object, rebuilt by each partial_fit)
+    "sklearn._loss._loss.CyHalfBinomialLoss",
+    "sklearn.linear_model._stochastic_gradient.SGDRegressor",
     "sklearn.metrics._dist_metrics.EuclideanDistance64",
     "sklearn.neighbors._classification.KNeighborsClassifier",
     "sklearn.neighbors._kd_tree.KDTree",
@@ -95,6 +99,7 @@ _TRAINFORGE = frozenset({
     "trainforge.algorithms.clustering.KMeansSegments",
     "trainforge.algorithms.clustering.MixtureSegments",
     "trainforge.algorithms.label_spreading.SpreadLabels",
+    "trainforge.algorithms.online.OnlineRegressor",
     "trainforge.data.prepare.TablePreprocessor",
     "trainforge.data.raw_column.RawColumn",
 })

@@ -34,6 +34,7 @@ from trainforge.server.api import (
     retrain,
     runs,
     tokens,
+    update,
     usage,
 )
 from trainforge.server.api import deployments as deployments_api
@@ -137,6 +138,7 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None, 
     app.include_router(tokens.router(), prefix=API)
     app.include_router(deployments_api.router(), prefix=API)
     app.include_router(retrain.router(), prefix=API)
+    app.include_router(update.router(), prefix=API)
     app.include_router(feedback.router())
     app.include_router(usage.router(), prefix=API)
     app.include_router(monitoring.router(), prefix=API)

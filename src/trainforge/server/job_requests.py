@@ -9,6 +9,7 @@
     {"kind": "anomalies", "dataset": ID, "method": "lof", "contamination": 0.05, "top": 10}
     {"kind": "rl_train", "env": "CartPole-v1", "timesteps": 20000, "algo": "PPO"}
     {"kind": "rl_eval", "model": "cartpole-v1@production", "episodes": 20}
+    {"kind": "update", "model": "churn", "since": "2026-06-01T00:00:00Z", "rounds": 20}
 
 ``dataset`` is the id of an upload (``POST /api/v1/datasets``). The train, cluster, anomalies
 and rl_train bodies are derived from the configs the CLI builds (``TrainConfig``,
@@ -31,6 +32,7 @@ from trainforge.config import (
     Name,
     RLTrainConfig,
     TrainConfig,
+    UpdateConfig,
     WholeNumber,
 )
 from trainforge.errors import (
@@ -61,6 +63,7 @@ LOCAL_ONLY: dict[type[BaseModel], frozenset[str]] = {
     ClusterConfig: frozenset({"data", "sql"}),
     AnomalyConfig: frozenset({"data", "sql"}),
     RLTrainConfig: frozenset({"checkpoint_every"}),
+    UpdateConfig: frozenset(),
 }
 # the agents `trainforge rl train --algo` knows (rl.agents.ALGORITHMS, which imports torch:
 # tests/test_doors.py checks the two agree)
@@ -138,7 +141,15 @@ class RLEvalJob(BaseModel, frozen=True, extra="forbid"):
                                   description="episodes to replay")
 
 
-AnyJob = TrainJob | PredictJob | EvaluateJob | ClusterJob | AnomaliesJob | RLTrainJob | RLEvalJob
+class UpdateJob(options_of(UpdateConfig)):  # type: ignore[misc]
+    """Continue a model on its deployments' labelled feedback: `trainforge update`; the new
+    version is the model's ``challenger``."""
+
+    kind: Literal["update"]
+
+
+AnyJob = (TrainJob | PredictJob | EvaluateJob | ClusterJob | AnomaliesJob | RLTrainJob
+          | RLEvalJob | UpdateJob)
 JobRequest = Annotated[AnyJob, Field(discriminator="kind")]
 
 
@@ -171,6 +182,10 @@ def _checked(workspace: Workspace, request: AnyJob) -> dict[str, Any]:
         # module:Class: the server replays only registered ones
         check_env("env", request.env or trained_on)
         return {"model": request.model, "env": request.env, "episodes": request.episodes}
+    if isinstance(request, UpdateJob):
+        _check_updatable(workspace, request.model)
+        fields = request.model_dump(exclude={"kind"})
+        return {"update": _config(UpdateConfig, fields).model_dump(mode="json")}
     upload = _upload(workspace, request.dataset)
     config: dict[str, Any] = {"dataset": request.dataset, "dataset_name": upload["filename"]}
     data = str(upload["file"])
@@ -209,6 +224,19 @@ def _check_model(workspace: Workspace, field: str, ref: str) -> None:
         workspace.registry.resolve(ref)
     except RegistryError as error:  # no such model, or not a reference at all
         raise InvalidField(field, str(error)) from None
+
+
+def _check_updatable(workspace: Workspace, ref: str) -> None:
+    """A model with a member that can learn in place (from its manifest: nothing loaded)."""
+    from trainforge.algorithms.online import UPDATABLE
+    from trainforge.errors import ModelCannotUpdate
+
+    _check_model(workspace, "model", ref)
+    manifest = workspace.registry.show(ref)
+    algorithms = [str(member["algorithm"]) for member in manifest["members"]]
+    if not any(algorithm in UPDATABLE for algorithm in algorithms):
+        raise ModelCannotUpdate(f"{manifest['name']}:{manifest['version']}", algorithms,
+                                UPDATABLE)
 
 
 def _check_training(workspace: Workspace, request: TrainJob, upload: StoredUpload) -> None:

@@ -7,7 +7,8 @@
 - cluster, anomalies: ``run_clustering``, ``run_anomalies``;
 - rl_train: ``run_rl_training`` on a run the job records first, so that a retry after its
   worker died continues that run from its last checkpoint;
-- rl_eval: ``replay``.
+- rl_eval: ``replay``;
+- update: ``run_update`` (a retry after its run succeeded records that run's version).
 
 A job that reads an upload links it to the dataset version its run recorded (the lineage
 ``GET /api/v1/datasets/{id}`` shows), when the upload was not linked already.
@@ -92,7 +93,7 @@ def run_job(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
     runners: dict[str, Callable[[Workspace, JobRecord], dict[str, Any]]] = {
         "train": _train, "predict": _predict, "evaluate": _evaluate,
               "cluster": _cluster, "anomalies": _anomalies, "rl_train": _rl_train,
-              "rl_eval": _rl_eval}
+              "rl_eval": _rl_eval, "update": _update}
     runner = runners.get(job["kind"])
     if runner is None:
         raise ValueError(f"no runner for jobs of kind {job['kind']!r}")
@@ -290,3 +291,23 @@ def _rl_eval(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
     return {"model": config["model"], "env": env,
             "metrics": {"mean_return": evaluation.mean, "std_return": evaluation.std},
             "returns": [float(r) for r in evaluation.returns]}
+
+
+def _update(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
+    from trainforge.config import UpdateConfig
+    from trainforge.jobs.update import run_update
+
+    log = JobLog(workspace, job["id"])
+    if job["run_id"] is not None:  # an earlier attempt's run: nothing to resume, only to keep
+        finished = _finished_run(workspace, job, log)
+        if finished is not None:
+            return finished
+    outcome = run_update(UpdateConfig(**job["config"]["update"]), workspace=workspace,
+                         observers=[log])
+    ref = f"{outcome.version.name}:{outcome.version.version}"
+    kept = f"; kept as they were: {', '.join(outcome.kept)}" if outcome.kept else ""
+    log.write(f"registered {ref} (challenger) from {outcome.parent} on {outcome.n_rows:,} "
+              f"labelled rows; updated: {', '.join(outcome.updated)}{kept}")
+    return {"run_id": outcome.run_id, "model": ref, "parent": outcome.parent,
+            "rows": outcome.n_rows, "updated": outcome.updated, "kept": outcome.kept,
+            "metric": outcome.metric, "before": outcome.before, "after": outcome.after}

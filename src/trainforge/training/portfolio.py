@@ -29,8 +29,9 @@ _PORTFOLIO: list[tuple[str, dict[str, Any]]] = [
 ]
 # free text: the fast TF-IDF baseline, then the networks, cheapest first; then the rest
 _TEXT_FIRST = ["linear", "minilm", "lightgbm", "gru", "minilm_tuned", "text_transformer"]
-# tried only when the user names them: weaker than the ensembles above
-EXPLICIT_ONLY = frozenset({"decision_tree"})
+# tried only when the user names them: weaker than the ensembles above (online_linear is the
+# linear model that `trainforge update` can continue: chosen for that, not for its score)
+EXPLICIT_ONLY = frozenset({"decision_tree", "online_linear"})
 
 
 # on a large table these cost far more than boosting (forests keep every row in deep trees;

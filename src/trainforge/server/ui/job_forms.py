@@ -21,6 +21,7 @@ from trainforge.server.job_requests import (
     PredictJob,
     RLEvalJob,
     RLTrainJob,
+    UpdateJob,
 )
 
 # each kind's form, with what its page says it does; `train` has its own page
@@ -31,6 +32,7 @@ FORMS: dict[str, tuple[type[BaseModel], str]] = {
     "anomalies": (AnomaliesJob, "Find anomalies in a table"),
     "rl_train": (RLTrainJob, "Train a reinforcement-learning agent"),
     "rl_eval": (RLEvalJob, "Replay a policy"),
+    "update": (UpdateJob, "Update a model on its labelled feedback (a new challenger version)"),
 }
 
 

@@ -189,8 +189,12 @@ async def model_page(request: Request, name: str) -> Response:
     except ModelNotFound as error:
         return _not_found(request, viewer, error)
     latest = registry.show(f"{name}:{versions[-1].version}")
+    from trainforge.algorithms.online import UPDATABLE
+
+    updatable = any(m.get("algorithm") in UPDATABLE for m in latest.get("members", []))
     return page(request, "model.html.j2", viewer, name=name, versions=list(reversed(versions)),
-                latest=latest, test_metrics=_flat(latest.get("metrics", {})))
+                latest=latest, test_metrics=_flat(latest.get("metrics", {})),
+                updatable=updatable)
 
 
 @router.get("/models/{name}/{version}/report")
