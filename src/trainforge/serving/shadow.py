@@ -86,6 +86,8 @@ class ShadowFeed:
         if thread is not None:
             thread.join()
             self.recorder.close()
+        with self._ready:  # ready to start again (a server app's lifespan may run twice)
+            self._thread, self._closing = None, False
 
     def _run(self) -> None:
         while True:

@@ -97,10 +97,15 @@ def save_deployment(ws: StoreHandle, *, name: str, model_name: str, model_versio
                to_version=model_version, by=deployed_by, reason=reason)
         had = None if was is None or was["shadow_model"] is None else (
             was["shadow_model"], was["shadow_version"])
-        if shadow is not None and shadow != had and action != "promote":
-            _event(connection, deployment=name, action="shadow_on", model_name=shadow[0],
-                   from_model=None, from_version=None, to_version=shadow[1], by=deployed_by,
-                   reason=reason)
+        if shadow != had and action != "promote":  # a promotion's shadow now serves
+            if had is not None:
+                _event(connection, deployment=name, action="shadow_off", model_name=had[0],
+                       from_model=None, from_version=had[1], to_version=None,
+                       by=deployed_by, reason=reason)
+            if shadow is not None:
+                _event(connection, deployment=name, action="shadow_on", model_name=shadow[0],
+                       from_model=None, from_version=None, to_version=shadow[1],
+                       by=deployed_by, reason=reason)
     return row
 
 
