@@ -5,10 +5,12 @@ why), and the promotion rule promotes by itself only when it holds."""
 from __future__ import annotations
 
 import csv
+import re
 
 import pytest
 from fastapi.testclient import TestClient
 from tests._paths import EXAMPLES
+from tests.server._ui import log_in
 from tests.server.conftest import bearer
 
 import trainforge as tf
@@ -17,6 +19,7 @@ from trainforge.monitoring.compare import shadow_log_root
 from trainforge.monitoring.prediction_log import PredictionLog, read_predictions
 from trainforge.server.app import create_server_app
 from trainforge.server.deployments import AUTO_PROMOTION, promote_when_due
+from trainforge.store import access
 from trainforge.store import feedback as labels_store
 from trainforge.store.clock import utc_now
 from trainforge.store.deployments import (
@@ -188,3 +191,29 @@ def test_auto_promotion_does_not_fire_for_an_equal_challenger(trained):
 def test_auto_promotion_does_not_fire_without_a_rule(trained):
     _logged_with_labels(trained, champion_right=0.6, shadow_right=0.95)
     assert promote_when_due(trained) == []
+
+
+@pytest.fixture
+def editor(trained_client, trained) -> TestClient:
+    """The test client, signed in to the web UI as an editor."""
+    access.create_user(trained, username="eve", password="correct horse battery",
+                       role="editor")
+    log_in(trained_client, "eve", "correct horse battery")
+    csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', trained_client.get("/").text).group(1)
+    trained_client.headers.update({"X-CSRF-Token": csrf, "HX-Request": "true"})
+    return trained_client
+
+
+def test_the_page_promotes_the_shadow_and_shows_who_did_it_and_why(editor):
+    editor.post("/ui/deployments", data={"model": "credit:1"})
+    editor.post("/ui/deployments/credit/shadow", data={"model": "credit:2"})
+    editor.post("/ui/deployments/credit/promote", data={"reason": "fewer false alarms"})
+    shown = editor.get("/deployments").text
+    assert "credit → credit:2" in shown.replace('<span class="muted">', "")
+    assert "<td>promote</td>" in shown and "<td>eve</td>" in shown
+    assert "fewer false alarms" in shown
+
+
+def test_the_comparison_page_shows_the_verdict(editor, trained):
+    _logged_with_labels(trained, champion_right=0.6, shadow_right=0.95)
+    assert "challenger better by" in editor.get("/deployments/credit/comparison").text
