@@ -27,6 +27,18 @@ NOT_JOBS = {
     "policy show": "GET /api/v1/models/{name}/retrain-policy; the model page shows it",
     "policy check": "with --now, POST /api/v1/models/{name}/retrain and the model page's "
                     "button queue the ordinary train job kind (no job kind of its own)",
+    "deployments list": "GET /api/v1/deployments and the deployments page",
+    "deployments deploy": "POST /api/v1/deployments and the deployments page's form deploy "
+                          "at once (loading a package is no job)",
+    "deployments undeploy": "DELETE /api/v1/deployments/{name} and the page's button",
+    "deployments shadow": "PUT /api/v1/deployments/{name}/shadow and the page's form",
+    "deployments promote": "POST /api/v1/deployments/{name}/promote and the page's button",
+    "deployments rollback": "POST /api/v1/deployments/{name}/rollback and the page's button",
+    "deployments auto-promote": "PUT /api/v1/deployments/{name}/promotion-rule",
+    "deployments compare": "reads the logs: GET /api/v1/deployments/{name}/comparison and "
+                           "the page /deployments/{name}/comparison",
+    "deployments history": "GET /api/v1/deployments/{name}/history; the deployments page "
+                           "shows it",
     "data profile": "POST /api/v1/datasets profiles every upload; the dataset page shows it",
     "algorithms list": "reads the catalog",
     "models list": "GET /api/v1/models",

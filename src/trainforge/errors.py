@@ -590,3 +590,36 @@ class NoRetrainPolicy(TrainforgeError):
         super().__init__(f"model {model_name!r} has no retraining policy; set one with "
                          f"`trainforge policy set {model_name} --new-labels N` or PUT "
                          f"/api/v1/models/{model_name}/retrain-policy")
+
+
+class ShadowSignatureMismatch(ConfigError):
+    """A shadow is fed the champion's checked requests: it must take the same inputs."""
+
+    def __init__(self, shadow: str, champion: str, *, missing: Sequence[str],
+                 extra: Sequence[str], retyped: Sequence[str]) -> None:
+        parts = [f"{label}: {', '.join(names)}" for label, names in (
+            ("the champion's columns the shadow lacks", missing),
+            ("columns only the shadow takes", extra),
+            ("columns of another type", retyped)) if names]
+        super().__init__(f"shadow {shadow} does not take the inputs of champion {champion} "
+                         f"({'; '.join(parts)}); a shadow must take the same columns, so "
+                         "deploy that version under its own name instead")
+
+
+class NoShadow(TrainforgeError):
+    http_status = 409
+
+    def __init__(self, deployment: str) -> None:
+        super().__init__(f"deployment {deployment!r} has no shadow to promote; put a "
+                         f"challenger in shadow first (`trainforge deployments shadow "
+                         f"{deployment} NAME:VERSION`)")
+
+
+class NoPreviousVersion(TrainforgeError):
+    http_status = 409
+
+    def __init__(self, deployment: str, serving: str) -> None:
+        super().__init__(f"deployment {deployment!r} has no previous version to roll back to: "
+                         f"{serving} is the first version its history records (see "
+                         f"`trainforge deployments history {deployment}`); deploy the version "
+                         "you want with `trainforge deployments deploy`")

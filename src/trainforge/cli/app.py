@@ -14,6 +14,7 @@ import typer
 
 from trainforge.cli import (
     data_cmd,
+    deployments_cmd,
     feedback_cmd,
     models_cmd,
     monitor_cmd,
@@ -45,6 +46,7 @@ app.command("feedback")(feedback_cmd.feedback)
 app.command("monitor")(monitor_cmd.monitor)
 app.command("update")(update_cmd.update)
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(deployments_cmd.app, name="deployments")
 app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(data_cmd.app, name="data")

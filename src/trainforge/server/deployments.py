@@ -29,13 +29,22 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from trainforge.config import MAX_RECORDS
-from trainforge.errors import AccessError, DeploymentNotFound, TrainforgeError
+from trainforge.errors import (
+    AccessError,
+    DeploymentNotFound,
+    NoPreviousVersion,
+    NoShadow,
+    ShadowSignatureMismatch,
+    TrainforgeError,
+)
+from trainforge.monitoring.compare import PromotionRule, compare_deployment, shadow_log_root
 from trainforge.monitoring.prediction_log import LogPolicy, PredictionLog
 from trainforge.registry.refs import check_name
 from trainforge.server.auth import identify
 from trainforge.serving.app import PREDICT_ROUTE, PredictHandler, not_served
 from trainforge.serving.metrics import ServingMetrics
 from trainforge.serving.served import ServedModel
+from trainforge.serving.shadow import Shadow, ShadowFeed
 from trainforge.store import deployments as records
 from trainforge.workspace import Workspace
 
@@ -43,7 +52,10 @@ log = logging.getLogger(__name__)
 
 SYNC_EVERY_S = 0.5  # how often each process reads the deployment rows: changes land within 1 s
 
-__all__ = ["PREDICT_ROUTE", "Deployments", "PredictionRouter", "document_predictions"]
+AUTO_PROMOTION = "auto-promotion"  # who the history names for a promotion by the rule
+
+__all__ = ["PREDICT_ROUTE", "Deployments", "PredictionRouter", "document_predictions",
+           "promote_when_due"]
 
 
 async def _send_json(send: Send, status: int, body: Any, *,
@@ -59,10 +71,11 @@ class PredictionRouter:
     """ASGI app for ``/v1/models/{name}/predict``: any valid token (a viewer is enough)."""
 
     def __init__(self, *, max_records: int = MAX_RECORDS,
-                 log: PredictionLog | None = None) -> None:
+                 log: PredictionLog | None = None, shadows: ShadowFeed | None = None) -> None:
         self.metrics = ServingMetrics()
         self.max_records = max_records
         self.log = log  # where every answered prediction is recorded
+        self.shadows = shadows  # where the shadows' copies of the traffic are predicted
         # replaced whole, never changed in place: a reader always sees one consistent mapping
         self._handlers: Mapping[str, PredictHandler] = {}
 
@@ -70,14 +83,23 @@ class PredictionRouter:
     def served(self) -> dict[str, ServedModel]:
         return {name: handler.model for name, handler in self._handlers.items()}
 
-    def swap(self, name: str, model: ServedModel | None) -> None:
-        """Serve ``model`` under ``name`` from the next request on (None: stop serving it)."""
+    @property
+    def shadowed(self) -> dict[str, ServedModel]:
+        return {name: handler.shadow.model for name, handler in self._handlers.items()
+                if handler.shadow is not None}
+
+    def swap(self, name: str, model: ServedModel | None, *,
+             shadow: ServedModel | None = None) -> None:
+        """Serve ``model`` under ``name`` from the next request on (None: stop serving it),
+        with ``shadow`` answering a copy of its requests (logged, never returned)."""
         handlers = dict(self._handlers)
         if model is None:
             handlers.pop(name, None)
         else:
+            fed = (None if shadow is None or self.shadows is None
+                   else Shadow(name, shadow, self.shadows))
             handlers[name] = PredictHandler(model, self.metrics, max_records=self.max_records,
-                                            recorder=self.log, deployment=name)
+                                            recorder=self.log, deployment=name, shadow=fed)
         self._handlers = handlers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -102,56 +124,158 @@ def _policy(row: Mapping[str, Any]) -> LogPolicy:
     return LogPolicy() if stored is None else LogPolicy.from_dict(stored)
 
 
-def _key(row: Mapping[str, Any]) -> tuple[str, int, Any]:
-    """What a deployment row serves, and when it was written (a redeploy is a change too)."""
-    return row["model_name"], row["model_version"], row["created_at"]
+def _key(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a deployment row serves and shadows, and when it was written (a redeploy is a
+    change too)."""
+    return (row["model_name"], row["model_version"], row.get("shadow_model"),
+            row.get("shadow_version"), row["created_at"])
+
+
+def _shadow_of(row: Mapping[str, Any]) -> tuple[str, int] | None:
+    model, version = row.get("shadow_model"), row.get("shadow_version")
+    return None if model is None or version is None else (model, version)
+
+
+def check_shadow(champion: ServedModel, shadow: ServedModel) -> None:
+    """ShadowSignatureMismatch unless ``shadow`` takes exactly the inputs ``champion`` takes
+    (same names, same types): it is fed the requests the champion checked."""
+    ours = {spec.name: spec.dtype for spec in champion.signature.features}
+    theirs = {spec.name: spec.dtype for spec in shadow.signature.features}
+    missing = sorted(set(ours) - set(theirs))
+    extra = sorted(set(theirs) - set(ours))
+    retyped = sorted(f"{name} ({ours[name]} vs {theirs[name]})"
+                     for name in set(ours) & set(theirs) if ours[name] != theirs[name])
+    if missing or extra or retyped:
+        raise ShadowSignatureMismatch(shadow.ref, champion.ref, missing=missing, extra=extra,
+                                      retyped=retyped)
 
 
 class Deployments:
-    """Deploy, undeploy and list: the store's records and the router, kept in step."""
+    """Deploy, undeploy, shadow, promote, roll back and list: the store's records and the
+    router, kept in step. Every change is recorded in the deployment's history."""
 
     def __init__(self, workspace: Workspace, router: PredictionRouter) -> None:
         self.workspace, self.router = workspace, router
+        if router.shadows is None:
+            router.shadows = ShadowFeed(PredictionLog(shadow_log_root(workspace.prediction_log)))
         self.problems: dict[str, str] = {}  # name → why its version could not be loaded
         self._changing = threading.Lock()
-        self._applied: dict[str, tuple[str, int, Any]] = {}  # name → the row it follows
+        self._applied: dict[str, tuple[Any, ...]] = {}  # name → the row it follows
         self._generation = 0  # bumped by every change of what is served
         self._stop = threading.Event()
         self._follower: threading.Thread | None = None
 
     def deploy(self, requested: str, *, name: str | None = None,
-               deployed_by: str | None = None,
-               log_policy: LogPolicy | None = None) -> dict[str, Any]:
+               deployed_by: str | None = None, log_policy: LogPolicy | None = None,
+               shadow: str | None = None, reason: str | None = None) -> dict[str, Any]:
         """Serve the version ``requested`` (NAME, NAME:VERSION or NAME@ALIAS) points at now,
         under ``name`` (the model's name by default), replacing what that name served;
         ``log_policy``: what of its predictions is logged (all when not given), refused
-        (ConfigError) when it names a column the model does not take."""
+        (ConfigError) when it names a column the model does not take; ``shadow``: a version
+        answering a copy of its traffic (ShadowSignatureMismatch unless it takes the same
+        inputs)."""
         registry = self.workspace.registry
         model_name, version = registry.resolve(requested)
         url_name = check_name(name or model_name)
         served = ServedModel(registry.load(f"{model_name}:{version}"))  # hash-checked
         if log_policy is not None:
             log_policy.check_columns(served.signature.names)
+        shadowing = None if shadow is None else self._loaded_shadow(served, shadow)
         with self._changing:
             row = records.save_deployment(
                 self.workspace, name=url_name, model_name=model_name, model_version=version,
                 requested=requested, deployed_by=deployed_by,
-                log_policy=None if log_policy is None else log_policy.to_dict())
-            self._apply_policy(url_name, log_policy or LogPolicy())
-            self.router.swap(url_name, served)
-            self._applied[url_name] = _key(row)
-            self._generation += 1
-            self.problems.pop(url_name, None)
+                log_policy=None if log_policy is None else log_policy.to_dict(),
+                shadow=None if shadowing is None else shadowing[0], reason=reason)
+            self._serve(url_name, row, served, None if shadowing is None else shadowing[1])
         log.info("deployed %s at %s", served.ref, PREDICT_ROUTE.replace("{name}", url_name))
         return self._shown(row)
 
-    def undeploy(self, name: str) -> dict[str, Any]:
+    def set_shadow(self, name: str, requested: str | None, *, by: str | None = None,
+                   reason: str | None = None) -> dict[str, Any]:
+        """Put the version ``requested`` in shadow of deployment ``name`` (None: take its
+        shadow away)."""
+        row = self._record(name)
+        champion = self.router.served.get(name) or self._champion(row)
+        shadowing = None if requested is None else self._loaded_shadow(champion, requested)
+        with self._changing:
+            changed = records.set_shadow(self.workspace, name,
+                                         shadow=None if shadowing is None else shadowing[0],
+                                         by=by, reason=reason)
+            if changed is None:
+                raise DeploymentNotFound(name, self._names())
+            self._serve(name, changed, champion, None if shadowing is None else shadowing[1])
+        return self._shown(changed)
+
+    def promote(self, name: str, *, by: str | None = None,
+                reason: str | None = None) -> dict[str, Any]:
+        """Make deployment ``name``'s shadow its champion (the old champion stays in its
+        history, for a rollback); NoShadow when it has none."""
+        row = self._record(name)
+        shadow = _shadow_of(row)
+        if shadow is None:
+            raise NoShadow(name)
+        served = self.router.shadowed.get(name) or ServedModel(
+            self.workspace.registry.load(f"{shadow[0]}:{shadow[1]}"))
+        return self._replace(row, served, action="promote", by=by, reason=reason, shadow=None)
+
+    def rollback(self, name: str, *, by: str | None = None,
+                 reason: str | None = None) -> dict[str, Any]:
+        """Serve the version deployment ``name`` served before its current one, at once;
+        NoPreviousVersion when its history has none. Its shadow stays if it fits."""
+        row = self._record(name)
+        previous = records.previous_version(self.workspace, name)
+        if previous is None:
+            raise NoPreviousVersion(name, f"{row['model_name']}:{row['model_version']}")
+        served = ServedModel(self.workspace.registry.load(f"{previous[0]}:{previous[1]}"))
+        shadowing = self.router.shadowed.get(name)
+        try:
+            if shadowing is not None:
+                check_shadow(served, shadowing)
+        except ShadowSignatureMismatch:
+            shadowing = None  # the old version takes other inputs: its shadow cannot follow
+        return self._replace(row, served, action="rollback", by=by, reason=reason,
+                             shadow=shadowing)
+
+    def set_promotion_rule(self, name: str, rule: PromotionRule | None) -> dict[str, Any]:
+        """Promote deployment ``name``'s shadow by itself when ``rule`` holds (None: only by
+        hand); the server's policy checker judges it every period."""
+        changed = records.set_promotion_rule(self.workspace, name,
+                                             None if rule is None else rule.to_dict())
+        if changed is None:
+            raise DeploymentNotFound(name, self._names())
+        return self._shown(changed)
+
+    def history(self, name: str) -> list[records.DeploymentEvent]:
+        """Deployment ``name``'s changes, newest first (also after it was undeployed)."""
+        events = records.list_events(self.workspace, name)
+        if not events and records.get_deployment(self.workspace, name) is None:
+            raise DeploymentNotFound(name, self._names())
+        return events
+
+    def promote_when_due(self) -> list[str]:
+        """Promote each shadow whose deployment's rule holds now; the names promoted."""
+        promoted = []
+        for row in records.list_deployments(self.workspace):
+            if row["promotion_rule"] is None or _shadow_of(row) is None:
+                continue
+            rule = PromotionRule.from_dict(row["promotion_rule"])
+            comparison = compare_deployment(
+                row["name"], store=self.workspace, registry=self.workspace.registry,
+                log_root=self.workspace.prediction_log, min_labels=rule.min_labels)
+            if rule.holds(comparison):
+                self.promote(row["name"], by=AUTO_PROMOTION,
+                             reason=f"rule {rule.to_dict()} held: {comparison.verdict}")
+                promoted.append(row["name"])
+        return promoted
+
+    def undeploy(self, name: str, *, by: str | None = None) -> dict[str, Any]:
         """Stop serving ``name``; DeploymentNotFound when nothing is deployed under it."""
         with self._changing:
             found = {row["name"]: row for row in records.list_deployments(self.workspace)}
             if name not in found and name not in self.router.served:
                 raise DeploymentNotFound(name, sorted(found))
-            records.remove_deployment(self.workspace, name)
+            records.remove_deployment(self.workspace, name, by=by)
             self.router.swap(name, None)
             self._applied.pop(name, None)
             self._generation += 1
@@ -160,6 +284,52 @@ class Deployments:
 
     def listing(self) -> list[dict[str, Any]]:
         return [self._shown(row) for row in records.list_deployments(self.workspace)]
+
+    def _record(self, name: str) -> records.DeploymentRecord:
+        row = records.get_deployment(self.workspace, name)
+        if row is None:
+            raise DeploymentNotFound(name, self._names())
+        return row
+
+    def _names(self) -> list[str]:
+        return [row["name"] for row in records.list_deployments(self.workspace)]
+
+    def _champion(self, row: Mapping[str, Any]) -> ServedModel:
+        return ServedModel(self.workspace.registry.load(
+            f"{row['model_name']}:{row['model_version']}"))
+
+    def _loaded_shadow(self, champion: ServedModel, requested: str
+                       ) -> tuple[tuple[str, int], ServedModel]:
+        registry = self.workspace.registry
+        model_name, version = registry.resolve(requested)
+        shadow = ServedModel(registry.load(f"{model_name}:{version}"))  # hash-checked
+        check_shadow(champion, shadow)
+        return (model_name, version), shadow
+
+    def _replace(self, row: records.DeploymentRecord, served: ServedModel, *,
+                 action: records.Action, by: str | None, reason: str | None,
+                 shadow: ServedModel | None) -> dict[str, Any]:
+        """Serve ``served`` under ``row``'s name (``action``: a promotion or rollback)."""
+        loaded = served.loaded
+        kept = None if shadow is None else (shadow.loaded.name, shadow.loaded.version)
+        with self._changing:
+            changed = records.save_deployment(
+                self.workspace, name=row["name"], model_name=loaded.name,
+                model_version=loaded.version, requested=f"{loaded.name}:{loaded.version}",
+                deployed_by=by, log_policy=row["log_policy"], shadow=kept, action=action,
+                reason=reason)
+            self._serve(row["name"], changed, served, shadow)
+        log.info("%s: deployment %r serves %s", action, row["name"], served.ref)
+        return self._shown(changed)
+
+    def _serve(self, name: str, row: records.DeploymentRecord, served: ServedModel,
+               shadow: ServedModel | None) -> None:
+        """Under the lock: serve what ``row`` records, as loaded."""
+        self._apply_policy(name, _policy(row))
+        self.router.swap(name, served, shadow=shadow)
+        self._applied[name] = _key(row)
+        self._generation += 1
+        self.problems.pop(name, None)
 
     def sync(self) -> None:
         """Serve what the store's deployment rows say, whichever process wrote them: load
@@ -192,9 +362,10 @@ class Deployments:
                 self._applied.pop(name)
                 self.problems.pop(name, None)
                 log.info("deployment %r was removed from the store; not serving it", name)
-            for name, served in loaded.items():
+            for name, (served, shadow) in loaded.items():
                 self._applied[name] = wanted[name]
-                self.router.swap(name, served if isinstance(served, ServedModel) else None)
+                self.router.swap(name, served if isinstance(served, ServedModel) else None,
+                                 shadow=shadow)
                 if isinstance(served, ServedModel):
                     self.problems.pop(name, None)
                 else:
@@ -205,14 +376,26 @@ class Deployments:
         if log is not None and log.policy(name) != policy:
             log.set_policy(name, policy)
 
-    def _load(self, row: Mapping[str, Any]) -> ServedModel | str:
-        """The row's version, loaded and hash-checked; or why it could not be."""
+    def _load(self, row: Mapping[str, Any]) -> tuple[ServedModel | str, ServedModel | None]:
+        """The row's version, loaded and hash-checked, or why it could not be; and its
+        shadow, or None (a shadow that fails to load is logged: the champion serves alone)."""
         ref = f"{row['model_name']}:{row['model_version']}"
         try:
-            return ServedModel(self.workspace.registry.load(ref))
+            champion = ServedModel(self.workspace.registry.load(ref))
         except TrainforgeError as error:
             log.warning("deployment %r (%s) could not be loaded: %s", row["name"], ref, error)
-            return str(error)
+            return str(error), None
+        shadow = _shadow_of(row)
+        if shadow is None:
+            return champion, None
+        try:
+            shadowing = ServedModel(self.workspace.registry.load(f"{shadow[0]}:{shadow[1]}"))
+            check_shadow(champion, shadowing)
+        except TrainforgeError as error:
+            log.warning("the shadow %s:%s of deployment %r could not be loaded: %s; serving "
+                        "without it", *shadow, row["name"], error)
+            return champion, None
+        return champion, shadowing
 
     def follow(self, *, every_s: float = SYNC_EVERY_S) -> None:
         """Keep in step with the store from a background thread (never the event loop)
@@ -223,10 +406,13 @@ class Deployments:
         self._follower.start()
 
     def stop_following(self) -> None:
+        """Stop following the store, and predict the shadows' queued requests."""
         self._stop.set()
         if self._follower is not None:
             self._follower.join()
             self._follower = None
+        if self.router.shadows is not None:
+            self.router.shadows.close()
 
     def _follow(self, every_s: float) -> None:
         failing = False
@@ -247,7 +433,16 @@ class Deployments:
                 "requested": row["requested"], "deployed_by": row["deployed_by"],
                 "created_at": row["created_at"],
                 "url": PREDICT_ROUTE.replace("{name}", name), "log": _policy(row).to_dict(),
-                "live": name in self.router.served, "problem": self.problems.get(name)}
+                "live": name in self.router.served, "problem": self.problems.get(name),
+                "shadow": None if row.get("shadow_model") is None
+                else f"{row['shadow_model']}:{row['shadow_version']}",
+                "promotion_rule": row.get("promotion_rule")}
+
+
+def promote_when_due(workspace: Workspace) -> list[str]:
+    """Promote each shadow whose deployment's promotion rule holds now, through the store
+    (every server process follows within a second); the names promoted."""
+    return Deployments(workspace, PredictionRouter()).promote_when_due()
 
 
 _PREDICT_DOC = {"post": {

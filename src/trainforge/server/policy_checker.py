@@ -1,5 +1,6 @@
 """The server's background check of the retraining policies: every ``policy_check_s``
-seconds, each enabled policy is judged and a due retrain queued (``jobs.retrain.check_all``).
+seconds, each enabled policy is judged and a due retrain queued (``jobs.retrain.check_all``),
+and each deployment's shadow promoted when its promotion rule holds.
 One thread per server process, stopped with the app; it does its work off the event loop."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import logging
 import threading
 
 from trainforge.jobs.retrain import check_all
+from trainforge.server.deployments import promote_when_due
 from trainforge.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -36,3 +38,7 @@ class PolicyChecker:
                 check_all(self.workspace)
             except Exception:  # the store was unreachable: try again at the next period
                 log.exception("checking the retraining policies failed")
+            try:
+                promote_when_due(self.workspace)
+            except Exception:  # as above: the next period tries again
+                log.exception("checking the deployments' promotion rules failed")

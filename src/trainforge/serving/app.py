@@ -55,6 +55,7 @@ from trainforge.serving.openapi import (
 from trainforge.serving.problems import invalid_request_answer
 from trainforge.serving.recorder import REQUEST_ID_HEADER, PredictionRecorder, new_request_id
 from trainforge.serving.served import ServedModel
+from trainforge.serving.shadow import Shadow
 from trainforge.serving.signature import (
     LIGHT_BODY_BYTES,
     Columns,
@@ -276,12 +277,14 @@ class PredictHandler:
 
     ``max_records``: the most records one request may hold (more is a 413 saying to split);
     ``recorder``: where each answered request is recorded (after it is sent), under
-    ``deployment``, the name the model is served by (its registry name when not given)."""
+    ``deployment``, the name the model is served by (its registry name when not given);
+    ``shadow``: the challenger each answered request is also handed to (after it is sent)."""
 
     def __init__(self, model: ServedModel, metrics: ServingMetrics, *,
                  max_records: int = MAX_RECORDS, recorder: PredictionRecorder | None = None,
-                 deployment: str | None = None) -> None:
+                 deployment: str | None = None, shadow: Shadow | None = None) -> None:
         self.model, self.metrics, self.max_records = model, metrics, max_records
+        self.shadow = shadow
         self._n_features = len(model.signature.features)
         self._logging = None if recorder is None else _Logging(
             recorder, deployment=deployment or model.loaded.name, model=model)
@@ -304,6 +307,8 @@ class PredictHandler:
                             n_predictions=answer.n_predictions, cpu_s=answer.cpu_s)
         if self._logging is not None:
             self._logging.record(model, answer, request_id=request_id, latency_s=latency_s)
+        if self.shadow is not None and answer.status == 200 and answer.columns is not None:
+            self.shadow.offer(answer.columns, request_id)
 
     def _light(self, body: bytes) -> bool:
         return is_light(body, n_features=self._n_features)

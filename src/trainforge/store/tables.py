@@ -204,6 +204,29 @@ deployments = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     # what its prediction log keeps (monitoring.prediction_log.LogPolicy); null: every request
     sa.Column("log_policy", sa.JSON, nullable=True),
+    # the challenger answering a copy of the traffic in shadow (its answers only logged)
+    sa.Column("shadow_model", sa.String(100), nullable=True),
+    sa.Column("shadow_version", sa.Integer, nullable=True),
+    # when the shadow is promoted by itself (monitoring.compare.PromotionRule); null: never
+    sa.Column("promotion_rule", sa.JSON, nullable=True),
+)
+
+# every change of what a deployment serves: who, when, why (rollback reads it back)
+deployment_events = sa.Table(
+    "deployment_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("deployment", sa.String(100), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("model_name", sa.String(100), nullable=True),  # what serves (or shadows) after
+    sa.Column("from_model", sa.String(100), nullable=True),  # what served before
+    sa.Column("from_version", sa.Integer, nullable=True),
+    sa.Column("to_version", sa.Integer, nullable=True),
+    sa.Column("by", sa.String(100), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.CheckConstraint("action IN ('deploy', 'promote', 'rollback', 'undeploy', "
+                       "'shadow_on', 'shadow_off')", name="ck_deployment_events_action"),
+    sa.Index("ix_deployment_events_deployment_at", "deployment", "at"),
 )
 
 # ---- after deployment: true outcomes sent back for logged predictions ----------------------

@@ -1,5 +1,5 @@
-"""What the UI's forms do: upload a dataset, promote a version, deploy and undeploy, try a
-deployed model. Each form posts with htmx, which sends the session's CSRF token in a header;
+"""What the UI's forms do: upload a dataset, promote a version, deploy and undeploy, put a
+challenger in shadow, promote it or roll back, try a deployed model. Each form posts with htmx, which sends the session's CSRF token in a header;
 each route calls the function the REST API calls, then tells htmx where to go next
 (``HX-Redirect``) or answers an HTML fragment (an error, or the try-it result) to swap in.
 """
@@ -24,6 +24,8 @@ from trainforge.serving.signature import RecordsInvalid
 from trainforge.store.access import Principal
 
 router = APIRouter(include_in_schema=False, route_class=BoundedBodyRoute)  # bounded bodies
+HISTORY_SHOWN = 10  # the latest changes of each deployment on its page; the API has them all
+MAX_REASON = 1_000  # characters of a reason kept in the history, as the API's
 
 
 def _fragment(html: str) -> HTMLResponse:
@@ -86,7 +88,12 @@ async def deployments_page(request: Request) -> Response:
         return to_login(request)
     deployments = request.app.state.deployments
     served = deployments.router.served
-    return page(request, "deployments.html.j2", viewer, deployments=deployments.listing(),
+    listed = await run_in_threadpool(deployments.listing)
+    histories = await run_in_threadpool(
+        lambda: {row["name"]: deployments.history(row["name"])[:HISTORY_SHOWN]
+                 for row in listed})
+    return page(request, "deployments.html.j2", viewer, deployments=listed,
+                histories=histories,
                 fields={name: model.signature.features for name, model in served.items()},
                 levels={name: _levels(model) for name, model in served.items()},
                 models=request.app.state.workspace.registry.list_models())
@@ -123,10 +130,68 @@ async def deploy(request: Request) -> Response:
 @router.post("/ui/deployments/{name}/undeploy")
 async def undeploy(request: Request, name: str) -> Response:
     async def work(who: Principal) -> Response:
-        request.app.state.deployments.undeploy(name)
+        await run_in_threadpool(request.app.state.deployments.undeploy, name, by=who.name)
         return _go("/deployments")
 
     return await _act(request, "editor", "undeploy models", work)
+
+
+async def _reason(request: Request) -> str | None:
+    form = await request.form()
+    return str(form.get("reason", "")).strip()[:MAX_REASON] or None
+
+
+@router.post("/ui/deployments/{name}/shadow")
+async def shadow(request: Request, name: str) -> Response:
+    async def work(who: Principal) -> Response:
+        form = await request.form()
+        requested = str(form.get("model", "")).strip()[:200] or None
+        await run_in_threadpool(lambda: request.app.state.deployments.set_shadow(
+            name, requested, by=who.name, reason=str(form.get("reason", "")).strip()[
+                :MAX_REASON] or None))
+        return _go("/deployments")
+
+    return await _act(request, "editor", "change deployments", work)
+
+
+@router.post("/ui/deployments/{name}/promote")
+async def promote_shadow(request: Request, name: str) -> Response:
+    async def work(who: Principal) -> Response:
+        reason = await _reason(request)
+        await run_in_threadpool(lambda: request.app.state.deployments.promote(
+            name, by=who.name, reason=reason))
+        return _go("/deployments")
+
+    return await _act(request, "editor", "promote deployments", work)
+
+
+@router.post("/ui/deployments/{name}/rollback")
+async def rollback(request: Request, name: str) -> Response:
+    async def work(who: Principal) -> Response:
+        reason = await _reason(request)
+        await run_in_threadpool(lambda: request.app.state.deployments.rollback(
+            name, by=who.name, reason=reason))
+        return _go("/deployments")
+
+    return await _act(request, "editor", "roll deployments back", work)
+
+
+# a sync handler: reading the logs and the bootstrap run in the thread pool
+@router.get("/deployments/{name}/comparison")
+def comparison_page(request: Request, name: str) -> Response:
+    from trainforge.monitoring.compare import compare_deployment
+
+    viewer = signed_in(request)
+    if viewer is None:
+        return to_login(request)
+    workspace = request.app.state.workspace
+    try:
+        result = compare_deployment(name, store=workspace, registry=workspace.registry,
+                                    log_root=workspace.prediction_log)
+    except TrainforgeError as error:
+        return page(request, "missing.html.j2", viewer, status=error.http_status,
+                    message=str(error))
+    return page(request, "comparison.html.j2", viewer, name=name, result=result)
 
 
 @router.post("/ui/deployments/{name}/try")

@@ -19,6 +19,27 @@ depends_on: str | None = None
 
 def upgrade() -> None:
     op.add_column("deployments", sa.Column("log_policy", sa.JSON, nullable=True))
+    op.add_column("deployments", sa.Column("shadow_model", sa.String(100), nullable=True))
+    op.add_column("deployments", sa.Column("shadow_version", sa.Integer, nullable=True))
+    op.add_column("deployments", sa.Column("promotion_rule", sa.JSON, nullable=True))
+    op.create_table(
+        "deployment_events",
+        sa.Column("id", sa.Integer, nullable=False, autoincrement=True),
+        sa.Column("deployment", sa.String(100), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("action", sa.String(20), nullable=False),
+        sa.Column("model_name", sa.String(100), nullable=True),
+        sa.Column("from_model", sa.String(100), nullable=True),
+        sa.Column("from_version", sa.Integer, nullable=True),
+        sa.Column("to_version", sa.Integer, nullable=True),
+        sa.Column("by", sa.String(100), nullable=True),
+        sa.Column("reason", sa.Text, nullable=True),
+        sa.CheckConstraint("action IN ('deploy', 'promote', 'rollback', 'undeploy', "
+                           "'shadow_on', 'shadow_off')", name="ck_deployment_events_action"),
+        sa.PrimaryKeyConstraint("id", name="pk_deployment_events"),
+    )
+    op.create_index("ix_deployment_events_deployment_at", "deployment_events",
+                    ["deployment", "at"])
     op.create_table(
         "feedback",
         sa.Column("id", sa.Integer, nullable=False, autoincrement=True),
@@ -96,4 +117,9 @@ def downgrade() -> None:
     op.drop_index("ix_feedback_deployment_received_at", table_name="feedback")
     op.drop_index("ix_feedback_deployment_request_id", table_name="feedback")
     op.drop_table("feedback")
+    op.drop_index("ix_deployment_events_deployment_at", table_name="deployment_events")
+    op.drop_table("deployment_events")
+    op.drop_column("deployments", "promotion_rule")
+    op.drop_column("deployments", "shadow_version")
+    op.drop_column("deployments", "shadow_model")
     op.drop_column("deployments", "log_policy")
