@@ -35,10 +35,17 @@ pytestmark = pytest.mark.slow  # fuzzing: generated hostile requests against eve
 
 N_REQUESTS = examples(10)  # per route, role and test: ~150 tests must keep `make test` quick
 CONFORMANCE_ROLES = ("viewer", "admin")
+# routes that change what is served or stored: each runs on its own copy of the workspace
 DELETING = {"DELETE /api/v1/deployments/{name}", "DELETE /api/v1/models/{name}",
+            "DELETE /api/v1/deployments/{name}/promotion-rule",
+            "POST /api/v1/deployments/{name}/promote", "POST /api/v1/deployments/{name}/rollback",
+            "PUT /api/v1/deployments/{name}/promotion-rule",
+            "PUT /api/v1/deployments/{name}/shadow", "PUT /api/v1/models/{name}/retrain-policy",
+            "POST /api/v1/models/{name}/retrain", "POST /api/v1/models/{name}/update",
             "DELETE /api/v1/models/{name}/versions/{version}", "DELETE /api/v1/tokens/{token_id}"}
 ROUTES = [
     "DELETE /api/v1/deployments/{name}",
+    "DELETE /api/v1/deployments/{name}/promotion-rule",
     "DELETE /api/v1/models/{name}",
     "DELETE /api/v1/models/{name}/aliases/{alias}",
     "DELETE /api/v1/models/{name}/versions/{version}",
@@ -47,6 +54,9 @@ ROUTES = [
     "GET /api/v1/datasets/{upload_id}",
     "GET /api/v1/datasets/{upload_id}/profile",
     "GET /api/v1/deployments",
+    "GET /api/v1/deployments/{name}/comparison",
+    "GET /api/v1/deployments/{name}/history",
+    "GET /api/v1/deployments/{name}/monitoring",
     "GET /api/v1/deployments/{name}/usage",
     "GET /api/v1/jobs",
     "GET /api/v1/jobs/{job_id}",
@@ -56,6 +66,7 @@ ROUTES = [
     "GET /api/v1/me",
     "GET /api/v1/models",
     "GET /api/v1/models/{name}",
+    "GET /api/v1/models/{name}/retrain-policy",
     "GET /api/v1/models/{name}/versions/{version}",
     "GET /api/v1/models/{name}/versions/{version}/report",
     "GET /api/v1/runs",
@@ -69,12 +80,19 @@ ROUTES = [
     "GET /ready",
     "POST /api/v1/datasets",
     "POST /api/v1/deployments",
+    "POST /api/v1/deployments/{name}/promote",
+    "POST /api/v1/deployments/{name}/rollback",
     "POST /api/v1/jobs",
     "POST /api/v1/jobs/{job_id}/cancel",
+    "POST /api/v1/models/{name}/retrain",
+    "POST /api/v1/models/{name}/update",
     "POST /api/v1/tokens",
     "POST /v1/models/{name}/feedback",
     "POST /v1/models/{name}/predict",
+    "PUT /api/v1/deployments/{name}/promotion-rule",
+    "PUT /api/v1/deployments/{name}/shadow",
     "PUT /api/v1/models/{name}/aliases/{alias}",
+    "PUT /api/v1/models/{name}/retrain-policy",
 ]
 
 CASES = [(route, role) for route in ROUTES for role in ROLES]

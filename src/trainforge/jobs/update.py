@@ -119,11 +119,11 @@ def _feedback(workspace: Workspace, parent: LoadedModel, *, since: datetime, unt
               ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """The training rows (features and target), the labelled predictions they came from,
     and the deployments that logged them."""
-    from trainforge.monitoring.retrain import deployments_of
+    from trainforge.monitoring.deployments import deployments_of
     from trainforge.monitoring.retrain_data import check_logged, labelled_of, training_rows
 
     features = [spec.name for spec in parent.tabular.features]
-    deployed = deployments_of(workspace, parent.name)
+    deployed = deployments_of(workspace, parent.name, log_root=workspace.prediction_log)
     if not deployed:
         raise NoFeedbackToTrainOn(parent.name, "it is not deployed, so it has no logged "
                                                "predictions")

@@ -27,7 +27,8 @@ def served_without_record(log_root: Path, name: str) -> DeploymentRecord | None:
     return DeploymentRecord(name=name, model_name=str(last["model"]),
                             model_version=int(last["version"]), requested=str(last["model"]),
                             deployed_by=None, created_at=last["time"].to_pydatetime(),
-                            log_policy=None)
+                            log_policy=None, shadow_model=None, shadow_version=None,
+                            promotion_rule=None)
 
 
 def deployments_of(store: StoreHandle, model_name: str, *,
