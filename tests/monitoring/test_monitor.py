@@ -136,3 +136,9 @@ def test_feedback_for_what_trainforge_serve_logged_shows_the_metric_over_time(
 
     render_monitoring(result)
     assert "on the labelled feedback" in capsys.readouterr().out
+
+
+def test_a_name_no_deployment_could_have_is_not_found_rather_than_an_error(
+        workspace: Workspace):
+    with pytest.raises(DeploymentNotFound):
+        tf.monitor("read jobs", workspace=workspace)

@@ -87,7 +87,10 @@ def monitor_deployment(name: str, *, store: StoreHandle, registry: Registry, log
     """
     records = {r["name"]: r for r in list_deployments(store)}
     record = records.get(name)
-    rows = read_predictions(log_root, name, since=since, until=until)
+    try:
+        rows = read_predictions(log_root, name, since=since, until=until)
+    except ValueError:  # no deployment can have that name, nor a log folder
+        raise DeploymentNotFound(name, sorted(records)) from None
     if record is None and len(rows) == 0:
         raise DeploymentNotFound(name, sorted(records))
     if labelled is None:
