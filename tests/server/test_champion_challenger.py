@@ -65,6 +65,17 @@ def test_a_shadowed_request_is_logged_by_both_versions_under_one_request_id(
     assert list(shadow["request_id"]) == [answer["request_id"]] * len(records)
 
 
+def test_a_deployment_that_logs_nothing_logs_nothing_of_its_shadow_either(
+        trained, trained_tokens, records):
+    with TestClient(create_server_app(trained, ServerConfig())) as client:
+        answer = _post(client, trained_tokens["editor"], "",
+                       {"model": "credit:1", "shadow": "credit:2", "log": {"mode": "none"}})
+        assert answer.status_code == 201, answer.text
+        assert client.post("/v1/models/credit/predict", headers=bearer(
+            trained_tokens["viewer"]), json={"records": records}).status_code == 200
+    assert read_predictions(shadow_log_root(trained.prediction_log), "credit").empty
+
+
 def test_a_failing_shadow_changes_neither_the_answer_nor_its_status(
         trained_client, trained_tokens, records, monkeypatch):
     _shadowed(trained_client, trained_tokens["editor"])

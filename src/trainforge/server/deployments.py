@@ -375,6 +375,13 @@ class Deployments:
         log = self.router.log
         if log is not None and log.policy(name) != policy:
             log.set_policy(name, policy)
+        # the shadow's log holds outputs only, paired with the champion's rows by request id:
+        # all of them, or none when the deployment logs nothing
+        shadow_log = self.router.shadows.recorder if self.router.shadows is not None else None
+        if isinstance(shadow_log, PredictionLog):
+            wanted = LogPolicy("none") if policy.mode == "none" else LogPolicy()
+            if shadow_log.policy(name) != wanted:
+                shadow_log.set_policy(name, wanted)
 
     def _load(self, row: Mapping[str, Any]) -> tuple[ServedModel | str, ServedModel | None]:
         """The row's version, loaded and hash-checked, or why it could not be; and its
