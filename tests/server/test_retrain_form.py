@@ -45,6 +45,16 @@ def test_a_policy_saved_through_the_form_is_stored(editor, trained):
         40, "7d", "latest:500", True)
 
 
+def test_the_form_keeps_a_policy_that_learns_by_update(editor, trained):
+    answer = editor.post("/ui/models/credit/retrain-policy",
+                         data={"new_labels": "40", "train_on": "latest:500", "learn": "update",
+                               "min_interval": "2h", "time_budget": "30", "enabled": "on"})
+    assert answer.status_code == 204
+    assert retrain_store.get_policy(trained, "credit")["policy"]["learn"] == "update"
+    panel = editor.get("/ui/models/credit/retrain").text
+    assert '<option value="update" selected>' in panel
+
+
 def test_a_bad_duration_in_the_form_is_shown_naming_the_field(editor, trained):
     answer = editor.post("/ui/models/credit/retrain-policy",
                          data={"every": "weekly", "train_on": "original+feedback",

@@ -20,7 +20,7 @@ from trainforge.store.access import Principal
 router = APIRouter(include_in_schema=False, route_class=BoundedBodyRoute)
 _OPTIONAL = ("drifted_features", "metric_floor", "new_labels", "every",
              "max_cpu_hours_per_day", "trials")
-_FIELDS = (*_OPTIONAL, "train_on", "min_interval", "time_budget")
+_FIELDS = (*_OPTIONAL, "train_on", "learn", "min_interval", "time_budget")
 
 
 @router.get("/ui/models/{name}/retrain")
@@ -42,7 +42,8 @@ def _policy(form: Any) -> RetrainPolicy:
     from pydantic import ValidationError
 
     fields: dict[str, Any] = {k: str(form.get(k, "")).strip()[:100] for k in _FIELDS}
-    fields = {k: v for k, v in fields.items() if v or k not in _OPTIONAL}
+    # a form from before the "learn" field, or one left blank, keeps the default (retrain)
+    fields = {k: v for k, v in fields.items() if v or k not in (*_OPTIONAL, "learn")}
     fields["enabled"] = form.get("enabled") == "on"
     fields["feedback_only_if_original_gone"] = form.get("feedback_only") == "on"
     try:
