@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import shutil
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from tests._paths import EXAMPLES
 
 from trainforge.config import ServerConfig
 from trainforge.server.app import create_server_app
@@ -38,8 +40,6 @@ def bearer(token: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace holding two trained versions of ``credit`` (and their runs), made once."""
-    from tests._paths import EXAMPLES
-
     import trainforge as tf
 
     home = tmp_path_factory.mktemp("trained") / "home"
@@ -68,3 +68,13 @@ def trained_client(trained: Workspace) -> TestClient:
 def trained_tokens(trained: Workspace) -> dict[str, str]:
     return {role: access.create_token(trained, name=f"{role}-token", role=role)[0]
             for role in ("viewer", "editor", "admin")}
+
+
+def credit_records(n_rows: int) -> list[dict[str, object]]:
+    """The first ``n_rows`` rows of examples/credit_g.csv as predict records (no target)."""
+    with open(EXAMPLES / "credit_g.csv", newline="") as handle:
+        rows = [row for _, row in zip(range(n_rows), csv.DictReader(handle), strict=False)]
+    for row in rows:
+        row.pop("class")
+    return [{k: float(v) if v.replace(".", "", 1).isdigit() else v for k, v in row.items()}
+            for row in rows]

@@ -4,14 +4,13 @@ why), and the promotion rule promotes by itself only when it holds."""
 
 from __future__ import annotations
 
-import csv
 import re
 
 import pytest
 from fastapi.testclient import TestClient
 from tests._paths import EXAMPLES
 from tests.server._ui import log_in
-from tests.server.conftest import bearer
+from tests.server.conftest import bearer, credit_records
 
 import trainforge as tf
 from trainforge.config import ServerConfig
@@ -35,12 +34,7 @@ N_LABELLED = 120
 
 @pytest.fixture(scope="module")
 def records() -> list[dict[str, object]]:
-    with open(EXAMPLES / "credit_g.csv", newline="") as handle:
-        rows = [row for _, row in zip(range(3), csv.DictReader(handle), strict=False)]
-    for row in rows:
-        row.pop("class")
-    return [{k: float(v) if v.replace(".", "", 1).isdigit() else v for k, v in row.items()}
-            for row in rows]
+    return credit_records(3)
 
 
 def _post(client: TestClient, token: str, path: str, body: object) -> object:

@@ -3,14 +3,12 @@ every server process, shown; its predictions land in the log; /metrics shows the
 
 from __future__ import annotations
 
-import csv
 import re
 
 import pytest
 from fastapi.testclient import TestClient
-from tests._paths import EXAMPLES
 from tests.server._ui import log_in
-from tests.server.conftest import bearer
+from tests.server.conftest import bearer, credit_records
 
 from trainforge.config import ServerConfig
 from trainforge.monitoring.prediction_log import LogPolicy, read_predictions
@@ -23,12 +21,7 @@ SAMPLED = {"mode": "sample", "rate": 0.25, "exclude": ["age"], "hashed": ["purpo
 
 @pytest.fixture(scope="module")
 def records() -> list[dict[str, object]]:
-    with open(EXAMPLES / "credit_g.csv", newline="") as handle:
-        rows = [row for _, row in zip(range(3), csv.DictReader(handle), strict=False)]
-    for row in rows:
-        row.pop("class")
-    return [{k: float(v) if v.replace(".", "", 1).isdigit() else v for k, v in row.items()}
-            for row in rows]
+    return credit_records(3)
 
 
 @pytest.fixture

@@ -3,14 +3,12 @@ what it records within a second, and a model that is deployed is not deleted by 
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests._paths import EXAMPLES
 from tests.server._jobs import running_app, wait_for
-from tests.server.conftest import bearer
+from tests.server.conftest import bearer, credit_records
 
 from trainforge.cli.app import run
 from trainforge.config import ServerConfig
@@ -26,10 +24,7 @@ LOADED_WITHIN_S = 5.0
 
 @pytest.fixture(scope="module")
 def records() -> list[dict[str, object]]:
-    with open(EXAMPLES / "credit_g.csv", newline="") as handle:
-        row = next(csv.DictReader(handle))
-    row.pop("class")
-    return [{k: float(v) if v.replace(".", "", 1).isdigit() else v for k, v in row.items()}]
+    return credit_records(1)
 
 
 @pytest.fixture

@@ -3,12 +3,9 @@
 
 from __future__ import annotations
 
-import csv
-
 import pytest
 from fastapi.testclient import TestClient
-from tests._paths import EXAMPLES
-from tests.server.conftest import bearer
+from tests.server.conftest import bearer, credit_records
 
 from trainforge.config import ServerConfig
 from trainforge.server.app import create_server_app
@@ -17,12 +14,7 @@ from trainforge.serving.app import create_app
 
 @pytest.fixture(scope="module")
 def records() -> list[dict[str, object]]:
-    with open(EXAMPLES / "credit_g.csv", newline="") as handle:
-        rows = [row for _, row in zip(range(5), csv.DictReader(handle), strict=False)]
-    for row in rows:
-        row.pop("class")
-    return [{k: float(v) if v.replace(".", "", 1).isdigit() else v for k, v in row.items()}
-            for row in rows]
+    return credit_records(5)
 
 
 def deploy(client: TestClient, token: str, model: str, name: str | None = None):

@@ -3,13 +3,11 @@ editor, bounded and validated whole, answered with the outcome of each record.""
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests._paths import EXAMPLES
-from tests.server.conftest import bearer
+from tests.server.conftest import bearer, credit_records
 
 from trainforge.config import ServerConfig
 from trainforge.monitoring.prediction_log import PredictionLog, new_request_id
@@ -20,12 +18,7 @@ from trainforge.workspace import Workspace
 
 @pytest.fixture(scope="module")
 def records() -> list[dict[str, Any]]:
-    with open(EXAMPLES / "credit_g.csv", newline="") as handle:
-        rows = [row for _, row in zip(range(3), csv.DictReader(handle), strict=False)]
-    for row in rows:
-        row.pop("class")
-    return [{k: float(v) if v.replace(".", "", 1).isdigit() else v for k, v in row.items()}
-            for row in rows]
+    return credit_records(3)
 
 
 @pytest.fixture
