@@ -333,10 +333,11 @@ class RetrainPolicy(BaseModel):
     enabled: bool = Field(default=True, description="whether the server checks it")
     # retrain by default: a fresh search suits any model; update only continues the ones
     # that can learn more (online_linear, lightgbm), and never revisits its algorithms
-    learn: Literal["retrain", "update"] = Field(
+    learn: Literal["retrain", "update", "windows"] = Field(
         default="retrain",
-        description="what a trigger does: retrain (an ordinary training job) or update "
-                    "(continue the model on its new labels: `trainforge update`)")
+        description="what a trigger does: retrain (an ordinary training job), update "
+                    "(continue the model on its new labels: `trainforge update`) or windows "
+                    "(`trainforge update --method windows`: follow a drifting stream)")
     time_budget_s: Number = Field(default=60.0, gt=0, le=MAX_TIME_BUDGET_S, alias="time_budget",
                                   description="seconds for each retraining run")
     trials: WholeNumber | None = Field(
@@ -360,3 +361,10 @@ class UpdateConfig(BaseModel, frozen=True, extra="forbid"):
     # prequential accuracy where +5 fell to 0.528 and +20 to 0.620 (NOTES-online.md)
     rounds: WholeNumber = Field(default=1, ge=1, le=MAX_UPDATE_ROUNDS,
                                 description="boosting rounds to add to a LightGBM member")
+    # continue by default: it is cheap and keeps what the model learned; windows refits
+    # (training.windows) and follows a stream whose recent past matters most
+    method: Literal["continue", "windows"] = Field(
+        default="continue",
+        description="continue (the members that can learn more, on the new labels) or "
+                    "windows (the model's pipeline refitted on nested windows of the newest "
+                    "rows, training data then feedback, blended by their score on the newest)")

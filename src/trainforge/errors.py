@@ -561,16 +561,25 @@ class NoFeedbackToTrainOn(RetrainRefused):
 
 
 class ModelCannotUpdate(RetrainRefused):
-    """An update of a model none of whose members can learn from new rows in place."""
+    """An update of a model none of whose members can learn from new rows in place, or a
+    windows update of a network (refitted only by a retrain)."""
 
-    def __init__(self, ref: str, algorithms: list[str], updatable: tuple[str, ...]) -> None:
+    def __init__(self, ref: str, algorithms: list[str], updatable: tuple[str, ...], *,
+                 method: str = "continue") -> None:
         name = ref.split(":")[0].split("@")[0]
+        if method == "windows":
+            super().__init__(
+                f"model {ref} cannot be updated with --method windows: its members "
+                f"({', '.join(algorithms)}) include a network or it has no target; windows "
+                f"refit table models of the classical algorithms; retrain it instead "
+                f"(`trainforge policy check {name} --now`)")
+            return
         super().__init__(
             f"model {ref} cannot be updated: its members ({', '.join(algorithms)}) cannot "
             f"learn from new rows without a retrain (only {', '.join(updatable)} can); retrain "
             f"it instead (`trainforge policy check {name} --now`, or a policy with --learn "
-            f"retrain), or train an updatable one with `trainforge train --algorithm "
-            f"{updatable[0]}`")
+            f"retrain), try `trainforge update {name} --method windows`, or train an "
+            f"updatable one with `trainforge train --algorithm {updatable[0]}`")
 
 
 class OriginalDataGone(RetrainRefused):

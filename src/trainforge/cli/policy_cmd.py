@@ -32,8 +32,9 @@ def set_(
         help="cost cap: CPU-hours this model's retrains may use per day")] = None,
     enabled: Annotated[bool, typer.Option(help="whether the server checks it")] = True,
     learn: Annotated[str, typer.Option(
-        help="what a trigger does: retrain, or update (continue the model on its new "
-             "labels: `trainforge update`)")] = "retrain",
+        help="what a trigger does: retrain, update (continue the model on its new "
+             "labels: `trainforge update`) or windows (`trainforge update --method "
+             "windows`: follow a drifting stream)")] = "retrain",
     time_budget: Annotated[float, typer.Option(help="seconds for each retraining run")] = 60.0,
     trials: Annotated[int | None, typer.Option(
         help="exactly N search trials per retrain (reproducible)")] = None,

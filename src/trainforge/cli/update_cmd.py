@@ -20,6 +20,10 @@ def update(
              "the rows the version learned last")] = None,
     rounds: Annotated[int, typer.Option(
         help="boosting rounds to add to a LightGBM member")] = 1,
+    method: Annotated[str, typer.Option(
+        help="continue (the members that can learn more, on the new labels) or windows "
+             "(refit on nested windows of the newest rows and blend: a drifting stream)")
+    ] = "continue",
     server: ServerOption = None,
     token: TokenOption = None,
 ) -> None:
@@ -29,7 +33,7 @@ def update(
     console = Console(highlight=False)
     client = connect(server, token)
     if client is not None:
-        body: dict[str, Any] = {"rounds": rounds,
+        body: dict[str, Any] = {"rounds": rounds, "method": method,
                                 "since": None if since is None else since.isoformat()}
         with client:
             job = client.post(f"/api/v1/models/{name.split(':')[0].split('@')[0]}/update",
@@ -41,7 +45,8 @@ def update(
     from trainforge.jobs.update import run_update
     from trainforge.workspace import Workspace
 
-    outcome = run_update(UpdateConfig(model=name, since=since, rounds=rounds),
+    outcome = run_update(UpdateConfig(model=name, since=since, rounds=rounds,
+                                      method=method),  # type: ignore[arg-type]
                          workspace=Workspace())
     version = outcome.version
     console.print(f"registered {version.name}:{version.version} (challenger) from "
@@ -49,6 +54,12 @@ def update(
                   f"{', '.join(outcome.updated)}")
     if outcome.kept:
         console.print(f"kept as they were (cannot learn in place): {', '.join(outcome.kept)}")
+    if outcome.windows is not None:
+        shown = ", ".join(f"{size:,} rows {weight:.0%}" for size, weight
+                          in zip(outcome.windows.sizes, outcome.windows.weights) if weight)
+        console.print(f"windows: {shown} ({outcome.windows.metric} "
+                      f"{outcome.windows.blend_score:.4f} on the newest "
+                      f"{outcome.windows.holdout_rows:,} rows, held out)")
     if outcome.before is not None and outcome.after is not None:
         console.print(f"{outcome.metric} on those rows: {outcome.before:.4f} before, "
                       f"{outcome.after:.4f} after learning them")

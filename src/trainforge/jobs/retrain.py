@@ -114,8 +114,9 @@ def _skipped(workspace: Workspace, model_name: str, trigger: Trigger, *,
 def _start(workspace: Workspace, model_name: str, policy: RetrainPolicy, trigger: Trigger, *,
            state: RetrainState, queue: bool, now: datetime) -> retrain_store.RetrainEvent:
     submitted_by = f"policy:{model_name}"
-    if policy.learn == "update":
-        return _update(workspace, model_name, trigger, state=state, queue=queue, now=now)
+    if policy.learn in ("update", "windows"):
+        return _update(workspace, model_name, trigger, state=state, queue=queue, now=now,
+                       method="windows" if policy.learn == "windows" else "continue")
     manifest = workspace.registry.show(f"{model_name}:{state.version}")
     try:
         data = build_retrain_data(workspace, workspace.prediction_log, manifest, policy,
@@ -142,19 +143,21 @@ def _start(workspace: Workspace, model_name: str, policy: RetrainPolicy, trigger
 
 
 def _update(workspace: Workspace, model_name: str, trigger: Trigger, *, state: RetrainState,
-            queue: bool, now: datetime) -> retrain_store.RetrainEvent:
-    """``learn: update``: continue the deployed version on its new labels (jobs.update) rather
-    than retrain; queued as an ``update`` job on the server, else run here."""
+            queue: bool, now: datetime, method: str) -> retrain_store.RetrainEvent:
+    """``learn: update`` or ``windows``: update the deployed version on its new labels
+    (jobs.update, ``method`` continue or windows) rather than retrain; queued as an
+    ``update`` job on the server, else run here."""
     from trainforge.config import UpdateConfig
     from trainforge.jobs.update import run_update
 
-    config = UpdateConfig(model=f"{model_name}:{state.version}")
+    config = UpdateConfig(model=f"{model_name}:{state.version}",
+                          method=method)  # type: ignore[arg-type]
     job_id = job_store.submit_job(workspace, kind="update",
                                   config={"update": config.model_dump(mode="json")},
                                   submitted_by=f"policy:{model_name}") if queue else None
     event_id = retrain_store.record_event(
         workspace, model_name=model_name, trigger=trigger.trigger,
-        reason=f"{trigger.reason}; update", outcome="queued", job_id=job_id, at=now)
+        reason=f"{trigger.reason}; update ({method})", outcome="queued", job_id=job_id, at=now)
     if not queue:
         try:
             outcome = run_update(config, workspace=workspace)

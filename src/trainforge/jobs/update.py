@@ -20,11 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from trainforge.algorithms import catalog
 from trainforge.algorithms.model import TabularModel, coerce_frame
 from trainforge.algorithms.online import UPDATABLE, can_update, updated
 from trainforge.config import UpdateConfig
@@ -34,8 +35,10 @@ from trainforge.jobs.lifecycle import run_lifecycle
 from trainforge.jobs.observers import notify
 from trainforge.json_value import JSONValue
 from trainforge.monitoring.reference import REFERENCE_FILE
+from trainforge.monitoring.retrain_data import original_data, training_rows
 from trainforge.registry.loaded import LoadedModel
 from trainforge.registry.records import ModelVersion
+from trainforge.training.windows import WindowBlend, blend_windows
 from trainforge.workspace import Workspace
 
 CHALLENGER = "challenger"
@@ -59,10 +62,12 @@ class UpdateOutcome:
     metric: str
     before: float | None
     after: float | None
+    windows: WindowBlend | None = None  # method windows: the windows, weights and scores
 
 
 def update_model(workspace: Workspace, name: str, *, since: datetime | None = None,
-                 rounds: int = 1, observers: Sequence[object] = ()) -> UpdateOutcome:
+                 rounds: int = 1, method: Literal["continue", "windows"] = "continue",
+                 observers: Sequence[object] = ()) -> UpdateOutcome:
     """Continue ``name`` (NAME: its latest version, NAME:VERSION or NAME@ALIAS) on the
     labels its deployments received; returns the new version, aliased ``challenger``.
 
@@ -71,7 +76,7 @@ def update_model(workspace: Workspace, name: str, *, since: datetime | None = No
         NoFeedbackToTrainOn: not deployed, or no labelled prediction since ``since``.
         UnrebuildableColumn: a deployment's log excludes or hashes an input.
     """
-    return run_update(UpdateConfig(model=name, since=since, rounds=rounds),
+    return run_update(UpdateConfig(model=name, since=since, rounds=rounds, method=method),
                       workspace=workspace, observers=observers)
 
 
@@ -80,33 +85,58 @@ def run_update(config: UpdateConfig, *, workspace: Workspace,
     """``update_model`` from its config: what the CLI and the server's workers call."""
     parent = workspace.registry.load(config.model)
     model = parent.tabular
-    algorithms = [m.algorithm for m in model.members]
-    if not model.task.kind.is_supervised or not any(can_update(m.estimator)
-                                                    for m in model.members):
-        raise ModelCannotUpdate(parent.ref, algorithms, UPDATABLE)
+    _check_can_update(parent, method=config.method)
     until = datetime.now(UTC)
     since = config.since or learned_until(parent)
     rows, labelled, deployments = _feedback(workspace, parent, since=since, until=until)
     with run_lifecycle(workspace, kind="update", config=config, dataset_id=None,
                        observers=observers) as run:
-        notify(observers, "on_phase", f"updating {parent.ref} on {len(rows):,} labelled rows")
         truth = _truth(model, rows)
-        new_model, learned, kept = _learned(model, rows, truth, rounds=config.rounds)
+        blend: WindowBlend | None = None
+        if config.method == "windows":
+            history = _history(workspace, parent, until=until)
+            notify(observers, "on_phase", f"refitting {parent.ref} on windows of its "
+                                          f"{len(history):,} rows")
+            new_model, blend = _windows(model, history)
+            learned, kept = [new_model.members[0].algorithm], list[str]()
+        else:
+            notify(observers, "on_phase", f"updating {parent.ref} on {len(rows):,} labelled "
+                                          f"rows")
+            new_model, learned, kept = _learned(model, rows, truth, rounds=config.rounds)
         before, after = _score(model, rows, truth), _score(new_model, rows, truth)
         metric = model.task.metric
         lineage = _lineage(parent, run_id=run.id, config=config, since=since, until=until,
                            labelled=labelled, deployments=deployments, learned=learned,
-                           kept=kept)
+                           kept=kept, blend=blend)
+        held = {} if blend is None else {"windows_holdout": {metric: blend.blend_score}}
         version = _register(workspace, parent, new_model, lineage=lineage,
-                            metrics={"before_update": before, "after_update": after},
+                            metrics={"before_update": before, "after_update": after} | held,
                             n_rows=len(rows))
         workspace.registry.alias(version.name, version.version, CHALLENGER)
         version = dataclasses.replace(version, aliases=(*version.aliases, CHALLENGER))
         run.succeeded(version, metrics={f"before_update_{k}": v for k, v in before.items()}
-                      | {f"after_update_{k}": v for k, v in after.items()})
+                      | {f"after_update_{k}": v for k, v in after.items()}
+                      | {f"windows_holdout_{k}": v for k, v in held.get("windows_holdout",
+                                                                          {}).items()})
     return UpdateOutcome(version=version, parent=parent.ref, run_id=run.id, n_rows=len(rows),
                          updated=learned, kept=kept, metric=metric,
-                         before=_number(before.get(metric)), after=_number(after.get(metric)))
+                         before=_number(before.get(metric)), after=_number(after.get(metric)),
+                         windows=blend)
+
+
+def _check_can_update(parent: LoadedModel, *, method: str) -> None:
+    """ModelCannotUpdate: ``continue`` with no member that learns in place; ``windows`` for
+    a model that is not a table model of a classical (non-network) pipeline."""
+    model = parent.tabular
+    algorithms = [m.algorithm for m in model.members]
+    if method == "windows":
+        if not model.task.kind.is_supervised or any(
+                catalog.get(a).family == "network" for a in algorithms):
+            raise ModelCannotUpdate(parent.ref, algorithms, UPDATABLE, method="windows")
+        return
+    if not model.task.kind.is_supervised or not any(can_update(m.estimator)
+                                                    for m in model.members):
+        raise ModelCannotUpdate(parent.ref, algorithms, UPDATABLE)
 
 
 def learned_until(parent: LoadedModel) -> datetime:
@@ -115,12 +145,12 @@ def learned_until(parent: LoadedModel) -> datetime:
     return datetime.fromisoformat(str(update.get("until") or parent.manifest["created_at"]))
 
 
-def _feedback(workspace: Workspace, parent: LoadedModel, *, since: datetime, until: datetime
-              ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+def _feedback(workspace: Workspace, parent: LoadedModel, *, since: datetime | None,
+              until: datetime) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """The training rows (features and target), the labelled predictions they came from,
     and the deployments that logged them."""
     from trainforge.monitoring.deployments import deployments_of
-    from trainforge.monitoring.retrain_data import check_logged, labelled_of, training_rows
+    from trainforge.monitoring.retrain_data import check_logged, labelled_of
 
     features = [spec.name for spec in parent.tabular.features]
     deployed = deployments_of(workspace, parent.name, log_root=workspace.prediction_log)
@@ -132,13 +162,46 @@ def _feedback(workspace: Workspace, parent: LoadedModel, *, since: datetime, unt
     labelled = labelled_of(workspace, workspace.prediction_log, deployed, since=since,
                            until=until)
     # after `since`, not at it: the previous update's last row is not learned twice
-    labelled = labelled[labelled["time"] > pd.Timestamp(since)] if len(labelled) else labelled
+    if since is not None and len(labelled):
+        labelled = labelled[labelled["time"] > pd.Timestamp(since)]
     if labelled.empty:
-        raise NoFeedbackToTrainOn(parent.name, f"no prediction logged after "
-                                               f"{since.isoformat()} has a label")
-    rows = training_rows(labelled, features, target=parent.tabular.task.target,
-                         deployment=deployed[0]["name"])
-    return rows.reset_index(drop=True), labelled, [d["name"] for d in deployed]
+        after = "" if since is None else f" after {since.isoformat()}"
+        raise NoFeedbackToTrainOn(parent.name, f"no prediction logged{after} has a label")
+    names = [d["name"] for d in deployed]
+    rows = _as_rows(labelled, features, target=parent.tabular.task.target, deployment=names[0])
+    return rows, labelled, names
+
+
+def _as_rows(labelled: pd.DataFrame, features: list[str], *, target: str, deployment: str
+             ) -> pd.DataFrame:
+    return training_rows(labelled, features, target=target,
+                         deployment=deployment).reset_index(drop=True)
+
+
+def _history(workspace: Workspace, parent: LoadedModel, *, until: datetime) -> pd.DataFrame:
+    """All the rows the model's line has to learn from, oldest first: its original training
+    data (as its package names it, checked by fingerprint), then every labelled prediction
+    of its deployments in time order; inputs as the model sees them (--pii applied)."""
+    model = parent.tabular
+    features, target = [spec.name for spec in model.features], model.task.target
+    _, labelled, deployed = _feedback(workspace, parent, since=None, until=until)
+    rows = _as_rows(labelled, features, target=target, deployment=deployed[0])
+    original = original_data(workspace, parent.manifest, feedback_only_if_gone=False, notes=[])
+    assert original is not None  # raises OriginalDataGone rather than None here
+    first = original.frame[[*features, target]]
+    if model.inputs is not None:  # the log holds hashed or masked inputs: so must these
+        first = pd.concat([model.inputs.apply(first[features]), first[[target]]], axis=1)
+    rows[target] = rows[target].astype(first[target].dtype, errors="ignore")
+    return pd.concat([first, rows], ignore_index=True)
+
+
+def _windows(model: TabularModel, history: pd.DataFrame) -> tuple[TabularModel, WindowBlend]:
+    """The model's heaviest member's pipeline refitted on windows of ``history``."""
+    truth = _truth(model, history)
+    frame = coerce_frame(history.loc[truth.kept].reset_index(drop=True), model.features)
+    template = max(model.members, key=lambda m: m.weight)
+    blend = blend_windows(template, frame, np.asarray(truth.values), task=model.task)
+    return dataclasses.replace(model, members=blend.members), blend
 
 
 def _truth(model: TabularModel, rows: pd.DataFrame) -> Any:
@@ -188,7 +251,8 @@ def _number(value: float | None) -> float | None:
 
 def _lineage(parent: LoadedModel, *, run_id: str, config: UpdateConfig, since: datetime,
              until: datetime, labelled: pd.DataFrame, deployments: list[str],
-             learned: list[str], kept: list[str]) -> dict[str, JSONValue]:
+             learned: list[str], kept: list[str], blend: WindowBlend | None
+             ) -> dict[str, JSONValue]:
     inherited = parent.manifest.get("lineage", {})
     times = labelled["time"]
     return {
@@ -208,7 +272,14 @@ def _lineage(parent: LoadedModel, *, run_id: str, config: UpdateConfig, since: d
                             "last_request_id": str(labelled["request_id"].iloc[-1]),
                             "n_requests": int(labelled["request_id"].nunique())},
             "updated_members": list(learned), "kept_members": list(kept),
-            "rounds": config.rounds if "lightgbm" in learned else None,
+            "method": config.method,
+            "rounds": (config.rounds if config.method == "continue" and "lightgbm" in learned
+                       else None),
+            "windows": None if blend is None else {
+                "sizes": list(blend.sizes), "weights": list(blend.weights),
+                "holdout_rows": blend.holdout_rows, "metric": blend.metric,
+                "holdout_scores": list(blend.holdout_scores),
+                "blend_score": blend.blend_score},
         },
     }
 

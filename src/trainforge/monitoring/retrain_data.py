@@ -84,7 +84,8 @@ def build_retrain_data(store: FileStoreHandle, log_root: Path, manifest: Mapping
     notes: list[str] = []
     original = None
     if mode == "original+feedback":
-        original = _original(store, manifest, policy, notes)
+        original = original_data(store, manifest, notes=notes,
+                                 feedback_only_if_gone=policy.feedback_only_if_original_gone)
     if original is not None:
         rows[target] = _as_dtype(rows[target], original.frame[target].dtype)
         table = pd.concat([original.frame[[*features, target]], rows], ignore_index=True)
@@ -128,10 +129,10 @@ def labelled_of(store: FileStoreHandle, log_root: Path, deployed: list[Deploymen
     return labelled.sort_values(["time", "request_id", "row"], kind="stable")
 
 
-def _original(store: FileStoreHandle, manifest: Mapping[str, Any], policy: RetrainPolicy,
-              notes: list[str]) -> Any:
+def original_data(store: FileStoreHandle, manifest: Mapping[str, Any], *,
+                  feedback_only_if_gone: bool, notes: list[str]) -> Any:
     """The original training data, checked against its fingerprint; None (with a note) when
-    it is gone and the policy allows training on the feedback alone."""
+    it is gone and ``feedback_only_if_gone`` allows training on the feedback alone."""
     source, fingerprint = _original_source(store, manifest["lineage"])
     try:
         if source is None:
@@ -141,7 +142,7 @@ def _original(store: FileStoreHandle, manifest: Mapping[str, Any], policy: Retra
             raise OriginalDataGone(source, "has changed since the model was trained (its "
                                            "fingerprint differs)")
     except (OriginalDataGone, DataError) as error:
-        if not policy.feedback_only_if_original_gone:
+        if not feedback_only_if_gone:
             if isinstance(error, OriginalDataGone):
                 raise
             raise OriginalDataGone(str(source), f"cannot be read ({error})") from None

@@ -6,7 +6,7 @@ version becomes the model's ``challenger``. Takes an editor."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Request
 from pydantic import BaseModel, Field
@@ -30,6 +30,8 @@ class UpdateBody(BaseModel, frozen=True, extra="forbid"):
     since: datetime | None = Field(default=None, description=_FIELDS["since"].description)
     rounds: int = Field(default=_FIELDS["rounds"].default, ge=1, le=MAX_UPDATE_ROUNDS,
                         description=_FIELDS["rounds"].description)
+    method: Literal["continue", "windows"] = Field(default=_FIELDS["method"].default,
+                                                   description=_FIELDS["method"].description)
 
 
 def router() -> APIRouter:

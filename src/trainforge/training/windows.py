@@ -1,0 +1,138 @@
+"""Following a drifting stream: one model's pipeline fitted on nested windows of the newest
+rows, blended with weights chosen on the newest rows held out.
+
+Which past a stream's next rows resemble is not known in advance: on elec2 (prices that
+move within days) a model of the last two days predicts tomorrow better than one of all
+two years; on noaa_weather (seasons and a slow climate) all fifty years do best. So the
+same pipeline (algorithm, parameters and preprocessing of the model being refreshed) is
+fitted on the newest 128, 512, 2,048 … rows (each window four times the last) and on all
+of them; greedy ensemble selection on the newest ``holdout`` rows, with every window ending
+just before them, picks the blend's weights; the chosen windows are then fitted again,
+ending at the newest row. Rows are in time order, oldest first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from trainforge.algorithms.catalog import AlignedClassifier
+from trainforge.algorithms.model import Member
+from trainforge.data.task import Task
+from trainforge.training.ensemble import greedy_selection
+from trainforge.training.scoring import scorer_for
+from trainforge.training.trial import categorical_outputs
+
+SMALLEST_WINDOW = 128  # rows: fewer leave a tree model too little to split on
+WINDOW_FACTOR = 4
+# the newest rows the weights are chosen on: about ten days of elec2's half-hours, a year
+# and a half of noaa_weather's days; at most a fifth of the rows, so the windows that
+# end before them still hold most of the past
+HOLDOUT_ROWS = 512
+MIN_ROWS = 2 * SMALLEST_WINDOW  # below this there is nothing to choose between
+
+
+@dataclass(frozen=True)
+class WindowBlend:
+    """The refreshed members and how they were chosen: each window's size (rows; the last
+    is all of them), its weight, and the holdout score (the task's metric) of each window
+    alone and of the blend, before the final fits."""
+
+    members: list[Member]
+    sizes: list[int]
+    weights: list[float]
+    holdout_rows: int
+    holdout_scores: list[float]
+    blend_score: float
+    metric: str
+
+
+def window_sizes(n_rows: int) -> list[int]:
+    """128, 512, 2,048 … rows while fewer than ``n_rows``, then ``n_rows`` (all of them)."""
+    sizes, size = [], SMALLEST_WINDOW
+    while size < n_rows:
+        sizes.append(size)
+        size *= WINDOW_FACTOR
+    return [*sizes, n_rows]
+
+
+def holdout_size(n_rows: int) -> int:
+    return min(HOLDOUT_ROWS, n_rows // 5)
+
+
+def fit_on_rows(template: Member, frame: pd.DataFrame, y: np.ndarray, *, task: Task,
+                weight: float = 1.0) -> Member:
+    """``template``'s pipeline (preprocessing and estimator, same settings) fitted anew on
+    these rows; the template is unchanged."""
+    preprocessor = clone(template.preprocessor)
+    matrix = preprocessor.fit_transform(frame, y)
+    fitted = template.estimator
+    estimator = clone(fitted.estimator if isinstance(fitted, AlignedClassifier) else fitted)
+    if "categorical_features" in estimator.get_params():  # a window may lack a category
+        estimator.set_params(categorical_features=categorical_outputs(preprocessor))
+    estimator.fit(matrix, y)
+    n_classes = len(task.classes) if task.kind.is_classification else 0
+    if n_classes and not hasattr(estimator, "save_native") and len(estimator.classes_) < n_classes:
+        # a short window may hold only some classes: answer zero for the others
+        estimator = AlignedClassifier(estimator, n_classes)
+    return Member(algorithm=template.algorithm, params=dict(template.params),
+                  preprocessor=preprocessor, estimator=estimator, weight=weight)
+
+
+def blend_windows(template: Member, frame: pd.DataFrame, y: np.ndarray, *, task: Task,
+                  rounds: int = 10) -> WindowBlend:
+    """Fit ``template``'s pipeline on nested windows of ``frame``'s newest rows (``y``: class
+    codes or numbers, in the same order) and blend them; ValueError below ``MIN_ROWS``."""
+    if len(frame) < MIN_ROWS:
+        raise ValueError(f"{len(frame)} rows: following a stream needs at least {MIN_ROWS}")
+    scorer = scorer_for(task.metric, task.kind)
+    held = holdout_size(len(frame))
+    cut = len(frame) - held
+    before = [size for size in window_sizes(cut) if _learnable(y[cut - size:cut], task)]
+    outputs = [_output(fit_on_rows(template, frame.iloc[cut - size:cut], y[cut - size:cut],
+                                   task=task),
+                       frame.iloc[cut:], task) for size in before]
+    chosen, blend_score = greedy_selection(outputs, y[cut:], scorer, rounds=rounds)
+    # the same windows, now ending at the newest row; "all" stays all
+    sizes = [size for size in window_sizes(len(frame))
+             if _learnable(y[len(frame) - size:], task)]
+    weights = _carried(before, chosen, sizes)
+    members = [fit_on_rows(template, frame.iloc[len(frame) - size:], y[len(frame) - size:],
+                           task=task, weight=float(weight))
+               for size, weight in zip(sizes, weights, strict=True) if weight > 0]
+    return WindowBlend(members=members, sizes=sizes, weights=[float(w) for w in weights],
+                       holdout_rows=held,
+                       holdout_scores=[scorer.score(y[cut:], o) for o in outputs],
+                       blend_score=float(blend_score), metric=scorer.name)
+
+
+def _learnable(y: np.ndarray, task: Task) -> bool:
+    """A classifier's window must hold two classes (a newest window of one class is left
+    out; "all" always holds them, as the whole table did)."""
+    return not task.kind.is_classification or len(np.unique(y)) > 1
+
+
+def _output(member: Member, frame: pd.DataFrame, task: Task) -> np.ndarray:
+    matrix = member.preprocessor.transform(frame)
+    if task.kind.is_classification:
+        return np.asarray(member.estimator.predict_proba(matrix), dtype="float64")
+    return np.asarray(member.estimator.predict(matrix), dtype="float64")
+
+
+def _carried(before: Sequence[int], weights: np.ndarray, sizes: Sequence[int]) -> np.ndarray:
+    """The weights chosen for the windows ending before the holdout, onto the windows ending
+    at the newest row: the same sizes keep theirs, "all" stays "all", and a size the holdout
+    made possible (one more step of four) starts at nothing; one the newest rows made
+    unlearnable (a single class) is dropped and the others share its weight."""
+    carried = np.zeros(len(sizes))
+    for size, weight in zip(before[:-1], weights[:-1], strict=True):
+        if size in sizes[:-1]:
+            carried[sizes.index(size)] = weight
+    carried[-1] += weights[-1]
+    if carried.sum() == 0:  # only dropped windows were chosen: fall back on all the rows
+        carried[-1] = 1.0
+    return np.asarray(carried / carried.sum())
