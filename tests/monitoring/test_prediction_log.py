@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,7 @@ import pytest
 
 from trainforge.errors import ConfigError
 from trainforge.monitoring.prediction_log import (
+    COMPACT_FILES,
     LogPolicy,
     PredictionLog,
     new_request_id,
@@ -169,3 +171,24 @@ def test_a_malformed_log_policy_is_refused_saying_what_to_write(text: str):
 def test_a_policy_naming_a_column_the_model_lacks_is_refused():
     with pytest.raises(ConfigError, match="'agee'.*its inputs: age, plan"):
         LogPolicy(exclude=("agee",)).check_columns(["age", "plan"])
+
+
+def test_a_writer_merges_its_many_small_files_and_every_row_reads_back_once(tmp_path: Path):
+    log = PredictionLog(tmp_path)
+    sent = []
+    for _ in range(COMPACT_FILES + 3):  # a flush per request, as a quiet server's would be
+        sent.append(_record(log, n_rows=2))
+        log.flush()
+    files = list((tmp_path / "churn").glob("*/part-*.parquet"))
+    frame = read_predictions(tmp_path, "churn")
+    assert (len(files), list(frame["request_id"].drop_duplicates()), len(frame)) == (
+        4, sent, 2 * len(sent))
+
+
+def test_rows_seen_twice_while_a_merge_lands_are_read_once(tmp_path: Path):
+    log = PredictionLog(tmp_path)
+    _record(log, n_rows=3)
+    log.flush()
+    (original,) = (tmp_path / "churn").glob("*/part-*.parquet")
+    shutil.copy(original, original.with_name("part-000000-copy.parquet"))  # merged, not deleted
+    assert len(read_predictions(tmp_path, "churn")) == 3

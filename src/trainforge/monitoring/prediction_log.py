@@ -51,6 +51,10 @@ log = logging.getLogger(__name__)
 
 FLUSH_EVERY_S = 1.0  # the writer wakes this often, or sooner when a batch is full
 FLUSH_ROWS = 5_000  # rows that wake the writer at once
+# a busy server flushes every second: a day could be 86,400 files, and reading a file costs
+# about as much as reading a thousand rows, so each writer merges its own files of a day
+# once it has written this many (readers drop the rows seen twice while a merge lands)
+COMPACT_FILES = 64
 MAX_QUEUED_ROWS = 200_000  # beyond this the newest rows are dropped (and counted)
 RETENTION_DAYS = 30
 PRUNE_EVERY_S = 3600.0
@@ -168,6 +172,7 @@ class PredictionLog:
         self._thread: threading.Thread | None = None
         self._key: bytes | None = None
         self._pruned_at = 0.0
+        self._written: dict[Path, list[Path]] = {}  # this writer's files, by day folder
 
     # ---- the request side: cheap, never raises ------------------------------------------
     def set_policy(self, deployment: str, policy: LogPolicy) -> None:
@@ -283,6 +288,11 @@ class PredictionLog:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 partial.unlink()
+        written = self._written.setdefault(folder, [])
+        written.append(folder / name)
+        if len(written) >= COMPACT_FILES:
+            self._written[folder] = [_merged(written)]
+
 
     def _hash_key(self) -> bytes:
         """The log's own secret for hashed columns, made once and kept beside the log."""
@@ -403,6 +413,27 @@ def prune(root: Path, *, retention_days: int, today: date | None = None) -> list
     return removed
 
 
+def _merged(files: list[Path]) -> Path:
+    """One file holding the rows of ``files`` (written first, under the first one's time so
+    it sorts where they did), then ``files`` deleted: a reader between the two sees some
+    rows twice, and drops them; one that listed a file now gone reads again."""
+    tables = [pq.read_table(path) for path in files]
+    merged = pa.concat_tables(tables, promote_options="permissive")
+    first = files[0]
+    name = f"{first.name.rsplit('-', 1)[0]}-{secrets.token_hex(6)}.parquet"
+    partial = first.parent / f".{name}.partial"
+    try:
+        pq.write_table(merged, partial, compression="zstd")
+        os.replace(partial, first.parent / name)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+    for path in files:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    return first.parent / name
+
+
 def read_predictions(root: Path, deployment: str, *, since: datetime | None = None,
                      until: datetime | None = None,
                      columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -410,18 +441,21 @@ def read_predictions(root: Path, deployment: str, *, since: datetime | None = No
     oldest first; an empty frame when nothing was logged. Files written by different model
     versions may hold different columns: a column missing from a file reads as missing."""
     folder = root / _checked_name(deployment)
-    files = sorted(p for p in folder.glob("*/part-*.parquet")
-                   if _day_in(p.parent.name, since, until)) if folder.is_dir() else []
-    frames = []
-    for path in files:
-        table = pq.read_table(path)
-        if columns is not None:
-            table = table.select([c for c in columns if c in table.column_names])
-        frames.append(table.to_pandas())
-    if not frames:
+    for attempt in range(3):
+        files = sorted(p for p in folder.glob("*/part-*.parquet")
+                       if _day_in(p.parent.name, since, until)) if folder.is_dir() else []
+        try:
+            table = _read_files(files, columns)
+            break
+        except FileNotFoundError:  # merged away while listed: list again
+            if attempt == 2:
+                raise
+    if table is None:
         return pd.DataFrame(columns=list(columns) if columns is not None else
                             ["request_id", "row", "time", "model", "version", "latency_ms"])
-    frame = pd.concat(frames, ignore_index=True)
+    frame = table.to_pandas()
+    if "request_id" in frame and "row" in frame:  # a merge landing while listed: seen twice
+        frame = frame.drop_duplicates(["request_id", "row"])
     if "time" in frame:
         if since is not None:
             frame = frame[frame["time"] >= pd.Timestamp(since)]
@@ -430,6 +464,19 @@ def read_predictions(root: Path, deployment: str, *, since: datetime | None = No
         frame = frame.sort_values(["time", "row"] if "row" in frame else ["time"],
                                   kind="stable")
     return frame.reset_index(drop=True)
+
+
+def _read_files(files: list[Path], columns: Sequence[str] | None) -> pa.Table | None:
+    """The files' rows as one table (a column a file lacks reads as missing); None: no file."""
+    if not files:
+        return None
+    tables = []
+    for path in files:
+        table = pq.read_table(path)
+        if columns is not None:
+            table = table.select([c for c in columns if c in table.column_names])
+        tables.append(table)
+    return pa.concat_tables(tables, promote_options="permissive")
 
 
 def _day_in(name: str, since: datetime | None, until: datetime | None) -> bool:
