@@ -171,9 +171,9 @@ def add_labels(ws: StoreHandle, project: ProjectRecord,
     annotator's current label of the item; returns how many were written."""
     now = utc_now()
     with ws.engine.begin() as connection:
-        ids = dict(connection.execute(
+        ids = {int(row.position): int(row.id) for row in connection.execute(
             sa.select(labeling_items.c.position, labeling_items.c.id)
-            .where(labeling_items.c.project_id == project["id"])).tuples().all())
+            .where(labeling_items.c.project_id == project["id"]))}
         for position, annotator, label, note in labels:
             item_id = ids.get(position)
             if item_id is None:
