@@ -87,7 +87,7 @@ async def project_page(request: Request, name: str) -> Response:
         status = await run_in_threadpool(jobs.project_status, _workspace(request), name)
     except TrainforgeError as error:
         return _missing(request, viewer, error)
-    return page(request, "labeling_project.html.j2", viewer, status=status.to_dict(),
+    return page(request, "labeling_project.html.j2", viewer, shown=status.to_dict(),
                 chart=score_chart(status.scores))
 
 
