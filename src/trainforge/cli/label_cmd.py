@@ -88,7 +88,7 @@ def export(
     if format not in EXPORT_FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(EXPORT_FORMATS)}", param_hint="--format")
     target = out or Path(f"{name}.{'json' if format == 'label-studio' else 'csv'}")
-    done = export_labels(Workspace(), name, out=target, format=format,  # type: ignore[arg-type]
+    done = export_labels(Workspace(), name, out=target, format=format,
                          exported_by=getpass.getuser())
     console = Console(highlight=False)
     console.print(f"wrote {done.n_rows:,} rows to {done.path}")

@@ -3,6 +3,7 @@ kappa when more did (each item labelled by any of them)."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -65,4 +66,4 @@ def fleiss_kappa(ratings: list[list[str]]) -> float | None:
 
 
 def _finite(value: float) -> float | None:
-    return value if value == value else None  # NaN: one class only, kappa undefined
+    return None if math.isnan(value) else value  # NaN: one class only, kappa undefined

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 MAX_ANNOTATOR_CHARS = 100  # the store's column
@@ -18,7 +19,7 @@ class ImportedLabel:
 
 def annotator_name(value: object) -> str | None:
     """A name for whoever made a label, at most 100 characters; None when not given."""
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     text = str(value).strip()
     return text[:MAX_ANNOTATOR_CHARS] or None

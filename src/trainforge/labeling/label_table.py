@@ -18,7 +18,8 @@ SHOWN = ("text", "path")  # the item's text or image path, written for people, i
 
 def write_rows(rows: Sequence[Mapping[str, Any]]) -> bytes:
     """The CSV of ``rows`` (each with ``COLUMNS`` and perhaps a ``SHOWN`` one)."""
-    return pd.DataFrame(list(rows)).to_csv(index=False).encode()
+    text: str = pd.DataFrame(list(rows)).to_csv(index=False)
+    return text.encode()
 
 
 def read_rows(raw: bytes, *, source: str) -> list[ImportedLabel]:

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from trainforge.errors import LabelingError
 from trainforge.jobs import labeling as jobs
 from trainforge.labeling.active import important_words
 from trainforge.labeling.classes import MAX_CLASS_CHARS, MAX_CLASSES
@@ -211,7 +212,7 @@ def image_answer(workspace: Workspace, name: str, item: int) -> Response:
     project = store.get_project(workspace, name)
     payload = store.item_payload(workspace, project, item)
     if project["modality"] != "image":
-        raise jobs.LabelingError(f"project {name!r} labels {project['modality']}, not images")
+        raise LabelingError(f"project {name!r} labels {project['modality']}, not images")
     data, media_type = image_file(payload["path"], where=f"item {item}")
     return Response(data, media_type=media_type,
                     headers={"Cache-Control": "private, max-age=3600",

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 
-from trainforge.errors import TrainforgeError
+from trainforge.errors import LabelingError, TrainforgeError
 from trainforge.jobs import labeling as jobs
 from trainforge.labeling.active import important_words
 from trainforge.labeling.classes import MAX_CLASS_CHARS
@@ -124,10 +124,10 @@ def _next_context(request: Request, name: str, annotator: str, *,
         _, found = jobs.next_for(workspace, name, annotator=annotator,
                                  ranked=None if fitted is None else fitted.ranked)
         item, why = (None, None) if found is None else (found.position, found.why)
-    status = jobs.project_status(workspace, name)
+    n_items, n_labelled = store.progress(workspace, project["id"])
     context: dict[str, Any] = {"project": project, "item": item, "why": WHY.get(why or ""),
-                               "keys": KEYS, "progress": status.to_dict(), "max_note":
-                               MAX_NOTE_CHARS}
+                               "keys": KEYS, "n_items": n_items, "n_labelled": n_labelled,
+                               "max_note": MAX_NOTE_CHARS}
     if item is not None:
         payload = store.item_payload(workspace, project, item)
         context["payload"] = payload
@@ -161,7 +161,7 @@ def _fragment(request: Request, viewer_name: str, name: str, *,
 def _item_field(form: Any) -> int:
     raw = str(form.get("item", ""))[:20]
     if not raw.isdigit():
-        raise jobs.LabelingError("the form names no item; reload the page")
+        raise LabelingError("the form names no item; reload the page")
     return int(raw)
 
 
