@@ -36,7 +36,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 def _percentiles(times_s: list[float]) -> str:
     ms = sorted(t * 1000 for t in times_s)
-    p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
+    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
     return f"p50 {statistics.median(ms):6.1f} ms  p95 {p95:6.1f} ms  (n={len(ms)})"
 
 
