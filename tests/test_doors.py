@@ -57,6 +57,13 @@ NOT_JOBS = {
     "user disable": "administers the server's own users, on its machine",
     "user enable": "administers the server's own users, on its machine",
     "user list": "administers the server's own users, on its machine",
+    "label create": "POST /api/v1/labeling/projects and the labeling page's form make a "
+                    "project at once (reading the table is no job)",
+    "label status": "GET /api/v1/labeling/projects/{name} and the page /labeling/{name}",
+    "label export": "POST /api/v1/labeling/projects/{name}/export and the project page's "
+                    "buttons write the labels at once (no job: a table of labels)",
+    "label import": "POST /api/v1/labeling/projects/{name}/import records labels at once, "
+                    "checked whole first",
 }
 
 

@@ -632,3 +632,77 @@ class NoPreviousVersion(TrainforgeError):
                          f"{serving} is the first version its history records (see "
                          f"`trainforge deployments history {deployment}`); deploy the version "
                          "you want with `trainforge deployments deploy`")
+
+
+# ---- labeling ---------------------------------------------------------------------------------
+class LabelingError(TrainforgeError):
+    """A labeling project cannot do what was asked as it was asked."""
+
+    http_status = 422
+
+
+class LabelingProjectNotFound(LabelingError):
+    http_status = 404
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no labeling project named {name!r}; `trainforge label status` "
+                         "with no name lists them, `trainforge label create` makes one")
+
+
+class LabelingProjectExists(LabelingError):
+    http_status = 409
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a labeling project named {name!r} exists already; choose another "
+                         "name, or label that one")
+
+
+class BadClasses(LabelingError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"--classes {detail}; give 2 to 50 distinct names separated by commas "
+                         "(e.g. --classes spam,ham); keys 1-9 pick the first nine")
+
+
+class LabelOutsideClasses(LabelingError):
+    """A label that is not one of the project's classes; the value itself is not repeated (it
+    came from outside)."""
+
+    def __init__(self, project: str, classes: Sequence[str], where: str = "the label") -> None:
+        super().__init__(f"{where} is not one of project {project!r}'s classes "
+                         f"({_listing(list(classes))}); pick one of them")
+
+
+class ItemNotFound(LabelingError):
+    http_status = 404
+
+    def __init__(self, project: str, item: int) -> None:
+        super().__init__(f"project {project!r} has no item {item}; items are numbered from 0 "
+                         "in the order of the source")
+
+
+class NoItemsSource(LabelingError):
+    """The data gives no way to tell what an annotator should see."""
+
+    def __init__(self, source: str, detail: str) -> None:
+        super().__init__(f"{source}: {detail}; give --text-column or --image-column, or a table "
+                         "with an empty target column (its rows are the items)")
+
+
+class NothingLabelled(LabelingError):
+    http_status = 409
+
+    def __init__(self, project: str) -> None:
+        super().__init__(f"project {project!r} has no labels to export yet; label some items "
+                         "first (`trainforge label status` shows progress)")
+
+
+class UnknownImportFields(LabelingError):
+    def __init__(self, where: str, fields: Sequence[str], known: Sequence[str]) -> None:
+        names = ", ".join(repr(f[:40]) for f in sorted(fields)[:10])
+        super().__init__(f"{where} has fields trainforge does not know: {names}; remove them "
+                         f"(known: {_listing(list(known), limit=20)})")
+
+
+class BadImport(LabelingError):
+    def __init__(self, where: str, detail: str, hint: str) -> None:
+        super().__init__(f"{where}: {detail}; {hint}")

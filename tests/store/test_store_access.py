@@ -42,8 +42,13 @@ def test_roles_rank_viewer_below_editor_below_admin():
     assert editor.may("viewer") and editor.may("editor") and not editor.may("admin")
 
 
+def test_an_annotator_ranks_above_a_viewer_and_below_an_editor():
+    annotator = access.Principal("a", "annotator", "token")
+    assert annotator.may("viewer") and annotator.may("annotator") and not annotator.may("editor")
+
+
 def test_an_unknown_role_is_refused_naming_the_roles(ws):
-    with pytest.raises(ConfigError, match="viewer, editor, admin"):
+    with pytest.raises(ConfigError, match="viewer, annotator, editor, admin"):
         access.create_token(ws, name="x", role="owner")
 
 

@@ -16,6 +16,7 @@ from trainforge.cli import (
     data_cmd,
     deployments_cmd,
     feedback_cmd,
+    label_cmd,
     models_cmd,
     monitor_cmd,
     policy_cmd,
@@ -54,6 +55,7 @@ app.add_typer(data_cmd.algorithms_app, name="algorithms")
 app.add_typer(rl_cmd.app, name="rl")
 app.add_typer(token_cmd.app, name="token")
 app.add_typer(user_cmd.app, name="user")
+app.add_typer(label_cmd.app, name="label")
 
 
 def run(argv: Sequence[str]) -> int:

@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from trainforge.config import ServerConfig
 from trainforge.errors import TrainforgeError
+from trainforge.labeling.quick_models import QuickModels
 from trainforge.monitoring.gauges import DriftGauges
 from trainforge.monitoring.prediction_log import PredictionLog
 from trainforge.server.api import (
@@ -29,6 +30,7 @@ from trainforge.server.api import (
     feedback,
     health,
     jobs,
+    labeling,
     models,
     monitoring,
     retrain,
@@ -89,7 +91,8 @@ def _identity_router() -> APIRouter:
 async def _following_deployments(app: FastAPI) -> AsyncIterator[None]:
     """While the server runs, its deployments follow the store's (other processes deploy),
     what serving them costs is written to the store, its prediction log writes, its drift
-    gauges refresh and its retraining policies are checked; at shutdown what the log has
+    gauges refresh, its retraining policies are checked and labeling projects' quick models
+    refit; at shutdown what the log has
     queued is written."""
     deployments: Deployments = app.state.deployments
     usage = UsageFlusher(app.state.workspace, deployments.router.metrics,
@@ -100,9 +103,11 @@ async def _following_deployments(app: FastAPI) -> AsyncIterator[None]:
     usage.start()
     app.state.drift_gauges.start()
     checker.start()
+    app.state.quick_models.start()
     try:
         yield
     finally:
+        app.state.quick_models.stop()
         checker.stop()
         app.state.drift_gauges.stop()
         deployments.stop_following()
@@ -142,6 +147,8 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None, 
     app.include_router(feedback.router())
     app.include_router(usage.router(), prefix=API)
     app.include_router(monitoring.router(), prefix=API)
+    app.include_router(labeling.router(), prefix=API)
+    app.state.quick_models = QuickModels(workspace)  # refits labeling projects' quick models
     app.state.drift_gauges = DriftGauges(store=workspace, registry=workspace.registry,
                                          log_root=workspace.prediction_log)
     _mount_predictions(app, workspace, config)
@@ -180,6 +187,7 @@ def _add_web_ui(app: FastAPI) -> None:
     from fastapi.staticfiles import StaticFiles
 
     from trainforge.server.ui import actions, feedback_form, login, pages, retrain_form, usage
+    from trainforge.server.ui import labeling as labeling_pages
     from trainforge.server.ui import monitoring as monitoring_page
 
     app.include_router(login.router)
@@ -189,6 +197,7 @@ def _add_web_ui(app: FastAPI) -> None:
     app.include_router(actions.router)
     app.include_router(feedback_form.router)
     app.include_router(retrain_form.router)
+    app.include_router(labeling_pages.router)
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 

@@ -1,5 +1,5 @@
-"""The store's tables: datasets, runs and their metric series, models and their aliases, and
-the platform's jobs, users, tokens, sessions, uploads and deployments.
+"""The store's tables: datasets, runs and their metric series, models and their aliases, the
+platform's jobs, users, tokens, sessions, uploads and deployments, and labeling projects.
 
 SQLAlchemy Core, so one definition serves SQLite and Postgres. Migrations
 (``store/migrations``) create these tables; a test checks the two never drift apart.
@@ -105,7 +105,8 @@ model_aliases = sa.Table(
 
 # ---- the platform (trainforge server): jobs, access control, uploads, deployments ----------
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-ROLES = ("viewer", "editor", "admin")
+# an annotator reads and labels (labeling projects), and may not upload, train, deploy or export
+ROLES = ("viewer", "annotator", "editor", "admin")
 
 # one unit of background work (train, predict, evaluate), claimed by one worker at a time
 jobs = sa.Table(
@@ -288,4 +289,69 @@ retrain_events = sa.Table(
     sa.Column("outcome", sa.String(20), nullable=False),
     sa.CheckConstraint(sa.column("outcome").in_(RETRAIN_OUTCOMES), name="outcome"),
     sa.Index("ix_retrain_events_model_name_at", "model_name", "at"),
+)
+
+
+# ---- labeling: projects, their items, and every label, skip and quick-model score -----------
+LABELING_MODALITIES = ("text", "image", "table")
+
+labeling_projects = sa.Table(
+    "labeling_projects", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("classes", sa.JSON, nullable=False),  # the class names, in key order (1-9)
+    sa.Column("modality", sa.String(10), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),  # the table or folder it was made from
+    sa.Column("item_column", sa.String(200), nullable=True),  # text or image column; null: rows
+    sa.Column("target", sa.String(200), nullable=False),  # the label's column in an export
+    sa.Column("overlap", sa.Integer, nullable=False),  # labels wanted per item
+    sa.Column("created_by", sa.String(100), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint(sa.column("modality").in_(LABELING_MODALITIES), name="modality"),
+)
+
+# one row per item, in the source's order; the payload is what an annotator sees: the text,
+# the image's absolute path, or the row's values
+labeling_items = sa.Table(
+    "labeling_items", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("project_id", sa.Integer,
+              sa.ForeignKey("labeling_projects.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),  # the row of the source (0 = first)
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.UniqueConstraint("project_id", "position", name="uq_labeling_items_project_id_position"),
+)
+
+# a label is never overwritten: relabelling adds a row and marks the old one ``replaced_at``,
+# and undo marks it too; at most one current label per item and annotator, so two annotators
+# labelling at once both count. ``final``: a reviewer settled a disagreement.
+labeling_labels = sa.Table(
+    "labeling_labels", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("project_id", sa.Integer,
+              sa.ForeignKey("labeling_projects.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("item_id", sa.Integer, sa.ForeignKey("labeling_items.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("annotator", sa.String(100), nullable=False),
+    sa.Column("label", sa.String(200), nullable=True),  # null: a skip
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("final", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("replaced_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_labeling_labels_project_id_item_id", "project_id", "item_id"),
+    sa.Index("ix_labeling_labels_current", "item_id", "annotator", unique=True,
+             sqlite_where=sa.text("replaced_at IS NULL"),
+             postgresql_where=sa.text("replaced_at IS NULL")),
+)
+
+# the quick model's cross-validated score each time it was refitted, for the project's curve
+labeling_scores = sa.Table(
+    "labeling_scores", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("project_id", sa.Integer,
+              sa.ForeignKey("labeling_projects.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("n_labels", sa.Integer, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_labeling_scores_project_id_n_labels", "project_id", "n_labels"),
 )
