@@ -4,8 +4,9 @@ Each stream is replayed in time order through the platform's served endpoint: ev
 (elec2: a day of 48 half-hours; noaa_weather: one day) is predicted by
 ``POST /v1/models/{name}/predict``, scored, and its true labels are sent back by
 ``POST /v1/models/{name}/feedback`` once the batch is over (the delay: one batch). The model's
-retraining policy (``learn: windows``, ``new_labels``: one elec2 day, 30 noaa days) is then
-checked as the server's policy checker does (``jobs.retrain.check_model``); when it fires,
+retraining policy (``learn: windows``, ``new_labels``: one elec2 day, 30 noaa days,
+``min_interval`` 12h) is then checked as the server's policy checker does
+(``jobs.retrain.check_model``, its clock the stream's: one batch is one day); when it fires,
 the new version (``trainforge update --method windows``) is deployed through
 ``POST /api/v1/deployments``. The first 10 % of the stream trains the first version
 (``lightgbm``, one trial) and is not scored.
@@ -31,6 +32,7 @@ import argparse
 import json
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,11 +138,12 @@ def trainforge_loop(stream: Stream, X: pd.DataFrame, y: np.ndarray, start: int,
                  workspace=ws)
         every = stream.batch * (30 if stream.batch == 1 else 1)
         set_policy(ws, "stream", RetrainPolicy(new_labels=every, learn="windows",
-                                               min_interval="1s"), updated_by="bench")
+                                               min_interval="12h"), updated_by="bench")
         token, _ = access.create_token(ws, name="bench", role="editor")
         auth = {"Authorization": f"Bearer {token}"}
         right, updates, failed, update_s, version = 0, 0, 0, 0.0, 1
         records = X.to_dict(orient="records")
+        clock, days_per_batch = datetime.now(UTC), 1
         with TestClient(create_server_app(ws, ServerConfig())) as client:
             log = client.app.state.prediction_log  # type: ignore[attr-defined]
             client.post("/api/v1/deployments", json={"model": "stream:1"}, headers=auth)
@@ -161,7 +164,10 @@ def trainforge_loop(stream: Stream, X: pd.DataFrame, y: np.ndarray, start: int,
                 if (i + 1) % (every // stream.batch):
                     continue  # the server checks every minute; here, once enough labels are in
                 checked = time.perf_counter()
-                check = check_model(ws, "stream", drifted_features=no_drift_measured)
+                # the policy's clock is the stream's: a batch is a day (min_interval counts days
+                # of the stream, not the seconds this replay takes)
+                check = check_model(ws, "stream", drifted_features=no_drift_measured,
+                                    now=clock + timedelta(days=(i + 1) * days_per_batch))
                 if check.event is not None and check.event["outcome"] == "succeeded":
                     version = int(check.event["model_version"])
                     deployed = client.post("/api/v1/deployments", headers=auth,
