@@ -83,9 +83,11 @@ def claim_retrain(ws: StoreHandle, *, model_name: str, trigger: str, reason: str
     """Record a retrain of ``model_name`` as queued, unless one is queued already: the id of
     the new event, or None when another checker (another server process) queued one first.
 
-    One conditional insert decides: on SQLite writers take the database's write lock one at
-    a time, so the second insert sees the first one's row; on Postgres the model's policy
-    row is locked first, which makes the second checker wait for the first to commit."""
+    One conditional insert decides. On SQLite every transaction takes the write lock as it
+    begins (``store.engine``), so the second one reads the first one's row; on Postgres the
+    model's policy row is locked first, so the second waits for the first to commit and its
+    insert then sees that row. (A "retrain now" of a model without a policy locks no row:
+    two people asking at once through two server processes could queue two.)"""
     at = at or utc_now()
     already = sa.exists().where(retrain_events.c.model_name == model_name,
                                 retrain_events.c.outcome == "queued")
