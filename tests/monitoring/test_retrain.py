@@ -204,6 +204,19 @@ def test_a_succeeded_retrain_holds_the_next_one_back_for_min_interval(churn_home
     assert check.event is not None and "skipped: min_interval" in check.event["reason"]
 
 
+def test_a_refused_retrain_is_retried_at_each_check_and_recorded_once(churn_home: Path,
+                                                                      tmp_path: Path):
+    ws = copy_home(churn_home, tmp_path)
+    serve_and_label(ws, n_rows=5)
+    set_policy(ws, "churn", RetrainPolicy(new_labels=5, train_on="window:1h"), updated_by="ann")
+    later = datetime.now(UTC) + timedelta(hours=3)  # no labelled prediction in the last hour
+    for check in range(2):
+        with pytest.raises(NoFeedbackToTrainOn):
+            check_model(ws, "churn", queue=True, now=later + timedelta(minutes=check))
+    [failed] = retrain_store.list_events(ws, "churn")
+    assert failed["outcome"] == "failed" and "refused: " in failed["reason"]
+
+
 def test_two_checkers_racing_queue_one_retrain(churn_home: Path, tmp_path: Path):
     ws = copy_home(churn_home, tmp_path)
     serve_and_label(ws, n_rows=5)
