@@ -31,6 +31,7 @@ OUT_OF_RANGE_TOGETHER = ("values too far beyond those the model was trained on: 
                          "overflow its arithmetic (the output would be infinite or NaN); send "
                          "values nearer the training data's")
 
+
 def _trusted_fast_path(loaded: LoadedModel) -> CompiledModel | None:
     if loaded.tabular.inputs is not None:  # hashed or masked inputs (--pii): the model's own
         return None  # predict transforms them first; the compiled plans would not

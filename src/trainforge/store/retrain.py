@@ -91,16 +91,17 @@ def claim_retrain(ws: StoreHandle, *, model_name: str, trigger: str, reason: str
     at = at or utc_now()
     already = sa.exists().where(retrain_events.c.model_name == model_name,
                                 retrain_events.c.outcome == "queued")
-    values = sa.select(sa.literal(model_name), sa.literal(at, sa.DateTime()),
-                       sa.literal(trigger), sa.literal(reason), sa.literal("queued")) \
-        .where(~already)
+    row = {"model_name": model_name, "at": at, "trigger": trigger, "reason": reason,
+           "outcome": "queued"}
+    values = sa.select(*(sa.literal(value, retrain_events.c[key].type)
+                         for key, value in row.items())).where(~already)
+    claim = sa.insert(retrain_events).from_select(list(row), values) \
+        .returning(retrain_events.c.id)
     with ws.engine.begin() as connection:
         connection.execute(sa.select(retrain_policies.c.model_name)
                            .where(retrain_policies.c.model_name == model_name)
                            .with_for_update())  # a no-op on SQLite
-        inserted = connection.execute(sa.insert(retrain_events).from_select(
-            ["model_name", "at", "trigger", "reason", "outcome"], values)
-            .returning(retrain_events.c.id)).scalar_one_or_none()
+        inserted = connection.execute(claim).scalar_one_or_none()
     return None if inserted is None else int(inserted)
 
 
