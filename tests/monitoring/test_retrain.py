@@ -5,6 +5,7 @@ policy names, with lineage to the predictions they came from."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from trainforge.errors import (
     OriginalDataGone,
     UnrebuildableColumn,
 )
-from trainforge.jobs.retrain import check_model, set_policy, settle
+from trainforge.jobs.retrain import check_all, check_model, set_policy, settle
 from trainforge.monitoring.retrain import RetrainState, due, feedback_metric, gather_state
 from trainforge.monitoring.retrain_data import build_retrain_data
 from trainforge.store import jobs as job_store
@@ -179,6 +180,68 @@ def test_a_due_retrain_on_the_server_queues_one_train_job_and_no_second(churn_ho
         "train", "policy:churn", "y")
     assert second.trigger is not None and second.trigger.blocked == (
         "a retrain of this model is already queued or running")
+
+
+def test_a_failed_retrain_does_not_hold_the_next_one_back(churn_home: Path, tmp_path: Path):
+    ws = copy_home(churn_home, tmp_path)
+    serve_and_label(ws, n_rows=5)
+    set_policy(ws, "churn", RetrainPolicy(new_labels=5, min_interval="2h"), updated_by="ann")
+    retrain_store.record_event(ws, model_name="churn", trigger="labels", reason="an hour ago",
+                               outcome="failed", at=datetime.now(UTC) - timedelta(hours=1))
+    check = check_model(ws, "churn", queue=True)
+    assert check.event is not None and check.event["outcome"] == "queued"
+    assert [e["outcome"] for e in retrain_store.list_events(ws, "churn")] == ["queued", "failed"]
+
+
+def test_a_succeeded_retrain_holds_the_next_one_back_for_min_interval(churn_home: Path,
+                                                                     tmp_path: Path):
+    ws = copy_home(churn_home, tmp_path)
+    serve_and_label(ws, n_rows=5)
+    set_policy(ws, "churn", RetrainPolicy(new_labels=5, min_interval="2h"), updated_by="ann")
+    retrain_store.record_event(ws, model_name="churn", trigger="labels", reason="an hour ago",
+                               outcome="succeeded", at=datetime.now(UTC) - timedelta(hours=1))
+    check = check_model(ws, "churn", queue=True)
+    assert check.event is not None and "skipped: min_interval" in check.event["reason"]
+
+
+def test_a_refused_retrain_is_retried_at_each_check_and_recorded_once(churn_home: Path,
+                                                                      tmp_path: Path):
+    ws = copy_home(churn_home, tmp_path)
+    serve_and_label(ws, n_rows=5)
+    set_policy(ws, "churn", RetrainPolicy(new_labels=5, train_on="window:1h"), updated_by="ann")
+    later = datetime.now(UTC) + timedelta(hours=3)  # no labelled prediction in the last hour
+    for check in range(2):
+        with pytest.raises(NoFeedbackToTrainOn):
+            check_model(ws, "churn", queue=True, now=later + timedelta(minutes=check))
+    [failed] = retrain_store.list_events(ws, "churn")
+    assert failed["outcome"] == "failed" and "refused: " in failed["reason"]
+
+
+def test_two_checkers_racing_queue_one_retrain(churn_home: Path, tmp_path: Path):
+    ws = copy_home(churn_home, tmp_path)
+    serve_and_label(ws, n_rows=5)
+    set_policy(ws, "churn", RetrainPolicy(new_labels=5), updated_by="ann")
+    # both checkers have read the model's state (nothing in flight) before either queues
+    both_read = threading.Barrier(2, timeout=30)
+
+    def drift_then_wait(deployment: str) -> None:
+        both_read.wait()
+
+    def checker() -> None:
+        other = Workspace(ws.home)  # its own engine, as another server process has
+        try:
+            check_all(other, drifted_features=drift_then_wait)
+        finally:
+            other.close()
+
+    racing = [threading.Thread(target=checker) for _ in range(2)]
+    for thread in racing:
+        thread.start()
+    for thread in racing:
+        thread.join(timeout=60)
+    assert len(retrain_store.list_events(ws, "churn", outcome="queued")) == 1
+    with ws.engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(jobs)).scalar_one() == 1
 
 
 # ---- the data a retrain reads ------------------------------------------------------------------

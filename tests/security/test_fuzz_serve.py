@@ -27,10 +27,21 @@ ROUTES = ["GET /health", "GET /metrics", "POST /invocations",
           "POST /v1/models/concrete/predict", "POST /v1/models/credit/predict",
           "POST /v1/models/wine/predict"]
 N_REQUESTS = examples(50)  # per route and test: the prediction routes meet the most hostile input
+
+
+def accepts_what_it_allows(ctx: Any, response: Any, case: Any) -> bool | None:
+    """``positive_data_acceptance``, but for a 422 all of whose problems are
+    ``value_out_of_range``: values the schema allows (finite, up to ±1.8e308) that overflow
+    the model's own arithmetic, which no schema can say (serving.served.scored_outputs)."""
+    if response.status_code == 422 and {
+            problem["type"] for problem in response.json()["detail"]} == {"value_out_of_range"}:
+        return None
+    return checks.positive_data_acceptance(ctx, response, case)
+
+
 # the serving app promises that what /docs shows is exactly what it checks: it must also
 # refuse what the schema forbids, and accept what it allows
-EXACTLY_DOCUMENTED = (*DOCUMENTED, checks.negative_data_rejection,
-                      checks.positive_data_acceptance)
+EXACTLY_DOCUMENTED = (*DOCUMENTED, checks.negative_data_rejection, accepts_what_it_allows)
 
 # /invocations' records must fit the model that ?model= names, which OpenAPI cannot tie to a
 # query parameter: its body is documented as any object, so a valid-looking body may be refused

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from tests._paths import EXAMPLES
+from tests.server._ui import log_in
 
 from trainforge.config import ServerConfig
 from trainforge.server.app import create_server_app
@@ -68,6 +70,18 @@ def trained_client(trained: Workspace) -> TestClient:
 def trained_tokens(trained: Workspace) -> dict[str, str]:
     return {role: access.create_token(trained, name=f"{role}-token", role=role)[0]
             for role in ("viewer", "editor", "admin")}
+
+
+@pytest.fixture
+def editor(trained_client, trained) -> TestClient:
+    """``trained_client``, signed in to the web UI as an editor (eve), its htmx headers set
+    (the CSRF token): for the web forms' tests."""
+    access.create_user(trained, username="eve", password="correct horse battery",
+                       role="editor")
+    log_in(trained_client, "eve", "correct horse battery")
+    csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', trained_client.get("/").text).group(1)
+    trained_client.headers.update({"X-CSRF-Token": csrf, "HX-Request": "true"})
+    return trained_client
 
 
 def credit_records(n_rows: int) -> list[dict[str, object]]:

@@ -4,12 +4,9 @@ why), and the promotion rule promotes by itself only when it holds."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from fastapi.testclient import TestClient
 from tests._paths import EXAMPLES
-from tests.server._ui import log_in
 from tests.server.conftest import bearer, credit_records
 
 import trainforge as tf
@@ -18,7 +15,6 @@ from trainforge.monitoring.compare import shadow_log_root
 from trainforge.monitoring.prediction_log import PredictionLog, read_predictions
 from trainforge.server.app import create_server_app
 from trainforge.server.deployments import AUTO_PROMOTION, promote_when_due
-from trainforge.store import access
 from trainforge.store import feedback as labels_store
 from trainforge.store.clock import utc_now
 from trainforge.store.deployments import (
@@ -87,6 +83,23 @@ def test_a_failing_shadow_changes_neither_the_answer_nor_its_status(
     assert answer.status_code == 200
     assert answer.json()["predictions"] == expected["predictions"]
     assert trained_client.app.state.deployments.router.shadows.stats.failed_rows == 3
+
+
+def test_metrics_count_the_rows_a_failing_shadow_dropped_by_deployment_and_reason(
+        trained_client, trained_tokens, records, monkeypatch):
+    _shadowed(trained_client, trained_tokens["editor"])
+    shadow = trained_client.app.state.deployments.router.shadowed["credit"]
+
+    def broken(columns: object) -> object:
+        raise RuntimeError("the shadow broke")
+
+    monkeypatch.setattr(shadow, "outputs", broken)
+    trained_client.post("/v1/models/credit/predict", headers=bearer(trained_tokens["viewer"]),
+                        json={"records": records})
+    trained_client.app.state.deployments.stop_following()  # the shadow's queue is done
+    metrics = trained_client.get("/metrics", headers=bearer(trained_tokens["viewer"])).text
+    assert ('trainforge_shadow_rows_total{deployment="credit",outcome="dropped",'
+            'reason="the shadow failed"} 3') in metrics
 
 
 def test_a_shadow_taking_other_inputs_is_a_422_naming_the_columns(trained_client,
@@ -196,17 +209,6 @@ def test_auto_promotion_does_not_fire_for_an_equal_challenger(trained):
 def test_auto_promotion_does_not_fire_without_a_rule(trained):
     _logged_with_labels(trained, champion_right=0.6, shadow_right=0.95)
     assert promote_when_due(trained) == []
-
-
-@pytest.fixture
-def editor(trained_client, trained) -> TestClient:
-    """The test client, signed in to the web UI as an editor."""
-    access.create_user(trained, username="eve", password="correct horse battery",
-                       role="editor")
-    log_in(trained_client, "eve", "correct horse battery")
-    csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', trained_client.get("/").text).group(1)
-    trained_client.headers.update({"X-CSRF-Token": csrf, "HX-Request": "true"})
-    return trained_client
 
 
 def test_the_page_promotes_the_shadow_and_shows_who_did_it_and_why(editor):

@@ -3,17 +3,13 @@ every server process, shown; its predictions land in the log; /metrics shows the
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from fastapi.testclient import TestClient
-from tests.server._ui import log_in
 from tests.server.conftest import bearer, credit_records
 
 from trainforge.config import ServerConfig
 from trainforge.monitoring.prediction_log import LogPolicy, read_predictions
 from trainforge.server.app import create_server_app
-from trainforge.store import access
 from trainforge.store.deployments import list_deployments
 
 SAMPLED = {"mode": "sample", "rate": 0.25, "exclude": ["age"], "hashed": ["purpose"]}
@@ -22,17 +18,6 @@ SAMPLED = {"mode": "sample", "rate": 0.25, "exclude": ["age"], "hashed": ["purpo
 @pytest.fixture(scope="module")
 def records() -> list[dict[str, object]]:
     return credit_records(3)
-
-
-@pytest.fixture
-def editor(trained_client, trained) -> TestClient:
-    """The test client, signed in to the web UI as an editor."""
-    access.create_user(trained, username="eve", password="correct horse battery",
-                       role="editor")
-    log_in(trained_client, "eve", "correct horse battery")
-    csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', trained_client.get("/").text).group(1)
-    trained_client.headers.update({"X-CSRF-Token": csrf, "HX-Request": "true"})
-    return trained_client
 
 
 def _deploy(client: TestClient, token: str, log: object) -> object:

@@ -133,14 +133,32 @@ def test_a_big_batch_is_predicted_off_the_event_loop_and_one_row_on_it(classifie
     assert on_loop != in_worker
 
 
-@pytest.mark.slow
-def test_a_record_the_model_cannot_score_gets_null_not_a_made_up_label(home):
-    # a softmax over logits that overflowed to ±inf is NaN: no class was really predicted
+@pytest.fixture
+def wine(home) -> TestClient:
+    """The wine example's linear classifier: its standardised inputs times its weights
+    overflow float64 for values near ±1.8e308 (found by the fuzz tests)."""
     train(EXAMPLES / "wine.csv", target="cultivar", algorithm="linear", trials=1, name="wine")
-    client = TestClient(create_app({"wine": Workspace(home).registry.load("wine")}))
+    return TestClient(create_app({"wine": Workspace(home).registry.load("wine")}))
+
+
+def _wine_record(**changes: float) -> dict[str, object]:
     sane = pd.read_csv(EXAMPLES / "wine.csv").drop(columns=["cultivar"]).iloc[0].to_dict()
-    extreme = {name: 1.7e308 if i % 2 else -1.7e308 for i, name in enumerate(sane)}
-    answer = client.post("/v1/models/wine/predict", json={"records": [sane, extreme]})
-    assert answer.status_code == 200
-    assert answer.json()["predictions"][1] is None and answer.json()["probabilities"][1] is None
-    assert answer.json()["predictions"][0] == "class_1"
+    return {**sane, **changes}
+
+
+@pytest.mark.slow
+def test_a_value_the_model_cannot_score_is_a_422_naming_its_field_not_a_null(wine):
+    # a softmax over logits that overflowed to ±inf is NaN: no class was really predicted
+    answer = wine.post("/v1/models/wine/predict", json={"records": [
+        _wine_record(), _wine_record(alcohol=1.7e308)]})
+    assert answer.status_code == 422
+    assert [problem["loc"] for problem in answer.json()["detail"]] == [
+        ["body", "records", 1, "alcohol"]]
+    assert "1.7e+308" not in answer.text  # the value sent is never echoed
+
+
+@pytest.mark.slow
+def test_mlflow_invocations_refuse_a_value_the_model_cannot_score_naming_its_field(wine):
+    answer = wine.post("/invocations?model=wine",
+                       json={"dataframe_records": [_wine_record(alcohol=-1.7e308)]})
+    assert answer.status_code == 400 and "alcohol" in answer.json()["message"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from trainforge.workspace import Workspace
 log = logging.getLogger(__name__)
 
 CHALLENGER = "challenger"
+IN_FLIGHT = "a retrain of this model is already queued or running"
 
 
 @dataclass(frozen=True)
@@ -87,14 +88,24 @@ def check_model(workspace: Workspace, model_name: str, *, act: bool = True,
     if start:
         fired = f"; the policy would also retrain: {trigger.reason}" if trigger else ""
         trigger = Trigger("manual", f"asked by {asked_by or 'a user'}{fired}",
-                          "a retrain of this model is already queued or running"
-                          if state.in_flight else None)
+                          IN_FLIGHT if state.in_flight else None)
     if trigger is None or not act:
         return RetrainCheck(state, trigger)
     if trigger.blocked is not None:
         return RetrainCheck(state, trigger, _skipped(workspace, model_name, trigger, now=now))
-    return RetrainCheck(state, trigger, _start(workspace, model_name, policy, trigger,
-                                              state=state, queue=queue, now=now))
+    # claimed before anything is built: of two checkers (two server processes) one starts it
+    reason = f"{trigger.reason}; update" if policy.learn == "update" else trigger.reason
+    event_id = retrain_store.claim_retrain(workspace, model_name=model_name,
+                                           trigger=trigger.trigger, reason=reason, at=now)
+    if event_id is None:  # another checker claimed it since the state was read
+        return RetrainCheck(state, replace(trigger, blocked=IN_FLIGHT))
+    try:
+        started = _start(workspace, model_name, policy, trigger, event_id=event_id,
+                         state=state, queue=queue, now=now)
+    except BaseException as error:  # Ctrl-C too: a claim left queued would block every retrain
+        retrain_store.fail_if_queued(workspace, event_id, reason=f"{reason}; failed: {error}")
+        raise
+    return RetrainCheck(state, trigger, started)
 
 
 def _skipped(workspace: Workspace, model_name: str, trigger: Trigger, *,
@@ -112,38 +123,46 @@ def _skipped(workspace: Workspace, model_name: str, trigger: Trigger, *,
 
 
 def _start(workspace: Workspace, model_name: str, policy: RetrainPolicy, trigger: Trigger, *,
-           state: RetrainState, queue: bool, now: datetime) -> retrain_store.RetrainEvent:
+           event_id: int, state: RetrainState, queue: bool,
+           now: datetime) -> retrain_store.RetrainEvent:
+    """Start the retrain claimed as event ``event_id``: queue its job (``queue``) or run it
+    here."""
     submitted_by = f"policy:{model_name}"
     if policy.learn in ("update", "windows"):
-        return _update(workspace, model_name, trigger, state=state, queue=queue, now=now,
+        return _update(workspace, model_name, event_id=event_id, state=state, queue=queue,
                        method="windows" if policy.learn == "windows" else "continue")
     manifest = workspace.registry.show(f"{model_name}:{state.version}")
     try:
         data = build_retrain_data(workspace, workspace.prediction_log, manifest, policy,
                                   now=now, submitted_by=submitted_by)
-    except RetrainRefused as refused:  # recorded: it counts for min_interval, not retried at once
-        retrain_store.record_event(workspace, model_name=model_name, trigger=trigger.trigger,
-                                   reason=f"{trigger.reason}; refused: {refused}",
-                                   outcome="failed", at=now)
+    except RetrainRefused as refused:  # failed: retried at the next check, recorded once
+        _refused(workspace, model_name, event_id, reason=f"{trigger.reason}; refused: {refused}")
         raise
     config = _train_config(policy, manifest, data)
-    if queue:
-        job_id = job_store.submit_job(workspace, kind="train", config={
-            "dataset": data.upload_id, "dataset_name": data.path.name,
-            "train": config.model_dump(mode="json", exclude={"data"})},
-            submitted_by=submitted_by)
-        event_id = retrain_store.record_event(
-            workspace, model_name=model_name, trigger=trigger.trigger, reason=trigger.reason,
-            outcome="queued", job_id=job_id, dataset_id=data.dataset_id, at=now)
-        return _event(workspace, event_id)
-    event_id = retrain_store.record_event(
-        workspace, model_name=model_name, trigger=trigger.trigger, reason=trigger.reason,
-        outcome="queued", dataset_id=data.dataset_id, at=now)
-    return _train_here(workspace, model_name, config, event_id=event_id)
+    if not queue:
+        retrain_store.attach_job(workspace, event_id, job_id=None, dataset_id=data.dataset_id)
+        return _train_here(workspace, model_name, config, event_id=event_id)
+    job_id = job_store.submit_job(workspace, kind="train", config={
+        "dataset": data.upload_id, "dataset_name": data.path.name,
+        "train": config.model_dump(mode="json", exclude={"data"})},
+        submitted_by=submitted_by)
+    retrain_store.attach_job(workspace, event_id, job_id=job_id, dataset_id=data.dataset_id)
+    return _event(workspace, event_id)
 
 
-def _update(workspace: Workspace, model_name: str, trigger: Trigger, *, state: RetrainState,
-            queue: bool, now: datetime, method: str) -> retrain_store.RetrainEvent:
+def _refused(workspace: Workspace, model_name: str, event_id: int, *, reason: str) -> None:
+    """Record a retrain whose data could not be built as failed, unless the model's latest
+    decision before it is this same failure (the server checks every minute)."""
+    latest = [event for event in retrain_store.list_events(workspace, model_name, limit=2)
+              if event["id"] != event_id]
+    if latest and latest[0]["outcome"] == "failed" and latest[0]["reason"] == reason:
+        retrain_store.drop_event(workspace, event_id)
+    else:
+        retrain_store.finish_event(workspace, event_id, outcome="failed", reason=reason)
+
+
+def _update(workspace: Workspace, model_name: str, *, event_id: int, state: RetrainState,
+            queue: bool, method: str) -> retrain_store.RetrainEvent:
     """``learn: update`` or ``windows``: update the deployed version on its new labels
     (jobs.update, ``method`` continue or windows) rather than retrain; queued as an
     ``update`` job on the server, else run here."""
@@ -152,21 +171,20 @@ def _update(workspace: Workspace, model_name: str, trigger: Trigger, *, state: R
 
     config = UpdateConfig(model=f"{model_name}:{state.version}",
                           method=method)  # type: ignore[arg-type]
-    job_id = job_store.submit_job(workspace, kind="update",
-                                  config={"update": config.model_dump(mode="json")},
-                                  submitted_by=f"policy:{model_name}") if queue else None
-    event_id = retrain_store.record_event(
-        workspace, model_name=model_name, trigger=trigger.trigger,
-        reason=f"{trigger.reason}; update ({method})", outcome="queued", job_id=job_id, at=now)
-    if not queue:
-        try:
-            outcome = run_update(config, workspace=workspace)
-        except BaseException as error:  # as _train_here: the event must not stay queued
-            retrain_store.finish_event(workspace, event_id, outcome="failed",
-                                       reason=f"update failed: {error}")
-            raise
-        retrain_store.finish_event(workspace, event_id, outcome="succeeded",
-                                   run_id=outcome.run_id, model_version=outcome.version.version)
+    if queue:
+        job_id = job_store.submit_job(workspace, kind="update",
+                                      config={"update": config.model_dump(mode="json")},
+                                      submitted_by=f"policy:{model_name}")
+        retrain_store.attach_job(workspace, event_id, job_id=job_id, dataset_id=None)
+        return _event(workspace, event_id)
+    try:
+        outcome = run_update(config, workspace=workspace)
+    except BaseException as error:  # as _train_here: the event must not stay queued
+        retrain_store.finish_event(workspace, event_id, outcome="failed",
+                                   reason=f"update failed: {error}")
+        raise
+    retrain_store.finish_event(workspace, event_id, outcome="succeeded",
+                               run_id=outcome.run_id, model_version=outcome.version.version)
     return _event(workspace, event_id)
 
 

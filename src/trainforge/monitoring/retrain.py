@@ -73,7 +73,7 @@ class RetrainState:
     metric_value: float | None  # on the labelled feedback of ``version``; None: no labels
     n_scored: int  # labelled predictions it was computed on
     drifted_features: int | None
-    last_retrain_at: datetime | None
+    last_retrain_at: datetime | None  # the latest retrain under way or succeeded (not failed)
     cpu_s_today: float  # CPU-seconds of this model's retrains started today (UTC)
     in_flight: bool  # a retrain is queued or running
 

@@ -174,7 +174,8 @@ def _mount_predictions(app: FastAPI, workspace: Workspace, config: ServerConfig)
              responses={**SIGNED_IN, **METRICS_RESPONSES})
     async def prometheus_metrics(
             who: Annotated[Principal, Depends(require("viewer", "read metrics"))]) -> Response:
-        served = router.metrics.render(log=router.log.stats if router.log else None)
+        served = router.metrics.render(log=router.log.stats if router.log else None,
+                                       shadows=router.shadows.stats if router.shadows else None)
         # the drift gauges as their thread last computed them: a scrape computes nothing
         drift = "\n".join(app.state.drift_gauges.lines())
         return Response(served + (drift + "\n" if drift else ""), media_type=CONTENT_TYPE)

@@ -146,7 +146,7 @@ def _predict_answer(model: ServedModel, body: bytes, *, max_records: int) -> _An
 
 
 def _answer_with(model: ServedModel, columns: Columns) -> _Answer:
-    outputs = model.outputs(columns)
+    outputs = model.scored_outputs(columns)
     return _Answer(model.body(columns, outputs), n_predictions=columns.n_rows,
                    columns=columns, outputs=outputs)
 
@@ -165,7 +165,7 @@ def _mlflow_answer(model: ServedModel, body: bytes, *, csv: bool, max_records: i
                                  "row") from None
         key, records = records_from_mlflow(payload, max_records=max_records)
     columns = signature.parse_records(records, loc=(key,), max_records=max_records)
-    outputs = model.outputs(columns)
+    outputs = model.scored_outputs(columns, loc=(key,))
     return _Answer({"predictions": model.predictions(outputs)}, n_predictions=columns.n_rows,
                    columns=columns, outputs=outputs)
 

@@ -131,8 +131,8 @@ def _linear_scores(estimator: Any) -> ColumnsCall:
     intercept = estimator.intercept_
 
     def scores(columns: list[Column]) -> np.ndarray:
-        # values near float64's limit overflow to inf or NaN: served.unscored answers null
-        # for those rows, so numpy's warning would only fill the server log
+        # values near float64's limit overflow to inf or NaN: served.scored_outputs refuses
+        # those records with a 422, so numpy's warning would only fill the server log
         with np.errstate(over="ignore", invalid="ignore"):
             out = np.asarray(_matrix(columns) @ coef + intercept, dtype="float64")
         return out.reshape(-1) if out.ndim > 1 and out.shape[1] == 1 else out
@@ -157,7 +157,7 @@ def _logistic(estimator: Any, output: Output) -> ColumnsCall | None:
 
     def softmax(columns: list[Column]) -> np.ndarray:
         decision = scores(columns)
-        with np.errstate(invalid="ignore"):  # inf - inf is NaN: a row served.unscored blanks
+        with np.errstate(invalid="ignore"):  # inf - inf is NaN: refused (scored_outputs)
             decision -= decision.max(axis=1).reshape(-1, 1)
             np.exp(decision, out=decision)
             decision /= decision.sum(axis=1).reshape(-1, 1)

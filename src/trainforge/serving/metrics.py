@@ -11,6 +11,7 @@ from collections import defaultdict
 from typing import NamedTuple
 
 from trainforge.serving.recorder import RecorderStats
+from trainforge.serving.shadow import ShadowStats
 
 # seconds; dense below 10 ms, where a healthy tabular endpoint answers
 LATENCY_BUCKETS_S: tuple[float, ...] = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -85,9 +86,11 @@ class ServingMetrics:
         return {model: ServedTotals(count, predictions.get(model, 0), cpu_s.get(model, 0.0))
                 for model, count in answered.items()}
 
-    def render(self, *, log: RecorderStats | None = None) -> str:
+    def render(self, *, log: RecorderStats | None = None,
+               shadows: ShadowStats | None = None) -> str:
         """The text exposition format, version 0.0.4; with ``log``, the prediction log's
-        rows written and dropped (by reason) too."""
+        rows written and dropped (by reason) too; with ``shadows``, the rows each
+        deployment's shadow predicted, and dropped (by reason)."""
         lines = ["# HELP trainforge_requests_total Prediction requests answered, by status.",
                  "# TYPE trainforge_requests_total counter"]
         for (model, route, status), count in sorted(self._requests.items()):
@@ -118,6 +121,8 @@ class ServingMetrics:
                          f"{histogram.total}")
         if log is not None:
             lines += _log_lines(log)
+        if shadows is not None:
+            lines += _shadow_lines(shadows)
         return "\n".join(lines) + "\n"
 
 
@@ -130,4 +135,18 @@ def _log_lines(log: RecorderStats) -> list[str]:
     for reason, count in sorted(dict(log.dropped_rows).items()):
         lines.append(f'trainforge_prediction_log_rows_total{{outcome="dropped",'
                      f'reason="{_escape(reason)}"}} {count}')
+    return lines
+
+
+def _shadow_lines(shadows: ShadowStats) -> list[str]:
+    lines = ["# HELP trainforge_shadow_rows_total Rows each deployment's shadow predicted, or "
+             + "dropped and why.",
+             "# TYPE trainforge_shadow_rows_total counter"]
+    # copies: the shadows' worker thread may add a deployment meanwhile
+    for deployment, count in sorted(dict(shadows.predicted).items()):
+        lines.append(f'trainforge_shadow_rows_total{{deployment="{_escape(deployment)}",'
+                     f'outcome="predicted"}} {count}')
+    for (deployment, reason), count in sorted(dict(shadows.dropped).items()):
+        lines.append(f'trainforge_shadow_rows_total{{deployment="{_escape(deployment)}",'
+                     f'outcome="dropped",reason="{_escape(reason)}"}} {count}')
     return lines

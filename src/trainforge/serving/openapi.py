@@ -54,19 +54,18 @@ def _with_request_id(responses: dict[str, dict[str, Any]]) -> dict[str, dict[str
 def _response_model(model: ServedModel) -> type[BaseModel]:
     prediction: Any = {TaskKind.CLUSTERING: int, TaskKind.ANOMALY: int}.get(
         model.kind, str if model.classify else float)
-    # null for a record the model could not score (values far beyond its training data made
-    # its output NaN or infinite: served.unscored)
-    unscored = Field(..., description="one per record; null where the model could not score "
-                                      "the record (its output was not a finite number)")
+    # a record the model cannot score (its output would not be a finite number) is a 422
+    # naming its fields (served.scored_outputs), never a null here
+    one_per_record = Field(..., description="one per record")
     fields: dict[str, Any] = {"model": (str, ...),
-                              "predictions": (list[prediction | None], unscored)}
+                              "predictions": (list[prediction], one_per_record)}
     fields["request_id"] = (str, Field(..., pattern="^[0-9a-f]{32}$", description=(
         "this request's id, also in the X-Request-Id header: give it with the true label as "
         "feedback")))
     if model.classify:
-        fields["probabilities"] = (list[dict[str, float] | None], unscored)
+        fields["probabilities"] = (list[dict[str, float]], one_per_record)
     if model.kind is TaskKind.ANOMALY:
-        fields["scores"] = (list[float | None], unscored)
+        fields["scores"] = (list[float], one_per_record)
     fields["ignored_fields"] = (list[str] | None, None)
     name = model.signature.request.__name__.replace("Request", "Response")
     return create_model(name, **fields)

@@ -12,10 +12,25 @@ from trainforge.data.task import TaskKind
 from trainforge.registry.loaded import LoadedModel
 from trainforge.serving.compiled import CompiledModel, compile_model, probe_columns, verify
 from trainforge.serving.plans import FastPathMiss
-from trainforge.serving.signature import Columns, Signature
+from trainforge.serving.signature import (
+    MAX_ERRORS_SHOWN,
+    Columns,
+    Errors,
+    RecordsInvalid,
+    Signature,
+)
 from trainforge.serving.uploads import with_image_bytes
 
 log = logging.getLogger(__name__)
+
+# rows scored to find the fields a record cannot be scored with: at most one request's worth
+MAX_PROBES = 10_000
+OUT_OF_RANGE = ("value too far beyond those the model was trained on: its arithmetic overflows "
+                "(the output would be infinite or NaN); send a value nearer the training data's")
+OUT_OF_RANGE_TOGETHER = ("values too far beyond those the model was trained on: together they "
+                         "overflow its arithmetic (the output would be infinite or NaN); send "
+                         "values nearer the training data's")
+
 
 def _trusted_fast_path(loaded: LoadedModel) -> CompiledModel | None:
     if loaded.tabular.inputs is not None:  # hashed or masked inputs (--pii): the model's own
@@ -70,6 +85,46 @@ class ServedModel:
         model = self.loaded.tabular
         return model.predict_proba(frame) if self.classify else model.predict(frame)
 
+    def scored_outputs(self, columns: Columns, *,
+                       loc: tuple[str | int, ...] = ("body", "records")) -> np.ndarray:
+        """``outputs``, or RecordsInvalid (a 422) when the model cannot score a record: a
+        value near float64's limit (1e308) overflows a model's arithmetic into NaN or
+        infinity, and an answer it did not really give is never returned. Each error names
+        the record and the number fields that alone overflow it (under ``loc``)."""
+        outputs = self.outputs(columns)
+        blank = np.flatnonzero(unscored(outputs))
+        if len(blank):
+            n_numbers = sum(spec.dtype == "number" for spec in self.signature.features)
+            examined = blank[:max(1, min(MAX_ERRORS_SHOWN, MAX_PROBES // max(1, n_numbers)))]
+            errors = self._out_of_range(columns, examined, loc=loc)
+            shown = errors[:MAX_ERRORS_SHOWN]
+            raise RecordsInvalid(shown, n_more=len(errors) - len(shown)
+                                 + len(blank) - len(examined))
+        return outputs
+
+    def _out_of_range(self, columns: Columns, rows: np.ndarray, *,
+                      loc: tuple[str | int, ...]) -> Errors:
+        """For each unscored record of ``rows``: the number fields whose value alone (the
+        record's other numbers missing, as the model imputes them) the model cannot score,
+        found by scoring those probes in one batch; the record itself where only its values
+        together overflow."""
+        numbers = [spec.name for spec in self.signature.features if spec.dtype == "number"]
+        probes = [(row, alone) for row in rows.tolist() for alone in numbers]
+        values = {name: [None if name in numbers and name != alone else column[row]
+                         for row, alone in probes]
+                  for name, column in columns.values.items()}
+        failed = unscored(self.outputs(Columns(values, len(probes), []))) if probes \
+            else np.zeros(0, dtype=bool)
+        errors: Errors = []
+        for row in rows.tolist():
+            fields = [alone for (probed, alone), bad in zip(probes, failed, strict=True)
+                      if probed == row and bad]
+            errors += ([{"loc": [*loc, row, name], "msg": OUT_OF_RANGE,
+                         "type": "value_out_of_range"} for name in fields]
+                       or [{"loc": [*loc, row], "msg": OUT_OF_RANGE_TOGETHER,
+                            "type": "value_out_of_range"}])
+        return errors
+
     def predictions(self, outputs: np.ndarray) -> list[Any]:
         """Labels for a classifier (the most probable class), numbers for a regressor, the
         segment for a clustering model, 1 (an anomaly) or 0 for an anomaly model; None for a
@@ -84,21 +139,20 @@ class ServedModel:
         return list(outputs.tolist())
 
     def answer(self, columns: Columns) -> dict[str, Any]:
-        """The body of a ``/v1/models/{name}/predict`` response."""
-        return self.body(columns, self.outputs(columns))
+        """The body of a ``/v1/models/{name}/predict`` response (RecordsInvalid: a record
+        the model cannot score)."""
+        return self.body(columns, self.scored_outputs(columns))
 
     def body(self, columns: Columns, outputs: np.ndarray) -> dict[str, Any]:
         """The body of a ``/v1/models/{name}/predict`` response, from ``outputs`` (what
-        ``outputs(columns)`` returned): the route keeps them for the prediction log."""
-        blank = unscored(outputs)
-        body: dict[str, Any] = {"model": self.ref,
-                                "predictions": _blanked(self._labelled(outputs), blank)}
+        ``scored_outputs(columns)`` returned): the route keeps them for the prediction log."""
+        body: dict[str, Any] = {"model": self.ref, "predictions": self._labelled(outputs)}
         if self.classify:
             classes = self.classes
-            body["probabilities"] = _blanked([dict(zip(classes, row, strict=True))
-                                              for row in outputs.tolist()], blank)
+            body["probabilities"] = [dict(zip(classes, row, strict=True))
+                                     for row in outputs.tolist()]
         elif self.kind is TaskKind.ANOMALY:
-            body["scores"] = _blanked(outputs.tolist(), blank)
+            body["scores"] = outputs.tolist()
         if columns.ignored_fields:
             body["ignored_fields"] = columns.ignored_fields
         return body

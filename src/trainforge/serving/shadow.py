@@ -28,14 +28,41 @@ log = logging.getLogger(__name__)
 # cannot keep up is compared on fewer requests rather than hold the server's memory
 MAX_QUEUED_ROWS = 50_000
 
-__all__ = ["Shadow", "ShadowFeed", "ShadowStats"]
+__all__ = ["QUEUE_FULL", "SHADOW_FAILED", "Shadow", "ShadowFeed", "ShadowStats"]
+
+
+QUEUE_FULL = "queue full (the shadow is behind)"
+SHADOW_FAILED = "the shadow failed"
 
 
 @dataclass
 class ShadowStats:
-    predicted_rows: int = 0
-    dropped_rows: int = 0  # the queue was full
-    failed_rows: int = 0  # the shadow raised
+    """Rows the shadows predicted, and rows they did not predict and why, per deployment:
+    what ``/metrics`` shows (``trainforge_shadow_rows_total``)."""
+
+    predicted: dict[str, int] = field(default_factory=dict)  # deployment → rows
+    dropped: dict[tuple[str, str], int] = field(default_factory=dict)  # (deployment, why) → rows
+
+    @property
+    def predicted_rows(self) -> int:
+        return sum(self.predicted.values())
+
+    @property
+    def dropped_rows(self) -> int:
+        """Rows dropped because the queue was full."""
+        return sum(n for (_, why), n in self.dropped.items() if why == QUEUE_FULL)
+
+    @property
+    def failed_rows(self) -> int:
+        """Rows the shadow raised on."""
+        return sum(n for (_, why), n in self.dropped.items() if why == SHADOW_FAILED)
+
+    def add_predicted(self, deployment: str, n_rows: int) -> None:
+        self.predicted[deployment] = self.predicted.get(deployment, 0) + n_rows
+
+    def add_dropped(self, deployment: str, why: str, n_rows: int) -> None:
+        key = (deployment, why)
+        self.dropped[key] = self.dropped.get(key, 0) + n_rows
 
 
 class _Request(NamedTuple):
@@ -66,7 +93,7 @@ class ShadowFeed:
             if self._closing:
                 return
             if self._queued_rows + n_rows > self.max_queued_rows:
-                self.stats.dropped_rows += n_rows
+                self.stats.add_dropped(request.shadow.deployment, QUEUE_FULL, n_rows)
                 return
             if self._thread is None:
                 self.recorder.start()
@@ -109,14 +136,14 @@ class ShadowFeed:
         except Exception:
             log.exception("the shadow %s of deployment %r failed on a request",
                           shadow.model.ref, shadow.deployment)
-            self.stats.failed_rows += columns.n_rows
+            self.stats.add_dropped(shadow.deployment, SHADOW_FAILED, columns.n_rows)
             return
         # only the outputs: the inputs are in the champion's rows of the same request
         self.recorder.record(deployment=shadow.deployment, model=shadow.model.loaded.name,
                              version=shadow.model.loaded.version, request_id=request.request_id,
                              inputs={}, outputs=logged, n_rows=columns.n_rows,
                              latency_s=time.perf_counter() - started)
-        self.stats.predicted_rows += columns.n_rows
+        self.stats.add_predicted(shadow.deployment, columns.n_rows)
 
 
 @dataclass(frozen=True)

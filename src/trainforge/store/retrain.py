@@ -78,6 +78,47 @@ def record_event(ws: StoreHandle, *, model_name: str, trigger: str, reason: str,
         return int(inserted.scalar_one())
 
 
+def claim_retrain(ws: StoreHandle, *, model_name: str, trigger: str, reason: str,
+                  at: datetime | None = None) -> int | None:
+    """Record a retrain of ``model_name`` as queued, unless one is queued already: the id of
+    the new event, or None when another checker (another server process) queued one first.
+
+    One conditional insert decides. On SQLite every transaction takes the write lock as it
+    begins (``store.engine``), so the second one reads the first one's row; on Postgres the
+    model's policy row is locked first, so the second waits for the first to commit and its
+    insert then sees that row. (A "retrain now" of a model without a policy locks no row:
+    two people asking at once through two server processes could queue two.)"""
+    at = at or utc_now()
+    already = sa.exists().where(retrain_events.c.model_name == model_name,
+                                retrain_events.c.outcome == "queued")
+    row = {"model_name": model_name, "at": at, "trigger": trigger, "reason": reason,
+           "outcome": "queued"}
+    values = sa.select(*(sa.literal(value, retrain_events.c[key].type)
+                         for key, value in row.items())).where(~already)
+    claim = sa.insert(retrain_events).from_select(list(row), values) \
+        .returning(retrain_events.c.id)
+    with ws.engine.begin() as connection:
+        connection.execute(sa.select(retrain_policies.c.model_name)
+                           .where(retrain_policies.c.model_name == model_name)
+                           .with_for_update())  # a no-op on SQLite
+        inserted = connection.execute(claim).scalar_one_or_none()
+    return None if inserted is None else int(inserted)
+
+
+def attach_job(ws: StoreHandle, event_id: int, *, job_id: str | None,
+               dataset_id: int | None) -> None:
+    """Record the job a claimed retrain queued and the dataset it trains on."""
+    with ws.engine.begin() as connection:
+        connection.execute(sa.update(retrain_events).where(retrain_events.c.id == event_id)
+                           .values(job_id=job_id, dataset_id=dataset_id))
+
+
+def drop_event(ws: StoreHandle, event_id: int) -> None:
+    """Forget a claimed retrain that started nothing (its failure is already recorded)."""
+    with ws.engine.begin() as connection:
+        connection.execute(sa.delete(retrain_events).where(retrain_events.c.id == event_id))
+
+
 def finish_event(ws: StoreHandle, event_id: int, *, outcome: str, run_id: str | None = None,
                  model_version: int | None = None, reason: str | None = None) -> None:
     """Record how a queued retrain ended (``reason``: replaces the text, e.g. with the error)."""
@@ -88,6 +129,14 @@ def finish_event(ws: StoreHandle, event_id: int, *, outcome: str, run_id: str | 
     with ws.engine.begin() as connection:
         connection.execute(sa.update(retrain_events).where(retrain_events.c.id == event_id)
                            .values(values))
+
+
+def fail_if_queued(ws: StoreHandle, event_id: int, *, reason: str) -> None:
+    """Record a retrain that broke before it could record its own end as failed."""
+    with ws.engine.begin() as connection:
+        connection.execute(sa.update(retrain_events).where(
+            retrain_events.c.id == event_id, retrain_events.c.outcome == "queued")
+            .values(outcome="failed", reason=reason))
 
 
 def list_events(ws: StoreHandle, model_name: str, *, limit: int = 20,
@@ -117,13 +166,13 @@ def get_event(ws: StoreHandle, event_id: int) -> RetrainEvent:
 
 
 def last_started_at(ws: StoreHandle, model_name: str) -> datetime | None:
-    """When ``model_name``'s latest retrain started (queued, succeeded or failed: a failing
-    one counts too, so a broken retrain is not retried every check)."""
+    """When ``model_name``'s latest retrain that is under way or succeeded started: a failed
+    one taught nothing, so it holds no next one back (``min_interval``, the schedule)."""
     with ws.engine.connect() as connection:
         at: datetime | None = connection.execute(
             sa.select(sa.func.max(retrain_events.c.at)).where(
                 retrain_events.c.model_name == model_name,
-                retrain_events.c.outcome != "skipped")).scalar_one()
+                retrain_events.c.outcome.in_(("queued", "succeeded")))).scalar_one()
     return as_utc(at)
 
 

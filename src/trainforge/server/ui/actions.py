@@ -7,7 +7,7 @@ each route calls the function the REST API calls, then tells htmx where to go ne
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from fastapi import APIRouter, Request
@@ -154,26 +154,32 @@ async def shadow(request: Request, name: str) -> Response:
     return await _act(request, "editor", "change deployments", work)
 
 
-@router.post("/ui/deployments/{name}/promote")
-async def promote_shadow(request: Request, name: str) -> Response:
+class _VersionChange(Protocol):
+    def __call__(self, name: str, *, by: str | None, reason: str | None) -> object: ...
+
+
+async def _change_version(request: Request, name: str, change: _VersionChange, *,
+                          action: str) -> Response:
+    """A deployment's promote or rollback button: ``change`` (``Deployments.promote`` or
+    ``.rollback``) by the signed-in editor, with the form's reason, then the deployments."""
     async def work(who: Principal) -> Response:
         reason = await _reason(request)
-        await run_in_threadpool(lambda: request.app.state.deployments.promote(
-            name, by=who.name, reason=reason))
+        await run_in_threadpool(lambda: change(name, by=who.name, reason=reason))
         return _go("/deployments")
 
-    return await _act(request, "editor", "promote deployments", work)
+    return await _act(request, "editor", action, work)
+
+
+@router.post("/ui/deployments/{name}/promote")
+async def promote_shadow(request: Request, name: str) -> Response:
+    return await _change_version(request, name, request.app.state.deployments.promote,
+                                 action="promote deployments")
 
 
 @router.post("/ui/deployments/{name}/rollback")
 async def rollback(request: Request, name: str) -> Response:
-    async def work(who: Principal) -> Response:
-        reason = await _reason(request)
-        await run_in_threadpool(lambda: request.app.state.deployments.rollback(
-            name, by=who.name, reason=reason))
-        return _go("/deployments")
-
-    return await _act(request, "editor", "roll deployments back", work)
+    return await _change_version(request, name, request.app.state.deployments.rollback,
+                                 action="roll deployments back")
 
 
 # a sync handler: reading the logs and the bootstrap run in the thread pool
