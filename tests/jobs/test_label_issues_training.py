@@ -103,7 +103,7 @@ def test_drop_fits_the_model_without_the_flagged_rows(kept, dropped: TrainedMode
 
 def test_drop_refits_the_final_model_on_every_row_but_the_flagged(dropped: TrainedModel):
     entry = dropped.loaded.manifest["lineage"]["label_issues"]
-    assert f"on all {N_ROWS - entry['n_dropped']} labelled rows" in (
+    assert f"on all {N_ROWS - entry['n_flagged']} labelled rows" in (
         dropped.loaded.manifest["lineage"]["refit"])
 
 
