@@ -162,8 +162,11 @@ def check_labels(result: SearchResult, *, action: str, task: Task, schema: Schem
     refitted = refit_without(result, train_frame, issues, task=task, schema=schema,
                              features=features, seed=seed, deadline=deadline)
     if refitted is None:
+        # refit_on_all gives up when out of time, or when the search could fit only a sample
+        # of the rows in memory (all rows would not fit either)
         found.note = ("not dropped: the chosen models could not be fitted again without them in "
-                      "the time left; raise --time-budget, or run a fixed number of --trials")
+                      "the time or memory left; raise --time-budget, or run a fixed number of "
+                      "--trials")
         return Checked(found=found, train_frame=train_frame, frame=frame)
     result.model, result.train_score = refitted.model, refitted.train_score
     found.n_dropped = len(issues.issues)
