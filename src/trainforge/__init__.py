@@ -61,7 +61,7 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
           split: str = "stratified", group_column: str | None = None,
           time_column: str | None = None, sql: str | None = None,
           init_from: str | None = None, freeze_backbone: bool = False, pii: str = "warn",
-          resume: str | None = None, workspace: Workspace | None = None,
+          label_issues: str = "keep", resume: str | None = None, workspace: Workspace | None = None,
           observers: Sequence[object] = ()) -> TrainedModel:
     """Find the best model for ``target`` within ``time_budget`` seconds, evaluate it on a
     held-out split, write its report and register it.
@@ -70,7 +70,9 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
     then not needed). ``init_from`` starts a network from a registered one (``NAME@ALIAS``);
     ``resume`` continues an interrupted run by its id, with that run's own settings.
     ``pii`` says what to do with columns holding personal data: "warn", "drop", "hash" or
-    "mask" them before training.
+    "mask" them before training. ``label_issues`` says what to do with rows whose label looks
+    wrong (classification): "keep" them (listed in the report), "drop" them from the final
+    fit, or "review" them (written to ``label-issues.csv`` in the package, to correct).
 
     Example:
         >>> model = tf.train("examples/credit_g.csv", target="class", time_budget=20)
@@ -91,7 +93,8 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
                              split=split,  # type: ignore[arg-type]
                              group_column=group_column, time_column=time_column, sql=sql,
                              init_from=init_from, freeze_backbone=freeze_backbone,
-                             pii=pii)  # type: ignore[arg-type]
+                             pii=pii,  # type: ignore[arg-type]
+                             label_issues=label_issues)  # type: ignore[arg-type]
         outcome = run_training(config, workspace=ws, observers=observers)
     loaded = ws.registry.load(f"{outcome.version.name}:{outcome.version.version}")
     return TrainedModel(loaded, outcome)

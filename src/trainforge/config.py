@@ -61,6 +61,10 @@ Seed = Annotated[WholeNumber, Field(ge=0, le=MAX_SEED, description="random seed"
 PiiPolicy = Literal["warn", "drop", "hash", "mask"]
 
 
+# what training does with rows whose label looks wrong (jobs/label_issues.py)
+LabelIssuesAction = Literal["keep", "drop", "review"]
+
+
 class TrainConfig(BaseModel):
     """Everything that decides a training run; a run can be repeated from it exactly."""
 
@@ -99,6 +103,12 @@ class TrainConfig(BaseModel):
     pii: PiiPolicy = Field(default="warn", description="columns holding personal data: warn, "
                                                        "or drop, hash or mask them before "
                                                        "training")
+    # keep by default, as for --pii: a flag must not silently change which rows a model learns
+    # from; the report lists the rows whatever the choice
+    label_issues: LabelIssuesAction = Field(
+        default="keep", description="rows whose label looks wrong (classification): keep them "
+                                    "(listed in the report), drop them from the final fit, or "
+                                    "review them (label-issues.csv, to correct)")
 
 
 class PredictConfig(BaseModel, frozen=True, extra="forbid"):

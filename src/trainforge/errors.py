@@ -207,6 +207,15 @@ class TrainingInterrupted(KeyboardInterrupt):
                          f"{command} --resume {run_id}")
 
 
+class LabelIssuesNotApplicable(ConfigError):
+    """--label-issues drop or review on a task without class labels to be wrong."""
+
+    def __init__(self, action: str, task_kind: str) -> None:
+        super().__init__(f"--label-issues {action} applies to classification only, and this "
+                         f"is a {task_kind} task; leave --label-issues at keep (the default), "
+                         "or give a --target whose values are classes")
+
+
 class PretrainedModelMissing(ConfigError):
     """Pretrained weights that should come from an installed package are not there."""
 

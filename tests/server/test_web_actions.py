@@ -97,6 +97,19 @@ def test_the_training_form_offers_the_datasets_columns_and_queues_a_job(editor):
     assert "Train job" in job_page and "queued" in job_page
 
 
+def test_the_training_forms_label_issues_choice_reaches_the_queued_job(editor, trained):
+    from trainforge.store import jobs
+
+    with open(EXAMPLES / "credit_g.csv", "rb") as handle:
+        dataset = editor.post("/ui/datasets", files={"file": ("credit.csv", handle)}
+                              ).headers["hx-redirect"].rsplit("/", 1)[1]
+    assert '<option value="review">' in editor.get("/train").text
+    answer = editor.post("/ui/jobs", data={"dataset": dataset, "target": "class",
+                                           "label_issues": "review"})
+    job_id = answer.headers["hx-redirect"].rsplit("/", 1)[1]
+    assert jobs.get_job(trained, job_id)["config"]["train"]["label_issues"] == "review"
+
+
 def test_a_bad_training_setting_is_named_in_the_form(editor):
     answer = editor.post("/ui/jobs", data={"dataset": "nope", "target": "class"})
     assert "dataset" in answer.text and 'class="error"' in answer.text

@@ -110,6 +110,19 @@ class TrainingDisplay:
                           f"{row.get('pseudo_labels', 0):,}")
         self.console.print(table)
 
+    def _label_issues(self, info: dict[str, Any]) -> None:
+        done = {"keep": "kept: the model learned from them as given",
+                "drop": f"dropped {info['n_dropped']:,} before fitting the evaluated model",
+                "review": "kept; written to label-issues.csv in the package, to correct"}
+        if not info["n_flagged"]:
+            self.console.print(f"[bold]Label issues:[/] none found in {info['n_checked']:,} "
+                               "training rows")
+            return
+        what = info.get("note") or done[str(info["action"])]
+        self.console.print(f"[bold]Label issues:[/] {info['n_flagged']:,} of "
+                           f"{info['n_checked']:,} training rows look mislabelled ({what}); "
+                           "the report lists them", highlight=False)
+
     def summary(self, outcome: Any) -> None:
         out = self.console
         board = Table(title="Leaderboard (validation score; the test split was not used)",
@@ -126,6 +139,8 @@ class TrainingDisplay:
         if outcome.semi_supervised:
             self._semi_supervised(outcome.semi_supervised, metric=outcome.task.metric)
         out.print(metrics_table(outcome.evaluation, title="Test metrics (held-out split)"))
+        if outcome.label_issues:
+            self._label_issues(outcome.label_issues)
         out.print(str(outcome.diagnosis), highlight=False)
         version = outcome.version
         spent = (f"{outcome.elapsed_s:.1f} s, {self.config.trials} trials" if self.config.trials

@@ -98,6 +98,10 @@ def train(
     pii: Annotated[str | None, typer.Option(
         "--pii", help="columns holding personal data (e-mails, phones, cards, names…): warn, "
                       "or drop, hash or mask them before training (default: warn)")] = None,
+    label_issues: Annotated[str | None, typer.Option(
+        "--label-issues", help="rows whose label looks wrong (classification): keep them, "
+                               "listed in the report; drop them from the final fit; or review "
+                               "them in label-issues.csv (default: keep)")] = None,
     resume: Annotated[str | None, typer.Option(
         "--resume", help="continue an interrupted run (its id, from `trainforge runs list`) "
                          "from its checkpoints")] = None,
@@ -123,7 +127,7 @@ def train(
             "seed": seed, "trials": trials, "algorithm": algorithm, "split": split,
             "group_column": group_column, "time_column": time_column, "test_size": test_size,
             "init_from": init_from, "freeze_backbone": freeze_backbone, "pii": pii,
-            "sql": sql})
+            "label_issues": label_issues, "sql": sql})
         return
     if resume is not None:
         _resume(resume, time_budget=time_budget, started_at=started_at)
@@ -134,7 +138,7 @@ def train(
                              "split": split, "group_column": group_column,
                              "time_column": time_column, "test_size": test_size,
                              "init_from": init_from, "freeze_backbone": freeze_backbone,
-                             "pii": pii}, config)
+                             "pii": pii, "label_issues": label_issues}, config)
     from trainforge.cli.progress import TrainingDisplay
     from trainforge.jobs.train import run_training
     from trainforge.workspace import Workspace

@@ -178,7 +178,8 @@ def write_report(path: Path, *, title: str, task: Task, evaluation: Evaluation,
                  importance: Sequence[tuple[str, float, float]] | None,
                  model_info: Mapping[str, Any],
                  learning_curves: Mapping[str, Mapping[str, Any]] | None = None,
-                 personal_data: Mapping[str, Any] | None = None) -> Path:
+                 personal_data: Mapping[str, Any] | None = None,
+                 label_issues: Mapping[str, Any] | None = None) -> Path:
     """Write the report to ``path`` (its folder is created) and return the path.
 
     ``leaderboard``: one mapping per candidate (keys as they come; see ``leaderboard_scores``).
@@ -186,12 +187,16 @@ def write_report(path: Path, *, title: str, task: Task, evaluation: Evaluation,
     showing about the model (its algorithms, lineage), shown as nested tables.
     ``learning_curves``: label → a network's ``FitHistory.to_dict()``, drawn per epoch.
     ``personal_data``: ``{"policy": ..., "columns": {column: what was done}}`` (``--pii``).
+    ``label_issues``: rows whose label looks wrong (``--label-issues``): ``n_checked``,
+    ``n_flagged``, ``method``, ``action``, ``n_dropped``, ``note``, ``files``, ``classes`` and
+    ``top``, the likeliest as ``{row, given, likely, given_probability, likely_probability}``.
     """
     board = leaderboard_scores(leaderboard, task)
     return render_page(
         path, "report.html.j2", title=title, task=task, evaluation=evaluation,
         diagnosis=diagnosis, leaderboard=list(leaderboard), profile=profile,
         importance=list(importance or []), model_info=model_info, personal_data=personal_data,
+        label_issues=label_issues,
         plots=_plots(task, evaluation, importance, board, learning_curves or {}))
 
 

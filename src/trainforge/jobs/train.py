@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from trainforge.data.task import Task
     from trainforge.evaluation.diagnosis import Diagnosis
     from trainforge.evaluation.evaluate import Evaluation
+    from trainforge.jobs.label_issues import RunLabelIssues
     from trainforge.registry.records import ModelVersion
     from trainforge.runtime.callbacks import EpochEvent, TrialEvent
     from trainforge.training.automl import SearchResult
@@ -69,6 +70,7 @@ class TrainingOutcome:
     elapsed_s: float
     refitted: bool = False  # the registered model was refit on all labelled rows
     semi_supervised: dict[str, JSONValue] | None = None  # the methods compared, the one kept
+    label_issues: dict[str, JSONValue] | None = None  # rows whose label looks wrong: the summary
 
 
 # Observers (the CLI's progress display, the server's job log) may define any of:
@@ -150,6 +152,7 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
     from trainforge.data.read import read_table
     from trainforge.data.splits import train_test_split
     from trainforge.data.targets import clean_target, feature_columns, infer_task
+    from trainforge.jobs.label_issues import check_applicable
     from trainforge.store.datasets import record_dataset
 
     if config.algorithm != "auto":
@@ -165,6 +168,7 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
     read_notes: list[str] = []
     source = read_table(config.data, sql=config.sql, notes=read_notes)
     task = infer_task(source, _target_of(config, source), metric=config.metric)
+    check_applicable(config.label_issues, task)  # before minutes are spent on the data
     # profiled before --pii changes anything: it is the user's table the profile describes
     data_profile = profile_data(source, target=task.target)
     privacy = apply_policy(source, data_profile.privacy, policy=config.pii, target=task.target,
@@ -206,6 +210,7 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                              privacy: PolicyOutcome) -> TrainingOutcome:
     from trainforge.evaluation.importance import permutation_importance
     from trainforge.evaluation.report import learning_curves
+    from trainforge.jobs.label_issues import check_labels
     from trainforge.monitoring.reference import build_reference, predicted_labels
     from trainforge.training.automl import search
     from trainforge.training.memory import release_freed_memory
@@ -221,6 +226,13 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                     # observers implement only the hooks they need (see jobs.observers)
                     callbacks=[*observers, _RunRecorder(workspace, run_id)],  # type: ignore[list-item]
                     checkpoint_root=run.checkpoints)
+    if task.kind.is_classification:
+        notify(observers, "on_phase", "looking for rows whose label looks wrong")
+    # --label-issues drop: the model fitted without them is the one evaluated next
+    checked = check_labels(result, action=config.label_issues, task=task, schema=dataset.schema,
+                           features=features, train_frame=train_frame, frame=frame,
+                           seed=config.seed, deadline=clock.refit_deadline())
+    train_frame, frame = checked.train_frame, checked.frame
     notify(observers, "on_phase", "evaluating on the held-out test split")
     evaluation, diagnosis = _evaluate(result, task=task, train_frame=train_frame,
                                       test_frame=test_frame)
@@ -279,18 +291,21 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
         lineage["semi_supervised"] = semi_info
     if privacy.actions:
         lineage["personal_data"] = {"policy": config.pii, "columns": dict(privacy.actions)}
+    if checked.found is not None:
+        lineage["label_issues"] = checked.found.lineage()
     # the model learnt from transformed columns: it transforms every input the same way
     final.inputs = privacy.inputs
     version = _register(config, workspace=workspace, observers=observers, name=name, task=task,
                         model=final, result=result, evaluation=evaluation, diagnosis=diagnosis,
                         importance=importance, data_profile=data_profile, lineage=lineage,
-                        curves=curves, reference=reference)
+                        curves=curves, reference=reference, label_issues=checked.found)
     return TrainingOutcome(
         config=config, task=task, target_report=target_report, profile=data_profile,
         search=result,
         evaluation=evaluation, diagnosis=diagnosis, importance=importance, version=version,
         run_id=run_id, report_path=version.path / "report.html", elapsed_s=0.0,
-        refitted=refitted is not None, semi_supervised=semi_info)
+        refitted=refitted is not None, semi_supervised=semi_info,
+        label_issues=None if checked.found is None else checked.found.lineage())
 
 
 def _compare_semi_supervised(semi: SemiSupervised, evaluation: Evaluation,
@@ -336,7 +351,7 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
               evaluation: Evaluation, diagnosis: Diagnosis,
               importance: list[tuple[str, float, float]], data_profile: Profile,
               lineage: dict[str, JSONValue], curves: dict[str, dict[str, Any]],
-              reference: dict[str, Any]) -> ModelVersion:
+              reference: dict[str, Any], label_issues: RunLabelIssues | None) -> ModelVersion:
     """Write the report, the profile and the monitoring reference, then the model package with
     them inside."""
     from trainforge.data.privacy_policy import HASH_KEY_FILE
@@ -351,13 +366,16 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
             diagnosis=diagnosis, leaderboard=[asdict(c) for c in result.leaderboard],
             profile=data_profile.to_dict(), importance=importance,
             model_info=model_info(model, lineage=lineage), learning_curves=curves,
-            personal_data=personal if isinstance(personal, dict) else None)
+            personal_data=personal if isinstance(personal, dict) else None,
+            label_issues=None if label_issues is None else label_issues.for_report(task))
         profile_file = Path(scratch) / "profile.json"
         data_profile.save_json(profile_file)
         reference_file = Path(scratch) / REFERENCE_FILE
         reference_file.write_text(json.dumps(reference, allow_nan=False), encoding="utf-8")
         extra_files = {"report.html": report_file, "profile.json": profile_file,
                        REFERENCE_FILE: reference_file}
+        if label_issues is not None:
+            extra_files.update(label_issues.write_files(Path(scratch)))
         if model.inputs is not None and model.inputs.hashed:
             extra_files[HASH_KEY_FILE] = Path(scratch) / HASH_KEY_FILE
             extra_files[HASH_KEY_FILE].write_bytes(model.inputs.key)

@@ -89,6 +89,10 @@ class SearchResult:
     elapsed_s: float
     # the blend's recipe (candidates, weights, boosting rounds): what refit_on_all repeats
     chosen: list[Chosen] = field(default_factory=list)
+    # the blend's out-of-fold predictions (probabilities for classifiers) of the rows at
+    # ``validation_rows`` (positions in the searched table): what label issues are found from
+    validation_predictions: np.ndarray | None = None
+    validation_rows: np.ndarray | None = None
 
 
 def search(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequence[str],
@@ -425,10 +429,14 @@ class _Search:
                          fit_time_s=r.refit_time_s, n_fits=len(self.data.resampling.folds), fit_rows=fit_rows,
                          sample_fraction=r.sample_fraction)
                   for (_, r), w in zip(finished, weights, strict=True) if w > 0]
+        blend = sum(float(w) * np.asarray(r.oof, dtype=np.float64)
+                    for (_, r), w in zip(finished, weights, strict=True) if w > 0)
         return SearchResult(model=model, leaderboard=leaderboard, metric=self.data.task.metric,
                             train_score=train_score, validation_score=blend_score,
                             n_trials=len(self.results),
-                            elapsed_s=time.monotonic() - self.started, chosen=chosen)
+                            elapsed_s=time.monotonic() - self.started, chosen=chosen,
+                            validation_predictions=np.asarray(blend),
+                            validation_rows=self.data.resampling.scored)
 
 
 def _skipped_row(spec: CandidateSpec, status: str, note: str) -> Candidate:
