@@ -43,7 +43,7 @@ def _allow_roles(table: str, check: str) -> None:
         # naming convention, so the name is not the one written there)
         for found in sa.inspect(op.get_bind()).get_check_constraints(table):
             if "role" in str(found.get("sqltext", "")) and found.get("name"):
-                op.drop_constraint(op.f(found["name"]), table, type_="check")
+                op.drop_constraint(op.f(str(found["name"])), table, type_="check")
         op.create_check_constraint(name, table, check)
 
 
