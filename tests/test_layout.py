@@ -26,7 +26,7 @@ PACKAGE = ROOT / "src" / "trainforge"
 LAYERS = [
     ("version",), ("json_value",), ("errors",), ("config",),
     ("data",), ("runtime",), ("algorithms",), ("evaluation",), ("training", "rl"),
-    ("store",), ("registry",), ("serving",), ("monitoring",),
+    ("store",), ("registry",), ("serving",), ("monitoring",), ("labeling",),
     ("workspace",), ("jobs",), ("model",),
     ("__init__",), ("client",), ("server",), ("cli",), ("__main__",),
 ]

@@ -623,3 +623,16 @@ class NoPreviousVersion(TrainforgeError):
                          f"{serving} is the first version its history records (see "
                          f"`trainforge deployments history {deployment}`); deploy the version "
                          "you want with `trainforge deployments deploy`")
+
+
+# ---- labeling ---------------------------------------------------------------------------------
+class NotEnoughLabels(TrainforgeError):
+    """A quick model asked of labels that name fewer than two classes: nothing to tell apart."""
+
+    http_status = 409
+
+    def __init__(self, *, n_labels: int, classes: Sequence[str]) -> None:
+        seen = f"all {classes[0]!r}" if classes else "none"
+        super().__init__(f"the quick model needs labels of at least 2 classes; the project has "
+                         f"{n_labels:,} label(s), {seen}; label a few items of another class "
+                         "first")

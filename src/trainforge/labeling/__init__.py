@@ -1,0 +1,1 @@
+"""Labeling projects: items, labels, annotators, and the active learning that orders them."""
