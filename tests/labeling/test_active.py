@@ -71,6 +71,12 @@ def test_a_boolean_mask_can_say_which_items_are_labelled():
     assert sorted(next_items(model, items, labels.notna(), size=10)) == [6, 7]
 
 
+def test_an_item_a_boolean_mask_leaves_out_is_unlabelled():
+    model, items, _ = spam_project([SURE_SPAM, UNSURE])
+    mask_without_7 = pd.Series([True] * 6 + [False], index=range(7))
+    assert sorted(next_items(model, items, mask_without_7, size=10)) == [6, 7]
+
+
 def test_the_same_labels_give_the_same_order_every_time():
     words = np.random.default_rng(0).choice(" ".join(SPAM).split(), size=(200, 4))
     unlabelled = [" ".join(row) for row in words]

@@ -232,21 +232,22 @@ def _fit(items: pd.DataFrame, labelled: pd.DataFrame, y: np.ndarray, *, modality
     else:
         features = _TableFeatures(items, labelled, y)
     classifier = _classifier(modality, seed=seed)
-    with _one_blas_thread():
+    with _one_thread():
         classifier.fit(features.transform(labelled), y)
     return QuickModel(modality=modality, features=features, classifier=classifier, seed=seed)
 
 
 @contextlib.contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """BLAS on one thread while the quick model fits or predicts: its matrices are too small
-    to share out, and OpenBLAS threads waiting on a busy machine made a 0.2 s fit take 5 s.
-    The limit is process-wide, hence the lock (so two refits cannot undo each other's)."""
-    with _BLAS_LOCK, threadpool_limits(limits=1, user_api="blas"):
+def _one_thread() -> Iterator[None]:
+    """BLAS and OpenMP on one thread while the quick model fits, predicts or clusters: its
+    matrices are too small to share out, and OpenBLAS threads waiting on a busy machine made
+    a 0.2 s fit take 5 s. The limit is process-wide, hence the lock (so that two refits in
+    parallel cannot undo each other's)."""
+    with _ONE_THREAD_LOCK, threadpool_limits(limits=1):
         yield
 
 
-_BLAS_LOCK = threading.Lock()
+_ONE_THREAD_LOCK = threading.Lock()
 
 
 def fit_quick_model(items: pd.DataFrame, labels: pd.Series, *, modality: str,
@@ -279,9 +280,9 @@ def _uncertainty(probabilities: np.ndarray, strategy: str) -> np.ndarray:
 
 
 def _unlabelled_ids(items: pd.DataFrame, labelled: pd.Series) -> np.ndarray:
-    done = labelled.reindex(items.index)
-    is_done = done.fillna(False).astype(bool) if done.dtype == bool else done.notna()
-    return np.asarray(items.index[~is_done.to_numpy()])
+    is_done = (labelled.reindex(items.index, fill_value=False) if labelled.dtype == bool
+               else labelled.reindex(items.index).notna())
+    return np.asarray(items.index[~is_done.to_numpy(dtype=bool)])
 
 
 def _pool(candidates: np.ndarray, *, n_labelled: int, seed: int) -> np.ndarray:
@@ -331,9 +332,9 @@ def next_items(model: QuickModel, items: pd.DataFrame, labelled: pd.Series, *, s
         return []
     pool = _pool(candidates, n_labelled=len(items) - len(candidates), seed=model.seed)
     features = model.features.transform(items.loc[pool])
-    with _one_blas_thread():
+    with _one_thread():
         uncertainty = _uncertainty(model.classifier.predict_proba(features), strategy)
-    positions = _diverse(features, uncertainty, size=size, seed=model.seed)
+        positions = _diverse(features, uncertainty, size=size, seed=model.seed)
     return [int(pool[p]) for p in positions]
 
 
@@ -353,7 +354,7 @@ def cv_score(items: pd.DataFrame, labels: pd.Series, *, modality: str) -> float 
     for train, test in folds.split(np.zeros(len(y)), y):
         model = _fit(items, labelled.iloc[train], y[train], modality=modality, seed=0)
         rows = model.features.transform(labelled.iloc[test])
-        with _one_blas_thread():
+        with _one_thread():
             predicted[test] = model.classifier.predict(rows)
     return float(f1_score(y, predicted.astype(str), average="macro"))
 
