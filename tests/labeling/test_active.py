@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from trainforge.errors import ImageUnreadable, InvalidField, NotEnoughLabels
+from trainforge.errors import ColumnNotFound, ImageUnreadable, InvalidField, NotEnoughLabels
 from trainforge.labeling import active
 from trainforge.labeling.active import cv_score, fit_quick_model, important_words, next_items
 
@@ -116,6 +116,12 @@ def test_image_items_are_ordered_by_their_pixels(tmp_path: Path):
     labels = pd.Series(["dark"] * 3 + ["light"] * 3 + [None] * 3)
     model = fit_quick_model(items, labels, modality="image")
     assert next_items(model, items, labels, size=1) == [7]
+
+
+def test_a_text_project_without_a_text_column_is_refused_naming_it():
+    with pytest.raises(ColumnNotFound, match=r"column 'text' is not in the project's items"):
+        fit_quick_model(pd.DataFrame({"body": SPAM}), pd.Series(["spam", "ham"] * 3),
+                        modality="text")
 
 
 def test_a_missing_image_file_is_named(tmp_path: Path):
