@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,13 +10,6 @@ import pytest
 
 # tests share 2 cores: keep every library to one thread unless a test says otherwise
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-# trainforge.labeling.active is built on another branch: until it is merged, the server's
-# labeling routes import a test-local stand-in with its interface (tests/labeling/_fake_active)
-if importlib.util.find_spec("trainforge.labeling.active") is None:
-    from tests.labeling import _fake_active
-
-    sys.modules["trainforge.labeling.active"] = _fake_active
 
 
 @pytest.fixture(autouse=True)

@@ -715,3 +715,15 @@ class UnknownImportFields(LabelingError):
 class BadImport(LabelingError):
     def __init__(self, where: str, detail: str, hint: str) -> None:
         super().__init__(f"{where}: {detail}; {hint}")
+
+
+class NotEnoughLabels(TrainforgeError):
+    """A quick model asked of labels that name fewer than two classes: nothing to tell apart."""
+
+    http_status = 409
+
+    def __init__(self, *, n_labels: int, classes: Sequence[str]) -> None:
+        seen = f"all {classes[0]!r}" if classes else "none"
+        super().__init__(f"the quick model needs labels of at least 2 classes; the project has "
+                         f"{n_labels:,} label(s), {seen}; label a few items of another class "
+                         "first")

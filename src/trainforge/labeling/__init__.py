@@ -1,2 +1,3 @@
-"""Labeling projects: items to label, several annotators, agreement, and the labels' way in
-and out (Label Studio, CSV, a dataset version to train on)."""
+"""Labeling projects: items to label, several annotators, agreement, the active learning
+that orders the queue, and the labels' way in and out (Label Studio, CSV, a dataset version to
+train on)."""
