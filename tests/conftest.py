@@ -12,6 +12,30 @@ import pytest
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # --dist loadfile hands out files largest first by test count, which puts the journeys and
+    # kill-and-resume modules (a few tests, up to a minute each) last: one worker then finishes
+    # them alone while the other idles. pytest_collection_modifyitems orders the files instead.
+    if config.getoption("dist", default="no") == "loadfile":
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The most expensive files first: modules marked slow as a whole, then modules with some
+    slow tests, then the rest; so the last files the workers take are quick ones and both
+    finish together (xdist's workers collect, and keep this order; they are told --dist no,
+    so the order cannot depend on it). The sort is stable: a file keeps its own order."""
+    files_with_slow_tests = {item.path for item in items if item.get_closest_marker("slow")}
+
+    def tier(item: pytest.Item) -> int:
+        module = item.getparent(pytest.Module)
+        if module is not None and module.get_closest_marker("slow"):
+            return 0
+        return 1 if item.path in files_with_slow_tests else 2
+
+    items.sort(key=tier)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "trainforge-home"

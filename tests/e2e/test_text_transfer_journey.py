@@ -16,13 +16,16 @@ pytestmark = pytest.mark.slow  # whole journeys: trains networks through the CLI
 pytest.importorskip("torch")
 
 SMS = EXAMPLES / "sms_spam.csv"
+# 19 of them spam: enough for a stratified split, and each of the six networks these tests
+# fit (a trial and two refits per training) costs half what 240 messages did
+MESSAGES = 120
 
 
 @pytest.fixture(scope="module")
 def gru(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    """A GRU trained on 240 messages, every tenth one empty, in a file written in cp1252."""
+    """A GRU trained on 120 messages, every tenth one empty, in a file written in cp1252."""
     folder = tmp_path_factory.mktemp("gru")
-    rows = pd.read_csv(SMS).head(240)
+    rows = pd.read_csv(SMS).head(MESSAGES)
     rows.loc[::10, "text"] = ""
     rows.loc[5, "text"] = "Café crème à volonté, très bon marché"
     path = folder / "cp1252.csv"
@@ -43,7 +46,7 @@ def test_a_text_network_starts_from_a_registered_one_with_its_tokenizer(gru, tmp
 
     home, first = gru
     assert first.returncode == 0, first.stderr
-    rows = pd.read_csv(SMS).head(240).fillna("")
+    rows = pd.read_csv(SMS).head(MESSAGES).fillna("")
     rows.assign(label=["long" if len(t) > 60 else "short" for t in rows["text"]]).to_csv(
         tmp_path / "length.csv", index=False)
     second = trainforge("train", str(tmp_path / "length.csv"), "--target", "label",
