@@ -192,3 +192,24 @@ def test_rows_seen_twice_while_a_merge_lands_are_read_once(tmp_path: Path):
     (original,) = (tmp_path / "churn").glob("*/part-*.parquet")
     shutil.copy(original, original.with_name("part-000000-copy.parquet"))  # merged, not deleted
     assert len(read_predictions(tmp_path, "churn")) == 3
+
+
+def test_flushes_racing_the_writer_thread_lose_no_row_to_a_merge(tmp_path: Path):
+    import threading
+
+    log = PredictionLog(tmp_path, flush_every_s=0.001)
+    log.start()
+    sent = []
+
+    def send(n: int) -> None:
+        for _ in range(n):
+            sent.append(_record(log, n_rows=1))
+            log.flush()
+
+    threads = [threading.Thread(target=send, args=(2 * COMPACT_FILES,)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    log.close()
+    assert (log.stats.dropped_rows, len(read_predictions(tmp_path, "churn"))) == ({}, len(sent))

@@ -173,6 +173,7 @@ class PredictionLog:
         self._key: bytes | None = None
         self._pruned_at = 0.0
         self._written: dict[Path, list[Path]] = {}  # this writer's files, by day folder
+        self._compact_lock = threading.Lock()
 
     # ---- the request side: cheap, never raises ------------------------------------------
     def set_policy(self, deployment: str, policy: LogPolicy) -> None:
@@ -288,10 +289,22 @@ class PredictionLog:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 partial.unlink()
-        written = self._written.setdefault(folder, [])
-        written.append(folder / name)
-        if len(written) >= COMPACT_FILES:
-            self._written[folder] = [_merged(written)]
+        self._compact(folder, folder / name)
+
+    def _compact(self, folder: Path, written: Path) -> None:
+        """Note ``written``; merge this writer's files of ``folder`` once there are
+        ``COMPACT_FILES``. One merge at a time (the writer thread and a caller's ``flush``
+        both write); a merge that fails keeps the files as they are: nothing is lost."""
+        with self._compact_lock:
+            files = self._written.setdefault(folder, [])
+            files.append(written)
+            if len(files) < COMPACT_FILES:
+                return
+            try:
+                self._written[folder] = [_merged(files)]
+            except OSError as error:
+                log.warning("prediction log: merging %d files of %s failed (%s); kept as "
+                            "they are", len(files), folder, error)
 
 
     def _hash_key(self) -> bytes:
