@@ -49,10 +49,19 @@ def test_the_openapi_docs_show_each_models_request_schema(two_models):
     assert body["content"]["application/json"]["schema"]["$ref"].endswith("/AdultPredictRequest")
     record = schema["components"]["schemas"]["AdultRecord"]
     assert "age" in record["required"] and "native_country" in record["required"]
-    assert {"type": "number", "minimum": -FLOAT64_MAX, "maximum": FLOAT64_MAX} in (
+    assert {"type": "number", "exclusiveMinimum": -FLOAT64_MAX,
+            "exclusiveMaximum": FLOAT64_MAX} in (
         record["properties"]["age"]["anyOf"])
     assert "HoursRecord" in schema["components"]["schemas"]
 
 
 def test_the_docs_page_is_served(client):
     assert client.get("/docs").status_code == 200
+
+
+def test_an_integer_beyond_float64s_range_is_refused_though_it_rounds_into_it(client,
+                                                                            one_record):
+    # larger than float64's largest value, to which it rounds (found by fuzzing)
+    answer = client.post("/v1/models/adult/predict", json={"records": [
+        {**one_record, "age": 2**1024 - 2**971 + 2**960}]})
+    assert (answer.status_code, answer.json()["detail"][0]["loc"][-1]) == (422, "age")

@@ -22,9 +22,11 @@ from pydantic_core import core_schema
 NUMBER_TEXT = r"^ *[-+]?([0-9]{1,15}(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]{1,2})? *$"
 FLOAT64_MAX = 1.7976931348623157e308
 
-# the bounds put float64's range into the documented schema; JSON's 1e999 arrives as inf
-_finite_float = core_schema.float_schema(strict=True, allow_inf_nan=False, le=FLOAT64_MAX,
-                                         ge=-FLOAT64_MAX)
+# the bounds put float64's range into the documented schema; JSON's 1e999 arrives as inf.
+# Exclusive: an integer just beyond float64's largest value rounds down to it, and must not
+# pass a check made after rounding when the schema it breaks counts exactly
+_finite_float = core_schema.float_schema(strict=True, allow_inf_nan=False, lt=FLOAT64_MAX,
+                                         gt=-FLOAT64_MAX)
 _number_text = core_schema.chain_schema([
     core_schema.str_schema(strict=True, pattern=NUMBER_TEXT),
     core_schema.float_schema(allow_inf_nan=False)])
