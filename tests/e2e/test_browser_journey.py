@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from tests._paths import EXAMPLES
+from tests.e2e._browser import signed_in
 from tests.e2e._live_server import live_server
 
 from trainforge.server.supervisor import Supervisor
@@ -34,23 +35,8 @@ def server(tmp_path) -> Iterator[dict[str, str]]:
 
 
 def test_a_person_trains_deploys_and_tries_a_model_in_the_browser(server, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                             headless=True, args=["--no-sandbox"])
-        page = browser.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("dialog", lambda dialog: dialog.accept())
+    with signed_in(server) as (page, errors):
         url = server["url"]
-
-        page.goto(url + "/")
-        page.fill("input[name=username]", server["username"])
-        page.fill("input[name=password]", server["password"])
-        page.click("button[type=submit]")
-        page.wait_for_url(url + "/")
 
         page.goto(url + "/datasets")
         page.set_input_files("input[type=file]", str(EXAMPLES / "credit_g.csv"))
@@ -76,6 +62,5 @@ def test_a_person_trains_deploys_and_tries_a_model_in_the_browser(server, tmp_pa
         page.click("form.try button")
         page.wait_for_selector(".answer .prediction", timeout=20_000)
         prediction = page.inner_text(".answer .prediction")
-        browser.close()
     assert prediction in ("good", "bad")
     assert errors == []

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from tests._paths import EXAMPLES
+from tests.e2e._browser import signed_in
 from tests.e2e._live_server import live_server
 
 import trainforge as tf
@@ -78,23 +79,11 @@ def predict(platform: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
 
 
 def test_a_person_runs_the_whole_loop_from_the_readme_in_the_browser(platform, tmp_path):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     rows = credit_rows()
-    errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                             headless=True, args=["--no-sandbox"])
-        page = browser.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("dialog", lambda dialog: dialog.accept())  # the promote/rollback confirms
+    with signed_in(platform) as (page, errors):
         url = platform["url"]
-        page.goto(url + "/")
-        page.fill("input[name=username]", platform["username"])
-        page.fill("input[name=password]", platform["password"])
-        page.click("button[type=submit]")
-        page.wait_for_url(url + "/")
 
         # deploy credit:1, logging every prediction
         page.goto(url + "/deployments")
@@ -175,7 +164,6 @@ def test_a_person_runs_the_whole_loop_from_the_readme_in_the_browser(platform, t
         history = page.locator("#deployment-credit details.history tbody tr")
         changes = [history.nth(i).locator("td").all_inner_texts()
                    for i in range(history.count())]
-        browser.close()
     by_action = {row[1]: row for row in changes}
     assert by_action["promote"][2:] == ["credit:1 → credit:2", platform["username"],
                                         "better on the shifted loans"]
