@@ -86,4 +86,4 @@ def test_the_rows_of_a_windows_update_are_the_training_data_then_the_feedback(ws
     update_model(ws, "churn", method="windows")
     shown = ws.registry.show("churn:2")
     assert (shown["lineage"]["update"]["n_rows"],
-            np.isfinite(shown["metrics"]["windows_holdout"][shown["task"]["metric"]])) == (300, True)
+            np.isfinite(shown["metrics"]["windows_holdout"]["log_loss"])) == (300, True)

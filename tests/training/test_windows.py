@@ -61,6 +61,14 @@ def test_the_blend_predicts_the_new_concept_better_than_one_model_of_all_rows():
     assert accuracy[0] > accuracy[1] + 0.1
 
 
+def test_a_classifiers_windows_are_weighed_on_log_loss_not_its_ranking_metric():
+    frame, codes, task = _stream(1_200, 800)
+    assert task.metric == "roc_auc"
+    blend = blend_windows(_template(), frame, codes, task=task)
+    assert (blend.metric, blend.blend_score <= min(blend.holdout_scores) + 1e-9) == (
+        "log_loss", True)
+
+
 def test_a_newest_window_of_one_class_is_left_out_of_the_blend():
     frame, codes, task = _stream(600, 0)
     codes[-200:] = 0

@@ -108,7 +108,7 @@ def run_update(config: UpdateConfig, *, workspace: Workspace,
         lineage = _lineage(parent, run_id=run.id, config=config, since=since, until=until,
                            labelled=labelled, deployments=deployments, learned=learned,
                            kept=kept, blend=blend)
-        held = {} if blend is None else {"windows_holdout": {metric: blend.blend_score}}
+        held = {} if blend is None else {"windows_holdout": {blend.metric: blend.blend_score}}
         version = _register(workspace, parent, new_model, lineage=lineage,
                             metrics={"before_update": before, "after_update": after} | held,
                             n_rows=len(rows))
