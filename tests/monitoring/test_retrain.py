@@ -118,6 +118,26 @@ def test_min_interval_holds_back_a_trigger_and_says_why():
     assert fired.blocked.startswith("min_interval: the last retrain started at 2026-06-01 11:00")
 
 
+def test_a_failed_retrain_holds_the_next_try_back_for_ten_minutes_and_says_why():
+    fired = due(RetrainPolicy(new_labels=1),
+                _state(new_labels=5, failures=1, last_failure_at=NOW - timedelta(minutes=5)),
+                now=NOW)
+    assert fired is not None and fired.blocked is not None
+    assert fired.blocked.startswith("back-off: the last 1 retrain(s) failed, the latest started "
+                                    "at 2026-06-01 11:55:00 UTC; the next try waits 10 minutes")
+
+
+def test_each_failure_in_a_row_doubles_the_wait_up_to_a_day():
+    def waits(failures: int, ago: timedelta) -> bool:
+        fired = due(RetrainPolicy(new_labels=1), _state(new_labels=5, failures=failures,
+                                                        last_failure_at=NOW - ago), now=NOW)
+        return fired is not None and fired.blocked is not None
+
+    assert (waits(3, timedelta(minutes=39)), waits(3, timedelta(minutes=41)),
+            waits(12, timedelta(hours=23)), waits(12, timedelta(hours=25))) == (
+        True, False, True, False)
+
+
 def test_the_cost_cap_holds_back_a_trigger_and_says_why():
     fired = due(RetrainPolicy(new_labels=1, max_cpu_hours_per_day=0.5),
                 _state(new_labels=5, cpu_s_today=1800.0), now=NOW)
@@ -193,6 +213,17 @@ def test_a_failed_retrain_does_not_hold_the_next_one_back(churn_home: Path, tmp_
     assert [e["outcome"] for e in retrain_store.list_events(ws, "churn")] == ["queued", "failed"]
 
 
+def test_a_retrain_that_just_failed_is_not_retried_at_the_next_check(churn_home: Path,
+                                                                     tmp_path: Path):
+    ws = copy_home(churn_home, tmp_path)
+    serve_and_label(ws, n_rows=5)
+    set_policy(ws, "churn", RetrainPolicy(new_labels=5), updated_by="ann")
+    retrain_store.record_event(ws, model_name="churn", trigger="labels", reason="out of memory",
+                               outcome="failed", at=datetime.now(UTC) - timedelta(minutes=1))
+    check = check_model(ws, "churn", queue=True)
+    assert check.event is not None and "skipped: back-off" in check.event["reason"]
+
+
 def test_a_succeeded_retrain_holds_the_next_one_back_for_min_interval(churn_home: Path,
                                                                      tmp_path: Path):
     ws = copy_home(churn_home, tmp_path)
@@ -210,9 +241,9 @@ def test_a_refused_retrain_is_retried_at_each_check_and_recorded_once(churn_home
     serve_and_label(ws, n_rows=5)
     set_policy(ws, "churn", RetrainPolicy(new_labels=5, train_on="window:1h"), updated_by="ann")
     later = datetime.now(UTC) + timedelta(hours=3)  # no labelled prediction in the last hour
-    for check in range(2):
+    for check in range(2):  # the second after the first failure's back-off
         with pytest.raises(NoFeedbackToTrainOn):
-            check_model(ws, "churn", queue=True, now=later + timedelta(minutes=check))
+            check_model(ws, "churn", queue=True, now=later + timedelta(minutes=11 * check))
     [failed] = retrain_store.list_events(ws, "churn")
     assert failed["outcome"] == "failed" and "refused: " in failed["reason"]
 

@@ -13,7 +13,7 @@ from tests.store.postgres_cluster import postgres_workspace
 
 from trainforge.store import retrain as retrain_store
 from trainforge.store.clock import utc_now
-from trainforge.store.tables import retrain_events, retrain_policies
+from trainforge.store.tables import retrain_events
 from trainforge.workspace import Workspace
 
 
@@ -48,15 +48,16 @@ def test_a_finished_retrain_leaves_the_next_one_free_to_claim(workspace: Workspa
     assert _claim(workspace) is not None
 
 
+@pytest.mark.parametrize("policy", [True, False], ids=["with a policy", "retrain now, no policy"])
 def test_a_claim_racing_another_checkers_uncommitted_claim_waits_and_loses(
-        workspace: Workspace):
-    retrain_store.save_policy(workspace, "churn", {}, updated_by="ann")
+        workspace: Workspace, policy: bool):
+    if policy:
+        retrain_store.save_policy(workspace, "churn", {}, updated_by="ann")
     claimed: list[int | None] = []
     racing = threading.Thread(target=lambda: claimed.append(_claim(workspace)))
     with workspace.engine.connect() as other, other.begin():
-        # the other checker, midway through its claim: policy row locked, event inserted
-        other.execute(sa.select(retrain_policies.c.model_name)
-                      .where(retrain_policies.c.model_name == "churn").with_for_update())
+        # the other checker, midway through its claim: the model locked, event inserted
+        retrain_store.lock_model(other, "churn")
         other.execute(sa.insert(retrain_events).values(
             model_name="churn", at=utc_now(), trigger="labels", reason="theirs",
             outcome="queued"))

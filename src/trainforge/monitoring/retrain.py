@@ -39,6 +39,8 @@ DriftCount = Callable[[str], int | None]
 TRIGGERS = ("drift", "metric", "labels", "schedule", "manual")
 DRIFT_WINDOW = Window(n_rows=1_000)  # what `trainforge monitor` shows by default
 DRIFT_LOOK_BACK = timedelta(days=1)
+BACKOFF_FIRST = timedelta(minutes=10)  # after one failed retrain (see ``backoff``)
+BACKOFF_MOST = timedelta(days=1)
 
 
 def no_drift_measured(deployment: str) -> int | None:
@@ -76,6 +78,9 @@ class RetrainState:
     last_retrain_at: datetime | None  # the latest retrain under way or succeeded (not failed)
     cpu_s_today: float  # CPU-seconds of this model's retrains started today (UTC)
     in_flight: bool  # a retrain is queued or running
+    # the retrains that failed since the last one that succeeded, and when the latest began
+    failures: int = 0
+    last_failure_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -124,9 +129,15 @@ def _fired(policy: RetrainPolicy, state: RetrainState, *, now: datetime) -> Trig
 
 
 def blocked(policy: RetrainPolicy, state: RetrainState, *, now: datetime) -> str | None:
-    """Why a retrain may not start now: one under way, ``min_interval`` or the cost cap."""
+    """Why a retrain may not start now: one under way, ``min_interval``, a back-off after
+    failures, or the cost cap."""
     if state.in_flight:
         return "a retrain of this model is already queued or running"
+    wait = backoff(state.failures)
+    if state.last_failure_at is not None and now - state.last_failure_at < wait:
+        return (f"back-off: the last {state.failures} retrain(s) failed, the latest started "
+                f"at {state.last_failure_at:%Y-%m-%d %H:%M:%S} UTC; the next try waits "
+                f"{_minutes(wait)} (see the events for the error)")
     last = state.last_retrain_at
     if last is not None and now - last < timedelta(seconds=duration_s(policy.min_interval)):
         return (f"min_interval: the last retrain started at {last:%Y-%m-%d %H:%M:%S} UTC, "
@@ -136,6 +147,21 @@ def blocked(policy: RetrainPolicy, state: RetrainState, *, now: datetime) -> str
         return (f"cost cap: this model's retrains used {state.cpu_s_today / 3600:.2f} CPU-hours "
                 f"today, the cap is {cap:g}")
     return None
+
+
+def backoff(failures: int) -> timedelta:
+    """How long a retrain waits after ``failures`` in a row: a failure teaches nothing, so it
+    does not count for ``min_interval``, but a cause that persists (a broken data source, a
+    job that runs out of memory) must not start a doomed job at every check of the server
+    (each minute): 10 minutes after the first, doubling, at most a day."""
+    if failures <= 0:
+        return timedelta(0)
+    return min(BACKOFF_FIRST * 2 ** (failures - 1), BACKOFF_MOST)
+
+
+def _minutes(wait: timedelta) -> str:
+    minutes = round(wait.total_seconds() / 60)
+    return f"{minutes} minutes" if minutes < 120 else f"{minutes / 60:g} hours"
 
 
 def check_policy(policy: RetrainPolicy, manifest: Mapping[str, Any]) -> None:
@@ -179,6 +205,7 @@ def gather_state(store: FileStoreHandle, log_root: Path, model_name: str, *,
     metric = get_metric(manifest["task"]["metric"], TaskKind(manifest["task"]["kind"]))
     counts = [n for n in (drifted_features(d["name"]) for d in deployed) if n is not None]
     midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    failures, last_failure_at = retrain_store.failures_in_a_row(store, model_name)
     return RetrainState(
         model_name=model_name, version=version, trained_at=versions[-1].created_at,
         new_labels=labels_since(store, model_name, since=versions[-1].created_at),
@@ -188,7 +215,8 @@ def gather_state(store: FileStoreHandle, log_root: Path, model_name: str, *,
         last_retrain_at=retrain_store.last_started_at(store, model_name),
         cpu_s_today=retrain_store.retrain_cpu_s(store, model_name, since=midnight),
         in_flight=bool(retrain_store.list_events(store, model_name, limit=1,
-                                                 outcome="queued")))
+                                                 outcome="queued")),
+        failures=failures, last_failure_at=last_failure_at)
 
 
 def labels_since(store: StoreHandle, model_name: str, *, since: datetime) -> int:

@@ -3,6 +3,7 @@ they led to: a retrain queued, succeeded or failed, or one skipped and why."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,9 @@ from typing_extensions import TypedDict  # pydantic reads it on Python 3.11
 from trainforge.store.clock import as_utc, utc_now
 from trainforge.store.handle import StoreHandle
 from trainforge.store.tables import jobs, retrain_events, retrain_policies, runs
+
+# beyond this many failures in a row the back-off is at its longest anyway
+FAILURES_COUNTED = 16
 
 
 class PolicyRecord(TypedDict):
@@ -83,11 +87,8 @@ def claim_retrain(ws: StoreHandle, *, model_name: str, trigger: str, reason: str
     """Record a retrain of ``model_name`` as queued, unless one is queued already: the id of
     the new event, or None when another checker (another server process) queued one first.
 
-    One conditional insert decides. On SQLite every transaction takes the write lock as it
-    begins (``store.engine``), so the second one reads the first one's row; on Postgres the
-    model's policy row is locked first, so the second waits for the first to commit and its
-    insert then sees that row. (A "retrain now" of a model without a policy locks no row:
-    two people asking at once through two server processes could queue two.)"""
+    One conditional insert decides, under ``lock_model``: the second checker waits for the
+    first to commit, and its insert then sees that row."""
     at = at or utc_now()
     already = sa.exists().where(retrain_events.c.model_name == model_name,
                                 retrain_events.c.outcome == "queued")
@@ -98,11 +99,21 @@ def claim_retrain(ws: StoreHandle, *, model_name: str, trigger: str, reason: str
     claim = sa.insert(retrain_events).from_select(list(row), values) \
         .returning(retrain_events.c.id)
     with ws.engine.begin() as connection:
-        connection.execute(sa.select(retrain_policies.c.model_name)
-                           .where(retrain_policies.c.model_name == model_name)
-                           .with_for_update())  # a no-op on SQLite
+        lock_model(connection, model_name)
         inserted = connection.execute(claim).scalar_one_or_none()
     return None if inserted is None else int(inserted)
+
+
+def lock_model(connection: sa.Connection, model_name: str) -> None:
+    """Hold ``model_name``'s retrain lock until ``connection``'s transaction ends.
+
+    SQLite: nothing to do, every transaction takes the write lock as it begins
+    (``store.engine``). Postgres: a transaction-scoped advisory lock on the name's hash; a
+    row lock would not do, as a model asked to "retrain now" may have no policy row to lock."""
+    if connection.dialect.name == "postgresql":
+        digest = hashlib.sha256(f"trainforge.retrain:{model_name}".encode()).digest()
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(
+            int.from_bytes(digest[:8], "big", signed=True))))
 
 
 def attach_job(ws: StoreHandle, event_id: int, *, job_id: str | None,
@@ -174,6 +185,24 @@ def last_started_at(ws: StoreHandle, model_name: str) -> datetime | None:
                 retrain_events.c.model_name == model_name,
                 retrain_events.c.outcome.in_(("queued", "succeeded")))).scalar_one()
     return as_utc(at)
+
+
+def failures_in_a_row(ws: StoreHandle, model_name: str) -> tuple[int, datetime | None]:
+    """How many of ``model_name``'s latest retrains failed since one last succeeded or was
+    queued (skips are not retrains), and when the latest of those failures started."""
+    with ws.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(retrain_events.c.outcome, retrain_events.c.at)
+            .where(retrain_events.c.model_name == model_name,
+                   retrain_events.c.outcome != "skipped")
+            .order_by(retrain_events.c.at.desc(), retrain_events.c.id.desc())
+            .limit(FAILURES_COUNTED)).all()
+    failed = 0
+    for row in rows:
+        if row.outcome != "failed":
+            break
+        failed += 1
+    return failed, as_utc(rows[0].at) if failed else None
 
 
 def retrain_cpu_s(ws: StoreHandle, model_name: str, *, since: datetime) -> float:
