@@ -45,7 +45,7 @@ async def card_panel(request: Request, name: str) -> Response:
     # Markup: the fragment comes escaped from its own (autoescaping) template
     fragment = Markup(card_html(card, standalone=False))
     return page(request, "model_card_panel.html.j2", viewer, name=name,
-                version=card["model"]["version"], fields=WRITTEN, limits=_LIMITS,
+                card_version=card["model"]["version"], fields=WRITTEN, limits=_LIMITS,
                 current=current, card=fragment)
 
 
