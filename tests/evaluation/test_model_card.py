@@ -102,7 +102,7 @@ def test_markdown_and_html_show_the_same_headings_and_table_cells():
                                  explanations_json=EXPLANATIONS), {"contact": note})
     markdown, html = card_markdown(card), card_html(card)
     headings = [s.title for s in card_sections(card)]
-    assert re.findall(r"^## (.+)$", markdown, re.M) == headings
+    assert re.findall(r"^## (.+)$", markdown, re.MULTILINE) == headings
     assert [unescape(h) for h in re.findall(r"<h2>(.+?)</h2>", html)] == headings
     html_cells = [unescape(re.sub(r"</?code>", "", cell))
                   for cell in re.findall(r"<td>(.*?)</td>", html)]
