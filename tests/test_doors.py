@@ -45,6 +45,8 @@ NOT_JOBS = {
     "models show": "GET /api/v1/models/{name}",
     "models alias": "PUT /api/v1/models/{name}/aliases/{alias}",
     "models delete": "DELETE /api/v1/models/{name}",
+    "models card": "GET and PATCH /api/v1/models/{name}/versions/{version}/card; the model "
+                   "page shows the card with its edit form (an edit is no job)",
     "monitor": "reads the prediction log: GET /api/v1/deployments/{name}/monitoring and the "
                "page /deployments/{name}/monitoring (nothing to submit, so no form)",
     "runs list": "GET /api/v1/runs",

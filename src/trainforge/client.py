@@ -71,6 +71,9 @@ class ServerClient:
     def put(self, path: str, json: Any = None) -> Any:
         return self._send("PUT", path, json=json).json()
 
+    def patch(self, path: str, json: Any = None) -> Any:
+        return self._send("PATCH", path, json=json).json()
+
     def delete(self, path: str) -> Any:
         answer = self._send("DELETE", path)
         return answer.json() if answer.content else None

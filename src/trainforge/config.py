@@ -378,3 +378,44 @@ class UpdateConfig(BaseModel, frozen=True, extra="forbid"):
         description="continue (the members that can learn more, on the new labels) or "
                     "windows (the model's pipeline refitted on nested windows of the newest "
                     "rows, training data then feedback, blended by their score on the newest)")
+
+
+# ---- model cards: the parts only a person knows (evaluation/model_card.py renders them) -------
+MAX_CARD_TEXT = 5_000  # characters of one written part of a card: a page of text
+MAX_CARD_CONTACT = 300  # a name, an address or a team's channel
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _card_text(value: str) -> str:
+    # tabs and line breaks are the writer's layout; other control characters are not text
+    if _CONTROL.search(value):
+        raise ValueError("holds control characters; write plain text (line breaks are fine)")
+    return value.strip()
+
+
+CardText = Annotated[str, Field(max_length=MAX_CARD_TEXT), AfterValidator(_card_text)]
+
+
+class ModelCardEdit(BaseModel, frozen=True, extra="forbid"):
+    """A change to the written parts of a model version's card (`trainforge models card NAME
+    --set FIELD=TEXT`, ``PATCH /api/v1/models/{name}/versions/{version}/card``): a field left
+    out stays as it is; "" (or null) clears it."""
+
+    intended_use: CardText | None = Field(
+        default=None, description="what the model is for: the decision it supports")
+    intended_users: CardText | None = Field(
+        default=None, description="who should use it (teams, roles, systems)")
+    out_of_scope_uses: CardText | None = Field(
+        default=None, description="uses it was not made or checked for")
+    ethical_considerations: CardText | None = Field(
+        default=None, description="whom it may harm or treat unequally, and how that is "
+                                  "watched")
+    caveats_and_recommendations: CardText | None = Field(
+        default=None, description="what a user should know or do before relying on it")
+    contact: Annotated[str, Field(max_length=MAX_CARD_CONTACT),
+                       AfterValidator(_card_text)] | None = Field(
+        default=None, description="who answers questions about it")
+
+    def changes(self) -> dict[str, str]:
+        """Field → new text for every field the edit names ("" clears it)."""
+        return {name: value or "" for name, value in self.model_dump(exclude_unset=True).items()}

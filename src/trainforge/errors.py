@@ -727,3 +727,12 @@ class NotEnoughLabels(TrainforgeError):
         super().__init__(f"the quick model needs labels of at least 2 classes; the project has "
                          f"{n_labels:,} label(s), {seen}; label a few items of another class "
                          "first")
+
+
+# ---- model cards ------------------------------------------------------------------------------
+class EmptyCardEdit(ConfigError):
+    """A change to a model card that names no field."""
+
+    def __init__(self, ref: str, fields: Sequence[str]) -> None:
+        super().__init__(f"the edit of {ref}'s model card names no field; give at least one of "
+                         f"{', '.join(fields)} (\"\" clears one)")

@@ -42,7 +42,8 @@ DELETING = {"DELETE /api/v1/deployments/{name}", "DELETE /api/v1/models/{name}",
             "PUT /api/v1/deployments/{name}/promotion-rule",
             "PUT /api/v1/deployments/{name}/shadow", "PUT /api/v1/models/{name}/retrain-policy",
             "POST /api/v1/models/{name}/retrain", "POST /api/v1/models/{name}/update",
-            "DELETE /api/v1/models/{name}/versions/{version}", "DELETE /api/v1/tokens/{token_id}"}
+            "DELETE /api/v1/models/{name}/versions/{version}", "DELETE /api/v1/tokens/{token_id}",
+            "PATCH /api/v1/models/{name}/versions/{version}/card"}
 ROUTES = [
     "DELETE /api/v1/deployments/{name}",
     "DELETE /api/v1/deployments/{name}/promotion-rule",
@@ -74,6 +75,7 @@ ROUTES = [
     "GET /api/v1/models/{name}",
     "GET /api/v1/models/{name}/retrain-policy",
     "GET /api/v1/models/{name}/versions/{version}",
+    "GET /api/v1/models/{name}/versions/{version}/card",
     "GET /api/v1/models/{name}/versions/{version}/report",
     "GET /api/v1/runs",
     "GET /api/v1/runs/compare",
@@ -84,6 +86,7 @@ ROUTES = [
     "GET /health",
     "GET /metrics",
     "GET /ready",
+    "PATCH /api/v1/models/{name}/versions/{version}/card",
     "POST /api/v1/datasets",
     "POST /api/v1/deployments",
     "POST /api/v1/deployments/{name}/promote",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -149,3 +150,83 @@ def delete(
     else:
         Workspace().registry.delete(name, version, force=force)
     typer.echo(f"deleted {what}")
+
+
+@app.command("card")
+def card(
+    ref: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@ALIAS")],
+    card_format: Annotated[str, typer.Option(
+        "--format", help="md (Markdown), html (a page) or json")] = "md",
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="write the card to this file instead of printing it")] = None,
+    changes: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="FIELD=TEXT",
+        help="write a part only a person knows (repeatable): intended_use, intended_users, "
+             "out_of_scope_uses, ethical_considerations, caveats_and_recommendations, "
+             "contact; FIELD= clears it")] = None,
+    server: ServerOption = None, token: TokenOption = None,
+) -> None:
+    """A model version's card: what it is for, its data, metrics overall and per group,
+    fairness, known limits, lineage; --set writes the parts only a person knows."""
+    from trainforge.jobs.model_cards import edit_model_card, model_card, render_card
+    from trainforge.registry.refs import ModelRef
+    from trainforge.workspace import Workspace
+
+    if card_format not in ("md", "html", "json"):
+        raise typer.BadParameter(f"{card_format[:20]!r} is not md, html or json",
+                                 param_hint="--format")
+    edit = _card_edit(changes or [])
+    remote = connect(server, token)
+    if remote is not None:
+        parsed = ModelRef.parse(ref)
+        path = (f"/api/v1/models/{parsed.name}/versions/"
+                f"{parsed.version or parsed.alias or 'latest'}/card")
+        with remote:
+            shown = (remote.patch(path, json=edit.model_dump(exclude_unset=True))
+                     if edit is not None else remote.get(path))
+    elif edit is not None:
+        shown = edit_model_card(Workspace(), ref, edit, written_by=_local_user())
+    else:
+        shown = model_card(Workspace(), ref)
+    text = render_card(shown, card_format)  # type: ignore[arg-type]  # checked above
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote the card of {shown['model']['name']}:{shown['model']['version']} "
+               f"to {out}")
+
+
+def _card_edit(changes: list[str]) -> Any:
+    """``--set FIELD=TEXT`` options as a ModelCardEdit (None without any); a refusal names
+    the field."""
+    from pydantic import ValidationError
+
+    from trainforge.config import ModelCardEdit
+    from trainforge.errors import ConfigError
+
+    if not changes:
+        return None
+    fields: dict[str, str] = {}
+    for change in changes:
+        field, equals, text = change.partition("=")
+        if not equals:
+            raise ConfigError(f"--set {field[:40]!r} needs FIELD=TEXT, e.g. --set "
+                              "intended_use=\"pre-screening credit applications\"")
+        fields[field.strip()] = text
+    try:
+        return ModelCardEdit(**fields)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))[:40]}: {e['msg']}"
+                             for e in error.errors())
+        raise ConfigError(f"--set: {problems}") from None
+
+
+def _local_user() -> str | None:
+    """Who writes a card on this machine: the login name, as the store records it."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return None

@@ -355,8 +355,10 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
     """Write the report, the profile and the monitoring reference, then the model package with
     them inside."""
     from trainforge.data.privacy_policy import HASH_KEY_FILE
+    from trainforge.evaluation.model_card import DIAGNOSIS_FILE
     from trainforge.evaluation.report import model_info, write_report
     from trainforge.monitoring.reference import REFERENCE_FILE
+    from trainforge.store.json_values import to_json_value
 
     personal = lineage.get("personal_data")  # what --pii did, shown in the data section
     with tempfile.TemporaryDirectory(prefix="trainforge-report-") as scratch:
@@ -374,6 +376,11 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
         reference_file.write_text(json.dumps(reference, allow_nan=False), encoding="utf-8")
         extra_files = {"report.html": report_file, "profile.json": profile_file,
                        REFERENCE_FILE: reference_file}
+        # the model card's known limits (evaluation.model_card) read the diagnosis from here
+        extra_files[DIAGNOSIS_FILE] = Path(scratch) / DIAGNOSIS_FILE
+        extra_files[DIAGNOSIS_FILE].write_text(json.dumps(
+            to_json_value(diagnosis.to_dict(), where="diagnosis"), allow_nan=False),
+            encoding="utf-8")
         if label_issues is not None:
             extra_files.update(label_issues.write_files(Path(scratch)))
         if model.inputs is not None and model.inputs.hashed:

@@ -63,6 +63,11 @@ def seal_files(directory: Path) -> dict[str, dict[str, Any]]:
     return sealed
 
 
+def seal_file(path: Path) -> dict[str, Any]:
+    """fsync one file written after ``seal_files`` and return its {"sha256", "size"}."""
+    return _digest(path, sync=True)
+
+
 def write_manifest(directory: Path, manifest: dict[str, Any]) -> str:
     """Write manifest.json durably; returns its sha256 (the registry keeps it)."""
     content = json.dumps(manifest, indent=2, allow_nan=False).encode()

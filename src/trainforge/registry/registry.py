@@ -22,6 +22,7 @@ from trainforge.registry.loaded import LoadedModel
 from trainforge.registry.manifest import build_manifest, model_from_manifest, save_members
 from trainforge.registry.records import ModelSummary, ModelVersion
 from trainforge.registry.refs import ModelRef, check_alias, check_name
+from trainforge.store import model_cards
 from trainforge.store.clock import as_utc, utc_now
 from trainforge.store.handle import FileStoreHandle
 from trainforge.store.tables import model_aliases, model_names, models
@@ -84,6 +85,8 @@ class Registry:
         manifest = build_manifest(model, name=name, version=version,
                                   created_at=created_at.isoformat(), description=description,
                                   metrics=metrics, lineage=lineage, members=members, files=files)
+        # the card names the version: written now that it is known, again on a retry
+        manifest["files"] = {**files, **_write_card(manifest, staging)}
         digest = package.write_manifest(staging, manifest)
         target = self.root / name / str(version)
         if not package.publish(staging, target):
@@ -171,6 +174,7 @@ class Registry:
                 for table in (model_aliases, models):
                     connection.execute(sa.delete(table).where(
                         table.c.name == name, table.c.version.in_(doomed)))
+                model_cards.forget_notes(connection, name, doomed)
         except BaseException:
             for directory, aside in moved:  # the rows are still there: so are the files
                 aside.rename(directory)
@@ -295,6 +299,34 @@ def _undeploy(connection: sa.Connection, name: str, doomed: list[int], *, versio
     if serving:
         what = f"{name}:{version}" if version is not None else f"model {name!r}"
         raise ModelDeployed(what, serving)
+
+
+def _write_card(manifest: dict[str, Any], staging: Path) -> dict[str, dict[str, Any]]:
+    """Write the automatic part of the model card (model_card.json, MODEL_CARD.md) from the
+    manifest and the files staged beside it; returns their hashes for the manifest."""
+    # imported here: listing and showing models must not pay for the evaluation package
+    from trainforge.evaluation.model_card import (
+        CARD_FILE,
+        MARKDOWN_FILE,
+        MAX_FILE_BYTES,
+        build_card,
+        card_json,
+        complete_card,
+    )
+    from trainforge.evaluation.model_card_render import card_markdown
+
+    def staged(name: str) -> bytes | None:
+        path = staging / name
+        if not path.is_file() or path.stat().st_size > MAX_FILE_BYTES:
+            return None
+        return path.read_bytes()
+
+    card = build_card(manifest, staged)
+    (staging / CARD_FILE).write_text(card_json(card), encoding="utf-8")
+    # the package's Markdown has no written part: that lives in the store, and may change
+    (staging / MARKDOWN_FILE).write_text(card_markdown(complete_card(card, {})),
+                                         encoding="utf-8")
+    return {name: package.seal_file(staging / name) for name in (CARD_FILE, MARKDOWN_FILE)}
 
 
 def load_package(directory: Path, *, manifest_sha256: str | None = None) -> LoadedModel:

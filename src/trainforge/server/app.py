@@ -31,6 +31,7 @@ from trainforge.server.api import (
     health,
     jobs,
     labeling,
+    model_cards,
     models,
     monitoring,
     retrain,
@@ -140,6 +141,7 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None, 
     app.include_router(jobs.router(), prefix=API)
     app.include_router(runs.router(), prefix=API)
     app.include_router(models.router(), prefix=API)
+    app.include_router(model_cards.router(), prefix=API)
     app.include_router(tokens.router(), prefix=API)
     app.include_router(deployments_api.router(), prefix=API)
     app.include_router(retrain.router(), prefix=API)
@@ -187,7 +189,15 @@ def _add_web_ui(app: FastAPI) -> None:
 
     from fastapi.staticfiles import StaticFiles
 
-    from trainforge.server.ui import actions, feedback_form, login, pages, retrain_form, usage
+    from trainforge.server.ui import (
+        actions,
+        feedback_form,
+        login,
+        model_card,
+        pages,
+        retrain_form,
+        usage,
+    )
     from trainforge.server.ui import labeling as labeling_pages
     from trainforge.server.ui import monitoring as monitoring_page
 
@@ -198,6 +208,7 @@ def _add_web_ui(app: FastAPI) -> None:
     app.include_router(actions.router)
     app.include_router(feedback_form.router)
     app.include_router(retrain_form.router)
+    app.include_router(model_card.router)
     app.include_router(labeling_pages.router)
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")

@@ -1,5 +1,6 @@
 """The store's tables: datasets, runs and their metric series, models and their aliases, the
-platform's jobs, users, tokens, sessions, uploads and deployments, and labeling projects.
+platform's jobs, users, tokens, sessions, uploads and deployments, labeling projects,
+and the written parts of model cards.
 
 SQLAlchemy Core, so one definition serves SQLite and Postgres. Migrations
 (``store/migrations``) create these tables; a test checks the two never drift apart.
@@ -354,4 +355,20 @@ labeling_scores = sa.Table(
     sa.Column("score", sa.Float, nullable=False),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_labeling_scores_project_id_n_labels", "project_id", "n_labels"),
+)
+
+
+# ---- model cards: what only a person knows about a model version ---------------------------
+# the package is immutable and hash-checked, so the person's text lives here; a change is a new
+# row (the latest per field is current, and the history stays readable); "" clears a field
+model_card_notes = sa.Table(
+    "model_card_notes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("field", sa.String(40), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("written_by", sa.String(100), nullable=True),
+    sa.Column("written_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_model_card_notes_name_version", "name", "version"),
 )
