@@ -156,7 +156,7 @@ def backoff(failures: int) -> timedelta:
     (each minute): 10 minutes after the first, doubling, at most a day."""
     if failures <= 0:
         return timedelta(0)
-    return min(BACKOFF_FIRST * 2 ** (failures - 1), BACKOFF_MOST)
+    return min(BACKOFF_FIRST * (1 << min(failures - 1, 16)), BACKOFF_MOST)
 
 
 def _minutes(wait: timedelta) -> str:
