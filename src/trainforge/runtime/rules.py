@@ -169,7 +169,8 @@ def vanishing_gradients(steps: Sequence[StepSample]) -> Finding | None:
                        f"the loss is still {_fmt(last.loss)}", "a higher learning rate, "
                        "normalisation layers, or fewer layers", {"grad_norm": totals[-1]},
                        last.epoch, last.step)
-    if len(last.grad_norms) > 1 and max(ratios) < VANISHING_LAYER_RATIO:
+    if (len(last.grad_norms) > 1 and max(ratios) < VANISHING_LAYER_RATIO
+            and max(last.grad_norms.values()) > 0 and last.loss > 1e-3):
         layer = next(iter(last.grad_norms))
         return Finding("vanishing_gradients", f"the first layer {layer!r} gets a gradient "
                        f"{ratios[-1]:.1e} times the largest layer's", "residual connections, "
@@ -207,7 +208,10 @@ def learning_rate_too_high(steps: Sequence[StepSample]) -> Finding | None:
     if last is None or len(losses) < MIN_TREND_SAMPLES:
         return None
     third = len(losses) // 3
-    early, late = statistics.fmean(losses[:third]), statistics.fmean(losses[-third:])
+    # the early losses, or the very first when lower: a rate that blows up in its first
+    # steps has a high 'early' already
+    early = min(statistics.fmean(losses[:third]), steps[0].loss)
+    late = statistics.fmean(losses[-third:])
     if late > RISING_LOSS_FACTOR * early:
         return Finding("learning_rate_too_high", f"the loss rose from {_fmt(early)} to "
                        f"{_fmt(late)} after the first steps", "a learning rate 10x lower",
@@ -254,8 +258,8 @@ def loss_not_decreasing(epochs: Sequence[Any]) -> Finding | None:
     losses = [e.val_loss if e.val_loss is not None else e.train_loss for e in epochs]
     if not all(math.isfinite(x) for x in losses):
         return None  # loss_diverged says so
-    if min(losses[1:]) < losses[0] * (1 - NOT_DECREASING_SHARE):
-        return None
+    if losses[0] < 1e-3 or min(losses[1:]) < losses[0] * (1 - NOT_DECREASING_SHARE):
+        return None  # a loss of ~0 has nothing left to fall
     last = epochs[-1]
     return Finding("loss_not_decreasing", f"the {which} loss has not fallen in {len(epochs)} "
                    f"epochs ({_fmt(losses[0])} → {_fmt(losses[-1])})", "checking that the "

@@ -35,7 +35,8 @@ class StepProbe:
         self._before: list[torch.Tensor] = []
 
     def due(self, step: int) -> bool:
-        return step % self.every_steps == 0
+        """The first step is always watched: it is the loss every later one is judged by."""
+        return step == 1 or step % self.every_steps == 0
 
     @contextlib.contextmanager
     def relu_activity(self) -> Iterator[None]:
