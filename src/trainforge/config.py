@@ -65,6 +65,11 @@ PiiPolicy = Literal["warn", "drop", "hash", "mask"]
 LabelIssuesAction = Literal["keep", "drop", "review"]
 
 
+# what the training rules do when one fires while a network trains (runtime/rules.py); the
+# runtime's RulesMode is the same three words (config sits below runtime, so it cannot import it)
+RulesAction = Literal["warn", "stop", "off"]
+
+
 class TrainConfig(BaseModel):
     """Everything that decides a training run; a run can be repeated from it exactly."""
 
@@ -109,6 +114,13 @@ class TrainConfig(BaseModel):
         default="keep", description="rows whose label looks wrong (classification): keep them "
                                     "(listed in the report), drop them from the final fit, or "
                                     "review them (label-issues.csv, to correct)")
+    # warn by default: a rule can misjudge an unusual but healthy run, and stopping would cost
+    # the whole budget spent so far; the warning alone says what to try
+    rules: RulesAction = Field(
+        default="warn", description="training rules (loss NaN or not falling, exploding or "
+                                    "vanishing gradients, dead ReLUs, a learning rate too high "
+                                    "or low, overfitting, an ignored minority class): warn, "
+                                    "stop the run, or off")
 
 
 class PredictConfig(BaseModel, frozen=True, extra="forbid"):

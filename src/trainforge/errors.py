@@ -207,6 +207,18 @@ class TrainingInterrupted(KeyboardInterrupt):
                          f"{command} --resume {run_id}")
 
 
+class StoppedByRule(TrainforgeError):
+    """``--rules stop``: a training rule fired, so the run ends before anything is registered."""
+
+    exit_code = 4
+    http_status = 422
+
+    def __init__(self, rule: str, finding: str) -> None:
+        self.rule = rule
+        super().__init__(f"training stopped by rule {finding}. Nothing was registered; fix the "
+                         "cause and train again, or pass --rules warn to train on regardless")
+
+
 class LabelIssuesNotApplicable(ConfigError):
     """--label-issues drop or review on a task without class labels to be wrong."""
 

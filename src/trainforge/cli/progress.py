@@ -29,6 +29,7 @@ class TrainingDisplay:
         self.trials = 0
         self.best: float | None = None
         self.epoch: str = ""  # the network being trained, e.g. "cnn epoch 4/30, val loss 0.08"
+        self.rules: list[str] = []  # the training rules that fired, by id
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
 
@@ -62,6 +63,11 @@ class TrainingDisplay:
         self.epoch = (f" · {event.algorithm} epoch {event.epoch}/{event.max_epochs}"
                       f"{validation}")
 
+    def on_rule(self, finding: Any) -> None:
+        """A training rule fired: one line above the bar now, and a count on the bar."""
+        self.rules.append(finding.rule)
+        self.console.print(f"[bold yellow]rule:[/] {finding}", highlight=False)
+
     def on_phase(self, text: str) -> None:
         self._finish_bar()
         elapsed = time.time() - self.started_at
@@ -85,9 +91,11 @@ class TrainingDisplay:
         elapsed = time.time() - self.started_at
         best = f", best {self.best:.4f}" if self.best is not None else ""
         done = float(self.trials) if self.config.trials else min(elapsed, budget)
+        rules = (f" · [yellow]{len(self.rules)} rule warning{'s' if len(self.rules) > 1 else ''}"
+                 f" ({self.rules[-1]})[/]" if self.rules else "")
         self.progress.update(self.bar, completed=done,
                              status=f"{elapsed:5.1f}/{budget:g} s · {self.trials} trials{best}"
-                                    f"{self.epoch}")
+                                    f"{self.epoch}{rules}")
 
     def _finish_bar(self) -> None:
         if self._ticker is not None:

@@ -102,6 +102,11 @@ def train(
         "--label-issues", help="rows whose label looks wrong (classification): keep them, "
                                "listed in the report; drop them from the final fit; or review "
                                "them in label-issues.csv (default: keep)")] = None,
+    rules: Annotated[str | None, typer.Option(
+        "--rules", help="training rules while a network trains (loss NaN or not falling, "
+                        "exploding or vanishing gradients, dead ReLUs, learning rate too high "
+                        "or low, overfitting, an ignored minority class): warn, stop the run, "
+                        "or off (default: warn)")] = None,
     resume: Annotated[str | None, typer.Option(
         "--resume", help="continue an interrupted run (its id, from `trainforge runs list`) "
                          "from its checkpoints")] = None,
@@ -127,7 +132,7 @@ def train(
             "seed": seed, "trials": trials, "algorithm": algorithm, "split": split,
             "group_column": group_column, "time_column": time_column, "test_size": test_size,
             "init_from": init_from, "freeze_backbone": freeze_backbone, "pii": pii,
-            "label_issues": label_issues, "sql": sql})
+            "label_issues": label_issues, "rules": rules, "sql": sql})
         return
     if resume is not None:
         _resume(resume, time_budget=time_budget, started_at=started_at)
@@ -138,7 +143,8 @@ def train(
                              "split": split, "group_column": group_column,
                              "time_column": time_column, "test_size": test_size,
                              "init_from": init_from, "freeze_backbone": freeze_backbone,
-                             "pii": pii, "label_issues": label_issues}, config)
+                             "pii": pii, "label_issues": label_issues, "rules": rules},
+                            config)
     from trainforge.cli.progress import TrainingDisplay
     from trainforge.jobs.train import run_training
     from trainforge.workspace import Workspace

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tempfile
 import time
 from collections.abc import Sequence
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from trainforge.jobs.label_issues import RunLabelIssues
     from trainforge.registry.records import ModelVersion
     from trainforge.runtime.callbacks import EpochEvent, TrialEvent
+    from trainforge.runtime.rules import Finding
     from trainforge.training.automl import SearchResult
     from trainforge.training.semi_supervised import SemiSupervised
 
@@ -80,12 +82,24 @@ class TrainingOutcome:
 
 
 class _RunRecorder:
-    """Writes each trial's score, and each network epoch's losses, into the run's metric
-    series as the search goes (the UI's live curves read them)."""
+    """Writes each trial's score, each network epoch's losses, and each training rule that
+    fires into the run's metric series as the search goes (the UI's live curves and the run
+    page's findings read them); keeps the findings for the report."""
 
     def __init__(self, workspace: Workspace, run_id: str) -> None:
         self.workspace, self.run_id = workspace, run_id
         self.trial = 0
+        self.findings: list[Finding] = []
+
+    def on_rule(self, finding: Finding) -> None:
+        from trainforge.store.runs import log_metric
+
+        self.findings.append(finding)
+        # the key names the rule and where it fired; the value is its first measured number
+        key = ".".join(filter(None, ["rules", finding.rule, finding.where]))
+        value = next(iter(finding.measured.values()), 0.0)
+        log_metric(self.workspace, self.run_id, key, value if math.isfinite(value) else 0.0,
+                   step=finding.step or 0)
 
     def on_epoch_end(self, event: EpochEvent) -> None:
         from trainforge.store.runs import log_metric
@@ -210,6 +224,7 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                              privacy: PolicyOutcome) -> TrainingOutcome:
     from trainforge.evaluation.importance import permutation_importance
     from trainforge.evaluation.report import learning_curves
+    from trainforge.evaluation.search_rules import search_findings
     from trainforge.jobs.label_issues import check_labels
     from trainforge.monitoring.reference import build_reference, predicted_labels
     from trainforge.training.automl import search
@@ -220,12 +235,13 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
     algorithm, fixed_params = config.algorithm, dict[str, Any]()
     if config.init_from:
         algorithm, fixed_params = _initial_network(config, workspace)
+    recorder = _RunRecorder(workspace, run_id)
     result = search(train_frame, task=task, schema=dataset.schema, features=features,
                     deadline=clock.search_deadline(len(test_frame)), trials=config.trials,
                     seed=config.seed, algorithm=algorithm, fixed_params=fixed_params,
                     # observers implement only the hooks they need (see jobs.observers)
-                    callbacks=[*observers, _RunRecorder(workspace, run_id)],  # type: ignore[list-item]
-                    checkpoint_root=run.checkpoints)
+                    callbacks=[*observers, recorder],  # type: ignore[list-item]
+                    checkpoint_root=run.checkpoints, rules=config.rules)
     if task.kind.is_classification:
         notify(observers, "on_phase", "looking for rows whose label looks wrong")
     # --label-issues drop: the model fitted without them is the one evaluated next
@@ -241,6 +257,12 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
         notify(observers, "on_phase", "measuring permutation importance")
         importance = permutation_importance(result.model, test_frame, seed=config.seed,
                                             deadline=clock.importance_deadline())
+    if config.rules != "off":
+        for finding in search_findings(
+                fits=result.trial_fits, diagnosis=diagnosis, importance=importance,
+                frame=train_frame, target=task.target, features=features,
+                classification=task.kind.is_classification, seed=config.seed):
+            notify([*observers, recorder], "on_rule", finding)
     semi, semi_info = None, None
     if worth_trying(task, len(unlabeled)):
         notify(observers, "on_phase", f"semi-supervised training with the {len(unlabeled):,} "
@@ -298,7 +320,8 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
     version = _register(config, workspace=workspace, observers=observers, name=name, task=task,
                         model=final, result=result, evaluation=evaluation, diagnosis=diagnosis,
                         importance=importance, data_profile=data_profile, lineage=lineage,
-                        curves=curves, reference=reference, label_issues=checked.found)
+                        curves=curves, reference=reference, label_issues=checked.found,
+                        rule_findings=recorder.findings)
     return TrainingOutcome(
         config=config, task=task, target_report=target_report, profile=data_profile,
         search=result,
@@ -351,7 +374,8 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
               evaluation: Evaluation, diagnosis: Diagnosis,
               importance: list[tuple[str, float, float]], data_profile: Profile,
               lineage: dict[str, JSONValue], curves: dict[str, dict[str, Any]],
-              reference: dict[str, Any], label_issues: RunLabelIssues | None) -> ModelVersion:
+              reference: dict[str, Any], label_issues: RunLabelIssues | None,
+              rule_findings: Sequence[Finding] = ()) -> ModelVersion:
     """Write the report, the profile and the monitoring reference, then the model package with
     them inside."""
     from trainforge.data.privacy_policy import HASH_KEY_FILE
@@ -369,7 +393,8 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
             profile=data_profile.to_dict(), importance=importance,
             model_info=model_info(model, lineage=lineage), learning_curves=curves,
             personal_data=personal if isinstance(personal, dict) else None,
-            label_issues=None if label_issues is None else label_issues.for_report(task))
+            label_issues=None if label_issues is None else label_issues.for_report(task),
+            rule_findings=rule_findings)
         profile_file = Path(scratch) / "profile.json"
         data_profile.save_json(profile_file)
         reference_file = Path(scratch) / REFERENCE_FILE

@@ -37,6 +37,7 @@ from trainforge.runtime.optimisation import (
     make_loss,
     make_optimizer,
 )
+from trainforge.runtime.step_probe import StepProbe
 
 __all__ = ["Decision", "EpochState", "FitHistory", "LoopConfig", "TensorData", "Trainer"]
 
@@ -95,6 +96,11 @@ class Trainer:
                                    else torch.Generator(device=self._device))
         self._amp_dtype = _amp_dtype(self._device, mixed_precision=config.mixed_precision)
         self._interrupted = False
+        # a callback with on_step_end (the training rules) is sent a StepSample every few steps
+        watching = [int(getattr(c, "every_steps", 1)) for c in self._callbacks
+                    if hasattr(c, "on_step_end")]
+        self._probe = (StepProbe(self.module, self._params, every_steps=min(watching))
+                       if watching else None)
 
     @property
     def device(self) -> torch.device:
@@ -195,28 +201,39 @@ class Trainer:
         targets = train.targets[rows].to(self._device, non_blocking=True)
         if self._augment is not None:
             inputs = self._augment(inputs, self._augment_generator)
-        with self._autocast():
+        probe = self._probe if self._probe is not None and self._probe.due(run.step + 1) else None
+        with (probe.relu_activity() if probe is not None else contextlib.nullcontext()), \
+                self._autocast():
             loss = self._loss(self.module(*inputs), targets)
         run.optimizer.zero_grad(set_to_none=True)
         if run.scaler is not None:
             run.scaler.scale(loss).backward()
             run.scaler.unscale_(run.optimizer)  # clip the true gradients, not the scaled ones
-            self._clip()
+        else:
+            loss.backward()
+        if probe is not None:
+            probe.gradients()  # before clipping: an exploding gradient is what clipping hides
+        self._clip()
+        if run.scaler is not None:
             run.scaler.step(run.optimizer)
             run.scaler.update()
         else:
-            loss.backward()
-            self._clip()
             run.optimizer.step()
+        learning_rate = run.schedule.learning_rate
         run.schedule.after_step()
         run.loss_sum.add_(loss.detach(), alpha=int(rows.shape[0]))
+        if probe is not None:
+            sample = probe.sample(loss=loss, epoch=run.epoch + 1, step=run.step + 1,
+                                  learning_rate=learning_rate)
+            _notify(self._callbacks, "on_step_end", sample)
 
     def _end_epoch(self, run: _Run, valid: TensorData | None, *, rows_seen: int,
                    started: float) -> EpochState:
         """Evaluate, keep the best weights, feed the schedule; returns the epoch's state."""
         run.epoch, run.position = run.epoch + 1, 0
         train_loss = float(run.loss_sum) / max(1, rows_seen)
-        val_loss, val_score = self._evaluate(valid) if valid is not None else (None, None)
+        val_loss, val_score, recall = (self._evaluate(valid) if valid is not None
+                                       else (None, None, None))
         monitored = val_score if self._score is not None else val_loss
         if valid is None:
             run.best_epoch = run.epoch  # nothing to choose by: the last epoch is the best
@@ -231,16 +248,27 @@ class Trainer:
         state = EpochState(epoch=run.epoch, step=run.step, train_loss=train_loss,
                            val_loss=val_loss, val_score=val_score, best_score=run.best_score,
                            best_epoch=run.best_epoch, learning_rate=run.schedule.learning_rate,
-                           epoch_s=time.perf_counter() - started, elapsed_s=run.elapsed_s())
+                           epoch_s=time.perf_counter() - started, elapsed_s=run.elapsed_s(),
+                           val_recall=None if recall is None else recall[0],
+                           val_support=None if recall is None else recall[1])
         run.history.append(state)
         return state
 
-    def _evaluate(self, valid: TensorData) -> tuple[float, float | None]:
+    def _evaluate(self, valid: TensorData
+                  ) -> tuple[float, float | None, tuple[list[float], list[int]] | None]:
+        """Validation loss, score, and (classifiers) each class's recall and row count."""
         outputs = self.predict(valid.inputs, batch_size=max(256, self.config.batch_size))
         targets = valid.targets.cpu()
         with torch.no_grad():
             val_loss = float(self._loss(outputs, targets))
-        return val_loss, None if self._score is None else float(self._score(outputs, targets))
+        score = None if self._score is None else float(self._score(outputs, targets))
+        if self.config.loss != "cross_entropy" or outputs.dim() != 2:
+            return val_loss, score, None
+        classes = int(outputs.shape[1])
+        support = torch.bincount(targets, minlength=classes)
+        hits = torch.bincount(targets[outputs.argmax(1) == targets], minlength=classes)
+        recall = (hits.float() / support.clamp(min=1).float()).tolist()
+        return val_loss, score, ([float(r) for r in recall], [int(n) for n in support.tolist()])
 
     # ---- setting up and resuming -----------------------------------------------------------
     def _start_run(self, train: TensorData, valid: TensorData | None) -> _Run:

@@ -105,6 +105,9 @@ class EpochState:
     learning_rate: float
     epoch_s: float
     elapsed_s: float
+    # classifiers: each class's recall and row count on the validation rows (training rules)
+    val_recall: list[float] | None = None
+    val_support: list[int] | None = None
 
 
 @dataclass

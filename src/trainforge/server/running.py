@@ -84,6 +84,9 @@ class JobLog:
         self.write(f"{event.algorithm} epoch {event.epoch}/{event.max_epochs}: train loss "
                    f"{event.train_loss:.4f}{validation}")
 
+    def on_rule(self, finding: Any) -> None:
+        self.write(f"rule: {finding}")
+
     def on_phase(self, text: str) -> None:
         self.write(text)
 

@@ -29,9 +29,11 @@ from trainforge.errors import (
     ConfigError,
     NoTrialSucceeded,
     NoUsableFeatures,
+    StoppedByRule,
     UnusableTarget,
 )
 from trainforge.runtime.callbacks import Callback, FitInfo, TrialEvent, notify
+from trainforge.runtime.rules import RulesMode
 from trainforge.training.assembly import (
     REFIT_MARGIN,
     Chosen,
@@ -46,6 +48,7 @@ from trainforge.training.portfolio import EXPLICIT_ONLY, Namespaced, default_can
 from trainforge.training.resampling import CV_MAX_ROWS, plan_resampling
 from trainforge.training.scoring import scorer_for
 from trainforge.training.trial import CandidateSpec, SearchData, TrialResult, run_trial
+from trainforge.training.trial_fits import trial_fits
 
 KEEP_CANDIDATES = 20  # trials whose fitted members are kept for the ensemble
 # ... and only while the fold models they hold stay within this; the rest are released and,
@@ -93,13 +96,17 @@ class SearchResult:
     # ``validation_rows`` (positions in the searched table): what label issues are found from
     validation_predictions: np.ndarray | None = None
     validation_rows: np.ndarray | None = None
+    # (algorithm, train score, validation score) of the finished tabular trials: the search's
+    # overfitting check reads them (evaluation.search_rules)
+    trial_fits: list[tuple[str, float, float]] = field(default_factory=list)
 
 
 def search(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequence[str],
            deadline: float | None, trials: int | None = None, seed: int = 0,
            algorithm: str = "auto", callbacks: Sequence[Callback] = (),
            checkpoint_root: Path | None = None,
-           fixed_params: dict[str, Any] | None = None) -> SearchResult:
+           fixed_params: dict[str, Any] | None = None,
+           rules: RulesMode = "warn") -> SearchResult:
     """Find, blend and fit the best model for ``task`` on ``train`` (features + target).
 
     Args:
@@ -109,6 +116,8 @@ def search(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequenc
         checkpoint_root: where networks keep their checkpoints; a search run again with the
             same directory resumes them (and skips the networks it already trained).
         fixed_params: settings every candidate gets (a network's ``init_from``).
+        rules: the training rules while a network trains: warn, stop (``StoppedByRule``
+            ends the search) or off.
 
     Raises BudgetTooSmall when no trial finished before the deadline.
     """
@@ -116,7 +125,7 @@ def search(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequenc
     try:
         data, pool = _prepare(train, task=task, schema=schema, features=features, seed=seed,
                               algorithm=algorithm)
-        data.checkpoint_root, data.callbacks = checkpoint_root, callbacks
+        data.checkpoint_root, data.callbacks, data.rules = checkpoint_root, callbacks, rules
         if deadline is None and trials is None:
             raise ConfigError("give a time budget (deadline) or a number of trials (--trials)")
         run = _Search(data, pool, deadline=None if trials is not None else deadline,
@@ -312,6 +321,8 @@ class _Search:
             result = run_trial(spec, self.data, stop_at=self.trial_deadline,
                                boost_until=boost_until, report=report,
                                keep_mb=MEMBERS_BUDGET_MB)
+        except StoppedByRule:
+            raise  # --rules stop: the user asked for the run to end here
         except Exception as exc:  # noqa: BLE001 -- a failing candidate must not end the search
             result = TrialResult(spec=spec, status=f"failed: {type(exc).__name__}",
                                  note=str(exc)[:300])
@@ -411,6 +422,7 @@ class _Search:
             needed = (f"the first trial ({first.spec.algorithm}) ended '{first.status}'"
                       if first else "not even one trial could start")
             raise BudgetTooSmall(self.budget_s or 0.0, needed)
+        fits = trial_fits([r for _, r in finished], self.data)  # before members are released
         weights, blend_score = self._select(finished)
         if not refits_fit([r for (_, r), w in zip(finished, weights, strict=True)
                            if w > 0 and r.released], self.data, self.deadline):
@@ -436,7 +448,7 @@ class _Search:
                             n_trials=len(self.results),
                             elapsed_s=time.monotonic() - self.started, chosen=chosen,
                             validation_predictions=np.asarray(blend),
-                            validation_rows=self.data.resampling.scored)
+                            validation_rows=self.data.resampling.scored, trial_fits=fits)
 
 
 def _skipped_row(spec: CandidateSpec, status: str, note: str) -> Candidate:

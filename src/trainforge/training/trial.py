@@ -28,6 +28,8 @@ from trainforge.data.prepare import TablePreprocessor, make_preprocessor
 from trainforge.data.raw_column import make_raw_column
 from trainforge.data.task import Task, TaskKind
 from trainforge.runtime.callbacks import EpochEvent, notify
+from trainforge.runtime.rule_watch import RuleWatch
+from trainforge.runtime.rules import Finding, RulesMode
 from trainforge.training.memory import PeakMemory, available_mb, estimate_peak_mb, fitted_mb
 from trainforge.training.resampling import Resampling
 from trainforge.training.scoring import Scorer
@@ -64,6 +66,7 @@ class SearchData:
     # networks checkpoint under this directory (a run's), so an interrupted run resumes
     checkpoint_root: Path | None = None
     callbacks: Sequence[object] = ()  # the search's observers: networks send them epochs
+    rules: RulesMode = "warn"  # what the training rules do while a network trains
     _prepared: dict[tuple[str, int], PreparedFold] = field(default_factory=dict)
 
     @property
@@ -314,19 +317,25 @@ class _EpochRelay:
             val_loss=None if state.val_loss is None else float(state.val_loss),
             epoch_s=float(state.epoch_s)))
 
+    def on_rule(self, finding: Finding) -> None:
+        notify(self.callbacks, "on_rule", finding)
+
 
 def network_options(estimator: Any, data: SearchData, algorithm: str, params: dict[str, Any],
                     *, n_rows: int, seed: int, stage: str) -> dict[str, Any]:
     """For a network: the checkpoint directory of this fit (the same fit of a resumed run
-    finds it again) and the epoch relay. Nothing for other estimators."""
+    finds it again), the epoch relay and the training rules. Nothing for other estimators."""
     if not getattr(estimator, "reports_epochs", False):
         return {}
     if data.checkpoint_root is not None:
         key = json.dumps([algorithm, params, n_rows, seed, stage], sort_keys=True, default=str)
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         estimator.set_params(checkpoint_dir=str(data.checkpoint_root / f"{algorithm}-{digest}"))
-    return {"callbacks": [_EpochRelay(data.callbacks, algorithm,
-                                      int(estimator.get_params()["max_epochs"]))]}
+    relay = _EpochRelay(data.callbacks, algorithm, int(estimator.get_params()["max_epochs"]))
+    if data.rules == "off":
+        return {"callbacks": [relay]}
+    return {"callbacks": [relay, RuleWatch(mode=data.rules, report=relay.on_rule,
+                                           where=algorithm)]}
 
 
 def _averaged(summed: np.ndarray, times: np.ndarray) -> np.ndarray:

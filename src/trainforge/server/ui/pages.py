@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from trainforge.errors import ModelNotFound, RunNotFound, TrainforgeError
+from trainforge.runtime.rules import ADVICE
 from trainforge.server.shown_paths import without_paths
 from trainforge.server.ui.render import Viewer, page, signed_in, to_login
 from trainforge.store import jobs, uploads
@@ -155,7 +156,21 @@ async def run_page(request: Request, run_id: str) -> Response:
     except RunNotFound as error:
         return _not_found(request, viewer, error)
     return page(request, "run.html.j2", viewer, run=run, live=run["status"] in LIVE,
-                flat_metrics=_flat(run.get("metrics") or {}), leaderboard=_leaderboard(run))
+                flat_metrics=_flat(run.get("metrics") or {}), leaderboard=_leaderboard(run),
+                rule_findings=_rule_findings(run))
+
+
+def _rule_findings(run: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The training rules that fired, from the run's ``rules.RULE[.WHERE]`` series."""
+    found = []
+    for key, points in run["series"].items():
+        part, _, rest = key.partition(".")
+        if part != "rules" or not rest:
+            continue
+        rule, _, where = rest.partition(".")
+        found += [{"rule": rule, "where": where, "step": p["step"], "value": p["value"],
+                   "advice": ADVICE.get(rule, "")} for p in points]
+    return sorted(found, key=lambda f: f["step"])
 
 
 @router.get("/runs/{run_id}/series")
@@ -165,7 +180,8 @@ async def run_series(request: Request, run_id: str) -> Response:
         return JSONResponse({"detail": "not signed in"}, status_code=401)
     run = get_run(_workspace(request), run_id)
     series = {key: [[p["step"] for p in points], [p["value"] for p in points]]
-              for key, points in run["series"].items()}
+              for key, points in run["series"].items()
+              if not key.startswith("rules.")}  # findings, listed on the page, not curves
     return JSONResponse({"status": run["status"], "series": series})
 
 
