@@ -3,11 +3,18 @@ parts changed by editors only, with bodies checked whole."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
+from fastapi.testclient import TestClient
+from tests._paths import EXAMPLES
 from tests.server.conftest import bearer
 
-from trainforge.config import MAX_CARD_TEXT
+import trainforge as tf
+from trainforge.config import MAX_CARD_TEXT, ServerConfig
+from trainforge.server.app import create_server_app
 from trainforge.store import access
+from trainforge.workspace import Workspace
 
 CARD = "/api/v1/models/credit/versions/2/card"
 
@@ -102,3 +109,16 @@ def test_the_card_written_in_the_package_is_the_one_served(trained, trained_clie
                                 headers=bearer(trained_tokens["viewer"])).text
     packaged = (trained.registry.versions("credit")[-1].path / "MODEL_CARD.md").read_text()
     assert served == packaged
+
+
+def test_a_card_served_by_the_server_names_its_dataset_without_the_servers_path(tmp_path):
+    ws = Workspace(tmp_path / "home")
+    ws.home.mkdir(parents=True, exist_ok=True)
+    data = ws.home / "credit_g.csv"  # a file of the server's own, as an upload is
+    shutil.copy(EXAMPLES / "credit_g.csv", data)
+    tf.train(data, target="class", name="inside", trials=1, algorithm="linear", workspace=ws)
+    token, _ = access.create_token(ws, name="v", role="viewer")
+    client = TestClient(create_server_app(ws, ServerConfig()))
+    card = client.get("/api/v1/models/inside/versions/1/card", headers=bearer(token))
+    assert card.status_code == 200 and str(ws.home) not in card.text
+    assert card.json()["data"]["source"].startswith("<workspace>")

@@ -21,6 +21,7 @@ from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.models import version_ref
 from trainforge.server.api.statuses import SIGNED_IN, documented
 from trainforge.server.auth import require, state_of
+from trainforge.server.shown_paths import without_paths
 from trainforge.store.access import Principal
 
 Viewer = Annotated[Principal, Depends(require("viewer", "read model cards"))]
@@ -74,7 +75,8 @@ def router() -> APIRouter:
                            200: {"content": {media: _TEXT for media in _MEDIA.values()}}})
     def read_card(request: Request, name: ModelName, version: Version, who: Viewer,
                   card_format: Format = "json") -> Response:
-        card = model_card(state_of(request).workspace, version_ref(name, version))
+        workspace = state_of(request).workspace
+        card = without_paths(model_card(workspace, version_ref(name, version)), workspace)
         if card_format == "json":
             return JSONResponse(card)
         return Response(render_card(card, card_format), media_type=_MEDIA[card_format],
@@ -84,7 +86,8 @@ def router() -> APIRouter:
                   response_model=ModelCardOut, responses=documented(404))
     def edit_card(request: Request, name: ModelName, version: Version, body: ModelCardEdit,
                   who: Editor) -> dict[str, Any]:
-        return edit_model_card(state_of(request).workspace, version_ref(name, version), body,
-                               written_by=who.name)
+        workspace = state_of(request).workspace
+        return without_paths(edit_model_card(workspace, version_ref(name, version), body,
+                                             written_by=who.name), workspace)
 
     return routes

@@ -19,9 +19,11 @@ from trainforge.evaluation.model_card import WRITTEN
 from trainforge.evaluation.model_card_render import card_html
 from trainforge.jobs.model_cards import edit_model_card, model_card
 from trainforge.server.api.bodies import BoundedBodyRoute
+from trainforge.server.shown_paths import without_paths
 from trainforge.server.ui.actions import _act, _error, _go
 from trainforge.server.ui.render import page, signed_in, to_login
 from trainforge.store.access import Principal
+from trainforge.workspace import Workspace
 
 router = APIRouter(include_in_schema=False, route_class=BoundedBodyRoute)
 _LIMITS = {field: MAX_CARD_CONTACT if field == "contact" else MAX_CARD_TEXT
@@ -38,7 +40,7 @@ async def card_panel(request: Request, name: str) -> Response:
     if viewer is None:
         return to_login(request)
     try:
-        card = await run_in_threadpool(model_card, request.app.state.workspace, name)
+        card = await run_in_threadpool(_shown_card, request.app.state.workspace, name)
     except TrainforgeError as error:
         return _error(str(error))
     current = {field: note["text"] for field, note in card["written"].items() if note}
@@ -55,7 +57,7 @@ async def card_page(request: Request, name: str, version: int) -> Response:
     if viewer is None:
         return to_login(request)
     try:
-        card = await run_in_threadpool(model_card, request.app.state.workspace,
+        card = await run_in_threadpool(_shown_card, request.app.state.workspace,
                                        f"{name}:{version}")
     except TrainforgeError as error:
         return page(request, "missing.html.j2", viewer, status=error.http_status,
@@ -87,3 +89,8 @@ async def save_card(request: Request, name: str, version: int) -> Response:
         return _go(f"/models/{name}")
 
     return await _act(request, "editor", "edit model cards", work)
+
+
+def _shown_card(workspace: Workspace, ref: str) -> dict[str, Any]:
+    """The card as the server shows it: the dataset named, not the server's path to it."""
+    return without_paths(model_card(workspace, ref), workspace)
