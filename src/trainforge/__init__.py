@@ -61,7 +61,9 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
           split: str = "stratified", group_column: str | None = None,
           time_column: str | None = None, sql: str | None = None,
           init_from: str | None = None, freeze_backbone: bool = False, pii: str = "warn",
-          label_issues: str = "keep", resume: str | None = None, workspace: Workspace | None = None,
+          label_issues: str = "keep", sensitive_features: Sequence[str] | str = (),
+          sensitive_as_features: bool = True, fairness_constraint: str | None = None,
+          resume: str | None = None, workspace: Workspace | None = None,
           observers: Sequence[object] = ()) -> TrainedModel:
     """Find the best model for ``target`` within ``time_budget`` seconds, evaluate it on a
     held-out split, write its report and register it.
@@ -73,6 +75,10 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
     "mask" them before training. ``label_issues`` says what to do with rows whose label looks
     wrong (classification): "keep" them (listed in the report), "drop" them from the final
     fit, or "review" them (written to ``label-issues.csv`` in the package, to correct).
+    ``sensitive_features`` (``["sex"]``) assesses the model per group on the test split
+    (``fairness.json`` in the package); ``sensitive_as_features=False`` keeps those columns
+    out of what the model learns from; ``fairness_constraint`` ("demographic_parity" or
+    "equalized_odds", binary classification) equalises the groups by per-group thresholds.
 
     Example:
         >>> model = tf.train("examples/credit_g.csv", target="class", time_budget=20)
@@ -94,7 +100,10 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
                              group_column=group_column, time_column=time_column, sql=sql,
                              init_from=init_from, freeze_backbone=freeze_backbone,
                              pii=pii,  # type: ignore[arg-type]
-                             label_issues=label_issues)  # type: ignore[arg-type]
+                             label_issues=label_issues,  # type: ignore[arg-type]
+                             sensitive_features=sensitive_features,  # type: ignore[arg-type]
+                             sensitive_as_features=sensitive_as_features,
+                             fairness_constraint=fairness_constraint)  # type: ignore[arg-type]
         outcome = run_training(config, workspace=ws, observers=observers)
     loaded = ws.registry.load(f"{outcome.version.name}:{outcome.version.version}")
     return TrainedModel(loaded, outcome)

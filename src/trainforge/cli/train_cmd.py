@@ -63,7 +63,9 @@ def build_config(given: dict[str, Any], config_file: Path | None) -> Any:
 
 def _flag(location: tuple[Any, ...], *, from_file: bool) -> str:
     """The name the user typed: the TOML key in a config file, else the command-line flag."""
-    field = ".".join(map(str, location)) or "config"
+    field = ".".join(map(str, location))
+    if not field:  # a rule across fields (a constraint without its sensitive features)
+        return "settings"
     if from_file or field == "data":
         return field
     return "--" + field.replace("_", "-")
@@ -102,6 +104,19 @@ def train(
         "--label-issues", help="rows whose label looks wrong (classification): keep them, "
                                "listed in the report; drop them from the final fit; or review "
                                "them in label-issues.csv (default: keep)")] = None,
+    sensitive_features: Annotated[str | None, typer.Option(
+        "--sensitive-features", help="comma-separated columns (e.g. sex,race) whose groups "
+                                     "and intersections the model is assessed across, on the "
+                                     "test split: fairness.json and the report")] = None,
+    sensitive_as_features: Annotated[bool | None, typer.Option(
+        "--sensitive-as-features/--no-sensitive-as-features",
+        help="with --sensitive-features: let the model learn from those columns too, or only "
+             "assess them (default: True)")] = None,
+    fairness_constraint: Annotated[str | None, typer.Option(
+        "--fairness-constraint", help="binary classification: demographic_parity or "
+                                      "equalized_odds, equalised across the sensitive groups by "
+                                      "per-group thresholds (predictions then need the "
+                                      "sensitive columns)")] = None,
     resume: Annotated[str | None, typer.Option(
         "--resume", help="continue an interrupted run (its id, from `trainforge runs list`) "
                          "from its checkpoints")] = None,
@@ -127,7 +142,9 @@ def train(
             "seed": seed, "trials": trials, "algorithm": algorithm, "split": split,
             "group_column": group_column, "time_column": time_column, "test_size": test_size,
             "init_from": init_from, "freeze_backbone": freeze_backbone, "pii": pii,
-            "label_issues": label_issues, "sql": sql})
+            "label_issues": label_issues, "sensitive_features": sensitive_features,
+            "sensitive_as_features": sensitive_as_features,
+            "fairness_constraint": fairness_constraint, "sql": sql})
         return
     if resume is not None:
         _resume(resume, time_budget=time_budget, started_at=started_at)
@@ -138,7 +155,10 @@ def train(
                              "split": split, "group_column": group_column,
                              "time_column": time_column, "test_size": test_size,
                              "init_from": init_from, "freeze_backbone": freeze_backbone,
-                             "pii": pii, "label_issues": label_issues}, config)
+                             "pii": pii, "label_issues": label_issues,
+                             "sensitive_features": sensitive_features,
+                             "sensitive_as_features": sensitive_as_features,
+                             "fairness_constraint": fairness_constraint}, config)
     from trainforge.cli.progress import TrainingDisplay
     from trainforge.jobs.train import run_training
     from trainforge.workspace import Workspace
