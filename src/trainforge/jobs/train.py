@@ -152,6 +152,7 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
     from trainforge.data.read import read_table
     from trainforge.data.splits import train_test_split
     from trainforge.data.targets import clean_target, feature_columns, infer_task
+    from trainforge.jobs.fairness import check_sensitive
     from trainforge.jobs.label_issues import check_applicable
     from trainforge.store.datasets import record_dataset
 
@@ -180,6 +181,9 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
         # every cross-validation fold fits each semi-supervised method: they get the most
         clock = dataclasses.replace(clock, search_share=SEMI_SUPERVISED_SEARCH_SHARE)
     features = feature_columns(dataset.schema, task.target, frame=frame, source=dataset.source)
+    if config.sensitive_features:  # their columns and groups, before minutes are spent
+        features = check_sensitive(config, frame, task=task, source=dataset.source,
+                                   features=features)
     privacy_notes = [f"personal data (--pii {config.pii}): {action}"
                      for action in privacy.actions.values()]
     notify(observers, "on_task", task, [*read_notes, *target_report.notes, *privacy_notes],
@@ -210,8 +214,10 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                              privacy: PolicyOutcome) -> TrainingOutcome:
     from trainforge.evaluation.importance import permutation_importance
     from trainforge.evaluation.report import learning_curves
+    from trainforge.jobs.fairness import assess_and_mitigate, constrain
     from trainforge.jobs.label_issues import check_labels
     from trainforge.monitoring.reference import build_reference, predicted_labels
+    from trainforge.store.runs import log_metric
     from trainforge.training.automl import search
     from trainforge.training.memory import release_freed_memory
     from trainforge.training.refit import refit_on_all
@@ -232,10 +238,18 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
     checked = check_labels(result, action=config.label_issues, task=task, schema=dataset.schema,
                            features=features, train_frame=train_frame, frame=frame,
                            seed=config.seed, deadline=clock.refit_deadline())
+    searched = train_frame  # the rows whose out-of-fold predictions the search kept
     train_frame, frame = checked.train_frame, checked.frame
     notify(observers, "on_phase", "evaluating on the held-out test split")
     evaluation, diagnosis = _evaluate(result, task=task, train_frame=train_frame,
                                       test_frame=test_frame)
+    fairness = None
+    if config.sensitive_features:
+        notify(observers, "on_phase", "assessing each sensitive group on the test split")
+        fairness = assess_and_mitigate(config, task=task, evaluation=evaluation, result=result,
+                                       searched=searched, test_frame=test_frame)
+        for key, value in fairness.metrics().items():
+            log_metric(workspace, run_id, key, value, step=0)
     importance: list[tuple[str, float, float]] = []
     if len(features) > 1:  # one feature (an image, a text) is all of the model: nothing to rank
         notify(observers, "on_phase", "measuring permutation importance")
@@ -295,10 +309,13 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
         lineage["label_issues"] = checked.found.lineage()
     # the model learnt from transformed columns: it transforms every input the same way
     final.inputs = privacy.inputs
+    if fairness is not None:  # --fairness-constraint: the registered model decides by group
+        constrain(final, fairness, schema=dataset.schema)
     version = _register(config, workspace=workspace, observers=observers, name=name, task=task,
                         model=final, result=result, evaluation=evaluation, diagnosis=diagnosis,
                         importance=importance, data_profile=data_profile, lineage=lineage,
-                        curves=curves, reference=reference, label_issues=checked.found)
+                        curves=curves, reference=reference, label_issues=checked.found,
+                        fairness=None if fairness is None else fairness.record)
     return TrainingOutcome(
         config=config, task=task, target_report=target_report, profile=data_profile,
         search=result,
@@ -351,7 +368,8 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
               evaluation: Evaluation, diagnosis: Diagnosis,
               importance: list[tuple[str, float, float]], data_profile: Profile,
               lineage: dict[str, JSONValue], curves: dict[str, dict[str, Any]],
-              reference: dict[str, Any], label_issues: RunLabelIssues | None) -> ModelVersion:
+              reference: dict[str, Any], label_issues: RunLabelIssues | None,
+              fairness: dict[str, Any] | None = None) -> ModelVersion:
     """Write the report, the profile and the monitoring reference, then the model package with
     them inside."""
     from trainforge.data.privacy_policy import HASH_KEY_FILE
@@ -367,7 +385,8 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
             profile=data_profile.to_dict(), importance=importance,
             model_info=model_info(model, lineage=lineage), learning_curves=curves,
             personal_data=personal if isinstance(personal, dict) else None,
-            label_issues=None if label_issues is None else label_issues.for_report(task))
+            label_issues=None if label_issues is None else label_issues.for_report(task),
+            fairness=fairness)
         profile_file = Path(scratch) / "profile.json"
         data_profile.save_json(profile_file)
         reference_file = Path(scratch) / REFERENCE_FILE
@@ -376,6 +395,12 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
                        REFERENCE_FILE: reference_file}
         if label_issues is not None:
             extra_files.update(label_issues.write_files(Path(scratch)))
+        if fairness is not None:
+            from trainforge.evaluation.fairness import FAIRNESS_FILE
+
+            extra_files[FAIRNESS_FILE] = Path(scratch) / FAIRNESS_FILE
+            extra_files[FAIRNESS_FILE].write_text(json.dumps(fairness, allow_nan=False,
+                                                             indent=1), encoding="utf-8")
         if model.inputs is not None and model.inputs.hashed:
             extra_files[HASH_KEY_FILE] = Path(scratch) / HASH_KEY_FILE
             extra_files[HASH_KEY_FILE].write_bytes(model.inputs.key)
