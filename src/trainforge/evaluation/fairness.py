@@ -43,7 +43,6 @@ from trainforge.data.task import Task, TaskKind
 N_RESAMPLES = 1_000
 MIN_GROUP_ROWS = 20
 CONFIDENCE = 0.95
-FAIRNESS_FILE = "fairness.json"
 SUMMARY_KEYS = ("demographic_parity_difference", "demographic_parity_ratio",
                 "equalized_odds_difference", "equalized_odds_ratio")
 
@@ -140,11 +139,14 @@ def _summary(y_true: np.ndarray, y_pred: np.ndarray, keys: list[str], *, task: T
     names, codes = np.unique(np.asarray(keys, dtype=object), return_inverse=True)
     sizes = np.bincount(codes, minlength=len(names))
     kept = sizes >= MIN_GROUP_ROWS
+    everyone = np.ones(len(names), dtype=bool)  # the value is over all groups, as Fairlearn's
     if task.kind is TaskKind.REGRESSION:
         empty = {"value": None, "low": None, "high": None}
         errors = np.abs(np.asarray(y_true, float) - np.asarray(y_pred, float))
-        values = {"error_difference": _error_disparity(errors, codes, len(names), kept, "diff"),
-                  "error_ratio": _error_disparity(errors, codes, len(names), kept, "ratio")}
+        values = {"error_difference": _error_disparity(errors, codes, len(names), everyone,
+                                                       "diff"),
+                  "error_ratio": _error_disparity(errors, codes, len(names), everyone,
+                                                  "ratio")}
         intervals = _bootstrap(values, lambda idx: {
             "error_difference": _error_disparity(errors[idx], codes[idx], len(names), kept,
                                                  "diff"),
@@ -155,7 +157,6 @@ def _summary(y_true: np.ndarray, y_pred: np.ndarray, keys: list[str], *, task: T
     n_classes = 2 if task.kind is TaskKind.BINARY else len(task.classes)
     # binary: the positive class (code 1); multiclass: every class one-vs-rest, the worst
     targets = [1] if task.kind is TaskKind.BINARY else list(range(n_classes))
-    everyone = np.ones(len(names), dtype=bool)
     true_sets = [(y_true == t).astype(float) for t in targets]
     pred_sets = [(y_pred == t).astype(float) for t in targets]
     # the values over every group are Fairlearn's (tests/evaluation/test_fairness.py pins

@@ -30,10 +30,10 @@ class _Scores(BaseEstimator):  # type: ignore[misc]
     def __sklearn_is_fitted__(self) -> bool:
         return True  # nothing to learn: the scores are given
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> _Scores:  # noqa: N803 (sklearn's names)
+    def fit(self, X: np.ndarray, y: np.ndarray) -> _Scores:
         return self
 
-    def predict(self, X: np.ndarray) -> np.ndarray:  # noqa: N803
+    def predict(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(X)[:, 0]
 
 

@@ -76,16 +76,16 @@ class FairnessOutcome:
     record: dict[str, Any]
     thresholds: GroupThresholds | None
 
-    def metrics(self) -> dict[str, float]:
-        """The run's metrics: each disparity of the registered model (and, with a constraint,
-        the constrained accuracy)."""
-        found = {f"fairness_{key}": float(value["value"])
-                 for key, value in self.record["summary"].items()
-                 if value.get("value") is not None}
-        for row in self.record.get("comparison", []):
-            if row["model"] == "constrained" and row["accuracy"] is not None:
-                found["fairness_constrained_accuracy"] = float(row["accuracy"])
-        return found
+
+def fairness_metrics(record: dict[str, Any]) -> dict[str, float]:
+    """The run's metrics from a fairness record: each disparity of the registered model (and,
+    with a constraint, the constrained model's test accuracy)."""
+    found = {f"fairness_{key}": float(value["value"]) for key, value in record["summary"].items()
+             if value.get("value") is not None}
+    for row in record.get("comparison", []):
+        if row["model"] == "constrained" and row["accuracy"] is not None:
+            found["fairness_constrained_accuracy"] = float(row["accuracy"])
+    return found
 
 
 def assess_and_mitigate(config: TrainConfig, *, task: Task, evaluation: Evaluation,

@@ -71,6 +71,7 @@ class TrainingOutcome:
     refitted: bool = False  # the registered model was refit on all labelled rows
     semi_supervised: dict[str, JSONValue] | None = None  # the methods compared, the one kept
     label_issues: dict[str, JSONValue] | None = None  # rows whose label looks wrong: the summary
+    fairness: dict[str, Any] | None = None  # --sensitive-features: fairness.json's record
 
 
 # Observers (the CLI's progress display, the server's job log) may define any of:
@@ -152,7 +153,7 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
     from trainforge.data.read import read_table
     from trainforge.data.splits import train_test_split
     from trainforge.data.targets import clean_target, feature_columns, infer_task
-    from trainforge.jobs.fairness import check_sensitive
+    from trainforge.jobs.fairness import check_sensitive, fairness_metrics
     from trainforge.jobs.label_issues import check_applicable
     from trainforge.store.datasets import record_dataset
 
@@ -200,7 +201,10 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
             dataset=dataset, task=task, frame=frame, train_frame=train_frame,
             test_frame=test_frame, features=features, data_profile=data_profile,
             target_report=target_report, unlabeled=unlabeled, privacy=privacy)
-        run.succeeded(outcome.version, metrics=outcome.evaluation.metrics)
+        # the disparities beside the scores (fairness_demographic_parity_difference, …)
+        run.succeeded(outcome.version, metrics={
+            **outcome.evaluation.metrics,
+            **(fairness_metrics(outcome.fairness) if outcome.fairness else {})})
     outcome.elapsed_s = time.time() - wall_start
     return outcome
 
@@ -217,7 +221,6 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
     from trainforge.jobs.fairness import assess_and_mitigate, constrain
     from trainforge.jobs.label_issues import check_labels
     from trainforge.monitoring.reference import build_reference, predicted_labels
-    from trainforge.store.runs import log_metric
     from trainforge.training.automl import search
     from trainforge.training.memory import release_freed_memory
     from trainforge.training.refit import refit_on_all
@@ -248,8 +251,6 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
         notify(observers, "on_phase", "assessing each sensitive group on the test split")
         fairness = assess_and_mitigate(config, task=task, evaluation=evaluation, result=result,
                                        searched=searched, test_frame=test_frame)
-        for key, value in fairness.metrics().items():
-            log_metric(workspace, run_id, key, value, step=0)
     importance: list[tuple[str, float, float]] = []
     if len(features) > 1:  # one feature (an image, a text) is all of the model: nothing to rank
         notify(observers, "on_phase", "measuring permutation importance")
@@ -322,7 +323,8 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
         evaluation=evaluation, diagnosis=diagnosis, importance=importance, version=version,
         run_id=run_id, report_path=version.path / "report.html", elapsed_s=0.0,
         refitted=refitted is not None, semi_supervised=semi_info,
-        label_issues=None if checked.found is None else checked.found.lineage())
+        label_issues=None if checked.found is None else checked.found.lineage(),
+        fairness=None if fairness is None else fairness.record)
 
 
 def _compare_semi_supervised(semi: SemiSupervised, evaluation: Evaluation,
@@ -396,7 +398,7 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
         if label_issues is not None:
             extra_files.update(label_issues.write_files(Path(scratch)))
         if fairness is not None:
-            from trainforge.evaluation.fairness import FAIRNESS_FILE
+            from trainforge.registry.manifest import FAIRNESS_FILE
 
             extra_files[FAIRNESS_FILE] = Path(scratch) / FAIRNESS_FILE
             extra_files[FAIRNESS_FILE].write_text(json.dumps(fairness, allow_nan=False,

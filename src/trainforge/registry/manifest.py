@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 POLICY_STEM = "policy"
 
 MANIFEST = "manifest.json"
+# what a package holds beside its model, which others read by name (the API, the model card)
+FAIRNESS_FILE = "fairness.json"  # --sensitive-features: evaluation.fairness.assess's record
 FORMAT_VERSION = 1
 READABLE_FORMAT_VERSIONS = (1,)
 
