@@ -53,3 +53,30 @@ def test_a_version_trained_without_sensitive_features_has_no_assessment_a_404(vi
 def test_the_fairness_assessment_needs_a_signed_in_viewer(home):
     client = TestClient(create_server_app(Workspace(home), ServerConfig()))
     assert client.get("/api/v1/models/credit/versions/3/fairness").status_code == 401
+
+
+def upload(editor: TestClient) -> str:
+    with open(EXAMPLES / "credit_g.csv", "rb") as handle:
+        return str(editor.post("/ui/datasets", files={"file": ("credit.csv", handle)}
+                               ).headers["hx-redirect"].rsplit("/", 1)[1])
+
+
+def test_the_training_forms_fairness_choices_reach_the_queued_job(editor, trained):
+    from trainforge.store import jobs
+
+    dataset = upload(editor)
+    assert 'name="fairness_constraint"' in editor.get("/train").text
+    answer = editor.post("/ui/jobs", data={
+        "dataset": dataset, "target": "class", "sensitive_features": "personal_status",
+        "sensitive_as_features": "false", "fairness_constraint": "equalized_odds"})
+    queued = jobs.get_job(trained, answer.headers["hx-redirect"].rsplit("/", 1)[1])
+    assert {k: queued["config"]["train"][k] for k in (
+        "sensitive_features", "sensitive_as_features", "fairness_constraint")} == {
+        "sensitive_features": ["personal_status"], "sensitive_as_features": False,
+        "fairness_constraint": "equalized_odds"}
+
+
+def test_a_sensitive_column_the_upload_lacks_is_refused_before_the_job_is_queued(editor):
+    answer = editor.post("/ui/jobs", data={"dataset": upload(editor), "target": "class",
+                                           "sensitive_features": "personal_statu"})
+    assert "sensitive_features" in answer.text and "personal_status" in answer.text
