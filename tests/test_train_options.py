@@ -105,7 +105,8 @@ def test_a_toml_file_takes_every_config_field_by_its_users_spelling(tmp_path: Pa
               "seed": 7, "test_size": 0.25, "split": "time", "group_column": "g",
               "time_column": "t", "init_from": "net@production", "freeze_backbone": True,
               "pii": "hash", "label_issues": "review", "sensitive_features": ("sex", "race"),
-              "sensitive_as_features": False, "fairness_constraint": "equalized_odds"}
+              "sensitive_as_features": False, "fairness_constraint": "demographic_parity",
+              "fairness_tolerance": 0.05}
     assert set(values) == set(CONFIG_FIELDS)
     path = tmp_path / "run.toml"
     path.write_text("".join(f"{key} = {_toml(value)}\n" for key, value in values.items()))
@@ -126,6 +127,12 @@ def test_sensitive_features_are_typed_comma_separated_at_the_cli():
 def test_a_fairness_constraint_without_sensitive_features_is_refused_saying_to_give_them():
     with pytest.raises(ConfigError, match="give sensitive_features"):
         build_config({"data": "x.csv", "fairness_constraint": "demographic_parity"}, None)
+
+
+def test_a_fairness_tolerance_for_equalized_odds_is_refused_saying_what_it_relaxes():
+    with pytest.raises(ConfigError, match="relaxes fairness_constraint demographic_parity"):
+        build_config({"data": "x.csv", "sensitive_features": "sex", "fairness_tolerance": 0.05,
+                      "fairness_constraint": "equalized_odds"}, None)
 
 
 def test_a_toml_files_old_budget_key_is_read_with_a_warning_to_rename_it(tmp_path: Path):

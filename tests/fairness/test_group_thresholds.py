@@ -73,3 +73,11 @@ def test_a_group_not_seen_in_training_keeps_the_models_own_answer(parity):
 def test_labels_without_the_sensitive_column_are_refused_naming_it(parity):
     with pytest.raises(InvalidRequest, match="column 'g' is needed"):
         parity.labels(np.array([[0.4, 0.6]]), {"x": [1.0]}, ("no", "yes"))
+
+
+def test_a_tolerance_lets_the_selection_rates_differ_by_up_to_it():
+    score, label, group = biased_scores()
+    relaxed = fit_thresholds(score, label, group, constraint="demographic_parity",
+                             columns=["g"], positive_class="yes", tolerance=0.2)
+    rates = selection_rates(relaxed.decide(score, group), group)
+    assert 0.1 < abs(rates[0] - rates[1]) <= 0.2 + 0.03

@@ -117,6 +117,10 @@ def train(
                                       "equalized_odds, equalised across the sensitive groups by "
                                       "per-group thresholds (predictions then need the "
                                       "sensitive columns)")] = None,
+    fairness_tolerance: Annotated[float | None, typer.Option(
+        "--fairness-tolerance", help="with --fairness-constraint demographic_parity: the "
+                                     "largest selection-rate difference allowed between groups "
+                                     "(default: exact parity)")] = None,
     resume: Annotated[str | None, typer.Option(
         "--resume", help="continue an interrupted run (its id, from `trainforge runs list`) "
                          "from its checkpoints")] = None,
@@ -144,7 +148,8 @@ def train(
             "init_from": init_from, "freeze_backbone": freeze_backbone, "pii": pii,
             "label_issues": label_issues, "sensitive_features": sensitive_features,
             "sensitive_as_features": sensitive_as_features,
-            "fairness_constraint": fairness_constraint, "sql": sql})
+            "fairness_constraint": fairness_constraint,
+            "fairness_tolerance": fairness_tolerance, "sql": sql})
         return
     if resume is not None:
         _resume(resume, time_budget=time_budget, started_at=started_at)
@@ -158,7 +163,8 @@ def train(
                              "pii": pii, "label_issues": label_issues,
                              "sensitive_features": sensitive_features,
                              "sensitive_as_features": sensitive_as_features,
-                             "fairness_constraint": fairness_constraint}, config)
+                             "fairness_constraint": fairness_constraint,
+                             "fairness_tolerance": fairness_tolerance}, config)
     from trainforge.cli.progress import TrainingDisplay
     from trainforge.jobs.train import run_training
     from trainforge.workspace import Workspace

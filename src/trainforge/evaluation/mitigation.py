@@ -38,15 +38,18 @@ class _Scores(BaseEstimator):  # type: ignore[misc]
 
 
 def fit_thresholds(scores: np.ndarray, y_true: np.ndarray, keys: Sequence[str], *,
-                   constraint: str, columns: Sequence[str], positive_class: str
-                   ) -> GroupThresholds:
+                   constraint: str, columns: Sequence[str], positive_class: str,
+                   tolerance: float | None = None) -> GroupThresholds:
     """Per-group thresholds that satisfy ``constraint`` on these rows.
 
     ``scores``: the positive class's out-of-fold probability; ``y_true``: 1 for the positive
-    class, else 0; ``keys``: each row's group (``group_thresholds.group_keys``).
+    class, else 0; ``keys``: each row's group (``group_thresholds.group_keys``);
+    ``tolerance``: the largest selection-rate difference demographic parity allows (None:
+    exact parity).
     """
     optimizer = ThresholdOptimizer(estimator=_Scores(), constraints=constraint,
-                                   objective=OBJECTIVE, prefit=True, predict_method="predict")
+                                   objective=OBJECTIVE, prefit=True, predict_method="predict",
+                                   tol=tolerance)
     with warnings.catch_warnings():  # a group without positives warns; its rule still holds
         warnings.simplefilter("ignore")
         optimizer.fit(np.asarray(scores, dtype=float).reshape(-1, 1), np.asarray(y_true),

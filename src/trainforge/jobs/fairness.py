@@ -114,6 +114,7 @@ def assess_and_mitigate(config: TrainConfig, *, task: Task, evaluation: Evaluati
         {name: sensitive[name].tolist() for name in columns})).astype(int)
     after = assess(evaluation.y_true, chosen, sensitive=sensitive, task=task,
                    seed=config.seed, constraint=config.fairness_constraint)
+    after["tolerance"] = config.fairness_tolerance
     after["comparison"] = [_row("unconstrained", evaluation.y_true, evaluation.predictions,
                                 before),
                            _row("constrained", evaluation.y_true, chosen, after)]
@@ -140,7 +141,7 @@ def _fit(config: TrainConfig, *, task: Task, result: SearchResult,
     return fit_thresholds(np.asarray(result.validation_predictions)[:, 1],
                           (truth == 1).astype(int), keys,
                           constraint=str(config.fairness_constraint), columns=columns,
-                          positive_class=task.classes[1])
+                          positive_class=task.classes[1], tolerance=config.fairness_tolerance)
 
 
 def _row(model: str, y_true: np.ndarray, y_pred: np.ndarray,
