@@ -78,7 +78,7 @@ def test_the_rest_fields_have_the_configs_default_bounds_and_spelling(name: str)
 
 
 @pytest.mark.parametrize("name", sorted(n for n in set(CONFIG_FIELDS) - {"data"}
-                                        if default(CONFIG_FIELDS[n]) not in (None, False)))
+                                        if default(CONFIG_FIELDS[n]) not in (None, False, ())))
 def test_the_cli_help_states_the_configs_default(name: str):
     # the flags default to None, so that a --config file's value stands unless typed again
     stated = re.findall(r"\(default: ([^)]+)\)", cli_params("train")[name].help or "")
@@ -93,7 +93,8 @@ def _shown(value: Any) -> str:
 @pytest.mark.parametrize(("flag", "value"), [("seed", -1), ("trials", 0), ("time_budget", 0),
                                              ("test_size", 0.95), ("split", "sideways"),
                                              ("pii", "nonsense"), ("label_issues", "fix"),
-                                             ("rules", "loud")])
+                                             ("rules", "loud"),
+                                             ("fairness_constraint", "parity")])
 def test_the_cli_refuses_what_the_config_refuses_naming_the_flag(flag: str, value: Any):
     with pytest.raises(ConfigError, match=f"--{flag.replace('_', '-')}"):
         build_config({"data": "x.csv", flag: value}, None)
@@ -104,7 +105,10 @@ def test_a_toml_file_takes_every_config_field_by_its_users_spelling(tmp_path: Pa
               "algorithm": "linear", "time_budget": 30.0, "trials": 3, "metric": "roc_auc",
               "seed": 7, "test_size": 0.25, "split": "time", "group_column": "g",
               "time_column": "t", "init_from": "net@production", "freeze_backbone": True,
-              "pii": "hash", "label_issues": "review", "rules": "stop"}
+              "pii": "hash", "label_issues": "review", "rules": "stop",
+              "sensitive_features": ("sex", "race"),
+              "sensitive_as_features": False, "fairness_constraint": "demographic_parity",
+              "fairness_tolerance": 0.05}
     assert set(values) == set(CONFIG_FIELDS)
     path = tmp_path / "run.toml"
     path.write_text("".join(f"{key} = {_toml(value)}\n" for key, value in values.items()))
@@ -115,6 +119,22 @@ def test_a_toml_file_takes_every_config_field_by_its_users_spelling(tmp_path: Pa
 def test_an_unknown_pii_policy_is_refused_naming_the_choices():
     with pytest.raises(ConfigError, match=r"--pii: .*'warn', 'drop', 'hash' or 'mask'"):
         build_config({"data": "x.csv", "pii": "nonsense"}, None)
+
+
+def test_sensitive_features_are_typed_comma_separated_at_the_cli():
+    assert build_config({"data": "x.csv", "sensitive_features": "sex, race"},
+                        None).sensitive_features == ("sex", "race")
+
+
+def test_a_fairness_constraint_without_sensitive_features_is_refused_saying_to_give_them():
+    with pytest.raises(ConfigError, match="give sensitive_features"):
+        build_config({"data": "x.csv", "fairness_constraint": "demographic_parity"}, None)
+
+
+def test_a_fairness_tolerance_for_equalized_odds_is_refused_saying_what_it_relaxes():
+    with pytest.raises(ConfigError, match="relaxes fairness_constraint demographic_parity"):
+        build_config({"data": "x.csv", "sensitive_features": "sex", "fairness_tolerance": 0.05,
+                      "fairness_constraint": "equalized_odds"}, None)
 
 
 def test_a_toml_files_old_budget_key_is_read_with_a_warning_to_rename_it(tmp_path: Path):
@@ -132,6 +152,8 @@ def test_a_toml_file_with_both_budget_keys_is_refused(tmp_path: Path):
 
 
 def _toml(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(map(_toml, value)) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     return f'"{value}"' if isinstance(value, str) else str(value)

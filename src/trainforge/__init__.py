@@ -61,8 +61,11 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
           split: str = "stratified", group_column: str | None = None,
           time_column: str | None = None, sql: str | None = None,
           init_from: str | None = None, freeze_backbone: bool = False, pii: str = "warn",
-          label_issues: str = "keep", rules: str = "warn", resume: str | None = None,
-          workspace: Workspace | None = None,
+          label_issues: str = "keep", rules: str = "warn",
+          sensitive_features: Sequence[str] | str = (),
+          sensitive_as_features: bool = True, fairness_constraint: str | None = None,
+          fairness_tolerance: float | None = None,
+          resume: str | None = None, workspace: Workspace | None = None,
           observers: Sequence[object] = ()) -> TrainedModel:
     """Find the best model for ``target`` within ``time_budget`` seconds, evaluate it on a
     held-out split, write its report and register it.
@@ -76,6 +79,11 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
     fit, or "review" them (written to ``label-issues.csv`` in the package, to correct).
     ``rules`` says what the training rules do when one fires while a network trains: "warn"
     (the finding goes to the observers and the run's metrics), "stop" the run, or "off".
+    ``sensitive_features`` (``["sex"]``) assesses the model per group on the test split
+    (``fairness.json`` in the package); ``sensitive_as_features=False`` keeps those columns
+    out of what the model learns from; ``fairness_constraint`` ("demographic_parity" or
+    "equalized_odds", binary classification) equalises the groups by per-group thresholds;
+    ``fairness_tolerance`` lets demographic parity's selection rates differ by that much.
 
     Example:
         >>> model = tf.train("examples/credit_g.csv", target="class", time_budget=20)
@@ -98,7 +106,11 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
                              init_from=init_from, freeze_backbone=freeze_backbone,
                              pii=pii,  # type: ignore[arg-type]
                              label_issues=label_issues,  # type: ignore[arg-type]
-                             rules=rules)  # type: ignore[arg-type]
+                             rules=rules,  # type: ignore[arg-type]
+                             sensitive_features=sensitive_features,  # type: ignore[arg-type]
+                             sensitive_as_features=sensitive_as_features,
+                             fairness_constraint=fairness_constraint,  # type: ignore[arg-type]
+                             fairness_tolerance=fairness_tolerance)
         outcome = run_training(config, workspace=ws, observers=observers)
     loaded = ws.registry.load(f"{outcome.version.name}:{outcome.version.version}")
     return TrainedModel(loaded, outcome)

@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     PositiveInt,
     ValidationError,
+    model_validator,
 )
 
 from trainforge.errors import ConfigError
@@ -63,6 +64,17 @@ PiiPolicy = Literal["warn", "drop", "hash", "mask"]
 
 # what training does with rows whose label looks wrong (jobs/label_issues.py)
 LabelIssuesAction = Literal["keep", "drop", "review"]
+
+# what --fairness-constraint equalises across the sensitive groups (jobs/fairness.py)
+FairnessConstraint = Literal["demographic_parity", "equalized_odds"]
+MAX_SENSITIVE_FEATURES = 5  # their intersections multiply: 5 columns of 3 groups are 243
+
+
+def _comma_separated(value: Any) -> Any:
+    # the CLI types `--sensitive-features sex,race`; a file or a body may give a list
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
 
 
 # what the training rules do when one fires while a network trains (runtime/rules.py); the
@@ -121,6 +133,38 @@ class TrainConfig(BaseModel):
                                     "vanishing gradients, dead ReLUs, a learning rate too high "
                                     "or low, overfitting, an ignored minority class): warn, "
                                     "stop the run, or off")
+    # fairness (issue 14): assessed per group on the test split; the columns stay features by
+    # default, as a flag must not silently change what a model learns from (Fairlearn's
+    # estimators take them apart from X, and so may the user: sensitive_as_features=false)
+    sensitive_features: Annotated[tuple[Name, ...], BeforeValidator(_comma_separated)] = Field(
+        default=(), max_length=MAX_SENSITIVE_FEATURES,
+        description="columns whose groups the model is assessed across (e.g. sex,race): "
+                    "size, selection rate, error rates per group and their intersections")
+    sensitive_as_features: bool = Field(
+        default=True, description="with sensitive_features: let the model learn from those "
+                                  "columns too (false: assess them only)")
+    fairness_constraint: FairnessConstraint | None = Field(
+        default=None, description="binary classification: equalise demographic_parity or "
+                                  "equalized_odds across the sensitive groups with per-group "
+                                  "thresholds (predictions then need the sensitive columns)")
+    # exact parity can cost more accuracy than a user would pay (adult: 2.3 points for a
+    # difference of 0.02); Fairlearn's `tol` bounds the difference instead
+    fairness_tolerance: Number | None = Field(
+        default=None, gt=0.0, lt=1.0,
+        description="with fairness_constraint demographic_parity: the largest difference in "
+                    "selection rate allowed between groups (default: none, exact parity)")
+
+    @model_validator(mode="after")
+    def _constraint_needs_groups(self) -> TrainConfig:
+        if self.fairness_constraint is not None and not self.sensitive_features:
+            raise ValueError(f"fairness_constraint {self.fairness_constraint} needs the groups "
+                             "it equalises: give sensitive_features too (e.g. sex)")
+        if (self.fairness_tolerance is not None
+                and self.fairness_constraint != "demographic_parity"):
+            raise ValueError("fairness_tolerance relaxes fairness_constraint "
+                             "demographic_parity (Fairlearn cannot relax equalized_odds); "
+                             "give that constraint, or leave the tolerance out")
+        return self
 
 
 class PredictConfig(BaseModel, frozen=True, extra="forbid"):

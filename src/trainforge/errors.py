@@ -228,6 +228,24 @@ class LabelIssuesNotApplicable(ConfigError):
                          "or give a --target whose values are classes")
 
 
+class SensitiveFeatureUnusable(ConfigError):
+    """A --sensitive-features column that cannot be assessed across: one group, too many."""
+
+    def __init__(self, column: str, source: str, detail: str, hint: str) -> None:
+        super().__init__(f"--sensitive-features: column {column!r} of {source} {detail}; "
+                         f"{hint}")
+
+
+class FairnessConstraintNotApplicable(ConfigError):
+    """--fairness-constraint on a task other than binary classification."""
+
+    def __init__(self, constraint: str, task_kind: str) -> None:
+        super().__init__(f"--fairness-constraint {constraint} applies to binary classification "
+                         f"(a threshold per group on the positive class's probability), and "
+                         f"this is a {task_kind} task; leave the constraint out to assess the "
+                         "groups only, or give a --target with two classes")
+
+
 class PretrainedModelMissing(ConfigError):
     """Pretrained weights that should come from an installed package are not there."""
 

@@ -12,13 +12,14 @@ is an average of probability matrices whatever the algorithm.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from trainforge.algorithms.group_thresholds import GroupThresholds
 from trainforge.data.dataset import ColumnKind
 from trainforge.data.privacy_policy import InputPrivacy
 from trainforge.data.task import Task, TaskKind
@@ -156,6 +157,17 @@ class TabularModel:
     members: list[Member]
     # columns hashed or masked at training (--pii): every input goes through the same first
     inputs: InputPrivacy | None = None
+    # --fairness-constraint: a binary classifier decides by per-group thresholds, so its
+    # inputs include the sensitive columns (``signature``) even when it does not learn from them
+    thresholds: GroupThresholds | None = None
+    # the sensitive columns' specs that are not features: what ``signature`` adds
+    decided_by: list[FeatureSpec] | None = None
+
+    @property
+    def signature(self) -> list[FeatureSpec]:
+        """What every input row must hold: the features, and the sensitive columns a
+        fairness-constrained model decides by."""
+        return [*self.features, *(self.decided_by or [])]
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -222,6 +234,15 @@ class TabularModel:
         if self.task.kind in (TaskKind.CLUSTERING, TaskKind.ANOMALY):
             return self._unsupervised(frame, "predict")
         if self.task.kind.is_classification:
-            codes = self.predict_proba(frame).argmax(axis=1)
-            return np.asarray(np.asarray(self.classes, dtype=object)[codes])
+            return self.labels(self.predict_proba(frame), frame)
         return self._blend(frame)
+
+    def labels(self, proba: np.ndarray,
+               rows: pd.DataFrame | Mapping[str, Sequence[Any]]) -> np.ndarray:
+        """A classifier's label for each row of ``proba``: the most probable class, or, with
+        --fairness-constraint, what its group's thresholds decide (``rows`` holds the
+        sensitive columns: a frame, or columns of values)."""
+        if self.thresholds is None or len(proba) == 0:
+            return np.asarray(np.asarray(self.classes, dtype=object)[proba.argmax(axis=1)])
+        columns = {name: list(rows[name]) for name in self.thresholds.columns if name in rows}
+        return self.thresholds.labels(proba, columns, self.classes)

@@ -63,7 +63,9 @@ def build_config(given: dict[str, Any], config_file: Path | None) -> Any:
 
 def _flag(location: tuple[Any, ...], *, from_file: bool) -> str:
     """The name the user typed: the TOML key in a config file, else the command-line flag."""
-    field = ".".join(map(str, location)) or "config"
+    field = ".".join(map(str, location))
+    if not field:  # a rule across fields (a constraint without its sensitive features)
+        return "settings"
     if from_file or field == "data":
         return field
     return "--" + field.replace("_", "-")
@@ -107,6 +109,23 @@ def train(
                         "exploding or vanishing gradients, dead ReLUs, learning rate too high "
                         "or low, overfitting, an ignored minority class): warn, stop the run, "
                         "or off (default: warn)")] = None,
+    sensitive_features: Annotated[str | None, typer.Option(
+        "--sensitive-features", help="comma-separated columns (e.g. sex,race) whose groups "
+                                     "and intersections the model is assessed across, on the "
+                                     "test split: fairness.json and the report")] = None,
+    sensitive_as_features: Annotated[bool | None, typer.Option(
+        "--sensitive-as-features/--no-sensitive-as-features",
+        help="with --sensitive-features: let the model learn from those columns too, or only "
+             "assess them (default: True)")] = None,
+    fairness_constraint: Annotated[str | None, typer.Option(
+        "--fairness-constraint", help="binary classification: demographic_parity or "
+                                      "equalized_odds, equalised across the sensitive groups by "
+                                      "per-group thresholds (predictions then need the "
+                                      "sensitive columns)")] = None,
+    fairness_tolerance: Annotated[float | None, typer.Option(
+        "--fairness-tolerance", help="with --fairness-constraint demographic_parity: the "
+                                     "largest selection-rate difference allowed between groups "
+                                     "(default: exact parity)")] = None,
     resume: Annotated[str | None, typer.Option(
         "--resume", help="continue an interrupted run (its id, from `trainforge runs list`) "
                          "from its checkpoints")] = None,
@@ -132,7 +151,11 @@ def train(
             "seed": seed, "trials": trials, "algorithm": algorithm, "split": split,
             "group_column": group_column, "time_column": time_column, "test_size": test_size,
             "init_from": init_from, "freeze_backbone": freeze_backbone, "pii": pii,
-            "label_issues": label_issues, "rules": rules, "sql": sql})
+            "label_issues": label_issues, "rules": rules,
+            "sensitive_features": sensitive_features,
+            "sensitive_as_features": sensitive_as_features,
+            "fairness_constraint": fairness_constraint,
+            "fairness_tolerance": fairness_tolerance, "sql": sql})
         return
     if resume is not None:
         _resume(resume, time_budget=time_budget, started_at=started_at)
@@ -143,8 +166,11 @@ def train(
                              "split": split, "group_column": group_column,
                              "time_column": time_column, "test_size": test_size,
                              "init_from": init_from, "freeze_backbone": freeze_backbone,
-                             "pii": pii, "label_issues": label_issues, "rules": rules},
-                            config)
+                             "pii": pii, "label_issues": label_issues, "rules": rules,
+                             "sensitive_features": sensitive_features,
+                             "sensitive_as_features": sensitive_as_features,
+                             "fairness_constraint": fairness_constraint,
+                             "fairness_tolerance": fairness_tolerance}, config)
     from trainforge.cli.progress import TrainingDisplay
     from trainforge.jobs.train import run_training
     from trainforge.workspace import Workspace

@@ -181,7 +181,8 @@ def write_report(path: Path, *, title: str, task: Task, evaluation: Evaluation,
                  learning_curves: Mapping[str, Mapping[str, Any]] | None = None,
                  personal_data: Mapping[str, Any] | None = None,
                  label_issues: Mapping[str, Any] | None = None,
-                 rule_findings: Sequence[Finding] = ()) -> Path:
+                 rule_findings: Sequence[Finding] = (),
+                 fairness: Mapping[str, Any] | None = None) -> Path:
     """Write the report to ``path`` (its folder is created) and return the path.
 
     ``leaderboard``: one mapping per candidate (keys as they come; see ``leaderboard_scores``).
@@ -194,13 +195,20 @@ def write_report(path: Path, *, title: str, task: Task, evaluation: Evaluation,
     ``top``, the likeliest as ``{row, given, likely, given_probability, likely_probability}``.
     ``rule_findings``: the training rules that fired (networks live, the search after it),
     listed under the diagnosis with what to try.
+    ``fairness``: the record of ``evaluation.fairness.assess`` (``--sensitive-features``).
     """
     board = leaderboard_scores(leaderboard, task)
+    fairness_plot = None
+    if fairness is not None:
+        from trainforge.evaluation.fairness_plots import selection_rate_plot
+
+        fairness_plot = selection_rate_plot(fairness["groups"])
     return render_page(
         path, "report.html.j2", title=title, task=task, evaluation=evaluation,
         diagnosis=diagnosis, leaderboard=list(leaderboard), profile=profile,
         importance=list(importance or []), model_info=model_info, personal_data=personal_data,
         label_issues=label_issues, rule_findings=list(rule_findings),
+        fairness=fairness, fairness_plot=fairness_plot,
         plots=_plots(task, evaluation, importance, board, learning_curves or {}))
 
 

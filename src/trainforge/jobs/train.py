@@ -73,6 +73,7 @@ class TrainingOutcome:
     refitted: bool = False  # the registered model was refit on all labelled rows
     semi_supervised: dict[str, JSONValue] | None = None  # the methods compared, the one kept
     label_issues: dict[str, JSONValue] | None = None  # rows whose label looks wrong: the summary
+    fairness: dict[str, Any] | None = None  # --sensitive-features: fairness.json's record
 
 
 # Observers (the CLI's progress display, the server's job log) may define any of:
@@ -166,6 +167,7 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
     from trainforge.data.read import read_table
     from trainforge.data.splits import train_test_split
     from trainforge.data.targets import clean_target, feature_columns, infer_task
+    from trainforge.jobs.fairness import check_sensitive, fairness_metrics
     from trainforge.jobs.label_issues import check_applicable
     from trainforge.store.datasets import record_dataset
 
@@ -194,6 +196,9 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
         # every cross-validation fold fits each semi-supervised method: they get the most
         clock = dataclasses.replace(clock, search_share=SEMI_SUPERVISED_SEARCH_SHARE)
     features = feature_columns(dataset.schema, task.target, frame=frame, source=dataset.source)
+    if config.sensitive_features:  # their columns and groups, before minutes are spent
+        features = check_sensitive(config, frame, task=task, source=dataset.source,
+                                   features=features)
     privacy_notes = [f"personal data (--pii {config.pii}): {action}"
                      for action in privacy.actions.values()]
     notify(observers, "on_task", task, [*read_notes, *target_report.notes, *privacy_notes],
@@ -210,7 +215,10 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
             dataset=dataset, task=task, frame=frame, train_frame=train_frame,
             test_frame=test_frame, features=features, data_profile=data_profile,
             target_report=target_report, unlabeled=unlabeled, privacy=privacy)
-        run.succeeded(outcome.version, metrics=outcome.evaluation.metrics)
+        # the disparities beside the scores (fairness_demographic_parity_difference, …)
+        run.succeeded(outcome.version, metrics={
+            **outcome.evaluation.metrics,
+            **(fairness_metrics(outcome.fairness) if outcome.fairness else {})})
     outcome.elapsed_s = time.time() - wall_start
     return outcome
 
@@ -225,6 +233,7 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
     from trainforge.evaluation.importance import permutation_importance
     from trainforge.evaluation.report import learning_curves
     from trainforge.evaluation.search_rules import search_findings
+    from trainforge.jobs.fairness import assess_and_mitigate, constrain
     from trainforge.jobs.label_issues import check_labels
     from trainforge.monitoring.reference import build_reference, predicted_labels
     from trainforge.training.automl import search
@@ -248,10 +257,16 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
     checked = check_labels(result, action=config.label_issues, task=task, schema=dataset.schema,
                            features=features, train_frame=train_frame, frame=frame,
                            seed=config.seed, deadline=clock.refit_deadline())
+    searched = train_frame  # the rows whose out-of-fold predictions the search kept
     train_frame, frame = checked.train_frame, checked.frame
     notify(observers, "on_phase", "evaluating on the held-out test split")
     evaluation, diagnosis = _evaluate(result, task=task, train_frame=train_frame,
                                       test_frame=test_frame)
+    fairness = None
+    if config.sensitive_features:
+        notify(observers, "on_phase", "assessing each sensitive group on the test split")
+        fairness = assess_and_mitigate(config, task=task, evaluation=evaluation, result=result,
+                                       searched=searched, test_frame=test_frame)
     importance: list[tuple[str, float, float]] = []
     if len(features) > 1:  # one feature (an image, a text) is all of the model: nothing to rank
         notify(observers, "on_phase", "measuring permutation importance")
@@ -317,18 +332,22 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
         lineage["label_issues"] = checked.found.lineage()
     # the model learnt from transformed columns: it transforms every input the same way
     final.inputs = privacy.inputs
+    if fairness is not None:  # --fairness-constraint: the registered model decides by group
+        constrain(final, fairness, schema=dataset.schema)
     version = _register(config, workspace=workspace, observers=observers, name=name, task=task,
                         model=final, result=result, evaluation=evaluation, diagnosis=diagnosis,
                         importance=importance, data_profile=data_profile, lineage=lineage,
                         curves=curves, reference=reference, label_issues=checked.found,
-                        rule_findings=recorder.findings)
+                        rule_findings=recorder.findings,
+                        fairness=None if fairness is None else fairness.record)
     return TrainingOutcome(
         config=config, task=task, target_report=target_report, profile=data_profile,
         search=result,
         evaluation=evaluation, diagnosis=diagnosis, importance=importance, version=version,
         run_id=run_id, report_path=version.path / "report.html", elapsed_s=0.0,
         refitted=refitted is not None, semi_supervised=semi_info,
-        label_issues=None if checked.found is None else checked.found.lineage())
+        label_issues=None if checked.found is None else checked.found.lineage(),
+        fairness=None if fairness is None else fairness.record)
 
 
 def _compare_semi_supervised(semi: SemiSupervised, evaluation: Evaluation,
@@ -375,7 +394,8 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
               importance: list[tuple[str, float, float]], data_profile: Profile,
               lineage: dict[str, JSONValue], curves: dict[str, dict[str, Any]],
               reference: dict[str, Any], label_issues: RunLabelIssues | None,
-              rule_findings: Sequence[Finding] = ()) -> ModelVersion:
+              rule_findings: Sequence[Finding] = (),
+              fairness: dict[str, Any] | None = None) -> ModelVersion:
     """Write the report, the profile and the monitoring reference, then the model package with
     them inside."""
     from trainforge.data.privacy_policy import HASH_KEY_FILE
@@ -394,7 +414,7 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
             model_info=model_info(model, lineage=lineage), learning_curves=curves,
             personal_data=personal if isinstance(personal, dict) else None,
             label_issues=None if label_issues is None else label_issues.for_report(task),
-            rule_findings=rule_findings)
+            rule_findings=rule_findings, fairness=fairness)
         profile_file = Path(scratch) / "profile.json"
         data_profile.save_json(profile_file)
         reference_file = Path(scratch) / REFERENCE_FILE
@@ -408,6 +428,12 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
             encoding="utf-8")
         if label_issues is not None:
             extra_files.update(label_issues.write_files(Path(scratch)))
+        if fairness is not None:
+            from trainforge.registry.manifest import FAIRNESS_FILE
+
+            extra_files[FAIRNESS_FILE] = Path(scratch) / FAIRNESS_FILE
+            extra_files[FAIRNESS_FILE].write_text(json.dumps(fairness, allow_nan=False,
+                                                             indent=1), encoding="utf-8")
         if model.inputs is not None and model.inputs.hashed:
             extra_files[HASH_KEY_FILE] = Path(scratch) / HASH_KEY_FILE
             extra_files[HASH_KEY_FILE].write_bytes(model.inputs.key)

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 POLICY_STEM = "policy"
 
 MANIFEST = "manifest.json"
+# what a package holds beside its model, which others read by name (the API, the model card)
+FAIRNESS_FILE = "fairness.json"  # --sensitive-features: evaluation.fairness.assess's record
 FORMAT_VERSION = 1
 READABLE_FORMAT_VERSIONS = (1,)
 
@@ -81,6 +83,7 @@ def build_manifest(model: TabularModel | PolicyModel, *, name: str, version: int
     """The manifest as a JSON-ready dict (``files``: name -> {"sha256", "size"})."""
     task = model.task
     inputs = getattr(model, "inputs", None)  # a table model's; a policy has none
+    thresholds = getattr(model, "thresholds", None)
     return {
         "format_version": FORMAT_VERSION,
         "name": name,
@@ -97,6 +100,11 @@ def build_manifest(model: TabularModel | PolicyModel, *, name: str, version: int
         "files": files,
         # hashed or masked inputs (--pii); the hash key is a file of the package
         **({"input_privacy": inputs.to_manifest()} if inputs is not None else {}),
+        # --fairness-constraint: per-group thresholds as numbers, and the sensitive columns
+        # the model does not learn from but decides by
+        **({"group_thresholds": {**thresholds.to_manifest(), "inputs": [
+            spec.to_dict() for spec in model.decided_by or []]}}  # type: ignore[union-attr]
+           if thresholds is not None else {}),
     }
 
 
@@ -147,7 +155,19 @@ def model_from_manifest(manifest: dict[str, Any], directory: Path
         if inputs.hashed and not inputs.key:  # hashes under another key would mislead
             raise PackageCorrupt(str(key_file), "is missing; the model hashes "
                                  f"{', '.join(inputs.hashed)} with it")
-    return TabularModel(task=task, features=features, members=members, inputs=inputs)
+    thresholds, decided_by = None, None
+    if "group_thresholds" in manifest:
+        from trainforge.algorithms.group_thresholds import GroupThresholds
+
+        try:
+            thresholds = GroupThresholds.from_manifest(manifest["group_thresholds"])
+            decided_by = [FeatureSpec.from_dict(raw)
+                          for raw in manifest["group_thresholds"]["inputs"]]
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise PackageCorrupt(str(directory / MANIFEST),
+                                 f"garbles its group_thresholds ({error})") from error
+    return TabularModel(task=task, features=features, members=members, inputs=inputs,
+                        thresholds=thresholds, decided_by=decided_by)
 
 
 def _is_policy(model: TabularModel | PolicyModel) -> TypeGuard[PolicyModel]:

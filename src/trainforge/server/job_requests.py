@@ -252,6 +252,7 @@ def _check_training(workspace: Workspace, request: TrainJob, upload: StoredUploa
     columns = _columns(workspace, upload)
     for field in ("target", "group_column", "time_column"):
         _check_columns(field, [getattr(request, field)], columns, upload)
+    _check_columns("sensitive_features", list(request.sensitive_features), columns, upload)
     if request.metric is not None:
         _check_metric(request.metric, columns.get(request.target or ""))
 

@@ -166,7 +166,7 @@ def _mlflow_answer(model: ServedModel, body: bytes, *, csv: bool, max_records: i
         key, records = records_from_mlflow(payload, max_records=max_records)
     columns = signature.parse_records(records, loc=(key,), max_records=max_records)
     outputs = model.scored_outputs(columns, loc=(key,))
-    return _Answer({"predictions": model.predictions(outputs)}, n_predictions=columns.n_rows,
+    return _Answer({"predictions": model.predictions(outputs, columns)}, n_predictions=columns.n_rows,
                    columns=columns, outputs=outputs)
 
 

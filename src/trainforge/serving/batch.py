@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from trainforge.data.read import read_chunks
@@ -44,8 +43,8 @@ def _predictions_frame(loaded: LoadedModel, chunk: pd.DataFrame) -> pd.DataFrame
                              PREDICTION: (scores > model.threshold).astype("int64")})
     if not model.task.kind.is_classification:
         return pd.DataFrame({PREDICTION: model.predict(chunk)})
-    proba = model.predict_proba(chunk)  # once: the label is its argmax, as predict() gives
-    labels = np.asarray(model.classes, dtype=object)[proba.argmax(axis=1)]
+    proba = model.predict_proba(chunk)  # once: the label from it, as predict() gives
+    labels = model.labels(proba, chunk)
     columns: dict[str, Any] = {PREDICTION: labels}
     columns.update({label: proba[:, i] for i, label in enumerate(model.classes)})
     return pd.DataFrame(columns)

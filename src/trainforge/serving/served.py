@@ -55,7 +55,9 @@ class ServedModel:
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded
         self.ref = loaded.ref
-        self.signature = Signature(loaded.name, loaded.model.features)
+        # a fairness-constrained model's sensitive columns are required inputs too
+        self.signature = Signature(loaded.name, loaded.tabular.signature)
+        self.decides_by_group = loaded.tabular.thresholds is not None
         self.kind = loaded.model.task.kind
         self.classify = self.kind.is_classification
         self.classes = list(loaded.tabular.classes)
@@ -125,13 +127,16 @@ class ServedModel:
                             "type": "value_out_of_range"}])
         return errors
 
-    def predictions(self, outputs: np.ndarray) -> list[Any]:
+    def predictions(self, outputs: np.ndarray, columns: Columns) -> list[Any]:
         """Labels for a classifier (the most probable class), numbers for a regressor, the
         segment for a clustering model, 1 (an anomaly) or 0 for an anomaly model; None for a
         record the model could not score (``unscored``)."""
-        return _blanked(self._labelled(outputs), unscored(outputs))
+        return _blanked(self._labelled(outputs, columns), unscored(outputs))
 
-    def _labelled(self, outputs: np.ndarray) -> list[Any]:
+    def _labelled(self, outputs: np.ndarray, columns: Columns) -> list[Any]:
+        if self.classify and self.decides_by_group:
+            # --fairness-constraint: the per-group rule decides, as TabularModel.predict does
+            return list(self.loaded.tabular.labels(outputs, columns.values))
         if self.classify:
             return list(self._labels[outputs.argmax(axis=1)]) if len(outputs) else []
         if self.kind is TaskKind.ANOMALY:  # 1 above the threshold: an anomaly
@@ -146,7 +151,8 @@ class ServedModel:
     def body(self, columns: Columns, outputs: np.ndarray) -> dict[str, Any]:
         """The body of a ``/v1/models/{name}/predict`` response, from ``outputs`` (what
         ``scored_outputs(columns)`` returned): the route keeps them for the prediction log."""
-        body: dict[str, Any] = {"model": self.ref, "predictions": self._labelled(outputs)}
+        body: dict[str, Any] = {"model": self.ref,
+                                "predictions": self._labelled(outputs, columns)}
         if self.classify:
             classes = self.classes
             body["probabilities"] = [dict(zip(classes, row, strict=True))

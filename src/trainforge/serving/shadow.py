@@ -132,7 +132,7 @@ class ShadowFeed:
         started = time.perf_counter()
         try:
             outputs = shadow.model.outputs(columns)
-            logged = shadow.model.logged(outputs, shadow.model.predictions(outputs))
+            logged = shadow.model.logged(outputs, shadow.model.predictions(outputs, columns))
         except Exception:
             log.exception("the shadow %s of deployment %r failed on a request",
                           shadow.model.ref, shadow.deployment)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +14,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from trainforge.errors import ModelNotFound
+from trainforge.registry.manifest import FAIRNESS_FILE
 from trainforge.registry.registry import Registry
 from trainforge.server.api.bodies import BoundedBodyRoute, WholeNumber
 from trainforge.server.api.statuses import SIGNED_IN, documented
@@ -113,6 +115,19 @@ def router() -> APIRouter:
         if not path.is_file():
             raise ModelNotFound(f"{ref} (its report)", [name])
         return FileResponse(path, media_type="text/html", headers=_REPORT_HEADERS)
+
+    @routes.get("/{name}/versions/{version}/fairness", summary="The version's fairness "
+                "assessment (fairness.json: groups, disparities with intervals, the constraint; "
+                "trained with sensitive_features)", responses=unknown)
+    def fairness(request: Request, name: str, version: str, who: Viewer) -> dict[str, Any]:
+        registry = registry_of(request)
+        ref = version_ref(name, version)
+        path = Path(registry.show(ref)["path"]) / FAIRNESS_FILE
+        if not path.is_file():  # trained without --sensitive-features
+            raise ModelNotFound(f"{ref} (its fairness assessment: train with "
+                                "sensitive_features to have one)", [name])
+        found: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return found
 
     @routes.put("/{name}/aliases/{alias}", summary="Point an alias at a version (promote)",
                 response_model=AliasOut, responses=unknown)
