@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from rich.console import Console
 
 import trainforge as tf
+from trainforge.cli.progress import TrainingDisplay
 from trainforge.errors import (
     ColumnNotFound,
     FairnessConstraintNotApplicable,
@@ -134,3 +136,13 @@ def test_a_constraint_on_a_regression_is_refused_saying_it_is_for_binary_classif
     with pytest.raises(FairnessConstraintNotApplicable, match="binary classification"):
         tf.train(biased, target="x1", trials=1, sensitive_features=["sex"],
                  fairness_constraint="equalized_odds", workspace=Workspace(tmp_path))
+
+
+def test_the_cli_summary_shows_the_group_table_and_the_constraints_trade_off(constrained):
+    display = TrainingDisplay(constrained.outcome.config, started_at=0.0)
+    display.console = Console(record=True, width=120)
+    display.summary(constrained.outcome)
+    shown = display.console.export_text()
+    assert "Fairness across sex (test split)" in shown and "selection rate" in shown
+    assert "Constraint demographic_parity: demographic parity difference" in shown
+    assert "predictions need sex" in shown

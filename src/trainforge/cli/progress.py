@@ -14,6 +14,8 @@ from rich.table import Table
 
 from trainforge.cli.render import candidate_rows, metrics_table
 
+FAIRNESS_ROWS = 12  # groups shown in the terminal; the report has every one
+
 
 class TrainingDisplay:
     """Prints the inferred task, a progress bar of the budget being spent, then the results."""
@@ -131,6 +133,40 @@ class TrainingDisplay:
                            f"{info['n_checked']:,} training rows look mislabelled ({what}); "
                            "the report lists them", highlight=False)
 
+    def _fairness(self, record: dict[str, Any]) -> None:
+        """The group table (rates on the test split) and, with a constraint, the trade-off."""
+        rate = "selection rate" if record.get("positive_class") is not None else None
+        table = Table(title=f"Fairness across {', '.join(record['sensitive_features'])} "
+                            "(test split)", title_justify="left")
+        columns = [("feature", "feature"), ("group", "group"), ("size", "rows")]
+        columns += [(key, label) for key, label in (
+            ("selection_rate", rate), ("true_positive_rate", "TPR"),
+            ("false_positive_rate", "FPR"), ("accuracy", "accuracy"), ("error", "error"))
+            if label and any(g.get(key) is not None for g in record["groups"])]
+        for _, label in columns:
+            table.add_column(label, justify="left" if label in ("feature", "group") else "right")
+        for group in record["groups"][:FAIRNESS_ROWS]:
+            table.add_row(*(_cell(group.get(key)) for key, _ in columns))
+        self.console.print(table)
+        if len(record["groups"]) > FAIRNESS_ROWS:
+            self.console.print(f"[dim]… {len(record['groups']) - FAIRNESS_ROWS} more groups in "
+                               "the report[/]")
+        for name, shown in record["summary"].items():
+            if shown is not None and shown.get("value") is not None and "difference" in name:
+                interval = ("" if shown.get("low") is None else
+                            f" (95% interval {shown['low']:.3f}–{shown['high']:.3f})")
+                self.console.print(f"  {name.replace('_', ' ')}: {shown['value']:.3f}{interval}",
+                                   highlight=False)
+        compared = {row["model"]: row for row in record.get("comparison") or []}
+        if {"unconstrained", "constrained"} <= set(compared):
+            before, after = compared["unconstrained"], compared["constrained"]
+            self.console.print(
+                f"[bold]Constraint {record['constraint']}:[/] demographic parity difference "
+                f"{before['demographic_parity_difference']:.3f} → "
+                f"{after['demographic_parity_difference']:.3f}, accuracy "
+                f"{before['accuracy']:.4f} → {after['accuracy']:.4f} (per-group thresholds; "
+                f"predictions need {', '.join(record['sensitive_features'])})", highlight=False)
+
     def summary(self, outcome: Any) -> None:
         out = self.console
         board = Table(title="Leaderboard (validation score; the test split was not used)",
@@ -149,6 +185,8 @@ class TrainingDisplay:
         out.print(metrics_table(outcome.evaluation, title="Test metrics (held-out split)"))
         if outcome.label_issues:
             self._label_issues(outcome.label_issues)
+        if outcome.fairness:
+            self._fairness(outcome.fairness)
         out.print(str(outcome.diagnosis), highlight=False)
         version = outcome.version
         spent = (f"{outcome.elapsed_s:.1f} s, {self.config.trials} trials" if self.config.trials
@@ -164,3 +202,10 @@ class TrainingDisplay:
                   f"      trainforge serve {version.name}          # http://127.0.0.1:8000/docs\n"
                   f"      trainforge predict {version.name} {new_data} -o predictions.csv")
 
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
