@@ -1,8 +1,10 @@
 """The labeling routes: who may do what, the next item, images served only from the project,
-and the quick model refitted off the request."""
+and the quick model refitted off the request, in a process whose death labeling survives."""
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from tests.server.conftest import bearer
 from trainforge.config import ServerConfig
 from trainforge.jobs import labeling as jobs
 from trainforge.server.app import create_server_app
+from trainforge.server.auth import SESSION_COOKIE
 from trainforge.store import access
 from trainforge.workspace import Workspace
 
@@ -103,6 +106,26 @@ def test_a_new_label_reorders_the_queue_in_the_background(workspace, annotator, 
             client.post(f"{API}/{sms}/items/{item}/label", headers=annotator,
                         json={"label": label})
         models = client.app.state.quick_models
-        fitted = wait_for(lambda: models.latest(1), timeout_s=20, what="the quick model")
+        fitted = wait_for(lambda: models.latest(1), timeout_s=60, what="the quick model")
         shown = client.get(f"{API}/{sms}/next", headers=annotator).json()
     assert (shown["item"], shown["why"]) == (fitted.ranked[0], "the quick model is least sure")
+
+
+def test_a_killed_refit_process_leaves_the_page_in_the_source_order_saying_so(
+        workspace, annotator, sms):
+    access.create_user(workspace, username="ann", password="a long password",
+                       role="annotator")
+    secret, _ = access.create_session(workspace, "ann")
+    with TestClient(create_server_app(workspace, ServerConfig())) as client:
+        for item, label in ((0, "spam"), (1, "ham")):
+            client.post(f"{API}/{sms}/items/{item}/label", headers=annotator,
+                        json={"label": label})
+        models = client.app.state.quick_models
+        wait_for(lambda: models.latest(1), timeout_s=60, what="the quick model")
+        os.kill(models.pid, signal.SIGKILL)
+        wait_for(lambda: models.down, timeout_s=10, what="the refit process's death noticed")
+        client.cookies.set(SESSION_COOKIE, secret)
+        page = client.get(f"/labeling/{sms}/label")
+    assert (page.status_code, 'data-item="2"' in page.text) == (200, True)
+    assert "next in the source&#39;s order" in page.text
+    assert 'id="quick-model-down"' in page.text

@@ -20,7 +20,6 @@ from starlette.concurrency import run_in_threadpool
 
 from trainforge.errors import LabelingError, TrainforgeError
 from trainforge.jobs import labeling as jobs
-from trainforge.labeling.active import important_words
 from trainforge.labeling.classes import MAX_CLASS_CHARS
 from trainforge.labeling.imported import MAX_NOTE_CHARS
 from trainforge.labeling.queue import WHY
@@ -127,7 +126,8 @@ def _next_context(request: Request, name: str, annotator: str, *,
     n_items, n_labelled = store.progress(workspace, project["id"])
     context: dict[str, Any] = {"project": project, "item": item, "why": WHY.get(why or ""),
                                "keys": KEYS, "n_items": n_items, "n_labelled": n_labelled,
-                               "max_note": MAX_NOTE_CHARS}
+                               "max_note": MAX_NOTE_CHARS,
+                               "quick_model_down": quick_models(request).down}
     if item is not None:
         payload = store.item_payload(workspace, project, item)
         context["payload"] = payload
@@ -143,7 +143,7 @@ def _highlighted(request: Request, project: store.ProjectRecord, text: str
     if fitted is None:
         return [(text, False)]
     pieces, at = [], 0
-    for start, end, _ in sorted(important_words(fitted.model, text)):
+    for start, end, _ in sorted(fitted.highlights(text)):
         if start < at:
             continue  # overlapping spans: the first one is shown
         pieces += [(text[at:start], False), (text[start:end], True)]
