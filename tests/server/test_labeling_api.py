@@ -7,6 +7,7 @@ import os
 import signal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -16,10 +17,17 @@ from tests.server._jobs import upload, wait_for
 from tests.server.conftest import bearer
 
 from trainforge.config import ServerConfig
+from trainforge.data.dataset import ColumnKind
+from trainforge.data.read import read_table
+from trainforge.data.task import Task, TaskKind
+from trainforge.evaluation.label_issues import LabelIssue, LabelIssues
 from trainforge.jobs import labeling as jobs
+from trainforge.jobs.label_review import send_for_review
 from trainforge.server.app import create_server_app
 from trainforge.server.auth import SESSION_COOKIE
 from trainforge.store import access
+from trainforge.store.datasets import add_to_profile, record_dataset
+from trainforge.store.uploads import set_dataset
 from trainforge.workspace import Workspace
 
 API = "/api/v1/labeling/projects"
@@ -129,3 +137,34 @@ def test_a_killed_refit_process_leaves_the_page_in_the_source_order_saying_so(
     assert (page.status_code, 'data-item="2"' in page.text) == (200, True)
     assert "next in the source&#39;s order" in page.text
     assert 'id="quick-model-down"' in page.text
+
+
+def test_a_reviewed_row_is_shown_with_its_given_label_and_the_suggested_one(client, workspace,
+                                                                           tmp_path):
+    frame = pd.DataFrame({"text": ["win cash now"], "label": ["ham"]}, index=[3])
+    issues = LabelIssues(n_checked=20, issues=(LabelIssue(
+        row=3, given="ham", likely="spam", given_probability=0.1, likely_probability=0.9),))
+    send_for_review(workspace, frame, issues, model="sms", run_id="r1",
+                    task=Task("label", TaskKind.BINARY, "f1", classes=("ham", "spam")),
+                    schema={"text": ColumnKind.TEXT}, features=["text"])
+    access.create_user(workspace, username="ann", password="a long password",
+                       role="annotator")
+    client.cookies.set(SESSION_COOKIE, access.create_session(workspace, "ann")[0])
+    page = client.get("/labeling/sms-label-issues/label").text
+    assert "labelled <strong>ham</strong>; the model suggests <strong>spam</strong>" in page
+    assert 'value="spam" class="suggested"' in page
+
+
+def test_the_dataset_page_lists_the_label_issues_a_run_found(client, workspace, tmp_path):
+    upload_id = upload(workspace, EXAMPLES / "wine.csv")
+    dataset_id = record_dataset(workspace, read_table(EXAMPLES / "wine.csv"))
+    set_dataset(workspace, upload_id, dataset_id)
+    add_to_profile(workspace, dataset_id, "label_issues", {
+        "count": 1, "n_checked": 120, "method": "confident learning", "action": "keep",
+        "run_id": "r1", "top": [{"row": 17, "given": "setosa", "likely": "virginica",
+                                 "confidence": 0.93, "given_probability": 0.02}]})
+    access.create_user(workspace, username="val", password="a long password", role="viewer")
+    client.cookies.set(SESSION_COOKIE, access.create_session(workspace, "val")[0])
+    page = client.get(f"/datasets/{upload_id}").text
+    assert "<h2>Label issues</h2>" in page
+    assert "<td>setosa</td><td>virginica</td><td class=\"num\">0.93</td>" in page

@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from trainforge.errors import TrainforgeError
 from trainforge.labeling import active
 from trainforge.labeling.consensus import consensus
+from trainforge.labeling.review_items import item_of
 from trainforge.labeling.sources import items_frame
 from trainforge.store import labeling as store
 from trainforge.store.engine import create_store_engine
@@ -114,7 +115,9 @@ class _Refitter:
 
     def _items_of(self, project: ProjectRecord) -> pd.DataFrame:
         if project["id"] not in self.items:
-            self.items[project["id"]] = items_frame(store.all_items(self.ws, project["id"]))
+            # a review's suggested label is what the annotator judges, never a feature
+            self.items[project["id"]] = items_frame(
+                [(p, item_of(payload)) for p, payload in store.all_items(self.ws, project["id"])])
         return self.items[project["id"]]
 
 

@@ -78,6 +78,22 @@ def create_project(ws: StoreHandle, project: NewProject,
     return ProjectRecord(**project, id=project_id, created_at=created_at)
 
 
+def add_items(ws: StoreHandle, project: ProjectRecord,
+              payloads: Sequence[dict[str, JSONValue]]) -> int:
+    """Append one item per payload to ``project``, after its last, in one transaction;
+    returns the position of the first one added."""
+    with ws.engine.begin() as connection:
+        first = int(connection.execute(
+            sa.select(sa.func.coalesce(sa.func.max(labeling_items.c.position) + 1, 0))
+            .where(labeling_items.c.project_id == project["id"])).scalar_one())
+        for start in range(0, len(payloads), _ITEMS_PER_INSERT):
+            connection.execute(sa.insert(labeling_items), [
+                {"project_id": project["id"], "position": first + start + offset,
+                 "payload": payload}
+                for offset, payload in enumerate(payloads[start:start + _ITEMS_PER_INSERT])])
+    return first
+
+
 def get_project(ws: StoreHandle, name: str) -> ProjectRecord:
     with ws.engine.connect() as connection:
         row = connection.execute(sa.select(labeling_projects)

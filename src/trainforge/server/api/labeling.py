@@ -24,6 +24,7 @@ from trainforge.labeling.image_files import image_file
 from trainforge.labeling.imported import MAX_NOTE_CHARS
 from trainforge.labeling.queue import WHY
 from trainforge.labeling.quick_models import QuickModels
+from trainforge.labeling.review_items import hint_of, item_of
 from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.datasets import table_limits
 from trainforge.server.api.statuses import MAX_POSITION, SIGNED_IN, documented
@@ -96,7 +97,8 @@ def item_view(request: Request, project: store.ProjectRecord, item: int, *,
         shown["highlights"] = ([] if fitted is None else [
             list(span) for span in fitted.highlights(payload["text"])])
     else:
-        shown["values"] = payload
+        shown["values"] = item_of(payload)
+    shown["review"] = hint_of(payload)  # a flagged row's given and suggested label
     shown["labels"] = [{"annotator": r["annotator"], "label": r["label"], "final": r["final"],
                         "note": r["note"]}
                        for r in jobs.item_labels(workspace, project, item)]

@@ -23,6 +23,7 @@ from trainforge.jobs import labeling as jobs
 from trainforge.labeling.classes import MAX_CLASS_CHARS
 from trainforge.labeling.imported import MAX_NOTE_CHARS
 from trainforge.labeling.queue import WHY
+from trainforge.labeling.review_items import hint_of, item_of
 from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.labeling import export_answer, image_answer, quick_models
 from trainforge.server.ui.actions import _act, _error, _go
@@ -127,10 +128,11 @@ def _next_context(request: Request, name: str, annotator: str, *,
     context: dict[str, Any] = {"project": project, "item": item, "why": WHY.get(why or ""),
                                "keys": KEYS, "n_items": n_items, "n_labelled": n_labelled,
                                "max_note": MAX_NOTE_CHARS,
-                               "quick_model_down": quick_models(request).down}
+                               "quick_model_down": quick_models(request).down,
+                               "review": None}
     if item is not None:
         payload = store.item_payload(workspace, project, item)
-        context["payload"] = payload
+        context["payload"], context["review"] = item_of(payload), hint_of(payload)
         if project["modality"] == "text":
             context["pieces"] = _highlighted(request, project, payload["text"])
     return context
