@@ -72,3 +72,23 @@ def test_the_refit_process_is_started_again_by_labels_after_it_died(workspace, t
         models.stop()
     assert (again.n_labels, models.down, models.pid) == (3, False, None)
     assert first != os.getpid()
+
+
+@pytest.mark.slow  # a refit process starts (~5 s on a busy 2-core box)
+def test_a_refit_process_that_stops_reading_never_blocks_a_label(workspace, tmp_path):
+    labelled(workspace, tmp_path)
+    models = QuickModels(workspace)
+    models.start()
+    project = jobs.label_item(workspace, "sms", 2, annotator="ann", label="spam",
+                              changed=models.labels_changed)
+    wait_for(lambda: models.latest(1), timeout_s=60, what="the first fit")
+    os.kill(models.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        for _ in range(50_000):  # ~900 kB: more than a pipe holds
+            models.labels_changed(project)
+        took_s = time.monotonic() - started
+    finally:
+        os.kill(models.pid, signal.SIGCONT)
+        models.stop()
+    assert took_s < 5.0

@@ -13,6 +13,7 @@ passed.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -65,6 +66,7 @@ class QuickModels:
         self._enabled = False
         self._process: subprocess.Popen[bytes] | None = None
         self._died_at: float | None = None
+        self._stalled = False  # its input was full at the last label (said once)
 
     def start(self) -> None:
         """Refit from now on: the process starts with the first labels."""
@@ -92,8 +94,14 @@ class QuickModels:
             if process is None or process.stdin is None:
                 return
             try:
-                process.stdin.write(line)
-                process.stdin.flush()
+                # one write of under PIPE_BUF bytes: all of it or none, never a blocked request
+                os.write(process.stdin.fileno(), line)
+                self._stalled = False
+            except BlockingIOError:  # its input is full (it hangs): a later label asks again
+                if not self._stalled:
+                    log.warning("the quick models' refit process is not reading; %s is "
+                                "refitted with a later label", project["name"])
+                self._stalled = True
             except OSError:  # it died: its reader thread notices and says so
                 log.warning("the quick models' refit process is gone; not refitting %s",
                             project["name"])
@@ -141,6 +149,7 @@ class QuickModels:
         # on its input, not its command line or environment: others may read those
         process.stdin.write(orjson.dumps({"database_url": url}) + b"\n")
         process.stdin.flush()
+        os.set_blocking(process.stdin.fileno(), False)  # see labels_changed
         threading.Thread(target=self._read_answers, args=(process,), name="quick-models",
                          daemon=True).start()
         return process
