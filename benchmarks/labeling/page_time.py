@@ -101,7 +101,8 @@ def main() -> None:
             client.get("/api/v1/labeling/projects/bench/next",
                        headers={"Authorization": f"Bearer {token}"})
             rest.append(time.perf_counter() - start)
-            if n % 20 == 19:  # wait for this label's refit: the time until the queue reorders
+            # wait for this label's refit: the time until the queue reorders (paused: once)
+            if n % 20 == 19 and not (args.refit == "paused" and reorders):
                 labelled = count_labels(workspace, 1)
                 while not (models.fits > fits and models.latest(1) is not None
                            and models.latest(1).n_labels >= labelled):
