@@ -170,3 +170,10 @@ def test_a_csv_export_of_labels_runs_no_formula_and_imports_back_as_given(worksp
                        imported_by="owner")
     assert jobs.item_labels(workspace, jobs.store.get_project(workspace, "sms"), 0)[0][
         "note"] == "@SUM(1)"
+
+
+def test_the_quick_models_order_is_followed_past_its_first_few_items(workspace, tmp_path):
+    text_project(workspace, tmp_path)
+    gone = list(range(100, 130))  # positions the project does not have: never open
+    _, found = jobs.next_for(workspace, "sms", annotator="ann", ranked=[*gone, 5])
+    assert (found.position, found.why) == (5, "active")
