@@ -72,7 +72,8 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
     ``pii`` says what to do with columns holding personal data: "warn", "drop", "hash" or
     "mask" them before training. ``label_issues`` says what to do with rows whose label looks
     wrong (classification): "keep" them (listed in the report), "drop" them from the final
-    fit, or "review" them (written to ``label-issues.csv`` in the package, to correct).
+    fit, or "review" them (sent to the labeling project ``<model>-label-issues`` to relabel,
+    and written to ``label-issues.csv`` in the package).
 
     Example:
         >>> model = tf.train("examples/credit_g.csv", target="class", time_budget=20)

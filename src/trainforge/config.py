@@ -108,7 +108,8 @@ class TrainConfig(BaseModel):
     label_issues: LabelIssuesAction = Field(
         default="keep", description="rows whose label looks wrong (classification): keep them "
                                     "(listed in the report), drop them from the final fit, or "
-                                    "review them (label-issues.csv, to correct)")
+                                    "review them (sent to the labeling project "
+                                    "<model>-label-issues, and label-issues.csv)")
 
 
 class PredictConfig(BaseModel, frozen=True, extra="forbid"):

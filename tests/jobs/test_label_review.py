@@ -12,7 +12,7 @@ from trainforge.data.dataset import ColumnKind
 from trainforge.data.task import Task, TaskKind
 from trainforge.evaluation.label_issues import LabelIssue, LabelIssues
 from trainforge.jobs.label_issues import RunLabelIssues
-from trainforge.jobs.label_review import send_for_review
+from trainforge.jobs.label_review import project_name, send_for_review
 from trainforge.labeling.review_items import hint_of, item_of
 from trainforge.store import labeling as store
 from trainforge.workspace import Workspace
@@ -67,3 +67,11 @@ def test_the_review_file_opens_in_a_spreadsheet_without_running_a_formula(tmp_pa
     written = found.write_files(tmp_path)["label-issues.csv"]
     rows = pd.read_csv(written, keep_default_na=False)
     assert rows["text"].tolist() == ["'=HYPERLINK(\"http://x\")", "win cash now"]
+
+
+@pytest.mark.parametrize(("model", "project"), [
+    ("credit", "credit-label-issues"), ("my model/v2", "my-model-v2-label-issues"),
+    ("x" * 150, "x" * 87 + "-label-issues")])
+def test_the_project_is_named_after_the_model_in_the_letters_a_project_name_allows(
+        model: str, project: str):
+    assert project_name(model) == project

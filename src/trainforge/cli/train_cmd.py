@@ -101,7 +101,8 @@ def train(
     label_issues: Annotated[str | None, typer.Option(
         "--label-issues", help="rows whose label looks wrong (classification): keep them, "
                                "listed in the report; drop them from the final fit; or review "
-                               "them in label-issues.csv (default: keep)")] = None,
+                               "them in the labeling project <model>-label-issues "
+                               "(default: keep)")] = None,
     resume: Annotated[str | None, typer.Option(
         "--resume", help="continue an interrupted run (its id, from `trainforge runs list`) "
                          "from its checkpoints")] = None,

@@ -15,6 +15,7 @@ says why (it never fails a trained model over it).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -49,8 +50,10 @@ class Sent:
 
 
 def project_name(model: str) -> str:
-    """``<model>-label-issues``, the model's name cut so that the whole fits a project name."""
-    return model[:MAX_NAME_CHARS - len(PROJECT_SUFFIX)] + PROJECT_SUFFIX
+    """``<model>-label-issues``: the model's name, in the letters a project name allows (other
+    characters become '-') and cut so that the whole fits one."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", model).lstrip("-_.") or "model"
+    return stem[:MAX_NAME_CHARS - len(PROJECT_SUFFIX)] + PROJECT_SUFFIX
 
 
 def _shape(schema: Schema, features: Sequence[str]) -> tuple[str, str | None]:
