@@ -172,7 +172,7 @@ def test_a_csv_export_of_labels_runs_no_formula_and_imports_back_as_given(worksp
         "note"] == "@SUM(1)"
 
 
-def test_the_quick_models_order_is_followed_past_its_first_few_items(workspace, tmp_path):
+def test_the_quick_models_order_is_followed_past_its_first_twenty_items(workspace, tmp_path):
     text_project(workspace, tmp_path)
     gone = list(range(100, 130))  # positions the project does not have: never open
     _, found = jobs.next_for(workspace, "sms", annotator="ann", ranked=[*gone, 5])

@@ -28,7 +28,7 @@ from trainforge.store.tables import (
 )
 
 _ITEMS_PER_INSERT = 5_000  # keeps each statement's bound parameters well under SQLite's cap
-_CANDIDATES_PER_QUERY = 20  # of the quick model's order, checked open at once (first_open)
+_FIRST_CANDIDATES = 20  # of the quick model's order, checked open first (first_open)
 _current = labeling_labels.c.replaced_at.is_(None)
 
 
@@ -306,10 +306,9 @@ def first_open(ws: StoreHandle, project: ProjectRecord, *, annotator: str,
             position = found.scalar()
             return None if position is None else int(position)
         candidates = list(among)
-        # a few at a time, best first: the first few are nearly always open, and each
+        # the first few, then the rest: the first few are nearly always open, and each
         # candidate costs its own subqueries
-        for start in range(0, len(candidates), _CANDIDATES_PER_QUERY):
-            chunk = candidates[start:start + _CANDIDATES_PER_QUERY]
+        for chunk in (candidates[:_FIRST_CANDIDATES], candidates[_FIRST_CANDIDATES:]):
             still_open = {int(p) for p in connection.execute(
                 query.where(labeling_items.c.position.in_(chunk))).scalars()}
             best = next((p for p in chunk if p in still_open), None)
