@@ -22,7 +22,7 @@ from trainforge.errors import LabelingError, TrainforgeError
 from trainforge.jobs import labeling as jobs
 from trainforge.labeling.classes import MAX_CLASS_CHARS
 from trainforge.labeling.imported import MAX_NOTE_CHARS
-from trainforge.labeling.queue import WHY
+from trainforge.labeling.queue import WHY, next_item
 from trainforge.labeling.review_items import hint_of, item_of
 from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.labeling import export_answer, image_answer, quick_models
@@ -121,8 +121,9 @@ def _next_context(request: Request, name: str, annotator: str, *,
     why = None
     if item is None:
         fitted = quick_models(request).latest(project["id"])
-        _, found = jobs.next_for(workspace, name, annotator=annotator,
-                                 ranked=None if fitted is None else fitted.ranked)
+        # the project is read once per answer: each read costs ~1 ms of statement building
+        found = next_item(workspace, project, annotator=annotator,
+                          ranked=None if fitted is None else fitted.ranked)
         item, why = (None, None) if found is None else (found.position, found.why)
     n_items, n_labelled = store.progress(workspace, project["id"])
     context: dict[str, Any] = {"project": project, "item": item, "why": WHY.get(why or ""),
