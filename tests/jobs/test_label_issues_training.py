@@ -153,6 +153,7 @@ def test_the_manifest_names_the_review_project(reviewed: TrainedModel):
         "noisy-review-label-issues", len(flagged_rows(reviewed)))
 
 
+@pytest.mark.slow  # a second training run
 def test_the_review_projects_labels_export_to_a_dataset_that_trains(reviewed, workspace,
                                                                     tmp_path: Path):
     name = "noisy-review-label-issues"

@@ -108,6 +108,7 @@ def test_the_image_route_serves_the_projects_own_image(client, workspace, tokens
     assert answer.content == (folder / "b.png").read_bytes()
 
 
+@pytest.mark.slow  # the refit process starts (~5 s of imports on a busy 2-core box)
 def test_a_new_label_reorders_the_queue_in_the_background(workspace, annotator, sms):
     with TestClient(create_server_app(workspace, ServerConfig())) as client:
         for item, label in ((0, "spam"), (1, "ham")):
@@ -119,6 +120,7 @@ def test_a_new_label_reorders_the_queue_in_the_background(workspace, annotator, 
     assert (shown["item"], shown["why"]) == (fitted.ranked[0], "the quick model is least sure")
 
 
+@pytest.mark.slow  # the refit process starts (~5 s of imports on a busy 2-core box)
 def test_a_killed_refit_process_leaves_the_page_in_the_source_order_saying_so(
         workspace, annotator, sms):
     access.create_user(workspace, username="ann", password="a long password",
