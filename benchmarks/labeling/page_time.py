@@ -2,31 +2,43 @@
 until the queue reorders after a new label.
 
     python benchmarks/labeling/page_time.py [--items 100000] [--labels 200]
+                                            [--refit on|paused] [--profile 100]
 
 A text project is made from examples/sms_spam.csv's messages, repeated (each copy numbered)
 up to ``--items``; an annotator then labels ``--labels`` items through the app in this
 process (FastAPI's TestClient: no network, the app's own time plus the ASGI call), each
 label answered by the labeling page's next-item fragment, the way the browser labels. The
-quick models' thread runs as in the server. Printed: p50/p95 of the page's answer, before
+quick models refit as in the server. Printed: p50/p95 of the page's answer, before
 and after the quick model orders the queue, of the REST next-item call, and the seconds
 from a new label to the queue reordered on it (a refit finished with that label).
+
+``--refit paused``: the refit process is stopped (SIGSTOP) once its first order has
+arrived, so the page keeps that order and its highlights but nothing refits beside it: what
+the page itself costs. ``--profile N``: then N more labels and next-item pages are run
+in this thread under cProfile (without the ASGI call), and the costliest functions printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import os
+import pstats
+import signal
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 from fastapi.testclient import TestClient
 
 from trainforge.config import ServerConfig
-from trainforge.jobs.labeling import create_project
+from trainforge.jobs.labeling import create_project, label_item
 from trainforge.server.app import create_server_app
 from trainforge.server.auth import SESSION_COOKIE
+from trainforge.server.ui.labeling import _fragment
 from trainforge.store import access
 from trainforge.store.labeling import count_labels
 from trainforge.workspace import Workspace
@@ -56,6 +68,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--labels", type=int, default=200)
+    parser.add_argument("--refit", choices=("on", "paused"), default="on")
+    parser.add_argument("--profile", type=int, default=0)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="labeling-bench-"))
     workspace = Workspace(folder / "home")
@@ -87,17 +101,41 @@ def main() -> None:
             client.get("/api/v1/labeling/projects/bench/next",
                        headers={"Authorization": f"Bearer {token}"})
             rest.append(time.perf_counter() - start)
-            if n % 20 == 19:  # wait for this label's refit: the time until the queue reorders
+            # wait for this label's refit: the time until the queue reorders (paused: once)
+            if n % 20 == 19 and not (args.refit == "paused" and reorders):
                 labelled = count_labels(workspace, 1)
                 while not (models.fits > fits and models.latest(1) is not None
                            and models.latest(1).n_labels >= labelled):
                     time.sleep(0.005)
                 reorders.append(time.perf_counter() - start - rest[-1])
+                if args.refit == "paused" and models.pid is not None:
+                    os.kill(models.pid, signal.SIGSTOP)
+        if args.profile:
+            _profile(client.app, truth, item, n_labels=args.profile)
+        if args.refit == "paused" and models.pid is not None:
+            os.kill(models.pid, signal.SIGCONT)  # so that it can stop with the app
     print(f"label + next item page, source order:        {_percentiles(before)}")
     print(f"label + next item page, quick model's order: {_percentiles(after)}")
     print(f"REST next item:                              {_percentiles(rest)}")
     print(f"new label -> queue reordered: median {statistics.median(reorders):.2f} s, "
           f"max {max(reorders):.2f} s (n={len(reorders)})")
+
+
+def _profile(app: object, truth: list[str], item: int, *, n_labels: int) -> None:
+    """Label ``n_labels`` items and make each next-item fragment, in this thread, under
+    cProfile: what the page's own Python work is spent on."""
+    request = SimpleNamespace(app=app)
+    models = app.state.quick_models  # type: ignore[attr-defined]
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(n_labels):
+        label_item(app.state.workspace, "bench", item, annotator="ann",  # type: ignore[attr-defined]
+                   label=truth[item], changed=models.labels_changed)
+        html = _fragment(request, "ann", "bench").body.decode()  # type: ignore[arg-type]
+        item = int(html.split('data-item="')[1].split('"')[0])
+    profiler.disable()
+    print(f"\nprofile of {n_labels} labels + next-item fragments (cumulative time):")
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(22)
 
 
 if __name__ == "__main__":

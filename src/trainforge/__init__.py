@@ -76,7 +76,8 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
     ``pii`` says what to do with columns holding personal data: "warn", "drop", "hash" or
     "mask" them before training. ``label_issues`` says what to do with rows whose label looks
     wrong (classification): "keep" them (listed in the report), "drop" them from the final
-    fit, or "review" them (written to ``label-issues.csv`` in the package, to correct).
+    fit, or "review" them (sent to the labeling project ``<model>-label-issues`` to relabel,
+    and written to ``label-issues.csv`` in the package).
     ``rules`` says what the training rules do when one fires while a network trains: "warn"
     (the finding goes to the observers and the run's metrics), "stop" the run, or "off".
     ``sensitive_features`` (``["sex"]``) assesses the model per group on the test split

@@ -125,7 +125,8 @@ class TrainConfig(BaseModel):
     label_issues: LabelIssuesAction = Field(
         default="keep", description="rows whose label looks wrong (classification): keep them "
                                     "(listed in the report), drop them from the final fit, or "
-                                    "review them (label-issues.csv, to correct)")
+                                    "review them (sent to the labeling project "
+                                    "<model>-label-issues, and label-issues.csv)")
     # warn by default: a rule can misjudge an unusual but healthy run, and stopping would cost
     # the whole budget spent so far; the warning alone says what to try
     rules: RulesAction = Field(

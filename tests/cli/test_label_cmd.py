@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pytest
 from tests._paths import EXAMPLES
 
 
@@ -34,3 +36,18 @@ def test_labels_imported_from_csv_export_as_a_table_train_takes(cli, home: Path,
     done = cli("label", "export", "sms", "--out", str(out), home=home)
     assert "trainforge train" in done.stdout and "--target label" in done.stdout
     assert pd.read_csv(out)["label"].tolist() == ["ham", "spam"]
+
+
+@pytest.mark.slow  # a training run in a subprocess
+def test_train_with_label_issues_review_says_which_labeling_project_holds_them(cli, home: Path,
+                                                                               tmp_path):
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.normal(size=300), rng.normal(size=300)
+    label = np.where(x1 + 0.5 * x2 > 0, "yes", "no")
+    label[:15] = np.where(label[:15] == "yes", "no", "yes")  # 5 % flipped
+    table = tmp_path / "noisy.csv"
+    pd.DataFrame({"x1": x1, "x2": x2, "label": label}).to_csv(table, index=False)
+    done = cli("train", str(table), "--target", "label", "--trials", "1", "--algorithm",
+               "linear", "--label-issues", "review", "--name", "noisy", home=home)
+    assert done.returncode == 0, done.stderr
+    assert "sent to labeling project noisy-label-issues" in " ".join(done.stdout.split())

@@ -1,6 +1,7 @@
 """`train(..., label_issues=)`: rows whose label looks wrong are found from the search's
 out-of-fold predictions, listed in the manifest, the report and the package, and dropped
-(the test split untouched) or written out for review; refused for regression."""
+(the test split untouched) or sent to a labeling project for review; listed in the profile;
+refused for regression."""
 
 from __future__ import annotations
 
@@ -14,8 +15,13 @@ import pytest
 import trainforge as tf
 from trainforge.data.task import Task, TaskKind
 from trainforge.errors import LabelIssuesNotApplicable
+from trainforge.jobs import labeling as labeling_jobs
 from trainforge.jobs.label_issues import check_applicable
+from trainforge.labeling.review_items import hint_of, item_of
 from trainforge.model import TrainedModel
+from trainforge.store import labeling as labeling_store
+from trainforge.store.datasets import get_dataset
+from trainforge.store.runs import get_run
 from trainforge.workspace import Workspace
 
 N_ROWS = 400
@@ -124,9 +130,58 @@ def test_review_writes_the_flagged_rows_with_a_column_for_the_corrected_label(re
     assert set(rows["row"]) == flagged_rows(reviewed) and (rows["corrected_label"] == "").all()
 
 
-def test_the_review_report_says_how_to_send_them_for_labeling(reviewed: TrainedModel):
+def test_the_review_report_says_which_labeling_project_holds_them(reviewed: TrainedModel):
     page = (reviewed.loaded.path / "report.html").read_text(encoding="utf-8")
-    assert "trainforge label create NAME label-issues.csv --classes no,yes" in page
+    assert "the labeling project <strong>noisy-review-label-issues</strong>" in page
+    assert "trainforge label export noisy-review-label-issues" in page
+
+
+def test_review_sends_the_flagged_rows_to_the_models_labeling_project(reviewed, workspace):
+    project = labeling_store.get_project(workspace, "noisy-review-label-issues")
+    items = labeling_store.all_items(workspace, project["id"])
+    hints = [hint_of(payload) for _, payload in items]
+    assert (project["classes"], project["target"], project["modality"]) == (
+        ["no", "yes"], "label", "table")
+    assert {h["row"] for h in hints} == flagged_rows(reviewed)
+    assert all(h["given"] != h["likely"] and h["run"] == reviewed.run_id for h in hints)
+    assert set(item_of(items[0][1])) == {"x1", "x2"}
+
+
+def test_the_manifest_names_the_review_project(reviewed: TrainedModel):
+    entry = reviewed.loaded.manifest["lineage"]["label_issues"]
+    assert (entry["review_project"], entry["n_sent"]) == (
+        "noisy-review-label-issues", len(flagged_rows(reviewed)))
+
+
+@pytest.mark.slow  # a second training run
+def test_the_review_projects_labels_export_to_a_dataset_that_trains(reviewed, workspace,
+                                                                    tmp_path: Path):
+    name = "noisy-review-label-issues"
+    project = labeling_store.get_project(workspace, name)
+    for position, payload in labeling_store.all_items(workspace, project["id"]):
+        labeling_jobs.label_item(workspace, name, position, annotator="ann",
+                                 label=hint_of(payload)["likely"])
+    exported = labeling_jobs.export_labels(workspace, name, out=tmp_path / "fixed.csv")
+    table = pd.read_csv(exported.path)
+    model = tf.train(exported.path, target="label", trials=1, algorithm="linear",
+                     workspace=workspace, name="fixed")
+    assert list(table.columns) == ["x1", "x2", "label"]
+    assert len(table) == len(flagged_rows(reviewed)) and model.task.target == "label"
+
+
+def test_the_profile_lists_the_label_issues_with_given_and_likely_labels(kept: TrainedModel):
+    profile = json.loads((kept.loaded.path / "profile.json").read_text(encoding="utf-8"))
+    section = profile["label_issues"]
+    assert (section["count"], section["action"]) == (len(flagged_rows(kept)), "keep")
+    assert "confident learning" in section["method"]
+    assert set(section["top"][0]) == {"row", "given", "likely", "confidence",
+                                      "given_probability"}
+
+
+def test_the_datasets_recorded_profile_holds_the_label_issues(kept: TrainedModel, workspace):
+    dataset_id = get_run(workspace, kept.run_id)["dataset_id"]
+    section = get_dataset(workspace, dataset_id)["profile"]["label_issues"]
+    assert section["count"] == len(flagged_rows(kept)) and section["top"]
 
 
 def test_drop_is_refused_for_regression_naming_the_task_kind(tmp_path: Path, workspace):

@@ -158,3 +158,22 @@ def test_a_csv_import_is_checked_whole_before_any_label_is_written(workspace, tm
     with pytest.raises(LabelOutsideClasses, match="label 2 is not one of"):
         jobs.import_labels(workspace, "sms", raw, source="labels.csv", imported_by="me")
     assert jobs.project_status(workspace, "sms").n_labelled == 0
+
+
+def test_a_csv_export_of_labels_runs_no_formula_and_imports_back_as_given(workspace, tmp_path):
+    text_project(workspace, tmp_path, texts=["=cmd|' /C calc'!A0", "see you"])
+    jobs.label_item(workspace, "sms", 0, annotator="ann", label="spam", note="@SUM(1)")
+    out = jobs.export_labels(workspace, "sms", out=tmp_path / "labels.csv", format="csv").path
+    rows = pd.read_csv(out, keep_default_na=False)
+    assert (rows["text"][0], rows["note"][0]) == ("'=cmd|' /C calc'!A0", "'@SUM(1)")
+    jobs.import_labels(workspace, "sms", out.read_bytes(), source="labels.csv",
+                       imported_by="owner")
+    assert jobs.item_labels(workspace, jobs.store.get_project(workspace, "sms"), 0)[0][
+        "note"] == "@SUM(1)"
+
+
+def test_the_quick_models_order_is_followed_past_its_first_twenty_items(workspace, tmp_path):
+    text_project(workspace, tmp_path)
+    gone = list(range(100, 130))  # positions the project does not have: never open
+    _, found = jobs.next_for(workspace, "sms", annotator="ann", ranked=[*gone, 5])
+    assert (found.position, found.why) == (5, "active")

@@ -1,10 +1,13 @@
 """The labeling routes: who may do what, the next item, images served only from the project,
-and the quick model refitted off the request."""
+and the quick model refitted off the request, in a process whose death labeling survives."""
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -14,9 +17,17 @@ from tests.server._jobs import upload, wait_for
 from tests.server.conftest import bearer
 
 from trainforge.config import ServerConfig
+from trainforge.data.dataset import ColumnKind
+from trainforge.data.read import read_table
+from trainforge.data.task import Task, TaskKind
+from trainforge.evaluation.label_issues import LabelIssue, LabelIssues
 from trainforge.jobs import labeling as jobs
+from trainforge.jobs.label_review import send_for_review
 from trainforge.server.app import create_server_app
+from trainforge.server.auth import SESSION_COOKIE
 from trainforge.store import access
+from trainforge.store.datasets import add_to_profile, record_dataset
+from trainforge.store.uploads import set_dataset
 from trainforge.workspace import Workspace
 
 API = "/api/v1/labeling/projects"
@@ -97,12 +108,65 @@ def test_the_image_route_serves_the_projects_own_image(client, workspace, tokens
     assert answer.content == (folder / "b.png").read_bytes()
 
 
+@pytest.mark.slow  # the refit process starts (~5 s of imports on a busy 2-core box)
 def test_a_new_label_reorders_the_queue_in_the_background(workspace, annotator, sms):
     with TestClient(create_server_app(workspace, ServerConfig())) as client:
         for item, label in ((0, "spam"), (1, "ham")):
             client.post(f"{API}/{sms}/items/{item}/label", headers=annotator,
                         json={"label": label})
         models = client.app.state.quick_models
-        fitted = wait_for(lambda: models.latest(1), timeout_s=20, what="the quick model")
+        fitted = wait_for(lambda: models.latest(1), timeout_s=60, what="the quick model")
         shown = client.get(f"{API}/{sms}/next", headers=annotator).json()
     assert (shown["item"], shown["why"]) == (fitted.ranked[0], "the quick model is least sure")
+
+
+@pytest.mark.slow  # the refit process starts (~5 s of imports on a busy 2-core box)
+def test_a_killed_refit_process_leaves_the_page_in_the_source_order_saying_so(
+        workspace, annotator, sms):
+    access.create_user(workspace, username="ann", password="a long password",
+                       role="annotator")
+    secret, _ = access.create_session(workspace, "ann")
+    with TestClient(create_server_app(workspace, ServerConfig())) as client:
+        for item, label in ((0, "spam"), (1, "ham")):
+            client.post(f"{API}/{sms}/items/{item}/label", headers=annotator,
+                        json={"label": label})
+        models = client.app.state.quick_models
+        wait_for(lambda: models.latest(1), timeout_s=60, what="the quick model")
+        os.kill(models.pid, signal.SIGKILL)
+        wait_for(lambda: models.down, timeout_s=10, what="the refit process's death noticed")
+        client.cookies.set(SESSION_COOKIE, secret)
+        page = client.get(f"/labeling/{sms}/label")
+    assert (page.status_code, 'data-item="2"' in page.text) == (200, True)
+    assert "next in the source&#39;s order" in page.text
+    assert 'id="quick-model-down"' in page.text
+
+
+def test_a_reviewed_row_is_shown_with_its_given_label_and_the_suggested_one(client, workspace,
+                                                                           tmp_path):
+    frame = pd.DataFrame({"text": ["win cash now"], "label": ["ham"]}, index=[3])
+    issues = LabelIssues(n_checked=20, issues=(LabelIssue(
+        row=3, given="ham", likely="spam", given_probability=0.1, likely_probability=0.9),))
+    send_for_review(workspace, frame, issues, model="sms", run_id="r1",
+                    task=Task("label", TaskKind.BINARY, "f1", classes=("ham", "spam")),
+                    schema={"text": ColumnKind.TEXT}, features=["text"])
+    access.create_user(workspace, username="ann", password="a long password",
+                       role="annotator")
+    client.cookies.set(SESSION_COOKIE, access.create_session(workspace, "ann")[0])
+    page = client.get("/labeling/sms-label-issues/label").text
+    assert "labelled <strong>ham</strong>; the model suggests <strong>spam</strong>" in page
+    assert 'value="spam" class="suggested"' in page
+
+
+def test_the_dataset_page_lists_the_label_issues_a_run_found(client, workspace, tmp_path):
+    upload_id = upload(workspace, EXAMPLES / "wine.csv")
+    dataset_id = record_dataset(workspace, read_table(EXAMPLES / "wine.csv"))
+    set_dataset(workspace, upload_id, dataset_id)
+    add_to_profile(workspace, dataset_id, "label_issues", {
+        "count": 1, "n_checked": 120, "method": "confident learning", "action": "keep",
+        "run_id": "r1", "top": [{"row": 17, "given": "setosa", "likely": "virginica",
+                                 "confidence": 0.93, "given_probability": 0.02}]})
+    access.create_user(workspace, username="val", password="a long password", role="viewer")
+    client.cookies.set(SESSION_COOKIE, access.create_session(workspace, "val")[0])
+    page = client.get(f"/datasets/{upload_id}").text
+    assert "<h2>Label issues</h2>" in page
+    assert "<td>setosa</td><td>virginica</td><td class=\"num\">0.93</td>" in page

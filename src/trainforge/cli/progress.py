@@ -124,6 +124,10 @@ class TrainingDisplay:
         done = {"keep": "kept: the model learned from them as given",
                 "drop": f"dropped {info['n_dropped']:,} before fitting the evaluated model",
                 "review": "kept; written to label-issues.csv in the package, to correct"}
+        if info.get("review_project"):
+            done["review"] = (f"kept; {info.get('n_sent', 0):,} sent to labeling project "
+                              f"{info['review_project']}: label them there, then "
+                              f"`trainforge label export {info['review_project']}`")
         if not info["n_flagged"]:
             self.console.print(f"[bold]Label issues:[/] none found in {info['n_checked']:,} "
                                "training rows")

@@ -103,7 +103,8 @@ def train(
     label_issues: Annotated[str | None, typer.Option(
         "--label-issues", help="rows whose label looks wrong (classification): keep them, "
                                "listed in the report; drop them from the final fit; or review "
-                               "them in label-issues.csv (default: keep)")] = None,
+                               "them in the labeling project <model>-label-issues "
+                               "(default: keep)")] = None,
     rules: Annotated[str | None, typer.Option(
         "--rules", help="training rules while a network trains (loss NaN or not falling, "
                         "exploding or vanishing gradients, dead ReLUs, learning rate too high "

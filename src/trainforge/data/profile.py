@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,8 +110,14 @@ class Profile:
             "warnings": self.warnings, "columns": [c.to_dict() for c in self.columns]}
         return {key: _json_safe(value) for key, value in raw.items()}
 
-    def save_json(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n",
+    def save_json(self, path: str | Path, *,
+                  label_issues: Mapping[str, Any] | None = None) -> None:
+        """Write the profile as JSON; ``label_issues``: the rows a training run found
+        likely mislabelled (``jobs.label_issues``), a section of their own."""
+        raw = self.to_dict()
+        if label_issues is not None:
+            raw["label_issues"] = _json_safe(dict(label_issues))
+        Path(path).write_text(json.dumps(raw, indent=2, ensure_ascii=False) + "\n",
                               encoding="utf-8")
 
     def table(self) -> Table:

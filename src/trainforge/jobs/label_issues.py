@@ -7,8 +7,13 @@ search's out-of-fold predictions say is likely wrong (``evaluation.label_issues`
 - ``drop``: they are removed from the training rows, and the chosen blend is fitted again
   without them; that model is the one evaluated on the test split, and the one refitted on
   every kept row. The test split is never checked nor touched: it is scored as given.
-- ``review``: as ``keep``, and the flagged rows are written to ``label-issues.csv`` with an
-  empty ``corrected_label`` column, for a person or a labeling project to fill in.
+- ``review``: as ``keep``, and the flagged rows are sent to the labeling project
+  ``<model>-label-issues`` (``jobs.label_review``), each shown with its given and likely
+  label, and written to ``label-issues.csv`` with an empty ``corrected_label`` column.
+
+Whatever the action, the run's profile (the package's ``profile.json``, and the dataset's
+recorded profile the web UI shows) gets a ``label_issues`` section: how many, how found, and
+the likeliest rows.
 
 Only classification has labels to be wrong: ``drop`` and ``review`` are refused for any other
 task before anything is trained.
@@ -31,13 +36,19 @@ from trainforge.data.task import Task
 from trainforge.errors import LabelIssuesNotApplicable
 from trainforge.evaluation.evaluate import evaluate
 from trainforge.evaluation.label_issues import LabelIssues, find_label_issues, review_table
+from trainforge.jobs.label_review import Sent, send_for_review
 from trainforge.json_value import JSONValue
+from trainforge.labeling.spreadsheet_safe import safe_cells
+from trainforge.store.datasets import add_to_profile
+from trainforge.store.runs import get_run
 from trainforge.training.automl import SearchResult
 from trainforge.training.refit import refit_on_all
+from trainforge.workspace import Workspace
 
 ISSUES_FILE = "label-issues.json"  # every flagged row, in every package that checked labels
 REVIEW_FILE = "label-issues.csv"  # --label-issues review: the rows to correct
 TOP_IN_REPORT = 20  # the report lists the likeliest; the files hold them all
+TOP_IN_PROFILE = 20  # as many in the profile: the rest are in the package's files
 TRAIN_SCORE_ROWS = 5_000  # the refitted model's training score reads a sample (a diagnosis)
 
 
@@ -98,42 +109,78 @@ class RunLabelIssues:
     n_dropped: int = 0
     note: str = ""  # why an action could not be done
     review_rows: pd.DataFrame | None = None  # review: the flagged rows as the model saw them
+    flagged: pd.DataFrame | None = None  # review: the flagged rows as labelled, by row number
+    sent: Sent | None = None  # review: the labeling project they went to
 
     @classmethod
     def of(cls, issues: LabelIssues, *, action: str, frame: pd.DataFrame) -> RunLabelIssues:
         """``frame``: the labelled rows (indexed by row number) the review file copies."""
-        rows = review_table(frame, issues) if action == "review" else None
-        return cls(issues=issues, action=action, review_rows=rows)
+        if action != "review":
+            return cls(issues=issues, action=action)
+        return cls(issues=issues, action=action, review_rows=review_table(frame, issues),
+                   flagged=frame.loc[issues.rows])
 
     @property
     def files(self) -> list[str]:
         return [ISSUES_FILE] + ([REVIEW_FILE] if self.review_rows is not None else [])
 
     def lineage(self) -> dict[str, JSONValue]:
-        """What the manifest records: how many rows were checked and flagged, how, and what
-        was done with them."""
+        """What the manifest records: how many rows were checked and flagged, how, what was
+        done with them, and for review the labeling project they went to."""
         entry: dict[str, JSONValue] = {**self.issues.summary(), "action": self.action,
                                        "n_dropped": self.n_dropped,
                                        "files": list[JSONValue](self.files)}
-        if self.note:
-            entry["note"] = self.note
+        if self.sent is not None and not self.sent.note:
+            entry["review_project"] = self.sent.project
+            entry["n_sent"] = self.sent.n_added
+        note = " ".join(n for n in (self.note, self.sent.note if self.sent else "") if n)
+        if note:
+            entry["note"] = note
         return entry
 
     def for_report(self, task: Task) -> dict[str, Any]:
         """The report's section: the summary, the likeliest issues, and for review the
-        command that sends the file to a labeling project."""
+        labeling project holding them."""
         return {**self.lineage(), "top": [asdict(i) for i in self.issues.issues[:TOP_IN_REPORT]],
                 "classes": ",".join(task.classes)}
 
+    def for_profile(self, run_id: str) -> dict[str, JSONValue]:
+        """The profile's ``label_issues`` section: how many, how found, what was done, and
+        the likeliest rows with the label given, the likely one and the probability of each
+        (``confidence``: of the likely label; out-of-fold)."""
+        top: list[JSONValue] = [
+            {"row": i.row, "given": i.given, "likely": i.likely,
+             "confidence": i.likely_probability, "given_probability": i.given_probability}
+            for i in self.issues.issues[:TOP_IN_PROFILE]]
+        section: dict[str, JSONValue] = {
+            "count": len(self.issues.issues), "n_checked": self.issues.n_checked,
+            "method": self.issues.method, "action": self.action, "run_id": run_id, "top": top}
+        if self.sent is not None and not self.sent.note:
+            section["review_project"] = self.sent.project
+        return section
+
+    def follow_up(self, workspace: Workspace, *, model: str, run_id: str, task: Task,
+                  schema: Schema, features: Sequence[str]) -> None:
+        """Once the model's name is known: for review, send the flagged rows to its labeling
+        project; then record the profile's section on the run's dataset."""
+        if self.flagged is not None and self.issues.issues:
+            self.sent = send_for_review(workspace, self.flagged, self.issues, model=model,
+                                        run_id=run_id, task=task, schema=schema,
+                                        features=features)
+        dataset_id = get_run(workspace, run_id)["dataset_id"]
+        if dataset_id is not None:
+            add_to_profile(workspace, dataset_id, "label_issues", self.for_profile(run_id))
+
     def write_files(self, directory: Path) -> dict[str, Path]:
-        """Write ``label-issues.json`` (and for review ``label-issues.csv``) into
-        ``directory``; returns them by their name in the package."""
+        """Write ``label-issues.json`` (and for review ``label-issues.csv``, its cells made
+        safe to open in a spreadsheet) into ``directory``; returns them by their name in the
+        package."""
         written = {ISSUES_FILE: directory / ISSUES_FILE}
         written[ISSUES_FILE].write_text(json.dumps(self.issues.to_dict(), allow_nan=False),
                                         encoding="utf-8")
         if self.review_rows is not None:
             written[REVIEW_FILE] = directory / REVIEW_FILE
-            self.review_rows.to_csv(written[REVIEW_FILE], index=False)
+            safe_cells(self.review_rows).to_csv(written[REVIEW_FILE], index=False)
         return written
 
 

@@ -25,6 +25,7 @@ from trainforge.labeling.classes import check_label, parse_classes
 from trainforge.labeling.export import lineage_table, training_table
 from trainforge.labeling.imported import MAX_NOTE_CHARS, ImportedLabel
 from trainforge.labeling.queue import NextItem, next_item
+from trainforge.labeling.review_items import item_of
 from trainforge.labeling.sources import read_items
 from trainforge.store import labeling as store
 from trainforge.store.clock import utc_now
@@ -209,7 +210,8 @@ def export_labels(workspace: Workspace, name: str, *, out: Path,
             if r["label"] is not None:
                 by_item.setdefault(r["position"], []).append(
                     (r["annotator"], r["label"], r["created_at"]))
-        out.write_bytes(label_studio.write_tasks(sorted(items.items()), by_item))
+        out.write_bytes(label_studio.write_tasks(
+            [(p, item_of(payload)) for p, payload in sorted(items.items())], by_item))
         return Exported(format, out, len(items))
     return _export_dataset(workspace, project, items, labels, out=out, exported_by=exported_by)
 

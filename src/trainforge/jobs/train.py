@@ -329,6 +329,9 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
     if privacy.actions:
         lineage["personal_data"] = {"policy": config.pii, "columns": dict(privacy.actions)}
     if checked.found is not None:
+        # review: the rows go to the model's labeling project; the dataset's profile lists them
+        checked.found.follow_up(workspace, model=name, run_id=run_id, task=task,
+                                schema=dataset.schema, features=features)
         lineage["label_issues"] = checked.found.lineage()
     # the model learnt from transformed columns: it transforms every input the same way
     final.inputs = privacy.inputs
@@ -416,7 +419,8 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
             label_issues=None if label_issues is None else label_issues.for_report(task),
             rule_findings=rule_findings, fairness=fairness)
         profile_file = Path(scratch) / "profile.json"
-        data_profile.save_json(profile_file)
+        data_profile.save_json(profile_file, label_issues=None if label_issues is None
+                               else label_issues.for_profile(str(lineage["run_id"])))
         reference_file = Path(scratch) / REFERENCE_FILE
         reference_file.write_text(json.dumps(reference, allow_nan=False), encoding="utf-8")
         extra_files = {"report.html": report_file, "profile.json": profile_file,

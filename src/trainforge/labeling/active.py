@@ -3,7 +3,8 @@
 Once a project has labels of two classes, a quick model (features of the modality plus a
 small classifier) is fitted on them; ``next_items`` orders the unlabelled items by how
 unsure it is (margin or entropy), keeping the batch diverse, so each label teaches the most.
-``cv_score`` gives the curve the project page draws; ``important_words`` the highlights.
+``cv_score`` gives the curve the project page draws; ``important_words`` the highlights
+(``word_weights``: the same, as a table the labeling page can use without the model).
 
     >>> items = pd.DataFrame({"text": ["win cash now", "free prize", "see you at noon",
     ...                                "lunch at noon?", "cash prize at noon"]})
@@ -32,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import threading
 import warnings
 from collections import OrderedDict
@@ -63,6 +63,7 @@ from trainforge.errors import (
     NotEnoughLabels,
     NoUsableFeatures,
 )
+from trainforge.labeling.highlights import TOP_WORDS, WordWeights
 from trainforge.training.assembly import feature_specs
 
 MODALITIES = ("text", "image", "table")
@@ -358,36 +359,18 @@ def cv_score(items: pd.DataFrame, labels: pd.Series, *, modality: str) -> float 
     return float(f1_score(y, predicted.astype(str), average="macro"))
 
 
-_WORD = re.compile(r"(?u)\b\w\w+\b")  # TfidfVectorizer's own token pattern
+def word_weights(model: QuickModel) -> WordWeights | None:
+    """A text model's numbers per word, from which its highlights are computed anywhere
+    (``WordWeights.spans``); None for an image or table model, which has no words."""
+    if model.modality != "text":
+        return None
+    return WordWeights.of(model.features.vectorizer, model.classifier)
 
 
-def important_words(model: QuickModel, text: str, *, top: int = 8) -> list[tuple[int, int, float]]:
+def important_words(model: QuickModel, text: str, *, top: int = TOP_WORDS
+                    ) -> list[tuple[int, int, float]]:
     """(start, end, weight) of each occurrence in ``text`` of the ``top`` words that push a
     text model hardest towards its predicted class, heaviest first (an image or table model
     has no words: [])."""
-    if model.modality != "text" or top <= 0:
-        return []
-    vectorizer: TfidfVectorizer = model.features.vectorizer
-    vector = vectorizer.transform([text])
-    predicted = int(np.argmax(model.classifier.predict_proba(vector)[0]))
-    coefficients = model.classifier.coef_
-    # two classes: one row of coefficients, pointing to the second class
-    toward = (coefficients[0] * (1 if predicted == 1 else -1) if coefficients.shape[0] == 1
-              else coefficients[predicted])
-    words = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)]
-    weights = _word_weights(vectorizer, vector, toward, {w for _, _, w in words})
-    kept = dict(sorted(((w, v) for w, v in weights.items() if v > 0),
-                       key=lambda wv: (-wv[1], wv[0]))[:top])
-    spans = [(start, end, kept[word]) for start, end, word in words if word in kept]
-    return sorted(spans, key=lambda s: (-s[2], s[0]))
-
-
-def _word_weights(vectorizer: TfidfVectorizer, vector: Any, toward: np.ndarray,
-                  words: set[str]) -> dict[str, float]:
-    """Each word's push toward the predicted class: its TF-IDF value in the text times its
-    coefficient."""
-    vocabulary: dict[str, int] = vectorizer.vocabulary_
-    row = vector.tocsr()
-    values = dict(zip(row.indices.tolist(), row.data.tolist(), strict=True))
-    columns = {word: vocabulary[word] for word in words if word in vocabulary}
-    return {word: float(values[c] * toward[c]) for word, c in columns.items() if c in values}
+    weights = word_weights(model)
+    return [] if weights is None else weights.spans(text, top=top)

@@ -12,6 +12,8 @@ import pandas as pd
 
 from trainforge.errors import NothingLabelled
 from trainforge.labeling.consensus import consensus
+from trainforge.labeling.review_items import item_of
+from trainforge.labeling.spreadsheet_safe import safe_cells
 from trainforge.store.labeling import LabelRecord, ProjectRecord
 
 
@@ -32,6 +34,7 @@ def training_table(project: ProjectRecord, items: Mapping[int, Mapping[str, Any]
 
 
 def _shown(project: ProjectRecord, payload: Mapping[str, Any], folder: Path) -> dict[str, Any]:
+    payload = item_of(payload)  # a review's suggestion is never a column to train on
     column = project["item_column"]
     if project["modality"] == "text" and column is not None:
         return {column: payload["text"]}
@@ -45,9 +48,10 @@ def _shown(project: ProjectRecord, payload: Mapping[str, Any], folder: Path) -> 
 
 def lineage_table(labels: Sequence[LabelRecord]) -> pd.DataFrame:
     """Every current label (skips left out): item, class, annotator, when, whether a
-    reviewer's settling label."""
-    return pd.DataFrame(
+    reviewer's settling label; no cell of it a spreadsheet would run as a formula (class and
+    annotator names come from people and imported files)."""
+    return safe_cells(pd.DataFrame(
         [{"item": r["position"], "label": r["label"], "annotator": r["annotator"],
           "labelled_at": r["created_at"].isoformat(), "final": r["final"]}
          for r in labels if r["label"] is not None],
-        columns=["item", "label", "annotator", "labelled_at", "final"])
+        columns=["item", "label", "annotator", "labelled_at", "final"]))

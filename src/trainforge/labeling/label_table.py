@@ -11,14 +11,16 @@ import pandas as pd
 
 from trainforge.errors import BadImport, UnknownImportFields
 from trainforge.labeling.imported import MAX_NOTE_CHARS, ImportedLabel, annotator_name
+from trainforge.labeling.spreadsheet_safe import safe_cells, unsafe_text
 
 COLUMNS = ("item", "label", "annotator", "labelled_at", "note")
 SHOWN = ("text", "path")  # the item's text or image path, written for people, ignored back
 
 
 def write_rows(rows: Sequence[Mapping[str, Any]]) -> bytes:
-    """The CSV of ``rows`` (each with ``COLUMNS`` and perhaps a ``SHOWN`` one)."""
-    text: str = pd.DataFrame(list(rows)).to_csv(index=False)
+    """The CSV of ``rows`` (each with ``COLUMNS`` and perhaps a ``SHOWN`` one), no cell of
+    which a spreadsheet runs as a formula (``read_rows`` reads them back as they were)."""
+    text: str = safe_cells(pd.DataFrame(list(rows))).to_csv(index=False)
     return text.encode()
 
 
@@ -48,7 +50,8 @@ def read_rows(raw: bytes, *, source: str) -> list[ImportedLabel]:
             raise BadImport(f"{source}, line {number:,}", "item is not a whole number",
                             "give the item numbers `trainforge label export --format csv` "
                             "writes (0 = the first row of the source)")
-        note = str(row.get("note") or "").strip()[:MAX_NOTE_CHARS] or None
-        found.append(ImportedLabel(int(item), annotator_name(row.get("annotator") or None),
-                                   str(row["label"]).strip(), note))
+        note = unsafe_text(str(row.get("note") or "")).strip()[:MAX_NOTE_CHARS] or None
+        annotator = unsafe_text(str(row.get("annotator") or "")) or None
+        found.append(ImportedLabel(int(item), annotator_name(annotator),
+                                   unsafe_text(str(row["label"])).strip(), note))
     return found

@@ -72,6 +72,18 @@ def _insert_or_find(ws: StoreHandle, row: dict[str, Any]) -> int:
         return int(existing.id)
 
 
+def add_to_profile(ws: StoreHandle, dataset_id: int, section: str,
+                   value: dict[str, Any]) -> None:
+    """Set ``section`` of the dataset's recorded profile to ``value`` (what a run found
+    later, e.g. its label issues), making the profile if none was recorded."""
+    with ws.engine.begin() as connection:
+        profile = connection.execute(sa.select(datasets.c.profile)
+                                     .where(datasets.c.id == dataset_id)).scalar()
+        updated = {**(profile or {}), section: to_json_value(value, where=section)}
+        connection.execute(sa.update(datasets).where(datasets.c.id == dataset_id)
+                           .values(profile=updated))
+
+
 def get_dataset(ws: StoreHandle, dataset_id: int) -> DatasetRecord | None:
     """The recorded dataset as a dict, or None if no dataset has that id."""
     with ws.engine.connect() as connection:

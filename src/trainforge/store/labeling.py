@@ -28,6 +28,7 @@ from trainforge.store.tables import (
 )
 
 _ITEMS_PER_INSERT = 5_000  # keeps each statement's bound parameters well under SQLite's cap
+_FIRST_CANDIDATES = 20  # of the quick model's order, checked open first (first_open)
 _current = labeling_labels.c.replaced_at.is_(None)
 
 
@@ -78,6 +79,22 @@ def create_project(ws: StoreHandle, project: NewProject,
     return ProjectRecord(**project, id=project_id, created_at=created_at)
 
 
+def add_items(ws: StoreHandle, project: ProjectRecord,
+              payloads: Sequence[dict[str, JSONValue]]) -> int:
+    """Append one item per payload to ``project``, after its last, in one transaction;
+    returns the position of the first one added."""
+    with ws.engine.begin() as connection:
+        first = int(connection.execute(
+            sa.select(sa.func.coalesce(sa.func.max(labeling_items.c.position) + 1, 0))
+            .where(labeling_items.c.project_id == project["id"])).scalar_one())
+        for start in range(0, len(payloads), _ITEMS_PER_INSERT):
+            connection.execute(sa.insert(labeling_items), [
+                {"project_id": project["id"], "position": first + start + offset,
+                 "payload": payload}
+                for offset, payload in enumerate(payloads[start:start + _ITEMS_PER_INSERT])])
+    return first
+
+
 def get_project(ws: StoreHandle, name: str) -> ProjectRecord:
     with ws.engine.connect() as connection:
         row = connection.execute(sa.select(labeling_projects)
@@ -101,11 +118,16 @@ def _project(row: sa.Row[Any]) -> ProjectRecord:
                          created_at=as_utc(row.created_at))
 
 
+def _n_items(project_id: int) -> sa.Select[Any]:
+    # positions run 0..n-1 (create_project and add_items number them so): the last one is
+    # an index seek, where counting reads the whole index (14 ms at 100,000 items)
+    return (sa.select(sa.func.coalesce(sa.func.max(labeling_items.c.position) + 1, 0))
+            .where(labeling_items.c.project_id == project_id))
+
+
 def count_items(ws: StoreHandle, project_id: int) -> int:
     with ws.engine.connect() as connection:
-        return int(connection.execute(
-            sa.select(sa.func.count()).select_from(labeling_items)
-            .where(labeling_items.c.project_id == project_id)).scalar_one())
+        return int(connection.execute(_n_items(project_id)).scalar_one())
 
 
 def item_payload(ws: StoreHandle, project: ProjectRecord, position: int) -> dict[str, Any]:
@@ -233,9 +255,7 @@ def progress(ws: StoreHandle, project_id: int) -> tuple[int, int]:
                 .where(labeling_labels.c.project_id == project_id, _current,
                        labeling_labels.c.label.is_not(None)))
     with ws.engine.connect() as connection:
-        n_items = connection.execute(
-            sa.select(sa.func.count()).select_from(labeling_items)
-            .where(labeling_items.c.project_id == project_id)).scalar_one()
+        n_items = connection.execute(_n_items(project_id)).scalar_one()
         return int(n_items), int(connection.execute(labelled).scalar_one())
 
 
@@ -286,9 +306,15 @@ def first_open(ws: StoreHandle, project: ProjectRecord, *, annotator: str,
             position = found.scalar()
             return None if position is None else int(position)
         candidates = list(among)
-        still_open = {int(p) for p in connection.execute(
-            query.where(labeling_items.c.position.in_(candidates))).scalars()}
-    return next((p for p in candidates if p in still_open), None)
+        # the first few, then the rest: the first few are nearly always open, and each
+        # candidate costs its own subqueries
+        for chunk in (candidates[:_FIRST_CANDIDATES], candidates[_FIRST_CANDIDATES:]):
+            still_open = {int(p) for p in connection.execute(
+                query.where(labeling_items.c.position.in_(chunk))).scalars()}
+            best = next((p for p in chunk if p in still_open), None)
+            if best is not None:
+                return best
+    return None
 
 
 def disagreements(ws: StoreHandle, project_id: int, *, limit: int = 100) -> list[int]:

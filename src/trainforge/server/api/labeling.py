@@ -5,7 +5,7 @@ Roles: a viewer reads projects; an annotator also labels, skips and undoes; an e
 creates projects, settles disagreements, imports and exports (an annotator exporting gets a
 403: labels leave the workspace only by someone who may also train on them). Every route is
 sync: reading and writing the store run in the thread pool, and the quick model is refitted
-by its own thread (``labeling.quick_models``), never while a request waits.
+by its own process (``labeling.quick_models``), never while a request waits.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from pydantic import BaseModel, Field
 
 from trainforge.errors import LabelingError
 from trainforge.jobs import labeling as jobs
-from trainforge.labeling.active import important_words
 from trainforge.labeling.classes import MAX_CLASS_CHARS, MAX_CLASSES
 from trainforge.labeling.image_files import image_file
 from trainforge.labeling.imported import MAX_NOTE_CHARS
 from trainforge.labeling.queue import WHY
 from trainforge.labeling.quick_models import QuickModels
+from trainforge.labeling.review_items import hint_of, item_of
 from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.datasets import table_limits
 from trainforge.server.api.statuses import MAX_POSITION, SIGNED_IN, documented
@@ -95,9 +95,10 @@ def item_view(request: Request, project: store.ProjectRecord, item: int, *,
         shown["text"] = payload["text"]
         fitted = quick_models(request).latest(project["id"])
         shown["highlights"] = ([] if fitted is None else [
-            list(span) for span in important_words(fitted.model, payload["text"])])
+            list(span) for span in fitted.highlights(payload["text"])])
     else:
-        shown["values"] = payload
+        shown["values"] = item_of(payload)
+    shown["review"] = hint_of(payload)  # a flagged row's given and suggested label
     shown["labels"] = [{"annotator": r["annotator"], "label": r["label"], "final": r["final"],
                         "note": r["note"]}
                        for r in jobs.item_labels(workspace, project, item)]

@@ -20,10 +20,10 @@ from starlette.concurrency import run_in_threadpool
 
 from trainforge.errors import LabelingError, TrainforgeError
 from trainforge.jobs import labeling as jobs
-from trainforge.labeling.active import important_words
 from trainforge.labeling.classes import MAX_CLASS_CHARS
 from trainforge.labeling.imported import MAX_NOTE_CHARS
-from trainforge.labeling.queue import WHY
+from trainforge.labeling.queue import WHY, next_item
+from trainforge.labeling.review_items import hint_of, item_of
 from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.labeling import export_answer, image_answer, quick_models
 from trainforge.server.ui.actions import _act, _error, _go
@@ -121,16 +121,19 @@ def _next_context(request: Request, name: str, annotator: str, *,
     why = None
     if item is None:
         fitted = quick_models(request).latest(project["id"])
-        _, found = jobs.next_for(workspace, name, annotator=annotator,
-                                 ranked=None if fitted is None else fitted.ranked)
+        # the project is read once per answer: each read costs ~1 ms of statement building
+        found = next_item(workspace, project, annotator=annotator,
+                          ranked=None if fitted is None else fitted.ranked)
         item, why = (None, None) if found is None else (found.position, found.why)
     n_items, n_labelled = store.progress(workspace, project["id"])
     context: dict[str, Any] = {"project": project, "item": item, "why": WHY.get(why or ""),
                                "keys": KEYS, "n_items": n_items, "n_labelled": n_labelled,
-                               "max_note": MAX_NOTE_CHARS}
+                               "max_note": MAX_NOTE_CHARS,
+                               "quick_model_down": quick_models(request).down,
+                               "review": None}
     if item is not None:
         payload = store.item_payload(workspace, project, item)
-        context["payload"] = payload
+        context["payload"], context["review"] = item_of(payload), hint_of(payload)
         if project["modality"] == "text":
             context["pieces"] = _highlighted(request, project, payload["text"])
     return context
@@ -143,7 +146,7 @@ def _highlighted(request: Request, project: store.ProjectRecord, text: str
     if fitted is None:
         return [(text, False)]
     pieces, at = [], 0
-    for start, end, _ in sorted(important_words(fitted.model, text)):
+    for start, end, _ in sorted(fitted.highlights(text)):
         if start < at:
             continue  # overlapping spans: the first one is shown
         pieces += [(text[at:start], False), (text[start:end], True)]
