@@ -727,3 +727,19 @@ class NotEnoughLabels(TrainforgeError):
         super().__init__(f"the quick model needs labels of at least 2 classes; the project has "
                          f"{n_labels:,} label(s), {seen}; label a few items of another class "
                          "first")
+
+
+# ---- explanations -----------------------------------------------------------------------------
+EXPLAINABLE = ("binary and multiclass classifiers and regressors on tables (trees exactly, "
+               "other members by permutation over a background sample); image and text "
+               "networks through `Model.explain` in Python or `trainforge predict --explain`")
+
+
+class NotExplainable(ConfigError):
+    """``explain`` asked of a model whose outputs have no per-feature contributions here."""
+
+    http_status = 422
+
+    def __init__(self, ref: str, why: str) -> None:
+        super().__init__(f"{ref} cannot be explained: {why}. What can be: {EXPLAINABLE}; "
+                         "predict without explain=true")
