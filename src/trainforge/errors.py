@@ -743,3 +743,14 @@ class NotExplainable(ConfigError):
     def __init__(self, ref: str, why: str) -> None:
         super().__init__(f"{ref} cannot be explained: {why}. What can be: {EXPLAINABLE}; "
                          "predict without explain=true")
+
+
+class TooManyToExplain(TrainforgeError):
+    """An explain request holding more records than one request may explain."""
+
+    http_status = 413
+
+    def __init__(self, limit: int, *, n_records: int) -> None:
+        super().__init__(f"the request asks to explain {n_records:,} records; explain=true "
+                         f"explains at most {limit:,} a request: send fewer, or explain a file "
+                         "with `trainforge predict MODEL FILE -o OUT --explain`")

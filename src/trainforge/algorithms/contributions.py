@@ -24,11 +24,14 @@ date's parts, a text column's words all fold into their column). A blend is expl
 weights: each member's contributions (and base value) weighted as its output is, so the
 blend's own contributions sum exactly to its output (the weighted sum of its members'
 probabilities or values).
+
+It lives beside the model, below the report (``evaluation.explanations``) and serving
+(``serving.explain``), which both use it; importing it loads neither scikit-learn nor shap.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +39,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from trainforge.algorithms.model import Member, TabularModel, coerce_frame
+from trainforge.algorithms.model import FeatureSpec, Member, TabularModel, coerce_frame
 
 # (rows, outputs, columns) contributions and (rows, outputs) base values of one member
 Explained = tuple[np.ndarray, np.ndarray]
@@ -230,14 +233,31 @@ _FORESTS = ("RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassi
             "ExtraTreesRegressor", "DecisionTreeClassifier", "DecisionTreeRegressor")
 
 
+def _tree_kind(member: Member) -> str | None:
+    """"booster", "forest" or None (explained by permutation): the exact type, as a subclass
+    may predict differently."""
+    kind = type(member.estimator)
+    if kind.__name__ in _BOOSTERS and kind.__module__ == "trainforge.algorithms.boosting":
+        return "booster"
+    if kind.__name__ in _FORESTS and kind.__module__.startswith("sklearn."):
+        return "forest"
+    return None
+
+
 def tree_explainer(member: Member) -> MemberFn | None:
     """Exact contributions over ``member``'s encoded columns, or None for a non-tree member."""
-    kind = type(member.estimator).__name__
-    if kind in _BOOSTERS and type(member.estimator).__module__.startswith("trainforge."):
-        return _booster(member, _BOOSTERS[kind])
-    if kind in _FORESTS and type(member.estimator).__module__.startswith("sklearn."):
-        return _forest(member)
-    return None
+    kind = _tree_kind(member)
+    if kind == "booster":
+        return _booster(member, _BOOSTERS[type(member.estimator).__name__])
+    return _forest(member) if kind == "forest" else None
+
+
+def permuted_members(model: TabularModel) -> list[str]:
+    """The algorithms of ``model``'s members explained by permutation (they need a
+    background sample), found without building any explainer."""
+    features = [spec.name for spec in model.features]
+    return [m.algorithm for m in model.members
+            if _tree_kind(m) is None or source_columns(m.preprocessor, features) is None]
 
 
 def _member_output(member: Member, frame: pd.DataFrame, *, classify: bool) -> np.ndarray:
@@ -359,3 +379,29 @@ class ModelExplainer:
         parts = [permutation_contributions(output, prepared.iloc[[i]], background, seed=i)
                  for i in range(len(prepared))]
         return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+
+
+def background_from_profile(profile: Mapping[str, Any], features: Sequence[FeatureSpec], *,
+                            n_rows: int = MAX_BACKGROUND, seed: int = 0) -> pd.DataFrame:
+    """Background rows drawn from a package's reference profile (``reference.json``: each
+    number's sample, each category's shares and missing share), column by column: a background
+    of independent columns, the assumption the permutation method makes anyway. A column the
+    profile skipped (text, dates) is missing in every row."""
+    rng = np.random.default_rng(seed)
+    columns: dict[str, list[Any]] = {}
+    for spec in features:
+        found = profile.get(spec.name, {})
+        missing = rng.random(n_rows) < float(found.get("missing", 0.0))
+        if found.get("kind") == "numeric" and found.get("sample"):
+            drawn: list[Any] = rng.choice(np.asarray(found["sample"], dtype=np.float64),
+                                          n_rows).tolist()
+        elif found.get("kind") == "categorical" and found.get("shares"):
+            levels, shares = zip(*found["shares"].items(), strict=True)
+            weights = np.asarray(shares, dtype=np.float64)
+            drawn = rng.choice(np.asarray(levels, dtype=object), n_rows,
+                               p=weights / weights.sum()).tolist()
+        else:
+            drawn, missing = [None] * n_rows, np.ones(n_rows, dtype=bool)
+        columns[spec.name] = [None if gone else value
+                              for value, gone in zip(drawn, missing, strict=True)]
+    return pd.DataFrame(columns)

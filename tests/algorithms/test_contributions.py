@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.algorithms._explained_models import fitted, outputs
 
-from trainforge.evaluation.contributions import ModelExplainer, binary_link, softmax_link
-
-from .explained_models import fitted, outputs
+from trainforge.algorithms.contributions import ModelExplainer, binary_link, softmax_link
 
 EXACT = 1e-6
 
