@@ -350,7 +350,7 @@ class PredictHandler:
         """``?explain=true``: refused at once for a model that cannot be explained; else
         always in a worker thread (the first request builds the explainer)."""
         model, explainer, max_records = self.model, self._explainer, self.max_records
-        why = refusal(model)
+        why = refusal(model.loaded)
         if why is not None:
             return _guarded(model.ref, _refuse(NotExplainable(model.ref, why)), mlflow=False)
 

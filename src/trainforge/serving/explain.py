@@ -36,6 +36,7 @@ from trainforge.algorithms.contributions import (
 )
 from trainforge.data.task import TaskKind
 from trainforge.errors import NotExplainable, TooManyToExplain
+from trainforge.registry.loaded import LoadedModel
 from trainforge.serving.plans import FastPathMiss
 from trainforge.serving.served import ServedModel
 from trainforge.serving.signature import Columns, RecordsInvalid
@@ -117,17 +118,38 @@ def explain_query(query_string: bytes) -> ExplainQuery | None:
     return ExplainQuery(top_k=top_k) if flag in _TRUE else None
 
 
-def refusal(model: ServedModel) -> str | None:
-    """Why ``model``'s predictions cannot be explained here; None when they can."""
-    if not model.kind.is_supervised:
-        kind = "clustering" if model.kind is TaskKind.CLUSTERING else model.kind.value
-        return (f"it is a {kind} model: its segments or scores have no per-feature "
+def refusal(loaded: LoadedModel) -> str | None:
+    """Why ``loaded``'s predictions cannot be explained here; None when they can."""
+    kind = loaded.model.task.kind
+    if not kind.is_supervised:
+        what = "clustering" if kind is TaskKind.CLUSTERING else kind.value
+        return (f"it is a {what} model: its segments or scores have no per-feature "
                 "contributions")
-    images = [s.name for s in model.signature.features if s.dtype == "image"]
+    images = [s.name for s in loaded.tabular.features if s.dtype == "image"]
     if images:
         return (f"it reads images ({', '.join(images)}): explain an image network's pixels "
-                "with `trainforge predict --explain` or `Model.explain` in Python")
+                "with `trainforge.explain_image` in Python")
     return None
+
+
+def explainer_for(loaded: LoadedModel) -> ModelExplainer:
+    """The explainer of ``loaded``'s predictions (NotExplainable where there is none): tree
+    members need nothing more; others a background drawn from the package's reference."""
+    why = refusal(loaded)
+    if why is not None:
+        raise NotExplainable(loaded.ref, why)
+    model = loaded.tabular
+    permuted = permuted_members(model)
+    if not permuted:
+        return ModelExplainer(model)
+    reference = loaded.path / REFERENCE
+    if not reference.is_file():
+        raise NotExplainable(loaded.ref, (
+            f"its members {', '.join(permuted)} are not trees and are explained against a "
+            f"background sample, which this package lacks ({REFERENCE}, written by "
+            "`trainforge train`): retrain it to add one"))
+    profile = json.loads(reference.read_text()).get("features", {})
+    return ModelExplainer(model, background=background_from_profile(profile, model.features))
 
 
 class ServedExplainer:
@@ -142,26 +164,8 @@ class ServedExplainer:
         """The model's explainer, built once (NotExplainable where it cannot be)."""
         with self._building:
             if self._explainer is None:
-                self._explainer = self._build()
+                self._explainer = explainer_for(self.model.loaded)
             return self._explainer
-
-    def _build(self) -> ModelExplainer:
-        model, loaded = self.model, self.model.loaded
-        why = refusal(model)
-        if why is not None:
-            raise NotExplainable(model.ref, why)
-        permuted = permuted_members(loaded.tabular)
-        if not permuted:
-            return ModelExplainer(loaded.tabular)
-        reference = loaded.path / REFERENCE
-        if not reference.is_file():
-            raise NotExplainable(model.ref, (
-                f"its members {', '.join(permuted)} are not trees and are explained against a "
-                f"background sample, which this package lacks ({REFERENCE}, written by "
-                "`trainforge train`): retrain it to add one"))
-        profile = json.loads(reference.read_text()).get("features", {})
-        background = background_from_profile(profile, loaded.tabular.features)
-        return ModelExplainer(loaded.tabular, background=background)
 
     def explain(self, columns: Columns) -> Contributions:
         """The contributions of every record of ``columns`` (at most
@@ -208,3 +212,26 @@ def described(contributions: Contributions, inputs: Mapping[str, Sequence[Any]],
                 "rest": float(row_values.sum() - row_values[top].sum())})
         answer.append(explained)
     return answer
+
+
+def contribution_columns(contributions: Contributions, rows: pd.DataFrame, *,
+                         top_k: int) -> pd.DataFrame:
+    """The columns ``trainforge predict --explain`` adds, per shown output (``explain.`` for a
+    binary model's positive class or a regressor's value, ``explain.<class>.`` for each class
+    of a multiclass model): ``base_value``, then for i = 1..top_k ``<i>.feature``,
+    ``<i>.value`` (the row's value) and ``<i>.contribution``, largest first."""
+    shown = shown_outputs(contributions)
+    columns: dict[str, Any] = {}
+    features = np.asarray(contributions.features, dtype=object)
+    for output in shown:
+        prefix = "explain." if len(shown) == 1 else f"explain.{contributions.outputs[output]}."
+        values = contributions.values[:, output]
+        top = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :top_k]
+        columns[f"{prefix}base_value"] = contributions.base_values[:, output]
+        for rank in range(top.shape[1]):
+            at = top[:, rank]
+            columns[f"{prefix}{rank + 1}.feature"] = features[at]
+            columns[f"{prefix}{rank + 1}.value"] = [
+                rows[name].iloc[row] for row, name in enumerate(features[at])]
+            columns[f"{prefix}{rank + 1}.contribution"] = values[np.arange(len(at)), at]
+    return pd.DataFrame(columns)
