@@ -14,10 +14,12 @@ from numpy.typing import ArrayLike
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import ClassifierTags, RegressorTags, Tags, TargetTags
 
+from trainforge.algorithms.contributions import Contributions, ModelExplainer
 from trainforge.algorithms.model import ProbabilityFrame
 from trainforge.data.task import SUPERVISED_KINDS, TaskKind
 from trainforge.json_value import JSONValue
 from trainforge.registry.loaded import LoadedModel
+from trainforge.serving.explain import explainer_for
 
 if TYPE_CHECKING:  # the outcomes are named in quotes below: loading them loads every job
     from trainforge.data.task import Task
@@ -56,6 +58,7 @@ class Model:
 
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded
+        self._explainer: ModelExplainer | None = None  # built at the first explain()
 
     @property
     def name(self) -> str:
@@ -104,6 +107,23 @@ class Model:
         frame = _as_frame(data)
         proba = self.loaded.tabular.predict_proba(frame)
         return ProbabilityFrame(proba, columns=list(self.classes), index=frame.index)
+
+    def explain(self, data: Rows) -> Contributions:
+        """Each row's contributions (SHAP values) over the model's input columns, in its
+        output units: ``values[row, output, feature]`` and ``base_values[row, output]``, the
+        outputs being a classifier's classes (probabilities) or a regressor's value, so that
+        ``base_values + values.sum(axis=2)`` is ``predict_proba`` (or ``predict``). Exact for
+        tree members; see ``trainforge.algorithms.contributions``. Raises NotExplainable for a
+        model that has none (clustering, anomaly, images).
+
+        Example:
+            >>> explained = model.explain(rows)
+            >>> explained.features[explained.values[0, 1].argmax()]  # what raised row 0 most
+            'capital_gain'
+        """
+        if self._explainer is None:
+            self._explainer = explainer_for(self.loaded)
+        return self._explainer.explain(_as_frame(data))
 
     # ---- what scikit-learn looks for on a fitted estimator ----------------------------------
     def __sklearn_tags__(self) -> Tags:

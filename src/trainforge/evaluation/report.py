@@ -20,6 +20,7 @@ from trainforge.data.metrics import METRICS
 from trainforge.data.task import Task
 from trainforge.evaluation.diagnosis import Diagnosis
 from trainforge.evaluation.evaluate import Evaluation
+from trainforge.evaluation.explanations import GlobalExplanation
 
 # the keys a leaderboard row may name its candidate and its score by, in order of preference
 _NAME_KEYS = ("name", "algorithm", "model", "candidate", "trial")
@@ -179,7 +180,8 @@ def write_report(path: Path, *, title: str, task: Task, evaluation: Evaluation,
                  model_info: Mapping[str, Any],
                  learning_curves: Mapping[str, Mapping[str, Any]] | None = None,
                  personal_data: Mapping[str, Any] | None = None,
-                 label_issues: Mapping[str, Any] | None = None) -> Path:
+                 label_issues: Mapping[str, Any] | None = None,
+                 explanation: GlobalExplanation | None = None) -> Path:
     """Write the report to ``path`` (its folder is created) and return the path.
 
     ``leaderboard``: one mapping per candidate (keys as they come; see ``leaderboard_scores``).
@@ -190,13 +192,14 @@ def write_report(path: Path, *, title: str, task: Task, evaluation: Evaluation,
     ``label_issues``: rows whose label looks wrong (``--label-issues``): ``n_checked``,
     ``n_flagged``, ``method``, ``action``, ``n_dropped``, ``note``, ``files``, ``classes`` and
     ``top``, the likeliest as ``{row, given, likely, given_probability, likely_probability}``.
+    ``explanation``: mean |SHAP| per column and dependence plots (``global_explanation``).
     """
     board = leaderboard_scores(leaderboard, task)
     return render_page(
         path, "report.html.j2", title=title, task=task, evaluation=evaluation,
         diagnosis=diagnosis, leaderboard=list(leaderboard), profile=profile,
         importance=list(importance or []), model_info=model_info, personal_data=personal_data,
-        label_issues=label_issues,
+        label_issues=label_issues, explanation=explanation,
         plots=_plots(task, evaluation, importance, board, learning_curves or {}))
 
 
