@@ -202,14 +202,19 @@ def _booster(member: Member, kind: str) -> MemberFn:
                 type="ShapValues", data=Pool(matrix), thread_count=1), dtype=np.float64)
 
     def explain(matrix: Any) -> Explained:
-        values, base = _split(margins(_dense(matrix)), n_margins)
-        if task == "regression":
-            return values, base
-        if task == "binary":
-            return binary_link(values[:, 0], base[:, 0])
-        return softmax_link(values, base)
+        return in_output_units(task, *_split(margins(_dense(matrix)), n_margins))
 
     return explain
+
+
+def in_output_units(task_kind: str, values: np.ndarray, base: np.ndarray) -> Explained:
+    """A booster's margin contributions (rows, margins, columns) and base margins (rows,
+    margins) in its output units: probabilities of every class, or the value."""
+    if task_kind == "regression":
+        return values, base
+    if task_kind == "binary":
+        return binary_link(values[:, 0], base[:, 0])
+    return softmax_link(values, base)
 
 
 def _forest(member: Member) -> MemberFn:
@@ -312,15 +317,20 @@ class ModelExplainer:
         >>> explained.explained  # equals model.predict_proba(frame)
     """
 
-    def __init__(self, model: TabularModel, *, background: pd.DataFrame | None = None) -> None:
+    def __init__(self, model: TabularModel, *, background: pd.DataFrame | None = None,
+                 member_functions: Mapping[int, MemberFn] | None = None) -> None:
+        """``member_functions``: by member position, functions to explain those tree members
+        with instead of their library's (serving's walks for a few rows): encoded rows in,
+        contributions in output units out."""
         self.model = model
         self.classify = model.task.kind.is_classification
         self.features = tuple(spec.name for spec in model.features)
         total = sum(m.weight for m in model.members)
         self.shares = [m.weight / total for m in model.members]
         self.trees: list[tuple[MemberFn, np.ndarray] | None] = []
-        for member in model.members:
-            explain = tree_explainer(member)
+        replaced = member_functions or {}
+        for position, member in enumerate(model.members):
+            explain = replaced.get(position) or tree_explainer(member)
             sources = source_columns(member.preprocessor, self.features)
             self.trees.append(None if explain is None or sources is None
                               else (explain, _folding(sources, len(self.features))))

@@ -18,6 +18,7 @@ permutation against a background drawn from the package's ``reference.json``.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,22 +27,35 @@ from urllib.parse import parse_qs
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
 from trainforge.algorithms.contributions import (
     Contributions,
+    Explained,
+    MemberFn,
     ModelExplainer,
     background_from_profile,
+    in_output_units,
     permuted_members,
+    tree_explainer,
 )
+from trainforge.algorithms.model import TabularModel
 from trainforge.data.task import TaskKind
 from trainforge.errors import NotExplainable, TooManyToExplain
 from trainforge.registry.loaded import LoadedModel
+from trainforge.serving.compiled import CompiledModel, probe_columns
 from trainforge.serving.plans import FastPathMiss
 from trainforge.serving.served import ServedModel
 from trainforge.serving.signature import Columns, RecordsInvalid
+from trainforge.serving.tree_shap import LeafPaths, leaf_paths
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TOP_K = 5
+# rows up to which a booster is explained by tree_shap's numpy walk; beyond, its library's
+# vectorised TreeSHAP is the faster (its fixed cost is spread over the rows)
+WALKED_ROWS = 8
 MAX_TOP_K = 50
 MAX_EXPLAINED_RECORDS = 100  # a forest's TreeSHAP takes ~0.1 s a row: bound one request's work
 # the reference profile training writes into every package (monitoring.reference, a layer above)
@@ -132,16 +146,19 @@ def refusal(loaded: LoadedModel) -> str | None:
     return None
 
 
-def explainer_for(loaded: LoadedModel) -> ModelExplainer:
+def explainer_for(loaded: LoadedModel, *, compiled: CompiledModel | None = None
+                  ) -> ModelExplainer:
     """The explainer of ``loaded``'s predictions (NotExplainable where there is none): tree
-    members need nothing more; others a background drawn from the package's reference."""
+    members need nothing more; others a background drawn from the package's reference. With
+    ``compiled`` (a served model's plans), boosters are walked here for a few rows."""
     why = refusal(loaded)
     if why is not None:
         raise NotExplainable(loaded.ref, why)
     model = loaded.tabular
+    walked = {} if compiled is None else walked_members(model, compiled)
     permuted = permuted_members(model)
     if not permuted:
-        return ModelExplainer(model)
+        return ModelExplainer(model, member_functions=walked)
     reference = loaded.path / REFERENCE
     if not reference.is_file():
         raise NotExplainable(loaded.ref, (
@@ -149,7 +166,46 @@ def explainer_for(loaded: LoadedModel) -> ModelExplainer:
             f"background sample, which this package lacks ({REFERENCE}, written by "
             "`trainforge train`): retrain it to add one"))
     profile = json.loads(reference.read_text()).get("features", {})
-    return ModelExplainer(model, background=background_from_profile(profile, model.features))
+    return ModelExplainer(model, background=background_from_profile(profile, model.features),
+                          member_functions=walked)
+
+
+def _walked(paths: LeafPaths, native: MemberFn, task_kind: str) -> MemberFn:
+    def explain(matrix: Any) -> Explained:
+        dense = np.asarray(matrix.toarray() if sp.issparse(matrix) else matrix, dtype=np.float64)
+        if len(dense) > WALKED_ROWS:
+            return native(matrix)
+        try:
+            values, base = paths.contributions(dense)
+        except FastPathMiss:
+            return native(matrix)  # a value the walk leaves to the library (CatBoost's NaN)
+        return in_output_units(task_kind, values, base)
+
+    return explain
+
+
+def walked_members(model: TabularModel, compiled: CompiledModel) -> dict[int, MemberFn]:
+    """By position, the boosters of ``model`` explained by ``tree_shap``'s walk for a few
+    rows: each is trusted only where it gives its library's contributions on probe rows."""
+    try:
+        probes = compiled.member_matrices(probe_columns(model))
+    except FastPathMiss:
+        return {}
+    walked: dict[int, MemberFn] = {}
+    for position, member in enumerate(model.members):
+        paths = leaf_paths(member.estimator)
+        native = tree_explainer(member) if paths is not None else None
+        if paths is None or native is None:
+            continue
+        explain = _walked(paths, native, member.estimator.task_kind)
+        rows = [probes[position][i:i + 1] for i in range(len(probes[position]))]
+        if all(np.allclose(explain(row)[0], native(row)[0], rtol=1e-4, atol=1e-6)
+               for row in rows):
+            walked[position] = explain
+        else:
+            log.warning("%s is explained by its library: the walk differs on a probe record",
+                        member.algorithm)
+    return walked
 
 
 class ServedExplainer:
@@ -164,7 +220,7 @@ class ServedExplainer:
         """The model's explainer, built once (NotExplainable where it cannot be)."""
         with self._building:
             if self._explainer is None:
-                self._explainer = explainer_for(self.model.loaded)
+                self._explainer = explainer_for(self.model.loaded, compiled=self.model.compiled)
             return self._explainer
 
     def explain(self, columns: Columns) -> Contributions:
