@@ -732,7 +732,7 @@ class NotEnoughLabels(TrainforgeError):
 # ---- explanations -----------------------------------------------------------------------------
 EXPLAINABLE = ("binary and multiclass classifiers and regressors on tables (trees exactly, "
                "other members by permutation over a background sample); image and text "
-               "networks through `Model.explain` in Python or `trainforge predict --explain`")
+               "networks in Python, with `Model.explain_images` and `Model.explain_texts`")
 
 
 class NotExplainable(ConfigError):

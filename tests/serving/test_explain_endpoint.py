@@ -126,6 +126,11 @@ def test_explaining_more_records_than_one_request_may_is_a_413(client, one_recor
     assert f"at most {MAX_EXPLAINED_RECORDS}" in response.json()["detail"]
 
 
+def test_explaining_no_records_answers_no_explanations(client):
+    body = _explained(client, "adult", [])
+    assert body["explanations"] == []
+
+
 def test_without_explain_the_answer_has_no_explanations(client, records):
     body = client.post("/v1/models/adult/predict?explain=false", json={"records": records[:1]})
     assert "explanations" not in body.json()

@@ -358,6 +358,13 @@ class ModelExplainer:
         """Contributions for the rows of ``frame`` (the model's inputs). ``matrices``: each
         member's encoded rows, when the caller has them already (serving's compiled plans);
         ``frame`` may then be None if no member ``needs_rows``."""
+        outputs = self.model.classes if self.classify else ("value",)
+        units = "probability" if self.classify else "value"
+        n_rows = len(frame) if frame is not None else len(matrices[0]) if matrices else 0
+        if n_rows == 0:  # estimators refuse empty input; no rows in, no rows out
+            return Contributions(features=self.features, outputs=tuple(outputs), units=units,
+                                 values=np.zeros((0, len(outputs), len(self.features))),
+                                 base_values=np.zeros((0, len(outputs))))
         prepared = None if frame is None else coerce_frame(self._private(frame),
                                                            self.model.features)
         encoded: dict[int, Any] = {}
@@ -382,10 +389,8 @@ class ModelExplainer:
             values = part * share if values is None else values + part * share
             base = part_base * share if base is None else base + part_base * share
         assert values is not None and base is not None  # a model has at least one member
-        outputs = self.model.classes if self.classify else ("value",)
         return Contributions(features=self.features, outputs=tuple(outputs), values=values,
-                             base_values=base,
-                             units="probability" if self.classify else "value")
+                             base_values=base, units=units)
 
     def _permuted(self, member: Member, prepared: pd.DataFrame) -> Explained:
         assert self.background is not None  # checked when the explainer was made

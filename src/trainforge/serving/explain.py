@@ -142,7 +142,7 @@ def refusal(loaded: LoadedModel) -> str | None:
     images = [s.name for s in loaded.tabular.features if s.dtype == "image"]
     if images:
         return (f"it reads images ({', '.join(images)}): explain an image network's pixels "
-                "with `trainforge.explain_image` in Python")
+                "with `Model.explain_images` in Python")
     return None
 
 
