@@ -173,6 +173,9 @@ class PredictConfig(BaseModel, frozen=True, extra="forbid"):
     input: Path
     output: Path
     chunk_rows: PositiveInt = 50_000
+    # --explain: each row's top contributions, this many (None: no explanations); bounded as
+    # the served ?top_k= is (serving.explain.MAX_TOP_K)
+    explain_top_k: int | None = Field(default=None, ge=1, le=50)
 
 
 # records one prediction request may hold: 10,000 adult rows are validated and predicted in

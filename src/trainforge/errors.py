@@ -766,3 +766,30 @@ class EmptyCardEdit(ConfigError):
     def __init__(self, ref: str, fields: Sequence[str]) -> None:
         super().__init__(f"the edit of {ref}'s model card names no field; give at least one of "
                          f"{', '.join(fields)} (\"\" clears one)")
+
+
+# ---- explanations -----------------------------------------------------------------------------
+EXPLAINABLE = ("binary and multiclass classifiers and regressors on tables (trees exactly, "
+               "other members by permutation over a background sample); image and text "
+               "networks in Python, with `Model.explain_images` and `Model.explain_texts`")
+
+
+class NotExplainable(ConfigError):
+    """``explain`` asked of a model whose outputs have no per-feature contributions here."""
+
+    http_status = 422
+
+    def __init__(self, ref: str, why: str) -> None:
+        super().__init__(f"{ref} cannot be explained: {why}. What can be: {EXPLAINABLE}; "
+                         "predict without explain=true")
+
+
+class TooManyToExplain(TrainforgeError):
+    """An explain request holding more records than one request may explain."""
+
+    http_status = 413
+
+    def __init__(self, limit: int, *, n_records: int) -> None:
+        super().__init__(f"the request asks to explain {n_records:,} records; explain=true "
+                         f"explains at most {limit:,} a request: send fewer, or explain a file "
+                         "with `trainforge predict MODEL FILE -o OUT --explain`")

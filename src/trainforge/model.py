@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, Protocol, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -14,10 +14,19 @@ from numpy.typing import ArrayLike
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import ClassifierTags, RegressorTags, Tags, TargetTags
 
+from trainforge.algorithms.contributions import Contributions, ModelExplainer
 from trainforge.algorithms.model import ProbabilityFrame
+from trainforge.algorithms.network_explanations import (
+    STEPS,
+    image_attributions,
+    text_attributions,
+)
 from trainforge.data.task import SUPERVISED_KINDS, TaskKind
+from trainforge.errors import NotExplainable
+from trainforge.evaluation.explanations import write_heat_map
 from trainforge.json_value import JSONValue
 from trainforge.registry.loaded import LoadedModel
+from trainforge.serving.explain import explainer_for
 
 if TYPE_CHECKING:  # the outcomes are named in quotes below: loading them loads every job
     from trainforge.data.task import Task
@@ -28,6 +37,9 @@ if TYPE_CHECKING:  # the outcomes are named in quotes below: loading them loads 
     from trainforge.jobs.segments import AnomaliesOutcome, SegmentsOutcome  # noqa: F401
     from trainforge.jobs.train import TrainingOutcome  # noqa: F401
     from trainforge.rl.evaluation import Evaluation as PolicyEvaluation
+
+# the networks integrated gradients explain, by what they read
+NETWORKS = {"image": ("cnn",), "text": ("gru", "text_transformer", "minilm")}
 
 # a table: a frame, records (one mapping of column to value per row), or a file to read
 Rows: TypeAlias = pd.DataFrame | Sequence[Mapping[str, object]] | str | Path
@@ -56,6 +68,7 @@ class Model:
 
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded
+        self._explainer: ModelExplainer | None = None  # built at the first explain()
 
     @property
     def name(self) -> str:
@@ -104,6 +117,55 @@ class Model:
         frame = _as_frame(data)
         proba = self.loaded.tabular.predict_proba(frame)
         return ProbabilityFrame(proba, columns=list(self.classes), index=frame.index)
+
+    def explain(self, data: Rows) -> Contributions:
+        """Each row's contributions (SHAP values) over the model's input columns, in its
+        output units: ``values[row, output, feature]`` and ``base_values[row, output]``, the
+        outputs being a classifier's classes (probabilities) or a regressor's value, so that
+        ``base_values + values.sum(axis=2)`` is ``predict_proba`` (or ``predict``). Exact for
+        tree members; see ``trainforge.algorithms.contributions``. Raises NotExplainable for a
+        model that has none (clustering, anomaly, images).
+
+        Example:
+            >>> explained = model.explain(rows)
+            >>> explained.features[explained.values[0, 1].argmax()]  # what raised row 0 most
+            'capital_gain'
+        """
+        if self._explainer is None:
+            self._explainer = explainer_for(self.loaded)
+        return self._explainer.explain(_as_frame(data))
+
+    def explain_images(self, images: Sequence[str | Path], *, folder: str | Path,
+                       steps: int = STEPS) -> list[Path]:
+        """For an image network: which pixels each image's prediction rests on (integrated
+        gradients, ``algorithms.network_explanations``), drawn beside the image into one PNG
+        per image in ``folder``; returns the files, in order."""
+        network = self._network("image")
+        done = image_attributions(network, [str(p) for p in images], steps=steps)
+        return [write_heat_map(a, Path(folder) / f"{i:04d}-{Path(image).stem}.png",
+                               title=f"{Path(image).name}: {self._label(a.target)}")
+                for i, (image, a) in enumerate(zip(images, done, strict=True))]
+
+    def explain_texts(self, texts: Sequence[str], *, top_k: int = 5,
+                      steps: int = STEPS) -> list[list[tuple[str, float]]]:
+        """For a text network: each text's ``top_k`` words (tokens) that raised its
+        prediction most, with their integrated-gradients attributions."""
+        done = text_attributions(self._network("text"), list(texts), steps=steps)
+        if done is None:
+            raise NotExplainable(self.ref, "its text network is a frozen pretrained encoder "
+                                           "(its sentence embeddings are computed once)")
+        return [a.top_tokens(top_k) for a in done]
+
+    def _network(self, kind: str) -> Any:
+        members = self.loaded.tabular.members
+        estimator = members[0].estimator if len(members) == 1 else None
+        if getattr(estimator, "architecture", None) not in NETWORKS[kind]:
+            raise NotExplainable(self.ref, f"it is not a network that reads {kind} (integrated "
+                                           f"gradients explain {', '.join(NETWORKS[kind])})")
+        return estimator
+
+    def _label(self, target: int) -> str:
+        return self.classes[target] if target >= 0 else "value"
 
     # ---- what scikit-learn looks for on a fitted estimator ----------------------------------
     def __sklearn_tags__(self) -> Tags:

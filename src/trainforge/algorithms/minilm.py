@@ -220,6 +220,10 @@ class MiniLMTokenizer:
             raise PretrainedModelMissing(PACKAGE, "its tokenizer.json has no [SEP] token")
         self._sep_id: int = sep_id  # a cut text still ends with [SEP], as BERT was trained
 
+    def token_text(self, token_id: int) -> str:
+        """The token an id stands for ("" for an id outside the vocabulary)."""
+        return str(self._hf.id_to_token(token_id) or "")
+
     def encode(self, texts: Sequence[str | None], *,
                max_length: int = 128) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
         """Ids (N, max_length) and mask; longer texts are cut, keeping [SEP] last.

@@ -18,6 +18,11 @@ def predict(
                                                "or a folder of images")],
     output: Annotated[Path, typer.Option("--output", "-o", help="CSV or .parquet to write")],
     chunk_rows: Annotated[int, typer.Option(help="rows read at a time")] = 50_000,
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="add each row's top contributions (SHAP values): explain.base_value "
+                          "and explain.N.feature/.value/.contribution, largest first")] = False,
+    explain_top: Annotated[int, typer.Option(
+        help="contributions written per row with --explain (1 to 50)")] = 5,
     server: ServerOption = None,
     token: TokenOption = None,
 ) -> None:
@@ -25,7 +30,8 @@ def predict(
 
     Writes a `prediction` column plus one probability column per class for classifiers;
     large files stream through in chunks. For a folder of images, one row per image with its
-    `path` first.
+    `path` first. With --explain, each row's top contributions to the output (a classifier's
+    probability of its positive class, or of each class; a regressor's value).
     """
     from rich.console import Console
 
@@ -34,8 +40,15 @@ def predict(
     from trainforge.jobs.predict import run_prediction
     from trainforge.workspace import Workspace
 
-    settings = PredictConfig(model=model, input=input, output=output, chunk_rows=chunk_rows)
+    settings = PredictConfig(model=model, input=input, output=output, chunk_rows=chunk_rows,
+                             explain_top_k=explain_top if explain else None)
     url = server_url(server)
+    if url is not None and settings.explain_top_k is not None:
+        from trainforge.errors import ConfigError
+
+        raise ConfigError("--explain runs here, on this workspace's models; leave out "
+                          "--server, or POST /v1/models/NAME/predict?explain=true to a "
+                          "deployed model")
     if url is not None:
         from trainforge.cli.remote_use import predict_remotely
 
@@ -43,7 +56,8 @@ def predict(
                          output=settings.output, console=Console(stderr=True, highlight=False))
         return
     done = run_prediction(settings.model, settings.input, settings.output,
-                          workspace=Workspace(), chunk_rows=settings.chunk_rows)
+                          workspace=Workspace(), chunk_rows=settings.chunk_rows,
+                          explain_top_k=settings.explain_top_k)
     result = done.batch
     console = Console(stderr=True)
     if result.skipped:

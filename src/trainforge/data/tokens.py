@@ -74,6 +74,10 @@ class Tokenizer:
         """The number of ids (the embedding table's row count)."""
         return int(self._hf.get_vocab_size(with_added_tokens=True))
 
+    def token_text(self, token_id: int) -> str:
+        """The token an id stands for ("" for an id outside the vocabulary)."""
+        return str(self._hf.id_to_token(token_id) or "")
+
     def token_ids(self, texts: Sequence[str | None]) -> list[list[int]]:
         """Unpadded, untruncated ids of each text, [CLS] first."""
         return [e.ids for e in self._hf.encode_batch(_texts(texts))]

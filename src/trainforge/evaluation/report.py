@@ -20,6 +20,7 @@ from trainforge.data.metrics import METRICS
 from trainforge.data.task import Task
 from trainforge.evaluation.diagnosis import Diagnosis
 from trainforge.evaluation.evaluate import Evaluation
+from trainforge.evaluation.explanations import GlobalExplanation
 from trainforge.runtime.rules import Finding
 
 # the keys a leaderboard row may name its candidate and its score by, in order of preference
@@ -182,7 +183,8 @@ def write_report(path: Path, *, title: str, task: Task, evaluation: Evaluation,
                  personal_data: Mapping[str, Any] | None = None,
                  label_issues: Mapping[str, Any] | None = None,
                  rule_findings: Sequence[Finding] = (),
-                 fairness: Mapping[str, Any] | None = None) -> Path:
+                 fairness: Mapping[str, Any] | None = None,
+                 explanation: GlobalExplanation | None = None) -> Path:
     """Write the report to ``path`` (its folder is created) and return the path.
 
     ``leaderboard``: one mapping per candidate (keys as they come; see ``leaderboard_scores``).
@@ -196,6 +198,7 @@ def write_report(path: Path, *, title: str, task: Task, evaluation: Evaluation,
     ``rule_findings``: the training rules that fired (networks live, the search after it),
     listed under the diagnosis with what to try.
     ``fairness``: the record of ``evaluation.fairness.assess`` (``--sensitive-features``).
+    ``explanation``: mean |SHAP| per column and dependence plots (``global_explanation``).
     """
     board = leaderboard_scores(leaderboard, task)
     fairness_plot = None
@@ -208,7 +211,7 @@ def write_report(path: Path, *, title: str, task: Task, evaluation: Evaluation,
         diagnosis=diagnosis, leaderboard=list(leaderboard), profile=profile,
         importance=list(importance or []), model_info=model_info, personal_data=personal_data,
         label_issues=label_issues, rule_findings=list(rule_findings),
-        fairness=fairness, fairness_plot=fairness_plot,
+        fairness=fairness, fairness_plot=fairness_plot, explanation=explanation,
         plots=_plots(task, evaluation, importance, board, learning_curves or {}))
 
 

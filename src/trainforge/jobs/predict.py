@@ -27,16 +27,18 @@ class PredictionOutcome:
 
 
 def run_prediction(ref: str, input: Path, output: Path, *, workspace: Workspace,
-                   chunk_rows: int = 50_000, observers: Sequence[object] = ()
-                   ) -> PredictionOutcome:
+                   chunk_rows: int = 50_000, explain_top_k: int | None = None,
+                   observers: Sequence[object] = ()) -> PredictionOutcome:
     """Predict every row of ``input`` (a table, or a folder of images) into ``output``.
 
     ``ref`` is NAME, NAME:VERSION or NAME@ALIAS; the package's hashes are checked on loading.
-    Observers hear ``on_phase`` once the model is loaded.
+    Observers hear ``on_phase`` once the model is loaded. ``explain_top_k``: add each row's
+    top contributions (``serving.explain.contribution_columns``).
     """
     from trainforge.serving.batch import predict_file
 
     loaded = workspace.registry.load(ref)
     notify(observers, "on_phase", f"predicting with {loaded.ref}")
-    batch = predict_file(loaded, input, output, chunk_rows=chunk_rows)
+    batch = predict_file(loaded, input, output, chunk_rows=chunk_rows,
+                         explain_top_k=explain_top_k)
     return PredictionOutcome(model=loaded.ref, batch=batch)

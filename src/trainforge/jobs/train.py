@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import tempfile
 import time
@@ -40,12 +41,15 @@ if TYPE_CHECKING:
     from trainforge.data.task import Task
     from trainforge.evaluation.diagnosis import Diagnosis
     from trainforge.evaluation.evaluate import Evaluation
+    from trainforge.evaluation.explanations import GlobalExplanation
     from trainforge.jobs.label_issues import RunLabelIssues
     from trainforge.registry.records import ModelVersion
     from trainforge.runtime.callbacks import EpochEvent, TrialEvent
     from trainforge.runtime.rules import Finding
     from trainforge.training.automl import SearchResult
     from trainforge.training.semi_supervised import SemiSupervised
+
+log = logging.getLogger(__name__)
 
 # checkpoint_root: where a run's networks checkpoint (the lifecycle removes them on success)
 __all__ = ["RESUME_COMMAND", "TrainingOutcome", "checkpoint_root", "resume_training",
@@ -278,6 +282,8 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                 frame=train_frame, target=task.target, features=features,
                 classification=task.kind.is_classification, seed=config.seed):
             notify([*observers, recorder], "on_rule", finding)
+    explanation = None if len(features) <= 1 else _explained(
+        result.model, test_frame, train_frame, observers=observers, seed=config.seed)
     semi, semi_info = None, None
     if worth_trying(task, len(unlabeled)):
         notify(observers, "on_phase", f"semi-supervised training with the {len(unlabeled):,} "
@@ -339,7 +345,8 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
         constrain(final, fairness, schema=dataset.schema)
     version = _register(config, workspace=workspace, observers=observers, name=name, task=task,
                         model=final, result=result, evaluation=evaluation, diagnosis=diagnosis,
-                        importance=importance, data_profile=data_profile, lineage=lineage,
+                        importance=importance, explanation=explanation,
+                        data_profile=data_profile, lineage=lineage,
                         curves=curves, reference=reference, label_issues=checked.found,
                         rule_findings=recorder.findings,
                         fairness=None if fairness is None else fairness.record)
@@ -391,10 +398,25 @@ def _evaluate(result: SearchResult, *, task: Task, train_frame: pd.DataFrame,
     return evaluation, diagnosis
 
 
+def _explained(model: TabularModel, test_frame: pd.DataFrame, train_frame: pd.DataFrame, *,
+               observers: Sequence[object], seed: int) -> GlobalExplanation | None:
+    """The report's global explanations (mean |SHAP|, dependence plots); None where the model
+    has none. A failure here costs the report its section, never the trained model."""
+    from trainforge.evaluation.explanations import global_explanation
+
+    notify(observers, "on_phase", "explaining the predictions (SHAP values)")
+    try:
+        return global_explanation(model, test_frame, background=train_frame, seed=seed)
+    except (ValueError, TypeError, ImportError, RuntimeError):
+        log.warning("the report's explanations could not be computed", exc_info=True)
+        return None
+
+
 def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[object],
               name: str, task: Task, model: TabularModel, result: SearchResult,
               evaluation: Evaluation, diagnosis: Diagnosis,
-              importance: list[tuple[str, float, float]], data_profile: Profile,
+              importance: list[tuple[str, float, float]],
+              explanation: GlobalExplanation | None, data_profile: Profile,
               lineage: dict[str, JSONValue], curves: dict[str, dict[str, Any]],
               reference: dict[str, Any], label_issues: RunLabelIssues | None,
               rule_findings: Sequence[Finding] = (),
@@ -413,7 +435,7 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
         report_file = write_report(
             Path(scratch) / "report.html", title=name, task=task, evaluation=evaluation,
             diagnosis=diagnosis, leaderboard=[asdict(c) for c in result.leaderboard],
-            profile=data_profile.to_dict(), importance=importance,
+            profile=data_profile.to_dict(), importance=importance, explanation=explanation,
             model_info=model_info(model, lineage=lineage), learning_curves=curves,
             personal_data=personal if isinstance(personal, dict) else None,
             label_issues=None if label_issues is None else label_issues.for_report(task),

@@ -42,6 +42,7 @@ from trainforge.monitoring.prediction_log import LogPolicy, PredictionLog
 from trainforge.registry.refs import check_name
 from trainforge.server.auth import identify
 from trainforge.serving.app import PREDICT_ROUTE, PredictHandler, not_served
+from trainforge.serving.explain import EXPLAIN_PARAMETERS
 from trainforge.serving.metrics import ServingMetrics
 from trainforge.serving.served import ServedModel
 from trainforge.serving.shadow import Shadow, ShadowFeed
@@ -456,11 +457,12 @@ _PREDICT_DOC = {"post": {
     "tags": ["predict"], "summary": "Predict with a deployed model (a viewer token is enough)",
     "operationId": "predict_deployed",
     "description": "The same request and answer as `trainforge serve`: `{\"records\": [{...}]}` "
-                   "in; `model`, `predictions` (and `probabilities` for a classifier) out. "
+                   "in; `model`, `predictions` (and `probabilities` for a classifier) out; "
+                   "with `?explain=true`, `explanations` too (each record's top contributions). "
                    "`GET /api/v1/deployments` lists the names; each model's own request schema "
                    "is in `trainforge serve NAME`'s /docs.",
     "parameters": [{"name": "name", "in": "path", "required": True,
-                    "schema": {"type": "string"}}],
+                    "schema": {"type": "string"}}, *EXPLAIN_PARAMETERS],
     "requestBody": {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "properties": {"records": {"type": "array", "items": {
             "type": "object"}}}}}}},
@@ -470,7 +472,8 @@ _PREDICT_DOC = {"post": {
                   "403": {"description": "a browser session's request without its CSRF token"},
                   "404": {"description": "nothing deployed under that name"},
                   "413": {"description": "the body is over the serving size limit"},
-                  "422": {"description": "a field missing or of the wrong type"}}}}
+                  "422": {"description": "a field missing or of the wrong type; or, with "
+                                         "explain=true, a model that cannot be explained"}}}}
 
 
 def document_predictions(app: FastAPI) -> None:

@@ -38,10 +38,22 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from trainforge.config import MAX_RECORDS
-from trainforge.errors import InvalidRequest, TrainforgeError, UnsupportedContentType
+from trainforge.errors import (
+    InvalidRequest,
+    NotExplainable,
+    TrainforgeError,
+    UnsupportedContentType,
+)
 from trainforge.registry.loaded import LoadedModel
 from trainforge.serving.acting import add_policy_routes, split_policies
 from trainforge.serving.docs import serve_docs
+from trainforge.serving.explain import (
+    ExplainQuery,
+    ServedExplainer,
+    described,
+    explain_query,
+    refusal,
+)
 from trainforge.serving.metrics import CONTENT_TYPE, ServingMetrics
 from trainforge.serving.mlflow_input import records_from_csv, records_from_mlflow
 from trainforge.serving.openapi import (
@@ -149,6 +161,18 @@ def _answer_with(model: ServedModel, columns: Columns) -> _Answer:
     outputs = model.scored_outputs(columns)
     return _Answer(model.body(columns, outputs), n_predictions=columns.n_rows,
                    columns=columns, outputs=outputs)
+
+
+def _explained_answer(model: ServedModel, explainer: ServedExplainer, body: bytes, *,
+                      max_records: int, top_k: int) -> _Answer:
+    columns = model.signature.parse_request(body, max_records=max_records)
+    contributions = explainer.explain(columns)
+    answer = _answer_with(model, columns)
+    assert answer.outputs is not None  # _answer_with keeps them
+    answer.body["explanations"] = described(contributions, columns.values, answer.outputs,
+                                            top_k=top_k, classify=model.classify)
+    answer.body["explanation_units"] = contributions.units
+    return answer
 
 
 def _mlflow_answer(model: ServedModel, body: bytes, *, csv: bool, max_records: int) -> _Answer:
@@ -286,6 +310,7 @@ class PredictHandler:
         self.model, self.metrics, self.max_records = model, metrics, max_records
         self.shadow = shadow
         self._n_features = len(model.signature.features)
+        self._explainer = ServedExplainer(model)  # builds nothing until asked to explain
         self._logging = None if recorder is None else _Logging(
             recorder, deployment=deployment or model.loaded.name, model=model)
 
@@ -293,11 +318,7 @@ class PredictHandler:
         started = time.perf_counter()
         request_id = new_request_id()
         model = self.model
-        if is_multipart(scope):
-            answer = await self._uploaded(scope, receive)
-        else:
-            answer = await _answered(scope, receive, self._work, light=self._light,
-                                     too_large=_Answer({"detail": _TOO_LARGE}, 413))
+        answer = await self._answer(scope, receive)
         if answer.status == 200:
             answer.body["request_id"] = request_id
         status, payload = _encoded(answer, model.ref)
@@ -309,6 +330,37 @@ class PredictHandler:
             self._logging.record(model, answer, request_id=request_id, latency_s=latency_s)
         if self.shadow is not None and answer.status == 200 and answer.columns is not None:
             self.shadow.offer(answer.columns, request_id)
+
+    async def _answer(self, scope: Scope, receive: Receive) -> _Answer:
+        query = scope.get("query_string", b"")
+        if query:  # most requests carry none: nothing to parse on the hot path
+            try:
+                explain = explain_query(query)
+            except RecordsInvalid as invalid:
+                return _guarded(self.model.ref, _refuse(invalid), mlflow=False)
+            if explain is not None:
+                return await self._explained(scope, receive, explain)
+        if is_multipart(scope):
+            return await self._uploaded(scope, receive)
+        return await _answered(scope, receive, self._work, light=self._light,
+                               too_large=_Answer({"detail": _TOO_LARGE}, 413))
+
+    async def _explained(self, scope: Scope, receive: Receive,
+                         explain: ExplainQuery) -> _Answer:
+        """``?explain=true``: refused at once for a model that cannot be explained; else
+        always in a worker thread (the first request builds the explainer)."""
+        model, explainer, max_records = self.model, self._explainer, self.max_records
+        why = refusal(model.loaded)
+        if why is not None:
+            return _guarded(model.ref, _refuse(NotExplainable(model.ref, why)), mlflow=False)
+
+        def work(body: bytes) -> _Answer:
+            return _guarded(model.ref, lambda: _explained_answer(
+                model, explainer, body, max_records=max_records, top_k=explain.top_k),
+                mlflow=False)
+
+        return await _answered(scope, receive, work, light=lambda body: False,
+                               too_large=_Answer({"detail": _TOO_LARGE}, 413))
 
     def _light(self, body: bytes) -> bool:
         return is_light(body, n_features=self._n_features)

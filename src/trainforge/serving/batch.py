@@ -17,6 +17,7 @@ from trainforge.data.read import read_chunks
 from trainforge.data.task import TaskKind
 from trainforge.errors import InvalidRequest, UnreadableData
 from trainforge.registry.loaded import LoadedModel
+from trainforge.serving.explain import contribution_columns, explainer_for
 
 PREDICTION = "prediction"
 SCORE = "score"  # an anomaly model's score per row
@@ -93,7 +94,7 @@ def _temporary_beside(output: Path) -> Iterator[Path]:
 
 
 def predict_file(loaded: LoadedModel, input: Path, output: Path, *,
-                 chunk_rows: int = 50_000,
+                 chunk_rows: int = 50_000, explain_top_k: int | None = None,
                  progress: Callable[[int], None] | None = None) -> BatchResult:
     """Predict every row of ``input`` (CSV/TSV, Parquet, JSONL, …) into ``output``.
 
@@ -101,6 +102,8 @@ def predict_file(loaded: LoadedModel, input: Path, output: Path, *,
     for a classifier, one probability column per class named by its label, one row per input
     row in input order. Only one chunk of ``chunk_rows`` rows is in memory at a time, and
     ``output`` appears only when every row is written. ``progress`` gets the rows done so far.
+    ``explain_top_k``: add each row's top contributions (``explain.contribution_columns``);
+    a model that cannot be explained raises NotExplainable before anything is written.
 
     Example::
 
@@ -108,6 +111,7 @@ def predict_file(loaded: LoadedModel, input: Path, output: Path, *,
         print(f"{result.n_rows} rows in {result.seconds:.1f} s")
     """
     started = time.perf_counter()
+    explainer = None if explain_top_k is None else explainer_for(loaded)
     output = Path(output)
     n_rows = 0
     skipped: list[str] = []
@@ -120,7 +124,11 @@ def predict_file(loaded: LoadedModel, input: Path, output: Path, *,
         try:
             for chunk in chunks:
                 try:
-                    predicted = _predictions_frame(loaded, chunk.reset_index(drop=True))
+                    rows = chunk.reset_index(drop=True)
+                    predicted = _predictions_frame(loaded, rows)
+                    if explainer is not None and explain_top_k is not None:
+                        predicted = pd.concat([predicted, contribution_columns(
+                            explainer.explain(rows), rows, top_k=explain_top_k)], axis=1)
                     if folder:  # each row says which file it is for
                         predicted.insert(0, PATH, chunk.iloc[:, 0].to_numpy())
                 except InvalidRequest as error:

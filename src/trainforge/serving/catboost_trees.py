@@ -23,7 +23,8 @@ from trainforge.serving.plans import FastPathMiss
 _LOSSES = {"RMSE": False, "Logloss": True}  # loss → whether the raw sum goes through a sigmoid
 
 
-def _exported(model: Any) -> dict[str, Any]:
+def exported_model(model: Any) -> dict[str, Any]:
+    """The model's JSON export, read back."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "model.json"
         model.save_model(str(path), format="json")
@@ -36,7 +37,7 @@ def catboost_walker(model: Any, loss: str) -> Callable[[np.ndarray], np.ndarray]
     logistic = _LOSSES.get(loss)
     if logistic is None:
         return None
-    exported = _exported(model)
+    exported = exported_model(model)
     if set(exported["features_info"]) != {"float_features"} or "oblivious_trees" not in exported:
         return None
     trees = exported["oblivious_trees"]

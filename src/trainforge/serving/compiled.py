@@ -77,11 +77,20 @@ class CompiledModel:
             log.info("no estimator compiler for %s: served through its own predict",
                      ", ".join(self.own_predict))
 
-    def blend(self, columns: dict[str, Column]) -> np.ndarray:
-        """Same numbers as ``TabularModel`` gives: probabilities, or values for a regressor."""
+    def _prepared(self, columns: dict[str, Column]) -> list[list[Column]]:
         inputs = [convert(columns[name]) for convert, name in zip(self._convert, self._names,
                                                                  strict=True)]
-        prepared = [transform(inputs) for transform in self._transforms]
+        return [transform(inputs) for transform in self._transforms]
+
+    def member_matrices(self, columns: dict[str, Column]) -> list[np.ndarray]:
+        """Each member's encoded rows (rows × its encoded columns), as its estimator sees them:
+        what the explanations of tree members start from."""
+        prepared = self._prepared(columns)
+        return [np.array(prepared[which], dtype="float64").T for _, which, _ in self._members]
+
+    def blend(self, columns: dict[str, Column]) -> np.ndarray:
+        """Same numbers as ``TabularModel`` gives: probabilities, or values for a regressor."""
+        prepared = self._prepared(columns)
         blended: np.ndarray | None = None
         for share, which, call in self._members:
             part = call(prepared[which]) * share

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field, create_model
 
 from trainforge.data.task import TaskKind
+from trainforge.serving.explain import EXPLAIN_PARAMETERS, EXPLANATION_FIELDS
 from trainforge.serving.mlflow_input import FORMATS
 from trainforge.serving.served import ServedModel
 from trainforge.serving.signature import MAX_ERRORS_SHOWN
@@ -67,6 +68,8 @@ def _response_model(model: ServedModel) -> type[BaseModel]:
     if model.kind is TaskKind.ANOMALY:
         fields["scores"] = (list[float], one_per_record)
     fields["ignored_fields"] = (list[str] | None, None)
+    if model.kind.is_supervised:  # clustering and anomaly models are not explained (a 422)
+        fields.update(EXPLANATION_FIELDS)
     name = model.signature.request.__name__.replace("Request", "Response")
     return create_model(name, **fields)
 
@@ -82,15 +85,19 @@ def _predict(name: str, model: ServedModel, request: dict[str, Any],
         "description": "Fields the model does not use are ignored and named in "
                        "`ignored_fields`. A field left out is an error; `null` is a missing "
                        f"value. At most {max_records:,} records a request.",
+        "parameters": EXPLAIN_PARAMETERS,
         "requestBody": {"required": True, "content": content},
         "responses": _with_request_id({
             "200": _answer("Predictions", response),
-            "413": _answer(f"More than {max_records:,} records, or a body over the size "
-                           "limit: split the batch", _DETAIL),
+            "413": _answer(f"More than {max_records:,} records (with explain=true, more "
+                           "than it explains), or a body over the size limit: split the "
+                           "batch", _DETAIL),
             "422": _answer("A field missing or of the wrong type, or a body that is not JSON: "
                            f"`detail` lists the first {MAX_ERRORS_SHOWN}, each with its `loc` "
-                           "(body, records, index, field), and `more_errors` counts the rest",
-                           _VALIDATION_ERRORS),
+                           "(body, records, index, field; or query, parameter), and "
+                           "`more_errors` counts the rest; or, with explain=true, a model that "
+                           "cannot be explained (`detail` says why and what can be)",
+                           {"anyOf": [_VALIDATION_ERRORS, _DETAIL]}),
             "500": _answer("The model failed; the server log has the details", _DETAIL)})}}
 
 

@@ -1,0 +1,128 @@
+"""The report's global explanations: mean |SHAP| per input column and dependence plots for the
+top columns, from the per-row contributions (``algorithms.contributions``) of a bounded sample
+of the test split, computed at training time.
+
+What is summarised: a binary classifier's probability of its positive class, a regressor's
+value, and for a multiclass model each row's contributions toward the class it predicts (the
+bars are then the mean over rows of |contribution to the predicted class|).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trainforge.algorithms.contributions import ModelExplainer, member_methods
+from trainforge.algorithms.model import TabularModel, coerce_frame
+from trainforge.algorithms.network_explanations import Attribution
+
+# test rows explained for the report, by the costliest method a member needs: a booster's
+# TreeSHAP is cheap; a 300-tree forest's (shap) or a permutation costs ~0.1 s a row
+MAX_ROWS = {"booster": 300, "forest": 60, "permutation": 30}
+TOP_DEPENDENCE = 3  # columns drawn as dependence plots
+_COLOUR = "#2563eb"  # the report's accent, as its other plots draw it
+
+
+@dataclass(frozen=True)
+class GlobalExplanation:
+    """``importance``: (column, mean |contribution|), largest first; ``dependence``: column →
+    a base64 PNG of each row's value against its contribution; ``explained``: what the
+    contributions are of; ``n_rows``: the test rows explained."""
+
+    explained: str
+    units: str
+    n_rows: int
+    importance: list[tuple[str, float]]
+    dependence: dict[str, str] = field(default_factory=dict)
+
+
+def global_explanation(model: TabularModel, rows: pd.DataFrame, *,
+                       background: pd.DataFrame | None = None, seed: int = 0,
+                       plots: bool = True) -> GlobalExplanation | None:
+    """The global view of ``model`` on a seeded sample of ``rows`` (the test split), or None
+    for a model with no contributions (clustering, anomaly, images). ``background``: rows
+    (the training split) for members explained by permutation."""
+    if not model.task.kind.is_supervised or any(s.dtype == "image" for s in model.features):
+        return None
+    bound = min(MAX_ROWS[method] for method in member_methods(model))
+    sample = rows.sample(n=min(bound, len(rows)), random_state=seed) if len(rows) else rows
+    if len(sample) == 0:
+        return None
+    if background is not None:
+        background = background.sample(n=min(len(background), 100), random_state=seed)
+    contributions = ModelExplainer(model, background=background).explain(sample)
+    values = contributions.values
+    if len(contributions.outputs) == 2:
+        chosen, explained = values[:, 1], f"probability of {contributions.outputs[1]!r}"
+    elif len(contributions.outputs) > 2:
+        predicted = contributions.explained.argmax(axis=1)
+        chosen, explained = (values[np.arange(len(values)), predicted],
+                             "probability of the predicted class")
+    else:
+        chosen, explained = values[:, 0], "predicted value"
+    mean_abs = np.abs(chosen).mean(axis=0)
+    order = np.argsort(-mean_abs, kind="stable")
+    importance = [(contributions.features[i], float(mean_abs[i])) for i in order]
+    dependence = {}
+    if plots:
+        shown = coerce_frame(sample, model.features).reset_index(drop=True)
+        for i in order[:TOP_DEPENDENCE]:
+            name = contributions.features[i]
+            dependence[name] = _dependence_plot(name, shown[name], chosen[:, i],
+                                                explained=explained)
+    return GlobalExplanation(explained=explained, units=contributions.units,
+                             n_rows=len(sample), importance=importance, dependence=dependence)
+
+
+def _dependence_plot(name: str, values: pd.Series, contributions: np.ndarray, *,
+                     explained: str) -> str:
+    from trainforge.evaluation import plots  # matplotlib: only when a report is drawn
+
+    figure, axes = plots.new_figure(f"Dependence on {name}", bottom_in=0.9, left_in=0.8)
+    numeric = pd.api.types.is_numeric_dtype(values)
+    if numeric:
+        axes.scatter(values.to_numpy(dtype=np.float64), contributions, s=8, alpha=0.6,
+                     color=_COLOUR)
+    else:
+        levels = _levels(values)
+        at = {level: position for position, level in enumerate(levels)}
+        jitter = np.random.default_rng(0).uniform(-0.2, 0.2, len(values))
+        axes.scatter([at.get(str(v), len(levels) - 1) + j
+                      for v, j in zip(values.tolist(), jitter, strict=True)],
+                     contributions, s=8, alpha=0.6, color=_COLOUR)
+        axes.set_xticks(range(len(levels)), levels, rotation=45, ha="right", fontsize=7)
+    axes.axhline(0.0, color="grey", linewidth=0.8)
+    axes.set_xlabel(name)
+    axes.set_ylabel(f"contribution to the {explained}", fontsize=8)
+    return plots.as_png(figure)
+
+
+def _levels(values: pd.Series, limit: int = 12) -> Sequence[str]:
+    """The most frequent levels, the rest as "other" (a dependence plot stays readable)."""
+    counts = values.astype(object).where(values.notna(), "missing").astype(str).value_counts()
+    top = [str(level) for level in counts.index[:limit]]
+    return [*top, "other"] if len(counts) > limit else top
+
+
+def write_heat_map(attribution: Attribution, path: Path, *, title: str) -> Path:
+    """A PNG of the image beside its attributions (red raised the score, blue lowered it)."""
+    from matplotlib.figure import Figure
+
+    assert attribution.pixels is not None and attribution.image is not None  # an image's
+    figure = Figure(figsize=(6.4, 3.4), dpi=100)
+    shown, heat = figure.subplots(1, 2)
+    shown.imshow(attribution.image, cmap="gray")
+    bound = float(np.abs(attribution.pixels).max()) or 1.0
+    drawn = heat.imshow(attribution.pixels, cmap="bwr", vmin=-bound, vmax=bound)
+    figure.colorbar(drawn, ax=heat, fraction=0.046)
+    for axes, label in ((shown, "image"), (heat, "integrated gradients")):
+        axes.set_title(label, fontsize=9)
+        axes.set_axis_off()
+    figure.suptitle(title, fontsize=10)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png")
+    return path

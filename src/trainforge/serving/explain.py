@@ -1,0 +1,293 @@
+"""Explained predictions: ``POST /v1/models/{name}/predict?explain=true[&top_k=5]``.
+
+Each record's answer gains its top ``top_k`` contributions (SHAP values) by absolute size,
+over the model's original input columns, with the base value they start from and the output
+they add up to, in the model's output units: a classifier's probability of the class (the
+positive class for a binary model, ``classes[1]``; every class for a multiclass model), a
+regressor's value. ``rest`` is what the columns not listed add, so that ``base_value + sum of
+contributions + rest == output`` (exactly for trees, to 1e-6; see
+``algorithms.contributions`` for how members and blends are explained).
+
+Tree members are explained from the compiled plans' encoded rows by the libraries' own
+TreeSHAP (no pandas, no shap); shap itself is imported only when a scikit-learn forest is
+explained, and nothing here is imported or built until the first explain request, so the
+default predict path is unchanged. A model whose members are not all trees is explained by
+permutation against a background drawn from the package's ``reference.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import parse_qs
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict, Field
+
+from trainforge.algorithms.contributions import (
+    Contributions,
+    Explained,
+    MemberFn,
+    ModelExplainer,
+    background_from_profile,
+    in_output_units,
+    permuted_members,
+    tree_explainer,
+)
+from trainforge.algorithms.model import TabularModel
+from trainforge.data.task import TaskKind
+from trainforge.errors import NotExplainable, TooManyToExplain
+from trainforge.registry.loaded import LoadedModel
+from trainforge.serving.compiled import CompiledModel, probe_columns
+from trainforge.serving.plans import FastPathMiss
+from trainforge.serving.served import ServedModel
+from trainforge.serving.signature import Columns, RecordsInvalid
+from trainforge.serving.tree_shap import LeafPaths, leaf_paths
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TOP_K = 5
+# rows up to which a booster is explained by tree_shap's numpy walk; beyond, its library's
+# vectorised TreeSHAP is the faster (its fixed cost is spread over the rows)
+WALKED_ROWS = 8
+MAX_TOP_K = 50
+MAX_EXPLAINED_RECORDS = 100  # a forest's TreeSHAP takes ~0.1 s a row: bound one request's work
+# the reference profile training writes into every package (monitoring.reference, a layer above)
+REFERENCE = "reference.json"
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
+# ---- what an answer holds (the schemas /docs shows) -------------------------------------------
+class Contribution(BaseModel):
+    feature: str = Field(description="an input column of the model")
+    value: str | float | bool | None = Field(description="the record's value of it, as sent")
+    contribution: float = Field(description="how far it moved the output from the base value")
+
+
+class OutputExplanation(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    class_: str | None = Field(alias="class", description=(
+        "the class whose probability is explained (a binary model: its positive class, "
+        "classes[1]); null for a regressor's value"))
+    base_value: float = Field(description="the output with no column known: the mean output")
+    output: float = Field(description="the model's output: base_value + the contributions "
+                                      "+ rest")
+    contributions: list[Contribution] = Field(max_length=MAX_TOP_K, description=(
+        "the top_k columns by absolute contribution, largest first"))
+    rest: float = Field(description="what the columns not listed contribute together")
+
+
+EXPLANATION_FIELDS: dict[str, Any] = {
+    "explanations": (list[list[OutputExplanation]] | None, Field(None, description=(
+        "with ?explain=true: per record, one entry per explained output (a binary model's "
+        "positive class, each class of a multiclass model, a regressor's value)"))),
+    "explanation_units": (Literal["probability", "value"] | None, Field(None, description=(
+        "what base values, contributions and outputs are in"))),
+}
+
+EXPLAIN_PARAMETERS = [
+    {"name": "explain", "in": "query", "required": False,
+     "schema": {"type": "boolean", "default": False},
+     "description": "add each record's top contributions (SHAP values) over the model's input "
+                    f"columns; at most {MAX_EXPLAINED_RECORDS} records a request"},
+    {"name": "top_k", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TOP_K,
+                "default": DEFAULT_TOP_K},
+     "description": "contributions listed per record and output, largest first"}]
+
+
+@dataclass(frozen=True)
+class ExplainQuery:
+    """What ``?explain=true&top_k=K`` asks: the contributions listed per record and output."""
+
+    top_k: int = DEFAULT_TOP_K
+
+
+def _query_error(name: str, message: str) -> RecordsInvalid:
+    # the values sent are never echoed: the message says what is accepted
+    return RecordsInvalid([{"loc": ["query", name], "msg": message, "type": "value_error"}])
+
+
+def explain_query(query_string: bytes) -> ExplainQuery | None:
+    """The explanation ``query_string`` asks for; None when it asks for none. Raises
+    RecordsInvalid (a 422 naming the parameter) for a value that is not accepted."""
+    params = parse_qs(query_string.decode("latin-1"), keep_blank_values=True)
+    flag = params.get("explain", ["false"])[-1].strip().lower()
+    if flag not in _TRUE + _FALSE:
+        raise _query_error("explain", "explain must be true or false")
+    top_k = DEFAULT_TOP_K
+    if "top_k" in params:
+        text = params["top_k"][-1].strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= 4
+                and 1 <= int(text) <= MAX_TOP_K):
+            raise _query_error("top_k", f"top_k must be a whole number from 1 to {MAX_TOP_K}")
+        top_k = int(text)
+    return ExplainQuery(top_k=top_k) if flag in _TRUE else None
+
+
+def refusal(loaded: LoadedModel) -> str | None:
+    """Why ``loaded``'s predictions cannot be explained here; None when they can."""
+    kind = loaded.model.task.kind
+    if not kind.is_supervised:
+        what = "clustering" if kind is TaskKind.CLUSTERING else kind.value
+        return (f"it is a {what} model: its segments or scores have no per-feature "
+                "contributions")
+    images = [s.name for s in loaded.tabular.features if s.dtype == "image"]
+    if images:
+        return (f"it reads images ({', '.join(images)}): explain an image network's pixels "
+                "with `Model.explain_images` in Python")
+    return None
+
+
+def explainer_for(loaded: LoadedModel, *, compiled: CompiledModel | None = None
+                  ) -> ModelExplainer:
+    """The explainer of ``loaded``'s predictions (NotExplainable where there is none): tree
+    members need nothing more; others a background drawn from the package's reference. With
+    ``compiled`` (a served model's plans), boosters are walked here for a few rows."""
+    why = refusal(loaded)
+    if why is not None:
+        raise NotExplainable(loaded.ref, why)
+    model = loaded.tabular
+    walked = {} if compiled is None else walked_members(model, compiled)
+    permuted = permuted_members(model)
+    if not permuted:
+        return ModelExplainer(model, member_functions=walked)
+    reference = loaded.path / REFERENCE
+    if not reference.is_file():
+        raise NotExplainable(loaded.ref, (
+            f"its members {', '.join(permuted)} are not trees and are explained against a "
+            f"background sample, which this package lacks ({REFERENCE}, written by "
+            "`trainforge train`): retrain it to add one"))
+    profile = json.loads(reference.read_text()).get("features", {})
+    return ModelExplainer(model, background=background_from_profile(profile, model.features),
+                          member_functions=walked)
+
+
+def _walked(paths: LeafPaths, native: MemberFn, task_kind: str) -> MemberFn:
+    def explain(matrix: Any) -> Explained:
+        dense = np.asarray(matrix.toarray() if sp.issparse(matrix) else matrix, dtype=np.float64)
+        if len(dense) > WALKED_ROWS:
+            return native(matrix)
+        try:
+            values, base = paths.contributions(dense)
+        except FastPathMiss:
+            return native(matrix)  # a value the walk leaves to the library (CatBoost's NaN)
+        return in_output_units(task_kind, values, base)
+
+    return explain
+
+
+def walked_members(model: TabularModel, compiled: CompiledModel) -> dict[int, MemberFn]:
+    """By position, the boosters of ``model`` explained by ``tree_shap``'s walk for a few
+    rows: each is trusted only where it gives its library's contributions on probe rows."""
+    try:
+        probes = compiled.member_matrices(probe_columns(model))
+    except FastPathMiss:
+        return {}
+    walked: dict[int, MemberFn] = {}
+    for position, member in enumerate(model.members):
+        paths = leaf_paths(member.estimator)
+        native = tree_explainer(member) if paths is not None else None
+        if paths is None or native is None:
+            continue
+        explain = _walked(paths, native, member.estimator.task_kind)
+        rows = [probes[position][i:i + 1] for i in range(len(probes[position]))]
+        if all(np.allclose(explain(row)[0], native(row)[0], rtol=1e-4, atol=1e-6)
+               for row in rows):
+            walked[position] = explain
+        else:
+            log.warning("%s is explained by its library: the walk differs on a probe record",
+                        member.algorithm)
+    return walked
+
+
+class ServedExplainer:
+    """A served model's explanations, built at the first explain request (never to predict)."""
+
+    def __init__(self, model: ServedModel) -> None:
+        self.model = model
+        self._explainer: ModelExplainer | None = None
+        self._building = threading.Lock()
+
+    def explainer(self) -> ModelExplainer:
+        """The model's explainer, built once (NotExplainable where it cannot be)."""
+        with self._building:
+            if self._explainer is None:
+                self._explainer = explainer_for(self.model.loaded, compiled=self.model.compiled)
+            return self._explainer
+
+    def explain(self, columns: Columns) -> Contributions:
+        """The contributions of every record of ``columns`` (at most
+        ``MAX_EXPLAINED_RECORDS``, else TooManyToExplain)."""
+        if columns.n_rows > MAX_EXPLAINED_RECORDS:
+            raise TooManyToExplain(MAX_EXPLAINED_RECORDS, n_records=columns.n_rows)
+        explainer = self.explainer()
+        compiled = self.model.compiled
+        if compiled is not None and not explainer.needs_rows:
+            try:  # the compiled plans' encoded rows: no DataFrame, no transform
+                return explainer.explain(None, matrices=compiled.member_matrices(
+                    columns.values))
+            except FastPathMiss:
+                pass  # a value only the model's own preprocessing answers for
+        return explainer.explain(pd.DataFrame(columns.values))
+
+
+def shown_outputs(contributions: Contributions) -> list[int]:
+    """The outputs an answer explains: a binary classifier's positive class (the other's
+    contributions are the same, negated), else every class, or the value."""
+    return [1] if len(contributions.outputs) == 2 else list(range(len(contributions.outputs)))
+
+
+def described(contributions: Contributions, inputs: Mapping[str, Sequence[Any]],
+              outputs: np.ndarray, *, top_k: int, classify: bool) -> list[list[dict[str, Any]]]:
+    """Per record, per shown output: its class, base value, output (the model's own, from
+    ``outputs``), its ``top_k`` contributions by absolute size (with the record's value of each
+    column) and the ``rest``."""
+    values, base, features = contributions.values, contributions.base_values, \
+        contributions.features
+    table = outputs if outputs.ndim == 2 else outputs.reshape(-1, 1)
+    answer: list[list[dict[str, Any]]] = []
+    for row in range(len(values)):
+        explained = []
+        for output in shown_outputs(contributions):
+            row_values = values[row, output]
+            top = np.argsort(-np.abs(row_values), kind="stable")[:top_k]
+            explained.append({
+                "class": contributions.outputs[output] if classify else None,
+                "base_value": float(base[row, output]),
+                "output": float(table[row, output]),
+                "contributions": [{"feature": features[j], "value": inputs[features[j]][row],
+                                   "contribution": float(row_values[j])} for j in top],
+                "rest": float(row_values.sum() - row_values[top].sum())})
+        answer.append(explained)
+    return answer
+
+
+def contribution_columns(contributions: Contributions, rows: pd.DataFrame, *,
+                         top_k: int) -> pd.DataFrame:
+    """The columns ``trainforge predict --explain`` adds, per shown output (``explain.`` for a
+    binary model's positive class or a regressor's value, ``explain.<class>.`` for each class
+    of a multiclass model): ``base_value``, then for i = 1..top_k ``<i>.feature``,
+    ``<i>.value`` (the row's value) and ``<i>.contribution``, largest first."""
+    shown = shown_outputs(contributions)
+    columns: dict[str, Any] = {}
+    features = np.asarray(contributions.features, dtype=object)
+    for output in shown:
+        prefix = "explain." if len(shown) == 1 else f"explain.{contributions.outputs[output]}."
+        values = contributions.values[:, output]
+        top = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :top_k]
+        columns[f"{prefix}base_value"] = contributions.base_values[:, output]
+        for rank in range(top.shape[1]):
+            at = top[:, rank]
+            columns[f"{prefix}{rank + 1}.feature"] = features[at]
+            columns[f"{prefix}{rank + 1}.value"] = [
+                rows[name].iloc[row] for row, name in enumerate(features[at])]
+            columns[f"{prefix}{rank + 1}.contribution"] = values[np.arange(len(at)), at]
+    return pd.DataFrame(columns)

@@ -1,0 +1,73 @@
+"""serving's TreeSHAP walk gives the boosters' own contributions, for a few rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+from catboost import Pool
+from tests.algorithms._explained_models import fitted
+from tests.serving.models import trainforge_pipeline
+
+from trainforge.serving.explain import walked_members
+from trainforge.serving.served import ServedModel
+from trainforge.serving.tree_shap import leaf_paths
+
+
+def _library(estimator, matrix: np.ndarray) -> np.ndarray:
+    """The library's own contributions, (rows, margins, columns + 1), the bias last."""
+    booster = estimator.booster_
+    if type(estimator).__name__ == "LightGBMModel":
+        raw = booster.predict(matrix, pred_contrib=True, num_iteration=estimator.best_iteration_)
+    elif type(estimator).__name__ == "XGBoostModel":
+        raw = booster.predict(xgb.DMatrix(matrix), pred_contribs=True,
+                              iteration_range=(0, estimator.best_iteration_))
+    else:
+        raw = booster.get_feature_importance(type="ShapValues", data=Pool(matrix))
+    n_margins = estimator.n_classes if estimator.task_kind == "multiclass" else 1
+    return np.asarray(raw, dtype=np.float64).reshape(len(matrix), n_margins, -1)
+
+
+def _walked(estimator, matrix: np.ndarray) -> np.ndarray:
+    values, base = leaf_paths(estimator).contributions(matrix)
+    return np.concatenate([values, base[:, :, None]], axis=2)
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])
+@pytest.mark.parametrize("table", ["credit_g", "concrete"])
+def test_the_walk_gives_the_librarys_contributions(library: str, table: str):
+    model, rows = fitted(table, library)
+    member = model.members[0]
+    matrix = np.asarray(member.preprocessor.transform(rows.head(6)), dtype=np.float64)
+    # XGBoost sums in float32; the walk in float64
+    tolerance = 1e-5 if library == "xgboost" else 1e-9
+    assert np.abs(_walked(member.estimator, matrix)
+                  - _library(member.estimator, matrix)).max() < tolerance
+
+
+def test_the_walk_of_a_multiclass_booster_explains_each_class():
+    model, rows = fitted("wine", "lightgbm")
+    member = model.members[0]
+    matrix = member.preprocessor.transform(rows.head(4))
+    assert np.abs(_walked(member.estimator, matrix)
+                  - _library(member.estimator, matrix)).max() < 1e-9
+
+
+def test_categorical_splits_and_missing_values_walk_as_lightgbm_decides(
+        adult_rows: pd.DataFrame, tmp_path: Path):
+    estimator_model = trainforge_pipeline(adult_rows, tmp_path).model
+    member = estimator_model.members[0]
+    rows = adult_rows.drop(columns=["class"]).head(6).copy()
+    rows.loc[rows.index[:3], ["workclass", "age", "occupation"]] = None
+    rows.loc[rows.index[3], "education"] = "an unseen value"
+    matrix = member.preprocessor.transform(rows)
+    assert np.abs(_walked(member.estimator, matrix)
+                  - _library(member.estimator, matrix)).max() < 1e-9
+
+
+def test_a_served_blend_of_boosters_is_explained_by_the_walk(blend):
+    served = ServedModel(blend)
+    assert set(walked_members(blend.model, served.compiled)) == {0, 1}
