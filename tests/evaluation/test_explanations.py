@@ -7,12 +7,11 @@ from dataclasses import replace
 
 import pytest
 from tests.algorithms._explained_models import fitted
+from tests.evaluation.test_report import render
 
 from trainforge.algorithms.model import TabularModel
 from trainforge.data.task import TaskKind
 from trainforge.evaluation.explanations import global_explanation
-
-from .test_report import render
 
 
 @pytest.fixture(scope="module")

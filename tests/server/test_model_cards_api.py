@@ -29,6 +29,14 @@ def test_a_trained_models_card_names_its_task_metrics_and_data(trained_client, t
     assert card["limits"]["verdict"] and card["lineage"]["run_id"]
 
 
+def test_a_trained_models_card_lists_the_columns_that_weigh_most(trained_client,
+                                                                trained_tokens):
+    card = trained_client.get(CARD, headers=bearer(trained_tokens["viewer"])).json()
+    top = card["explanations"]["top"]
+    columns = set((EXAMPLES / "credit_g.csv").read_text().splitlines()[0].split(","))
+    assert len(top) >= 3 and {row["feature"] for row in top} <= columns
+
+
 def test_every_package_carries_its_card_as_markdown_under_its_hash(trained):
     version = trained.registry.versions("credit")[-1]
     markdown = trained.registry.package_file(version.ref, "MODEL_CARD.md")

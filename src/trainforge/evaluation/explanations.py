@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,13 @@ class GlobalExplanation:
     n_rows: int
     importance: list[tuple[str, float]]
     dependence: dict[str, str] = field(default_factory=dict)
+
+    def for_card(self) -> dict[str, Any]:
+        """``explanations.json`` in the package, which the model card reads: the columns by
+        mean |contribution| (the plots stay in the report)."""
+        return {"explained": self.explained, "units": self.units, "n_rows": self.n_rows,
+                "global": [{"feature": column, "mean_abs": float(value)}
+                           for column, value in self.importance]}
 
 
 def global_explanation(model: TabularModel, rows: pd.DataFrame, *,

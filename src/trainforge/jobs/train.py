@@ -424,7 +424,7 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
     """Write the report, the profile and the monitoring reference, then the model package with
     them inside."""
     from trainforge.data.privacy_policy import HASH_KEY_FILE
-    from trainforge.evaluation.model_card import DIAGNOSIS_FILE
+    from trainforge.evaluation.model_card import DIAGNOSIS_FILE, EXPLANATIONS_FILE
     from trainforge.evaluation.report import model_info, write_report
     from trainforge.monitoring.reference import REFERENCE_FILE
     from trainforge.store.json_values import to_json_value
@@ -460,6 +460,10 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
             extra_files[FAIRNESS_FILE] = Path(scratch) / FAIRNESS_FILE
             extra_files[FAIRNESS_FILE].write_text(json.dumps(fairness, allow_nan=False,
                                                              indent=1), encoding="utf-8")
+        if explanation is not None:  # the model card's top features read it from here
+            extra_files[EXPLANATIONS_FILE] = Path(scratch) / EXPLANATIONS_FILE
+            extra_files[EXPLANATIONS_FILE].write_text(json.dumps(
+                explanation.for_card(), allow_nan=False, indent=1), encoding="utf-8")
         if model.inputs is not None and model.inputs.hashed:
             extra_files[HASH_KEY_FILE] = Path(scratch) / HASH_KEY_FILE
             extra_files[HASH_KEY_FILE].write_bytes(model.inputs.key)
