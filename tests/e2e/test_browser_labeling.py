@@ -63,5 +63,17 @@ def test_an_annotator_labels_with_the_keyboard_and_sees_the_progress_change(page
     tab.keyboard.press("s")  # skipped: another item, the progress unchanged
     tab.wait_for_selector("#labeler:not([data-item='1'])", timeout=10_000)
     assert tab.inner_text("#progress strong") == "1"
+    # a key pressed the instant the next item lands, before htmx has wired its forms, is
+    # still sent by htmx (the browser posting the form itself would leave the page)
+    tab.evaluate("""() => {
+        const watch = new MutationObserver(() => {
+            watch.disconnect();
+            document.dispatchEvent(new KeyboardEvent("keydown", {key: "1", bubbles: true}));
+        });
+        watch.observe(document.querySelector("#labeler").parentNode, {childList: true});
+    }""")
+    tab.keyboard.press("2")
+    tab.wait_for_selector("#progress strong:text-is('3')", timeout=10_000)
+    assert tab.url == url + "/labeling/sms/label"
     tab.goto(url + "/labeling/sms")
     assert "admin" in tab.inner_text("table.grid") and errors == []
