@@ -19,7 +19,7 @@ from trainforge.monitoring.prediction_log import LogPolicy
 from trainforge.server.api.bodies import STREAMS_ITS_BODY, BoundedBodyRoute
 from trainforge.server.api.datasets import accept_upload
 from trainforge.server.auth import identify
-from trainforge.server.ui.render import page, signed_in, to_login
+from trainforge.server.ui.render import missing_page, page, signed_in, to_login
 from trainforge.serving.signature import RecordsInvalid
 from trainforge.store.access import Principal
 
@@ -195,8 +195,7 @@ def comparison_page(request: Request, name: str) -> Response:
         result = compare_deployment(name, store=workspace, registry=workspace.registry,
                                     log_root=workspace.prediction_log)
     except TrainforgeError as error:
-        return page(request, "missing.html.j2", viewer, status=error.http_status,
-                    message=str(error))
+        return missing_page(request, viewer, error)
     return page(request, "comparison.html.j2", viewer, name=name, result=result)
 
 

@@ -27,25 +27,21 @@ from trainforge.labeling.review_items import hint_of, item_of
 from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.labeling import export_answer, image_answer, quick_models
 from trainforge.server.ui.actions import _act, _error, _go
-from trainforge.server.ui.render import Viewer, environment, page, signed_in, to_login
+from trainforge.server.ui.render import (
+    environment,
+    missing_page,
+    page,
+    signed_in,
+    to_login,
+    workspace_of,
+)
 from trainforge.store import labeling as store
 from trainforge.store import uploads
 from trainforge.store.access import Principal
-from trainforge.workspace import Workspace
 
 router = APIRouter(include_in_schema=False, route_class=BoundedBodyRoute)
 KEYS = 9  # classes past the ninth are picked with the mouse
 CHART_W, CHART_H = 320, 120
-
-
-def _workspace(request: Request) -> Workspace:
-    workspace: Workspace = request.app.state.workspace
-    return workspace
-
-
-def _missing(request: Request, viewer: Viewer, error: TrainforgeError) -> Response:
-    return page(request, "missing.html.j2", viewer, status=error.http_status,
-                message=str(error))
 
 
 @router.get("/labeling")
@@ -53,7 +49,7 @@ async def projects_page(request: Request) -> Response:
     viewer = signed_in(request)
     if viewer is None:
         return to_login(request)
-    workspace = _workspace(request)
+    workspace = workspace_of(request)
     projects = await run_in_threadpool(jobs.list_projects, workspace)
     return page(request, "labeling_projects.html.j2", viewer, projects=projects,
                 datasets=uploads.list_uploads(workspace, limit=50))
@@ -65,7 +61,7 @@ async def create(request: Request) -> Response:
         form = await request.form()
         fields = {k: str(form.get(k, "")).strip()[:MAX_CLASS_CHARS * 50] for k in (
             "name", "dataset", "classes", "text_column", "image_column", "overlap")}
-        workspace = _workspace(request)
+        workspace = workspace_of(request)
         upload = await run_in_threadpool(uploads.get_upload, workspace, fields["dataset"][:64])
         overlap = int(fields["overlap"]) if fields["overlap"].isdigit() else 1
         await run_in_threadpool(lambda: jobs.create_project(
@@ -84,9 +80,9 @@ async def project_page(request: Request, name: str) -> Response:
     if viewer is None:
         return to_login(request)
     try:
-        status = await run_in_threadpool(jobs.project_status, _workspace(request), name)
+        status = await run_in_threadpool(jobs.project_status, workspace_of(request), name)
     except TrainforgeError as error:
-        return _missing(request, viewer, error)
+        return missing_page(request, viewer, error)
     return page(request, "labeling_project.html.j2", viewer, shown=status.to_dict(),
                 chart=score_chart(status.scores))
 
@@ -109,14 +105,14 @@ async def label_page(request: Request, name: str) -> Response:
     try:
         context = await run_in_threadpool(_next_context, request, name, viewer.name)
     except TrainforgeError as error:
-        return _missing(request, viewer, error)
+        return missing_page(request, viewer, error)
     return page(request, "labeling_label.html.j2", viewer, **context)
 
 
 def _next_context(request: Request, name: str, annotator: str, *,
                   item: int | None = None) -> dict[str, Any]:
     """What the labeling fragment shows: ``item``, else the annotator's next one."""
-    workspace = _workspace(request)
+    workspace = workspace_of(request)
     project = store.get_project(workspace, name)
     why = None
     if item is None:
@@ -177,7 +173,7 @@ async def label(request: Request, name: str) -> Response:
         note = str(form.get("note", ""))[:MAX_NOTE_CHARS]
         changed = quick_models(request).labels_changed
         await run_in_threadpool(lambda: jobs.label_item(
-            _workspace(request), name, item, annotator=who.name, label=choice, note=note,
+            workspace_of(request), name, item, annotator=who.name, label=choice, note=note,
             changed=changed))
         return await run_in_threadpool(_fragment, request, who.name, name)
 
@@ -189,7 +185,7 @@ async def skip(request: Request, name: str) -> Response:
     async def work(who: Principal) -> Response:
         item = _item_field(await request.form())
         await run_in_threadpool(lambda: jobs.label_item(
-            _workspace(request), name, item, annotator=who.name, label=None))
+            workspace_of(request), name, item, annotator=who.name, label=None))
         return await run_in_threadpool(_fragment, request, who.name, name)
 
     return await _act(request, "annotator", "skip items", work)
@@ -200,7 +196,7 @@ async def undo(request: Request, name: str) -> Response:
     async def work(who: Principal) -> Response:
         changed = quick_models(request).labels_changed
         undone = await run_in_threadpool(lambda: jobs.undo_last(
-            _workspace(request), name, annotator=who.name, changed=changed))
+            workspace_of(request), name, annotator=who.name, changed=changed))
         return await run_in_threadpool(lambda: _fragment(request, who.name, name, item=undone))
 
     return await _act(request, "annotator", "undo labels", work)
@@ -212,9 +208,9 @@ async def image(request: Request, name: str, item: int) -> Response:
     if viewer is None:
         return to_login(request)
     try:
-        return await run_in_threadpool(image_answer, _workspace(request), name, item)
+        return await run_in_threadpool(image_answer, workspace_of(request), name, item)
     except TrainforgeError as error:
-        return _missing(request, viewer, error)
+        return missing_page(request, viewer, error)
 
 
 @router.get("/labeling/{name}/disagreements")
@@ -222,11 +218,11 @@ async def disagreements_page(request: Request, name: str) -> Response:
     viewer = signed_in(request)
     if viewer is None:
         return to_login(request)
-    workspace = _workspace(request)
+    workspace = workspace_of(request)
     try:
         project, items = await run_in_threadpool(jobs.disagreements, workspace, name)
     except TrainforgeError as error:
-        return _missing(request, viewer, error)
+        return missing_page(request, viewer, error)
     shown = [(item, store.item_payload(workspace, project, item),
               jobs.item_labels(workspace, project, item)) for item in items]
     return page(request, "labeling_disagreements.html.j2", viewer, project=project,
@@ -241,7 +237,7 @@ async def settle(request: Request, name: str) -> Response:
         choice = str(form.get("label", ""))[:MAX_CLASS_CHARS]
         changed = quick_models(request).labels_changed
         await run_in_threadpool(lambda: jobs.label_item(
-            _workspace(request), name, item, annotator=who.name, label=choice, final=True,
+            workspace_of(request), name, item, annotator=who.name, label=choice, final=True,
             changed=changed))
         return _go(f"/labeling/{name}/disagreements")
 
@@ -254,7 +250,7 @@ async def export(request: Request, name: str) -> Response:
         chosen = str((await request.form()).get("format", "dataset"))
         if chosen not in jobs.EXPORT_FORMATS:
             return _error("choose an export format: dataset, csv or label-studio")
-        answer = await run_in_threadpool(export_answer, _workspace(request), name, chosen, who)
+        answer = await run_in_threadpool(export_answer, workspace_of(request), name, chosen, who)
         if chosen != "dataset":
             return answer  # a plain form: the browser saves the attachment
         shown = orjson.loads(answer.body)

@@ -21,7 +21,7 @@ from trainforge.jobs.model_cards import edit_model_card, model_card
 from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.shown_paths import without_paths
 from trainforge.server.ui.actions import _act, _error, _go
-from trainforge.server.ui.render import page, signed_in, to_login
+from trainforge.server.ui.render import missing_page, page, signed_in, to_login
 from trainforge.store.access import Principal
 from trainforge.workspace import Workspace
 
@@ -60,8 +60,7 @@ async def card_page(request: Request, name: str, version: int) -> Response:
         card = await run_in_threadpool(_shown_card, request.app.state.workspace,
                                        f"{name}:{version}")
     except TrainforgeError as error:
-        return page(request, "missing.html.j2", viewer, status=error.http_status,
-                    message=str(error))
+        return missing_page(request, viewer, error)
     return HTMLResponse(card_html(card), headers=_CARD_PAGE_HEADERS)
 
 

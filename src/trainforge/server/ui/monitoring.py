@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from trainforge.errors import TrainforgeError
 from trainforge.monitoring.drift import Window
-from trainforge.server.ui.render import page, signed_in, to_login
+from trainforge.server.ui.render import missing_page, page, signed_in, to_login
 from trainforge.workspace import Workspace
 
 router = APIRouter(include_in_schema=False)
@@ -29,7 +29,6 @@ def monitoring_page(request: Request, name: str, window: str = "1000") -> Respon
                                     log_root=workspace.prediction_log,
                                     window=Window.parse(window))
     except TrainforgeError as error:
-        return page(request, "missing.html.j2", viewer, status=error.http_status,
-                    message=str(error))
+        return missing_page(request, viewer, error)
     return page(request, "monitoring.html.j2", viewer, name=name, result=result,
                 rows=feature_rows(result.latest), plots=monitoring_plots(result))

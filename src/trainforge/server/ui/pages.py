@@ -16,24 +16,19 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from trainforge.errors import ModelNotFound, RunNotFound, TrainforgeError
 from trainforge.runtime.rules import ADVICE
 from trainforge.server.shown_paths import without_paths
-from trainforge.server.ui.render import Viewer, page, signed_in, to_login
+from trainforge.server.ui.render import (
+    missing_page,
+    page,
+    signed_in,
+    to_login,
+    workspace_of,
+)
 from trainforge.store import jobs, uploads
 from trainforge.store.datasets import get_dataset
 from trainforge.store.runs import get_run, list_runs
-from trainforge.workspace import Workspace
 
 router = APIRouter(include_in_schema=False)
 LIVE = ("queued", "running")  # pages of these keep polling
-
-
-def _workspace(request: Request) -> Workspace:
-    workspace: Workspace = request.app.state.workspace
-    return workspace
-
-
-def _not_found(request: Request, viewer: Viewer, error: TrainforgeError) -> Response:
-    return page(request, "missing.html.j2", viewer, status=error.http_status,
-                message=str(error))
 
 
 @router.get("/")
@@ -41,7 +36,7 @@ async def dashboard(request: Request) -> Response:
     viewer = signed_in(request)
     if viewer is None:
         return to_login(request)
-    ws = _workspace(request)
+    ws = workspace_of(request)
     return page(request, "dashboard.html.j2", viewer,
                 jobs=without_paths(jobs.list_jobs(ws, limit=8), ws),
                 runs=without_paths(list_runs(ws, limit=8), ws),
@@ -55,7 +50,7 @@ async def datasets_page(request: Request) -> Response:
     if viewer is None:
         return to_login(request)
     return page(request, "datasets.html.j2", viewer,
-                datasets=uploads.list_uploads(_workspace(request)))
+                datasets=uploads.list_uploads(workspace_of(request)))
 
 
 @router.get("/datasets/{dataset_id}")
@@ -63,11 +58,11 @@ async def dataset_page(request: Request, dataset_id: str) -> Response:
     viewer = signed_in(request)
     if viewer is None:
         return to_login(request)
-    ws = _workspace(request)
+    ws = workspace_of(request)
     try:
         upload = uploads.get_upload(ws, dataset_id)
     except TrainforgeError as error:
-        return _not_found(request, viewer, error)
+        return missing_page(request, viewer, error)
     recorded: Mapping[str, Any] | None = (get_dataset(ws, upload["dataset_id"])
                                           if upload["dataset_id"] else None)
     return page(request, "dataset.html.j2", viewer, upload=upload, dataset=recorded,
@@ -79,7 +74,7 @@ async def jobs_page(request: Request) -> Response:
     viewer = signed_in(request)
     if viewer is None:
         return to_login(request)
-    ws = _workspace(request)
+    ws = workspace_of(request)
     listed = without_paths(jobs.list_jobs(ws, limit=200), ws)
     template = "jobs_rows.html.j2" if request.headers.get("hx-request") else "jobs.html.j2"
     return page(request, template, viewer, jobs=listed,
@@ -91,11 +86,11 @@ async def job_page(request: Request, job_id: str) -> Response:
     viewer = signed_in(request)
     if viewer is None:
         return to_login(request)
-    ws = _workspace(request)
+    ws = workspace_of(request)
     try:
         job = without_paths(jobs.get_job(ws, job_id), ws)
     except TrainforgeError as error:
-        return _not_found(request, viewer, error)
+        return missing_page(request, viewer, error)
     return page(request, "job.html.j2", viewer, job=job,
                 log=without_paths(jobs.read_log(ws, job_id), ws), live=job["status"] in LIVE)
 
@@ -106,7 +101,7 @@ async def job_log(request: Request, job_id: str, after: int = 0) -> Response:
     viewer = signed_in(request)
     if viewer is None:
         return to_login(request)
-    ws = _workspace(request)
+    ws = workspace_of(request)
     job = without_paths(jobs.get_job(ws, job_id), ws)
     return page(request, "job_log.html.j2", viewer, job=job,
                 log=without_paths(jobs.read_log(ws, job_id, after=after), ws),
@@ -122,7 +117,7 @@ async def runs_page(request: Request, offset: int = 0) -> Response:
     if viewer is None:
         return to_login(request)
     offset = max(0, offset)
-    ws = _workspace(request)
+    ws = workspace_of(request)
     shown = without_paths(list_runs(ws, limit=RUNS_PER_PAGE + 1, offset=offset), ws)
     return page(request, "runs.html.j2", viewer, runs=shown[:RUNS_PER_PAGE], offset=offset,
                 newer=max(0, offset - RUNS_PER_PAGE) if offset else None,
@@ -134,12 +129,12 @@ async def compare_page(request: Request, ids: str = "") -> Response:
     viewer = signed_in(request)
     if viewer is None:
         return to_login(request)
-    ws = _workspace(request)
+    ws = workspace_of(request)
     try:
         compared = without_paths([get_run(ws, run_id) for run_id in ids.split(",")
                                   if run_id][:6], ws)
     except RunNotFound as error:
-        return _not_found(request, viewer, error)
+        return missing_page(request, viewer, error)
     return page(request, "compare.html.j2", viewer, runs=compared,
                 settings=_differences([r["config"] for r in compared]),
                 metrics=_metric_rows([r.get("metrics") or {} for r in compared]))
@@ -150,11 +145,11 @@ async def run_page(request: Request, run_id: str) -> Response:
     viewer = signed_in(request)
     if viewer is None:
         return to_login(request)
-    ws = _workspace(request)
+    ws = workspace_of(request)
     try:
         run = without_paths(get_run(ws, run_id), ws)
     except RunNotFound as error:
-        return _not_found(request, viewer, error)
+        return missing_page(request, viewer, error)
     return page(request, "run.html.j2", viewer, run=run, live=run["status"] in LIVE,
                 flat_metrics=_flat(run.get("metrics") or {}), leaderboard=_leaderboard(run),
                 rule_findings=_rule_findings(run))
@@ -178,7 +173,7 @@ async def run_series(request: Request, run_id: str) -> Response:
     """Every metric series of the run as ``{key: [[step...], [value...]]}`` for the charts."""
     if signed_in(request) is None:
         return JSONResponse({"detail": "not signed in"}, status_code=401)
-    run = get_run(_workspace(request), run_id)
+    run = get_run(workspace_of(request), run_id)
     series = {key: [[p["step"] for p in points], [p["value"] for p in points]]
               for key, points in run["series"].items()
               if not key.startswith("rules.")}  # findings, listed on the page, not curves
@@ -191,7 +186,7 @@ async def models_page(request: Request) -> Response:
     if viewer is None:
         return to_login(request)
     return page(request, "models.html.j2", viewer,
-                models=_workspace(request).registry.list_models())
+                models=workspace_of(request).registry.list_models())
 
 
 @router.get("/models/{name}")
@@ -199,11 +194,11 @@ async def model_page(request: Request, name: str) -> Response:
     viewer = signed_in(request)
     if viewer is None:
         return to_login(request)
-    registry = _workspace(request).registry
+    registry = workspace_of(request).registry
     try:
         versions = registry.versions(name)
     except ModelNotFound as error:
-        return _not_found(request, viewer, error)
+        return missing_page(request, viewer, error)
     latest = registry.show(f"{name}:{versions[-1].version}")
     from trainforge.algorithms.online import UPDATABLE
 
@@ -219,9 +214,9 @@ async def model_report(request: Request, name: str, version: int) -> Response:
     if viewer is None:
         return to_login(request)
     try:
-        shown = _workspace(request).registry.show(f"{name}:{version}")
+        shown = workspace_of(request).registry.show(f"{name}:{version}")
     except ModelNotFound as error:
-        return _not_found(request, viewer, error)
+        return missing_page(request, viewer, error)
     from pathlib import Path
 
     report = Path(shown["path"]) / "report.html"

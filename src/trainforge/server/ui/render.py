@@ -14,10 +14,12 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from trainforge.errors import TrainforgeError
 from trainforge.server.auth import SESSION_COOKIE
 from trainforge.store import access
 from trainforge.store.access import Principal
 from trainforge.version import __version__
+from trainforge.workspace import Workspace
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # pages load only their own scripts and styles (uPlot sets element styles, hence 'unsafe-inline'
@@ -105,3 +107,16 @@ def page(request: Request, template: str, viewer: Viewer | None, *, status: int 
         request=request, viewer=viewer, version=__version__, path=request.url.path,
         **context)
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+
+
+def workspace_of(request: Request) -> Workspace:
+    """The workspace the app serves."""
+    workspace: Workspace = request.app.state.workspace
+    return workspace
+
+
+def missing_page(request: Request, viewer: Viewer, error: TrainforgeError) -> HTMLResponse:
+    """The page for something that is not there (or may not be done), with the error's status
+    and message."""
+    return page(request, "missing.html.j2", viewer, status=error.http_status,
+                message=str(error))
