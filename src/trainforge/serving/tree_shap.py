@@ -31,7 +31,11 @@ import numpy as np
 
 from trainforge.serving.catboost_trees import exported_model
 from trainforge.serving.plans import FastPathMiss
+from trainforge.serving.shap_kernels import compiled, table_layout
 
+# leaves whose paths ask about more distinct features are walked, not tabulated: a table
+# holds 2^p floats (8 KiB at 10); boosters' leaves rarely go deeper (adult's blend: 2 of 60,000)
+TABLE_DEPTH = 10
 # a row's side at every split of the model: True where it goes left
 Decide = Callable[[np.ndarray], np.ndarray]
 
@@ -93,6 +97,7 @@ class LeafPaths:
                        self.ratio)
         self.base = bias + np.bincount(self.output, weights=self.value * reach,
                                        minlength=n_outputs)
+        self.tabulate(max_depth=TABLE_DEPTH)
 
     @staticmethod
     def _walk(tree: _Tree, node: int, path: list[tuple[int, int, bool, float]],
@@ -107,63 +112,22 @@ class LeafPaths:
             LeafPaths._walk(tree, child, [*path, (split, int(split_features[split]), goes_left,
                                                   ratio)], leaves, split_features)
 
+    def tabulate(self, *, max_depth: int) -> None:
+        """(Re)build the per-leaf weight tables (``shap_kernels``) of the leaves whose paths
+        ask about at most ``max_depth`` distinct features; deeper leaves are walked."""
+        self.table_start = table_layout(self.slot_start, max_depth=max_depth)
+        self.table = compiled("fill_tables")(self.table_start, self.slot_start, self.ratio,
+                                             self.value, self.nodes, self.node_weights)
+
     def contributions(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows, outputs, features) margin contributions and (rows, outputs) base margins."""
-        kernel = _kernel()
+        kernel = compiled("row_contributions")
         rows = [kernel(self.decide(row), self.slot_start, self.node_start, self.ratio,
                        self.feature, self.split, self.left, self.value, self.output,
-                       self.nodes, self.node_weights, self.n_outputs, self.n_features)
+                       self.table_start, self.table, self.nodes, self.node_weights,
+                       self.n_outputs, self.n_features)
                 for row in np.asarray(matrix, dtype=np.float64)]
         return np.stack(rows), np.broadcast_to(self.base, (len(rows), self.n_outputs)).copy()
-
-
-_COMPILED: list[Callable[..., np.ndarray]] = []
-
-
-def _kernel() -> Callable[..., np.ndarray]:
-    """The per-row loop, compiled by numba at the first explanation (never to predict)."""
-    if not _COMPILED:
-        import numba  # shap's dependency; compiled code: ~1 s once, cached on disk
-
-        _COMPILED.append(numba.njit(cache=True, nogil=True)(_row_contributions))
-    return _COMPILED[0]
-
-
-def _row_contributions(goes_left: np.ndarray, slot_start: np.ndarray, node_start: np.ndarray,
-                       ratio: np.ndarray, feature: np.ndarray, split: np.ndarray,
-                       left: np.ndarray, value: np.ndarray, output: np.ndarray,
-                       nodes: np.ndarray, node_weights: np.ndarray, n_outputs: int,
-                       n_features: int) -> np.ndarray:
-    phi = np.zeros((n_outputs, n_features))
-    width = nodes.shape[0]
-    follows = np.zeros(width)
-    factor = np.zeros(width)
-    prefix = np.zeros(width + 1)
-    total = np.zeros(width)
-    for leaf in range(len(value)):
-        first, last = slot_start[leaf], slot_start[leaf + 1]
-        p = last - first
-        for k in range(first, last):  # s_k: the row takes the path's side at every split on k
-            taken = 1.0
-            for node in range(node_start[k], node_start[k + 1]):
-                if goes_left[split[node]] != left[node]:
-                    taken = 0.0
-            follows[k - first] = taken
-        total[:p] = 0.0
-        for q in range((p + 1) // 2):  # G_j = ∫ Π_{k≠j} (s_k t + r_k (1 − t)) dt
-            t, w = nodes[p, q], node_weights[p, q]
-            prefix[0] = 1.0
-            for k in range(p):
-                factor[k] = follows[k] * t + ratio[first + k] * (1.0 - t)
-                prefix[k + 1] = prefix[k] * factor[k]
-            suffix = w
-            for j in range(p - 1, -1, -1):
-                total[j] += prefix[j] * suffix
-                suffix *= factor[j]
-        for j in range(p):
-            phi[output[leaf], feature[first + j]] += (
-                value[leaf] * (follows[j] - ratio[first + j]) * total[j])
-    return phi
 
 
 # ---- the libraries' trees ---------------------------------------------------------------------
