@@ -28,22 +28,28 @@ _COMPILED: dict[str, Callable[..., np.ndarray]] = {}
 
 
 def compiled(name: str) -> Callable[..., np.ndarray]:
-    """``fill_tables`` or ``row_contributions``, compiled by numba on first use."""
+    """``fill_tables``, ``fill_tree_tables`` or ``row_contributions``, compiled by numba on
+    first use."""
     if not _COMPILED:
         import numba  # shap's dependency; ~1 s to compile once, then cached on disk
 
-        for function in (fill_tables, row_contributions):
-            _COMPILED[function.__name__] = numba.njit(cache=True, nogil=True)(function)
+        # add_leaves first, and in this module's namespace, where its callers' compiled code
+        # looks it up
+        for function in (add_leaves, fill_tables, fill_tree_tables, row_contributions):
+            jitted = numba.njit(cache=True, nogil=True)(function)
+            globals()[function.__name__] = _COMPILED[function.__name__] = jitted
     return _COMPILED[name]
 
 
-def table_layout(slot_start: np.ndarray, *, max_depth: int) -> np.ndarray:
-    """Per leaf, where its table of 2^p floats starts (−1: deeper than ``max_depth``, walked);
-    one more entry holds the tables' total length."""
+def table_layout(slot_start: np.ndarray, *, max_depth: int, only: np.ndarray) -> np.ndarray:
+    """Per leaf, where its table of 2^p floats starts (−1: deeper than ``max_depth``, walked,
+    or not one of the leaves ``only``); one more entry holds the tables' total length."""
     depth = np.diff(slot_start)
-    sizes = np.where(depth <= max_depth, 2 ** np.minimum(depth, max_depth), 0)
+    tabulated = np.zeros(len(depth), dtype=bool)
+    tabulated[only] = depth[only] <= max_depth
+    sizes = np.where(tabulated, 2 ** np.minimum(depth, max_depth), 0)
     start = np.concatenate([[0], np.cumsum(sizes)])
-    return np.where(np.append(depth <= max_depth, True), start, -1).astype(np.int64)
+    return np.where(np.append(tabulated, True), start, -1).astype(np.int64)
 
 
 def fill_tables(table_start: np.ndarray, slot_start: np.ndarray, ratio: np.ndarray,
@@ -77,20 +83,79 @@ def fill_tables(table_start: np.ndarray, slot_start: np.ndarray, ratio: np.ndarr
     return table
 
 
-def row_contributions(goes_left: np.ndarray, slot_start: np.ndarray, node_start: np.ndarray,
-                      ratio: np.ndarray, feature: np.ndarray, split: np.ndarray,
-                      left: np.ndarray, value: np.ndarray, output: np.ndarray,
-                      table_start: np.ndarray, table: np.ndarray, nodes: np.ndarray,
-                      node_weights: np.ndarray, n_outputs: int, n_features: int) -> np.ndarray:
+def row_contributions(goes_left: np.ndarray, loose: np.ndarray, slot_start: np.ndarray,
+                      node_start: np.ndarray, ratio: np.ndarray, feature: np.ndarray,
+                      split: np.ndarray, left: np.ndarray, value: np.ndarray,
+                      output: np.ndarray, table_start: np.ndarray, table: np.ndarray,
+                      nodes: np.ndarray, node_weights: np.ndarray, whole: np.ndarray,
+                      n_outputs: int, n_features: int) -> np.ndarray:
     """One row's (outputs, features) margin contributions, ``goes_left`` its side at every
-    split: by table where the leaf has one, else by ``tree_shap``'s quadrature."""
+    split: the ``loose`` leaves one by one, then the trees tabulated whole (``whole``: their
+    arrays, see ``fill_tree_tables``), one look-up per tree and feature."""
     phi = np.zeros((n_outputs, n_features))
+    add_leaves(phi, goes_left, loose, slot_start, node_start, ratio, feature, split, left,
+               value, output, table_start, table, nodes, node_weights)
+    split_start, tree_split, feature_start, tree_feature, tree_output, tree_start, \
+        tree_table = whole
+    for tree in range(len(tree_output)):
+        pattern = 0  # bit i: the row goes left at the tree's i-th split
+        first = split_start[tree]
+        for i in range(first, split_start[tree + 1]):
+            if goes_left[tree_split[i]]:
+                pattern |= 1 << (i - first)
+        lo, hi = feature_start[tree], feature_start[tree + 1]
+        at = tree_start[tree] + pattern * (hi - lo)
+        for f in range(lo, hi):
+            phi[tree_output[tree], tree_feature[f]] += tree_table[at + f - lo]
+    return phi
+
+
+def fill_tree_tables(leaf_begin: np.ndarray, leaf_end: np.ndarray, split_start: np.ndarray, tree_split: np.ndarray,
+                     feature_start: np.ndarray, tree_feature: np.ndarray,
+                     tree_start: np.ndarray, n_splits: int, slot_start: np.ndarray,
+                     node_start: np.ndarray, ratio: np.ndarray, feature: np.ndarray,
+                     split: np.ndarray, left: np.ndarray, value: np.ndarray,
+                     output: np.ndarray, nodes: np.ndarray, node_weights: np.ndarray,
+                     n_outputs: int, n_features: int) -> np.ndarray:
+    """Trees with few splits tabulated whole: for tree t (leaves ``leaf_begin[t]`` to
+    ``leaf_end[t]``, splits ``tree_split[split_start[t]:split_start[t + 1]]``, distinct
+    features ``tree_feature[feature_start[t]:feature_start[t + 1]]``), its leaves' summed
+    contributions to each of those features for every pattern of sides at its splits, at
+    ``tree_start[t] + pattern · (its feature count) + the feature's place``."""
+    table = np.zeros(tree_start[-1])
+    goes_left = np.zeros(n_splits, dtype=np.bool_)
+    walked = np.full(len(value), -1, dtype=np.int64)  # no leaf tables: the quadrature
+    no_table = np.zeros(1)
+    phi = np.zeros((n_outputs, n_features))
+    for tree in range(len(leaf_begin)):
+        leaves = np.arange(leaf_begin[tree], leaf_end[tree])
+        first, count = split_start[tree], split_start[tree + 1] - split_start[tree]
+        lo, hi = feature_start[tree], feature_start[tree + 1]
+        for pattern in range(1 << count):
+            for i in range(count):
+                goes_left[tree_split[first + i]] = (pattern >> i) & 1 == 1
+            phi[:] = 0.0
+            add_leaves(phi, goes_left, leaves, slot_start, node_start, ratio, feature, split,
+                       left, value, output, walked, no_table, nodes, node_weights)
+            at = tree_start[tree] + pattern * (hi - lo)
+            for f in range(lo, hi):
+                table[at + f - lo] = phi[output[leaves[0]], tree_feature[f]]
+    return table
+
+
+def add_leaves(phi: np.ndarray, goes_left: np.ndarray, leaves: np.ndarray,
+               slot_start: np.ndarray, node_start: np.ndarray, ratio: np.ndarray,
+               feature: np.ndarray, split: np.ndarray, left: np.ndarray, value: np.ndarray,
+               output: np.ndarray, table_start: np.ndarray, table: np.ndarray,
+               nodes: np.ndarray, node_weights: np.ndarray) -> None:
+    """Adds ``leaves``' margin contributions to ``phi`` (outputs, features): by table where
+    the leaf has one, else by ``tree_shap``'s quadrature."""
     width = nodes.shape[0]
     follows = np.zeros(width)
     factor = np.zeros(width)
     prefix = np.zeros(width + 1)
     total = np.zeros(width)
-    for leaf in range(len(value)):
+    for leaf in leaves:
         first, last = slot_start[leaf], slot_start[leaf + 1]
         p = last - first
         at = table_start[leaf]
@@ -134,4 +199,3 @@ def row_contributions(goes_left: np.ndarray, slot_start: np.ndarray, node_start:
         for j in range(p):
             phi[out, feature[first + j]] += (
                 value[leaf] * (follows[j] - ratio[first + j]) * total[j])
-    return phi

@@ -36,6 +36,9 @@ from trainforge.serving.shap_kernels import compiled, table_layout
 # leaves whose paths ask about more distinct features are walked, not tabulated: a table
 # holds 2^p floats (8 KiB at 10); boosters' leaves rarely go deeper (adult's blend: 2 of 60,000)
 TABLE_DEPTH = 10
+# trees with at most this many distinct splits are tabulated whole, 2^s rows of their features'
+# contributions (CatBoost's oblivious trees, depth 6: 64 rows of ≤ 6); 8: ≤ 16 KiB a tree
+TREE_TABLE_SPLITS = 8
 # a row's side at every split of the model: True where it goes left
 Decide = Callable[[np.ndarray], np.ndarray]
 
@@ -60,8 +63,10 @@ class LeafPaths:
     def __init__(self, trees: list[_Tree], split_features: np.ndarray, decide: Decide, *,
                  n_features: int, n_outputs: int, bias: np.ndarray) -> None:
         leaves: list[tuple[float, int, list[tuple[int, int, bool, float]]]] = []
+        leaf_start = [0]
         for tree in trees:
             self._walk(tree, 0, [], leaves, split_features)
+            leaf_start.append(len(leaves))
         slot_start, node_start = [0], [0]
         ratios, features, splits, lefts = [], [], [], []
         for _, _, path in leaves:
@@ -97,7 +102,9 @@ class LeafPaths:
                        self.ratio)
         self.base = bias + np.bincount(self.output, weights=self.value * reach,
                                        minlength=n_outputs)
-        self.tabulate(max_depth=TABLE_DEPTH)
+        self._trees, self._leaf_start = trees, np.asarray(leaf_start, dtype=np.int64)
+        self._n_splits = len(split_features)
+        self.tabulate(max_depth=TABLE_DEPTH, max_tree_splits=TREE_TABLE_SPLITS)
 
     @staticmethod
     def _walk(tree: _Tree, node: int, path: list[tuple[int, int, bool, float]],
@@ -112,22 +119,57 @@ class LeafPaths:
             LeafPaths._walk(tree, child, [*path, (split, int(split_features[split]), goes_left,
                                                   ratio)], leaves, split_features)
 
-    def tabulate(self, *, max_depth: int) -> None:
-        """(Re)build the per-leaf weight tables (``shap_kernels``) of the leaves whose paths
-        ask about at most ``max_depth`` distinct features; deeper leaves are walked."""
-        self.table_start = table_layout(self.slot_start, max_depth=max_depth)
+    def tabulate(self, *, max_depth: int, max_tree_splits: int) -> None:
+        """(Re)build the tables ``shap_kernels`` reads: whole trees with at most
+        ``max_tree_splits`` distinct splits (CatBoost's oblivious trees: their depth), then
+        each other leaf whose path asks about at most ``max_depth`` distinct features; deeper
+        leaves are walked."""
+        splits_of = [sorted({n[0] for n in tree.nodes if n[0] is not None})
+                     for tree in self._trees]
+        whole = [t for t, splits in enumerate(splits_of) if len(splits) <= max_tree_splits]
+        split_start, tree_splits, feature_start, tree_features, sizes = [0], [], [0], [], [0]
+        for t in whole:
+            slots = slice(self.slot_start[self._leaf_start[t]],
+                          self.slot_start[self._leaf_start[t + 1]])
+            features = sorted({int(f) for f in self.feature[slots]})
+            tree_splits += splits_of[t]
+            tree_features += features
+            split_start.append(len(tree_splits))
+            feature_start.append(len(tree_features))
+            sizes.append(2 ** len(splits_of[t]) * len(features))
+        tree_start = np.cumsum(sizes, dtype=np.int64)
+        arrays = [np.asarray(a, dtype=np.int64) for a in (split_start, tree_splits,
+                                                          feature_start, tree_features)]
+        at = np.asarray(whole, dtype=np.int64)
+        begin, end = self._leaf_start[at], self._leaf_start[at + 1]
+        tree_table = compiled("fill_tree_tables")(
+            begin, end, *arrays, tree_start, self._n_splits, self.slot_start, self.node_start,
+            self.ratio, self.feature, self.split, self.left, self.value, self.output,
+            self.nodes, self.node_weights, self.n_outputs, self.n_features)
+        outputs = np.asarray([self._trees[t].output for t in whole], dtype=np.int64)
+        self.whole = (*arrays, outputs, tree_start, tree_table)
+        in_whole = np.zeros(len(self.value), dtype=bool)
+        for first, last in zip(begin, end, strict=True):
+            in_whole[first:last] = True
+        self.loose = np.flatnonzero(~in_whole)
+        self.table_start = table_layout(self.slot_start, max_depth=max_depth, only=self.loose)
         self.table = compiled("fill_tables")(self.table_start, self.slot_start, self.ratio,
                                              self.value, self.nodes, self.node_weights)
 
     def contributions(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows, outputs, features) margin contributions and (rows, outputs) base margins."""
         kernel = compiled("row_contributions")
-        rows = [kernel(self.decide(row), self.slot_start, self.node_start, self.ratio,
-                       self.feature, self.split, self.left, self.value, self.output,
-                       self.table_start, self.table, self.nodes, self.node_weights,
+        rows = [kernel(self.decide(row), self.loose, self.slot_start, self.node_start,
+                       self.ratio, self.feature, self.split, self.left, self.value, self.output,
+                       self.table_start, self.table, self.nodes, self.node_weights, self.whole,
                        self.n_outputs, self.n_features)
                 for row in np.asarray(matrix, dtype=np.float64)]
         return np.stack(rows), np.broadcast_to(self.base, (len(rows), self.n_outputs)).copy()
+
+    @property
+    def table_bytes(self) -> int:
+        """What the tables hold in memory."""
+        return int(self.table.nbytes + sum(a.nbytes for a in self.whole))
 
 
 # ---- the libraries' trees ---------------------------------------------------------------------
