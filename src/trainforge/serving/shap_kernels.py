@@ -15,19 +15,25 @@ then costs O(p) per leaf (find B, one look-up per feature) instead of the O(p²)
 the tables are the same Gauss–Legendre sums the walk takes, so the figures agree to rounding.
 A table holds 2^p floats: leaves deeper than a bound keep the quadrature (``table_start`` −1).
 
+A tree with few distinct splits s (CatBoost's oblivious trees: s is the depth) goes further:
+its leaves' summed contributions depend only on the row's sides at those s splits, so they are
+tabulated for all 2^s patterns, and a row costs s bit tests and one look-up per feature of the
+tree instead of a pass over its 2^s leaves.
+
 numba compiles these at the first explanation (never to predict), cached on disk.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-_COMPILED: dict[str, Callable[..., np.ndarray]] = {}
+_COMPILED: dict[str, Callable[..., Any]] = {}  # add_leaves returns nothing
 
 
-def compiled(name: str) -> Callable[..., np.ndarray]:
+def compiled(name: str) -> Callable[..., Any]:
     """``fill_tables``, ``fill_tree_tables`` or ``row_contributions``, compiled by numba on
     first use."""
     if not _COMPILED:

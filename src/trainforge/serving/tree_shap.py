@@ -17,6 +17,10 @@ t)^(p−|S|−1) dt, the sum over S is ∫₀¹ Π_{k≠j} (s_k t + r_k (1 − t
 p − 1 that Gauss–Legendre with ceil(p / 2) nodes integrates exactly: O(p²) per leaf, in a loop
 numba compiles. The sum over j telescopes to v·1[row reaches the leaf] − v·Π_k r_k, so
 contributions plus the base value (Σ v·Π r, plus the model's bias) are the model's margin.
+
+A row does not integrate, though: the integrals depend only on which path features the row
+leaves, so they are tabulated when the explainer is built (``shap_kernels``: per leaf as in
+Fast TreeSHAP v2, per whole tree for oblivious trees), and a row costs O(p) per leaf.
 """
 
 from __future__ import annotations
