@@ -118,6 +118,12 @@ def in_process(loaded: Any, bodies: list[bytes]) -> None:
     started = time.perf_counter()
     explainer.explainer()
     print(f"- first explain builds the explainer: {time.perf_counter() - started:.2f} s")
+    from trainforge.serving import tree_shap
+
+    if hasattr(tree_shap.LeafPaths, "table_bytes"):  # the weight tables (issue 14, latency)
+        walked = [tree_shap.leaf_paths(m.estimator) for m in loaded.model.members]
+        held = sum(paths.table_bytes for paths in walked if paths is not None)
+        print(f"- the walked boosters' weight tables: {held / 2**20:.1f} MiB")
 
     def explain(body: bytes) -> bytes:
         answer = _explained_answer(served, explainer, body, max_records=10_000, top_k=5)

@@ -71,3 +71,26 @@ def test_categorical_splits_and_missing_values_walk_as_lightgbm_decides(
 def test_a_served_blend_of_boosters_is_explained_by_the_walk(blend):
     served = ServedModel(blend)
     assert set(walked_members(blend.model, served.compiled)) == {0, 1}
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "catboost"])
+def test_leaves_too_deep_for_a_table_and_trees_too_big_to_tabulate_whole_are_walked(
+        library: str):
+    model, rows = fitted("credit_g", library)
+    estimator = model.members[0].estimator
+    matrix = np.asarray(model.members[0].preprocessor.transform(rows.head(6)), dtype=np.float64)
+    paths = leaf_paths(estimator)
+    depths = np.diff(paths.slot_start)
+    paths.tabulate(max_depth=int(np.median(depths)) - 1, max_tree_splits=0)  # some of each
+    assert (paths.table_start[:-1] == -1).any() and (paths.table_start[:-1] >= 0).any()
+    values, base = paths.contributions(matrix)
+    walked = np.concatenate([values, base[:, :, None]], axis=2)
+    assert np.abs(walked - _library(estimator, matrix)).max() < 1e-9
+
+
+def test_oblivious_trees_are_tabulated_whole_in_a_few_kib_each():
+    model, _ = fitted("credit_g", "catboost")
+    paths = leaf_paths(model.members[0].estimator)
+    n_trees = len(paths.whole[4])
+    assert n_trees > 0 and len(paths.loose) == 0
+    assert paths.table_bytes < n_trees * 64 * 6 * 8 + n_trees * 200  # 2^6 rows of ≤ 6 floats

@@ -17,6 +17,10 @@ t)^(p−|S|−1) dt, the sum over S is ∫₀¹ Π_{k≠j} (s_k t + r_k (1 − t
 p − 1 that Gauss–Legendre with ceil(p / 2) nodes integrates exactly: O(p²) per leaf, in a loop
 numba compiles. The sum over j telescopes to v·1[row reaches the leaf] − v·Π_k r_k, so
 contributions plus the base value (Σ v·Π r, plus the model's bias) are the model's margin.
+
+A row does not integrate, though: the integrals depend only on which path features the row
+leaves, so they are tabulated when the explainer is built (``shap_kernels``: per leaf as in
+Fast TreeSHAP v2, per whole tree for oblivious trees), and a row costs O(p) per leaf.
 """
 
 from __future__ import annotations
@@ -31,7 +35,14 @@ import numpy as np
 
 from trainforge.serving.catboost_trees import exported_model
 from trainforge.serving.plans import FastPathMiss
+from trainforge.serving.shap_kernels import compiled, table_layout
 
+# leaves whose paths ask about more distinct features are walked, not tabulated: a table
+# holds 2^p floats (8 KiB at 10); boosters' leaves rarely go deeper (adult's blend: 2 of 60,000)
+TABLE_DEPTH = 10
+# trees with at most this many distinct splits are tabulated whole, 2^s rows of their features'
+# contributions (CatBoost's oblivious trees, depth 6: 64 rows of ≤ 6); 8: ≤ 16 KiB a tree
+TREE_TABLE_SPLITS = 8
 # a row's side at every split of the model: True where it goes left
 Decide = Callable[[np.ndarray], np.ndarray]
 
@@ -56,8 +67,10 @@ class LeafPaths:
     def __init__(self, trees: list[_Tree], split_features: np.ndarray, decide: Decide, *,
                  n_features: int, n_outputs: int, bias: np.ndarray) -> None:
         leaves: list[tuple[float, int, list[tuple[int, int, bool, float]]]] = []
+        leaf_start = [0]
         for tree in trees:
             self._walk(tree, 0, [], leaves, split_features)
+            leaf_start.append(len(leaves))
         slot_start, node_start = [0], [0]
         ratios, features, splits, lefts = [], [], [], []
         for _, _, path in leaves:
@@ -93,6 +106,9 @@ class LeafPaths:
                        self.ratio)
         self.base = bias + np.bincount(self.output, weights=self.value * reach,
                                        minlength=n_outputs)
+        self._trees, self._leaf_start = trees, np.asarray(leaf_start, dtype=np.int64)
+        self._n_splits = len(split_features)
+        self.tabulate(max_depth=TABLE_DEPTH, max_tree_splits=TREE_TABLE_SPLITS)
 
     @staticmethod
     def _walk(tree: _Tree, node: int, path: list[tuple[int, int, bool, float]],
@@ -107,63 +123,57 @@ class LeafPaths:
             LeafPaths._walk(tree, child, [*path, (split, int(split_features[split]), goes_left,
                                                   ratio)], leaves, split_features)
 
+    def tabulate(self, *, max_depth: int, max_tree_splits: int) -> None:
+        """(Re)build the tables ``shap_kernels`` reads: whole trees with at most
+        ``max_tree_splits`` distinct splits (CatBoost's oblivious trees: their depth), then
+        each other leaf whose path asks about at most ``max_depth`` distinct features; deeper
+        leaves are walked."""
+        splits_of = [sorted({n[0] for n in tree.nodes if n[0] is not None})
+                     for tree in self._trees]
+        whole = [t for t, splits in enumerate(splits_of) if len(splits) <= max_tree_splits]
+        split_start, tree_splits, feature_start, tree_features, sizes = [0], [], [0], [], [0]
+        for t in whole:
+            slots = slice(self.slot_start[self._leaf_start[t]],
+                          self.slot_start[self._leaf_start[t + 1]])
+            features = sorted({int(f) for f in self.feature[slots]})
+            tree_splits += splits_of[t]
+            tree_features += features
+            split_start.append(len(tree_splits))
+            feature_start.append(len(tree_features))
+            sizes.append(2 ** len(splits_of[t]) * len(features))
+        tree_start = np.cumsum(sizes, dtype=np.int64)
+        arrays = [np.asarray(a, dtype=np.int64) for a in (split_start, tree_splits,
+                                                          feature_start, tree_features)]
+        at = np.asarray(whole, dtype=np.int64)
+        begin, end = self._leaf_start[at], self._leaf_start[at + 1]
+        tree_table = compiled("fill_tree_tables")(
+            begin, end, *arrays, tree_start, self._n_splits, self.slot_start, self.node_start,
+            self.ratio, self.feature, self.split, self.left, self.value, self.output,
+            self.nodes, self.node_weights, self.n_outputs, self.n_features)
+        outputs = np.asarray([self._trees[t].output for t in whole], dtype=np.int64)
+        self.whole = (*arrays, outputs, tree_start, tree_table)
+        in_whole = np.zeros(len(self.value), dtype=bool)
+        for first, last in zip(begin, end, strict=True):
+            in_whole[first:last] = True
+        self.loose = np.flatnonzero(~in_whole)
+        self.table_start = table_layout(self.slot_start, max_depth=max_depth, only=self.loose)
+        self.table = compiled("fill_tables")(self.table_start, self.slot_start, self.ratio,
+                                             self.value, self.nodes, self.node_weights)
+
     def contributions(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows, outputs, features) margin contributions and (rows, outputs) base margins."""
-        kernel = _kernel()
-        rows = [kernel(self.decide(row), self.slot_start, self.node_start, self.ratio,
-                       self.feature, self.split, self.left, self.value, self.output,
-                       self.nodes, self.node_weights, self.n_outputs, self.n_features)
+        kernel = compiled("row_contributions")
+        rows = [kernel(self.decide(row), self.loose, self.slot_start, self.node_start,
+                       self.ratio, self.feature, self.split, self.left, self.value, self.output,
+                       self.table_start, self.table, self.nodes, self.node_weights, self.whole,
+                       self.n_outputs, self.n_features)
                 for row in np.asarray(matrix, dtype=np.float64)]
         return np.stack(rows), np.broadcast_to(self.base, (len(rows), self.n_outputs)).copy()
 
-
-_COMPILED: list[Callable[..., np.ndarray]] = []
-
-
-def _kernel() -> Callable[..., np.ndarray]:
-    """The per-row loop, compiled by numba at the first explanation (never to predict)."""
-    if not _COMPILED:
-        import numba  # shap's dependency; compiled code: ~1 s once, cached on disk
-
-        _COMPILED.append(numba.njit(cache=True, nogil=True)(_row_contributions))
-    return _COMPILED[0]
-
-
-def _row_contributions(goes_left: np.ndarray, slot_start: np.ndarray, node_start: np.ndarray,
-                       ratio: np.ndarray, feature: np.ndarray, split: np.ndarray,
-                       left: np.ndarray, value: np.ndarray, output: np.ndarray,
-                       nodes: np.ndarray, node_weights: np.ndarray, n_outputs: int,
-                       n_features: int) -> np.ndarray:
-    phi = np.zeros((n_outputs, n_features))
-    width = nodes.shape[0]
-    follows = np.zeros(width)
-    factor = np.zeros(width)
-    prefix = np.zeros(width + 1)
-    total = np.zeros(width)
-    for leaf in range(len(value)):
-        first, last = slot_start[leaf], slot_start[leaf + 1]
-        p = last - first
-        for k in range(first, last):  # s_k: the row takes the path's side at every split on k
-            taken = 1.0
-            for node in range(node_start[k], node_start[k + 1]):
-                if goes_left[split[node]] != left[node]:
-                    taken = 0.0
-            follows[k - first] = taken
-        total[:p] = 0.0
-        for q in range((p + 1) // 2):  # G_j = ∫ Π_{k≠j} (s_k t + r_k (1 − t)) dt
-            t, w = nodes[p, q], node_weights[p, q]
-            prefix[0] = 1.0
-            for k in range(p):
-                factor[k] = follows[k] * t + ratio[first + k] * (1.0 - t)
-                prefix[k + 1] = prefix[k] * factor[k]
-            suffix = w
-            for j in range(p - 1, -1, -1):
-                total[j] += prefix[j] * suffix
-                suffix *= factor[j]
-        for j in range(p):
-            phi[output[leaf], feature[first + j]] += (
-                value[leaf] * (follows[j] - ratio[first + j]) * total[j])
-    return phi
+    @property
+    def table_bytes(self) -> int:
+        """What the tables hold in memory."""
+        return int(self.table.nbytes + sum(a.nbytes for a in self.whole))
 
 
 # ---- the libraries' trees ---------------------------------------------------------------------
