@@ -13,8 +13,9 @@ ending at the newest row. Rows are in time order, oldest first.
 A classifier's weights are chosen on log loss whatever the model's metric: a ranking metric
 (roc_auc, the binary default) cannot see whether the probabilities sit on the right side of
 the threshold the served answer uses, and a blend of windows is mostly a correction of just
-that. Replaying elec2 with roc_auc as the judge scored 0.790 prequential accuracy; with log
-loss, 0.801 (benchmarks/RESULTS.md, "The loop on real streams"). Regression keeps its metric.
+that. Replaying elec2 through the platform with roc_auc as the judge scored 0.790 prequential
+accuracy; with log loss, 0.798 (benchmarks/RESULTS.md, "The loop on real streams"). Regression
+keeps its metric.
 """
 
 from __future__ import annotations
