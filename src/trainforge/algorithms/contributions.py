@@ -289,15 +289,22 @@ def permutation_contributions(output: Callable[[pd.DataFrame], np.ndarray], row:
     n_columns, n_back = row.shape[1], len(background)
     orders = [rng.permutation(n_columns) for _ in range(PERMUTATIONS // 2)]
     orders += [order[::-1] for order in orders]
-    # every step of every order: the background with the first `step` columns set to the row's
-    steps = []
+    # every step of every order: the background with the first `step` columns set to the row's,
+    # built column by column (a frame per step, concatenated, cost more than the model's output)
+    taken = []
     for order in orders:
-        mixed = background.copy()
-        steps.append(mixed.copy())
+        mask = np.zeros(n_columns, dtype=bool)
+        taken.append(mask.copy())
         for column in order:
-            mixed.iloc[:, column] = row.iloc[0, column]
-            steps.append(mixed.copy())
-    outputs = output(pd.concat(steps, ignore_index=True))
+            mask[column] = True
+            taken.append(mask.copy())
+    from_row = np.repeat(np.asarray(taken), n_back, axis=0)
+    background_rows = np.tile(np.arange(n_back), len(taken))
+    steps = pd.DataFrame({
+        name: background.iloc[background_rows, j].reset_index(drop=True)
+        .where(~from_row[:, j], row.iloc[0, j])
+        for j, name in enumerate(background.columns)})
+    outputs = output(steps)
     means = outputs.reshape(len(orders), n_columns + 1, n_back, -1).mean(axis=2)
     values = np.zeros((outputs.shape[1], n_columns))
     for order, path in zip(orders, means, strict=True):

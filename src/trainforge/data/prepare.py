@@ -44,6 +44,7 @@ _FALSE = frozenset({"false", "0", "0.0", "no", "n", "f"})
 _MISSING = "\x00missing"  # the level a target encoder sees for a missing category
 LINEAR_TEXT_TERMS = 20_000  # per analyser (words, characters); sparse, so cheap for linear models
 _DATE_PARTS = ("year", "month", "day", "weekday", "hour", "days_since_epoch")
+FEW_ROWS = 64  # a serving request's size: its columns are read, and encoded, cell by cell
 
 
 class NotPreparable(DataError):
@@ -243,9 +244,15 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     @staticmethod
     def _one_hot(step: dict[str, Any], values: np.ndarray, block: np.ndarray) -> None:
         codes, missing = step["codes"], step["missing"]
-        column = [missing if _missing(v) else codes.get(v, -1) for v in values.tolist()]
-        rows = np.arange(len(column))
-        hot = np.asarray(column, dtype=np.int64)
+        if len(values) > FEW_ROWS:  # look each distinct level up once (pandas' hash table)
+            found, levels = pd.factorize(values, use_na_sentinel=True)
+            # a missing value is -1, which indexes the entry appended last
+            hot = np.asarray([codes.get(v, -1) for v in levels.tolist()] + [missing],
+                             dtype=np.int64)[found]
+        else:  # a serving request: a per-cell look-up is quicker than building a table
+            hot = np.asarray([missing if _missing(v) else codes.get(v, -1)
+                              for v in values.tolist()], dtype=np.int64)
+        rows = np.arange(len(hot))
         known = hot >= 0  # an unseen level sets no column
         block[rows[known], hot[known]] = 1.0
 
@@ -418,7 +425,7 @@ def _raw_numbers(step: dict[str, Any], values: Any) -> np.ndarray:
 def _column_arrays(X: pd.DataFrame, names: list[str]) -> dict[str, np.ndarray]:
     """Each needed column as a numpy array. A few rows (a serving request) go through one
     ``to_numpy`` call: selecting columns one by one costs more than the whole transform."""
-    if len(X) <= 64:
+    if len(X) <= FEW_ROWS:
         position = {str(c): i for i, c in enumerate(X.columns)}
         everything = X.to_numpy()
         return {name: everything[:, position[name]] for name in names}
