@@ -41,12 +41,19 @@ PERSIST_SAMPLES = 3
 UPDATE_RATIO_LOW = 1e-6
 # over half of the weights' size changed by one step: the optimiser jumps instead of descending
 UPDATE_RATIO_HIGH = 0.5
+# the trainable weights' size this many times where it started: on the ResNet (BatchNorm after
+# every conv, so the loss stays bounded) learning rate 10 grew it 200x in 10 steps; healthy runs
+# of the benchmark moved it by under 1.1x (benchmarks/rules)
+WEIGHT_GROWTH_FACTOR = 10.0
 # the late losses' mean this much above the early ones' (after the first sample): rising
 RISING_LOSS_FACTOR = 1.25
 # mean jump between samples as a share of the loss: batch noise is ~10-30 %; 100 % is oscillation
 OSCILLATION_SHARE = 1.0
 # samples before the rate rules judge a trend (with the default 10-step watch, 60 steps)
 MIN_TREND_SAMPLES = 6
+# a validation loss under this is no explosion, whatever the ratio: cross-entropy at chance is
+# ln(classes) >= 0.69, a standardised target's mean squared error at its mean is 1
+DIVERGED_LOSS_FLOOR = 1.0
 # epochs over which the monitored loss must drop by NOT_DECREASING_SHARE at least once
 NOT_DECREASING_EPOCHS = 3
 NOT_DECREASING_SHARE = 0.01
@@ -86,6 +93,7 @@ class StepSample:
     learning_rate: float = 0.0
     grad_norms: Mapping[str, float] = field(default_factory=dict)  # per layer, before clipping
     update_ratio: float | None = None  # |w_after - w_before| / |w_before|, all trainable weights
+    weight_norm: float | None = None  # |w_before|: how large the trainable weights have grown
     dead_relu: Mapping[str, float] = field(default_factory=dict)  # per ReLU module: share dead
 
 
@@ -195,9 +203,16 @@ def dead_relus(steps: Sequence[StepSample]) -> Finding | None:
 
 
 def learning_rate_too_high(steps: Sequence[StepSample]) -> Finding | None:
-    """After the first sample the loss rises or swings by its own size, or each step changes
-    the weights by over half their size."""
+    """The weights grew tenfold from where they started, or each step changes them by over
+    half their size, or after the first sample the loss rises or swings by its own size."""
     last = steps[-1] if steps else None
+    growth = _weight_growth(steps)
+    if last is not None and growth is not None and growth > WEIGHT_GROWTH_FACTOR:
+        return Finding("learning_rate_too_high", f"the weights grew {growth:.0f}x in "
+                       f"{last.step - steps[0].step} steps: each step throws them further "
+                       "than the gradient asks", "a learning rate 10x lower",
+                       {"weight_growth": growth, "learning_rate": last.learning_rate},
+                       last.epoch, last.step)
     ratios = [s.update_ratio for s in steps[-PERSIST_SAMPLES:] if s.update_ratio is not None]
     if last is not None and len(ratios) == PERSIST_SAMPLES and min(ratios) > UPDATE_RATIO_HIGH:
         return Finding("learning_rate_too_high", f"each step changes the weights by "
@@ -227,6 +242,15 @@ def learning_rate_too_high(steps: Sequence[StepSample]) -> Finding | None:
     return None
 
 
+def _weight_growth(steps: Sequence[StepSample]) -> float | None:
+    """The weights' size now over their size at the first sample (None: not measured).
+    A short run's bounded loss can hide a rate that is far too high; the weights cannot."""
+    sizes = [s.weight_norm for s in steps if s.weight_norm is not None]
+    if len(sizes) < 2 or not sizes[0] > 0:
+        return None
+    return sizes[-1] / sizes[0] if math.isfinite(sizes[-1]) else math.inf
+
+
 def learning_rate_too_low(steps: Sequence[StepSample]) -> Finding | None:
     """Healthy gradients, yet each step changes the weights by under UPDATE_RATIO_LOW."""
     recent = steps[-PERSIST_SAMPLES:]
@@ -249,6 +273,24 @@ STEP_RULES = (loss_diverged, exploding_gradients, vanishing_gradients, dead_relu
 
 
 # ---- rules over epochs ------------------------------------------------------------------------
+def validation_loss_diverged(epochs: Sequence[Any]) -> Finding | None:
+    """The validation loss became NaN or infinite, or EXPLODING_LOSS_FACTOR times the highest
+    training loss so far: BatchNorm and clipping can keep the training batches' loss bounded
+    while the weights blow up, and the rows the model has not seen show it."""
+    last = epochs[-1] if epochs else None
+    if last is None or last.val_loss is None:
+        return None
+    worst_train = max((e.train_loss for e in epochs if math.isfinite(e.train_loss)),
+                      default=math.inf)
+    if math.isfinite(last.val_loss) and (last.val_loss <= DIVERGED_LOSS_FLOOR
+                                         or last.val_loss <= EXPLODING_LOSS_FACTOR * worst_train):
+        return None
+    return Finding("loss_diverged", f"the validation loss is {_fmt(last.val_loss)} while the "
+                   f"training loss was at most {_fmt(worst_train)}", "a learning rate 10x lower, "
+                   "gradient clipping, or inputs scaled to ~1",
+                   {"val_loss": last.val_loss, "train_loss": worst_train}, last.epoch, last.step)
+
+
 def loss_not_decreasing(epochs: Sequence[Any]) -> Finding | None:
     """Over the first NOT_DECREASING_EPOCHS epochs the monitored loss (validation, else
     training) never fell NOT_DECREASING_SHARE below its first value."""
@@ -312,4 +354,5 @@ def minority_class_ignored(epochs: Sequence[Any]) -> Finding | None:
                     "share": share}, last.epoch, last.step)
 
 
-EPOCH_RULES = (loss_not_decreasing, overfitting, minority_class_ignored)
+EPOCH_RULES = (validation_loss_diverged, loss_not_decreasing, overfitting,
+               minority_class_ignored)
