@@ -113,6 +113,12 @@ def test_weights_grown_by_half_are_not_blamed_on_the_learning_rate():
     assert rules.learning_rate_too_high(steps) is None
 
 
+def test_weights_grown_slowly_over_many_steps_are_not_blamed_on_the_learning_rate():
+    # a fresh linear head can grow steadily for hundreds of steps: 50x, but 1.4x per 20 steps
+    steps = _steps([0.7] * 12, weights=[0.8 * 1.4 ** i for i in range(12)])
+    assert rules.learning_rate_too_high(steps) is None
+
+
 def test_tiny_updates_with_healthy_gradients_fire_learning_rate_too_low():
     finding = rules.learning_rate_too_low(_steps([2.3] * 3, update_ratio=1e-8))
     assert finding.rule == "learning_rate_too_low" and finding.measured["grad_norm"] > 0.5
