@@ -66,6 +66,19 @@ def test_gradients_past_a_thousand_for_three_checks_fire_exploding_gradients():
     assert finding.rule == "exploding_gradients" and "'0'" in finding.message
 
 
+def test_a_gradient_past_a_hundred_at_the_first_step_fires_exploding_gradients():
+    # an MLP fed raw 0..255 pixels: 270 at step 1, then clipped and falling, never past 1,000
+    steps = [StepSample(epoch=1, step=1, loss=25.6, grad_norms={"1": 270.0, "3": 9.0})]
+    finding = rules.exploding_gradients(steps)
+    assert (finding.step, finding.measured["grad_norm"]) == (1, pytest.approx(270.15, abs=0.01))
+
+
+def test_a_gradient_past_a_hundred_later_in_the_run_is_no_first_step_explosion():
+    first = StepSample(epoch=1, step=1, loss=2.3, grad_norms=HEALTHY_NORMS)
+    steps = [first, *_steps([2.0], norms={"0": 270.0, "2": 9.0})]
+    assert rules.exploding_gradients(steps) is None
+
+
 def test_one_gradient_spike_is_not_an_explosion():
     steps = _steps([2.0] * 2) + _steps([2.0], norms={"0": 5e3, "2": 10.0})
     assert rules.exploding_gradients(steps) is None

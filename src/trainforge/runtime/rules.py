@@ -28,6 +28,10 @@ EXPLODING_LOSS_FACTOR = 10.0
 # gradient norms are measured before clipping; with inputs and targets scaled to ~1 a healthy
 # network's total norm is 0.1-30 (healthy benchmark runs); past 1,000 every step is mostly clip
 EXPLODING_GRAD_NORM = 1_000.0
+# at the first step the network is as initialised, and initialisation keeps a network fed
+# inputs of spread ~1 at gradient norms of ~0.4-2 (benchmark ResNet and MLP); an MLP fed raw
+# 0..255 pixels started at 270. A norm past this at step 1 is the data's scale, not noise
+EXPLODING_FIRST_GRAD_NORM = 100.0
 # the first layer's gradient a millionth of the largest layer's: the signal dies on the way back
 VANISHING_LAYER_RATIO = 1e-6
 # below this a total gradient norm moves nothing (float32 weights have ~7 significant digits)
@@ -151,7 +155,19 @@ def loss_diverged(steps: Sequence[StepSample]) -> Finding | None:
 
 
 def exploding_gradients(steps: Sequence[StepSample]) -> Finding | None:
-    """The total gradient norm stayed past EXPLODING_GRAD_NORM for PERSIST_SAMPLES samples."""
+    """The total gradient norm stayed past EXPLODING_GRAD_NORM for PERSIST_SAMPLES samples, or
+    was past EXPLODING_FIRST_GRAD_NORM at the very first step."""
+    first = steps[0] if steps else None
+    if first is not None and first.step == 1 and first.grad_norms and (
+            _total(first.grad_norms) > EXPLODING_FIRST_GRAD_NORM):
+        layer, norm = max(first.grad_norms.items(), key=lambda item: item[1])
+        return Finding("exploding_gradients", f"the untrained network's gradient norm is "
+                       f"{_fmt(_total(first.grad_norms))} at step 1 (largest in layer "
+                       f"{layer!r}: {_fmt(norm)}), over {EXPLODING_FIRST_GRAD_NORM:g}: the "
+                       "inputs or targets are far from a spread of ~1", "inputs standardised "
+                       "to mean 0 and spread 1 (and targets, for regression)",
+                       {"grad_norm": _total(first.grad_norms), "layer_norm": norm},
+                       first.epoch, first.step)
     recent = [_total(s.grad_norms) for s in steps[-PERSIST_SAMPLES:] if s.grad_norms]
     if len(recent) < PERSIST_SAMPLES or min(recent) <= EXPLODING_GRAD_NORM:
         return None
