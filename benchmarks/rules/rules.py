@@ -188,7 +188,7 @@ def _table_section(results: Results, rng: np.random.Generator) -> None:
                "hours_per_week", "native_country", "income"]
     adult = pd.read_csv(DATA / "adult/adult.data.gz", header=None, names=columns,
                         skipinitialspace=True).sample(3000, random_state=0)
-    german = pd.read_csv(DATA / "german_credit/german.data.gz", sep=" ", header=None)
+    german = pd.read_csv(DATA / "german_credit/german.data.gz", sep=r"\s+", header=None)
     german.columns = [f"a{i}" for i in range(1, 21)] + ["credit"]
     tables = (
         ("demo credit_g healthy", pd.read_csv(ROOT / "examples/credit_g.csv"), "class"),
