@@ -58,6 +58,33 @@ def test_an_unnormalised_input_warns_of_exploding_gradients():
     assert "exploding_gradients" in rules
 
 
+def _batchnorm_findings(*, learning_rate: float) -> list[Finding]:
+    """Like the product's ResNet: BatchNorm, the loop's default clip and onecycle, 30 steps."""
+    heard: list[Finding] = []
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(4, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 2))
+    config = LoopConfig(max_epochs=3, batch_size=32, device="cpu", learning_rate=learning_rate,
+                        schedule="onecycle", patience=20)
+    Trainer(module, config, callbacks=[RuleWatch(mode="warn", report=heard.append)]).fit(
+        TRAIN, VALID)
+    return heard
+
+
+def test_a_learning_rate_of_ten_under_batchnorm_and_clipping_warns_in_thirty_steps():
+    rules = {f.rule for f in _batchnorm_findings(learning_rate=10.0)}
+    assert rules >= {"learning_rate_too_high", "loss_diverged"}
+
+
+def test_a_healthy_short_batchnorm_run_has_no_finding():
+    assert _batchnorm_findings(learning_rate=0.01) == []
+
+
+def test_a_short_run_is_watched_twice_an_epoch():
+    watch = RuleWatch(mode="warn", report=lambda finding: None)  # every 10 steps at most
+    _fit(watch, learning_rate=0.01)  # 10 steps an epoch
+    assert [s.step for s in watch.steps][:5] == [1, 5, 10, 15, 20]
+
+
 def test_each_rule_fires_once_per_fit():
     rules = [f.rule for f in _findings(learning_rate=10.0)]
     assert len(rules) == len(set(rules))

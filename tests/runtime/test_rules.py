@@ -15,12 +15,15 @@ HEALTHY_NORMS = {"0": 0.8, "2": 0.5}
 
 
 def _steps(losses: list[float], *, norms: dict[str, float] | None = None,
-           update_ratio: float | None = 1e-3, dead: dict[str, float] | None = None
-           ) -> list[StepSample]:
+           update_ratio: float | None = 1e-3, dead: dict[str, float] | None = None,
+           weights: list[float] | None = None) -> list[StepSample]:
+    # the healthy ResNet's weights grew from 18.4 to 18.6 in 30 steps (benchmarks/rules)
+    weights = weights or [18.4 + 0.01 * i for i in range(len(losses))]
     return [StepSample(epoch=1, step=10 * (i + 1), loss=loss, learning_rate=1e-3,
                        grad_norms=norms if norms is not None else HEALTHY_NORMS,
-                       update_ratio=update_ratio, dead_relu=dead or {"1": 0.05})
-            for i, loss in enumerate(losses)]
+                       update_ratio=update_ratio, dead_relu=dead or {"1": 0.05},
+                       weight_norm=weight)
+            for i, (loss, weight) in enumerate(zip(losses, weights, strict=True))]
 
 
 def _epochs(train: list[float], valid: list[float] | None = None, *,
@@ -63,6 +66,19 @@ def test_gradients_past_a_thousand_for_three_checks_fire_exploding_gradients():
     assert finding.rule == "exploding_gradients" and "'0'" in finding.message
 
 
+def test_a_gradient_past_a_hundred_at_the_first_step_fires_exploding_gradients():
+    # an MLP fed raw 0..255 pixels: 270 at step 1, then clipped and falling, never past 1,000
+    steps = [StepSample(epoch=1, step=1, loss=25.6, grad_norms={"1": 270.0, "3": 9.0})]
+    finding = rules.exploding_gradients(steps)
+    assert (finding.step, finding.measured["grad_norm"]) == (1, pytest.approx(270.15, abs=0.01))
+
+
+def test_a_gradient_past_a_hundred_later_in_the_run_is_no_first_step_explosion():
+    first = StepSample(epoch=1, step=1, loss=2.3, grad_norms=HEALTHY_NORMS)
+    steps = [first, *_steps([2.0], norms={"0": 270.0, "2": 9.0})]
+    assert rules.exploding_gradients(steps) is None
+
+
 def test_one_gradient_spike_is_not_an_explosion():
     steps = _steps([2.0] * 2) + _steps([2.0], norms={"0": 5e3, "2": 10.0})
     assert rules.exploding_gradients(steps) is None
@@ -98,6 +114,24 @@ def test_a_loss_swinging_by_its_own_size_fires_learning_rate_too_high():
     assert "swings" in finding.message
 
 
+def test_weights_grown_tenfold_fire_learning_rate_too_high_while_the_loss_stays_bounded():
+    # the ResNet at learning rate 10: BatchNorm and clipping kept its batch loss under 13
+    steps = _steps([2.3, 6.8, 12.3], weights=[18.4, 751.0, 3790.0], update_ratio=0.2)
+    finding = rules.learning_rate_too_high(steps)
+    assert (finding.step, round(finding.measured["weight_growth"])) == (30, 206)
+
+
+def test_weights_grown_by_half_are_not_blamed_on_the_learning_rate():
+    steps = _steps([2.3, 2.2, 2.1], weights=[18.4, 23.0, 27.6])
+    assert rules.learning_rate_too_high(steps) is None
+
+
+def test_weights_grown_slowly_over_many_steps_are_not_blamed_on_the_learning_rate():
+    # a fresh linear head can grow steadily for hundreds of steps: 50x, but 1.4x per 20 steps
+    steps = _steps([0.7] * 12, weights=[0.8 * 1.4 ** i for i in range(12)])
+    assert rules.learning_rate_too_high(steps) is None
+
+
 def test_tiny_updates_with_healthy_gradients_fire_learning_rate_too_low():
     finding = rules.learning_rate_too_low(_steps([2.3] * 3, update_ratio=1e-8))
     assert finding.rule == "learning_rate_too_low" and finding.measured["grad_norm"] > 0.5
@@ -111,6 +145,21 @@ def test_tiny_updates_from_vanished_gradients_are_not_blamed_on_the_learning_rat
 def test_a_validation_loss_that_never_falls_fires_loss_not_decreasing():
     finding = rules.loss_not_decreasing(_epochs([2.3, 2.2, 2.1], [2.30, 2.31, 2.33]))
     assert "validation loss" in finding.message and finding.epoch == 3
+
+
+def test_a_validation_loss_far_above_the_training_loss_fires_loss_diverged():
+    # the ResNet at learning rate 10, epoch 1: bounded batches, BatchNorm statistics blown up
+    finding = rules.validation_loss_diverged(_epochs([10.95], [962446.25]))
+    assert (finding.rule, finding.epoch, finding.measured["val_loss"]) == (
+        "loss_diverged", 1, 962446.25)
+
+
+def test_a_nan_validation_loss_fires_loss_diverged():
+    assert rules.validation_loss_diverged(_epochs([2.3], [math.nan])).rule == "loss_diverged"
+
+
+def test_a_small_validation_loss_is_no_divergence_however_small_the_training_loss():
+    assert rules.validation_loss_diverged(_epochs([0.02, 0.001], [0.3, 0.6])) is None
 
 
 def test_train_falling_while_validation_rises_for_three_epochs_fires_overfitting():
@@ -137,5 +186,7 @@ def test_a_finding_reads_as_one_line_with_where_when_and_what_to_try():
 
 
 def test_every_rule_has_generic_advice_for_the_run_page():
-    names = {r.__name__ for r in (*rules.STEP_RULES, *rules.EPOCH_RULES)}
+    # validation_loss_diverged reports as loss_diverged
+    names = {r.__name__ for r in (*rules.STEP_RULES, *rules.EPOCH_RULES)} - {
+        "validation_loss_diverged"}
     assert names <= set(rules.ADVICE)

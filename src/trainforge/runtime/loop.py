@@ -276,6 +276,8 @@ class Trainer:
         self._generator.manual_seed(self.config.seed)
         self._augment_generator.manual_seed(self.config.seed)
         batches = _batches(len(train), self.config.batch_size)
+        if self._probe is not None:
+            self._probe.plan(steps_per_epoch=len(batches))
         c = self.config
         optimizer = make_optimizer(c.optimizer, self._params, learning_rate=c.learning_rate,
                                    weight_decay=c.weight_decay, momentum=c.momentum,

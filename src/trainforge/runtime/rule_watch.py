@@ -17,8 +17,9 @@ from trainforge.errors import ConfigError, StoppedByRule
 from trainforge.runtime.loop_records import Decision, EpochState
 from trainforge.runtime.rules import EPOCH_RULES, STEP_RULES, Finding, RulesMode, StepSample
 
-# steps between checks: a gradient norm per layer and a weight copy every 10 steps cost ~1 %
-# of a small CNN's step time (benchmarks/rules), and 10 steps is soon enough to stop a NaN run
+# steps between checks, at most: a gradient norm per layer and a weight copy every 10 steps
+# cost little of a small CNN's step time (benchmarks/rules), and 10 steps is soon enough to stop
+# a NaN run; shorter epochs are watched twice each (see StepProbe.plan)
 WATCH_EVERY_STEPS = 10
 # the samples kept: the trend rules look at thirds of these (~600 steps at the default watch)
 KEPT_SAMPLES = 60
@@ -55,9 +56,10 @@ class RuleWatch:
             if rule.__name__ in self.fired:
                 continue
             finding = rule(records)
-            if finding is None:
+            # a step rule and an epoch rule may find the same thing (loss_diverged): once
+            if finding is None or finding.rule in self.fired:
                 continue
-            self.fired.add(rule.__name__)
+            self.fired.update((rule.__name__, finding.rule))
             finding = Finding(**{**finding.to_dict(), "where": self.where})
             self.report(finding)
             if self.mode == "stop":

@@ -28,6 +28,10 @@ EXPLODING_LOSS_FACTOR = 10.0
 # gradient norms are measured before clipping; with inputs and targets scaled to ~1 a healthy
 # network's total norm is 0.1-30 (healthy benchmark runs); past 1,000 every step is mostly clip
 EXPLODING_GRAD_NORM = 1_000.0
+# at the first step the network is as initialised, and initialisation keeps a network fed
+# inputs of spread ~1 at gradient norms of ~0.4-2 (benchmark ResNet and MLP); an MLP fed raw
+# 0..255 pixels started at 270. A norm past this at step 1 is the data's scale, not noise
+EXPLODING_FIRST_GRAD_NORM = 100.0
 # the first layer's gradient a millionth of the largest layer's: the signal dies on the way back
 VANISHING_LAYER_RATIO = 1e-6
 # below this a total gradient norm moves nothing (float32 weights have ~7 significant digits)
@@ -41,12 +45,22 @@ PERSIST_SAMPLES = 3
 UPDATE_RATIO_LOW = 1e-6
 # over half of the weights' size changed by one step: the optimiser jumps instead of descending
 UPDATE_RATIO_HIGH = 0.5
+# the trainable weights' size this many times what it was at most WEIGHT_GROWTH_STEPS steps
+# before: on the ResNet (BatchNorm after every conv, so the loss stays bounded) learning rate 10
+# grew it 206x in 9 steps; healthy benchmark runs moved it by under 1.1x in 30. Adam moves each
+# weight by about the learning rate per step at most, so 30x in 20 steps takes a rate past 1.5x
+# the weights' starting spread (~0.03 for a fresh linear head, where the search stops at 0.03)
+WEIGHT_GROWTH_FACTOR = 30.0
+WEIGHT_GROWTH_STEPS = 20
 # the late losses' mean this much above the early ones' (after the first sample): rising
 RISING_LOSS_FACTOR = 1.25
 # mean jump between samples as a share of the loss: batch noise is ~10-30 %; 100 % is oscillation
 OSCILLATION_SHARE = 1.0
 # samples before the rate rules judge a trend (with the default 10-step watch, 60 steps)
 MIN_TREND_SAMPLES = 6
+# a validation loss under this is no explosion, whatever the ratio: cross-entropy at chance is
+# ln(classes) >= 0.69, a standardised target's mean squared error at its mean is 1
+DIVERGED_LOSS_FLOOR = 1.0
 # epochs over which the monitored loss must drop by NOT_DECREASING_SHARE at least once
 NOT_DECREASING_EPOCHS = 3
 NOT_DECREASING_SHARE = 0.01
@@ -86,6 +100,7 @@ class StepSample:
     learning_rate: float = 0.0
     grad_norms: Mapping[str, float] = field(default_factory=dict)  # per layer, before clipping
     update_ratio: float | None = None  # |w_after - w_before| / |w_before|, all trainable weights
+    weight_norm: float | None = None  # |w_before|: how large the trainable weights have grown
     dead_relu: Mapping[str, float] = field(default_factory=dict)  # per ReLU module: share dead
 
 
@@ -140,7 +155,19 @@ def loss_diverged(steps: Sequence[StepSample]) -> Finding | None:
 
 
 def exploding_gradients(steps: Sequence[StepSample]) -> Finding | None:
-    """The total gradient norm stayed past EXPLODING_GRAD_NORM for PERSIST_SAMPLES samples."""
+    """The total gradient norm stayed past EXPLODING_GRAD_NORM for PERSIST_SAMPLES samples, or
+    was past EXPLODING_FIRST_GRAD_NORM at the very first step."""
+    first = steps[0] if steps else None
+    if first is not None and first.step == 1 and first.grad_norms and (
+            _total(first.grad_norms) > EXPLODING_FIRST_GRAD_NORM):
+        layer, norm = max(first.grad_norms.items(), key=lambda item: item[1])
+        return Finding("exploding_gradients", f"the untrained network's gradient norm is "
+                       f"{_fmt(_total(first.grad_norms))} at step 1 (largest in layer "
+                       f"{layer!r}: {_fmt(norm)}), over {EXPLODING_FIRST_GRAD_NORM:g}: the "
+                       "inputs or targets are far from a spread of ~1", "inputs standardised "
+                       "to mean 0 and spread 1 (and targets, for regression)",
+                       {"grad_norm": _total(first.grad_norms), "layer_norm": norm},
+                       first.epoch, first.step)
     recent = [_total(s.grad_norms) for s in steps[-PERSIST_SAMPLES:] if s.grad_norms]
     if len(recent) < PERSIST_SAMPLES or min(recent) <= EXPLODING_GRAD_NORM:
         return None
@@ -195,9 +222,17 @@ def dead_relus(steps: Sequence[StepSample]) -> Finding | None:
 
 
 def learning_rate_too_high(steps: Sequence[StepSample]) -> Finding | None:
-    """After the first sample the loss rises or swings by its own size, or each step changes
-    the weights by over half their size."""
+    """The weights grew WEIGHT_GROWTH_FACTOR-fold within WEIGHT_GROWTH_STEPS steps, or each
+    step changes them by over half their size, or after the first sample the loss rises or
+    swings by its own size."""
     last = steps[-1] if steps else None
+    growth = _weight_growth(steps)
+    if last is not None and growth is not None and growth[0] > WEIGHT_GROWTH_FACTOR:
+        return Finding("learning_rate_too_high", f"the weights grew {growth[0]:.0f}x in "
+                       f"{growth[1]} steps: each step throws them further than the gradient "
+                       "asks", "a learning rate 10x lower",
+                       {"weight_growth": growth[0], "learning_rate": last.learning_rate},
+                       last.epoch, last.step)
     ratios = [s.update_ratio for s in steps[-PERSIST_SAMPLES:] if s.update_ratio is not None]
     if last is not None and len(ratios) == PERSIST_SAMPLES and min(ratios) > UPDATE_RATIO_HIGH:
         return Finding("learning_rate_too_high", f"each step changes the weights by "
@@ -227,6 +262,20 @@ def learning_rate_too_high(steps: Sequence[StepSample]) -> Finding | None:
     return None
 
 
+def _weight_growth(steps: Sequence[StepSample]) -> tuple[float, int] | None:
+    """How many times the weights' size grew in the last WEIGHT_GROWTH_STEPS steps, and over
+    how many steps (None: not measured). A short run's bounded loss can hide a rate that is
+    far too high; the weights cannot."""
+    sized = [(s.step, s.weight_norm) for s in steps if s.weight_norm is not None]
+    if len(sized) < 2:
+        return None
+    last_step, size = sized[-1]
+    start_step, start_size = next(p for p in sized if p[0] >= last_step - WEIGHT_GROWTH_STEPS)
+    if start_step == last_step or not start_size > 0:
+        return None
+    return (size / start_size if math.isfinite(size) else math.inf, last_step - start_step)
+
+
 def learning_rate_too_low(steps: Sequence[StepSample]) -> Finding | None:
     """Healthy gradients, yet each step changes the weights by under UPDATE_RATIO_LOW."""
     recent = steps[-PERSIST_SAMPLES:]
@@ -249,6 +298,24 @@ STEP_RULES = (loss_diverged, exploding_gradients, vanishing_gradients, dead_relu
 
 
 # ---- rules over epochs ------------------------------------------------------------------------
+def validation_loss_diverged(epochs: Sequence[Any]) -> Finding | None:
+    """The validation loss became NaN or infinite, or EXPLODING_LOSS_FACTOR times the highest
+    training loss so far: BatchNorm and clipping can keep the training batches' loss bounded
+    while the weights blow up, and the rows the model has not seen show it."""
+    last = epochs[-1] if epochs else None
+    if last is None or last.val_loss is None:
+        return None
+    worst_train = max((e.train_loss for e in epochs if math.isfinite(e.train_loss)),
+                      default=math.inf)
+    if math.isfinite(last.val_loss) and (last.val_loss <= DIVERGED_LOSS_FLOOR
+                                         or last.val_loss <= EXPLODING_LOSS_FACTOR * worst_train):
+        return None
+    return Finding("loss_diverged", f"the validation loss is {_fmt(last.val_loss)} while the "
+                   f"training loss was at most {_fmt(worst_train)}", "a learning rate 10x lower, "
+                   "gradient clipping, or inputs scaled to ~1",
+                   {"val_loss": last.val_loss, "train_loss": worst_train}, last.epoch, last.step)
+
+
 def loss_not_decreasing(epochs: Sequence[Any]) -> Finding | None:
     """Over the first NOT_DECREASING_EPOCHS epochs the monitored loss (validation, else
     training) never fell NOT_DECREASING_SHARE below its first value."""
@@ -312,4 +379,5 @@ def minority_class_ignored(epochs: Sequence[Any]) -> Finding | None:
                     "share": share}, last.epoch, last.step)
 
 
-EPOCH_RULES = (loss_not_decreasing, overfitting, minority_class_ignored)
+EPOCH_RULES = (validation_loss_diverged, loss_not_decreasing, overfitting,
+               minority_class_ignored)

@@ -2,7 +2,7 @@
 gradient norm (before clipping), how far the step moved the weights, and the share of each
 ReLU module's units silent on the whole batch.
 
-Only every ``every_steps``-th step is watched, and only when a callback asks (it defines
+Only every ``every_steps``-th step is watched (twice an epoch on short epochs), and only when a callback asks (it defines
 ``on_step_end``): the ReLU hooks exist during that step's forward pass only, and everything
 measured is read back in one device sync, so an unwatched step costs nothing.
 """
@@ -24,7 +24,7 @@ class StepProbe:
 
     def __init__(self, module: nn.Module, params: Sequence[nn.Parameter], *,
                  every_steps: int) -> None:
-        self.every_steps = max(1, int(every_steps))
+        self._every_at_most = self.every_steps = max(1, int(every_steps))
         self._module = module
         chosen = {id(p) for p in params}
         # layers in the module's order: the first is the one nearest the input
@@ -33,6 +33,11 @@ class StepProbe:
         self._dead: dict[str, torch.Tensor] = {}
         self._norms: list[tuple[str, torch.Tensor]] = []
         self._before: list[torch.Tensor] = []
+
+    def plan(self, *, steps_per_epoch: int) -> None:
+        """Watch an epoch of under 2 x every_steps steps twice: at every 10 steps the product's
+        ResNet on 600 rows (10 steps an epoch, 3 epochs) gave the rules 4 samples in all."""
+        self.every_steps = max(1, min(self._every_at_most, steps_per_epoch // 2))
 
     def due(self, step: int) -> bool:
         """The first step is always watched: it is the loss every later one is judged by."""
@@ -86,6 +91,6 @@ class StepProbe:
         dead = dict(zip(self._dead, values[3 + len(self._norms):], strict=True))
         self._before, self._norms = [], []
         return StepSample(epoch=epoch, step=step, loss=loss_value, learning_rate=learning_rate,
-                          grad_norms=norms, dead_relu=dead,
+                          grad_norms=norms, dead_relu=dead, weight_norm=size_sq ** 0.5,
                           update_ratio=(moved_sq ** 0.5) / (size_sq ** 0.5) if size_sq > 0
                           else None)
