@@ -140,6 +140,7 @@ def test_a_person_runs_the_whole_loop_from_the_readme_in_the_browser(platform, t
         shadowed_ids = predict(platform, again)
         _wait_until_logged(platform, N_ROWS + half)
         _send_labels(platform, shadowed_ids, again)
+        _wait_until_shadowed(platform, half)
         page.goto(url + "/deployments/credit/comparison")
         expect(page.locator(".verdict")).not_to_be_empty()
         expect(page.locator("table.grid")).to_contain_text("Same prediction")
@@ -195,6 +196,18 @@ def _wait_until_logged(platform: dict[str, Any], n_rows: int) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"{n_rows} predictions were not logged within 20 s")
+
+
+def _wait_until_shadowed(platform: dict[str, Any], n_rows: int) -> None:
+    """The shadow answers after the champion's answer is sent, and its rows are logged after
+    that: on a busy machine later than the champion's."""
+    for _ in range(100):
+        answer = httpx.get(platform["url"] + "/api/v1/deployments/credit/comparison",
+                           headers=platform["auth"], timeout=30)
+        if answer.json()["n_requests"] >= n_rows:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the shadow's {n_rows} answers were not logged within 20 s")
 
 
 def _send_labels(platform: dict[str, Any], request_ids: list[str],

@@ -76,6 +76,7 @@ ROUTES = [
     "GET /api/v1/models/{name}/retrain-policy",
     "GET /api/v1/models/{name}/versions/{version}",
     "GET /api/v1/models/{name}/versions/{version}/card",
+    "GET /api/v1/models/{name}/versions/{version}/fairness",
     "GET /api/v1/models/{name}/versions/{version}/report",
     "GET /api/v1/runs",
     "GET /api/v1/runs/compare",

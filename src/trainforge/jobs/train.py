@@ -283,7 +283,8 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                 classification=task.kind.is_classification, seed=config.seed):
             notify([*observers, recorder], "on_rule", finding)
     explanation = None if len(features) <= 1 else _explained(
-        result.model, test_frame, train_frame, observers=observers, seed=config.seed)
+        result.model, test_frame, train_frame, observers=observers, seed=config.seed,
+        deadline=clock.importance_deadline())
     semi, semi_info = None, None
     if worth_trying(task, len(unlabeled)):
         notify(observers, "on_phase", f"semi-supervised training with the {len(unlabeled):,} "
@@ -399,14 +400,16 @@ def _evaluate(result: SearchResult, *, task: Task, train_frame: pd.DataFrame,
 
 
 def _explained(model: TabularModel, test_frame: pd.DataFrame, train_frame: pd.DataFrame, *,
-               observers: Sequence[object], seed: int) -> GlobalExplanation | None:
+               observers: Sequence[object], seed: int,
+               deadline: float | None) -> GlobalExplanation | None:
     """The report's global explanations (mean |SHAP|, dependence plots); None where the model
     has none. A failure here costs the report its section, never the trained model."""
     from trainforge.evaluation.explanations import global_explanation
 
     notify(observers, "on_phase", "explaining the predictions (SHAP values)")
     try:
-        return global_explanation(model, test_frame, background=train_frame, seed=seed)
+        return global_explanation(model, test_frame, background=train_frame, seed=seed,
+                                  deadline=deadline)
     except (ValueError, TypeError, ImportError, RuntimeError):
         log.warning("the report's explanations could not be computed", exc_info=True)
         return None

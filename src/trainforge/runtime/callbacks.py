@@ -6,9 +6,18 @@ on_error); the ones it lacks are skipped.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+
+class Decision(enum.Enum):
+    """What a callback's ``on_epoch_end`` answers: go on, or stop the fit (torch-free, so the
+    rules' watch can answer it without importing the loop)."""
+
+    CONTINUE = "continue"
+    STOP = "stop"
 
 
 @dataclass(frozen=True)

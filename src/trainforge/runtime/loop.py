@@ -25,8 +25,8 @@ from torch import nn
 
 from trainforge.errors import CheckpointMismatch, ConfigError, DataError
 from trainforge.runtime import checkpoints as ckpt
+from trainforge.runtime.callbacks import Decision
 from trainforge.runtime.loop_records import (
-    Decision,
     EpochState,
     FitHistory,
     LoopConfig,

@@ -5,7 +5,6 @@ from the loop so that callers and checkpoints can read them without the loop's m
 from __future__ import annotations
 
 import dataclasses
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -14,11 +13,6 @@ import torch
 
 from trainforge.errors import ConfigError, DataError
 from trainforge.runtime.optimisation import LOSSES, OPTIMIZERS, SCHEDULES
-
-
-class Decision(enum.Enum):
-    CONTINUE = "continue"
-    STOP = "stop"
 
 
 @dataclass(frozen=True)

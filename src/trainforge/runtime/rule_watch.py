@@ -11,11 +11,14 @@ saved its checkpoint at the last epoch's end; the job records the run failed wit
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainforge.errors import ConfigError, StoppedByRule
-from trainforge.runtime.loop_records import Decision, EpochState
+from trainforge.runtime.callbacks import Decision
 from trainforge.runtime.rules import EPOCH_RULES, STEP_RULES, Finding, RulesMode, StepSample
+
+if TYPE_CHECKING:  # the loop's records import torch; a table's search must not
+    from trainforge.runtime.loop_records import EpochState
 
 # steps between checks, at most: a gradient norm per layer and a weight copy every 10 steps
 # cost little of a small CNN's step time (benchmarks/rules), and 10 steps is soon enough to stop
