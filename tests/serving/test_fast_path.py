@@ -207,3 +207,20 @@ def test_every_entry_of_the_compiler_table_names_an_installed_type(path: str):
 
     module, _, name = path.rpartition(".")
     assert isinstance(getattr(importlib.import_module(module), name), type)
+
+
+@pytest.mark.parametrize("nan_mode", ["Min", "Max"])
+def test_catboost_trees_send_a_missing_value_where_catboost_does(nan_mode, adult_rows):
+    from catboost import CatBoostClassifier
+
+    from trainforge.serving.catboost_trees import catboost_walker
+    matrix = adult_rows[["age", "fnlwgt", "education_num", "hours_per_week"]].to_numpy(float)
+    target = (adult_rows["class"] == ">50K").astype(int).to_numpy()
+    holes = np.random.default_rng(0).random(matrix.shape) < 0.2
+    model = CatBoostClassifier(iterations=40, depth=4, nan_mode=nan_mode, thread_count=1,
+                               allow_writing_files=False, verbose=0).fit(np.where(holes, np.nan, matrix)[:1000], target[:1000])
+    rows = np.where(holes, np.nan, matrix)[1000:1064]
+    rows[:, 2] = np.nan  # a column missing everywhere
+    predict = catboost_walker(model, "Logloss")
+    assert predict is not None
+    assert np.allclose(predict(rows), model.predict_proba(rows)[:, 1], rtol=1e-12, atol=1e-15)

@@ -94,3 +94,22 @@ def test_oblivious_trees_are_tabulated_whole_in_a_few_kib_each():
     n_trees = len(paths.whole[4])
     assert n_trees > 0 and len(paths.loose) == 0
     assert paths.table_bytes < n_trees * 64 * 6 * 8 + n_trees * 200  # 2^6 rows of ≤ 6 floats
+
+
+@pytest.mark.parametrize("nan_mode", ["Min", "Max"])
+def test_the_walk_sends_catboosts_missing_values_where_catboost_does(nan_mode: str,
+                                                                      adult_rows: pd.DataFrame):
+    from catboost import CatBoostRegressor
+
+    from trainforge.serving.catboost_trees import exported_model
+    from trainforge.serving.tree_shap import catboost_paths
+    matrix = adult_rows[["age", "fnlwgt", "education_num", "capital_gain"]].to_numpy(float)
+    holes = np.random.default_rng(1).random(matrix.shape) < 0.2
+    matrix = np.where(holes, np.nan, matrix)
+    model = CatBoostRegressor(iterations=30, depth=4, nan_mode=nan_mode, thread_count=1,
+                              allow_writing_files=False, verbose=0).fit(matrix[:800], adult_rows["hours_per_week"][:800])
+    rows = matrix[800:806]
+    values, base = catboost_paths(exported_model(model)).contributions(rows)
+    walked = np.concatenate([values, base[:, :, None]], axis=2)[:, 0, :]
+    expected = model.get_feature_importance(type="ShapValues", data=Pool(rows))
+    assert np.isnan(rows).any() and np.abs(walked - expected).max() < 1e-9

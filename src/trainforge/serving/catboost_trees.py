@@ -4,8 +4,12 @@ CatBoost's ``predict`` costs ~0.2 ms a call for one row, mostly set-up. An obliv
 the same questions at every node of a level, so a row's leaf is the number whose bit ``i`` says
 whether the row's value is above split ``i``'s border. Read once from the model's JSON export,
 the whole model is a few array operations. Only numeric features and the RMSE / Logloss
-models trainforge trains are evaluated here, and only rows without missing values (CatBoost's
-missing-value treatments are left to CatBoost); ``verify`` still compares against the model.
+models trainforge trains are evaluated here; ``verify`` still compares against the model.
+
+A missing value follows the feature's ``nan_value_treatment`` in the export: "AsTrue" (CatBoost's
+``nan_mode="Max"``) answers every split "above the border", "AsFalse" (``"Min"``, the default)
+and "AsIs" (a feature that had no missing values in training) answer "not above", which is what
+a comparison with NaN answers already.
 """
 
 from __future__ import annotations
@@ -18,8 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from trainforge.serving.plans import FastPathMiss
-
 _LOSSES = {"RMSE": False, "Logloss": True}  # loss → whether the raw sum goes through a sigmoid
 
 
@@ -30,6 +32,17 @@ def exported_model(model: Any) -> dict[str, Any]:
         model.save_model(str(path), format="json")
         exported: dict[str, Any] = json.loads(path.read_text())
     return exported
+
+
+def missing_fill(exported: dict[str, Any]) -> np.ndarray:
+    """Per float feature (by ``float_feature_index``), the value a missing one is read as: +inf
+    where CatBoost sends it above every border, else NaN (no split is answered "above")."""
+    features = exported["features_info"]["float_features"]
+    fill = np.full(len(features), np.nan, dtype=np.float32)
+    for position, feature in enumerate(features):
+        if feature.get("nan_value_treatment") == "AsTrue":
+            fill[position] = np.inf
+    return fill
 
 
 def catboost_walker(model: Any, loss: str) -> Callable[[np.ndarray], np.ndarray] | None:
@@ -58,11 +71,11 @@ def catboost_walker(model: Any, loss: str) -> Callable[[np.ndarray], np.ndarray]
     bit = (1 << np.arange(depth)).astype(np.int64)
     scale, bias = exported.get("scale_and_bias", [1.0, [0.0]])
     scale, bias = float(scale), float(bias[0])
+    fill = missing_fill(exported)
 
     def predict(matrix: np.ndarray) -> np.ndarray:
         values = np.asarray(matrix, dtype=np.float32)
-        if bool(np.isnan(values).any()):
-            raise FastPathMiss("a missing value: CatBoost's own treatment applies")
+        values = np.where(np.isnan(values), fill, values)
         above = values[:, feature] > border  # (rows, trees, levels)
         leaves = offsets + (above * bit).sum(axis=2)
         raw = scale * np.cumsum(leaf_values[leaves], axis=1)[:, -1] + bias

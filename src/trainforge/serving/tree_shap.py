@@ -33,8 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from trainforge.serving.catboost_trees import exported_model
-from trainforge.serving.plans import FastPathMiss
+from trainforge.serving.catboost_trees import exported_model, missing_fill
 from trainforge.serving.shap_kernels import compiled, table_layout
 
 # leaves whose paths ask about more distinct features are walked, not tabulated: a table
@@ -296,7 +295,7 @@ def lightgbm_paths(booster: Any, n_iterations: int, *, n_outputs: int) -> LeafPa
 
 def catboost_paths(exported: dict[str, Any]) -> LeafPaths | None:
     """CatBoost's oblivious trees on numeric features with one value per leaf; a missing value
-    is left to CatBoost (FastPathMiss)."""
+    goes where the feature's ``nan_value_treatment`` sends it (``catboost_trees.missing_fill``)."""
     if set(exported["features_info"]) != {"float_features"} or "oblivious_trees" not in exported:
         return None
     trees_json = exported["oblivious_trees"]
@@ -336,11 +335,11 @@ def catboost_paths(exported: dict[str, Any]) -> LeafPaths | None:
         trees.append(_Tree(nodes, 0))
     feature_of = np.asarray(features, dtype=np.int64)
     border = np.asarray(borders, dtype=np.float32)
+    fill = missing_fill(exported)[feature_of]
 
     def decide(row: np.ndarray) -> np.ndarray:
         value = row.astype(np.float32)[feature_of]
-        if bool(np.isnan(value).any()):
-            raise FastPathMiss("a missing value: CatBoost's own treatment applies")
+        value = np.where(np.isnan(value), fill, value)
         return np.asarray(~(value > border))
 
     return LeafPaths(trees, feature_of, decide, n_features=len(exported["features_info"][
