@@ -62,6 +62,19 @@ def test_every_trial_scoring_far_better_on_its_training_rows_is_found():
     assert finding.measured == {"smallest_gap": 0.56, "trials": 2.0}
 
 
+def test_trials_that_learned_their_rows_more_than_the_target_are_found():
+    fits = [("lightgbm", 1.0, 0.6), ("random_forest", 1.0, 0.62)]  # a constant: 0.5
+    finding = every_trial_overfits(fits, scale=0.5, higher_is_better=True, metric="roc_auc",
+                                   baseline_score=0.5)
+    assert finding is not None and "constant" in finding.message
+
+
+def test_trees_at_one_on_their_rows_and_far_above_the_constant_are_not_overfitting():
+    fits = [("lightgbm", 1.0, 0.78), ("random_forest", 1.0, 0.77)]  # credit_g, healthy
+    assert every_trial_overfits(fits, scale=0.5, higher_is_better=True, metric="roc_auc",
+                                baseline_score=0.5) is None
+
+
 def test_one_trial_that_generalises_clears_the_search_of_overfitting():
     fits = [("lightgbm", 1.0, 0.7), ("linear", 0.74, 0.72)]
     assert every_trial_overfits(fits, scale=0.5, higher_is_better=True, metric="roc_auc") is None
