@@ -186,7 +186,22 @@ def test_a_finding_reads_as_one_line_with_where_when_and_what_to_try():
 
 
 def test_every_rule_has_generic_advice_for_the_run_page():
-    # validation_loss_diverged reports as loss_diverged
+    # validation_loss_diverged reports as loss_diverged, loss_at_class_shares as
+    # loss_not_decreasing
     names = {r.__name__ for r in (*rules.STEP_RULES, *rules.EPOCH_RULES)} - {
-        "validation_loss_diverged"}
+        "validation_loss_diverged", "loss_at_class_shares"}
     assert names <= set(rules.ADVICE)
+
+
+def test_a_validation_loss_stuck_at_the_class_shares_entropy_fires_loss_not_decreasing():
+    # 13 % spam: answering the shares costs 0.386; the loss fell from ln 2 to there and stopped
+    epochs = _epochs([0.6, 0.42, 0.39], [0.5, 0.40, 0.388], recall=[1.0, 0.0],
+                     support=[87, 13])
+    finding = rules.loss_at_class_shares(epochs)
+    assert finding.rule == "loss_not_decreasing" and "class shares" in finding.message
+    assert finding.measured["class_shares_loss"] == pytest.approx(0.3864, abs=1e-4)
+
+
+def test_a_validation_loss_well_under_the_class_shares_entropy_is_learning():
+    epochs = _epochs([0.6, 0.3, 0.2], [0.5, 0.25, 0.15], recall=[0.99, 0.8], support=[87, 13])
+    assert rules.loss_at_class_shares(epochs) is None

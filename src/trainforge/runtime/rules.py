@@ -64,6 +64,10 @@ DIVERGED_LOSS_FLOOR = 1.0
 # epochs over which the monitored loss must drop by NOT_DECREASING_SHARE at least once
 NOT_DECREASING_EPOCHS = 3
 NOT_DECREASING_SHARE = 0.01
+# a validation loss within this share of the class shares' cross-entropy learned nothing more
+# than how common each class is: a network on labels shuffled among 13 % spam falls from ln 2 to
+# that entropy and stops, which the loss_not_decreasing rule reads as progress
+CLASS_SHARES_MARGIN = 0.03
 # epochs in a row of train loss falling while validation loss rises, and by how much it rose
 OVERFIT_EPOCHS = 3
 OVERFIT_RISE = 0.05
@@ -334,6 +338,27 @@ def loss_not_decreasing(epochs: Sequence[Any]) -> Finding | None:
                    {"first_loss": losses[0], "loss": losses[-1]}, last.epoch, last.step)
 
 
+def loss_at_class_shares(epochs: Sequence[Any]) -> Finding | None:
+    """After NOT_DECREASING_EPOCHS epochs the validation cross-entropy is no lower (within
+    CLASS_SHARES_MARGIN) than always answering the validation rows' class shares."""
+    last = epochs[-1] if epochs else None
+    if (last is None or last.epoch < NOT_DECREASING_EPOCHS or last.val_loss is None
+            or last.val_support is None or not math.isfinite(last.val_loss)):
+        return None
+    total = sum(last.val_support)
+    shares = [n / total for n in last.val_support if n > 0] if total else []
+    constant = -sum(p * math.log(p) for p in shares)
+    if len(shares) < 2 or last.val_loss < constant * (1 - CLASS_SHARES_MARGIN):
+        return None
+    return Finding("loss_not_decreasing", f"the validation loss {_fmt(last.val_loss)} is no "
+                   f"lower than answering the class shares ({_fmt(constant)}) after "
+                   f"{last.epoch} epochs: the network learned how common each class is, "
+                   "nothing from the inputs", "checking that the labels match the inputs, "
+                   "then another learning rate", {"loss": last.val_loss,
+                                                  "class_shares_loss": constant},
+                   last.epoch, last.step)
+
+
 def overfitting(epochs: Sequence[Any]) -> Finding | None:
     """Training loss falling while validation loss rises, OVERFIT_EPOCHS epochs in a row."""
     if len(epochs) <= OVERFIT_EPOCHS or epochs[-1].val_loss is None:
@@ -379,5 +404,5 @@ def minority_class_ignored(epochs: Sequence[Any]) -> Finding | None:
                     "share": share}, last.epoch, last.step)
 
 
-EPOCH_RULES = (validation_loss_diverged, loss_not_decreasing, overfitting,
+EPOCH_RULES = (validation_loss_diverged, loss_not_decreasing, loss_at_class_shares, overfitting,
                minority_class_ignored)
