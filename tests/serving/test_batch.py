@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tests._paths import EXAMPLES
 
+from trainforge import train
 from trainforge.errors import UnreadableData
 from trainforge.registry.loaded import LoadedModel
 from trainforge.serving.batch import predict_file
@@ -64,3 +66,22 @@ def test_a_bad_chunk_names_its_rows_and_leaves_no_output(classifier: LoadedModel
     with pytest.raises(UnreadableData, match="rows 101–200"):
         predict_file(classifier, tmp_path / "bad.csv", tmp_path / "out.csv", chunk_rows=100)
     assert list(tmp_path.iterdir()) == [tmp_path / "bad.csv"]
+
+
+def test_rows_the_model_cannot_score_are_left_empty_counted_and_named(home: Path, cli,
+                                                                      tmp_path: Path):
+    # the linear classifier's standardised inputs times its weights overflow float64 at 1e308
+    model = train(EXAMPLES / "wine.csv", target="cultivar", algorithm="linear", trials=1,
+                  name="wine")
+    rows = pd.read_csv(EXAMPLES / "wine.csv").drop(columns=["cultivar"]).head(6)
+    rows.loc[[1, 4], "alcohol"] = 1.7e308
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    result = predict_file(model.loaded, tmp_path / "rows.csv", tmp_path / "out.csv")
+    written = pd.read_csv(tmp_path / "out.csv")
+    assert (result.n_unscored, result.unscored_rows) == (2, (2, 5))
+    assert written["prediction"].isna().tolist() == [False, True, False, False, True, False]
+    assert written.drop(columns=["prediction"]).iloc[[1, 4]].isna().all(axis=None)
+    done = cli("predict", "wine", str(tmp_path / "rows.csv"), "--output",
+               str(tmp_path / "cli.csv"), home=home)
+    assert done.returncode == 0 and "2 rows could not be scored" in done.stderr
+    assert "rows 2, 5" in done.stderr

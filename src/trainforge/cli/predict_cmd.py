@@ -64,6 +64,12 @@ def predict(
         shown = ", ".join(result.skipped[:5]) + (" …" if len(result.skipped) > 5 else "")
         console.print(f"[yellow]note:[/] skipped {len(result.skipped):,} files that are not "
                       f"readable images: {shown}", highlight=False)
+    if result.n_unscored:
+        shown = ", ".join(map(str, result.unscored_rows)) + (
+            " …" if result.n_unscored > len(result.unscored_rows) else "")
+        console.print(f"[yellow]note:[/] {result.n_unscored:,} rows could not be scored (their "
+                      "values overflow the model's arithmetic, e.g. a number near 1e308) and "
+                      f"are left empty: rows {shown}", highlight=False)
     console.print(f"wrote {result.n_rows:,} predictions of {done.model} to "
                   f"{settings.output} in {result.seconds:.2f} s", highlight=False)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from trainforge.data.read import read_chunks
@@ -18,10 +19,12 @@ from trainforge.data.task import TaskKind
 from trainforge.errors import InvalidRequest, UnreadableData
 from trainforge.registry.loaded import LoadedModel
 from trainforge.serving.explain import contribution_columns, explainer_for
+from trainforge.serving.served import unscored
 
 PREDICTION = "prediction"
 SCORE = "score"  # an anomaly model's score per row
 PATH = "path"  # the file each prediction of an image folder is for
+UNSCORED_SHOWN = 20  # unscored rows named in a BatchResult (all are counted)
 
 
 @dataclass(frozen=True)
@@ -32,23 +35,64 @@ class BatchResult:
     seconds: float
     output: Path
     skipped: tuple[str, ...] = ()  # files of an image folder that are not readable images
+    # rows (1-based, input order) the model could not score: their values overflow its
+    # arithmetic (a feature at 1e308), so their prediction is left empty, never made up;
+    # ``unscored_rows`` names the first UNSCORED_SHOWN of ``n_unscored``
+    n_unscored: int = 0
+    unscored_rows: tuple[int, ...] = ()
 
 
-def _predictions_frame(loaded: LoadedModel, chunk: pd.DataFrame) -> pd.DataFrame:
+def _predictions_frame(loaded: LoadedModel, chunk: pd.DataFrame) -> tuple[pd.DataFrame,
+                                                                         np.ndarray]:
     """``prediction`` and, for classifiers, one probability column per class label; for an
-    anomaly model, ``score`` and ``prediction`` (1: above the threshold, an anomaly)."""
+    anomaly model, ``score`` and ``prediction`` (1: above the threshold, an anomaly). Also
+    which rows the model could not score (``_scored``): their columns are left empty."""
     model = loaded.tabular  # a policy is refused here, saying to use /act
     if model.task.kind is TaskKind.ANOMALY:
-        scores = model.anomaly_score(chunk)
-        return pd.DataFrame({SCORE: scores,
-                             PREDICTION: (scores > model.threshold).astype("int64")})
+        scores, blank = _scored(model.anomaly_score, chunk, width=0)
+        flags = pd.Series((scores > model.threshold).astype("int64"))
+        if blank.any():
+            flags = flags.astype("Int64").mask(blank)
+        return pd.DataFrame({SCORE: scores, PREDICTION: flags}), blank
     if not model.task.kind.is_classification:
-        return pd.DataFrame({PREDICTION: model.predict(chunk)})
-    proba = model.predict_proba(chunk)  # once: the label from it, as predict() gives
-    labels = model.labels(proba, chunk)
+        values, blank = _scored(model.predict, chunk, width=0)
+        return pd.DataFrame({PREDICTION: values}), blank
+    # the probabilities once: the label from them, as predict() gives
+    proba, blank = _scored(model.predict_proba, chunk, width=len(model.classes))
+    labels: Any = model.labels(proba, chunk)
+    if blank.any():  # argmax over NaN would name the first class
+        labels = pd.Series(labels, dtype=object).mask(blank, None)
     columns: dict[str, Any] = {PREDICTION: labels}
     columns.update({label: proba[:, i] for i, label in enumerate(model.classes)})
-    return pd.DataFrame(columns)
+    return pd.DataFrame(columns), blank
+
+
+def _scored(score: Callable[[pd.DataFrame], Any], rows: pd.DataFrame, *,
+            width: int) -> tuple[np.ndarray, np.ndarray]:
+    """``score(rows)`` as float64 (``width`` columns, 0 for one value a row) with NaN where a
+    row cannot be scored, and which rows those are. A value near 1e308 overflows a model's
+    arithmetic: into NaN or infinity (``served.unscored``), or into a ValueError from a
+    scikit-learn step that refuses infinite input, which blames the whole call; halving the
+    rows until the error is one row's finds such rows in a few calls. Every row failing
+    raises the error itself: that is the model or the file, not a few values."""
+    def attempt(part: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        try:
+            values = np.asarray(score(part), dtype=np.float64)
+        except ValueError:
+            if len(part) == 1:
+                return np.full((1, width) if width else 1, np.nan), np.ones(1, dtype=bool)
+            half = len(part) // 2
+            first, second = attempt(part.iloc[:half]), attempt(part.iloc[half:])
+            return (np.concatenate([first[0], second[0]]),
+                    np.concatenate([first[1], second[1]]))
+        blank = unscored(values)
+        values[blank] = np.nan
+        return values, blank
+
+    values, blank = attempt(rows)
+    if len(rows) and blank.all():
+        score(rows)  # the error, if it was one, is the user's to see
+    return values, blank
 
 
 class _Writer:
@@ -115,6 +159,7 @@ def predict_file(loaded: LoadedModel, input: Path, output: Path, *,
     output = Path(output)
     n_rows = 0
     skipped: list[str] = []
+    n_unscored, unscored_rows = 0, list[int]()
     folder = Path(input).is_dir()
     chunks = (_image_chunks(loaded, Path(input), chunk_rows, skipped) if folder
               else read_chunks(input, chunk_rows=chunk_rows, image_columns=[
@@ -125,7 +170,7 @@ def predict_file(loaded: LoadedModel, input: Path, output: Path, *,
             for chunk in chunks:
                 try:
                     rows = chunk.reset_index(drop=True)
-                    predicted = _predictions_frame(loaded, rows)
+                    predicted, blank = _predictions_frame(loaded, rows)
                     if explainer is not None and explain_top_k is not None:
                         predicted = pd.concat([predicted, contribution_columns(
                             explainer.explain(rows), rows, top_k=explain_top_k)], axis=1)
@@ -138,13 +183,18 @@ def predict_file(loaded: LoadedModel, input: Path, output: Path, *,
                         f"fix those rows for model {loaded.ref} (its features: "
                         f"{', '.join(f.name for f in loaded.model.features[:12])})") from error
                 writer.write(predicted)
+                blank_rows = np.flatnonzero(blank)
+                n_unscored += len(blank_rows)
+                unscored_rows += [n_rows + 1 + int(r) for r in
+                                  blank_rows[:max(0, UNSCORED_SHOWN - len(unscored_rows))]]
                 n_rows += len(chunk)
                 if progress is not None:
                     progress(n_rows)
         finally:
             writer.close()
     return BatchResult(n_rows=n_rows, seconds=time.perf_counter() - started, output=output,
-                       skipped=tuple(skipped))
+                       skipped=tuple(skipped), n_unscored=n_unscored,
+                       unscored_rows=tuple(unscored_rows))
 
 
 IMAGE_CHUNK = 2_000  # images decoded per chunk: bounded memory whatever the folder's size
