@@ -65,6 +65,8 @@ def server(
                             stale_after_s=stale_after_s, cost_per_cpu_hour=cost_per_cpu_hour,
                             cost_currency=cost_currency, policy_check_s=policy_check_s)
     workspace = Workspace()
+    if workspace.artifact_store is not None:  # wrong credentials stop the start, not a job later
+        workspace.artifact_store.check()
     console = Console(soft_wrap=True, highlight=False)
     _first_start(workspace, console)
     supervisor = Supervisor(workspace, workers=settings.workers,
