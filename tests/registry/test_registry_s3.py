@@ -1,5 +1,5 @@
-"""Model packages on S3: published manifest last, fetched and checked on another machine, and
-never half visible."""
+"""Model packages on S3 (or a shared folder): published manifest last, fetched and checked on
+another machine, and never half visible."""
 
 from __future__ import annotations
 
@@ -110,6 +110,18 @@ def test_a_package_file_changed_in_the_bucket_is_refused_before_it_is_read(regis
 def test_deleting_a_version_removes_its_package_from_the_bucket(registered, s3_url):
     registered.registry.delete("credit", 1)
     assert bucket_keys(s3_url, "models/credit/") == []
+
+
+def test_a_model_registered_through_a_shared_folder_loads_in_another_home(
+        tmp_path, classifier, credit, lineage):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    here = Workspace(tmp_path / "here", artifacts_url=shared.as_uri())
+    here.registry.register(classifier, name="credit", metrics={}, lineage=lineage)
+    there = Workspace(tmp_path / "there", database_url=here.database_url,
+                      artifacts_url=shared.as_uri())
+    assert there.registry.load("credit").model.predict(credit.head(5)).tolist() == (
+        classifier.predict(credit.head(5)).tolist())
 
 
 @pytest.mark.slow

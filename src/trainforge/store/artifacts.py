@@ -61,17 +61,16 @@ def open_artifact_store(url: str | None) -> ArtifactStore | None:
     url = url if url is not None else os.environ.get(ARTIFACTS_VARIABLE, "")
     if not url:
         return None
-    scheme = urlsplit(url).scheme
-    if scheme == "s3":
+    parsed = urlsplit(url)
+    if parsed.scheme == "s3":
         # imported here: boto3 is an extra ([s3]) that the local default path never loads
         from trainforge.store.s3_artifacts import S3Artifacts
 
         return S3Artifacts(url)
-    if scheme == "file":
-        folder = Path(urlsplit(url).path)
-        if not folder.is_absolute():
-            raise BadArtifactsUrl(url, "names a folder that is not absolute")
-        return LocalArtifacts(folder)
+    if parsed.scheme == "file":
+        if parsed.netloc not in ("", "localhost") or not parsed.path.startswith("/"):
+            raise BadArtifactsUrl(url, "names no absolute folder on this machine")
+        return LocalArtifacts(Path(parsed.path))
     raise BadArtifactsUrl(url, "is neither an s3:// nor a file:// URL")
 
 
