@@ -112,12 +112,9 @@ def seaweedfs_server() -> Iterator[S3Server]:
         yield S3Server(server.endpoint, access_key, secret_key, BUCKET,
                        time.monotonic() - started)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        # killed, not asked to stop: its data is thrown away, and a clean stop takes ~1.5 s
+        process.kill()
+        process.wait()
         shutil.rmtree(folder, ignore_errors=True)
 
 
