@@ -41,6 +41,7 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "trainforge-home"
     monkeypatch.setenv("TRAINFORGE_HOME", str(home))
     monkeypatch.delenv("TRAINFORGE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("TRAINFORGE_ARTIFACTS", raising=False)
     return home
 
 
@@ -56,6 +57,23 @@ def postgres_url() -> Iterator[str]:
 
     with postgres_cluster() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[object]:
+    """A SeaweedFS S3 server on 127.0.0.1 for the whole run (skips, saying why, without one)."""
+    from tests.store.seaweedfs import seaweedfs_server
+
+    with seaweedfs_server() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_url(s3_server: object, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """``s3://BUCKET/<fresh prefix>`` on ``s3_server``, the AWS variables set as a user would."""
+    from tests.store.seaweedfs import point_aws_at
+
+    return point_aws_at(s3_server, monkeypatch, tmp_path)
 
 
 @pytest.fixture

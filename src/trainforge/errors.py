@@ -386,6 +386,61 @@ class JobNotFound(StoreError):
                          "jobs and their ids")
 
 
+# ---- artifact storage (TRAINFORGE_ARTIFACTS) ---------------------------------------------------
+class ArtifactStoreError(StoreError):
+    """The artifact store (an S3 bucket, or a shared folder) cannot be used. Messages name the
+    bucket and endpoint, never a credential."""
+
+    http_status = 503
+
+
+class BadArtifactsUrl(ArtifactStoreError):
+    exit_code = 2
+    http_status = 500  # the server's own setting is wrong, not the request
+
+    def __init__(self, url: str, detail: str) -> None:
+        super().__init__(f"TRAINFORGE_ARTIFACTS={url!r} {detail}; write s3://BUCKET/PREFIX (a "
+                         "bucket name of 3 to 63 lower-case letters, digits, '.' and '-') or "
+                         "file:///ABSOLUTE/FOLDER, or unset it to keep artifacts under the home")
+
+
+class ArtifactStoreUnreachable(ArtifactStoreError):
+    def __init__(self, location: str, endpoint: str) -> None:
+        super().__init__(f"the artifact store {location} does not answer at {endpoint}; check "
+                         "that the S3 server runs and that AWS_ENDPOINT_URL (or "
+                         "AWS_ENDPOINT_URL_S3) names it")
+
+
+class ArtifactStoreDenied(ArtifactStoreError):
+    def __init__(self, location: str, endpoint: str) -> None:
+        super().__init__(f"the artifact store {location} at {endpoint} refused the credentials; "
+                         "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) "
+                         "and that they may read and write that bucket")
+
+
+class BucketNotFound(ArtifactStoreError):
+    def __init__(self, location: str, endpoint: str) -> None:
+        super().__init__(f"the bucket of the artifact store {location} does not exist at "
+                         f"{endpoint}; create it (aws s3 mb s3://BUCKET) or correct "
+                         "TRAINFORGE_ARTIFACTS")
+
+
+class ArtifactMissing(ArtifactStoreError):
+    """A file the store's records name is not in the artifact store."""
+
+    http_status = 500
+
+    def __init__(self, where: str) -> None:
+        super().__init__(f"{where} is missing from the artifact store; restore it from a backup, "
+                         "or register (or upload) it again")
+
+
+class ArtifactWriteFailed(ArtifactStoreError):
+    def __init__(self, where: str, detail: str) -> None:
+        super().__init__(f"could not write {where} to the artifact store ({detail}); nothing "
+                         "was recorded, so retry once the store answers again")
+
+
 # ---- the platform server: access control and uploads ---------------------------------------
 class AccessError(TrainforgeError):
     """Who is asking may not do this. The server answers 401 or 403; the CLI exits 6."""

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from trainforge.registry.registry import Registry
 from trainforge.store import migrate
+from trainforge.store.artifacts import ARTIFACTS_VARIABLE, ArtifactStore, open_artifact_store
 from trainforge.store.engine import create_store_engine
 from trainforge.store.private_files import (
     OWNER_ONLY_DIRECTORY,
@@ -48,15 +49,19 @@ class Workspace:
         home: the directory; defaults to ``$TRAINFORGE_HOME``, else ``~/.trainforge``.
         database_url: a SQLAlchemy URL; defaults to ``$TRAINFORGE_DATABASE_URL``, else
             SQLite at ``<home>/trainforge.db``.
+        artifacts_url: where model packages and uploads are shared (``s3://BUCKET/PREFIX``);
+            defaults to ``$TRAINFORGE_ARTIFACTS``, else none: the home's folder only.
 
     Nothing is created until first used: the engine is made, and the schema migrated to the
     newest revision, on first access to ``engine``.
     """
 
-    def __init__(self, home: Path | None = None, *, database_url: str | None = None) -> None:
+    def __init__(self, home: Path | None = None, *, database_url: str | None = None,
+                 artifacts_url: str | None = None) -> None:
         self.home = (Path(home).expanduser() if home is not None else default_home()).absolute()
         self.database_url = (database_url or os.environ.get(DATABASE_VARIABLE)
                              or f"sqlite:///{self.home / 'trainforge.db'}")
+        self.artifacts_url = artifacts_url or os.environ.get(ARTIFACTS_VARIABLE) or None
         self._engine: sa.Engine | None = None
         self._opening = threading.Lock()  # threads sharing a workspace share one engine
 
@@ -65,10 +70,12 @@ class Workspace:
 
     def __getstate__(self) -> dict[str, object]:
         # a copy (or a worker process) opens its own engine: connections cannot be shared
-        return {"home": self.home, "database_url": self.database_url}
+        return {"home": self.home, "database_url": self.database_url,
+                "artifacts_url": self.artifacts_url}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["home"], database_url=state["database_url"])  # type: ignore[misc]
+        self.__init__(state["home"], database_url=state["database_url"],  # type: ignore[misc]
+                      artifacts_url=state.get("artifacts_url"))
 
     def _safe_url(self) -> str:
         return sa.make_url(self.database_url).render_as_string(hide_password=True)
@@ -77,6 +84,18 @@ class Workspace:
     def artifacts(self) -> Path:
         """The directory model packages and other files go in (created on first write)."""
         return self.home / "artifacts"
+
+    @cached_property
+    def artifact_store(self) -> ArtifactStore | None:
+        """The shared store ``artifacts_url`` names, or None (files stay under ``artifacts``).
+        Checked (bucket, credentials, endpoint) on first use, not here."""
+        return open_artifact_store(self.artifacts_url or "")
+
+    @property
+    def artifact_cache(self) -> Path:
+        """Where files fetched from the ``artifact_store`` are kept (model packages by version
+        and manifest hash)."""
+        return self.home / "cache"
 
     @property
     def prediction_log(self) -> Path:

@@ -51,20 +51,25 @@ def server(
     $TRAINFORGE_HOME/secrets/first-admin.txt (readable by you only), printing only its path.
     Ctrl-C stops the server; running jobs go back to the queue and resume at the next start.
     """
+    from trainforge.workspace import Workspace
+
+    workspace = Workspace()
+    # wrong credentials stop the start in a second, before the app's imports, not a job later
+    if workspace.artifact_store is not None:
+        workspace.artifact_store.check()
+
     import uvicorn
     from rich.console import Console
 
     from trainforge.config import ServerConfig
     from trainforge.server.app import create_server_app
     from trainforge.server.supervisor import Supervisor
-    from trainforge.workspace import Workspace
 
     settings = ServerConfig(host=host, port=port, workers=workers, max_upload_mb=max_upload_mb,
                             max_table_mb=max_table_mb, max_table_rows=max_table_rows,
                             max_records=max_records, heartbeat_s=heartbeat_s,
                             stale_after_s=stale_after_s, cost_per_cpu_hour=cost_per_cpu_hour,
                             cost_currency=cost_currency, policy_check_s=policy_check_s)
-    workspace = Workspace()
     console = Console(soft_wrap=True, highlight=False)
     _first_start(workspace, console)
     supervisor = Supervisor(workspace, workers=settings.workers,

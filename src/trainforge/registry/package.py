@@ -127,6 +127,11 @@ def verify_files(directory: Path, manifest: dict[str, Any]) -> None:
                                  "cover")
 
 
+def is_safe_file_name(name: object) -> bool:
+    """Whether ``name`` may name a file of a package: one plain component, no climbing."""
+    return isinstance(name, str) and _FILE_NAME.fullmatch(name) is not None
+
+
 def verify_file(directory: Path, name: str, expected: Any) -> None:
     """Check one file the manifest lists (``expected``: its entry): a plain file, same size,
     same sha256."""

