@@ -378,6 +378,19 @@ class StoreUnavailable(StoreError):
         super().__init__(f"cannot use the database {database}: {detail}; {hint}")
 
 
+class DatabaseUnreachable(StoreUnavailable):
+    """The connection to the metadata database failed or was lost (it stopped, restarted or
+    the network went): the same request may well succeed a few seconds later."""
+
+    def __init__(self, database: str) -> None:
+        # ``database`` is the URL with its password hidden; the driver's own message (which
+        # may name hosts and users) stays in the chained exception for the server's log
+        StoreError.__init__(self, f"the database {database} is unreachable (the connection "
+                            "failed or was lost); try again in a few seconds, and if it lasts "
+                            "check that the database server runs and that "
+                            "TRAINFORGE_DATABASE_URL points at it")
+
+
 class JobNotFound(StoreError):
     http_status = 404
 

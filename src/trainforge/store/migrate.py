@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from trainforge.errors import StoreUnavailable
+from trainforge.store.engine import shown_url
 from trainforge.version import __version__
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def upgrade(engine: sa.Engine) -> None:
     Raises StoreUnavailable when the database cannot be reached, or when a newer trainforge
     has migrated it past what this one knows.
     """
-    database = engine.url.render_as_string(hide_password=True)
+    database = shown_url(engine.url)
     try:
         current = current_revision(engine)
     except sa.exc.OperationalError as error:
