@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from tests.store.postgres_cluster import postgres_workspace
 
 from trainforge.store import jobs as job_store
+from trainforge.store.tables import jobs
 from trainforge.workspace import Workspace
 
 N_JOBS, N_CLAIMERS = 120, 8
@@ -26,13 +28,22 @@ def workspace(postgres_url: str, tmp_path: Path) -> Iterator[Workspace]:
 def claim_until_empty(workspace: Workspace, *, worker: str, claimed: list[str],
                       left_behind: list[int], start: threading.Barrier) -> None:
     """A worker's loop: claim and 'run' jobs until the queue answers empty; then note how
-    many jobs were still queued (nothing is submitted meanwhile, so a job queued after the
-    answer was queued at it)."""
+    many jobs it could still have taken (nothing is submitted meanwhile, so a job queued after
+    the answer was queued at it)."""
     start.wait()
     while (job := job_store.claim_job(workspace, worker=worker)) is not None:
         claimed.append(job["id"])
         job_store.finish_job(workspace, job["id"], status="succeeded", worker=worker)
-    left_behind.append(len(job_store.list_jobs(workspace, status="queued")))
+    left_behind.append(len(takeable(workspace)))
+
+
+def takeable(workspace: Workspace) -> list[str]:
+    """The queued jobs no other claimer is taking this instant: a row another claimer has
+    locked is its (it commits "running" a moment later), not one left behind."""
+    with workspace.engine.connect() as connection:
+        return list(connection.execute(
+            sa.select(jobs.c.id).where(jobs.c.status == "queued")
+            .with_for_update(skip_locked=True)).scalars())
 
 
 def claim_with(workspace: Workspace, n_claimers: int) -> tuple[list[str], list[int]]:
