@@ -6,12 +6,14 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from trainforge.errors import DatabaseUnreachable
+from trainforge.errors import DatabaseUnreachable, StoreUnavailable
 from trainforge.store import engine as store_engine
+from trainforge.workspace import Workspace
 
 pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e .[postgres]")
 
@@ -40,3 +42,11 @@ def test_a_database_that_never_answers_is_unreachable_after_the_connect_timeout(
 def test_a_password_in_the_urls_query_is_not_shown_either():
     url = sa.make_url("postgresql+psycopg://app@db.internal/trainforge?password=hunter2")
     assert "hunter2" not in store_engine.shown_url(url)
+
+
+def test_opening_a_workspace_on_an_absent_postgres_says_the_drivers_reason(tmp_path: Path):
+    with pytest.raises(StoreUnavailable, match=r"(?s)No such file or directory.*check "
+                                               "TRAINFORGE_DATABASE_URL") as raised:
+        Workspace(tmp_path, database_url="postgresql+psycopg://app:hunter2@/trainforge"
+                                         f"?host={tmp_path / 'no-server-here'}").engine.connect()
+    assert "hunter2" not in str(raised.value)

@@ -54,7 +54,8 @@ def _report_lost_connections(engine: sa.Engine) -> None:
         # no connection yet: connecting failed; is_disconnect: an open one was lost
         lost = context.connection is None or context.is_disconnect
         if lost and isinstance(context.sqlalchemy_exception, sa.exc.OperationalError):
-            raise DatabaseUnreachable(database) from context.sqlalchemy_exception
+            raise DatabaseUnreachable(database, detail=str(context.original_exception).strip()
+                                      ) from context.sqlalchemy_exception
 
 
 def _tune_sqlite(engine: sa.Engine) -> None:
