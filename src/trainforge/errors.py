@@ -378,6 +378,20 @@ class StoreUnavailable(StoreError):
         super().__init__(f"cannot use the database {database}: {detail}; {hint}")
 
 
+class DatabaseUnreachable(StoreUnavailable):
+    """The connection to the metadata database failed or was lost (it stopped, restarted or
+    the network went): the same request may well succeed a few seconds later."""
+
+    def __init__(self, database: str, *, detail: str) -> None:
+        # ``database`` is the URL with its password hidden; the driver's ``detail`` (which
+        # may name hosts, sockets and users) stays out of the message a client is shown
+        StoreError.__init__(self, f"the database {database} is unreachable (the connection "
+                            "failed or was lost); try again in a few seconds, and if it lasts "
+                            "check that the database server runs and that "
+                            "TRAINFORGE_DATABASE_URL points at it")
+        self.detail = detail
+
+
 class JobNotFound(StoreError):
     http_status = 404
 

@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -44,9 +45,37 @@ def _as_server_user() -> list[str]:
     return ["runuser", "-u", "postgres", "--"]
 
 
+@dataclass(frozen=True)
+class Cluster:
+    """A running test cluster: its SQLAlchemy URL, and stop/start for outage tests."""
+
+    url: str
+    data: Path
+    as_server_user: list[str]
+    binaries: Path
+
+    def stop(self) -> None:
+        """``pg_ctl stop -m fast``: clients are disconnected and the socket goes away."""
+        _run([*self.as_server_user, str(self.binaries / "pg_ctl"), "-D", str(self.data),
+              "-w", "-m", "fast", "stop"])
+
+    def start(self) -> None:
+        socket_dir = self.data.parent
+        _run([*self.as_server_user, str(self.binaries / "pg_ctl"), "-D", str(self.data), "-w",
+              "-o", f"-k {socket_dir} -c listen_addresses='' -c fsync=off",
+              "-l", str(socket_dir / "server.log"), "start"])
+
+
 @contextmanager
 def postgres_cluster() -> Iterator[str]:
     """Start a cluster listening on a Unix socket only; yields its SQLAlchemy URL."""
+    with running_cluster() as cluster:
+        yield cluster.url
+
+
+@contextmanager
+def running_cluster() -> Iterator[Cluster]:
+    """Start a cluster of its own (a test may stop and start it); yields it."""
     pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e .[postgres]")
     binaries = _server_binaries()
     if binaries is None:
@@ -54,22 +83,21 @@ def postgres_cluster() -> Iterator[str]:
                     "apt-get install -y postgresql")
     as_server_user = _as_server_user()
     # not tmp_path: pytest's temp root is private to its user, and the server may run as postgres
-    cluster = Path(tempfile.mkdtemp(prefix="trainforge-pg-"))
-    data = cluster / "data"
+    directory = Path(tempfile.mkdtemp(prefix="trainforge-pg-"))
+    cluster = Cluster(url=f"postgresql+psycopg://postgres@/postgres?host={directory}",
+                      data=directory / "data", as_server_user=as_server_user, binaries=binaries)
     try:
         if as_server_user:
-            shutil.chown(cluster, user="postgres")
-        _run([*as_server_user, str(binaries / "initdb"), "-D", str(data), "-U", "postgres",
-              "--auth=trust", "-E", "UTF8", "--no-sync"])
-        _run([*as_server_user, str(binaries / "pg_ctl"), "-D", str(data), "-w",
-              "-o", f"-k {cluster} -c listen_addresses='' -c fsync=off",
-              "-l", str(cluster / "server.log"), "start"])
-        yield f"postgresql+psycopg://postgres@/postgres?host={cluster}"
+            shutil.chown(directory, user="postgres")
+        _run([*as_server_user, str(binaries / "initdb"), "-D", str(cluster.data),
+              "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
+        cluster.start()
+        yield cluster
     finally:
-        if (data / "postmaster.pid").exists():
-            subprocess.run([*as_server_user, str(binaries / "pg_ctl"), "-D", str(data),
+        if (cluster.data / "postmaster.pid").exists():
+            subprocess.run([*as_server_user, str(binaries / "pg_ctl"), "-D", str(cluster.data),
                             "-m", "immediate", "stop"], capture_output=True, check=False)
-        shutil.rmtree(cluster, ignore_errors=True)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _run(command: list[str]) -> None:

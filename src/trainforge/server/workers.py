@@ -9,6 +9,11 @@ job was cancelled, or requeued away from this worker) the thread interrupts the 
 Ctrl-C does: a network finishes its step, saves a checkpoint, and training raises
 TrainingInterrupted. SIGTERM (the server stopping) does the same, and puts the job back in the
 queue for the next start instead of failing it.
+
+The database may go away under a running worker (Postgres restarting): an idle worker keeps
+polling, a job that lost the store mid-way goes back to the queue rather than failing, and
+the end of a job is recorded once the store answers again (its heartbeat beats meanwhile,
+so no other worker takes it).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from trainforge.errors import StoreUnavailable
 from trainforge.store import jobs as job_store
 from trainforge.store.jobs import JobRecord
 from trainforge.store.resources import Meter, Used
@@ -33,6 +39,7 @@ from trainforge.workspace import Workspace
 log = logging.getLogger(__name__)
 
 IDLE_POLL_S = 0.5  # how long an idle worker waits before looking at the queue again
+STORE_RETRY_S = 1.0  # how often a worker asks again for a store that went away
 
 
 class Worker:
@@ -75,7 +82,12 @@ class Worker:
             if self._orphaned():
                 log.warning("%s: the server that started it is gone; stopping", self.name)
                 break
-            job = job_store.claim_job(self.workspace, worker=self.name)
+            try:
+                job = job_store.claim_job(self.workspace, worker=self.name)
+            except StoreUnavailable as away:
+                log.warning("%s: %s", self.name, away)
+                self._stopping.wait(STORE_RETRY_S)
+                continue
             if job is None:
                 self._stopping.wait(self.poll_s)
                 continue
@@ -89,8 +101,6 @@ class Worker:
 
         job_id = job["id"]
         self._cancelled = False
-        job_store.append_log(self.workspace, job_id,
-                             f"{self.name} started attempt {job['attempts']} of this {job['kind']} job")
         beating = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(job_id, beating),
                                 name=f"heartbeat-{job_id[:8]}", daemon=True)
@@ -99,22 +109,51 @@ class Worker:
         try:
             self._in_job = True
             beat.start()
+            job_store.append_log(self.workspace, job_id, f"{self.name} started attempt "
+                                 f"{job['attempts']} of this {job['kind']} job")
             result = run_job(self.workspace, job)
             status = "succeeded"
         except KeyboardInterrupt:
             status = "interrupted"
+        except StoreUnavailable:  # the store's outage, not the job's failure: run it again
+            status = "store lost"
+            log.warning("job %s lost the store; it goes back to the queue", job_id,
+                        exc_info=True)
         except Exception as failure:  # the job's failure, not the worker's: record, go on
             error = str(failure) or repr(failure)
             log.warning("job %s failed", job_id, exc_info=True)
         finally:
             self._in_job = False
+        try:
+            self._record_once_reachable(job, status=status, result=result, error=error,
+                                        used=meter.read())
+        finally:
             beating.set()
             beat.join()
-        self._record(job, status=status, result=result, error=error, used=meter.read())
+
+    def _record_once_reachable(self, job: JobRecord, *, status: str,
+                               result: dict[str, Any] | None, error: str | None,
+                               used: Used) -> None:
+        """Record how the job ended, waiting for a store that went away: the job's heartbeat
+        keeps it this worker's meanwhile. A worker told to stop gives up; the job's silent
+        heartbeat then requeues it."""
+        while True:
+            try:
+                self._record(job, status=status, result=result, error=error, used=used)
+                return
+            except StoreUnavailable as away:
+                log.warning("%s: recording job %s waits: %s", self.name, job["id"], away)
+                if self._stopping.wait(STORE_RETRY_S):
+                    return
 
     def _record(self, job: JobRecord, *, status: str, result: dict[str, Any] | None,
                 error: str | None, used: Used) -> None:
         job_id = job["id"]
+        if status == "store lost":
+            if job_store.release_job(self.workspace, job_id, worker=self.name, used=used):
+                job_store.append_log(self.workspace, job_id, f"{self.name} lost the "
+                                     "database during the job; job requeued")
+            return
         if status == "interrupted":
             if self._cancelled:
                 status, error = "cancelled", "cancelled on request"

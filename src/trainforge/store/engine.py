@@ -1,4 +1,11 @@
-"""Opening the store's database: SQLite tuned for several processes at once, or Postgres."""
+"""Opening the store's database: SQLite tuned for several processes at once, or Postgres.
+
+On Postgres the database is another machine's process that may stop and come back: a
+connection that fails or is lost raises ``DatabaseUnreachable`` (503 at the server, not a
+driver error), connecting gives up after ``POSTGRES_CONNECT_TIMEOUT_S`` rather than hang a
+request, and each pooled connection is pinged before use, so once the database is back the
+next request reconnects with no restart.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from trainforge.errors import DatabaseUnreachable
+
 SQLITE_BUSY_TIMEOUT_S = 30.0
+# a request waits at most this long for a database that does not answer (libpq's
+# connect_timeout; a `connect_timeout=` in the URL wins)
+POSTGRES_CONNECT_TIMEOUT_S = 5
 
 
 def create_store_engine(url: str) -> sa.Engine:
@@ -17,7 +29,33 @@ def create_store_engine(url: str) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
         _tune_sqlite(engine)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    parsed = sa.make_url(url)
+    timeout = {} if "connect_timeout" in parsed.query else {
+        "connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}
+    engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args=timeout)
+    _report_lost_connections(engine)
+    return engine
+
+
+def shown_url(url: sa.URL) -> str:
+    """``url`` fit for a message: without its password, nor its query (libpq also takes
+    ``?password=`` there)."""
+    return sa.URL.create(url.drivername, username=url.username, host=url.host, port=url.port,
+                         database=url.database).render_as_string(hide_password=True)
+
+
+def _report_lost_connections(engine: sa.Engine) -> None:
+    database = shown_url(engine.url)
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _on_error(context: sa.engine.ExceptionContext) -> None:
+        if context.is_pre_ping:  # the pool reconnects by itself after a failed ping
+            return
+        # no connection yet: connecting failed; is_disconnect: an open one was lost
+        lost = context.connection is None or context.is_disconnect
+        if lost and isinstance(context.sqlalchemy_exception, sa.exc.OperationalError):
+            raise DatabaseUnreachable(database, detail=str(context.original_exception).strip()
+                                      ) from context.sqlalchemy_exception
 
 
 def _tune_sqlite(engine: sa.Engine) -> None:

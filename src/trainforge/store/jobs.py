@@ -1,11 +1,11 @@
 """The job queue, kept in the store: submitted by the API, claimed and run by workers.
 
 A job moves ``queued → running → succeeded | failed | cancelled``. A worker claims the oldest
-queued job with one conditional UPDATE (only one claimer can win it, on SQLite and Postgres
-alike), then touches ``heartbeat_at`` while it runs. A job whose heartbeat is older than
-``stale_after_s`` lost its worker (killed, machine gone): ``requeue_stale`` puts it back in the
-queue, and the next attempt resumes from the run's checkpoints. Queued jobs are rows, so they
-survive a server restart.
+queued job under a row lock (Postgres) or the database's write lock (SQLite), so one claimer
+wins each job and the others take the next, then touches ``heartbeat_at`` while it runs. A
+job whose heartbeat is older than ``stale_after_s`` lost its worker (killed, machine gone):
+``requeue_stale`` puts it back in the queue, and the next attempt resumes from the run's
+checkpoints. Queued jobs are rows, so they survive a server restart.
 
 Cancelling a queued job is immediate; a running one gets ``cancel_requested`` and its worker
 stops at its next check.
@@ -78,26 +78,28 @@ def claim_job(ws: StoreHandle, *, worker: str, kinds: tuple[str, ...] | None = N
               ) -> JobRecord | None:
     """Take the oldest queued job for ``worker``; None when the queue is empty.
 
-    The UPDATE is conditional on the job still being queued, so when two workers race for
-    the same row exactly one gets it and the other tries the next.
+    On Postgres the oldest queued row is locked with ``FOR UPDATE SKIP LOCKED``: a worker
+    racing others skips the rows they are taking and gets the next, so "None" means no job
+    is queued (a select-then-update retried 10 times told racing workers "empty" with 80
+    jobs queued). SQLite has no row locks and needs none: ``BEGIN IMMEDIATE`` makes the
+    whole claim one writer at a time.
     """
-    for _ in range(10):
-        query = (sa.select(jobs.c.id).where(jobs.c.status == "queued")
-                 .order_by(jobs.c.created_at, jobs.c.id).limit(1))
-        if kinds is not None:
-            query = query.where(jobs.c.kind.in_(kinds))
-        with ws.engine.begin() as connection:
-            job_id = connection.execute(query).scalar()
-            if job_id is None:
-                return None
-            now = utc_now()
-            taken = connection.execute(
-                sa.update(jobs).where(jobs.c.id == job_id, jobs.c.status == "queued")
-                .values(status="running", worker=worker, started_at=now, heartbeat_at=now,
-                        attempts=jobs.c.attempts + 1))
-            if taken.rowcount == 1:
-                return get_job(ws, job_id, connection=connection)
-    return None
+    query = (sa.select(jobs.c.id).where(jobs.c.status == "queued")
+             .order_by(jobs.c.created_at, jobs.c.id).limit(1)
+             .with_for_update(skip_locked=True))
+    if kinds is not None:
+        query = query.where(jobs.c.kind.in_(kinds))
+    with ws.engine.begin() as connection:
+        job_id = connection.execute(query).scalar()
+        if job_id is None:
+            return None
+        now = utc_now()
+        claimed = connection.execute(
+            sa.update(jobs).where(jobs.c.id == job_id)
+            .values(status="running", worker=worker, started_at=now, heartbeat_at=now,
+                    attempts=jobs.c.attempts + 1)
+            .returning(*jobs.c)).one()
+    return _job_record(claimed)
 
 
 def heartbeat(ws: StoreHandle, job_id: str, *, worker: str) -> bool:

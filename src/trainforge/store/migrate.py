@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from trainforge.errors import StoreUnavailable
+from trainforge.errors import DatabaseUnreachable, StoreUnavailable
+from trainforge.store.engine import shown_url
 from trainforge.version import __version__
 
 if TYPE_CHECKING:
@@ -56,11 +57,14 @@ def upgrade(engine: sa.Engine) -> None:
     Raises StoreUnavailable when the database cannot be reached, or when a newer trainforge
     has migrated it past what this one knows.
     """
-    database = engine.url.render_as_string(hide_password=True)
+    database = shown_url(engine.url)
     try:
         current = current_revision(engine)
-    except sa.exc.OperationalError as error:
-        raise StoreUnavailable(database, str(error.orig).strip(),
+    except (sa.exc.OperationalError, DatabaseUnreachable) as error:
+        # opening is the operator's moment (a command, the server starting): say the driver's
+        # own reason, a refused connection or a wrong password
+        detail = error.detail if isinstance(error, DatabaseUnreachable) else str(error.orig)
+        raise StoreUnavailable(database, detail.strip(),
                                "check TRAINFORGE_DATABASE_URL (or TRAINFORGE_HOME), that the "
                                "server is running and that you may connect") from error
     if current == HEAD_REVISION:
