@@ -82,15 +82,15 @@ def server(
                             backend=backend, ray_address=ray_address)
     workspace = Workspace()
     console = Console(soft_wrap=True, highlight=False)
-    _first_start(workspace, console)
     runners: JobRunners
-    if settings.backend == "ray":
+    if settings.backend == "ray":  # first: a cluster that does not answer stops the start
         runners, capacity, shown = _ray_dispatcher(workspace, settings)
     else:
         runners, capacity = Supervisor(workspace, workers=settings.workers,
                                        heartbeat_s=settings.heartbeat_s,
                                        stale_after_s=settings.stale_after_s), None
         shown = f"{settings.workers} worker{'s' if settings.workers > 1 else ''}"
+    _first_start(workspace, console)
     runners.start()
     console.print(f"trainforge server on http://{settings.host}:{settings.port} (API docs at "
                   f"/docs), {shown}, workspace {workspace.home}; Ctrl-C stops")

@@ -34,8 +34,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import grpc
 import ray
 from ray._private.services import canonicalize_bootstrap_address
+from ray.core.generated.gcs_service_pb2 import GetClusterIdRequest
+from ray.core.generated.gcs_service_pb2_grpc import NodeInfoGcsServiceStub
 
 from trainforge.errors import RayNeedsSharedStore, RayUnreachable, ResourcesExceedCluster
 from trainforge.server.job_resources import ClusterTotals, check_fits, resources_of
@@ -69,12 +72,12 @@ def connect(address: str | None, *, workspace: Workspace,
     host, port = _host_and_port(shown)
     if local_store and not _is_this_machine(host):
         raise RayNeedsSharedStore(shown, f"{host} is another machine")
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            pass
-    except OSError as error:  # ray.init would retry for minutes: the server would hang
-        raise RayUnreachable(shown, f"nothing answers on {host}:{port} ({error})") from None
     client = shown.startswith("ray://")
+    # ray.init retries a head that does not answer for minutes: the server would hang
+    if client:
+        _check_listening(shown, host, port, timeout_s=timeout_s)
+    else:
+        _check_head_answers(shown, host, port, timeout_s=timeout_s)
     try:
         ray.init(address=shown if client else f"{host}:{port}", log_to_driver=False,
                  logging_level=logging.WARNING)
@@ -86,6 +89,32 @@ def connect(address: str | None, *, workspace: Workspace,
         ray.shutdown()
         raise RayNeedsSharedStore(shown, f"its nodes are on {len(machines)} machines "
                                          f"({', '.join(sorted(machines))})")
+
+
+def _check_head_answers(shown: str, host: str, port: int, *, timeout_s: float) -> None:
+    """One call to the head's GCS, bounded in time: RayUnreachable when nothing answers, or
+    something that is not a Ray head does (a proxy, another server)."""
+    with grpc.insecure_channel(f"{host}:{port}") as channel:
+        try:
+            NodeInfoGcsServiceStub(channel).GetClusterId(GetClusterIdRequest(),
+                                                         timeout=timeout_s)
+        except grpc.RpcError as error:
+            code = error.code()
+            detail = (f"nothing answers on {host}:{port} within {timeout_s:g} s"
+                      if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+                      else f"{host}:{port} answers, but not as a Ray cluster's head "
+                           f"({code.name})")
+            raise RayUnreachable(shown, detail) from None
+
+
+def _check_listening(shown: str, host: str, port: int, *, timeout_s: float) -> None:
+    """A Ray Client server (ray://) speaks its own protocol, and Ray gives up on it by itself
+    after a few tries: that something listens is what is checked before."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except OSError as error:
+        raise RayUnreachable(shown, f"nothing answers on {host}:{port} ({error})") from None
 
 
 def _host_and_port(address: str) -> tuple[str, int]:

@@ -1,0 +1,132 @@
+"""`trainforge server --backend ray`: jobs run as tasks on a real Ray cluster the tests start
+(a head of one CPU on 127.0.0.1), with the store as the one truth about them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from tests._paths import EXAMPLES
+from tests.server._jobs import (
+    HEARTBEAT_S,
+    STALE_AFTER_S,
+    free_port,
+    running_app,
+    upload,
+    wait_for,
+)
+from tests.server._ray import ray_node
+
+from trainforge.config import ServerConfig
+from trainforge.errors import RayNeedsSharedStore, RayUnreachable
+from trainforge.server.app import create_server_app
+from trainforge.server.ray_backend import RayDispatcher, connect
+from trainforge.store import access
+from trainforge.store.runs import list_runs
+from trainforge.workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    with ray_node(num_cpus=1) as (address, _):
+        yield address
+
+
+@pytest.fixture(scope="module")
+def server(cluster: str, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[tuple[httpx.Client, Workspace]]:
+    """A server on the ray backend over a fresh workspace, and an editor's client of it."""
+    workspace = Workspace(tmp_path_factory.mktemp("ray") / "home")
+    token, _ = access.create_token(workspace, name="editor", role="editor")
+    connect(cluster, workspace=workspace, timeout_s=30)
+    dispatcher = RayDispatcher(workspace, heartbeat_s=HEARTBEAT_S, stale_after_s=STALE_AFTER_S)
+    dispatcher.start()
+    app = create_server_app(workspace, ServerConfig(backend="ray", ray_address=cluster),
+                            supervisor=dispatcher, capacity=dispatcher.totals)
+    try:
+        with running_app(app) as url, httpx.Client(
+                base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"}) as client:
+            yield client, workspace
+    finally:
+        dispatcher.stop(timeout_s=15)
+
+
+def job_ended(client: httpx.Client, job_id: str) -> dict[str, Any] | None:
+    job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}").json()
+    return job if job["status"] in ("succeeded", "failed", "cancelled") else None
+
+
+@pytest.mark.slow  # a Ray head takes ~15 s to start here
+def test_a_train_job_on_the_ray_backend_succeeds_with_its_run_and_model_registered(server):
+    client, workspace = server
+    body = {"kind": "train", "dataset": upload(workspace, EXAMPLES / "credit_g.csv"),
+            "target": "class", "algorithm": "linear", "trials": 1, "name": "credit"}
+    answer = client.post("/api/v1/jobs", json=body)
+    assert answer.status_code == 201, answer.text
+    job_id = answer.json()["id"]
+    done = wait_for(lambda: job_ended(client, job_id), timeout_s=120, what="the job to end")
+    assert done["status"] == "succeeded", done["error"]
+    assert "@" in done["worker"]  # run by a Ray task that took it over from the dispatcher
+    assert [run["id"] for run in list_runs(workspace)] == [done["result"]["run_id"]]
+    assert workspace.registry.resolve("credit").version == 1
+    assert done["config"]["resources"] == {"cpus": 1.0, "gpus": 0.0, "memory_mb": None}
+
+
+@pytest.mark.slow
+def test_a_job_asking_for_more_cpus_than_the_cluster_has_is_refused_naming_them(server):
+    client, workspace = server
+    queued = len(client.get("/api/v1/jobs").json())
+    body = {"kind": "train", "dataset": upload(workspace, EXAMPLES / "credit_g.csv"),
+            "target": "class", "trials": 1, "cpus": 64}
+    answer = client.post("/api/v1/jobs", json=body)
+    assert answer.status_code == 422
+    assert answer.json()["detail"].startswith("cpus: the job asks for 64 CPUs but the Ray "
+                                              "cluster has 1 in all")
+    assert len(client.get("/api/v1/jobs").json()) == queued
+
+
+def test_a_ray_address_where_nothing_answers_fails_the_server_start_saying_so(tmp_path):
+    ended = subprocess.run(
+        [sys.executable, "-m", "trainforge", "server", "--port", str(free_port()),
+         "--backend", "ray", "--ray-address", f"127.0.0.1:{free_port()}"],
+        env=dict(os.environ, TRAINFORGE_HOME=str(tmp_path / "home")), capture_output=True,
+        text=True, timeout=60, check=False)
+    assert ended.returncode == RayUnreachable.exit_code
+    assert "nothing answers on 127.0.0.1" in ended.stderr
+    assert not (tmp_path / "home" / "secrets").exists()  # nothing was set up for a server
+
+
+def test_a_ray_head_that_never_answers_is_given_up_on_after_the_timeout(tmp_path):
+    # a non-routable address: no refusal comes back, only silence (a Postgres store, so the
+    # address may be another machine's; nothing opens it)
+    workspace = Workspace(tmp_path / "home", database_url="postgresql+psycopg://db/trainforge")
+    started = time.monotonic()
+    with pytest.raises(RayUnreachable, match="10.255.255.1:6379"):
+        connect("10.255.255.1:6379", workspace=workspace, timeout_s=1)
+    assert time.monotonic() - started < 5
+
+
+def test_ray_on_another_machine_with_a_sqlite_store_is_refused_pointing_to_postgres(tmp_path):
+    with pytest.raises(RayNeedsSharedStore, match="TRAINFORGE_DATABASE_URL"):
+        connect("ray://203.0.113.7:10001", workspace=Workspace(tmp_path / "home"))
+
+
+def test_the_local_backend_never_imports_ray(tmp_path):
+    program = ("import sys\n"
+               "from trainforge.cli import server_cmd\n"
+               "from trainforge.config import ServerConfig\n"
+               "from trainforge.server.app import create_server_app\n"
+               "from trainforge.server.supervisor import Supervisor\n"
+               "from trainforge.server.workers import Worker\n"
+               "from trainforge.workspace import Workspace\n"
+               f"create_server_app(Workspace({str(tmp_path)!r}), ServerConfig())\n"
+               "print(sorted(m for m in sys.modules if m.split('.')[0] == 'ray'))\n")
+    shown = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                           timeout=60, check=True)
+    assert shown.stdout.strip() == "[]"
