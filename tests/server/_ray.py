@@ -41,10 +41,10 @@ def ray_node(*, head: str | None = None, num_cpus: int = 1) -> Iterator[tuple[st
     else:
         address = head
         command += ["--address", head]
-    # the nodes' workers import the trainforge under test, wherever it is
-    source = str(Path(trainforge.__file__).parents[1])
+    # the nodes' workers import the trainforge under test, wherever it is, and these helpers
+    source, tests = Path(trainforge.__file__).parents[1], Path(__file__).parents[2]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        filter(None, [source, os.environ.get("PYTHONPATH")])))
+        filter(None, [str(source), str(tests), os.environ.get("PYTHONPATH")])))
     node = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -55,6 +55,11 @@ def ray_node(*, head: str | None = None, num_cpus: int = 1) -> Iterator[tuple[st
         stop_node(node.pid)
         node.wait(timeout=60)
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def hold_a_cpu() -> None:
+    """A Ray task's body that keeps its CPU until it is cancelled."""
+    time.sleep(600)
 
 
 def kill_node(pid: int) -> None:

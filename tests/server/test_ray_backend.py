@@ -8,10 +8,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from tests._paths import EXAMPLES
 from tests.server._jobs import (
     HEARTBEAT_S,
@@ -21,13 +24,15 @@ from tests.server._jobs import (
     upload,
     wait_for,
 )
-from tests.server._ray import ray_node
+from tests.server._ray import hold_a_cpu, kill_node, ray_node
+from tests.server.test_worker_resumes_network import epochs_logged, upload_digits
 
 from trainforge.config import ServerConfig
 from trainforge.errors import RayNeedsSharedStore, RayUnreachable
 from trainforge.server.app import create_server_app
 from trainforge.server.ray_backend import RayDispatcher, connect
 from trainforge.store import access
+from trainforge.store.jobs import read_log
 from trainforge.store.runs import list_runs
 from trainforge.workspace import Workspace
 
@@ -74,7 +79,7 @@ def test_a_train_job_on_the_ray_backend_succeeds_with_its_run_and_model_register
     assert done["status"] == "succeeded", done["error"]
     assert "@" in done["worker"]  # run by a Ray task that took it over from the dispatcher
     assert [run["id"] for run in list_runs(workspace)] == [done["result"]["run_id"]]
-    assert workspace.registry.resolve("credit").version == 1
+    assert workspace.registry.resolve("credit") == ("credit", 1)
     assert done["config"]["resources"] == {"cpus": 1.0, "gpus": 0.0, "memory_mb": None}
 
 
@@ -130,3 +135,44 @@ def test_the_local_backend_never_imports_ray(tmp_path):
     shown = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                            timeout=60, check=True)
     assert shown.stdout.strip() == "[]"
+
+
+@pytest.mark.slow  # a second node, a network trained, its node killed, the job resumed
+def test_a_network_job_whose_ray_node_dies_resumes_from_its_last_checkpoint(cluster, server):
+    pytest.importorskip("torch")
+    client, workspace = server
+    with ray_node(head=cluster) as (_, second):
+        wait_for(lambda: ray.cluster_resources().get("CPU") == 2, timeout_s=90,
+                 what="the second node to join")
+        with holding_the_heads_cpu():  # so the job can only start on the second node
+            body = {"kind": "train", "dataset": upload_digits(workspace), "algorithm": "cnn",
+                    "trials": 1, "seed": 3, "name": "digits"}
+            job_id = client.post("/api/v1/jobs", json=body).json()["id"]
+            wait_for(lambda: len(epochs_logged(workspace, job_id)) >= 3, timeout_s=120,
+                     what="three epochs of the network", every_s=0.05)
+            kill_node(second)
+            before = epochs_logged(workspace, job_id)
+        done = wait_for(lambda: job_ended(client, job_id), timeout_s=120,
+                        what="the job to end on the head")
+    assert done["status"] == "succeeded", done["error"]
+    assert done["attempts"] == 2 and done["run_id"] == done["result"]["run_id"]
+    assert [run["model_name"] for run in list_runs(workspace)].count("digits") == 1
+    texts = [line["text"] for line in read_log(workspace, job_id)]
+    assert any("stopped sending heartbeats; requeued" in text for text in texts)
+    after = epochs_logged(workspace, job_id)[len(before):]
+    # the retry's first epoch is the one after the last checkpoint, not epoch 1 again
+    assert after and 1 < after[0] <= before[-1] + 2
+
+
+@contextmanager
+def holding_the_heads_cpu() -> Iterator[None]:
+    head = next(node["NodeID"] for node in ray.nodes()
+                if node["Alive"] and "node:__internal_head__" in node["Resources"])
+    hog = ray.remote(num_cpus=1)(hold_a_cpu).options(
+        scheduling_strategy=NodeAffinitySchedulingStrategy(head, soft=False)).remote()
+    wait_for(lambda: ray.available_resources().get("CPU", 0) <= 1, timeout_s=60,
+             what="the head's CPU to be taken")
+    try:
+        yield
+    finally:
+        ray.cancel(hog, force=True)

@@ -37,7 +37,9 @@ from typing import Any
 import grpc
 import ray
 from ray._private.services import canonicalize_bootstrap_address
-from ray.core.generated.gcs_service_pb2 import GetClusterIdRequest
+from ray.core.generated.gcs_service_pb2 import (  # type: ignore[attr-defined]
+    GetClusterIdRequest,
+)
 from ray.core.generated.gcs_service_pb2_grpc import NodeInfoGcsServiceStub
 
 from trainforge.errors import RayNeedsSharedStore, RayUnreachable, ResourcesExceedCluster
@@ -58,6 +60,7 @@ WAITING_AT_MOST = 2
 # its job over frees a place for the next claim within this
 CHECK_WAITING_S = 0.5
 TOTALS_FRESH_S = 2.0  # how long the cluster's totals are reused by submissions
+STARTS_AT_MOST = 3  # a job whose task Ray fails to start this many times fails
 STOP_TIMEOUT_S = 20.0  # a task's time to checkpoint once its job went back to the queue
 MB = 1 << 20
 
@@ -96,8 +99,8 @@ def _check_head_answers(shown: str, host: str, port: int, *, timeout_s: float) -
     something that is not a Ray head does (a proxy, another server)."""
     with grpc.insecure_channel(f"{host}:{port}") as channel:
         try:
-            NodeInfoGcsServiceStub(channel).GetClusterId(GetClusterIdRequest(),
-                                                         timeout=timeout_s)
+            head = NodeInfoGcsServiceStub(channel)  # type: ignore[no-untyped-call]
+            head.GetClusterId(GetClusterIdRequest(), timeout=timeout_s)
         except grpc.RpcError as error:
             code = error.code()
             detail = (f"nothing answers on {host}:{port} within {timeout_s:g} s"
@@ -181,6 +184,7 @@ class RayDispatcher:
         self.requeue_every_s = requeue_every_s or max(0.5, min(5.0, stale_after_s / 4))
         self.tasks: dict[str, _Task] = {}
         self._claims = 0
+        self._failed_starts: dict[str, int] = {}
         self._totals: tuple[float, ClusterTotals] | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -221,8 +225,9 @@ class RayDispatcher:
                 log.warning("dispatching jobs to Ray failed", exc_info=True)
 
     def _collect(self) -> None:
-        """Forget the tasks that ended; a task that failed (its node died) leaves its job's
-        heartbeat to go stale, and the sweep requeues it."""
+        """Forget the tasks that ended. A task that failed while it ran the job (its node
+        died) leaves the job's heartbeat to go stale, and the sweep requeues it; one that
+        failed before it took the job over gives it back to the queue now."""
         refs = [task.ref for task in self.tasks.values()]
         if not refs:
             return
@@ -234,9 +239,23 @@ class RayDispatcher:
             except ray.exceptions.RayError as error:
                 log.warning("the Ray task of job %s ended with %s", task.job_id,
                             type(error).__name__)
-                job_store.append_log(self.workspace, task.job_id,
-                                     f"its Ray task ended with {type(error).__name__}; the "
-                                     "job is requeued once its heartbeat is stale")
+                self._not_started(task, type(error).__name__)
+
+    def _not_started(self, task: _Task, why: str) -> None:
+        """Requeue a job whose task failed before it took the job over (the job never ran,
+        so the attempt does not count), or fail it after ``STARTS_AT_MOST`` such failures (a
+        node that cannot import trainforge fails every time)."""
+        self._failed_starts[task.job_id] = tries = self._failed_starts.get(task.job_id, 0) + 1
+        if tries >= STARTS_AT_MOST:
+            if job_store.finish_job(self.workspace, task.job_id, status="failed",
+                                    worker=task.claimed_by,
+                                    error=f"Ray could not start its task {tries} times (the "
+                                          f"last: {why}); see the Ray nodes' logs"):
+                job_store.append_log(self.workspace, task.job_id, f"failed: Ray could not "
+                                                                  f"start its task ({why})")
+        elif job_store.release_job(self.workspace, task.job_id, worker=task.claimed_by):
+            job_store.append_log(self.workspace, task.job_id,
+                                 f"its Ray task failed before it started ({why}); requeued")
 
     def _keep_waiting_alive(self) -> None:
         for task in [t for t in self.tasks.values() if t.waiting]:
