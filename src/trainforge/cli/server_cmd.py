@@ -65,6 +65,13 @@ def server(
     On its first start it creates the admin user and an admin API token and writes both to
     $TRAINFORGE_HOME/secrets/first-admin.txt (readable by you only), printing only its path.
     Ctrl-C stops the server; running jobs go back to the queue and resume at the next start.
+
+    With --backend ray the jobs run as tasks on a Ray cluster (`ray start --head` first), each
+    reserving the cpus/gpus/memory_mb of its job body; a job asking for more than the cluster
+    has is refused (422). The nodes open the store and the artifacts themselves: with the
+    default SQLite store the cluster must be on this machine; across machines set
+    TRAINFORGE_DATABASE_URL to Postgres. An address that does not answer stops the start in
+    seconds.
     """
     import uvicorn
     from rich.console import Console
