@@ -25,6 +25,7 @@ from tests.server._jobs import (
     wait_for,
 )
 from tests.server._ray import hold_a_cpu, kill_node, ray_node
+from tests.server.conftest import bearer
 from tests.server.test_worker_resumes_network import epochs_logged, upload_digits
 
 from trainforge.config import ServerConfig
@@ -96,6 +97,7 @@ def test_a_job_asking_for_more_cpus_than_the_cluster_has_is_refused_naming_them(
     assert len(client.get("/api/v1/jobs").json()) == queued
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_a_ray_address_where_nothing_answers_fails_the_server_start_saying_so(tmp_path):
     ended = subprocess.run(
         [sys.executable, "-m", "trainforge", "server", "--port", str(free_port()),
@@ -122,6 +124,7 @@ def test_ray_on_another_machine_with_a_sqlite_store_is_refused_pointing_to_postg
         connect("ray://203.0.113.7:10001", workspace=Workspace(tmp_path / "home"))
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_the_local_backend_never_imports_ray(tmp_path):
     program = ("import sys\n"
                "from trainforge.cli import server_cmd\n"
@@ -176,3 +179,20 @@ def holding_the_heads_cpu() -> Iterator[None]:
         yield
     finally:
         ray.cancel(hog, force=True)
+
+
+def test_a_job_asking_for_no_cpus_is_refused_naming_the_field(client, workspace, tokens):
+    body = {"kind": "train", "dataset": upload(workspace, EXAMPLES / "credit_g.csv"),
+            "target": "class", "cpus": 0}
+    answer = client.post("/api/v1/jobs", json=body, headers=bearer(tokens["editor"]))
+    assert answer.status_code == 422 and "cpus" in answer.text
+
+
+def test_the_local_backend_queues_a_job_whatever_resources_it_declares(client, workspace,
+                                                                        tokens):
+    body = {"kind": "train", "dataset": upload(workspace, EXAMPLES / "credit_g.csv"),
+            "target": "class", "cpus": 64, "gpus": 2, "memory_mb": 4096}
+    answer = client.post("/api/v1/jobs", json=body, headers=bearer(tokens["editor"]))
+    assert answer.status_code == 201
+    assert answer.json()["config"]["resources"] == {"cpus": 64.0, "gpus": 2.0,
+                                                    "memory_mb": 4096}
