@@ -10,7 +10,7 @@ Prints, per backend:
 - the wall time of ``--batch`` small train jobs (linear, 1 trial, credit_g) queued at once,
   until all have finished (two local worker processes vs two one-CPU Ray nodes);
 - with ray: a network (cnn on 60 digits) trained on the second node, that node killed (-9,
-  every process of it) after epoch 3: the seconds of training lost (kill time minus the end
+  every process of it) half an epoch after epoch 3: the seconds of training lost (kill time minus the end
   of the epoch it resumed after) and the time to the first resumed epoch.
 """
 
@@ -124,6 +124,7 @@ def run_ray(args: argparse.Namespace) -> None:
                         trials=1, seed=3, name="digits"), EDITOR)["id"]
                     while len(epochs_logged(workspace, job_id)) < 3:
                         time.sleep(0.05)
+                    time.sleep(half_an_epoch_s(workspace, job_id))  # mid-epoch: a fair loss
                     kill_node(second)
                     killed_at = time.time()
                     before = len(epochs_logged(workspace, job_id))
@@ -131,6 +132,14 @@ def run_ray(args: argparse.Namespace) -> None:
                 show_lost_work(workspace, job_id, killed_at=killed_at, before=before)
         finally:
             dispatcher.stop(timeout_s=15)
+
+
+def half_an_epoch_s(workspace: Workspace, job_id: str) -> float:
+    from tests.server.test_worker_resumes_network import EPOCH
+
+    ends = [line["at"].timestamp() for line in job_store.read_log(workspace, job_id)
+            if EPOCH.match(line["text"])]
+    return (ends[-1] - ends[-2]) / 2
 
 
 def show_lost_work(workspace: Workspace, job_id: str, *, killed_at: float, before: int
