@@ -26,14 +26,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests._paths import EXAMPLES  # noqa: E402
-from tests.server._jobs import EDITOR, HEARTBEAT_S, STALE_AFTER_S, upload  # noqa: E402
+from tests._paths import EXAMPLES
+from tests.server._jobs import EDITOR, HEARTBEAT_S, STALE_AFTER_S, upload
 
-import trainforge as tf  # noqa: E402
-from trainforge.server.job_requests import PredictJob, TrainJob, submit  # noqa: E402
-from trainforge.server.supervisor import Supervisor  # noqa: E402
-from trainforge.store import jobs as job_store  # noqa: E402
-from trainforge.workspace import Workspace  # noqa: E402
+import trainforge as tf
+from trainforge.server.job_requests import PredictJob, TrainJob, submit
+from trainforge.server.supervisor import Supervisor
+from trainforge.store import jobs as job_store
+from trainforge.workspace import Workspace
 
 
 def started_after_s(workspace: Workspace, job_id: str) -> float:
