@@ -25,7 +25,8 @@ from trainforge.server.job_requests import LOCAL_ONLY, TrainJob
 # what only one door has, and why
 CLI_ONLY = {"resume", "config", "server", "token"}  # resume a run; read a file; train remotely
 SDK_ONLY = {"resume", "workspace", "observers"}  # resume a run; the objects a notebook passes
-REST_ONLY = {"kind", "dataset"}  # a job's kind; the upload it reads (never a path or a URL)
+# a job's kind; the upload it reads (never a path or a URL); what it reserves on a Ray cluster
+REST_ONLY = {"kind", "dataset", "cpus", "gpus", "memory_mb"}
 
 
 def spelled(name: str) -> str:

@@ -306,6 +306,12 @@ class ServerConfig(BaseModel, frozen=True, extra="forbid"):
     # how often the retraining policies are checked: a minute is well under any sensible
     # min_interval (default 1h), and a check reads only the store and the day's log files
     policy_check_s: float = Field(default=60.0, gt=0)
+    # who runs the queued jobs: worker processes on this machine, or tasks on a Ray cluster
+    # (the local path never imports Ray)
+    backend: Literal["local", "ray"] = "local"
+    # with backend "ray": auto (the cluster started on this machine), HOST:PORT or
+    # ray://HOST:PORT; None is "auto"
+    ray_address: str | None = Field(default=None, max_length=500)
 
 
 class RLTrainConfig(BaseModel, frozen=True, extra="forbid"):

@@ -578,6 +578,36 @@ class JobFailed(TrainforgeError):
                          f"GET /api/v1/jobs/{job_id}/logs")
 
 
+class RayUnreachable(TrainforgeError):
+    """`trainforge server --backend ray` could not join the Ray cluster it was pointed at."""
+
+    exit_code = 7
+    http_status = 502
+
+    def __init__(self, address: str, detail: str) -> None:
+        super().__init__(f"Ray cluster at {address!r}: {detail}; start one (`ray start --head`) "
+                         "or fix --ray-address / $TRAINFORGE_RAY_ADDRESS")
+
+
+class RayNeedsSharedStore(ConfigError):
+    """Ray workers on other machines cannot open a SQLite file on the server's disk."""
+
+    def __init__(self, address: str, why: str) -> None:
+        super().__init__(f"--backend ray with {address!r}: {why}, but the store is a SQLite file "
+                         "only this machine can open; set TRAINFORGE_DATABASE_URL to a Postgres "
+                         "database every node reaches (postgresql+psycopg://…), or run Ray on "
+                         "this machine only")
+
+
+class ResourcesExceedCluster(ConfigError):
+    """A job declares more of a resource than the whole Ray cluster has: it could never start."""
+
+    def __init__(self, field: str, asked: float, total: float, unit: str) -> None:
+        super().__init__(f"{field}: the job asks for {asked:g} {unit} but the Ray cluster has "
+                         f"{total:g} in all; ask for at most {total:g}, or add nodes to the "
+                         "cluster and submit again")
+
+
 # ---- the platform server: request bodies and deployments -----------------------------------
 class InvalidField(ConfigError):
     """One field of a request body that cannot be used; the message starts with its name."""

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from trainforge.config import ServerConfig
+    from trainforge.server.app import JobRunners
+    from trainforge.server.job_resources import ClusterTotals
+    from trainforge.server.ray_backend import RayDispatcher
     from trainforge.workspace import Workspace
 
 
@@ -17,7 +22,17 @@ def server(
                                            "network")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8080,
     workers: Annotated[int, typer.Option(help="jobs that may run at once (one process "
-                                              "each)")] = 2,
+                                              "each; the local backend)")] = 2,
+    backend: Annotated[Literal["local", "ray"], typer.Option(
+        help="who runs the jobs: worker processes on this machine, or tasks on a Ray cluster "
+             "(each reserving the cpus, gpus and memory_mb its job body declares)")] = "local",
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", envvar="TRAINFORGE_RAY_ADDRESS",
+        help="with --backend ray: auto (the cluster `ray start --head` started on this "
+             "machine), HOST:PORT or ray://HOST:PORT. Ray's nodes open the store and the "
+             "artifacts themselves: with the default SQLite store they must all be this "
+             "machine; a cluster over several machines needs TRAINFORGE_DATABASE_URL "
+             "(Postgres) and artifacts every node reaches [default: auto]")] = None,
     max_upload_mb: Annotated[float, typer.Option(
         "--max-upload-mb", help="uploads over this size (as sent: compressed bytes) are "
                                 "refused mid-stream")] = 500.0,
@@ -50,6 +65,13 @@ def server(
     On its first start it creates the admin user and an admin API token and writes both to
     $TRAINFORGE_HOME/secrets/first-admin.txt (readable by you only), printing only its path.
     Ctrl-C stops the server; running jobs go back to the queue and resume at the next start.
+
+    With --backend ray the jobs run as tasks on a Ray cluster (`ray start --head` first), each
+    reserving the cpus/gpus/memory_mb of its job body; a job asking for more than the cluster
+    has is refused (422). The nodes open the store and the artifacts themselves: with the
+    default SQLite store the cluster must be on this machine; across machines set
+    TRAINFORGE_DATABASE_URL to Postgres. An address that does not answer stops the start in
+    seconds.
     """
     from trainforge.workspace import Workspace
 
@@ -69,23 +91,44 @@ def server(
                             max_table_mb=max_table_mb, max_table_rows=max_table_rows,
                             max_records=max_records, heartbeat_s=heartbeat_s,
                             stale_after_s=stale_after_s, cost_per_cpu_hour=cost_per_cpu_hour,
-                            cost_currency=cost_currency, policy_check_s=policy_check_s)
+                            cost_currency=cost_currency, policy_check_s=policy_check_s,
+                            backend=backend, ray_address=ray_address)
     console = Console(soft_wrap=True, highlight=False)
+    runners: JobRunners
+    if settings.backend == "ray":  # first: a cluster that does not answer stops the start
+        runners, capacity, shown = _ray_dispatcher(workspace, settings)
+    else:
+        runners, capacity = Supervisor(workspace, workers=settings.workers,
+                                       heartbeat_s=settings.heartbeat_s,
+                                       stale_after_s=settings.stale_after_s), None
+        shown = f"{settings.workers} worker{'s' if settings.workers > 1 else ''}"
     _first_start(workspace, console)
-    supervisor = Supervisor(workspace, workers=settings.workers,
-                            heartbeat_s=settings.heartbeat_s,
-                            stale_after_s=settings.stale_after_s)
-    supervisor.start()
+    runners.start()
     console.print(f"trainforge server on http://{settings.host}:{settings.port} (API docs at "
-                  f"/docs), {settings.workers} worker{'s' if settings.workers > 1 else ''}, "
-                  f"workspace {workspace.home}; Ctrl-C stops")
+                  f"/docs), {shown}, workspace {workspace.home}; Ctrl-C stops")
     try:
-        uvicorn.run(create_server_app(workspace, settings, supervisor=supervisor),
+        uvicorn.run(create_server_app(workspace, settings, supervisor=runners,
+                                      capacity=capacity),
                     host=settings.host,
                     port=settings.port, log_level="warning")
     finally:
         console.print("stopping the workers (running jobs go back to the queue)…")
-        supervisor.stop()
+        runners.stop()
+
+
+def _ray_dispatcher(workspace: Workspace, settings: ServerConfig
+                    ) -> tuple[RayDispatcher, Callable[[], ClusterTotals], str]:
+    """Join the Ray cluster (a clear error within seconds when it does not answer) and the
+    dispatcher that runs the queue on it; only this imports Ray."""
+    from trainforge.server.ray_backend import RayDispatcher, connect
+
+    connect(settings.ray_address, workspace=workspace)
+    dispatcher = RayDispatcher(workspace, heartbeat_s=settings.heartbeat_s,
+                               stale_after_s=settings.stale_after_s)
+    totals = dispatcher.totals()
+    return dispatcher, dispatcher.totals, (f"jobs on the Ray cluster at "
+                                           f"{settings.ray_address or 'auto'} ({totals.cpus:g} "
+                                           f"CPUs, {totals.gpus:g} GPUs)")
 
 
 def _first_start(workspace: Workspace, console: Console) -> None:

@@ -10,9 +10,9 @@ the error's ``http_status``: the same messages the CLI prints.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import anyio.to_thread
 import orjson
@@ -50,6 +50,7 @@ from trainforge.server.deployments import (
     PredictionRouter,
     document_predictions,
 )
+from trainforge.server.job_resources import ClusterTotals
 from trainforge.server.login_limits import LoginThrottle
 from trainforge.server.policy_checker import PolicyChecker
 from trainforge.serving.app import without_telemetry
@@ -62,8 +63,17 @@ from trainforge.store.access import Principal
 from trainforge.version import __version__
 from trainforge.workspace import Workspace
 
-if TYPE_CHECKING:
-    from trainforge.server.supervisor import Supervisor
+
+class JobRunners(Protocol):
+    """What runs the queue's jobs: the local workers' ``Supervisor`` or the Ray backend's
+    ``RayDispatcher``; ``/ready`` asks whether it is alive."""
+
+    def alive(self) -> bool: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -117,9 +127,12 @@ async def _following_deployments(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_server_app(workspace: Workspace, config: ServerConfig | None = None, *,
-                      supervisor: Supervisor | None = None) -> FastAPI:
+                      supervisor: JobRunners | None = None,
+                      capacity: Callable[[], ClusterTotals] | None = None) -> FastAPI:
     """The platform app over ``workspace``; routers reach it through ``request.app.state``.
-    ``supervisor``: the job workers started with it, which ``/ready`` checks."""
+    ``supervisor``: the job workers started with it, which ``/ready`` checks; ``capacity``:
+    what the job backend's cluster has in all, which a job's resources must fit (None: the
+    local workers, which take any job)."""
     config = config or ServerConfig()
     app = FastAPI(title="trainforge server", version=__version__,
                   description="Datasets, training jobs, runs, models and deployments. Every "
@@ -133,6 +146,7 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None, 
     app.state.tokens = TokenCache(workspace)
     app.state.logins = LoginThrottle()
     app.state.supervisor = supervisor
+    app.state.capacity = capacity
     app.add_exception_handler(TrainforgeError, _error_answer)
     app.add_exception_handler(RequestValidationError, invalid_request_answer)
     app.include_router(health.router())

@@ -11,7 +11,8 @@
     {"kind": "rl_eval", "model": "cartpole-v1@production", "episodes": 20}
     {"kind": "update", "model": "churn", "since": "2026-06-01T00:00:00Z", "rounds": 20}
 
-``dataset`` is the id of an upload (``POST /api/v1/datasets``). The train, cluster, anomalies
+Every body also takes ``cpus``, ``gpus`` and ``memory_mb``: what the job reserves on a Ray
+cluster (``job_resources``). ``dataset`` is the id of an upload (``POST /api/v1/datasets``). The train, cluster, anomalies
 and rl_train bodies are derived from the configs the CLI builds (``TrainConfig``,
 ``ClusterConfig``, ``AnomalyConfig``, ``RLTrainConfig``): the same names as the CLI's options
 (``time_budget`` in seconds), defaults and bounds, less the few that only a local door may use
@@ -21,6 +22,7 @@ queued. The web UI's forms call ``submit`` too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -44,6 +46,7 @@ from trainforge.errors import (
     RegistryError,
     UnknownMetric,
 )
+from trainforge.server.job_resources import ClusterTotals, JobResources, check_fits
 from trainforge.store import jobs as job_store
 from trainforge.store.access import Principal
 from trainforge.store.datasets import get_dataset
@@ -68,6 +71,7 @@ LOCAL_ONLY: dict[type[BaseModel], frozenset[str]] = {
 # the agents `trainforge rl train --algo` knows (rl.agents.ALGORITHMS, which imports torch:
 # tests/test_doors.py checks the two agree)
 RL_ALGORITHMS = ("PPO", "A2C", "DQN", "SAC", "TD3")
+RESOURCES = frozenset(JobResources.model_fields)  # the job's, not its config's: kept apart
 
 
 def options_of(config: type[BaseModel]) -> type[BaseModel]:
@@ -81,14 +85,14 @@ def options_of(config: type[BaseModel]) -> type[BaseModel]:
 
 
 # the bases are built at import time, so mypy sees them as Any: the fields are TrainConfig's
-class TrainJob(options_of(TrainConfig)):  # type: ignore[misc]
+class TrainJob(options_of(TrainConfig), JobResources):  # type: ignore[misc]
     """Train on an uploaded table: the options of `trainforge train`."""
 
     kind: Literal["train"]
     dataset: str = Field(description=_DATASET, max_length=64)
 
 
-class PredictJob(BaseModel, frozen=True, extra="forbid"):
+class PredictJob(JobResources, frozen=True, extra="forbid"):
     """Predict every row of an uploaded table; the predictions are the job's output file."""
 
     kind: Literal["predict"]
@@ -96,7 +100,7 @@ class PredictJob(BaseModel, frozen=True, extra="forbid"):
     dataset: str = Field(description=_DATASET, max_length=64)
 
 
-class EvaluateJob(BaseModel, frozen=True, extra="forbid"):
+class EvaluateJob(JobResources, frozen=True, extra="forbid"):
     """Score a registered model on an uploaded labelled table; the metrics are the result."""
 
     kind: Literal["evaluate"]
@@ -104,7 +108,7 @@ class EvaluateJob(BaseModel, frozen=True, extra="forbid"):
     dataset: str = Field(description=_DATASET, max_length=64)
 
 
-class ClusterJob(options_of(ClusterConfig)):  # type: ignore[misc]
+class ClusterJob(options_of(ClusterConfig), JobResources):  # type: ignore[misc]
     """Segment an uploaded table's rows: the options of `trainforge cluster` (``features`` and
     ``exclude`` as lists of column names)."""
 
@@ -112,7 +116,7 @@ class ClusterJob(options_of(ClusterConfig)):  # type: ignore[misc]
     dataset: str = Field(description=_DATASET, max_length=64)
 
 
-class AnomaliesJob(options_of(AnomalyConfig)):  # type: ignore[misc]
+class AnomaliesJob(options_of(AnomalyConfig), JobResources):  # type: ignore[misc]
     """Score an uploaded table's rows for how unusual they are: the options of `trainforge
     anomalies`."""
 
@@ -120,7 +124,7 @@ class AnomaliesJob(options_of(AnomalyConfig)):  # type: ignore[misc]
     dataset: str = Field(description=_DATASET, max_length=64)
 
 
-class RLTrainJob(options_of(RLTrainConfig)):  # type: ignore[misc]
+class RLTrainJob(options_of(RLTrainConfig), JobResources):  # type: ignore[misc]
     """Train an agent: the options of `trainforge rl train` (``search_trials`` is its
     ``--search``). ``env`` must be a registered Gymnasium id: a request never names code for
     the server to import. A retry after a worker died resumes from the last checkpoint."""
@@ -129,7 +133,7 @@ class RLTrainJob(options_of(RLTrainConfig)):  # type: ignore[misc]
     env: Name = Field(description=_ENV)
 
 
-class RLEvalJob(BaseModel, frozen=True, extra="forbid"):
+class RLEvalJob(JobResources, frozen=True, extra="forbid"):
     """Replay a registered policy: `trainforge rl eval`; the mean ± std return is the result."""
 
     kind: Literal["rl_eval"]
@@ -141,7 +145,7 @@ class RLEvalJob(BaseModel, frozen=True, extra="forbid"):
                                   description="episodes to replay")
 
 
-class UpdateJob(options_of(UpdateConfig)):  # type: ignore[misc]
+class UpdateJob(options_of(UpdateConfig), JobResources):  # type: ignore[misc]
     """Continue a model on its deployments' labelled feedback: `trainforge update`; the new
     version is the model's ``challenger``."""
 
@@ -153,15 +157,19 @@ AnyJob = (TrainJob | PredictJob | EvaluateJob | ClusterJob | AnomaliesJob | RLTr
 JobRequest = Annotated[AnyJob, Field(discriminator="kind")]
 
 
-def submit(workspace: Workspace, request: AnyJob, principal: Principal) -> job_store.JobRecord:
+def submit(workspace: Workspace, request: AnyJob, principal: Principal, *,
+           capacity: Callable[[], ClusterTotals] | None = None) -> job_store.JobRecord:
     """Check all of ``request`` against the store (its dataset, its columns, its models, its
-    environment) and queue it; returns the queued job. InvalidField (422) names the field
-    that is wrong.
+    environment) and, given the job backend's ``capacity``, its resources against the
+    cluster's; queue it and return the queued job. InvalidField (422) names the field that is
+    wrong, ResourcesExceedCluster (422) the resource.
 
     The job's config names the dataset by its upload id and file name, never by its path on
     the server: the worker finds the file from the id (``running.dataset_file``).
     """
-    config = _checked(workspace, request)
+    if capacity is not None:
+        check_fits(request, capacity())
+    config = {**_checked(workspace, request), "resources": request.declared()}
     return job_store.get_job(workspace, job_store.submit_job(
         workspace, kind=request.kind, config=config, submitted_by=principal.name))
 
@@ -174,7 +182,7 @@ def _checked(workspace: Workspace, request: AnyJob) -> dict[str, Any]:
         if request.algo is not None and request.algo.upper() not in RL_ALGORITHMS:
             raise InvalidField("algo", f"not an algorithm of `trainforge rl train`; choose "
                                        f"one of {', '.join(RL_ALGORITHMS)}")
-        fields = request.model_dump(exclude={"kind"})
+        fields = request.model_dump(exclude={"kind", *RESOURCES})
         return {"rl_train": _config(RLTrainConfig, fields).model_dump(mode="json")}
     if isinstance(request, RLEvalJob):
         trained_on = _check_policy(workspace, request.model)
@@ -184,7 +192,7 @@ def _checked(workspace: Workspace, request: AnyJob) -> dict[str, Any]:
         return {"model": request.model, "env": request.env, "episodes": request.episodes}
     if isinstance(request, UpdateJob):
         _check_updatable(workspace, request.model)
-        fields = request.model_dump(exclude={"kind"})
+        fields = request.model_dump(exclude={"kind", *RESOURCES})
         return {"update": _config(UpdateConfig, fields).model_dump(mode="json")}
     upload = _upload(workspace, request.dataset)
     config: dict[str, Any] = {"dataset": request.dataset, "dataset_name": upload["filename"]}
@@ -206,7 +214,7 @@ def _checked(workspace: Workspace, request: AnyJob) -> dict[str, Any]:
 
 
 def _fields(request: BaseModel) -> dict[str, Any]:
-    fields: dict[str, Any] = request.model_dump(exclude={"kind", "dataset"})
+    fields: dict[str, Any] = request.model_dump(exclude={"kind", "dataset", *RESOURCES})
     return fields
 
 

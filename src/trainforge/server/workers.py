@@ -188,8 +188,12 @@ class Worker:
                                        ["cancel_requested"])
                 job_store.append_log(self.workspace, job_id, "stopping: " + (
                     "cancel requested" if self._cancelled else "the job was taken away"))
-                os.kill(os.getpid(), signal.SIGINT)  # handled in the main thread, as Ctrl-C
+                self.interrupt()
                 return
+
+    def interrupt(self) -> None:
+        """Stop the running job as Ctrl-C does (its main thread handles the signal)."""
+        os.kill(os.getpid(), signal.SIGINT)
 
 
 def default_name() -> str:

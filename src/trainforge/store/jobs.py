@@ -115,6 +115,18 @@ def heartbeat(ws: StoreHandle, job_id: str, *, worker: str) -> bool:
         or row.status != "running"
 
 
+def hand_over(ws: StoreHandle, job_id: str, *, claimed_by: str, runner: str) -> bool:
+    """Pass a running job that ``claimed_by`` holds to ``runner`` (the Ray backend's
+    dispatcher claims, a task on some node runs), touching its heartbeat; False when the job
+    is no longer the claimer's (cancelled, or requeued meanwhile): the runner must not run it."""
+    with ws.engine.begin() as connection:
+        done = connection.execute(
+            sa.update(jobs).where(jobs.c.id == job_id, jobs.c.worker == claimed_by,
+                                  jobs.c.status == "running")
+            .values(worker=runner, heartbeat_at=utc_now()))
+    return done.rowcount == 1
+
+
 def set_run(ws: StoreHandle, job_id: str, run_id: str) -> None:
     """Remember the run a job started, so that a retry resumes it from its checkpoints."""
     with ws.engine.begin() as connection:

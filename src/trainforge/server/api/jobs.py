@@ -96,7 +96,8 @@ def router() -> APIRouter:
     def submit_job(request: Request, body: Annotated[JobRequest, Body()],
                    who: Annotated[Principal, Depends(require("editor", "submit jobs"))]
                    ) -> dict[str, Any]:
-        return shown(request, submit(state_of(request).workspace, body, who))
+        state = state_of(request)
+        return shown(request, submit(state.workspace, body, who, capacity=state.capacity))
 
     @jobs.get("", summary="The newest jobs first, optionally of one status",
               response_model=list[JobView])

@@ -45,6 +45,7 @@ def router() -> APIRouter:
                body: Annotated[UpdateBody | None, Body()] = None) -> dict[str, Any]:
         options = (body or UpdateBody()).model_dump()
         job = UpdateJob(kind="update", model=name, **options)
-        return shown(request, submit(state_of(request).workspace, job, who))
+        state = state_of(request)
+        return shown(request, submit(state.workspace, job, who, capacity=state.capacity))
 
     return routes

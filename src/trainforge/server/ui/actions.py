@@ -274,11 +274,12 @@ async def start_training(request: Request) -> Response:
         fields = {key: str(value).strip() for key, value in form.items()
                   if key != "csrf_token" and str(value).strip()}
         try:
-            body = TrainJob(kind="train", **fields)
+            body = TrainJob.model_validate({"kind": "train", **fields})
         except ValidationError as invalid:
             return _error("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
                                     for e in invalid.errors()))
-        job = await run_in_threadpool(submit, request.app.state.workspace, body, who)
+        job = await run_in_threadpool(submit, request.app.state.workspace, body, who,
+                                     capacity=request.app.state.capacity)
         return _go(f"/jobs/{job['id']}")
 
     return await _act(request, "editor", "start training", work)
@@ -322,7 +323,8 @@ async def start_job(request: Request, kind: str) -> Response:
         except ValidationError as invalid:  # the error's location starts with the kind
             return _error("; ".join(f"{'.'.join(map(str, e['loc'][1:])) or 'form'}: "
                                     f"{e['msg']}" for e in invalid.errors()))
-        job = await run_in_threadpool(submit, request.app.state.workspace, body, who)
+        job = await run_in_threadpool(submit, request.app.state.workspace, body, who,
+                                     capacity=request.app.state.capacity)
         return _go(f"/jobs/{job['id']}")
 
     return await _act(request, "editor", "start jobs", work)
