@@ -152,6 +152,13 @@ class _Clock:
         allowed = max(0.5, 0.04 * self.budget_s)
         return None if self.fixed else min(time.monotonic() + allowed, self.refit_deadline() or 0)
 
+    def explanation_deadline(self) -> float | None:
+        # after the refit: the importance step's allowance, out of what the refit left for the
+        # report and registration, keeping half of that for them
+        allowed = max(0.5, 0.04 * self.budget_s)
+        return None if self.fixed else min(time.monotonic() + allowed,
+                                           self.deadline - (0.5 + 0.015 * self.budget_s))
+
     def refit_deadline(self) -> float | None:
         # what registration and the report need once the final model is fitted
         return None if self.fixed else self.deadline - (1.0 + 0.03 * self.budget_s)
@@ -282,9 +289,6 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                 frame=train_frame, target=task.target, features=features,
                 classification=task.kind.is_classification, seed=config.seed):
             notify([*observers, recorder], "on_rule", finding)
-    explanation = None if len(features) <= 1 else _explained(
-        result.model, test_frame, train_frame, observers=observers, seed=config.seed,
-        deadline=clock.importance_deadline())
     semi, semi_info = None, None
     if worth_trying(task, len(unlabeled)):
         notify(observers, "on_phase", f"semi-supervised training with the {len(unlabeled):,} "
@@ -310,6 +314,11 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                                 seed=config.seed)
     final = (refitted if refitted is not None else
              semi.model if semi is not None and semi.model is not None else result.model)
+    # the registered model is explained, as its served explanations are: one fit a member
+    # where the evaluated bag holds one per fold (5x the trees to walk)
+    explanation = None if len(features) <= 1 else _explained(
+        final, test_frame, train_frame, observers=observers, seed=config.seed,
+        deadline=clock.explanation_deadline())
     # the report shows the searched model's curves: its networks early-stopped on validation rows
     curves = learning_curves(result.model)
     # what monitoring compares traffic with: the rows learned from (after --pii: the log holds
