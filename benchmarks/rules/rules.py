@@ -107,9 +107,10 @@ def _text_run(texts: list[str], labels: np.ndarray, *, learning_rate: float = 3e
               ) -> list[Finding]:
     found: list[Finding] = []
     n = len(texts) - VALID_ROWS
-    # 4 fixed epochs (~64 steps): on 1,000 rows the search would train ~30 epochs (MIN_STEPS)
-    model = NetworkModel(architecture="gru", task_kind="binary", n_classes=2, max_epochs=4,
-                         learning_rate=learning_rate, fixed_epochs=True, torch_threads=2)
+    # as a search trial trains it: validation rows watched, early stopping (patience 3), so
+    # the epoch rules see a validation loss and each class's recall
+    model = NetworkModel(architecture="gru", task_kind="binary", n_classes=2, max_epochs=8,
+                         learning_rate=learning_rate, patience=3, torch_threads=2)
     model.fit(texts[:n], labels[:n], eval_set=(texts[n:], labels[n:]),
               callbacks=[RuleWatch(mode="warn", report=found.append, where="gru")])
     return found
