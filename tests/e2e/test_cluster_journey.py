@@ -105,8 +105,8 @@ def signed_in(server: tuple[str, str], workspace: Workspace) -> Iterator[httpx.C
     session's CSRF token set, as a user of the web UI is."""
     url, _ = server
     secrets = (workspace.home / "secrets" / "first-admin.txt").read_text()
-    username = re.search(r"^web UI login: (\S+)$", secrets, re.M).group(1)
-    password = re.search(r"^password: (\S+)$", secrets, re.M).group(1)
+    username = re.search(r"^web UI login: (\S+)$", secrets, re.MULTILINE).group(1)
+    password = re.search(r"^password: (\S+)$", secrets, re.MULTILINE).group(1)
     with httpx.Client(base_url=url, timeout=30) as client:
         form = client.get("/login").text
         login_token = re.search(r'name="login_token" value="([^"]+)"', form).group(1)
