@@ -39,6 +39,7 @@ def exported(printed: str) -> dict[str, str]:
 def folder() -> Iterator[Path]:
     # not tmp_path: Ray's socket paths under it must stay short, and PostgreSQL's user reach it
     parent = Path(tempfile.mkdtemp(prefix="tfc", dir="/tmp"))
+    parent.chmod(0o711)  # mkdtemp's folder is private: let PostgreSQL's user pass through
     try:
         yield parent / "cluster"
     finally:
