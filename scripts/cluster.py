@@ -169,7 +169,9 @@ def start_ray(folder: Path, state: dict[str, Any]) -> dict[str, str]:
     tasks open the store and the artifacts themselves."""
     ray_cli = Path(sys.executable).with_name("ray")
     address = f"127.0.0.1:{free_port()}"
-    env = {**os.environ, **state["env"]}
+    # a token in ~/.ray/auth_token switches Ray's token auth on for `ray start` (2.5x+), and
+    # trainforge's server joins a cluster without one: off, as the nodes are on 127.0.0.1
+    env = {**os.environ, **state["env"], "RAY_AUTH_MODE": "disabled"}
     common = [str(ray_cli), "start", "--block", "--num-cpus", "1", "--disable-usage-stats",
               "--node-ip-address", "127.0.0.1"]
     logs = folder / "ray"

@@ -46,9 +46,12 @@ def workspace(postgres_url: str, tmp_path: Path) -> Iterator[Workspace]:
 
 
 @pytest.fixture
-def ray_cluster(s3_url: str) -> Iterator[str]:
+def ray_cluster(s3_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A head and a second node of one CPU each, started once the AWS variables point at the
     S3 server (the nodes' tasks open the artifacts themselves); yields the head's address."""
+    # a token in ~/.ray/auth_token (anyone's `ray get-auth-token --generate`) would switch
+    # Ray's token auth on for the nodes, which the server does not present: as cluster.py does
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     with ray_node() as (head, _), ray_node(head=head):
         ray.init(address=head, log_to_driver=False)
         try:
