@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast install bench clean
+.PHONY: demo test test-fast test-cluster install bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -27,12 +27,17 @@ demo: install
 test: install
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy src
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not cluster"
 
 # the fast tier, under 3 minutes on 2 cores: every package's tests but those marked slow
 test-fast: install
 	$(BIN)/ruff check src tests
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow"
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow and not cluster"
+
+# the distributed journey: PostgreSQL, SeaweedFS and a two-node Ray cluster, each started by
+# the test on 127.0.0.1 (a few minutes on 2 cores; .ci/run runs it after make test)
+test-cluster: install
+	$(BIN)/python -m pytest -m cluster
 
 # slow measurements (about 60 minutes); figures go to benchmarks/RESULTS.md by hand
 bench: install
