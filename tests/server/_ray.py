@@ -43,7 +43,9 @@ def ray_node(*, head: str | None = None, num_cpus: int = 1) -> Iterator[tuple[st
         command += ["--address", head]
     # the nodes' workers import the trainforge under test, wherever it is, and these helpers
     source, tests = Path(trainforge.__file__).parents[1], Path(__file__).parents[2]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+    # a token in ~/.ray/auth_token (anyone's `ray get-auth-token --generate`) would switch a
+    # plain `ray start` to token auth, which these loopback test clusters do not use
+    env = dict(os.environ, RAY_AUTH_MODE="disabled", PYTHONPATH=os.pathsep.join(
         filter(None, [str(source), str(tests), os.environ.get("PYTHONPATH")])))
     node = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)

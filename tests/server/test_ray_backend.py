@@ -40,7 +40,8 @@ from trainforge.workspace import Workspace
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
-    with ray_node(num_cpus=1) as (address, _):
+    with pytest.MonkeyPatch.context() as patch, ray_node(num_cpus=1) as (address, _):
+        patch.setenv("RAY_AUTH_MODE", "disabled")  # the driver, as the nodes (tests/server/_ray)
         yield address
 
 
@@ -68,6 +69,7 @@ def job_ended(client: httpx.Client, job_id: str) -> dict[str, Any] | None:
     return job if job["status"] in ("succeeded", "failed", "cancelled") else None
 
 
+@pytest.mark.cluster  # a real Ray cluster: `make test-cluster`
 @pytest.mark.slow  # a Ray head takes ~15 s to start here
 def test_a_train_job_on_the_ray_backend_succeeds_with_its_run_and_model_registered(server):
     client, workspace = server
@@ -84,6 +86,7 @@ def test_a_train_job_on_the_ray_backend_succeeds_with_its_run_and_model_register
     assert done["config"]["resources"] == {"cpus": 1.0, "gpus": 0.0, "memory_mb": None}
 
 
+@pytest.mark.cluster  # a real Ray cluster: `make test-cluster`
 @pytest.mark.slow
 def test_a_job_asking_for_more_cpus_than_the_cluster_has_is_refused_naming_them(server):
     client, workspace = server
@@ -140,6 +143,7 @@ def test_the_local_backend_never_imports_ray(tmp_path):
     assert shown.stdout.strip() == "[]"
 
 
+@pytest.mark.cluster  # a real Ray cluster: `make test-cluster`
 @pytest.mark.slow  # a second node, a network trained, its node killed, the job resumed
 def test_a_network_job_whose_ray_node_dies_resumes_from_its_last_checkpoint(cluster, server):
     pytest.importorskip("torch")
