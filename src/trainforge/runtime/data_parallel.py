@@ -125,7 +125,8 @@ def _run_on_workers(job: _Job, *, plan: DataParallel, callbacks: Sequence[object
     """Fit on the workers while this thread runs the callbacks on the leader's events."""
     events, replies = Queue(), Queue()
     use_gpu = (job.config.device in ("auto", "cuda")
-               and ray.cluster_resources().get("GPU", 0) >= plan.workers)
+               and ray.cluster_resources().get(  # type: ignore[no-untyped-call]
+                   "GPU", 0) >= plan.workers)
     trainer = TorchTrainer(
         _train_on_worker, train_loop_config={"job": job, "events": events, "replies": replies},
         scaling_config=ScalingConfig(num_workers=plan.workers, use_gpu=use_gpu),
@@ -142,7 +143,7 @@ def _run_on_workers(job: _Job, *, plan: DataParallel, callbacks: Sequence[object
             continue
         try:
             decisions = [getattr(c, hook)(payload) for c in callbacks if hasattr(c, hook)]
-        except Exception as exc:  # a rule that stops the run: the workers stop, then it is raised
+        except Exception as exc:  # noqa: BLE001  # a rule stopping the run: workers stop, then it is raised
             failure, decisions = failure or exc, [Decision.STOP]
         if hook == "on_epoch_end":
             replies.put(Decision.STOP if failure is not None or Decision.STOP in decisions
@@ -159,7 +160,7 @@ def _run_on_workers(job: _Job, *, plan: DataParallel, callbacks: Sequence[object
 def _fit(trainer: TorchTrainer, outcome: list[BaseException]) -> None:
     try:
         trainer.fit()
-    except BaseException as exc:  # handed to the caller's thread
+    except BaseException as exc:  # noqa: BLE001  # raised again in the caller's thread
         outcome.append(exc)
 
 
