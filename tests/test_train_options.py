@@ -105,7 +105,7 @@ def test_a_toml_file_takes_every_config_field_by_its_users_spelling(tmp_path: Pa
     values = {"data": "x.csv", "target": "class", "name": "credit", "sql": "select 1",
               "algorithm": "linear", "time_budget": 30.0, "trials": 3, "metric": "roc_auc",
               "seed": 7, "test_size": 0.25, "split": "time", "group_column": "g",
-              "time_column": "t", "init_from": "net@production", "freeze_backbone": True,
+              "time_column": "t", "init_from": "net@production", "freeze_backbone": True, "workers": 2,
               "pii": "hash", "label_issues": "review", "rules": "stop",
               "sensitive_features": ("sex", "race"),
               "sensitive_as_features": False, "fairness_constraint": "demographic_parity",

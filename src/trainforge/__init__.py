@@ -60,7 +60,8 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
           trials: int | None = None, algorithm: str = "auto", test_size: float = 0.2,
           split: str = "stratified", group_column: str | None = None,
           time_column: str | None = None, sql: str | None = None,
-          init_from: str | None = None, freeze_backbone: bool = False, pii: str = "warn",
+          init_from: str | None = None, freeze_backbone: bool = False, workers: int = 1,
+          pii: str = "warn",
           label_issues: str = "keep", rules: str = "warn",
           sensitive_features: Sequence[str] | str = (),
           sensitive_as_features: bool = True, fairness_constraint: str | None = None,
@@ -73,6 +74,7 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
     ``data`` is a table, or a folder of images with one sub-folder per class (``target`` is
     then not needed). ``init_from`` starts a network from a registered one (``NAME@ALIAS``);
     ``resume`` continues an interrupted run by its id, with that run's own settings.
+    ``workers`` > 1 trains networks data-parallel on that many Ray Train workers.
     ``pii`` says what to do with columns holding personal data: "warn", "drop", "hash" or
     "mask" them before training. ``label_issues`` says what to do with rows whose label looks
     wrong (classification): "keep" them (listed in the report), "drop" them from the final
@@ -105,6 +107,7 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
                              split=split,  # type: ignore[arg-type]
                              group_column=group_column, time_column=time_column, sql=sql,
                              init_from=init_from, freeze_backbone=freeze_backbone,
+                             workers=workers,
                              pii=pii,  # type: ignore[arg-type]
                              label_issues=label_issues,  # type: ignore[arg-type]
                              rules=rules,  # type: ignore[arg-type]

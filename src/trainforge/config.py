@@ -33,6 +33,7 @@ from trainforge.errors import ConfigError
 MAX_SEED = 2**31 - 1
 MAX_TIME_BUDGET_S = 7 * 24 * 3600.0
 MAX_TRIALS = 100_000
+MAX_WORKERS = 256  # data-parallel replicas of one network: beyond, batches split to nothing
 MAX_NAME_CHARS = 200  # a column, model or algorithm name; more is not a name but a payload
 MAX_COLUMNS = 10_000  # columns one may list in ``features`` or ``exclude``
 MAX_SEGMENTS = 1_000  # ``k``: more segments than anyone could read
@@ -115,6 +116,11 @@ class TrainConfig(BaseModel):
                                   "to start from: its backbone, a new head")
     freeze_backbone: bool = Field(default=False,
                                   description="with init_from: train only the new head")
+    # 1 by default: the local loop, no Ray; more needs a Ray cluster (or starts a local Ray)
+    workers: WholeNumber = Field(
+        default=1, gt=0, le=MAX_WORKERS,
+        description="networks: train data-parallel on N Ray Train workers (DDP; gloo on CPUs, "
+                    "NCCL on GPUs); 1 trains in this process")
     # warn by default: a flag must not silently change what a model learns from; the run,
     # manifest and report say which columns hold what
     pii: PiiPolicy = Field(default="warn", description="columns holding personal data: warn, "

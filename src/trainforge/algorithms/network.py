@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self
@@ -72,7 +73,8 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
     (``best_iteration_``), and a refit on more rows trains exactly that many epochs
     (``set_rounds``). ``init_from`` ("PACKAGE_DIR::STEM", set by ``--init-from``) starts from a
     registered network: same backbone and input encoding, a new head; ``freeze_backbone``
-    trains the head only.
+    trains the head only. ``workers`` > 1 trains data-parallel on that many Ray Train workers
+    (runtime.data_parallel), checkpointing to ``checkpoint_dir``, which they must all reach.
     """
 
     def __init__(self, *, architecture: str = "cnn", task_kind: str = "multiclass",
@@ -84,7 +86,7 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
                  image_size: int = 0, max_length: int = 0, vocab_size: int = 8000,
                  tune_layers: int = 0, init_from: str = "", freeze_backbone: bool = False,
                  fixed_epochs: bool = False, seed: int = 0, torch_threads: int = 2,
-                 checkpoint_dir: str = "") -> None:
+                 checkpoint_dir: str = "", workers: int = 1) -> None:
         self.architecture = architecture
         self.task_kind = task_kind
         self.n_classes = n_classes
@@ -111,6 +113,7 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
         self.seed = seed
         self.torch_threads = torch_threads
         self.checkpoint_dir = checkpoint_dir
+        self.workers = workers
 
     reports_epochs = True  # fit(..., callbacks=...) sends each epoch's EpochState
 
@@ -128,7 +131,7 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
             stop_at: float | None = None, callbacks: Sequence[object] = ()) -> Self:
         """Learn from the raw values in ``X`` (one column) and targets ``y``."""
         from trainforge.algorithms.network_parts import build_parts
-        from trainforge.runtime.loop import TensorData, Trainer
+        from trainforge.runtime.loop import TensorData
 
         if self.architecture not in INPUT_KIND:
             raise ConfigError(f"no network architecture {self.architecture!r} (known: "
@@ -149,16 +152,11 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
             valid = (None if valid_values is None or valid_targets is None else
                      TensorData(parts.train_inputs(valid_values),
                                 self._target_tensor(valid_targets)))
-            trainer = Trainer(parts.trainable_module, self._loop_config(len(train)),
-                              augment=parts.augment,
-                              callbacks=list(callbacks),
-                              checkpoint_dir=Path(self.checkpoint_dir) if self.checkpoint_dir
-                              else None,
-                              architecture=self._architecture_key(), trainable=parts.trainable)
             # a head on frozen MiniLM vectors trains in about a second: once the vectors are
             # paid for, cutting it short would only waste them
             head_only = self.architecture == "minilm" and int(self.tune_layers) == 0
-            history = trainer.fit(train, valid, stop_at=None if head_only else stop_at)
+            history = self._train(parts, train, valid, callbacks=callbacks,
+                                  stop_at=None if head_only else stop_at)
         self.module_ = parts.module.eval()
         self.history_ = history.to_dict()
         self.best_iteration_ = int(history.best_epoch)
@@ -166,6 +164,28 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
         self.stopped_by_time_ = history.stopped_because == "time"
         self.classes_ = np.arange(self.n_classes) if self.is_classifier else None
         return self
+
+    def _train(self, parts: Any, train: Any, valid: Any, *, callbacks: Sequence[object],
+               stop_at: float | None) -> Any:
+        """The loop's history, from this process or from ``workers`` Ray Train workers."""
+        from trainforge.runtime.loop import Trainer
+
+        checkpoint_dir = Path(self.checkpoint_dir) if self.checkpoint_dir else None
+        if int(self.workers) > 1:  # only here is Ray imported: the local path never is
+            from trainforge.runtime.data_parallel import DataParallel, fit_data_parallel
+
+            plan = DataParallel(int(self.workers),
+                                ray_address=os.environ.get("TRAINFORGE_RAY_ADDRESS"))
+            return fit_data_parallel(parts.trainable_module, self._loop_config(len(train)),
+                                     train, valid, plan=plan, checkpoint_dir=checkpoint_dir,
+                                     stop_at=stop_at, augment=parts.augment,
+                                     callbacks=callbacks, architecture=self._architecture_key(),
+                                     trainable=parts.trainable)
+        trainer = Trainer(parts.trainable_module, self._loop_config(len(train)),
+                          augment=parts.augment, callbacks=list(callbacks),
+                          checkpoint_dir=checkpoint_dir, architecture=self._architecture_key(),
+                          trainable=parts.trainable)
+        return trainer.fit(train, valid, stop_at=stop_at)
 
     def _validation(self, eval_set: EvalSet | None
                     ) -> tuple[list[Any] | None, np.ndarray | None]:

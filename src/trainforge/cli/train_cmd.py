@@ -97,6 +97,10 @@ def train(
                             "backbone, a new head")] = None,
     freeze_backbone: Annotated[bool | None, typer.Option(
         "--freeze-backbone", help="with --init-from: train only the new head")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", help="networks: train data-parallel on N Ray Train workers (DDP; a Ray "
+                          "cluster at $TRAINFORGE_RAY_ADDRESS, or a local Ray) (default: 1)")
+    ] = None,
     pii: Annotated[str | None, typer.Option(
         "--pii", help="columns holding personal data (e-mails, phones, cards, names…): warn, "
                       "or drop, hash or mask them before training (default: warn)")] = None,
@@ -152,7 +156,7 @@ def train(
             "seed": seed, "trials": trials, "algorithm": algorithm, "split": split,
             "group_column": group_column, "time_column": time_column, "test_size": test_size,
             "init_from": init_from, "freeze_backbone": freeze_backbone, "pii": pii,
-            "label_issues": label_issues, "rules": rules,
+            "workers": workers, "label_issues": label_issues, "rules": rules,
             "sensitive_features": sensitive_features,
             "sensitive_as_features": sensitive_as_features,
             "fairness_constraint": fairness_constraint,
@@ -167,7 +171,7 @@ def train(
                              "split": split, "group_column": group_column,
                              "time_column": time_column, "test_size": test_size,
                              "init_from": init_from, "freeze_backbone": freeze_backbone,
-                             "pii": pii, "label_issues": label_issues, "rules": rules,
+                             "workers": workers, "pii": pii, "label_issues": label_issues, "rules": rules,
                              "sensitive_features": sensitive_features,
                              "sensitive_as_features": sensitive_as_features,
                              "fairness_constraint": fairness_constraint,

@@ -261,7 +261,8 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                     seed=config.seed, algorithm=algorithm, fixed_params=fixed_params,
                     # observers implement only the hooks they need (see jobs.observers)
                     callbacks=[*observers, recorder],  # type: ignore[list-item]
-                    checkpoint_root=run.checkpoints, rules=config.rules)
+                    checkpoint_root=run.checkpoints, rules=config.rules,
+                    workers=config.workers)
     if task.kind.is_classification:
         notify(observers, "on_phase", "looking for rows whose label looks wrong")
     # --label-issues drop: the model fitted without them is the one evaluated next

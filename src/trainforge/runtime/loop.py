@@ -5,6 +5,10 @@
 or a callback ends it; the best weights are restored and a final checkpoint is marked complete.
 It is seeded (one generator for shuffling and augmentation, ``torch.manual_seed`` for dropout),
 so an interrupted and resumed fit ends with exactly the weights of an uninterrupted one.
+
+Given ``replicas`` (runtime.replicas), the same fit runs data-parallel: each process trains on
+its share of every batch through DDP, evaluates the whole validation set, takes the leader's
+decisions, and only the leader checkpoints (runtime.data_parallel starts them on Ray Train).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from trainforge.runtime.optimisation import (
     make_loss,
     make_optimizer,
 )
+from trainforge.runtime.replicas import Replicas
 from trainforge.runtime.step_probe import StepProbe
 
 __all__ = ["Decision", "EpochState", "FitHistory", "LoopConfig", "TensorData", "Trainer"]
@@ -81,10 +86,13 @@ class Trainer:
                  greater_is_better: bool = True, augment: Augment | None = None,
                  callbacks: Sequence[object] = (), checkpoint_dir: Path | None = None,
                  architecture: Mapping[str, Any] | None = None,
-                 trainable: Iterable[nn.Parameter] | None = None) -> None:
+                 trainable: Iterable[nn.Parameter] | None = None,
+                 replicas: Replicas | None = None) -> None:
         self.config = config
         self._device = _resolve_device(config.device)
         self.module = module.to(self._device)
+        self._replicas = replicas or Replicas()
+        self._net = self.module  # what training steps run through (DDP's wrapper, replicated)
         self._score, self._greater = score, greater_is_better
         self._augment, self._callbacks = augment, list(callbacks)
         self._checkpoint_dir, self._architecture = checkpoint_dir, dict(architecture or {})
@@ -125,6 +133,8 @@ class Trainer:
         with self._sigint_sets_a_flag(), self._only_trainable_need_gradients():
             try:
                 _notify(self._callbacks, "on_fit_start", self.config)
+                # wrapped once the trainable parameters are chosen: DDP syncs only those
+                self._net = self._replicas.wrap(self.module, device=self._device)
                 stopped_because = self._train(run, train, valid, stop_at=stop_at)
                 if run.best_state is not None:
                     self.module.load_state_dict(run.best_state)
@@ -158,18 +168,19 @@ class Trainer:
                 return "max_epochs"
             if valid is not None and run.waited >= self.config.patience:
                 return "early_stopping"
-            if _past(stop_at):
+            if self._past(stop_at):
                 return "time"
             started = time.perf_counter()
             cut_short = self._run_epoch(run, train, stop_at=stop_at)
             state = self._end_epoch(run, valid, rows_seen=run.batches[run.position - 1][1],
                                     started=started)
-            _fit_schedule_to_deadline(run, stop_at, epoch_s=state.epoch_s)
+            _fit_schedule_to_deadline(run, stop_at, epoch_s=state.epoch_s,
+                                      replicas=self._replicas)
             self._save_checkpoint(run)
             if self._interrupted:
                 raise KeyboardInterrupt
             decisions = _notify(self._callbacks, "on_epoch_end", state)
-            if Decision.STOP in decisions:
+            if self._replicas.agree(Decision.STOP in decisions):
                 return "callback"
             if cut_short:
                 return "time"
@@ -192,11 +203,12 @@ class Trainer:
                 raise KeyboardInterrupt
             if every and run.step % every == 0 and run.position < len(run.batches):
                 self._save_checkpoint(run)  # the epoch's end saves one anyway
-            if _past(stop_at) and run.position < len(run.batches):
+            if run.position < len(run.batches) and self._past(stop_at):
                 return True
         return False
 
     def _train_step(self, run: _Run, train: TensorData, rows: torch.Tensor) -> None:
+        rows = self._replicas.share(rows)
         inputs = tuple(t[rows].to(self._device, non_blocking=True) for t in train.inputs)
         targets = train.targets[rows].to(self._device, non_blocking=True)
         if self._augment is not None:
@@ -204,7 +216,7 @@ class Trainer:
         probe = self._probe if self._probe is not None and self._probe.due(run.step + 1) else None
         with (probe.relu_activity() if probe is not None else contextlib.nullcontext()), \
                 self._autocast():
-            loss = self._loss(self.module(*inputs), targets)
+            loss = self._loss(self._net(*inputs), targets)
         run.optimizer.zero_grad(set_to_none=True)
         if run.scaler is not None:
             run.scaler.scale(loss).backward()
@@ -231,10 +243,12 @@ class Trainer:
                    started: float) -> EpochState:
         """Evaluate, keep the best weights, feed the schedule; returns the epoch's state."""
         run.epoch, run.position = run.epoch + 1, 0
-        train_loss = float(run.loss_sum) / max(1, rows_seen)
+        train_loss = float(self._replicas.total(run.loss_sum)) / max(1, rows_seen)
         val_loss, val_score, recall = (self._evaluate(valid) if valid is not None
                                        else (None, None, None))
         monitored = val_score if self._score is not None else val_loss
+        if monitored is not None:  # each replica's BatchNorm statistics differ a little
+            monitored = self._replicas.leaders(monitored)
         if valid is None:
             run.best_epoch = run.epoch  # nothing to choose by: the last epoch is the best
         elif monitored is not None and _better(monitored, run.best_score,
@@ -275,7 +289,8 @@ class Trainer:
         torch.manual_seed(self.config.seed)  # dropout (and whatever else draws from torch)
         self._generator.manual_seed(self.config.seed)
         self._augment_generator.manual_seed(self.config.seed)
-        batches = _batches(len(train), self.config.batch_size)
+        batches = _batches(len(train), self.config.batch_size,
+                           replicas=self._replicas.world_size)
         if self._probe is not None:
             self._probe.plan(steps_per_epoch=len(batches))
         c = self.config
@@ -293,8 +308,11 @@ class Trainer:
                     loss_sum=torch.zeros((), device=self._device))
 
     def _settings(self, train_rows: int) -> dict[str, Any]:
-        return {**{k: getattr(self.config, k) for k in _RESUME_SETTINGS},
-                "train_rows": train_rows}
+        settings = {**{k: getattr(self.config, k) for k in _RESUME_SETTINGS},
+                    "train_rows": train_rows}
+        if self._replicas.world_size > 1:  # its batches may drop a different last one
+            settings["workers"] = self._replicas.world_size
+        return settings
 
     def _load_checkpoint(self, train_rows: int) -> ckpt.Checkpoint | None:
         if self._checkpoint_dir is None:
@@ -337,8 +355,8 @@ class Trainer:
 
     def _save_checkpoint(self, run: _Run, *, complete_history: FitHistory | None = None) -> None:
         """Keep everything a resume needs; a complete one keeps only the final weights."""
-        if self._checkpoint_dir is None:
-            return
+        if self._checkpoint_dir is None or not self._replicas.is_leader:
+            return  # the replicas' weights are the same: the leader's checkpoint is theirs
         history = complete_history or FitHistory(run.history, run.best_epoch, "running",
                                                  run.resumed_at_step)
         tensors = {f"model/{k}": v for k, v in self.module.state_dict().items()}
@@ -371,6 +389,10 @@ class Trainer:
         return tensors
 
     # ---- small mechanics ---------------------------------------------------------------------
+    def _past(self, deadline: float | None) -> bool:
+        """Past the deadline by the leader's clock: replicas stop at the same step."""
+        return deadline is not None and self._replicas.agree(time.monotonic() >= deadline)
+
     def _placed(self, data: TensorData) -> TensorData:
         """On a GPU the training rows move there once, when they take under a quarter of its
         free memory: copying each batch from the CPU would be most of a small network's step."""
@@ -426,33 +448,33 @@ class Trainer:
                           else signal.default_int_handler)
 
 
-def _fit_schedule_to_deadline(run: _Run, stop_at: float | None, *, epoch_s: float) -> None:
+def _fit_schedule_to_deadline(run: _Run, stop_at: float | None, *, epoch_s: float,
+                              replicas: Replicas) -> None:
     """Shorten a per-step schedule to the epochs the deadline leaves: a cosine or one-cycle
     rate cut off half way is still high, and its model is worse than one trained on a shorter
     schedule that reached its low rates (600 digits, a 60 s budget: test accuracy 72 % → 90 %)."""
     if stop_at is None or not run.schedule.per_step or epoch_s <= 0:
         return
     epochs_left = max(1, math.floor((stop_at - time.monotonic()) / epoch_s))
+    epochs_left = int(replicas.leaders(epochs_left))  # one schedule, or the weights drift apart
     run.schedule.shorten_to(run.step + epochs_left * len(run.batches))
 
 
-def _batches(rows: int, batch_size: int) -> list[tuple[int, int]]:
-    """(start, end) of each batch; a last batch of one row is dropped: BatchNorm cannot train
-    on it (the rows are reshuffled every epoch, so no row is left out for good)."""
+def _batches(rows: int, batch_size: int, *, replicas: int = 1) -> list[tuple[int, int]]:
+    """(start, end) of each batch; a last batch that would leave a replica one row (or none)
+    is dropped: BatchNorm cannot train on it (the rows are reshuffled every epoch, so no row is
+    left out for good)."""
     if rows < 1:
         raise DataError("there are no training rows; give at least one row to train on")
     bounds = [(start, min(start + batch_size, rows)) for start in range(0, rows, batch_size)]
-    return bounds[:-1] if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1 else bounds
+    short = bounds[-1][1] - bounds[-1][0] < 2 * replicas
+    return bounds[:-1] if len(bounds) > 1 and short else bounds
 
 
 def _better(value: float, best: float | None, *, greater: bool) -> bool:
     if math.isnan(value):
         return False
     return best is None or (value > best if greater else value < best)
-
-
-def _past(deadline: float | None) -> bool:
-    return deadline is not None and time.monotonic() >= deadline
 
 
 def _notify(callbacks: Sequence[object], hook: str, *args: object) -> list[object]:

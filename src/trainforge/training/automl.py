@@ -106,7 +106,7 @@ def search(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequenc
            algorithm: str = "auto", callbacks: Sequence[Callback] = (),
            checkpoint_root: Path | None = None,
            fixed_params: dict[str, Any] | None = None,
-           rules: RulesMode = "warn") -> SearchResult:
+           rules: RulesMode = "warn", workers: int = 1) -> SearchResult:
     """Find, blend and fit the best model for ``task`` on ``train`` (features + target).
 
     Args:
@@ -118,6 +118,7 @@ def search(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequenc
         fixed_params: settings every candidate gets (a network's ``init_from``).
         rules: the training rules while a network trains: warn, stop (``StoppedByRule``
             ends the search) or off.
+        workers: Ray Train workers each network trains on, data-parallel (1: in this process).
 
     Raises BudgetTooSmall when no trial finished before the deadline.
     """
@@ -126,6 +127,7 @@ def search(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequenc
         data, pool = _prepare(train, task=task, schema=schema, features=features, seed=seed,
                               algorithm=algorithm)
         data.checkpoint_root, data.callbacks, data.rules = checkpoint_root, callbacks, rules
+        data.workers = workers
         if deadline is None and trials is None:
             raise ConfigError("give a time budget (deadline) or a number of trials (--trials)")
         run = _Search(data, pool, deadline=None if trials is not None else deadline,

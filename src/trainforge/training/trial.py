@@ -67,6 +67,7 @@ class SearchData:
     checkpoint_root: Path | None = None
     callbacks: Sequence[object] = ()  # the search's observers: networks send them epochs
     rules: RulesMode = "warn"  # what the training rules do while a network trains
+    workers: int = 1  # Ray Train workers a network trains on, data-parallel
     _prepared: dict[tuple[str, int], PreparedFold] = field(default_factory=dict)
 
     @property
@@ -323,10 +324,12 @@ class _EpochRelay:
 
 def network_options(estimator: Any, data: SearchData, algorithm: str, params: dict[str, Any],
                     *, n_rows: int, seed: int, stage: str) -> dict[str, Any]:
-    """For a network: the checkpoint directory of this fit (the same fit of a resumed run
-    finds it again), the epoch relay and the training rules. Nothing for other estimators."""
+    """For a network: its workers, the checkpoint directory of this fit (the same fit of a
+    resumed run finds it again), the epoch relay and the training rules. Nothing for other
+    estimators."""
     if not getattr(estimator, "reports_epochs", False):
         return {}
+    estimator.set_params(workers=data.workers)
     if data.checkpoint_root is not None:
         key = json.dumps([algorithm, params, n_rows, seed, stage], sort_keys=True, default=str)
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
