@@ -20,12 +20,14 @@ from trainforge.runtime.callbacks import Decision
 from trainforge.runtime.data_parallel import DataParallel, fit_data_parallel
 from trainforge.runtime.loop import EpochState, LoopConfig, TensorData, _batches
 
-pytestmark = pytest.mark.slow  # a Ray node and two workers: ~30 s on two busy cores
+# a Ray node and two workers (~30 s to start on two busy cores): `make test-cluster`
+pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[tuple[str, int]]:
-    with ray_node(num_cpus=2) as (address, pid):
+    with pytest.MonkeyPatch.context() as patch, ray_node(num_cpus=2) as (address, pid):
+        patch.setenv("RAY_AUTH_MODE", "disabled")  # the driver, as the nodes (tests/server/_ray)
         ray.init(address=address, log_to_driver=False)
         try:
             yield address, pid
