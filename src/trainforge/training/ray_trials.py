@@ -1,6 +1,6 @@
 """Search trials as Ray tasks: ``RayTrials``, the trial runner of ``--search-backend ray``.
 
-    runner = RayTrials(workers=4, address="127.0.0.1:6379")  # None: Ray's own default
+    runner = RayTrials(workers=4, address="127.0.0.1:6379")  # None: this machine's
     search(train, ..., runner=runner)
 
 The search's data (the coerced table, the encoded target, the folds) goes into Ray's object
@@ -87,20 +87,26 @@ class RayTrials:
 
 
 def join(address: str | None) -> None:
-    """Join the Ray cluster at ``address`` ("auto", HOST:PORT, ray://HOST:PORT; None: the one
-    this process is in already, else a new one on this machine); RayUnreachable within about
-    CONNECT_TIMEOUT_S when it does not answer (ray.init would retry it for minutes)."""
+    """Join the Ray cluster this process is in already, else the one at ``address`` (HOST:PORT,
+    ray://HOST:PORT; None or "auto": the one started on this machine). It never starts a
+    cluster (a training job must not start one behind its server's back): RayUnreachable,
+    within about CONNECT_TIMEOUT_S, when there is none to join (ray.init would retry an
+    address that does not answer for minutes)."""
     if ray.is_initialized():
         return
-    if address not in (None, "auto"):
-        host, _, port = address.removeprefix("ray://").rpartition(":")
+    shown = address or "auto"
+    if shown != "auto":
+        host, _, port = shown.removeprefix("ray://").rpartition(":")
         try:
             socket.create_connection((host.strip("[]"), int(port)),
                                      timeout=CONNECT_TIMEOUT_S).close()
         except (OSError, ValueError) as error:
-            raise RayUnreachable(address, f"no answer ({type(error).__name__})") from None
-    ray.init(address=address, include_dashboard=False, log_to_driver=False,
-             configure_logging=False)
+            raise RayUnreachable(shown, f"no answer ({type(error).__name__})") from None
+    try:
+        ray.init(address=shown, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+    except ConnectionError:  # "auto" found no cluster on this machine
+        raise RayUnreachable(shown, "no cluster is running on this machine") from None
 
 
 def _answer(ref: ray.ObjectRef[Outcome], submission: Submission) -> Outcome:
