@@ -8,8 +8,8 @@ Per table of /work/shared/bench (its fixed seeded 80/20 split and its harness's 
 balanced accuracy or R² on the test split), trains with ``--budget`` seconds through the SDK
 (`tf.train`, the whole run: search, refit, report, registration) and prints, side by side, the
 test score, the search's validation score and the number of trials that finished. The Ray
-backend runs on a cluster of two one-CPU nodes started on this machine (``ray start``, as the
-tests do), warmed by one small search first (a fresh cluster's workers spend their first
+backend runs on a local Ray of ``--workers`` CPUs started by this process, warmed by one small
+search first (a fresh cluster's workers spend their first
 seconds importing trainforge; a cluster in use has them already).
 
 Then, for the choice of what a Ray trial sends back: on one table, the seconds to ship a
@@ -21,7 +21,6 @@ only for the few candidates it chooses.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ sys.path.insert(0, str(BENCH))
 import automl_bench  # the suite's harness: its splits and its score
 import numpy as np
 import pandas as pd
-from tests.server._ray import ray_node
+import ray
 
 import trainforge as tf
 from trainforge.workspace import Workspace
@@ -127,12 +126,10 @@ def main() -> None:
     for backend in args.backends:
         workers = 1 if backend == "local" else args.workers
         if backend == "ray":
-            cluster = ray_node(num_cpus=1)
-            address, _ = cluster.__enter__()
-            second = ray_node(head=address, num_cpus=1)
-            second.__enter__()
-            os.environ["TRAINFORGE_RAY_ADDRESS"] = address
-            time.sleep(10)  # the second node joins
+            # a one-node cluster of --workers CPUs started by this process (two `ray start`
+            # nodes of one CPU each did not let this driver in on this shared machine: their
+            # token authentication reads ~/.ray/auth_token, which other Rays replace)
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
             warm = automl_bench.make_split(suite["by_name"]["credit_g"], splits, suite)
             tf.train(warm / "train.csv", target="class", trials=4, search_backend="ray",
                      search_workers=workers, workspace=Workspace(splits / "warm"))
@@ -143,8 +140,7 @@ def main() -> None:
                                                             backend=backend, workers=workers)
             print(name, backend, rows[name][backend], flush=True)
         if backend == "ray":
-            second.__exit__(None, None, None)
-            cluster.__exit__(None, None, None)
+            ray.shutdown()
     print(f"\n{'table':14s}" + "".join(f"{b + ' test':>12s}{b + ' val':>11s}{'trials':>8s}"
                                        for b in args.backends))
     for name, by in rows.items():

@@ -105,8 +105,8 @@ def join(address: str | None) -> None:
     try:
         ray.init(address=shown, include_dashboard=False, log_to_driver=False,
                  configure_logging=False)
-    except ConnectionError:  # "auto" found no cluster on this machine
-        raise RayUnreachable(shown, "no cluster is running on this machine") from None
+    except (ConnectionError, RuntimeError) as error:  # none on this machine; refused us
+        raise RayUnreachable(shown, str(error)[:300]) from None
 
 
 def _answer(ref: ray.ObjectRef[Outcome], submission: Submission) -> Outcome:
