@@ -126,9 +126,9 @@ def main() -> None:
     for backend in args.backends:
         workers = 1 if backend == "local" else args.workers
         if backend == "ray":
-            # a one-node cluster of --workers CPUs started by this process (two `ray start`
-            # nodes of one CPU each did not let this driver in on this shared machine: their
-            # token authentication reads ~/.ray/auth_token, which other Rays replace)
+            # a one-node cluster of --workers CPUs started by this process: two `ray start`
+            # nodes of one CPU each refused this driver (InvalidAuthToken) on this shared
+            # machine, where every Ray's token authentication reads ~/.ray/auth_token
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
             warm = automl_bench.make_split(suite["by_name"]["credit_g"], splits, suite)
             tf.train(warm / "train.csv", target="class", trials=4, search_backend="ray",
