@@ -94,7 +94,8 @@ def _shown(value: Any) -> str:
 @pytest.mark.parametrize(("flag", "value"), [("seed", -1), ("trials", 0), ("time_budget", 0),
                                              ("test_size", 0.95), ("split", "sideways"),
                                              ("pii", "nonsense"), ("label_issues", "fix"),
-                                             ("rules", "loud"),
+                                             ("rules", "loud"), ("search_workers", 0),
+                                             ("search_backend", "cluster"),
                                              ("fairness_constraint", "parity")])
 def test_the_cli_refuses_what_the_config_refuses_naming_the_flag(flag: str, value: Any):
     with pytest.raises(ConfigError, match=f"--{flag.replace('_', '-')}"):
@@ -103,7 +104,8 @@ def test_the_cli_refuses_what_the_config_refuses_naming_the_flag(flag: str, valu
 
 def test_a_toml_file_takes_every_config_field_by_its_users_spelling(tmp_path: Path):
     values = {"data": "x.csv", "target": "class", "name": "credit", "sql": "select 1",
-              "algorithm": "linear", "time_budget": 30.0, "trials": 3, "metric": "roc_auc",
+              "algorithm": "linear", "time_budget": 30.0, "trials": 3, "search_workers": 2,
+              "search_backend": "ray", "metric": "roc_auc",
               "seed": 7, "test_size": 0.25, "split": "time", "group_column": "g",
               "time_column": "t", "init_from": "net@production", "freeze_backbone": True, "workers": 2,
               "pii": "hash", "label_issues": "review", "rules": "stop",

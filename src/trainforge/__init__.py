@@ -57,8 +57,8 @@ def _workspace(workspace: Workspace | None) -> Workspace:
 
 def train(data: str | Path, *, target: str | None = None, name: str | None = None,
           time_budget: float = 60, metric: str | None = None, seed: int = 0,
-          trials: int | None = None, algorithm: str = "auto", test_size: float = 0.2,
-          split: str = "stratified", group_column: str | None = None,
+          trials: int | None = None, algorithm: str = "auto", search_workers: int = 1,
+          search_backend: str = "auto", test_size: float = 0.2, split: str = "stratified", group_column: str | None = None,
           time_column: str | None = None, sql: str | None = None,
           init_from: str | None = None, freeze_backbone: bool = False, workers: int = 1,
           pii: str = "warn",
@@ -80,6 +80,9 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
     wrong (classification): "keep" them (listed in the report), "drop" them from the final
     fit, or "review" them (sent to the labeling project ``<model>-label-issues`` to relabel,
     and written to ``label-issues.csv`` in the package).
+    ``search_workers`` runs that many search trials at once as Ray tasks
+    (``search_backend="ray"``, or "auto" with ``$TRAINFORGE_RAY_ADDRESS`` set); with
+    ``trials`` the model is the same whatever the number of workers.
     ``rules`` says what the training rules do when one fires while a network trains: "warn"
     (the finding goes to the observers and the run's metrics), "stop" the run, or "off".
     ``sensitive_features`` (``["sex"]``) assesses the model per group on the test split
@@ -103,7 +106,10 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
     else:
         config = TrainConfig(data=str(data), target=target, name=name,
                              time_budget=time_budget, metric=metric, seed=seed,
-                             trials=trials, algorithm=algorithm, test_size=test_size,
+                             trials=trials, algorithm=algorithm,
+                             search_workers=search_workers,
+                             search_backend=search_backend,  # type: ignore[arg-type]
+                             test_size=test_size,
                              split=split,  # type: ignore[arg-type]
                              group_column=group_column, time_column=time_column, sql=sql,
                              init_from=init_from, freeze_backbone=freeze_backbone,

@@ -34,6 +34,7 @@ MAX_SEED = 2**31 - 1
 MAX_TIME_BUDGET_S = 7 * 24 * 3600.0
 MAX_TRIALS = 100_000
 MAX_WORKERS = 256  # data-parallel replicas of one network: beyond, batches split to nothing
+MAX_SEARCH_WORKERS = 1_024  # trials at once: more than a large Ray cluster's CPUs is a typo
 MAX_NAME_CHARS = 200  # a column, model or algorithm name; more is not a name but a payload
 MAX_COLUMNS = 10_000  # columns one may list in ``features`` or ``exclude``
 MAX_SEGMENTS = 1_000  # ``k``: more segments than anyone could read
@@ -103,6 +104,16 @@ class TrainConfig(BaseModel):
         default=None, gt=0, le=MAX_TRIALS,
         description="run exactly N search trials (reproducible on any machine) instead of a "
                     "budget")
+    # one trial at a time by default: the local backend runs no more, and a Ray cluster is
+    # something the user names (--search-backend ray, $TRAINFORGE_RAY_ADDRESS)
+    search_workers: WholeNumber = Field(
+        default=1, gt=0, le=MAX_SEARCH_WORKERS,
+        description="search trials run at once, as Ray tasks of 1 CPU each (more than 1 needs "
+                    "the ray search backend)")
+    search_backend: Literal["auto", "local", "ray"] = Field(
+        default="auto", description="where search trials run: local (one at a time, in this "
+                                    "process), ray, or auto (ray when $TRAINFORGE_RAY_ADDRESS "
+                                    "is set)")
     metric: Name | None = Field(default=None, description="the metric to optimise (default: "
                                                           "roc_auc, balanced_accuracy or r2)")
     seed: Seed = 0

@@ -86,6 +86,12 @@ def train(
         help="run exactly N search trials (reproducible on any machine) instead of a budget")] = None,
     algorithm: Annotated[str | None, typer.Option(
         help="a catalog name to use only that algorithm (default: auto)")] = None,
+    search_workers: Annotated[int | None, typer.Option(
+        "--search-workers", help="search trials run at once, as Ray tasks of 1 CPU each; "
+                                 "more than 1 needs --search-backend ray (default: 1)")] = None,
+    search_backend: Annotated[str | None, typer.Option(
+        "--search-backend", help="where search trials run: local, ray, or auto (ray when "
+                                 "$TRAINFORGE_RAY_ADDRESS is set) (default: auto)")] = None,
     sql: Annotated[str | None, typer.Option(help="SQL query; DATA is then a SQLAlchemy URL")] = None,
     split: Annotated[str | None, typer.Option(
         help="stratified, random, group or time (default: stratified)")] = None,
@@ -154,6 +160,7 @@ def train(
         _train_on_server(url, token=token, data=data, config_file=config, resume=resume, given={
             "target": target, "name": name, "time_budget": time_budget, "metric": metric,
             "seed": seed, "trials": trials, "algorithm": algorithm, "split": split,
+            "search_workers": search_workers, "search_backend": search_backend,
             "group_column": group_column, "time_column": time_column, "test_size": test_size,
             "init_from": init_from, "freeze_backbone": freeze_backbone, "pii": pii,
             "workers": workers, "label_issues": label_issues, "rules": rules,
@@ -168,6 +175,8 @@ def train(
     settings = build_config({"data": data, "target": target, "name": name,
                              "time_budget": time_budget, "metric": metric, "seed": seed,
                              "trials": trials, "algorithm": algorithm, "sql": sql,
+                             "search_workers": search_workers,
+                             "search_backend": search_backend,
                              "split": split, "group_column": group_column,
                              "time_column": time_column, "test_size": test_size,
                              "init_from": init_from, "freeze_backbone": freeze_backbone,

@@ -21,6 +21,7 @@ from trainforge.data.task import LOWER_IS_BETTER
 from trainforge.errors import ConfigError
 from trainforge.jobs.lifecycle import Run, checkpoint_root, run_lifecycle
 from trainforge.jobs.observers import notify
+from trainforge.jobs.search_backend import check_search_backend, search_runner
 from trainforge.json_value import JSONValue
 from trainforge.training.semi_supervised import (
     SEMI_SUPERVISED_SEARCH_SHARE,
@@ -186,6 +187,7 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
         from trainforge.algorithms import catalog
 
         catalog.get(config.algorithm)  # an unknown name fails now, before any data is read
+    check_search_backend(config)  # so do more workers than the search backend runs
     wall_start = started_at if started_at is not None else time.time()
     # the deadline lives on the monotonic clock; convert the wall-clock start once
     clock = _Clock(deadline=time.monotonic() - (time.time() - wall_start) + config.time_budget_s,
@@ -256,13 +258,14 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
     if config.init_from:
         algorithm, fixed_params = _initial_network(config, workspace)
     recorder = _RunRecorder(workspace, run_id)
+    runner = search_runner(config)
     result = search(train_frame, task=task, schema=dataset.schema, features=features,
                     deadline=clock.search_deadline(len(test_frame)), trials=config.trials,
                     seed=config.seed, algorithm=algorithm, fixed_params=fixed_params,
                     # observers implement only the hooks they need (see jobs.observers)
                     callbacks=[*observers, recorder],  # type: ignore[list-item]
                     checkpoint_root=run.checkpoints, rules=config.rules,
-                    workers=config.workers)
+                    workers=config.workers, runner=runner)
     if task.kind.is_classification:
         notify(observers, "on_phase", "looking for rows whose label looks wrong")
     # --label-issues drop: the model fitted without them is the one evaluated next

@@ -4,6 +4,13 @@
 holdout on large ones), keeps each candidate's out-of-fold predictions, blends the best by
 greedy ensemble selection and returns a ``TabularModel`` ready to predict. With ``trials=N``
 exactly N trials run whatever the time, so a seed gives the same model on any machine.
+
+Trials run one at a time in this process, or, given a ``runner`` (``ray_trials.RayTrials``),
+several at once in batches (``trial_batches``): the default candidates in their fixed order,
+then Optuna's proposals, each batch told to Optuna in trial-number order once all its trials
+are back, so the trials do not depend on which finished first, and with ``trials=N`` the same
+seed gives the same model whatever the number of workers. The deadline is the same for every
+trial of a batch; the ensemble and the final fit happen once, here, at the end.
 """
 
 from __future__ import annotations
@@ -48,6 +55,14 @@ from trainforge.training.portfolio import EXPLICIT_ONLY, Namespaced, default_can
 from trainforge.training.resampling import CV_MAX_ROWS, plan_resampling
 from trainforge.training.scoring import scorer_for
 from trainforge.training.trial import CandidateSpec, SearchData, TrialResult, run_trial
+from trainforge.training.trial_batches import (
+    TRIALS_BATCH,
+    Outcome,
+    PruneRule,
+    Submission,
+    TrialRunner,
+    prune_rule,
+)
 from trainforge.training.trial_fits import trial_fits
 
 KEEP_CANDIDATES = 20  # trials whose fitted members are kept for the ensemble
@@ -106,7 +121,8 @@ def search(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequenc
            algorithm: str = "auto", callbacks: Sequence[Callback] = (),
            checkpoint_root: Path | None = None,
            fixed_params: dict[str, Any] | None = None,
-           rules: RulesMode = "warn", workers: int = 1) -> SearchResult:
+           rules: RulesMode = "warn", workers: int = 1,
+           runner: TrialRunner | None = None) -> SearchResult:
     """Find, blend and fit the best model for ``task`` on ``train`` (features + target).
 
     Args:
@@ -119,6 +135,7 @@ def search(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequenc
         rules: the training rules while a network trains: warn, stop (``StoppedByRule``
             ends the search) or off.
         workers: Ray Train workers each network trains on, data-parallel (1: in this process).
+        runner: runs trials several at once (on Ray); None runs them one at a time here.
 
     Raises BudgetTooSmall when no trial finished before the deadline.
     """
@@ -132,8 +149,15 @@ def search(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequenc
             raise ConfigError("give a time budget (deadline) or a number of trials (--trials)")
         run = _Search(data, pool, deadline=None if trials is not None else deadline,
                       trials=trials, callbacks=callbacks, started=started,
-                      fixed_params=fixed_params or {})
-        result = run.execute()
+                      fixed_params=fixed_params or {}, runner=runner)
+        if runner is None:
+            result = run.execute()
+        else:
+            runner.open(data)
+            try:
+                result = run.execute()
+            finally:
+                runner.close()
     except BaseException as exc:
         notify(callbacks, "on_error", exc)
         raise
@@ -206,8 +230,10 @@ class _Search:
 
     def __init__(self, data: SearchData, pool: list[catalog.Algorithm], *,
                  deadline: float | None, trials: int | None, callbacks: Sequence[Callback],
-                 started: float, fixed_params: dict[str, Any]) -> None:
+                 started: float, fixed_params: dict[str, Any],
+                 runner: TrialRunner | None = None) -> None:
         self.data, self.pool, self.deadline, self.trials = data, pool, deadline, trials
+        self.runner = runner
         self.callbacks, self.started, self.fixed_params = callbacks, started, fixed_params
         self.modality = catalog.modality_of(data.schema[f] for f in data.features)
         self.results: list[tuple[int, TrialResult, float]] = []  # (number, result, wall_s)
@@ -224,6 +250,10 @@ class _Search:
             n_rows=len(self.data.y), n_features=len(self.data.features),
             validation=self.data.resampling.describe(), budget_s=self.budget_s,
             trials=self.trials, algorithms=[a.name for a in self.pool]))
+        if self.runner is not None:
+            self._defaults_in_batches(self.runner)
+            self._tune()
+            return self._finish()
         for default in default_candidates(self.pool, n_rows=len(self.data.y),
                                           modality=self.modality):
             spec = self._for_task(default)
@@ -253,7 +283,10 @@ class _Search:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
             study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
-            self._optimise(study, names)
+            if self.runner is None:
+                self._optimise(study, names)
+            else:
+                self._optimise_in_batches(study, names, self.runner)
         finally:
             optuna.logging.set_verbosity(verbosity)
 
@@ -309,9 +342,89 @@ class _Search:
         ranked = sorted(best, key=lambda n: -best[n])
         return sorted(ranked[:OPTUNA_ALGORITHMS])  # sorted: the choice list must be stable
 
+    # ---- several trials at once (a runner) --------------------------------------------------
+    def _defaults_in_batches(self, runner: TrialRunner) -> None:
+        """The default candidates, in their order: with a trial count all at once (no result
+        changes which run), else a batch per round of workers, each checked against the
+        time left as the batch is formed."""
+        specs = [self._for_task(d) for d in default_candidates(
+            self.pool, n_rows=len(self.data.y), modality=self.modality)]
+        if self.trials is not None:
+            specs = specs[:self.trials]
+        while specs and not self._done():
+            batch: list[CandidateSpec] = []
+            while specs and (self.trials is not None or len(batch) < runner.workers):
+                spec = specs.pop(0)
+                if self._fits_in_time(spec):
+                    batch.append(spec)
+                else:
+                    self.skipped.append(_skipped_row(spec, "skipped: time", "would not "
+                                                     "finish before the deadline"))
+            self._run_batch(batch, prune=None, runner=runner)
+
+    def _optimise_in_batches(self, study: Any, names: list[str], runner: TrialRunner) -> None:
+        """Optuna's proposals in batches: TRIALS_BATCH at a time with a trial count (so the
+        workers cannot change the trials), else one per worker; each batch is told in
+        trial-number order once all of it is back."""
+        from optuna.trial import TrialState
+
+        too_long_in_a_row = 0
+        while not self._done() and too_long_in_a_row < 8:
+            size = (runner.workers if self.trials is None
+                    else min(TRIALS_BATCH, self.trials - len(self.results)))
+            prune = (prune_rule([dict(t.intermediate_values) for t in study.get_trials(
+                deepcopy=False, states=(TrialState.COMPLETE,))])
+                if len(self.data.resampling.folds) > 1 else None)
+            asked: list[tuple[Any, CandidateSpec]] = []
+            while len(asked) < size and too_long_in_a_row < 8:
+                trial = study.ask()
+                name = trial.suggest_categorical("algorithm", names)
+                params = catalog.get(name).search_space(Namespaced(trial, name))
+                spec = self._for_task(CandidateSpec(name, params, origin="search"))
+                if not self._fits_in_time(spec):
+                    study.tell(trial, state=TrialState.FAIL)
+                    too_long_in_a_row += 1
+                    continue
+                too_long_in_a_row = 0
+                asked.append((trial, spec))
+            outcomes = self._run_batch([spec for _, spec in asked], prune=prune, runner=runner)
+            for (trial, _), outcome in zip(asked, outcomes, strict=True):
+                if outcome is None:
+                    study.tell(trial, state=TrialState.FAIL)
+                    continue
+                for step, utility in outcome.reports:  # what Optuna's pruner reads next
+                    trial.report(utility, step)
+                if math.isfinite(outcome.result.utility):
+                    study.tell(trial, outcome.result.utility)
+                else:
+                    study.tell(trial, state=TrialState.PRUNED
+                               if outcome.result.status == "pruned" else TrialState.FAIL)
+
+    def _run_batch(self, specs: list[CandidateSpec], *, prune: PruneRule | None,
+                   runner: TrialRunner) -> list[Outcome | None]:
+        """Run ``specs`` on the runner and record them in their order (not the order they
+        finished); a trial not started by the deadline is listed as skipped."""
+        if not specs:
+            return []
+        now = time.monotonic()
+        stop_at_wall = (None if self.trial_deadline is None
+                        else time.time() + (self.trial_deadline - now))
+        # after the first model, no trial may spend more than a share of the time left
+        first_done = stop_at_wall is not None and any(r.ok for _, r, _ in self.results)
+        outcomes = runner.run([Submission(
+            spec, stop_at_wall=stop_at_wall, prune=prune if spec.origin == "search" else None,
+            boost_share=((NETWORK_SHARE if catalog.get(spec.algorithm).family == "network"
+                          else TRIAL_SHARE) if first_done else None)) for spec in specs])
+        for spec, outcome in zip(specs, outcomes, strict=True):
+            if outcome is None:
+                self.skipped.append(_skipped_row(spec, "skipped: time", "not started before "
+                                                 "the deadline"))
+            else:
+                self._record(outcome.result, wall_s=outcome.wall_s)
+        return outcomes
+
     # ---- one trial --------------------------------------------------------------------------
     def _run(self, spec: CandidateSpec, *, report: Any) -> TrialResult:
-        number = len(self.results)
         began = time.monotonic()
         boost_until = None
         if self.trial_deadline is not None and any(r.ok for _, r, _ in self.results):
@@ -328,7 +441,12 @@ class _Search:
         except Exception as exc:  # noqa: BLE001 -- a failing candidate must not end the search
             result = TrialResult(spec=spec, status=f"failed: {type(exc).__name__}",
                                  note=str(exc)[:300])
-        wall_s = time.monotonic() - began
+        self._record(result, wall_s=time.monotonic() - began)
+        return result
+
+    def _record(self, result: TrialResult, *, wall_s: float) -> None:
+        """Add a trial's result to the leaderboard and tell the observers."""
+        number, spec = len(self.results), result.spec
         self.results.append((number, result, wall_s))
         self._forget_weak()
         finished = [r for _, r, _ in self.results if r.ok]
@@ -338,7 +456,6 @@ class _Search:
             score=result.score, status=result.status, fit_time_s=result.fit_time_s,
             elapsed_s=time.monotonic() - self.started, budget_s=self.budget_s,
             best_score=best))
-        return result
 
     def _forget_weak(self) -> None:
         """Keep the ensemble's pool to the best KEEP_CANDIDATES trials (the rest leave it;

@@ -155,15 +155,18 @@ Report = Callable[[int, float], bool]  # (fold, utility so far) -> prune?
 
 def run_trial(spec: CandidateSpec, data: SearchData, *, stop_at: float | None,
               boost_until: float | None = None, report: Report | None = None,
-              keep_mb: float = float("inf")) -> TrialResult:
+              keep_mb: float = float("inf"), memory_share: float = MEMORY_SHARE
+              ) -> TrialResult:
     """Fit ``spec`` on every fold; stops early (status says why) when pruned, out of time or
     out of memory. ``stop_at`` is a time.monotonic() value, or None to ignore time;
     ``boost_until`` (at most ``stop_at``) is when boosting stops adding trees, shared
     equally by the folds. When the first fold's model shows that all folds' models would
-    hold more than ``keep_mb``, each is released once its fold is scored (``released``)."""
+    hold more than ``keep_mb``, each is released once its fold is scored (``released``).
+    ``memory_share``: the share of the memory free at the start this trial may use (less
+    when other trials run beside it on the same machine)."""
     algorithm = catalog.get(spec.algorithm)
     result = TrialResult(spec=spec, status="ok")
-    fraction = _memory_fraction(result, algorithm.name, data)
+    fraction = _memory_fraction(result, algorithm.name, data, share=memory_share)
     if fraction is None:
         return result
     out_of_fold = _OutOfFold(data.resampling.scored)
@@ -238,9 +241,10 @@ class _OutOfFold:
         return _averaged(self.summed, self.times)
 
 
-def _memory_fraction(result: TrialResult, name: str, data: SearchData) -> float | None:
+def _memory_fraction(result: TrialResult, name: str, data: SearchData, *,
+                     share: float) -> float | None:
     """The share of the rows to train on; None (and the result says so) when too few fit."""
-    fraction = _sample_fraction(name, data)
+    fraction = _sample_fraction(name, data, share=share)
     if fraction < MIN_SAMPLE_FRACTION:
         result.status = "skipped: memory"
         result.note = (f"needs ~{_estimate(name, data):,.0f} MB; "
@@ -364,8 +368,9 @@ def _estimate(name: str, data: SearchData) -> float:
                             n_outputs=outputs)
 
 
-def _sample_fraction(name: str, data: SearchData) -> float:
-    """The share of the training rows that fits in memory (1.0 when all do)."""
+def _sample_fraction(name: str, data: SearchData, *, share: float) -> float:
+    """The share of the training rows that fits in ``share`` of the free memory (1.0 when
+    all do)."""
     needed = _estimate(name, data)
-    budget = available_mb() * MEMORY_SHARE
+    budget = available_mb() * share
     return 1.0 if needed <= budget else budget / needed
