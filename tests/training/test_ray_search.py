@@ -14,7 +14,8 @@ from trainforge.data.task import TaskKind
 from trainforge.training.automl import SearchResult, search
 from trainforge.training.ray_trials import RayTrials
 
-pytestmark = pytest.mark.slow  # a Ray cluster takes ~10 s to start on 2 busy cores
+# a Ray cluster takes ~10 s to start on 2 busy cores: `make test-cluster`
+pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
 
 @pytest.fixture(scope="module", autouse=True)
