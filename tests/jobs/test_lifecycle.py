@@ -4,6 +4,7 @@ resume it; for a table training and for a clustering alike."""
 
 from __future__ import annotations
 
+import os
 import signal
 
 import pytest
@@ -32,7 +33,9 @@ class RunIds:
 
 
 class CtrlCAtPhase(RunIds):
-    """Presses Ctrl-C (a real SIGINT) once, when the job announces ``phase``."""
+    """Presses Ctrl-C (a real SIGINT, sent to the process as a terminal does) once, when the
+    job announces ``phase``. ``os.kill``, not ``signal.raise_signal``: raise() delivers to the
+    calling thread alone, and one whose SIGINT is blocked keeps it pending forever."""
 
     def __init__(self, phase: str) -> None:
         super().__init__()
@@ -41,7 +44,7 @@ class CtrlCAtPhase(RunIds):
     def on_phase(self, text: str) -> None:
         if text.startswith(self.phase) and not self.pressed:
             self.pressed = True
-            signal.raise_signal(signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
 
 
 def _training(name: str = "wine") -> TrainConfig:
