@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any
 
 import httpx
 import pandas as pd
 from tests._paths import EXAMPLES
-from tests.server._jobs import wait_for
+from tests.server._jobs import finished
 from tests.server._ui import log_in
 from tests.server.conftest import credit_records
 
@@ -24,22 +23,6 @@ def sign_in(client: httpx.Client, *, username: str, password: str) -> None:
     log_in(client, username, password)
     csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', client.get("/").text).group(1)
     client.headers["X-CSRF-Token"] = csrf
-
-
-def finished(client: httpx.Client, body: dict[str, Any], *, timeout_s: float
-             ) -> dict[str, Any]:
-    """Queue the job ``body`` and wait until it ends; it must have succeeded."""
-    queued = client.post("/api/v1/jobs", json=body)
-    assert queued.status_code == 201, queued.text
-    job_id = queued.json()["id"]
-
-    def ended() -> dict[str, Any] | None:
-        job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}").json()
-        return job if job["status"] in ("succeeded", "failed", "cancelled") else None
-
-    done = wait_for(ended, timeout_s=timeout_s, what=f"{body['kind']} job {job_id}")
-    assert done["status"] == "succeeded", done["error"]
-    return done
 
 
 def upload_to_batch_output(client: httpx.Client, *, job_timeout_s: float) -> None:
