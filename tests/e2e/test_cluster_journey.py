@@ -7,7 +7,6 @@ out (it takes a minute or more here: three servers and two Ray nodes to start)."
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import subprocess
@@ -15,26 +14,21 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import boto3
 import httpx
-import pandas as pd
 import pytest
 import ray
 import sqlalchemy as sa
-from tests._paths import EXAMPLES
+from tests.e2e._journey import sign_in, upload_to_batch_output
 from tests.server._jobs import free_port, wait_for
 from tests.server._ray import ray_node
-from tests.server.conftest import credit_records
 from tests.store.postgres_cluster import postgres_workspace
 
 import trainforge
 from trainforge.workspace import Workspace
 
 pytestmark = pytest.mark.cluster
-
-CREDIT = EXAMPLES / "credit_g.csv"
 START_TIMEOUT_S = 90  # the server's start: joining the Ray cluster, migrating Postgres
 
 
@@ -111,27 +105,8 @@ def signed_in(server: tuple[str, str], workspace: Workspace) -> Iterator[httpx.C
     username = re.search(r"^web UI login: (\S+)$", secrets, re.MULTILINE).group(1)
     password = re.search(r"^password: (\S+)$", secrets, re.MULTILINE).group(1)
     with httpx.Client(base_url=url, timeout=30) as client:
-        form = client.get("/login").text
-        login_token = re.search(r'name="login_token" value="([^"]+)"', form).group(1)
-        client.post("/login", data={"username": username, "password": password,
-                                    "login_token": login_token, "next": "/"})
-        csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', client.get("/").text).group(1)
-        client.headers["X-CSRF-Token"] = csrf
+        sign_in(client, username=username, password=password)
         yield client
-
-
-def finished(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
-    queued = client.post("/api/v1/jobs", json=body)
-    assert queued.status_code == 201, queued.text
-    job_id = queued.json()["id"]
-
-    def ended() -> dict[str, Any] | None:
-        job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}").json()
-        return job if job["status"] in ("succeeded", "failed", "cancelled") else None
-
-    done = wait_for(ended, timeout_s=180, what=f"{body['kind']} job {job_id}")
-    assert done["status"] == "succeeded", done["error"]
-    return done
 
 
 def bucket_keys(s3_url: str) -> list[str]:
@@ -148,18 +123,7 @@ def test_the_server_journey_runs_on_ray_with_seaweedfs_and_postgres(
     client, (_, banner) = signed_in, server
     assert "jobs on the Ray cluster" in banner and "(2 CPUs, 0 GPUs)" in banner
     started = time.monotonic()
-    with CREDIT.open("rb") as handle:
-        dataset = client.post("/api/v1/datasets", files={"file": (CREDIT.name, handle)}
-                              ).json()["id"]
-    trained = finished(client, {"kind": "train", "dataset": dataset, "target": "class",
-                                "algorithm": "linear", "trials": 1, "name": "credit"})
-    assert trained["result"]["model"] == "credit:1"
-    assert client.post("/api/v1/deployments", json={"model": "credit:1"}).status_code == 201
-    answer = client.post("/v1/models/credit/predict", json={"records": credit_records(3)})
-    assert answer.status_code == 200 and len(answer.json()["predictions"]) == 3
-    batch = finished(client, {"kind": "predict", "model": "credit:1", "dataset": dataset})
-    output = client.get(f"/api/v1/jobs/{batch['id']}/output")
-    assert len(pd.read_csv(io.BytesIO(output.content))) == 1000
+    upload_to_batch_output(client, job_timeout_s=180)
     print(f"journey on the cluster, upload to batch output: {time.monotonic() - started:.1f} s")
 
     with workspace.engine.connect() as connection:  # the rows are Postgres's

@@ -295,15 +295,12 @@ class _Search:
 
         too_long_in_a_row = 0
         while not self._done() and too_long_in_a_row < 8:
-            trial = study.ask()
-            name = trial.suggest_categorical("algorithm", names)
-            params = catalog.get(name).search_space(Namespaced(trial, name))
-            spec = self._for_task(CandidateSpec(name, params, origin="search"))
-            if not self._fits_in_time(spec):
-                study.tell(trial, state=TrialState.FAIL)
+            asked = self._ask(study, names)
+            if asked is None:
                 too_long_in_a_row += 1
                 continue
             too_long_in_a_row = 0
+            trial, spec = asked
 
             def report(step: int, utility: float, trial: Any = trial) -> bool:
                 if not math.isfinite(utility):
@@ -318,6 +315,20 @@ class _Search:
             else:
                 study.tell(trial, state=TrialState.PRUNED if result.status == "pruned"
                            else TrialState.FAIL)
+
+    def _ask(self, study: Any, names: list[str]) -> tuple[Any, CandidateSpec] | None:
+        """Optuna's next proposal among ``names``, as a trial and its candidate; None (the
+        trial told failed) when the candidate would not finish before the deadline."""
+        from optuna.trial import TrialState
+
+        trial = study.ask()
+        name = trial.suggest_categorical("algorithm", names)
+        params = catalog.get(name).search_space(Namespaced(trial, name))
+        spec = self._for_task(CandidateSpec(name, params, origin="search"))
+        if not self._fits_in_time(spec):
+            study.tell(trial, state=TrialState.FAIL)
+            return None
+        return trial, spec
 
     def _for_task(self, spec: CandidateSpec) -> CandidateSpec:
         """Add what the metric asks of every model: balanced accuracy counts each class the
@@ -377,16 +388,12 @@ class _Search:
                 if len(self.data.resampling.folds) > 1 else None)
             asked: list[tuple[Any, CandidateSpec]] = []
             while len(asked) < size and too_long_in_a_row < 8:
-                trial = study.ask()
-                name = trial.suggest_categorical("algorithm", names)
-                params = catalog.get(name).search_space(Namespaced(trial, name))
-                spec = self._for_task(CandidateSpec(name, params, origin="search"))
-                if not self._fits_in_time(spec):
-                    study.tell(trial, state=TrialState.FAIL)
+                proposal = self._ask(study, names)
+                if proposal is None:
                     too_long_in_a_row += 1
                     continue
                 too_long_in_a_row = 0
-                asked.append((trial, spec))
+                asked.append(proposal)
             outcomes = self._run_batch([spec for _, spec in asked], prune=prune, runner=runner)
             for (trial, _), outcome in zip(asked, outcomes, strict=True):
                 if outcome is None:
