@@ -143,8 +143,11 @@ def _cluster_cpus() -> int:
 
 def _read(shards: Sequence[Shard], inputs: Location,
           features: Sequence[dict[str, str]]) -> ray.data.Dataset:
+    context = ray.data.DataContext.get_current()
     # one order from file to output: blocks come back in the order the shards were read
-    ray.data.DataContext.get_current().execution_options.preserve_order = True
+    context.execution_options.preserve_order = True
+    # the CLI and the job log say what was done; Ray Data's progress lines would bury it
+    context.enable_progress_bars = context.print_on_execution_start = False
     paths = [shard.path for shard in shards]
     if shards[0].format == "parquet":
         dataset = ray.data.read_parquet(paths, filesystem=inputs.filesystem,
