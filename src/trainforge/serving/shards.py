@@ -96,7 +96,7 @@ def plan_shards(registry: Registry, ref: str, source: str, output: str) -> Shard
                           "--backend ray")
     inputs = locate(source)
     shards = checked_shards(list_shards(inputs), inputs.filesystem, model=model,
-                            features=[feature["name"] for feature in features])
+                            features=features)
     target = locate(output)
     refuse_existing(target)
     return ShardPlan(model=model, features=features, inputs=inputs, shards=tuple(shards),
@@ -159,33 +159,47 @@ def _format_of(path: str) -> str | None:
 
 
 def checked_shards(shards: Sequence[Shard], filesystem: pyarrow.fs.FileSystem, *,
-                   features: Sequence[str], model: str) -> list[Shard]:
+                   features: Sequence[dict[str, str]], model: str) -> list[Shard]:
     """``shards`` with their row counts where a footer gives them, once each is known to be
-    readable and to hold every column in ``features`` (else UnreadableData or ColumnNotFound,
-    naming the shard)."""
+    readable and to hold every column of ``features`` (the model's signature), numbers where
+    it reads numbers (else UnreadableData or ColumnNotFound, naming the shard)."""
     checked = []
+    names = [feature["name"] for feature in features]
     for shard in shards:
-        columns, n_rows = _columns_of(shard, filesystem)
-        missing = [name for name in features if name not in columns]
+        schema, n_rows = _schema_of(shard, filesystem)
+        missing = [name for name in names if name not in schema.names]
         if missing:
-            raise ColumnNotFound(missing[0], shard.url, columns,
-                                 f"that shard: model {model} reads {', '.join(features[:12])}")
+            raise ColumnNotFound(missing[0], shard.url, schema.names,
+                                 f"that shard: model {model} reads {', '.join(names[:12])}")
+        for feature in features:
+            kind = schema.field(feature["name"]).type
+            if feature["dtype"] == "number" and not _numeric(kind) and shard.format == "parquet":
+                raise UnreadableData(shard.url, f"column {feature['name']!r} holds {kind}, but "
+                                     f"model {model} reads numbers there",
+                                     "write that column as numbers, as the other shards do")
         checked.append(Shard(path=shard.path, url=shard.url, format=shard.format,
                              n_rows=n_rows))
     return checked
 
 
-def _columns_of(shard: Shard, filesystem: pyarrow.fs.FileSystem) -> tuple[list[str], int | None]:
+def _schema_of(shard: Shard, filesystem: pyarrow.fs.FileSystem) -> tuple[pa.Schema, int | None]:
+    """The shard's columns (a Parquet footer's types; a CSV's header, typed from its first
+    block), and its rows where the footer says."""
     try:
         if shard.format == "parquet":
             with filesystem.open_input_file(shard.path) as handle:
                 metadata = pq.read_metadata(handle)
-            return list(metadata.schema.to_arrow_schema().names), metadata.num_rows
+            return metadata.schema.to_arrow_schema(), metadata.num_rows
         with filesystem.open_input_stream(shard.path) as stream:
-            return list(pyarrow.csv.open_csv(stream).schema.names), None
+            return pyarrow.csv.open_csv(stream).schema, None
     except (pa.ArrowInvalid, OSError) as error:
         raise UnreadableData(shard.url, f"is not a readable {shard.format} file ({error})",
                              "replace it, or leave it out of the input") from None
+
+
+def _numeric(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind)
+                or pa.types.is_decimal(kind) or pa.types.is_null(kind))
 
 
 def refuse_existing(output: Location) -> None:
