@@ -117,7 +117,7 @@ def predict_shards(plan: ShardPlan, registry: Registry, *, batch_rows: int = BAT
     with tempfile.TemporaryDirectory(prefix="trainforge-shards-") as scratch:
         written = _ShardWriter(shards, target, Path(scratch))
         try:
-            for batch in _batches(dataset):
+            for batch in _batches(dataset, plan.inputs.url):
                 written.add(batch)
             written.finish()
         finally:
@@ -164,16 +164,30 @@ def _read(shards: Sequence[Shard], inputs: Location,
     return renamed
 
 
-def _batches(dataset: ray.data.Dataset) -> Iterator[pd.DataFrame]:
-    """The predicted batches in input order; an error an actor raised on purpose (a row the
-    model refuses) comes out as itself, not wrapped in Ray's."""
+def _batches(dataset: ray.data.Dataset, source: str) -> Iterator[pd.DataFrame]:
+    """The predicted batches in input order. An error an actor raised on purpose (a row the
+    model refuses) comes out as itself, not wrapped in Ray's; a shard Ray Data could not
+    read (a value that is not a number past the rows the check read) as UnreadableData."""
     try:
         yield from dataset.iter_batches(batch_format="pandas", batch_size=None)
     except ray.exceptions.RayError as error:
         cause = _trainforge_cause(error)
-        if cause is None:
+        if cause is not None:
+            raise cause from None
+        failed = getattr(error, "cause", None)
+        if not isinstance(failed, (ValueError, OSError)):
             raise
-        raise cause from None
+        raise UnreadableData(source, _first_sentences(failed), "fix or remove that shard, "
+                             "then predict again into a new output") from None
+
+
+def _first_sentences(error: BaseException) -> str:
+    """Ray Data's reason (its first sentence names the file), and the reader's own."""
+    inner = error
+    while (inner.__cause__ or inner.__context__) is not None:
+        inner = inner.__cause__ or inner.__context__  # type: ignore[assignment]
+    said = str(error).split(". ")[0]
+    return said if inner is error else f"{said} ({str(inner).splitlines()[0]})"
 
 
 def _trainforge_cause(error: BaseException) -> TrainforgeError | None:
