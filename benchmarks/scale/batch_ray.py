@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -53,15 +54,18 @@ MB = 2**20
 
 
 class PeakMemory:
-    """The highest RSS of each process of interest, sampled on a thread every ``every_s``."""
+    """The highest memory of each process of interest, sampled on a thread every ``every_s``:
+    its RSS, and its private part (RSS less shared pages: a Ray worker maps the blocks it
+    reads from the node's object store, shared memory that RSS counts in every process that
+    touched it)."""
 
     def __init__(self, *, every_s: float = 0.2) -> None:
         self.every_s = every_s
-        self.peaks: dict[int, tuple[str, int]] = {}  # pid: (what it ran, peak bytes)
+        self.peaks: dict[int, tuple[str, int, int]] = {}  # pid: (what it ran, RSS, private)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
-    def __enter__(self) -> PeakMemory:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -72,27 +76,36 @@ class PeakMemory:
     def _sample(self) -> None:
         own = psutil.Process()
         while not self._stop.wait(self.every_s):
-            self._note(own.pid, "driver", own.memory_info().rss)
+            self._note(own.pid, "driver", own.memory_info())
             for process in psutil.process_iter(["pid", "cmdline", "memory_info"]):
                 line = " ".join(process.info["cmdline"] or [])
                 if line.startswith("ray::") and process.info["memory_info"] is not None:
                     self._note(process.info["pid"], line.split()[0],
-                               process.info["memory_info"].rss)
+                               process.info["memory_info"])
 
-    def _note(self, pid: int, what: str, rss: int) -> None:
-        seen, peak = self.peaks.get(pid, (what, 0))
+    def _note(self, pid: int, what: str, memory: Any) -> None:
+        seen, rss, private = self.peaks.get(pid, (what, 0, 0))
         # a worker process runs several things in turn: name it by the actor, if it was one
         named = what if "MapWorker" in what or "IDLE" in seen else seen
-        self.peaks[pid] = (named, max(peak, rss))
+        self.peaks[pid] = (named, max(rss, memory.rss),
+                           max(private, memory.rss - memory.shared))
 
-    def summary(self) -> dict[str, list[float]]:
-        actors = sorted(peak for what, peak in self.peaks.values() if "MapWorker" in what)
-        others = sorted(peak for what, peak in self.peaks.values()
-                        if what != "driver" and "MapWorker" not in what)
-        driver = [peak for what, peak in self.peaks.values() if what == "driver"]
-        return {"actor_peak_rss_mb": [round(p / MB) for p in actors],
-                "other_worker_peak_rss_mb_max": [round(max(others, default=0) / MB)],
-                "driver_peak_rss_mb": [round(p / MB) for p in driver]}
+    def summary(self) -> dict[str, list[int]]:
+        def mb(values: list[int]) -> list[int]:
+            return [round(v / MB) for v in sorted(values)]
+
+        actors = [(rss, private) for what, rss, private in self.peaks.values()
+                  if "MapWorker" in what]
+        others = [(rss, private) for what, rss, private in self.peaks.values()
+                  if what != "driver" and "MapWorker" not in what]
+        driver = [(rss, private) for what, rss, private in self.peaks.values()
+                  if what == "driver"]
+        return {"actor_rss_mb": mb([a[0] for a in actors]),
+                "actor_private_mb": mb([a[1] for a in actors]),
+                "other_workers_rss_mb_max": mb([max((o[0] for o in others), default=0)]),
+                "other_workers_private_mb_max": mb([max((o[1] for o in others), default=0)]),
+                "driver_rss_mb": mb([d[0] for d in driver]),
+                "driver_private_mb": mb([d[1] for d in driver])}
 
 
 def write_shards(folder: Path, n_shards: int) -> list[Path]:
@@ -137,7 +150,8 @@ def on_local(workspace: Workspace, paths: list[Path], folder: Path) -> dict[str,
         seconds = time.perf_counter() - started
     return {"backend": "local (this process, from local disk)", "rows": n_rows,
             "seconds": round(seconds, 1), "rows_per_s": round(n_rows / seconds),
-            "driver_peak_rss_mb": memory.summary()["driver_peak_rss_mb"]}
+            "driver_rss_mb": memory.summary()["driver_rss_mb"],
+            "driver_private_mb": memory.summary()["driver_private_mb"]}
 
 
 def main() -> None:
