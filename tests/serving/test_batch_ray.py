@@ -78,7 +78,8 @@ def test_output_shard_i_is_input_shard_i_in_order_with_the_local_paths_values(
     for i, name in enumerate(sorted(SIZES)):
         written = pd.read_parquet(tmp_path / "out" / f"part-{i:05d}.parquet")
         local = _local_predictions(wine_workspace, shards / name, tmp_path)
-        assert list(written.columns) == list(local.columns) == ["prediction", "1", "2", "3"]
+        assert list(written.columns) == list(local.columns) == [
+            "prediction", "class_1", "class_2", "class_3"]
         assert written["prediction"].tolist() == local["prediction"].tolist()
         assert np.allclose(written.drop(columns="prediction"), local.drop(columns="prediction"))
     assert outcome.model == "wine:1" and outcome.batch.n_rows == sum(SIZES.values())
@@ -99,6 +100,22 @@ def test_the_manifest_pairs_each_shard_with_its_input_and_its_hash(
                == s["sha256"] for s in manifest["shards"])
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "manifest.json", "part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+
+
+def test_a_shard_with_no_rows_keeps_its_place_with_an_empty_shard(
+        local_ray: None, wine_workspace: Workspace, tmp_path: Path):
+    rows = pd.read_csv(WINE).drop(columns=["cultivar"])
+    (tmp_path / "in").mkdir()
+    for name, part in (("a.csv", rows.iloc[:60]), ("b.csv", rows.iloc[:0]),
+                       ("c.csv", rows.iloc[60:])):
+        part.to_csv(tmp_path / "in" / name, index=False)
+    outcome = run_prediction("wine", str(tmp_path / "in"), str(tmp_path / "out"),
+                             workspace=wine_workspace, backend="ray", chunk_rows=25)
+    assert [(s.name, Path(s.input).name, s.n_rows) for s in outcome.batch.shards] == [
+        ("part-00000.csv", "a.csv", 60), ("part-00001.csv", "b.csv", 0),
+        ("part-00002.csv", "c.csv", 118)]
+    assert [len(pd.read_csv(tmp_path / "out" / f"part-0000{i}.csv")) for i in range(3)] == [
+        60, 0, 118]
 
 
 def test_rows_the_model_cannot_score_are_left_empty_counted_and_named(

@@ -232,6 +232,8 @@ class _ShardWriter:
         if self._empty is None:
             self._empty = rows.drop(columns=[_SOURCE, _UNSCORED]).iloc[:0]
             self.columns = list(self._empty.columns)
+        if self._writer is not None and position > len(self.done):
+            self._close_shard()  # the rows of a later shard: the open one is complete
         while len(self.done) < position:  # shards with no rows between the last and this
             self._open()
             self._close_shard()
