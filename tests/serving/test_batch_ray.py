@@ -198,6 +198,21 @@ def test_a_predict_job_on_the_ray_backend_writes_shards_under_the_artifacts(
     assert json.loads((output / "manifest.json").read_text())["model"] == "wine:1"
 
 
+@ray.remote(num_cpus=1)
+def _predict_in_a_task(workspace: Workspace, source: str, output: str) -> int:
+    outcome = run_prediction("wine", source, output, workspace=workspace, backend="ray")
+    return outcome.batch.n_rows
+
+
+def test_inside_a_ray_task_holding_a_cpu_the_prediction_still_gets_cpus(
+        local_ray: None, wine_workspace: Workspace, tmp_path: Path):
+    # as the server's Ray backend runs a job: its task holds one of the two CPUs throughout
+    shards = _parquet_shards(tmp_path / "in")
+    rows = ray.get(_predict_in_a_task.remote(wine_workspace, str(shards),
+                                             str(tmp_path / "out")), timeout=600)
+    assert rows == 178 and (tmp_path / "out" / "manifest.json").is_file()
+
+
 def test_shards_on_s3_are_predicted_into_shards_on_s3(
         local_ray: None, wine_workspace: Workspace, tmp_path: Path, s3_url: str):
     shards = _parquet_shards(tmp_path / "in")

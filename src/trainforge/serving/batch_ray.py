@@ -107,6 +107,25 @@ def predict_shards(plan: ShardPlan, registry: Registry, *, batch_rows: int = BAT
         result = predict_shards(plan, workspace.registry)
         print(f"{result.n_rows} rows in {len(result.shards)} shards, {result.seconds:.1f} s")
     """
+    if ray.get_runtime_context().get_task_id() is not None:
+        # inside a Ray task (the server's job on the Ray backend), which holds its CPU as long
+        # as it runs: on a cluster whose other CPUs the actors take, no file could ever be
+        # listed or read. Blocked in ray.get, a task lends its CPU back, so the pipeline is
+        # driven from a task of its own that reserves none.
+        result: ShardedResult = ray.get(_predict_in_a_task.remote(plan, registry, batch_rows,
+                                                                  workers))
+        return result
+    return _predict(plan, registry, batch_rows=batch_rows, workers=workers)
+
+
+@ray.remote(num_cpus=0, max_retries=0)
+def _predict_in_a_task(plan: ShardPlan, registry: Registry, batch_rows: int,
+                       workers: int | None) -> ShardedResult:
+    return _predict(plan, registry, batch_rows=batch_rows, workers=workers)
+
+
+def _predict(plan: ShardPlan, registry: Registry, *, batch_rows: int,
+             workers: int | None) -> ShardedResult:
     started = time.perf_counter()
     shards, target, ref = plan.shards, plan.target, plan.model
     dataset = _read(shards, plan.inputs, plan.features).map_batches(
