@@ -21,6 +21,19 @@ class TrainforgeError(Exception):
     exit_code = 1
     http_status = 400
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # the message as it was built, not its __init__'s arguments: an error raised in
+        # another process (a Ray task or actor) arrives as it was raised
+        return _rebuilt, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuilt(kind: type[TrainforgeError], args: tuple[object, ...],
+             attributes: dict[str, object]) -> TrainforgeError:
+    error = Exception.__new__(kind)
+    error.args = args
+    error.__dict__.update(attributes)
+    return error
+
 
 # ---- data -------------------------------------------------------------------------------------
 class DataError(TrainforgeError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import socket
 import time
 from pathlib import Path
@@ -216,3 +217,10 @@ def test_shards_under_an_s3_prefix_are_listed_sorted(s3_url: str, tmp_path: Path
                           destination_filesystem=source.filesystem)
     assert [s.url for s in list_shards(source)] == [f"{s3_url}/in/a.parquet",
                                                     f"{s3_url}/in/b.parquet"]
+
+
+def test_an_error_raised_in_a_ray_actor_arrives_with_its_message_and_class():
+    # Ray hands an actor's exception to the driver pickled: it must come back as raised
+    raised = UnreadableData("s3://in/b.parquet", "rows cannot be predicted", "fix those rows")
+    arrived = pickle.loads(pickle.dumps(raised))
+    assert type(arrived) is UnreadableData and str(arrived) == str(raised)
