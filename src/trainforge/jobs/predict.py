@@ -71,6 +71,7 @@ def _on_ray(ref: str, input: str, output: str, *, workspace: Workspace, batch_ro
     if explain_top_k is not None:
         raise ConfigError("--explain runs on the local backend only; leave out --backend ray")
     plan = plan_shards(workspace.registry, ref, input, output)
+    # imported once the shards are known good: importing Ray alone takes seconds
     from trainforge.runtime.ray_cluster import join
     from trainforge.serving.batch_ray import predict_shards
 
