@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -187,9 +186,14 @@ class TrainConfig(BaseModel):
 
 class PredictConfig(BaseModel, frozen=True, extra="forbid"):
     model: str  # NAME, NAME:VERSION or NAME@ALIAS
-    input: Path
-    output: Path
+    # a path; with backend "ray" also s3://bucket/prefix (or a glob) of shards
+    input: str = Field(min_length=1, max_length=2000)
+    output: str = Field(min_length=1, max_length=2000)
     chunk_rows: PositiveInt = 50_000
+    # local: one file in, one file out, in this process; ray: shards predicted by Ray Data
+    # into a folder (or s3:// prefix) of shards and a manifest
+    backend: Literal["local", "ray"] = "local"
+    ray_address: str | None = Field(default=None, max_length=500)  # None: this machine's
     # --explain: each row's top contributions, this many (None: no explanations); bounded as
     # the served ?top_k= is (serving.explain.MAX_TOP_K)
     explain_top_k: int | None = Field(default=None, ge=1, le=50)

@@ -21,6 +21,19 @@ class TrainforgeError(Exception):
     exit_code = 1
     http_status = 400
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # the message as it was built, not its __init__'s arguments: an error raised in
+        # another process (a Ray task or actor) arrives as it was raised
+        return _rebuilt, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuilt(kind: type[TrainforgeError], args: tuple[object, ...],
+             attributes: dict[str, object]) -> TrainforgeError:
+    error = Exception.__new__(kind)
+    error.args = args
+    error.__dict__.update(attributes)
+    return error
+
 
 # ---- data -------------------------------------------------------------------------------------
 class DataError(TrainforgeError):
@@ -54,6 +67,38 @@ class UnreadableData(DataError):
 
     def __init__(self, source: str, detail: str, hint: str) -> None:
         super().__init__(f"{source}: {detail}; {hint}")
+
+
+class NoShards(DataError):
+    """Batch prediction's input names no Parquet or CSV file."""
+
+    http_status = 404
+
+    def __init__(self, source: str, detail: str) -> None:
+        super().__init__(f"{source}: {detail}; give a Parquet or CSV file, a folder or "
+                         "s3://bucket/prefix holding them, or a glob (data/part-*.parquet)")
+
+
+class NoSuchBucket(DataError):
+    """An s3:// input or output whose bucket the S3 server does not have."""
+
+    http_status = 404
+
+    def __init__(self, url: str, endpoint: str) -> None:
+        bucket = url.removeprefix("s3://").split("/", 1)[0]
+        super().__init__(f"{url}: the bucket {bucket!r} does not exist at {endpoint}; create it "
+                         f"(aws s3 mb s3://{bucket}) or correct the path (the endpoint comes "
+                         "from AWS_ENDPOINT_URL)")
+
+
+class OutputExists(DataError):
+    """Batch prediction never writes into an output that holds files already."""
+
+    http_status = 409
+
+    def __init__(self, output: str, found: str) -> None:
+        super().__init__(f"{output}: exists already ({found}); give a new folder or prefix, "
+                         "or remove that one first: shards of two runs would mix")
 
 
 class ColumnNotFound(DataError):

@@ -25,9 +25,10 @@ def sign_in(client: httpx.Client, *, username: str, password: str) -> None:
     client.headers["X-CSRF-Token"] = csrf
 
 
-def upload_to_batch_output(client: httpx.Client, *, job_timeout_s: float) -> None:
+def upload_to_batch_output(client: httpx.Client, *, job_timeout_s: float) -> str:
     """Upload credit_g.csv, train ``credit`` on it (a job), deploy version 1, predict three
-    rows, and batch predict the whole table (a job) and read its output back."""
+    rows, and batch predict the whole table (a job) and read its output back; returns the
+    uploaded dataset's id."""
     with CREDIT.open("rb") as handle:
         dataset = client.post("/api/v1/datasets", files={"file": (CREDIT.name, handle)}
                               ).json()["id"]
@@ -42,3 +43,4 @@ def upload_to_batch_output(client: httpx.Client, *, job_timeout_s: float) -> Non
                      timeout_s=job_timeout_s)
     output = client.get(f"/api/v1/jobs/{batch['id']}/output")
     assert len(pd.read_csv(io.BytesIO(output.content))) == 1000
+    return str(dataset)

@@ -22,7 +22,6 @@ Only the Ray search backend imports this module: the local path never imports Ra
 from __future__ import annotations
 
 import math
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -30,7 +29,8 @@ from functools import cache
 
 import ray
 
-from trainforge.errors import RayUnreachable, StoppedByRule
+from trainforge.errors import StoppedByRule
+from trainforge.runtime.ray_cluster import join
 from trainforge.training.trial import (
     MEMORY_SHARE,
     SearchData,
@@ -38,8 +38,6 @@ from trainforge.training.trial import (
     run_trial,
 )
 from trainforge.training.trial_batches import Outcome, Submission, released
-
-CONNECT_TIMEOUT_S = 5.0  # a head that does not answer a TCP connect in this long is down
 
 # this worker process's copy of the search data it last read (one search at a time: the
 # previous one's is dropped), keyed by its object's id
@@ -84,29 +82,6 @@ class RayTrials:
 
     def close(self) -> None:
         self._shared = []  # the last reference gone, Ray frees the object
-
-
-def join(address: str | None) -> None:
-    """Join the Ray cluster this process is in already, else the one at ``address`` (HOST:PORT,
-    ray://HOST:PORT; None or "auto": the one started on this machine). It never starts a
-    cluster (a training job must not start one behind its server's back): RayUnreachable,
-    within about CONNECT_TIMEOUT_S, when there is none to join (ray.init would retry an
-    address that does not answer for minutes)."""
-    if ray.is_initialized():
-        return
-    shown = address or "auto"
-    if shown != "auto":
-        host, _, port = shown.removeprefix("ray://").rpartition(":")
-        try:
-            socket.create_connection((host.strip("[]"), int(port)),
-                                     timeout=CONNECT_TIMEOUT_S).close()
-        except (OSError, ValueError) as error:
-            raise RayUnreachable(shown, f"no answer ({type(error).__name__})") from None
-    try:
-        ray.init(address=shown, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
-    except (ConnectionError, RuntimeError) as error:  # none on this machine; refused us
-        raise RayUnreachable(shown, str(error)[:300]) from None
 
 
 def _answer(ref: ray.ObjectRef[Outcome], submission: Submission) -> Outcome:
