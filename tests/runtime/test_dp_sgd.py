@@ -20,6 +20,7 @@ from trainforge.errors import (
 from trainforge.runtime.loop import FitHistory, LoopConfig, TensorData, Trainer
 
 pytest.importorskip("opacus")
+pytestmark = pytest.mark.slow  # each private fit takes a second or more
 torch.set_num_threads(1)
 
 

@@ -238,11 +238,13 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
 
     def _loop_config(self, n_rows: int) -> Any:
         """The loop's settings; on small data, enough epochs for MIN_STEPS optimiser steps
-        (early stopping still ends training when validation stops improving)."""
+        (early stopping still ends training when validation stops improving) — but not under
+        DP-SGD, where every planned epoch adds noise to all of them."""
         from trainforge.runtime.loop import LoopConfig
 
         epochs = int(self.max_epochs)
-        if not self.fixed_epochs and self.architecture != "minilm":  # pretrained: few epochs
+        if (not self.fixed_epochs and self.architecture != "minilm"  # pretrained: few epochs
+                and self.dp_epsilon is None):
             steps_per_epoch = max(1, math.ceil(n_rows / int(self.batch_size)))
             epochs = min(MAX_EPOCHS, max(epochs, math.ceil(MIN_STEPS / steps_per_epoch)))
         return LoopConfig(
