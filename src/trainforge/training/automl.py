@@ -448,8 +448,9 @@ class _Search:
                                boost_until=boost_until, report=report,
                                keep_mb=MEMBERS_BUDGET_MB)
         except (StoppedByRule, PrivacyError):
-            raise  # --rules stop: the user asked for the run to end here; so does a budget
-                   # DP-SGD cannot keep (every trial would fail alike)
+            # --rules stop: the user asked for the run to end here; a budget DP-SGD cannot
+            # keep would fail every trial alike
+            raise
         except Exception as exc:  # noqa: BLE001 -- a failing candidate must not end the search
             result = TrialResult(spec=spec, status=f"failed: {type(exc).__name__}",
                                  note=str(exc)[:300])
