@@ -84,7 +84,7 @@ def test_the_epsilon_spent_is_a_metric_of_the_run_each_epoch(
         private_run: tuple[Workspace, TrainingOutcome]):
     workspace, outcome = private_run
     series = get_run(workspace, outcome.run_id)["series"]["trial0.cnn.epsilon"]
-    values = [point.value for point in series]
+    values = [point["value"] for point in series]
     assert values == sorted(values) and values[-1] <= 8.0
 
 
