@@ -9,6 +9,10 @@ so an interrupted and resumed fit ends with exactly the weights of an uninterrup
 Given ``replicas`` (runtime.replicas), the same fit runs data-parallel: each process trains on
 its share of every batch through DDP, evaluates the whole validation set, takes the leader's
 decisions, and only the leader checkpoints (runtime.data_parallel starts them on Ray Train).
+
+Given ``dp_epsilon`` in its config, the same fit runs DP-SGD (runtime.dp_sgd): Poisson batches,
+each row's gradient clipped, calibrated noise, and the ε spent in every ``EpochState``; its
+accountant's steps travel in the checkpoints, so a resumed fit counts each step once.
 """
 
 from __future__ import annotations
