@@ -65,6 +65,8 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
           init_from: str | None = None, freeze_backbone: bool = False, workers: int = 1,
           pii: str = "warn",
           label_issues: str = "keep", rules: str = "warn",
+          dp_epsilon: float | None = None, dp_delta: float | None = None,
+          dp_max_grad_norm: float = 1.0,
           sensitive_features: Sequence[str] | str = (),
           sensitive_as_features: bool = True, fairness_constraint: str | None = None,
           fairness_tolerance: float | None = None,
@@ -87,6 +89,10 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
     ``trials`` the model is the same whatever the number of workers.
     ``rules`` says what the training rules do when one fires while a network trains: "warn"
     (the finding goes to the observers and the run's metrics), "stop" the run, or "off".
+    ``dp_epsilon`` trains networks with DP-SGD (Opacus): each trained network spends at most
+    (``dp_epsilon``, ``dp_delta``) on its rows, each row's gradient clipped to
+    ``dp_max_grad_norm``; only networks are candidates, and the budget spent is in the
+    manifest, the report and the model card.
     ``sensitive_features`` (``["sex"]``) assesses the model per group on the test split
     (``fairness.json`` in the package); ``sensitive_as_features=False`` keeps those columns
     out of what the model learns from; ``fairness_constraint`` ("demographic_parity" or
@@ -119,6 +125,8 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
                              pii=pii,  # type: ignore[arg-type]
                              label_issues=label_issues,  # type: ignore[arg-type]
                              rules=rules,  # type: ignore[arg-type]
+                             dp_epsilon=dp_epsilon, dp_delta=dp_delta,
+                             dp_max_grad_norm=dp_max_grad_norm,
                              sensitive_features=sensitive_features,  # type: ignore[arg-type]
                              sensitive_as_features=sensitive_as_features,
                              fairness_constraint=fairness_constraint,  # type: ignore[arg-type]

@@ -29,7 +29,7 @@ from functools import cache
 
 import ray
 
-from trainforge.errors import StoppedByRule
+from trainforge.errors import PrivacyError, StoppedByRule
 from trainforge.runtime.ray_cluster import join
 from trainforge.training.trial import (
     MEMORY_SHARE,
@@ -89,8 +89,9 @@ def _answer(ref: ray.ObjectRef[Outcome], submission: Submission) -> Outcome:
         outcome: Outcome = ray.get(ref)
         return outcome
     except ray.exceptions.RayTaskError as error:
-        if isinstance(error.cause, StoppedByRule):
-            raise error.cause from None  # --rules stop: the user asked for the run to end
+        if isinstance(error.cause, StoppedByRule | PrivacyError):
+            # --rules stop: the user asked for the run to end; a budget that cannot be kept
+            raise error.cause from None
         reason = type(error.cause).__name__
     except ray.exceptions.RayError as error:  # its worker or node died (out of memory?)
         reason = type(error).__name__
@@ -120,7 +121,7 @@ def _trial(submission: Submission, shared: list[ray.ObjectRef[SearchData]],
         result = run_trial(submission.spec, data, stop_at=stop_at, boost_until=boost_until,
                            report=report if rule is not None else None, keep_mb=0.0,
                            memory_share=MEMORY_SHARE / _trials_beside(workers))
-    except StoppedByRule:
+    except (StoppedByRule, PrivacyError):
         raise
     except Exception as exc:  # noqa: BLE001 -- a failing candidate must not end the search
         result = TrialResult(spec=submission.spec, status=f"failed: {type(exc).__name__}",
