@@ -20,9 +20,13 @@ def predict(
     chunk_rows: Annotated[int, typer.Option(help="rows read at a time")] = 50_000,
     explain: Annotated[bool, typer.Option(
         "--explain", help="add each row's top contributions (SHAP values): explain.base_value "
-                          "and explain.N.feature/.value/.contribution, largest first")] = False,
+                          "and explain.N.feature/.value/.contribution, largest first; a text "
+                          "network: explain.words; an image network: explain.map, a heat map "
+                          "PNG per image in OUTPUT's folder")] = False,
     explain_top: Annotated[int, typer.Option(
-        help="contributions written per row with --explain (1 to 50)")] = 5,
+        "--explain-top", "--top-k",
+        help="contributions (a text network's words) written per row with --explain "
+             "(1 to 50)")] = 5,
     server: ServerOption = None,
     token: TokenOption = None,
 ) -> None:
@@ -31,7 +35,9 @@ def predict(
     Writes a `prediction` column plus one probability column per class for classifiers;
     large files stream through in chunks. For a folder of images, one row per image with its
     `path` first. With --explain, each row's top contributions to the output (a classifier's
-    probability of its positive class, or of each class; a regressor's value).
+    probability of its positive class, or of each class; a regressor's value); for an image
+    or text network, which pixels or words its prediction rests on (integrated gradients):
+    the top words, or a heat map per image drawn into OUTPUT's name + `.explained/`.
     """
     from rich.console import Console
 

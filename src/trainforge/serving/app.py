@@ -56,6 +56,7 @@ from trainforge.serving.explain import (
 )
 from trainforge.serving.metrics import CONTENT_TYPE, ServingMetrics
 from trainforge.serving.mlflow_input import records_from_csv, records_from_mlflow
+from trainforge.serving.network_explain import NETWORK_UNITS, explained_records
 from trainforge.serving.openapi import (
     CSV,
     JSON,
@@ -164,13 +165,25 @@ def _answer_with(model: ServedModel, columns: Columns) -> _Answer:
 
 
 def _explained_answer(model: ServedModel, explainer: ServedExplainer, body: bytes, *,
-                      max_records: int, top_k: int) -> _Answer:
+                      max_records: int, query: ExplainQuery) -> _Answer:
     columns = model.signature.parse_request(body, max_records=max_records)
+    return _explained_columns(model, explainer, columns, query)
+
+
+def _explained_columns(model: ServedModel, explainer: ServedExplainer, columns: Columns,
+                       query: ExplainQuery) -> _Answer:
+    if explainer.network:  # bounded before the prediction: refused, nothing is computed
+        explanations = explained_records(model.loaded, columns, steps=query.steps,
+                                         top_k=query.top_k)
+        answer = _answer_with(model, columns)
+        answer.body["explanations"] = explanations
+        answer.body["explanation_units"] = NETWORK_UNITS
+        return answer
     contributions = explainer.explain(columns)
     answer = _answer_with(model, columns)
     assert answer.outputs is not None  # _answer_with keeps them
     answer.body["explanations"] = described(contributions, columns.values, answer.outputs,
-                                            top_k=top_k, classify=model.classify)
+                                            top_k=query.top_k, classify=model.classify)
     answer.body["explanation_units"] = contributions.units
     return answer
 
@@ -341,7 +354,7 @@ class PredictHandler:
             if explain is not None:
                 return await self._explained(scope, receive, explain)
         if is_multipart(scope):
-            return await self._uploaded(scope, receive)
+            return await self._uploaded(scope, receive, None)
         return await _answered(scope, receive, self._work, light=self._light,
                                too_large=_Answer({"detail": _TOO_LARGE}, 413))
 
@@ -353,10 +366,12 @@ class PredictHandler:
         why = refusal(model.loaded)
         if why is not None:
             return _guarded(model.ref, _refuse(NotExplainable(model.ref, why)), mlflow=False)
+        if is_multipart(scope):
+            return await self._uploaded(scope, receive, explain)
 
         def work(body: bytes) -> _Answer:
             return _guarded(model.ref, lambda: _explained_answer(
-                model, explainer, body, max_records=max_records, top_k=explain.top_k),
+                model, explainer, body, max_records=max_records, query=explain),
                 mlflow=False)
 
         return await _answered(scope, receive, work, light=lambda body: False,
@@ -370,9 +385,11 @@ class PredictHandler:
         return _guarded(model.ref, lambda: _predict_answer(model, body, max_records=max_records),
                         mlflow=False)
 
-    async def _uploaded(self, scope: Scope, receive: Receive) -> _Answer:
-        """Images uploaded as multipart files: one prediction per file."""
-        model = self.model
+    async def _uploaded(self, scope: Scope, receive: Receive,
+                        explain: ExplainQuery | None) -> _Answer:
+        """Images uploaded as multipart files: one prediction (and explanation, when asked)
+        per file."""
+        model, explainer = self.model, self._explainer
         if (_declared_length(scope) or 0) > MAX_BODY_BYTES:
             return _Answer({"detail": _TOO_LARGE}, 413)
         try:
@@ -386,7 +403,8 @@ class PredictHandler:
             return _guarded(model.ref, refuse, mlflow=False)
         async with _HEAVY:  # decoding and predicting images is heavy work
             return await anyio.to_thread.run_sync(lambda: _guarded(
-                model.ref, lambda: _answer_with(model, columns), mlflow=False))
+                model.ref, lambda: _answer_with(model, columns) if explain is None
+                else _explained_columns(model, explainer, columns, explain), mlflow=False))
 
 
 def _declared_length(scope: Scope) -> int | None:
