@@ -60,6 +60,23 @@ def image_network(path: Path) -> LoadedModel:
                    path)
 
 
+def fitted_image_network(path: Path) -> LoadedModel:
+    """A small CNN fitted on 8 × 8 grey images (a package can save it: it knows its config)."""
+    pytest.importorskip("torch")
+    from trainforge.algorithms import catalog
+
+    task = Task(target="label", kind=TaskKind.BINARY, metric="roc_auc", classes=("dark", "lit"))
+    params: dict[str, Any] = {"max_epochs": 1, "fixed_epochs": True, "batch_size": 16,
+                              "width": 4}
+    rng = np.random.default_rng(0)
+    level = rng.integers(0, 2, size=32)
+    X = np.asarray([png(rng.integers(0, 60, size=(8, 8)) + 120 * v) for v in level],
+                   dtype=object)
+    network = catalog.get("cnn").build(params, task, 0).fit(X, level)
+    return _loaded(network, FeatureSpec("image", ColumnKind.IMAGE, "image"), task, "pixels",
+                   path)
+
+
 def texts(n_texts: int, seed: int = 0) -> tuple[list[str], np.ndarray]:
     """Texts whose first word (alpha, bravo or charlie) is their class, then four others."""
     rng = np.random.default_rng(seed)
