@@ -180,6 +180,32 @@ def test_a_predict_job_writes_a_downloadable_file_of_predictions(trained):
     assert len(predictions) == 1000
 
 
+def test_a_predict_job_asked_to_explain_writes_each_rows_top_contributions(trained):
+    workspace, dataset, editor = trained
+    client = TestClient(create_server_app(workspace, ServerConfig()))
+    job = client.post("/api/v1/jobs", headers=editor,
+                      json={"kind": "predict", "model": "credit:1", "dataset": dataset,
+                            "explain_top_k": 2}).json()
+    run_queued_jobs(workspace)
+    done = client.get(f"/api/v1/jobs/{job['id']}", headers=editor).json()
+    assert done["status"] == "succeeded", done["error"]
+    output = client.get(f"/api/v1/jobs/{job['id']}/output", headers=editor)
+    predictions = pd.read_csv(io.BytesIO(output.content))
+    assert list(predictions.columns)[3:] == [
+        "explain.base_value", "explain.1.feature", "explain.1.value", "explain.1.contribution",
+        "explain.2.feature", "explain.2.value", "explain.2.contribution"]
+
+
+@pytest.mark.parametrize("top_k", [0, 51, "five"])
+def test_a_predict_job_with_an_explain_top_k_out_of_bounds_is_a_422_naming_it(trained, top_k):
+    workspace, dataset, editor = trained
+    client = TestClient(create_server_app(workspace, ServerConfig()))
+    answer = client.post("/api/v1/jobs", headers=editor,
+                         json={"kind": "predict", "model": "credit:1", "dataset": dataset,
+                               "explain_top_k": top_k})
+    assert answer.status_code == 422 and "explain_top_k" in answer.text
+
+
 def test_an_evaluate_job_puts_the_metrics_in_its_result(trained):
     workspace, dataset, editor = trained
     client = TestClient(create_server_app(workspace, ServerConfig()))

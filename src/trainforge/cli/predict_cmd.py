@@ -49,17 +49,12 @@ def predict(
     settings = PredictConfig(model=model, input=input, output=output, chunk_rows=chunk_rows,
                              explain_top_k=explain_top if explain else None)
     url = server_url(server)
-    if url is not None and settings.explain_top_k is not None:
-        from trainforge.errors import ConfigError
-
-        raise ConfigError("--explain runs here, on this workspace's models; leave out "
-                          "--server, or POST /v1/models/NAME/predict?explain=true to a "
-                          "deployed model")
     if url is not None:
         from trainforge.cli.remote_use import predict_remotely
 
         predict_remotely(url, token=token, model=settings.model, data=settings.input,
-                         output=settings.output, console=Console(stderr=True, highlight=False))
+                         output=settings.output, explain_top_k=settings.explain_top_k,
+                         console=Console(stderr=True, highlight=False))
         return
     done = run_prediction(settings.model, settings.input, settings.output,
                           workspace=Workspace(), chunk_rows=settings.chunk_rows,

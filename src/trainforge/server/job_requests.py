@@ -47,6 +47,7 @@ from trainforge.errors import (
     UnknownMetric,
 )
 from trainforge.server.job_resources import ClusterTotals, JobResources, check_fits
+from trainforge.serving.explain import MAX_TOP_K
 from trainforge.store import jobs as job_store
 from trainforge.store.access import Principal
 from trainforge.store.datasets import get_dataset
@@ -98,6 +99,9 @@ class PredictJob(JobResources, frozen=True, extra="forbid"):
     kind: Literal["predict"]
     model: str = Field(description=_MODEL, max_length=200)
     dataset: str = Field(description=_DATASET, max_length=64)
+    explain_top_k: int | None = Field(None, ge=1, le=MAX_TOP_K, description=(
+        "add each row's top contributions, this many (`trainforge predict --explain`); a "
+        "text network: its top words; empty: no explanations"))
 
 
 class EvaluateJob(JobResources, frozen=True, extra="forbid"):
@@ -210,6 +214,8 @@ def _checked(workspace: Workspace, request: AnyJob) -> dict[str, Any]:
     else:
         _check_model(workspace, "model", request.model)
         config["model"] = request.model
+        if isinstance(request, PredictJob) and request.explain_top_k is not None:
+            config["explain_top_k"] = request.explain_top_k
     return config
 
 
