@@ -57,6 +57,22 @@ def test_a_train_job_is_queued_and_answered_with_its_id(client, editor, dataset)
     assert client.get(f"/api/v1/jobs/{job['id']}", headers=editor).json()["status"] == "queued"
 
 
+def test_a_train_jobs_intended_use_and_users_reach_its_config(client, editor, dataset):
+    job = client.post("/api/v1/jobs", headers=editor,
+                      json={"kind": "train", "dataset": dataset, "target": "class",
+                            "intended_use": "pre-screening", "intended_users": "credit team"}
+                      ).json()
+    assert (job["config"]["train"]["intended_use"],
+            job["config"]["train"]["intended_users"]) == ("pre-screening", "credit team")
+
+
+def test_an_over_long_intended_use_is_a_422_naming_the_field(client, editor, dataset):
+    answer = client.post("/api/v1/jobs", headers=editor,
+                         json={"kind": "train", "dataset": dataset, "target": "class",
+                               "intended_use": "x" * 5_001})
+    assert answer.status_code == 422 and "intended_use" in answer.text
+
+
 @pytest.mark.slow
 def test_a_train_job_run_by_a_worker_succeeds_with_a_registered_model(client, editor, dataset,
                                                                       workspace):

@@ -162,3 +162,18 @@ def test_the_predict_forms_explain_field_reaches_the_queued_job(editor, trained)
                                                        "explain_top_k": "4"})
     job = jobs.get_job(trained, answer.headers["hx-redirect"].rsplit("/", 1)[1])
     assert job["kind"] == "predict" and job["config"]["explain_top_k"] == 4
+
+
+def test_the_training_forms_intended_use_reaches_the_queued_job(editor, trained):
+    from trainforge.store import jobs
+
+    with open(EXAMPLES / "credit_g.csv", "rb") as handle:
+        dataset = editor.post("/ui/datasets", files={"file": ("credit.csv", handle)}
+                              ).headers["hx-redirect"].rsplit("/", 1)[1]
+    assert 'name="intended_use"' in editor.get("/train").text
+    answer = editor.post("/ui/jobs", data={"dataset": dataset, "target": "class",
+                                           "intended_use": "pre-screening",
+                                           "intended_users": ""})
+    config = jobs.get_job(trained, answer.headers["hx-redirect"].rsplit("/", 1)[1])["config"]
+    assert (config["train"]["intended_use"], config["train"]["intended_users"]) == (
+        "pre-screening", None)
