@@ -324,6 +324,7 @@ class PredictHandler:
         self.shadow = shadow
         self._n_features = len(model.signature.features)
         self._explainer = ServedExplainer(model)  # builds nothing until asked to explain
+        self._not_explainable = refusal(model.loaded)  # why explain=true is a 422, if it is
         self._logging = None if recorder is None else _Logging(
             recorder, deployment=deployment or model.loaded.name, model=model)
 
@@ -363,7 +364,7 @@ class PredictHandler:
         """``?explain=true``: refused at once for a model that cannot be explained; else
         always in a worker thread (the first request builds the explainer)."""
         model, explainer, max_records = self.model, self._explainer, self.max_records
-        why = refusal(model.loaded)
+        why = self._not_explainable
         if why is not None:
             return _guarded(model.ref, _refuse(NotExplainable(model.ref, why)), mlflow=False)
         if is_multipart(scope):
