@@ -56,7 +56,11 @@ from trainforge.serving.explain import (
 )
 from trainforge.serving.metrics import CONTENT_TYPE, ServingMetrics
 from trainforge.serving.mlflow_input import records_from_csv, records_from_mlflow
-from trainforge.serving.network_explain import NETWORK_UNITS, explained_records
+from trainforge.serving.network_explain import (
+    NETWORK_UNITS,
+    check_explained_count,
+    explained_records,
+)
 from trainforge.serving.openapi import (
     CSV,
     JSON,
@@ -172,16 +176,18 @@ def _explained_answer(model: ServedModel, explainer: ServedExplainer, body: byte
 
 def _explained_columns(model: ServedModel, explainer: ServedExplainer, columns: Columns,
                        query: ExplainQuery) -> _Answer:
-    if explainer.network:  # bounded before the prediction: refused, nothing is computed
-        explanations = explained_records(model.loaded, columns, steps=query.steps,
-                                         top_k=query.top_k)
-        answer = _answer_with(model, columns)
-        answer.body["explanations"] = explanations
+    if explainer.network:  # a network's bound is checked before anything is computed
+        check_explained_count(columns)
+    # predicted first: a record the model cannot score (a value near 1e308) is a 422 naming
+    # it, before any explaining meets it
+    answer = _answer_with(model, columns)
+    assert answer.outputs is not None  # _answer_with keeps them
+    if explainer.network:
+        answer.body["explanations"] = explained_records(
+            model.loaded, columns, steps=query.steps, top_k=query.top_k)
         answer.body["explanation_units"] = NETWORK_UNITS
         return answer
     contributions = explainer.explain(columns)
-    answer = _answer_with(model, columns)
-    assert answer.outputs is not None  # _answer_with keeps them
     answer.body["explanations"] = described(contributions, columns.values, answer.outputs,
                                             top_k=query.top_k, classify=model.classify)
     answer.body["explanation_units"] = contributions.units

@@ -118,12 +118,17 @@ def class_of(loaded: LoadedModel, attribution: Attribution) -> str | None:
     return None if attribution.target < 0 else str(loaded.tabular.classes[attribution.target])
 
 
+def check_explained_count(columns: Columns) -> None:
+    """TooManyToExplain when ``columns`` hold more records than a request may explain."""
+    if columns.n_rows > MAX_EXPLAINED_INPUTS:
+        raise TooManyToExplain(MAX_EXPLAINED_INPUTS, n_records=columns.n_rows)
+
+
 def explained_records(loaded: LoadedModel, columns: Columns, *, steps: int,
                       top_k: int) -> list[list[dict[str, Any]]]:
     """``?explain=true`` for a network: per record, one ``NetworkExplanation``. Raises
     TooManyToExplain (nothing computed) past ``MAX_EXPLAINED_INPUTS`` records."""
-    if columns.n_rows > MAX_EXPLAINED_INPUTS:
-        raise TooManyToExplain(MAX_EXPLAINED_INPUTS, n_records=columns.n_rows)
+    check_explained_count(columns)
     network = network_of(loaded)
     assert network is not None  # the handler asks only for a network's explanations
     reads = network[0]
