@@ -16,7 +16,7 @@ from trainforge.jobs.train import run_training
 from trainforge.server.app import create_server_app
 from trainforge.server.workers import Worker
 from trainforge.store import access
-from trainforge.store.jobs import claim_job
+from trainforge.store.jobs import claim_job, list_jobs
 from trainforge.workspace import Workspace
 
 CREDIT = EXAMPLES / "credit_g.csv"
@@ -210,6 +210,23 @@ def test_a_predict_job_asked_to_explain_writes_each_rows_top_contributions(train
     assert list(predictions.columns)[3:] == [
         "explain.base_value", "explain.1.feature", "explain.1.value", "explain.1.contribution",
         "explain.2.feature", "explain.2.value", "explain.2.contribution"]
+
+
+def test_explaining_a_clustering_models_predictions_is_refused_before_it_is_queued(tmp_path):
+    import trainforge as tf
+
+    workspace = Workspace(tmp_path / "home")
+    tf.cluster(str(EXAMPLES / "wine.csv"), name="segments", k=3, time_budget=10,
+               workspace=workspace)
+    token, _ = access.create_token(workspace, name="editor", role="editor")
+    client = TestClient(create_server_app(workspace, ServerConfig()))
+    answer = client.post("/api/v1/jobs", headers=bearer(token),
+                         json={"kind": "predict", "model": "segments:1",
+                               "dataset": upload(workspace, EXAMPLES / "wine.csv"),
+                               "explain_top_k": 3})
+    assert answer.status_code == 422
+    assert answer.json()["detail"].startswith("explain_top_k: segments:1 cannot be explained")
+    assert list_jobs(workspace) == []
 
 
 @pytest.mark.parametrize("top_k", [0, 51, "five"])

@@ -43,6 +43,7 @@ from trainforge.errors import (
     DatasetNotFound,
     InvalidField,
     NeedsReinforcementLearning,
+    NotExplainable,
     RegistryError,
     UnknownMetric,
 )
@@ -215,6 +216,7 @@ def _checked(workspace: Workspace, request: AnyJob) -> dict[str, Any]:
         _check_model(workspace, "model", request.model)
         config["model"] = request.model
         if isinstance(request, PredictJob) and request.explain_top_k is not None:
+            _check_explainable(workspace, request.model)
             config["explain_top_k"] = request.explain_top_k
     return config
 
@@ -238,6 +240,16 @@ def _check_model(workspace: Workspace, field: str, ref: str) -> None:
         workspace.registry.resolve(ref)
     except RegistryError as error:  # no such model, or not a reference at all
         raise InvalidField(field, str(error)) from None
+
+
+def _check_explainable(workspace: Workspace, ref: str) -> None:
+    """A model whose outputs have explanations, by its task (from its manifest: nothing
+    loaded); what only loading it tells (a frozen text encoder) the job itself reports."""
+    kind = str(workspace.registry.show(ref)["task"]["kind"])
+    if kind in ("clustering", "anomaly"):
+        why = NotExplainable(ref, f"it is a {kind} model: its segments or scores have no "
+                                  "per-feature contributions")
+        raise InvalidField("explain_top_k", f"{why}; leave explain_top_k out")
 
 
 def _check_updatable(workspace: Workspace, ref: str) -> None:
