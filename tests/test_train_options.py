@@ -107,6 +107,7 @@ def test_the_cli_refuses_what_the_config_refuses_naming_the_flag(flag: str, valu
 
 def test_a_toml_file_takes_every_config_field_by_its_users_spelling(tmp_path: Path):
     values = {"data": "x.csv", "target": "class", "name": "credit", "sql": "select 1",
+              "intended_use": "pre-screening", "intended_users": "the credit team",
               "algorithm": "linear", "time_budget": 30.0, "trials": 3, "search_workers": 2,
               "search_backend": "ray", "metric": "roc_auc",
               "seed": 7, "test_size": 0.25, "split": "time", "group_column": "g",

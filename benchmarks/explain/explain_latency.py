@@ -30,11 +30,14 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one row at a time: a thread pool only adds
 import importlib.util
+import inspect
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -126,13 +129,23 @@ def in_process(loaded: Any, bodies: list[bytes]) -> None:
         print(f"- the walked boosters' weight tables: {held / 2**20:.1f} MiB")
 
     def explain(body: bytes) -> bytes:
-        answer = _explained_answer(served, explainer, body, max_records=10_000, top_k=5)
+        answer = _explained_answer(served, explainer, body, max_records=10_000,
+                                   **_top_5(_explained_answer))
         return orjson.dumps(answer.body)
 
     _both("predict + explain", explain, bodies)
     served_error = max(_served_error(served, explainer, body) for body in bodies[:200])
     print(f"- served (walked boosters, one row a request), 200 rows: max |base + sum - output| "
           f"{served_error:.1e}")
+
+
+def _top_5(explained_answer: Any) -> dict[str, Any]:
+    """Five contributions, as this tree's ``_explained_answer`` is asked for them."""
+    if "query" in inspect.signature(explained_answer).parameters:  # networks' steps (later)
+        from trainforge.serving.explain import ExplainQuery
+
+        return {"query": ExplainQuery(top_k=5)}
+    return {"top_k": 5}
 
 
 def _served_error(served: Any, explainer: Any, body: bytes) -> float:
@@ -152,7 +165,11 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def over_loopback(home: Path, bodies: list[bytes]) -> None:
+@contextmanager
+def served_adult(env: dict[str, str]) -> Iterator[Any]:
+    """An httpx client of the workspace's ``adult`` served by ``build_server`` in its own
+    process on 127.0.0.1, run with ``env`` (its PYTHONPATH picks the source tree); stopped at
+    the end."""
     import httpx
 
     port = _free_port()
@@ -160,7 +177,7 @@ def over_loopback(home: Path, bodies: list[bytes]) -> None:
               "from trainforge.workspace import Workspace\n"
               "loaded = Workspace().registry.load('adult')\n"
               f"build_server([loaded], host='127.0.0.1', port={port}).run()\n")
-    server = subprocess.Popen([sys.executable, "-c", script], env={**os.environ},
+    server = subprocess.Popen([sys.executable, "-c", script], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
@@ -171,17 +188,22 @@ def over_loopback(home: Path, bodies: list[bytes]) -> None:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.2)
-            headers = {"content-type": "application/json"}
-            routes = {"predict": "/v1/models/adult/predict"}
-            if HAS_EXPLAIN:
-                routes["predict?explain=true"] = "/v1/models/adult/predict?explain=true"
-            for label, url in routes.items():
-                def post(body: bytes, url: str = url) -> None:
-                    assert client.post(url, content=body, headers=headers).status_code == 200
-                print(f"- loopback HTTP, {label}: {_percentiles(_timed(post, bodies))}")
+            yield client
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def over_loopback(home: Path, bodies: list[bytes]) -> None:
+    headers = {"content-type": "application/json"}
+    with served_adult({**os.environ}) as client:
+        routes = {"predict": "/v1/models/adult/predict"}
+        if HAS_EXPLAIN:
+            routes["predict?explain=true"] = "/v1/models/adult/predict?explain=true"
+        for label, url in routes.items():
+            def post(body: bytes, url: str = url) -> None:
+                assert client.post(url, content=body, headers=headers).status_code == 200
+            print(f"- loopback HTTP, {label}: {_percentiles(_timed(post, bodies))}")
 
 
 def _outputs(model: Any, rows: pd.DataFrame) -> np.ndarray:

@@ -58,6 +58,7 @@ def _workspace(workspace: Workspace | None) -> Workspace:
 
 
 def train(data: str | Path, *, target: str | None = None, name: str | None = None,
+          intended_use: str | None = None, intended_users: str | None = None,
           time_budget: float = 60, metric: str | None = None, seed: int = 0,
           trials: int | None = None, algorithm: str = "auto", search_workers: int = 1,
           search_backend: str = "auto", test_size: float = 0.2, split: str = "stratified", group_column: str | None = None,
@@ -78,6 +79,7 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
     ``data`` is a table, or a folder of images with one sub-folder per class (``target`` is
     then not needed). ``init_from`` starts a network from a registered one (``NAME@ALIAS``);
     ``resume`` continues an interrupted run by its id, with that run's own settings.
+    ``intended_use`` and ``intended_users`` start the model card's written parts.
     ``workers`` > 1 trains networks data-parallel on that many Ray Train workers.
     ``pii`` says what to do with columns holding personal data: "warn", "drop", "hash" or
     "mask" them before training. ``label_issues`` says what to do with rows whose label looks
@@ -113,6 +115,7 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
         outcome = resume_training(resume, workspace=ws, observers=observers)
     else:
         config = TrainConfig(data=str(data), target=target, name=name,
+                             intended_use=intended_use, intended_users=intended_users,
                              time_budget=time_budget, metric=metric, seed=seed,
                              trials=trials, algorithm=algorithm,
                              search_workers=search_workers,

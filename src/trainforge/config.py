@@ -86,6 +86,22 @@ def _comma_separated(value: Any) -> Any:
 RulesAction = Literal["warn", "stop", "off"]
 
 
+# ---- model cards: the parts only a person knows (evaluation/model_card.py renders them) -------
+MAX_CARD_TEXT = 5_000  # characters of one written part of a card: a page of text
+MAX_CARD_CONTACT = 300  # a name, an address or a team's channel
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _card_text(value: str) -> str:
+    # tabs and line breaks are the writer's layout; other control characters are not text
+    if _CONTROL.search(value):
+        raise ValueError("holds control characters; write plain text (line breaks are fine)")
+    return value.strip()
+
+
+CardText = Annotated[str, Field(max_length=MAX_CARD_TEXT), AfterValidator(_card_text)]
+
+
 class TrainConfig(BaseModel):
     """Everything that decides a training run; a run can be repeated from it exactly."""
 
@@ -97,6 +113,11 @@ class TrainConfig(BaseModel):
                                   "sub-folders)")
     name: Name | None = Field(default=None,
                               description="registry name (default: the data file's name)")
+    # the model card's first written parts; later edits: `trainforge models card --set`
+    intended_use: CardText | None = Field(
+        default=None, description="the model card's intended use: the decision it supports")
+    intended_users: CardText | None = Field(
+        default=None, description="the model card's intended users (teams, roles, systems)")
     sql: str | None = None  # a query to run against ``data`` as a database URL
     algorithm: Name = Field(default="auto", description="a catalog name, or auto to let "
                                                         "AutoML choose")
@@ -492,22 +513,6 @@ class UpdateConfig(BaseModel, frozen=True, extra="forbid"):
         description="continue (the members that can learn more, on the new labels) or "
                     "windows (the model's pipeline refitted on nested windows of the newest "
                     "rows, training data then feedback, blended by their score on the newest)")
-
-
-# ---- model cards: the parts only a person knows (evaluation/model_card.py renders them) -------
-MAX_CARD_TEXT = 5_000  # characters of one written part of a card: a page of text
-MAX_CARD_CONTACT = 300  # a name, an address or a team's channel
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _card_text(value: str) -> str:
-    # tabs and line breaks are the writer's layout; other control characters are not text
-    if _CONTROL.search(value):
-        raise ValueError("holds control characters; write plain text (line breaks are fine)")
-    return value.strip()
-
-
-CardText = Annotated[str, Field(max_length=MAX_CARD_TEXT), AfterValidator(_card_text)]
 
 
 class ModelCardEdit(BaseModel, frozen=True, extra="forbid"):

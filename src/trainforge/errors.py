@@ -960,8 +960,9 @@ class EmptyCardEdit(ConfigError):
 
 # ---- explanations -----------------------------------------------------------------------------
 EXPLAINABLE = ("binary and multiclass classifiers and regressors on tables (trees exactly, "
-               "other members by permutation over a background sample); image and text "
-               "networks in Python, with `Model.explain_images` and `Model.explain_texts`")
+               "other members by permutation over a background sample); one image or text "
+               "network (cnn, gru, text_transformer, a fine-tuned minilm: which pixels or "
+               "words, by integrated gradients)")
 
 
 class NotExplainable(ConfigError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeAlias, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -16,17 +16,12 @@ from sklearn.utils import ClassifierTags, RegressorTags, Tags, TargetTags
 
 from trainforge.algorithms.contributions import Contributions, ModelExplainer
 from trainforge.algorithms.model import ProbabilityFrame
-from trainforge.algorithms.network_explanations import (
-    STEPS,
-    image_attributions,
-    text_attributions,
-)
+from trainforge.algorithms.network_explanations import STEPS
 from trainforge.data.task import SUPERVISED_KINDS, TaskKind
-from trainforge.errors import NotExplainable
-from trainforge.evaluation.explanations import write_heat_map
 from trainforge.json_value import JSONValue
 from trainforge.registry.loaded import LoadedModel
 from trainforge.serving.explain import explainer_for
+from trainforge.serving.network_explain import class_of, network_attributions, write_heat_map
 
 if TYPE_CHECKING:  # the outcomes are named in quotes below: loading them loads every job
     from trainforge.data.task import Task
@@ -37,9 +32,6 @@ if TYPE_CHECKING:  # the outcomes are named in quotes below: loading them loads 
     from trainforge.jobs.segments import AnomaliesOutcome, SegmentsOutcome  # noqa: F401
     from trainforge.jobs.train import TrainingOutcome  # noqa: F401
     from trainforge.rl.evaluation import Evaluation as PolicyEvaluation
-
-# the networks integrated gradients explain, by what they read
-NETWORKS = {"image": ("cnn",), "text": ("gru", "text_transformer", "minilm")}
 
 # a table: a frame, records (one mapping of column to value per row), or a file to read
 Rows: TypeAlias = pd.DataFrame | Sequence[Mapping[str, object]] | str | Path
@@ -138,34 +130,20 @@ class Model:
     def explain_images(self, images: Sequence[str | Path], *, folder: str | Path,
                        steps: int = STEPS) -> list[Path]:
         """For an image network: which pixels each image's prediction rests on (integrated
-        gradients, ``algorithms.network_explanations``), drawn beside the image into one PNG
-        per image in ``folder``; returns the files, in order."""
-        network = self._network("image")
-        done = image_attributions(network, [str(p) for p in images], steps=steps)
+        gradients, ``serving.network_explain``), drawn beside the image into one PNG per image
+        in ``folder``; returns the files, in order."""
+        done = network_attributions(self.loaded, [str(p) for p in images], reads="image",
+                                    steps=steps)
         return [write_heat_map(a, Path(folder) / f"{i:04d}-{Path(image).stem}.png",
-                               title=f"{Path(image).name}: {self._label(a.target)}")
+                               title=f"{Path(image).name}: {class_of(self.loaded, a) or 'value'}")
                 for i, (image, a) in enumerate(zip(images, done, strict=True))]
 
     def explain_texts(self, texts: Sequence[str], *, top_k: int = 5,
                       steps: int = STEPS) -> list[list[tuple[str, float]]]:
         """For a text network: each text's ``top_k`` words (tokens) that raised its
         prediction most, with their integrated-gradients attributions."""
-        done = text_attributions(self._network("text"), list(texts), steps=steps)
-        if done is None:
-            raise NotExplainable(self.ref, "its text network is a frozen pretrained encoder "
-                                           "(its sentence embeddings are computed once)")
+        done = network_attributions(self.loaded, list(texts), reads="text", steps=steps)
         return [a.top_tokens(top_k) for a in done]
-
-    def _network(self, kind: str) -> Any:
-        members = self.loaded.tabular.members
-        estimator = members[0].estimator if len(members) == 1 else None
-        if getattr(estimator, "architecture", None) not in NETWORKS[kind]:
-            raise NotExplainable(self.ref, f"it is not a network that reads {kind} (integrated "
-                                           f"gradients explain {', '.join(NETWORKS[kind])})")
-        return estimator
-
-    def _label(self, target: int) -> str:
-        return self.classes[target] if target >= 0 else "value"
 
     # ---- what scikit-learn looks for on a fitted estimator ----------------------------------
     def __sklearn_tags__(self) -> Tags:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from tests.serving.models import adult, trainforge_pipeline
+from tests.serving.network_models import fitted_image_network, images, text_network, texts
 
 from trainforge.workspace import Workspace
 
@@ -50,3 +51,42 @@ def test_without_the_flag_no_contributions_are_written(cli, registered: Path, tm
     out = tmp_path / "out.csv"
     cli("predict", "adult", str(registered), "-o", str(out), home=tmp_path)
     assert list(pd.read_csv(out).columns) == ["prediction", "<=50K", ">50K"]
+
+
+@pytest.fixture(scope="module")
+def text_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("words")
+    loaded = text_network(home)
+    Workspace(home).registry.register(loaded.model, name="words", metrics={}, lineage={})
+    return home
+
+
+def test_a_text_networks_rows_get_their_top_words_largest_first(cli, text_home: Path,
+                                                                tmp_path: Path):
+    sent, level = texts(5, seed=2)
+    pd.DataFrame({"text": sent}).to_csv(tmp_path / "new.csv", index=False)
+    done = cli("predict", "words", str(tmp_path / "new.csv"), "-o", str(tmp_path / "out.csv"),
+               "--explain", "--top-k", "2", home=text_home)
+    assert done.returncode == 0, done.stderr
+    written = pd.read_csv(tmp_path / "out.csv")
+    top = [[pair.rsplit(" ", 1) for pair in cell.split("; ")] for cell in written["explain.words"]]
+    assert [t[0][0] for t in top] == [["alpha", "bravo", "charlie"][v] for v in level]
+    assert all(len(t) == 2 and float(t[0][1]) >= float(t[1][1]) for t in top)
+    assert list(written["explain.class"]) == list(written["prediction"])
+
+
+def test_an_image_folder_gets_a_heat_map_per_image_beside_the_output(cli, tmp_path: Path):
+    home = tmp_path / "home"
+    Workspace(home).registry.register(fitted_image_network(home).model, name="pixels",
+                                      metrics={}, lineage={})
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, picture in enumerate(images(3)):
+        (folder / f"shot{i}.png").write_bytes(picture)
+    done = cli("predict", "pixels", str(folder), "-o", str(tmp_path / "scored.csv"), "--explain",
+               home=home)
+    assert done.returncode == 0, done.stderr
+    written = pd.read_csv(tmp_path / "scored.csv")
+    assert list(written["explain.map"]) == [f"scored.explained/00000{i + 1}-shot{i}.png"
+                                            for i in range(3)]
+    assert all((tmp_path / m).read_bytes()[:4] == b"\x89PNG" for m in written["explain.map"])

@@ -16,7 +16,7 @@ from trainforge.jobs.train import run_training
 from trainforge.server.app import create_server_app
 from trainforge.server.workers import Worker
 from trainforge.store import access
-from trainforge.store.jobs import claim_job
+from trainforge.store.jobs import claim_job, list_jobs
 from trainforge.workspace import Workspace
 
 CREDIT = EXAMPLES / "credit_g.csv"
@@ -55,6 +55,22 @@ def test_a_train_job_is_queued_and_answered_with_its_id(client, editor, dataset)
     assert job["status"] == "queued" and len(job["id"]) == 32 and job["submitted_by"]
     assert job["config"]["train"]["time_budget_s"] == 30
     assert client.get(f"/api/v1/jobs/{job['id']}", headers=editor).json()["status"] == "queued"
+
+
+def test_a_train_jobs_intended_use_and_users_reach_its_config(client, editor, dataset):
+    job = client.post("/api/v1/jobs", headers=editor,
+                      json={"kind": "train", "dataset": dataset, "target": "class",
+                            "intended_use": "pre-screening", "intended_users": "credit team"}
+                      ).json()
+    assert (job["config"]["train"]["intended_use"],
+            job["config"]["train"]["intended_users"]) == ("pre-screening", "credit team")
+
+
+def test_an_over_long_intended_use_is_a_422_naming_the_field(client, editor, dataset):
+    answer = client.post("/api/v1/jobs", headers=editor,
+                         json={"kind": "train", "dataset": dataset, "target": "class",
+                               "intended_use": "x" * 5_001})
+    assert answer.status_code == 422 and "intended_use" in answer.text
 
 
 @pytest.mark.slow
@@ -178,6 +194,63 @@ def test_a_predict_job_writes_a_downloadable_file_of_predictions(trained):
     predictions = pd.read_csv(io.BytesIO(output.content))
     assert list(predictions.columns) == ["prediction", "bad", "good"]
     assert len(predictions) == 1000
+
+
+def test_a_predict_job_asked_to_explain_writes_each_rows_top_contributions(trained):
+    workspace, dataset, editor = trained
+    client = TestClient(create_server_app(workspace, ServerConfig()))
+    job = client.post("/api/v1/jobs", headers=editor,
+                      json={"kind": "predict", "model": "credit:1", "dataset": dataset,
+                            "explain_top_k": 2}).json()
+    run_queued_jobs(workspace)
+    done = client.get(f"/api/v1/jobs/{job['id']}", headers=editor).json()
+    assert done["status"] == "succeeded", done["error"]
+    output = client.get(f"/api/v1/jobs/{job['id']}/output", headers=editor)
+    predictions = pd.read_csv(io.BytesIO(output.content))
+    assert list(predictions.columns)[3:] == [
+        "explain.base_value", "explain.1.feature", "explain.1.value", "explain.1.contribution",
+        "explain.2.feature", "explain.2.value", "explain.2.contribution"]
+
+
+def test_explaining_a_clustering_models_predictions_is_refused_before_it_is_queued(tmp_path):
+    import trainforge as tf
+
+    workspace = Workspace(tmp_path / "home")
+    tf.cluster(str(EXAMPLES / "wine.csv"), name="segments", k=3, time_budget=10,
+               workspace=workspace)
+    token, _ = access.create_token(workspace, name="editor", role="editor")
+    client = TestClient(create_server_app(workspace, ServerConfig()))
+    answer = client.post("/api/v1/jobs", headers=bearer(token),
+                         json={"kind": "predict", "model": "segments:1",
+                               "dataset": upload(workspace, EXAMPLES / "wine.csv"),
+                               "explain_top_k": 3})
+    assert answer.status_code == 422
+    assert answer.json()["detail"].startswith("explain_top_k: segments:1 cannot be explained")
+    assert list_jobs(workspace) == []
+
+
+@pytest.mark.parametrize("top_k", [0, 51, "five"])
+def test_a_predict_job_with_an_explain_top_k_out_of_bounds_is_a_422_naming_it(trained, top_k):
+    workspace, dataset, editor = trained
+    client = TestClient(create_server_app(workspace, ServerConfig()))
+    answer = client.post("/api/v1/jobs", headers=editor,
+                         json={"kind": "predict", "model": "credit:1", "dataset": dataset,
+                               "explain_top_k": top_k})
+    assert answer.status_code == 422 and "explain_top_k" in answer.text
+
+
+def test_a_predict_job_asked_to_explain_on_the_ray_backend_is_refused_before_it_is_queued(
+        trained):
+    workspace, dataset, editor = trained
+    client = TestClient(create_server_app(workspace, ServerConfig()))
+    before = len(list_jobs(workspace))
+    answer = client.post("/api/v1/jobs", headers=editor,
+                         json={"kind": "predict", "model": "credit:1", "dataset": dataset,
+                               "backend": "ray", "explain_top_k": 3})
+    assert answer.status_code == 422
+    assert answer.json()["detail"].startswith("explain_top_k: explanations are written by the "
+                                              "local backend only")
+    assert len(list_jobs(workspace)) == before
 
 
 def test_an_evaluate_job_puts_the_metrics_in_its_result(trained):

@@ -10,7 +10,8 @@ from tests._paths import EXAMPLES
 from tests.server._jobs import HEARTBEAT_S, STALE_AFTER_S, running_app
 
 from trainforge.cli.app import run
-from trainforge.config import ServerConfig
+from trainforge.config import ServerConfig, TrainConfig
+from trainforge.jobs.train import run_training
 from trainforge.server.app import create_server_app
 from trainforge.server.supervisor import Supervisor
 from trainforge.store import access
@@ -86,3 +87,17 @@ def test_predict_and_evaluate_with_server_use_the_servers_model(server, capsys, 
     capsys.readouterr()
     assert run(["evaluate", "credit", str(rows), "--server", url, "--token", token]) == 0
     assert "roc_auc" in capsys.readouterr().out
+
+
+def test_predict_with_server_and_explain_writes_the_servers_contributions(server, tmp_path):
+    url, token, workspace = server
+    run_training(TrainConfig(data=str(EXAMPLES / "credit_g.csv"), target="class", name="credit",
+                             algorithm="lightgbm", trials=1), workspace=workspace)
+    rows = tmp_path / "new.csv"
+    rows.write_text("".join((EXAMPLES / "credit_g.csv").read_text().splitlines(keepends=True)[:11]))
+    output = tmp_path / "out.csv"
+    assert run(["predict", "credit", str(rows), "-o", str(output), "--server", url,
+                "--token", token, "--explain", "--top-k", "1"]) == 0
+    assert output.read_text().splitlines()[0] == (
+        "prediction,bad,good,explain.base_value,explain.1.feature,explain.1.value,"
+        "explain.1.contribution")

@@ -140,3 +140,31 @@ def test_a_job_form_queues_the_job_its_inputs_describe(editor, trained):
 def test_a_bad_job_form_value_is_named_in_the_form(editor):
     answer = editor.post("/ui/jobs/new/rl_train", data={"env": "CartPole-v1", "timesteps": "0"})
     assert "timesteps" in answer.text and 'class="error"' in answer.text
+
+
+def test_the_predict_forms_explain_field_reaches_the_queued_job(editor, trained):
+    from trainforge.store import jobs
+
+    with open(EXAMPLES / "credit_g.csv", "rb") as handle:
+        dataset = editor.post("/ui/datasets", files={"file": ("credit_g.csv", handle)}
+                              ).headers["hx-redirect"].rsplit("/", 1)[1]
+    assert 'name="explain_top_k"' in editor.get("/jobs/new/predict").text
+    answer = editor.post("/ui/jobs/new/predict", data={"dataset": dataset, "model": "credit:1",
+                                                       "explain_top_k": "4"})
+    job = jobs.get_job(trained, answer.headers["hx-redirect"].rsplit("/", 1)[1])
+    assert job["kind"] == "predict" and job["config"]["explain_top_k"] == 4
+
+
+def test_the_training_forms_intended_use_reaches_the_queued_job(editor, trained):
+    from trainforge.store import jobs
+
+    with open(EXAMPLES / "credit_g.csv", "rb") as handle:
+        dataset = editor.post("/ui/datasets", files={"file": ("credit.csv", handle)}
+                              ).headers["hx-redirect"].rsplit("/", 1)[1]
+    assert 'name="intended_use"' in editor.get("/train").text
+    answer = editor.post("/ui/jobs", data={"dataset": dataset, "target": "class",
+                                           "intended_use": "pre-screening",
+                                           "intended_users": ""})
+    config = jobs.get_job(trained, answer.headers["hx-redirect"].rsplit("/", 1)[1])["config"]
+    assert (config["train"]["intended_use"], config["train"]["intended_users"]) == (
+        "pre-screening", None)

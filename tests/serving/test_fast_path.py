@@ -224,3 +224,11 @@ def test_catboost_trees_send_a_missing_value_where_catboost_does(nan_mode, adult
     predict = catboost_walker(model, "Logloss")
     assert predict is not None
     assert np.allclose(predict(rows), model.predict_proba(rows)[:, 1], rtol=1e-12, atol=1e-15)
+
+
+def test_verification_trusts_a_fast_path_within_float32_rounding_of_the_model(
+        classifier: LoadedModel):
+    compiled = compile_model(classifier.model)
+    share, which, call = compiled._members[0]
+    compiled._members[0] = (share, which, lambda columns: call(columns) * (1 + 3e-8))
+    assert verify(compiled, probe_columns(classifier.model))

@@ -162,3 +162,13 @@ def test_mlflow_invocations_refuse_a_value_the_model_cannot_score_naming_its_fie
     answer = wine.post("/invocations?model=wine",
                        json={"dataframe_records": [_wine_record(alcohol=-1.7e308)]})
     assert answer.status_code == 400 and "alcohol" in answer.json()["message"]
+
+
+@pytest.mark.slow
+def test_explaining_a_value_the_model_cannot_score_is_the_same_422_not_a_500(wine):
+    # explained by permutation, the record would reach the linear model unchecked
+    answer = wine.post("/v1/models/wine/predict?explain=true", json={"records": [
+        _wine_record(alcohol=1.7e308)]})
+    assert answer.status_code == 422
+    assert [problem["loc"] for problem in answer.json()["detail"]] == [
+        ["body", "records", 0, "alcohol"]]

@@ -183,11 +183,16 @@ class TabularModel:
     def _private(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame if self.inputs is None else self.inputs.apply(frame)
 
+    def prepared(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` as every member's preprocessor reads it: private columns hashed or
+        masked as in training, each feature coerced to its type."""
+        return coerce_frame(self._private(frame), self.features)
+
     def _blend(self, frame: pd.DataFrame) -> np.ndarray:
         if len(frame) == 0:  # estimators refuse empty input; no rows in, no rows out
             width = (len(self.classes),) if self.task.kind.is_classification else ()
             return np.zeros((0, *width), dtype="float64")
-        prepared = coerce_frame(self._private(frame), self.features)
+        prepared = self.prepared(frame)
         total = sum(m.weight for m in self.members)
         blended: np.ndarray | None = None
         with _in_calling_thread(len(prepared)):

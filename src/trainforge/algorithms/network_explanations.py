@@ -19,6 +19,8 @@ import numpy as np
 from trainforge.algorithms.network import require_torch
 
 STEPS = 32
+# the networks integrated gradients explain, by what they read
+NETWORKS = {"image": ("cnn",), "text": ("gru", "text_transformer", "minilm")}
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,34 @@ class Attribution:
     def top_tokens(self, k: int = 5) -> list[tuple[str, float]]:
         """The ``k`` tokens that raised the score most (largest attribution first)."""
         return sorted(self.tokens, key=lambda pair: -pair[1])[:k]
+
+
+def explained_network(estimators: Sequence[Any]) -> tuple[str, Any] | None:
+    """What a model of ``estimators`` (its members') reads and its network, when it is one
+    network integrated gradients explain ("image" or "text"); None otherwise."""
+    if len(estimators) != 1:
+        return None
+    architecture = getattr(estimators[0], "architecture", None)
+    for reads, architectures in NETWORKS.items():
+        if architecture in architectures:
+            return reads, estimators[0]
+    return None
+
+
+def has_token_table(estimator: Any) -> bool:
+    """Whether a text network learns its own word embeddings (what ``text_attributions``
+    explains); a frozen pretrained encoder's sentence embeddings are computed once."""
+    return (getattr(estimator.inputs_, "tokenizer", None) is not None
+            and _token_embedding(estimator.module_) is not None)
+
+
+def attribution_grid(pixels: np.ndarray, *, cells: int) -> np.ndarray:
+    """``pixels``' attributions summed over a grid of at most ``cells`` × ``cells`` blocks
+    (fewer where the image is smaller), row-major from the top left; the grid sums to the
+    same total."""
+    edges = [np.linspace(0, size, min(cells, size) + 1).astype(int)[:-1]
+             for size in pixels.shape]
+    return np.add.reduceat(np.add.reduceat(pixels, edges[0], axis=0), edges[1], axis=1)
 
 
 def _scores(outputs: Any, targets: Any) -> Any:

@@ -31,9 +31,13 @@ def predict(
              "ray://HOST:PORT [default: auto]")] = None,
     explain: Annotated[bool, typer.Option(
         "--explain", help="add each row's top contributions (SHAP values): explain.base_value "
-                          "and explain.N.feature/.value/.contribution, largest first")] = False,
+                          "and explain.N.feature/.value/.contribution, largest first; a text "
+                          "network: explain.words; an image network: explain.map, a heat map "
+                          "PNG per image in OUTPUT's folder")] = False,
     explain_top: Annotated[int, typer.Option(
-        help="contributions written per row with --explain (1 to 50)")] = 5,
+        "--explain-top", "--top-k",
+        help="contributions (a text network's words) written per row with --explain "
+             "(1 to 50)")] = 5,
     server: ServerOption = None,
     token: TokenOption = None,
 ) -> None:
@@ -42,7 +46,9 @@ def predict(
     Writes a `prediction` column plus one probability column per class for classifiers;
     large files stream through in chunks. For a folder of images, one row per image with its
     `path` first. With --explain, each row's top contributions to the output (a classifier's
-    probability of its positive class, or of each class; a regressor's value).
+    probability of its positive class, or of each class; a regressor's value); for an image
+    or text network, which pixels or words its prediction rests on (integrated gradients):
+    the top words, or a heat map per image drawn into OUTPUT's name + `.explained/`.
 
     With --backend ray, INPUT's Parquet or CSV shards are predicted on a Ray cluster (Ray
     Data): OUTPUT gets part-00000… (shard i = input shard i, inputs sorted by path, rows in
@@ -59,12 +65,6 @@ def predict(
                              explain_top_k=explain_top if explain else None, backend=backend,
                              ray_address=ray_address)
     url = server_url(server)
-    if url is not None and settings.explain_top_k is not None:
-        from trainforge.errors import ConfigError
-
-        raise ConfigError("--explain runs here, on this workspace's models; leave out "
-                          "--server, or POST /v1/models/NAME/predict?explain=true to a "
-                          "deployed model")
     if url is not None and settings.backend == "ray":
         from trainforge.errors import ConfigError
 
@@ -75,7 +75,7 @@ def predict(
         from trainforge.cli.remote_use import predict_remotely
 
         predict_remotely(url, token=token, model=settings.model, data=Path(settings.input),
-                         output=Path(settings.output),
+                         output=Path(settings.output), explain_top_k=settings.explain_top_k,
                          console=Console(stderr=True, highlight=False))
         return
     done = run_prediction(settings.model, settings.input, settings.output,

@@ -28,12 +28,13 @@ def _upload(client: ServerClient, data: Path, console: Console) -> str:
 
 
 def predict_remotely(url: str, *, token: str | None, model: str, data: Path, output: Path,
-                     console: Console) -> dict[str, Any]:
-    """Predict every row of ``data`` with the server's ``model`` into ``output``."""
+                     console: Console, explain_top_k: int | None = None) -> dict[str, Any]:
+    """Predict every row of ``data`` with the server's ``model`` into ``output``; with
+    ``explain_top_k``, each row's top contributions too (as ``trainforge predict --explain``)."""
     with ServerClient(url, token=token) as client:
         dataset = _upload(client, data, console)
-        job = run_job(client, {"kind": "predict", "model": model, "dataset": dataset},
-                      console=console)
+        job = run_job(client, {"kind": "predict", "model": model, "dataset": dataset,
+                               "explain_top_k": explain_top_k}, console=console)
         client.download(f"/api/v1/jobs/{job['id']}/output", output)
     result = job["result"] or {}
     console.print(f"wrote {result.get('rows', 0):,} predictions of {result.get('model')} to "

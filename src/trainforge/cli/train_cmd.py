@@ -147,6 +147,12 @@ def train(
         "--fairness-tolerance", help="with --fairness-constraint demographic_parity: the "
                                      "largest selection-rate difference allowed between groups "
                                      "(default: exact parity)")] = None,
+    intended_use: Annotated[str | None, typer.Option(
+        "--intended-use", help="the model card's intended use: the decision the model "
+                               "supports (edit later with `trainforge models card`)")] = None,
+    intended_users: Annotated[str | None, typer.Option(
+        "--intended-users", help="the model card's intended users: teams, roles or "
+                                 "systems")] = None,
     resume: Annotated[str | None, typer.Option(
         "--resume", help="continue an interrupted run (its id, from `trainforge runs list`) "
                          "from its checkpoints")] = None,
@@ -165,11 +171,12 @@ def train(
     started_at = _process_start()
     from trainforge.client import server_url
 
+    card = {"intended_use": intended_use, "intended_users": intended_users}
     url = server_url(server)
     if url is not None:
         _train_on_server(url, token=token, data=data, config_file=config, resume=resume, given={
-            "target": target, "name": name, "time_budget": time_budget, "metric": metric,
-            "seed": seed, "trials": trials, "algorithm": algorithm, "split": split,
+            "target": target, "name": name, **card, "time_budget": time_budget,
+            "metric": metric, "seed": seed, "trials": trials, "algorithm": algorithm, "split": split,
             "search_workers": search_workers, "search_backend": search_backend,
             "group_column": group_column, "time_column": time_column, "test_size": test_size,
             "init_from": init_from, "freeze_backbone": freeze_backbone, "pii": pii,
@@ -184,7 +191,7 @@ def train(
     if resume is not None:
         _resume(resume, time_budget=time_budget, started_at=started_at)
         return
-    settings = build_config({"data": data, "target": target, "name": name,
+    settings = build_config({"data": data, "target": target, "name": name, **card,
                              "time_budget": time_budget, "metric": metric, "seed": seed,
                              "trials": trials, "algorithm": algorithm, "sql": sql,
                              "search_workers": search_workers,

@@ -13,7 +13,6 @@ import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +20,6 @@ import pandas as pd
 
 from trainforge.algorithms.contributions import Contributions, ModelExplainer, member_methods
 from trainforge.algorithms.model import TabularModel, coerce_frame
-from trainforge.algorithms.network_explanations import Attribution
 
 # test rows explained for the report, by the costliest method a member needs: a booster's
 # TreeSHAP is cheap; a 300-tree forest's (shap) or a permutation costs ~0.1 s a row
@@ -137,23 +135,3 @@ def _levels(values: pd.Series, limit: int = 12) -> Sequence[str]:
     counts = values.astype(object).where(values.notna(), "missing").astype(str).value_counts()
     top = [str(level) for level in counts.index[:limit]]
     return [*top, "other"] if len(counts) > limit else top
-
-
-def write_heat_map(attribution: Attribution, path: Path, *, title: str) -> Path:
-    """A PNG of the image beside its attributions (red raised the score, blue lowered it)."""
-    from matplotlib.figure import Figure
-
-    assert attribution.pixels is not None and attribution.image is not None  # an image's
-    figure = Figure(figsize=(6.4, 3.4), dpi=100)
-    shown, heat = figure.subplots(1, 2)
-    shown.imshow(attribution.image, cmap="gray")
-    bound = float(np.abs(attribution.pixels).max()) or 1.0
-    drawn = heat.imshow(attribution.pixels, cmap="bwr", vmin=-bound, vmax=bound)
-    figure.colorbar(drawn, ax=heat, fraction=0.046)
-    for axes, label in ((shown, "image"), (heat, "integrated gradients")):
-        axes.set_title(label, fontsize=9)
-        axes.set_axis_off()
-    figure.suptitle(title, fontsize=10)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png")
-    return path

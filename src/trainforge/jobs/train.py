@@ -236,12 +236,23 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
             test_frame=test_frame, features=features, data_profile=data_profile,
             target_report=target_report, unlabeled=unlabeled, privacy=privacy,
             dp_settings=dp_settings)
+        _seed_card(config, workspace=workspace, version=outcome.version)
         # the disparities beside the scores (fairness_demographic_parity_difference, …)
         run.succeeded(outcome.version, metrics={
             **outcome.evaluation.metrics,
             **(fairness_metrics(outcome.fairness) if outcome.fairness else {})})
     outcome.elapsed_s = time.time() - wall_start
     return outcome
+
+
+def _seed_card(config: TrainConfig, *, workspace: Workspace, version: ModelVersion) -> None:
+    """The card's intended use and users as the trainer states them (the card's own edit
+    writes them: a later ``trainforge models card --set`` supersedes them)."""
+    from trainforge.store.model_cards import write_notes
+
+    stated = {"intended_use": config.intended_use, "intended_users": config.intended_users}
+    written = {field: text for field, text in stated.items() if text}
+    write_notes(workspace, version.name, version.version, written, written_by=None)
 
 
 def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,

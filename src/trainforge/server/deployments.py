@@ -42,7 +42,7 @@ from trainforge.monitoring.prediction_log import LogPolicy, PredictionLog
 from trainforge.registry.refs import check_name
 from trainforge.server.auth import identify
 from trainforge.serving.app import PREDICT_ROUTE, PredictHandler, not_served
-from trainforge.serving.explain import EXPLAIN_PARAMETERS
+from trainforge.serving.explain import EXPLAIN_PARAMETERS, STEPS_PARAMETER
 from trainforge.serving.metrics import ServingMetrics
 from trainforge.serving.served import ServedModel
 from trainforge.serving.shadow import Shadow, ShadowFeed
@@ -458,11 +458,12 @@ _PREDICT_DOC = {"post": {
     "operationId": "predict_deployed",
     "description": "The same request and answer as `trainforge serve`: `{\"records\": [{...}]}` "
                    "in; `model`, `predictions` (and `probabilities` for a classifier) out; "
-                   "with `?explain=true`, `explanations` too (each record's top contributions). "
+                   "with `?explain=true`, `explanations` too (each record's top contributions; "
+                   "an image or text network: which image regions or words). "
                    "`GET /api/v1/deployments` lists the names; each model's own request schema "
                    "is in `trainforge serve NAME`'s /docs.",
     "parameters": [{"name": "name", "in": "path", "required": True,
-                    "schema": {"type": "string"}}, *EXPLAIN_PARAMETERS],
+                    "schema": {"type": "string"}}, *EXPLAIN_PARAMETERS, STEPS_PARAMETER],
     "requestBody": {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "properties": {"records": {"type": "array", "items": {
             "type": "object"}}}}}}},

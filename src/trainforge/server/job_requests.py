@@ -43,10 +43,12 @@ from trainforge.errors import (
     DatasetNotFound,
     InvalidField,
     NeedsReinforcementLearning,
+    NotExplainable,
     RegistryError,
     UnknownMetric,
 )
 from trainforge.server.job_resources import ClusterTotals, JobResources, check_fits
+from trainforge.serving.explain import MAX_TOP_K
 from trainforge.store import jobs as job_store
 from trainforge.store.access import Principal
 from trainforge.store.datasets import get_dataset
@@ -102,6 +104,9 @@ class PredictJob(JobResources, frozen=True, extra="forbid"):
         default="local", description="ray: Ray Data predicts the table (Parquet or CSV) into "
         "shards and a manifest.json under the artifact store's jobs/ID/predictions/ (on S3 "
         "when TRAINFORGE_ARTIFACTS is s3://), which the job's result names")
+    explain_top_k: int | None = Field(None, ge=1, le=MAX_TOP_K, description=(
+        "add each row's top contributions, this many (`trainforge predict --explain`); a "
+        "text network: its top words; empty: no explanations"))
 
 
 class EvaluateJob(JobResources, frozen=True, extra="forbid"):
@@ -216,6 +221,13 @@ def _checked(workspace: Workspace, request: AnyJob) -> dict[str, Any]:
         config["model"] = request.model
         if isinstance(request, PredictJob):
             config["backend"] = request.backend
+            if request.explain_top_k is not None:
+                if request.backend == "ray":
+                    raise InvalidField("explain_top_k", "explanations are written by the local "
+                                       'backend only; leave explain_top_k out or "backend" '
+                                       "local")
+                _check_explainable(workspace, request.model)
+                config["explain_top_k"] = request.explain_top_k
     return config
 
 
@@ -238,6 +250,16 @@ def _check_model(workspace: Workspace, field: str, ref: str) -> None:
         workspace.registry.resolve(ref)
     except RegistryError as error:  # no such model, or not a reference at all
         raise InvalidField(field, str(error)) from None
+
+
+def _check_explainable(workspace: Workspace, ref: str) -> None:
+    """A model whose outputs have explanations, by its task (from its manifest: nothing
+    loaded); what only loading it tells (a frozen text encoder) the job itself reports."""
+    kind = str(workspace.registry.show(ref)["task"]["kind"])
+    if kind in ("clustering", "anomaly"):
+        why = NotExplainable(ref, f"it is a {kind} model: its segments or scores have no "
+                                  "per-feature contributions")
+        raise InvalidField("explain_top_k", f"{why}; leave explain_top_k out")
 
 
 def _check_updatable(workspace: Workspace, ref: str) -> None:

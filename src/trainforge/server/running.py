@@ -203,6 +203,7 @@ def _predict(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
                 "output": output, "unscored": shards.n_unscored}
     outcome = run_prediction(job["config"]["model"], dataset_file(workspace, job),
                              output_path(workspace, job["id"]), workspace=workspace,
+                             explain_top_k=job["config"].get("explain_top_k"),
                              observers=[JobLog(workspace, job["id"])])
     done = outcome.batch
     job_store.append_log(workspace, job["id"],

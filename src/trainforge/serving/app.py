@@ -56,6 +56,11 @@ from trainforge.serving.explain import (
 )
 from trainforge.serving.metrics import CONTENT_TYPE, ServingMetrics
 from trainforge.serving.mlflow_input import records_from_csv, records_from_mlflow
+from trainforge.serving.network_explain import (
+    NETWORK_UNITS,
+    check_explained_count,
+    explained_records,
+)
 from trainforge.serving.openapi import (
     CSV,
     JSON,
@@ -164,13 +169,27 @@ def _answer_with(model: ServedModel, columns: Columns) -> _Answer:
 
 
 def _explained_answer(model: ServedModel, explainer: ServedExplainer, body: bytes, *,
-                      max_records: int, top_k: int) -> _Answer:
+                      max_records: int, query: ExplainQuery) -> _Answer:
     columns = model.signature.parse_request(body, max_records=max_records)
-    contributions = explainer.explain(columns)
+    return _explained_columns(model, explainer, columns, query)
+
+
+def _explained_columns(model: ServedModel, explainer: ServedExplainer, columns: Columns,
+                       query: ExplainQuery) -> _Answer:
+    if explainer.network:  # a network's bound is checked before anything is computed
+        check_explained_count(columns)
+    # predicted first: a record the model cannot score (a value near 1e308) is a 422 naming
+    # it, before any explaining meets it
     answer = _answer_with(model, columns)
     assert answer.outputs is not None  # _answer_with keeps them
+    if explainer.network:
+        answer.body["explanations"] = explained_records(
+            model.loaded, columns, steps=query.steps, top_k=query.top_k)
+        answer.body["explanation_units"] = NETWORK_UNITS
+        return answer
+    contributions = explainer.explain(columns)
     answer.body["explanations"] = described(contributions, columns.values, answer.outputs,
-                                            top_k=top_k, classify=model.classify)
+                                            top_k=query.top_k, classify=model.classify)
     answer.body["explanation_units"] = contributions.units
     return answer
 
@@ -311,6 +330,7 @@ class PredictHandler:
         self.shadow = shadow
         self._n_features = len(model.signature.features)
         self._explainer = ServedExplainer(model)  # builds nothing until asked to explain
+        self._not_explainable = refusal(model.loaded)  # why explain=true is a 422, if it is
         self._logging = None if recorder is None else _Logging(
             recorder, deployment=deployment or model.loaded.name, model=model)
 
@@ -341,7 +361,7 @@ class PredictHandler:
             if explain is not None:
                 return await self._explained(scope, receive, explain)
         if is_multipart(scope):
-            return await self._uploaded(scope, receive)
+            return await self._uploaded(scope, receive, None)
         return await _answered(scope, receive, self._work, light=self._light,
                                too_large=_Answer({"detail": _TOO_LARGE}, 413))
 
@@ -350,13 +370,15 @@ class PredictHandler:
         """``?explain=true``: refused at once for a model that cannot be explained; else
         always in a worker thread (the first request builds the explainer)."""
         model, explainer, max_records = self.model, self._explainer, self.max_records
-        why = refusal(model.loaded)
+        why = self._not_explainable
         if why is not None:
             return _guarded(model.ref, _refuse(NotExplainable(model.ref, why)), mlflow=False)
+        if is_multipart(scope):
+            return await self._uploaded(scope, receive, explain)
 
         def work(body: bytes) -> _Answer:
             return _guarded(model.ref, lambda: _explained_answer(
-                model, explainer, body, max_records=max_records, top_k=explain.top_k),
+                model, explainer, body, max_records=max_records, query=explain),
                 mlflow=False)
 
         return await _answered(scope, receive, work, light=lambda body: False,
@@ -370,9 +392,11 @@ class PredictHandler:
         return _guarded(model.ref, lambda: _predict_answer(model, body, max_records=max_records),
                         mlflow=False)
 
-    async def _uploaded(self, scope: Scope, receive: Receive) -> _Answer:
-        """Images uploaded as multipart files: one prediction per file."""
-        model = self.model
+    async def _uploaded(self, scope: Scope, receive: Receive,
+                        explain: ExplainQuery | None) -> _Answer:
+        """Images uploaded as multipart files: one prediction (and explanation, when asked)
+        per file."""
+        model, explainer = self.model, self._explainer
         if (_declared_length(scope) or 0) > MAX_BODY_BYTES:
             return _Answer({"detail": _TOO_LARGE}, 413)
         try:
@@ -386,7 +410,8 @@ class PredictHandler:
             return _guarded(model.ref, refuse, mlflow=False)
         async with _HEAVY:  # decoding and predicting images is heavy work
             return await anyio.to_thread.run_sync(lambda: _guarded(
-                model.ref, lambda: _answer_with(model, columns), mlflow=False))
+                model.ref, lambda: _answer_with(model, columns) if explain is None
+                else _explained_columns(model, explainer, columns, explain), mlflow=False))
 
 
 def _declared_length(scope: Scope) -> int | None:

@@ -16,9 +16,10 @@ import pandas as pd
 
 from trainforge.data.read import read_chunks
 from trainforge.data.task import TaskKind
-from trainforge.errors import InvalidRequest, UnreadableData
+from trainforge.errors import InvalidRequest, NotExplainable, UnreadableData
 from trainforge.registry.loaded import LoadedModel
-from trainforge.serving.explain import contribution_columns, explainer_for
+from trainforge.serving.explain import contribution_columns, explainer_for, refusal
+from trainforge.serving.network_explain import explained_columns, network_of
 from trainforge.serving.served import unscored
 
 PREDICTION = "prediction"
@@ -146,7 +147,9 @@ def predict_file(loaded: LoadedModel, input: Path, output: Path, *,
     for a classifier, one probability column per class named by its label, one row per input
     row in input order. Only one chunk of ``chunk_rows`` rows is in memory at a time, and
     ``output`` appears only when every row is written. ``progress`` gets the rows done so far.
-    ``explain_top_k``: add each row's top contributions (``explain.contribution_columns``);
+    ``explain_top_k``: add each row's top contributions (``explain.contribution_columns``),
+    or for an image or text network which pixels or words each rests on
+    (``network_explain.explained_columns``: a heat map per image, drawn beside ``output``);
     a model that cannot be explained raises NotExplainable before anything is written.
 
     Example::
@@ -155,8 +158,8 @@ def predict_file(loaded: LoadedModel, input: Path, output: Path, *,
         print(f"{result.n_rows} rows in {result.seconds:.1f} s")
     """
     started = time.perf_counter()
-    explainer = None if explain_top_k is None else explainer_for(loaded)
     output = Path(output)
+    explain = None if explain_top_k is None else _explaining(loaded, output, explain_top_k)
     n_rows = 0
     skipped: list[str] = []
     n_unscored, unscored_rows = 0, list[int]()
@@ -171,9 +174,8 @@ def predict_file(loaded: LoadedModel, input: Path, output: Path, *,
                 try:
                     rows = chunk.reset_index(drop=True)
                     predicted, blank = _predictions_frame(loaded, rows)
-                    if explainer is not None and explain_top_k is not None:
-                        predicted = pd.concat([predicted, contribution_columns(
-                            explainer.explain(rows), rows, top_k=explain_top_k)], axis=1)
+                    if explain is not None:
+                        predicted = pd.concat([predicted, explain(rows, n_rows + 1)], axis=1)
                     if folder:  # each row says which file it is for
                         predicted.insert(0, PATH, chunk.iloc[:, 0].to_numpy())
                 except InvalidRequest as error:
@@ -195,6 +197,20 @@ def predict_file(loaded: LoadedModel, input: Path, output: Path, *,
     return BatchResult(n_rows=n_rows, seconds=time.perf_counter() - started, output=output,
                        skipped=tuple(skipped), n_unscored=n_unscored,
                        unscored_rows=tuple(unscored_rows))
+
+
+def _explaining(loaded: LoadedModel, output: Path, top_k: int
+                ) -> Callable[[pd.DataFrame, int], pd.DataFrame]:
+    """The explanation columns of a chunk of rows (given its first row's number), or
+    NotExplainable at once."""
+    why = refusal(loaded)
+    if why is not None:
+        raise NotExplainable(loaded.ref, why)
+    if network_of(loaded) is not None:
+        return lambda rows, first_row: explained_columns(loaded, rows, top_k=top_k,
+                                                         output=output, first_row=first_row)
+    explainer = explainer_for(loaded)
+    return lambda rows, _: contribution_columns(explainer.explain(rows), rows, top_k=top_k)
 
 
 IMAGE_CHUNK = 2_000  # images decoded per chunk: bounded memory whatever the folder's size

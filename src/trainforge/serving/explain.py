@@ -41,10 +41,17 @@ from trainforge.algorithms.contributions import (
     tree_explainer,
 )
 from trainforge.algorithms.model import TabularModel
+from trainforge.algorithms.network_explanations import NETWORKS, STEPS
 from trainforge.data.task import TaskKind
 from trainforge.errors import NotExplainable, TooManyToExplain
 from trainforge.registry.loaded import LoadedModel
 from trainforge.serving.compiled import CompiledModel, probe_columns
+from trainforge.serving.network_explain import (
+    MAX_EXPLAINED_INPUTS,
+    MAX_STEPS,
+    network_of,
+    network_refusal,
+)
 from trainforge.serving.plans import FastPathMiss
 from trainforge.serving.served import ServedModel
 from trainforge.serving.signature import Columns, RecordsInvalid
@@ -100,14 +107,22 @@ EXPLAIN_PARAMETERS = [
     {"name": "top_k", "in": "query", "required": False,
      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TOP_K,
                 "default": DEFAULT_TOP_K},
-     "description": "contributions listed per record and output, largest first"}]
+     "description": "contributions listed per record and output, largest first (a text "
+                    "network: words listed per record)"}]
+# an image or text network's too
+STEPS_PARAMETER = {"name": "steps", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_STEPS, "default": STEPS},
+     "description": "image and text networks: integrated gradients' steps (each one forward "
+                    f"and one backward pass); at most {MAX_EXPLAINED_INPUTS} records a request"}
 
 
 @dataclass(frozen=True)
 class ExplainQuery:
-    """What ``?explain=true&top_k=K`` asks: the contributions listed per record and output."""
+    """What ``?explain=true&top_k=K&steps=S`` asks: the contributions (a text network's
+    words) listed per record and output, and a network's integrated-gradients steps."""
 
     top_k: int = DEFAULT_TOP_K
+    steps: int = STEPS
 
 
 def _query_error(name: str, message: str) -> RecordsInvalid:
@@ -122,14 +137,18 @@ def explain_query(query_string: bytes) -> ExplainQuery | None:
     flag = params.get("explain", ["false"])[-1].strip().lower()
     if flag not in _TRUE + _FALSE:
         raise _query_error("explain", "explain must be true or false")
-    top_k = DEFAULT_TOP_K
-    if "top_k" in params:
-        text = params["top_k"][-1].strip()
-        if not (text.isascii() and text.isdigit() and len(text) <= 4
-                and 1 <= int(text) <= MAX_TOP_K):
-            raise _query_error("top_k", f"top_k must be a whole number from 1 to {MAX_TOP_K}")
-        top_k = int(text)
-    return ExplainQuery(top_k=top_k) if flag in _TRUE else None
+    asked = ExplainQuery(top_k=_bounded(params, "top_k", DEFAULT_TOP_K, MAX_TOP_K),
+                         steps=_bounded(params, "steps", STEPS, MAX_STEPS))
+    return asked if flag in _TRUE else None
+
+
+def _bounded(params: Mapping[str, list[str]], name: str, default: int, most: int) -> int:
+    if name not in params:
+        return default
+    text = params[name][-1].strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 4 and 1 <= int(text) <= most):
+        raise _query_error(name, f"{name} must be a whole number from 1 to {most}")
+    return int(text)
 
 
 def refusal(loaded: LoadedModel) -> str | None:
@@ -139,10 +158,12 @@ def refusal(loaded: LoadedModel) -> str | None:
         what = "clustering" if kind is TaskKind.CLUSTERING else kind.value
         return (f"it is a {what} model: its segments or scores have no per-feature "
                 "contributions")
+    if network_of(loaded) is not None:
+        return network_refusal(loaded)
     images = [s.name for s in loaded.tabular.features if s.dtype == "image"]
     if images:
-        return (f"it reads images ({', '.join(images)}): explain an image network's pixels "
-                "with `Model.explain_images` in Python")
+        return (f"it reads images ({', '.join(images)}) but is not one image network "
+                f"(integrated gradients explain {', '.join(NETWORKS['image'])})")
     return None
 
 
@@ -154,6 +175,13 @@ def explainer_for(loaded: LoadedModel, *, compiled: CompiledModel | None = None
     why = refusal(loaded)
     if why is not None:
         raise NotExplainable(loaded.ref, why)
+    network = network_of(loaded)
+    if network is not None:  # its inputs are pixels or words, not columns
+        raise NotExplainable(loaded.ref, (
+            f"it is a network that reads {network[0]}: its explanations are its "
+            f"{'pixels' if network[0] == 'image' else 'words'}, from "
+            f"`Model.explain_{network[0]}s`, `trainforge predict --explain` or "
+            "explain=true"))
     model = loaded.tabular
     walked = {} if compiled is None else walked_members(model, compiled)
     permuted = permuted_members(model)
@@ -213,6 +241,8 @@ class ServedExplainer:
 
     def __init__(self, model: ServedModel) -> None:
         self.model = model
+        # an image or text network is explained by integrated gradients (network_explain)
+        self.network = network_of(model.loaded) is not None
         self._explainer: ModelExplainer | None = None
         self._building = threading.Lock()
 

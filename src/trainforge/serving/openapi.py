@@ -10,8 +10,13 @@ from typing import Any
 from pydantic import BaseModel, Field, create_model
 
 from trainforge.data.task import TaskKind
-from trainforge.serving.explain import EXPLAIN_PARAMETERS, EXPLANATION_FIELDS
+from trainforge.serving.explain import EXPLAIN_PARAMETERS, EXPLANATION_FIELDS, STEPS_PARAMETER
 from trainforge.serving.mlflow_input import FORMATS
+from trainforge.serving.network_explain import (
+    MAX_EXPLAINED_INPUTS,
+    NETWORK_EXPLANATION_FIELDS,
+    network_of,
+)
 from trainforge.serving.served import ServedModel
 from trainforge.serving.signature import MAX_ERRORS_SHOWN
 
@@ -69,7 +74,8 @@ def _response_model(model: ServedModel) -> type[BaseModel]:
         fields["scores"] = (list[float], one_per_record)
     fields["ignored_fields"] = (list[str] | None, None)
     if model.kind.is_supervised:  # clustering and anomaly models are not explained (a 422)
-        fields.update(EXPLANATION_FIELDS)
+        fields.update(EXPLANATION_FIELDS if network_of(model.loaded) is None
+                      else NETWORK_EXPLANATION_FIELDS)
     name = model.signature.request.__name__.replace("Request", "Response")
     return create_model(name, **fields)
 
@@ -85,13 +91,15 @@ def _predict(name: str, model: ServedModel, request: dict[str, Any],
         "description": "Fields the model does not use are ignored and named in "
                        "`ignored_fields`. A field left out is an error; `null` is a missing "
                        f"value. At most {max_records:,} records a request.",
-        "parameters": EXPLAIN_PARAMETERS,
+        "parameters": EXPLAIN_PARAMETERS + (
+            [] if network_of(model.loaded) is None else [STEPS_PARAMETER]),
         "requestBody": {"required": True, "content": content},
         "responses": _with_request_id({
             "200": _answer("Predictions", response),
             "413": _answer(f"More than {max_records:,} records (with explain=true, more "
-                           "than it explains), or a body over the size limit: split the "
-                           "batch", _DETAIL),
+                           "than it explains: an image or text network at most "
+                           f"{MAX_EXPLAINED_INPUTS}), or a body over the size limit: split "
+                           "the batch", _DETAIL),
             "422": _answer("A field missing or of the wrong type, or a body that is not JSON: "
                            f"`detail` lists the first {MAX_ERRORS_SHOWN}, each with its `loc` "
                            "(body, records, index, field; or query, parameter), and "
