@@ -25,7 +25,7 @@ PACKAGE = ROOT / "src" / "trainforge"
 # CLI (which starts the server and calls the SDK).
 LAYERS = [
     ("version",), ("json_value",), ("errors",), ("config",),
-    ("data",), ("runtime",), ("algorithms",), ("evaluation",), ("training", "rl"),
+    ("data",), ("runtime",), ("algorithms",), ("evaluation",), ("training", "rl", "federated"),
     ("store",), ("registry",), ("serving",), ("monitoring",), ("labeling",),
     ("workspace",), ("jobs",), ("model",),
     ("__init__",), ("client",), ("server",), ("cli",), ("__main__",),

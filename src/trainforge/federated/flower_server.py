@@ -56,8 +56,10 @@ class RecordingStrategy(Strategy):  # type: ignore[misc]  # flwr is untyped here
         return self.inner.initialize_parameters(client_manager)
 
     def configure_fit(self, server_round: int, parameters: Any, client_manager: Any) -> Any:
-        self.round_started, self.sent_bytes = time.time(), _payload_bytes(parameters)
+        # the clock starts once the clients are sampled: waiting for them to connect (their
+        # start, on the first round) is not the round's cost
         instructions = self.inner.configure_fit(server_round, parameters, client_manager)
+        self.round_started, self.sent_bytes = time.time(), _payload_bytes(parameters)
         for _, fit_ins in instructions:
             fit_ins.config["round"] = server_round
         return instructions
