@@ -47,7 +47,7 @@ def train_locally(weights: Weights, inputs: np.ndarray, targets: np.ndarray, *,
                 drift = ((matrix - start[0]) ** 2).sum() + ((bias - start[1]) ** 2).sum()
                 loss = loss + proximal_mu / 2 * drift
             optimizer.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
         epoch_loss = total / max(len(x), 1)
     return LocalResult(weights=[matrix.detach().numpy(), bias.detach().numpy()],
