@@ -79,3 +79,11 @@ def test_the_centralised_model_is_scored_on_the_same_held_out_rows(federation):
     _, outcome = federation
     assert outcome.centralised.n_rows == outcome.federated.n_rows == sum(
         e.n_rows for e in outcome.clients.values())
+
+
+def test_the_report_sets_the_federated_model_beside_the_centralised_one(federation):
+    workspace, outcome = federation
+    page = (workspace.registry.load("credit-federated").path / "report.html").read_text()
+    assert "Federated against centralised" in page
+    assert f"{outcome.centralised.metrics['roc_auc']:.4f}" in page
+    assert all(name in page for name in outcome.clients)

@@ -128,6 +128,7 @@ class FederationDisplay:
         self.console.print(f"registered [bold]{version.name}:{version.version}[/] (run "
                            f"{outcome.run_id}) in {outcome.elapsed_s:.1f} s; serve it with "
                            f"`trainforge serve {version.name}:{version.version}`", highlight=False)
+        self.console.print(f"report: {version.path / 'report.html'}", highlight=False)
 
 
 def _number(value: float | None) -> str:

@@ -41,7 +41,10 @@ def run_federation(plan: FederationPlan, holders: Sequence[tuple[str, Path]], *,
     """
     plan_file = plan.save(scratch / "plan.json")
     environment = {**os.environ, "PYTHONPATH": str(code_path(scratch)),
-                   "FLWR_TELEMETRY_ENABLED": "0"}  # offline: Flower phones home otherwise
+                   "FLWR_TELEMETRY_ENABLED": "0",  # offline: Flower phones home otherwise
+                   # a process per holder on one machine: each on one thread, or N clients'
+                   # thread pools oversubscribe the cores they share
+                   "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     address = f"127.0.0.1:{_free_port()}"
     started: list[tuple[str, subprocess.Popen[bytes], Path]] = []
 

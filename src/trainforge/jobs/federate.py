@@ -178,6 +178,7 @@ def _evaluate_and_register(config: FederatedSimulationConfig, *, workspace: Work
     import pandas as pd
 
     from trainforge.evaluation.evaluate import evaluate
+    from trainforge.federated.report import write_federated_report
 
     notify(observers, "on_phase", "evaluating on each holder's held-out rows, and training the "
                                   "centralised model for comparison")
@@ -203,9 +204,13 @@ def _evaluate_and_register(config: FederatedSimulationConfig, *, workspace: Work
     with tempfile.TemporaryDirectory(prefix="trainforge-federated-") as scratch:
         federation_file = Path(scratch) / FEDERATION_FILE
         federation_file.write_text(json.dumps(record, indent=1))
+        notify(observers, "on_phase", "writing the report")
+        report = write_federated_report(Path(scratch) / "report.html", title=name,
+                                        task=schema.task, record=record, settings=lineage)
         notify(observers, "on_phase", f"registering {name}")
         version = workspace.registry.register(
-            model, name=name, lineage=lineage, extra_files={FEDERATION_FILE: federation_file},
+            model, name=name, lineage=lineage,
+            extra_files={FEDERATION_FILE: federation_file, "report.html": report},
             metrics={"test": federated.metrics, "centralised": centralised.metrics,
                      "clients_weighted": weighted},
             description=f"federated ({config.strategy}, {len(rounds)} rounds, {len(holders)} "
