@@ -27,6 +27,7 @@ from trainforge.data.splits import train_test_split
 from trainforge.evaluation.evaluate import evaluate
 from trainforge.federated.linear import Weights, encode, global_model, initial_weights
 from trainforge.federated.local_step import train_locally
+from trainforge.federated.parent_watch import exit_with_parent
 from trainforge.federated.plan import FederationPlan
 
 
@@ -89,6 +90,7 @@ def main() -> None:
     parser.add_argument("--data", required=True, type=Path)
     parser.add_argument("--name", required=True)
     args = parser.parse_args()
+    exit_with_parent()
     client = HolderClient(FederationPlan.load(args.plan), args.data, name=args.name)
     flwr.client.start_client(server_address=args.server, client=client.to_client(),
                              insecure=True, max_retries=5, max_wait_time=60.0)

@@ -24,6 +24,7 @@ from flwr.common import ndarrays_to_parameters, parameters_to_ndarrays
 from flwr.server.strategy import FedAvg, FedProx, Strategy
 
 from trainforge.federated.linear import initial_weights
+from trainforge.federated.parent_watch import exit_with_parent
 from trainforge.federated.plan import FederationPlan
 from trainforge.federated.processes import ROUNDS_FILE, WEIGHTS_FILE
 
@@ -119,6 +120,7 @@ def main() -> None:
     parser.add_argument("--address", required=True, help="HOST:PORT to serve gRPC on")
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args()
+    exit_with_parent()
     plan = FederationPlan.load(args.plan)
     strategy = RecordingStrategy(build_strategy(plan), args.out)
     flwr.server.start_server(
