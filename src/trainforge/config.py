@@ -368,6 +368,10 @@ class FederatedSimulationConfig(BaseModel, frozen=True, extra="forbid"):
                                                         "stem, then -federated)")
     clients: WholeNumber = Field(default=3, ge=2, le=MAX_CLIENTS,
                                  description="data holders, each a client process")
+    min_clients: WholeNumber | None = Field(
+        default=None, ge=1, le=MAX_CLIENTS,
+        description="rounds go on while this many clients are left (default: all of them); "
+                    "a client that fails is then left out of the rounds after it")
     partition: Name = Field(default="iid", description="iid, dirichlet:ALPHA or "
                                                        "by-column:COLUMN")
     rounds: WholeNumber = Field(default=10, gt=0, le=MAX_ROUNDS)

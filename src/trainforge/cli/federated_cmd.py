@@ -37,6 +37,9 @@ def simulate(
     target: Annotated[str, typer.Option(help="the column to predict")],
     clients: Annotated[int | None, typer.Option(
         help="data holders, each a client process (default: 3)")] = None,
+    min_clients: Annotated[int | None, typer.Option(
+        "--min-clients", help="rounds go on while this many clients are left (default: all); "
+                              "a client that fails is then left out")] = None,
     partition: Annotated[str | None, typer.Option(
         help="iid, dirichlet:ALPHA (label skew; 0.1 strong, 100 nearly iid) or "
              "by-column:COLUMN (default: iid)")] = None,
@@ -63,7 +66,8 @@ def simulate(
     from trainforge.workspace import Workspace
 
     config = build_federated_config({
-        "data": data, "target": target, "clients": clients, "partition": partition,
+        "data": data, "target": target, "clients": clients, "min_clients": min_clients,
+        "partition": partition,
         "rounds": rounds, "strategy": strategy, "proximal_mu": proximal_mu,
         "local_epochs": local_epochs, "learning_rate": learning_rate, "name": name,
         "seed": seed})

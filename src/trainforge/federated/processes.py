@@ -32,12 +32,15 @@ LOG_TAIL_CHARS = 2_000
 
 
 def run_federation(plan: FederationPlan, holders: Sequence[tuple[str, Path]], *,
-                   python: Path, scratch: Path,
-                   on_round: Callable[[dict[str, Any]], None]) -> Weights:
+                   python: Path, scratch: Path, on_round: Callable[[dict[str, Any]], None],
+                   on_client_lost: Callable[[str, str], None]) -> Weights:
     """Start the coordinator, then a client per (name, table) of ``holders``; follow the
     rounds until the coordinator ends; return the global weights.
 
-    Raises FederationFailed naming the process and quoting its log when one fails.
+    A client that exits with an error is reported to ``on_client_lost(name, why)`` and the
+    rounds go on without it while ``plan.min_clients`` are left. Raises FederationFailed
+    naming the process and quoting its log when the coordinator fails, or a client fails
+    with too few left.
     """
     plan_file = plan.save(scratch / "plan.json")
     environment = {**os.environ, "PYTHONPATH": str(code_path(scratch)),
@@ -65,7 +68,8 @@ def run_federation(plan: FederationPlan, holders: Sequence[tuple[str, Path]], *,
         for name, table in holders:
             start(name, "trainforge.federated.flower_client", "--server", address,
                   "--plan", str(plan_file), "--data", str(table), "--name", name)
-        _follow(coordinator, started, scratch / ROUNDS_FILE, on_round)
+        _follow(coordinator, started, scratch / ROUNDS_FILE, on_round=on_round,
+                on_client_lost=on_client_lost, min_clients=plan.min_clients)
         with np.load(scratch / WEIGHTS_FILE, allow_pickle=False) as saved:
             return [saved[f"arr_{index}"] for index in range(len(saved.files))]
     finally:
@@ -80,10 +84,13 @@ def run_federation(plan: FederationPlan, holders: Sequence[tuple[str, Path]], *,
 
 
 def _follow(coordinator: subprocess.Popen[bytes],
-            started: list[tuple[str, subprocess.Popen[bytes], Path]], rounds: Path,
-            on_round: Callable[[dict[str, Any]], None]) -> None:
-    """Hand each new round line to ``on_round`` until the coordinator exits; a client or the
-    coordinator that exits with an error ends the federation."""
+            started: list[tuple[str, subprocess.Popen[bytes], Path]], rounds: Path, *,
+            on_round: Callable[[dict[str, Any]], None],
+            on_client_lost: Callable[[str, str], None], min_clients: int) -> None:
+    """Hand each new round line to ``on_round`` until the coordinator exits; a client that
+    fails is reported, and ends the federation when fewer than ``min_clients`` are left."""
+    clients = started[1:]
+    lost: set[str] = set()
     reader: IO[str] | None = None
     try:
         while True:
@@ -94,11 +101,14 @@ def _follow(coordinator: subprocess.Popen[bytes],
                 on_round(json.loads(line))
             if ended:
                 break
-            failed = [(role, process.returncode, log) for role, process, log in started
-                      if process.poll() not in (None, 0)]
-            if failed:
-                role, code, log = failed[0]
-                raise FederationFailed(role, f"it exited with status {code}: {_tail(log)}")
+            for role, process, log in clients:
+                if role not in lost and process.poll() not in (None, 0):
+                    lost.add(role)
+                    why = f"it exited with status {process.returncode}: {_tail(log)}"
+                    if len(clients) - len(lost) < min_clients:
+                        raise FederationFailed(role, f"{why} (fewer than the {min_clients} "
+                                                     "clients the rounds need are left)")
+                    on_client_lost(role, why)
             time.sleep(POLL_S)
     finally:
         if reader is not None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainforge.config import FederatedSimulationConfig
+from trainforge.errors import ConfigError
 from trainforge.jobs.lifecycle import run_lifecycle
 from trainforge.jobs.observers import notify
 from trainforge.workspace import Workspace
@@ -61,6 +62,7 @@ class _RoundRecorder:
     def __init__(self, workspace: Workspace, run_id: str, observers: Sequence[object]) -> None:
         self.workspace, self.run_id, self.observers = workspace, run_id, observers
         self.rounds: list[dict[str, Any]] = []
+        self.lost: dict[str, str] = {}  # clients that failed, and why
 
     def on_round(self, record: dict[str, Any]) -> None:
         from trainforge.store.runs import log_metric
@@ -77,6 +79,11 @@ class _RoundRecorder:
             if isinstance(value, int | float):
                 log_metric(self.workspace, self.run_id, key, float(value), step=step)
         notify(self.observers, "on_round", record)
+
+    def on_client_lost(self, name: str, why: str) -> None:
+        self.lost[name] = why
+        notify(self.observers, "on_phase", f"{name} left the federation ({why.splitlines()[0]}); "
+                                           "the rounds go on without it")
 
 
 def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Workspace,
@@ -95,6 +102,9 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
 
     python = flower_python(venv_path(workspace.home))
     scheme = parse_scheme(config.partition)
+    if config.min_clients is not None and config.min_clients > config.clients:
+        raise ConfigError(f"--min-clients {config.min_clients} is more than --clients "
+                          f"{config.clients}: the rounds could never start")
     started, cpu_start = time.time(), time.process_time()
     dataset = read_table(config.data)
     task = infer_task(dataset, config.target)
@@ -117,7 +127,9 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
                                   python=python, recorder=recorder, observers=observers)
         outcome = _evaluate_and_register(
             config, workspace=workspace, schema=schema, model=model, splits=splits,
-            holders=holders, rounds=recorder.rounds, notes=notes, run_id=run.id,
+            holders=holders, rounds=recorder.rounds, run_id=run.id,
+            notes=[*notes, *(f"{name} left the federation ({why.splitlines()[0]})"
+                             for name, why in recorder.lost.items())],
             fingerprint=dataset.fingerprint, started=started, observers=observers)
         run.succeeded(outcome.version, metrics={
             **outcome.federated.metrics,
@@ -149,7 +161,7 @@ def _federate(config: FederatedSimulationConfig, *, schema: DeclaredSchema,
 
     plan = FederationPlan(
         schema=schema, strategy=config.strategy, rounds=config.rounds,
-        min_clients=config.clients,
+        min_clients=config.min_clients or config.clients,
         proximal_mu=config.proximal_mu if config.strategy == "fedprox" else 0.0,
         local_epochs=config.local_epochs, batch_size=config.batch_size,
         learning_rate=config.learning_rate, seed=config.seed, test_size=config.test_size,
@@ -163,7 +175,8 @@ def _federate(config: FederatedSimulationConfig, *, schema: DeclaredSchema,
         notify(observers, "on_phase", f"starting the coordinator and {len(holders)} client "
                                       f"processes ({config.strategy}, {config.rounds} rounds)")
         weights = run_federation(plan, tables, python=python, scratch=Path(scratch),
-                                 on_round=recorder.on_round)
+                                 on_round=recorder.on_round,
+                                 on_client_lost=recorder.on_client_lost)
         splits = [train_test_split(read_table(table).frame, schema.task,
                                    test_size=config.test_size, seed=config.seed)
                   for _, table in tables]
