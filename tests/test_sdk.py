@@ -17,7 +17,7 @@ def test_the_public_api_is_pinned():
                                          "TrainedModel", "TrainedPolicy", "Workspace",
                                          "__version__", "cluster", "evaluate", "evaluate_agent",
                                          "feedback", "find_anomalies", "load", "monitor",
-                                         "profile",
+                                         "predict_batch", "profile",
                                          "serve", "train",
                                          "train_agent"])
 

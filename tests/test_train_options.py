@@ -96,7 +96,10 @@ def _shown(value: Any) -> str:
                                              ("pii", "nonsense"), ("label_issues", "fix"),
                                              ("rules", "loud"), ("search_workers", 0),
                                              ("search_backend", "cluster"),
-                                             ("fairness_constraint", "parity")])
+                                             ("fairness_constraint", "parity"),
+                                             ("dp_epsilon", 0), ("dp_epsilon", -1.0),
+                                             ("dp_delta", 1.0), ("dp_delta", 0.0),
+                                             ("dp_max_grad_norm", 0)])
 def test_the_cli_refuses_what_the_config_refuses_naming_the_flag(flag: str, value: Any):
     with pytest.raises(ConfigError, match=f"--{flag.replace('_', '-')}"):
         build_config({"data": "x.csv", flag: value}, None)
@@ -107,8 +110,9 @@ def test_a_toml_file_takes_every_config_field_by_its_users_spelling(tmp_path: Pa
               "algorithm": "linear", "time_budget": 30.0, "trials": 3, "search_workers": 2,
               "search_backend": "ray", "metric": "roc_auc",
               "seed": 7, "test_size": 0.25, "split": "time", "group_column": "g",
-              "time_column": "t", "init_from": "net@production", "freeze_backbone": True, "workers": 2,
+              "time_column": "t", "init_from": "net@production", "freeze_backbone": True, "workers": 1,
               "pii": "hash", "label_issues": "review", "rules": "stop",
+              "dp_epsilon": 3.0, "dp_delta": 1e-6, "dp_max_grad_norm": 0.5,
               "sensitive_features": ("sex", "race"),
               "sensitive_as_features": False, "fairness_constraint": "demographic_parity",
               "fairness_tolerance": 0.05}

@@ -3,6 +3,7 @@
     python benchmarks/scale/search_ray.py                        # local 1 worker vs ray 2
     python benchmarks/scale/search_ray.py --backends local       # runs on code without Ray too
     python benchmarks/scale/search_ray.py --tables credit_g cmc --budget 30
+    python benchmarks/scale/search_ray.py --nodes 2               # two `ray start` nodes, 1 CPU each
 
 Per table of /work/shared/bench (its fixed seeded 80/20 split and its harness's score: ROC-AUC,
 balanced accuracy or R² on the test split), trains with ``--budget`` seconds through the SDK
@@ -21,6 +22,7 @@ only for the few candidates it chooses.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -31,8 +33,10 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCH = Path("/work/shared/bench")
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 import automl_bench  # the suite's harness: its splits and its score
+import cluster  # scripts/cluster.py: its two `ray start` nodes
 import numpy as np
 import pandas as pd
 import ray
@@ -119,17 +123,27 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=30.0)
     parser.add_argument("--backends", nargs="+", default=["local", "ray"])
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--nodes", type=int, choices=(1, 2), default=1,
+                        help="2: a head and a second node of one CPU each (`ray start`, as "
+                             "scripts/cluster.py up starts them) instead of one in-process node")
     args = parser.parse_args()
     suite = automl_bench.load_suite()
     splits = Path(tempfile.mkdtemp(prefix="splits"))
     rows: dict[str, dict[str, dict[str, Any]]] = {}
     for backend in args.backends:
         workers = 1 if backend == "local" else args.workers
-        if backend == "ray":
-            # a one-node cluster of --workers CPUs started by this process: two `ray start`
-            # nodes of one CPU each refused this driver (InvalidAuthToken) on this shared
-            # machine, where every Ray's token authentication reads ~/.ray/auth_token
+        nodes: dict[str, Any] = {"env": {}, "processes": {}}
+        if backend == "ray" and args.nodes == 2:
+            # token auth off for the nodes and this driver alike (a ~/.ray/auth_token on the
+            # machine switches it on), as scripts/cluster.py and the tests do on 127.0.0.1
+            os.environ["RAY_AUTH_MODE"] = "disabled"
+            logs = Path(tempfile.mkdtemp(prefix="ray-nodes"))
+            address = cluster.start_ray(logs, nodes)["TRAINFORGE_RAY_ADDRESS"]
+            ray.init(address=address, log_to_driver=False)
+        elif backend == "ray":
+            # a one-node cluster of --workers CPUs started by this process
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        if backend == "ray":
             warm = automl_bench.make_split(suite["by_name"]["credit_g"], splits, suite)
             tf.train(warm / "train.csv", target="class", trials=4, search_backend="ray",
                      search_workers=workers, workspace=Workspace(splits / "warm"))
@@ -141,6 +155,7 @@ def main() -> None:
             print(name, backend, rows[name][backend], flush=True)
         if backend == "ray":
             ray.shutdown()
+            cluster.stop_all(nodes)
     print(f"\n{'table':14s}" + "".join(f"{b + ' test':>12s}{b + ' val':>11s}{'trials':>8s}"
                                        for b in args.backends))
     for name, by in rows.items():

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from trainforge.version import __version__
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from trainforge.data.profile import Profile
     from trainforge.evaluation.evaluate import Evaluation
+    from trainforge.jobs.predict import PredictionOutcome
     from trainforge.model import AnomaliesModel, Model, SegmentsModel, TrainedModel, TrainedPolicy
     from trainforge.monitoring.feedback import FeedbackOutcome
     from trainforge.monitoring.monitor import Monitoring
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = ["AnomaliesModel", "Model", "SegmentsModel", "TrainedModel", "TrainedPolicy",
            "Workspace", "__version__", "cluster", "evaluate", "evaluate_agent", "feedback",
-           "find_anomalies", "load", "monitor", "profile", "serve", "train", "train_agent"]
+           "find_anomalies", "load", "monitor", "predict_batch", "profile", "serve", "train",
+           "train_agent"]
 
 
 def __getattr__(name: str) -> object:
@@ -63,6 +65,8 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
           init_from: str | None = None, freeze_backbone: bool = False, workers: int = 1,
           pii: str = "warn",
           label_issues: str = "keep", rules: str = "warn",
+          dp_epsilon: float | None = None, dp_delta: float | None = None,
+          dp_max_grad_norm: float = 1.0,
           sensitive_features: Sequence[str] | str = (),
           sensitive_as_features: bool = True, fairness_constraint: str | None = None,
           fairness_tolerance: float | None = None,
@@ -85,6 +89,10 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
     ``trials`` the model is the same whatever the number of workers.
     ``rules`` says what the training rules do when one fires while a network trains: "warn"
     (the finding goes to the observers and the run's metrics), "stop" the run, or "off".
+    ``dp_epsilon`` trains networks with DP-SGD (Opacus): each trained network spends at most
+    (``dp_epsilon``, ``dp_delta``) on its rows, each row's gradient clipped to
+    ``dp_max_grad_norm``; only networks are candidates, and the budget spent is in the
+    manifest, the report and the model card.
     ``sensitive_features`` (``["sex"]``) assesses the model per group on the test split
     (``fairness.json`` in the package); ``sensitive_as_features=False`` keeps those columns
     out of what the model learns from; ``fairness_constraint`` ("demographic_parity" or
@@ -117,6 +125,8 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
                              pii=pii,  # type: ignore[arg-type]
                              label_issues=label_issues,  # type: ignore[arg-type]
                              rules=rules,  # type: ignore[arg-type]
+                             dp_epsilon=dp_epsilon, dp_delta=dp_delta,
+                             dp_max_grad_norm=dp_max_grad_norm,
                              sensitive_features=sensitive_features,  # type: ignore[arg-type]
                              sensitive_as_features=sensitive_as_features,
                              fairness_constraint=fairness_constraint,  # type: ignore[arg-type]
@@ -186,6 +196,28 @@ def load(ref: str, *, workspace: Workspace | None = None) -> Model:
     from trainforge.model import Model
 
     return Model(_workspace(workspace).registry.load(ref))
+
+
+def predict_batch(ref: str, data: str | Path, output: str | Path, *,
+                  backend: Literal["local", "ray"] = "local",
+                  ray_address: str | None = None, chunk_rows: int = 50_000,
+                  workspace: Workspace | None = None) -> PredictionOutcome:
+    """Predict every row of ``data`` into ``output``, as `trainforge predict` does:
+    ``tf.predict_batch("churn@production", "s3://in/2024/", "s3://out/2024/", backend="ray")``.
+
+    ``backend="local"``: one table in, one file out (CSV, or Parquet by its suffix).
+    ``backend="ray"``: Parquet or CSV shards (a file, folder or glob; local or ``s3://``)
+    predicted by Ray Data on the cluster at ``ray_address`` (None: this machine's) into one
+    shard per input shard, in order, and ``manifest.json``.
+    """
+    from trainforge.config import PredictConfig
+    from trainforge.jobs.predict import run_prediction
+
+    settings = PredictConfig(model=ref, input=str(data), output=str(output),
+                             chunk_rows=chunk_rows, backend=backend, ray_address=ray_address)
+    return run_prediction(settings.model, settings.input, settings.output,
+                          workspace=_workspace(workspace), chunk_rows=settings.chunk_rows,
+                          backend=settings.backend, ray_address=settings.ray_address)
 
 
 def profile(data: str | Path, *, target: str | None = None, sql: str | None = None) -> Profile:

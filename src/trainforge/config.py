@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -41,6 +40,9 @@ MAX_SEGMENTS = 1_000  # ``k``: more segments than anyone could read
 MAX_TIMESTEPS = 10**9  # environment steps: weeks of training on one machine
 MAX_EPISODES = 100_000
 MAX_ENV_COPIES = 1_024
+# ε past this promises nothing (e^100 is no bound on what a model reveals): a typo, not a plan
+MAX_DP_EPSILON = 100.0
+MAX_DP_GRAD_NORM = 1_000.0
 
 
 def _not_a_bool(value: Any) -> Any:
@@ -151,6 +153,20 @@ class TrainConfig(BaseModel):
                                     "vanishing gradients, dead ReLUs, a learning rate too high "
                                     "or low, overfitting, an ignored minority class): warn, "
                                     "stop the run, or off")
+    # differential privacy (issue 16): DP-SGD for networks (runtime.dp_sgd); off by default,
+    # as it costs accuracy and only networks learn under it
+    dp_epsilon: Number | None = Field(
+        default=None, gt=0.0, le=MAX_DP_EPSILON,
+        description="train networks with DP-SGD (Opacus) spending at most this ε per trained "
+                    "model (smaller: more private, noisier); only networks are candidates")
+    dp_delta: Number | None = Field(
+        default=None, gt=0.0, lt=1.0,
+        description="with dp_epsilon: the δ of (ε, δ) (default: 1e-5, or 0.1/n when smaller; "
+                    "must be below 1/n for n training rows)")
+    dp_max_grad_norm: Number = Field(
+        default=1.0, gt=0.0, le=MAX_DP_GRAD_NORM,
+        description="with dp_epsilon: each row's gradient is clipped to this norm before the "
+                    "noise is added")
     # fairness (issue 14): assessed per group on the test split; the columns stay features by
     # default, as a flag must not silently change what a model learns from (Fairlearn's
     # estimators take them apart from X, and so may the user: sensitive_as_features=false)
@@ -173,6 +189,16 @@ class TrainConfig(BaseModel):
                     "selection rate allowed between groups (default: none, exact parity)")
 
     @model_validator(mode="after")
+    def _privacy_needs_epsilon(self) -> TrainConfig:
+        if self.dp_delta is not None and self.dp_epsilon is None:
+            raise ValueError("dp_delta is the δ of a (ε, δ) budget: give dp_epsilon too "
+                             "(e.g. 3), or leave dp_delta out")
+        if self.dp_epsilon is not None and self.workers > 1:
+            raise ValueError("DP-SGD trains a network in one process here: leave workers at "
+                             "1 with dp_epsilon")
+        return self
+
+    @model_validator(mode="after")
     def _constraint_needs_groups(self) -> TrainConfig:
         if self.fairness_constraint is not None and not self.sensitive_features:
             raise ValueError(f"fairness_constraint {self.fairness_constraint} needs the groups "
@@ -187,9 +213,14 @@ class TrainConfig(BaseModel):
 
 class PredictConfig(BaseModel, frozen=True, extra="forbid"):
     model: str  # NAME, NAME:VERSION or NAME@ALIAS
-    input: Path
-    output: Path
+    # a path; with backend "ray" also s3://bucket/prefix (or a glob) of shards
+    input: str = Field(min_length=1, max_length=2000)
+    output: str = Field(min_length=1, max_length=2000)
     chunk_rows: PositiveInt = 50_000
+    # local: one file in, one file out, in this process; ray: shards predicted by Ray Data
+    # into a folder (or s3:// prefix) of shards and a manifest
+    backend: Literal["local", "ray"] = "local"
+    ray_address: str | None = Field(default=None, max_length=500)  # None: this machine's
     # --explain: each row's top contributions, this many (None: no explanations); bounded as
     # the served ?top_k= is (serving.explain.MAX_TOP_K)
     explain_top_k: int | None = Field(default=None, ge=1, le=50)

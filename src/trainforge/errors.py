@@ -21,6 +21,19 @@ class TrainforgeError(Exception):
     exit_code = 1
     http_status = 400
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # the message as it was built, not its __init__'s arguments: an error raised in
+        # another process (a Ray task or actor) arrives as it was raised
+        return _rebuilt, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuilt(kind: type[TrainforgeError], args: tuple[object, ...],
+             attributes: dict[str, object]) -> TrainforgeError:
+    error = Exception.__new__(kind)
+    error.args = args
+    error.__dict__.update(attributes)
+    return error
+
 
 # ---- data -------------------------------------------------------------------------------------
 class DataError(TrainforgeError):
@@ -54,6 +67,38 @@ class UnreadableData(DataError):
 
     def __init__(self, source: str, detail: str, hint: str) -> None:
         super().__init__(f"{source}: {detail}; {hint}")
+
+
+class NoShards(DataError):
+    """Batch prediction's input names no Parquet or CSV file."""
+
+    http_status = 404
+
+    def __init__(self, source: str, detail: str) -> None:
+        super().__init__(f"{source}: {detail}; give a Parquet or CSV file, a folder or "
+                         "s3://bucket/prefix holding them, or a glob (data/part-*.parquet)")
+
+
+class NoSuchBucket(DataError):
+    """An s3:// input or output whose bucket the S3 server does not have."""
+
+    http_status = 404
+
+    def __init__(self, url: str, endpoint: str) -> None:
+        bucket = url.removeprefix("s3://").split("/", 1)[0]
+        super().__init__(f"{url}: the bucket {bucket!r} does not exist at {endpoint}; create it "
+                         f"(aws s3 mb s3://{bucket}) or correct the path (the endpoint comes "
+                         "from AWS_ENDPOINT_URL)")
+
+
+class OutputExists(DataError):
+    """Batch prediction never writes into an output that holds files already."""
+
+    http_status = 409
+
+    def __init__(self, output: str, found: str) -> None:
+        super().__init__(f"{output}: exists already ({found}); give a new folder or prefix, "
+                         "or remove that one first: shards of two runs would mix")
 
 
 class ColumnNotFound(DataError):
@@ -219,6 +264,52 @@ class StoppedByRule(TrainforgeError):
                          "cause and train again, or pass --rules warn to train on regardless")
 
 
+class PrivacyError(ConfigError):
+    """Differential privacy (--dp-epsilon) cannot be given as asked: the run ends before any
+    model is trained, rather than train one without the promised guarantee."""
+
+
+class PrivacyBudgetTooSmall(PrivacyError):
+    """An ε so small that the noise would drown what the rows could teach."""
+
+    def __init__(self, epsilon: float, smallest: float, *, limit: float, planned: str) -> None:
+        plan = f" for {planned}" if planned else ""
+        super().__init__(f"--dp-epsilon {epsilon:g} is too small to train{plan}: the noise "
+                         f"would be more than {limit:g} times the clipping bound, and the "
+                         f"model would learn nothing. The smallest usable ε here is about "
+                         f"{smallest:.3g}; give a larger --dp-epsilon, or more rows (with "
+                         "more rows, each step looks at a smaller share of them)")
+
+
+class PrivacyDeltaTooLarge(PrivacyError):
+    """A δ of 1/n or more: it would allow publishing one person's record outright."""
+
+    def __init__(self, delta: float, n_rows: int, *, what: str) -> None:
+        super().__init__(f"{what} {delta:g} is not below 1/n = {1 / max(1, n_rows):.3g} for "
+                         f"the {n_rows:,} records it protects: a δ that large lets a mechanism "
+                         f"publish one record whole. Give a smaller {what} (e.g. "
+                         f"{min(1e-5, 0.1 / max(1, n_rows)):.1g}), or leave it out for the "
+                         "default")
+
+
+class LayerNotPrivate(PrivacyError):
+    """A layer DP-SGD cannot compute per-row gradients for, in the network asked for."""
+
+    def __init__(self, network: str, layers: Sequence[str], hint: str) -> None:
+        super().__init__(f"--dp-epsilon: the {network} network has layers Opacus cannot clip "
+                         f"per row ({'; '.join(layers[:3])}); {hint}")
+
+
+class NoPrivateAlgorithm(PrivacyError):
+    """--dp-epsilon with an algorithm (or data) no network trained by DP-SGD can learn."""
+
+    def __init__(self, detail: str, private: Sequence[str]) -> None:
+        super().__init__(f"--dp-epsilon trains networks with DP-SGD, and {detail}. The "
+                         f"algorithms it can train are: {', '.join(private)} (images: cnn; "
+                         "text: minilm, minilm_tuned); leave --dp-epsilon out to train "
+                         "without differential privacy")
+
+
 class LabelIssuesNotApplicable(ConfigError):
     """--label-issues drop or review on a task without class labels to be wrong."""
 
@@ -258,8 +349,8 @@ class PretrainedModelMissing(ConfigError):
 class NeedsDeepLearning(ConfigError):
     """A network was asked for but PyTorch is not installed."""
 
-    def __init__(self, what: str) -> None:
-        super().__init__(f"{what} needs PyTorch, which is not installed; install it with "
+    def __init__(self, what: str, *, missing: str = "PyTorch") -> None:
+        super().__init__(f"{what} needs {missing}, which is not installed; install it with "
                          "`pip install 'trainforge[dl]'`")
 
 

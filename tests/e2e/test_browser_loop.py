@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 from tests._paths import EXAMPLES
 from tests.e2e._browser import signed_in
 from tests.e2e._live_server import live_server
+from tests.server._jobs import wait_for
 
 import trainforge as tf
 from trainforge.config import ServerConfig
@@ -94,7 +94,9 @@ def test_a_person_runs_the_whole_loop_from_the_readme_in_the_browser(platform, t
         # traffic, then its true outcomes through the deployment's label form
         half = N_ROWS // 2
         request_ids = predict(platform, rows[:half] + [shifted(r) for r in rows[half:]])
-        _wait_until_logged(platform, N_ROWS)
+        # the log is written off the request path, within a second: a label for a prediction
+        # not written yet would be an unknown request
+        _wait_until(platform, "monitoring", "n_rows", N_ROWS)
         labels = tmp_path / "labels.csv"
         with labels.open("w", newline="") as handle:
             writer = csv.writer(handle)
@@ -138,9 +140,11 @@ def test_a_person_runs_the_whole_loop_from_the_readme_in_the_browser(platform, t
         expect(section.locator(".shadow")).to_contain_text("Shadow: credit:2")
         again = rows[:half]
         shadowed_ids = predict(platform, again)
-        _wait_until_logged(platform, N_ROWS + half)
+        _wait_until(platform, "monitoring", "n_rows", N_ROWS + half)
         _send_labels(platform, shadowed_ids, again)
-        _wait_until_shadowed(platform, half)
+        # the shadow answers after the champion's answer is sent, and its rows are logged
+        # after that: on a busy machine later than the champion's
+        _wait_until(platform, "comparison", "n_requests", half)
         page.goto(url + "/deployments/credit/comparison")
         expect(page.locator(".verdict")).not_to_be_empty()
         expect(page.locator("table.grid")).to_contain_text("Same prediction")
@@ -186,28 +190,16 @@ def _reload_until(page: Any, locator: Any, *, timeout_ms: int = WAIT_MS) -> None
                          f"{page.locator('#retrain').inner_text()}")
 
 
-def _wait_until_logged(platform: dict[str, Any], n_rows: int) -> None:
-    """The log is written off the request path, within a second: a label for a prediction
-    not written yet would be an unknown request."""
-    for _ in range(100):
-        answer = httpx.get(platform["url"] + "/api/v1/deployments/credit/monitoring",
-                           headers=platform["auth"], timeout=30)
-        if answer.json()["n_rows"] >= n_rows:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{n_rows} predictions were not logged within 20 s")
+def _wait_until(platform: dict[str, Any], route: str, field: str, n_rows: int) -> None:
+    """Poll credit's deployment ``route`` (monitoring, comparison) until its ``field`` counts
+    ``n_rows`` or more."""
 
-
-def _wait_until_shadowed(platform: dict[str, Any], n_rows: int) -> None:
-    """The shadow answers after the champion's answer is sent, and its rows are logged after
-    that: on a busy machine later than the champion's."""
-    for _ in range(100):
-        answer = httpx.get(platform["url"] + "/api/v1/deployments/credit/comparison",
+    def counted() -> bool:
+        answer = httpx.get(f"{platform['url']}/api/v1/deployments/credit/{route}",
                            headers=platform["auth"], timeout=30)
-        if answer.json()["n_requests"] >= n_rows:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"the shadow's {n_rows} answers were not logged within 20 s")
+        return bool(answer.json()[field] >= n_rows)
+
+    wait_for(counted, timeout_s=20, what=f"{n_rows} rows in {field} of credit's {route}")
 
 
 def _send_labels(platform: dict[str, Any], request_ids: list[str],

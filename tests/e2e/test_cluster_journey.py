@@ -7,7 +7,7 @@ out (it takes a minute or more here: three servers and two Ray nodes to start)."
 
 from __future__ import annotations
 
-import io
+import json
 import os
 import re
 import subprocess
@@ -23,18 +23,15 @@ import pandas as pd
 import pytest
 import ray
 import sqlalchemy as sa
-from tests._paths import EXAMPLES
-from tests.server._jobs import free_port, wait_for
+from tests.e2e._journey import CREDIT, sign_in, upload_to_batch_output
+from tests.server._jobs import finished, free_port, wait_for
 from tests.server._ray import ray_node
-from tests.server.conftest import credit_records
 from tests.store.postgres_cluster import postgres_workspace
 
 import trainforge
 from trainforge.workspace import Workspace
 
 pytestmark = pytest.mark.cluster
-
-CREDIT = EXAMPLES / "credit_g.csv"
 START_TIMEOUT_S = 90  # the server's start: joining the Ray cluster, migrating Postgres
 
 
@@ -67,12 +64,7 @@ def server(workspace: Workspace, ray_cluster: str, s3_url: str, postgres_url: st
            ) -> Iterator[tuple[str, str]]:
     """`trainforge server --backend ray` on the three, configured as the README says; yields
     its URL and the first line it printed about its jobs."""
-    source = Path(trainforge.__file__).parents[1]
-    env = dict(os.environ, TRAINFORGE_HOME=str(workspace.home),
-               TRAINFORGE_DATABASE_URL=postgres_url, TRAINFORGE_ARTIFACTS=s3_url,
-               TRAINFORGE_RAY_ADDRESS=ray_cluster,
-               PYTHONPATH=os.pathsep.join(filter(None, [str(source),
-                                                        os.environ.get("PYTHONPATH")])))
+    env = cluster_env(workspace, ray_cluster, s3_url, postgres_url)
     port = free_port()
     log = workspace.home.parent / "server.log"
     with log.open("wb") as output:
@@ -93,6 +85,17 @@ def server(workspace: Workspace, ray_cluster: str, s3_url: str, postgres_url: st
             process.wait()
 
 
+def cluster_env(workspace: Workspace, ray_cluster: str, s3_url: str, postgres_url: str
+                ) -> dict[str, str]:
+    """The variables a user sets to point trainforge (the server, the CLI) at the three."""
+    source = Path(trainforge.__file__).parents[1]
+    return dict(os.environ, TRAINFORGE_HOME=str(workspace.home),
+                TRAINFORGE_DATABASE_URL=postgres_url, TRAINFORGE_ARTIFACTS=s3_url,
+                TRAINFORGE_RAY_ADDRESS=ray_cluster,
+                PYTHONPATH=os.pathsep.join(filter(None, [str(source),
+                                                         os.environ.get("PYTHONPATH")])))
+
+
 def _ready(url: str, process: subprocess.Popen[bytes], log: Path) -> bool:
     if process.poll() is not None:
         raise AssertionError(f"the server exited: {log.read_text()[-3000:]}")
@@ -111,27 +114,8 @@ def signed_in(server: tuple[str, str], workspace: Workspace) -> Iterator[httpx.C
     username = re.search(r"^web UI login: (\S+)$", secrets, re.MULTILINE).group(1)
     password = re.search(r"^password: (\S+)$", secrets, re.MULTILINE).group(1)
     with httpx.Client(base_url=url, timeout=30) as client:
-        form = client.get("/login").text
-        login_token = re.search(r'name="login_token" value="([^"]+)"', form).group(1)
-        client.post("/login", data={"username": username, "password": password,
-                                    "login_token": login_token, "next": "/"})
-        csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', client.get("/").text).group(1)
-        client.headers["X-CSRF-Token"] = csrf
+        sign_in(client, username=username, password=password)
         yield client
-
-
-def finished(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
-    queued = client.post("/api/v1/jobs", json=body)
-    assert queued.status_code == 201, queued.text
-    job_id = queued.json()["id"]
-
-    def ended() -> dict[str, Any] | None:
-        job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}").json()
-        return job if job["status"] in ("succeeded", "failed", "cancelled") else None
-
-    done = wait_for(ended, timeout_s=180, what=f"{body['kind']} job {job_id}")
-    assert done["status"] == "succeeded", done["error"]
-    return done
 
 
 def bucket_keys(s3_url: str) -> list[str]:
@@ -143,24 +127,48 @@ def bucket_keys(s3_url: str) -> list[str]:
                   for page in pages for item in page.get("Contents", []))
 
 
+def batch_predict_on_ray(client: httpx.Client, dataset: str, env: dict[str, str],
+                         s3_url: str) -> None:
+    """Batch prediction on Ray Data (issue 15, item 4): a predict job with ``"backend":
+    "ray"`` writes shards and a manifest into the bucket; `trainforge predict --backend ray`
+    reads shards from the bucket and writes its own there, output shard i for input shard i."""
+    job = finished(client, {"kind": "predict", "model": "credit:1", "dataset": dataset,
+                            "backend": "ray"}, timeout_s=180)
+    assert job["result"]["output"] == f"{s3_url}/jobs/{job['id']}/predictions"
+    assert read_manifest(f"{job['result']['output']}/manifest.json")["rows_out"] == 1000
+    rows = pd.read_csv(CREDIT).drop(columns=["class"])
+    bucket, prefix = s3_url.removeprefix("s3://").split("/", 1)
+    for name, part in (("b.parquet", rows.iloc[:400]), ("a.parquet", rows.iloc[400:])):
+        boto3.client("s3").put_object(Bucket=bucket, Key=f"{prefix}/batch-in/{name}",
+                                      Body=part.to_parquet(index=False))
+    done = subprocess.run([sys.executable, "-m", "trainforge", "predict", "credit:1",
+                           f"{s3_url}/batch-in/", "-o", f"{s3_url}/batch-out", "--backend",
+                           "ray"], env=env, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    manifest = read_manifest(f"{s3_url}/batch-out/manifest.json")
+    assert [(s["name"], s["input"].rsplit("/", 1)[1], s["rows"]) for s in manifest["shards"]
+            ] == [("part-00000.parquet", "a.parquet", 600), ("part-00001.parquet",
+                                                             "b.parquet", 400)]
+
+
+def read_manifest(url: str) -> dict[str, Any]:
+    bucket, key = url.removeprefix("s3://").split("/", 1)
+    manifest: dict[str, Any] = json.loads(
+        boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    return manifest
+
+
 def test_the_server_journey_runs_on_ray_with_seaweedfs_and_postgres(
-        signed_in: httpx.Client, server: tuple[str, str], workspace: Workspace, s3_url: str):
+        signed_in: httpx.Client, server: tuple[str, str], workspace: Workspace, s3_url: str,
+        ray_cluster: str, postgres_url: str):
     client, (_, banner) = signed_in, server
     assert "jobs on the Ray cluster" in banner and "(2 CPUs, 0 GPUs)" in banner
     started = time.monotonic()
-    with CREDIT.open("rb") as handle:
-        dataset = client.post("/api/v1/datasets", files={"file": (CREDIT.name, handle)}
-                              ).json()["id"]
-    trained = finished(client, {"kind": "train", "dataset": dataset, "target": "class",
-                                "algorithm": "linear", "trials": 1, "name": "credit"})
-    assert trained["result"]["model"] == "credit:1"
-    assert client.post("/api/v1/deployments", json={"model": "credit:1"}).status_code == 201
-    answer = client.post("/v1/models/credit/predict", json={"records": credit_records(3)})
-    assert answer.status_code == 200 and len(answer.json()["predictions"]) == 3
-    batch = finished(client, {"kind": "predict", "model": "credit:1", "dataset": dataset})
-    output = client.get(f"/api/v1/jobs/{batch['id']}/output")
-    assert len(pd.read_csv(io.BytesIO(output.content))) == 1000
+    dataset = upload_to_batch_output(client, job_timeout_s=180)
     print(f"journey on the cluster, upload to batch output: {time.monotonic() - started:.1f} s")
+    batch_predict_on_ray(client, dataset, cluster_env(workspace, ray_cluster, s3_url,
+                                                      postgres_url), s3_url)
 
     with workspace.engine.connect() as connection:  # the rows are Postgres's
         jobs = connection.execute(sa.text(
@@ -168,6 +176,7 @@ def test_the_server_journey_runs_on_ray_with_seaweedfs_and_postgres(
         package = connection.execute(sa.text(
             "SELECT path FROM models WHERE name = 'credit' AND version = 1")).scalar_one()
     assert [(kind, status) for kind, status, _ in jobs] == [("train", "succeeded"),
+                                                             ("predict", "succeeded"),
                                                              ("predict", "succeeded")]
     assert all("@" in worker for _, _, worker in jobs)  # each taken over by a Ray task
     keys = bucket_keys(s3_url)

@@ -124,3 +124,24 @@ def _markdown_cells(markdown: str) -> list[str]:
             and not line.startswith("| ---")]
     return [cell.strip().replace("\\|", "|") for line in body
             for cell in line.strip("|").split(" | ")]
+
+
+PRIVACY = {"epsilon": 2.87, "target_epsilon": 3.0, "delta": 1e-5, "max_grad_norm": 1.0,
+           "noise_multiplier": 1.12, "sample_rate": 0.008, "epochs": 30, "steps": 3750,
+           "accountant": "rdp (Opacus)", "algorithm": "cnn",
+           "scope": "ε is per trained network: the search that chose it is not private."}
+
+
+def test_a_network_trained_with_dp_sgd_has_its_budget_and_scope_on_the_card():
+    manifest = {**MANIFEST, "lineage": {**MANIFEST["lineage"],  # type: ignore[dict-item]
+                                        "differential_privacy": PRIVACY}}
+    text = card_markdown(complete_card(build_card(manifest, lambda name: None), {}))
+    assert ("## Differential privacy\n\nTrained with DP-SGD (Opacus, rdp (Opacus) accountant): "
+            "ε = 2.87 spent of a budget of ε = 3 at δ = 1e-05; each row's gradient clipped to "
+            "1, Gaussian noise of 1.12 times that bound, Poisson batches of rate 0.008, 30 "
+            "epochs (3750 steps).") in text
+    assert "ε is per trained network" in text
+
+
+def test_a_card_without_dp_has_no_privacy_section():
+    assert "Differential privacy" not in card_markdown(complete_card(package(), {}))

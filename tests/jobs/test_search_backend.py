@@ -44,7 +44,7 @@ def test_the_local_backend_named_wins_over_a_ray_address_in_the_environment(monk
 
 @pytest.mark.slow  # imports Ray
 def test_a_ray_address_that_does_not_answer_is_a_clear_error_within_seconds():
-    from trainforge.training.ray_trials import join
+    from trainforge.runtime.ray_cluster import join
 
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))

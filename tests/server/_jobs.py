@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 from tests._paths import EXAMPLES
 
 from trainforge.server.job_requests import TrainJob, submit
@@ -58,7 +59,6 @@ def free_port() -> int:
 @contextmanager
 def running_app(app: Any) -> Iterator[str]:
     """Serve ``app`` with uvicorn on 127.0.0.1 in a thread; yields its URL."""
-    import httpx
     import uvicorn
 
     port = free_port()
@@ -80,6 +80,23 @@ def running_app(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def finished(client: httpx.Client, body: dict[str, Any], *, timeout_s: float = 120
+             ) -> dict[str, Any]:
+    """Queue the job ``body`` through the REST API and wait until it ends; it must have
+    succeeded."""
+    queued = client.post("/api/v1/jobs", json=body)
+    assert queued.status_code == 201, queued.text
+    job_id = queued.json()["id"]
+
+    def ended() -> dict[str, Any] | None:
+        job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}").json()
+        return job if job["status"] in ("succeeded", "failed", "cancelled") else None
+
+    done = wait_for(ended, timeout_s=timeout_s, what=f"{body['kind']} job {job_id}")
+    assert done["status"] == "succeeded", done["error"]
+    return done
 
 
 def job_status(workspace: Workspace, job_id: str, *statuses: str) -> dict[str, Any] | None:

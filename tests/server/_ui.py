@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from fastapi.testclient import TestClient
+import httpx
 
 
-def log_in(client: TestClient, username: str, password: str, *, next_page: str = "/"):
+def log_in(client: httpx.Client, username: str, password: str, *, next_page: str = "/"):
     form = client.get("/login").text
     token = re.search(r'name="login_token" value="([^"]+)"', form).group(1)
     return client.post("/login", data={"username": username, "password": password,

@@ -73,6 +73,15 @@ def trained_tokens(trained: Workspace) -> dict[str, str]:
 
 
 @pytest.fixture
+def viewer(client, workspace) -> TestClient:
+    """``client``, signed in to the web UI as a viewer (ana): for the pages' tests."""
+    access.create_user(workspace, username="ana", password="correct horse battery",
+                       role="viewer")
+    assert log_in(client, "ana", "correct horse battery").status_code == 303
+    return client
+
+
+@pytest.fixture
 def editor(trained_client, trained) -> TestClient:
     """``trained_client``, signed in to the web UI as an editor (eve), its htmx headers set
     (the CSRF token): for the web forms' tests."""

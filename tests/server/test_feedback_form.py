@@ -3,26 +3,17 @@ as the REST route records them."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from tests.server._ui import log_in
 
 from trainforge.monitoring.prediction_log import PredictionLog, new_request_id
-from trainforge.store import access
 from trainforge.store.feedback import list_labels
-
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def editor(trained_client, trained):
-    trained_client.app.state.deployments.deploy("credit", deployed_by="ann")
-    access.create_user(trained, username="eve", password=PASSWORD, role="editor")
-    log_in(trained_client, "eve", PASSWORD)
-    csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', trained_client.get("/").text).group(1)
-    trained_client.headers.update({"X-CSRF-Token": csrf, "HX-Request": "true"})
-    return trained_client
+def editor(editor):
+    """The signed-in editor of conftest, with ``credit`` deployed."""
+    editor.app.state.deployments.deploy("credit", deployed_by="ann")
+    return editor
 
 
 def test_the_deployments_page_offers_an_editor_a_label_upload(editor):

@@ -9,7 +9,13 @@ from typing import Any
 import httpx
 import pytest
 from tests._paths import EXAMPLES
-from tests.server._jobs import HEARTBEAT_S, STALE_AFTER_S, running_app, upload, wait_for
+from tests.server._jobs import (
+    HEARTBEAT_S,
+    STALE_AFTER_S,
+    finished,
+    running_app,
+    upload,
+)
 
 from trainforge.config import ServerConfig
 from trainforge.server.app import create_server_app
@@ -43,21 +49,6 @@ def uploaded(client: httpx.Client, path: Any) -> str:
     with path.open("rb") as handle:
         return str(client.post("/api/v1/datasets", files={"file": (path.name, handle)}
                                ).json()["id"])
-
-
-def finished(client: httpx.Client, body: dict[str, Any], *, timeout_s: float = 120
-             ) -> dict[str, Any]:
-    answer = client.post("/api/v1/jobs", json=body)
-    assert answer.status_code == 201, answer.text
-    job_id = answer.json()["id"]
-
-    def ended() -> dict[str, Any] | None:
-        job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}").json()
-        return job if job["status"] in ("succeeded", "failed") else None
-
-    done = wait_for(ended, timeout_s=timeout_s, what=f"{body['kind']} job {job_id}")
-    assert done["status"] == "succeeded", done["error"]
-    return done
 
 
 def test_a_cluster_job_registers_the_segments_model_with_its_report(server):

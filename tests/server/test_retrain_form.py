@@ -3,24 +3,7 @@ and the latest decisions."""
 
 from __future__ import annotations
 
-import re
-
-import pytest
-from tests.server._ui import log_in
-
-from trainforge.store import access
 from trainforge.store import retrain as retrain_store
-
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def editor(trained_client, trained):
-    access.create_user(trained, username="eve", password=PASSWORD, role="editor")
-    log_in(trained_client, "eve", PASSWORD)
-    csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', trained_client.get("/").text).group(1)
-    trained_client.headers.update({"X-CSRF-Token": csrf, "HX-Request": "true"})
-    return trained_client
 
 
 def test_the_model_page_loads_the_retraining_panel(editor):

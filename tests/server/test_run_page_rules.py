@@ -6,20 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.server._ui import log_in
 
 from trainforge.runtime.rules import ADVICE
-from trainforge.store import access
 from trainforge.store.runs import log_metric, start_run
-
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def viewer(client, workspace):
-    access.create_user(workspace, username="ana", password=PASSWORD, role="viewer")
-    assert log_in(client, "ana", PASSWORD).status_code == 303
-    return client
 
 
 @pytest.fixture

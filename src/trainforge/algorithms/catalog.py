@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from trainforge.data.task import Task, TaskKind
-from trainforge.errors import UnknownAlgorithm
+from trainforge.errors import NoPrivateAlgorithm, UnknownAlgorithm
 
 # "linear": impute + scale numbers, one-hot categories (models that need numbers on one scale);
 # "tree": numbers as they are with NaN kept, categories as ordinal codes;
@@ -46,6 +46,9 @@ class Algorithm:
     class_weights: bool = False
     # the data it can learn from: tabular models read text through TF-IDF, never images
     modalities: frozenset[str] = frozenset({"table", "text"})
+    # DP-SGD (--dp-epsilon) can train it: a network whose every trainable layer Opacus clips
+    # per row (recurrent and attention layers of torch's own have no per-row gradients)
+    dp_sgd: bool = False
 
     @property
     def stops_itself(self) -> bool:
@@ -91,6 +94,25 @@ def get(name: str) -> Algorithm:
 
 def for_task(kind: TaskKind, modality: Modality = "table") -> list[Algorithm]:
     return [a for a in _entries() if kind in a.kinds and modality in a.modalities]
+
+
+def trainable_privately(pool: Iterable[Algorithm], *, algorithm: str, kind: TaskKind,
+                        modality: Modality) -> list[Algorithm]:
+    """The algorithms of ``pool`` that DP-SGD can train (--dp-epsilon); NoPrivateAlgorithm
+    when there are none, saying why (tree and linear models have no DP-SGD here)."""
+    private = [a for a in pool if a.dp_sgd]
+    if private:
+        return private
+    if algorithm != "auto":
+        family = get(algorithm).family
+        detail = (f"{algorithm!r} is a network whose recurrent or attention layers have no "
+                  "per-row gradients in Opacus" if family == "network" else
+                  f"{algorithm!r} is a {family} model, which DP-SGD does not train")
+    else:
+        detail = (f"no such network learns a {kind.value} task from {modality} data"
+                  + (" (no network here learns plain tables yet: mlp is scikit-learn's)"
+                     if modality == "table" else ""))
+    raise NoPrivateAlgorithm(detail, sorted(a.name for a in _entries() if a.dp_sgd))
 
 
 def modality_of(kinds: Iterable[str]) -> Modality:

@@ -1,7 +1,9 @@
 """The catalog's networks: a CNN for images; GRU, transformer and MiniLM for text.
 
 Each entry builds a ``NetworkModel`` with its defaults (chosen on MNIST and SMS spam, see
-benchmarks/RESULTS.md) and samples the few settings worth searching.
+benchmarks/RESULTS.md) and samples the few settings worth searching. DP-SGD trains the CNN
+(with GroupNorm) and MiniLM's head or top layers; torch's GRU and attention layers have no
+per-row gradients in Opacus, so gru and text_transformer train without it only.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ ALGORITHMS = [
     Algorithm(name="cnn", family="network", summary="residual CNN trained from scratch (images)",
               kinds=SUPERVISED_KINDS, preprocessing="image", build=_builder(CNN_DEFAULTS),
               search_space=cnn_space, defaults=CNN_DEFAULTS, cost=300.0,
-              modalities=frozenset({"image"})),
+              modalities=frozenset({"image"}), dp_sgd=True),
     Algorithm(name="gru", family="network",
               summary="bidirectional GRU over a tokenizer learned on the text",
               kinds=SUPERVISED_KINDS, preprocessing="text", build=_builder(GRU_DEFAULTS),
@@ -101,10 +103,10 @@ ALGORITHMS = [
               summary="pretrained MiniLM sentence embeddings (frozen) with a trained head",
               kinds=_CLASSES | {TaskKind.REGRESSION}, preprocessing="text",
               build=_builder(MINILM_DEFAULTS), search_space=minilm_space,
-              defaults=MINILM_DEFAULTS, cost=40.0, modalities=frozenset({"text"})),
+              defaults=MINILM_DEFAULTS, cost=40.0, modalities=frozenset({"text"}), dp_sgd=True),
     Algorithm(name="minilm_tuned", family="network",
               summary="pretrained MiniLM with its top layers fine-tuned",
               kinds=_CLASSES | {TaskKind.REGRESSION}, preprocessing="text",
               build=_builder(MINILM_TUNED_DEFAULTS), search_space=minilm_tuned_space,
-              defaults=MINILM_TUNED_DEFAULTS, cost=150.0, modalities=frozenset({"text"})),
+              defaults=MINILM_TUNED_DEFAULTS, cost=150.0, modalities=frozenset({"text"}), dp_sgd=True),
 ]

@@ -86,7 +86,8 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
                  image_size: int = 0, max_length: int = 0, vocab_size: int = 8000,
                  tune_layers: int = 0, init_from: str = "", freeze_backbone: bool = False,
                  fixed_epochs: bool = False, seed: int = 0, torch_threads: int = 2,
-                 checkpoint_dir: str = "", workers: int = 1) -> None:
+                 checkpoint_dir: str = "", workers: int = 1, dp_epsilon: float | None = None,
+                 dp_delta: float | None = None, dp_max_grad_norm: float = 1.0) -> None:
         self.architecture = architecture
         self.task_kind = task_kind
         self.n_classes = n_classes
@@ -114,6 +115,9 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
         self.torch_threads = torch_threads
         self.checkpoint_dir = checkpoint_dir
         self.workers = workers
+        self.dp_epsilon = dp_epsilon
+        self.dp_delta = dp_delta
+        self.dp_max_grad_norm = dp_max_grad_norm
 
     reports_epochs = True  # fit(..., callbacks=...) sends each epoch's EpochState
 
@@ -162,6 +166,7 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
         self.best_iteration_ = int(history.best_epoch)
         self.iterations_run_ = len(history.epochs)
         self.stopped_by_time_ = history.stopped_because == "time"
+        self.privacy_: dict[str, Any] | None = history.privacy  # DP-SGD's budget and spend
         self.classes_ = np.arange(self.n_classes) if self.is_classifier else None
         return self
 
@@ -233,11 +238,13 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
 
     def _loop_config(self, n_rows: int) -> Any:
         """The loop's settings; on small data, enough epochs for MIN_STEPS optimiser steps
-        (early stopping still ends training when validation stops improving)."""
+        (early stopping still ends training when validation stops improving) — but not under
+        DP-SGD, where every planned epoch adds noise to all of them."""
         from trainforge.runtime.loop import LoopConfig
 
         epochs = int(self.max_epochs)
-        if not self.fixed_epochs and self.architecture != "minilm":  # pretrained: few epochs
+        if (not self.fixed_epochs and self.architecture != "minilm"  # pretrained: few epochs
+                and self.dp_epsilon is None):
             steps_per_epoch = max(1, math.ceil(n_rows / int(self.batch_size)))
             epochs = min(MAX_EPOCHS, max(epochs, math.ceil(MIN_STEPS / steps_per_epoch)))
         return LoopConfig(
@@ -247,7 +254,10 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
             optimizer=self.optimizer,  # type: ignore[arg-type]  # the catalog's values
             learning_rate=float(self.learning_rate), weight_decay=float(self.weight_decay),
             schedule=self.schedule,  # type: ignore[arg-type]
-            patience=int(self.patience), seed=int(self.seed))
+            patience=int(self.patience), seed=int(self.seed),
+            dp_epsilon=None if self.dp_epsilon is None else float(self.dp_epsilon),
+            dp_delta=None if self.dp_delta is None else float(self.dp_delta),
+            dp_max_grad_norm=float(self.dp_max_grad_norm))
 
     def _architecture_key(self) -> dict[str, Any]:
         """What a checkpoint must match to be resumed: the network and how it reads input."""
@@ -306,7 +316,7 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
         save_file(weights_to_save(self), str(directory / weights_file))
         settings = {"params": self.get_params(), "network": self.config_,
                     "inputs": self.inputs_.to_dict(), "history": self.history_,
-                    "best_iteration": self.best_iteration_,
+                    "best_iteration": self.best_iteration_, "privacy": self.privacy_,
                     "target": [self.target_mean_, self.target_scale_],
                     "weights_file": weights_file}
         (directory / settings_file).write_text(json.dumps(settings, sort_keys=True))
@@ -326,6 +336,7 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
         model.history_ = settings["history"]
         model.best_iteration_ = int(settings["best_iteration"])
         model.stopped_by_time_ = False
+        model.privacy_ = settings.get("privacy")  # packages from before DP-SGD have none
         model.target_mean_, model.target_scale_ = (float(v) for v in settings["target"])
         model.classes_ = np.arange(model.n_classes) if model.is_classifier else None
         weights = load_file(str(directory / settings["weights_file"]))

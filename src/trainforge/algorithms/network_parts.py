@@ -65,6 +65,8 @@ def _fresh_config(model: NetworkModel, inputs: Inputs) -> dict[str, Any]:
         config.update(widths=[width, 2 * width, 4 * width], blocks_per_stage=layers,
                       dropout=float(model.dropout),
                       normalise={"mean": inputs.mean, "std": inputs.std})
+        if model.dp_epsilon is not None:  # BatchNorm mixes rows: DP-SGD needs each row alone
+            config["norm"] = "group"
         return config
     if not isinstance(inputs, TokenInputs):
         raise TypeError(f"{model.architecture} networks read text tokens")

@@ -16,6 +16,7 @@ Sized for two CPU cores: an epoch of 8,000 28×28 images takes a few seconds (se
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -25,8 +26,11 @@ from torch import nn
 from trainforge.errors import ConfigError
 
 KINDS = ("resnet", "simple_cnn")
+# norm "group" (GroupNorm) for DP-SGD: BatchNorm mixes the rows of a batch, so a row's gradient
+# is not its own and cannot be clipped alone (runtime.dp_sgd)
 RESNET_DEFAULTS: dict[str, Any] = {"widths": [16, 32, 64], "blocks_per_stage": 1,
-                                   "dropout": 0.1, "stem_stride": 1}
+                                   "dropout": 0.1, "stem_stride": 1, "norm": "batch"}
+NORMS = ("batch", "group")
 SIMPLE_DEFAULTS: dict[str, Any] = {"widths": [32, 64], "hidden": 128, "dropout": 0.25}
 _REQUIRED = ("kind", "in_channels", "n_outputs")
 LARGE_SIDE = 48  # from this side on, the stem halves the image: cost grows with pixels
@@ -43,24 +47,32 @@ class VisionNet(nn.Module):
         return (p for p in self.parameters() if id(p) not in head)
 
 
-def _conv_bn(in_channels: int, out_channels: int, *, stride: int = 1) -> nn.Sequential:
+def _norm(channels: int, kind: str) -> nn.Module:
+    if kind == "group":  # groups of channels, each row normalised alone
+        return nn.GroupNorm(math.gcd(8, channels), channels)
+    return nn.BatchNorm2d(channels)
+
+
+def _conv_bn(in_channels: int, out_channels: int, *, stride: int = 1,
+             norm: str = "batch") -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False),
-        nn.BatchNorm2d(out_channels))
+        _norm(out_channels, norm))
 
 
 class BasicBlock(nn.Module):
     """Two 3×3 convolutions plus a shortcut (a 1×1 convolution where the shape changes)."""
 
-    def __init__(self, in_channels: int, out_channels: int, *, stride: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, *, stride: int,
+                 norm: str = "batch") -> None:
         super().__init__()
-        self.first = _conv_bn(in_channels, out_channels, stride=stride)
-        self.second = _conv_bn(out_channels, out_channels)
+        self.first = _conv_bn(in_channels, out_channels, stride=stride, norm=norm)
+        self.second = _conv_bn(out_channels, out_channels, norm=norm)
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or in_channels != out_channels:
             self.shortcut = nn.Sequential(
                 nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
-                nn.BatchNorm2d(out_channels))
+                _norm(out_channels, norm))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.relu(self.first(x))
@@ -71,15 +83,17 @@ class ResNet(VisionNet):
     """Stem, stages of residual blocks (stride 2 between stages), average pool, dropout, head."""
 
     def __init__(self, in_channels: int, n_outputs: int, *, widths: list[int],
-                 blocks_per_stage: int, dropout: float, stem_stride: int) -> None:
+                 blocks_per_stage: int, dropout: float, stem_stride: int,
+                 norm: str = "batch") -> None:
         super().__init__()
-        self.stem = nn.Sequential(_conv_bn(in_channels, widths[0], stride=stem_stride), nn.ReLU())
+        self.stem = nn.Sequential(_conv_bn(in_channels, widths[0], stride=stem_stride,
+                                           norm=norm), nn.ReLU())
         blocks: list[nn.Module] = []
         previous = widths[0]
         for stage, width in enumerate(widths):
             for block in range(blocks_per_stage):
                 stride = 2 if stage > 0 and block == 0 else 1
-                blocks.append(BasicBlock(previous, width, stride=stride))
+                blocks.append(BasicBlock(previous, width, stride=stride, norm=norm))
                 previous = width
         self.stages = nn.Sequential(*blocks)
         self.dropout = nn.Dropout(dropout)
@@ -88,9 +102,9 @@ class ResNet(VisionNet):
         # which makes the first epochs of a deep stack as easy as a shallow one's
         for module in self.stages:
             if isinstance(module, BasicBlock):
-                norm = module.second[1]
-                if isinstance(norm, nn.BatchNorm2d):
-                    nn.init.zeros_(norm.weight)
+                last = module.second[1]
+                if isinstance(last, nn.BatchNorm2d | nn.GroupNorm):
+                    nn.init.zeros_(last.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.stages(self.stem(x)).mean(dim=(2, 3))
@@ -134,6 +148,9 @@ def _settings(config: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[st
             or int(settings["n_outputs"]) < 1 or not 0.0 <= float(settings["dropout"]) < 1.0:
         raise ConfigError(f"the network config {dict(config)} is out of range: widths, "
                           "in_channels and n_outputs must be ≥ 1, dropout in [0, 1)")
+    if settings.get("norm", "batch") not in NORMS:
+        raise ConfigError(f"the network config's norm {settings['norm']!r} is not known; use "
+                          f"one of {', '.join(NORMS)}")
     return {**settings, "widths": widths}
 
 
@@ -144,7 +161,8 @@ def build_cnn(config: Mapping[str, Any]) -> VisionNet:
         s = _settings(config, RESNET_DEFAULTS)
         return ResNet(int(s["in_channels"]), int(s["n_outputs"]), widths=s["widths"],
                       blocks_per_stage=max(1, int(s["blocks_per_stage"])),
-                      dropout=float(s["dropout"]), stem_stride=int(s["stem_stride"]))
+                      dropout=float(s["dropout"]), stem_stride=int(s["stem_stride"]),
+                      norm=str(s["norm"]))
     if kind == "simple_cnn":
         s = _settings(config, SIMPLE_DEFAULTS)
         return SimpleCNN(int(s["in_channels"]), int(s["n_outputs"]), widths=s["widths"],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -14,10 +14,21 @@ _REF_HELP = "NAME, NAME:VERSION or NAME@ALIAS"
 
 def predict(
     model: Annotated[str, typer.Argument(help=_REF_HELP)],
-    input: Annotated[Path, typer.Argument(help="table to predict (any format `train` reads), "
-                                               "or a folder of images")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="CSV or .parquet to write")],
-    chunk_rows: Annotated[int, typer.Option(help="rows read at a time")] = 50_000,
+    input: Annotated[str, typer.Argument(help="table to predict (any format `train` reads), "
+                                              "or a folder of images; with --backend ray, "
+                                              "Parquet or CSV shards: a file, a folder, a "
+                                              "glob, local or s3://bucket/prefix")],
+    output: Annotated[str, typer.Option("--output", "-o", help="CSV or .parquet to write; "
+                                        "with --backend ray, a new folder or s3:// prefix")],
+    chunk_rows: Annotated[int, typer.Option(help="rows read (predicted) at a time")] = 50_000,
+    backend: Annotated[Literal["local", "ray"], typer.Option(
+        help="local: here, one chunk at a time; ray: on a Ray cluster with Ray Data, the "
+             "model loaded once per worker, one output shard per input shard (in its order) "
+             "plus manifest.json, written last")] = "local",
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", envvar="TRAINFORGE_RAY_ADDRESS",
+        help="with --backend ray: auto (the cluster started on this machine), HOST:PORT or "
+             "ray://HOST:PORT [default: auto]")] = None,
     explain: Annotated[bool, typer.Option(
         "--explain", help="add each row's top contributions (SHAP values): explain.base_value "
                           "and explain.N.feature/.value/.contribution, largest first")] = False,
@@ -32,6 +43,10 @@ def predict(
     large files stream through in chunks. For a folder of images, one row per image with its
     `path` first. With --explain, each row's top contributions to the output (a classifier's
     probability of its positive class, or of each class; a regressor's value).
+
+    With --backend ray, INPUT's Parquet or CSV shards are predicted on a Ray cluster (Ray
+    Data): OUTPUT gets part-00000… (shard i = input shard i, inputs sorted by path, rows in
+    order) and manifest.json, written last, with each shard's rows and sha256.
     """
     from rich.console import Console
 
@@ -41,7 +56,8 @@ def predict(
     from trainforge.workspace import Workspace
 
     settings = PredictConfig(model=model, input=input, output=output, chunk_rows=chunk_rows,
-                             explain_top_k=explain_top if explain else None)
+                             explain_top_k=explain_top if explain else None, backend=backend,
+                             ray_address=ray_address)
     url = server_url(server)
     if url is not None and settings.explain_top_k is not None:
         from trainforge.errors import ConfigError
@@ -49,15 +65,23 @@ def predict(
         raise ConfigError("--explain runs here, on this workspace's models; leave out "
                           "--server, or POST /v1/models/NAME/predict?explain=true to a "
                           "deployed model")
+    if url is not None and settings.backend == "ray":
+        from trainforge.errors import ConfigError
+
+        raise ConfigError("--backend ray reads shards where the Ray cluster reaches them, with "
+                          "this workspace's models; leave out --server, or POST a predict job "
+                          'with "backend": "ray" to the server')
     if url is not None:
         from trainforge.cli.remote_use import predict_remotely
 
-        predict_remotely(url, token=token, model=settings.model, data=settings.input,
-                         output=settings.output, console=Console(stderr=True, highlight=False))
+        predict_remotely(url, token=token, model=settings.model, data=Path(settings.input),
+                         output=Path(settings.output),
+                         console=Console(stderr=True, highlight=False))
         return
     done = run_prediction(settings.model, settings.input, settings.output,
                           workspace=Workspace(), chunk_rows=settings.chunk_rows,
-                          explain_top_k=settings.explain_top_k)
+                          explain_top_k=settings.explain_top_k, backend=settings.backend,
+                          ray_address=settings.ray_address)
     result = done.batch
     console = Console(stderr=True)
     if result.skipped:
@@ -70,8 +94,9 @@ def predict(
         console.print(f"[yellow]note:[/] {result.n_unscored:,} rows could not be scored (their "
                       "values overflow the model's arithmetic, e.g. a number near 1e308) and "
                       f"are left empty: rows {shown}", highlight=False)
+    into = " (shards and manifest.json)" if settings.backend == "ray" else ""
     console.print(f"wrote {result.n_rows:,} predictions of {done.model} to "
-                  f"{settings.output} in {result.seconds:.2f} s", highlight=False)
+                  f"{settings.output}{into} in {result.seconds:.2f} s", highlight=False)
 
 
 def evaluate(

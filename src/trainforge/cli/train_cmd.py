@@ -120,6 +120,16 @@ def train(
                         "exploding or vanishing gradients, dead ReLUs, learning rate too high "
                         "or low, overfitting, an ignored minority class): warn, stop the run, "
                         "or off (default: warn)")] = None,
+    dp_epsilon: Annotated[float | None, typer.Option(
+        "--dp-epsilon", help="differential privacy: train networks with DP-SGD (Opacus), "
+                             "spending at most this ε per trained model; only networks are "
+                             "candidates")] = None,
+    dp_delta: Annotated[float | None, typer.Option(
+        "--dp-delta", help="with --dp-epsilon: the δ of (ε, δ), below 1/n for n training rows "
+                           "(1e-5 or 0.1/n, whichever is smaller, when left out)")] = None,
+    dp_max_grad_norm: Annotated[float | None, typer.Option(
+        "--dp-max-grad-norm", help="with --dp-epsilon: each row's gradient is clipped to this "
+                                   "norm before the noise (default: 1)")] = None,
     sensitive_features: Annotated[str | None, typer.Option(
         "--sensitive-features", help="comma-separated columns (e.g. sex,race) whose groups "
                                      "and intersections the model is assessed across, on the "
@@ -164,6 +174,8 @@ def train(
             "group_column": group_column, "time_column": time_column, "test_size": test_size,
             "init_from": init_from, "freeze_backbone": freeze_backbone, "pii": pii,
             "workers": workers, "label_issues": label_issues, "rules": rules,
+            "dp_epsilon": dp_epsilon, "dp_delta": dp_delta,
+            "dp_max_grad_norm": dp_max_grad_norm,
             "sensitive_features": sensitive_features,
             "sensitive_as_features": sensitive_as_features,
             "fairness_constraint": fairness_constraint,
@@ -181,6 +193,8 @@ def train(
                              "time_column": time_column, "test_size": test_size,
                              "init_from": init_from, "freeze_backbone": freeze_backbone,
                              "workers": workers, "pii": pii, "label_issues": label_issues, "rules": rules,
+                             "dp_epsilon": dp_epsilon, "dp_delta": dp_delta,
+                             "dp_max_grad_norm": dp_max_grad_norm,
                              "sensitive_features": sensitive_features,
                              "sensitive_as_features": sensitive_as_features,
                              "fairness_constraint": fairness_constraint,

@@ -19,6 +19,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from trainforge.evaluation.privacy_statement import privacy_record
+
 CARD_FILE = "model_card.json"
 MARKDOWN_FILE = "MODEL_CARD.md"
 # files a training job puts in the package for the card (and the report) to read
@@ -69,6 +71,7 @@ def build_card(manifest: Mapping[str, Any], read: ReadFile) -> dict[str, Any]:
         "explanations": _explanations(_read_json(read, EXPLANATIONS_FILE)),
         "limits": _limits(_read_json(read, DIAGNOSIS_FILE)),
         "label_issues": _label_issues(lineage.get("label_issues")),
+        "differential_privacy": privacy_record(lineage.get("differential_privacy")),
         "personal_data": _personal_data(profile, lineage.get("personal_data")),
         "lineage": _lineage(lineage),
     }

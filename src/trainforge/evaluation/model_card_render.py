@@ -16,6 +16,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from trainforge.evaluation.model_card import GROUP_MEASURES, WRITTEN
+from trainforge.evaluation.privacy_statement import privacy_paragraphs
 
 _KINDS = {"binary": "binary classifier", "multiclass": "multiclass classifier",
           "regression": "regression model", "reinforcement": "reinforcement-learning policy"}
@@ -54,6 +55,7 @@ def card_sections(card: Mapping[str, Any]) -> list[CardSection]:
     return [_details(card), _written(card, "intended_use"), _written(card, "intended_users"),
             _written(card, "out_of_scope_uses"), _data(card), _metrics(card), _fairness(card),
             *_present(_explanations(card)), _limits(card), *_present(_label_issues(card)),
+            *_present(_differential_privacy(card)),
             *_present(_personal_data(card)), _written(card, "ethical_considerations"),
             _written(card, "caveats_and_recommendations"), _lineage(card),
             _written(card, "contact")]
@@ -224,6 +226,14 @@ def _label_issues(card: Mapping[str, Any]) -> CardSection | None:
         text += f", {_fmt(found['n_dropped'])} dropped before the final fit"
     return CardSection("Label issues", "label-issues",
                        [text + ".", *([str(found["note"])] if found.get("note") else [])])
+
+
+def _differential_privacy(card: Mapping[str, Any]) -> CardSection | None:
+    record = card.get("differential_privacy")
+    if not record:
+        return None
+    return CardSection("Differential privacy", "differential-privacy",
+                       privacy_paragraphs(record))
 
 
 def _personal_data(card: Mapping[str, Any]) -> CardSection | None:

@@ -21,6 +21,7 @@ from trainforge.data.task import Task
 from trainforge.evaluation.diagnosis import Diagnosis
 from trainforge.evaluation.evaluate import Evaluation
 from trainforge.evaluation.explanations import GlobalExplanation
+from trainforge.evaluation.privacy_statement import privacy_paragraphs, privacy_record
 from trainforge.runtime.rules import Finding
 
 # the keys a leaderboard row may name its candidate and its score by, in order of preference
@@ -186,7 +187,8 @@ def write_report(path: Path, *, title: str, task: Task, evaluation: Evaluation,
                  label_issues: Mapping[str, Any] | None = None,
                  rule_findings: Sequence[Finding] = (),
                  fairness: Mapping[str, Any] | None = None,
-                 explanation: GlobalExplanation | None = None) -> Path:
+                 explanation: GlobalExplanation | None = None,
+                 privacy: Mapping[str, Any] | None = None) -> Path:
     """Write the report to ``path`` (its folder is created) and return the path.
 
     ``leaderboard``: one mapping per candidate (keys as they come; see ``leaderboard_scores``).
@@ -201,8 +203,10 @@ def write_report(path: Path, *, title: str, task: Task, evaluation: Evaluation,
     listed under the diagnosis with what to try.
     ``fairness``: the record of ``evaluation.fairness.assess`` (``--sensitive-features``).
     ``explanation``: mean |SHAP| per column and dependence plots (``global_explanation``).
+    ``privacy``: the DP-SGD budget the network spent (``lineage.differential_privacy``).
     """
     board = leaderboard_scores(leaderboard, task)
+    shown_privacy = privacy_record(privacy)
     fairness_plot = None
     if fairness is not None:
         from trainforge.evaluation.fairness_plots import selection_rate_plot
@@ -214,6 +218,8 @@ def write_report(path: Path, *, title: str, task: Task, evaluation: Evaluation,
         importance=list(importance or []), model_info=model_info, personal_data=personal_data,
         label_issues=label_issues, rule_findings=list(rule_findings),
         fairness=fairness, fairness_plot=fairness_plot, explanation=explanation,
+        privacy=shown_privacy, privacy_text=privacy_paragraphs(shown_privacy) if shown_privacy
+        else [],
         plots=_plots(task, evaluation, importance, board, learning_curves or {}))
 
 

@@ -88,7 +88,7 @@ class TrainingOutcome:
 
 
 class _RunRecorder:
-    """Writes each trial's score, each network epoch's losses, and each training rule that
+    """Writes each trial's score, each network epoch's losses (and DP-SGD's ε spent), and each training rule that
     fires into the run's metric series as the search goes (the UI's live curves and the run
     page's findings read them); keeps the findings for the report."""
 
@@ -115,6 +115,9 @@ class _RunRecorder:
                    step=event.epoch)
         if event.val_loss is not None:
             log_metric(self.workspace, self.run_id, f"{prefix}.val_loss", event.val_loss,
+                       step=event.epoch)
+        if event.epsilon is not None and math.isfinite(event.epsilon):  # --dp-epsilon's spend
+            log_metric(self.workspace, self.run_id, f"{prefix}.epsilon", event.epsilon,
                        step=event.epoch)
 
     def on_trial_end(self, event: TrialEvent) -> None:
@@ -179,6 +182,7 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
     from trainforge.data.read import read_table
     from trainforge.data.splits import train_test_split
     from trainforge.data.targets import clean_target, feature_columns, infer_task
+    from trainforge.jobs.differential_privacy import privacy_settings
     from trainforge.jobs.fairness import check_sensitive, fairness_metrics
     from trainforge.jobs.label_issues import check_applicable
     from trainforge.store.datasets import record_dataset
@@ -214,8 +218,11 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
                                    features=features)
     privacy_notes = [f"personal data (--pii {config.pii}): {action}"
                      for action in privacy.actions.values()]
-    notify(observers, "on_task", task, [*read_notes, *target_report.notes, *privacy_notes],
-           data_profile, features)
+    dp_settings, dp_notes = privacy_settings(config, task=task, schema=dataset.schema,
+                                             features=features)
+    notify(observers, "on_task", task,
+           [*read_notes, *target_report.notes, *privacy_notes, *dp_notes], data_profile,
+           features)
     train_frame, test_frame = train_test_split(
         frame, task, test_size=config.test_size, seed=config.seed, strategy=config.split,
         group_column=config.group_column, time_column=config.time_column)
@@ -227,7 +234,8 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
             config, workspace=workspace, observers=observers, clock=clock, run=run,
             dataset=dataset, task=task, frame=frame, train_frame=train_frame,
             test_frame=test_frame, features=features, data_profile=data_profile,
-            target_report=target_report, unlabeled=unlabeled, privacy=privacy)
+            target_report=target_report, unlabeled=unlabeled, privacy=privacy,
+            dp_settings=dp_settings)
         # the disparities beside the scores (fairness_demographic_parity_difference, …)
         run.succeeded(outcome.version, metrics={
             **outcome.evaluation.metrics,
@@ -242,10 +250,12 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                              train_frame: pd.DataFrame, test_frame: pd.DataFrame,
                              features: list[str], data_profile: Profile,
                              target_report: TargetReport, unlabeled: pd.DataFrame,
-                             privacy: PolicyOutcome) -> TrainingOutcome:
+                             privacy: PolicyOutcome,
+                             dp_settings: dict[str, Any] | None = None) -> TrainingOutcome:
     from trainforge.evaluation.importance import permutation_importance
     from trainforge.evaluation.report import learning_curves
     from trainforge.evaluation.search_rules import search_findings
+    from trainforge.jobs.differential_privacy import privacy_lineage
     from trainforge.jobs.fairness import assess_and_mitigate, constrain
     from trainforge.jobs.label_issues import check_labels
     from trainforge.monitoring.reference import build_reference, predicted_labels
@@ -265,7 +275,7 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                     # observers implement only the hooks they need (see jobs.observers)
                     callbacks=[*observers, recorder],  # type: ignore[list-item]
                     checkpoint_root=run.checkpoints, rules=config.rules,
-                    workers=config.workers, runner=runner)
+                    workers=config.workers, privacy=dp_settings, runner=runner)
     if task.kind.is_classification:
         notify(observers, "on_phase", "looking for rows whose label looks wrong")
     # --label-issues drop: the model fitted without them is the one evaluated next
@@ -294,7 +304,8 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                 classification=task.kind.is_classification, seed=config.seed):
             notify([*observers, recorder], "on_rule", finding)
     semi, semi_info = None, None
-    if worth_trying(task, len(unlabeled)):
+    # its methods learn with tabular models, which have no DP: a private run keeps to DP-SGD
+    if worth_trying(task, len(unlabeled)) and dp_settings is None:
         notify(observers, "on_phase", f"semi-supervised training with the {len(unlabeled):,} "
                                       "unlabeled rows")
         semi = semi_supervised(result, train_frame, unlabeled, task=task, schema=dataset.schema,
@@ -330,6 +341,7 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
     # refitted one has seen those rows)
     reference = build_reference(frame, final.features, task=task, seed=config.seed,
                                 predictions=predicted_labels(evaluation.predictions, task=task))
+    private = privacy_lineage(final, result.model)  # before the evaluated model is released
     if refitted is not None:
         # the evaluated bag of fold models has served (test metrics, importance): a forest's
         # fold models are the run's largest objects, and writing the package copies the refit
@@ -346,6 +358,8 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                "not refitted (not enough time left): the registered model is the evaluated one"}
     if semi_info is not None:
         lineage["semi_supervised"] = semi_info
+    if private is not None:
+        lineage["differential_privacy"] = private
     if privacy.actions:
         lineage["personal_data"] = {"policy": config.pii, "columns": dict(privacy.actions)}
     if checked.found is not None:
@@ -446,6 +460,7 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
     from trainforge.store.json_values import to_json_value
 
     personal = lineage.get("personal_data")  # what --pii did, shown in the data section
+    private = lineage.get("differential_privacy")  # --dp-epsilon's budget, its own section
     with tempfile.TemporaryDirectory(prefix="trainforge-report-") as scratch:
         notify(observers, "on_phase", "writing the report")
         report_file = write_report(
@@ -455,7 +470,8 @@ def _register(config: TrainConfig, *, workspace: Workspace, observers: Sequence[
             model_info=model_info(model, lineage=lineage), learning_curves=curves,
             personal_data=personal if isinstance(personal, dict) else None,
             label_issues=None if label_issues is None else label_issues.for_report(task),
-            rule_findings=rule_findings, fairness=fairness)
+            rule_findings=rule_findings, fairness=fairness,
+            privacy=private if isinstance(private, dict) else None)
         profile_file = Path(scratch) / "profile.json"
         data_profile.save_json(profile_file, label_issues=None if label_issues is None
                                else label_issues.for_profile(str(lineage["run_id"])))

@@ -59,6 +59,7 @@ class EpochEvent:
     train_loss: float
     val_loss: float | None
     epoch_s: float
+    epsilon: float | None = None  # DP-SGD: the ε the network has spent so far
 
 
 class Callback(Protocol):

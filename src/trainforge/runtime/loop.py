@@ -9,12 +9,17 @@ so an interrupted and resumed fit ends with exactly the weights of an uninterrup
 Given ``replicas`` (runtime.replicas), the same fit runs data-parallel: each process trains on
 its share of every batch through DDP, evaluates the whole validation set, takes the leader's
 decisions, and only the leader checkpoints (runtime.data_parallel starts them on Ray Train).
+
+Given ``dp_epsilon`` in its config, the same fit runs DP-SGD (runtime.dp_sgd): Poisson batches,
+each row's gradient clipped, calibrated noise, and the ε spent in every ``EpochState``; its
+accountant's steps travel in the checkpoints, so a resumed fit counts each step once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import secrets
 import signal
 import threading
 import time
@@ -22,12 +27,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from trainforge.errors import CheckpointMismatch, ConfigError, DataError
+from trainforge.errors import CheckpointMismatch, ConfigError, DataError, NeedsDeepLearning
 from trainforge.runtime import checkpoints as ckpt
 from trainforge.runtime.callbacks import Decision
 from trainforge.runtime.loop_records import (
@@ -44,12 +49,19 @@ from trainforge.runtime.optimisation import (
 from trainforge.runtime.replicas import Replicas
 from trainforge.runtime.step_probe import StepProbe
 
+if TYPE_CHECKING:
+    from trainforge.runtime.dp_sgd import PrivateSteps
+
 __all__ = ["Decision", "EpochState", "FitHistory", "LoopConfig", "TensorData", "Trainer"]
 
 Score = Callable[[torch.Tensor, torch.Tensor], float]
 Augment = Callable[[tuple[torch.Tensor, ...], torch.Generator], tuple[torch.Tensor, ...]]
 # loop settings a checkpoint must share with the fit that resumes it (the rest may change)
-_RESUME_SETTINGS = ("loss", "optimizer", "batch_size", "schedule")
+_RESUME_SETTINGS = ("loss", "optimizer", "batch_size", "schedule", "dp_epsilon", "dp_delta",
+                    "dp_max_grad_norm")
+# what a private fit's error says to use instead of a layer DP-SGD cannot clip per row
+_PRIVATE_NETWORKS = ("use a network without them: for images cnn (it trains with GroupNorm "
+                     "under --dp-epsilon), for text minilm or minilm_tuned")
 
 
 @dataclass
@@ -104,6 +116,7 @@ class Trainer:
                                    else torch.Generator(device=self._device))
         self._amp_dtype = _amp_dtype(self._device, mixed_precision=config.mixed_precision)
         self._interrupted = False
+        self._private: PrivateSteps | None = None  # DP-SGD's parts, when config.private
         # a callback with on_step_end (the training rules) is sent a StepSample every few steps
         watching = [int(getattr(c, "every_steps", 1)) for c in self._callbacks
                     if hasattr(c, "on_step_end")]
@@ -127,6 +140,8 @@ class Trainer:
             return FitHistory.from_dict(found.meta["history"])
         run = self._start_run(train, valid)
         train = self._placed(train)
+        if self.config.private:
+            self._private = self._make_private(run)
         if found is not None:
             self._resume(run, found)
         self._interrupted = False
@@ -134,12 +149,18 @@ class Trainer:
             try:
                 _notify(self._callbacks, "on_fit_start", self.config)
                 # wrapped once the trainable parameters are chosen: DDP syncs only those
-                self._net = self._replicas.wrap(self.module, device=self._device)
-                stopped_because = self._train(run, train, valid, stop_at=stop_at)
+                self._net = (self._private.wrap_module(self.module) if self._private
+                             else self._replicas.wrap(self.module, device=self._device))
+                try:
+                    stopped_because = self._train(run, train, valid, stop_at=stop_at)
+                finally:
+                    self._unwrap()
                 if run.best_state is not None:
                     self.module.load_state_dict(run.best_state)
                 history = FitHistory(run.history, run.best_epoch, stopped_because,
-                                     run.resumed_at_step)
+                                     run.resumed_at_step,
+                                     privacy=None if self._private is None else
+                                     {**self._private.summary(), "epochs": len(run.history)})
                 self._save_checkpoint(run, complete_history=history)
                 _notify(self._callbacks, "on_fit_end", history)
             except BaseException as exc:
@@ -195,7 +216,9 @@ class Trainer:
         order = run.permutation.to(train.targets.device)
         every = self.config.checkpoint_every_steps
         for start, end in run.batches[run.position:]:
-            self._train_step(run, train, order[start:end])
+            rows = (order[start:end] if self._private is None  # DP: a Poisson sample instead
+                    else self._private.sample_rows(len(train), self._generator))
+            self._train_step(run, train, rows.to(order.device))
             run.position += 1
             run.step += 1
             if self._interrupted:
@@ -208,6 +231,9 @@ class Trainer:
         return False
 
     def _train_step(self, run: _Run, train: TensorData, rows: torch.Tensor) -> None:
+        if self._private is not None and rows.numel() == 0:
+            self._noise_only_step(run)
+            return
         rows = self._replicas.share(rows)
         inputs = tuple(t[rows].to(self._device, non_blocking=True) for t in train.inputs)
         targets = train.targets[rows].to(self._device, non_blocking=True)
@@ -225,12 +251,15 @@ class Trainer:
             loss.backward()
         if probe is not None:
             probe.gradients()  # before clipping: an exploding gradient is what clipping hides
-        self._clip()
+        if self._private is None:
+            self._clip()  # DP-SGD clips each row's gradient itself
         if run.scaler is not None:
             run.scaler.step(run.optimizer)
             run.scaler.update()
         else:
             run.optimizer.step()
+        if self._private is not None:
+            self._private.count_step()
         learning_rate = run.schedule.learning_rate
         run.schedule.after_step()
         run.loss_sum.add_(loss.detach(), alpha=int(rows.shape[0]))
@@ -238,6 +267,15 @@ class Trainer:
             sample = probe.sample(loss=loss, epoch=run.epoch + 1, step=run.step + 1,
                                   learning_rate=learning_rate)
             _notify(self._callbacks, "on_step_end", sample)
+
+    def _noise_only_step(self, run: _Run) -> None:
+        """An empty Poisson batch: the step is taken and counted all the same (its noise)."""
+        assert self._private is not None  # only private fits sample empty batches
+        run.optimizer.zero_grad(set_to_none=True)
+        self._private.noise_only(self._params)
+        run.optimizer.step()
+        self._private.count_step()
+        run.schedule.after_step()
 
     def _end_epoch(self, run: _Run, valid: TensorData | None, *, rows_seen: int,
                    started: float) -> EpochState:
@@ -264,7 +302,8 @@ class Trainer:
                            best_epoch=run.best_epoch, learning_rate=run.schedule.learning_rate,
                            epoch_s=time.perf_counter() - started, elapsed_s=run.elapsed_s(),
                            val_recall=None if recall is None else recall[0],
-                           val_support=None if recall is None else recall[1])
+                           val_support=None if recall is None else recall[1],
+                           epsilon=None if self._private is None else self._private.epsilon())
         run.history.append(state)
         return state
 
@@ -287,8 +326,11 @@ class Trainer:
     # ---- setting up and resuming -----------------------------------------------------------
     def _start_run(self, train: TensorData, valid: TensorData | None) -> _Run:
         torch.manual_seed(self.config.seed)  # dropout (and whatever else draws from torch)
-        self._generator.manual_seed(self.config.seed)
-        self._augment_generator.manual_seed(self.config.seed)
+        # DP-SGD's batches are a secret draw: batches anyone could recompute from the seed
+        # would lose the privacy their random sampling gives (runtime.dp_sgd)
+        sampling_seed = self.config.seed if not self.config.private else secrets.randbits(62)
+        self._generator.manual_seed(sampling_seed)
+        self._augment_generator.manual_seed(sampling_seed)
         batches = _batches(len(train), self.config.batch_size,
                            replicas=self._replicas.world_size)
         if self._probe is not None:
@@ -306,6 +348,41 @@ class Trainer:
         return _Run(optimizer=optimizer, schedule=schedule, scaler=scaler, batches=batches,
                     train_rows=len(train),
                     loss_sum=torch.zeros((), device=self._device))
+
+    def _make_private(self, run: _Run) -> PrivateSteps:
+        """DP-SGD's parts for this fit: its layers checked, its noise calibrated to spend at
+        most (ε, δ) over the planned epochs, and the optimiser made noisy."""
+        try:
+            from trainforge.runtime.dp_sgd import PrivateSteps, check_layers
+            from trainforge.runtime.privacy_budget import check_delta, default_delta, plan_noise
+        except ImportError:
+            raise NeedsDeepLearning("DP-SGD (--dp-epsilon)", missing="Opacus") from None
+        c, rows = self.config, run.train_rows
+        if self._replicas.world_size > 1:
+            raise ConfigError("DP-SGD trains in one process here: leave --workers at 1 with "
+                              "--dp-epsilon")
+        assert c.dp_epsilon is not None  # config.private
+        self.module.train()
+        check_layers(self.module, network=str(self._architecture.get("architecture",
+                                                                        "this")),
+                     hint=_PRIVATE_NETWORKS)
+        delta = c.dp_delta if c.dp_delta is not None else default_delta(rows)
+        check_delta(delta, rows)
+        steps = c.max_epochs * len(run.batches)
+        plan = plan_noise(epsilon=c.dp_epsilon, delta=delta,
+                          sample_rate=min(1.0, c.batch_size / rows), steps=steps,
+                          planned=f"{c.max_epochs} epochs of about {c.batch_size} of the "
+                                  f"{rows:,} training rows")
+        private = PrivateSteps(plan, max_grad_norm=c.dp_max_grad_norm,
+                               batch_size=c.batch_size)
+        run.optimizer = private.wrap_optimizer(run.optimizer)
+        return private
+
+    def _unwrap(self) -> None:
+        """Take DP-SGD's per-row hooks off the module: predicting needs none of them."""
+        if self._private is not None:
+            self._private.unwrap(self._net)
+            self._net = self.module
 
     def _settings(self, train_rows: int) -> dict[str, Any]:
         settings = {**{k: getattr(self.config, k) for k in _RESUME_SETTINGS},
@@ -345,6 +422,8 @@ class Trainer:
             self._augment_generator.set_state(tensors["rng/augment"])
         if "rng/cuda" in tensors and self._device.type == "cuda":
             torch.cuda.set_rng_state(tensors["rng/cuda"], self._device)
+        if self._private is not None:  # the steps already taken stay counted
+            self._private.load_state(tensors, meta.get("privacy") or [])
         run.permutation = tensors.get("epoch/permutation")
         run.loss_sum = tensors["epoch/loss_sum"].to(self._device)
         run.history = [EpochState(**e) for e in meta["history"]["epochs"]]
@@ -373,7 +452,8 @@ class Trainer:
                      "scaler": run.scaler.state_dict() if run.scaler is not None else None,
                      "epoch": run.epoch, "step": run.step, "position": run.position,
                      "best_score": run.best_score, "best_epoch": run.best_epoch,
-                     "waited": run.waited, "elapsed_s": run.elapsed_s()}
+                     "waited": run.waited, "elapsed_s": run.elapsed_s(),
+                     "privacy": self._private.ledger.to_json() if self._private else None}
         ckpt.save_checkpoint(self._checkpoint_dir, meta=meta, tensors=tensors)
 
     def _resume_tensors(self, run: _Run) -> dict[str, torch.Tensor]:
@@ -386,6 +466,8 @@ class Trainer:
             tensors["rng/cuda"] = torch.cuda.get_rng_state(self._device)
         if run.position > 0 and run.permutation is not None:
             tensors["epoch/permutation"] = run.permutation  # a mid-epoch resume needs its order
+        if self._private is not None:
+            tensors |= self._private.state_tensors()
         return tensors
 
     # ---- small mechanics ---------------------------------------------------------------------

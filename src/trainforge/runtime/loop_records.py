@@ -36,6 +36,11 @@ class LoopConfig:
     device: str = "auto"  # "auto" (cuda > mps > cpu), "cuda", "mps", "cpu"
     seed: int = 0
     checkpoint_every_steps: int | None = None  # plus one at every epoch end
+    # DP-SGD (runtime.dp_sgd) when dp_epsilon is set: the (ε, δ) the planned epochs may spend
+    # (δ None: privacy_budget.default_delta of the training rows) and the per-row clipping bound
+    dp_epsilon: float | None = None
+    dp_delta: float | None = None
+    dp_max_grad_norm: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("max_epochs", "batch_size", "patience"):
@@ -54,6 +59,25 @@ class LoopConfig:
         if self.checkpoint_every_steps is not None and self.checkpoint_every_steps < 1:
             raise ConfigError(f"checkpoint_every_steps is {self.checkpoint_every_steps}; give a "
                               "whole number >= 1, or None for one checkpoint per epoch")
+
+        self._check_privacy()
+
+    def _check_privacy(self) -> None:
+        if self.dp_epsilon is not None and not self.dp_epsilon > 0:
+            raise ConfigError(f"dp_epsilon is {self.dp_epsilon}; give a value > 0 (e.g. 3)")
+        if self.dp_delta is not None and not 0 < self.dp_delta < 1:
+            raise ConfigError(f"dp_delta is {self.dp_delta}; give a value in (0, 1), e.g. 1e-5")
+        if not self.dp_max_grad_norm > 0:
+            raise ConfigError(f"dp_max_grad_norm is {self.dp_max_grad_norm}; give a value > 0")
+        if self.dp_delta is not None and self.dp_epsilon is None:
+            raise ConfigError("dp_delta is set but dp_epsilon is not; give both, or neither")
+        if self.dp_epsilon is not None and self.mixed_precision:
+            raise ConfigError("DP-SGD clips each row's gradient in float32; turn "
+                              "mixed_precision off with dp_epsilon")
+
+    @property
+    def private(self) -> bool:
+        return self.dp_epsilon is not None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -102,6 +126,7 @@ class EpochState:
     # classifiers: each class's recall and row count on the validation rows (training rules)
     val_recall: list[float] | None = None
     val_support: list[int] | None = None
+    epsilon: float | None = None  # DP-SGD: the ε spent so far (at the fit's δ)
 
 
 @dataclass
@@ -112,6 +137,8 @@ class FitHistory:
     best_epoch: int
     stopped_because: str  # "max_epochs" | "early_stopping" | "time" | "callback"
     resumed_at_step: int | None = None
+    # DP-SGD: the budget and what was spent (runtime.dp_sgd.PrivateSteps.summary)
+    privacy: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -121,4 +148,5 @@ class FitHistory:
         return cls(epochs=[EpochState(**e) for e in values["epochs"]],
                    best_epoch=int(values["best_epoch"]),
                    stopped_because=str(values["stopped_because"]),
-                   resumed_at_step=values.get("resumed_at_step"))
+                   resumed_at_step=values.get("resumed_at_step"),
+                   privacy=values.get("privacy"))

@@ -3,7 +3,7 @@
 ``POST /api/v1/jobs`` takes one body per job a CLI verb starts, told apart by ``kind``:
 
     {"kind": "train", "dataset": ID, "target": "class", "time_budget": 60, "trials": 5, ...}
-    {"kind": "predict", "model": "credit@production", "dataset": ID}
+    {"kind": "predict", "model": "credit@production", "dataset": ID}   # "backend": "ray"
     {"kind": "evaluate", "model": "credit:3", "dataset": ID}
     {"kind": "cluster", "dataset": ID, "exclude": ["cultivar"], "method": "kmeans", "k": 3}
     {"kind": "anomalies", "dataset": ID, "method": "lof", "contamination": 0.05, "top": 10}
@@ -102,6 +102,10 @@ class PredictJob(JobResources, frozen=True, extra="forbid"):
     kind: Literal["predict"]
     model: str = Field(description=_MODEL, max_length=200)
     dataset: str = Field(description=_DATASET, max_length=64)
+    backend: Literal["local", "ray"] = Field(
+        default="local", description="ray: Ray Data predicts the table (Parquet or CSV) into "
+        "shards and a manifest.json under the artifact store's jobs/ID/predictions/ (on S3 "
+        "when TRAINFORGE_ARTIFACTS is s3://), which the job's result names")
 
 
 class EvaluateJob(JobResources, frozen=True, extra="forbid"):
@@ -229,6 +233,8 @@ def _checked(workspace: Workspace, request: AnyJob) -> dict[str, Any]:
     else:
         _check_model(workspace, "model", request.model)
         config["model"] = request.model
+        if isinstance(request, PredictJob):
+            config["backend"] = request.backend
     return config
 
 

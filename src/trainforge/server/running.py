@@ -2,7 +2,8 @@
 
 - train: ``run_training`` — or ``resume_training`` when an earlier attempt of the job left a
   run (its worker died): the retry continues that run, same id, from its checkpoints;
-- predict: ``run_prediction`` into ``<artifacts>/jobs/<id>/predictions.csv``;
+- predict: ``run_prediction`` into ``<artifacts>/jobs/<id>/predictions.csv``; with
+  ``"backend": "ray"``, into shards and a manifest at ``sharded_output``;
 - evaluate: ``run_evaluation``;
 - cluster, anomalies: ``run_clustering``, ``run_anomalies``;
 - rl_train: ``run_rl_training`` on a run the job records first, so that a retry after its
@@ -20,6 +21,8 @@ KeyboardInterrupt (cancel, shutdown) goes up to the worker, which decides what i
 from __future__ import annotations
 
 import math
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,7 @@ from trainforge.store.jobs import JobRecord
 from trainforge.workspace import Workspace
 
 OUTPUT_NAME = "predictions.csv"
+SHARDED_OUTPUT_NAME = "predictions"  # a folder (or S3 prefix) of shards and a manifest
 
 
 def dataset_file(workspace: Workspace, job: JobRecord) -> Path:
@@ -161,9 +165,43 @@ def _finished_run(workspace: Workspace, job: JobRecord, log: JobLog) -> dict[str
             "metrics": run["metrics"]}
 
 
+def sharded_output(workspace: Workspace, job_id: str) -> str:
+    """Where a predict job on the Ray backend writes its shards and manifest: the artifact
+    store's ``jobs/<id>/predictions`` when it is S3 (every node reaches it), else the folder
+    of that name under the artifacts."""
+    store = workspace.artifact_store
+    if store is not None and store.location.startswith("s3://"):
+        return f"{store.location}/jobs/{job_id}/{SHARDED_OUTPUT_NAME}"
+    return str(workspace.artifacts / "jobs" / job_id / SHARDED_OUTPUT_NAME)
+
+
+def _clear_sharded_output(workspace: Workspace, job_id: str) -> None:
+    """Remove what an earlier attempt of the job (its worker died) left of its shards: the
+    output is the job's own, and batch prediction never writes into one that holds files."""
+    store = workspace.artifact_store
+    if store is not None and store.location.startswith("s3://"):
+        store.delete(store.list(f"jobs/{job_id}/{SHARDED_OUTPUT_NAME}/"))
+    shutil.rmtree(workspace.artifacts / "jobs" / job_id / SHARDED_OUTPUT_NAME,
+                  ignore_errors=True)
+
+
 def _predict(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
     from trainforge.jobs.predict import run_prediction
+    from trainforge.jobs.search_backend import RAY_ADDRESS_VARIABLE
 
+    if job["config"].get("backend") == "ray":
+        # on the Ray job backend the job runs in a Ray task, and joins that task's cluster
+        output = sharded_output(workspace, job["id"])
+        _clear_sharded_output(workspace, job["id"])
+        sharded = run_prediction(job["config"]["model"], dataset_file(workspace, job), output,
+                                 workspace=workspace, backend="ray",
+                                 ray_address=os.environ.get(RAY_ADDRESS_VARIABLE) or None,
+                                 observers=[JobLog(workspace, job["id"])])
+        shards = sharded.batch
+        job_store.append_log(workspace, job["id"], f"wrote {shards.n_rows:,} predictions to "
+                                                   f"{output} in {shards.seconds:.2f} s")
+        return {"model": sharded.model, "rows": shards.n_rows, "backend": "ray",
+                "output": output, "unscored": shards.n_unscored}
     outcome = run_prediction(job["config"]["model"], dataset_file(workspace, job),
                              output_path(workspace, job["id"]), workspace=workspace,
                              observers=[JobLog(workspace, job["id"])])

@@ -4,6 +4,7 @@ The only module that imports boto3 (the ``[s3]`` extra). Endpoint, region and cr
 from boto3's usual chain: ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_S3``, ``AWS_REGION``,
 ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE`` and its config files.
 Files move with boto3's transfer manager: multipart past 8 MiB, streamed from and to disk.
+``arrow_filesystem`` hands the same settings to pyarrow, which Ray Data reads S3 through.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 import boto3
 import boto3.exceptions
 import botocore.exceptions
+import pyarrow.fs
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
@@ -166,6 +168,24 @@ class S3Artifacts:
         return ArtifactStoreError(f"the artifact store {self.location} at {self.endpoint} "
                                   f"failed on {where} ({code or type(error).__name__}); retry, "
                                   "and check the S3 server's log if it persists")
+
+
+def arrow_filesystem() -> pyarrow.fs.S3FileSystem:
+    """pyarrow's S3 filesystem with the endpoint, region and credentials that boto3's chain
+    finds, so that tables read and written through pyarrow (Ray Data) reach the same server,
+    as the same user, as the artifact store."""
+    session = boto3.session.Session()
+    client = session.client("s3", config=_CLIENT_CONFIG)
+    found = session.get_credentials()
+    keys = found.get_frozen_credentials() if found is not None else None
+    endpoint = urlsplit(str(client.meta.endpoint_url))
+    return pyarrow.fs.S3FileSystem(
+        access_key=keys.access_key if keys else None,
+        secret_key=keys.secret_key if keys else None,
+        session_token=keys.token if keys else None,
+        region=client.meta.region_name or "us-east-1", scheme=endpoint.scheme or "https",
+        endpoint_override=endpoint.netloc + endpoint.path.rstrip("/"),
+        connect_timeout=5, request_timeout=60)
 
 
 def _code(error: botocore.exceptions.ClientError) -> str:

@@ -36,6 +36,7 @@ from trainforge.errors import (
     ConfigError,
     NoTrialSucceeded,
     NoUsableFeatures,
+    PrivacyError,
     StoppedByRule,
     UnusableTarget,
 )
@@ -121,6 +122,7 @@ def search(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequenc
            checkpoint_root: Path | None = None,
            fixed_params: dict[str, Any] | None = None,
            rules: RulesMode = "warn", workers: int = 1,
+           privacy: dict[str, Any] | None = None,
            runner: TrialRunner | None = None) -> SearchResult:
     """Find, blend and fit the best model for ``task`` on ``train`` (features + target).
 
@@ -134,6 +136,10 @@ def search(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequenc
         rules: the training rules while a network trains: warn, stop (``StoppedByRule``
             ends the search) or off.
         workers: Ray Train workers each network trains on, data-parallel (1: in this process).
+        privacy: DP-SGD's settings every network gets (``dp_epsilon``, ``dp_delta``,
+            ``dp_max_grad_norm``): only networks it can train are candidates, and the model is
+            the best one of them alone, never a blend (each member would spend the budget
+            again). The search itself is not private: see docs in the README.
         runner: runs trials several at once (on Ray); None runs them one at a time here.
 
     Raises BudgetTooSmall when no trial finished before the deadline.
@@ -141,14 +147,15 @@ def search(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequenc
     started = time.monotonic()
     try:
         data, pool = _prepare(train, task=task, schema=schema, features=features, seed=seed,
-                              algorithm=algorithm)
+                              algorithm=algorithm, private=bool(privacy))
         data.checkpoint_root, data.callbacks, data.rules = checkpoint_root, callbacks, rules
         data.workers = workers
         if deadline is None and trials is None:
             raise ConfigError("give a time budget (deadline) or a number of trials (--trials)")
         run = _Search(data, pool, deadline=None if trials is not None else deadline,
                       trials=trials, callbacks=callbacks, started=started,
-                      fixed_params=fixed_params or {}, runner=runner)
+                      fixed_params={**(fixed_params or {}), **(privacy or {})},
+                      runner=runner, single=bool(privacy))
         if runner is None:
             result = run.execute()
         else:
@@ -165,7 +172,8 @@ def search(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequenc
 
 
 def _prepare(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequence[str],
-             seed: int, algorithm: str) -> tuple[SearchData, list[catalog.Algorithm]]:
+             seed: int, algorithm: str, private: bool = False
+             ) -> tuple[SearchData, list[catalog.Algorithm]]:
     columns = [str(c) for c in train.columns]
     if task.target not in train.columns:
         raise ColumnNotFound(task.target, "the training table", columns, "--target")
@@ -190,6 +198,9 @@ def _prepare(train: pd.DataFrame, *, task: Task, schema: Schema, features: Seque
                               f"(it reads {', '.join(sorted(chosen.modalities))}); choose "
                               "another with --algorithm or leave it on auto")
         pool = [chosen]
+    if private:
+        pool = catalog.trainable_privately(pool, algorithm=algorithm, kind=task.kind,
+                                           modality=modality)
     if not pool:
         raise ConfigError(f"no algorithm in the catalog learns a {task.kind.value} task from "
                           f"{modality} data; run `trainforge algorithms list`")
@@ -230,9 +241,9 @@ class _Search:
     def __init__(self, data: SearchData, pool: list[catalog.Algorithm], *,
                  deadline: float | None, trials: int | None, callbacks: Sequence[Callback],
                  started: float, fixed_params: dict[str, Any],
-                 runner: TrialRunner | None = None) -> None:
+                 runner: TrialRunner | None = None, single: bool = False) -> None:
         self.data, self.pool, self.deadline, self.trials = data, pool, deadline, trials
-        self.runner = runner
+        self.runner, self.single = runner, single  # single: the best model, never a blend
         self.callbacks, self.started, self.fixed_params = callbacks, started, fixed_params
         self.modality = catalog.modality_of(data.schema[f] for f in data.features)
         self.results: list[tuple[int, TrialResult, float]] = []  # (number, result, wall_s)
@@ -294,15 +305,12 @@ class _Search:
 
         too_long_in_a_row = 0
         while not self._done() and too_long_in_a_row < 8:
-            trial = study.ask()
-            name = trial.suggest_categorical("algorithm", names)
-            params = catalog.get(name).search_space(Namespaced(trial, name))
-            spec = self._for_task(CandidateSpec(name, params, origin="search"))
-            if not self._fits_in_time(spec):
-                study.tell(trial, state=TrialState.FAIL)
+            asked = self._ask(study, names)
+            if asked is None:
                 too_long_in_a_row += 1
                 continue
             too_long_in_a_row = 0
+            trial, spec = asked
 
             def report(step: int, utility: float, trial: Any = trial) -> bool:
                 if not math.isfinite(utility):
@@ -317,6 +325,20 @@ class _Search:
             else:
                 study.tell(trial, state=TrialState.PRUNED if result.status == "pruned"
                            else TrialState.FAIL)
+
+    def _ask(self, study: Any, names: list[str]) -> tuple[Any, CandidateSpec] | None:
+        """Optuna's next proposal among ``names``, as a trial and its candidate; None (the
+        trial told failed) when the candidate would not finish before the deadline."""
+        from optuna.trial import TrialState
+
+        trial = study.ask()
+        name = trial.suggest_categorical("algorithm", names)
+        params = catalog.get(name).search_space(Namespaced(trial, name))
+        spec = self._for_task(CandidateSpec(name, params, origin="search"))
+        if not self._fits_in_time(spec):
+            study.tell(trial, state=TrialState.FAIL)
+            return None
+        return trial, spec
 
     def _for_task(self, spec: CandidateSpec) -> CandidateSpec:
         """Add what the metric asks of every model: balanced accuracy counts each class the
@@ -376,16 +398,12 @@ class _Search:
                 if len(self.data.resampling.folds) > 1 else None)
             asked: list[tuple[Any, CandidateSpec]] = []
             while len(asked) < size and too_long_in_a_row < 8:
-                trial = study.ask()
-                name = trial.suggest_categorical("algorithm", names)
-                params = catalog.get(name).search_space(Namespaced(trial, name))
-                spec = self._for_task(CandidateSpec(name, params, origin="search"))
-                if not self._fits_in_time(spec):
-                    study.tell(trial, state=TrialState.FAIL)
+                proposal = self._ask(study, names)
+                if proposal is None:
                     too_long_in_a_row += 1
                     continue
                 too_long_in_a_row = 0
-                asked.append((trial, spec))
+                asked.append(proposal)
             outcomes = self._run_batch([spec for _, spec in asked], prune=prune, runner=runner)
             for (trial, _), outcome in zip(asked, outcomes, strict=True):
                 if outcome is None:
@@ -435,8 +453,10 @@ class _Search:
             result = run_trial(spec, self.data, stop_at=self.trial_deadline,
                                boost_until=boost_until, report=report,
                                keep_mb=MEMBERS_BUDGET_MB)
-        except StoppedByRule:
-            raise  # --rules stop: the user asked for the run to end here
+        except (StoppedByRule, PrivacyError):
+            # --rules stop: the user asked for the run to end here; a budget DP-SGD cannot
+            # keep would fail every trial alike
+            raise
         except Exception as exc:  # noqa: BLE001 -- a failing candidate must not end the search
             result = TrialResult(spec=spec, status=f"failed: {type(exc).__name__}",
                                  note=str(exc)[:300])
@@ -527,7 +547,7 @@ class _Search:
     def _select(self, pool: list[tuple[int, TrialResult]]) -> tuple[np.ndarray, float]:
         truth = self.data.y[self.data.resampling.scored]
         return greedy_selection([r.oof for _, r in pool if r.oof is not None], truth,
-                                self.data.scorer)
+                                self.data.scorer, rounds=1 if self.single else 30)
 
     def _finish(self) -> SearchResult:
         finished = [(n, r) for n, r, _ in self.results if r.ok and r.oof is not None]

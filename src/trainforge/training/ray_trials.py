@@ -22,7 +22,6 @@ Only the Ray search backend imports this module: the local path never imports Ra
 from __future__ import annotations
 
 import math
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -30,7 +29,8 @@ from functools import cache
 
 import ray
 
-from trainforge.errors import RayUnreachable, StoppedByRule
+from trainforge.errors import PrivacyError, StoppedByRule
+from trainforge.runtime.ray_cluster import join
 from trainforge.training.trial import (
     MEMORY_SHARE,
     SearchData,
@@ -38,8 +38,6 @@ from trainforge.training.trial import (
     run_trial,
 )
 from trainforge.training.trial_batches import Outcome, Submission, released
-
-CONNECT_TIMEOUT_S = 5.0  # a head that does not answer a TCP connect in this long is down
 
 # this worker process's copy of the search data it last read (one search at a time: the
 # previous one's is dropped), keyed by its object's id
@@ -86,36 +84,14 @@ class RayTrials:
         self._shared = []  # the last reference gone, Ray frees the object
 
 
-def join(address: str | None) -> None:
-    """Join the Ray cluster this process is in already, else the one at ``address`` (HOST:PORT,
-    ray://HOST:PORT; None or "auto": the one started on this machine). It never starts a
-    cluster (a training job must not start one behind its server's back): RayUnreachable,
-    within about CONNECT_TIMEOUT_S, when there is none to join (ray.init would retry an
-    address that does not answer for minutes)."""
-    if ray.is_initialized():
-        return
-    shown = address or "auto"
-    if shown != "auto":
-        host, _, port = shown.removeprefix("ray://").rpartition(":")
-        try:
-            socket.create_connection((host.strip("[]"), int(port)),
-                                     timeout=CONNECT_TIMEOUT_S).close()
-        except (OSError, ValueError) as error:
-            raise RayUnreachable(shown, f"no answer ({type(error).__name__})") from None
-    try:
-        ray.init(address=shown, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
-    except (ConnectionError, RuntimeError) as error:  # none on this machine; refused us
-        raise RayUnreachable(shown, str(error)[:300]) from None
-
-
 def _answer(ref: ray.ObjectRef[Outcome], submission: Submission) -> Outcome:
     try:
         outcome: Outcome = ray.get(ref)
         return outcome
     except ray.exceptions.RayTaskError as error:
-        if isinstance(error.cause, StoppedByRule):
-            raise error.cause from None  # --rules stop: the user asked for the run to end
+        if isinstance(error.cause, StoppedByRule | PrivacyError):
+            # --rules stop: the user asked for the run to end; a budget that cannot be kept
+            raise error.cause from None
         reason = type(error.cause).__name__
     except ray.exceptions.RayError as error:  # its worker or node died (out of memory?)
         reason = type(error).__name__
@@ -145,7 +121,7 @@ def _trial(submission: Submission, shared: list[ray.ObjectRef[SearchData]],
         result = run_trial(submission.spec, data, stop_at=stop_at, boost_until=boost_until,
                            report=report if rule is not None else None, keep_mb=0.0,
                            memory_share=MEMORY_SHARE / _trials_beside(workers))
-    except StoppedByRule:
+    except (StoppedByRule, PrivacyError):
         raise
     except Exception as exc:  # noqa: BLE001 -- a failing candidate must not end the search
         result = TrialResult(spec=submission.spec, status=f"failed: {type(exc).__name__}",

@@ -320,7 +320,8 @@ class _EpochRelay:
             algorithm=self.algorithm, epoch=int(state.epoch), max_epochs=self.max_epochs,
             train_loss=float(state.train_loss),
             val_loss=None if state.val_loss is None else float(state.val_loss),
-            epoch_s=float(state.epoch_s)))
+            epoch_s=float(state.epoch_s),
+            epsilon=None if state.epsilon is None else float(state.epsilon)))
 
     def on_rule(self, finding: Finding) -> None:
         notify(self.callbacks, "on_rule", finding)

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 
-from trainforge.errors import LabelingError, TrainforgeError
+from trainforge.errors import LabelingError
 from trainforge.jobs import labeling as jobs
 from trainforge.labeling.classes import MAX_CLASS_CHARS
 from trainforge.labeling.imported import MAX_NOTE_CHARS
@@ -28,10 +28,11 @@ from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.labeling import export_answer, image_answer, quick_models
 from trainforge.server.ui.actions import _act, _error, _go
 from trainforge.server.ui.render import (
+    Viewer,
     environment,
-    missing_page,
     page,
     signed_in,
+    signed_in_page,
     to_login,
     workspace_of,
 )
@@ -76,15 +77,10 @@ async def create(request: Request) -> Response:
 
 @router.get("/labeling/{name}")
 async def project_page(request: Request, name: str) -> Response:
-    viewer = signed_in(request)
-    if viewer is None:
-        return to_login(request)
-    try:
-        status = await run_in_threadpool(jobs.project_status, workspace_of(request), name)
-    except TrainforgeError as error:
-        return missing_page(request, viewer, error)
-    return page(request, "labeling_project.html.j2", viewer, shown=status.to_dict(),
-                chart=score_chart(status.scores))
+    return await signed_in_page(
+        request, lambda _: jobs.project_status(workspace_of(request), name),
+        lambda viewer, status: page(request, "labeling_project.html.j2", viewer,
+                                    shown=status.to_dict(), chart=score_chart(status.scores)))
 
 
 def score_chart(scores: list[tuple[int, float]]) -> dict[str, Any] | None:
@@ -99,14 +95,9 @@ def score_chart(scores: list[tuple[int, float]]) -> dict[str, Any] | None:
 
 @router.get("/labeling/{name}/label")
 async def label_page(request: Request, name: str) -> Response:
-    viewer = signed_in(request)
-    if viewer is None:
-        return to_login(request)
-    try:
-        context = await run_in_threadpool(_next_context, request, name, viewer.name)
-    except TrainforgeError as error:
-        return missing_page(request, viewer, error)
-    return page(request, "labeling_label.html.j2", viewer, **context)
+    return await signed_in_page(
+        request, lambda viewer: _next_context(request, name, viewer.name),
+        lambda viewer, context: page(request, "labeling_label.html.j2", viewer, **context))
 
 
 def _next_context(request: Request, name: str, annotator: str, *,
@@ -204,29 +195,23 @@ async def undo(request: Request, name: str) -> Response:
 
 @router.get("/labeling/{name}/items/{item}/image")
 async def image(request: Request, name: str, item: int) -> Response:
-    viewer = signed_in(request)
-    if viewer is None:
-        return to_login(request)
-    try:
-        return await run_in_threadpool(image_answer, workspace_of(request), name, item)
-    except TrainforgeError as error:
-        return missing_page(request, viewer, error)
+    return await signed_in_page(
+        request, lambda _: image_answer(workspace_of(request), name, item),
+        lambda _, answer: answer)
 
 
 @router.get("/labeling/{name}/disagreements")
 async def disagreements_page(request: Request, name: str) -> Response:
-    viewer = signed_in(request)
-    if viewer is None:
-        return to_login(request)
     workspace = workspace_of(request)
-    try:
-        project, items = await run_in_threadpool(jobs.disagreements, workspace, name)
-    except TrainforgeError as error:
-        return missing_page(request, viewer, error)
-    shown = [(item, store.item_payload(workspace, project, item),
-              jobs.item_labels(workspace, project, item)) for item in items]
-    return page(request, "labeling_disagreements.html.j2", viewer, project=project,
-                items=shown)
+
+    def show(viewer: Viewer, found: tuple[store.ProjectRecord, list[int]]) -> Response:
+        project, items = found
+        shown = [(item, store.item_payload(workspace, project, item),
+                  jobs.item_labels(workspace, project, item)) for item in items]
+        return page(request, "labeling_disagreements.html.j2", viewer, project=project,
+                    items=shown)
+
+    return await signed_in_page(request, lambda _: jobs.disagreements(workspace, name), show)
 
 
 @router.post("/ui/labeling/{name}/settle")

@@ -14,14 +14,14 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from trainforge.config import MAX_CARD_CONTACT, MAX_CARD_TEXT, ModelCardEdit
-from trainforge.errors import ConfigError, TrainforgeError
+from trainforge.errors import ConfigError
 from trainforge.evaluation.model_card import WRITTEN
 from trainforge.evaluation.model_card_render import card_html
 from trainforge.jobs.model_cards import edit_model_card, model_card
 from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.shown_paths import without_paths
 from trainforge.server.ui.actions import _act, _error, _go
-from trainforge.server.ui.render import missing_page, page, signed_in, to_login
+from trainforge.server.ui.render import Viewer, page, signed_in_page
 from trainforge.store.access import Principal
 from trainforge.workspace import Workspace
 
@@ -36,32 +36,24 @@ _CARD_PAGE_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 
 
 @router.get("/ui/models/{name}/card")
 async def card_panel(request: Request, name: str) -> Response:
-    viewer = signed_in(request)
-    if viewer is None:
-        return to_login(request)
-    try:
-        card = await run_in_threadpool(_shown_card, request.app.state.workspace, name)
-    except TrainforgeError as error:
-        return _error(str(error))
-    current = {field: note["text"] for field, note in card["written"].items() if note}
-    # Markup: the fragment comes escaped from its own (autoescaping) template
-    fragment = Markup(card_html(card, standalone=False))
-    return page(request, "model_card_panel.html.j2", viewer, name=name,
-                card_version=card["model"]["version"], fields=WRITTEN, limits=_LIMITS,
-                current=current, card=fragment)
+    def show(viewer: Viewer, card: dict[str, Any]) -> Response:
+        current = {field: note["text"] for field, note in card["written"].items() if note}
+        # Markup: the fragment comes escaped from its own (autoescaping) template
+        fragment = Markup(card_html(card, standalone=False))
+        return page(request, "model_card_panel.html.j2", viewer, name=name,
+                    card_version=card["model"]["version"], fields=WRITTEN, limits=_LIMITS,
+                    current=current, card=fragment)
+
+    return await signed_in_page(
+        request, lambda _: _shown_card(request.app.state.workspace, name), show,
+        failed=lambda error: _error(str(error)))
 
 
 @router.get("/models/{name}/{version}/card")
 async def card_page(request: Request, name: str, version: int) -> Response:
-    viewer = signed_in(request)
-    if viewer is None:
-        return to_login(request)
-    try:
-        card = await run_in_threadpool(_shown_card, request.app.state.workspace,
-                                       f"{name}:{version}")
-    except TrainforgeError as error:
-        return missing_page(request, viewer, error)
-    return HTMLResponse(card_html(card), headers=_CARD_PAGE_HEADERS)
+    return await signed_in_page(
+        request, lambda _: _shown_card(request.app.state.workspace, f"{name}:{version}"),
+        lambda _, card: HTMLResponse(card_html(card), headers=_CARD_PAGE_HEADERS))
 
 
 def _edit(form: Any, current: dict[str, str]) -> ModelCardEdit:

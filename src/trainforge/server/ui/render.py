@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import jinja2
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from trainforge.errors import TrainforgeError
 from trainforge.server.auth import SESSION_COOKIE
@@ -21,6 +23,7 @@ from trainforge.store.access import Principal
 from trainforge.version import __version__
 from trainforge.workspace import Workspace
 
+T = TypeVar("T")
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # pages load only their own scripts and styles (uPlot sets element styles, hence 'unsafe-inline'
 # for styles alone), and may not be framed. Set per page, not by a middleware: the prediction
@@ -120,3 +123,20 @@ def missing_page(request: Request, viewer: Viewer, error: TrainforgeError) -> HT
     and message."""
     return page(request, "missing.html.j2", viewer, status=error.http_status,
                 message=str(error))
+
+
+async def signed_in_page(request: Request, read: Callable[[Viewer], T],
+                         show: Callable[[Viewer, T], Response], *,
+                         failed: Callable[[TrainforgeError], Response] | None = None
+                         ) -> Response:
+    """What a signed-in user asked for: ``read`` off the event loop (it may query the store),
+    then ``show`` what it read. A browser without a session goes to the login page; a
+    refusal from ``read`` is answered by ``failed``, by default the missing page."""
+    viewer = signed_in(request)
+    if viewer is None:
+        return to_login(request)
+    try:
+        found = await run_in_threadpool(read, viewer)
+    except TrainforgeError as error:
+        return missing_page(request, viewer, error) if failed is None else failed(error)
+    return show(viewer, found)
