@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast test-cluster install bench clean
+.PHONY: demo test test-fast test-cluster test-federated federated install bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -27,17 +27,33 @@ demo: install
 test: install
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy src
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not cluster"
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not cluster and not federated"
 
 # the fast tier, under 3 minutes on 2 cores: every package's tests but those marked slow
 test-fast: install
 	$(BIN)/ruff check src tests
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow and not cluster"
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow and not cluster and not federated"
 
 # the distributed journey: PostgreSQL, SeaweedFS and a two-node Ray cluster, each started by
 # the test on 127.0.0.1 (a few minutes on 2 cores; .ci/run runs it after make test)
 test-cluster: install
 	$(BIN)/python -m pytest -m cluster
+
+# Flower's own virtualenv (its pins clash with the platform's FastAPI and Typer): Flower, CPU
+# PyTorch, pandas, scikit-learn; a few hundred MB, so not part of `make install`
+FLOWER_VENV := .venv-flower
+FLOWER_STAMP := $(FLOWER_VENV)/.installed
+
+$(FLOWER_STAMP): src/trainforge/federated/environment.py | $(STAMP)
+	$(BIN)/trainforge federated setup --venv $(FLOWER_VENV)
+	touch $(FLOWER_STAMP)
+
+federated: $(FLOWER_STAMP)
+
+# federations of real processes (a coordinator and clients over gRPC on 127.0.0.1; a few
+# minutes on 2 cores; .ci/run runs it after make test)
+test-federated: federated
+	TRAINFORGE_FLOWER_VENV=$(CURDIR)/$(FLOWER_VENV) $(BIN)/python -m pytest -m federated
 
 # slow measurements (about 60 minutes); figures go to benchmarks/RESULTS.md by hand
 bench: install
@@ -57,4 +73,4 @@ bench: install
 	$(BIN)/python benchmarks/semi/bench_semi.py satimage --trials 20
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(FLOWER_VENV) build *.egg-info

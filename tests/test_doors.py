@@ -64,6 +64,8 @@ NOT_JOBS = {
     "label status": "GET /api/v1/labeling/projects/{name} and the page /labeling/{name}",
     "label export": "POST /api/v1/labeling/projects/{name}/export and the project page's "
                     "buttons write the labels at once (no job: a table of labels)",
+    "federated setup": "installs Flower's virtualenv on the machine it runs on (with pip): "
+                       "set up the workers' machines so, not through a request",
     "label import": "POST /api/v1/labeling/projects/{name}/import records labels at once, "
                     "checked whole first",
 }
@@ -91,8 +93,8 @@ def kind_of(verb: str) -> str:
 
 
 def test_the_cli_verbs_that_do_work_are_the_ones_expected():
-    assert sorted(JOB_VERBS) == ["anomalies", "cluster", "evaluate", "predict", "rl eval",
-                                 "rl train", "train", "update"]
+    assert sorted(JOB_VERBS) == ["anomalies", "cluster", "evaluate", "federated simulate",
+                                 "predict", "rl eval", "rl train", "train", "update"]
 
 
 def test_every_exception_is_still_a_verb_of_the_cli():

@@ -8,6 +8,8 @@ time it is a cycle).
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,7 @@ PACKAGE = ROOT / "src" / "trainforge"
 # CLI (which starts the server and calls the SDK).
 LAYERS = [
     ("version",), ("json_value",), ("errors",), ("config",),
-    ("data",), ("runtime",), ("algorithms",), ("evaluation",), ("training", "rl"),
+    ("data",), ("runtime",), ("algorithms",), ("evaluation",), ("training", "rl", "federated"),
     ("store",), ("registry",), ("serving",), ("monitoring",), ("labeling",),
     ("workspace",), ("jobs",), ("model",),
     ("__init__",), ("client",), ("server",), ("cli",), ("__main__",),
@@ -129,3 +131,49 @@ def test_rl_and_training_share_a_layer_and_import_neither_way():
     source = "from trainforge.training.checkpoints import save_checkpoint\n"
     assert wrong_way_imports(source, importer="rl.resume") == [
         "rl.resume:1 imports trainforge.training.checkpoints"]
+
+
+# Flower lives in a virtualenv of its own (its pins clash with FastAPI and Typer here): only
+# the federated/flower_* modules, which run there, may import it, and no other module may
+# import them, so trainforge's own environment never loads flwr
+FLOWER_SIDE = "federated.flower_"
+
+
+def imports_of_flower(source: str) -> list[int]:
+    """The lines of ``source`` that import flwr."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            lines += [node.lineno for a in node.names if a.name.split(".")[0] == "flwr"]
+        elif isinstance(node, ast.ImportFrom) and not node.level and (
+                (node.module or "").split(".")[0] == "flwr"):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_flower_side_modules_import_flwr():
+    modules = [(p, _module_name(p)) for p in sorted(PACKAGE.rglob("*.py"))]
+    assert [f"{name}:{line}" for path, name in modules if not name.startswith(FLOWER_SIDE)
+            for line in imports_of_flower(path.read_text())] == []
+
+
+def test_no_module_imports_the_flower_side_but_the_flower_side():
+    modules = [(p, _module_name(p)) for p in sorted(PACKAGE.rglob("*.py"))]
+    assert [f"{name}:{line} imports {module}" for path, name in modules
+            if not name.startswith(FLOWER_SIDE)
+            for line, module in imported_modules(path.read_text(), importer=name)
+            if module.startswith(FLOWER_SIDE)] == []
+
+
+def test_the_flower_side_is_found_importing_flwr_in_each_form():
+    source = "import flwr\nfrom flwr.server.strategy import FedAvg\nimport flwrx\n"
+    assert imports_of_flower(source) == [1, 2]
+
+
+def test_the_cli_and_the_federated_job_run_without_flwr():
+    probe = ("import sys, trainforge.cli.app, trainforge.jobs.federate, "
+             "trainforge.federated.processes, trainforge.federated.environment; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'flwr'))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, cwd=ROOT)
+    assert done.stdout.strip() == "[]"

@@ -406,6 +406,40 @@ class RLTrainConfig(BaseModel, frozen=True, extra="forbid"):
     checkpoint_every: PositiveInt = 10_000  # timesteps; a kill loses at most this many
 
 
+# ---- federated learning ---------------------------------------------------------------------
+MAX_CLIENTS = 1_000  # processes on one machine: more is a typo
+MAX_ROUNDS = 10_000
+
+
+class FederatedSimulationConfig(BaseModel, frozen=True, extra="forbid"):
+    """Everything that decides a simulated federation: one table split between holders."""
+
+    data: str = Field(description="the table to split between the simulated holders")
+    target: Name = Field(description="the column to predict")
+    name: Name | None = Field(default=None, description="registry name (default: the file's "
+                                                        "stem, then -federated)")
+    clients: WholeNumber = Field(default=3, ge=2, le=MAX_CLIENTS,
+                                 description="data holders, each a client process")
+    min_clients: WholeNumber | None = Field(
+        default=None, ge=1, le=MAX_CLIENTS,
+        description="rounds go on while this many clients are left (default: all of them); "
+                    "a client that fails is then left out of the rounds after it")
+    partition: Name = Field(default="iid", description="iid, dirichlet:ALPHA or "
+                                                       "by-column:COLUMN")
+    rounds: WholeNumber = Field(default=10, gt=0, le=MAX_ROUNDS)
+    strategy: Literal["fedavg", "fedprox"] = "fedavg"
+    proximal_mu: float = Field(default=0.1, ge=0.0, le=1_000.0,
+                               description="FedProx's pull towards the global model")
+    local_epochs: WholeNumber = Field(default=1, gt=0, le=1_000,
+                                      description="passes over its rows a client makes a round")
+    batch_size: WholeNumber = Field(default=32, gt=0, le=1_000_000)
+    learning_rate: float = Field(default=0.1, gt=0.0, le=10.0)
+    test_size: float = Field(default=0.2, gt=0.0, lt=1.0,
+                             description="the share of its rows each holder holds out")
+    round_timeout_s: float = Field(default=600.0, gt=0.0, le=MAX_TIME_BUDGET_S)
+    seed: Seed = 0
+
+
 # ---- continuous learning: when and on what a deployed model is retrained --------------------
 _DURATION = re.compile(r"(\d{1,6})([smhdw])")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}

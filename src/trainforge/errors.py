@@ -984,3 +984,29 @@ class TooManyToExplain(TrainforgeError):
         super().__init__(f"the request asks to explain {n_records:,} records; explain=true "
                          f"explains at most {limit:,} a request: send fewer, or explain a file "
                          "with `trainforge predict MODEL FILE -o OUT --explain`")
+
+
+# ---- federated learning -----------------------------------------------------------------------
+class FederationSchemaMismatch(DataError):
+    """A data holder's table does not fit the federation's declared schema."""
+
+    def __init__(self, source: str, differences: Sequence[str]) -> None:
+        super().__init__(f"{source} does not fit the federation's schema: "
+                         f"{'; '.join(differences)}. Every holder's table must have the "
+                         "federation's columns and only its classes")
+
+
+class FlowerNotInstalled(ConfigError):
+    """Flower's virtualenv (its own, beside trainforge's) is not there."""
+
+    def __init__(self, venv: str) -> None:
+        super().__init__(f"federated learning runs Flower from its own virtualenv, and there is "
+                         f"none at {venv}; run `trainforge federated setup` (or set "
+                         "TRAINFORGE_FLOWER_VENV to one that has flwr)")
+
+
+class FederationFailed(TrainforgeError):
+    """The coordinator or a client process of a federation stopped with an error."""
+
+    def __init__(self, role: str, detail: str) -> None:
+        super().__init__(f"the federation's {role} failed: {detail}")

@@ -10,7 +10,7 @@ import pytest
 from sklearn.datasets import load_iris
 from tests._paths import EXAMPLES
 
-from trainforge.algorithms.model import coerce_frame
+from trainforge.algorithms.model import coerce_frame, feature_specs
 from trainforge.data.dataset import ColumnKind
 from trainforge.data.schema import infer_schema
 from trainforge.evaluation.segments import (
@@ -22,7 +22,6 @@ from trainforge.evaluation.segments import (
     number_text,
     segment_plot,
 )
-from trainforge.training.assembly import feature_specs
 from trainforge.training.unsupervised import cluster, find_anomalies
 
 IRIS = load_iris(as_frame=True)  # real measurements, shipped inside scikit-learn

@@ -1,4 +1,4 @@
-"""The cluster, anomalies, rl_train and rl_eval bodies of POST /api/v1/jobs: checked in full
+"""The cluster, anomalies, rl_train, rl_eval and federated_simulate bodies of POST /api/v1/jobs: checked in full
 before anything is queued (no worker runs here)."""
 
 from __future__ import annotations
@@ -49,7 +49,22 @@ def test_an_rl_train_job_is_queued_with_a_registered_environment(client, editor)
     assert answer.json()["config"]["rl_train"]["env"] == "CartPole-v1"
 
 
+def test_a_federated_simulation_job_is_queued_with_the_options_of_the_cli(client, editor, wine):
+    answer = client.post("/api/v1/jobs", headers=editor, json={
+        "kind": "federated_simulate", "dataset": wine, "target": "cultivar", "clients": 3,
+        "partition": "dirichlet:0.5", "rounds": 4, "strategy": "fedprox"})
+    assert answer.status_code == 201, answer.text
+    settings = answer.json()["config"]["federated_simulate"]
+    assert (settings["clients"], settings["rounds"], settings["strategy"]) == (3, 4, "fedprox")
+    assert "data" not in settings
+
+
 @pytest.mark.parametrize(("body", "field"), [
+    ({"kind": "federated_simulate", "dataset": "WINE", "target": "cultivr"}, "target"),
+    ({"kind": "federated_simulate", "dataset": "WINE", "target": "cultivar", "clients": 1},
+     "clients"),
+    ({"kind": "federated_simulate", "dataset": "WINE", "target": "cultivar",
+      "strategy": "fedsgd"}, "strategy"),
     ({"kind": "cluster", "dataset": "WINE", "features": ["alcohol", "acidity"]}, "features"),
     ({"kind": "cluster", "dataset": "WINE", "exclude": ["cultivr"]}, "exclude"),
     ({"kind": "cluster", "dataset": "WINE", "method": "dbscan"}, "method"),

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from trainforge.algorithms.group_thresholds import GroupThresholds
-from trainforge.data.dataset import ColumnKind
+from trainforge.data.dataset import ColumnKind, Schema
 from trainforge.data.privacy_policy import InputPrivacy
 from trainforge.data.task import Task, TaskKind
 from trainforge.errors import InvalidRequest
@@ -40,6 +40,14 @@ class FeatureSpec:
     @classmethod
     def from_dict(cls, raw: dict[str, str]) -> FeatureSpec:
         return cls(name=raw["name"], kind=ColumnKind(raw["kind"]), dtype=raw["dtype"])
+
+
+def feature_specs(schema: Schema, features: Sequence[str]) -> list[FeatureSpec]:
+    """The model's input signature: each feature with the dtype a request must send."""
+    dtypes = {ColumnKind.NUMERIC: "number", ColumnKind.BOOLEAN: "boolean",
+              ColumnKind.DATETIME: "datetime", ColumnKind.IMAGE: "image"}
+    return [FeatureSpec(name, ColumnKind(schema[name]),
+                        dtypes.get(ColumnKind(schema[name]), "string")) for name in features]
 
 
 @dataclass

@@ -15,6 +15,7 @@ import typer
 from trainforge.cli import (
     data_cmd,
     deployments_cmd,
+    federated_cmd,
     feedback_cmd,
     label_cmd,
     models_cmd,
@@ -53,6 +54,7 @@ app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(data_cmd.algorithms_app, name="algorithms")
 app.add_typer(rl_cmd.app, name="rl")
+app.add_typer(federated_cmd.app, name="federated")
 app.add_typer(token_cmd.app, name="token")
 app.add_typer(user_cmd.app, name="user")
 app.add_typer(label_cmd.app, name="label")

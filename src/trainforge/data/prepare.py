@@ -81,6 +81,19 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self.max_text_terms = max_text_terms
         self.target_type = target_type
 
+    @classmethod
+    def from_plan(cls, columns: Sequence[tuple[str, str]], plan: list[dict[str, Any]]) -> Self:
+        """A fitted linear-style preprocessor whose plan was decided without rows (a
+        federation's declared schema: every holder encodes alike, none's rows decide it).
+        ``plan`` holds "number" and "onehot" steps in the form ``fit`` writes them."""
+        prepared = cls(columns, style="linear")
+        prepared.plan_ = [dict(step) for step in plan]
+        prepared.encoders_ = []
+        prepared.n_features_in_ = len(columns)
+        prepared.feature_names_in_ = np.asarray([name for name, _ in columns], dtype=object)
+        prepared.n_features_out_ = sum(int(step["width"]) for step in plan)
+        return prepared
+
     # ---- fitting ----------------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: Any = None, *,
             vocabulary: pd.DataFrame | None = None) -> Self:

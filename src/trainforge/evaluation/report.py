@@ -163,7 +163,9 @@ def _is_table(value: Any) -> bool:
             and all(isinstance(v, Mapping) for v in value))
 
 
-def _environment() -> Any:
+def template_environment() -> Any:
+    """The reports' Jinja environment: their templates, the `fmt` and `columns` filters and
+    the `table` test the shared macros use."""
     import jinja2
 
     environment = jinja2.Environment(
@@ -224,7 +226,7 @@ def write_report(path: Path, *, title: str, task: Task, evaluation: Evaluation,
 def render_page(path: Path, template: str, **context: Any) -> Path:
     """Render one of the report templates to ``path`` (its folder is created), atomically:
     a reader never sees half a report. ``created`` is added to the context."""
-    page = _environment().get_template(template).render(
+    page = template_environment().get_template(template).render(
         **context, created=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

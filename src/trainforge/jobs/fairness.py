@@ -156,7 +156,7 @@ def _row(model: str, y_true: np.ndarray, y_pred: np.ndarray,
 def constrain(model: TabularModel, outcome: FairnessOutcome, *, schema: Schema) -> None:
     """Give the registered model the thresholds, and the sensitive columns it does not learn
     from as inputs it must be sent."""
-    from trainforge.training.assembly import feature_specs
+    from trainforge.algorithms.model import feature_specs
 
     if outcome.thresholds is None:
         return

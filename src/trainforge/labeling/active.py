@@ -51,7 +51,7 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from trainforge.algorithms.model import coerce_frame
+from trainforge.algorithms.model import coerce_frame, feature_specs
 from trainforge.data.dataset import ColumnKind
 from trainforge.data.images import decode_images
 from trainforge.data.prepare import TablePreprocessor, make_preprocessor
@@ -64,7 +64,6 @@ from trainforge.errors import (
     NoUsableFeatures,
 )
 from trainforge.labeling.highlights import TOP_WORDS, WordWeights
-from trainforge.training.assembly import feature_specs
 
 MODALITIES = ("text", "image", "table")
 STRATEGIES = ("margin", "entropy")

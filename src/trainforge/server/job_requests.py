@@ -10,6 +10,8 @@
     {"kind": "rl_train", "env": "CartPole-v1", "timesteps": 20000, "algo": "PPO"}
     {"kind": "rl_eval", "model": "cartpole-v1@production", "episodes": 20}
     {"kind": "update", "model": "churn", "since": "2026-06-01T00:00:00Z", "rounds": 20}
+    {"kind": "federated_simulate", "dataset": ID, "target": "class", "clients": 3,
+     "partition": "dirichlet:0.5", "rounds": 10}
 
 Every body also takes ``cpus``, ``gpus`` and ``memory_mb``: what the job reserves on a Ray
 cluster (``job_resources``). ``dataset`` is the id of an upload (``POST /api/v1/datasets``). The train, cluster, anomalies
@@ -31,6 +33,7 @@ from trainforge.config import (
     MAX_EPISODES,
     AnomalyConfig,
     ClusterConfig,
+    FederatedSimulationConfig,
     Name,
     RLTrainConfig,
     TrainConfig,
@@ -69,6 +72,7 @@ LOCAL_ONLY: dict[type[BaseModel], frozenset[str]] = {
     AnomalyConfig: frozenset({"data", "sql"}),
     RLTrainConfig: frozenset({"checkpoint_every"}),
     UpdateConfig: frozenset(),
+    FederatedSimulationConfig: frozenset({"data"}),
 }
 # the agents `trainforge rl train --algo` knows (rl.agents.ALGORITHMS, which imports torch:
 # tests/test_doors.py checks the two agree)
@@ -161,8 +165,17 @@ class UpdateJob(options_of(UpdateConfig), JobResources):  # type: ignore[misc]
     kind: Literal["update"]
 
 
+class FederatedSimulateJob(options_of(FederatedSimulationConfig), JobResources):  # type: ignore[misc]
+    """Split an uploaded table between simulated data holders and train it as a federation
+    of processes: the options of `trainforge federated simulate` (the worker's machine needs
+    Flower's virtualenv: `trainforge federated setup`)."""
+
+    kind: Literal["federated_simulate"]
+    dataset: str = Field(description=_DATASET, max_length=64)
+
+
 AnyJob = (TrainJob | PredictJob | EvaluateJob | ClusterJob | AnomaliesJob | RLTrainJob
-          | RLEvalJob | UpdateJob)
+          | RLEvalJob | UpdateJob | FederatedSimulateJob)
 JobRequest = Annotated[AnyJob, Field(discriminator="kind")]
 
 
@@ -210,6 +223,12 @@ def _checked(workspace: Workspace, request: AnyJob) -> dict[str, Any]:
         _check_training(workspace, request, upload)
         settings = _config(TrainConfig, {**_fields(request), "data": data})
         config["train"] = settings.model_dump(mode="json", exclude={"data"})
+    elif isinstance(request, FederatedSimulateJob):
+        _check_name(request.name)
+        _check_columns("target", [request.target], _columns(workspace, upload), upload)
+        config[request.kind] = _config(FederatedSimulationConfig,
+                                       {**_fields(request), "data": data}).model_dump(
+            mode="json", exclude={"data"})
     elif isinstance(request, ClusterJob | AnomaliesJob):
         _check_unsupervised(workspace, request, upload)
         kind: type[BaseModel] = ClusterConfig if isinstance(request, ClusterJob) \

@@ -100,7 +100,8 @@ def run_job(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
     runners: dict[str, Callable[[Workspace, JobRecord], dict[str, Any]]] = {
         "train": _train, "predict": _predict, "evaluate": _evaluate,
               "cluster": _cluster, "anomalies": _anomalies, "rl_train": _rl_train,
-              "rl_eval": _rl_eval, "update": _update}
+              "rl_eval": _rl_eval, "update": _update,
+              "federated_simulate": _federated_simulate}
     runner = runners.get(job["kind"])
     if runner is None:
         raise ValueError(f"no runner for jobs of kind {job['kind']!r}")
@@ -316,6 +317,26 @@ def _rl_train(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
             "resumed_from": outcome.resumed_from,
             "metrics": {"mean_return": evaluation.mean, "std_return": evaluation.std},
             "report": _report(version)}
+
+
+def _federated_simulate(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
+    """A simulated federation on the uploaded table; a retry starts it again (a federation's
+    rounds are not checkpointed yet)."""
+    from trainforge.config import FederatedSimulationConfig
+    from trainforge.jobs.federate import run_federated_simulation
+
+    log = JobLog(workspace, job["id"])
+    settings = {**job["config"]["federated_simulate"], "data": str(dataset_file(workspace, job))}
+    outcome = run_federated_simulation(FederatedSimulationConfig(**settings),
+                                       workspace=workspace, observers=[log])
+    link_upload(workspace, job, outcome.run_id)
+    version, metric = outcome.version, outcome.task.metric
+    log.write(f"registered {version.name}:{version.version}: {metric} "
+              f"{outcome.federated.metrics.get(metric, float('nan')):.4f} federated, "
+              f"{outcome.centralised.metrics.get(metric, float('nan')):.4f} centralised")
+    return {"run_id": outcome.run_id, "model": f"{version.name}:{version.version}",
+            "metric": metric, "metrics": dict(outcome.federated.metrics),
+            "centralised": dict(outcome.centralised.metrics), "report": _report(version)}
 
 
 def _rl_eval(workspace: Workspace, job: JobRecord) -> dict[str, Any]:

@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 
 from trainforge.algorithms import catalog
-from trainforge.algorithms.model import FeatureSpec, Member, TabularModel
-from trainforge.data.dataset import ColumnKind, Schema
+from trainforge.algorithms.model import Member, TabularModel, feature_specs
 from trainforge.training.trial import (
     CandidateSpec,
     SearchData,
@@ -39,14 +38,6 @@ class Chosen:
     n_fits: int  # how many fits that was (the folds)
     fit_rows: int  # rows each fit learned from
     sample_fraction: float = 1.0  # < 1 when memory allowed only a sample of the rows
-
-
-def feature_specs(schema: Schema, features: Sequence[str]) -> list[FeatureSpec]:
-    """The model's input signature: each feature with the dtype a request must send."""
-    dtypes = {ColumnKind.NUMERIC: "number", ColumnKind.BOOLEAN: "boolean",
-              ColumnKind.DATETIME: "datetime", ColumnKind.IMAGE: "image"}
-    return [FeatureSpec(name, ColumnKind(schema[name]),
-                        dtypes.get(ColumnKind(schema[name]), "string")) for name in features]
 
 
 def assemble_model(data: SearchData, results: Sequence[TrialResult], weights: np.ndarray, *,

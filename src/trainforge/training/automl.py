@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from trainforge.algorithms import catalog
-from trainforge.algorithms.model import TabularModel, coerce_frame
+from trainforge.algorithms.model import TabularModel, coerce_frame, feature_specs
 from trainforge.data.dataset import Schema
 from trainforge.data.task import Task
 from trainforge.errors import (
@@ -46,7 +46,6 @@ from trainforge.training.assembly import (
     REFIT_MARGIN,
     Chosen,
     assemble_model,
-    feature_specs,
     refits_fit,
     score_on_rows,
 )

@@ -23,11 +23,11 @@ import numpy as np
 import pandas as pd
 
 from trainforge.algorithms import catalog
-from trainforge.algorithms.model import Member, TabularModel, coerce_frame
+from trainforge.algorithms.model import Member, TabularModel, coerce_frame, feature_specs
 from trainforge.data.dataset import ColumnKind, Schema
 from trainforge.data.prepare import make_preprocessor
 from trainforge.data.task import Task
-from trainforge.training.assembly import Chosen, feature_specs
+from trainforge.training.assembly import Chosen
 from trainforge.training.automl import SearchResult, _encode_target, _prepare
 from trainforge.training.refit import _fit_all, refit_estimate_s, refit_on_all
 from trainforge.training.scoring import scorer_for

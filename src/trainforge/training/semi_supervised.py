@@ -32,11 +32,10 @@ import numpy as np
 import pandas as pd
 
 from trainforge.algorithms import catalog
-from trainforge.algorithms.model import Member, TabularModel, coerce_frame
+from trainforge.algorithms.model import Member, TabularModel, coerce_frame, feature_specs
 from trainforge.data.dataset import Schema
 from trainforge.data.prepare import make_preprocessor
 from trainforge.data.task import Task
-from trainforge.training.assembly import feature_specs
 from trainforge.training.automl import SearchResult, _encode_target
 from trainforge.training.refit import refit_estimate_s
 from trainforge.training.scoring import scorer_for

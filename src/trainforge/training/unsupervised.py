@@ -39,6 +39,7 @@ from sklearn.metrics import pairwise_distances, silhouette_score
 from trainforge.algorithms import anomaly, clustering
 from trainforge.algorithms.anomaly import AnomalyDetector, AnomalyModel
 from trainforge.algorithms.clustering import ClusteringModel, build_segments
+from trainforge.algorithms.model import feature_specs
 from trainforge.algorithms.unsupervised_results import (
     AnomalyResult,
     ClusterCandidate,
@@ -53,7 +54,6 @@ from trainforge.errors import (
     NothingToCompare,
     UnknownAlgorithm,
 )
-from trainforge.training.assembly import feature_specs
 
 MIN_ROWS = 3  # two rows make at most two "segments" of one row each: nothing to find
 MAX_CLUSTERS = 10  # k tried from 2 up to this when the user gives none

@@ -91,7 +91,7 @@ def router() -> APIRouter:
                      responses=SIGNED_IN)
     unknown = documented(404)
 
-    @jobs.post("", summary="Queue a job: train, predict, evaluate, cluster, anomalies, rl_train or rl_eval",
+    @jobs.post("", summary="Queue a job: train, predict, evaluate, cluster, anomalies, rl_train, rl_eval, update or federated_simulate",
                response_model=JobView, status_code=201)  # an unknown upload or model: 422
     def submit_job(request: Request, body: Annotated[JobRequest, Body()],
                    who: Annotated[Principal, Depends(require("editor", "submit jobs"))]

@@ -18,6 +18,7 @@ from trainforge.server.job_requests import (
     AnomaliesJob,
     ClusterJob,
     EvaluateJob,
+    FederatedSimulateJob,
     PredictJob,
     RLEvalJob,
     RLTrainJob,
@@ -33,6 +34,7 @@ FORMS: dict[str, tuple[type[BaseModel], str]] = {
     "rl_train": (RLTrainJob, "Train a reinforcement-learning agent"),
     "rl_eval": (RLEvalJob, "Replay a policy"),
     "update": (UpdateJob, "Update a model on its labelled feedback (a new challenger version)"),
+    "federated_simulate": (FederatedSimulateJob, "Simulate a federation (Flower) on a table"),
 }
 
 

@@ -1,0 +1,46 @@
+"""What a federation runs: the declared schema, the strategy and the local training settings.
+
+The coordinator reads it to configure Flower's strategy, each client to encode its rows and
+train alike; JSON both ways, so it crosses from trainforge's environment into Flower's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from trainforge.data.declared_schema import DeclaredSchema
+
+STRATEGIES = ("fedavg", "fedprox")
+
+
+@dataclass(frozen=True)
+class FederationPlan:
+    schema: DeclaredSchema
+    strategy: str  # one of STRATEGIES
+    rounds: int
+    min_clients: int  # a round starts when this many clients are connected
+    proximal_mu: float  # FedProx's pull towards the global model (0 for FedAvg)
+    local_epochs: int  # passes over its training rows a client makes per round
+    batch_size: int
+    learning_rate: float
+    seed: int
+    test_size: float  # the share of its rows each client holds out for evaluation
+    round_timeout_s: float  # a round that waits longer for its clients is given up
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "schema": self.schema.to_dict()}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> FederationPlan:
+        return cls(**{**raw, "schema": DeclaredSchema.from_dict(raw["schema"])})
+
+    def save(self, path: Path) -> Path:
+        path.write_text(json.dumps(self.to_dict(), indent=1))
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> FederationPlan:
+        return cls.from_dict(json.loads(path.read_text()))

@@ -1,0 +1,263 @@
+"""The federated simulation job: one table split between simulated data holders, trained as a
+federation of real processes (Flower's coordinator and a client per holder, over gRPC on
+127.0.0.1), evaluated on each holder's held-out rows, compared with the same model trained
+centrally on the union of the same rows, and registered like any model.
+
+Every door builds a ``FederatedSimulationConfig`` and calls ``run_federated_simulation``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trainforge.config import FederatedSimulationConfig
+from trainforge.errors import ConfigError
+from trainforge.jobs.lifecycle import run_lifecycle
+from trainforge.jobs.observers import notify
+from trainforge.workspace import Workspace
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from trainforge.algorithms.model import TabularModel
+    from trainforge.data.declared_schema import DeclaredSchema
+    from trainforge.data.task import Task
+    from trainforge.evaluation.evaluate import Evaluation
+    from trainforge.federated.partition import Holder
+    from trainforge.registry.records import ModelVersion
+
+RUN_KIND = "federated"
+FEDERATION_FILE = "federation.json"  # in the package: the holders, every round, the comparison
+
+
+@dataclass
+class FederatedOutcome:
+    """What one simulated federation produced; the CLI renders it."""
+
+    config: FederatedSimulationConfig
+    task: Task
+    notes: list[str]
+    holders: list[Holder]
+    rounds: list[dict[str, Any]]  # one record per round, as the coordinator wrote it
+    clients: dict[str, Evaluation]  # the global model on each holder's held-out rows
+    weighted: dict[str, float]  # those metrics averaged, weighted by held-out rows
+    federated: Evaluation  # the global model on all held-out rows together
+    centralised: Evaluation  # the same model trained on the union of the training rows
+    version: ModelVersion
+    run_id: str
+    elapsed_s: float
+
+
+class _RoundRecorder:
+    """Each round's losses and metrics into the run's series as the round ends (the run page's
+    live curves), per client too; observers hear ``on_round(record)``."""
+
+    def __init__(self, workspace: Workspace, run_id: str, observers: Sequence[object]) -> None:
+        self.workspace, self.run_id, self.observers = workspace, run_id, observers
+        self.rounds: list[dict[str, Any]] = []
+        self.lost: dict[str, str] = {}  # clients that failed, and why
+
+    def on_round(self, record: dict[str, Any]) -> None:
+        from trainforge.store.runs import log_metric
+
+        self.rounds.append(record)
+        step = int(record["round"])
+        series = {"round_s": record["seconds"], "participating_clients": len(record["clients"]),
+                  "loss": record["loss"], "train_loss": record["train_loss"],
+                  **(record["metrics"] or {})}
+        for client, values in record["clients"].items():
+            series.update({f"clients.{client}.{key}": value for key, value in values.items()
+                           if key in ("loss", "train_loss", "accuracy", "r2", "rmse")})
+        for key, value in series.items():
+            if isinstance(value, int | float):
+                log_metric(self.workspace, self.run_id, key, float(value), step=step)
+        notify(self.observers, "on_round", record)
+
+    def on_client_lost(self, name: str, why: str) -> None:
+        self.lost[name] = why
+        notify(self.observers, "on_phase", f"{name} left the federation ({why.splitlines()[0]}); "
+                                           "the rounds go on without it")
+
+
+def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Workspace,
+                             observers: Sequence[object] = ()) -> FederatedOutcome:
+    """Split ``config.data`` into ``config.clients`` holders, federate, evaluate, register.
+
+    Raises FlowerNotInstalled (before anything is read) when Flower's virtualenv is missing,
+    ConfigError for a partition the table cannot give, FederationFailed when a process fails.
+    """
+    from trainforge.data.declared_schema import declare_schema
+    from trainforge.data.read import read_table
+    from trainforge.data.targets import clean_target, feature_columns, infer_task
+    from trainforge.federated.environment import flower_python, venv_path
+    from trainforge.federated.partition import parse_scheme, partition
+    from trainforge.store.datasets import record_dataset
+
+    python = flower_python(venv_path(workspace.home))
+    scheme = parse_scheme(config.partition)
+    if config.min_clients is not None and config.min_clients > config.clients:
+        raise ConfigError(f"--min-clients {config.min_clients} is more than --clients "
+                          f"{config.clients}: the rounds could never start")
+    started, cpu_start = time.time(), time.process_time()
+    dataset = read_table(config.data)
+    task = infer_task(dataset, config.target)
+    frame, _ = clean_target(dataset, task)
+    features = feature_columns(dataset.schema, task.target, frame=frame, source=dataset.source)
+    if scheme.kind == "by-column":  # the holder's identity is not a feature of its rows
+        features = [name for name in features if name != scheme.column]
+    notes: list[str] = []
+    schema = declare_schema(frame, task, schema=dataset.schema, features=features, notes=notes)
+    holders = partition(frame, task, n_clients=config.clients, scheme=scheme, seed=config.seed,
+                        source=dataset.source)
+    notify(observers, "on_phase", f"{task.describe()}; {len(holders)} holders ({scheme}):")
+    for holder in holders:
+        notify(observers, "on_phase", f"  {holder.describe()}")
+    dataset_id = record_dataset(workspace, dataset)
+    with run_lifecycle(workspace, kind=RUN_KIND, config=config, dataset_id=dataset_id,
+                       observers=observers, cpu_start=cpu_start) as run:
+        recorder = _RoundRecorder(workspace, run.id, observers)
+        model, splits = _federate(config, schema=schema, frame=frame, holders=holders,
+                                  python=python, recorder=recorder, observers=observers)
+        outcome = _evaluate_and_register(
+            config, workspace=workspace, schema=schema, model=model, splits=splits,
+            holders=holders, rounds=recorder.rounds, run_id=run.id,
+            notes=[*notes, *(f"{name} left the federation ({why.splitlines()[0]})"
+                             for name, why in recorder.lost.items())],
+            fingerprint=dataset.fingerprint, started=started, observers=observers)
+        run.succeeded(outcome.version, metrics={
+            **outcome.federated.metrics,
+            **{f"centralised.{k}": v for k, v in outcome.centralised.metrics.items()}})
+    outcome.elapsed_s = time.time() - started
+    return outcome
+
+
+def default_name(data: str) -> str:
+    """"examples/credit_g.csv" → "credit_g-federated"."""
+    stem = re.sub(r"[^a-z0-9_.-]+", "-", Path(data).stem.lower()).strip("-.") or "model"
+    return f"{stem}-federated"
+
+
+_Splits = list[tuple["pd.DataFrame", "pd.DataFrame"]]  # each holder's (training, held-out) rows
+
+
+def _federate(config: FederatedSimulationConfig, *, schema: DeclaredSchema,
+              frame: pd.DataFrame, holders: list[Holder], python: Path,
+              recorder: _RoundRecorder, observers: Sequence[object]
+              ) -> tuple[TabularModel, _Splits]:
+    """Write each holder's table, run the federation, and return the global model with each
+    holder's split as its client made it (the same function, seed and rows)."""
+    from trainforge.data.read import read_table
+    from trainforge.data.splits import train_test_split
+    from trainforge.federated.linear import global_model
+    from trainforge.federated.plan import FederationPlan
+    from trainforge.federated.processes import run_federation
+
+    plan = FederationPlan(
+        schema=schema, strategy=config.strategy, rounds=config.rounds,
+        min_clients=config.min_clients or config.clients,
+        proximal_mu=config.proximal_mu if config.strategy == "fedprox" else 0.0,
+        local_epochs=config.local_epochs, batch_size=config.batch_size,
+        learning_rate=config.learning_rate, seed=config.seed, test_size=config.test_size,
+        round_timeout_s=config.round_timeout_s)
+    with tempfile.TemporaryDirectory(prefix="trainforge-federated-") as scratch:
+        tables = []
+        for holder in holders:
+            table = Path(scratch) / f"{holder.name}.parquet"
+            frame.iloc[holder.rows].to_parquet(table, index=False)
+            tables.append((holder.name, table))
+        notify(observers, "on_phase", f"starting the coordinator and {len(holders)} client "
+                                      f"processes ({config.strategy}, {config.rounds} rounds)")
+        weights = run_federation(plan, tables, python=python, scratch=Path(scratch),
+                                 on_round=recorder.on_round,
+                                 on_client_lost=recorder.on_client_lost)
+        splits = [train_test_split(read_table(table).frame, schema.task,
+                                   test_size=config.test_size, seed=config.seed)
+                  for _, table in tables]
+    return global_model(weights, schema), splits
+
+
+def _evaluate_and_register(config: FederatedSimulationConfig, *, workspace: Workspace,
+                           schema: DeclaredSchema, model: TabularModel, splits: _Splits,
+                           holders: list[Holder], rounds: list[dict[str, Any]],
+                           notes: list[str], run_id: str, fingerprint: str, started: float,
+                           observers: Sequence[object]) -> FederatedOutcome:
+    import pandas as pd
+
+    from trainforge.evaluation.evaluate import evaluate
+    from trainforge.federated.report import write_federated_report
+
+    notify(observers, "on_phase", "evaluating on each holder's held-out rows, and training the "
+                                  "centralised model for comparison")
+    clients = {holder.name: evaluate(model, held_out, source=holder.name)
+               for holder, (_, held_out) in zip(holders, splits, strict=True)}
+    weighted = _weighted_means(list(clients.values()))
+    held_out = pd.concat([rows for _, rows in splits])
+    federated = evaluate(model, held_out, source="the holders' held-out rows")
+    centralised = evaluate(_centralised(schema, pd.concat([rows for rows, _ in splits]),
+                                        seed=config.seed), held_out,
+                           source="the holders' held-out rows")
+    record = {"holders": [{"name": h.name, "n_rows": h.n_rows, "class_shares": h.class_shares}
+                          for h in holders],
+              "rounds": rounds, "notes": notes,
+              "clients": {name: e.metrics for name, e in clients.items()},
+              "weighted": weighted, "federated": federated.metrics,
+              "centralised": centralised.metrics}
+    lineage = {"run_id": run_id, "seed": config.seed, "dataset_fingerprint": fingerprint,
+               "config": config.model_dump(mode="json"), "federated": True,
+               "strategy": config.strategy, "rounds": len(rounds), "clients": len(holders),
+               "partition": config.partition}
+    name = config.name or default_name(config.data)
+    with tempfile.TemporaryDirectory(prefix="trainforge-federated-") as scratch:
+        federation_file = Path(scratch) / FEDERATION_FILE
+        federation_file.write_text(json.dumps(record, indent=1))
+        notify(observers, "on_phase", "writing the report")
+        report = write_federated_report(Path(scratch) / "report.html", title=name,
+                                        task=schema.task, record=record, settings=lineage)
+        notify(observers, "on_phase", f"registering {name}")
+        version = workspace.registry.register(
+            model, name=name, lineage=lineage,
+            extra_files={FEDERATION_FILE: federation_file, "report.html": report},
+            metrics={"test": federated.metrics, "centralised": centralised.metrics,
+                     "clients_weighted": weighted},
+            description=f"federated ({config.strategy}, {len(rounds)} rounds, {len(holders)} "
+                        f"holders, {config.partition})")
+    return FederatedOutcome(config=config, task=schema.task, notes=notes, holders=holders,
+                            rounds=rounds, clients=clients, weighted=weighted,
+                            federated=federated, centralised=centralised, version=version,
+                            run_id=run_id, elapsed_s=time.time() - started)
+
+
+def _weighted_means(evaluations: list[Evaluation]) -> dict[str, float]:
+    """Each metric averaged over the holders that have it, weighted by their held-out rows (a
+    holder with one class has no ROC AUC: it is left out of that mean, not counted as 0)."""
+    names = {name for evaluation in evaluations for name in evaluation.metrics}
+    means = {}
+    for name in sorted(names):
+        having = [(e.n_rows, e.metrics[name]) for e in evaluations if name in e.metrics]
+        means[name] = sum(n * value for n, value in having) / max(sum(n for n, _ in having), 1)
+    return means
+
+
+def _centralised(schema: DeclaredSchema, rows: pd.DataFrame, *, seed: int) -> TabularModel:
+    """The catalog's linear model on the union of the holders' training rows, with the same
+    declared encoding: what the federation would learn if the rows could be pooled."""
+    from trainforge.algorithms.catalog import get
+    from trainforge.algorithms.model import Member, TabularModel, feature_specs
+    from trainforge.federated.linear import encode
+
+    preprocessor = schema.preprocessor()
+    inputs, targets = encode(rows, schema, preprocessor)
+    estimator = get("linear").build({}, schema.task, seed)
+    if not schema.task.kind.is_classification:  # encode scaled the target; fit on its units
+        targets = targets * schema.target_scale + schema.target_center
+    estimator.fit(inputs, targets)
+    return TabularModel(task=schema.task, features=feature_specs(schema.schema, schema.features),
+                        members=[Member(algorithm="linear", params={}, preprocessor=preprocessor,
+                                        estimator=estimator)])
