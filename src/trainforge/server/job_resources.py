@@ -51,10 +51,16 @@ def resources_of(config: dict[str, Any]) -> JobResources:
 
 
 def check_fits(resources: JobResources, totals: ClusterTotals) -> None:
-    """ResourcesExceedCluster (422) when ``resources`` asks for more than ``totals``."""
+    """ResourcesExceedCluster (422) when ``resources`` asks for more than ``totals``; a train
+    job's ``workers`` and ``search_workers`` count one CPU each."""
     asked = [("cpus", resources.cpus, totals.cpus, "CPUs"),
              ("gpus", resources.gpus, totals.gpus, "GPUs"),
              ("memory_mb", resources.memory_mb or 0, totals.memory_mb, "MB of memory")]
+    # a train job's data-parallel workers and parallel trials are Ray tasks or actors of
+    # one CPU each, beside the job's own task: more of them than the cluster's CPUs never start
+    for field in ("workers", "search_workers"):
+        asked.append((field, float(getattr(resources, field, 1)), totals.cpus,
+                      "CPUs (one per worker)"))
     for field, wanted, total, unit in asked:
         if wanted > total:
             raise ResourcesExceedCluster(field, wanted, total, unit)
