@@ -166,25 +166,28 @@ def test_the_state_counts_labels_and_scores_the_deployed_version(churn_home: Pat
 
 def test_a_skip_is_recorded_once_with_its_reason(churn_home: Path, tmp_path: Path):
     ws = copy_home(churn_home, tmp_path)
+    # a retrain started just now, then labels: the cap counts the CPU of retrains started
+    # today (UTC), so the spend is placed now, not hours back (which is yesterday after
+    # midnight), and min_interval is short enough not to be the reason
+    _spend_cpu(ws, 10.0, at=datetime.now(UTC))
     serve_and_label(ws, n_rows=5)
-    set_policy(ws, "churn", RetrainPolicy(new_labels=1, max_cpu_hours_per_day=0.001),
-               updated_by="ann")
-    _spend_cpu(ws, 10.0)
-    first = check_model(ws, "churn", queue=True)
-    again = check_model(ws, "churn", queue=True)
+    set_policy(ws, "churn", RetrainPolicy(new_labels=1, min_interval="1s",
+                                          max_cpu_hours_per_day=0.001), updated_by="ann")
+    later = datetime.now(UTC) + timedelta(seconds=2)
+    first = check_model(ws, "churn", queue=True, now=later)
+    again = check_model(ws, "churn", queue=True, now=later)
     assert first.event is not None and first.event["outcome"] == "skipped"
     assert "skipped: cost cap" in first.event["reason"] and again.event is None
 
 
-def _spend_cpu(ws: Workspace, cpu_s: float) -> None:
-    """A retrain today whose job used ``cpu_s``."""
+def _spend_cpu(ws: Workspace, cpu_s: float, *, at: datetime) -> None:
+    """A retrain started ``at`` whose job used ``cpu_s``."""
     job_id = job_store.submit_job(ws, kind="train", config={}, submitted_by="policy:churn")
     with ws.engine.begin() as connection:
         connection.execute(sa.update(jobs).where(jobs.c.id == job_id)
                            .values(cpu_s=cpu_s, status="succeeded"))
     retrain_store.record_event(ws, model_name="churn", trigger="labels", reason="today",
-                               outcome="succeeded", job_id=job_id,
-                               at=datetime.now(UTC) - timedelta(hours=1, minutes=30))
+                               outcome="succeeded", job_id=job_id, at=at)
 
 
 def test_a_due_retrain_on_the_server_queues_one_train_job_and_no_second(churn_home: Path,
