@@ -35,9 +35,13 @@ test-fast: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow and not cluster and not federated"
 
 # the distributed journey: PostgreSQL, SeaweedFS and a two-node Ray cluster, each started by
-# the test on 127.0.0.1 (a few minutes on 2 cores; .ci/run runs it after make test)
+# the test on 127.0.0.1 (a few minutes on 2 cores; .ci/run runs it after make test). Each file
+# runs in a pytest process of its own: Ray keeps state in the process across ray.init and
+# ray.shutdown, and batch prediction's actors never started after the other files' clusters in
+# one process (a user's commands each run in a process of their own)
 test-cluster: install
-	$(BIN)/python -m pytest -m cluster
+	$(BIN)/python -m pytest -m cluster --collect-only -q | grep -o '^tests/[^:]*\.py' | sort -u | \
+	  while read -r file; do $(BIN)/python -m pytest -m cluster "$$file" || exit 1; done
 
 # Flower's own virtualenv (its pins clash with the platform's FastAPI and Typer): Flower, CPU
 # PyTorch, pandas, scikit-learn; a few hundred MB, so not part of `make install`
