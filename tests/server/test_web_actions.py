@@ -126,9 +126,7 @@ def test_the_job_pages_cancel_button_cancels_a_queued_job(editor, trained):
 def test_a_job_form_queues_the_job_its_inputs_describe(editor, trained):
     from trainforge.store import jobs
 
-    with open(EXAMPLES / "wine.csv", "rb") as handle:
-        dataset = editor.post("/ui/datasets", files={"file": ("wine.csv", handle)}
-                              ).headers["hx-redirect"].rsplit("/", 1)[1]
+    dataset = _upload_through_the_form(editor, "wine.csv")
     assert 'name="exclude"' in editor.get("/jobs/new/cluster").text
     answer = editor.post("/ui/jobs/new/cluster", data={"dataset": dataset, "k": "3",
                                                        "exclude": "cultivar, proline"})
@@ -145,9 +143,7 @@ def test_a_bad_job_form_value_is_named_in_the_form(editor):
 def test_the_predict_forms_explain_field_reaches_the_queued_job(editor, trained):
     from trainforge.store import jobs
 
-    with open(EXAMPLES / "credit_g.csv", "rb") as handle:
-        dataset = editor.post("/ui/datasets", files={"file": ("credit_g.csv", handle)}
-                              ).headers["hx-redirect"].rsplit("/", 1)[1]
+    dataset = _upload_through_the_form(editor, "credit_g.csv")
     assert 'name="explain_top_k"' in editor.get("/jobs/new/predict").text
     answer = editor.post("/ui/jobs/new/predict", data={"dataset": dataset, "model": "credit:1",
                                                        "explain_top_k": "4"})
@@ -168,3 +164,10 @@ def test_the_training_forms_intended_use_reaches_the_queued_job(editor, trained)
     config = jobs.get_job(trained, answer.headers["hx-redirect"].rsplit("/", 1)[1])["config"]
     assert (config["train"]["intended_use"], config["train"]["intended_users"]) == (
         "pre-screening", None)
+
+
+def _upload_through_the_form(editor, name: str) -> str:
+    """examples/NAME uploaded through the datasets form; its dataset id."""
+    with open(EXAMPLES / name, "rb") as handle:
+        return str(editor.post("/ui/datasets", files={"file": (name, handle)}
+                               ).headers["hx-redirect"].rsplit("/", 1)[1])

@@ -6,9 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from tests._paths import EXAMPLES
 
+import trainforge as tf
 from trainforge.registry.loaded import LoadedModel
 from trainforge.serving.app import create_app
+from trainforge.workspace import Workspace
 
 from .models import adult, blend_of_two, lightgbm_classifier, record, ridge_regressor
 
@@ -77,3 +80,13 @@ def broken_client(classifier: LoadedModel) -> TestClient:
     broken = LoadedModel(name="broken", version=3, model=model, manifest={}, path=classifier.path)
     return TestClient(create_app({"broken": broken, "adult": classifier}),
                       raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def wine_workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """A workspace holding ``wine``: a linear model of examples/wine.csv's cultivar (the batch
+    prediction tests' model)."""
+    workspace = Workspace(tmp_path_factory.mktemp("wine") / "home")
+    tf.train(EXAMPLES / "wine.csv", target="cultivar", algorithm="linear", trials=1,
+             name="wine", workspace=workspace)
+    return workspace

@@ -45,14 +45,6 @@ def local_ray() -> Iterator[None]:
             ray.shutdown()
 
 
-@pytest.fixture(scope="module")
-def wine_workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    workspace = Workspace(tmp_path_factory.mktemp("wine") / "home")
-    tf.train(WINE, target="cultivar", algorithm="linear", trials=1, name="wine",
-             workspace=workspace)
-    return workspace
-
-
 def _parquet_shards(folder: Path) -> Path:
     rows = pd.read_csv(WINE).drop(columns=["cultivar"])
     folder.mkdir(parents=True)

@@ -15,7 +15,6 @@ import pyarrow.fs
 import pytest
 from tests._paths import EXAMPLES
 
-import trainforge as tf
 from trainforge.errors import (
     ColumnNotFound,
     NoShards,
@@ -37,14 +36,6 @@ from trainforge.serving.shards import (
 from trainforge.workspace import Workspace
 
 WINE = EXAMPLES / "wine.csv"
-
-
-@pytest.fixture(scope="module")
-def wine_workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    workspace = Workspace(tmp_path_factory.mktemp("wine") / "home")
-    tf.train(WINE, target="cultivar", algorithm="linear", trials=1, name="wine",
-             workspace=workspace)
-    return workspace
 
 
 @pytest.fixture
