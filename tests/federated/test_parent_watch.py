@@ -10,6 +10,7 @@ import sys
 import time
 
 import psutil
+import pytest
 
 CHILD = ("from trainforge.federated.parent_watch import exit_with_parent\n"
          "import time\nexit_with_parent()\ntime.sleep(60)\n")
@@ -19,6 +20,7 @@ PARENT = ("import subprocess, sys, time\n"
           "print(child.pid, flush=True)\ntime.sleep(60)\n")
 
 
+@pytest.mark.slow  # starts and kills processes: ~4 s
 def test_a_flower_process_ends_when_its_parent_is_killed():
     parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True,
                               env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})

@@ -22,6 +22,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
     return InProcessCli(monkeypatch, capsys)
 
 
+@pytest.mark.slow  # a whole training run: ~3 s
 def test_the_train_flags_seed_the_cards_intended_use_and_users(cli: InProcessCli,
                                                                tmp_path: Path):
     done = cli("train", CREDIT, "--target", "class", "--name", "credit", "--algorithm",
@@ -39,6 +40,7 @@ def test_the_train_flags_seed_the_cards_intended_use_and_users(cli: InProcessCli
             edited["intended_users"]["text"]) == ("fraud triage", "eve", "the credit team")
 
 
+@pytest.mark.slow  # a whole training run: ~3 s
 def test_without_the_flags_the_card_has_no_written_parts(cli: InProcessCli, tmp_path: Path):
     cli("train", CREDIT, "--target", "class", "--name", "credit", "--algorithm", "linear",
         "--trials", "1", home=tmp_path)

@@ -36,6 +36,7 @@ def test_an_epsilon_too_small_to_train_names_the_smallest_usable_one():
         plan_noise(epsilon=0.001, delta=1e-5, sample_rate=0.5, steps=500)
 
 
+@pytest.mark.slow  # a DP-SGD fit: ~6 s
 def test_the_smallest_usable_epsilon_it_names_does_train():
     smallest = epsilon_after(noise_multiplier=MAX_NOISE_MULTIPLIER, sample_rate=0.5,
                              steps=500, delta=1e-5)

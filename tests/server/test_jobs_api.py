@@ -196,6 +196,7 @@ def test_a_predict_job_writes_a_downloadable_file_of_predictions(trained):
     assert len(predictions) == 1000
 
 
+@pytest.mark.slow  # explains 1,000 rows' predictions: ~20 s
 def test_a_predict_job_asked_to_explain_writes_each_rows_top_contributions(trained):
     workspace, dataset, editor = trained
     client = TestClient(create_server_app(workspace, ServerConfig()))

@@ -89,6 +89,7 @@ def test_predict_and_evaluate_with_server_use_the_servers_model(server, capsys, 
     assert "roc_auc" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # explains a model's predictions over HTTP: ~7 s
 def test_predict_with_server_and_explain_writes_the_servers_contributions(server, tmp_path):
     url, token, workspace = server
     run_training(TrainConfig(data=str(EXAMPLES / "credit_g.csv"), target="class", name="credit",
