@@ -1044,3 +1044,10 @@ class FederationTimedOut(TrainforgeError):
                          f"{needed} joined within the join timeout of {timeout_s:g} s; make "
                          f"more client tokens (`trainforge federated token {name}`) and create "
                          "it again, with a longer --join-timeout or a lower --min-clients")
+
+
+class NotThisFederation(AccessError):
+    """A client token used beyond its one federation, or another token joining one."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)

@@ -102,12 +102,9 @@ class FederationDisplay:
         self.console.print(f"[dim]…[/] {text}", highlight=False)
 
     def on_round(self, record: dict[str, Any]) -> None:
-        metrics = record["metrics"] or {}
-        shown = ", ".join(f"{k} {metrics[k]:.4f}" for k in ("accuracy", "roc_auc", "r2", "rmse")
-                          if k in metrics)
-        self.console.print(f"round {record['round']}: {len(record['clients'])} clients, "
-                           f"loss {record['loss']:.4f}{', ' + shown if shown else ''} "
-                           f"({record['seconds']:.1f} s)", highlight=False)
+        from trainforge.jobs.rounds import round_line
+
+        self.console.print(round_line(record), highlight=False)
 
     def summary(self, outcome: Any) -> None:
         from rich.table import Table

@@ -22,7 +22,10 @@ from typing import Any
 from trainforge.config import FederationConfig
 from trainforge.data.dataset import ColumnKind, Dataset
 from trainforge.data.declared_schema import DeclaredSchema
-from trainforge.errors import ConfigError, JoinRefused
+from trainforge.data.limits import NO_LIMITS, TableLimits
+from trainforge.data.read import read_table
+from trainforge.data.task_kind import TaskKind
+from trainforge.errors import ConfigError, InvalidField, JoinRefused
 from trainforge.federated.partition import MIN_CLIENT_ROWS
 from trainforge.federated.plan import FederationPlan
 from trainforge.store import access
@@ -60,13 +63,13 @@ class CreatedFederation:
     notes: tuple[str, ...]
 
 
-def declare_from_sample(sample: str | Path, target: str) -> FederationSchema:
+def declare_from_sample(sample: str | Path, target: str, *,
+                        limits: TableLimits = NO_LIMITS) -> FederationSchema:
     """The federation's schema as a sample table shows it (the coordinator's own rows)."""
     from trainforge.data.declared_schema import declare_schema
-    from trainforge.data.read import read_table
     from trainforge.data.targets import clean_target, feature_columns, infer_task
 
-    dataset = read_table(sample)
+    dataset = read_table(sample, limits=limits)
     task = infer_task(dataset, target)
     frame, _ = clean_target(dataset, task)
     features = feature_columns(dataset.schema, task.target, frame=frame, source=dataset.source)
@@ -75,6 +78,28 @@ def declare_from_sample(sample: str | Path, target: str) -> FederationSchema:
                               notes=notes)
     return FederationSchema(declared=declared, notes=tuple(notes),
                             columns={name: kind.value for name, kind in dataset.schema.items()})
+
+
+def check_schema(schema: FederationSchema) -> FederationSchema:
+    """``schema`` if it can be learned (a schema given as JSON): its metric fits its task, a
+    classification has two classes at least, and every declared column is a column; else
+    ConfigError naming the field."""
+    from trainforge.data.metrics import get_metric
+
+    declared = schema.declared
+    task = declared.task
+    if not (task.kind.is_classification or task.kind is TaskKind.REGRESSION):
+        raise InvalidField("schema.declared.task.kind", f"a federation learns binary, "
+                           f"multiclass or regression tasks, not {task.kind.value}")
+    get_metric(task.metric, task.kind)
+    if task.kind.is_classification and len(set(task.classes)) < 2:
+        raise InvalidField("schema.declared.task.classes", "a classification needs two "
+                           "classes at least")
+    unlisted = [name for name in [task.target, *declared.features]
+                if name not in schema.columns]
+    if unlisted:
+        raise InvalidField("schema.columns", f"lacks the declared column(s) {_names(unlisted)}")
+    return schema
 
 
 def create_federation(config: FederationConfig, schema: FederationSchema, *,

@@ -39,3 +39,13 @@ class RoundRecorder:
         self.lost[name] = why
         notify(self.observers, "on_phase", f"{name} left the federation ({why.splitlines()[0]}); "
                                            "the rounds go on without it")
+
+
+def round_line(record: dict[str, Any]) -> str:
+    """A round in one line: "round 3: 3 clients, loss 0.5123, accuracy 0.7400 (0.4 s)"."""
+    metrics = record["metrics"] or {}
+    shown = ", ".join(f"{k} {metrics[k]:.4f}" for k in ("accuracy", "roc_auc", "r2", "rmse")
+                      if k in metrics)
+    loss = "—" if record["loss"] is None else f"{record['loss']:.4f}"
+    return (f"round {record['round']}: {len(record['clients'])} clients, loss {loss}"
+            f"{', ' + shown if shown else ''} ({record['seconds']:.1f} s)")

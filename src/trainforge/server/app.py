@@ -27,6 +27,7 @@ from trainforge.monitoring.gauges import DriftGauges
 from trainforge.monitoring.prediction_log import PredictionLog
 from trainforge.server.api import (
     datasets,
+    federations,
     feedback,
     health,
     jobs,
@@ -164,6 +165,7 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None, 
     app.include_router(usage.router(), prefix=API)
     app.include_router(monitoring.router(), prefix=API)
     app.include_router(labeling.router(), prefix=API)
+    app.include_router(federations.router(), prefix=API)
     app.state.quick_models = QuickModels(workspace)  # refits labeling projects' quick models
     app.state.drift_gauges = DriftGauges(store=workspace, registry=workspace.registry,
                                          log_root=workspace.prediction_log)
