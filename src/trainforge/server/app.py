@@ -214,6 +214,7 @@ def _add_web_ui(app: FastAPI) -> None:
         retrain_form,
         usage,
     )
+    from trainforge.server.ui import federations as federations_page
     from trainforge.server.ui import labeling as labeling_pages
     from trainforge.server.ui import monitoring as monitoring_page
 
@@ -226,6 +227,7 @@ def _add_web_ui(app: FastAPI) -> None:
     app.include_router(retrain_form.router)
     app.include_router(model_card.router)
     app.include_router(labeling_pages.router)
+    app.include_router(federations_page.router)
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 
