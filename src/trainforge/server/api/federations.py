@@ -122,6 +122,27 @@ def _readable(who: Principal, name: str) -> None:
         raise NotThisFederation(f"a {who.role} may not read federations")
 
 
+def create_from_body(request: Request, body: FederationBody, who: Principal
+                     ) -> dict[str, Any]:
+    """Create the federation ``body`` describes (the REST route and the page's form): the
+    federation as ``GET`` answers it, with its client ``tokens`` and ``notes``."""
+    workspace = _workspace(request)
+    config = FederationConfig(**body.model_dump(include=set(FederationConfig.model_fields)))
+    if (body.dataset is None) == (body.given_schema is None):
+        raise InvalidField("schema", "give either dataset (an uploaded sample table) or "
+                                     "schema, one of them")
+    if body.given_schema is not None:
+        schema = jobs.check_schema(jobs.FederationSchema.from_dict(
+            body.given_schema.model_dump()))
+    else:
+        sample = get_upload(workspace, str(body.dataset))["file"]
+        schema = jobs.declare_from_sample(sample, config.target,
+                                          limits=table_limits(state_of(request).config))
+    created = jobs.create_federation(config, schema, workspace=workspace, created_by=who.name)
+    return {**jobs.describe(created.record), "tokens": created.tokens,
+            "notes": list(created.notes)}
+
+
 def router() -> APIRouter:
     routes = APIRouter(prefix="/federations", tags=["federations"],
                        route_class=BoundedBodyRoute, responses=SIGNED_IN)
@@ -129,22 +150,7 @@ def router() -> APIRouter:
     @routes.post("", status_code=201, responses=documented(404, 409),
                  summary="Create a federation; the answer holds its client tokens, shown once")
     def create(request: Request, body: FederationBody, who: Editor) -> dict[str, Any]:
-        workspace = _workspace(request)
-        config = FederationConfig(**body.model_dump(include=set(FederationConfig.model_fields)))
-        if (body.dataset is None) == (body.given_schema is None):
-            raise InvalidField("schema", "give either dataset (an uploaded sample table) or "
-                                         "schema, one of them")
-        if body.given_schema is not None:
-            schema = jobs.check_schema(jobs.FederationSchema.from_dict(
-                body.given_schema.model_dump()))
-        else:
-            sample = get_upload(workspace, str(body.dataset))["file"]
-            schema = jobs.declare_from_sample(sample, config.target,
-                                              limits=table_limits(state_of(request).config))
-        created = jobs.create_federation(config, schema, workspace=workspace,
-                                         created_by=who.name)
-        return {**jobs.describe(created.record), "tokens": created.tokens,
-                "notes": list(created.notes)}
+        return create_from_body(request, body, who)
 
     @routes.get("", summary="Every federation, newest first, with its status")
     def list_federations(request: Request, who: Viewer) -> list[dict[str, Any]]:
