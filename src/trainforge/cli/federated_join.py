@@ -81,10 +81,16 @@ def _follow(client: ServerClient, name: str, *, process: Any, log: Path,
             console: Console) -> dict[str, Any]:
     """Print the federation's status as it changes until it ends; this holder's client
     failing first is a FederationFailed quoting its log."""
-    shown = ""
+    shown, rounds_shown = "", 0
     while True:
         federation: dict[str, Any] = client.get(f"/api/v1/federations/{name}")
-        if federation["status"] != shown:
+        for record in federation["round_history"][rounds_shown:]:
+            console.print(f"[dim]{time.strftime('%H:%M:%S')}[/]  "
+                          f"{round_summary(record, of=federation['rounds'])}", highlight=False)
+        rounds_shown = len(federation["round_history"])
+        # once rounds are shown, they say where it stands
+        if federation["status"] != shown and not (federation["state"] == "running"
+                                                  and federation["round_history"]):
             shown = federation["status"]
             console.print(f"[dim]{time.strftime('%H:%M:%S')}[/]  {shown}", highlight=False)
         if federation["state"] in ("succeeded", "failed"):
@@ -94,3 +100,12 @@ def _follow(client: ServerClient, name: str, *, process: Any, log: Path,
             raise FederationFailed("client", f"it exited with status {process.returncode}: "
                                    f"{text[-LOG_TAIL_CHARS:].strip() or '(no output)'}")
         time.sleep(POLL_S)
+
+
+def round_summary(record: dict[str, Any], *, of: int) -> str:
+    """"round 2 of 5: 3 clients, held-out loss 0.5123, accuracy 0.7400, roc_auc 0.8012"."""
+    shown = ", ".join(f"{key} {record[key]:.4f}" for key in ("accuracy", "roc_auc", "r2", "rmse")
+                      if key in record)
+    clients = int(record.get("participating_clients", 0))
+    return (f"round {record['round']} of {of}: {clients} clients, held-out loss "
+            f"{record.get('loss', float('nan')):.4f}{', ' + shown if shown else ''}")

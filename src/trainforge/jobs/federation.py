@@ -245,3 +245,21 @@ def describe(record: FederationRecord, *, with_schema: bool = False) -> dict[str
     if with_schema:
         shown["schema"] = record["schema"]
     return shown
+
+
+def rounds_of(workspace: Workspace, record: FederationRecord) -> list[dict[str, Any]]:
+    """Each round that ended, as its run's series hold it: the held-out ``loss`` and metrics
+    weighted over the clients, the training loss, how many clients took part (each client's
+    own figures stay on the run page, for the platform's users)."""
+    from trainforge.store.runs import get_run
+
+    if record["run_id"] is None:
+        return []
+    series = get_run(workspace, record["run_id"])["series"]
+    rounds: dict[int, dict[str, Any]] = {}
+    for key, points in series.items():
+        if key.startswith("clients."):
+            continue
+        for point in points:
+            rounds.setdefault(point["step"], {"round": point["step"]})[key] = point["value"]
+    return [rounds[step] for step in sorted(rounds)]

@@ -157,10 +157,14 @@ def router() -> APIRouter:
         return [jobs.describe(record) for record in store.list_federations(_workspace(request))]
 
     @routes.get("/{name}", responses=documented(404),
-                summary="A federation's status, joins and schema (a client token: its own)")
+                summary="A federation's status, joins, schema and the rounds so far (a "
+                        "client token: its own)")
     def status(request: Request, name: FederationName, who: Anyone) -> dict[str, Any]:
         _readable(who, name)
-        return jobs.describe(store.get_federation(_workspace(request), name), with_schema=True)
+        workspace = _workspace(request)
+        record = store.get_federation(workspace, name)
+        return {**jobs.describe(record, with_schema=True),
+                "round_history": jobs.rounds_of(workspace, record)}
 
     @routes.post("/{name}/join", responses=documented(404),
                  summary="Join with a client token: the plan and the coordinator's address")
