@@ -73,6 +73,9 @@ class Coordinator:
         left. Raises FederationFailed naming the process and quoting its log when the
         coordinator fails, or a holder fails with too few left."""
         _follow(self, on_round=on_round, on_client_lost=on_client_lost)
+        if not (self.scratch / WEIGHTS_FILE).is_file():  # stopped (SIGTERM) before the end
+            raise FederationFailed("coordinator", "it ended without the global weights: "
+                                   f"{_tail(self.log)}")
         with np.load(self.scratch / WEIGHTS_FILE, allow_pickle=False) as saved:
             return [saved[f"arr_{index}"] for index in range(len(saved.files))]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -109,9 +110,38 @@ def _coordinate(config: FederationConfig, *, record: store.FederationRecord, pyt
         store.update_federation(workspace, config.name, state="running")
         notify(observers, "on_phase", f"{config.min_clients} clients joined; "
                                       f"{config.rounds} rounds of {config.strategy}")
-        return coordinator.follow(recorder.on_round, recorder.on_client_lost)
+        return _follow_unless_stalled(config, coordinator, recorder)
     finally:
         coordinator.stop()
+
+
+def _follow_unless_stalled(config: FederationConfig, coordinator: Coordinator,
+                           recorder: RoundRecorder) -> Weights:
+    """Follow the rounds; when none has ended ``join_timeout_s + round_timeout_s`` after the
+    holders joined, one that joined never reached the coordinator (Flower would wait for it
+    a day): stop it and fail, saying so."""
+    patience_s = config.join_timeout_s + config.round_timeout_s
+    stalled = threading.Event()
+
+    def give_up() -> None:
+        if not recorder.rounds:
+            stalled.set()
+            coordinator.process.terminate()
+
+    timer = threading.Timer(patience_s, give_up)
+    timer.daemon = True
+    timer.start()
+    try:
+        return coordinator.follow(recorder.on_round, recorder.on_client_lost)
+    except FederationFailed:
+        if stalled.is_set():
+            raise FederationFailed("coordinator", f"no round ended {patience_s:g} s after "
+                                   f"{config.min_clients} holders joined: a holder's client "
+                                   f"never reached the coordinator at {coordinator.address} "
+                                   "(check that its machine can reach that address)") from None
+        raise
+    finally:
+        timer.cancel()
 
 
 def _wait_for_clients(config: FederationConfig, coordinator: Coordinator, *,
