@@ -444,7 +444,8 @@ class FederationConfig(BaseModel, frozen=True, extra="forbid"):
     """A federation the server coordinates: its name (also the registered model's), what it
     learns and how; the holders bring their own tables when they join."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
+    # a registry name: it becomes a directory, so never "." or ".." or ending in "."
+    name: str = Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,98}[A-Za-z0-9_-])?$",
                       description="the federation's name, and the registered model's")
     target: Name = Field(description="the column to predict")
     min_clients: WholeNumber = Field(default=3, ge=1, le=MAX_CLIENTS,

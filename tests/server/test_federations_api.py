@@ -183,3 +183,20 @@ def test_more_client_tokens_are_made_on_request(created, client, tokens, schema,
 def test_the_federations_list_shows_each_status(created, client, tokens):
     listed = client.get("/api/v1/federations", headers=bearer(tokens["viewer"])).json()
     assert [(f["name"], f["state"]) for f in listed] == [("credit-fed", "waiting")]
+
+
+def test_a_client_token_sees_how_many_joined_but_not_who(created, client, schema, tmp_path):
+    summary = _summary(pd.read_csv(CREDIT).iloc[:300], tmp_path, schema)
+    _join(client, created["tokens"][0], summary)
+    _join(client, created["tokens"][1], summary)
+    shown = client.get("/api/v1/federations/credit-fed",
+                       headers=bearer(created["tokens"][1])).json()
+    assert shown["status"].startswith("waiting for clients: 2 of 3 joined")
+    assert [m["client"] for m in shown["joined"]] == ["credit-fed-client-2"]
+
+
+@pytest.mark.parametrize("name", ["credit.", ".hidden", "a/b", ""])
+def test_a_federation_name_that_cannot_be_a_model_name_is_refused(client, tokens, schema, name):
+    answer = client.post("/api/v1/federations", headers=bearer(tokens["editor"]), json={
+        "name": name, "target": "class", "schema": schema.to_dict()})
+    assert answer.status_code == 422

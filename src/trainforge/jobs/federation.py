@@ -160,7 +160,7 @@ def differences(schema: FederationSchema, summary: Mapping[str, Any]) -> list[st
         found.append(f"missing column(s) {_names(missing)}")
     if extra:
         found.append(f"extra column(s) {_names(extra)} the federation does not have")
-    for column in [*declared.columns]:
+    for column in declared.columns:
         kind = given.get(column.name)
         expected = ColumnKind(schema.columns.get(column.name, column.kind.value))
         if kind is not None and kind != expected.value:

@@ -163,8 +163,11 @@ def router() -> APIRouter:
         _readable(who, name)
         workspace = _workspace(request)
         record = store.get_federation(workspace, name)
-        return {**jobs.describe(record, with_schema=True),
-                "round_history": jobs.rounds_of(workspace, record)}
+        shown = {**jobs.describe(record, with_schema=True),
+                 "round_history": jobs.rounds_of(workspace, record)}
+        if who.role == "client":  # a holder learns how many others joined, not who they are
+            shown["joined"] = [m for m in shown["joined"] if m["client"] == who.name]
+        return shown
 
     @routes.post("/{name}/join", responses=documented(404),
                  summary="Join with a client token: the plan and the coordinator's address")
