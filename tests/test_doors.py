@@ -73,6 +73,7 @@ NOT_JOBS = {
                         "only a federation's creation queues)",
     "federated token": "POST /api/v1/federations/{name}/tokens makes client tokens at once",
     "federated status": "GET /api/v1/federations/{name} and the federations page",
+    "federated list": "GET /api/v1/federations and the federations page",
     "federated join": "runs on the data holder's machine, whose rows never reach the server; "
                       "POST /api/v1/federations/{name}/join admits it",
 }

@@ -210,6 +210,26 @@ def status(
         typer.echo(f"  {member['client']}: {member['n_rows']:,} rows")
 
 
+@app.command("list")
+def list_(server: ServerOption = None, token: TokenOption = None) -> None:
+    """Every federation, newest first, and where it stands."""
+    from trainforge.cli.remote import connect
+    from trainforge.jobs.federation import describe
+    from trainforge.store.federations import list_federations
+    from trainforge.workspace import Workspace
+
+    remote = connect(server, token)
+    if remote is None:
+        shown = [describe(record) for record in list_federations(Workspace())]
+    else:
+        with remote:
+            shown = remote.get("/api/v1/federations")
+    for federation in shown:
+        typer.echo(f"{federation['name']}: {federation['status']}")
+    if not shown:
+        typer.echo("no federation yet; `trainforge federated create` makes one")
+
+
 @app.command("join")
 def join(
     server: Annotated[str, typer.Argument(help="the trainforge server's URL")],
