@@ -59,8 +59,10 @@ def test_the_new_federation_form_names_an_invalid_field(editor_client, workspace
     assert 'class="error"' in answer.text and "rounds" in answer.text
 
 
-def test_a_federations_coordinator_job_shows_on_the_jobs_page(viewer, workspace):
-    create_federation(FederationConfig(name="credit-fed", target="class", min_clients=2),
-                      declare_from_sample(EXAMPLES / "credit_g.csv", "class"),
-                      workspace=workspace, created_by="ana")
+def test_a_federations_coordinator_job_has_its_page_like_any_job(viewer, workspace):
+    created = create_federation(
+        FederationConfig(name="credit-fed", target="class", min_clients=2),
+        declare_from_sample(EXAMPLES / "credit_g.csv", "class"), workspace=workspace,
+        created_by="ana")
     assert "federation" in viewer.get("/jobs").text
+    assert viewer.get(f"/jobs/{created.record['job_id']}").status_code == 200
