@@ -200,3 +200,13 @@ def test_a_federation_name_that_cannot_be_a_model_name_is_refused(client, tokens
     answer = client.post("/api/v1/federations", headers=bearer(tokens["editor"]), json={
         "name": name, "target": "class", "schema": schema.to_dict()})
     assert answer.status_code == 422
+
+
+def test_a_retried_coordinator_job_of_a_finished_federation_records_its_model(
+        created, workspace):
+    from trainforge.server.running import run_job
+    from trainforge.store.federations import update_federation
+
+    update_federation(workspace, "credit-fed", state="succeeded", run_id="r1",
+                      model_name="credit-fed", model_version=1)
+    assert run_job(workspace, job_store.list_jobs(workspace)[0])["model"] == "credit-fed:1"

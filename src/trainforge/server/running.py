@@ -347,11 +347,20 @@ def _federated_simulate(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
 
 
 def _federation(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
-    """Coordinate a federation: wait for its holders, run its rounds, register its model."""
+    """Coordinate a federation: wait for its holders, run its rounds, register its model. A
+    retry after the federation succeeded (its worker died before the job's end was recorded)
+    records its model rather than federate again."""
     from trainforge.jobs.coordinate import run_coordinator
+    from trainforge.store.federations import get_federation
 
     log = JobLog(workspace, job["id"])
-    outcome = run_coordinator(job["config"]["federation"], workspace=workspace, observers=[log])
+    name = job["config"]["federation"]
+    ended = get_federation(workspace, name)
+    if ended["state"] == "succeeded":
+        log.write(f"federation {name} had finished; recording its model")
+        return {"run_id": ended["run_id"], "federation": name,
+                "model": f"{ended['model_name']}:{ended['model_version']}"}
+    outcome = run_coordinator(name, workspace=workspace, observers=[log])
     version = outcome.version
     shown = ", ".join(f"{k} {v:.4f}" for k, v in list(outcome.weighted.items())[:4])
     log.write(f"registered {version.name}:{version.version} after {len(outcome.rounds)} rounds; "
