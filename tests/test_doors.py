@@ -68,6 +68,14 @@ NOT_JOBS = {
                        "set up the workers' machines so, not through a request",
     "label import": "POST /api/v1/labeling/projects/{name}/import records labels at once, "
                     "checked whole first",
+    "federated create": "POST /api/v1/federations and the federations page's form create a "
+                        "federation and queue its coordinator job (kind federation, which "
+                        "only a federation's creation queues)",
+    "federated token": "POST /api/v1/federations/{name}/tokens makes client tokens at once",
+    "federated status": "GET /api/v1/federations/{name} and the federations page",
+    "federated list": "GET /api/v1/federations and the federations page",
+    "federated join": "runs on the data holder's machine, whose rows never reach the server; "
+                      "POST /api/v1/federations/{name}/join admits it",
 }
 
 

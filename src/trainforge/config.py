@@ -440,6 +440,33 @@ class FederatedSimulationConfig(BaseModel, frozen=True, extra="forbid"):
     seed: Seed = 0
 
 
+class FederationConfig(BaseModel, frozen=True, extra="forbid"):
+    """A federation the server coordinates: its name (also the registered model's), what it
+    learns and how; the holders bring their own tables when they join."""
+
+    # a registry name: it becomes a directory, so never "." or ".." or ending in "."
+    name: str = Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,98}[A-Za-z0-9_-])?$",
+                      description="the federation's name, and the registered model's")
+    target: Name = Field(description="the column to predict")
+    min_clients: WholeNumber = Field(default=3, ge=1, le=MAX_CLIENTS,
+                                     description="holders that must join before the rounds "
+                                                 "start; a client token is made for each")
+    rounds: WholeNumber = Field(default=10, gt=0, le=MAX_ROUNDS)
+    strategy: Literal["fedavg", "fedprox"] = "fedavg"
+    proximal_mu: float = Field(default=0.1, ge=0.0, le=1_000.0,
+                               description="FedProx's pull towards the global model")
+    local_epochs: WholeNumber = Field(default=1, gt=0, le=1_000,
+                                      description="passes over its rows a client makes a round")
+    batch_size: WholeNumber = Field(default=32, gt=0, le=1_000_000)
+    learning_rate: float = Field(default=0.1, gt=0.0, le=10.0)
+    test_size: float = Field(default=0.2, gt=0.0, lt=1.0,
+                             description="the share of its rows each holder holds out")
+    join_timeout_s: float = Field(default=600.0, gt=0.0, le=MAX_TIME_BUDGET_S,
+                                  description="the federation fails when fewer than "
+                                              "min_clients have joined after this long")
+    round_timeout_s: float = Field(default=600.0, gt=0.0, le=MAX_TIME_BUDGET_S)
+    seed: Seed = 0
+
 # ---- continuous learning: when and on what a deployed model is retrained --------------------
 _DURATION = re.compile(r"(\d{1,6})([smhdw])")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}

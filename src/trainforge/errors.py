@@ -1010,3 +1010,44 @@ class FederationFailed(TrainforgeError):
 
     def __init__(self, role: str, detail: str) -> None:
         super().__init__(f"the federation's {role} failed: {detail}")
+
+
+class FederationNotFound(StoreError):
+    http_status = 404
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no federation named {name!r} on this server; `trainforge federated "
+                         "list` (GET /api/v1/federations) shows them")
+
+
+class FederationExists(ConfigError):
+    http_status = 409
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a federation named {name!r} exists already; choose another NAME")
+
+
+class JoinRefused(ConfigError):
+    """A holder's data, or the moment it joins, does not fit the federation."""
+
+    def __init__(self, federation: str, differences: Sequence[str]) -> None:
+        super().__init__(f"federation {federation!r} refused the join: {'; '.join(differences)}")
+
+
+class FederationTimedOut(TrainforgeError):
+    """Fewer holders than the federation's minimum joined within its join timeout."""
+
+    http_status = 409
+
+    def __init__(self, name: str, joined: int, needed: int, timeout_s: float) -> None:
+        super().__init__(f"federation {name!r} gave up waiting for clients: {joined} of "
+                         f"{needed} joined within the join timeout of {timeout_s:g} s; make "
+                         f"more client tokens (`trainforge federated token {name}`) and create "
+                         "it again, with a longer --join-timeout or a lower --min-clients")
+
+
+class NotThisFederation(AccessError):
+    """A client token used beyond its one federation, or another token joining one."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)

@@ -20,7 +20,8 @@ from fastapi.testclient import TestClient
 from schemathesis.config import SchemathesisConfig
 from tests._paths import EXAMPLES
 
-from trainforge.config import ServerConfig
+from trainforge.config import FederationConfig, ServerConfig
+from trainforge.jobs.federation import create_federation, declare_from_sample, make_client_token
 from trainforge.server.app import create_server_app
 from trainforge.serving.app import create_app
 from trainforge.store import access
@@ -65,6 +66,11 @@ def fuzz_home(tmp_path_factory: pytest.TempPathFactory) -> FuzzHome:
                  workspace=workspace)
     tokens = {role: access.create_token(workspace, name=f"fuzz-{role}", role=role)[0]
               for role in ROLES}
+    # a federation named as the deployed model, so a fuzzed {name} reaches it, and its client
+    create_federation(FederationConfig(name=DEPLOYED, target="class", min_clients=1),
+                      declare_from_sample(EXAMPLES / "credit_g.csv", "class"),
+                      workspace=workspace, created_by="fuzz")
+    tokens["client"] = make_client_token(workspace, DEPLOYED, created_by="fuzz")
     app = create_server_app(workspace)
     app.state.deployments.deploy(DEPLOYED, deployed_by="fuzz")
     editor = {"Authorization": f"Bearer {tokens['editor']}"}

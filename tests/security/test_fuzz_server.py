@@ -5,6 +5,7 @@ Every role fuzzes every route for server errors; the conformance test runs as a 
 401s and 403s) and as an admin (every route past its access check). The routes that can
 delete what the other tests use get an app over their own copy of the workspace, so that a
 fuzzed DELETE that happens to name the deployed model breaks nothing else; the rest share one.
+A federation's routes are fuzzed with its client token too (the join's body among them).
 Jobs only queue (no worker runs here), so fuzzing POST /api/v1/jobs trains nothing.
 
 Not fuzzed: the web UI (login, pages, form actions), which FastAPI leaves out of the OpenAPI,
@@ -59,6 +60,8 @@ ROUTES = [
     "GET /api/v1/deployments/{name}/history",
     "GET /api/v1/deployments/{name}/monitoring",
     "GET /api/v1/deployments/{name}/usage",
+    "GET /api/v1/federations",
+    "GET /api/v1/federations/{name}",
     "GET /api/v1/jobs",
     "GET /api/v1/jobs/{job_id}",
     "GET /api/v1/jobs/{job_id}/logs",
@@ -92,6 +95,9 @@ ROUTES = [
     "POST /api/v1/deployments",
     "POST /api/v1/deployments/{name}/promote",
     "POST /api/v1/deployments/{name}/rollback",
+    "POST /api/v1/federations",
+    "POST /api/v1/federations/{name}/join",
+    "POST /api/v1/federations/{name}/tokens",
     "POST /api/v1/jobs",
     "POST /api/v1/jobs/{job_id}/cancel",
     "POST /api/v1/labeling/projects",
@@ -112,7 +118,10 @@ ROUTES = [
     "PUT /api/v1/models/{name}/retrain-policy",
 ]
 
-CASES = [(route, role) for route in ROUTES for role in ROLES]
+# a federation's client token: 403 on every route but its federation's, which it joins
+CLIENT_ROUTES = [route for route in ROUTES if "/federations/" in route]
+CASES = [(route, role) for route in ROUTES for role in ROLES] + [
+    (route, "client") for route in CLIENT_ROUTES]
 CONFORMANCE_CASES = [(route, role) for route in ROUTES for role in CONFORMANCE_ROLES]
 
 

@@ -1,4 +1,5 @@
-"""`trainforge federated …`: create Flower's own virtualenv, and simulate a federation."""
+"""`trainforge federated …`: create Flower's own virtualenv, simulate a federation, and run
+federations the server coordinates (create, token, status, join)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from trainforge.cli.remote import ServerOption, TokenOption
 
 app = typer.Typer(help="Federated learning on Flower: the data stays with its holders, only "
                        "model updates travel.", no_args_is_help=True)
@@ -76,16 +79,193 @@ def simulate(
     display.summary(outcome)
 
 
-def build_federated_config(given: dict[str, Any]) -> Any:
-    """The flags the user typed as a FederatedSimulationConfig; an invalid one is one line
-    naming it."""
+@app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="the federation's name (and its model's)")],
+    target: Annotated[str, typer.Option(help="the column to predict")],
+    like: Annotated[Path | None, typer.Option(
+        "--like", metavar="SAMPLE_FILE",
+        help="a table like the holders' (the coordinator's own): the schema is declared from "
+             "it, here; its rows are not sent")] = None,
+    schema: Annotated[Path | None, typer.Option(
+        help="the schema as JSON instead (as `trainforge federated status NAME --schema` "
+             "prints it)")] = None,
+    min_clients: Annotated[int | None, typer.Option(
+        "--min-clients", help="holders that must join before the rounds start; a client "
+                              "token is printed for each (default: 3)")] = None,
+    rounds: Annotated[int | None, typer.Option(help="federated rounds (default: 10)")] = None,
+    strategy: Annotated[str | None, typer.Option(
+        help="fedavg or fedprox (default: fedavg)")] = None,
+    join_timeout: Annotated[str, typer.Option(
+        "--join-timeout", help="fail when fewer than --min-clients joined after this long "
+                               "(90s, 10m, 2h)")] = "10m",
+    seed: Annotated[int | None, typer.Option(help="random seed (default: 0)")] = None,
+    server: ServerOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Create a federation the server coordinates, and print a client token for each holder.
+
+    With --server, on that server (an editor's token); without, in the local workspace, whose
+    `trainforge server` runs the coordinator."""
+    import json
+
+    from rich.console import Console
+
+    from trainforge.cli.remote import connect
+    from trainforge.config import duration_s
+    from trainforge.errors import ConfigError
+    from trainforge.jobs.federation import (
+        FederationSchema,
+        check_schema,
+        create_federation,
+        declare_from_sample,
+        describe,
+    )
+    from trainforge.workspace import Workspace
+
+    if (like is None) == (schema is None):
+        raise ConfigError("give --like SAMPLE_FILE (a table like the holders') or --schema "
+                          "FILE, one of them")
+    try:
+        timeout_s = duration_s(join_timeout)
+    except ValueError as error:
+        raise ConfigError(f"--join-timeout: {error}") from None
+    config = build_federated_config({
+        "name": name, "target": target, "min_clients": min_clients, "rounds": rounds,
+        "strategy": strategy, "join_timeout_s": timeout_s, "seed": seed}, kind="federation")
+    declared = (declare_from_sample(like, target) if like is not None else check_schema(
+        FederationSchema.from_dict(json.loads(Path(str(schema)).read_text()))))
+    remote = connect(server, token)
+    if remote is None:
+        created = create_federation(config, declared, workspace=Workspace(), created_by="cli")
+        shown: dict[str, Any] = {**describe(created.record), "tokens": created.tokens,
+                                 "notes": list(created.notes)}
+        where = "this workspace (`trainforge server` runs its coordinator)"
+    else:
+        with remote:
+            shown = remote.post("/api/v1/federations", json={
+                **config.model_dump(), "schema": declared.to_dict()})
+        where = remote.url
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(f"created federation [bold]{name}[/] on {where}: {shown['status']}")
+    for note in shown["notes"]:
+        console.print(f"[dim]note:[/] {note}")
+    console.print(f"client tokens, one per holder (shown this once; `trainforge federated "
+                  f"token {name}` makes more):")
+    for client_token in shown["tokens"]:
+        console.print(f"  {client_token}")
+
+
+@app.command("token")
+def token_(
+    name: Annotated[str, typer.Argument(help="the federation")],
+    count: Annotated[int, typer.Option(min=1, max=100, help="tokens to make")] = 1,
+    server: ServerOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Make more client tokens for a federation (each joins it once, as its own holder)."""
+    from trainforge.cli.remote import connect
+    from trainforge.jobs.federation import make_client_token
+    from trainforge.workspace import Workspace
+
+    remote = connect(server, token)
+    if remote is None:
+        workspace = Workspace()
+        made = [make_client_token(workspace, name, created_by="cli") for _ in range(count)]
+    else:
+        with remote:
+            made = remote.post(f"/api/v1/federations/{name}/tokens",
+                               json={"count": count})["tokens"]
+    for client_token in made:
+        typer.echo(client_token)
+
+
+@app.command("status")
+def status(
+    name: Annotated[str, typer.Argument(help="the federation")],
+    schema: Annotated[bool, typer.Option(
+        "--schema", help="print its schema as JSON (what --schema of create reads)")] = False,
+    server: ServerOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Where a federation stands: waiting for clients, running round k of R, or how it ended."""
+    import json
+
+    from trainforge.cli.remote import connect
+    from trainforge.jobs.federation import describe
+    from trainforge.store.federations import get_federation
+    from trainforge.workspace import Workspace
+
+    remote = connect(server, token)
+    if remote is None:
+        shown = describe(get_federation(Workspace(), name), with_schema=True)
+    else:
+        with remote:
+            shown = remote.get(f"/api/v1/federations/{name}")
+    if schema:
+        typer.echo(json.dumps(shown["schema"], indent=1))
+        return
+    typer.echo(f"{name}: {shown['status']}")
+    for member in shown["joined"]:
+        typer.echo(f"  {member['client']}: {member['n_rows']:,} rows")
+
+
+@app.command("list")
+def list_(server: ServerOption = None, token: TokenOption = None) -> None:
+    """Every federation, newest first, and where it stands."""
+    from trainforge.cli.remote import connect
+    from trainforge.jobs.federation import describe
+    from trainforge.store.federations import list_federations
+    from trainforge.workspace import Workspace
+
+    remote = connect(server, token)
+    if remote is None:
+        shown = [describe(record) for record in list_federations(Workspace())]
+    else:
+        with remote:
+            shown = remote.get("/api/v1/federations")
+    for federation in shown:
+        typer.echo(f"{federation['name']}: {federation['status']}")
+    if not shown:
+        typer.echo("no federation yet; `trainforge federated create` makes one")
+
+
+@app.command("join")
+def join(
+    server: Annotated[str, typer.Argument(help="the trainforge server's URL")],
+    name: Annotated[str, typer.Argument(help="the federation")],
+    data: Annotated[Path, typer.Option(help="this holder's table; its rows stay here")],
+    token: Annotated[str | None, typer.Option(
+        help="a client token of the federation (or $TRAINFORGE_TOKEN)")] = None,
+) -> None:
+    """Join a federation as a data holder: check DATA against its schema here, send the server
+    a summary of it (never a row), train on it in the rounds until the federation ends."""
+    from rich.console import Console
+
+    from trainforge.cli.federated_join import join as join_federation
+    from trainforge.errors import FederationFailed
+    from trainforge.workspace import default_home
+
+    console = Console(highlight=False, soft_wrap=True)
+    # a holder needs no workspace: only the home that holds Flower's virtualenv
+    ended = join_federation(server, name, data=data, token=token, home=default_home(),
+                            console=console)
+    if ended["state"] != "succeeded":
+        raise FederationFailed("coordinator", ended["status"])
+    console.print(f"the federation ended: registered {ended['model']} on {server}")
+
+
+def build_federated_config(given: dict[str, Any], *, kind: str = "simulation") -> Any:
+    """The flags the user typed as a FederatedSimulationConfig (or, ``kind="federation"``, a
+    FederationConfig); an invalid one is one line naming it."""
     from pydantic import ValidationError
 
-    from trainforge.config import FederatedSimulationConfig
+    from trainforge.config import FederatedSimulationConfig, FederationConfig
     from trainforge.errors import ConfigError
 
+    config = FederationConfig if kind == "federation" else FederatedSimulationConfig
     try:
-        return FederatedSimulationConfig(**{k: v for k, v in given.items() if v is not None})
+        return config(**{k: v for k, v in given.items() if v is not None})
     except ValidationError as error:
         problems = "; ".join(f"--{str(e['loc'][0]).replace('_', '-')}: {e['msg']}"
                              for e in error.errors())
@@ -102,12 +282,9 @@ class FederationDisplay:
         self.console.print(f"[dim]…[/] {text}", highlight=False)
 
     def on_round(self, record: dict[str, Any]) -> None:
-        metrics = record["metrics"] or {}
-        shown = ", ".join(f"{k} {metrics[k]:.4f}" for k in ("accuracy", "roc_auc", "r2", "rmse")
-                          if k in metrics)
-        self.console.print(f"round {record['round']}: {len(record['clients'])} clients, "
-                           f"loss {record['loss']:.4f}{', ' + shown if shown else ''} "
-                           f"({record['seconds']:.1f} s)", highlight=False)
+        from trainforge.jobs.rounds import round_line
+
+        self.console.print(round_line(record), highlight=False)
 
     def summary(self, outcome: Any) -> None:
         from rich.table import Table

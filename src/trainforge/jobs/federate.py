@@ -21,6 +21,7 @@ from trainforge.config import FederatedSimulationConfig
 from trainforge.errors import ConfigError
 from trainforge.jobs.lifecycle import run_lifecycle
 from trainforge.jobs.observers import notify
+from trainforge.jobs.rounds import RoundRecorder
 from trainforge.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -53,37 +54,6 @@ class FederatedOutcome:
     version: ModelVersion
     run_id: str
     elapsed_s: float
-
-
-class _RoundRecorder:
-    """Each round's losses and metrics into the run's series as the round ends (the run page's
-    live curves), per client too; observers hear ``on_round(record)``."""
-
-    def __init__(self, workspace: Workspace, run_id: str, observers: Sequence[object]) -> None:
-        self.workspace, self.run_id, self.observers = workspace, run_id, observers
-        self.rounds: list[dict[str, Any]] = []
-        self.lost: dict[str, str] = {}  # clients that failed, and why
-
-    def on_round(self, record: dict[str, Any]) -> None:
-        from trainforge.store.runs import log_metric
-
-        self.rounds.append(record)
-        step = int(record["round"])
-        series = {"round_s": record["seconds"], "participating_clients": len(record["clients"]),
-                  "loss": record["loss"], "train_loss": record["train_loss"],
-                  **(record["metrics"] or {})}
-        for client, values in record["clients"].items():
-            series.update({f"clients.{client}.{key}": value for key, value in values.items()
-                           if key in ("loss", "train_loss", "accuracy", "r2", "rmse")})
-        for key, value in series.items():
-            if isinstance(value, int | float):
-                log_metric(self.workspace, self.run_id, key, float(value), step=step)
-        notify(self.observers, "on_round", record)
-
-    def on_client_lost(self, name: str, why: str) -> None:
-        self.lost[name] = why
-        notify(self.observers, "on_phase", f"{name} left the federation ({why.splitlines()[0]}); "
-                                           "the rounds go on without it")
 
 
 def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Workspace,
@@ -122,7 +92,7 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
     dataset_id = record_dataset(workspace, dataset)
     with run_lifecycle(workspace, kind=RUN_KIND, config=config, dataset_id=dataset_id,
                        observers=observers, cpu_start=cpu_start) as run:
-        recorder = _RoundRecorder(workspace, run.id, observers)
+        recorder = RoundRecorder(workspace, run.id, observers)
         model, splits = _federate(config, schema=schema, frame=frame, holders=holders,
                                   python=python, recorder=recorder, observers=observers)
         outcome = _evaluate_and_register(
@@ -149,7 +119,7 @@ _Splits = list[tuple["pd.DataFrame", "pd.DataFrame"]]  # each holder's (training
 
 def _federate(config: FederatedSimulationConfig, *, schema: DeclaredSchema,
               frame: pd.DataFrame, holders: list[Holder], python: Path,
-              recorder: _RoundRecorder, observers: Sequence[object]
+              recorder: RoundRecorder, observers: Sequence[object]
               ) -> tuple[TabularModel, _Splits]:
     """Write each holder's table, run the federation, and return the global model with each
     holder's split as its client made it (the same function, seed and rows)."""

@@ -27,6 +27,7 @@ from trainforge.monitoring.gauges import DriftGauges
 from trainforge.monitoring.prediction_log import PredictionLog
 from trainforge.server.api import (
     datasets,
+    federations,
     feedback,
     health,
     jobs,
@@ -164,6 +165,7 @@ def create_server_app(workspace: Workspace, config: ServerConfig | None = None, 
     app.include_router(usage.router(), prefix=API)
     app.include_router(monitoring.router(), prefix=API)
     app.include_router(labeling.router(), prefix=API)
+    app.include_router(federations.router(), prefix=API)
     app.state.quick_models = QuickModels(workspace)  # refits labeling projects' quick models
     app.state.drift_gauges = DriftGauges(store=workspace, registry=workspace.registry,
                                          log_root=workspace.prediction_log)
@@ -212,6 +214,7 @@ def _add_web_ui(app: FastAPI) -> None:
         retrain_form,
         usage,
     )
+    from trainforge.server.ui import federations as federations_page
     from trainforge.server.ui import labeling as labeling_pages
     from trainforge.server.ui import monitoring as monitoring_page
 
@@ -224,6 +227,7 @@ def _add_web_ui(app: FastAPI) -> None:
     app.include_router(retrain_form.router)
     app.include_router(model_card.router)
     app.include_router(labeling_pages.router)
+    app.include_router(federations_page.router)
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 

@@ -34,6 +34,7 @@ from trainforge.errors import (
     DeploymentNotFound,
     NoPreviousVersion,
     NoShadow,
+    NotAllowed,
     ShadowSignatureMismatch,
     TrainforgeError,
 )
@@ -105,7 +106,9 @@ class PredictionRouter:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await identify(Request(scope, receive))
+            who = await identify(Request(scope, receive))
+            if not who.may("viewer"):  # a federation's client token predicts nothing
+                raise NotAllowed(who.role, "viewer", "ask deployed models for predictions")
         except AccessError as refused:
             challenge = ((b"www-authenticate", b"Bearer"),) if refused.http_status == 401 else ()
             await _send_json(send, refused.http_status, {"detail": str(refused)},

@@ -9,7 +9,9 @@
 - rl_train: ``run_rl_training`` on a run the job records first, so that a retry after its
   worker died continues that run from its last checkpoint;
 - rl_eval: ``replay``;
-- update: ``run_update`` (a retry after its run succeeded records that run's version).
+- update: ``run_update`` (a retry after its run succeeded records that run's version);
+- federation: ``run_coordinator``, the coordinator of a federation the server coordinates
+  (``POST /api/v1/federations`` queues it); a retry starts its waiting again.
 
 A job that reads an upload links it to the dataset version its run recorded (the lineage
 ``GET /api/v1/datasets/{id}`` shows), when the upload was not linked already.
@@ -94,6 +96,11 @@ class JobLog:
     def on_phase(self, text: str) -> None:
         self.write(text)
 
+    def on_round(self, record: dict[str, Any]) -> None:
+        from trainforge.jobs.rounds import round_line
+
+        self.write(round_line(record))
+
 
 def run_job(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
     """Run ``job`` (a row of the queue) to its end; returns its result."""
@@ -101,7 +108,7 @@ def run_job(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
         "train": _train, "predict": _predict, "evaluate": _evaluate,
               "cluster": _cluster, "anomalies": _anomalies, "rl_train": _rl_train,
               "rl_eval": _rl_eval, "update": _update,
-              "federated_simulate": _federated_simulate}
+              "federated_simulate": _federated_simulate, "federation": _federation}
     runner = runners.get(job["kind"])
     if runner is None:
         raise ValueError(f"no runner for jobs of kind {job['kind']!r}")
@@ -337,6 +344,30 @@ def _federated_simulate(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
     return {"run_id": outcome.run_id, "model": f"{version.name}:{version.version}",
             "metric": metric, "metrics": dict(outcome.federated.metrics),
             "centralised": dict(outcome.centralised.metrics), "report": _report(version)}
+
+
+def _federation(workspace: Workspace, job: JobRecord) -> dict[str, Any]:
+    """Coordinate a federation: wait for its holders, run its rounds, register its model. A
+    retry after the federation succeeded (its worker died before the job's end was recorded)
+    records its model rather than federate again."""
+    from trainforge.jobs.coordinate import run_coordinator
+    from trainforge.store.federations import get_federation
+
+    log = JobLog(workspace, job["id"])
+    name = job["config"]["federation"]
+    ended = get_federation(workspace, name)
+    if ended["state"] == "succeeded":
+        log.write(f"federation {name} had finished; recording its model")
+        return {"run_id": ended["run_id"], "federation": name,
+                "model": f"{ended['model_name']}:{ended['model_version']}"}
+    outcome = run_coordinator(name, workspace=workspace, observers=[log])
+    version = outcome.version
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in list(outcome.weighted.items())[:4])
+    log.write(f"registered {version.name}:{version.version} after {len(outcome.rounds)} rounds; "
+              f"on the clients' held-out rows (weighted): {shown}")
+    return {"run_id": outcome.run_id, "model": f"{version.name}:{version.version}",
+            "federation": outcome.name, "metrics": outcome.weighted,
+            "clients": outcome.clients}
 
 
 def _rl_eval(workspace: Workspace, job: JobRecord) -> dict[str, Any]:

@@ -12,7 +12,8 @@
   each session has its own CSRF token, which every form must send back.
 
 Roles are ordered: a viewer reads; an editor also uploads, trains, promotes and deploys; an
-admin also manages tokens and users and deletes models.
+admin also manages tokens and users and deletes models. Below them all, a client token (never
+a user) names one federation, which it may read and join, and nothing else.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing_extensions import TypedDict  # pydantic reads it on Python 3.11
 from trainforge.errors import ConfigError, UserNotFound
 from trainforge.store.clock import as_utc, utc_now
 from trainforge.store.handle import StoreHandle
-from trainforge.store.tables import ROLES, api_tokens, sessions, users
+from trainforge.store.tables import ROLES, USER_ROLES, api_tokens, sessions, users
 
 TOKEN_PREFIX = "tf_"
 SESSION_DAYS = 7
@@ -52,6 +53,7 @@ class TokenRecord(TypedDict):
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    federation: str | None  # a client token's federation
 
 
 class UserRecord(TypedDict):
@@ -71,15 +73,16 @@ class Principal:
     name: str
     role: str
     via: str  # "token" or "session"
+    federation: str | None = None  # the one federation a client token may join
 
     def may(self, role: str) -> bool:
         """Whether this principal holds ``role`` or a higher one."""
         return ROLES.index(self.role) >= ROLES.index(role)
 
 
-def check_role(role: str) -> str:
-    if role not in ROLES:
-        raise ConfigError(f"role {role!r} is not one of {', '.join(ROLES)}; choose one with "
+def check_role(role: str, *, roles: tuple[str, ...] = USER_ROLES) -> str:
+    if role not in roles:
+        raise ConfigError(f"role {role!r} is not one of {', '.join(roles)}; choose one with "
                           "--role")
     return role
 
@@ -89,14 +92,18 @@ def token_sha256(token: str) -> str:
 
 
 # ---- tokens -----------------------------------------------------------------------------------
-def create_token(ws: StoreHandle, *, name: str, role: str, created_by: str | None = None
-                 ) -> tuple[str, TokenRecord]:
-    """A new token and its stored record; the token itself is never stored or shown again."""
-    check_role(role)
+def create_token(ws: StoreHandle, *, name: str, role: str, created_by: str | None = None,
+                 federation: str | None = None) -> tuple[str, TokenRecord]:
+    """A new token and its stored record; the token itself is never stored or shown again.
+    A client token names its ``federation``; no other role may."""
+    check_role(role, roles=ROLES)
+    if (role == "client") != (federation is not None):
+        raise ConfigError("a client token belongs to one federation, and only a client token "
+                          "does; make client tokens with `trainforge federated token NAME`")
     token_id = secrets.token_hex(6)
     token = f"{TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
     row = {"id": token_id, "name": name, "role": role, "token_sha256": token_sha256(token),
-           "created_by": created_by, "created_at": utc_now()}
+           "created_by": created_by, "created_at": utc_now(), "federation": federation}
     with ws.engine.begin() as connection:
         connection.execute(sa.insert(api_tokens).values(row))
     return token, _public(row)
@@ -107,14 +114,15 @@ def principal_for_token(ws: StoreHandle, token: str) -> Principal | None:
     a disabled user."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    query = (sa.select(api_tokens.c.name, api_tokens.c.role)
+    query = (sa.select(api_tokens.c.name, api_tokens.c.role, api_tokens.c.federation)
              .outerjoin(users, users.c.username == api_tokens.c.created_by)
              .where(api_tokens.c.token_sha256 == token_sha256(token),
                     api_tokens.c.revoked_at.is_(None),
                     users.c.disabled.is_not(sa.true())))  # no such user (the CLI), or enabled
     with ws.engine.connect() as connection:
         row = connection.execute(query).first()
-    return None if row is None else Principal(name=row.name, role=row.role, via="token")
+    return None if row is None else Principal(name=row.name, role=row.role, via="token",
+                                              federation=row.federation)
 
 
 def touch_token(ws: StoreHandle, token: str) -> None:
@@ -151,7 +159,8 @@ def _public(row: dict[str, Any]) -> TokenRecord:
     return TokenRecord(id=row["id"], name=row["name"], role=row["role"],
                        created_by=row["created_by"], created_at=as_utc(row["created_at"]),
                        last_used_at=as_utc(row.get("last_used_at")),
-                       revoked_at=as_utc(row.get("revoked_at")))
+                       revoked_at=as_utc(row.get("revoked_at")),
+                       federation=row.get("federation"))
 
 
 # ---- users and passwords ----------------------------------------------------------------------

@@ -107,7 +107,9 @@ model_aliases = sa.Table(
 # ---- the platform (trainforge server): jobs, access control, uploads, deployments ----------
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 # an annotator reads and labels (labeling projects), and may not upload, train, deploy or export
-ROLES = ("viewer", "annotator", "editor", "admin")
+USER_ROLES = ("viewer", "annotator", "editor", "admin")
+# a client (a token, never a user) joins its one federation and reads nothing else
+ROLES = ("client", *USER_ROLES)
 
 # one unit of background work (train, predict, evaluate), claimed by one worker at a time
 jobs = sa.Table(
@@ -154,7 +156,7 @@ users = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
-    sa.CheckConstraint(sa.column("role").in_(ROLES), name="role"),
+    sa.CheckConstraint(sa.column("role").in_(USER_ROLES), name="role"),
 )
 
 # API tokens: only the sha256 of the secret is kept; the token itself is shown once
@@ -168,6 +170,8 @@ api_tokens = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    # a client token's one federation (null for every other role)
+    sa.Column("federation", sa.String(100), nullable=True),
     sa.CheckConstraint(sa.column("role").in_(ROLES), name="role"),
 )
 
@@ -371,4 +375,37 @@ model_card_notes = sa.Table(
     sa.Column("written_by", sa.String(100), nullable=True),
     sa.Column("written_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_model_card_notes_name_version", "name", "version"),
+)
+
+
+# ---- federations: coordinated by the server, joined by data holders with client tokens -------
+FEDERATION_STATES = ("waiting", "running", "succeeded", "failed")
+
+federations = sa.Table(
+    "federations", metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("settings", sa.JSON, nullable=False),  # the FederationConfig it was created with
+    sa.Column("schema", sa.JSON, nullable=False),  # the DeclaredSchema every holder encodes by
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("address", sa.String(300), nullable=True),  # the coordinator's, once it listens
+    sa.Column("current_round", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("job_id", sa.String(32), nullable=True),  # the coordinator job
+    sa.Column("run_id", sa.String(32), nullable=True),
+    sa.Column("model_name", sa.String(100), nullable=True),
+    sa.Column("model_version", sa.Integer, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("created_by", sa.String(100), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint(sa.column("state").in_(FEDERATION_STATES), name="state"),
+)
+
+# who joined a federation: the client token's name, and what its data looks like (no rows)
+federation_members = sa.Table(
+    "federation_members", metadata,
+    sa.Column("federation", sa.String(100),
+              sa.ForeignKey("federations.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("client", sa.String(100), primary_key=True),
+    sa.Column("summary", sa.JSON, nullable=False),  # columns and kinds, classes, row count
+    sa.Column("joined_at", sa.DateTime(timezone=True), nullable=False),
 )

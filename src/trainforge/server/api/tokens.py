@@ -31,6 +31,7 @@ class TokenOut(BaseModel):
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+    federation: str | None = None  # a client token's federation
 
 
 class TokenCreated(TokenOut):

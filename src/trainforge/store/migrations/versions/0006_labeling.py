@@ -13,6 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
+from trainforge.store.role_checks import allow_roles
+
 revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | None = None
@@ -26,34 +28,13 @@ def _when(name: str, *, nullable: bool = True) -> sa.Column[Any]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
-def _allow_roles(table: str, check: str) -> None:
-    """Replace ``table``'s role check (on SQLite, which cannot alter a CHECK, by a copy)."""
-    name = op.f(f"ck_{table}_role")
-    if op.get_bind().dialect.name == "sqlite":
-        # the copy is made from the reflected table less its role check, which reflection
-        # gives unnamed (so the batch cannot drop it by name)
-        copied = sa.Table(table, sa.MetaData(), autoload_with=op.get_bind())
-        for old in [c for c in copied.constraints if isinstance(c, sa.CheckConstraint)
-                    and "role IN" in str(c.sqltext)]:
-            copied.constraints.discard(old)
-        with op.batch_alter_table(table, recreate="always", copy_from=copied) as batch:
-            batch.create_check_constraint(name, check)
-    else:
-        # dropped by the name the database gave it (0003 created it under the metadata's
-        # naming convention, so the name is not the one written there)
-        for found in sa.inspect(op.get_bind()).get_check_constraints(table):
-            if "role" in str(found.get("sqltext", "")) and found.get("name"):
-                op.drop_constraint(op.f(str(found["name"])), table, type_="check")
-        op.create_check_constraint(name, table, check)
-
-
 def _allow_user_roles(check: str) -> None:
     # the copy of ``users`` drops the table, and with foreign keys on that deletes every
     # session: keep them aside and put them back (user ids are copied unchanged)
     sessions = sa.table("sessions", *(sa.column(c) for c in (
         "id", "user_id", "csrf_token", "created_at", "expires_at")))
     kept = [dict(row._mapping) for row in op.get_bind().execute(sa.select(sessions))]
-    _allow_roles("users", check)
+    allow_roles("users", check)
     if kept:
         op.get_bind().execute(sa.delete(sessions))
         op.bulk_insert(sessions, kept)
@@ -61,7 +42,7 @@ def _allow_user_roles(check: str) -> None:
 
 def upgrade() -> None:
     _allow_user_roles(_ROLES)
-    _allow_roles("api_tokens", _ROLES)
+    allow_roles("api_tokens", _ROLES)
     op.create_table(
         "labeling_projects",
         sa.Column("id", sa.Integer, nullable=False, autoincrement=True),
@@ -139,5 +120,5 @@ def downgrade() -> None:
     # annotators become viewers: they keep reading, and the old check holds again
     for table in ("users", "api_tokens"):
         op.execute(sa.text(f"UPDATE {table} SET role = 'viewer' WHERE role = 'annotator'"))
-    _allow_roles("api_tokens", _OLD_ROLES)
+    allow_roles("api_tokens", _OLD_ROLES)
     _allow_user_roles(_OLD_ROLES)

@@ -1,0 +1,51 @@
+"""A federation's rounds as they end: into its run's metric series (the run page's live
+curves), per client too, and to the job's observers. The simulation and the federations the
+server coordinates both record their rounds with it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from trainforge.jobs.observers import notify
+from trainforge.store.runs import log_metric
+from trainforge.workspace import Workspace
+
+
+class RoundRecorder:
+    """Each round's losses and metrics into the run's series as the round ends (the run page's
+    live curves), per client too; observers hear ``on_round(record)``."""
+
+    def __init__(self, workspace: Workspace, run_id: str, observers: Sequence[object]) -> None:
+        self.workspace, self.run_id, self.observers = workspace, run_id, observers
+        self.rounds: list[dict[str, Any]] = []
+        self.lost: dict[str, str] = {}  # clients that failed, and why
+
+    def on_round(self, record: dict[str, Any]) -> None:
+        self.rounds.append(record)
+        step = int(record["round"])
+        series = {"round_s": record["seconds"], "participating_clients": len(record["clients"]),
+                  "loss": record["loss"], "train_loss": record["train_loss"],
+                  **(record["metrics"] or {})}
+        for client, values in record["clients"].items():
+            series.update({f"clients.{client}.{key}": value for key, value in values.items()
+                           if key in ("loss", "train_loss", "accuracy", "r2", "rmse")})
+        for key, value in series.items():
+            if isinstance(value, int | float):
+                log_metric(self.workspace, self.run_id, key, float(value), step=step)
+        notify(self.observers, "on_round", record)
+
+    def on_client_lost(self, name: str, why: str) -> None:
+        self.lost[name] = why
+        notify(self.observers, "on_phase", f"{name} left the federation ({why.splitlines()[0]}); "
+                                           "the rounds go on without it")
+
+
+def round_line(record: dict[str, Any]) -> str:
+    """A round in one line: "round 3: 3 clients, loss 0.5123, accuracy 0.7400 (0.4 s)"."""
+    metrics = record["metrics"] or {}
+    shown = ", ".join(f"{k} {metrics[k]:.4f}" for k in ("accuracy", "roc_auc", "r2", "rmse")
+                      if k in metrics)
+    loss = "—" if record["loss"] is None else f"{record['loss']:.4f}"
+    return (f"round {record['round']}: {len(record['clients'])} clients, loss {loss}"
+            f"{', ' + shown if shown else ''} ({record['seconds']:.1f} s)")

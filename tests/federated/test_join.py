@@ -1,0 +1,199 @@
+"""Federations the server coordinates, end to end as the README walks through them: a real
+server (uvicorn and its worker processes, on 127.0.0.1), `trainforge federated create` with a
+sample table, three `trainforge federated join` processes with three different tables, and
+the model registered, evaluated on each holder's held-out rows, deployed and predicting.
+
+Needs Flower's virtualenv (`make test-federated` runs these).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+from tests._paths import EXAMPLES, ROOT
+from tests.server._jobs import free_port, wait_for
+
+from trainforge.jobs.federate import FEDERATION_FILE
+from trainforge.store import access
+from trainforge.store.runs import get_run
+from trainforge.workspace import Workspace
+
+pytestmark = [pytest.mark.federated, pytest.mark.slow]
+CREDIT = EXAMPLES / "credit_g.csv"
+TIMEOUT_S = 300.0  # three clients and a coordinator starting from Flower's venv, on 2 cores
+
+
+def trainforge(*args: str, home: Path, output: Any = subprocess.PIPE
+               ) -> subprocess.Popen[str]:
+    env = {**os.environ, "TRAINFORGE_HOME": str(home), "COLUMNS": "160"}
+    return subprocess.Popen([sys.executable, "-m", "trainforge", *args], env=env, text=True,
+                            stdout=output, stderr=subprocess.STDOUT)
+
+
+def finished(process: subprocess.Popen[str]) -> tuple[int, str]:
+    output, _ = process.communicate(timeout=TIMEOUT_S)
+    return process.returncode, output
+
+
+def create(url: str, editor: str, name: str, home: Path, *options: str) -> list[str]:
+    """`trainforge federated create` against the server; the client tokens it printed."""
+    code, output = finished(trainforge(
+        "federated", "create", name, "--target", "class", "--like", str(CREDIT),
+        "--server", url, "--token", editor, *options, home=home))
+    assert code == 0, output
+    return re.findall(r"^\s+(tf_\S+)$", output, flags=re.MULTILINE)
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    """`trainforge server` with two workers (a federation's coordinator holds one while it
+    runs), and an editor's token."""
+    home = tmp_path_factory.mktemp("server") / "home"
+    workspace = Workspace(home)
+    editor, _ = access.create_token(workspace, name="ana", role="editor")
+    workspace.close()
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRAINFORGE_FLOWER_VENV",
+                     os.environ.get("TRAINFORGE_FLOWER_VENV", str(ROOT / ".venv-flower")))
+        with (home.parent / "server.log").open("w") as log:  # a pipe unread would fill
+            process = trainforge("server", "--port", url.rsplit(":", 1)[1], "--workers", "2",
+                                 home=home, output=log)
+    try:
+        wait_for(lambda: answers(url), timeout_s=60, what=f"trainforge server at {url}")
+        yield url, home, editor
+    finally:
+        process.terminate()  # the server stops its workers, and they their coordinators
+        process.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Three holders' tables: different rows, and different class shares (the first holds
+    most of the bad credit)."""
+    frame = pd.read_csv(CREDIT)
+    bad, good = frame[frame["class"] == "bad"], frame[frame["class"] == "good"]
+    parts = [pd.concat([bad.iloc[:180], good.iloc[:150]]),
+             pd.concat([bad.iloc[180:240], good.iloc[150:400]]),
+             pd.concat([bad.iloc[240:], good.iloc[400:]])]
+    folder = tmp_path_factory.mktemp("holders")
+    paths = []
+    for index, part in enumerate(parts):
+        paths.append(folder / f"site-{index}.csv")
+        part.sample(frac=1.0, random_state=index).to_csv(paths[-1], index=False)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def federation(server, tables, tmp_path_factory: pytest.TempPathFactory):
+    """`create`, then three joins at once, each from its own shell (home); their outputs."""
+    url, home, editor = server
+    tokens = create(url, editor, "credit-fed", home, "--min-clients", "3", "--rounds", "3")
+    joins = [trainforge("federated", "join", url, "credit-fed", "--data", str(table),
+                        "--token", token, home=tmp_path_factory.mktemp(f"holder-{index}"))
+             for index, (table, token) in enumerate(zip(tables, tokens, strict=True))]
+    return [finished(process) for process in joins]
+
+
+def test_create_prints_a_client_token_per_holder(server, tmp_path):
+    url, home, editor = server
+    assert len(create(url, editor, "just-tokens", home, "--min-clients", "2",
+                      "--join-timeout", "1s")) == 2
+
+
+def test_three_holders_join_and_see_the_model_registered(federation):
+    assert [code for code, _ in federation] == [0, 0, 0], federation
+    assert all("registered credit-fed:1" in output for _, output in federation)
+
+
+def test_a_holder_watches_the_rounds_go_by(federation):
+    _, output = federation[0]
+    assert [int(k) for k in re.findall(r"round (\d) of 3: 3 clients, held-out loss", output)
+            ] == [1, 2, 3]
+    assert "only a summary of them was sent" in output
+
+
+def test_the_federation_says_it_succeeded_with_its_model(server, federation):
+    url, _, editor = server
+    shown = httpx.get(f"{url}/api/v1/federations/credit-fed",
+                      headers={"Authorization": f"Bearer {editor}"}).json()
+    assert (shown["state"], shown["model"]) == ("succeeded", "credit-fed:1")
+    assert sorted(m["n_rows"] for m in shown["joined"]) == [310, 330, 360]
+
+
+def test_every_round_streams_into_the_federations_run(server, federation):
+    url, home, editor = server
+    shown = httpx.get(f"{url}/api/v1/federations/credit-fed",
+                      headers={"Authorization": f"Bearer {editor}"}).json()
+    series = get_run(Workspace(home), shown["run_id"])["series"]
+    assert [point["step"] for point in series["loss"]] == [1, 2, 3]
+    assert [p["value"] for p in series["participating_clients"]] == [3.0, 3.0, 3.0]
+
+
+def test_the_model_is_evaluated_on_each_holders_held_out_rows_and_weighted(server, federation):
+    _, home, _ = server
+    package = Workspace(home).registry.load("credit-fed:1")
+    record = json.loads((package.path / FEDERATION_FILE).read_text())
+    assert len(record["clients"]) == 3
+    assert all(0.0 < metrics["accuracy"] <= 1.0 for metrics in record["clients"].values())
+    n_test = {name: m["n_test"] for name, m in record["clients"].items()}
+    weighted = sum(n_test[n] * m["accuracy"] for n, m in record["clients"].items()) / sum(
+        n_test.values())
+    assert record["weighted"]["accuracy"] == pytest.approx(weighted)
+
+
+def test_the_federated_model_deploys_and_predicts(server, federation):
+    url, _, editor = server
+    headers = {"Authorization": f"Bearer {editor}"}
+    httpx.post(f"{url}/api/v1/deployments", headers=headers,
+               json={"model": "credit-fed:1"}).raise_for_status()
+    records = pd.read_csv(CREDIT).drop(columns=["class"]).head(5).to_dict(orient="records")
+    answer = httpx.post(f"{url}/v1/models/credit-fed/predict", headers=headers,
+                        json={"records": records}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert set(answer.json()["predictions"]) <= {"good", "bad"}
+
+
+def test_a_join_with_a_wrong_column_is_refused_naming_it(server, tables, tmp_path):
+    url, home, editor = server
+    tokens = create(url, editor, "refusing", home, "--min-clients", "1",
+                    "--join-timeout", "5s")
+    wrong = tmp_path / "wrong.csv"
+    pd.read_csv(tables[0]).rename(columns={"age": "years"}).to_csv(wrong, index=False)
+    code, output = finished(trainforge("federated", "join", url, "refusing", "--data",
+                                       str(wrong), "--token", tokens[0], home=tmp_path))
+    assert code == 2
+    assert "missing column(s) 'age'" in output and "extra column(s) 'years'" in output
+
+
+def test_a_client_token_reading_datasets_gets_403(server):
+    url, home, editor = server
+    token = create(url, editor, "reader", home, "--min-clients", "1", "--join-timeout", "1s")[0]
+    answer = httpx.get(f"{url}/api/v1/datasets", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 403
+
+
+def test_too_few_clients_fail_cleanly_after_the_join_timeout(server, tables, tmp_path):
+    url, home, editor = server
+    tokens = create(url, editor, "lonely", home, "--min-clients", "3", "--join-timeout", "20s")
+    code, output = finished(trainforge("federated", "join", url, "lonely", "--data",
+                                       str(tables[0]), "--token", tokens[0], home=tmp_path))
+    assert code != 0
+    assert "waiting for clients: 1 of 3 joined" in output
+    assert "gave up waiting for clients: 1 of 3 joined within the join timeout of 20 s" in output
