@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from catboost import Pool
 from tests.algorithms._explained_models import fitted
 from tests.serving.models import trainforge_pipeline
 
+from trainforge.algorithms.contributions import ModelExplainer
 from trainforge.serving.explain import walked_members
 from trainforge.serving.served import ServedModel
 from trainforge.serving.tree_shap import leaf_paths
@@ -71,6 +73,20 @@ def test_categorical_splits_and_missing_values_walk_as_lightgbm_decides(
 def test_a_served_blend_of_boosters_is_explained_by_the_walk(blend):
     served = ServedModel(blend)
     assert set(walked_members(blend.model, served.compiled)) == {0, 1}
+
+
+def test_members_explained_side_by_side_give_the_same_figures(blend, adult_rows: pd.DataFrame):
+    served = ServedModel(blend)
+    explainer = ModelExplainer(blend.model, member_functions=walked_members(blend.model,
+                                                                             served.compiled))
+    rows = adult_rows.drop(columns=["class"]).head(3)
+    matrices = served.compiled.member_matrices({c: rows[c].tolist() for c in rows.columns})
+    with ThreadPoolExecutor(2) as pool:
+        together = explainer.explain(None, matrices=matrices, executor=pool)
+    one_by_one = explainer.explain(None, matrices=matrices)
+    assert np.array_equal(together.values, one_by_one.values)
+    assert np.array_equal(together.base_values, one_by_one.base_values)
+    assert np.abs(together.values).sum() > 0
 
 
 @pytest.mark.parametrize("library", ["lightgbm", "catboost"])

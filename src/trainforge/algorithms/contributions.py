@@ -32,6 +32,7 @@ It lives beside the model, below the report (``evaluation.explanations``) and se
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -361,10 +362,13 @@ class ModelExplainer:
         return frame if inputs is None else inputs.apply(frame)
 
     def explain(self, frame: pd.DataFrame | None, *,
-                matrices: Sequence[Any] | None = None) -> Contributions:
+                matrices: Sequence[Any] | None = None,
+                executor: Executor | None = None) -> Contributions:
         """Contributions for the rows of ``frame`` (the model's inputs). ``matrices``: each
         member's encoded rows, when the caller has them already (serving's compiled plans);
-        ``frame`` may then be None if no member ``needs_rows``."""
+        ``frame`` may then be None if no member ``needs_rows``. With ``executor`` (serving's,
+        for one request's few rows) the tree members given ``matrices`` are explained side by
+        side; the sum is taken in the members' order either way, so the figures are the same."""
         outputs = self.model.classes if self.classify else ("value",)
         units = "probability" if self.classify else "value"
         n_rows = len(frame) if frame is not None else len(matrices[0]) if matrices else 0
@@ -377,9 +381,17 @@ class ModelExplainer:
         encoded: dict[int, Any] = {}
         values: np.ndarray | None = None
         base: np.ndarray | None = None
+        started: dict[int, Future[Explained]] = {}
+        if executor is not None and matrices is not None:
+            started = {position: executor.submit(tree[0], matrices[position])
+                       for position, tree in enumerate(self.trees) if tree is not None}
         for position, (member, tree, share) in enumerate(
                 zip(self.model.members, self.trees, self.shares, strict=True)):
-            if tree is not None:
+            if position in started:
+                assert tree is not None  # only tree members were started
+                part, part_base = started[position].result()
+                part = part @ tree[1]
+            elif tree is not None:
                 if matrices is not None:
                     matrix = matrices[position]
                 else:

@@ -91,7 +91,8 @@ def fill_tables(table_start: np.ndarray, slot_start: np.ndarray, ratio: np.ndarr
 
 def row_contributions(goes_left: np.ndarray, loose: np.ndarray, slot_start: np.ndarray,
                       node_start: np.ndarray, ratio: np.ndarray, feature: np.ndarray,
-                      split: np.ndarray, left: np.ndarray, value: np.ndarray,
+                      split: np.ndarray, left: np.ndarray, node_slot: np.ndarray,
+                      value: np.ndarray,
                       output: np.ndarray, table_start: np.ndarray, table: np.ndarray,
                       nodes: np.ndarray, node_weights: np.ndarray, whole: np.ndarray,
                       n_outputs: int, n_features: int) -> np.ndarray:
@@ -100,7 +101,7 @@ def row_contributions(goes_left: np.ndarray, loose: np.ndarray, slot_start: np.n
     arrays, see ``fill_tree_tables``), one look-up per tree and feature."""
     phi = np.zeros((n_outputs, n_features))
     add_leaves(phi, goes_left, loose, slot_start, node_start, ratio, feature, split, left,
-               value, output, table_start, table, nodes, node_weights)
+               node_slot, value, output, table_start, table, nodes, node_weights)
     split_start, tree_split, feature_start, tree_feature, tree_output, tree_start, \
         tree_table = whole
     for tree in range(len(tree_output)):
@@ -120,9 +121,9 @@ def fill_tree_tables(leaf_begin: np.ndarray, leaf_end: np.ndarray, split_start: 
                      feature_start: np.ndarray, tree_feature: np.ndarray,
                      tree_start: np.ndarray, n_splits: int, slot_start: np.ndarray,
                      node_start: np.ndarray, ratio: np.ndarray, feature: np.ndarray,
-                     split: np.ndarray, left: np.ndarray, value: np.ndarray,
-                     output: np.ndarray, nodes: np.ndarray, node_weights: np.ndarray,
-                     n_outputs: int, n_features: int) -> np.ndarray:
+                     split: np.ndarray, left: np.ndarray, node_slot: np.ndarray,
+                     value: np.ndarray, output: np.ndarray, nodes: np.ndarray,
+                     node_weights: np.ndarray, n_outputs: int, n_features: int) -> np.ndarray:
     """Trees with few splits tabulated whole: for tree t (leaves ``leaf_begin[t]`` to
     ``leaf_end[t]``, splits ``tree_split[split_start[t]:split_start[t + 1]]``, distinct
     features ``tree_feature[feature_start[t]:feature_start[t + 1]]``), its leaves' summed
@@ -142,7 +143,7 @@ def fill_tree_tables(leaf_begin: np.ndarray, leaf_end: np.ndarray, split_start: 
                 goes_left[tree_split[first + i]] = (pattern >> i) & 1 == 1
             phi[:] = 0.0
             add_leaves(phi, goes_left, leaves, slot_start, node_start, ratio, feature, split,
-                       left, value, output, walked, no_table, nodes, node_weights)
+                       left, node_slot, value, output, walked, no_table, nodes, node_weights)
             at = tree_start[tree] + pattern * (hi - lo)
             for f in range(lo, hi):
                 table[at + f - lo] = phi[output[leaves[0]], tree_feature[f]]
@@ -151,11 +152,15 @@ def fill_tree_tables(leaf_begin: np.ndarray, leaf_end: np.ndarray, split_start: 
 
 def add_leaves(phi: np.ndarray, goes_left: np.ndarray, leaves: np.ndarray,
                slot_start: np.ndarray, node_start: np.ndarray, ratio: np.ndarray,
-               feature: np.ndarray, split: np.ndarray, left: np.ndarray, value: np.ndarray,
-               output: np.ndarray, table_start: np.ndarray, table: np.ndarray,
-               nodes: np.ndarray, node_weights: np.ndarray) -> None:
+               feature: np.ndarray, split: np.ndarray, left: np.ndarray, node_slot: np.ndarray,
+               value: np.ndarray, output: np.ndarray, table_start: np.ndarray,
+               table: np.ndarray, nodes: np.ndarray, node_weights: np.ndarray) -> None:
     """Adds ``leaves``' margin contributions to ``phi`` (outputs, features): by table where
-    the leaf has one, else by ``tree_shap``'s quadrature."""
+    the leaf has one, else by ``tree_shap``'s quadrature.
+
+    The table branch has no branch on the row: whether the row leaves the path at a split is
+    as likely as not, so an ``if`` on it is mispredicted half the time, and that, not the
+    arithmetic, was most of its cost (2.5× on a LightGBM member, 1.5× on an XGBoost one)."""
     width = nodes.shape[0]
     follows = np.zeros(width)
     factor = np.zeros(width)
@@ -167,23 +172,16 @@ def add_leaves(phi: np.ndarray, goes_left: np.ndarray, leaves: np.ndarray,
         at = table_start[leaf]
         out = output[leaf]
         if at >= 0:
-            left_at = 0  # B, the features whose splits the row does not follow
-            reach = 1.0  # R_B
+            left_at = 0  # B, the features whose splits the row does not follow: a bit a slot
+            for node in range(node_start[first], node_start[last]):
+                left_at |= np.int64(goes_left[split[node]] != left[node]) << node_slot[node]
+            reach = 1.0  # R_B (0 when a cover ratio on B is: then so is every term below)
             for k in range(p):
-                for node in range(node_start[first + k], node_start[first + k + 1]):
-                    if goes_left[split[node]] != left[node]:
-                        left_at |= 1 << k
-                        reach *= ratio[first + k]
-                        break
-            if reach == 0.0:
-                continue  # a zero cover ratio on B: every term of this leaf is zero
+                reach *= 1.0 + ((left_at >> k) & 1) * (ratio[first + k] - 1.0)
+            away = reach * table[at + left_at]  # what each feature of B loses
             for k in range(p):
-                bit = 1 << k
-                if left_at & bit:
-                    phi[out, feature[first + k]] -= reach * table[at + left_at]
-                else:
-                    phi[out, feature[first + k]] += (
-                        (1.0 - ratio[first + k]) * reach * table[at + (left_at | bit)])
+                follow = (1.0 - ratio[first + k]) * reach * table[at + (left_at | (1 << k))]
+                phi[out, feature[first + k]] += follow - ((left_at >> k) & 1) * (away + follow)
             continue
         for k in range(first, last):  # s_k: the row takes the path's side at every split on k
             taken = 1.0

@@ -89,6 +89,10 @@ class LeafPaths:
         self.feature = np.asarray(features, dtype=np.int64)
         self.split = np.asarray(splits, dtype=np.int64)
         self.left = np.asarray(lefts, dtype=np.bool_)
+        # each split's slot, counted from its leaf's first: the bit it sets in the leaf's B
+        slot_of = np.repeat(np.arange(len(features)), np.diff(self.node_start))
+        leaf_of = np.repeat(np.arange(len(leaves)), np.diff(self.slot_start))
+        self.node_slot = (slot_of - self.slot_start[leaf_of[slot_of]]).astype(np.int64)
         self.value = np.asarray([value for value, _, _ in leaves], dtype=np.float64)
         self.output = np.asarray([output for _, output, _ in leaves], dtype=np.int64)
         depth = int(np.diff(self.slot_start).max(initial=0))
@@ -147,8 +151,8 @@ class LeafPaths:
         begin, end = self._leaf_start[at], self._leaf_start[at + 1]
         tree_table = compiled("fill_tree_tables")(
             begin, end, *arrays, tree_start, self._n_splits, self.slot_start, self.node_start,
-            self.ratio, self.feature, self.split, self.left, self.value, self.output,
-            self.nodes, self.node_weights, self.n_outputs, self.n_features)
+            self.ratio, self.feature, self.split, self.left, self.node_slot, self.value,
+            self.output, self.nodes, self.node_weights, self.n_outputs, self.n_features)
         outputs = np.asarray([self._trees[t].output for t in whole], dtype=np.int64)
         self.whole = (*arrays, outputs, tree_start, tree_table)
         in_whole = np.zeros(len(self.value), dtype=bool)
@@ -163,9 +167,9 @@ class LeafPaths:
         """(rows, outputs, features) margin contributions and (rows, outputs) base margins."""
         kernel = compiled("row_contributions")
         rows = [kernel(self.decide(row), self.loose, self.slot_start, self.node_start,
-                       self.ratio, self.feature, self.split, self.left, self.value, self.output,
-                       self.table_start, self.table, self.nodes, self.node_weights, self.whole,
-                       self.n_outputs, self.n_features)
+                       self.ratio, self.feature, self.split, self.left, self.node_slot,
+                       self.value, self.output, self.table_start, self.table, self.nodes,
+                       self.node_weights, self.whole, self.n_outputs, self.n_features)
                 for row in np.asarray(matrix, dtype=np.float64)]
         return np.stack(rows), np.broadcast_to(self.base, (len(rows), self.n_outputs)).copy()
 
