@@ -134,8 +134,8 @@ class PrivacyLedger:
 
 
 # Rényi DP adds up over steps (Opacus's compute_rdp is one step's RDP times the steps), and one
-# step's costs 0.03–0.35 s of series sums: a fit that reports ε every epoch
-# computes it once per (noise, rate), not once an epoch (tests/jobs/test_dp_training.py: 82 s → 23 s)
+# step's costs 0.03–0.35 s of series sums: a fit that reports ε every epoch computes it once
+# per (noise, rate), not once an epoch (tests/jobs/test_dp_training.py's fit: 82 s → 23 s)
 @functools.lru_cache(maxsize=64)
 def _rdp_of_one_step(noise_multiplier: float, sample_rate: float) -> tuple[float, ...]:
     rdp = rdp_analysis.compute_rdp(q=sample_rate, noise_multiplier=noise_multiplier, steps=1,
