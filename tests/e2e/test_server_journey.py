@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -38,6 +39,17 @@ def home(trained_home: Path, tmp_path: Path) -> Path:
     return copied
 
 
+@pytest.fixture(scope="module")
+def served(trained_home: Path, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[tuple[Path, str]]:
+    """One server for the tests that talk to one, over a copy of ``trained_home`` of their
+    own (a server takes seconds to start); each test makes the tokens it uses."""
+    home = tmp_path_factory.mktemp("served") / "home"
+    shutil.copytree(trained_home, home)
+    with live_server(home) as url:
+        yield home, url
+
+
 def new_token(home: Path, role: str) -> str:
     made = trainforge("token", "create", "--role", role, "--name", f"e2e {role}", home=home)
     assert made.returncode == 0, made.stderr
@@ -59,53 +71,53 @@ def test_token_revoke_marks_it_revoked_in_the_listing(home):
     assert record["revoked_at"] is not None
 
 
-def test_models_list_with_server_prints_what_the_local_workspace_prints(home):
+def test_models_list_with_server_prints_what_the_local_workspace_prints(served):
+    home, url = served
     token = new_token(home, "viewer")
     local = trainforge("models", "list", home=home)
-    with live_server(home) as url:
-        remote = trainforge("models", "list", "--server", url, "--token", token, home=home)
+    remote = trainforge("models", "list", "--server", url, "--token", token, home=home)
     assert remote.returncode == 0, remote.stderr
     assert remote.stdout == local.stdout and "credit" in local.stdout
 
 
-def test_runs_list_and_show_with_server_print_what_local_prints(home):
+def test_runs_list_and_show_with_server_print_what_local_prints(served):
+    home, url = served
     token = new_token(home, "viewer")
     local_list = trainforge("runs", "list", home=home).stdout
     run_id = local_list.splitlines()[3].split()[1]
     local_show = trainforge("runs", "show", run_id, home=home).stdout
-    with live_server(home) as url:
-        remote = ["--server", url, "--token", token]
-        assert trainforge("runs", "list", *remote, home=home).stdout == local_list
-        assert trainforge("runs", "show", run_id, *remote, home=home).stdout == local_show
+    remote = ["--server", url, "--token", token]
+    assert trainforge("runs", "list", *remote, home=home).stdout == local_list
+    assert trainforge("runs", "show", run_id, *remote, home=home).stdout == local_show
 
 
-def test_a_viewer_token_cannot_promote_through_server(home):
+def test_a_viewer_token_cannot_promote_through_server(served):
+    home, url = served
     token = new_token(home, "viewer")
-    with live_server(home) as url:
-        refused = trainforge("models", "alias", "credit", "1", "production", "--server", url,
-                             "--token", token, home=home)
+    refused = trainforge("models", "alias", "credit", "1", "production", "--server", url,
+                         "--token", token, home=home)
     assert refused.returncode == 6 and "editor role" in refused.stderr
 
 
-def test_a_cli_revoked_token_is_refused_by_the_server(home):
+def test_a_cli_revoked_token_is_refused_by_the_server(served):
+    home, url = served
     token = new_token(home, "admin")
     trainforge("token", "revoke", token.split("_")[1], home=home)
-    with live_server(home) as url:
-        answer = httpx.get(f"{url}/api/v1/models", headers={"Authorization": f"Bearer {token}"})
+    answer = httpx.get(f"{url}/api/v1/models", headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 401
 
 
-def test_a_model_deployed_over_http_answers_predictions_on_the_same_server(home):
+def test_a_model_deployed_over_http_answers_predictions_on_the_same_server(served):
+    home, url = served
     editor = {"Authorization": f"Bearer {new_token(home, 'editor')}"}
     with open(EXAMPLES / "credit_g.csv", newline="") as handle:
         record: dict[str, object] = next(csv.DictReader(handle))
     record.pop("class")
-    with live_server(home) as url:
-        deployed = httpx.post(f"{url}/api/v1/deployments", json={"model": "credit"},
-                              headers=editor, timeout=60)
-        assert deployed.status_code == 201, deployed.text
-        answer = httpx.post(f"{url}/v1/models/credit/predict", json={"records": [record]},
-                            headers=editor, timeout=30)
+    deployed = httpx.post(f"{url}/api/v1/deployments", json={"model": "credit"},
+                          headers=editor, timeout=60)
+    assert deployed.status_code == 201, deployed.text
+    answer = httpx.post(f"{url}/v1/models/credit/predict", json={"records": [record]},
+                        headers=editor, timeout=30)
     assert answer.status_code == 200, answer.text
     assert answer.json()["model"] == "credit:1" and answer.json()["predictions"][0] in (
         "good", "bad")

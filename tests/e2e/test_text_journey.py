@@ -23,7 +23,9 @@ SMS = EXAMPLES / "sms_spam.csv"
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     home = tmp_path_factory.mktemp("home")
     messages = home.parent / "sms.csv"
-    pd.read_csv(SMS).head(500).to_csv(messages, index=False)  # 400 to learn from, 100 to test
+    # 240 to learn from (35 spam), 60 to test: MiniLM's vectors scored a test roc_auc of 0.99
+    # from 300 as from 500 messages, and encoding them is most of the training's time
+    pd.read_csv(SMS).head(300).to_csv(messages, index=False)
     done = trainforge("train", str(messages), "--target", "label", "--algorithm", "minilm",
                       "--trials", "1", "--name", "sms", home=home)
     return home, done

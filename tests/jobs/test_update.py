@@ -93,6 +93,7 @@ def test_a_lightgbm_model_continues_with_more_trees_as_a_new_version(tmp_path: P
     assert trees[1] == trees[0] + 5
 
 
+@pytest.mark.slow  # a whole training first: seconds (measured on the loaded VM, 2026-12-06)
 def test_a_model_that_cannot_learn_in_place_says_which_algorithms_and_to_retrain(
         tmp_path: Path):
     ws = trained(tmp_path, "linear")

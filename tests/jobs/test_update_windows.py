@@ -72,6 +72,7 @@ def test_a_policy_that_learns_by_windows_refits_on_windows_when_it_fires(ws: Wor
         "succeeded", "windows")
 
 
+@pytest.mark.slow  # a whole training first: seconds (measured on the loaded VM, 2026-12-06)
 def test_a_windows_update_whose_training_data_is_gone_says_so_and_registers_nothing(
         tmp_path: Path):
     ws = trained(tmp_path, "lightgbm")

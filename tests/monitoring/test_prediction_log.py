@@ -115,6 +115,7 @@ def test_a_failed_write_is_counted_and_the_next_one_succeeds(tmp_path: Path):
     assert log.stats.written_rows == 2 and len(read_predictions(tmp_path, "churn")) == 2
 
 
+@pytest.mark.slow  # a Python process of its own: seconds (measured on the loaded VM)
 def test_a_full_disk_loses_log_rows_counted_and_the_process_keeps_going(tmp_path: Path):
     # the file size limit makes every write past 4 KB fail as a full disk does (EFBIG)
     script = textwrap.dedent(f"""

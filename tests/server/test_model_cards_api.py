@@ -119,6 +119,7 @@ def test_the_card_written_in_the_package_is_the_one_served(trained, trained_clie
     assert served == packaged
 
 
+@pytest.mark.slow  # a whole training: seconds (measured on the loaded VM, 2026-12-06)
 def test_a_card_served_by_the_server_names_its_dataset_without_the_servers_path(tmp_path):
     ws = Workspace(tmp_path / "home")
     ws.home.mkdir(parents=True, exist_ok=True)

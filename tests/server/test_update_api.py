@@ -55,6 +55,7 @@ def test_an_update_runs_as_a_job_on_a_worker_and_registers_the_challenger(tmp_pa
     assert workspace.registry.resolve("churn@challenger") == ("churn", 2)
 
 
+@pytest.mark.slow  # a whole training first: seconds (measured on the loaded VM, 2026-12-06)
 def test_an_update_of_a_model_that_cannot_learn_in_place_is_refused_before_queueing(
         tmp_path: Path):
     workspace = trained(tmp_path, "linear")

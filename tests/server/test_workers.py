@@ -56,14 +56,14 @@ def test_cancelling_a_running_job_interrupts_it_and_records_it_cancelled(workspa
 @pytest.mark.slow
 def test_a_job_whose_worker_is_killed_resumes_its_run_on_another_and_succeeds(workspace,
                                                                               supervisor):
-    job_id = slow_training(workspace, trials=3)
+    job_id = slow_training(workspace, trials=2)  # killed after the first, resumed for the second
     wait_for(lambda: trial_scores(workspace, job_id) >= 1, timeout_s=40,
              what="the first trial of the job")
     before = job_store.get_job(workspace, job_id)
     killed = supervisor.pids()[0]
     os.kill(killed, signal.SIGKILL)
     done = wait_for(lambda: job_status(workspace, job_id, "succeeded", "failed", "cancelled"),
-                    timeout_s=60, what="the job to end on the restarted worker")
+                    timeout_s=120, what="the job to end on the restarted worker")
     assert done["status"] == "succeeded", done["error"]
     assert done["attempts"] == 2 and done["worker"] != before["worker"]
     assert done["run_id"] == before["run_id"] == done["result"]["run_id"]  # resumed, not anew

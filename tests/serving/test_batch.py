@@ -68,6 +68,7 @@ def test_a_bad_chunk_names_its_rows_and_leaves_no_output(classifier: LoadedModel
     assert list(tmp_path.iterdir()) == [tmp_path / "bad.csv"]
 
 
+@pytest.mark.slow  # a whole training first: seconds (measured on the loaded VM, 2026-12-06)
 def test_rows_the_model_cannot_score_are_left_empty_counted_and_named(home: Path, cli,
                                                                       tmp_path: Path):
     # the linear classifier's standardised inputs times its weights overflow float64 at 1e308
