@@ -138,11 +138,14 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
     for holder in holders:
         notify(observers, "on_phase", f"  {holder.describe()}")
     dataset_id = record_dataset(workspace, dataset)
+    # the holders' files live until the model is evaluated: a CNN reads its images from them
     with run_lifecycle(workspace, kind=RUN_KIND, config=config, dataset_id=dataset_id,
-                       observers=observers, cpu_start=cpu_start) as run:
+                       observers=observers, cpu_start=cpu_start) as run, \
+            tempfile.TemporaryDirectory(prefix="trainforge-federated-") as scratch:
         recorder = _RoundRecorder(workspace, run.id, observers, privacy=privacy)
         model, splits = _federate(config, plan=plan, frame=frame, holders=holders,
-                                  python=python, recorder=recorder, observers=observers)
+                                  python=python, scratch=Path(scratch), recorder=recorder,
+                                  observers=observers)
         outcome = _evaluate_and_register(
             config, workspace=workspace, plan=plan, privacy=privacy, model=model, splits=splits,
             holders=holders, rounds=recorder.rounds, run_id=run.id,
@@ -193,31 +196,30 @@ _Splits = list[tuple["pd.DataFrame", "pd.DataFrame"]]  # each holder's (training
 
 
 def _federate(config: FederatedSimulationConfig, *, plan: FederationPlan,
-              frame: pd.DataFrame, holders: list[Holder], python: Path,
+              frame: pd.DataFrame, holders: list[Holder], python: Path, scratch: Path,
               recorder: _RoundRecorder, observers: Sequence[object]
               ) -> tuple[TabularModel, _Splits]:
     """Write each holder's table, run the federation, and return the global model with each
     holder's split as its client made it (the same function, seed and rows)."""
     from trainforge.data.read import read_table
     from trainforge.data.splits import train_test_split
+    from trainforge.federated.holder_tables import write_holder_table
     from trainforge.federated.networks import global_model
     from trainforge.federated.processes import run_federation
 
-    with tempfile.TemporaryDirectory(prefix="trainforge-federated-") as scratch:
-        tables = []
-        for holder in holders:
-            table = Path(scratch) / f"{holder.name}.parquet"
-            frame.iloc[holder.rows].to_parquet(table, index=False)
-            tables.append((holder.name, table))
-        notify(observers, "on_phase", f"starting the coordinator and {len(holders)} client "
-                                      f"processes ({plan.model}, {config.strategy}, "
-                                      f"{config.rounds} rounds)")
-        weights = run_federation(plan, tables, python=python, scratch=Path(scratch),
-                                 on_round=recorder.on_round,
-                                 on_client_lost=recorder.on_client_lost)
-        splits = [train_test_split(read_table(table).frame, plan.schema.task,
-                                   test_size=config.test_size, seed=config.seed)
-                  for _, table in tables]
+    image_column = plan.network.get("column") if plan.model == "cnn" else None
+    tables = [(holder.name, write_holder_table(frame.iloc[holder.rows],
+                                               scratch / "holders" / holder.name,
+                                               image_column=image_column))
+              for holder in holders]
+    notify(observers, "on_phase", f"starting the coordinator and {len(holders)} client "
+                                  f"processes ({plan.model}, {config.strategy}, "
+                                  f"{config.rounds} rounds)")
+    weights = run_federation(plan, tables, python=python, scratch=scratch,
+                             on_round=recorder.on_round, on_client_lost=recorder.on_client_lost)
+    splits = [train_test_split(read_table(table).frame, plan.schema.task,
+                               test_size=config.test_size, seed=config.seed)
+              for _, table in tables]
     return global_model(weights, plan), splits
 
 
