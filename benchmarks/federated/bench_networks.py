@@ -34,11 +34,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "images"))
-from materialise import DATA, load, write_pngs  # noqa: E402
+from materialise import DATA, load, write_pngs
 
-from trainforge.config import FederatedSimulationConfig  # noqa: E402
-from trainforge.jobs.federate import run_federated_simulation  # noqa: E402
-from trainforge.workspace import Workspace  # noqa: E402
+from trainforge.config import FederatedSimulationConfig
+from trainforge.jobs.federate import run_federated_simulation
+from trainforge.workspace import Workspace
 
 BENCH = DATA.parent / "bench"
 TABLES = {"satimage": "Class", "telco_churn": "churn"}
