@@ -14,6 +14,7 @@ import pandas as pd
 
 from trainforge.algorithms.catalog import get
 from trainforge.algorithms.model import Member, TabularModel, feature_specs
+from trainforge.algorithms.network import limited_threads
 from trainforge.federated import linear
 from trainforge.federated.local_step import train_locally
 from trainforge.federated.networks import (
@@ -31,10 +32,14 @@ def centralised_model(plan: FederationPlan, rows: pd.DataFrame) -> TabularModel:
     if plan.model == "linear":
         return _catalog_linear(plan, rows)
     inputs, targets = encode(rows, plan, holder_preprocessor(plan))
-    result = train_locally(build_network(plan), initial_weights(plan), inputs, targets,
-                           classification=plan.schema.task.kind.is_classification,
-                           epochs=plan.rounds * plan.local_epochs, batch_size=plan.batch_size,
-                           learning_rate=plan.learning_rate, proximal_mu=0.0, seed=plan.seed)
+    # one thread, as each client has: minibatches this small gain nothing from more, and
+    # threads spinning on a loaded machine make it several times slower
+    with limited_threads(1):
+        result = train_locally(build_network(plan), initial_weights(plan), inputs, targets,
+                               classification=plan.schema.task.kind.is_classification,
+                               epochs=plan.rounds * plan.local_epochs,
+                               batch_size=plan.batch_size, learning_rate=plan.learning_rate,
+                               proximal_mu=0.0, seed=plan.seed)
     return global_model(result.weights, plan)
 
 
