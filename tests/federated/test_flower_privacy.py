@@ -20,7 +20,7 @@ from trainforge.data.targets import clean_target, infer_task
 from trainforge.federated.environment import code_path, flower_python
 from trainforge.federated.plan import FederationPlan
 
-pytestmark = [pytest.mark.federated]
+pytestmark = [pytest.mark.federated, pytest.mark.slow]
 N_WEIGHTS = 10_000
 
 # two clients from zero weights: one sends all ones (L2 norm 100) from 1,000 rows, the other

@@ -87,6 +87,7 @@ def test_the_federated_cnn_predicts_as_the_network_whose_weights_travelled(digit
     assert np.allclose(model.predict_proba(rows), network_outputs(plan, rows), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_registered_federated_cnn_loads_and_predicts_the_same(digits, tmp_path):
     plan, frame = digits
     model = global_model(initial_weights(plan), plan)
@@ -106,6 +107,7 @@ def test_a_registered_federated_mlp_loads_and_predicts_the_same(tmp_path):
     assert np.allclose(loaded.predict_proba(frame.iloc[:30]), model.predict_proba(frame.iloc[:30]))
 
 
+@pytest.mark.slow
 def test_fedprox_keeps_a_networks_update_nearer_the_global_weights(digits):
     plan, frame = digits
     inputs, targets = encode(frame.iloc[:200], plan, holder_preprocessor(plan))
