@@ -99,6 +99,8 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=0.1)
     parser.add_argument("--image-size", type=int, default=14)
     parser.add_argument("--dp-max-grad-norm", type=float, default=1.0)
+    parser.add_argument("--skip-baseline", action="store_true",
+                        help="dp: only the private federations")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     common = {"clients": args.clients, "rounds": args.rounds, "local_epochs": args.local_epochs,
@@ -119,7 +121,8 @@ def main() -> None:
                                                **images, **common)
             run(config, label=f"mnist α={alpha:g}", out=args.out)
         return
-    for epsilon in [None, *args.epsilons]:  # first the same federation without DP
+    baseline = [] if args.skip_baseline else [None]  # the same federation without DP
+    for epsilon in [*baseline, *args.epsilons]:
         config = FederatedSimulationConfig(
             data=folder, partition="dirichlet:0.5", dp_epsilon=epsilon,
             dp_delta=None if epsilon is None else 1e-5, dp_max_grad_norm=args.dp_max_grad_norm,
