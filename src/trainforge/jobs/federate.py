@@ -9,6 +9,7 @@ Every door builds a ``FederatedSimulationConfig`` and calls ``run_federated_simu
 from __future__ import annotations
 
 import json
+import math
 import re
 import tempfile
 import time
@@ -84,7 +85,8 @@ class _RoundRecorder:
             series.update({f"clients.{client}.{key}": value for key, value in values.items()
                            if key in ("loss", "train_loss", "accuracy", "r2", "rmse")})
         for key, value in series.items():
-            if isinstance(value, int | float):
+            # a diverged round's NaN loss is no point on a curve (the round's record keeps it)
+            if isinstance(value, int | float) and math.isfinite(value):
                 log_metric(self.workspace, self.run_id, key, float(value), step=step)
         notify(self.observers, "on_round", record)
 
