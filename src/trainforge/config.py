@@ -43,6 +43,7 @@ MAX_ENV_COPIES = 1_024
 # ε past this promises nothing (e^100 is no bound on what a model reveals): a typo, not a plan
 MAX_DP_EPSILON = 100.0
 MAX_DP_GRAD_NORM = 1_000.0
+MAX_FEDERATED_IMAGE_SIDE = 64  # data.images.MAX_TRAIN_SIDE: CPU training shrinks larger images
 
 
 def _not_a_bool(value: Any) -> Any:
@@ -438,6 +439,32 @@ class FederatedSimulationConfig(BaseModel, frozen=True, extra="forbid"):
                              description="the share of its rows each holder holds out")
     round_timeout_s: float = Field(default=600.0, gt=0.0, le=MAX_TIME_BUDGET_S)
     seed: Seed = 0
+    model: Literal["auto", "linear", "mlp", "cnn"] = Field(
+        default="auto", description="what the federation learns: linear, mlp (tables), cnn "
+                                    "(an image folder); auto: cnn for images, else linear")
+    image_size: WholeNumber = Field(default=0, ge=0, le=MAX_FEDERATED_IMAGE_SIDE,
+                                    description="with cnn: pixels per side the images are "
+                                                "resized to (0: as they are, up to 64)")
+    # central differential privacy (issue 16): each client's update clipped, Gaussian noise on
+    # their average, calibrated so the planned rounds spend (ε, δ) per client
+    dp_epsilon: Number | None = Field(
+        default=None, gt=0.0, le=MAX_DP_EPSILON,
+        description="central DP: the ε the planned rounds spend, per client (user-level)")
+    dp_delta: Number | None = Field(
+        default=None, gt=0.0, lt=1.0,
+        description="with dp_epsilon: the δ of (ε, δ) (default: 1e-5, or 0.1/clients when "
+                    "smaller; must be below 1/clients)")
+    dp_max_grad_norm: Number = Field(
+        default=1.0, gt=0.0, le=MAX_DP_GRAD_NORM,
+        description="with dp_epsilon: each client's update (its weights minus the round's "
+                    "global weights) is clipped to this L2 norm before the noise is added")
+
+    @model_validator(mode="after")
+    def _privacy_needs_epsilon(self) -> FederatedSimulationConfig:
+        if self.dp_delta is not None and self.dp_epsilon is None:
+            raise ValueError("dp_delta is the δ of a (ε, δ) budget: give dp_epsilon too "
+                             "(e.g. 3), or leave dp_delta out")
+        return self
 
 
 class FederationConfig(BaseModel, frozen=True, extra="forbid"):

@@ -272,13 +272,15 @@ class PrivacyError(ConfigError):
 class PrivacyBudgetTooSmall(PrivacyError):
     """An ε so small that the noise would drown what the rows could teach."""
 
-    def __init__(self, epsilon: float, smallest: float, *, limit: float, planned: str) -> None:
+    def __init__(self, epsilon: float, smallest: float, *, limit: float, planned: str,
+                 remedy: str = "") -> None:
         plan = f" for {planned}" if planned else ""
+        remedy = remedy or ("more rows (with more rows, each step looks at a smaller share "
+                            "of them)")
         super().__init__(f"--dp-epsilon {epsilon:g} is too small to train{plan}: the noise "
                          f"would be more than {limit:g} times the clipping bound, and the "
                          f"model would learn nothing. The smallest usable ε here is about "
-                         f"{smallest:.3g}; give a larger --dp-epsilon, or more rows (with "
-                         "more rows, each step looks at a smaller share of them)")
+                         f"{smallest:.3g}; give a larger --dp-epsilon, or {remedy}")
 
 
 class PrivacyDeltaTooLarge(PrivacyError):

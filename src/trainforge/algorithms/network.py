@@ -56,7 +56,8 @@ def require_torch(what: str) -> Any:
 
 
 @contextlib.contextmanager
-def _threads(count: int) -> Iterator[None]:
+def limited_threads(count: int) -> Iterator[None]:
+    """torch on ``count`` threads inside the block, as many as before after it."""
     torch = require_torch("training a network")
     before = torch.get_num_threads()
     torch.set_num_threads(max(1, int(count)))
@@ -144,7 +145,7 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
         valid_values, valid_targets = self._validation(eval_set)
         if valid_values is None and eval_set is None and not self.fixed_epochs:
             values, targets, valid_values, valid_targets = self._split(values, targets)
-        with _threads(self.torch_threads):
+        with limited_threads(self.torch_threads):
             source = self._source()
             self.inputs_: Inputs = (source.inputs_ if source is not None
                                     else self._fit_inputs(values))

@@ -36,7 +36,9 @@ def setup(
 
 @app.command("simulate")
 def simulate(
-    data: Annotated[str, typer.Argument(help="the table to split between simulated holders")],
+    data: Annotated[str, typer.Argument(
+        help="the table, or image folder (a sub-folder per class), to split between simulated "
+             "holders")],
     target: Annotated[str, typer.Option(help="the column to predict")],
     clients: Annotated[int | None, typer.Option(
         help="data holders, each a client process (default: 3)")] = None,
@@ -59,6 +61,19 @@ def simulate(
     name: Annotated[str | None, typer.Option(
         help="registry name (default: the file's stem, then -federated)")] = None,
     seed: Annotated[int | None, typer.Option(help="random seed (default: 0)")] = None,
+    model: Annotated[str | None, typer.Option(
+        help="linear, mlp or cnn (default: auto: cnn for an image folder, else linear)")] = None,
+    image_size: Annotated[int | None, typer.Option(
+        "--image-size", help="with cnn: pixels per side images are resized to (default: as "
+                             "they are, up to 64)")] = None,
+    dp_epsilon: Annotated[float | None, typer.Option(
+        "--dp-epsilon", help="central differential privacy: the ε the rounds spend, per "
+                             "client (clipped updates, Gaussian noise on their average)")] = None,
+    dp_delta: Annotated[float | None, typer.Option(
+        "--dp-delta", help="with --dp-epsilon: the δ (default: 1e-5, or 0.1/clients)")] = None,
+    dp_max_grad_norm: Annotated[float | None, typer.Option(
+        "--dp-max-grad-norm", help="with --dp-epsilon: the L2 norm each client's update is "
+                                   "clipped to (default: 1)")] = None,
 ) -> None:
     """Split DATA between simulated holders and train a model as a federation of processes
     (Flower over gRPC on 127.0.0.1); evaluate it on each holder's held-out rows, compare it
@@ -73,7 +88,8 @@ def simulate(
         "partition": partition,
         "rounds": rounds, "strategy": strategy, "proximal_mu": proximal_mu,
         "local_epochs": local_epochs, "learning_rate": learning_rate, "name": name,
-        "seed": seed})
+        "seed": seed, "model": model, "image_size": image_size, "dp_epsilon": dp_epsilon,
+        "dp_delta": dp_delta, "dp_max_grad_norm": dp_max_grad_norm})
     display = FederationDisplay(Console())
     outcome = run_federated_simulation(config, workspace=Workspace(), observers=[display])
     display.summary(outcome)

@@ -21,7 +21,8 @@ VENV_VARIABLE = "TRAINFORGE_FLOWER_VENV"
 # torch first and exactly so: any other spec pulls the multi-gigabyte CUDA build
 TORCH = "torch==2.13.0"
 PACKAGE = Path(__file__).resolve().parents[1]  # this trainforge: src/trainforge or site-packages
-PACKAGES = ("flwr==1.42.0", "numpy", "pandas", "scikit-learn", "pyarrow", "charset-normalizer")
+PACKAGES = ("flwr==1.42.0", "numpy", "pandas", "scikit-learn", "pyarrow", "charset-normalizer",
+            "pillow")  # pillow: a CNN's holders decode their own images
 
 
 def venv_path(home: Path) -> Path:

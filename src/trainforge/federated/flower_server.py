@@ -23,7 +23,8 @@ import numpy as np
 from flwr.common import ndarrays_to_parameters, parameters_to_ndarrays
 from flwr.server.strategy import FedAvg, FedProx, Strategy
 
-from trainforge.federated.linear import initial_weights
+from trainforge.federated.flower_privacy import with_central_privacy
+from trainforge.federated.networks import initial_weights
 from trainforge.federated.parent_watch import exit_with_parent
 from trainforge.federated.plan import FederationPlan
 from trainforge.federated.processes import ROUNDS_FILE, WEIGHTS_FILE
@@ -106,7 +107,7 @@ def build_strategy(plan: FederationPlan) -> Strategy:
     common: dict[str, Any] = {
         "fraction_fit": 1.0, "fraction_evaluate": 1.0, "min_fit_clients": plan.min_clients,
         "min_evaluate_clients": plan.min_clients, "min_available_clients": plan.min_clients,
-        "initial_parameters": ndarrays_to_parameters(initial_weights(plan.schema)),
+        "initial_parameters": ndarrays_to_parameters(initial_weights(plan)),
         "fit_metrics_aggregation_fn": weighted_means,
         "evaluate_metrics_aggregation_fn": weighted_means}
     if plan.strategy == "fedprox":
@@ -122,7 +123,7 @@ def main() -> None:
     args = parser.parse_args()
     exit_with_parent()
     plan = FederationPlan.load(args.plan)
-    strategy = RecordingStrategy(build_strategy(plan), args.out)
+    strategy = RecordingStrategy(with_central_privacy(build_strategy(plan), plan), args.out)
     flwr.server.start_server(
         server_address=args.address, strategy=strategy,
         config=flwr.server.ServerConfig(num_rounds=plan.rounds,

@@ -37,14 +37,17 @@ def encode(frame: pd.DataFrame, schema: DeclaredSchema,
     """A holder's rows as (inputs, targets): class codes, or the target scaled as declared."""
     specs = feature_specs(schema.schema, schema.features)
     inputs = np.asarray(preprocessor.transform(coerce_frame(frame, specs)), dtype=np.float32)
+    return inputs, targets_of(frame, schema)
+
+
+def targets_of(frame: pd.DataFrame, schema: DeclaredSchema) -> np.ndarray:
+    """Each row's class code (its position in the declared classes), or its scaled target."""
     if schema.task.kind.is_classification:
         codes = {label: code for code, label in enumerate(schema.task.classes)}
-        targets = np.asarray([codes[label] for label in label_text(frame, schema.task.target)],
-                             dtype=np.int64)
-    else:
-        raw = pd.to_numeric(frame[schema.task.target], errors="coerce").to_numpy(np.float64)
-        targets = ((raw - schema.target_center) / schema.target_scale).astype(np.float32)
-    return inputs, targets
+        return np.asarray([codes[label] for label in label_text(frame, schema.task.target)],
+                          dtype=np.int64)
+    raw = pd.to_numeric(frame[schema.task.target], errors="coerce").to_numpy(np.float64)
+    return np.asarray((raw - schema.target_center) / schema.target_scale, dtype=np.float32)
 
 
 def as_estimator(weights: Weights, schema: DeclaredSchema) -> LogisticRegression | Ridge:

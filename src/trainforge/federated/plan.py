@@ -7,13 +7,14 @@ train alike; JSON both ways, so it crosses from trainforge's environment into Fl
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from trainforge.data.declared_schema import DeclaredSchema
 
 STRATEGIES = ("fedavg", "fedprox")
+MODELS = ("linear", "mlp", "cnn")  # what ``model`` names (federated.networks builds each)
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,14 @@ class FederationPlan:
     seed: int
     test_size: float  # the share of its rows each client holds out for evaluation
     round_timeout_s: float  # a round that waits longer for its clients is given up
+    model: str = "linear"  # one of MODELS
+    # the network's shape, declared up front like the encoding: the MLP's hidden widths, or
+    # the CNN's config, its image column and the pixel statistics every holder normalises by
+    network: dict[str, Any] = field(default_factory=dict)
+    # central differential privacy (federated.flower_privacy): each client's update clipped
+    # to dp_clipping_norm, Gaussian noise of dp_noise_multiplier times it on the sum; 0: off
+    dp_noise_multiplier: float = 0.0
+    dp_clipping_norm: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "schema": self.schema.to_dict()}

@@ -10,9 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from trainforge.data.task import Task
+from trainforge.evaluation.privacy_statement import privacy_paragraphs, privacy_record
 from trainforge.evaluation.report import template_environment
 
 TEMPLATE = "federated_report.html.j2"
+_SAME_STEP = ("trained by the clients' own local step for as many passes over the pooled rows "
+              "as each holder made over its own")
+MODEL_WORDS = {"linear": "linear model", "mlp": f"multi-layer perceptron, {_SAME_STEP}",
+               "cnn": f"convolutional network, {_SAME_STEP}"}
 
 
 def write_federated_report(path: Path, *, title: str, task: Task, record: Mapping[str, Any],
@@ -32,10 +37,15 @@ def write_federated_report(path: Path, *, title: str, task: Task, record: Mappin
     rounds = [{"round": r["round"], "clients": len(r["clients"]), "seconds": r["seconds"],
                "train loss": r["train_loss"], "held-out loss": r["loss"],
                task.metric: (r["metrics"] or {}).get(task.metric),
-               "failures": r["failures"]} for r in record["rounds"]]
+               "failures": r["failures"],
+               **({"ε spent": r["dp_epsilon"]} if "dp_epsilon" in r else {})}
+              for r in record["rounds"]]
+    private = privacy_record(settings.get("differential_privacy"))
     page = template_environment().get_template(TEMPLATE).render(
         title=title, task=task, comparison=comparison, clients=clients, holders=holders,
         rounds=rounds, notes=record["notes"], settings=dict(settings),
+        model_words=MODEL_WORDS.get(str(settings.get("model", "linear")), "model"),
+        privacy=None if private is None else privacy_paragraphs(private),
         curve_png=rounds_png(record["rounds"], metric=task.metric, title=title),
         created=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
     path.write_text(page, encoding="utf-8")

@@ -172,7 +172,7 @@ def _register(config: FederationConfig, *, workspace: Workspace,
               record: store.FederationRecord, weights: Weights, rounds: list[dict[str, Any]],
               lost: dict[str, str], run_id: str) -> CoordinatedOutcome:
     """The global model, registered with each holder's evaluation of it in the last round."""
-    from trainforge.federated.linear import global_model
+    from trainforge.federated.networks import global_model
 
     if not rounds:
         raise FederationFailed("coordinator", "it ended without a round")
@@ -196,7 +196,7 @@ def _register(config: FederationConfig, *, workspace: Workspace,
         federation_file = Path(scratch) / FEDERATION_FILE
         federation_file.write_text(json.dumps(federation, indent=1))
         version = workspace.registry.register(
-            global_model(weights, schema.declared), name=config.name, lineage=lineage,
+            global_model(weights, plan_of(record)), name=config.name, lineage=lineage,
             extra_files={FEDERATION_FILE: federation_file},
             # "test": the clients' held-out rows, weighted; then each client's own
             metrics={"test": weighted, **{f"client {n}": m for n, m in clients.items()}},

@@ -1,5 +1,5 @@
-"""The federated simulation job: one table split between simulated data holders, trained as a
-federation of real processes (Flower's coordinator and a client per holder, over gRPC on
+"""The federated simulation job: one table or image folder split between simulated data
+holders, trained as a federation of real processes (Flower's coordinator and a client per holder, over gRPC on
 127.0.0.1), evaluated on each holder's held-out rows, compared with the same model trained
 centrally on the union of the same rows, and registered like any model.
 
@@ -31,7 +31,10 @@ if TYPE_CHECKING:
     from trainforge.data.declared_schema import DeclaredSchema
     from trainforge.data.task import Task
     from trainforge.evaluation.evaluate import Evaluation
+    from trainforge.federated.central_privacy import CentralPrivacy
     from trainforge.federated.partition import Holder
+    from trainforge.federated.plan import FederationPlan
+    from trainforge.federated.planning import ModelChoice
     from trainforge.registry.records import ModelVersion
 
 RUN_KIND = "federated"
@@ -61,13 +64,16 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
     """Split ``config.data`` into ``config.clients`` holders, federate, evaluate, register.
 
     Raises FlowerNotInstalled (before anything is read) when Flower's virtualenv is missing,
-    ConfigError for a partition the table cannot give, FederationFailed when a process fails.
+    ConfigError for a partition the table cannot give or a model the data cannot feed,
+    PrivacyBudgetTooSmall (before any process starts) for an ε too small to train,
+    FederationFailed when a process fails.
     """
     from trainforge.data.declared_schema import declare_schema
     from trainforge.data.read import read_table
     from trainforge.data.targets import clean_target, feature_columns, infer_task
     from trainforge.federated.environment import flower_python, venv_path
     from trainforge.federated.partition import parse_scheme, partition
+    from trainforge.federated.planning import choose_model, network_settings
     from trainforge.store.datasets import record_dataset
 
     python = flower_python(venv_path(workspace.home))
@@ -83,20 +89,30 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
     if scheme.kind == "by-column":  # the holder's identity is not a feature of its rows
         features = [name for name in features if name != scheme.column]
     notes: list[str] = []
-    schema = declare_schema(frame, task, schema=dataset.schema, features=features, notes=notes)
+    choice = choose_model(config.model, schema=dataset.schema, features=features, task=task,
+                          source=dataset.source)
+    schema = declare_schema(frame, task, schema=dataset.schema, features=choice.table_features,
+                            notes=notes)
+    privacy = _central_privacy(config)
     holders = partition(frame, task, n_clients=config.clients, scheme=scheme, seed=config.seed,
                         source=dataset.source)
+    plan = _plan(config, schema=schema, choice=choice, privacy=privacy,
+                 network=network_settings(choice, frame, task=task,
+                                          image_size=config.image_size))
     notify(observers, "on_phase", f"{task.describe()}; {len(holders)} holders ({scheme}):")
     for holder in holders:
         notify(observers, "on_phase", f"  {holder.describe()}")
     dataset_id = record_dataset(workspace, dataset)
+    # the holders' files live until the model is evaluated: a CNN reads its images from them
     with run_lifecycle(workspace, kind=RUN_KIND, config=config, dataset_id=dataset_id,
-                       observers=observers, cpu_start=cpu_start) as run:
-        recorder = RoundRecorder(workspace, run.id, observers)
-        model, splits = _federate(config, schema=schema, frame=frame, holders=holders,
-                                  python=python, recorder=recorder, observers=observers)
+                       observers=observers, cpu_start=cpu_start) as run, \
+            tempfile.TemporaryDirectory(prefix="trainforge-federated-") as scratch:
+        recorder = RoundRecorder(workspace, run.id, observers, privacy=privacy)
+        model, splits = _federate(config, plan=plan, frame=frame, holders=holders,
+                                  python=python, scratch=Path(scratch), recorder=recorder,
+                                  observers=observers)
         outcome = _evaluate_and_register(
-            config, workspace=workspace, schema=schema, model=model, splits=splits,
+            config, workspace=workspace, plan=plan, privacy=privacy, model=model, splits=splits,
             holders=holders, rounds=recorder.rounds, run_id=run.id,
             notes=[*notes, *(f"{name} left the federation ({why.splitlines()[0]})"
                              for name, why in recorder.lost.items())],
@@ -108,6 +124,33 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
     return outcome
 
 
+def _central_privacy(config: FederatedSimulationConfig) -> CentralPrivacy | None:
+    """The noise --dp-epsilon needs over the planned rounds; refused here, before any process
+    starts, when the budget is too small to train."""
+    if config.dp_epsilon is None:
+        return None
+    from trainforge.federated.central_privacy import plan_central_privacy
+
+    return plan_central_privacy(epsilon=config.dp_epsilon, delta=config.dp_delta,
+                                clipping_norm=config.dp_max_grad_norm, rounds=config.rounds,
+                                clients=config.min_clients or config.clients)
+
+
+def _plan(config: FederatedSimulationConfig, *, schema: DeclaredSchema, choice: ModelChoice,
+          network: dict[str, Any], privacy: CentralPrivacy | None) -> FederationPlan:
+    from trainforge.federated.plan import FederationPlan
+
+    return FederationPlan(
+        schema=schema, strategy=config.strategy, rounds=config.rounds,
+        min_clients=config.min_clients or config.clients,
+        proximal_mu=config.proximal_mu if config.strategy == "fedprox" else 0.0,
+        local_epochs=config.local_epochs, batch_size=config.batch_size,
+        learning_rate=config.learning_rate, seed=config.seed, test_size=config.test_size,
+        round_timeout_s=config.round_timeout_s, model=choice.model, network=network,
+        dp_noise_multiplier=0.0 if privacy is None else privacy.noise_multiplier,
+        dp_clipping_norm=0.0 if privacy is None else privacy.clipping_norm)
+
+
 def default_name(data: str) -> str:
     """"examples/credit_g.csv" → "credit_g-federated"."""
     stem = re.sub(r"[^a-z0-9_.-]+", "-", Path(data).stem.lower()).strip("-.") or "model"
@@ -117,50 +160,44 @@ def default_name(data: str) -> str:
 _Splits = list[tuple["pd.DataFrame", "pd.DataFrame"]]  # each holder's (training, held-out) rows
 
 
-def _federate(config: FederatedSimulationConfig, *, schema: DeclaredSchema,
-              frame: pd.DataFrame, holders: list[Holder], python: Path,
+def _federate(config: FederatedSimulationConfig, *, plan: FederationPlan,
+              frame: pd.DataFrame, holders: list[Holder], python: Path, scratch: Path,
               recorder: RoundRecorder, observers: Sequence[object]
               ) -> tuple[TabularModel, _Splits]:
     """Write each holder's table, run the federation, and return the global model with each
     holder's split as its client made it (the same function, seed and rows)."""
     from trainforge.data.read import read_table
     from trainforge.data.splits import train_test_split
-    from trainforge.federated.linear import global_model
-    from trainforge.federated.plan import FederationPlan
+    from trainforge.federated.holder_tables import write_holder_table
+    from trainforge.federated.networks import global_model
     from trainforge.federated.processes import run_federation
 
-    plan = FederationPlan(
-        schema=schema, strategy=config.strategy, rounds=config.rounds,
-        min_clients=config.min_clients or config.clients,
-        proximal_mu=config.proximal_mu if config.strategy == "fedprox" else 0.0,
-        local_epochs=config.local_epochs, batch_size=config.batch_size,
-        learning_rate=config.learning_rate, seed=config.seed, test_size=config.test_size,
-        round_timeout_s=config.round_timeout_s)
-    with tempfile.TemporaryDirectory(prefix="trainforge-federated-") as scratch:
-        tables = []
-        for holder in holders:
-            table = Path(scratch) / f"{holder.name}.parquet"
-            frame.iloc[holder.rows].to_parquet(table, index=False)
-            tables.append((holder.name, table))
-        notify(observers, "on_phase", f"starting the coordinator and {len(holders)} client "
-                                      f"processes ({config.strategy}, {config.rounds} rounds)")
-        weights = run_federation(plan, tables, python=python, scratch=Path(scratch),
-                                 on_round=recorder.on_round,
-                                 on_client_lost=recorder.on_client_lost)
-        splits = [train_test_split(read_table(table).frame, schema.task,
-                                   test_size=config.test_size, seed=config.seed)
-                  for _, table in tables]
-    return global_model(weights, schema), splits
+    image_column = plan.network.get("column") if plan.model == "cnn" else None
+    tables = [(holder.name, write_holder_table(frame.iloc[holder.rows],
+                                               scratch / "holders" / holder.name,
+                                               image_column=image_column))
+              for holder in holders]
+    notify(observers, "on_phase", f"starting the coordinator and {len(holders)} client "
+                                  f"processes ({plan.model}, {config.strategy}, "
+                                  f"{config.rounds} rounds)")
+    weights = run_federation(plan, tables, python=python, scratch=scratch,
+                             on_round=recorder.on_round, on_client_lost=recorder.on_client_lost)
+    splits = [train_test_split(read_table(table).frame, plan.schema.task,
+                               test_size=config.test_size, seed=config.seed)
+              for _, table in tables]
+    return global_model(weights, plan), splits
 
 
 def _evaluate_and_register(config: FederatedSimulationConfig, *, workspace: Workspace,
-                           schema: DeclaredSchema, model: TabularModel, splits: _Splits,
+                           plan: FederationPlan, privacy: CentralPrivacy | None,
+                           model: TabularModel, splits: _Splits,
                            holders: list[Holder], rounds: list[dict[str, Any]],
                            notes: list[str], run_id: str, fingerprint: str, started: float,
                            observers: Sequence[object]) -> FederatedOutcome:
     import pandas as pd
 
     from trainforge.evaluation.evaluate import evaluate
+    from trainforge.federated.centralised import centralised_model
     from trainforge.federated.report import write_federated_report
 
     notify(observers, "on_phase", "evaluating on each holder's held-out rows, and training the "
@@ -170,9 +207,8 @@ def _evaluate_and_register(config: FederatedSimulationConfig, *, workspace: Work
     weighted = _weighted_means(list(clients.values()))
     held_out = pd.concat([rows for _, rows in splits])
     federated = evaluate(model, held_out, source="the holders' held-out rows")
-    centralised = evaluate(_centralised(schema, pd.concat([rows for rows, _ in splits]),
-                                        seed=config.seed), held_out,
-                           source="the holders' held-out rows")
+    centralised = evaluate(centralised_model(plan, pd.concat([rows for rows, _ in splits])),
+                           held_out, source="the holders' held-out rows")
     record = {"holders": [{"name": h.name, "n_rows": h.n_rows, "class_shares": h.class_shares}
                           for h in holders],
               "rounds": rounds, "notes": notes,
@@ -182,23 +218,26 @@ def _evaluate_and_register(config: FederatedSimulationConfig, *, workspace: Work
     lineage = {"run_id": run_id, "seed": config.seed, "dataset_fingerprint": fingerprint,
                "config": config.model_dump(mode="json"), "federated": True,
                "strategy": config.strategy, "rounds": len(rounds), "clients": len(holders),
-               "partition": config.partition}
+               "partition": config.partition, "model": plan.model}
+    if privacy is not None:  # its own section in the report and the model card, as DP-SGD's
+        lineage["differential_privacy"] = privacy.lineage(len(rounds))
     name = config.name or default_name(config.data)
     with tempfile.TemporaryDirectory(prefix="trainforge-federated-") as scratch:
         federation_file = Path(scratch) / FEDERATION_FILE
         federation_file.write_text(json.dumps(record, indent=1))
         notify(observers, "on_phase", "writing the report")
         report = write_federated_report(Path(scratch) / "report.html", title=name,
-                                        task=schema.task, record=record, settings=lineage)
+                                        task=plan.schema.task, record=record,
+                                        settings=lineage)
         notify(observers, "on_phase", f"registering {name}")
         version = workspace.registry.register(
             model, name=name, lineage=lineage,
             extra_files={FEDERATION_FILE: federation_file, "report.html": report},
             metrics={"test": federated.metrics, "centralised": centralised.metrics,
                      "clients_weighted": weighted},
-            description=f"federated ({config.strategy}, {len(rounds)} rounds, {len(holders)} "
-                        f"holders, {config.partition})")
-    return FederatedOutcome(config=config, task=schema.task, notes=notes, holders=holders,
+            description=f"federated {plan.model} ({config.strategy}, {len(rounds)} rounds, "
+                        f"{len(holders)} holders, {config.partition})")
+    return FederatedOutcome(config=config, task=plan.schema.task, notes=notes, holders=holders,
                             rounds=rounds, clients=clients, weighted=weighted,
                             federated=federated, centralised=centralised, version=version,
                             run_id=run_id, elapsed_s=time.time() - started)
@@ -213,21 +252,3 @@ def _weighted_means(evaluations: list[Evaluation]) -> dict[str, float]:
         having = [(e.n_rows, e.metrics[name]) for e in evaluations if name in e.metrics]
         means[name] = sum(n * value for n, value in having) / max(sum(n for n, _ in having), 1)
     return means
-
-
-def _centralised(schema: DeclaredSchema, rows: pd.DataFrame, *, seed: int) -> TabularModel:
-    """The catalog's linear model on the union of the holders' training rows, with the same
-    declared encoding: what the federation would learn if the rows could be pooled."""
-    from trainforge.algorithms.catalog import get
-    from trainforge.algorithms.model import Member, TabularModel, feature_specs
-    from trainforge.federated.linear import encode
-
-    preprocessor = schema.preprocessor()
-    inputs, targets = encode(rows, schema, preprocessor)
-    estimator = get("linear").build({}, schema.task, seed)
-    if not schema.task.kind.is_classification:  # encode scaled the target; fit on its units
-        targets = targets * schema.target_scale + schema.target_center
-    estimator.fit(inputs, targets)
-    return TabularModel(task=schema.task, features=feature_specs(schema.schema, schema.features),
-                        members=[Member(algorithm="linear", params={}, preprocessor=preprocessor,
-                                        estimator=estimator)])

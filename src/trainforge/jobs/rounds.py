@@ -4,34 +4,45 @@ server coordinates both record their rounds with it."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainforge.jobs.observers import notify
 from trainforge.store.runs import log_metric
 from trainforge.workspace import Workspace
 
+if TYPE_CHECKING:
+    from trainforge.federated.central_privacy import CentralPrivacy
+
 
 class RoundRecorder:
     """Each round's losses and metrics into the run's series as the round ends (the run page's
-    live curves), per client too; observers hear ``on_round(record)``."""
+    live curves), per client too; observers hear ``on_round(record)``. Under central
+    differential privacy (``privacy``) each round's record and series carry the ε spent so
+    far."""
 
-    def __init__(self, workspace: Workspace, run_id: str, observers: Sequence[object]) -> None:
+    def __init__(self, workspace: Workspace, run_id: str, observers: Sequence[object], *,
+                 privacy: CentralPrivacy | None = None) -> None:
         self.workspace, self.run_id, self.observers = workspace, run_id, observers
+        self.privacy = privacy
         self.rounds: list[dict[str, Any]] = []
         self.lost: dict[str, str] = {}  # clients that failed, and why
 
     def on_round(self, record: dict[str, Any]) -> None:
-        self.rounds.append(record)
         step = int(record["round"])
+        if self.privacy is not None:  # the ε this round's noisy average has spent so far
+            record["dp_epsilon"] = self.privacy.epsilon_after(step)
+        self.rounds.append(record)
         series = {"round_s": record["seconds"], "participating_clients": len(record["clients"]),
                   "loss": record["loss"], "train_loss": record["train_loss"],
-                  **(record["metrics"] or {})}
+                  "dp_epsilon": record.get("dp_epsilon"), **(record["metrics"] or {})}
         for client, values in record["clients"].items():
             series.update({f"clients.{client}.{key}": value for key, value in values.items()
                            if key in ("loss", "train_loss", "accuracy", "r2", "rmse")})
         for key, value in series.items():
-            if isinstance(value, int | float):
+            # a diverged round's NaN loss is no point on a curve (the round's record keeps it)
+            if isinstance(value, int | float) and math.isfinite(value):
                 log_metric(self.workspace, self.run_id, key, float(value), step=step)
         notify(self.observers, "on_round", record)
 
@@ -42,10 +53,12 @@ class RoundRecorder:
 
 
 def round_line(record: dict[str, Any]) -> str:
-    """A round in one line: "round 3: 3 clients, loss 0.5123, accuracy 0.7400 (0.4 s)"."""
+    """A round in one line: "round 3: 3 clients, loss 0.5123, accuracy 0.7400 (0.4 s)", and the
+    ε spent so far under central differential privacy."""
     metrics = record["metrics"] or {}
     shown = ", ".join(f"{k} {metrics[k]:.4f}" for k in ("accuracy", "roc_auc", "r2", "rmse")
                       if k in metrics)
     loss = "—" if record["loss"] is None else f"{record['loss']:.4f}"
+    spent = f", ε spent {record['dp_epsilon']:.3g}" if "dp_epsilon" in record else ""
     return (f"round {record['round']}: {len(record['clients'])} clients, loss {loss}"
-            f"{', ' + shown if shown else ''} ({record['seconds']:.1f} s)")
+            f"{', ' + shown if shown else ''}{spent} ({record['seconds']:.1f} s)")

@@ -62,18 +62,20 @@ class NoisePlan:
 
 
 def plan_noise(*, epsilon: float, delta: float, sample_rate: float, steps: int,
-               planned: str = "") -> NoisePlan:
+               planned: str = "", max_noise_multiplier: float = MAX_NOISE_MULTIPLIER,
+               remedy: str = "") -> NoisePlan:
     """The smallest noise multiplier whose (ε, δ) after ``steps`` steps is within ``epsilon``.
 
     Raises PrivacyBudgetTooSmall, naming the smallest usable ε, when that noise would be more
-    than ``MAX_NOISE_MULTIPLIER`` times the clipping bound. ``planned`` says in words what the
-    steps are (for that message: "30 epochs of 64 rows from 8,000").
+    than ``max_noise_multiplier`` times the clipping bound. ``planned`` says in words what the
+    steps are (for that message: "30 epochs of 64 rows from 8,000"); ``remedy``, what else
+    than a larger ε would help (default: more rows).
     """
-    smallest = epsilon_after(noise_multiplier=MAX_NOISE_MULTIPLIER, sample_rate=sample_rate,
+    smallest = epsilon_after(noise_multiplier=max_noise_multiplier, sample_rate=sample_rate,
                              steps=steps, delta=delta)
     if epsilon < smallest:
-        raise PrivacyBudgetTooSmall(epsilon, smallest, limit=MAX_NOISE_MULTIPLIER,
-                                    planned=planned)
+        raise PrivacyBudgetTooSmall(epsilon, smallest, limit=max_noise_multiplier,
+                                    planned=planned, remedy=remedy)
     with _loose_orders_allowed():
         sigma = get_noise_multiplier(target_epsilon=epsilon, target_delta=delta,
                                      sample_rate=sample_rate, steps=steps, accountant="rdp",
