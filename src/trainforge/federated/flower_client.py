@@ -1,37 +1,39 @@
-"""A federation's client, run from Flower's virtualenv:
+"""A federation's data holder: trainforge's ClientApp, which a holder's SuperNode
+(``flower_runtime supernode``, with the holder's plan, table and name in its node config)
+runs from Flower's virtualenv, a process per message. ``client_app`` (or
+``secure_client_app``, which answers the coordinator's SecAgg+ rounds through Flower's
+``secaggplus_mod``) reads the holder's own table, checks it against
+the federation's declared schema, holds out a share of its rows, and answers the rounds:
+``fit`` trains the global weights on its rows (``local_step``), ``evaluate`` scores them on
+its held-out rows with trainforge's own evaluation. Only weights and metrics leave the
+process, never rows.
 
-    python -m trainforge.federated.flower_client --server HOST:PORT --plan PLAN.json \\
-        --data TABLE --name NAME
-
-It reads its own table, checks it against the federation's declared schema, holds out a
-share of its rows, and answers the coordinator's rounds: ``fit`` trains the global weights
-on its rows (``local_step``), ``evaluate`` scores them on its held-out rows with trainforge's
-own evaluation. Only weights and metrics leave the process, never rows.
-
-Flower's modules are imported here and in ``flower_server`` only; trainforge's own
-environment never imports this module (tests/test_layout.py checks both).
+Flower's modules are imported by the ``flower_*`` modules only; trainforge's own environment
+never imports them (tests/test_layout.py checks both).
 """
 
 from __future__ import annotations
 
-import argparse
+import functools
 import time
 from pathlib import Path
 from typing import Any
 
-import flwr
 import numpy as np
+from flwr.app import Context
+from flwr.client import Client, NumPyClient
+from flwr.client.mod import secaggplus_mod
+from flwr.clientapp import ClientApp
 
 from trainforge.data.read import read_table
 from trainforge.data.splits import train_test_split
 from trainforge.evaluation.evaluate import evaluate
 from trainforge.federated.linear import Weights, encode, global_model, initial_weights
 from trainforge.federated.local_step import train_locally
-from trainforge.federated.parent_watch import exit_with_parent
 from trainforge.federated.plan import FederationPlan
 
 
-class HolderClient(flwr.client.NumPyClient):  # type: ignore[misc]  # flwr is untyped here
+class HolderClient(NumPyClient):  # type: ignore[misc]  # flwr is untyped here
     """One data holder: its training rows and held-out rows, encoded as declared."""
 
     def __init__(self, plan: FederationPlan, data: Path, *, name: str) -> None:
@@ -83,18 +85,18 @@ def _loss(weights: Weights, inputs: np.ndarray, targets: np.ndarray, *,
     return float(-log_proba[np.arange(len(targets)), targets].mean())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--server", required=True, help="the coordinator's HOST:PORT")
-    parser.add_argument("--plan", required=True, type=Path)
-    parser.add_argument("--data", required=True, type=Path)
-    parser.add_argument("--name", required=True)
-    args = parser.parse_args()
-    exit_with_parent()
-    client = HolderClient(FederationPlan.load(args.plan), args.data, name=args.name)
-    flwr.client.start_client(server_address=args.server, client=client.to_client(),
-                             insecure=True, max_retries=5, max_wait_time=60.0)
+@functools.cache
+def _holder(plan: str, data: str, name: str) -> HolderClient:
+    # Flower builds the client for every message: read and encode the table once per run
+    return HolderClient(FederationPlan.load(Path(plan)), Path(data), name=name)
 
 
-if __name__ == "__main__":
-    main()
+def holder_client(context: Context) -> Client:
+    """The holder named in the SuperNode's node config, on its own table."""
+    config = context.node_config
+    return _holder(str(config["plan"]), str(config["data"]), str(config["name"])).to_client()
+
+
+client_app = ClientApp(client_fn=holder_client)
+secure_client_app = ClientApp(client_fn=holder_client, mods=[secaggplus_mod])
+

@@ -29,6 +29,19 @@ class FederationPlan:
     seed: int
     test_size: float  # the share of its rows each client holds out for evaluation
     round_timeout_s: float  # a round that waits longer for its clients is given up
+    # secure aggregation (SecAgg+): the coordinator learns only the sum of the updates
+    secure_aggregation: bool = False
+    # the share of a round's clients whose key shares rebuild a key: up to the rest may drop
+    # out mid-round and the round still completes
+    secure_threshold: float = 0.6
+    # the most training rows one update may weigh under secure aggregation (SecAgg+ scales
+    # each update by rows / this before quantising): a bound above every holder's rows
+    secure_max_rows: int = 100_000
+
+    def droppable_clients(self, n_clients: int) -> int:
+        """How many of ``n_clients`` may drop out of a secure round that still completes:
+        those beyond the shares SecAgg+ needs (its threshold, at least 2)."""
+        return n_clients - max(round(self.secure_threshold * n_clients), 2)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "schema": self.schema.to_dict()}
