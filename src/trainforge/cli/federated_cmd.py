@@ -53,6 +53,9 @@ def simulate(
     )] = None,
     learning_rate: Annotated[float | None, typer.Option(
         "--learning-rate", help="the clients' SGD step (default: 0.1)")] = None,
+    secure_aggregation: Annotated[bool, typer.Option(
+        "--secure-aggregation", help="SecAgg+: the coordinator learns only the sum of the "
+                                     "updates; the report says how many may drop")] = False,
     name: Annotated[str | None, typer.Option(
         help="registry name (default: the file's stem, then -federated)")] = None,
     seed: Annotated[int | None, typer.Option(help="random seed (default: 0)")] = None,
@@ -70,7 +73,7 @@ def simulate(
         "partition": partition,
         "rounds": rounds, "strategy": strategy, "proximal_mu": proximal_mu,
         "local_epochs": local_epochs, "learning_rate": learning_rate, "name": name,
-        "seed": seed})
+        "secure_aggregation": secure_aggregation or None, "seed": seed})
     display = FederationDisplay(Console())
     outcome = run_federated_simulation(config, workspace=Workspace(), observers=[display])
     display.summary(outcome)

@@ -1,12 +1,12 @@
 """A federation's data holder: trainforge's ClientApp, which a holder's SuperNode
 (``flower_runtime supernode``, with the holder's plan, table and name in its node config)
-runs from Flower's virtualenv, a process per message. ``client_app`` (or
-``secure_client_app``, which answers the coordinator's SecAgg+ rounds through Flower's
-``secaggplus_mod``) reads the holder's own table, checks it against
-the federation's declared schema, holds out a share of its rows, and answers the rounds:
-``fit`` trains the global weights on its rows (``local_step``), ``evaluate`` scores them on
-its held-out rows with trainforge's own evaluation. Only weights and metrics leave the
-process, never rows.
+runs from Flower's virtualenv. ``client_app`` answers the coordinator's rounds with the
+holder's ``HolderClient`` (``flower_holder``); ``secure_client_app`` answers its SecAgg+
+rounds through Flower's ``secaggplus_mod`` around it.
+
+Flower 1.42 starts a fresh ClientApp process for every message, so this module imports Flower
+alone, and trainforge's data and model code only when a message needs the holder: SecAgg+'s
+key exchange and unmasking never do.
 
 Flower's modules are imported by the ``flower_*`` modules only; trainforge's own environment
 never imports them (tests/test_layout.py checks both).
@@ -14,89 +14,23 @@ never imports them (tests/test_layout.py checks both).
 
 from __future__ import annotations
 
-import functools
-import time
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 from flwr.app import Context
-from flwr.client import Client, NumPyClient
+from flwr.client import Client
 from flwr.client.mod import secaggplus_mod
 from flwr.clientapp import ClientApp
-
-from trainforge.data.read import read_table
-from trainforge.data.splits import train_test_split
-from trainforge.evaluation.evaluate import evaluate
-from trainforge.federated.linear import Weights, encode, global_model, initial_weights
-from trainforge.federated.local_step import train_locally
-from trainforge.federated.plan import FederationPlan
-
-
-class HolderClient(NumPyClient):  # type: ignore[misc]  # flwr is untyped here
-    """One data holder: its training rows and held-out rows, encoded as declared."""
-
-    def __init__(self, plan: FederationPlan, data: Path, *, name: str) -> None:
-        self.plan, self.name = plan, name
-        schema = plan.schema
-        frame = read_table(data).frame
-        schema.check(frame, source=str(data))
-        frame = frame.loc[frame[schema.task.target].notna()]
-        train, self.held_out = train_test_split(frame, schema.task, test_size=plan.test_size,
-                                                seed=plan.seed)
-        self.preprocessor = schema.preprocessor()
-        self.inputs, self.targets = encode(train, schema, self.preprocessor)
-
-    def get_parameters(self, config: dict[str, Any]) -> Weights:
-        return initial_weights(self.plan.schema)
-
-    def fit(self, parameters: Weights, config: dict[str, Any]
-            ) -> tuple[Weights, int, dict[str, Any]]:
-        started = time.perf_counter()
-        result = train_locally(
-            parameters, self.inputs, self.targets,
-            classification=self.plan.schema.task.kind.is_classification,
-            epochs=self.plan.local_epochs, batch_size=self.plan.batch_size,
-            learning_rate=self.plan.learning_rate,
-            proximal_mu=float(config.get("proximal_mu", 0.0)),
-            seed=self.plan.seed * 1_000 + int(config.get("round", 0)))
-        return result.weights, result.n_rows, {
-            "client": self.name, "train_loss": result.train_loss,
-            "fit_s": time.perf_counter() - started}
-
-    def evaluate(self, parameters: Weights, config: dict[str, Any]
-                 ) -> tuple[float, int, dict[str, Any]]:
-        schema = self.plan.schema
-        model = global_model(parameters, schema, preprocessor=self.preprocessor)
-        metrics = evaluate(model, self.held_out, source=self.name).metrics
-        inputs, targets = encode(self.held_out, schema, self.preprocessor)
-        return _loss(parameters, inputs, targets, classification=schema.task.kind.is_classification
-                     ), len(self.held_out), {"client": self.name, **metrics}
-
-
-def _loss(weights: Weights, inputs: np.ndarray, targets: np.ndarray, *,
-          classification: bool) -> float:
-    """The training objective on held-out rows: cross-entropy, or MSE of the scaled target."""
-    outputs = inputs @ np.asarray(weights[0]).T + np.asarray(weights[1])
-    if not classification:
-        return float(np.mean((outputs[:, 0] - targets) ** 2))
-    outputs = outputs - outputs.max(axis=1, keepdims=True)
-    log_proba = outputs - np.log(np.exp(outputs).sum(axis=1, keepdims=True))
-    return float(-log_proba[np.arange(len(targets)), targets].mean())
-
-
-@functools.cache
-def _holder(plan: str, data: str, name: str) -> HolderClient:
-    # Flower builds the client for every message: read and encode the table once per run
-    return HolderClient(FederationPlan.load(Path(plan)), Path(data), name=name)
 
 
 def holder_client(context: Context) -> Client:
     """The holder named in the SuperNode's node config, on its own table."""
+    from trainforge.federated.flower_holder import HolderClient  # see the module's docstring
+    from trainforge.federated.plan import FederationPlan
+
     config = context.node_config
-    return _holder(str(config["plan"]), str(config["data"]), str(config["name"])).to_client()
+    return HolderClient(FederationPlan.load(Path(str(config["plan"]))), Path(str(config["data"])),
+                        name=str(config["name"])).to_client()
 
 
 client_app = ClientApp(client_fn=holder_client)
 secure_client_app = ClientApp(client_fn=holder_client, mods=[secaggplus_mod])
-

@@ -153,8 +153,8 @@ def build_strategy(plan: FederationPlan) -> Strategy:
 
 def fit_workflow(plan: FederationPlan) -> SecAggPlusWorkflow | None:
     """SecAgg+ for the fit round when the plan asks for secure aggregation, else Flower's
-    default. Every sampled client holds a share of every other's key; any
-    ``secure_threshold`` of the shares rebuild one, so up to the rest may drop mid-round."""
+    default. Every sampled client holds a share of every other's key; ``secure_quorum`` of
+    them rebuild one, so the rest may drop out mid-round."""
     if not plan.secure_aggregation:
         return None
     return SecAggPlusWorkflow(num_shares=1.0, reconstruction_threshold=plan.secure_threshold,

@@ -14,6 +14,14 @@ from typing import Any
 from trainforge.data.declared_schema import DeclaredSchema
 
 STRATEGIES = ("fedavg", "fedprox")
+SECURE_THRESHOLD = 0.6  # the share of a secure round's clients whose key shares rebuild a key
+
+
+def secure_quorum(n_clients: int, threshold: float = SECURE_THRESHOLD) -> int:
+    """How many of a secure round's ``n_clients`` must answer each of its steps for it to
+    complete: SecAgg+'s reconstruction threshold (``threshold`` of the shares, every client
+    holding one, at least 2). The rest may drop out mid-round."""
+    return max(round(threshold * n_clients), 2)
 
 
 @dataclass(frozen=True)
@@ -31,17 +39,11 @@ class FederationPlan:
     round_timeout_s: float  # a round that waits longer for its clients is given up
     # secure aggregation (SecAgg+): the coordinator learns only the sum of the updates
     secure_aggregation: bool = False
-    # the share of a round's clients whose key shares rebuild a key: up to the rest may drop
-    # out mid-round and the round still completes
-    secure_threshold: float = 0.6
+    secure_threshold: float = SECURE_THRESHOLD  # see secure_quorum
     # the most training rows one update may weigh under secure aggregation (SecAgg+ scales
-    # each update by rows / this before quantising): a bound above every holder's rows
+    # each update by rows / this before quantising it): the largest holder's rows is exact,
+    # a far larger bound costs precision
     secure_max_rows: int = 100_000
-
-    def droppable_clients(self, n_clients: int) -> int:
-        """How many of ``n_clients`` may drop out of a secure round that still completes:
-        those beyond the shares SecAgg+ needs (its threshold, at least 2)."""
-        return n_clients - max(round(self.secure_threshold * n_clients), 2)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "schema": self.schema.to_dict()}

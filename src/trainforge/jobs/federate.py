@@ -80,6 +80,9 @@ class _RoundRecorder:
                 log_metric(self.workspace, self.run_id, key, float(value), step=step)
         notify(self.observers, "on_round", record)
 
+    def on_waiting(self, text: str) -> None:
+        notify(self.observers, "on_phase", text)
+
     def on_client_lost(self, name: str, why: str) -> None:
         self.lost[name] = why
         notify(self.observers, "on_phase", f"{name} left the federation ({why.splitlines()[0]}); "
@@ -98,6 +101,7 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
     from trainforge.data.targets import clean_target, feature_columns, infer_task
     from trainforge.federated.environment import flower_python, venv_path
     from trainforge.federated.partition import parse_scheme, partition
+    from trainforge.federated.plan import secure_quorum
     from trainforge.store.datasets import record_dataset
 
     python = flower_python(venv_path(workspace.home))
@@ -105,6 +109,12 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
     if config.min_clients is not None and config.min_clients > config.clients:
         raise ConfigError(f"--min-clients {config.min_clients} is more than --clients "
                           f"{config.clients}: the rounds could never start")
+    if config.secure_aggregation and (config.min_clients or config.clients) < secure_quorum(
+            config.clients):
+        raise ConfigError(f"--min-clients {config.min_clients} is below the "
+                          f"{secure_quorum(config.clients)} of {config.clients} clients a "
+                          "secure round needs to rebuild the keys of those that drop; raise it "
+                          "or leave out --secure-aggregation")
     started, cpu_start = time.time(), time.process_time()
     dataset = read_table(config.data)
     task = infer_task(dataset, config.target)
@@ -165,18 +175,23 @@ def _federate(config: FederatedSimulationConfig, *, schema: DeclaredSchema,
         proximal_mu=config.proximal_mu if config.strategy == "fedprox" else 0.0,
         local_epochs=config.local_epochs, batch_size=config.batch_size,
         learning_rate=config.learning_rate, seed=config.seed, test_size=config.test_size,
-        round_timeout_s=config.round_timeout_s)
+        round_timeout_s=config.round_timeout_s, secure_aggregation=config.secure_aggregation,
+        # SecAgg+ weighs an update by its rows over this bound: the largest holder is exact
+        secure_max_rows=max(holder.n_rows for holder in holders))
     with tempfile.TemporaryDirectory(prefix="trainforge-federated-") as scratch:
         tables = []
         for holder in holders:
             table = Path(scratch) / f"{holder.name}.parquet"
             frame.iloc[holder.rows].to_parquet(table, index=False)
             tables.append((holder.name, table))
-        notify(observers, "on_phase", f"starting the coordinator and {len(holders)} client "
-                                      f"processes ({config.strategy}, {config.rounds} rounds)")
+        secure = " with secure aggregation" if config.secure_aggregation else ""
+        notify(observers, "on_phase", f"starting the coordinator (a SuperLink) and "
+                                      f"{len(holders)} SuperNodes ({config.strategy}, "
+                                      f"{config.rounds} rounds{secure})")
         weights = run_federation(plan, tables, python=python, scratch=Path(scratch),
                                  on_round=recorder.on_round,
-                                 on_client_lost=recorder.on_client_lost)
+                                 on_client_lost=recorder.on_client_lost,
+                                 on_waiting=recorder.on_waiting)
         splits = [train_test_split(read_table(table).frame, schema.task,
                                    test_size=config.test_size, seed=config.seed)
                   for _, table in tables]
@@ -208,11 +223,12 @@ def _evaluate_and_register(config: FederatedSimulationConfig, *, workspace: Work
               "rounds": rounds, "notes": notes,
               "clients": {name: e.metrics for name, e in clients.items()},
               "weighted": weighted, "federated": federated.metrics,
-              "centralised": centralised.metrics}
+              "centralised": centralised.metrics,
+              "secure_aggregation": _secure_aggregation(config, n_clients=len(holders))}
     lineage = {"run_id": run_id, "seed": config.seed, "dataset_fingerprint": fingerprint,
                "config": config.model_dump(mode="json"), "federated": True,
                "strategy": config.strategy, "rounds": len(rounds), "clients": len(holders),
-               "partition": config.partition}
+               "partition": config.partition, "secure_aggregation": config.secure_aggregation}
     name = config.name or default_name(config.data)
     with tempfile.TemporaryDirectory(prefix="trainforge-federated-") as scratch:
         federation_file = Path(scratch) / FEDERATION_FILE
@@ -227,11 +243,24 @@ def _evaluate_and_register(config: FederatedSimulationConfig, *, workspace: Work
             metrics={"test": federated.metrics, "centralised": centralised.metrics,
                      "clients_weighted": weighted},
             description=f"federated ({config.strategy}, {len(rounds)} rounds, {len(holders)} "
-                        f"holders, {config.partition})")
+                        f"holders, {config.partition}"
+                        f"{', secure aggregation' if config.secure_aggregation else ''})")
     return FederatedOutcome(config=config, task=schema.task, notes=notes, holders=holders,
                             rounds=rounds, clients=clients, weighted=weighted,
                             federated=federated, centralised=centralised, version=version,
                             run_id=run_id, elapsed_s=time.time() - started)
+
+
+def _secure_aggregation(config: FederatedSimulationConfig, *, n_clients: int
+                        ) -> dict[str, Any] | None:
+    """What secure aggregation guaranteed, for the report: none when it was off."""
+    from trainforge.federated.plan import SECURE_THRESHOLD, secure_quorum
+
+    if not config.secure_aggregation:
+        return None
+    quorum = secure_quorum(n_clients)
+    return {"protocol": "SecAgg+ (Flower)", "clients": n_clients, "quorum": quorum,
+            "may_drop": n_clients - quorum, "reconstruction_threshold": SECURE_THRESHOLD}
 
 
 def _weighted_means(evaluations: list[Evaluation]) -> dict[str, float]:
