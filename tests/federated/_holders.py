@@ -15,6 +15,10 @@ from trainforge.data.targets import clean_target, feature_columns, infer_task
 from trainforge.federated.partition import Scheme, partition
 from trainforge.federated.plan import FederationPlan
 
+# Flower starts a ClientApp process per message (five per client in a secure round): on 2
+# shared cores under load a federation of three takes minutes, beyond pytest's 600 s default
+SLOW_FEDERATION_S = 1_800
+
 
 def credit_holders(folder: Path, *, n_clients: int) -> tuple[FederationPlan, list[tuple[str, Path]]]:
     """credit_g split iid between ``n_clients`` holders' tables in ``folder``, and a FedAvg

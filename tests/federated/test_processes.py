@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from tests.federated._holders import credit_holders, kill_holder
+from tests.federated._holders import SLOW_FEDERATION_S, credit_holders, kill_holder
 
 from trainforge.errors import FederationFailed
 from trainforge.federated.processes import (
@@ -37,6 +37,7 @@ def stop(holders: list[subprocess.Popen[bytes]]) -> None:
         holder.wait()
 
 
+@pytest.mark.timeout(SLOW_FEDERATION_S)
 def test_a_client_killed_during_the_rounds_leaves_the_others_to_finish(tmp_path, flower):
     plan, tables = credit_holders(tmp_path, n_clients=3)
     plan = replace(plan, rounds=3, min_clients=2)

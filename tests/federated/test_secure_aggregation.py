@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from tests.federated._holders import credit_holders, kill_holder
+from tests.federated._holders import SLOW_FEDERATION_S, credit_holders, kill_holder
 
 from trainforge.config import FederatedSimulationConfig
 from trainforge.errors import ConfigError
@@ -24,8 +24,10 @@ pytestmark = [pytest.mark.federated]
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(SLOW_FEDERATION_S)
 def test_a_secure_federation_learns_the_plain_ones_weights(tmp_path, flower):
     plan, tables = credit_holders(tmp_path, n_clients=3)
+    plan = replace(plan, rounds=1)
     learned, rounds = {}, {}
     for secure in (False, True):
         scratch = tmp_path / f"secure-{secure}"
@@ -36,13 +38,14 @@ def test_a_secure_federation_learns_the_plain_ones_weights(tmp_path, flower):
             on_round=rounds[secure].append, on_client_lost=lambda name, why: None)
     for plain, secure in zip(learned[False], learned[True], strict=True):
         np.testing.assert_allclose(secure, plain, atol=1e-3)
-    assert [r["secure_aggregation"] for r in rounds[True]] == [True, True]
+    assert [r["secure_aggregation"] for r in rounds[True]] == [True]
     # the secure round's key exchange and masks travel too: it costs more bytes
     assert (rounds[True][-1]["clients"]["client-0"]["bytes_up"]
             > rounds[False][-1]["clients"]["client-0"]["bytes_up"])
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(SLOW_FEDERATION_S)
 def test_a_client_killed_during_a_secure_round_leaves_enough_to_finish_it(tmp_path, flower):
     plan, tables = credit_holders(tmp_path, n_clients=3)
     plan = replace(plan, secure_aggregation=True, min_clients=2)  # SecAgg+ needs 2 of 3
