@@ -41,6 +41,7 @@ from trainforge.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 VICTIM = "client-9"
+RUNS = ("plain", "secure", "killed")
 
 
 def holders(table: Path, target: str, *, n_clients: int, folder: Path
@@ -82,7 +83,8 @@ def federate(name: str, plan: FederationPlan, tables: list[tuple[str, Path]], *,
     def on_round(record: dict[str, Any]) -> None:
         rounds.append(record)
         print(f"  {name} round {record['round']}: {len(record['clients'])} clients, "
-              f"{record['seconds']:.1f} s, loss {record['loss']:.4f}", flush=True)
+              f"{record['seconds']:.1f} s, loss {record['loss']}, "
+              f"{record['failures']} failed or silent", flush=True)
         if name == "killed" and record["round"] == 1:
             kill_when_round_2_reaches(scratch)
 
@@ -91,6 +93,7 @@ def federate(name: str, plan: FederationPlan, tables: list[tuple[str, Path]], *,
                    on_client_lost=lambda client, why: lost.append(client))
     wall_s = time.time() - started
     per_round = [{"round": r["round"], "seconds": r["seconds"], "clients": len(r["clients"]),
+                  "failures": r["failures"],
                   "loss": r["loss"], "accuracy": (r["metrics"] or {}).get("accuracy"),
                   "bytes_down": statistics.mean(c["bytes_down"] for c in r["clients"].values()),
                   "bytes_up": statistics.mean(c["bytes_up"] for c in r["clients"].values())}
@@ -106,6 +109,7 @@ def main() -> None:
     parser.add_argument("--target", default="income")
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
     parser.add_argument("--out", type=Path,
                         default=ROOT / "benchmarks" / "out" / "federated-deployment.json")
     args = parser.parse_args()
@@ -118,7 +122,7 @@ def main() -> None:
         plan = replace(plan, rounds=args.rounds)
         runs = {"plain": plan, "secure": replace(plan, secure_aggregation=True),
                 "killed": replace(plan, min_clients=args.clients - 1)}
-        for name, run_plan in runs.items():
+        for name, run_plan in ((name, runs[name]) for name in args.runs):
             print(f"{name}: {args.clients} SuperNodes, {args.rounds} rounds", flush=True)
             results["runs"].append(federate(name, run_plan, tables, python=python,
                                             folder=Path(folder)))

@@ -22,7 +22,8 @@ SLOW_FEDERATION_S = 1_800
 
 def credit_holders(folder: Path, *, n_clients: int) -> tuple[FederationPlan, list[tuple[str, Path]]]:
     """credit_g split iid between ``n_clients`` holders' tables in ``folder``, and a FedAvg
-    plan for them (2 rounds, every client needed, a 120 s round timeout)."""
+    plan for them (2 rounds, every client needed; an exchange may take 600 s: on 2 loaded
+    cores a round of ClientApp processes can take minutes)."""
     dataset = read_table(EXAMPLES / "credit_g.csv")
     task = infer_task(dataset, "class")
     frame, _ = clean_target(dataset, task)
@@ -34,7 +35,7 @@ def credit_holders(folder: Path, *, n_clients: int) -> tuple[FederationPlan, lis
         frame.iloc[holder.rows].to_parquet(tables[-1][1], index=False)
     plan = FederationPlan(schema=schema, strategy="fedavg", rounds=2, min_clients=n_clients,
                           proximal_mu=0.0, local_epochs=1, batch_size=32, learning_rate=0.1,
-                          seed=0, test_size=0.2, round_timeout_s=120.0,
+                          seed=0, test_size=0.2, round_timeout_s=600.0,
                           secure_max_rows=max(len(read_table(t).frame) for _, t in tables))
     return plan, tables
 

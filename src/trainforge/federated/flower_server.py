@@ -68,7 +68,8 @@ class RecordingStrategy(Strategy):  # type: ignore[misc]  # flwr is untyped here
         self.fits: dict[str, dict[str, Any]] = {}
         self.names: dict[int, str] = {}  # node id → the client's own name
         self.latest: Any = None
-        self.fit_failures = 0
+        self.sampled = 0  # the clients asked to fit this round
+        self.fit_failures = 0  # those that failed, or did not answer within the timeout
 
     def initialize_parameters(self, client_manager: Any) -> Any:
         return self.inner.initialize_parameters(client_manager)
@@ -78,7 +79,7 @@ class RecordingStrategy(Strategy):  # type: ignore[misc]  # flwr is untyped here
         # the clock starts once the clients are there: waiting for them to connect (their
         # start, on the first round) is not the round's cost
         instructions = self.inner.configure_fit(server_round, parameters, client_manager)
-        self.round_started = time.time()
+        self.round_started, self.sampled = time.time(), len(instructions)
         for _, fit_ins in instructions:
             fit_ins.config["round"] = server_round
         return instructions
@@ -97,6 +98,11 @@ class RecordingStrategy(Strategy):  # type: ignore[misc]  # flwr is untyped here
         waiting.unlink(missing_ok=True)
 
     def aggregate_fit(self, server_round: int, results: list[Any], failures: list[Any]) -> Any:
+        if len(results) < self.plan.min_clients:  # failed, or silent past the timeout
+            raise TooFewClients(
+                f"round {server_round}: {len(results)} of the {self.sampled} clients asked "
+                f"sent an update within {self.plan.round_timeout_s:.0f} s, and the plan needs "
+                f"{self.plan.min_clients}; it was given up")
         self.names.update({proxy.node_id: str(res.metrics.get("client", proxy.cid))
                            for proxy, res in results})
         self.fits = {self.names[proxy.node_id]: {
@@ -105,7 +111,7 @@ class RecordingStrategy(Strategy):  # type: ignore[misc]  # flwr is untyped here
         aggregated, metrics = self.inner.aggregate_fit(server_round, results, failures)
         if aggregated is not None:
             self.latest = aggregated
-        self.fit_failures = len(failures)
+        self.fit_failures = self.sampled - len(results)
         return aggregated, metrics
 
     def configure_evaluate(self, server_round: int, parameters: Any, client_manager: Any) -> Any:
