@@ -69,6 +69,7 @@ class RecordingStrategy(Strategy):  # type: ignore[misc]  # flwr is untyped here
         self.names: dict[int, str] = {}  # node id → the client's own name
         self.latest: Any = None
         self.sampled = 0  # the clients asked to fit this round
+        self.aggregated_round = 0  # the last round whose updates were aggregated
         self.fit_failures = 0  # those that failed, or did not answer within the timeout
 
     def initialize_parameters(self, client_manager: Any) -> Any:
@@ -112,9 +113,15 @@ class RecordingStrategy(Strategy):  # type: ignore[misc]  # flwr is untyped here
         if aggregated is not None:
             self.latest = aggregated
         self.fit_failures = self.sampled - len(results)
+        self.aggregated_round = server_round
         return aggregated, metrics
 
     def configure_evaluate(self, server_round: int, parameters: Any, client_manager: Any) -> Any:
+        if self.aggregated_round != server_round:  # SecAgg+ halts without calling aggregate_fit
+            raise TooFewClients(
+                f"round {server_round}: the secure aggregation of the {self.sampled} clients' "
+                "updates halted (SecAgg+ could not rebuild the sum from the clients that "
+                "answered; `flwr log` on the SuperLink shows its stages)")
         return self.inner.configure_evaluate(server_round, parameters, client_manager)
 
     def aggregate_evaluate(self, server_round: int, results: list[Any],
