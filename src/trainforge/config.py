@@ -438,6 +438,9 @@ class FederatedSimulationConfig(BaseModel, frozen=True, extra="forbid"):
     test_size: float = Field(default=0.2, gt=0.0, lt=1.0,
                              description="the share of its rows each holder holds out")
     round_timeout_s: float = Field(default=600.0, gt=0.0, le=MAX_TIME_BUDGET_S)
+    secure_aggregation: bool = Field(
+        default=False, description="Flower's SecAgg+: the coordinator learns only the sum of "
+                                   "the clients' updates, never one of them")
     seed: Seed = 0
     model: Literal["auto", "linear", "mlp", "cnn"] = Field(
         default="auto", description="what the federation learns: linear, mlp (tables), cnn "

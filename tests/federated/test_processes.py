@@ -1,61 +1,137 @@
-"""A federation of processes loses a client and goes on: Flower's coordinator aggregates the
-clients that are left, as long as the plan's minimum are.
+"""A federation of processes on Flower's deployment runtime (a SuperLink, a SuperNode per
+holder): it loses a client and goes on while the plan's minimum are left, gives up a round
+short of clients saying how many joined, and speaks TLS when given certificates.
 
 Needs Flower's virtualenv (`make test-federated` runs it).
 """
 
 from __future__ import annotations
 
-import os
-import signal
+import datetime as dt
+import ipaddress
+import subprocess
+from dataclasses import replace
 from pathlib import Path
 
-import psutil
 import pytest
-from tests._paths import EXAMPLES, ROOT
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from tests.federated._holders import SLOW_FEDERATION_S, credit_holders, kill_holder
 
-from trainforge.data.declared_schema import declare_schema
-from trainforge.data.read import read_table
-from trainforge.data.targets import clean_target, feature_columns, infer_task
-from trainforge.federated.environment import flower_python
-from trainforge.federated.partition import Scheme, partition
-from trainforge.federated.plan import FederationPlan
-from trainforge.federated.processes import run_federation
+from trainforge.errors import FederationFailed
+from trainforge.federated.processes import (
+    Certificates,
+    run_federation,
+    start_coordinator,
+    start_holder,
+)
 
 pytestmark = [pytest.mark.federated, pytest.mark.slow]
 
 
-def test_a_client_killed_during_the_rounds_leaves_the_others_to_finish(tmp_path):
-    dataset = read_table(EXAMPLES / "credit_g.csv")
-    task = infer_task(dataset, "class")
-    frame, _ = clean_target(dataset, task)
-    schema = declare_schema(frame, task, schema=dataset.schema,
-                            features=feature_columns(dataset.schema, "class", frame=frame))
-    tables = []
-    for holder in partition(frame, task, n_clients=3, scheme=Scheme("iid"), seed=0):
-        tables.append((holder.name, tmp_path / f"{holder.name}.parquet"))
-        frame.iloc[holder.rows].to_parquet(tables[-1][1], index=False)
-    plan = FederationPlan(schema=schema, strategy="fedavg", rounds=8, min_clients=2,
-                          proximal_mu=0.0, local_epochs=1, batch_size=32, learning_rate=0.1,
-                          seed=0, test_size=0.2, round_timeout_s=120.0)
+def stop(holders: list[subprocess.Popen[bytes]]) -> None:
+    for holder in holders:
+        holder.terminate()
+        holder.wait()
+
+
+@pytest.mark.timeout(SLOW_FEDERATION_S)
+def test_a_client_killed_during_the_rounds_leaves_the_others_to_finish(tmp_path, flower):
+    plan, tables = credit_holders(tmp_path, n_clients=3)
+    plan = replace(plan, rounds=3, min_clients=2)
     rounds, lost = [], []
 
-    # the kill lands a round or two later (rounds take a fraction of a second; the record is
-    # read every 0.2 s): 8 rounds leave the last ones to the two clients left
     def kill_client_2_after_round_1(record: dict) -> None:
         rounds.append(record)
         if record["round"] == 1:
-            client = next(p for p in psutil.Process().children(recursive=True)
-                          if "client-2" in p.cmdline())
-            os.kill(client.pid, signal.SIGKILL)  # not waited for here: that would reap it,
-            # and trainforge would read its status as 0
+            kill_holder("client-2")
 
-    venv = Path(os.environ.get("TRAINFORGE_FLOWER_VENV", ROOT / ".venv-flower"))
-    weights = run_federation(plan, tables, python=flower_python(venv), scratch=tmp_path,
+    weights = run_federation(plan, tables, python=flower, scratch=tmp_path,
                              on_round=kill_client_2_after_round_1,
                              on_client_lost=lambda name, why: lost.append(name))
     assert sorted(rounds[0]["clients"]) == ["client-0", "client-1", "client-2"]
     assert sorted(rounds[-1]["clients"]) == ["client-0", "client-1"]
-    assert len(rounds) == 8
+    assert len(rounds) == 3
     assert lost == ["client-2"]
-    assert weights[0].shape == (2, schema.preprocessor().n_features_out_)
+    assert weights[0].shape == (2, plan.schema.preprocessor().n_features_out_)
+
+
+def test_a_round_short_of_clients_gives_up_saying_how_many_joined(tmp_path, flower):
+    plan, tables = credit_holders(tmp_path, n_clients=2)
+    plan = replace(plan, min_clients=3, round_timeout_s=45.0)
+    heard: list[str] = []
+    with pytest.raises(FederationFailed, match=r"round 1 waited 45 s for 3 clients and 2 of "
+                                               r"3 joined"):
+        run_federation(plan, tables, python=flower, scratch=tmp_path, on_round=heard.append,
+                       on_client_lost=lambda name, why: None, on_waiting=heard.append)
+    assert "round 1 waits for its clients: 2 of the 3 it needs have joined" in heard
+
+
+def self_signed(folder: Path) -> Certificates:
+    """A certificate authority, and a certificate it signs for 127.0.0.1, as PEM files."""
+    def name(text: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("trainforge test CA"))
+          .issuer_name(name("trainforge test CA")).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now)
+          .not_valid_after(now + dt.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    server = (x509.CertificateBuilder().subject_name(name("127.0.0.1")).issuer_name(ca.subject)
+              .public_key(key.public_key()).serial_number(x509.random_serial_number())
+              .not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+              .add_extension(x509.SubjectAlternativeName(
+                  [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+              .sign(ca_key, hashes.SHA256()))
+    files = Certificates(ca_certificate=folder / "ca.pem", certificate=folder / "server.pem",
+                         private_key=folder / "server.key")
+    files.ca_certificate.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files.certificate.write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    files.private_key.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    return files
+
+
+def test_holders_join_a_coordinator_over_tls_with_a_self_signed_certificate(tmp_path, flower):
+    plan, tables = credit_holders(tmp_path, n_clients=2)
+    plan = replace(plan, rounds=1)
+    certificates = self_signed(tmp_path)
+    coordinator = start_coordinator(plan, python=flower, scratch=tmp_path,
+                                    certificates=certificates)
+    holders = [start_holder(coordinator.address, plan, table, name, python=flower,
+                            scratch=tmp_path, root_certificate=certificates.ca_certificate)
+               for name, table in tables]
+    rounds: list[dict] = []
+    try:
+        weights = coordinator.follow(rounds.append, lambda name, why: None)
+    finally:
+        stop(holders)
+        coordinator.stop()
+    assert sorted(rounds[0]["clients"]) == ["client-0", "client-1"]
+    assert weights[0].shape == (2, plan.schema.preprocessor().n_features_out_)
+    assert "Starting insecure" not in (tmp_path / "coordinator.log").read_text()
+
+
+def test_a_holder_without_the_certificate_authority_cannot_join(tmp_path, flower):
+    plan, tables = credit_holders(tmp_path, n_clients=2)
+    plan = replace(plan, rounds=1, round_timeout_s=20.0)
+    coordinator = start_coordinator(plan, python=flower, scratch=tmp_path,
+                                    certificates=self_signed(tmp_path))
+    # trusting another authority, the holders' TLS handshakes fail: no round can start
+    (tmp_path / "stranger").mkdir()
+    stranger = self_signed(tmp_path / "stranger")
+    holders = [start_holder(coordinator.address, plan, table, name, python=flower,
+                            scratch=tmp_path, root_certificate=stranger.ca_certificate)
+               for name, table in tables]
+    try:
+        with pytest.raises(FederationFailed, match="0 of 2 joined"):
+            coordinator.follow(lambda record: None, lambda name, why: None)
+    finally:
+        stop(holders)
+        coordinator.stop()

@@ -13,6 +13,7 @@ import os
 
 import pytest
 from tests._paths import EXAMPLES, ROOT
+from tests.federated._holders import SLOW_FEDERATION_S
 
 from trainforge.config import FederatedSimulationConfig
 from trainforge.data.read import read_table
@@ -20,7 +21,8 @@ from trainforge.jobs.federate import FEDERATION_FILE, FederatedOutcome, run_fede
 from trainforge.store.runs import get_run
 from trainforge.workspace import Workspace
 
-pytestmark = [pytest.mark.federated, pytest.mark.slow]
+# the module's federation is set up within the first test's time limit
+pytestmark = [pytest.mark.federated, pytest.mark.slow, pytest.mark.timeout(SLOW_FEDERATION_S)]
 CREDIT = EXAMPLES / "credit_g.csv"
 
 

@@ -58,6 +58,9 @@ def simulate(
     )] = None,
     learning_rate: Annotated[float | None, typer.Option(
         "--learning-rate", help="the clients' SGD step (default: 0.1)")] = None,
+    secure_aggregation: Annotated[bool, typer.Option(
+        "--secure-aggregation", help="SecAgg+: the coordinator learns only the sum of the "
+                                     "updates; the report says how many may drop")] = False,
     name: Annotated[str | None, typer.Option(
         help="registry name (default: the file's stem, then -federated)")] = None,
     seed: Annotated[int | None, typer.Option(help="random seed (default: 0)")] = None,
@@ -89,7 +92,8 @@ def simulate(
         "rounds": rounds, "strategy": strategy, "proximal_mu": proximal_mu,
         "local_epochs": local_epochs, "learning_rate": learning_rate, "name": name,
         "seed": seed, "model": model, "image_size": image_size, "dp_epsilon": dp_epsilon,
-        "dp_delta": dp_delta, "dp_max_grad_norm": dp_max_grad_norm})
+        "dp_delta": dp_delta, "dp_max_grad_norm": dp_max_grad_norm,
+        "secure_aggregation": secure_aggregation or None})
     display = FederationDisplay(Console())
     outcome = run_federated_simulation(config, workspace=Workspace(), observers=[display])
     display.summary(outcome)

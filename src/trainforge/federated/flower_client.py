@@ -1,63 +1,36 @@
-"""A federation's client, run from Flower's virtualenv:
+"""A federation's data holder: trainforge's ClientApp, which a holder's SuperNode
+(``flower_runtime supernode``, with the holder's plan, table and name in its node config)
+runs from Flower's virtualenv. ``client_app`` answers the coordinator's rounds with the
+holder's ``HolderClient`` (``flower_holder``); ``secure_client_app`` answers its SecAgg+
+rounds through Flower's ``secaggplus_mod`` around it.
 
-    python -m trainforge.federated.flower_client --server HOST:PORT --plan PLAN.json \\
-        --data TABLE --name NAME
+Flower 1.42 starts a fresh ClientApp process for every message, so this module imports Flower
+alone, and trainforge's data and model code only when a message needs the holder: SecAgg+'s
+key exchange and unmasking never do.
 
-It reads its own table or image rows, checks them against the federation's plan, holds out a
-share of them, and answers the coordinator's rounds (``holder_rows``): ``fit`` trains the
-global weights on its rows (``local_step``), ``evaluate`` scores them on its held-out rows
-with trainforge's own evaluation. Only weights and metrics leave the process, never rows.
-
-Flower's modules are imported here and in ``flower_server`` only; trainforge's own
-environment never imports this module (tests/test_layout.py checks both).
+Flower's modules are imported by the ``flower_*`` modules only; trainforge's own environment
+never imports them (tests/test_layout.py checks both).
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
-from typing import Any
 
-import flwr
-
-from trainforge.federated.holder_rows import HolderRows
-from trainforge.federated.linear import Weights
-from trainforge.federated.networks import initial_weights
-from trainforge.federated.parent_watch import exit_with_parent
-from trainforge.federated.plan import FederationPlan
+from flwr.app import Context
+from flwr.client import Client
+from flwr.client.mod import secaggplus_mod
+from flwr.clientapp import ClientApp
 
 
-class HolderClient(flwr.client.NumPyClient):  # type: ignore[misc]  # flwr is untyped here
-    """One data holder (``holder_rows``) answering the coordinator's rounds."""
+def holder_client(context: Context) -> Client:
+    """The holder named in the SuperNode's node config, on its own table."""
+    from trainforge.federated.flower_holder import HolderClient  # see the module's docstring
+    from trainforge.federated.plan import FederationPlan
 
-    def __init__(self, plan: FederationPlan, data: Path, *, name: str) -> None:
-        self.plan, self.rows = plan, HolderRows(plan, data, name=name)
-
-    def get_parameters(self, config: dict[str, Any]) -> Weights:
-        return initial_weights(self.plan)
-
-    def fit(self, parameters: Weights, config: dict[str, Any]
-            ) -> tuple[Weights, int, dict[str, Any]]:
-        return self.rows.fit(parameters, round_number=int(config.get("round", 0)),
-                             proximal_mu=float(config.get("proximal_mu", 0.0)))
-
-    def evaluate(self, parameters: Weights, config: dict[str, Any]
-                 ) -> tuple[float, int, dict[str, Any]]:
-        return self.rows.evaluate(parameters)
+    config = context.node_config
+    return HolderClient(FederationPlan.load(Path(str(config["plan"]))), Path(str(config["data"])),
+                        name=str(config["name"])).to_client()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--server", required=True, help="the coordinator's HOST:PORT")
-    parser.add_argument("--plan", required=True, type=Path)
-    parser.add_argument("--data", required=True, type=Path)
-    parser.add_argument("--name", required=True)
-    args = parser.parse_args()
-    exit_with_parent()
-    client = HolderClient(FederationPlan.load(args.plan), args.data, name=args.name)
-    flwr.client.start_client(server_address=args.server, client=client.to_client(),
-                             insecure=True, max_retries=5, max_wait_time=60.0)
-
-
-if __name__ == "__main__":
-    main()
+client_app = ClientApp(client_fn=holder_client)
+secure_client_app = ClientApp(client_fn=holder_client, mods=[secaggplus_mod])

@@ -1,33 +1,52 @@
-"""A federation's coordinator, run from Flower's virtualenv:
+"""A federation's coordinator: trainforge's ServerApp, which the SuperLink
+(``flower_runtime superlink``) runs from Flower's virtualenv for the run trainforge submits
+(``flwr run``, with the plan and an output directory in the run config): Flower's own FedAvg
+or FedProx,
+through Flower's legacy workflow, with the fit round through SecAgg+ when the plan asks for
+secure aggregation (Flower's SecAgg+ workflow needs the legacy strategies, which is why the
+coordinator keeps them rather than the message-API strategies).
 
-    python -m trainforge.federated.flower_server --plan PLAN.json --address HOST:PORT --out DIR
-
-It serves Flower's gRPC on ``--address`` and runs the plan's rounds with Flower's own FedAvg or
-FedProx. After each round it appends one JSON line to ``DIR/rounds.jsonl`` (each client's
-rows, losses, metrics and update size; the weighted means), which trainforge reads as the
-round goes; after the last, the global weights go to ``DIR/weights.npz`` (plain arrays,
-read back without pickle).
+After each round the ServerApp appends one JSON line to ``OUT/rounds.jsonl`` (each client's
+rows, losses, metrics and bytes on the wire; the weighted means); after the last, the global
+weights go to ``OUT/weights.npz`` (plain arrays, read back without pickle). A round that waits
+for its clients says so in ``OUT/waiting.json``; a federation that fails writes why to
+``OUT/failed.txt``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import flwr
 import numpy as np
+from flwr.app import Context
 from flwr.common import ndarrays_to_parameters, parameters_to_ndarrays
+from flwr.server import LegacyContext, ServerConfig
 from flwr.server.strategy import FedAvg, FedProx, Strategy
+from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
+from flwr.serverapp import Grid, ServerApp
 
+from trainforge.federated.flower_grid import MeteredGrid
 from trainforge.federated.flower_privacy import with_central_privacy
 from trainforge.federated.networks import initial_weights
-from trainforge.federated.parent_watch import exit_with_parent
 from trainforge.federated.plan import FederationPlan
-from trainforge.federated.processes import ROUNDS_FILE, WEIGHTS_FILE
+from trainforge.federated.processes import (
+    FAILED_FILE,
+    ROUNDS_FILE,
+    STARTED_FILE,
+    WAITING_FILE,
+    WEIGHTS_FILE,
+)
+
+WAIT_REPORT_S = 1.0  # how often a round waiting for its clients says how many have joined
+
+
+class TooFewClients(RuntimeError):
+    """A round waited its timeout and fewer clients than the plan's minimum had joined."""
 
 
 def weighted_means(results: Sequence[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
@@ -39,45 +58,71 @@ def weighted_means(results: Sequence[tuple[int, dict[str, Any]]]) -> dict[str, A
             for name in sorted(names)}
 
 
-def _payload_bytes(parameters: Any) -> int:
-    return sum(len(tensor) for tensor in parameters.tensors)
-
-
 class RecordingStrategy(Strategy):  # type: ignore[misc]  # flwr is untyped here
-    """Flower's strategy, unchanged, with each round written down as it ends."""
+    """Flower's strategy, unchanged, with each round written down as it ends, and each round
+    started only when the plan's minimum of clients has joined (or given up, saying so)."""
 
-    def __init__(self, inner: Strategy, out: Path) -> None:
-        self.inner, self.out = inner, out
+    def __init__(self, inner: Strategy, *, plan: FederationPlan, out: Path,
+                 grid: MeteredGrid) -> None:
+        self.inner, self.plan, self.out, self.grid = inner, plan, out, grid
         self.round_started = 0.0
         self.fits: dict[str, dict[str, Any]] = {}
+        self.names: dict[int, str] = {}  # node id → the client's own name
         self.latest: Any = None
-        self.sent_bytes = 0
-        self.fit_failures = 0
+        self.sampled = 0  # the clients asked to fit this round
+        self.aggregated_round = 0  # the last round whose updates were aggregated
+        self.fit_failures = 0  # those that failed, or did not answer within the timeout
 
     def initialize_parameters(self, client_manager: Any) -> Any:
         return self.inner.initialize_parameters(client_manager)
 
     def configure_fit(self, server_round: int, parameters: Any, client_manager: Any) -> Any:
-        # the clock starts once the clients are sampled: waiting for them to connect (their
+        self._wait_for_clients(server_round, client_manager)
+        # the clock starts once the clients are there: waiting for them to connect (their
         # start, on the first round) is not the round's cost
         instructions = self.inner.configure_fit(server_round, parameters, client_manager)
-        self.round_started, self.sent_bytes = time.time(), _payload_bytes(parameters)
+        self.round_started, self.sampled = time.time(), len(instructions)
         for _, fit_ins in instructions:
             fit_ins.config["round"] = server_round
         return instructions
 
+    def _wait_for_clients(self, server_round: int, client_manager: Any) -> None:
+        needed, waiting = self.plan.min_clients, self.out / WAITING_FILE
+        deadline = time.monotonic() + self.plan.round_timeout_s
+        while not client_manager.wait_for(needed, timeout=WAIT_REPORT_S):
+            joined = client_manager.num_available()
+            if time.monotonic() > deadline:
+                raise TooFewClients(
+                    f"round {server_round} waited {self.plan.round_timeout_s:.0f} s for "
+                    f"{needed} clients and {joined} of {needed} joined; it was given up")
+            waiting.write_text(json.dumps({"round": server_round, "joined": joined,
+                                           "needed": needed}))
+        waiting.unlink(missing_ok=True)
+
     def aggregate_fit(self, server_round: int, results: list[Any], failures: list[Any]) -> Any:
-        self.fits = {str(res.metrics.get("client", proxy.cid)): {
+        if len(results) < self.plan.min_clients:  # failed, or silent past the timeout
+            raise TooFewClients(
+                f"round {server_round}: {len(results)} of the {self.sampled} clients asked "
+                f"sent an update within {self.plan.round_timeout_s:.0f} s, and the plan needs "
+                f"{self.plan.min_clients}; it was given up")
+        self.names.update({proxy.node_id: str(res.metrics.get("client", proxy.cid))
+                           for proxy, res in results})
+        self.fits = {self.names[proxy.node_id]: {
             "n_train": res.num_examples, "train_loss": res.metrics.get("train_loss"),
-            "fit_s": res.metrics.get("fit_s"), "bytes_down": self.sent_bytes,
-            "bytes_up": _payload_bytes(res.parameters)} for proxy, res in results}
+            "fit_s": res.metrics.get("fit_s"), "node": proxy.node_id} for proxy, res in results}
         aggregated, metrics = self.inner.aggregate_fit(server_round, results, failures)
         if aggregated is not None:
             self.latest = aggregated
-        self.fit_failures = len(failures)
+        self.fit_failures = self.sampled - len(results)
+        self.aggregated_round = server_round
         return aggregated, metrics
 
     def configure_evaluate(self, server_round: int, parameters: Any, client_manager: Any) -> Any:
+        if self.aggregated_round != server_round:  # SecAgg+ halts without calling aggregate_fit
+            raise TooFewClients(
+                f"round {server_round}: the secure aggregation of the {self.sampled} clients' "
+                "updates halted (SecAgg+ could not rebuild the sum from the clients that "
+                "answered; `flwr log` on the SuperLink shows its stages)")
         return self.inner.configure_evaluate(server_round, parameters, client_manager)
 
     def aggregate_evaluate(self, server_round: int, results: list[Any],
@@ -85,15 +130,20 @@ class RecordingStrategy(Strategy):  # type: ignore[misc]  # flwr is untyped here
         loss, metrics = self.inner.aggregate_evaluate(server_round, results, failures)
         clients = {name: dict(fit) for name, fit in self.fits.items()}
         for proxy, res in results:
-            name = str(res.metrics.get("client", proxy.cid))
-            clients.setdefault(name, {}).update(
+            name = self.names.setdefault(proxy.node_id,
+                                         str(res.metrics.get("client", proxy.cid)))
+            clients.setdefault(name, {"node": proxy.node_id}).update(
                 {"n_test": res.num_examples, "loss": res.loss,
                  **{k: v for k, v in res.metrics.items() if k != "client"}})
+        for values in clients.values():
+            down, up = self.grid.round_bytes(server_round, int(values.pop("node")))
+            values.update({"bytes_down": down, "bytes_up": up})
         line = {"round": server_round, "seconds": time.time() - self.round_started,
                 "loss": loss, "metrics": metrics,
                 "train_loss": weighted_means([(fit["n_train"], fit) for fit in self.fits.values()
                                               ]).get("train_loss"),
-                "clients": clients, "failures": self.fit_failures + len(failures)}
+                "clients": clients, "failures": self.fit_failures + len(failures),
+                "secure_aggregation": self.plan.secure_aggregation}
         with (self.out / ROUNDS_FILE).open("a") as rounds:
             rounds.write(json.dumps(line) + "\n")
         return loss, metrics
@@ -115,23 +165,42 @@ def build_strategy(plan: FederationPlan) -> Strategy:
     return FedAvg(**common)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--plan", required=True, type=Path)
-    parser.add_argument("--address", required=True, help="HOST:PORT to serve gRPC on")
-    parser.add_argument("--out", required=True, type=Path)
-    args = parser.parse_args()
-    exit_with_parent()
-    plan = FederationPlan.load(args.plan)
-    strategy = RecordingStrategy(with_central_privacy(build_strategy(plan), plan), args.out)
-    flwr.server.start_server(
-        server_address=args.address, strategy=strategy,
-        config=flwr.server.ServerConfig(num_rounds=plan.rounds,
-                                        round_timeout=plan.round_timeout_s))
-    if strategy.latest is None:
-        raise SystemExit("no round completed: no client sent an update")
-    np.savez(args.out / WEIGHTS_FILE, *parameters_to_ndarrays(strategy.latest))
+def fit_workflow(plan: FederationPlan) -> SecAggPlusWorkflow | None:
+    """SecAgg+ for the fit round when the plan asks for secure aggregation, else Flower's
+    default. Every sampled client holds a share of every other's key; ``secure_quorum`` of
+    them rebuild one, so the rest may drop out mid-round."""
+    if not plan.secure_aggregation:
+        return None
+    return SecAggPlusWorkflow(num_shares=1.0, reconstruction_threshold=plan.secure_threshold,
+                              max_weight=float(plan.secure_max_rows),
+                              timeout=plan.round_timeout_s)
 
 
-if __name__ == "__main__":
-    main()
+server_app = ServerApp()
+
+
+@server_app.main()  # type: ignore[untyped-decorator]  # flwr is untyped here
+def coordinate(grid: Grid, context: Context) -> None:
+    """The plan's rounds; the global weights into the output directory, or why not."""
+    out = Path(str(context.run_config["out"]))
+    (out / STARTED_FILE).touch()
+    try:
+        plan = FederationPlan.load(Path(str(context.run_config["plan"])))
+        metered = MeteredGrid(grid, timeout_s=plan.round_timeout_s)
+        strategy = RecordingStrategy(with_central_privacy(build_strategy(plan), plan),
+                                     plan=plan, out=out, grid=metered)
+        legacy = LegacyContext(context=context, strategy=strategy, config=ServerConfig(
+            num_rounds=plan.rounds, round_timeout=plan.round_timeout_s))
+        DefaultWorkflow(fit_workflow=fit_workflow(plan))(metered, legacy)
+        if strategy.latest is None:
+            raise TooFewClients("no round completed: no client sent an update")
+        partial = out / f".{WEIGHTS_FILE}"
+        with partial.open("wb") as sink:  # whole or absent: trainforge polls for it
+            np.savez(sink, *parameters_to_ndarrays(strategy.latest))
+        partial.replace(out / WEIGHTS_FILE)
+    except TooFewClients as error:
+        (out / FAILED_FILE).write_text(str(error))
+    except BaseException:
+        (out / FAILED_FILE).write_text(traceback.format_exc())
+        raise
+

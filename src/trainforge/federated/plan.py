@@ -15,6 +15,14 @@ from trainforge.data.declared_schema import DeclaredSchema
 
 STRATEGIES = ("fedavg", "fedprox")
 MODELS = ("linear", "mlp", "cnn")  # what ``model`` names (federated.networks builds each)
+SECURE_THRESHOLD = 0.6  # the share of a secure round's clients whose key shares rebuild a key
+
+
+def secure_quorum(n_clients: int, threshold: float = SECURE_THRESHOLD) -> int:
+    """How many of a secure round's ``n_clients`` must answer each of its steps for it to
+    complete: SecAgg+'s reconstruction threshold (``threshold`` of the shares, every client
+    holding one, at least 2). The rest may drop out mid-round."""
+    return max(round(threshold * n_clients), 2)
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,13 @@ class FederationPlan:
     seed: int
     test_size: float  # the share of its rows each client holds out for evaluation
     round_timeout_s: float  # a round that waits longer for its clients is given up
+    # secure aggregation (SecAgg+): the coordinator learns only the sum of the updates
+    secure_aggregation: bool = False
+    secure_threshold: float = SECURE_THRESHOLD  # see secure_quorum
+    # the most training rows one update may weigh under secure aggregation (SecAgg+ scales
+    # each update by rows / this before quantising it): the largest holder's rows is exact,
+    # a far larger bound costs precision
+    secure_max_rows: int = 100_000
     model: str = "linear"  # one of MODELS
     # the network's shape, declared up front like the encoding: the MLP's hidden widths, or
     # the CNN's config, its image column and the pixel statistics every holder normalises by

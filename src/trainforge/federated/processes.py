@@ -1,12 +1,14 @@
-"""Run a federation as processes: Flower's coordinator and one client per data holder, each
-started from Flower's virtualenv, talking Flower's gRPC.
+"""Run a federation as processes on Flower's deployment runtime, each started from Flower's
+virtualenv: the coordinator is a SuperLink (``flower_server``) with trainforge's ServerApp
+submitted to it as a run, and each data holder a SuperNode (``flower_client``) with its table
+in its node config, running trainforge's ClientApp. They talk Flower's Fleet API (HTTP in
+Flower 1.42; TLS when certificates are given, else ``--insecure``) on 127.0.0.1 by default.
 
-``start_coordinator`` starts the coordinator and returns once it listens; ``start_holder``
-starts one holder's client against its address (on the coordinator's machine in a
-simulation, on the holder's own in a federation the server coordinates). ``Coordinator.follow``
-hands each round's record (``flower_server`` writes one JSON line per round) to ``on_round``
-as it ends, so the run's curves move while the federation trains, and returns the global
-weights after the last round. ``run_federation``, the simulation, is built from the three.
+``start_coordinator`` and ``start_holder`` are the two halves: a federation coordinated by
+the trainforge server starts the first and its holders the second, each on their own
+machine; ``run_federation`` (the simulation) starts both here. ``Coordinator.follow`` hands
+each round's record (the ServerApp writes one JSON line per round) to ``on_round`` as it
+ends, so the run's curves move while the federation trains, and returns the global weights.
 """
 
 from __future__ import annotations
@@ -16,103 +18,139 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-from trainforge.errors import ConfigError, FederationFailed
+from trainforge.errors import FederationFailed
 from trainforge.federated.environment import code_path
 from trainforge.federated.linear import Weights
 from trainforge.federated.plan import FederationPlan
 
-ROUNDS_FILE = "rounds.jsonl"  # what flower_server writes: a line per round
+ROUNDS_FILE = "rounds.jsonl"  # what the ServerApp writes: a line per round
 WEIGHTS_FILE = "weights.npz"  # and the global weights after the last
-PLAN_FILE = "plan.json"
-START_TIMEOUT_S = 60.0  # the coordinator's gRPC port must open within this
-STOP_TIMEOUT_S = 10.0  # a process asked to stop is killed after this
+WAITING_FILE = "waiting.json"  # while a round waits for its clients: how many have joined
+FAILED_FILE = "failed.txt"  # why the federation failed
+STARTED_FILE = "started"  # the ServerApp is running
+APP_NAME = "trainforge-federation"  # the Flower app trainforge submits as the run
+CONNECTION = "trainforge"  # its name for the SuperLink in the Flower CLI's config
+START_TIMEOUT_S = 120.0  # the SuperLink's port must open, and the run start, within this
 POLL_S = 0.2
 LOG_TAIL_CHARS = 2_000
 
 
 @dataclass(frozen=True)
 class Certificates:
-    """TLS for the coordinator's gRPC: PEM files of the CA, the coordinator's certificate
-    and its private key (a holder checks the coordinator against the CA's certificate)."""
+    """The coordinator's TLS files, PEM: the certificate authority holders trust, the
+    SuperLink's certificate (signed by it, naming the address holders dial) and its key."""
 
-    ca: Path
+    ca_certificate: Path
     certificate: Path
     private_key: Path
 
 
-@dataclass
 class Coordinator:
-    """Flower's coordinator, listening on ``address``; ``watch`` the holders started beside it
-    (a simulation's) for ``follow`` to notice one that fails."""
+    """A running SuperLink with trainforge's ServerApp submitted to it as a run."""
 
-    address: str
-    process: subprocess.Popen[bytes]
-    scratch: Path
-    min_clients: int
-    holders: list[tuple[str, subprocess.Popen[bytes], Path]] = field(default_factory=list)
-
-    @property
-    def log(self) -> Path:
-        return self.scratch / "coordinator.log"
-
-    def watch(self, name: str, process: subprocess.Popen[bytes]) -> None:
-        self.holders.append((name, process, holder_log(self.scratch, name)))
+    def __init__(self, *, address: str, process: subprocess.Popen[bytes], log: Path,
+                 out: Path) -> None:
+        self.address = address  # HOST:PORT a holder's SuperNode connects to
+        self.process = process
+        self.log, self.out = log, out
 
     def follow(self, on_round: Callable[[dict[str, Any]], None],
-               on_client_lost: Callable[[str, str], None]) -> Weights:
-        """Hand each new round to ``on_round`` until the coordinator exits; return the global
-        weights. A watched holder that exits with an error is reported to
-        ``on_client_lost(name, why)`` and the rounds go on without it while ``min_clients`` are
-        left. Raises FederationFailed naming the process and quoting its log when the
-        coordinator fails, or a holder fails with too few left."""
-        _follow(self, on_round=on_round, on_client_lost=on_client_lost)
-        if not (self.scratch / WEIGHTS_FILE).is_file():  # stopped (SIGTERM) before the end
-            raise FederationFailed("coordinator", "it ended without the global weights: "
-                                   f"{_tail(self.log)}")
-        with np.load(self.scratch / WEIGHTS_FILE, allow_pickle=False) as saved:
+               on_client_lost: Callable[[str, str], None], *,
+               on_waiting: Callable[[str], None] | None = None) -> Weights:
+        """Hand each new round to ``on_round`` until the ServerApp ends; return the global
+        weights. A client that answered a round and is missing from the next is reported to
+        ``on_client_lost(name, why)`` (the rounds go on while the plan's minimum are left);
+        a round that waits for clients says how many joined to ``on_waiting``. Raises
+        FederationFailed naming why when the rounds cannot finish."""
+        reader: IO[str] | None = None
+        previous: set[str] = set()
+        waiting_said = ""
+        started = time.monotonic()
+        try:
+            while True:
+                ended = (self.out / WEIGHTS_FILE).exists() or (self.out / FAILED_FILE).exists()
+                if reader is None and (self.out / ROUNDS_FILE).exists():
+                    reader = (self.out / ROUNDS_FILE).open()
+                for line in reader.readlines() if reader is not None else []:
+                    record = json.loads(line)
+                    for name in sorted(previous - set(record["clients"])):
+                        on_client_lost(name, f"it sent no update in round {record['round']}")
+                    previous = set(record["clients"])
+                    on_round(record)
+                if ended:
+                    break
+                waiting_said = self._say_waiting(on_waiting, waiting_said)
+                self._check_alive(started)
+                time.sleep(POLL_S)
+        finally:
+            if reader is not None:
+                reader.close()
+        if (self.out / FAILED_FILE).exists():
+            raise FederationFailed("coordinator", (self.out / FAILED_FILE).read_text().strip())
+        with np.load(self.out / WEIGHTS_FILE, allow_pickle=False) as saved:
             return [saved[f"arr_{index}"] for index in range(len(saved.files))]
 
+    def _say_waiting(self, on_waiting: Callable[[str], None] | None, said: str) -> str:
+        try:
+            waiting = json.loads((self.out / WAITING_FILE).read_text())
+        except (FileNotFoundError, json.JSONDecodeError):  # none, or being written
+            return said
+        text = (f"round {waiting['round']} waits for its clients: {waiting['joined']} of the "
+                f"{waiting['needed']} it needs have joined")
+        if on_waiting is not None and text != said:
+            on_waiting(text)
+        return text
+
+    def _check_alive(self, started: float) -> None:
+        if self.process.poll() is not None:
+            raise FederationFailed("coordinator", f"its SuperLink exited with status "
+                                   f"{self.process.returncode}: {_tail(self.log)}")
+        if not (self.out / STARTED_FILE).exists() and time.monotonic() - started > START_TIMEOUT_S:
+            raise FederationFailed("coordinator", f"its ServerApp did not start within "
+                                   f"{START_TIMEOUT_S:.0f} s: {_tail(self.log)}")
+
     def stop(self) -> None:
-        """Stop the coordinator and the holders watched, if they still run."""
-        processes = [self.process, *(process for _, process, _ in self.holders)]
-        for process in processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        """End the SuperLink (and with it the ServerApp it runs)."""
+        _stop([self.process])
 
 
 def start_coordinator(plan: FederationPlan, *, python: Path, scratch: Path,
                       host: str = "127.0.0.1", certificates: Certificates | None = None
                       ) -> Coordinator:
-    """Start Flower's coordinator for ``plan`` on a free port of ``host``; returns once it
-    listens. Its log, its rounds and the final weights go to ``scratch``.
-
-    Raises FederationFailed (quoting its log) when it exits or does not listen in time.
-    """
-    if certificates is not None:
-        raise ConfigError("TLS certificates need Flower's deployment runtime (the SuperLink), "
-                          "which this trainforge does not run yet; leave the certificates out "
-                          "on a trusted network, or tunnel the coordinator's port")
-    plan_file = _save_plan(plan, scratch)
+    """Start a SuperLink on ``host`` (a free port) and submit the plan's rounds to it as a
+    run; holders join it at ``Coordinator.address``. Raises FederationFailed, quoting its
+    log, when the SuperLink does not serve or the run does not start."""
+    out = scratch / "coordinator"
+    out.mkdir(parents=True, exist_ok=True)
+    app = _write_app(out, plan=plan.save(out / "plan.json"), secure=plan.secure_aggregation)
     address = f"{host}:{_free_port(host)}"
-    process = _start(python, scratch, "coordinator", "trainforge.federated.flower_server",
-                     "--plan", str(plan_file), "--address", address, "--out", str(scratch))
-    coordinator = Coordinator(address=address, process=process, scratch=scratch,
-                              min_clients=plan.min_clients)
+    home = _flower_home(out, address=address, certificates=certificates)
+    environment = _environment(python, scratch=scratch, home=home)
+    tls = (["--ssl-ca-certfile", str(certificates.ca_certificate),
+            "--ssl-certfile", str(certificates.certificate),
+            "--ssl-keyfile", str(certificates.private_key)] if certificates else ["--insecure"])
+    log = scratch / "coordinator.log"
+    process = _start(python, "superlink", [
+        *tls, "--host", host, "--port", address.rsplit(":", 1)[1],
+        "--isolation", "subprocess", "--disable-runtime-dependency-installation"],
+        log=log, environment=environment, cwd=out)
+    coordinator = Coordinator(address=address, process=process, log=log, out=out)
     try:
-        _wait_for_port(address, process, coordinator.log)
+        _wait_for_port(address, process, log)
+        submitted = subprocess.run(
+            [str(python.parent / "flwr"), "run", str(app), CONNECTION, "--format", "json"],
+            env=environment, cwd=out, capture_output=True, text=True, check=False,
+            timeout=START_TIMEOUT_S)
+        if submitted.returncode != 0:
+            raise FederationFailed("coordinator", "the run could not be submitted to its "
+                                   f"SuperLink: {(submitted.stdout + submitted.stderr).strip()}")
     except BaseException:
         coordinator.stop()
         raise
@@ -122,90 +160,115 @@ def start_coordinator(plan: FederationPlan, *, python: Path, scratch: Path,
 def start_holder(address: str, plan: FederationPlan, data: Path, name: str, *, python: Path,
                  scratch: Path, root_certificate: Path | None = None
                  ) -> subprocess.Popen[bytes]:
-    """Start the client of the holder ``name`` on its table ``data``, connecting to the
-    coordinator at ``address``; its log is ``holder_log(scratch, name)``."""
-    if root_certificate is not None:
-        raise ConfigError("TLS needs Flower's deployment runtime (the SuperLink), which this "
-                          "trainforge does not run yet; leave --root-certificate out")
-    plan_file = _save_plan(plan, scratch)
-    return _start(python, scratch, name, "trainforge.federated.flower_client",
-                  "--server", address, "--plan", str(plan_file), "--data", str(data.resolve()),
-                  "--name", name)
+    """Start a SuperNode for the holder ``name`` of ``data``, joining the SuperLink at
+    ``address`` (TLS, trusting ``root_certificate``, when one is given). Its log is
+    ``scratch/NAME.log``."""
+    home = scratch / name
+    home.mkdir(parents=True, exist_ok=True)
+    node_config = home / "node.toml"  # a file, not a flag: any path survives quoting
+    node_config.write_text(_toml({"plan": str(plan.save(home / "plan.json")),
+                                  "data": str(data.resolve()), "name": name}))
+    tls = ["--root-certificates", str(root_certificate)] if root_certificate else ["--insecure"]
+    return _start(python, "supernode", [
+        *tls, "--superlink", address, "--node-config", str(node_config),
+        "--host", "127.0.0.1", "--port", str(_free_port("127.0.0.1")),
+        "--max-wait-time", str(plan.round_timeout_s)],
+        log=holder_log(scratch, name), cwd=home,
+        environment=_environment(python, scratch=scratch, home=home / "flwr-home"))
 
 
 def holder_log(scratch: Path, name: str) -> Path:
+    """Where ``start_holder`` writes the holder's SuperNode's output."""
     return scratch / f"{name}.log"
 
 
 def run_federation(plan: FederationPlan, holders: Sequence[tuple[str, Path]], *,
                    python: Path, scratch: Path, on_round: Callable[[dict[str, Any]], None],
-                   on_client_lost: Callable[[str, str], None]) -> Weights:
-    """Start the coordinator on 127.0.0.1, then a client per (name, table) of ``holders``;
-    follow the rounds until the coordinator ends (``Coordinator.follow``); return the global
-    weights."""
+                   on_client_lost: Callable[[str, str], None],
+                   on_waiting: Callable[[str], None] | None = None) -> Weights:
+    """Start the coordinator, then a holder per (name, table) of ``holders``, all here on
+    127.0.0.1; follow the rounds to the end; return the global weights.
+
+    Raises FederationFailed naming the process and quoting its log when the coordinator
+    fails, or why the rounds could not finish (too few clients left, a round timed out).
+    """
     coordinator = start_coordinator(plan, python=python, scratch=scratch)
+    started: list[subprocess.Popen[bytes]] = []
     try:
         for name, table in holders:
-            coordinator.watch(name, start_holder(coordinator.address, plan, table, name,
-                                                 python=python, scratch=scratch))
-        return coordinator.follow(on_round, on_client_lost)
+            started.append(start_holder(coordinator.address, plan, table, name,
+                                        python=python, scratch=scratch))
+        return coordinator.follow(on_round, on_client_lost, on_waiting=on_waiting)
     finally:
+        _stop(started)
         coordinator.stop()
 
 
-def _save_plan(plan: FederationPlan, scratch: Path) -> Path:
-    """The plan as the processes read it; written whole, then moved in place, so a process
-    starting meanwhile never reads half of it."""
-    scratch.mkdir(parents=True, exist_ok=True)
-    partial = plan.save(scratch / f".{PLAN_FILE}.{os.getpid()}")
-    return partial.replace(scratch / PLAN_FILE)
+def _write_app(out: Path, *, plan: Path, secure: bool) -> Path:
+    """The Flower app trainforge submits: a pyproject naming trainforge's ServerApp and
+    ClientApp (found on the processes' PYTHONPATH) with the plan and the output directory
+    as its run config."""
+    app = out / "app"
+    app.mkdir(exist_ok=True)
+    client = "secure_client_app" if secure else "client_app"
+    (app / "pyproject.toml").write_text(
+        f"[project]\nname = {json.dumps(APP_NAME)}\nversion = \"1.0.0\"\n"
+        "description = \"a trainforge federation\"\nlicense = \"Apache-2.0\"\n\n"
+        "[tool.flwr.app]\npublisher = \"trainforge\"\n\n"
+        "[tool.flwr.app.components]\n"
+        "serverapp = \"trainforge.federated.flower_server:server_app\"\n"
+        f"clientapp = \"trainforge.federated.flower_client:{client}\"\n\n"
+        f"[tool.flwr.app.config]\n{_toml({'plan': str(plan), 'out': str(out)})}")
+    return app
 
 
-def _start(python: Path, scratch: Path, role: str, module: str, *arguments: str
-           ) -> subprocess.Popen[bytes]:
-    environment = {**os.environ, "PYTHONPATH": str(code_path(scratch)),
-                   "FLWR_TELEMETRY_ENABLED": "0",  # offline: Flower phones home otherwise
-                   # a process per holder on one machine: each on one thread, or N clients'
-                   # thread pools oversubscribe the cores they share
-                   "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    with holder_log(scratch, role).open("wb") as sink:
-        return subprocess.Popen([str(python), "-m", module, *arguments], stdout=sink,
-                                stderr=subprocess.STDOUT, env=environment, cwd=scratch)
+def _flower_home(out: Path, *, address: str, certificates: Certificates | None) -> Path:
+    """FLWR_HOME for the coordinator's processes, its Flower CLI config naming the SuperLink."""
+    home = out / "flwr-home"
+    home.mkdir(exist_ok=True)
+    trust = ({"root-certificates": str(certificates.ca_certificate)} if certificates
+             else {"insecure": True})
+    (home / "config.toml").write_text(
+        f"[superlink]\ndefault = {json.dumps(CONNECTION)}\n\n[superlink.{CONNECTION}]\n"
+        + _toml({"address": address, **trust}))
+    return home
 
 
-def _follow(coordinator: Coordinator, *, on_round: Callable[[dict[str, Any]], None],
-            on_client_lost: Callable[[str, str], None]) -> None:
-    """Hand each new round line to ``on_round`` until the coordinator exits; a watched holder
-    that fails is reported, and ends the federation when fewer than the plan's minimum are
-    left."""
-    rounds, process = coordinator.scratch / ROUNDS_FILE, coordinator.process
-    lost: set[str] = set()
-    reader: IO[str] | None = None
-    try:
-        while True:
-            ended = process.poll() is not None
-            if reader is None and rounds.exists():
-                reader = rounds.open()
-            for line in reader.readlines() if reader is not None else []:
-                on_round(json.loads(line))
-            if ended:
-                break
-            for role, holder, log in coordinator.holders:
-                if role not in lost and holder.poll() not in (None, 0):
-                    lost.add(role)
-                    why = f"it exited with status {holder.returncode}: {_tail(log)}"
-                    if len(coordinator.holders) - len(lost) < coordinator.min_clients:
-                        raise FederationFailed(role, f"{why} (fewer than the "
-                                                     f"{coordinator.min_clients} clients the "
-                                                     "rounds need are left)")
-                    on_client_lost(role, why)
-            time.sleep(POLL_S)
-    finally:
-        if reader is not None:
-            reader.close()
-    if process.returncode != 0:
-        raise FederationFailed("coordinator", f"it exited with status {process.returncode}: "
-                               f"{_tail(coordinator.log)}")
+def _toml(values: Mapping[str, str | bool]) -> str:
+    """Flat TOML: a JSON string is a valid TOML basic string, any path included."""
+    return "".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items())
+
+
+def _environment(python: Path, *, scratch: Path, home: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(code_path(scratch)), "FLWR_HOME": str(home),
+            # Flower starts its own commands (flower-superexec, flwr-serverapp,
+            # flwr-clientapp) by name: its virtualenv's first on the PATH
+            "PATH": f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "FLWR_TELEMETRY_ENABLED": "0",  # offline: Flower phones home otherwise
+            # a process per holder on one machine: each on one thread, or N clients'
+            # thread pools oversubscribe the cores they share
+            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _start(python: Path, command: str, arguments: list[str], *, log: Path,
+           environment: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+    """``flower-COMMAND`` with ``arguments``, through trainforge's ``flower_runtime``."""
+    with log.open("wb") as sink:
+        return subprocess.Popen([str(python), "-m", "trainforge.federated.flower_runtime",
+                                 command, *arguments], stdout=sink,
+                                stderr=subprocess.STDOUT, env=environment, cwd=cwd)
+
+
+def _stop(processes: Sequence[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _wait_for_port(address: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -213,14 +276,14 @@ def _wait_for_port(address: str, process: subprocess.Popen[bytes], log: Path) ->
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise FederationFailed("coordinator", f"it exited with status {process.returncode} "
-                                   f"before serving: {_tail(log)}")
+            raise FederationFailed("coordinator", f"its SuperLink exited with status "
+                                   f"{process.returncode} before serving: {_tail(log)}")
         with socket.socket() as probe:
             if probe.connect_ex((host, int(port))) == 0:
                 return
         time.sleep(POLL_S)
-    raise FederationFailed("coordinator", f"its gRPC port {address} did not open within "
-                           f"{START_TIMEOUT_S:.0f} s: {_tail(log)}")
+    raise FederationFailed("coordinator", f"its SuperLink's port {address} did not open "
+                           f"within {START_TIMEOUT_S:.0f} s: {_tail(log)}")
 
 
 def _free_port(host: str) -> int:

@@ -37,6 +37,7 @@ def write_federated_report(path: Path, *, title: str, task: Task, record: Mappin
     rounds = [{"round": r["round"], "clients": len(r["clients"]), "seconds": r["seconds"],
                "train loss": r["train_loss"], "held-out loss": r["loss"],
                task.metric: (r["metrics"] or {}).get(task.metric),
+               "bytes per client": _mean_bytes(r["clients"]),
                "failures": r["failures"],
                **({"ε spent": r["dp_epsilon"]} if "dp_epsilon" in r else {})}
               for r in record["rounds"]]
@@ -46,10 +47,17 @@ def write_federated_report(path: Path, *, title: str, task: Task, record: Mappin
         rounds=rounds, notes=record["notes"], settings=dict(settings),
         model_words=MODEL_WORDS.get(str(settings.get("model", "linear")), "model"),
         privacy=None if private is None else privacy_paragraphs(private),
+        secure=record.get("secure_aggregation"),
         curve_png=rounds_png(record["rounds"], metric=task.metric, title=title),
         created=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _mean_bytes(clients: Mapping[str, Mapping[str, Any]]) -> float | None:
+    """What one client sent and received in a round, on average over the round's clients."""
+    sizes = [c["bytes_down"] + c["bytes_up"] for c in clients.values() if "bytes_up" in c]
+    return sum(sizes) / len(sizes) if sizes else None
 
 
 def rounds_png(rounds: Sequence[Mapping[str, Any]], *, metric: str, title: str) -> str | None:

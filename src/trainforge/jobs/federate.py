@@ -73,6 +73,7 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
     from trainforge.data.targets import clean_target, feature_columns, infer_task
     from trainforge.federated.environment import flower_python, venv_path
     from trainforge.federated.partition import parse_scheme, partition
+    from trainforge.federated.plan import secure_quorum
     from trainforge.federated.planning import choose_model, network_settings
     from trainforge.store.datasets import record_dataset
 
@@ -81,6 +82,16 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
     if config.min_clients is not None and config.min_clients > config.clients:
         raise ConfigError(f"--min-clients {config.min_clients} is more than --clients "
                           f"{config.clients}: the rounds could never start")
+    if config.secure_aggregation and (config.min_clients or config.clients) < secure_quorum(
+            config.clients):
+        raise ConfigError(f"--min-clients {config.min_clients} is below the "
+                          f"{secure_quorum(config.clients)} of {config.clients} clients a "
+                          "secure round needs to rebuild the keys of those that drop; raise it "
+                          "or leave out --secure-aggregation")
+    if config.secure_aggregation and config.dp_epsilon is not None:
+        raise ConfigError("--dp-epsilon clips each client's update on the coordinator, and "
+                          "--secure-aggregation hides those updates from it: use one or the "
+                          "other (DP-SGD inside each holder is not offered for federations yet)")
     started, cpu_start = time.time(), time.process_time()
     dataset = read_table(config.data)
     task = infer_task(dataset, config.target)
@@ -98,7 +109,10 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
                         source=dataset.source)
     plan = _plan(config, schema=schema, choice=choice, privacy=privacy,
                  network=network_settings(choice, frame, task=task,
-                                          image_size=config.image_size))
+                                          image_size=config.image_size),
+                 # SecAgg+ weighs an update by its rows over this bound: the largest holder
+                 # is exact
+                 secure_max_rows=max(holder.n_rows for holder in holders))
     notify(observers, "on_phase", f"{task.describe()}; {len(holders)} holders ({scheme}):")
     for holder in holders:
         notify(observers, "on_phase", f"  {holder.describe()}")
@@ -137,7 +151,8 @@ def _central_privacy(config: FederatedSimulationConfig) -> CentralPrivacy | None
 
 
 def _plan(config: FederatedSimulationConfig, *, schema: DeclaredSchema, choice: ModelChoice,
-          network: dict[str, Any], privacy: CentralPrivacy | None) -> FederationPlan:
+          network: dict[str, Any], privacy: CentralPrivacy | None,
+          secure_max_rows: int) -> FederationPlan:
     from trainforge.federated.plan import FederationPlan
 
     return FederationPlan(
@@ -148,7 +163,8 @@ def _plan(config: FederatedSimulationConfig, *, schema: DeclaredSchema, choice: 
         learning_rate=config.learning_rate, seed=config.seed, test_size=config.test_size,
         round_timeout_s=config.round_timeout_s, model=choice.model, network=network,
         dp_noise_multiplier=0.0 if privacy is None else privacy.noise_multiplier,
-        dp_clipping_norm=0.0 if privacy is None else privacy.clipping_norm)
+        dp_clipping_norm=0.0 if privacy is None else privacy.clipping_norm,
+        secure_aggregation=config.secure_aggregation, secure_max_rows=secure_max_rows)
 
 
 def default_name(data: str) -> str:
@@ -177,11 +193,13 @@ def _federate(config: FederatedSimulationConfig, *, plan: FederationPlan,
                                                scratch / "holders" / holder.name,
                                                image_column=image_column))
               for holder in holders]
-    notify(observers, "on_phase", f"starting the coordinator and {len(holders)} client "
-                                  f"processes ({plan.model}, {config.strategy}, "
-                                  f"{config.rounds} rounds)")
+    secure = " with secure aggregation" if config.secure_aggregation else ""
+    notify(observers, "on_phase", f"starting the coordinator (a SuperLink) and {len(holders)} "
+                                  f"SuperNodes ({plan.model}, {config.strategy}, "
+                                  f"{config.rounds} rounds{secure})")
     weights = run_federation(plan, tables, python=python, scratch=scratch,
-                             on_round=recorder.on_round, on_client_lost=recorder.on_client_lost)
+                             on_round=recorder.on_round, on_client_lost=recorder.on_client_lost,
+                             on_waiting=recorder.on_waiting)
     splits = [train_test_split(read_table(table).frame, plan.schema.task,
                                test_size=config.test_size, seed=config.seed)
               for _, table in tables]
@@ -214,11 +232,13 @@ def _evaluate_and_register(config: FederatedSimulationConfig, *, workspace: Work
               "rounds": rounds, "notes": notes,
               "clients": {name: e.metrics for name, e in clients.items()},
               "weighted": weighted, "federated": federated.metrics,
-              "centralised": centralised.metrics}
+              "centralised": centralised.metrics,
+              "secure_aggregation": _secure_aggregation(config, n_clients=len(holders))}
     lineage = {"run_id": run_id, "seed": config.seed, "dataset_fingerprint": fingerprint,
                "config": config.model_dump(mode="json"), "federated": True,
                "strategy": config.strategy, "rounds": len(rounds), "clients": len(holders),
-               "partition": config.partition, "model": plan.model}
+               "partition": config.partition, "model": plan.model,
+               "secure_aggregation": config.secure_aggregation}
     if privacy is not None:  # its own section in the report and the model card, as DP-SGD's
         lineage["differential_privacy"] = privacy.lineage(len(rounds))
     name = config.name or default_name(config.data)
@@ -236,11 +256,24 @@ def _evaluate_and_register(config: FederatedSimulationConfig, *, workspace: Work
             metrics={"test": federated.metrics, "centralised": centralised.metrics,
                      "clients_weighted": weighted},
             description=f"federated {plan.model} ({config.strategy}, {len(rounds)} rounds, "
-                        f"{len(holders)} holders, {config.partition})")
+                        f"{len(holders)} holders, {config.partition}"
+                        f"{', secure aggregation' if config.secure_aggregation else ''})")
     return FederatedOutcome(config=config, task=plan.schema.task, notes=notes, holders=holders,
                             rounds=rounds, clients=clients, weighted=weighted,
                             federated=federated, centralised=centralised, version=version,
                             run_id=run_id, elapsed_s=time.time() - started)
+
+
+def _secure_aggregation(config: FederatedSimulationConfig, *, n_clients: int
+                        ) -> dict[str, Any] | None:
+    """What secure aggregation guaranteed, for the report: none when it was off."""
+    from trainforge.federated.plan import SECURE_THRESHOLD, secure_quorum
+
+    if not config.secure_aggregation:
+        return None
+    quorum = secure_quorum(n_clients)
+    return {"protocol": "SecAgg+ (Flower)", "clients": n_clients, "quorum": quorum,
+            "may_drop": n_clients - quorum, "reconstruction_threshold": SECURE_THRESHOLD}
 
 
 def _weighted_means(evaluations: list[Evaluation]) -> dict[str, float]:

@@ -46,6 +46,10 @@ class RoundRecorder:
                 log_metric(self.workspace, self.run_id, key, float(value), step=step)
         notify(self.observers, "on_round", record)
 
+    def on_waiting(self, text: str) -> None:
+        """A round waiting for its clients: "round 1 waits for its clients: 2 of the 3 …"."""
+        notify(self.observers, "on_phase", text)
+
     def on_client_lost(self, name: str, why: str) -> None:
         self.lost[name] = why
         notify(self.observers, "on_phase", f"{name} left the federation ({why.splitlines()[0]}); "
