@@ -159,3 +159,25 @@ def test_serving_without_explain_never_imports_shap_or_numba():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_a_record_whose_explanation_overflows_is_a_422_naming_it_not_nulls(
+        client, records, monkeypatch):
+    # a value near 1e308 that the model's output absorbs can still overflow a member's
+    # contribution (the fuzzer found one on a regression blend): never answer null figures
+    from trainforge.serving.explain import ServedExplainer
+
+    explain = ServedExplainer.explain
+
+    def overflowing(self, columns):
+        contributions = explain(self, columns)
+        values = contributions.values.copy()
+        values[1, 0, 0] = np.inf
+        return replace(contributions, values=values)
+
+    monkeypatch.setattr(ServedExplainer, "explain", overflowing)
+    response = client.post(URL.format("adult"), json={"records": records[:3]})
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert [error["loc"] for error in detail] == [["body", "records", 1]]
+    assert "explanation overflows" in detail[0]["msg"]

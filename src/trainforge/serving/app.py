@@ -50,6 +50,7 @@ from trainforge.serving.docs import serve_docs
 from trainforge.serving.explain import (
     ExplainQuery,
     ServedExplainer,
+    check_explained,
     described,
     explain_query,
     refusal,
@@ -188,6 +189,7 @@ def _explained_columns(model: ServedModel, explainer: ServedExplainer, columns: 
         answer.body["explanation_units"] = NETWORK_UNITS
         return answer
     contributions = explainer.explain(columns)
+    check_explained(contributions)
     answer.body["explanations"] = described(contributions, columns.values, answer.outputs,
                                             top_k=query.top_k, classify=model.classify)
     answer.body["explanation_units"] = contributions.units

@@ -56,7 +56,7 @@ from trainforge.serving.network_explain import (
 )
 from trainforge.serving.plans import FastPathMiss
 from trainforge.serving.served import ServedModel
-from trainforge.serving.signature import Columns, RecordsInvalid
+from trainforge.serving.signature import MAX_ERRORS_SHOWN, Columns, RecordsInvalid
 from trainforge.serving.tree_shap import LeafPaths, leaf_paths
 
 log = logging.getLogger(__name__)
@@ -276,6 +276,26 @@ class ServedExplainer:
             except FastPathMiss:
                 pass  # a value only the model's own preprocessing answers for
         return explainer.explain(pd.DataFrame(columns.values))
+
+
+UNEXPLAINABLE = ("values too far beyond those the model was trained on: the model scores "
+                 "this record, but its explanation overflows (a contribution would be infinite "
+                 "or NaN); send values nearer the training data's")
+
+
+def check_explained(contributions: Contributions, *,
+                    loc: tuple[str | int, ...] = ("body", "records")) -> None:
+    """RecordsInvalid (a 422) naming each record whose contributions or base value are not
+    finite numbers: a value near 1e308 that the model's output absorbs (a blend's weights, a
+    sigmoid) can still overflow a member's contribution, and a made-up figure is never sent."""
+    finite = (np.isfinite(contributions.values).all(axis=(1, 2))
+              & np.isfinite(contributions.base_values).all(axis=1))
+    rows = np.flatnonzero(~finite).tolist()
+    if rows:
+        shown = rows[:MAX_ERRORS_SHOWN]
+        raise RecordsInvalid([{"loc": [*loc, row], "msg": UNEXPLAINABLE,
+                               "type": "value_out_of_range"} for row in shown],
+                             n_more=len(rows) - len(shown))
 
 
 def shown_outputs(contributions: Contributions) -> list[int]:
