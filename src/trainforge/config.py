@@ -412,7 +412,25 @@ MAX_CLIENTS = 1_000  # processes on one machine: more is a typo
 MAX_ROUNDS = 10_000
 
 
-class FederatedSimulationConfig(BaseModel, frozen=True, extra="forbid"):
+class FederationTraining(BaseModel, frozen=True, extra="forbid"):
+    """How every federation trains, simulated or coordinated: its rounds and each client's
+    local step (the settings ``FederationPlan`` carries to the processes)."""
+
+    rounds: WholeNumber = Field(default=10, gt=0, le=MAX_ROUNDS)
+    strategy: Literal["fedavg", "fedprox"] = "fedavg"
+    proximal_mu: float = Field(default=0.1, ge=0.0, le=1_000.0,
+                               description="FedProx's pull towards the global model")
+    local_epochs: WholeNumber = Field(default=1, gt=0, le=1_000,
+                                      description="passes over its rows a client makes a round")
+    batch_size: WholeNumber = Field(default=32, gt=0, le=1_000_000)
+    learning_rate: float = Field(default=0.1, gt=0.0, le=10.0)
+    test_size: float = Field(default=0.2, gt=0.0, lt=1.0,
+                             description="the share of its rows each holder holds out")
+    round_timeout_s: float = Field(default=600.0, gt=0.0, le=MAX_TIME_BUDGET_S)
+    seed: Seed = 0
+
+
+class FederatedSimulationConfig(FederationTraining, frozen=True, extra="forbid"):
     """Everything that decides a simulated federation: one table split between holders."""
 
     data: str = Field(description="the table to split between the simulated holders")
@@ -427,21 +445,9 @@ class FederatedSimulationConfig(BaseModel, frozen=True, extra="forbid"):
                     "a client that fails is then left out of the rounds after it")
     partition: Name = Field(default="iid", description="iid, dirichlet:ALPHA or "
                                                        "by-column:COLUMN")
-    rounds: WholeNumber = Field(default=10, gt=0, le=MAX_ROUNDS)
-    strategy: Literal["fedavg", "fedprox"] = "fedavg"
-    proximal_mu: float = Field(default=0.1, ge=0.0, le=1_000.0,
-                               description="FedProx's pull towards the global model")
-    local_epochs: WholeNumber = Field(default=1, gt=0, le=1_000,
-                                      description="passes over its rows a client makes a round")
-    batch_size: WholeNumber = Field(default=32, gt=0, le=1_000_000)
-    learning_rate: float = Field(default=0.1, gt=0.0, le=10.0)
-    test_size: float = Field(default=0.2, gt=0.0, lt=1.0,
-                             description="the share of its rows each holder holds out")
-    round_timeout_s: float = Field(default=600.0, gt=0.0, le=MAX_TIME_BUDGET_S)
     secure_aggregation: bool = Field(
         default=False, description="Flower's SecAgg+: the coordinator learns only the sum of "
                                    "the clients' updates, never one of them")
-    seed: Seed = 0
     model: Literal["auto", "linear", "mlp", "cnn"] = Field(
         default="auto", description="what the federation learns: linear, mlp (tables), cnn "
                                     "(an image folder); auto: cnn for images, else linear")
@@ -470,7 +476,7 @@ class FederatedSimulationConfig(BaseModel, frozen=True, extra="forbid"):
         return self
 
 
-class FederationConfig(BaseModel, frozen=True, extra="forbid"):
+class FederationConfig(FederationTraining, frozen=True, extra="forbid"):
     """A federation the server coordinates: its name (also the registered model's), what it
     learns and how; the holders bring their own tables when they join."""
 
@@ -481,21 +487,9 @@ class FederationConfig(BaseModel, frozen=True, extra="forbid"):
     min_clients: WholeNumber = Field(default=3, ge=1, le=MAX_CLIENTS,
                                      description="holders that must join before the rounds "
                                                  "start; a client token is made for each")
-    rounds: WholeNumber = Field(default=10, gt=0, le=MAX_ROUNDS)
-    strategy: Literal["fedavg", "fedprox"] = "fedavg"
-    proximal_mu: float = Field(default=0.1, ge=0.0, le=1_000.0,
-                               description="FedProx's pull towards the global model")
-    local_epochs: WholeNumber = Field(default=1, gt=0, le=1_000,
-                                      description="passes over its rows a client makes a round")
-    batch_size: WholeNumber = Field(default=32, gt=0, le=1_000_000)
-    learning_rate: float = Field(default=0.1, gt=0.0, le=10.0)
-    test_size: float = Field(default=0.2, gt=0.0, lt=1.0,
-                             description="the share of its rows each holder holds out")
     join_timeout_s: float = Field(default=600.0, gt=0.0, le=MAX_TIME_BUDGET_S,
                                   description="the federation fails when fewer than "
                                               "min_clients have joined after this long")
-    round_timeout_s: float = Field(default=600.0, gt=0.0, le=MAX_TIME_BUDGET_S)
-    seed: Seed = 0
 
 # ---- continuous learning: when and on what a deployed model is retrained --------------------
 _DURATION = re.compile(r"(\d{1,6})([smhdw])")
