@@ -108,7 +108,7 @@ def test_oblivious_trees_are_tabulated_whole_in_a_few_kib_each():
     model, _ = fitted("credit_g", "catboost")
     paths = leaf_paths(model.members[0].estimator)
     n_trees = len(paths.whole[4])
-    assert n_trees > 0 and len(paths.loose) == 0
+    assert n_trees > 0 and len(paths.walked) == 0
     assert paths.table_bytes < n_trees * 64 * 6 * 8 + n_trees * 200  # 2^6 rows of ≤ 6 floats
 
 
