@@ -19,9 +19,9 @@ rounding. A table holds 2^p floats: leaves deeper than a bound keep the quadratu
 A row's B and R_B at every leaf come from one pass over the trees' nodes in preorder, each
 node's from its parent's (B gains the node's slot where the row leaves the path there; R_B
 gains the edge's cover ratio, or the feature's whole product so far when the feature joins
-B): O(1) a node, where reading each leaf's path again cost O(depth) a leaf. The pass keeps
-the current path's values by depth, so it reads nothing but the node arrays, in order, and
-has no branch on the row.
+B): O(1) a node, where reading each leaf's path again cost O(depth) a leaf. The pass reads
+the node arrays in order, its parent's values from a few nodes back, and has no branch on
+the row.
 
 A tree with few distinct splits s (CatBoost's oblivious trees: s is the depth) goes further:
 its leaves' summed contributions depend only on the row's sides at those s splits, so they are
@@ -101,13 +101,14 @@ def fill_tables(table_start: np.ndarray, slot_start: np.ndarray, ratio: np.ndarr
 def row_contributions(goes_left: np.ndarray, walked: np.ndarray, whole_trees: np.ndarray,
                       edges: tuple[np.ndarray, ...], leaves: tuple[np.ndarray, ...],
                       tables: tuple[np.ndarray, ...], whole: tuple[np.ndarray, ...],
-                      levels: int, n_outputs: int, n_features: int) -> np.ndarray:
+                      n_outputs: int, n_features: int,
+                      scratch: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """One row's (outputs, features) margin contributions from the trees ``walked`` (by their
     nodes, ``add_trees``) and the trees ``whole_trees`` tabulated whole (``whole``: their
     arrays, see ``fill_tree_tables``; one look-up per tree and feature), ``goes_left`` the
-    row's side at every split."""
+    row's side at every split; ``scratch``: ``add_trees``'."""
     phi = np.zeros((n_outputs, n_features))
-    add_trees(phi, goes_left, walked, edges, leaves, tables, levels)
+    add_trees(phi, goes_left, walked, edges, leaves, tables, scratch)
     split_start, tree_split, feature_start, tree_feature, tree_output, tree_start, \
         tree_table = whole
     for tree in whole_trees:
@@ -127,7 +128,7 @@ def fill_tree_tables(trees: np.ndarray, split_start: np.ndarray, tree_split: np.
                      feature_start: np.ndarray, tree_feature: np.ndarray,
                      tree_output: np.ndarray, tree_start: np.ndarray, n_splits: int,
                      edges: tuple[np.ndarray, ...], leaves: tuple[np.ndarray, ...],
-                     quadrature: tuple[np.ndarray, ...], levels: int, n_outputs: int,
+                     quadrature: tuple[np.ndarray, ...], n_outputs: int,
                      n_features: int) -> np.ndarray:
     """Trees with few splits tabulated whole: for the i-th of ``trees`` (splits
     ``tree_split[split_start[i]:split_start[i + 1]]``, distinct features
@@ -138,6 +139,7 @@ def fill_tree_tables(trees: np.ndarray, split_start: np.ndarray, tree_split: np.
     table = np.zeros(tree_start[-1])
     goes_left = np.zeros(n_splits, dtype=np.bool_)
     phi = np.zeros((n_outputs, n_features))
+    scratch = (np.empty(len(edges[0]), dtype=np.int64), np.empty(len(edges[0])))
     for i in range(len(trees)):
         first, count = split_start[i], split_start[i + 1] - split_start[i]
         lo, hi = feature_start[i], feature_start[i + 1]
@@ -145,7 +147,7 @@ def fill_tree_tables(trees: np.ndarray, split_start: np.ndarray, tree_split: np.
             for s in range(count):
                 goes_left[tree_split[first + s]] = (pattern >> s) & 1 == 1
             phi[:] = 0.0
-            add_trees(phi, goes_left, trees[i:i + 1], edges, leaves, quadrature, levels)
+            add_trees(phi, goes_left, trees[i:i + 1], edges, leaves, quadrature, scratch)
             at = tree_start[i] + pattern * (hi - lo)
             for f in range(lo, hi):
                 table[at + f - lo] = phi[tree_output[i], tree_feature[f]]
@@ -154,38 +156,37 @@ def fill_tree_tables(trees: np.ndarray, split_start: np.ndarray, tree_split: np.
 
 def add_trees(phi: np.ndarray, goes_left: np.ndarray, trees: np.ndarray,
               edges: tuple[np.ndarray, ...], leaves: tuple[np.ndarray, ...],
-              tables: tuple[np.ndarray, ...], levels: int) -> None:
+              tables: tuple[np.ndarray, ...], scratch: tuple[np.ndarray, np.ndarray]) -> None:
     """Adds the margin contributions of ``trees``' leaves to ``phi`` (outputs, features):
-    one pass over their nodes in preorder for each leaf's B and R_B, then one over their
-    leaves. ``edges``: per node its depth, the split above it, the side of it it is on, that
-    split's feature's slot in the path, the edge's cover ratio, the product of the feature's
-    ratios on the path down to it, and its leaf (the leaf count for an inner node); then
-    where each tree's nodes and leaves start. ``levels``: more than the deepest depth."""
-    depth, edge_split, edge_left, edge_slot, edge_ratio, edge_reach, node_leaf, \
+    one pass over their nodes in preorder for each node's B and R_B, then one over their
+    leaves. ``edges``: per node its parent (−1 at a root), the split above it, the side of it
+    it is on, that split's feature's slot in the path, the edge's cover ratio and the product
+    of the feature's ratios on the path down to it; per leaf its node; then where each
+    tree's nodes and leaves start. ``scratch``: two arrays of a node's B and R_B, the
+    caller's (fresh ones each row cost more than the pass itself on a big model)."""
+    parent, edge_split, edge_left, edge_slot, edge_ratio, edge_reach, leaf_node, \
         tree_nodes, leaf_start = edges
     slot_start, ratio, feature, value, output = leaves
     table_start, table, nodes, node_weights = tables
-    left_at = np.empty(len(value) + 1, dtype=np.int64)  # per leaf B, and one for inner nodes
-    reach_at = np.empty(len(value) + 1)  # per leaf R_B
-    pattern = np.zeros(levels, dtype=np.int64)  # B at each depth of the current path
-    reach = np.ones(levels)  # R_B there (a root's: B empty, R_B 1)
+    pattern, reach = scratch
     for tree in trees:
         for node in range(tree_nodes[tree], tree_nodes[tree + 1]):
-            d = depth[node]
-            if d > 0:  # no branch on the row: whether it leaves the path is as likely as not
-                above = pattern[d - 1]
-                slot = edge_slot[node]
-                away = np.int64(goes_left[edge_split[node]] != edge_left[node])
-                known = (above >> slot) & 1  # the feature is in B already
-                pattern[d] = above | (away << slot)
-                reach[d] = reach[d - 1] * (known * edge_ratio[node] + (1 - known) * (
-                    1.0 + away * (edge_reach[node] - 1.0)))
-            left_at[node_leaf[node]] = pattern[d]
-            reach_at[node_leaf[node]] = reach[d]
+            above = parent[node]
+            if above < 0:  # the root: B empty, R_B 1
+                pattern[node], reach[node] = 0, 1.0
+                continue
+            # no branch on the row: whether it leaves the path is as likely as not
+            slot = edge_slot[node]
+            away = np.int64(goes_left[edge_split[node]] != edge_left[node])
+            known = (pattern[above] >> slot) & 1  # the feature is in B already
+            pattern[node] = pattern[above] | (away << slot)
+            reach[node] = reach[above] * (known * edge_ratio[node] + (1 - known) * (
+                1.0 + away * (edge_reach[node] - 1.0)))
     for tree in trees:
         for leaf in range(leaf_start[tree], leaf_start[tree + 1]):
             first, last = slot_start[leaf], slot_start[leaf + 1]
-            at, b, r, out = table_start[leaf], left_at[leaf], reach_at[leaf], output[leaf]
+            b, r = pattern[leaf_node[leaf]], reach[leaf_node[leaf]]
+            at, out = table_start[leaf], output[leaf]
             if at < 0:
                 add_leaf(phi[out], b, value[leaf], ratio[first:last], feature[first:last],
                          nodes, node_weights)

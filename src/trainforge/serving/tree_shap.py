@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -78,7 +79,7 @@ class LeafPaths:
     def __init__(self, trees: list[_Tree], split_features: np.ndarray, decide: Decide, *,
                  n_features: int, n_outputs: int, bias: np.ndarray) -> None:
         leaves: list[tuple[float, int, list[tuple[int, float]]]] = []
-        nodes: list[tuple[int, int, bool, int, float, float, int]] = []
+        nodes: list[tuple[int, int, bool, int, float, float, bool]] = []
         tree_nodes, leaf_start = [0], [0]
         for tree in trees:
             self._walk(tree, split_features, leaves, nodes)
@@ -95,12 +96,11 @@ class LeafPaths:
         self.value = np.asarray([value for value, _, _ in leaves], dtype=np.float64)
         self.output = np.asarray([output for _, output, _ in leaves], dtype=np.int64)
         columns = list(zip(*nodes, strict=True))
-        columns[6] = tuple(len(leaves) if leaf < 0 else leaf for leaf in columns[6])
-        self.edges = (*(np.asarray(c, dtype=t) for c, t in zip(columns, (
-            np.int64, np.int64, np.bool_, np.int64, np.float64, np.float64, np.int64),
-            strict=True)), np.asarray(tree_nodes, dtype=np.int64),
+        leaf_node = np.flatnonzero(columns[6])  # preorder: the leaves in their order
+        self.edges = (*(np.asarray(c, dtype=t) for c, t in zip(columns[:6], (
+            np.int64, np.int64, np.bool_, np.int64, np.float64, np.float64), strict=True)),
+            leaf_node, np.asarray(tree_nodes, dtype=np.int64),
             np.asarray(leaf_start, dtype=np.int64))
-        self.levels = int(self.edges[0].max(initial=0)) + 1
         # Gauss–Legendre on [0, 1] with ceil(p / 2) nodes for a path of p distinct features:
         # exact for the degree p − 1 polynomial integrated below
         self.nodes = np.zeros((depth + 1, max(1, (depth + 1) // 2)))
@@ -115,28 +115,28 @@ class LeafPaths:
         self.base = bias + np.bincount(self.output, weights=self.value * reach,
                                        minlength=n_outputs)
         self._trees, self._leaf_start = trees, np.asarray(leaf_start, dtype=np.int64)
+        self._scratch = threading.local()
         self._n_splits = len(split_features)
         self.tabulate(max_depth=TABLE_DEPTH, max_tree_splits=TREE_TABLE_SPLITS)
 
     @staticmethod
     def _walk(tree: _Tree, split_features: np.ndarray,
               leaves: list[tuple[float, int, list[tuple[int, float]]]],
-              nodes: list[tuple[int, int, bool, int, float, float, int]]) -> None:
+              nodes: list[tuple[int, int, bool, int, float, float, bool]]) -> None:
         """Appends ``tree``'s leaves (value, output, per distinct path feature its feature
-        and ratio product) and its nodes in preorder (depth, split above, on its left side,
-        that feature's slot, the edge's ratio, the feature's ratio product so far, leaf)."""
-        # (node, depth, the edge above it, its path's distinct features with their products)
+        and ratio product) and its nodes in preorder (parent, split above, on its left side,
+        that feature's slot, the edge's ratio, the feature's ratio product so far, a leaf)."""
+        # (node, its parent's place, the edge above it, its path's distinct features with
+        # their products)
         stack: list[tuple[int, int, tuple[int, bool, int, float, float], list[tuple[int, float]]]]
-        stack = [(0, 0, (-1, False, 0, 1.0, 1.0), [])]
+        stack = [(0, -1, (-1, False, 0, 1.0, 1.0), [])]
         while stack:
-            node, depth, edge, path = stack.pop()
+            node, parent, edge, path = stack.pop()
             split, left, right, cover = tree.nodes[node]
-            leaf = -1  # an inner node's: the leaf count, once known
+            at = len(nodes)
+            nodes.append((parent, *edge, split is None))
             if split is None:
-                leaf = len(leaves)
                 leaves.append((float(left), tree.output, path))
-            nodes.append((depth, *edge, leaf))
-            if split is None:
                 continue
             feature = int(split_features[split])
             slot = next((k for k, (f, _) in enumerate(path) if f == feature), len(path))
@@ -144,8 +144,8 @@ class LeafPaths:
             for child, goes_left in ((right, False), (left, True)):  # popped left first
                 ratio = tree.nodes[child][3] / cover if cover > 0 else 0.0
                 below = [*path[:slot], (feature, before * ratio), *path[slot + 1:]]
-                stack.append((child, depth + 1, (split, goes_left, slot, ratio,
-                                                 before * ratio), below))
+                stack.append((child, at, (split, goes_left, slot, ratio, before * ratio),
+                              below))
 
     def tabulate(self, *, max_depth: int, max_tree_splits: int) -> None:
         """(Re)build the tables ``shap_kernels`` reads: whole trees with at most
@@ -173,7 +173,7 @@ class LeafPaths:
                      self.nodes, self.node_weights)
         tree_table = compiled("fill_tree_tables")(
             np.asarray(whole, dtype=np.int64), *arrays, outputs, tree_start, self._n_splits,
-            self.edges, self.leaves, no_tables, self.levels, self.n_outputs, self.n_features)
+            self.edges, self.leaves, no_tables, self.n_outputs, self.n_features)
         self.whole = (*arrays, outputs, tree_start, tree_table)
         walked = np.ones(len(self._trees), dtype=bool)
         walked[whole] = False
@@ -217,9 +217,13 @@ class LeafPaths:
         """One row's (outputs, features) margin contributions from the trees of ``part``
         (all by default), without the base margin."""
         walked, whole = (self.walked, np.arange(len(self.whole[4]))) if part is None else part
+        scratch = getattr(self._scratch, "arrays", None)
+        if scratch is None:  # one pair per thread: parts of one model run side by side
+            scratch = self._scratch.arrays = (np.empty(len(self.edges[0]), dtype=np.int64),
+                                              np.empty(len(self.edges[0])))
         phi: np.ndarray = compiled("row_contributions")(
             self.decide(row), walked, whole, self.edges, self.leaves, self.tables,
-            self.whole, self.levels, self.n_outputs, self.n_features)
+            self.whole, self.n_outputs, self.n_features, scratch)
         return phi
 
     def contributions(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
