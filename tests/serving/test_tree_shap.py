@@ -14,6 +14,7 @@ from tests.algorithms._explained_models import fitted
 from tests.serving.models import trainforge_pipeline
 
 from trainforge.algorithms.contributions import ModelExplainer
+from trainforge.serving import explain
 from trainforge.serving.explain import walked_members
 from trainforge.serving.served import ServedModel
 from trainforge.serving.tree_shap import leaf_paths
@@ -87,6 +88,37 @@ def test_members_explained_side_by_side_give_the_same_figures(blend, adult_rows:
     assert np.array_equal(together.values, one_by_one.values)
     assert np.array_equal(together.base_values, one_by_one.base_values)
     assert np.abs(together.values).sum() > 0
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])
+def test_a_models_parts_add_up_to_its_contributions(library: str):
+    model, rows = fitted("credit_g", library)
+    estimator = model.members[0].estimator
+    matrix = np.asarray(model.members[0].preprocessor.transform(rows.head(3)), dtype=np.float64)
+    paths = leaf_paths(estimator)
+    parts = paths.parts(3)
+    whole, _ = paths.contributions(matrix)
+    for row in range(len(matrix)):
+        summed = np.sum([paths.margins(matrix[row], part) for part in parts], axis=0)
+        assert len(parts) == 3 and np.allclose(summed, whole[row], rtol=0, atol=1e-12)
+
+
+def test_a_blend_explained_in_parts_side_by_side_gives_the_same_figures(
+        blend, adult_rows: pd.DataFrame, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(explain, "PART_WORK", 500)  # these small boosters: several parts each
+    served = ServedModel(blend)
+    walked = walked_members(blend.model, served.compiled)
+    assert all(len(function.parts(np.zeros((1, 1)))) > 1 for function in walked.values())
+    explainer = ModelExplainer(blend.model, member_functions=walked)
+    rows = adult_rows.drop(columns=["class"]).iloc[[5]]
+    matrices = served.compiled.member_matrices({c: rows[c].tolist() for c in rows.columns})
+    with ThreadPoolExecutor(2) as pool:
+        in_parts = explainer.explain(None, matrices=matrices, executor=pool)
+        again = explainer.explain(None, matrices=matrices, executor=pool)
+    one_call = explainer.explain(None, matrices=matrices)
+    assert np.array_equal(in_parts.values, again.values)
+    assert np.allclose(in_parts.values, one_call.values, rtol=0, atol=1e-12)
+    assert np.array_equal(in_parts.base_values, one_call.base_values)
 
 
 @pytest.mark.parametrize("library", ["lightgbm", "catboost"])

@@ -195,13 +195,23 @@ class LeafPaths:
         """Per leaf, where its table starts (−1: none); one more entry: the tables' length."""
         return self.tables[0]
 
-    def parts(self, n_parts: int) -> list[Part]:
-        """The trees split into at most ``n_parts`` parts of about equal work (each walked
-        tree's nodes and leaf slots; a whole-tabulated tree's features), for explaining one
-        row on several cores: their margins add up to ``margins``'."""
+    @property
+    def _work(self) -> np.ndarray:
+        """Per walked tree, then per whole-tabulated one, what a row costs there: its nodes
+        and its leaves' path features, or its splits and features."""
         nodes = np.diff(self.edges[7])[self.walked]
         slots = np.diff(self.slot_start[self._leaf_start])[self.walked]
-        work = np.concatenate([nodes + slots, np.diff(self.whole[0]) + np.diff(self.whole[2])])
+        return np.concatenate([nodes + slots, np.diff(self.whole[0]) + np.diff(self.whole[2])])
+
+    @property
+    def work(self) -> int:
+        """What one row costs, in nodes and path features visited (a core does ~100 a µs)."""
+        return int(self._work.sum())
+
+    def parts(self, n_parts: int) -> list[Part]:
+        """The trees split into at most ``n_parts`` parts of about equal work, for explaining
+        one row on several cores: their ``margins`` add up to the whole model's."""
+        work = self._work
         cut = np.searchsorted(np.cumsum(work), np.sum(work) * np.arange(1, n_parts) / n_parts)
         bounds = [0, *np.unique(cut).tolist(), len(work)]
         n_walked = len(self.walked)
