@@ -259,9 +259,10 @@ def walked_members(model: TabularModel, compiled: CompiledModel) -> dict[int, Me
     return walked
 
 
-# a blend's walked members explained side by side, one core each (the walks release the GIL):
-# the 8-booster adult blend's one-row explanation is ~4 ms of walking split over the cores;
-# one pool for every served model bounds the threads however many requests explain at once
+# a blend's walked members explained side by side, the big ones in parts (``PART_WORK``), one
+# core each (the walks release the GIL): the 8-booster adult blend's one-row explanation is
+# ~4-7 ms of walking split over the cores; one pool for every served model bounds the threads
+# however many requests explain at once
 _CORES = min(4, os.cpu_count() or 1)
 _MEMBERS = ThreadPoolExecutor(_CORES, thread_name_prefix="explain-member") if _CORES > 1 else None
 
