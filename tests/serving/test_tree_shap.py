@@ -17,7 +17,13 @@ from trainforge.algorithms.contributions import ModelExplainer
 from trainforge.serving import explain
 from trainforge.serving.explain import walked_members
 from trainforge.serving.served import ServedModel
-from trainforge.serving.tree_shap import leaf_paths
+from trainforge.serving.tree_shap import (
+    MAX_PATH_FEATURES,
+    LeafPaths,
+    PathTooLong,
+    _Tree,
+    leaf_paths,
+)
 
 
 def _library(estimator, matrix: np.ndarray) -> np.ndarray:
@@ -161,3 +167,14 @@ def test_the_walk_sends_catboosts_missing_values_where_catboost_does(nan_mode: s
     walked = np.concatenate([values, base[:, :, None]], axis=2)[:, 0, :]
     expected = model.get_feature_importance(type="ShapValues", data=Pool(rows))
     assert np.isnan(rows).any() and np.abs(walked - expected).max() < 1e-9
+
+
+def test_a_path_asking_about_more_features_than_the_walks_bit_mask_holds_is_refused():
+    n_splits = MAX_PATH_FEATURES + 1  # a chain: split i on feature i, its left side a leaf
+    nodes = []
+    for split in range(n_splits):
+        nodes += [(split, 2 * split + 1, 2 * split + 2, 1.0), (None, 0.5, None, 0.5)]
+    chain = _Tree([*nodes, (None, 1.0, None, 0.5)], output=0)
+    with pytest.raises(PathTooLong, match=f"{n_splits} distinct features"):
+        LeafPaths([chain], np.arange(n_splits), lambda row: row < 0, n_features=n_splits,
+                  n_outputs=1, bias=np.zeros(1))
