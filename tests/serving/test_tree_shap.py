@@ -14,9 +14,16 @@ from tests.algorithms._explained_models import fitted
 from tests.serving.models import trainforge_pipeline
 
 from trainforge.algorithms.contributions import ModelExplainer
+from trainforge.serving import explain
 from trainforge.serving.explain import walked_members
 from trainforge.serving.served import ServedModel
-from trainforge.serving.tree_shap import leaf_paths
+from trainforge.serving.tree_shap import (
+    MAX_PATH_FEATURES,
+    LeafPaths,
+    PathTooLong,
+    _Tree,
+    leaf_paths,
+)
 
 
 def _library(estimator, matrix: np.ndarray) -> np.ndarray:
@@ -89,6 +96,37 @@ def test_members_explained_side_by_side_give_the_same_figures(blend, adult_rows:
     assert np.abs(together.values).sum() > 0
 
 
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])
+def test_a_models_parts_add_up_to_its_contributions(library: str):
+    model, rows = fitted("credit_g", library)
+    estimator = model.members[0].estimator
+    matrix = np.asarray(model.members[0].preprocessor.transform(rows.head(3)), dtype=np.float64)
+    paths = leaf_paths(estimator)
+    parts = paths.parts(3)
+    whole, _ = paths.contributions(matrix)
+    for row in range(len(matrix)):
+        summed = np.sum([paths.margins(matrix[row], part) for part in parts], axis=0)
+        assert len(parts) == 3 and np.allclose(summed, whole[row], rtol=0, atol=1e-12)
+
+
+def test_a_blend_explained_in_parts_side_by_side_gives_the_same_figures(
+        blend, adult_rows: pd.DataFrame, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(explain, "PART_WORK", 500)  # these small boosters: several parts each
+    served = ServedModel(blend)
+    walked = walked_members(blend.model, served.compiled)
+    assert all(len(function.parts(np.zeros((1, 1)))) > 1 for function in walked.values())
+    explainer = ModelExplainer(blend.model, member_functions=walked)
+    rows = adult_rows.drop(columns=["class"]).iloc[[5]]
+    matrices = served.compiled.member_matrices({c: rows[c].tolist() for c in rows.columns})
+    with ThreadPoolExecutor(2) as pool:
+        in_parts = explainer.explain(None, matrices=matrices, executor=pool)
+        again = explainer.explain(None, matrices=matrices, executor=pool)
+    one_call = explainer.explain(None, matrices=matrices)
+    assert np.array_equal(in_parts.values, again.values)
+    assert np.allclose(in_parts.values, one_call.values, rtol=0, atol=1e-12)
+    assert np.array_equal(in_parts.base_values, one_call.base_values)
+
+
 @pytest.mark.parametrize("library", ["lightgbm", "catboost"])
 def test_leaves_too_deep_for_a_table_and_trees_too_big_to_tabulate_whole_are_walked(
         library: str):
@@ -108,7 +146,7 @@ def test_oblivious_trees_are_tabulated_whole_in_a_few_kib_each():
     model, _ = fitted("credit_g", "catboost")
     paths = leaf_paths(model.members[0].estimator)
     n_trees = len(paths.whole[4])
-    assert n_trees > 0 and len(paths.loose) == 0
+    assert n_trees > 0 and len(paths.walked) == 0
     assert paths.table_bytes < n_trees * 64 * 6 * 8 + n_trees * 200  # 2^6 rows of ≤ 6 floats
 
 
@@ -129,3 +167,14 @@ def test_the_walk_sends_catboosts_missing_values_where_catboost_does(nan_mode: s
     walked = np.concatenate([values, base[:, :, None]], axis=2)[:, 0, :]
     expected = model.get_feature_importance(type="ShapValues", data=Pool(rows))
     assert np.isnan(rows).any() and np.abs(walked - expected).max() < 1e-9
+
+
+def test_a_path_asking_about_more_features_than_the_walks_bit_mask_holds_is_refused():
+    n_splits = MAX_PATH_FEATURES + 1  # a chain: split i on feature i, its left side a leaf
+    nodes = []
+    for split in range(n_splits):
+        nodes += [(split, 2 * split + 1, 2 * split + 2, 1.0), (None, 0.5, None, 0.5)]
+    chain = _Tree([*nodes, (None, 1.0, None, 0.5)], output=0)
+    with pytest.raises(PathTooLong, match=f"{n_splits} distinct features"):
+        LeafPaths([chain], np.arange(n_splits), lambda row: row < 0, n_features=n_splits,
+                  n_outputs=1, bias=np.zeros(1))

@@ -32,9 +32,9 @@ It lives beside the model, below the report (``evaluation.explanations``) and se
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,19 @@ from trainforge.algorithms.model import FeatureSpec, Member, TabularModel, coerc
 # (rows, outputs, columns) contributions and (rows, outputs) base values of one member
 Explained = tuple[np.ndarray, np.ndarray]
 MemberFn = Callable[[Any], Explained]
+
+
+@runtime_checkable
+class InParts(Protocol):
+    """A member function that can also explain its rows in parts run side by side (serving's
+    walk of a big booster): ``parts`` gives the calls (None: explain these rows in one call),
+    ``joined`` makes their results, in the same order, into the member's contributions."""
+
+    def __call__(self, matrix: Any) -> Explained: ...
+
+    def parts(self, matrix: Any) -> Sequence[Callable[[], Any]] | None: ...
+
+    def joined(self, results: Sequence[Any]) -> Explained: ...
 
 PERMUTATIONS = 10  # antithetic: 5 random orders and their reverses
 MAX_BACKGROUND = 25  # background rows the permutation method averages over
@@ -381,15 +394,15 @@ class ModelExplainer:
         encoded: dict[int, Any] = {}
         values: np.ndarray | None = None
         base: np.ndarray | None = None
-        started: dict[int, Future[Explained]] = {}
+        started: dict[int, Callable[[], Explained]] = {}
         if executor is not None and matrices is not None:
-            started = {position: executor.submit(tree[0], matrices[position])
+            started = {position: _started(executor, tree[0], matrices[position])
                        for position, tree in enumerate(self.trees) if tree is not None}
         for position, (member, tree, share) in enumerate(
                 zip(self.model.members, self.trees, self.shares, strict=True)):
             if position in started:
                 assert tree is not None  # only tree members were started
-                part, part_base = started[position].result()
+                part, part_base = started[position]()
                 part = part @ tree[1]
             elif tree is not None:
                 if matrices is not None:
@@ -421,6 +434,18 @@ class ModelExplainer:
         parts = [permutation_contributions(output, prepared.iloc[[i]], background, seed=i)
                  for i in range(len(prepared))]
         return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+
+
+def _started(executor: Executor, explain: MemberFn, matrix: Any) -> Callable[[], Explained]:
+    """``explain(matrix)`` started on ``executor`` (in parts where it has them); the call
+    that waits for its contributions."""
+    parts = explain.parts(matrix) if isinstance(explain, InParts) else None
+    if parts is None or not isinstance(explain, InParts):
+        return executor.submit(explain, matrix).result
+    futures = [executor.submit(part) for part in parts]
+    joined = explain.joined  # the narrowed name, for the lambda
+
+    return lambda: joined([future.result() for future in futures])
 
 
 def background_from_profile(profile: Mapping[str, Any], features: Sequence[FeatureSpec], *,

@@ -11,14 +11,22 @@ with R_B = Π_{k∈B} r_k (``tree_shap``'s formula with s_k = 0 on B, 1 on P). B
 are one function of the pattern B alone: H(B) = v ∫ Π_{k∉B} (t + r_k (1 − t)) (1 − t)^(|B|−1)
 dt, read at B for the features left and at B ∪ {i} for each feature i followed. So, as in
 Fast TreeSHAP v2 (Yang 2021), H is tabulated once per leaf for all 2^p patterns, and a row
-then costs O(p) per leaf (find B, one look-up per feature) instead of the O(p²) quadrature;
-the tables are the same Gauss–Legendre sums the walk takes, so the figures agree to rounding.
-A table holds 2^p floats: leaves deeper than a bound keep the quadrature (``table_start`` −1).
+then costs O(p) per leaf (one look-up per feature) instead of the O(p²) quadrature; the
+tables are the same Gauss–Legendre sums the quadrature takes, so the figures agree to
+rounding. A table holds 2^p floats: leaves deeper than a bound keep the quadrature
+(``table_start`` −1).
+
+A row's B and R_B at every leaf come from one pass over the trees' nodes in preorder, each
+node's from its parent's (B gains the node's slot where the row leaves the path there; R_B
+gains the edge's cover ratio, or the feature's whole product so far when the feature joins
+B): O(1) a node, where reading each leaf's path again cost O(depth) a leaf. The pass reads
+the node arrays in order, its parent's values from a few nodes back, and has no branch on
+the row.
 
 A tree with few distinct splits s (CatBoost's oblivious trees: s is the depth) goes further:
 its leaves' summed contributions depend only on the row's sides at those s splits, so they are
 tabulated for all 2^s patterns, and a row costs s bit tests and one look-up per feature of the
-tree instead of a pass over its 2^s leaves.
+tree instead of a pass over its nodes.
 
 numba compiles these at the first explanation (never to predict), cached on disk.
 """
@@ -30,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-_COMPILED: dict[str, Callable[..., Any]] = {}  # add_leaves returns nothing
+_COMPILED: dict[str, Callable[..., Any]] = {}  # add_leaf, add_trees return nothing
 
 
 def compiled(name: str) -> Callable[..., Any]:
@@ -39,9 +47,10 @@ def compiled(name: str) -> Callable[..., Any]:
     if not _COMPILED:
         import numba  # shap's dependency; ~1 s to compile once, then cached on disk
 
-        # add_leaves first, and in this module's namespace, where its callers' compiled code
-        # looks it up
-        for function in (add_leaves, fill_tables, fill_tree_tables, row_contributions):
+        # callees first, and in this module's namespace, where their callers' compiled code
+        # looks them up
+        for function in (add_leaf, add_trees, fill_tables, fill_tree_tables,
+                         row_contributions):
             jitted = numba.njit(cache=True, nogil=True)(function)
             globals()[function.__name__] = _COMPILED[function.__name__] = jitted
     return _COMPILED[name]
@@ -89,22 +98,20 @@ def fill_tables(table_start: np.ndarray, slot_start: np.ndarray, ratio: np.ndarr
     return table
 
 
-def row_contributions(goes_left: np.ndarray, loose: np.ndarray, slot_start: np.ndarray,
-                      node_start: np.ndarray, ratio: np.ndarray, feature: np.ndarray,
-                      split: np.ndarray, left: np.ndarray, node_slot: np.ndarray,
-                      value: np.ndarray,
-                      output: np.ndarray, table_start: np.ndarray, table: np.ndarray,
-                      nodes: np.ndarray, node_weights: np.ndarray, whole: np.ndarray,
-                      n_outputs: int, n_features: int) -> np.ndarray:
-    """One row's (outputs, features) margin contributions, ``goes_left`` its side at every
-    split: the ``loose`` leaves one by one, then the trees tabulated whole (``whole``: their
-    arrays, see ``fill_tree_tables``), one look-up per tree and feature."""
+def row_contributions(goes_left: np.ndarray, walked: np.ndarray, whole_trees: np.ndarray,
+                      edges: tuple[np.ndarray, ...], leaves: tuple[np.ndarray, ...],
+                      tables: tuple[np.ndarray, ...], whole: tuple[np.ndarray, ...],
+                      n_outputs: int, n_features: int,
+                      scratch: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """One row's (outputs, features) margin contributions from the trees ``walked`` (by their
+    nodes, ``add_trees``) and the trees ``whole_trees`` tabulated whole (``whole``: their
+    arrays, see ``fill_tree_tables``; one look-up per tree and feature), ``goes_left`` the
+    row's side at every split; ``scratch``: ``add_trees``'."""
     phi = np.zeros((n_outputs, n_features))
-    add_leaves(phi, goes_left, loose, slot_start, node_start, ratio, feature, split, left,
-               node_slot, value, output, table_start, table, nodes, node_weights)
+    add_trees(phi, goes_left, walked, edges, leaves, tables, scratch)
     split_start, tree_split, feature_start, tree_feature, tree_output, tree_start, \
         tree_table = whole
-    for tree in range(len(tree_output)):
+    for tree in whole_trees:
         pattern = 0  # bit i: the row goes left at the tree's i-th split
         first = split_start[tree]
         for i in range(first, split_start[tree + 1]):
@@ -117,89 +124,99 @@ def row_contributions(goes_left: np.ndarray, loose: np.ndarray, slot_start: np.n
     return phi
 
 
-def fill_tree_tables(leaf_begin: np.ndarray, leaf_end: np.ndarray, split_start: np.ndarray, tree_split: np.ndarray,
+def fill_tree_tables(trees: np.ndarray, split_start: np.ndarray, tree_split: np.ndarray,
                      feature_start: np.ndarray, tree_feature: np.ndarray,
-                     tree_start: np.ndarray, n_splits: int, slot_start: np.ndarray,
-                     node_start: np.ndarray, ratio: np.ndarray, feature: np.ndarray,
-                     split: np.ndarray, left: np.ndarray, node_slot: np.ndarray,
-                     value: np.ndarray, output: np.ndarray, nodes: np.ndarray,
-                     node_weights: np.ndarray, n_outputs: int, n_features: int) -> np.ndarray:
-    """Trees with few splits tabulated whole: for tree t (leaves ``leaf_begin[t]`` to
-    ``leaf_end[t]``, splits ``tree_split[split_start[t]:split_start[t + 1]]``, distinct
-    features ``tree_feature[feature_start[t]:feature_start[t + 1]]``), its leaves' summed
+                     tree_output: np.ndarray, tree_start: np.ndarray, n_splits: int,
+                     edges: tuple[np.ndarray, ...], leaves: tuple[np.ndarray, ...],
+                     quadrature: tuple[np.ndarray, ...], n_outputs: int,
+                     n_features: int) -> np.ndarray:
+    """Trees with few splits tabulated whole: for the i-th of ``trees`` (splits
+    ``tree_split[split_start[i]:split_start[i + 1]]``, distinct features
+    ``tree_feature[feature_start[i]:feature_start[i + 1]]``), its leaves' summed
     contributions to each of those features for every pattern of sides at its splits, at
-    ``tree_start[t] + pattern · (its feature count) + the feature's place``."""
+    ``tree_start[i] + pattern · (its feature count) + the feature's place``; ``quadrature``:
+    ``add_trees``' tables with no leaf tabulated."""
     table = np.zeros(tree_start[-1])
     goes_left = np.zeros(n_splits, dtype=np.bool_)
-    walked = np.full(len(value), -1, dtype=np.int64)  # no leaf tables: the quadrature
-    no_table = np.zeros(1)
     phi = np.zeros((n_outputs, n_features))
-    for tree in range(len(leaf_begin)):
-        leaves = np.arange(leaf_begin[tree], leaf_end[tree])
-        first, count = split_start[tree], split_start[tree + 1] - split_start[tree]
-        lo, hi = feature_start[tree], feature_start[tree + 1]
+    scratch = (np.empty(len(edges[0]), dtype=np.int64), np.empty(len(edges[0])))
+    for i in range(len(trees)):
+        first, count = split_start[i], split_start[i + 1] - split_start[i]
+        lo, hi = feature_start[i], feature_start[i + 1]
         for pattern in range(1 << count):
-            for i in range(count):
-                goes_left[tree_split[first + i]] = (pattern >> i) & 1 == 1
+            for s in range(count):
+                goes_left[tree_split[first + s]] = (pattern >> s) & 1 == 1
             phi[:] = 0.0
-            add_leaves(phi, goes_left, leaves, slot_start, node_start, ratio, feature, split,
-                       left, node_slot, value, output, walked, no_table, nodes, node_weights)
-            at = tree_start[tree] + pattern * (hi - lo)
+            add_trees(phi, goes_left, trees[i:i + 1], edges, leaves, quadrature, scratch)
+            at = tree_start[i] + pattern * (hi - lo)
             for f in range(lo, hi):
-                table[at + f - lo] = phi[output[leaves[0]], tree_feature[f]]
+                table[at + f - lo] = phi[tree_output[i], tree_feature[f]]
     return table
 
 
-def add_leaves(phi: np.ndarray, goes_left: np.ndarray, leaves: np.ndarray,
-               slot_start: np.ndarray, node_start: np.ndarray, ratio: np.ndarray,
-               feature: np.ndarray, split: np.ndarray, left: np.ndarray, node_slot: np.ndarray,
-               value: np.ndarray, output: np.ndarray, table_start: np.ndarray,
-               table: np.ndarray, nodes: np.ndarray, node_weights: np.ndarray) -> None:
-    """Adds ``leaves``' margin contributions to ``phi`` (outputs, features): by table where
-    the leaf has one, else by ``tree_shap``'s quadrature.
+def add_trees(phi: np.ndarray, goes_left: np.ndarray, trees: np.ndarray,
+              edges: tuple[np.ndarray, ...], leaves: tuple[np.ndarray, ...],
+              tables: tuple[np.ndarray, ...], scratch: tuple[np.ndarray, np.ndarray]) -> None:
+    """Adds the margin contributions of ``trees``' leaves to ``phi`` (outputs, features):
+    one pass over their nodes in preorder for each node's B and R_B, then one over their
+    leaves. ``edges``: per node its parent (−1 at a root), the split above it, the side of it
+    it is on, that split's feature's slot in the path, the edge's cover ratio and the product
+    of the feature's ratios on the path down to it; per leaf its node; then where each
+    tree's nodes and leaves start. ``scratch``: two arrays of a node's B and R_B, the
+    caller's (fresh ones each row cost more than the pass itself on a big model)."""
+    parent, edge_split, edge_left, edge_slot, edge_ratio, edge_reach, leaf_node, \
+        tree_nodes, leaf_start = edges
+    slot_start, ratio, feature, value, output = leaves
+    table_start, table, nodes, node_weights = tables
+    pattern, reach = scratch
+    for tree in trees:
+        for node in range(tree_nodes[tree], tree_nodes[tree + 1]):
+            above = parent[node]
+            if above < 0:  # the root: B empty, R_B 1
+                pattern[node], reach[node] = 0, 1.0
+                continue
+            # no branch on the row: whether it leaves the path is as likely as not
+            slot = edge_slot[node]
+            away = np.int64(goes_left[edge_split[node]] != edge_left[node])
+            known = (pattern[above] >> slot) & 1  # the feature is in B already
+            pattern[node] = pattern[above] | (away << slot)
+            reach[node] = reach[above] * (known * edge_ratio[node] + (1 - known) * (
+                1.0 + away * (edge_reach[node] - 1.0)))
+    for tree in trees:
+        for leaf in range(leaf_start[tree], leaf_start[tree + 1]):
+            first, last = slot_start[leaf], slot_start[leaf + 1]
+            b, r = pattern[leaf_node[leaf]], reach[leaf_node[leaf]]
+            at, out = table_start[leaf], output[leaf]
+            if at < 0:
+                add_leaf(phi[out], b, value[leaf], ratio[first:last], feature[first:last],
+                         nodes, node_weights)
+                continue
+            away = r * table[at + b]  # what each feature of B loses
+            for k in range(last - first):  # no branch on the row here either
+                follow = (1.0 - ratio[first + k]) * r * table[at + (b | (1 << k))]
+                phi[out, feature[first + k]] += follow - ((b >> k) & 1) * (away + follow)
 
-    The table branch has no branch on the row: whether the row leaves the path at a split is
-    as likely as not, so an ``if`` on it is mispredicted half the time, and that, not the
-    arithmetic, was most of its cost (2.5× on a LightGBM member, 1.5× on an XGBoost one)."""
-    width = nodes.shape[0]
-    follows = np.zeros(width)
-    factor = np.zeros(width)
-    prefix = np.zeros(width + 1)
-    total = np.zeros(width)
-    for leaf in leaves:
-        first, last = slot_start[leaf], slot_start[leaf + 1]
-        p = last - first
-        at = table_start[leaf]
-        out = output[leaf]
-        if at >= 0:
-            left_at = 0  # B, the features whose splits the row does not follow: a bit a slot
-            for node in range(node_start[first], node_start[last]):
-                left_at |= np.int64(goes_left[split[node]] != left[node]) << node_slot[node]
-            reach = 1.0  # R_B (0 when a cover ratio on B is: then so is every term below)
-            for k in range(p):
-                reach *= 1.0 + ((left_at >> k) & 1) * (ratio[first + k] - 1.0)
-            away = reach * table[at + left_at]  # what each feature of B loses
-            for k in range(p):
-                follow = (1.0 - ratio[first + k]) * reach * table[at + (left_at | (1 << k))]
-                phi[out, feature[first + k]] += follow - ((left_at >> k) & 1) * (away + follow)
-            continue
-        for k in range(first, last):  # s_k: the row takes the path's side at every split on k
-            taken = 1.0
-            for node in range(node_start[k], node_start[k + 1]):
-                if goes_left[split[node]] != left[node]:
-                    taken = 0.0
-            follows[k - first] = taken
-        total[:p] = 0.0
-        for q in range((p + 1) // 2):  # G_j = ∫ Π_{k≠j} (s_k t + r_k (1 − t)) dt
-            t, w = nodes[p, q], node_weights[p, q]
-            prefix[0] = 1.0
-            for k in range(p):
-                factor[k] = follows[k] * t + ratio[first + k] * (1.0 - t)
-                prefix[k + 1] = prefix[k] * factor[k]
-            suffix = w
-            for j in range(p - 1, -1, -1):
-                total[j] += prefix[j] * suffix
-                suffix *= factor[j]
-        for j in range(p):
-            phi[out, feature[first + j]] += (
-                value[leaf] * (follows[j] - ratio[first + j]) * total[j])
+
+def add_leaf(phi: np.ndarray, left_at: int, value: float, ratio: np.ndarray,
+             feature: np.ndarray, nodes: np.ndarray, node_weights: np.ndarray) -> None:
+    """Adds to ``phi`` (features) the contributions of a leaf with no table (``value``, its
+    slots' ``ratio`` and ``feature``) for a row that leaves its path at the slots of
+    ``left_at``: ``tree_shap``'s quadrature."""
+    p = len(ratio)
+    follows = np.zeros(p)  # s_k: the row takes the path's side at every split on k
+    for k in range(p):
+        follows[k] = 1.0 - ((left_at >> k) & 1)
+    total = np.zeros(p)
+    factor = np.zeros(p)
+    prefix = np.ones(p + 1)
+    for q in range((p + 1) // 2):  # G_j = ∫ Π_{k≠j} (s_k t + r_k (1 − t)) dt
+        t, w = nodes[p, q], node_weights[p, q]
+        for k in range(p):
+            factor[k] = follows[k] * t + ratio[k] * (1.0 - t)
+            prefix[k + 1] = prefix[k] * factor[k]
+        suffix = w
+        for j in range(p - 1, -1, -1):
+            total[j] += prefix[j] * suffix
+            suffix *= factor[j]
+    for j in range(p):
+        phi[feature[j]] += value * (follows[j] - ratio[j]) * total[j]

@@ -25,8 +25,10 @@ Fast TreeSHAP v2, per whole tree for oblivious trees), and a row costs O(p) per 
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,8 +44,16 @@ TABLE_DEPTH = 10
 # trees with at most this many distinct splits are tabulated whole, 2^s rows of their features'
 # contributions (CatBoost's oblivious trees, depth 6: 64 rows of ≤ 6); 8: ≤ 16 KiB a tree
 TREE_TABLE_SPLITS = 8
+# a row's B (the path features it leaves) is a bit mask: a model with a longer path is not walked
+MAX_PATH_FEATURES = 62
 # a row's side at every split of the model: True where it goes left
 Decide = Callable[[np.ndarray], np.ndarray]
+# some of a model's trees: walked ones (their numbers), whole-tabulated ones (their places)
+Part = tuple[np.ndarray, np.ndarray]
+
+
+class PathTooLong(ValueError):
+    """A path asks about more distinct features than a row's bit mask holds."""
 
 
 @dataclass(frozen=True)
@@ -60,42 +70,37 @@ class LeafPaths:
     """Every leaf of a model's trees with its path, ready for one row's contributions.
 
     Flat (CSR) arrays: leaf ``l``'s distinct path features are slots ``slot_start[l]`` to
-    ``slot_start[l + 1]``; slot ``k``'s splits are ``node_start[k]`` to ``node_start[k + 1]``.
+    ``slot_start[l + 1]`` (in the order the path first asks about them), each with its
+    feature and the product of its splits' cover ratios. The trees' nodes, in preorder (a
+    tree's leaves in the leaves' order), carry what one pass needs to follow a row (``edges``,
+    see ``shap_kernels.add_trees``).
     """
 
     def __init__(self, trees: list[_Tree], split_features: np.ndarray, decide: Decide, *,
                  n_features: int, n_outputs: int, bias: np.ndarray) -> None:
-        leaves: list[tuple[float, int, list[tuple[int, int, bool, float]]]] = []
-        leaf_start = [0]
+        leaves: list[tuple[float, int, list[tuple[int, float]]]] = []
+        nodes: list[tuple[int, int, bool, int, float, float, bool]] = []
+        tree_nodes, leaf_start = [0], [0]
         for tree in trees:
-            self._walk(tree, 0, [], leaves, split_features)
+            self._walk(tree, split_features, leaves, nodes)
+            tree_nodes.append(len(nodes))
             leaf_start.append(len(leaves))
-        slot_start, node_start = [0], [0]
-        ratios, features, splits, lefts = [], [], [], []
-        for _, _, path in leaves:
-            slots: dict[int, list[tuple[int, bool, float]]] = {}
-            for split, feature, left, ratio in path:
-                slots.setdefault(feature, []).append((split, left, ratio))
-            for feature, asked in slots.items():
-                features.append(feature)
-                ratios.append(math.prod(ratio for _, _, ratio in asked))
-                splits += [split for split, _, _ in asked]
-                lefts += [left for _, left, _ in asked]
-                node_start.append(len(splits))
-            slot_start.append(len(features))
-        self.slot_start = np.asarray(slot_start, dtype=np.int64)
-        self.node_start = np.asarray(node_start, dtype=np.int64)
-        self.ratio = np.asarray(ratios, dtype=np.float64)
-        self.feature = np.asarray(features, dtype=np.int64)
-        self.split = np.asarray(splits, dtype=np.int64)
-        self.left = np.asarray(lefts, dtype=np.bool_)
-        # each split's slot, counted from its leaf's first: the bit it sets in the leaf's B
-        slot_of = np.repeat(np.arange(len(features)), np.diff(self.node_start))
-        leaf_of = np.repeat(np.arange(len(leaves)), np.diff(self.slot_start))
-        self.node_slot = (slot_of - self.slot_start[leaf_of[slot_of]]).astype(np.int64)
+        slot_start = np.cumsum([0] + [len(path) for _, _, path in leaves], dtype=np.int64)
+        depth = int(np.diff(slot_start).max(initial=0))
+        if depth > MAX_PATH_FEATURES:  # a row's B is a bit mask in 64 bits
+            raise PathTooLong(f"a path asks about {depth} distinct features; the walk reads "
+                             f"paths of at most {MAX_PATH_FEATURES}")
+        self.slot_start = slot_start
+        self.feature = np.asarray([f for _, _, path in leaves for f, _ in path], dtype=np.int64)
+        self.ratio = np.asarray([r for _, _, path in leaves for _, r in path], dtype=np.float64)
         self.value = np.asarray([value for value, _, _ in leaves], dtype=np.float64)
         self.output = np.asarray([output for _, output, _ in leaves], dtype=np.int64)
-        depth = int(np.diff(self.slot_start).max(initial=0))
+        columns = list(zip(*nodes, strict=True))
+        leaf_node = np.flatnonzero(columns[6])  # preorder: the leaves in their order
+        self.edges = (*(np.asarray(c, dtype=t) for c, t in zip(columns[:6], (
+            np.int64, np.int64, np.bool_, np.int64, np.float64, np.float64), strict=True)),
+            leaf_node, np.asarray(tree_nodes, dtype=np.int64),
+            np.asarray(leaf_start, dtype=np.int64))
         # Gauss–Legendre on [0, 1] with ceil(p / 2) nodes for a path of p distinct features:
         # exact for the degree p − 1 polynomial integrated below
         self.nodes = np.zeros((depth + 1, max(1, (depth + 1) // 2)))
@@ -110,27 +115,43 @@ class LeafPaths:
         self.base = bias + np.bincount(self.output, weights=self.value * reach,
                                        minlength=n_outputs)
         self._trees, self._leaf_start = trees, np.asarray(leaf_start, dtype=np.int64)
+        self._scratch = threading.local()
         self._n_splits = len(split_features)
         self.tabulate(max_depth=TABLE_DEPTH, max_tree_splits=TREE_TABLE_SPLITS)
 
     @staticmethod
-    def _walk(tree: _Tree, node: int, path: list[tuple[int, int, bool, float]],
-              leaves: list[tuple[float, int, list[tuple[int, int, bool, float]]]],
-              split_features: np.ndarray) -> None:
-        split, left, right, cover = tree.nodes[node]
-        if split is None:
-            leaves.append((float(left), tree.output, path))
-            return
-        for child, goes_left in ((left, True), (right, False)):
-            ratio = tree.nodes[child][3] / cover if cover > 0 else 0.0
-            LeafPaths._walk(tree, child, [*path, (split, int(split_features[split]), goes_left,
-                                                  ratio)], leaves, split_features)
+    def _walk(tree: _Tree, split_features: np.ndarray,
+              leaves: list[tuple[float, int, list[tuple[int, float]]]],
+              nodes: list[tuple[int, int, bool, int, float, float, bool]]) -> None:
+        """Appends ``tree``'s leaves (value, output, per distinct path feature its feature
+        and ratio product) and its nodes in preorder (parent, split above, on its left side,
+        that feature's slot, the edge's ratio, the feature's ratio product so far, a leaf)."""
+        # (node, its parent's place, the edge above it, its path's distinct features with
+        # their products)
+        stack: list[tuple[int, int, tuple[int, bool, int, float, float], list[tuple[int, float]]]]
+        stack = [(0, -1, (-1, False, 0, 1.0, 1.0), [])]
+        while stack:
+            node, parent, edge, path = stack.pop()
+            split, left, right, cover = tree.nodes[node]
+            at = len(nodes)
+            nodes.append((parent, *edge, split is None))
+            if split is None:
+                leaves.append((float(left), tree.output, path))
+                continue
+            feature = int(split_features[split])
+            slot = next((k for k, (f, _) in enumerate(path) if f == feature), len(path))
+            before = path[slot][1] if slot < len(path) else 1.0
+            for child, goes_left in ((right, False), (left, True)):  # popped left first
+                ratio = tree.nodes[child][3] / cover if cover > 0 else 0.0
+                below = [*path[:slot], (feature, before * ratio), *path[slot + 1:]]
+                stack.append((child, at, (split, goes_left, slot, ratio, before * ratio),
+                              below))
 
     def tabulate(self, *, max_depth: int, max_tree_splits: int) -> None:
         """(Re)build the tables ``shap_kernels`` reads: whole trees with at most
         ``max_tree_splits`` distinct splits (CatBoost's oblivious trees: their depth), then
-        each other leaf whose path asks about at most ``max_depth`` distinct features; deeper
-        leaves are walked."""
+        each leaf of the other trees whose path asks about at most ``max_depth`` distinct
+        features; deeper leaves are walked."""
         splits_of = [sorted({n[0] for n in tree.nodes if n[0] is not None})
                      for tree in self._trees]
         whole = [t for t, splits in enumerate(splits_of) if len(splits) <= max_tree_splits]
@@ -147,36 +168,83 @@ class LeafPaths:
         tree_start = np.cumsum(sizes, dtype=np.int64)
         arrays = [np.asarray(a, dtype=np.int64) for a in (split_start, tree_splits,
                                                           feature_start, tree_features)]
-        at = np.asarray(whole, dtype=np.int64)
-        begin, end = self._leaf_start[at], self._leaf_start[at + 1]
-        tree_table = compiled("fill_tree_tables")(
-            begin, end, *arrays, tree_start, self._n_splits, self.slot_start, self.node_start,
-            self.ratio, self.feature, self.split, self.left, self.node_slot, self.value,
-            self.output, self.nodes, self.node_weights, self.n_outputs, self.n_features)
         outputs = np.asarray([self._trees[t].output for t in whole], dtype=np.int64)
+        no_tables = (np.full(len(self.value) + 1, -1, dtype=np.int64), np.zeros(1),
+                     self.nodes, self.node_weights)
+        tree_table = compiled("fill_tree_tables")(
+            np.asarray(whole, dtype=np.int64), *arrays, outputs, tree_start, self._n_splits,
+            self.edges, self.leaves, no_tables, self.n_outputs, self.n_features)
         self.whole = (*arrays, outputs, tree_start, tree_table)
-        in_whole = np.zeros(len(self.value), dtype=bool)
-        for first, last in zip(begin, end, strict=True):
-            in_whole[first:last] = True
-        self.loose = np.flatnonzero(~in_whole)
-        self.table_start = table_layout(self.slot_start, max_depth=max_depth, only=self.loose)
-        self.table = compiled("fill_tables")(self.table_start, self.slot_start, self.ratio,
-                                             self.value, self.nodes, self.node_weights)
+        walked = np.ones(len(self._trees), dtype=bool)
+        walked[whole] = False
+        self.walked = np.flatnonzero(walked)
+        in_walked = np.repeat(walked, np.diff(self._leaf_start))  # per leaf
+        table_start = table_layout(self.slot_start, max_depth=max_depth,
+                                   only=np.flatnonzero(in_walked))
+        self.tables = (table_start, compiled("fill_tables")(
+            table_start, self.slot_start, self.ratio, self.value, self.nodes,
+            self.node_weights), self.nodes, self.node_weights)
+
+    @property
+    def leaves(self) -> tuple[np.ndarray, ...]:
+        """The leaves' arrays ``shap_kernels.add_leaf`` reads."""
+        return self.slot_start, self.ratio, self.feature, self.value, self.output
+
+    @property
+    def table_start(self) -> np.ndarray:
+        """Per leaf, where its table starts (−1: none); one more entry: the tables' length."""
+        return self.tables[0]
+
+    @property
+    def _work(self) -> np.ndarray:
+        """Per walked tree, then per whole-tabulated one, what a row costs there: its nodes
+        and its leaves' path features, or its splits and features."""
+        nodes = np.diff(self.edges[7])[self.walked]
+        slots = np.diff(self.slot_start[self._leaf_start])[self.walked]
+        return np.concatenate([nodes + slots, np.diff(self.whole[0]) + np.diff(self.whole[2])])
+
+    @property
+    def work(self) -> int:
+        """What one row costs, in nodes and path features visited (a core does ~100 a µs)."""
+        return int(self._work.sum())
+
+    def parts(self, n_parts: int) -> list[Part]:
+        """The trees split into at most ``n_parts`` parts of about equal work, for explaining
+        one row on several cores: their ``margins`` add up to the whole model's."""
+        work = self._work
+        cut = np.searchsorted(np.cumsum(work), np.sum(work) * np.arange(1, n_parts) / n_parts)
+        bounds = [0, *np.unique(cut).tolist(), len(work)]
+        n_walked = len(self.walked)
+        parts = []
+        for lo, hi in itertools.pairwise(bounds):
+            trees = np.arange(lo, hi)
+            if len(trees):
+                parts.append((self.walked[trees[trees < n_walked]],
+                              trees[trees >= n_walked] - n_walked))
+        return parts
+
+    def margins(self, row: np.ndarray, part: Part | None = None) -> np.ndarray:
+        """One row's (outputs, features) margin contributions from the trees of ``part``
+        (all by default), without the base margin."""
+        walked, whole = (self.walked, np.arange(len(self.whole[4]))) if part is None else part
+        scratch = getattr(self._scratch, "arrays", None)
+        if scratch is None:  # one pair per thread: parts of one model run side by side
+            scratch = self._scratch.arrays = (np.empty(len(self.edges[0]), dtype=np.int64),
+                                              np.empty(len(self.edges[0])))
+        phi: np.ndarray = compiled("row_contributions")(
+            self.decide(row), walked, whole, self.edges, self.leaves, self.tables,
+            self.whole, self.n_outputs, self.n_features, scratch)
+        return phi
 
     def contributions(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows, outputs, features) margin contributions and (rows, outputs) base margins."""
-        kernel = compiled("row_contributions")
-        rows = [kernel(self.decide(row), self.loose, self.slot_start, self.node_start,
-                       self.ratio, self.feature, self.split, self.left, self.node_slot,
-                       self.value, self.output, self.table_start, self.table, self.nodes,
-                       self.node_weights, self.whole, self.n_outputs, self.n_features)
-                for row in np.asarray(matrix, dtype=np.float64)]
+        rows = [self.margins(row) for row in np.asarray(matrix, dtype=np.float64)]
         return np.stack(rows), np.broadcast_to(self.base, (len(rows), self.n_outputs)).copy()
 
     @property
     def table_bytes(self) -> int:
         """What the tables hold in memory."""
-        return int(self.table.nbytes + sum(a.nbytes for a in self.whole))
+        return int(self.tables[1].nbytes + sum(a.nbytes for a in self.whole))
 
 
 # ---- the libraries' trees ---------------------------------------------------------------------
@@ -359,12 +427,15 @@ def leaf_paths(estimator: Any) -> LeafPaths | None:
     if kind.__module__ != "trainforge.algorithms.boosting":
         return None
     n_outputs = int(estimator.n_classes) if estimator.task_kind == "multiclass" else 1
-    if kind.__name__ == "LightGBMModel":
-        return lightgbm_paths(estimator.booster_, int(estimator.best_iteration_),
-                              n_outputs=n_outputs)
-    if kind.__name__ == "XGBoostModel":
-        return xgboost_paths(estimator.booster_, int(estimator.best_iteration_),
-                             n_outputs=n_outputs)
-    if kind.__name__ == "CatBoostModel" and n_outputs == 1:
-        return catboost_paths(exported_model(estimator.booster_))
+    try:
+        if kind.__name__ == "LightGBMModel":
+            return lightgbm_paths(estimator.booster_, int(estimator.best_iteration_),
+                                  n_outputs=n_outputs)
+        if kind.__name__ == "XGBoostModel":
+            return xgboost_paths(estimator.booster_, int(estimator.best_iteration_),
+                                 n_outputs=n_outputs)
+        if kind.__name__ == "CatBoostModel" and n_outputs == 1:
+            return catboost_paths(exported_model(estimator.booster_))
+    except PathTooLong:
+        return None  # its library explains it
     return None
