@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from trainforge.registry.loaded import LoadedModel
 
 # tests share 2 cores: keep every library to one thread unless a test says otherwise
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -48,6 +52,44 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def home(_isolated_home: Path) -> Path:
     return _isolated_home
+
+
+@pytest.fixture(scope="session")
+def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace holding two trained versions of ``credit`` (linear, seeds 0 and 1, and their
+    runs), made once per process: tests copy it (a copy costs milliseconds, a training seconds)
+    rather than train their own."""
+    from tests._paths import EXAMPLES
+
+    import trainforge as tf
+    from trainforge.workspace import Workspace
+
+    home = tmp_path_factory.mktemp("trained") / "home"
+    ws = Workspace(home)
+    for seed in (0, 1):
+        tf.train(EXAMPLES / "credit_g.csv", target="class", name="credit", trials=2,
+                 algorithm="linear", seed=seed, workspace=ws)
+    ws.close()
+    return home
+
+
+@pytest.fixture(scope="session")
+def churn_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace holding ``churn`` version 1 (a linear model of 200 rows), trained once per
+    process for every file that copies it (tests/monitoring/_served.copy_home): defined here,
+    not imported into each file, which would train it again per file."""
+    from tests.monitoring._served import train_churn
+
+    return train_churn(tmp_path_factory.mktemp("churn"))
+
+
+@pytest.fixture(scope="session")
+def text_network_model(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
+    """tests/serving/network_models.text_network (a GRU, six epochs), trained once per process
+    for the CLI's, the server's and the serving app's explanation tests, which only read it."""
+    from tests.serving.network_models import text_network
+
+    return text_network(tmp_path_factory.mktemp("words"))
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
 from tests.training._tables import table
 
 from trainforge.data.task import TaskKind
@@ -69,9 +68,4 @@ def serve_and_label(ws: Workspace, *, n_rows: int = 30, right: bool = True,
     record_feedback(ws, ws.prediction_log, deployment=deployment, labels=labels,
                     spec=LabelSpec(TaskKind.BINARY, ("no", "yes")), submitted_by="ann")
     return [request_id]
-
-
-@pytest.fixture(scope="session")
-def churn_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train_churn(tmp_path_factory.mktemp("churn"))
 
