@@ -17,16 +17,17 @@ from trainforge.workspace import Workspace
 FEATURES = ["x1", "x2", "colour"]
 
 
-def train_churn(folder: Path) -> Path:
-    """A workspace holding ``churn`` version 1 (binary, target ``y``), trained on
-    ``folder/churn.csv``; returns its home."""
+def train_churn(folder: Path, *, algorithm: str = "linear") -> Path:
+    """A workspace holding ``churn`` version 1 (binary, target ``y``, one trial of
+    ``algorithm``), trained on ``folder/churn.csv`` (200 rows); returns its home,
+    ``folder/home``."""
     import trainforge as tf
 
     frame, _ = table(TaskKind.BINARY, n_rows=200)
     frame.to_csv(folder / "churn.csv", index=False)
     home = folder / "home"
     ws = Workspace(home)
-    tf.train(folder / "churn.csv", target="y", name="churn", trials=1, algorithm="linear",
+    tf.train(folder / "churn.csv", target="y", name="churn", trials=1, algorithm=algorithm,
              workspace=ws)
     ws.close()
     return home

@@ -31,12 +31,12 @@ def clustered_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Segm
 
 
 @pytest.fixture
-def workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Workspace:
-    """A fresh workspace; for the tests that ask for ``clustered``, their own copy of
+def workspace(request: pytest.FixtureRequest, new_workspace, tmp_path: Path) -> Workspace:
+    """A new workspace; for the tests that ask for ``clustered``, their own copy of
     ``clustered_home`` (a copy costs milliseconds, a clustering seconds)."""
-    if "clustered" in request.fixturenames:
-        home = request.getfixturevalue("clustered_home")[0]
-        shutil.copytree(home, tmp_path / "home")
+    if "clustered" not in request.fixturenames:
+        return new_workspace(tmp_path / "home")
+    shutil.copytree(request.getfixturevalue("clustered_home")[0], tmp_path / "home")
     return Workspace(tmp_path / "home")
 
 
