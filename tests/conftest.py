@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from trainforge.registry.loaded import LoadedModel
+    from trainforge.workspace import Workspace
 
 # tests share 2 cores: keep every library to one thread unless a test says otherwise
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -48,6 +54,104 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def home(_isolated_home: Path) -> Path:
     return _isolated_home
+
+
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The SQLite database of a new workspace, its schema migrated to the newest revision once
+    per process. Migrating a new database costs ~0.15 s of CPU and a few dozen fsyncs (a second
+    or more on a loaded machine); copying this file, milliseconds."""
+    from trainforge.workspace import Workspace
+
+    made = Workspace(tmp_path_factory.mktemp("empty-store") / "home")
+    made.engine  # noqa: B018 - the first use creates and migrates the database
+    made.close()
+    return made.home / "trainforge.db"
+
+
+@pytest.fixture
+def new_workspace(empty_store: Path) -> Callable[[Path], Workspace]:
+    """``new_workspace(tmp_path / "home")``: a new, empty workspace at that home, as
+    ``Workspace(home)`` makes it on first use (home 0700, database 0600, newest schema), but
+    with its database copied from ``empty_store`` rather than migrated again."""
+    from trainforge.workspace import Workspace
+
+    def make(home: Path) -> Workspace:
+        home.mkdir(mode=0o700, parents=True)
+        shutil.copy2(empty_store, home / empty_store.name)
+        return Workspace(home)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace holding two trained versions of ``credit`` (linear, seeds 0 and 1, and their
+    runs), made once per process: tests copy it (a copy costs milliseconds, a training seconds)
+    rather than train their own."""
+    from tests._paths import EXAMPLES
+
+    import trainforge as tf
+    from trainforge.workspace import Workspace
+
+    home = tmp_path_factory.mktemp("trained") / "home"
+    ws = Workspace(home)
+    for seed in (0, 1):
+        tf.train(EXAMPLES / "credit_g.csv", target="class", name="credit", trials=2,
+                 algorithm="linear", seed=seed, workspace=ws)
+    ws.close()
+    return home
+
+
+@pytest.fixture(scope="session")
+def wine_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace holding ``wine`` version 1 (a linear model of examples/wine.csv's
+    cultivar), made once per process for the files that copy it."""
+    from tests._paths import EXAMPLES
+
+    import trainforge as tf
+    from trainforge.workspace import Workspace
+
+    home = tmp_path_factory.mktemp("wine") / "home"
+    ws = Workspace(home)
+    tf.train(EXAMPLES / "wine.csv", target="cultivar", name="wine", trials=1, algorithm="linear",
+             workspace=ws)
+    ws.close()
+    return home
+
+
+@pytest.fixture(scope="session")
+def churn_home_of(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``churn_home_of("lightgbm")``: a workspace holding ``churn`` version 1, one trial of that
+    algorithm on 200 rows (tests/monitoring/_served.train_churn), trained once per process for
+    every test that copies it (tests/monitoring/_served.copy_home)."""
+    from tests.monitoring._served import train_churn
+
+    homes: dict[str, Path] = {}
+
+    def home_of(algorithm: str) -> Path:
+        if algorithm not in homes:
+            folder = tmp_path_factory.mktemp(f"churn-{algorithm}")
+            homes[algorithm] = train_churn(folder, algorithm=algorithm)
+        return homes[algorithm]
+
+    return home_of
+
+
+@pytest.fixture(scope="session")
+def churn_home(churn_home_of: Callable[[str], Path]) -> Path:
+    """``churn_home_of("linear")``: defined here, not imported into each file that uses it,
+    which would train it again per file."""
+    return churn_home_of("linear")
+
+
+@pytest.fixture(scope="session")
+def text_network_model(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
+    """tests/serving/network_models.text_network (a GRU, six epochs), trained once per process
+    for the CLI's, the server's and the serving app's explanation tests, which only read it."""
+    from tests.serving.network_models import text_network
+
+    return text_network(tmp_path_factory.mktemp("words"))
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,9 @@ attributes, its default score and its metric scorers."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,14 +20,15 @@ CONCRETE = pd.read_csv(EXAMPLES / "concrete.csv")
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> tf.Workspace:
-    return tf.Workspace(tmp_path_factory.mktemp("compat"))
+def workspace(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> tf.Workspace:
+    """A copy of the session's ``trained_home`` (tests/conftest.py): ``credit``, linear."""
+    home = tmp_path_factory.mktemp("compat") / "home"
+    shutil.copytree(trained_home, home)
+    return tf.Workspace(home)
 
 
 @pytest.fixture(scope="module")
 def classifier(workspace: tf.Workspace) -> tf.Model:
-    tf.train(EXAMPLES / "credit_g.csv", target="class", name="credit", algorithm="linear",
-             trials=1, time_budget=20, workspace=workspace)
     return tf.load("credit", workspace=workspace)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,13 @@ def _fitted(name: str, kind: TaskKind, seed: int = 0) -> tuple[Any, np.ndarray]:
     return estimator.fit(X[:120], y[:120]), X[120:]
 
 
+@functools.cache
+def _fitted_once(name: str, kind: TaskKind) -> tuple[Any, np.ndarray]:
+    """``_fitted(name, kind)``, fitted once in the process for the tests that only read it
+    (predict, save and load); the determinism test fits its own."""
+    return _fitted(name, kind)
+
+
 def _output(estimator: Any, X: np.ndarray, kind: TaskKind) -> np.ndarray:
     if kind.is_classification:
         return np.asarray(estimator.predict_proba(X))
@@ -43,7 +51,7 @@ def _output(estimator: Any, X: np.ndarray, kind: TaskKind) -> np.ndarray:
 @pytest.mark.parametrize(("name", "kind"), CASES)
 def test_every_algorithm_predicts_one_value_or_one_probability_row_per_input_row(
         name: str, kind: TaskKind):
-    estimator, X = _fitted(name, kind)
+    estimator, X = _fitted_once(name, kind)
     output = _output(estimator, X, kind)
     if kind.is_classification:
         assert output.shape == (len(X), len(TASKS[kind].classes))
@@ -56,7 +64,7 @@ def test_every_algorithm_predicts_one_value_or_one_probability_row_per_input_row
 @pytest.mark.parametrize(("name", "kind"), CASES)
 def test_every_algorithm_gives_identical_predictions_after_saving_and_loading(
         name: str, kind: TaskKind, tmp_path: Path):
-    estimator, X = _fitted(name, kind)
+    estimator, X = _fitted_once(name, kind)
     if hasattr(estimator, "save_native"):
         files = estimator.save_native(tmp_path, "member0")
         assert all((tmp_path / f).is_file() for f in files)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,13 @@ def _fitted(name: str, kind: TaskKind, seed: int = 0) -> tuple[Any, np.ndarray]:
     return estimator.fit(X[:72], y[:72]), X[72:]
 
 
+@functools.cache
+def _fitted_once(name: str, kind: TaskKind) -> tuple[Any, np.ndarray]:
+    """``_fitted(name, kind)``, fitted once in the process for the tests that only read it
+    (predict, save and load); the determinism test fits its own."""
+    return _fitted(name, kind)
+
+
 def _output(estimator: Any, X: np.ndarray, kind: TaskKind) -> np.ndarray:
     return np.asarray(estimator.predict_proba(X) if kind.is_classification
                       else estimator.predict(X))
@@ -65,7 +73,7 @@ def _output(estimator: Any, X: np.ndarray, kind: TaskKind) -> np.ndarray:
 @pytest.mark.parametrize(("name", "kind"), CASES)
 def test_every_network_predicts_one_value_or_one_probability_row_per_input_row(
         name: str, kind: TaskKind):
-    estimator, X = _fitted(name, kind)
+    estimator, X = _fitted_once(name, kind)
     output = _output(estimator, X, kind)
     if kind.is_classification:
         assert output.shape == (len(X), len(TASKS[kind].classes))
@@ -78,7 +86,7 @@ def test_every_network_predicts_one_value_or_one_probability_row_per_input_row(
 @pytest.mark.parametrize(("name", "kind"), CASES)
 def test_every_network_predicts_the_same_after_saving_in_safetensors_and_json(
         name: str, kind: TaskKind, tmp_path: Path):
-    estimator, X = _fitted(name, kind)
+    estimator, X = _fitted_once(name, kind)
     files = estimator.save_native(tmp_path, "member-0")
     assert sorted(Path(f).suffix for f in files) == [".json", ".safetensors"]
     loaded = type(estimator).load_native(tmp_path, "member-0")
@@ -114,7 +122,7 @@ def test_every_network_search_space_samples_parameters_it_accepts(name: str):
 
 
 def test_a_minilm_package_keeps_only_the_head_not_the_pretrained_encoder(tmp_path: Path):
-    estimator, _ = _fitted("minilm", TaskKind.BINARY)
+    estimator, _ = _fitted_once("minilm", TaskKind.BINARY)
     files = estimator.save_native(tmp_path, "member-0")
     weights = next(tmp_path / f for f in files if f.endswith(".safetensors"))
     assert weights.stat().st_size < 100_000  # the encoder itself is 90 MB

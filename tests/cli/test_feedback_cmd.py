@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests._paths import EXAMPLES
 
 import trainforge as tf
 from trainforge.monitoring.prediction_log import PredictionLog, new_request_id
@@ -17,24 +16,15 @@ from trainforge.store.feedback import list_labels
 from trainforge.workspace import Workspace
 
 
-@pytest.fixture(scope="module")
-def wine_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A workspace with ``wine`` trained (trials=1) and deployed, made once."""
-    home = tmp_path_factory.mktemp("feedback") / "home"
-    ws = Workspace(home)
-    tf.train(EXAMPLES / "wine.csv", target="cultivar", name="wine", trials=1,
-             algorithm="linear", workspace=ws)
-    save_deployment(ws, name="wine", model_name="wine", model_version=1, requested="wine",
-                    deployed_by="ann")
-    ws.close()
-    return home
-
-
 @pytest.fixture
 def ws(wine_home: Path, tmp_path: Path) -> Workspace:
+    """A copy of tests/conftest.py's ``wine_home``, ``wine`` 1 deployed."""
     home = tmp_path / "home"
     shutil.copytree(wine_home, home)
-    return Workspace(home)
+    workspace = Workspace(home)
+    save_deployment(workspace, name="wine", model_name="wine", model_version=1,
+                    requested="wine", deployed_by="ann")
+    return workspace
 
 
 def _log(ws: Workspace, orders: list[str]) -> str:

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 from tests._cli import InProcessCli
-from tests.monitoring._served import churn_home, copy_home
-
-__all__ = ["churn_home"]  # the trained workspace these tests copy (shared with policy's)
+from tests.monitoring._served import copy_home
 
 
 @pytest.fixture

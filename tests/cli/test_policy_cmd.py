@@ -7,12 +7,10 @@ from pathlib import Path
 
 import pytest
 from tests._cli import InProcessCli
-from tests.monitoring._served import churn_home, copy_home, serve_and_label
+from tests.monitoring._served import copy_home, serve_and_label
 
 from trainforge.store.datasets import get_dataset
 from trainforge.store.runs import get_run
-
-__all__ = ["churn_home"]
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from tests.serving.models import adult, trainforge_pipeline
-from tests.serving.network_models import fitted_image_network, images, text_network, texts
+from tests.serving.network_models import fitted_image_network, images, texts
 
+from trainforge.registry.loaded import LoadedModel
 from trainforge.workspace import Workspace
 
 
@@ -54,10 +55,12 @@ def test_without_the_flag_no_contributions_are_written(cli, registered: Path, tm
 
 
 @pytest.fixture(scope="module")
-def text_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def text_home(text_network_model: LoadedModel, tmp_path_factory: pytest.TempPathFactory
+              ) -> Path:
+    """A workspace with ``words`` 1: tests/conftest.py's text network, registered."""
     home = tmp_path_factory.mktemp("words")
-    loaded = text_network(home)
-    Workspace(home).registry.register(loaded.model, name="words", metrics={}, lineage={})
+    Workspace(home).registry.register(text_network_model.model, name="words", metrics={},
+                                      lineage={})
     return home
 
 

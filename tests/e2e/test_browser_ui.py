@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from tests._paths import EXAMPLES
@@ -22,15 +23,16 @@ pytestmark = [pytest.mark.slow,  # a browser against a live server
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    workspace = Workspace(tmp_path_factory.mktemp("ui"))
+def site(trained_home: Path, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[dict[str, str]]:
+    """A live server over a copy of ``trained_home`` (``credit`` 1 and 2), with a clustering
+    run, a first admin and a job with a log line."""
+    home = tmp_path_factory.mktemp("ui") / "home"
+    shutil.copytree(trained_home, home)
+    workspace = Workspace(home)
     username, password = access.ensure_first_admin(workspace)
     done = run_clustering(ClusterConfig(data=str(EXAMPLES / "wine.csv"), exclude=("cultivar",),
                                         method="kmeans", k=3), workspace=workspace)
-    import trainforge as tf
-
-    tf.train(EXAMPLES / "credit_g.csv", target="class", name="credit", trials=2,
-             algorithm="linear", workspace=workspace)
     job_id = jobs.submit_job(workspace, kind="train", config={}, submitted_by=username)
     jobs.append_log(workspace, job_id, "reading wine.csv")
     with live_server(workspace) as url:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.monitoring._served import train_churn
 from tests.training._tables import table
 
 from trainforge.data.task import TaskKind
@@ -16,14 +17,9 @@ FEATURES = ["x1", "x2", "colour"]
 
 
 def trained(tmp_path: Path, algorithm: str) -> Workspace:
-    import trainforge as tf
-
-    frame, _ = table(TaskKind.BINARY, n_rows=200)
-    frame.to_csv(tmp_path / "churn.csv", index=False)
-    ws = Workspace(tmp_path / "home")
-    tf.train(tmp_path / "churn.csv", target="y", name="churn", trials=1, algorithm=algorithm,
-             workspace=ws)
-    return ws
+    """churn:1 trained afresh in ``tmp_path`` (its data in ``tmp_path/churn.csv``): for a test
+    that changes the data; the others copy tests/conftest.py's ``churn_home_of(algorithm)``."""
+    return Workspace(train_churn(tmp_path, algorithm=algorithm))
 
 
 def labelled(ws: Workspace, *, n_rows: int = 60, label: str | None = None) -> str:

@@ -28,8 +28,8 @@ ISSUES = LabelIssues(n_checked=40, issues=(
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Workspace:
-    return Workspace(tmp_path / "home")
+def workspace(new_workspace, tmp_path: Path) -> Workspace:
+    return new_workspace(tmp_path / "home")  # tests/conftest.py: a copy of a migrated store
 
 
 def send(workspace: Workspace, issues: LabelIssues = ISSUES, task: Task = TASK):

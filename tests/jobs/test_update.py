@@ -4,10 +4,12 @@ came from is left as it was."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.jobs._online import FEATURES, labelled, trained
+from tests.jobs._online import FEATURES, labelled
+from tests.monitoring._served import copy_home
 from tests.training._tables import table
 
 from trainforge.config import RetrainPolicy
@@ -25,30 +27,21 @@ def _yes(ws: Workspace, ref: str) -> float:
     return float(model.predict_proba(frame[FEATURES])[:, model.classes.index("yes")].mean())
 
 
-@pytest.fixture(scope="module")
-def online_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("online")
-    trained(folder, "online_linear").close()
-    return folder / "home"
-
-
-def _copy(home: Path, tmp_path: Path) -> Workspace:
-    import shutil
-
-    shutil.copytree(home, tmp_path / "home")
-    return Workspace(tmp_path / "home")
+@pytest.fixture
+def online_home(churn_home_of: Callable[[str], Path]) -> Path:
+    return churn_home_of("online_linear")  # tests/conftest.py: trained once, copied by each
 
 
 def test_an_online_model_updated_on_labels_moves_its_predictions_toward_them(
         online_home: Path, tmp_path: Path):
-    ws = _copy(online_home, tmp_path)
+    ws = copy_home(online_home, tmp_path)
     labelled(ws, label="yes")
     outcome = update_model(ws, "churn")
     assert (outcome.version.version, _yes(ws, "churn:2") > _yes(ws, "churn:1")) == (2, True)
 
 
 def test_an_update_leaves_its_parent_version_as_it_was(online_home: Path, tmp_path: Path):
-    ws = _copy(online_home, tmp_path)
+    ws = copy_home(online_home, tmp_path)
     before = (_yes(ws, "churn:1"), ws.registry.show("churn:1")["files"])
     labelled(ws)
     update_model(ws, "churn")
@@ -57,7 +50,7 @@ def test_an_update_leaves_its_parent_version_as_it_was(online_home: Path, tmp_pa
 
 def test_the_new_version_names_its_parent_rows_and_requests_and_is_the_challenger(
         online_home: Path, tmp_path: Path):
-    ws = _copy(online_home, tmp_path)
+    ws = copy_home(online_home, tmp_path)
     request_id = labelled(ws, n_rows=12)
     update_model(ws, "churn")
     shown = ws.registry.show("churn:2")
@@ -70,7 +63,7 @@ def test_the_new_version_names_its_parent_rows_and_requests_and_is_the_challenge
 
 def test_a_second_update_learns_only_the_rows_after_the_first(online_home: Path,
                                                               tmp_path: Path):
-    ws = _copy(online_home, tmp_path)
+    ws = copy_home(online_home, tmp_path)
     labelled(ws, n_rows=12)
     update_model(ws, "churn")
     with pytest.raises(NoFeedbackToTrainOn, match="no prediction logged after"):
@@ -79,13 +72,14 @@ def test_a_second_update_learns_only_the_rows_after_the_first(online_home: Path,
 
 def test_a_model_without_feedback_is_not_updated_and_says_to_send_labels(
         online_home: Path, tmp_path: Path):
-    ws = _copy(online_home, tmp_path)
+    ws = copy_home(online_home, tmp_path)
     with pytest.raises(NoFeedbackToTrainOn, match="trainforge feedback"):
         update_model(ws, "churn")
 
 
-def test_a_lightgbm_model_continues_with_more_trees_as_a_new_version(tmp_path: Path):
-    ws = trained(tmp_path, "lightgbm")
+def test_a_lightgbm_model_continues_with_more_trees_as_a_new_version(
+        churn_home_of: Callable[[str], Path], tmp_path: Path):
+    ws = copy_home(churn_home_of("lightgbm"), tmp_path)
     labelled(ws)
     update_model(ws, "churn", rounds=5)
     trees = [ws.registry.load(f"churn:{v}").tabular.members[0].estimator
@@ -95,8 +89,8 @@ def test_a_lightgbm_model_continues_with_more_trees_as_a_new_version(tmp_path: P
 
 @pytest.mark.slow  # a whole training first: seconds (measured on the loaded VM, 2026-12-06)
 def test_a_model_that_cannot_learn_in_place_says_which_algorithms_and_to_retrain(
-        tmp_path: Path):
-    ws = trained(tmp_path, "linear")
+        churn_home: Path, tmp_path: Path):
+    ws = copy_home(churn_home, tmp_path)
     labelled(ws)
     with pytest.raises(ModelCannotUpdate, match=r"\(linear\).*policy check churn --now"):
         update_model(ws, "churn")
@@ -104,7 +98,7 @@ def test_a_model_that_cannot_learn_in_place_says_which_algorithms_and_to_retrain
 
 def test_an_update_scores_the_rows_before_and_after_learning_them(online_home: Path,
                                                                   tmp_path: Path):
-    ws = _copy(online_home, tmp_path)
+    ws = copy_home(online_home, tmp_path)
     labelled(ws)
     outcome = update_model(ws, "churn")
     assert outcome.before is not None and outcome.after is not None
@@ -113,7 +107,7 @@ def test_an_update_scores_the_rows_before_and_after_learning_them(online_home: P
 
 def test_a_policy_that_learns_by_update_updates_when_its_trigger_fires(online_home: Path,
                                                                        tmp_path: Path):
-    ws = _copy(online_home, tmp_path)
+    ws = copy_home(online_home, tmp_path)
     labelled(ws, n_rows=12)
     set_policy(ws, "churn", RetrainPolicy(new_labels=5, learn="update"), updated_by="ann")
     event = check_model(ws, "churn").event
@@ -125,7 +119,7 @@ def test_a_policy_that_learns_by_update_updates_when_its_trigger_fires(online_ho
 
 def test_a_policy_that_learns_by_update_queues_an_update_job_on_the_server(
         online_home: Path, tmp_path: Path):
-    ws = _copy(online_home, tmp_path)
+    ws = copy_home(online_home, tmp_path)
     labelled(ws, n_rows=12)
     set_policy(ws, "churn", RetrainPolicy(new_labels=5, learn="update"), updated_by="ann")
     event = check_model(ws, "churn", queue=True).event

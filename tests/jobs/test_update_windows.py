@@ -4,11 +4,13 @@ its training data followed by its labelled feedback, blended by the newest rows.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 from tests.jobs._online import FEATURES, labelled, trained
+from tests.monitoring._served import copy_home
 from tests.training._tables import table
 
 from trainforge.config import RetrainPolicy
@@ -20,11 +22,12 @@ from trainforge.workspace import Workspace
 
 
 @pytest.fixture(scope="module")
-def flipped_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """churn:1 (LightGBM on 200 rows), deployed; 300 predictions labelled with the class
-    they are not: the concept has turned round since training."""
+def flipped_home(churn_home_of: Callable[[str], Path],
+                 tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """churn:1 (LightGBM on 200 rows, tests/conftest.py's, copied), deployed; 300 predictions
+    labelled with the class they are not: the concept has turned round since training."""
     folder = tmp_path_factory.mktemp("windows")
-    ws = trained(folder, "lightgbm")
+    ws = copy_home(churn_home_of("lightgbm"), folder)
     labelled(ws, n_rows=300)
     ws.close()
     return folder

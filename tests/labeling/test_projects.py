@@ -25,8 +25,8 @@ from trainforge.workspace import Workspace
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Workspace:
-    return Workspace(tmp_path / "home")
+def workspace(new_workspace, tmp_path: Path) -> Workspace:
+    return new_workspace(tmp_path / "home")  # tests/conftest.py: a copy of a migrated store
 
 
 def test_a_table_whose_target_column_is_empty_makes_one_item_per_row(workspace, tmp_path):

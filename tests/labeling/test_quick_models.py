@@ -21,8 +21,8 @@ from trainforge.workspace import Workspace
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Workspace:
-    return Workspace(tmp_path / "home")
+def workspace(new_workspace, tmp_path: Path) -> Workspace:
+    return new_workspace(tmp_path / "home")  # tests/conftest.py: a copy of a migrated store
 
 
 def labelled(workspace: Workspace, tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
 from tests.training._tables import table
 
 from trainforge.data.task import TaskKind
@@ -18,16 +17,17 @@ from trainforge.workspace import Workspace
 FEATURES = ["x1", "x2", "colour"]
 
 
-def train_churn(folder: Path) -> Path:
-    """A workspace holding ``churn`` version 1 (binary, target ``y``), trained on
-    ``folder/churn.csv``; returns its home."""
+def train_churn(folder: Path, *, algorithm: str = "linear") -> Path:
+    """A workspace holding ``churn`` version 1 (binary, target ``y``, one trial of
+    ``algorithm``), trained on ``folder/churn.csv`` (200 rows); returns its home,
+    ``folder/home``."""
     import trainforge as tf
 
     frame, _ = table(TaskKind.BINARY, n_rows=200)
     frame.to_csv(folder / "churn.csv", index=False)
     home = folder / "home"
     ws = Workspace(home)
-    tf.train(folder / "churn.csv", target="y", name="churn", trials=1, algorithm="linear",
+    tf.train(folder / "churn.csv", target="y", name="churn", trials=1, algorithm=algorithm,
              workspace=ws)
     ws.close()
     return home
@@ -69,9 +69,4 @@ def serve_and_label(ws: Workspace, *, n_rows: int = 30, right: bool = True,
     record_feedback(ws, ws.prediction_log, deployment=deployment, labels=labels,
                     spec=LabelSpec(TaskKind.BINARY, ("no", "yes")), submitted_by="ann")
     return [request_id]
-
-
-@pytest.fixture(scope="session")
-def churn_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train_churn(tmp_path_factory.mktemp("churn"))
 

@@ -25,8 +25,8 @@ CLASSES = LabelSpec(TaskKind.BINARY, ("no", "yes"))
 
 
 @pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    return Workspace(tmp_path / "home")
+def ws(new_workspace, tmp_path: Path) -> Workspace:
+    return new_workspace(tmp_path / "home")  # tests/conftest.py: a copy of a migrated store
 
 
 def _predict(ws: Workspace, *, n_rows: int = 1, version: int = 1) -> str:

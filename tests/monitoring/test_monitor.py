@@ -20,17 +20,9 @@ from trainforge.workspace import Workspace
 CREDIT = EXAMPLES / "credit_g.csv"
 
 
-@pytest.fixture(scope="module")
-def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("monitor") / "home"
-    ws = Workspace(home)
-    tf.train(CREDIT, target="class", name="credit", trials=1, algorithm="linear", workspace=ws)
-    ws.close()
-    return home
-
-
 @pytest.fixture
 def workspace(trained_home: Path, tmp_path: Path) -> Workspace:
+    """A copy of the session's ``trained_home`` (tests/conftest.py): ``credit`` 1 and 2."""
     home = tmp_path / "home"
     shutil.copytree(trained_home, home)
     return Workspace(home)

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
-from tests.monitoring._served import FEATURES, churn_home, copy_home, serve_and_label
+from tests.monitoring._served import FEATURES, copy_home, serve_and_label
 
 from trainforge.config import RetrainPolicy
 from trainforge.errors import (
@@ -31,8 +31,6 @@ from trainforge.store import retrain as retrain_store
 from trainforge.store.datasets import get_dataset
 from trainforge.store.tables import jobs
 from trainforge.workspace import Workspace
-
-__all__ = ["churn_home"]  # the session fixture, shared with the API and CLI tests
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 STATE = RetrainState(model_name="churn", version=1, trained_at=NOW - timedelta(days=1),

@@ -73,8 +73,8 @@ def regressor() -> TabularModel:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Iterator[Workspace]:
-    ws = Workspace(tmp_path / "home")
+def workspace(new_workspace, tmp_path: Path) -> Iterator[Workspace]:
+    ws = new_workspace(tmp_path / "home")  # tests/conftest.py: a copy of a migrated store
     yield ws
     ws.close()
 

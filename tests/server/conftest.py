@@ -19,8 +19,8 @@ from trainforge.workspace import Workspace
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Workspace:
-    return Workspace(tmp_path / "home")
+def workspace(new_workspace, tmp_path: Path) -> Workspace:
+    return new_workspace(tmp_path / "home")  # tests/conftest.py: a copy of a migrated store
 
 
 @pytest.fixture
@@ -39,23 +39,10 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.fixture(scope="session")
-def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A workspace holding two trained versions of ``credit`` (and their runs), made once."""
-    import trainforge as tf
-
-    home = tmp_path_factory.mktemp("trained") / "home"
-    ws = Workspace(home)
-    for seed in (0, 1):
-        tf.train(EXAMPLES / "credit_g.csv", target="class", name="credit", trials=2,
-                 algorithm="linear", seed=seed, workspace=ws)
-    ws.close()
-    return home
-
-
 @pytest.fixture
 def trained(trained_home: Path, tmp_path: Path) -> Workspace:
-    """This test's own copy of ``trained_home``: it may promote, deploy and delete freely."""
+    """This test's own copy of ``trained_home`` (tests/conftest.py): it may promote, deploy and
+    delete freely."""
     home = tmp_path / "trained-home"
     shutil.copytree(trained_home, home)
     return Workspace(home)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,8 +13,7 @@ from tests._paths import EXAMPLES
 from tests.server._jobs import upload
 from tests.server.conftest import bearer
 
-from trainforge.config import ServerConfig, TrainConfig
-from trainforge.jobs.train import run_training
+from trainforge.config import ServerConfig
 from trainforge.server.app import create_server_app
 from trainforge.server.workers import Worker
 from trainforge.store import access
@@ -38,10 +39,13 @@ def dataset(workspace) -> str:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, str, dict[str, str]]:
-    """A workspace holding model credit:1, its dataset uploaded, and an editor token."""
-    workspace = Workspace(tmp_path_factory.mktemp("trained") / "home")
-    run_training(TrainConfig(data=str(CREDIT), name="credit", **FAST), workspace=workspace)
+def trained(trained_home: Path, tmp_path_factory: pytest.TempPathFactory
+            ) -> tuple[Workspace, str, dict[str, str]]:
+    """A copy of the session's ``trained_home`` (model credit:1 and :2), its dataset uploaded,
+    and an editor token."""
+    home = tmp_path_factory.mktemp("trained") / "home"
+    shutil.copytree(trained_home, home)
+    workspace = Workspace(home)
     token, _ = access.create_token(workspace, name="editor", role="editor")
     return workspace, upload(workspace, CREDIT), bearer(token)
 
@@ -73,34 +77,43 @@ def test_an_over_long_intended_use_is_a_422_naming_the_field(client, editor, dat
     assert answer.status_code == 422 and "intended_use" in answer.text
 
 
-@pytest.mark.slow
-def test_a_train_job_run_by_a_worker_succeeds_with_a_registered_model(client, editor, dataset,
-                                                                      workspace):
+@pytest.fixture(scope="module")
+def train_job(tmp_path_factory: pytest.TempPathFactory
+              ) -> tuple[TestClient, dict[str, str], Workspace, str]:
+    """One train job of credit (linear, one trial), submitted over HTTP and run by a worker:
+    (client, editor headers, workspace, job id), for the tests that only read what it left."""
+    workspace = Workspace(tmp_path_factory.mktemp("train-job") / "home")
+    editor = bearer(access.create_token(workspace, name="editor", role="editor")[0])
+    client = TestClient(create_server_app(workspace, ServerConfig()))
     job = client.post("/api/v1/jobs", headers=editor,
-                      json={"kind": "train", "dataset": dataset, "name": "credit", **FAST}).json()
+                      json={"kind": "train", "dataset": upload(workspace, CREDIT),
+                            "name": "credit", **FAST}).json()
     run_queued_jobs(workspace)
-    done = client.get(f"/api/v1/jobs/{job['id']}", headers=editor).json()
+    return client, editor, workspace, job["id"]
+
+
+@pytest.mark.slow
+def test_a_train_job_run_by_a_worker_succeeds_with_a_registered_model(train_job):
+    client, editor, workspace, job_id = train_job
+    done = client.get(f"/api/v1/jobs/{job_id}", headers=editor).json()
     assert done["status"] == "succeeded", done["error"]
     assert done["result"]["model"] == "credit:1" and done["attempts"] == 1
     assert done["result"]["run_id"] == done["run_id"]
     assert 0.5 < done["result"]["metrics"]["roc_auc"] <= 1.0
     assert workspace.registry.resolve("credit") == ("credit", 1)
-    metrics = client.get(f"/api/v1/jobs/{job['id']}/metrics", headers=editor).json()
+    metrics = client.get(f"/api/v1/jobs/{job_id}/metrics", headers=editor).json()
     assert metrics["run_id"] == done["run_id"] and metrics["series"]["trial_score"]
     text = [line["text"] for line in
-            client.get(f"/api/v1/jobs/{job['id']}/logs", headers=editor).json()["lines"]]
+            client.get(f"/api/v1/jobs/{job_id}/logs", headers=editor).json()["lines"]]
     assert any(line.startswith("task: binary classification of 'class'") for line in text)
     assert any(line.startswith("trial 0: linear ok score") for line in text)
     assert text[-1] == "succeeded"
 
 
 @pytest.mark.slow
-def test_logs_polled_after_a_line_id_return_only_the_lines_after_it(client, editor, dataset,
-                                                                    workspace):
-    job = client.post("/api/v1/jobs", headers=editor,
-                      json={"kind": "train", "dataset": dataset, **FAST}).json()
-    run_queued_jobs(workspace)
-    url = f"/api/v1/jobs/{job['id']}/logs"
+def test_logs_polled_after_a_line_id_return_only_the_lines_after_it(train_job):
+    client, editor, _, job_id = train_job
+    url = f"/api/v1/jobs/{job_id}/logs"
     whole = client.get(url, headers=editor).json()
     assert whole["done"] and len(whole["lines"]) > 4
     middle = whole["lines"][2]["id"]
@@ -196,18 +209,22 @@ def test_a_predict_job_writes_a_downloadable_file_of_predictions(trained):
     assert len(predictions) == 1000
 
 
-@pytest.mark.slow  # explains 1,000 rows' predictions: ~20 s
-def test_a_predict_job_asked_to_explain_writes_each_rows_top_contributions(trained):
-    workspace, dataset, editor = trained
+@pytest.mark.slow  # explains 100 rows' predictions: a few seconds
+def test_a_predict_job_asked_to_explain_writes_each_rows_top_contributions(trained, tmp_path):
+    workspace, _, editor = trained
+    # 100 rows, not the 1,000 of the shared upload: each row's explanation costs the same
+    pd.read_csv(CREDIT).head(100).to_csv(tmp_path / "credit_100.csv", index=False)
     client = TestClient(create_server_app(workspace, ServerConfig()))
     job = client.post("/api/v1/jobs", headers=editor,
-                      json={"kind": "predict", "model": "credit:1", "dataset": dataset,
+                      json={"kind": "predict", "model": "credit:1",
+                            "dataset": upload(workspace, tmp_path / "credit_100.csv"),
                             "explain_top_k": 2}).json()
     run_queued_jobs(workspace)
     done = client.get(f"/api/v1/jobs/{job['id']}", headers=editor).json()
     assert done["status"] == "succeeded", done["error"]
     output = client.get(f"/api/v1/jobs/{job['id']}/output", headers=editor)
     predictions = pd.read_csv(io.BytesIO(output.content))
+    assert len(predictions) == 100
     assert list(predictions.columns)[3:] == [
         "explain.base_value", "explain.1.feature", "explain.1.value", "explain.1.contribution",
         "explain.2.feature", "explain.2.value", "explain.2.contribution"]

@@ -6,18 +6,20 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 from tests.server.conftest import bearer
-from tests.serving.network_models import text_network, texts
+from tests.serving.network_models import texts
 
 from trainforge.config import ServerConfig
+from trainforge.registry.loaded import LoadedModel
 from trainforge.server.app import create_server_app
 from trainforge.serving.network_explain import MAX_EXPLAINED_INPUTS
 from trainforge.workspace import Workspace
 
 
 @pytest.fixture
-def deployed(workspace: Workspace, tokens: dict[str, str]) -> TestClient:
-    workspace.registry.register(text_network(workspace.home).model, name="words", metrics={},
-                                lineage={})
+def deployed(workspace: Workspace, tokens: dict[str, str], text_network_model: LoadedModel
+             ) -> TestClient:
+    """``words`` 1, tests/conftest.py's text network, deployed on a fresh platform."""
+    workspace.registry.register(text_network_model.model, name="words", metrics={}, lineage={})
     client = TestClient(create_server_app(workspace, ServerConfig()))
     answer = client.post("/api/v1/deployments", headers=bearer(tokens["editor"]),
                          json={"model": "words:1"})

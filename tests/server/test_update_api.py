@@ -4,14 +4,15 @@ new version is the model's challenger."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from tests.jobs._online import labelled, trained
+from tests.jobs._online import labelled
+from tests.monitoring._served import copy_home
 from tests.server._jobs import HEARTBEAT_S, STALE_AFTER_S, running_app, wait_for
 
 from trainforge.config import ServerConfig
@@ -37,8 +38,9 @@ def _server(workspace: Workspace, *, workers: int) -> Iterator[httpx.Client]:
 
 
 @pytest.mark.slow  # a worker process, as the other job kinds' journeys
-def test_an_update_runs_as_a_job_on_a_worker_and_registers_the_challenger(tmp_path: Path):
-    workspace = trained(tmp_path, "online_linear")
+def test_an_update_runs_as_a_job_on_a_worker_and_registers_the_challenger(
+        churn_home_of: Callable[[str], Path], tmp_path: Path):
+    workspace = copy_home(churn_home_of("online_linear"), tmp_path)
     labelled(workspace, n_rows=20)
     with _server(workspace, workers=1) as client:
         answer = client.post("/api/v1/models/churn/update", json={"rounds": 3})
@@ -57,8 +59,8 @@ def test_an_update_runs_as_a_job_on_a_worker_and_registers_the_challenger(tmp_pa
 
 @pytest.mark.slow  # a whole training first: seconds (measured on the loaded VM, 2026-12-06)
 def test_an_update_of_a_model_that_cannot_learn_in_place_is_refused_before_queueing(
-        tmp_path: Path):
-    workspace = trained(tmp_path, "linear")
+        churn_home: Path, tmp_path: Path):
+    workspace = copy_home(churn_home, tmp_path)
     with _server(workspace, workers=0) as client:
         answer = client.post("/api/v1/models/churn/update")
         queued = client.get("/api/v1/jobs").json()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from tests._paths import EXAMPLES
 
-import trainforge as tf
 from trainforge.registry.loaded import LoadedModel
 from trainforge.serving.app import create_app
 from trainforge.workspace import Workspace
@@ -83,10 +84,9 @@ def broken_client(classifier: LoadedModel) -> TestClient:
 
 
 @pytest.fixture(scope="module")
-def wine_workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    """A workspace holding ``wine``: a linear model of examples/wine.csv's cultivar (the batch
-    prediction tests' model)."""
-    workspace = Workspace(tmp_path_factory.mktemp("wine") / "home")
-    tf.train(EXAMPLES / "wine.csv", target="cultivar", algorithm="linear", trials=1,
-             name="wine", workspace=workspace)
-    return workspace
+def wine_workspace(wine_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """A copy of tests/conftest.py's ``wine_home``: ``wine``, a linear model of
+    examples/wine.csv's cultivar (the batch prediction tests' model)."""
+    home = tmp_path_factory.mktemp("wine") / "home"
+    shutil.copytree(wine_home, home)
+    return Workspace(home)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from tests.serving.network_models import READ_PIXEL, image_network, images, text_network, texts
+from tests.serving.network_models import READ_PIXEL, image_network, images, texts
 
 from trainforge.registry.loaded import LoadedModel
 from trainforge.serving.app import create_app
@@ -20,9 +20,9 @@ torch = pytest.importorskip("torch")
 URL = "/v1/models/{}/predict?explain=true"
 
 
-@pytest.fixture(scope="module")
-def words(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
-    return text_network(tmp_path_factory.mktemp("words"))
+@pytest.fixture
+def words(text_network_model: LoadedModel) -> LoadedModel:
+    return text_network_model  # tests/conftest.py: network_models.text_network, made once
 
 
 @pytest.fixture
