@@ -65,7 +65,8 @@ def simulate(
         help="registry name (default: the file's stem, then -federated)")] = None,
     seed: Annotated[int | None, typer.Option(help="random seed (default: 0)")] = None,
     model: Annotated[str | None, typer.Option(
-        help="linear, mlp or cnn (default: auto: cnn for an image folder, else linear)")] = None,
+        help="linear, mlp, xgboost or cnn (default: auto: cnn for an image folder, else "
+             "linear)")] = None,
     image_size: Annotated[int | None, typer.Option(
         "--image-size", help="with cnn: pixels per side images are resized to (default: as "
                              "they are, up to 64)")] = None,

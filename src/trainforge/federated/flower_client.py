@@ -25,11 +25,13 @@ from flwr.clientapp import ClientApp
 def holder_client(context: Context) -> Client:
     """The holder named in the SuperNode's node config, on its own table."""
     from trainforge.federated.flower_holder import HolderClient  # see the module's docstring
+    from trainforge.federated.flower_trees import TreeHolderClient
     from trainforge.federated.plan import FederationPlan
 
     config = context.node_config
-    return HolderClient(FederationPlan.load(Path(str(config["plan"]))), Path(str(config["data"])),
-                        name=str(config["name"])).to_client()
+    plan = FederationPlan.load(Path(str(config["plan"])))
+    holder = TreeHolderClient if plan.model == "xgboost" else HolderClient
+    return holder(plan, Path(str(config["data"])), name=str(config["name"])).to_client()
 
 
 client_app = ClientApp(client_fn=holder_client)

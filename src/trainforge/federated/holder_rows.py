@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from trainforge.data.read import read_table
 from trainforge.data.splits import train_test_split
 from trainforge.errors import FederationSchemaMismatch
@@ -20,21 +22,29 @@ from trainforge.federated.networks import build_network, encode, global_model, h
 from trainforge.federated.plan import FederationPlan
 
 
+def holder_split(plan: FederationPlan, data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The holder's table read and checked against the plan (FederationSchemaMismatch naming
+    each difference), its rows without a target left out, split into (training, held-out)
+    as every model's holder splits them."""
+    schema = plan.schema
+    frame = read_table(data).frame
+    schema.check(frame, source=str(data))
+    image_column = plan.network.get("column") if plan.model == "cnn" else None
+    if image_column is not None and image_column not in frame:
+        raise FederationSchemaMismatch(str(data), [
+            f"it lacks the image column {image_column!r} the federation's CNN reads"])
+    frame = frame.loc[frame[schema.task.target].notna()]
+    train, held_out = train_test_split(frame, schema.task, test_size=plan.test_size,
+                                       seed=plan.seed)
+    return train, held_out
+
+
 class HolderRows:
     """A holder's training rows (encoded as the plan declares) and its held-out rows."""
 
     def __init__(self, plan: FederationPlan, data: Path, *, name: str) -> None:
         self.plan, self.name = plan, name
-        schema = plan.schema
-        frame = read_table(data).frame
-        schema.check(frame, source=str(data))
-        image_column = plan.network.get("column") if plan.model == "cnn" else None
-        if image_column is not None and image_column not in frame:
-            raise FederationSchemaMismatch(str(data), [
-                f"it lacks the image column {image_column!r} the federation's CNN reads"])
-        frame = frame.loc[frame[schema.task.target].notna()]
-        train, self.held_out = train_test_split(frame, schema.task, test_size=plan.test_size,
-                                                seed=plan.seed)
+        train, self.held_out = holder_split(plan, data)
         self.preprocessor = holder_preprocessor(plan)
         self.module = build_network(plan)
         self.inputs, self.targets = encode(train, plan, self.preprocessor)

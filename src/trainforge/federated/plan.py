@@ -13,8 +13,10 @@ from typing import Any
 
 from trainforge.data.declared_schema import DeclaredSchema
 
-STRATEGIES = ("fedavg", "fedprox")
-MODELS = ("linear", "mlp", "cnn")  # what ``model`` names (federated.networks builds each)
+# FedAvg and FedProx average weights; trees are bagged (federated.trees), whatever was asked
+STRATEGIES = ("fedavg", "fedprox", "xgb-bagging")
+# what ``model`` names: federated.networks builds the first three, federated.trees the last
+MODELS = ("linear", "mlp", "cnn", "xgboost")
 SECURE_THRESHOLD = 0.6  # the share of a secure round's clients whose key shares rebuild a key
 
 
@@ -32,7 +34,8 @@ class FederationPlan:
     rounds: int
     min_clients: int  # a round starts when this many clients are connected
     proximal_mu: float  # FedProx's pull towards the global model (0 for FedAvg)
-    local_epochs: int  # passes over its training rows a client makes per round
+    local_epochs: int  # passes over its training rows a client makes per round (trees:
+    # the boosting iterations it adds)
     batch_size: int
     learning_rate: float
     seed: int

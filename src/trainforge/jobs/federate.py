@@ -74,7 +74,11 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
     from trainforge.federated.environment import flower_python, venv_path
     from trainforge.federated.partition import parse_scheme, partition
     from trainforge.federated.plan import secure_quorum
-    from trainforge.federated.planning import choose_model, network_settings
+    from trainforge.federated.planning import (
+        check_tree_settings,
+        choose_model,
+        network_settings,
+    )
     from trainforge.store.datasets import record_dataset
 
     python = flower_python(venv_path(workspace.home))
@@ -92,6 +96,9 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
         raise ConfigError("--dp-epsilon clips each client's update on the coordinator, and "
                           "--secure-aggregation hides those updates from it: use one or the "
                           "other (DP-SGD inside each holder is not offered for federations yet)")
+    check_tree_settings(config.model, strategy=config.strategy,
+                        secure_aggregation=config.secure_aggregation,
+                        dp_epsilon=config.dp_epsilon)
     started, cpu_start = time.time(), time.process_time()
     dataset = read_table(config.data)
     task = infer_task(dataset, config.target)
@@ -154,9 +161,11 @@ def _plan(config: FederatedSimulationConfig, *, schema: DeclaredSchema, choice: 
           network: dict[str, Any], privacy: CentralPrivacy | None,
           secure_max_rows: int) -> FederationPlan:
     from trainforge.federated.plan import FederationPlan
+    from trainforge.federated.trees import STRATEGY as TREE_STRATEGY
 
     return FederationPlan(
-        schema=schema, strategy=config.strategy, rounds=config.rounds,
+        schema=schema, rounds=config.rounds,
+        strategy=TREE_STRATEGY if choice.model == "xgboost" else config.strategy,
         min_clients=config.min_clients or config.clients,
         proximal_mu=config.proximal_mu if config.strategy == "fedprox" else 0.0,
         local_epochs=config.local_epochs, batch_size=config.batch_size,
@@ -195,7 +204,7 @@ def _federate(config: FederatedSimulationConfig, *, plan: FederationPlan,
               for holder in holders]
     secure = " with secure aggregation" if config.secure_aggregation else ""
     notify(observers, "on_phase", f"starting the coordinator (a SuperLink) and {len(holders)} "
-                                  f"SuperNodes ({plan.model}, {config.strategy}, "
+                                  f"SuperNodes ({plan.model}, {plan.strategy}, "
                                   f"{config.rounds} rounds{secure})")
     weights = run_federation(plan, tables, python=python, scratch=scratch,
                              on_round=recorder.on_round, on_client_lost=recorder.on_client_lost,
@@ -236,7 +245,7 @@ def _evaluate_and_register(config: FederatedSimulationConfig, *, workspace: Work
               "secure_aggregation": _secure_aggregation(config, n_clients=len(holders))}
     lineage = {"run_id": run_id, "seed": config.seed, "dataset_fingerprint": fingerprint,
                "config": config.model_dump(mode="json"), "federated": True,
-               "strategy": config.strategy, "rounds": len(rounds), "clients": len(holders),
+               "strategy": plan.strategy, "rounds": len(rounds), "clients": len(holders),
                "partition": config.partition, "model": plan.model,
                "secure_aggregation": config.secure_aggregation}
     if privacy is not None:  # its own section in the report and the model card, as DP-SGD's
@@ -255,7 +264,7 @@ def _evaluate_and_register(config: FederatedSimulationConfig, *, workspace: Work
             extra_files={FEDERATION_FILE: federation_file, "report.html": report},
             metrics={"test": federated.metrics, "centralised": centralised.metrics,
                      "clients_weighted": weighted},
-            description=f"federated {plan.model} ({config.strategy}, {len(rounds)} rounds, "
+            description=f"federated {plan.model} ({plan.strategy}, {len(rounds)} rounds, "
                         f"{len(holders)} holders, {config.partition}"
                         f"{', secure aggregation' if config.secure_aggregation else ''})")
     return FederatedOutcome(config=config, task=plan.schema.task, notes=notes, holders=holders,
