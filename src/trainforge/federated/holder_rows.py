@@ -10,33 +10,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from trainforge.data.read import read_table
-from trainforge.data.splits import train_test_split
-from trainforge.errors import FederationSchemaMismatch
 from trainforge.evaluation.evaluate import evaluate
+from trainforge.federated.holder_split import holder_split
 from trainforge.federated.linear import Weights
 from trainforge.federated.local_step import held_out_loss, train_locally
 from trainforge.federated.networks import build_network, encode, global_model, holder_preprocessor
 from trainforge.federated.plan import FederationPlan
-
-
-def holder_split(plan: FederationPlan, data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The holder's table read and checked against the plan (FederationSchemaMismatch naming
-    each difference), its rows without a target left out, split into (training, held-out)
-    as every model's holder splits them."""
-    schema = plan.schema
-    frame = read_table(data).frame
-    schema.check(frame, source=str(data))
-    image_column = plan.network.get("column") if plan.model == "cnn" else None
-    if image_column is not None and image_column not in frame:
-        raise FederationSchemaMismatch(str(data), [
-            f"it lacks the image column {image_column!r} the federation's CNN reads"])
-    frame = frame.loc[frame[schema.task.target].notna()]
-    train, held_out = train_test_split(frame, schema.task, test_size=plan.test_size,
-                                       seed=plan.seed)
-    return train, held_out
 
 
 class HolderRows:

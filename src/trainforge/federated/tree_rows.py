@@ -1,5 +1,5 @@
 """One data holder's side of a tree federation's round (``federated.trees``): its rows read,
-checked and split as every holder's are (``holder_rows.holder_split``) and encoded once by
+checked and split as every holder's are (``holder_split``) and encoded once by
 the declared preprocessor; ``fit`` boosts the global booster's next trees on the training
 rows and returns only those, ``evaluate`` scores the global model on the held-out rows with
 trainforge's own evaluation. Only trees and figures leave, never rows.
@@ -13,7 +13,7 @@ from typing import Any
 
 from trainforge.evaluation.evaluate import evaluate
 from trainforge.federated import linear, trees
-from trainforge.federated.holder_rows import holder_split
+from trainforge.federated.holder_split import holder_split
 from trainforge.federated.linear import Weights
 from trainforge.federated.plan import FederationPlan
 
