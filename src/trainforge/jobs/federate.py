@@ -63,7 +63,8 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
                              observers: Sequence[object] = ()) -> FederatedOutcome:
     """Split ``config.data`` into ``config.clients`` holders, federate, evaluate, register.
 
-    Raises FlowerNotInstalled (before anything is read) when Flower's virtualenv is missing,
+    Raises ConfigError (first) for settings tree bagging cannot honour, FlowerNotInstalled
+    (before anything is read) when Flower's virtualenv is missing,
     ConfigError for a partition the table cannot give or a model the data cannot feed,
     PrivacyBudgetTooSmall (before any process starts) for an ε too small to train,
     FederationFailed when a process fails.
@@ -81,6 +82,9 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
     )
     from trainforge.store.datasets import record_dataset
 
+    check_tree_settings(config.model, strategy=config.strategy,
+                        secure_aggregation=config.secure_aggregation,
+                        dp_epsilon=config.dp_epsilon)
     python = flower_python(venv_path(workspace.home))
     scheme = parse_scheme(config.partition)
     if config.min_clients is not None and config.min_clients > config.clients:
@@ -96,9 +100,6 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
         raise ConfigError("--dp-epsilon clips each client's update on the coordinator, and "
                           "--secure-aggregation hides those updates from it: use one or the "
                           "other (DP-SGD inside each holder is not offered for federations yet)")
-    check_tree_settings(config.model, strategy=config.strategy,
-                        secure_aggregation=config.secure_aggregation,
-                        dp_epsilon=config.dp_epsilon)
     started, cpu_start = time.time(), time.process_time()
     dataset = read_table(config.data)
     task = infer_task(dataset, config.target)
