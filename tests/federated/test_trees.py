@@ -116,8 +116,7 @@ def test_the_federated_booster_beats_the_majority_class_on_held_out_rows():
 
 
 @pytest.mark.parametrize(("settings", "why"), [
-    ({"secure_aggregation": True}, r"--secure-aggregation \(SecAgg\+ hides each update inside "
-                                   r"a sum of weight vectors, and bagged trees are appended"),
+    ({"secure_aggregation": True}, r"--secure-aggregation \(SecAgg\+ hides each update"),
     ({"dp_epsilon": 3.0}, r"--dp-epsilon \(central DP clips each update"),
     ({"strategy": "fedprox"}, r"--strategy fedprox \(its proximal term pulls weights"),
 ])
