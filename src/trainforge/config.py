@@ -491,6 +491,9 @@ class FederationConfig(FederationTraining, frozen=True, extra="forbid"):
     join_timeout_s: float = Field(default=600.0, gt=0.0, le=MAX_TIME_BUDGET_S,
                                   description="the federation fails when fewer than "
                                               "min_clients have joined after this long")
+    model: Literal["linear", "xgboost"] = Field(
+        default="linear", description="what the federation learns: linear, or xgboost (trees "
+                                      "bagged across the holders)")
 
 # ---- continuous learning: when and on what a deployed model is retrained --------------------
 _DURATION = re.compile(r"(\d{1,6})([smhdw])")

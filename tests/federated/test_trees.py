@@ -20,7 +20,7 @@ from trainforge.errors import ConfigError
 from trainforge.federated import linear, trees
 from trainforge.federated.linear import Weights
 from trainforge.federated.partition import parse_scheme, partition
-from trainforge.federated.plan import FederationPlan
+from trainforge.federated.plan import TREE_STRATEGY, FederationPlan
 from trainforge.jobs.federate import run_federated_simulation
 from trainforge.serving.app import create_app
 from trainforge.store.runs import list_runs
@@ -37,7 +37,7 @@ def _holders(table, target: str, *, n_clients: int = 3, local: int = 2
     frame, _ = clean_target(dataset, task)
     features = feature_columns(dataset.schema, target, frame=frame, source=dataset.source)
     schema = declare_schema(frame, task, schema=dataset.schema, features=features, notes=[])
-    plan = FederationPlan(schema=schema, strategy=trees.STRATEGY, rounds=3,
+    plan = FederationPlan(schema=schema, strategy=TREE_STRATEGY, rounds=3,
                           min_clients=n_clients, proximal_mu=0.0, local_epochs=local,
                           batch_size=32, learning_rate=0.3, seed=0, test_size=0.2,
                           round_timeout_s=60.0, model="xgboost")

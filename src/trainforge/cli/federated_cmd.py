@@ -121,6 +121,8 @@ def create(
         "--join-timeout", help="fail when fewer than --min-clients joined after this long "
                                "(90s, 10m, 2h)")] = "10m",
     seed: Annotated[int | None, typer.Option(help="random seed (default: 0)")] = None,
+    model: Annotated[str | None, typer.Option(
+        help="linear or xgboost (trees bagged across the holders; default: linear)")] = None,
     server: ServerOption = None,
     token: TokenOption = None,
 ) -> None:
@@ -153,7 +155,8 @@ def create(
         raise ConfigError(f"--join-timeout: {error}") from None
     config = build_federated_config({
         "name": name, "target": target, "min_clients": min_clients, "rounds": rounds,
-        "strategy": strategy, "join_timeout_s": timeout_s, "seed": seed}, kind="federation")
+        "strategy": strategy, "join_timeout_s": timeout_s, "seed": seed, "model": model},
+        kind="federation")
     declared = (declare_from_sample(like, target) if like is not None else check_schema(
         FederationSchema.from_dict(json.loads(Path(str(schema)).read_text()))))
     remote = connect(server, token)

@@ -63,27 +63,3 @@ def network_settings(choice: ModelChoice, frame: pd.DataFrame, *, task: Task,
     inputs = ImageInputs.fit(frame[choice.image_column].tolist(), size=image_size)
     return cnn_settings(choice.image_column, inputs, n_classes=len(task.classes))
 
-
-def check_tree_settings(model: str, *, strategy: str, secure_aggregation: bool,
-                        dp_epsilon: float | None) -> None:
-    """ConfigError, before anything starts, for what tree bagging cannot honour: secure
-    aggregation and central DP both work on a sum of weight vectors, and trees are appended,
-    not summed; FedProx's proximal term pulls weights, which trees do not have."""
-    if model != "xgboost":
-        return
-    refused = []
-    if secure_aggregation:
-        refused.append("--secure-aggregation (SecAgg+ hides each update inside a sum of "
-                       "weight vectors, and bagged trees are appended to the global booster, "
-                       "never summed: the coordinator must read every holder's trees)")
-    if dp_epsilon is not None:
-        refused.append("--dp-epsilon (central DP clips each update's distance from the "
-                       "global weights and adds noise to their average; a holder's trees "
-                       "have neither a distance to clip nor an average to noise)")
-    if strategy == "fedprox":
-        refused.append("--strategy fedprox (its proximal term pulls weights towards the "
-                       "global ones; trees have no weights, and are bagged instead)")
-    if refused:
-        raise ConfigError("--model xgboost bags trees across holders, which rules out "
-                          + "; and ".join(refused) + ". Leave them out, or federate a linear "
-                          "model or an MLP (--model linear or mlp)")

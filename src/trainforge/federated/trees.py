@@ -42,8 +42,6 @@ from trainforge.federated import linear
 from trainforge.federated.linear import Weights
 from trainforge.federated.plan import FederationPlan
 
-STRATEGY = "xgb-bagging"  # what the plan and the lineage call the trees' strategy
-
 
 def estimator(plan: FederationPlan, *, n_threads: int = 1) -> XGBoostModel:
     """The catalog's XGBoost with the federation's settings: its defaults (depth, column and

@@ -74,12 +74,8 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
     from trainforge.data.targets import clean_target, feature_columns, infer_task
     from trainforge.federated.environment import flower_python, venv_path
     from trainforge.federated.partition import parse_scheme, partition
-    from trainforge.federated.plan import secure_quorum
-    from trainforge.federated.planning import (
-        check_tree_settings,
-        choose_model,
-        network_settings,
-    )
+    from trainforge.federated.plan import check_tree_settings, secure_quorum
+    from trainforge.federated.planning import choose_model, network_settings
     from trainforge.store.datasets import record_dataset
 
     check_tree_settings(config.model, strategy=config.strategy,
@@ -161,8 +157,7 @@ def _central_privacy(config: FederatedSimulationConfig) -> CentralPrivacy | None
 def _plan(config: FederatedSimulationConfig, *, schema: DeclaredSchema, choice: ModelChoice,
           network: dict[str, Any], privacy: CentralPrivacy | None,
           secure_max_rows: int) -> FederationPlan:
-    from trainforge.federated.plan import FederationPlan
-    from trainforge.federated.trees import STRATEGY as TREE_STRATEGY
+    from trainforge.federated.plan import TREE_STRATEGY, FederationPlan
 
     return FederationPlan(
         schema=schema, rounds=config.rounds,
