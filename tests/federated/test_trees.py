@@ -135,3 +135,18 @@ def test_secure_aggregation_and_central_dp_together_are_both_named_in_the_refusa
                                        model="xgboost", secure_aggregation=True, dp_epsilon=3.0)
     with pytest.raises(ConfigError, match=r"--secure-aggregation .*; and --dp-epsilon "):
         run_federated_simulation(config, workspace=Workspace(tmp_path))
+
+
+def test_the_federated_booster_explains_each_record_with_contributions_that_add_up(tmp_path):
+    plan, splits = _holders(WINE, "cultivar")
+    workspace = Workspace(tmp_path)
+    workspace.registry.register(trees.global_model(_federate(plan, splits), plan), name="wine",
+                                lineage={"federated": True}, metrics={})
+    records = splits[0][1].drop(columns=["cultivar"]).head(3).to_dict(orient="records")
+    answer = TestClient(create_app({"wine": workspace.registry.load("wine")})).post(
+        "/v1/models/wine/predict?explain=true", json={"records": records})
+    assert answer.status_code == 200, answer.text
+    explained = answer.json()["explanations"]
+    assert [len(entry) for entry in explained] == [3, 3, 3]  # every cultivar, every record
+    assert max(abs(e["base_value"] + sum(c["contribution"] for c in e["contributions"])
+                   + e["rest"] - e["output"]) for entry in explained for e in entry) < 1e-6
