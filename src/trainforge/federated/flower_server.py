@@ -1,8 +1,7 @@
 """A federation's coordinator: trainforge's ServerApp, which the SuperLink
 (``flower_runtime superlink``) runs from Flower's virtualenv for the run trainforge submits
 (``flwr run``, with the plan and an output directory in the run config): Flower's own FedAvg
-or FedProx,
-through Flower's legacy workflow, with the fit round through SecAgg+ when the plan asks for
+or FedProx (trees: its XGBoost bagging, ``flower_trees``), through Flower's legacy workflow, with the fit round through SecAgg+ when the plan asks for
 secure aggregation (Flower's SecAgg+ workflow needs the legacy strategies, which is why the
 coordinator keeps them rather than the message-API strategies).
 
