@@ -54,10 +54,11 @@ def simulate(
     proximal_mu: Annotated[float | None, typer.Option(
         "--proximal-mu", help="FedProx's pull towards the global model (default: 0.1)")] = None,
     local_epochs: Annotated[int | None, typer.Option(
-        "--local-epochs", help="passes over its rows a client makes each round (default: 1)"
-    )] = None,
+        "--local-epochs", help="passes over its rows a client makes each round; with xgboost, "
+                               "the boosting iterations it adds (default: 1)")] = None,
     learning_rate: Annotated[float | None, typer.Option(
-        "--learning-rate", help="the clients' SGD step (default: 0.1)")] = None,
+        "--learning-rate", help="the clients' SGD step; with xgboost, its eta (default: "
+                                "0.1)")] = None,
     secure_aggregation: Annotated[bool, typer.Option(
         "--secure-aggregation", help="SecAgg+: the coordinator learns only the sum of the "
                                      "updates; the report says how many may drop")] = False,
