@@ -37,7 +37,7 @@ from trainforge.data.dataset import ColumnKind
 from trainforge.data.declared_schema import DeclaredSchema
 from trainforge.data.raw_column import RawColumn
 from trainforge.errors import ConfigError
-from trainforge.federated import linear, trees
+from trainforge.federated import linear
 from trainforge.federated.linear import Weights, n_outputs
 from trainforge.federated.plan import FederationPlan
 
@@ -103,12 +103,9 @@ def load_weights(module: nn.Module, weights: Weights) -> nn.Module:
 
 def initial_weights(plan: FederationPlan) -> Weights:
     """Where round one starts: zeros for the linear model (its loss is convex), a seeded
-    random start for the networks (zeros would leave every hidden unit alike); an empty
-    booster for trees."""
+    random start for the networks (zeros would leave every hidden unit alike)."""
     if plan.model == "linear":
         return linear.initial_weights(plan.schema)
-    if plan.model == "xgboost":
-        return trees.initial_weights(plan)
     torch.manual_seed(plan.seed)
     return weights_of(build_network(plan))
 
@@ -142,8 +139,6 @@ def global_model(weights: Weights, plan: FederationPlan) -> TabularModel:
     schema = plan.schema
     if plan.model == "linear":
         return linear.global_model(weights, schema)
-    if plan.model == "xgboost":
-        return trees.global_model(weights, plan)
     if plan.model == "mlp":
         estimator: Any = as_mlp(weights, schema)
         features = feature_specs(schema.schema, schema.features)

@@ -173,7 +173,7 @@ def _register(config: FederationConfig, *, workspace: Workspace,
               record: store.FederationRecord, weights: Weights, rounds: list[dict[str, Any]],
               lost: dict[str, str], run_id: str) -> CoordinatedOutcome:
     """The global model, registered with each holder's evaluation of it in the last round."""
-    from trainforge.federated.networks import global_model
+    from trainforge.federated.global_models import global_model
 
     if not rounds:
         raise FederationFailed("coordinator", "it ended without a round")

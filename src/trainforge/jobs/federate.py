@@ -189,8 +189,8 @@ def _federate(config: FederatedSimulationConfig, *, plan: FederationPlan,
     holder's split as its client made it (the same function, seed and rows)."""
     from trainforge.data.read import read_table
     from trainforge.data.splits import train_test_split
+    from trainforge.federated.global_models import global_model
     from trainforge.federated.holder_tables import write_holder_table
-    from trainforge.federated.networks import global_model
     from trainforge.federated.processes import run_federation
 
     image_column = plan.network.get("column") if plan.model == "cnn" else None
