@@ -8,13 +8,17 @@ pooled rows as each holder made over its own) on the same rows: every holder's h
 
     python benchmarks/federated/bench_networks.py mnist --alphas 0.5 0.1
     python benchmarks/federated/bench_networks.py tables --alphas 0.5 0.1
+    python benchmarks/federated/bench_networks.py tables --model xgboost --rounds 5 \
+        --local-epochs 4 --learning-rate 0.3
     python benchmarks/federated/bench_networks.py dp --epsilons 1 3 8
 
 - ``mnist``: the 10,000 MNIST test images from ../shared/data (written once as PNG class
   folders by benchmarks/images/materialise.py's reader), 10 holders at Dirichlet α, the CNN at
   ``--image-size`` pixels a side;
 - ``tables``: two classification tables of ../shared/bench (satimage: 6 classes, 36 numbers;
-  telco_churn: binary, 19 mixed columns), 10 holders at Dirichlet α, the MLP;
+  telco_churn: binary, 19 mixed columns), 10 holders at Dirichlet α, the MLP (or
+  ``--model xgboost``: trees bagged across the holders, ``--local-epochs`` boosting
+  iterations each a round, ``--learning-rate`` XGBoost's eta);
 - ``dp``: MNIST as above at α = 0.5 without DP, then with central DP at each ε (δ = 1e-5);
   10 clients allow ε = 1 for at most 5 rounds (``--rounds 5``), see RESULTS.md.
 
@@ -63,6 +67,12 @@ def bench_table(name: str, out: Path) -> Path:
     return table
 
 
+def _mean(round_record: dict[str, Any], key: str) -> float | None:
+    """A round's bytes to (``bytes_down``) or from (``bytes_up``) a client, mean over them."""
+    sizes = [c[key] for c in round_record["clients"].values() if key in c]
+    return sum(sizes) / len(sizes) if sizes else None
+
+
 def run(config: FederatedSimulationConfig, *, label: str, out: Path) -> dict[str, Any]:
     """One federation in a fresh workspace; its figures as a JSON line."""
     home = Path(tempfile.mkdtemp(prefix="bench-federated-", dir=out))
@@ -78,6 +88,8 @@ def run(config: FederatedSimulationConfig, *, label: str, out: Path) -> dict[str
            "centralised": {k: outcome.centralised.metrics.get(k) for k in ("accuracy", metric)},
            "epsilon_spent": outcome.rounds[-1].get("dp_epsilon"),
            "round_s": [r["seconds"] for r in outcome.rounds],
+           "bytes_down": [_mean(r, "bytes_down") for r in outcome.rounds],
+           "bytes_up": [_mean(r, "bytes_up") for r in outcome.rounds],
            "accuracy_by_round": [(r["metrics"] or {}).get("accuracy") for r in outcome.rounds],
            "wall_s": time.time() - started}
     shutil.rmtree(home, ignore_errors=True)
@@ -100,6 +112,8 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=14)
     parser.add_argument("--dp-max-grad-norm", type=float, default=1.0)
     parser.add_argument("--tables", nargs="+", default=list(TABLES), choices=list(TABLES))
+    parser.add_argument("--model", default="mlp", choices=["mlp", "linear", "xgboost"],
+                        help="tables: what the federation learns")
     parser.add_argument("--skip-baseline", action="store_true",
                         help="dp: only the private federations")
     args = parser.parse_args()
@@ -111,9 +125,9 @@ def main() -> None:
             target = TABLES[name]
             for alpha in args.alphas:
                 config = FederatedSimulationConfig(
-                    data=str(bench_table(name, args.out)), target=target, model="mlp",
+                    data=str(bench_table(name, args.out)), target=target, model=args.model,
                     partition=f"dirichlet:{alpha:g}", **common)
-                run(config, label=f"{name} α={alpha:g}", out=args.out)
+                run(config, label=f"{name} {args.model} α={alpha:g}", out=args.out)
         return
     folder = str(mnist_folder(args.out))
     images = {"target": "label", "model": "cnn", "image_size": args.image_size}

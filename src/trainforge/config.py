@@ -448,9 +448,10 @@ class FederatedSimulationConfig(FederationTraining, frozen=True, extra="forbid")
     secure_aggregation: bool = Field(
         default=False, description="Flower's SecAgg+: the coordinator learns only the sum of "
                                    "the clients' updates, never one of them")
-    model: Literal["auto", "linear", "mlp", "cnn"] = Field(
-        default="auto", description="what the federation learns: linear, mlp (tables), cnn "
-                                    "(an image folder); auto: cnn for images, else linear")
+    model: Literal["auto", "linear", "mlp", "cnn", "xgboost"] = Field(
+        default="auto", description="what the federation learns: linear, mlp, xgboost "
+                                    "(tables; xgboost: trees bagged across holders), cnn (an "
+                                    "image folder); auto: cnn for images, else linear")
     image_size: WholeNumber = Field(default=0, ge=0, le=MAX_FEDERATED_IMAGE_SIDE,
                                     description="with cnn: pixels per side the images are "
                                                 "resized to (0: as they are, up to 64)")
@@ -490,6 +491,9 @@ class FederationConfig(FederationTraining, frozen=True, extra="forbid"):
     join_timeout_s: float = Field(default=600.0, gt=0.0, le=MAX_TIME_BUDGET_S,
                                   description="the federation fails when fewer than "
                                               "min_clients have joined after this long")
+    model: Literal["linear", "xgboost"] = Field(
+        default="linear", description="what the federation learns: linear, or xgboost (trees "
+                                      "bagged across the holders)")
 
 # ---- continuous learning: when and on what a deployed model is retrained --------------------
 _DURATION = re.compile(r"(\d{1,6})([smhdw])")

@@ -54,10 +54,11 @@ def simulate(
     proximal_mu: Annotated[float | None, typer.Option(
         "--proximal-mu", help="FedProx's pull towards the global model (default: 0.1)")] = None,
     local_epochs: Annotated[int | None, typer.Option(
-        "--local-epochs", help="passes over its rows a client makes each round (default: 1)"
-    )] = None,
+        "--local-epochs", help="passes over its rows a client makes each round; with xgboost, "
+                               "the boosting iterations it adds (default: 1)")] = None,
     learning_rate: Annotated[float | None, typer.Option(
-        "--learning-rate", help="the clients' SGD step (default: 0.1)")] = None,
+        "--learning-rate", help="the clients' SGD step; with xgboost, its eta (default: "
+                                "0.1)")] = None,
     secure_aggregation: Annotated[bool, typer.Option(
         "--secure-aggregation", help="SecAgg+: the coordinator learns only the sum of the "
                                      "updates; the report says how many may drop")] = False,
@@ -65,7 +66,8 @@ def simulate(
         help="registry name (default: the file's stem, then -federated)")] = None,
     seed: Annotated[int | None, typer.Option(help="random seed (default: 0)")] = None,
     model: Annotated[str | None, typer.Option(
-        help="linear, mlp or cnn (default: auto: cnn for an image folder, else linear)")] = None,
+        help="linear, mlp, xgboost or cnn (default: auto: cnn for an image folder, else "
+             "linear)")] = None,
     image_size: Annotated[int | None, typer.Option(
         "--image-size", help="with cnn: pixels per side images are resized to (default: as "
                              "they are, up to 64)")] = None,
@@ -120,6 +122,8 @@ def create(
         "--join-timeout", help="fail when fewer than --min-clients joined after this long "
                                "(90s, 10m, 2h)")] = "10m",
     seed: Annotated[int | None, typer.Option(help="random seed (default: 0)")] = None,
+    model: Annotated[str | None, typer.Option(
+        help="linear or xgboost (trees bagged across the holders; default: linear)")] = None,
     server: ServerOption = None,
     token: TokenOption = None,
 ) -> None:
@@ -152,7 +156,8 @@ def create(
         raise ConfigError(f"--join-timeout: {error}") from None
     config = build_federated_config({
         "name": name, "target": target, "min_clients": min_clients, "rounds": rounds,
-        "strategy": strategy, "join_timeout_s": timeout_s, "seed": seed}, kind="federation")
+        "strategy": strategy, "join_timeout_s": timeout_s, "seed": seed, "model": model},
+        kind="federation")
     declared = (declare_from_sample(like, target) if like is not None else check_schema(
         FederationSchema.from_dict(json.loads(Path(str(schema)).read_text()))))
     remote = connect(server, token)

@@ -2,7 +2,7 @@
 
 Flower pins FastAPI, Starlette, Typer, rich, packaging and protobuf below the versions the
 platform runs, so it cannot share trainforge's environment. It gets one of its own, holding
-Flower, PyTorch (the CPU build) and the few libraries trainforge's data and model code needs;
+Flower, PyTorch (the CPU build), XGBoost and the few libraries trainforge's data and model code needs;
 trainforge's own package reaches it through a directory holding just a link to it, so the
 processes run the very trainforge that started them and nothing else of its environment.
 """
@@ -21,8 +21,10 @@ VENV_VARIABLE = "TRAINFORGE_FLOWER_VENV"
 # torch first and exactly so: any other spec pulls the multi-gigabyte CUDA build
 TORCH = "torch==2.13.0"
 PACKAGE = Path(__file__).resolve().parents[1]  # this trainforge: src/trainforge or site-packages
+# pillow: a CNN's holders decode their own images; xgboost (the platform's own build and
+# version): a tree federation's holders boost, and its coordinator writes the first booster
 PACKAGES = ("flwr==1.42.0", "numpy", "pandas", "scikit-learn", "pyarrow", "charset-normalizer",
-            "pillow")  # pillow: a CNN's holders decode their own images
+            "pillow", "xgboost-cpu==3.2.0")
 
 
 def venv_path(home: Path) -> Path:

@@ -24,12 +24,18 @@ from flwr.clientapp import ClientApp
 
 def holder_client(context: Context) -> Client:
     """The holder named in the SuperNode's node config, on its own table."""
-    from trainforge.federated.flower_holder import HolderClient  # see the module's docstring
-    from trainforge.federated.plan import FederationPlan
+    from trainforge.federated.plan import FederationPlan  # see the module's docstring
 
     config = context.node_config
-    return HolderClient(FederationPlan.load(Path(str(config["plan"]))), Path(str(config["data"])),
-                        name=str(config["name"])).to_client()
+    plan = FederationPlan.load(Path(str(config["plan"])))
+    data, name = Path(str(config["data"])), str(config["name"])
+    if plan.model == "xgboost":  # a tree holder never imports PyTorch
+        from trainforge.federated.flower_trees import TreeHolderClient
+
+        return TreeHolderClient(plan, data, name=name).to_client()
+    from trainforge.federated.flower_holder import HolderClient
+
+    return HolderClient(plan, data, name=name).to_client()
 
 
 client_app = ClientApp(client_fn=holder_client)

@@ -1,8 +1,7 @@
 """A federation's coordinator: trainforge's ServerApp, which the SuperLink
 (``flower_runtime superlink``) runs from Flower's virtualenv for the run trainforge submits
 (``flwr run``, with the plan and an output directory in the run config): Flower's own FedAvg
-or FedProx,
-through Flower's legacy workflow, with the fit round through SecAgg+ when the plan asks for
+or FedProx (trees: its XGBoost bagging, ``flower_trees``), through Flower's legacy workflow, with the fit round through SecAgg+ when the plan asks for
 secure aggregation (Flower's SecAgg+ workflow needs the legacy strategies, which is why the
 coordinator keeps them rather than the message-API strategies).
 
@@ -32,6 +31,7 @@ from flwr.serverapp import Grid, ServerApp
 
 from trainforge.federated.flower_grid import MeteredGrid
 from trainforge.federated.flower_privacy import with_central_privacy
+from trainforge.federated.flower_trees import TreeBagging
 from trainforge.federated.networks import initial_weights
 from trainforge.federated.plan import FederationPlan
 from trainforge.federated.processes import (
@@ -153,13 +153,16 @@ class RecordingStrategy(Strategy):  # type: ignore[misc]  # flwr is untyped here
 
 
 def build_strategy(plan: FederationPlan) -> Strategy:
-    """Flower's FedAvg or FedProx, waiting for ``min_clients``, every client in every round."""
+    """Flower's FedAvg or FedProx (trees: its XGBoost bagging, ``flower_trees``), waiting for
+    ``min_clients``, every client in every round."""
     common: dict[str, Any] = {
         "fraction_fit": 1.0, "fraction_evaluate": 1.0, "min_fit_clients": plan.min_clients,
         "min_evaluate_clients": plan.min_clients, "min_available_clients": plan.min_clients,
-        "initial_parameters": ndarrays_to_parameters(initial_weights(plan)),
         "fit_metrics_aggregation_fn": weighted_means,
         "evaluate_metrics_aggregation_fn": weighted_means}
+    if plan.model == "xgboost":
+        return TreeBagging(plan=plan, **common)
+    common["initial_parameters"] = ndarrays_to_parameters(initial_weights(plan))
     if plan.strategy == "fedprox":
         return FedProx(proximal_mu=plan.proximal_mu, **common)
     return FedAvg(**common)

@@ -10,10 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trainforge.data.read import read_table
-from trainforge.data.splits import train_test_split
-from trainforge.errors import FederationSchemaMismatch
 from trainforge.evaluation.evaluate import evaluate
+from trainforge.federated.holder_split import holder_split
 from trainforge.federated.linear import Weights
 from trainforge.federated.local_step import held_out_loss, train_locally
 from trainforge.federated.networks import build_network, encode, global_model, holder_preprocessor
@@ -25,16 +23,7 @@ class HolderRows:
 
     def __init__(self, plan: FederationPlan, data: Path, *, name: str) -> None:
         self.plan, self.name = plan, name
-        schema = plan.schema
-        frame = read_table(data).frame
-        schema.check(frame, source=str(data))
-        image_column = plan.network.get("column") if plan.model == "cnn" else None
-        if image_column is not None and image_column not in frame:
-            raise FederationSchemaMismatch(str(data), [
-                f"it lacks the image column {image_column!r} the federation's CNN reads"])
-        frame = frame.loc[frame[schema.task.target].notna()]
-        train, self.held_out = train_test_split(frame, schema.task, test_size=plan.test_size,
-                                                seed=plan.seed)
+        train, self.held_out = holder_split(plan, data)
         self.preprocessor = holder_preprocessor(plan)
         self.module = build_network(plan)
         self.inputs, self.targets = encode(train, plan, self.preprocessor)

@@ -12,9 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from trainforge.data.declared_schema import DeclaredSchema
+from trainforge.errors import ConfigError
 
-STRATEGIES = ("fedavg", "fedprox")
-MODELS = ("linear", "mlp", "cnn")  # what ``model`` names (federated.networks builds each)
+# FedAvg and FedProx average weights; trees are bagged (federated.trees), whatever was asked
+TREE_STRATEGY = "xgb-bagging"
+STRATEGIES = ("fedavg", "fedprox", TREE_STRATEGY)
+# what ``model`` names: federated.networks builds the first three, federated.trees the last
+MODELS = ("linear", "mlp", "cnn", "xgboost")
 SECURE_THRESHOLD = 0.6  # the share of a secure round's clients whose key shares rebuild a key
 
 
@@ -25,6 +29,31 @@ def secure_quorum(n_clients: int, threshold: float = SECURE_THRESHOLD) -> int:
     return max(round(threshold * n_clients), 2)
 
 
+def check_tree_settings(model: str, *, strategy: str, secure_aggregation: bool,
+                        dp_epsilon: float | None) -> None:
+    """ConfigError, before anything starts, for what tree bagging cannot honour: secure
+    aggregation and central DP both work on a sum of weight vectors, and trees are appended,
+    not summed; FedProx's proximal term pulls weights, which trees do not have."""
+    if model != "xgboost":
+        return
+    refused = []
+    if secure_aggregation:
+        refused.append("--secure-aggregation (SecAgg+ hides each update inside a sum of "
+                       "weight vectors, and bagged trees are appended to the global booster, "
+                       "never summed: the coordinator must read every holder's trees)")
+    if dp_epsilon is not None:
+        refused.append("--dp-epsilon (central DP clips each update's distance from the "
+                       "global weights and adds noise to their average; a holder's trees "
+                       "have neither a distance to clip nor an average to noise)")
+    if strategy == "fedprox":
+        refused.append("--strategy fedprox (its proximal term pulls weights towards the "
+                       "global ones; trees have no weights, and are bagged instead)")
+    if refused:
+        raise ConfigError("--model xgboost bags trees across holders, which rules out "
+                          + "; and ".join(refused) + ". Leave them out, or federate a linear "
+                          "model or an MLP (--model linear or mlp)")
+
+
 @dataclass(frozen=True)
 class FederationPlan:
     schema: DeclaredSchema
@@ -32,7 +61,8 @@ class FederationPlan:
     rounds: int
     min_clients: int  # a round starts when this many clients are connected
     proximal_mu: float  # FedProx's pull towards the global model (0 for FedAvg)
-    local_epochs: int  # passes over its training rows a client makes per round
+    local_epochs: int  # passes over its training rows a client makes per round (trees:
+    # the boosting iterations it adds)
     batch_size: int
     learning_rate: float
     seed: int

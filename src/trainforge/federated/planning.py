@@ -23,14 +23,15 @@ from trainforge.federated.networks import cnn_settings, mlp_settings
 
 @dataclass(frozen=True)
 class ModelChoice:
-    model: str  # "linear", "mlp" or "cnn"
+    model: str  # "linear", "mlp", "cnn" or "xgboost"
     image_column: str | None  # what the CNN reads; None for the table models
     table_features: list[str]  # what the declared schema encodes (none for the CNN)
 
 
 def choose_model(requested: str, *, schema: Schema, features: Sequence[str], task: Task,
                  source: str) -> ModelChoice:
-    """``requested`` ("auto", "linear", "mlp" or "cnn") checked against the data: "auto" is
+    """``requested`` ("auto", "linear", "mlp", "cnn" or "xgboost") checked against the data:
+    "auto" is
     the CNN when a feature is an image column, else the linear model. Raises ConfigError for
     a CNN without images, or a table model on images alone."""
     images = [name for name in features if ColumnKind(schema[name]) is ColumnKind.IMAGE]
@@ -61,3 +62,4 @@ def network_settings(choice: ModelChoice, frame: pd.DataFrame, *, task: Task,
         return {}
     inputs = ImageInputs.fit(frame[choice.image_column].tolist(), size=image_size)
     return cnn_settings(choice.image_column, inputs, n_classes=len(task.classes))
+

@@ -17,7 +17,9 @@ TEMPLATE = "federated_report.html.j2"
 _SAME_STEP = ("trained by the clients' own local step for as many passes over the pooled rows "
               "as each holder made over its own")
 MODEL_WORDS = {"linear": "linear model", "mlp": f"multi-layer perceptron, {_SAME_STEP}",
-               "cnn": f"convolutional network, {_SAME_STEP}"}
+               "cnn": f"convolutional network, {_SAME_STEP}",
+               "xgboost": "XGBoost (the catalog's, with the federation's settings), boosting as "
+                          "many iterations on the pooled rows as the federation took steps"}
 
 
 def write_federated_report(path: Path, *, title: str, task: Task, record: Mapping[str, Any],

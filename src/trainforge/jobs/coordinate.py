@@ -109,7 +109,8 @@ def _coordinate(config: FederationConfig, *, record: store.FederationRecord, pyt
                           poll_s=poll_s)
         store.update_federation(workspace, config.name, state="running")
         notify(observers, "on_phase", f"{config.min_clients} clients joined; "
-                                      f"{config.rounds} rounds of {config.strategy}")
+                                      f"{config.rounds} rounds of "
+                                      f"{plan_of(record).strategy}")
         return _follow_unless_stalled(config, coordinator, recorder)
     finally:
         coordinator.stop()
@@ -172,11 +173,11 @@ def _register(config: FederationConfig, *, workspace: Workspace,
               record: store.FederationRecord, weights: Weights, rounds: list[dict[str, Any]],
               lost: dict[str, str], run_id: str) -> CoordinatedOutcome:
     """The global model, registered with each holder's evaluation of it in the last round."""
-    from trainforge.federated.networks import global_model
+    from trainforge.federated.global_models import global_model
 
     if not rounds:
         raise FederationFailed("coordinator", "it ended without a round")
-    schema = FederationSchema.from_dict(record["schema"])
+    schema, plan = FederationSchema.from_dict(record["schema"]), plan_of(record)
     last = rounds[-1]
     metric_names = set(last["metrics"] or {})
     clients = {name: {k: v for k, v in values.items() if k in metric_names | {"n_test"}}
@@ -191,16 +192,17 @@ def _register(config: FederationConfig, *, workspace: Workspace,
                                    for name, why in lost.items())]}
     lineage = {"run_id": run_id, "seed": config.seed, "federated": True,
                "federation": config.name, "config": config.model_dump(mode="json"),
-               "strategy": config.strategy, "rounds": len(rounds), "clients": len(clients)}
+               "strategy": plan.strategy, "model": plan.model, "rounds": len(rounds),
+               "clients": len(clients)}
     with tempfile.TemporaryDirectory(prefix="trainforge-federation-") as scratch:
         federation_file = Path(scratch) / FEDERATION_FILE
         federation_file.write_text(json.dumps(federation, indent=1))
         version = workspace.registry.register(
-            global_model(weights, plan_of(record)), name=config.name, lineage=lineage,
+            global_model(weights, plan), name=config.name, lineage=lineage,
             extra_files={FEDERATION_FILE: federation_file},
             # "test": the clients' held-out rows, weighted; then each client's own
             metrics={"test": weighted, **{f"client {n}": m for n, m in clients.items()}},
-            description=f"federated ({config.strategy}, {len(rounds)} rounds, "
+            description=f"federated {plan.model} ({plan.strategy}, {len(rounds)} rounds, "
                         f"{len(clients)} holders)")
     return CoordinatedOutcome(name=config.name, run_id=run_id, version=version, rounds=rounds,
                               clients=clients, weighted=weighted)

@@ -63,7 +63,8 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
                              observers: Sequence[object] = ()) -> FederatedOutcome:
     """Split ``config.data`` into ``config.clients`` holders, federate, evaluate, register.
 
-    Raises FlowerNotInstalled (before anything is read) when Flower's virtualenv is missing,
+    Raises ConfigError (first) for settings tree bagging cannot honour, FlowerNotInstalled
+    (before anything is read) when Flower's virtualenv is missing,
     ConfigError for a partition the table cannot give or a model the data cannot feed,
     PrivacyBudgetTooSmall (before any process starts) for an ε too small to train,
     FederationFailed when a process fails.
@@ -73,10 +74,13 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
     from trainforge.data.targets import clean_target, feature_columns, infer_task
     from trainforge.federated.environment import flower_python, venv_path
     from trainforge.federated.partition import parse_scheme, partition
-    from trainforge.federated.plan import secure_quorum
+    from trainforge.federated.plan import check_tree_settings, secure_quorum
     from trainforge.federated.planning import choose_model, network_settings
     from trainforge.store.datasets import record_dataset
 
+    check_tree_settings(config.model, strategy=config.strategy,
+                        secure_aggregation=config.secure_aggregation,
+                        dp_epsilon=config.dp_epsilon)
     python = flower_python(venv_path(workspace.home))
     scheme = parse_scheme(config.partition)
     if config.min_clients is not None and config.min_clients > config.clients:
@@ -153,10 +157,11 @@ def _central_privacy(config: FederatedSimulationConfig) -> CentralPrivacy | None
 def _plan(config: FederatedSimulationConfig, *, schema: DeclaredSchema, choice: ModelChoice,
           network: dict[str, Any], privacy: CentralPrivacy | None,
           secure_max_rows: int) -> FederationPlan:
-    from trainforge.federated.plan import FederationPlan
+    from trainforge.federated.plan import TREE_STRATEGY, FederationPlan
 
     return FederationPlan(
-        schema=schema, strategy=config.strategy, rounds=config.rounds,
+        schema=schema, rounds=config.rounds,
+        strategy=TREE_STRATEGY if choice.model == "xgboost" else config.strategy,
         min_clients=config.min_clients or config.clients,
         proximal_mu=config.proximal_mu if config.strategy == "fedprox" else 0.0,
         local_epochs=config.local_epochs, batch_size=config.batch_size,
@@ -184,8 +189,8 @@ def _federate(config: FederatedSimulationConfig, *, plan: FederationPlan,
     holder's split as its client made it (the same function, seed and rows)."""
     from trainforge.data.read import read_table
     from trainforge.data.splits import train_test_split
+    from trainforge.federated.global_models import global_model
     from trainforge.federated.holder_tables import write_holder_table
-    from trainforge.federated.networks import global_model
     from trainforge.federated.processes import run_federation
 
     image_column = plan.network.get("column") if plan.model == "cnn" else None
@@ -195,7 +200,7 @@ def _federate(config: FederatedSimulationConfig, *, plan: FederationPlan,
               for holder in holders]
     secure = " with secure aggregation" if config.secure_aggregation else ""
     notify(observers, "on_phase", f"starting the coordinator (a SuperLink) and {len(holders)} "
-                                  f"SuperNodes ({plan.model}, {config.strategy}, "
+                                  f"SuperNodes ({plan.model}, {plan.strategy}, "
                                   f"{config.rounds} rounds{secure})")
     weights = run_federation(plan, tables, python=python, scratch=scratch,
                              on_round=recorder.on_round, on_client_lost=recorder.on_client_lost,
@@ -236,7 +241,7 @@ def _evaluate_and_register(config: FederatedSimulationConfig, *, workspace: Work
               "secure_aggregation": _secure_aggregation(config, n_clients=len(holders))}
     lineage = {"run_id": run_id, "seed": config.seed, "dataset_fingerprint": fingerprint,
                "config": config.model_dump(mode="json"), "federated": True,
-               "strategy": config.strategy, "rounds": len(rounds), "clients": len(holders),
+               "strategy": plan.strategy, "rounds": len(rounds), "clients": len(holders),
                "partition": config.partition, "model": plan.model,
                "secure_aggregation": config.secure_aggregation}
     if privacy is not None:  # its own section in the report and the model card, as DP-SGD's
@@ -255,7 +260,7 @@ def _evaluate_and_register(config: FederatedSimulationConfig, *, workspace: Work
             extra_files={FEDERATION_FILE: federation_file, "report.html": report},
             metrics={"test": federated.metrics, "centralised": centralised.metrics,
                      "clients_weighted": weighted},
-            description=f"federated {plan.model} ({config.strategy}, {len(rounds)} rounds, "
+            description=f"federated {plan.model} ({plan.strategy}, {len(rounds)} rounds, "
                         f"{len(holders)} holders, {config.partition}"
                         f"{', secure aggregation' if config.secure_aggregation else ''})")
     return FederatedOutcome(config=config, task=plan.schema.task, notes=notes, holders=holders,

@@ -27,7 +27,7 @@ from trainforge.data.read import read_table
 from trainforge.data.task_kind import TaskKind
 from trainforge.errors import ConfigError, InvalidField, JoinRefused
 from trainforge.federated.partition import MIN_CLIENT_ROWS
-from trainforge.federated.plan import FederationPlan
+from trainforge.federated.plan import TREE_STRATEGY, FederationPlan, check_tree_settings
 from trainforge.store import access
 from trainforge.store import federations as store
 from trainforge.store import jobs as job_store
@@ -105,7 +105,10 @@ def check_schema(schema: FederationSchema) -> FederationSchema:
 def create_federation(config: FederationConfig, schema: FederationSchema, *,
                       workspace: Workspace, created_by: str | None) -> CreatedFederation:
     """Record the federation, make a client token per expected holder and queue its
-    coordinator job. FederationExists when the name is taken."""
+    coordinator job. FederationExists when the name is taken; ConfigError for a strategy
+    the model cannot take (trees are bagged, never FedProx's)."""
+    check_tree_settings(config.model, strategy=config.strategy, secure_aggregation=False,
+                        dp_epsilon=None)
     target = schema.declared.task.target
     if target != config.target:
         raise ConfigError(f"the schema predicts {target!r}, not --target {config.target!r}; "
@@ -203,8 +206,9 @@ def plan_of(record: FederationRecord) -> FederationPlan:
     """What the coordinator and every holder run, from the federation's settings."""
     config = FederationConfig(**record["settings"])
     return FederationPlan(
-        schema=FederationSchema.from_dict(record["schema"]).declared,
-        strategy=config.strategy, rounds=config.rounds, min_clients=config.min_clients,
+        schema=FederationSchema.from_dict(record["schema"]).declared, model=config.model,
+        strategy=TREE_STRATEGY if config.model == "xgboost" else config.strategy,
+        rounds=config.rounds, min_clients=config.min_clients,
         proximal_mu=config.proximal_mu if config.strategy == "fedprox" else 0.0,
         local_epochs=config.local_epochs, batch_size=config.batch_size,
         learning_rate=config.learning_rate, seed=config.seed, test_size=config.test_size,
