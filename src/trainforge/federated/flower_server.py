@@ -26,7 +26,7 @@ import numpy as np
 from flwr.app import Context
 from flwr.common import ndarrays_to_parameters, parameters_to_ndarrays
 from flwr.server import LegacyContext, ServerConfig
-from flwr.server.strategy import FedAvg, FedProx, Strategy
+from flwr.server.strategy import FedAvg, FedAvgM, FedProx, Strategy
 from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
 from flwr.serverapp import Grid, ServerApp
 
@@ -153,7 +153,8 @@ class RecordingStrategy(Strategy):  # type: ignore[misc]  # flwr is untyped here
 
 
 def build_strategy(plan: FederationPlan) -> Strategy:
-    """Flower's FedAvg or FedProx, waiting for ``min_clients``, every client in every round."""
+    """Flower's FedAvg, FedProx or FedAvgM, waiting for ``min_clients``, every client in
+    every round."""
     common: dict[str, Any] = {
         "fraction_fit": 1.0, "fraction_evaluate": 1.0, "min_fit_clients": plan.min_clients,
         "min_evaluate_clients": plan.min_clients, "min_available_clients": plan.min_clients,
@@ -162,6 +163,8 @@ def build_strategy(plan: FederationPlan) -> Strategy:
         "evaluate_metrics_aggregation_fn": weighted_means}
     if plan.strategy == "fedprox":
         return FedProx(proximal_mu=plan.proximal_mu, **common)
+    if plan.strategy == "fedavgm":
+        return FedAvgM(server_momentum=plan.server_momentum, **common)
     return FedAvg(**common)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from trainforge.data.declared_schema import DeclaredSchema
 
-STRATEGIES = ("fedavg", "fedprox")
+STRATEGIES = ("fedavg", "fedprox", "fedavgm")
 MODELS = ("linear", "mlp", "cnn")  # what ``model`` names (federated.networks builds each)
 SECURE_THRESHOLD = 0.6  # the share of a secure round's clients whose key shares rebuild a key
 
@@ -45,6 +45,9 @@ class FederationPlan:
     # each update by rows / this before quantising it): the largest holder's rows is exact,
     # a far larger bound costs precision
     secure_max_rows: int = 100_000
+    # FedAvgM: the coordinator steps along the running mean of the rounds' average updates
+    # (momentum on the server; 0 for FedAvg and FedProx)
+    server_momentum: float = 0.0
     model: str = "linear"  # one of MODELS
     # the network's shape, declared up front like the encoding: the MLP's hidden widths, or
     # the CNN's config, its image column and the pixel statistics every holder normalises by

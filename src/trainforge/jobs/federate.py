@@ -156,12 +156,8 @@ def _plan(config: FederatedSimulationConfig, *, schema: DeclaredSchema, choice: 
     from trainforge.federated.plan import FederationPlan
 
     return FederationPlan(
-        schema=schema, strategy=config.strategy, rounds=config.rounds,
-        min_clients=config.min_clients or config.clients,
-        proximal_mu=config.proximal_mu if config.strategy == "fedprox" else 0.0,
-        local_epochs=config.local_epochs, batch_size=config.batch_size,
-        learning_rate=config.learning_rate, seed=config.seed, test_size=config.test_size,
-        round_timeout_s=config.round_timeout_s, model=choice.model, network=network,
+        schema=schema, min_clients=config.min_clients or config.clients,
+        **config.strategy_settings(), model=choice.model, network=network,
         dp_noise_multiplier=0.0 if privacy is None else privacy.noise_multiplier,
         dp_clipping_norm=0.0 if privacy is None else privacy.clipping_norm,
         secure_aggregation=config.secure_aggregation, secure_max_rows=secure_max_rows)

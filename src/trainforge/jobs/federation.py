@@ -204,11 +204,7 @@ def plan_of(record: FederationRecord) -> FederationPlan:
     config = FederationConfig(**record["settings"])
     return FederationPlan(
         schema=FederationSchema.from_dict(record["schema"]).declared,
-        strategy=config.strategy, rounds=config.rounds, min_clients=config.min_clients,
-        proximal_mu=config.proximal_mu if config.strategy == "fedprox" else 0.0,
-        local_epochs=config.local_epochs, batch_size=config.batch_size,
-        learning_rate=config.learning_rate, seed=config.seed, test_size=config.test_size,
-        round_timeout_s=config.round_timeout_s)
+        min_clients=config.min_clients, **config.strategy_settings())
 
 
 def status_line(record: FederationRecord) -> str:
