@@ -82,6 +82,7 @@ def run(config: FederatedSimulationConfig, *, label: str, out: Path) -> dict[str
     row = {"run": label, "data": Path(config.data).name, "model": config.model,
            "partition": config.partition, "clients": config.clients, "rounds": config.rounds,
            "local_epochs": config.local_epochs, "learning_rate": config.learning_rate,
+           "strategy": config.strategy, "server_momentum": config.server_momentum,
            "dp_epsilon": config.dp_epsilon, "metric": metric,
            "holders_rows": [h.n_rows for h in outcome.holders],
            "federated": {k: outcome.federated.metrics.get(k) for k in ("accuracy", metric)},
@@ -109,6 +110,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--local-epochs", type=int, default=2)
     parser.add_argument("--learning-rate", type=float, default=0.1)
+    parser.add_argument("--strategy", default="fedavg", choices=["fedavg", "fedprox", "fedavgm"])
+    parser.add_argument("--server-momentum", type=float, default=0.9, help="with fedavgm")
     parser.add_argument("--image-size", type=int, default=14)
     parser.add_argument("--dp-max-grad-norm", type=float, default=1.0)
     parser.add_argument("--tables", nargs="+", default=list(TABLES), choices=list(TABLES))
@@ -119,7 +122,8 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     common = {"clients": args.clients, "rounds": args.rounds, "local_epochs": args.local_epochs,
-              "learning_rate": args.learning_rate, "seed": 0}
+              "learning_rate": args.learning_rate, "strategy": args.strategy,
+              "server_momentum": args.server_momentum, "seed": 0}
     if args.what == "tables":
         for name in args.tables:
             target = TABLES[name]

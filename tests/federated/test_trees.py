@@ -119,6 +119,7 @@ def test_the_federated_booster_beats_the_majority_class_on_held_out_rows():
     ({"secure_aggregation": True}, r"--secure-aggregation \(SecAgg\+ hides each update"),
     ({"dp_epsilon": 3.0}, r"--dp-epsilon \(central DP clips each update"),
     ({"strategy": "fedprox"}, r"--strategy fedprox \(its proximal term pulls weights"),
+    ({"strategy": "fedavgm"}, r"--strategy fedavgm \(its momentum steps along"),
 ])
 def test_tree_bagging_refuses_what_only_averaged_weights_allow_before_anything_starts(
         settings, why, tmp_path):

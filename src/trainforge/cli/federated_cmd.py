@@ -50,9 +50,12 @@ def simulate(
              "by-column:COLUMN (default: iid)")] = None,
     rounds: Annotated[int | None, typer.Option(help="federated rounds (default: 10)")] = None,
     strategy: Annotated[str | None, typer.Option(
-        help="fedavg or fedprox (default: fedavg)")] = None,
+        help="fedavg, fedprox or fedavgm (default: fedavg)")] = None,
     proximal_mu: Annotated[float | None, typer.Option(
         "--proximal-mu", help="FedProx's pull towards the global model (default: 0.1)")] = None,
+    server_momentum: Annotated[float | None, typer.Option(
+        "--server-momentum", help="FedAvgM's momentum on the coordinator: label-skewed holders "
+                                  "converge in fewer rounds (default: 0.9)")] = None,
     local_epochs: Annotated[int | None, typer.Option(
         "--local-epochs", help="passes over its rows a client makes each round; with xgboost, "
                                "the boosting iterations it adds (default: 1)")] = None,
@@ -92,6 +95,7 @@ def simulate(
         "data": data, "target": target, "clients": clients, "min_clients": min_clients,
         "partition": partition,
         "rounds": rounds, "strategy": strategy, "proximal_mu": proximal_mu,
+        "server_momentum": server_momentum,
         "local_epochs": local_epochs, "learning_rate": learning_rate, "name": name,
         "seed": seed, "model": model, "image_size": image_size, "dp_epsilon": dp_epsilon,
         "dp_delta": dp_delta, "dp_max_grad_norm": dp_max_grad_norm,
@@ -117,7 +121,7 @@ def create(
                               "token is printed for each (default: 3)")] = None,
     rounds: Annotated[int | None, typer.Option(help="federated rounds (default: 10)")] = None,
     strategy: Annotated[str | None, typer.Option(
-        help="fedavg or fedprox (default: fedavg)")] = None,
+        help="fedavg, fedprox or fedavgm (default: fedavg)")] = None,
     join_timeout: Annotated[str, typer.Option(
         "--join-timeout", help="fail when fewer than --min-clients joined after this long "
                                "(90s, 10m, 2h)")] = "10m",

@@ -25,7 +25,7 @@ import numpy as np
 from flwr.app import Context
 from flwr.common import ndarrays_to_parameters, parameters_to_ndarrays
 from flwr.server import LegacyContext, ServerConfig
-from flwr.server.strategy import FedAvg, FedProx, Strategy
+from flwr.server.strategy import FedAvg, FedAvgM, FedProx, Strategy
 from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
 from flwr.serverapp import Grid, ServerApp
 
@@ -153,8 +153,8 @@ class RecordingStrategy(Strategy):  # type: ignore[misc]  # flwr is untyped here
 
 
 def build_strategy(plan: FederationPlan) -> Strategy:
-    """Flower's FedAvg or FedProx (trees: its XGBoost bagging, ``flower_trees``), waiting for
-    ``min_clients``, every client in every round."""
+    """Flower's FedAvg, FedProx or FedAvgM (trees: its XGBoost bagging, ``flower_trees``),
+    waiting for ``min_clients``, every client in every round."""
     common: dict[str, Any] = {
         "fraction_fit": 1.0, "fraction_evaluate": 1.0, "min_fit_clients": plan.min_clients,
         "min_evaluate_clients": plan.min_clients, "min_available_clients": plan.min_clients,
@@ -165,6 +165,8 @@ def build_strategy(plan: FederationPlan) -> Strategy:
     common["initial_parameters"] = ndarrays_to_parameters(initial_weights(plan))
     if plan.strategy == "fedprox":
         return FedProx(proximal_mu=plan.proximal_mu, **common)
+    if plan.strategy == "fedavgm":
+        return FedAvgM(server_momentum=plan.server_momentum, **common)
     return FedAvg(**common)
 
 

@@ -14,9 +14,10 @@ from typing import Any
 from trainforge.data.declared_schema import DeclaredSchema
 from trainforge.errors import ConfigError
 
-# FedAvg and FedProx average weights; trees are bagged (federated.trees), whatever was asked
+# FedAvg, FedProx and FedAvgM average weights; trees are bagged (federated.trees), whatever
+# was asked
 TREE_STRATEGY = "xgb-bagging"
-STRATEGIES = ("fedavg", "fedprox", TREE_STRATEGY)
+STRATEGIES = ("fedavg", "fedprox", "fedavgm", TREE_STRATEGY)
 # what ``model`` names: federated.networks builds the first three, federated.trees the last
 MODELS = ("linear", "mlp", "cnn", "xgboost")
 SECURE_THRESHOLD = 0.6  # the share of a secure round's clients whose key shares rebuild a key
@@ -27,6 +28,12 @@ def secure_quorum(n_clients: int, threshold: float = SECURE_THRESHOLD) -> int:
     complete: SecAgg+'s reconstruction threshold (``threshold`` of the shares, every client
     holding one, at least 2). The rest may drop out mid-round."""
     return max(round(threshold * n_clients), 2)
+
+
+def planned_strategy(settings: dict[str, Any], *, model: str) -> dict[str, Any]:
+    """A federation's strategy settings (``FederationTraining.strategy_settings``) as its plan
+    takes them: trees are bagged whatever strategy was asked."""
+    return {**settings, "strategy": TREE_STRATEGY} if model == "xgboost" else settings
 
 
 def check_tree_settings(model: str, *, strategy: str, secure_aggregation: bool,
@@ -48,6 +55,9 @@ def check_tree_settings(model: str, *, strategy: str, secure_aggregation: bool,
     if strategy == "fedprox":
         refused.append("--strategy fedprox (its proximal term pulls weights towards the "
                        "global ones; trees have no weights, and are bagged instead)")
+    if strategy == "fedavgm":
+        refused.append("--strategy fedavgm (its momentum steps along the average change of "
+                       "the weights; trees have no weights, and are bagged instead)")
     if refused:
         raise ConfigError("--model xgboost bags trees across holders, which rules out "
                           + "; and ".join(refused) + ". Leave them out, or federate a linear "
@@ -75,6 +85,9 @@ class FederationPlan:
     # each update by rows / this before quantising it): the largest holder's rows is exact,
     # a far larger bound costs precision
     secure_max_rows: int = 100_000
+    # FedAvgM: the coordinator steps along the running mean of the rounds' average updates
+    # (momentum on the server; 0 for FedAvg and FedProx)
+    server_momentum: float = 0.0
     model: str = "linear"  # one of MODELS
     # the network's shape, declared up front like the encoding: the MLP's hidden widths, or
     # the CNN's config, its image column and the pixel statistics every holder normalises by

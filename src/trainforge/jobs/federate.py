@@ -157,16 +157,12 @@ def _central_privacy(config: FederatedSimulationConfig) -> CentralPrivacy | None
 def _plan(config: FederatedSimulationConfig, *, schema: DeclaredSchema, choice: ModelChoice,
           network: dict[str, Any], privacy: CentralPrivacy | None,
           secure_max_rows: int) -> FederationPlan:
-    from trainforge.federated.plan import TREE_STRATEGY, FederationPlan
+    from trainforge.federated.plan import FederationPlan, planned_strategy
 
     return FederationPlan(
-        schema=schema, rounds=config.rounds,
-        strategy=TREE_STRATEGY if choice.model == "xgboost" else config.strategy,
-        min_clients=config.min_clients or config.clients,
-        proximal_mu=config.proximal_mu if config.strategy == "fedprox" else 0.0,
-        local_epochs=config.local_epochs, batch_size=config.batch_size,
-        learning_rate=config.learning_rate, seed=config.seed, test_size=config.test_size,
-        round_timeout_s=config.round_timeout_s, model=choice.model, network=network,
+        schema=schema, min_clients=config.min_clients or config.clients,
+        **planned_strategy(config.strategy_settings(), model=choice.model),
+        model=choice.model, network=network,
         dp_noise_multiplier=0.0 if privacy is None else privacy.noise_multiplier,
         dp_clipping_norm=0.0 if privacy is None else privacy.clipping_norm,
         secure_aggregation=config.secure_aggregation, secure_max_rows=secure_max_rows)

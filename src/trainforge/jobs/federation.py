@@ -27,7 +27,7 @@ from trainforge.data.read import read_table
 from trainforge.data.task_kind import TaskKind
 from trainforge.errors import ConfigError, InvalidField, JoinRefused
 from trainforge.federated.partition import MIN_CLIENT_ROWS
-from trainforge.federated.plan import TREE_STRATEGY, FederationPlan, check_tree_settings
+from trainforge.federated.plan import FederationPlan, check_tree_settings, planned_strategy
 from trainforge.store import access
 from trainforge.store import federations as store
 from trainforge.store import jobs as job_store
@@ -207,12 +207,8 @@ def plan_of(record: FederationRecord) -> FederationPlan:
     config = FederationConfig(**record["settings"])
     return FederationPlan(
         schema=FederationSchema.from_dict(record["schema"]).declared, model=config.model,
-        strategy=TREE_STRATEGY if config.model == "xgboost" else config.strategy,
-        rounds=config.rounds, min_clients=config.min_clients,
-        proximal_mu=config.proximal_mu if config.strategy == "fedprox" else 0.0,
-        local_epochs=config.local_epochs, batch_size=config.batch_size,
-        learning_rate=config.learning_rate, seed=config.seed, test_size=config.test_size,
-        round_timeout_s=config.round_timeout_s)
+        min_clients=config.min_clients,
+        **planned_strategy(config.strategy_settings(), model=config.model))
 
 
 def status_line(record: FederationRecord) -> str:
