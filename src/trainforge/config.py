@@ -410,6 +410,23 @@ class RLTrainConfig(BaseModel, frozen=True, extra="forbid"):
 # ---- federated learning ---------------------------------------------------------------------
 MAX_CLIENTS = 1_000  # processes on one machine: more is a typo
 MAX_ROUNDS = 10_000
+# any host: wildcard addresses bind every interface but name none a holder could dial
+WILDCARD_HOSTS = ("0.0.0.0", "::", "[::]", "*", "")
+
+
+def _listen_address(text: str) -> str:
+    """``HOST:PORT`` the coordinator binds and holders dial: a named host, a port 1-65535."""
+    host, colon, port = text.strip().rpartition(":")
+    if not colon or not port.isdigit() or not 0 < int(port) < 65_536:
+        raise ValueError(f"{text!r} is not HOST:PORT (e.g. 10.0.0.5:9092, "
+                         "coordinator.example.org:9092)")
+    if host in WILDCARD_HOSTS:
+        raise ValueError(f"{host or 'an empty host'!r} binds every interface but is no "
+                         "address a holder can dial; give this machine's address or name")
+    return f"{host}:{int(port)}"
+
+
+ListenAddress = Annotated[str, Field(max_length=300), AfterValidator(_listen_address)]
 
 
 class FederationTraining(BaseModel, frozen=True, extra="forbid"):
@@ -490,6 +507,14 @@ class FederationConfig(FederationTraining, frozen=True, extra="forbid"):
     join_timeout_s: float = Field(default=600.0, gt=0.0, le=MAX_TIME_BUDGET_S,
                                   description="the federation fails when fewer than "
                                               "min_clients have joined after this long")
+    model: Literal["auto", "linear", "mlp"] = Field(  # a model family per choice
+        default="auto", description="what the federation learns: linear, mlp (a network on "
+                                    "the same encoding); auto: linear")
+    listen: ListenAddress | None = Field(
+        default=None, description="HOST:PORT the coordinator binds and the holders dial "
+                                  "(default: 127.0.0.1 and a free port, this machine only)")
+    tls: bool = Field(default=False, description="the coordinator speaks TLS, with the "
+                                                 "certificates given when it was created")
 
 # ---- continuous learning: when and on what a deployed model is retrained --------------------
 _DURATION = re.compile(r"(\d{1,6})([smhdw])")

@@ -20,6 +20,7 @@ import httpx
 import pandas as pd
 import pytest
 from tests._paths import EXAMPLES, ROOT
+from tests.federated._certificates import self_signed
 from tests.server._jobs import free_port, wait_for
 
 from trainforge.jobs.federate import FEDERATION_FILE
@@ -109,6 +110,48 @@ def federation(server, tables, tmp_path_factory: pytest.TempPathFactory):
                         "--token", token, home=tmp_path_factory.mktemp(f"holder-{index}"))
              for index, (table, token) in enumerate(zip(tables, tokens, strict=True))]
     return [finished(process) for process in joins]
+
+
+@pytest.fixture(scope="module")
+def tls_federation(server, tables, tmp_path_factory: pytest.TempPathFactory):
+    """A federation learning an MLP, its coordinator speaking TLS with a certificate of a CA
+    the test makes, on the port --listen names: a holder without the CA joins first, then
+    three trusting it. The address, the refused holder's output, and the three's."""
+    url, home, editor = server
+    files = self_signed(tmp_path_factory.mktemp("tls"))
+    listen = f"127.0.0.1:{free_port()}"
+    tokens = create(url, editor, "credit-tls", home, "--min-clients", "3", "--rounds", "2",
+                    "--model", "mlp", "--listen", listen, "--ssl-certfile", str(files.certificate),
+                    "--ssl-keyfile", str(files.private_key),
+                    "--ssl-ca-certfile", str(files.ca_certificate))
+    untrusting = finished(trainforge("federated", "join", url, "credit-tls", "--data",
+                                     str(tables[0]), "--token", tokens[0],
+                                     home=tmp_path_factory.mktemp("untrusting")))
+    joins = [trainforge("federated", "join", url, "credit-tls", "--data", str(table),
+                        "--token", token, "--root-certificates", str(files.ca_certificate),
+                        home=tmp_path_factory.mktemp(f"tls-holder-{index}"))
+             for index, (table, token) in enumerate(zip(tables, tokens, strict=True))]
+    return listen, untrusting, [finished(process) for process in joins]
+
+
+def test_three_holders_trusting_its_ca_finish_a_federation_over_tls(tls_federation):
+    listen, _, joins = tls_federation
+    assert [code for code, _ in joins] == [0, 0, 0], joins
+    assert all(f"coordinator at {listen} over TLS" in output and "registered credit-tls:1"
+               in output for _, output in joins)
+
+
+def test_a_holder_without_the_root_certificate_is_refused_saying_what_to_give(tls_federation):
+    _, (code, output), _ = tls_federation
+    assert code == 2
+    assert "speaks TLS: join with --root-certificates CA.pem" in output
+
+
+def test_a_federation_asked_for_an_mlp_registers_one(server, tls_federation):
+    _, home, _ = server
+    lineage = json.loads((Workspace(home).registry.load("credit-tls:1").path / "manifest.json"
+                          ).read_text())["lineage"]
+    assert (lineage["model"], lineage["rounds"]) == ("mlp", 2)
 
 
 def test_create_prints_a_client_token_per_holder(server, tmp_path):
