@@ -410,20 +410,23 @@ class RLTrainConfig(BaseModel, frozen=True, extra="forbid"):
 # ---- federated learning ---------------------------------------------------------------------
 MAX_CLIENTS = 1_000  # processes on one machine: more is a typo
 MAX_ROUNDS = 10_000
-# any host: wildcard addresses bind every interface but name none a holder could dial
-WILDCARD_HOSTS = ("0.0.0.0", "::", "[::]", "*", "")
+# a host name or an IPv4 address, then a port; wildcards bind every interface but name none
+# a holder could dial
+_LISTEN = re.compile(r"([A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):(\d{1,5})")
+WILDCARD_HOSTS = ("0.0.0.0",)
 
 
 def _listen_address(text: str) -> str:
-    """``HOST:PORT`` the coordinator binds and holders dial: a named host, a port 1-65535."""
-    host, colon, port = text.strip().rpartition(":")
-    if not colon or not port.isdigit() or not 0 < int(port) < 65_536:
-        raise ValueError(f"{text!r} is not HOST:PORT (e.g. 10.0.0.5:9092, "
-                         "coordinator.example.org:9092)")
-    if host in WILDCARD_HOSTS:
-        raise ValueError(f"{host or 'an empty host'!r} binds every interface but is no "
-                         "address a holder can dial; give this machine's address or name")
-    return f"{host}:{int(port)}"
+    """``HOST:PORT`` the coordinator binds and holders dial: a host name or IPv4 address, and
+    a port 1-65535."""
+    found = _LISTEN.fullmatch(text.strip())
+    if found is None or not 0 < int(found[2]) < 65_536:
+        raise ValueError(f"{text!r} is not HOST:PORT, a host name or IPv4 address and a port "
+                         "from 1 to 65535 (e.g. 10.0.0.5:9092, coordinator.example.org:9092)")
+    if found[1] in WILDCARD_HOSTS:
+        raise ValueError(f"{found[1]} binds every interface but is no address a holder can "
+                         "dial; give this machine's address or name")
+    return f"{found[1]}:{int(found[2])}"
 
 
 ListenAddress = Annotated[str, Field(max_length=300), AfterValidator(_listen_address)]
