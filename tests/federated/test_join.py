@@ -111,7 +111,7 @@ def federation(server, tables, tmp_path_factory: pytest.TempPathFactory):
     joins = [trainforge("federated", "join", url, "credit-fed", "--data", str(table),
                         "--token", token, home=tmp_path_factory.mktemp(f"holder-{index}"))
              for index, (table, token) in enumerate(zip(tables, tokens, strict=True))]
-    return [finished(process) for process in joins]
+    return [finished(process, timeout_s=SLOW_FEDERATION_S) for process in joins]
 
 
 @pytest.fixture(scope="module")
@@ -167,11 +167,13 @@ def test_create_prints_a_client_token_per_holder(server, tmp_path):
                       "--join-timeout", "1s")) == 2
 
 
+@pytest.mark.timeout(SLOW_FEDERATION_S)
 def test_three_holders_join_and_see_the_model_registered(federation):
     assert [code for code, _ in federation] == [0, 0, 0], federation
     assert all("registered credit-fed:1" in output for _, output in federation)
 
 
+@pytest.mark.timeout(SLOW_FEDERATION_S)
 def test_a_holder_watches_the_rounds_go_by(federation):
     _, output = federation[0]
     assert [int(k) for k in re.findall(r"round (\d) of 3: 3 clients, held-out loss", output)
@@ -179,6 +181,7 @@ def test_a_holder_watches_the_rounds_go_by(federation):
     assert "only a summary of them was sent" in output
 
 
+@pytest.mark.timeout(SLOW_FEDERATION_S)
 def test_the_federation_says_it_succeeded_with_its_model(server, federation):
     url, _, editor = server
     shown = httpx.get(f"{url}/api/v1/federations/credit-fed",
@@ -187,6 +190,7 @@ def test_the_federation_says_it_succeeded_with_its_model(server, federation):
     assert sorted(m["n_rows"] for m in shown["joined"]) == [310, 330, 360]
 
 
+@pytest.mark.timeout(SLOW_FEDERATION_S)
 def test_every_round_streams_into_the_federations_run(server, federation):
     url, home, editor = server
     shown = httpx.get(f"{url}/api/v1/federations/credit-fed",
@@ -196,6 +200,7 @@ def test_every_round_streams_into_the_federations_run(server, federation):
     assert [p["value"] for p in series["participating_clients"]] == [3.0, 3.0, 3.0]
 
 
+@pytest.mark.timeout(SLOW_FEDERATION_S)
 def test_the_model_is_evaluated_on_each_holders_held_out_rows_and_weighted(server, federation):
     _, home, _ = server
     package = Workspace(home).registry.load("credit-fed:1")
@@ -208,6 +213,7 @@ def test_the_model_is_evaluated_on_each_holders_held_out_rows_and_weighted(serve
     assert record["weighted"]["accuracy"] == pytest.approx(weighted)
 
 
+@pytest.mark.timeout(SLOW_FEDERATION_S)
 def test_the_federated_model_deploys_and_predicts(server, federation):
     url, _, editor = server
     headers = {"Authorization": f"Bearer {editor}"}
