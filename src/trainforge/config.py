@@ -410,6 +410,26 @@ class RLTrainConfig(BaseModel, frozen=True, extra="forbid"):
 # ---- federated learning ---------------------------------------------------------------------
 MAX_CLIENTS = 1_000  # processes on one machine: more is a typo
 MAX_ROUNDS = 10_000
+# a host name or an IPv4 address, then a port; wildcards bind every interface but name none
+# a holder could dial
+_LISTEN = re.compile(r"([A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):(\d{1,5})")
+WILDCARD_HOSTS = ("0.0.0.0",)
+
+
+def _listen_address(text: str) -> str:
+    """``HOST:PORT`` the coordinator binds and holders dial: a host name or IPv4 address, and
+    a port 1-65535."""
+    found = _LISTEN.fullmatch(text.strip())
+    if found is None or not 0 < int(found[2]) < 65_536:
+        raise ValueError(f"{text!r} is not HOST:PORT, a host name or IPv4 address and a port "
+                         "from 1 to 65535 (e.g. 10.0.0.5:9092, coordinator.example.org:9092)")
+    if found[1] in WILDCARD_HOSTS:
+        raise ValueError(f"{found[1]} binds every interface but is no address a holder can "
+                         "dial; give this machine's address or name")
+    return f"{found[1]}:{int(found[2])}"
+
+
+ListenAddress = Annotated[str, Field(max_length=300), AfterValidator(_listen_address)]
 
 
 class FederationTraining(BaseModel, frozen=True, extra="forbid"):
@@ -504,9 +524,15 @@ class FederationConfig(FederationTraining, frozen=True, extra="forbid"):
     join_timeout_s: float = Field(default=600.0, gt=0.0, le=MAX_TIME_BUDGET_S,
                                   description="the federation fails when fewer than "
                                               "min_clients have joined after this long")
-    model: Literal["linear", "xgboost"] = Field(
-        default="linear", description="what the federation learns: linear, or xgboost (trees "
-                                      "bagged across the holders)")
+    model: Literal["auto", "linear", "mlp", "xgboost"] = Field(  # a model family per choice
+        default="auto", description="what the federation learns: linear, mlp (a network on "
+                                    "the same encoding), xgboost (trees bagged across the "
+                                    "holders); auto: linear")
+    listen: ListenAddress | None = Field(
+        default=None, description="HOST:PORT the coordinator binds and the holders dial "
+                                  "(default: 127.0.0.1 and a free port, this machine only)")
+    tls: bool = Field(default=False, description="the coordinator speaks TLS, with the "
+                                                 "certificates given when it was created")
 
 # ---- continuous learning: when and on what a deployed model is retrained --------------------
 _DURATION = re.compile(r"(\d{1,6})([smhdw])")

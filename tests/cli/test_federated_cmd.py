@@ -7,8 +7,11 @@ from __future__ import annotations
 import re
 
 from tests._paths import EXAMPLES
+from tests.federated._certificates import self_signed
 
+from trainforge.jobs.federation_tls import saved_certificates
 from trainforge.store import jobs as job_store
+from trainforge.store.federations import get_federation
 from trainforge.workspace import Workspace
 
 CREDIT = str(EXAMPLES / "credit_g.csv")
@@ -80,3 +83,31 @@ def test_list_shows_each_federation_and_where_it_stands(cli, tmp_path):
         "--min-clients", "2", home=tmp_path)
     assert cli("federated", "list", home=tmp_path).stdout == (
         "credit-fed: waiting for clients: 0 of 2 joined; the coordinator is starting\n")
+
+
+def test_create_with_flowers_ssl_flags_keeps_the_certificates_for_the_coordinator(cli, tmp_path):
+    files = self_signed(tmp_path)
+    done = cli("federated", "create", "credit-tls", "--target", "class", "--like", CREDIT,
+               "--model", "mlp", "--listen", "127.0.0.1:9092",
+               "--ssl-certfile", str(files.certificate), "--ssl-keyfile", str(files.private_key),
+               "--ssl-ca-certfile", str(files.ca_certificate), home=tmp_path / "home")
+    assert done.returncode == 0, done.stderr
+    settings = get_federation(Workspace(tmp_path / "home"), "credit-tls")["settings"]
+    assert (settings["tls"], settings["model"], settings["listen"]) == (
+        True, "mlp", "127.0.0.1:9092")
+    kept = saved_certificates(Workspace(tmp_path / "home"), "credit-tls")
+    assert kept.certificate.read_text() == files.certificate.read_text()
+
+
+def test_create_with_a_certificate_but_no_key_is_refused_naming_the_flags(cli, tmp_path):
+    files = self_signed(tmp_path)
+    done = cli("federated", "create", "x", "--target", "class", "--like", CREDIT,
+               "--ssl-certfile", str(files.certificate),
+               "--ssl-ca-certfile", str(files.ca_certificate), home=tmp_path)
+    assert done.returncode == 2 and "--ssl-keyfile" in done.stderr
+
+
+def test_create_with_a_model_it_cannot_coordinate_is_refused_naming_the_flag(cli, tmp_path):
+    done = cli("federated", "create", "x", "--target", "class", "--like", CREDIT,
+               "--model", "cnn", home=tmp_path)
+    assert done.returncode == 2 and "--model" in done.stderr

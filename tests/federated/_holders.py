@@ -43,5 +43,12 @@ def credit_holders(folder: Path, *, n_clients: int) -> tuple[FederationPlan, lis
 def kill_holder(name: str) -> None:
     """SIGKILL the SuperNode of holder ``name`` (its node config sits in a folder named so)."""
     node = next(p for p in psutil.Process().children(recursive=True)
-                if any(f"/{name}/node.toml" in part for part in p.cmdline()))
+                if any(f"/{name}/node.toml" in part for part in _command_line(p)))
     os.kill(node.pid, signal.SIGKILL)  # not waited for here: that would reap it early
+
+
+def _command_line(process: psutil.Process) -> list[str]:
+    try:
+        return process.cmdline()
+    except (psutil.ZombieProcess, psutil.NoSuchProcess):  # a holder killed before, not reaped
+        return []

@@ -20,6 +20,8 @@ import httpx
 import pandas as pd
 import pytest
 from tests._paths import EXAMPLES, ROOT
+from tests.federated._certificates import self_signed
+from tests.federated._holders import SLOW_FEDERATION_S
 from tests.server._jobs import free_port, wait_for
 
 from trainforge.jobs.federate import FEDERATION_FILE
@@ -39,8 +41,9 @@ def trainforge(*args: str, home: Path, output: Any = subprocess.PIPE
                             stdout=output, stderr=subprocess.STDOUT)
 
 
-def finished(process: subprocess.Popen[str]) -> tuple[int, str]:
-    output, _ = process.communicate(timeout=TIMEOUT_S)
+def finished(process: subprocess.Popen[str], *, timeout_s: float = TIMEOUT_S
+             ) -> tuple[int, str]:
+    output, _ = process.communicate(timeout=timeout_s)
     return process.returncode, output
 
 
@@ -108,7 +111,54 @@ def federation(server, tables, tmp_path_factory: pytest.TempPathFactory):
     joins = [trainforge("federated", "join", url, "credit-fed", "--data", str(table),
                         "--token", token, home=tmp_path_factory.mktemp(f"holder-{index}"))
              for index, (table, token) in enumerate(zip(tables, tokens, strict=True))]
-    return [finished(process) for process in joins]
+    return [finished(process, timeout_s=SLOW_FEDERATION_S) for process in joins]
+
+
+@pytest.fixture(scope="module")
+def tls_federation(server, tables, tmp_path_factory: pytest.TempPathFactory):
+    """A federation learning an MLP, its coordinator speaking TLS with a certificate of a CA
+    the test makes, on the port --listen names: a holder without the CA joins first, then
+    three trusting it. The address, the refused holder's output, and the three's."""
+    url, home, editor = server
+    files = self_signed(tmp_path_factory.mktemp("tls"))
+    listen = f"127.0.0.1:{free_port()}"
+    tokens = create(url, editor, "credit-tls", home, "--min-clients", "3", "--rounds", "1",
+                    "--model", "mlp", "--listen", listen, "--ssl-certfile", str(files.certificate),
+                    "--ssl-keyfile", str(files.private_key),
+                    "--ssl-ca-certfile", str(files.ca_certificate))
+    untrusting = finished(trainforge("federated", "join", url, "credit-tls", "--data",
+                                     str(tables[0]), "--token", tokens[0],
+                                     home=tmp_path_factory.mktemp("untrusting")))
+    joins = [trainforge("federated", "join", url, "credit-tls", "--data", str(table),
+                        "--token", token, "--root-certificates", str(files.ca_certificate),
+                        home=tmp_path_factory.mktemp(f"tls-holder-{index}"))
+             for index, (table, token) in enumerate(zip(tables, tokens, strict=True))]
+    # a process per Flower message: an MLP's round on 2 loaded cores can take many minutes
+    return listen, untrusting, [finished(process, timeout_s=SLOW_FEDERATION_S)
+                                for process in joins]
+
+
+@pytest.mark.timeout(SLOW_FEDERATION_S)
+def test_three_holders_trusting_its_ca_finish_a_federation_over_tls(tls_federation):
+    listen, _, joins = tls_federation
+    assert [code for code, _ in joins] == [0, 0, 0], joins
+    assert all(f"coordinator at {listen} over TLS" in output and "registered credit-tls:1"
+               in output for _, output in joins)
+
+
+@pytest.mark.timeout(SLOW_FEDERATION_S)
+def test_a_holder_without_the_root_certificate_is_refused_saying_what_to_give(tls_federation):
+    _, (code, output), _ = tls_federation
+    assert code == 2
+    assert "speaks TLS: join with --root-certificates CA.pem" in output
+
+
+@pytest.mark.timeout(SLOW_FEDERATION_S)
+def test_a_federation_asked_for_an_mlp_registers_one(server, tls_federation):
+    _, home, _ = server
+    lineage = json.loads((Workspace(home).registry.load("credit-tls:1").path / "manifest.json"
+                          ).read_text())["lineage"]
+    assert (lineage["model"], lineage["rounds"]) == ("mlp", 1)
 
 
 def test_create_prints_a_client_token_per_holder(server, tmp_path):
@@ -117,11 +167,13 @@ def test_create_prints_a_client_token_per_holder(server, tmp_path):
                       "--join-timeout", "1s")) == 2
 
 
+@pytest.mark.timeout(SLOW_FEDERATION_S)
 def test_three_holders_join_and_see_the_model_registered(federation):
     assert [code for code, _ in federation] == [0, 0, 0], federation
     assert all("registered credit-fed:1" in output for _, output in federation)
 
 
+@pytest.mark.timeout(SLOW_FEDERATION_S)
 def test_a_holder_watches_the_rounds_go_by(federation):
     _, output = federation[0]
     assert [int(k) for k in re.findall(r"round (\d) of 3: 3 clients, held-out loss", output)
@@ -129,6 +181,7 @@ def test_a_holder_watches_the_rounds_go_by(federation):
     assert "only a summary of them was sent" in output
 
 
+@pytest.mark.timeout(SLOW_FEDERATION_S)
 def test_the_federation_says_it_succeeded_with_its_model(server, federation):
     url, _, editor = server
     shown = httpx.get(f"{url}/api/v1/federations/credit-fed",
@@ -137,6 +190,7 @@ def test_the_federation_says_it_succeeded_with_its_model(server, federation):
     assert sorted(m["n_rows"] for m in shown["joined"]) == [310, 330, 360]
 
 
+@pytest.mark.timeout(SLOW_FEDERATION_S)
 def test_every_round_streams_into_the_federations_run(server, federation):
     url, home, editor = server
     shown = httpx.get(f"{url}/api/v1/federations/credit-fed",
@@ -146,6 +200,7 @@ def test_every_round_streams_into_the_federations_run(server, federation):
     assert [p["value"] for p in series["participating_clients"]] == [3.0, 3.0, 3.0]
 
 
+@pytest.mark.timeout(SLOW_FEDERATION_S)
 def test_the_model_is_evaluated_on_each_holders_held_out_rows_and_weighted(server, federation):
     _, home, _ = server
     package = Workspace(home).registry.load("credit-fed:1")
@@ -158,6 +213,7 @@ def test_the_model_is_evaluated_on_each_holders_held_out_rows_and_weighted(serve
     assert record["weighted"]["accuracy"] == pytest.approx(weighted)
 
 
+@pytest.mark.timeout(SLOW_FEDERATION_S)
 def test_the_federated_model_deploys_and_predicts(server, federation):
     url, _, editor = server
     headers = {"Authorization": f"Bearer {editor}"}

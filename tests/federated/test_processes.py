@@ -7,26 +7,15 @@ Needs Flower's virtualenv (`make test-federated` runs it).
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import subprocess
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from tests.federated._certificates import self_signed
 from tests.federated._holders import SLOW_FEDERATION_S, credit_holders, kill_holder
 
 from trainforge.errors import FederationFailed
-from trainforge.federated.processes import (
-    Certificates,
-    run_federation,
-    start_coordinator,
-    start_holder,
-)
+from trainforge.federated.processes import run_federation, start_coordinator, start_holder
 
 pytestmark = [pytest.mark.federated, pytest.mark.slow]
 
@@ -67,35 +56,6 @@ def test_a_round_short_of_clients_gives_up_saying_how_many_joined(tmp_path, flow
         run_federation(plan, tables, python=flower, scratch=tmp_path, on_round=heard.append,
                        on_client_lost=lambda name, why: None, on_waiting=heard.append)
     assert "round 1 waits for its clients: 2 of the 3 it needs have joined" in heard
-
-
-def self_signed(folder: Path) -> Certificates:
-    """A certificate authority, and a certificate it signs for 127.0.0.1, as PEM files."""
-    def name(text: str) -> x509.Name:
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
-
-    now = dt.datetime.now(dt.UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(name("trainforge test CA"))
-          .issuer_name(name("trainforge test CA")).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now)
-          .not_valid_after(now + dt.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    server = (x509.CertificateBuilder().subject_name(name("127.0.0.1")).issuer_name(ca.subject)
-              .public_key(key.public_key()).serial_number(x509.random_serial_number())
-              .not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
-              .add_extension(x509.SubjectAlternativeName(
-                  [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-              .sign(ca_key, hashes.SHA256()))
-    files = Certificates(ca_certificate=folder / "ca.pem", certificate=folder / "server.pem",
-                         private_key=folder / "server.key")
-    files.ca_certificate.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    files.certificate.write_bytes(server.public_bytes(serialization.Encoding.PEM))
-    files.private_key.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
-    return files
 
 
 def test_holders_join_a_coordinator_over_tls_with_a_self_signed_certificate(tmp_path, flower):

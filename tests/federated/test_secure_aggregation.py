@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 from tests.federated._holders import SLOW_FEDERATION_S, credit_holders, kill_holder
 
 from trainforge.config import FederatedSimulationConfig
-from trainforge.errors import ConfigError
+from trainforge.errors import ConfigError, FederationFailed
 from trainforge.federated.processes import run_federation
 from trainforge.jobs.federate import run_federated_simulation
 from trainforge.workspace import Workspace
@@ -46,29 +47,55 @@ def test_a_secure_federation_learns_the_plain_ones_weights(tmp_path, flower):
 
 @pytest.mark.slow
 @pytest.mark.timeout(SLOW_FEDERATION_S)
-@pytest.mark.xfail(strict=True, reason="open: with client-2's SuperNode killed after it got "
-                   "its round-2 SecAgg+ setup message, Flower's SecAgg+ workflow halted the "
-                   "round instead of rebuilding the sum from the two left (cause not found yet)")
 def test_a_client_killed_during_a_secure_round_leaves_enough_to_finish_it(tmp_path, flower):
+    # killed as its round-2 setup message arrives: lost before its key shares went out,
+    # which Flower's own SecAgg+ workflow could not finish without (flower_secure)
     plan, tables = credit_holders(tmp_path, n_clients=3)
     plan = replace(plan, secure_aggregation=True, min_clients=2)  # SecAgg+ needs 2 of 3
     rounds: list[dict] = []
+    lost: list[str] = []
 
     def kill_client_2_once_round_2_trains(record: dict) -> None:
         rounds.append(record)
-        if record["round"] == 1:  # wait until client-2 has its round-2 SecAgg+ setup message
-            log = tmp_path / "client-2.log"
-            deadline = time.monotonic() + 120
-            while "ROUND 2]" not in log.read_text() and time.monotonic() < deadline:
-                time.sleep(0.2)
-            kill_holder("client-2")
+        if record["round"] == 1:
+            kill_at_round_2_setup(tmp_path, "client-2")
 
     weights = run_federation(plan, tables, python=flower, scratch=tmp_path,
                              on_round=kill_client_2_once_round_2_trains,
-                             on_client_lost=lambda name, why: None)
+                             on_client_lost=lambda name, why: lost.append(name))
     assert len(rounds) == 2
     assert sorted(rounds[1]["clients"]) == ["client-0", "client-1"]
+    assert lost == ["client-2"]
     assert all(np.isfinite(w).all() for w in weights)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(SLOW_FEDERATION_S)
+def test_a_secure_round_left_below_its_quorum_fails_naming_the_clients_lost(tmp_path, flower):
+    plan, tables = credit_holders(tmp_path, n_clients=3)
+    plan = replace(plan, secure_aggregation=True, min_clients=2)
+
+    def kill_two_once_round_2_trains(record: dict) -> None:
+        if record["round"] == 1:
+            kill_at_round_2_setup(tmp_path, "client-1", "client-2")
+
+    with pytest.raises(FederationFailed) as failed:
+        run_federation(plan, tables, python=flower, scratch=tmp_path,
+                       on_round=kill_two_once_round_2_trains,
+                       on_client_lost=lambda name, why: None)
+    why = str(failed.value)
+    assert "round 2: secure aggregation (SecAgg+) halted at its" in why
+    assert "client-1 (in its" in why and "client-2 (in its" in why
+    assert "leaving 1 client(s), and rebuilding the sum of their updates needs 2" in why
+
+
+def kill_at_round_2_setup(scratch: Path, *names: str) -> None:
+    """SIGKILL each holder as its round-2 SecAgg+ setup message reaches its SuperNode."""
+    for name in names:
+        log, deadline = scratch / f"{name}.log", time.monotonic() + 120
+        while "ROUND 2]" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        kill_holder(name)
 
 
 def test_secure_aggregation_refuses_a_minimum_below_what_it_needs_to_rebuild_keys(

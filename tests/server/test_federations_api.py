@@ -11,11 +11,14 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from tests._paths import EXAMPLES
+from tests.federated._certificates import self_signed
 from tests.server._jobs import upload
 from tests.server.conftest import bearer
 
 from trainforge.data.read import read_table
+from trainforge.federated.networks import mlp_settings
 from trainforge.jobs.federation import FederationSchema, declare_from_sample, summarize
+from trainforge.jobs.federation_tls import tls_folder
 from trainforge.store import jobs as job_store
 from trainforge.workspace import Workspace
 
@@ -210,3 +213,91 @@ def test_a_retried_coordinator_job_of_a_finished_federation_records_its_model(
     update_federation(workspace, "credit-fed", state="succeeded", run_id="r1",
                       model_name="credit-fed", model_version=1)
     assert run_job(workspace, job_store.list_jobs(workspace)[0])["model"] == "credit-fed:1"
+
+
+@pytest.fixture
+def tls_created(client: TestClient, tokens: dict[str, str], schema: FederationSchema,
+                tmp_path: Path) -> dict:
+    files = self_signed(tmp_path)
+    answer = client.post("/api/v1/federations", headers=bearer(tokens["editor"]), json={
+        "name": "credit-tls", "target": "class", "min_clients": 2, "model": "mlp",
+        "listen": "127.0.0.1:9092", "schema": schema.to_dict(),
+        "tls_certificate": files.certificate.read_text(),
+        "tls_private_key": files.private_key.read_text(),
+        "tls_ca_certificate": files.ca_certificate.read_text()})
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def test_a_federation_created_with_certificates_says_it_speaks_tls(tls_created):
+    assert (tls_created["tls"], tls_created["learns"], tls_created["listen"]) == (
+        True, "mlp", "127.0.0.1:9092")
+
+
+def test_a_federations_private_key_is_kept_for_its_owner_alone_and_never_shown(
+        tls_created, client, tokens, workspace):
+    key = tls_folder(workspace, "credit-tls") / "coordinator.key"
+    assert "PRIVATE KEY" in key.read_text() and key.stat().st_mode & 0o077 == 0
+    shown = client.get("/api/v1/federations/credit-tls", headers=bearer(tokens["editor"]))
+    assert "PRIVATE KEY" not in shown.text
+
+
+def test_a_holder_joining_a_tls_federation_without_a_root_certificate_is_refused(
+        tls_created, client, schema, tmp_path):
+    summary = _summary(pd.read_csv(CREDIT).iloc[:300], tmp_path, schema)
+    answer = _join(client, tls_created["tokens"][0], summary, name="credit-tls")
+    assert answer.status_code == 422
+    assert "speaks TLS: join with --root-certificates CA.pem" in answer.json()["detail"]
+    status = client.get("/api/v1/federations/credit-tls",
+                        headers=bearer(tls_created["tokens"][1])).json()
+    assert status["status"].startswith("waiting for clients: 0 of 2 joined")
+
+
+def test_a_holder_trusting_a_root_certificate_joins_a_tls_federation_to_learn_an_mlp(
+        tls_created, client, schema, tmp_path):
+    summary = _summary(pd.read_csv(CREDIT).iloc[:300], tmp_path, schema)
+    answer = _join(client, tls_created["tokens"][0], {**summary, "tls": True},
+                   name="credit-tls").json()
+    assert answer["tls"] is True
+    assert (answer["plan"]["model"], answer["plan"]["network"]) == ("mlp", mlp_settings())
+
+
+def test_a_holder_asking_tls_of_a_plain_federation_is_refused(created, client, schema,
+                                                             tmp_path):
+    summary = _summary(pd.read_csv(CREDIT).iloc[:300], tmp_path, schema)
+    answer = _join(client, created["tokens"][0], {**summary, "tls": True})
+    assert answer.status_code == 422
+    assert "does not speak TLS" in answer.json()["detail"]
+
+
+def test_a_federation_given_a_certificate_without_its_key_is_refused_naming_it(
+        client, tokens, schema, tmp_path):
+    files = self_signed(tmp_path)
+    answer = client.post("/api/v1/federations", headers=bearer(tokens["editor"]), json={
+        "name": "half-tls", "target": "class", "schema": schema.to_dict(),
+        "tls_certificate": files.certificate.read_text(),
+        "tls_ca_certificate": files.ca_certificate.read_text()})
+    assert answer.status_code == 422
+    assert answer.json()["detail"].startswith("tls_private_key:")
+
+
+def test_a_federation_given_another_certificates_key_is_refused_and_not_created(
+        client, tokens, schema, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    ours, theirs = self_signed(tmp_path / "a"), self_signed(tmp_path / "b")
+    answer = client.post("/api/v1/federations", headers=bearer(tokens["editor"]), json={
+        "name": "wrong-key", "target": "class", "schema": schema.to_dict(),
+        "tls_certificate": ours.certificate.read_text(),
+        "tls_private_key": theirs.private_key.read_text(),
+        "tls_ca_certificate": ours.ca_certificate.read_text()})
+    assert answer.status_code == 422 and "its own private key" in answer.json()["detail"]
+    assert client.get("/api/v1/federations/wrong-key",
+                      headers=bearer(tokens["editor"])).status_code == 404
+
+
+def test_a_listen_address_binding_every_interface_is_refused_naming_it(client, tokens, schema):
+    answer = client.post("/api/v1/federations", headers=bearer(tokens["editor"]), json={
+        "name": "everywhere", "target": "class", "schema": schema.to_dict(),
+        "listen": "0.0.0.0:9092"})
+    assert answer.status_code == 422 and "no address a holder can dial" in answer.text

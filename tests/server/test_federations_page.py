@@ -6,6 +6,7 @@ import re
 
 import pytest
 from tests._paths import EXAMPLES
+from tests.federated._certificates import self_signed
 from tests.server._jobs import upload
 from tests.server._ui import log_in
 
@@ -50,6 +51,19 @@ def test_the_new_federation_form_shows_the_client_tokens_once(editor_client, wor
         "rounds": "3", "strategy": "fedavg", "join_timeout_s": "60"})
     assert answer.text.count("<li><code>tf_") == 2
     assert "waiting for clients: 0 of 2 joined" in answer.text
+
+
+def test_the_new_federation_form_creates_an_mlp_federation_speaking_tls(
+        editor_client, workspace, tmp_path):
+    files = self_signed(tmp_path)
+    answer = editor_client.post("/ui/federations", data={
+        "name": "credit-tls", "dataset": upload(workspace, EXAMPLES / "credit_g.csv"),
+        "target": "class", "min_clients": "2", "model": "mlp", "listen": "127.0.0.1:9092",
+        "tls_certificate": files.certificate.read_text(),
+        "tls_private_key": files.private_key.read_text(),
+        "tls_ca_certificate": files.ca_certificate.read_text()})
+    assert answer.text.count("<li><code>tf_") == 2
+    assert "fedavg, mlp, TLS" in editor_client.get("/federations").text
 
 
 def test_the_new_federation_form_names_an_invalid_field(editor_client, workspace):

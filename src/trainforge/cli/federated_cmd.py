@@ -127,14 +127,27 @@ def create(
                                "(90s, 10m, 2h)")] = "10m",
     seed: Annotated[int | None, typer.Option(help="random seed (default: 0)")] = None,
     model: Annotated[str | None, typer.Option(
-        help="linear or xgboost (trees bagged across the holders; default: linear)")] = None,
+        help="auto, linear, mlp or xgboost (trees bagged across the holders; default: auto: "
+             "linear)")] = None,
+    listen: Annotated[str | None, typer.Option(
+        "--listen", metavar="HOST:PORT",
+        help="where the coordinator listens and the holders dial, e.g. 10.0.0.5:9092 "
+             "(default: 127.0.0.1 and a free port: holders on this machine only)")] = None,
+    ssl_certfile: Annotated[Path | None, typer.Option(
+        "--ssl-certfile", help="TLS: the coordinator's certificate (PEM), naming the "
+                               "--listen host; with --ssl-keyfile and --ssl-ca-certfile")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(
+        "--ssl-keyfile", help="TLS: that certificate's private key (PEM)")] = None,
+    ssl_ca_certfile: Annotated[Path | None, typer.Option(
+        "--ssl-ca-certfile", help="TLS: the CA certificate (PEM) that signed it; each holder "
+                                  "joins with it as --root-certificates")] = None,
     server: ServerOption = None,
     token: TokenOption = None,
 ) -> None:
     """Create a federation the server coordinates, and print a client token for each holder.
 
     With --server, on that server (an editor's token); without, in the local workspace, whose
-    `trainforge server` runs the coordinator."""
+    `trainforge server` runs the coordinator. The --ssl-* flags are Flower's SuperLink's."""
     import json
 
     from rich.console import Console
@@ -158,22 +171,27 @@ def create(
         timeout_s = duration_s(join_timeout)
     except ValueError as error:
         raise ConfigError(f"--join-timeout: {error}") from None
+    tls = coordinator_tls(ssl_certfile, ssl_keyfile, ssl_ca_certfile)
     config = build_federated_config({
         "name": name, "target": target, "min_clients": min_clients, "rounds": rounds,
-        "strategy": strategy, "join_timeout_s": timeout_s, "seed": seed, "model": model},
-        kind="federation")
+        "strategy": strategy, "join_timeout_s": timeout_s, "seed": seed, "model": model,
+        "listen": listen, "tls": tls is not None}, kind="federation")
     declared = (declare_from_sample(like, target) if like is not None else check_schema(
         FederationSchema.from_dict(json.loads(Path(str(schema)).read_text()))))
     remote = connect(server, token)
     if remote is None:
-        created = create_federation(config, declared, workspace=Workspace(), created_by="cli")
+        created = create_federation(config, declared, workspace=Workspace(), created_by="cli",
+                                    tls=tls)
         shown: dict[str, Any] = {**describe(created.record), "tokens": created.tokens,
                                  "notes": list(created.notes)}
         where = "this workspace (`trainforge server` runs its coordinator)"
     else:
         with remote:
             shown = remote.post("/api/v1/federations", json={
-                **config.model_dump(), "schema": declared.to_dict()})
+                **config.model_dump(), "schema": declared.to_dict(),
+                **({} if tls is None else {"tls_certificate": tls.certificate,
+                                           "tls_private_key": tls.private_key,
+                                           "tls_ca_certificate": tls.ca_certificate})})
         where = remote.url
     console = Console(highlight=False, soft_wrap=True)
     console.print(f"created federation [bold]{name}[/] on {where}: {shown['status']}")
@@ -183,6 +201,22 @@ def create(
                   f"token {name}` makes more):")
     for client_token in shown["tokens"]:
         console.print(f"  {client_token}")
+
+
+def coordinator_tls(certificate: Path | None, private_key: Path | None,
+                    ca_certificate: Path | None) -> Any:
+    """The --ssl-* files as a CoordinatorTls (all three), None (none), else ConfigError."""
+    from trainforge.errors import ConfigError
+    from trainforge.jobs.federation_tls import CoordinatorTls
+
+    given = (certificate, private_key, ca_certificate)
+    if all(path is None for path in given):
+        return None
+    if certificate is None or private_key is None or ca_certificate is None:
+        raise ConfigError("TLS needs --ssl-certfile, --ssl-keyfile and --ssl-ca-certfile, all "
+                          "three (Flower's SuperLink flags)")
+    return CoordinatorTls.read(certificate=certificate, private_key=private_key,
+                               ca_certificate=ca_certificate)
 
 
 @app.command("token")
@@ -266,6 +300,10 @@ def join(
     data: Annotated[Path, typer.Option(help="this holder's table; its rows stay here")],
     token: Annotated[str | None, typer.Option(
         help="a client token of the federation (or $TRAINFORGE_TOKEN)")] = None,
+    root_certificates: Annotated[Path | None, typer.Option(
+        "--root-certificates", metavar="CA.pem",
+        help="a federation that speaks TLS: the CA certificate that signed its coordinator's "
+             "(from its operator; Flower's SuperNode flag)")] = None,
 ) -> None:
     """Join a federation as a data holder: check DATA against its schema here, send the server
     a summary of it (never a row), train on it in the rounds until the federation ends."""
@@ -278,7 +316,7 @@ def join(
     console = Console(highlight=False, soft_wrap=True)
     # a holder needs no workspace: only the home that holds Flower's virtualenv
     ended = join_federation(server, name, data=data, token=token, home=default_home(),
-                            console=console)
+                            console=console, root_certificates=root_certificates)
     if ended["state"] != "succeeded":
         raise FederationFailed("coordinator", ended["status"])
     console.print(f"the federation ended: registered {ended['model']} on {server}")

@@ -23,7 +23,12 @@ from trainforge.errors import ConfigError, FederationFailed, JoinRefused
 from trainforge.federated.environment import flower_python, venv_path
 from trainforge.federated.plan import FederationPlan
 from trainforge.federated.processes import holder_log, start_holder
-from trainforge.jobs.federation import FederationSchema, differences, summarize
+from trainforge.jobs.federation import (
+    FederationSchema,
+    differences,
+    summarize,
+    tls_mismatch,
+)
 
 POLL_S = 1.0  # how often the federation's status is asked
 ADDRESS_TIMEOUT_S = 600.0  # the coordinator job may wait for a free worker this long
@@ -31,28 +36,39 @@ LOG_TAIL_CHARS = 2_000
 
 
 def join(url: str, name: str, *, data: Path, token: str | None, home: Path,
-         console: Console) -> dict[str, Any]:
-    """Join federation ``name`` at ``url`` with the table ``data``; returns the federation as
-    it ended. JoinRefused when the table does not fit (checked here first, then by the
+         console: Console, root_certificates: Path | None = None) -> dict[str, Any]:
+    """Join federation ``name`` at ``url`` with the table ``data``, over TLS trusting
+    ``root_certificates`` when given; returns the federation as it ended. JoinRefused when the
+    table does not fit, or TLS is asked of one side only (checked here first, then by the
     server), FederationFailed when the federation or this holder's client fails."""
     if not data.is_file():
         raise ConfigError(f"{data} is not a file; --data names this holder's table")
+    if root_certificates is not None and not root_certificates.is_file():
+        raise ConfigError(f"{root_certificates} is not a file; --root-certificates names the "
+                          "CA certificate (PEM) the federation's operator gave you")
     python = flower_python(venv_path(home))  # FlowerNotInstalled before anything is sent
     with ServerClient(url, token=token) as client:
         federation = client.get(f"/api/v1/federations/{name}")
         schema = FederationSchema.from_dict(federation["schema"])
+        mismatch = tls_mismatch(speaks_tls=federation["tls"],
+                                holder_tls=root_certificates is not None)
+        if mismatch:  # before the server records the join: a handshake that fails would hang
+            raise JoinRefused(name, mismatch)
         summary = summarize(read_table(data), schema)
         found = differences(schema, summary)
         if found:
             raise JoinRefused(name, [f"{data.name}: {difference}" for difference in found])
-        answer = client.post(f"/api/v1/federations/{name}/join", json=summary)
+        answer = client.post(f"/api/v1/federations/{name}/join",
+                             json={**summary, "tls": root_certificates is not None})
         console.print(f"joined {name} as {answer['client']} with {summary['n_rows']:,} rows of "
                       f"{data.name} (only a summary of them was sent)", highlight=False)
         address = answer["address"] or _wait_for_address(client, name, console=console)
         plan = FederationPlan.from_dict(answer["plan"])
+        console.print(f"connecting to its coordinator at {address}"
+                      f"{' over TLS' if answer['tls'] else ''}", highlight=False)
         with tempfile.TemporaryDirectory(prefix="trainforge-holder-") as scratch:
             process = start_holder(address, plan, data, answer["client"], python=python,
-                                   scratch=Path(scratch))
+                                   scratch=Path(scratch), root_certificate=root_certificates)
             try:
                 return _follow(client, name, process=process,
                                log=holder_log(Path(scratch), answer["client"]),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,12 @@ from flwr.app import Context
 from flwr.common import ndarrays_to_parameters, parameters_to_ndarrays
 from flwr.server import LegacyContext, ServerConfig
 from flwr.server.strategy import FedAvg, FedAvgM, FedProx, Strategy
-from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
+from flwr.server.workflow import DefaultWorkflow
 from flwr.serverapp import Grid, ServerApp
 
 from trainforge.federated.flower_grid import MeteredGrid
 from trainforge.federated.flower_privacy import with_central_privacy
+from trainforge.federated.flower_secure import SecureRoundHalted, SurvivingSecAggPlus
 from trainforge.federated.flower_trees import TreeBagging
 from trainforge.federated.networks import initial_weights
 from trainforge.federated.plan import FederationPlan
@@ -70,7 +71,6 @@ class RecordingStrategy(Strategy):  # type: ignore[misc]  # flwr is untyped here
         self.names: dict[int, str] = {}  # node id → the client's own name
         self.latest: Any = None
         self.sampled = 0  # the clients asked to fit this round
-        self.aggregated_round = 0  # the last round whose updates were aggregated
         self.fit_failures = 0  # those that failed, or did not answer within the timeout
 
     def initialize_parameters(self, client_manager: Any) -> Any:
@@ -114,15 +114,9 @@ class RecordingStrategy(Strategy):  # type: ignore[misc]  # flwr is untyped here
         if aggregated is not None:
             self.latest = aggregated
         self.fit_failures = self.sampled - len(results)
-        self.aggregated_round = server_round
         return aggregated, metrics
 
     def configure_evaluate(self, server_round: int, parameters: Any, client_manager: Any) -> Any:
-        if self.aggregated_round != server_round:  # SecAgg+ halts without calling aggregate_fit
-            raise TooFewClients(
-                f"round {server_round}: the secure aggregation of the {self.sampled} clients' "
-                "updates halted (SecAgg+ could not rebuild the sum from the clients that "
-                "answered; `flwr log` on the SuperLink shows its stages)")
         return self.inner.configure_evaluate(server_round, parameters, client_manager)
 
     def aggregate_evaluate(self, server_round: int, results: list[Any],
@@ -170,15 +164,17 @@ def build_strategy(plan: FederationPlan) -> Strategy:
     return FedAvg(**common)
 
 
-def fit_workflow(plan: FederationPlan) -> SecAggPlusWorkflow | None:
+def fit_workflow(plan: FederationPlan, *, names: Mapping[int, str]
+                 ) -> SurvivingSecAggPlus | None:
     """SecAgg+ for the fit round when the plan asks for secure aggregation, else Flower's
     default. Every sampled client holds a share of every other's key; ``secure_quorum`` of
-    them rebuild one, so the rest may drop out mid-round."""
+    them rebuild one, so the rest may drop out mid-round (``flower_secure``)."""
     if not plan.secure_aggregation:
         return None
-    return SecAggPlusWorkflow(num_shares=1.0, reconstruction_threshold=plan.secure_threshold,
-                              max_weight=float(plan.secure_max_rows),
-                              timeout=plan.round_timeout_s)
+    return SurvivingSecAggPlus(names=names, num_shares=1.0,
+                               reconstruction_threshold=plan.secure_threshold,
+                               max_weight=float(plan.secure_max_rows),
+                               timeout=plan.round_timeout_s)
 
 
 server_app = ServerApp()
@@ -196,14 +192,14 @@ def coordinate(grid: Grid, context: Context) -> None:
                                      plan=plan, out=out, grid=metered)
         legacy = LegacyContext(context=context, strategy=strategy, config=ServerConfig(
             num_rounds=plan.rounds, round_timeout=plan.round_timeout_s))
-        DefaultWorkflow(fit_workflow=fit_workflow(plan))(metered, legacy)
+        DefaultWorkflow(fit_workflow=fit_workflow(plan, names=strategy.names))(metered, legacy)
         if strategy.latest is None:
             raise TooFewClients("no round completed: no client sent an update")
         partial = out / f".{WEIGHTS_FILE}"
         with partial.open("wb") as sink:  # whole or absent: trainforge polls for it
             np.savez(sink, *parameters_to_ndarrays(strategy.latest))
         partial.replace(out / WEIGHTS_FILE)
-    except TooFewClients as error:
+    except (TooFewClients, SecureRoundHalted) as error:
         (out / FAILED_FILE).write_text(str(error))
     except BaseException:
         (out / FAILED_FILE).write_text(traceback.format_exc())

@@ -122,15 +122,16 @@ class Coordinator:
 
 
 def start_coordinator(plan: FederationPlan, *, python: Path, scratch: Path,
-                      host: str = "127.0.0.1", certificates: Certificates | None = None
-                      ) -> Coordinator:
-    """Start a SuperLink on ``host`` (a free port) and submit the plan's rounds to it as a
-    run; holders join it at ``Coordinator.address``. Raises FederationFailed, quoting its
-    log, when the SuperLink does not serve or the run does not start."""
+                      host: str = "127.0.0.1", port: int | None = None,
+                      certificates: Certificates | None = None) -> Coordinator:
+    """Start a SuperLink on ``host``:``port`` (a free port when None) and submit the plan's
+    rounds to it as a run; holders join it at ``Coordinator.address``. Raises
+    FederationFailed, quoting its log, when the SuperLink does not serve or the run does
+    not start."""
     out = scratch / "coordinator"
     out.mkdir(parents=True, exist_ok=True)
     app = _write_app(out, plan=plan.save(out / "plan.json"), secure=plan.secure_aggregation)
-    address = f"{host}:{_free_port(host)}"
+    address = f"{host}:{port or _free_port(host)}"
     home = _flower_home(out, address=address, certificates=certificates)
     environment = _environment(python, scratch=scratch, home=home)
     tls = (["--ssl-ca-certfile", str(certificates.ca_certificate),

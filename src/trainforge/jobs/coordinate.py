@@ -25,6 +25,7 @@ from trainforge.errors import FederationFailed, FederationTimedOut
 from trainforge.federated.processes import Coordinator, start_coordinator
 from trainforge.jobs.federate import FEDERATION_FILE
 from trainforge.jobs.federation import FederationSchema, plan_of
+from trainforge.jobs.federation_tls import saved_certificates
 from trainforge.jobs.lifecycle import run_lifecycle
 from trainforge.jobs.observers import notify
 from trainforge.jobs.rounds import RoundRecorder
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from trainforge.registry.records import ModelVersion
 
 RUN_KIND = "federation"
+LOOPBACK = "127.0.0.1:"  # no --listen: the coordinator binds here, on a free port
 WAIT_POLL_S = 1.0  # how often the joins are counted while the federation waits
 
 
@@ -62,7 +64,7 @@ class _Progress:
 
 
 def run_coordinator(name: str, *, workspace: Workspace, observers: Sequence[object] = (),
-                    host: str = "127.0.0.1", poll_s: float = WAIT_POLL_S) -> CoordinatedOutcome:
+                    poll_s: float = WAIT_POLL_S) -> CoordinatedOutcome:
     """Run federation ``name`` from its waiting to its registered model; the federation's
     state follows (failed, with the reason, on any error, which is raised again).
 
@@ -81,7 +83,7 @@ def run_coordinator(name: str, *, workspace: Workspace, observers: Sequence[obje
                                     address=None, current_round=0, error=None)
             recorder = RoundRecorder(workspace, run.id, [*observers, _Progress(workspace, name)])
             with tempfile.TemporaryDirectory(prefix="trainforge-federation-") as scratch:
-                weights = _coordinate(config, record=record, python=python, host=host,
+                weights = _coordinate(config, record=record, python=python,
                                       scratch=Path(scratch), recorder=recorder,
                                       workspace=workspace, observers=observers, poll_s=poll_s)
             outcome = _register(config, workspace=workspace, record=record, weights=weights,
@@ -98,13 +100,18 @@ def run_coordinator(name: str, *, workspace: Workspace, observers: Sequence[obje
 
 
 def _coordinate(config: FederationConfig, *, record: store.FederationRecord, python: Path,
-                host: str, scratch: Path, recorder: RoundRecorder, workspace: Workspace,
+                scratch: Path, recorder: RoundRecorder, workspace: Workspace,
                 observers: Sequence[object], poll_s: float) -> Weights:
-    coordinator = start_coordinator(plan_of(record), python=python, scratch=scratch, host=host)
+    # where holders dial: --listen, else this machine alone on a free port
+    host, _, port = (config.listen or LOOPBACK).rpartition(":")
+    certificates = saved_certificates(workspace, config.name) if config.tls else None
+    coordinator = start_coordinator(plan_of(record), python=python, scratch=scratch, host=host,
+                                    port=int(port) if port else None, certificates=certificates)
     try:
         store.update_federation(workspace, config.name, address=coordinator.address)
-        notify(observers, "on_phase", f"coordinator listening on {coordinator.address}; "
-                                      f"waiting for {config.min_clients} clients to join")
+        notify(observers, "on_phase", f"coordinator listening on {coordinator.address}"
+                                      f"{' (TLS)' if config.tls else ''}; waiting for "
+                                      f"{config.min_clients} clients to join")
         _wait_for_clients(config, coordinator, workspace=workspace, observers=observers,
                           poll_s=poll_s)
         store.update_federation(workspace, config.name, state="running")
@@ -190,6 +197,7 @@ def _register(config: FederationConfig, *, workspace: Workspace,
         "rounds": rounds, "clients": clients, "weighted": weighted,
         "notes": [*schema.notes, *(f"{name} left the federation ({why.splitlines()[0]})"
                                    for name, why in lost.items())]}
+    plan = plan_of(record)
     lineage = {"run_id": run_id, "seed": config.seed, "federated": True,
                "federation": config.name, "config": config.model_dump(mode="json"),
                "strategy": plan.strategy, "model": plan.model, "rounds": len(rounds),

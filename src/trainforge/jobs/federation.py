@@ -28,6 +28,7 @@ from trainforge.data.task_kind import TaskKind
 from trainforge.errors import ConfigError, InvalidField, JoinRefused
 from trainforge.federated.partition import MIN_CLIENT_ROWS
 from trainforge.federated.plan import FederationPlan, check_tree_settings, planned_strategy
+from trainforge.jobs.federation_tls import CoordinatorTls
 from trainforge.store import access
 from trainforge.store import federations as store
 from trainforge.store import jobs as job_store
@@ -103,10 +104,15 @@ def check_schema(schema: FederationSchema) -> FederationSchema:
 
 
 def create_federation(config: FederationConfig, schema: FederationSchema, *,
-                      workspace: Workspace, created_by: str | None) -> CreatedFederation:
-    """Record the federation, make a client token per expected holder and queue its
-    coordinator job. FederationExists when the name is taken; ConfigError for a strategy
-    the model cannot take (trees are bagged, never FedProx's)."""
+                      workspace: Workspace, created_by: str | None,
+                      tls: CoordinatorTls | None = None) -> CreatedFederation:
+    """Record the federation, keep its coordinator's TLS files (``tls``, given exactly when
+    ``config.tls``), make a client token per expected holder and queue its coordinator job.
+    FederationExists when the name is taken; ConfigError for a strategy the model cannot
+    take (trees are bagged, never averaged with FedProx's or FedAvgM's)."""
+    if config.tls != (tls is not None):
+        raise InvalidField("tls", "a coordinator speaks TLS exactly when its certificate, "
+                                  "private key and CA certificate are given")
     check_tree_settings(config.model, strategy=config.strategy, secure_aggregation=False,
                         dp_epsilon=None)
     target = schema.declared.task.target
@@ -116,8 +122,12 @@ def create_federation(config: FederationConfig, schema: FederationSchema, *,
     if not schema.declared.columns:
         raise ConfigError("the schema declares no feature the federation can learn from (it "
                           "takes numbers, booleans and categories); check the sample table")
+    if tls is not None:
+        tls.check()
     store.create_federation(workspace, name=config.name, settings=config.model_dump(),
                             schema=schema.to_dict(), created_by=created_by)
+    if tls is not None:
+        tls.save(workspace, config.name)
     tokens = [make_client_token(workspace, config.name, created_by=created_by)
               for _ in range(config.min_clients)]
     job_id = job_store.submit_job(workspace, kind=JOB_KIND, config={"federation": config.name},
@@ -186,29 +196,56 @@ def _names(names: list[str]) -> str:
 
 
 def join_federation(workspace: Workspace, name: str, *, client: str,
-                    summary: Mapping[str, Any]) -> dict[str, Any]:
+                    summary: Mapping[str, Any], tls: bool = False) -> dict[str, Any]:
     """Admit ``client`` (its token's name) to federation ``name`` with data as ``summary``
-    describes: JoinRefused naming each difference, or when the federation has ended. Returns
-    what the holder runs: ``plan`` and the coordinator's ``address`` (None until the
+    describes, connecting with TLS when ``tls`` (it trusts a root certificate): JoinRefused
+    naming each difference, when the two disagree on TLS, or when the federation has ended.
+    Returns what the holder runs: ``plan`` and the coordinator's ``address`` (None until the
     coordinator listens: ask ``GET`` the federation again)."""
     record = store.get_federation(workspace, name)
     if record["state"] in store.FINISHED:
         raise JoinRefused(name, [f"it has {record['state']} ({status_line(record)})"])
+    speaks_tls = bool(record["settings"].get("tls"))
+    mismatch = tls_mismatch(speaks_tls=speaks_tls, holder_tls=tls)
+    if mismatch:
+        raise JoinRefused(name, mismatch)
     found = differences(FederationSchema.from_dict(record["schema"]), summary)
     if found:
         raise JoinRefused(name, found)
     store.record_member(workspace, name, client=client, summary=dict(summary))
     return {"federation": name, "client": client, "address": record["address"],
-            "plan": plan_of(record).to_dict()}
+            "tls": speaks_tls, "plan": plan_of(record).to_dict()}
+
+
+def tls_mismatch(*, speaks_tls: bool, holder_tls: bool) -> list[str]:
+    """Why a holder connecting with TLS or not (``holder_tls``) cannot join a coordinator
+    that speaks TLS or not: it would fail its handshakes and retry until the round timed out.
+    Empty when they agree."""
+    if speaks_tls and not holder_tls:
+        return [("its coordinator speaks TLS: join with --root-certificates CA.pem, the "
+                "certificate authority that signed its certificate (ask the federation's "
+                "operator for it)")]
+    if holder_tls and not speaks_tls:
+        return [("its coordinator does not speak TLS (it was created without certificates): "
+                "join without --root-certificates")]
+    return []
 
 
 def plan_of(record: FederationRecord) -> FederationPlan:
     """What the coordinator and every holder run, from the federation's settings."""
+    from trainforge.federated.networks import mlp_settings  # torch: only when a plan is made
+    from trainforge.federated.planning import choose_model
+
     config = FederationConfig(**record["settings"])
+    schema = FederationSchema.from_dict(record["schema"])
+    model = choose_model(config.model, schema={name: ColumnKind(kind) for name, kind
+                                               in schema.columns.items()},
+                         features=[column.name for column in schema.declared.columns],
+                         task=schema.declared.task, source=f"federation {config.name!r}").model
     return FederationPlan(
-        schema=FederationSchema.from_dict(record["schema"]).declared, model=config.model,
+        schema=schema.declared, model=model, network=mlp_settings() if model == "mlp" else {},
         min_clients=config.min_clients,
-        **planned_strategy(config.strategy_settings(), model=config.model))
+        **planned_strategy(config.strategy_settings(), model=model))
 
 
 def status_line(record: FederationRecord) -> str:
@@ -233,6 +270,8 @@ def describe(record: FederationRecord, *, with_schema: bool = False) -> dict[str
     shown: dict[str, Any] = {
         "name": record["name"], "state": record["state"], "status": status_line(record),
         "target": settings["target"], "strategy": settings["strategy"],
+        "learns": settings.get("model", "auto"), "tls": bool(settings.get("tls")),
+        "listen": settings.get("listen"),
         "rounds": settings["rounds"], "current_round": record["current_round"],
         "min_clients": settings["min_clients"],
         "joined": [{"client": m["client"], "n_rows": m["summary"]["n_rows"],

@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from trainforge.config import MAX_NAME_CHARS, FederationConfig
 from trainforge.errors import InvalidField, NotThisFederation
 from trainforge.jobs import federation as jobs
+from trainforge.jobs.federation_tls import MAX_PEM_CHARS, CoordinatorTls
 from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.datasets import table_limits
 from trainforge.server.api.statuses import SIGNED_IN, documented
@@ -37,6 +38,7 @@ Kind = Literal["numeric", "categorical", "boolean", "datetime", "text", "image",
 MAX_COLUMNS = 2_000
 MAX_CLASSES = 1_000
 MAX_TOKENS = 100  # client tokens made at once
+Pem = Annotated[str, Field(min_length=1, max_length=MAX_PEM_CHARS)]
 
 
 def _finite(value: float) -> float:
@@ -92,6 +94,26 @@ class FederationBody(FederationConfig, frozen=True, extra="forbid"):
         "from"))
     given_schema: SchemaBody | None = Field(default=None, alias="schema", description=(
         "the schema itself, as GET /api/v1/federations/{name} answers it"))
+    # the coordinator's TLS files as PEM text (Flower's --ssl-certfile, --ssl-keyfile and
+    # --ssl-ca-certfile): all three, or none
+    tls_certificate: Pem | None = Field(default=None, description=(
+        "the coordinator's certificate (PEM), naming the address holders dial"))
+    tls_private_key: Pem | None = Field(default=None, description=(
+        "its private key (PEM); kept on the server, never shown again"))
+    tls_ca_certificate: Pem | None = Field(default=None, description=(
+        "the certificate authority (PEM) that signed it, which every holder trusts"))
+
+    def coordinator_tls(self) -> CoordinatorTls | None:
+        """The three TLS files, or None when none is given; InvalidField when some are."""
+        given = {"certificate": self.tls_certificate, "private_key": self.tls_private_key,
+                 "ca_certificate": self.tls_ca_certificate}
+        missing = [f"tls_{field}" for field, pem in given.items() if pem is None]
+        if len(missing) == len(given):
+            return None
+        if missing:
+            raise InvalidField(missing[0], "TLS needs the coordinator's certificate, its "
+                                           "private key and the CA certificate, all three")
+        return CoordinatorTls(**{field: str(pem) for field, pem in given.items()})
 
 
 class JoinBody(_Strict):
@@ -102,6 +124,8 @@ class JoinBody(_Strict):
     classes: list[Text] = Field(default=[], max_length=MAX_CLASSES,
                                 description="the target's classes in the table")
     n_rows: int = Field(ge=0, le=10**12, description="rows with a target value")
+    tls: bool = Field(default=False, description="the holder connects with TLS, trusting a "
+                                                 "root certificate it was given")
 
 
 class TokensBody(_Strict):
@@ -127,7 +151,9 @@ def create_from_body(request: Request, body: FederationBody, who: Principal
     """Create the federation ``body`` describes (the REST route and the page's form): the
     federation as ``GET`` answers it, with its client ``tokens`` and ``notes``."""
     workspace = _workspace(request)
-    config = FederationConfig(**body.model_dump(include=set(FederationConfig.model_fields)))
+    tls = body.coordinator_tls()
+    config = FederationConfig(**{**body.model_dump(include=set(FederationConfig.model_fields)),
+                                 "tls": body.tls or tls is not None})
     if (body.dataset is None) == (body.given_schema is None):
         raise InvalidField("schema", "give either dataset (an uploaded sample table) or "
                                      "schema, one of them")
@@ -138,7 +164,8 @@ def create_from_body(request: Request, body: FederationBody, who: Principal
         sample = get_upload(workspace, str(body.dataset))["file"]
         schema = jobs.declare_from_sample(sample, config.target,
                                           limits=table_limits(state_of(request).config))
-    created = jobs.create_federation(config, schema, workspace=workspace, created_by=who.name)
+    created = jobs.create_federation(config, schema, workspace=workspace, created_by=who.name,
+                                     tls=tls)
     return {**jobs.describe(created.record), "tokens": created.tokens,
             "notes": list(created.notes)}
 
@@ -177,7 +204,7 @@ def router() -> APIRouter:
             raise NotThisFederation(f"joining federation {name!r} needs one of its client "
                                     f"tokens (`trainforge federated token {name}` makes one)")
         return jobs.join_federation(_workspace(request), name, client=who.name,
-                                    summary=body.model_dump())
+                                    summary=body.model_dump(exclude={"tls"}), tls=body.tls)
 
     @routes.post("/{name}/tokens", status_code=201, responses=documented(404),
                  summary="More client tokens for a federation, shown once")
