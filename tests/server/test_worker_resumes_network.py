@@ -54,12 +54,12 @@ def test_a_network_job_whose_worker_is_killed_resumes_from_its_last_checkpoint(t
                             stale_after_s=STALE_AFTER_S)
     supervisor.start()
     try:
-        wait_for(lambda: len(epochs_logged(workspace, job_id)) >= 3, timeout_s=40,
+        wait_for(lambda: len(epochs_logged(workspace, job_id)) >= 3, timeout_s=90,
                  what="three epochs of the network", every_s=0.05)
         os.kill(supervisor.pids()[0], signal.SIGKILL)
         before = epochs_logged(workspace, job_id)
         done = wait_for(lambda: job_status(workspace, job_id, "succeeded", "failed"),
-                        timeout_s=60, what="the job to end on the restarted worker")
+                        timeout_s=180, what="the job to end on the restarted worker")
     finally:
         supervisor.stop(timeout_s=15)
     assert done["status"] == "succeeded", done["error"]
