@@ -7,17 +7,32 @@ import signal
 from pathlib import Path
 
 import psutil
-from tests._paths import EXAMPLES
+import pytest
+from tests._paths import EXAMPLES, ROOT
 
+from trainforge.config import FederatedSimulationConfig
 from trainforge.data.declared_schema import declare_schema
 from trainforge.data.read import read_table
 from trainforge.data.targets import clean_target, feature_columns, infer_task
 from trainforge.federated.partition import Scheme, partition
 from trainforge.federated.plan import FederationPlan
+from trainforge.jobs.federate import FederatedOutcome, run_federated_simulation
+from trainforge.workspace import Workspace
 
 # Flower starts a ClientApp process per message (five per client in a secure round): on 2
 # shared cores under load a federation of three takes minutes, beyond pytest's 600 s default
 SLOW_FEDERATION_S = 1_800
+
+
+def simulated(folder: Path, config: FederatedSimulationConfig
+              ) -> tuple[Workspace, FederatedOutcome]:
+    """``config``'s simulated federation in a new workspace in ``folder``, run with the
+    checkout's own Flower virtualenv (make federated) unless TRAINFORGE_FLOWER_VENV names one."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRAINFORGE_FLOWER_VENV",
+                     os.environ.get("TRAINFORGE_FLOWER_VENV", str(ROOT / ".venv-flower")))
+        workspace = Workspace(folder)
+        return workspace, run_federated_simulation(config, workspace=workspace)
 
 
 def credit_holders(folder: Path, *, n_clients: int) -> tuple[FederationPlan, list[tuple[str, Path]]]:

@@ -9,15 +9,14 @@ test-federated` runs these; `make test` leaves them out.
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
-from tests._paths import EXAMPLES, ROOT
-from tests.federated._holders import SLOW_FEDERATION_S
+from tests._paths import EXAMPLES
+from tests.federated._holders import SLOW_FEDERATION_S, simulated
 
 from trainforge.config import FederatedSimulationConfig
 from trainforge.data.read import read_table
-from trainforge.jobs.federate import FEDERATION_FILE, FederatedOutcome, run_federated_simulation
+from trainforge.jobs.federate import FEDERATION_FILE, FederatedOutcome
 from trainforge.store.runs import get_run
 from trainforge.workspace import Workspace
 
@@ -29,15 +28,10 @@ CREDIT = EXAMPLES / "credit_g.csv"
 @pytest.fixture(scope="module")
 def federation(tmp_path_factory: pytest.TempPathFactory
                ) -> tuple[Workspace, FederatedOutcome]:
-    with pytest.MonkeyPatch.context() as patch:
-        # the checkout's own Flower virtualenv (make federated) unless one is named
-        patch.setenv("TRAINFORGE_FLOWER_VENV",
-                     os.environ.get("TRAINFORGE_FLOWER_VENV", str(ROOT / ".venv-flower")))
-        workspace = Workspace(tmp_path_factory.mktemp("federated"))
-        config = FederatedSimulationConfig(data=str(CREDIT), target="class", clients=3,
-                                           partition="dirichlet:1.0", rounds=2,
-                                           strategy="fedprox", name="credit-federated")
-        return workspace, run_federated_simulation(config, workspace=workspace)
+    config = FederatedSimulationConfig(data=str(CREDIT), target="class", clients=3,
+                                       partition="dirichlet:1.0", rounds=2,
+                                       strategy="fedprox", name="credit-federated")
+    return simulated(tmp_path_factory.mktemp("federated"), config)
 
 
 def test_the_registered_model_predicts_every_row(federation):

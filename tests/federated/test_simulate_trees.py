@@ -9,17 +9,16 @@ Needs Flower's virtualenv with XGBoost (`make federated`, or TRAINFORGE_FLOWER_V
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from tests._paths import EXAMPLES, ROOT
-from tests.federated._holders import SLOW_FEDERATION_S
+from tests._paths import EXAMPLES
+from tests.federated._holders import SLOW_FEDERATION_S, simulated
 
 from trainforge.config import FederatedSimulationConfig
 from trainforge.data.read import read_table
-from trainforge.jobs.federate import FEDERATION_FILE, FederatedOutcome, run_federated_simulation
+from trainforge.jobs.federate import FEDERATION_FILE, FederatedOutcome
 from trainforge.serving.app import create_app
 from trainforge.workspace import Workspace
 
@@ -30,16 +29,11 @@ CREDIT = EXAMPLES / "credit_g.csv"
 @pytest.fixture(scope="module")
 def federation(tmp_path_factory: pytest.TempPathFactory
                ) -> tuple[Workspace, FederatedOutcome]:
-    with pytest.MonkeyPatch.context() as patch:
-        # the checkout's own Flower virtualenv (make federated) unless one is named
-        patch.setenv("TRAINFORGE_FLOWER_VENV",
-                     os.environ.get("TRAINFORGE_FLOWER_VENV", str(ROOT / ".venv-flower")))
-        workspace = Workspace(tmp_path_factory.mktemp("trees"))
-        config = FederatedSimulationConfig(data=str(CREDIT), target="class", clients=3,
-                                           partition="iid", rounds=2, local_epochs=4,
-                                           learning_rate=0.3, model="xgboost",
-                                           name="credit-trees")
-        return workspace, run_federated_simulation(config, workspace=workspace)
+    config = FederatedSimulationConfig(data=str(CREDIT), target="class", clients=3,
+                                       partition="iid", rounds=2, local_epochs=4,
+                                       learning_rate=0.3, model="xgboost",
+                                       name="credit-trees")
+    return simulated(tmp_path_factory.mktemp("trees"), config)
 
 
 def test_the_global_booster_is_registered_as_the_catalogs_xgboost(federation):
