@@ -44,11 +44,21 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.freeze()  # the modules and libraries collection imported live as long as the process
 
 
+# session fixtures that start a server process for the run: SeaweedFS took ~11 s to answer and
+# PostgreSQL ~3 s in the fast tier's serial run at load 5-10; the tests on them run in `make test`
+_SERVER_PROCESSES = frozenset({"s3_server", "postgres_url"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m "not slow"` deselects by the markers set here
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The most expensive files first: modules marked slow as a whole, then modules with some
+    """Tests on a server process the run starts (``_SERVER_PROCESSES``) are slow. Then the
+    most expensive files first: modules marked slow as a whole, then modules with some
     slow tests, then the rest; so the last files the workers take are quick ones and both
     finish together (xdist's workers collect, and keep this order; they are told --dist no,
     so the order cannot depend on it). The sort is stable: a file keeps its own order."""
+    for item in items:
+        if _SERVER_PROCESSES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
     files_with_slow_tests = {item.path for item in items if item.get_closest_marker("slow")}
 
     def tier(item: pytest.Item) -> int:
