@@ -38,12 +38,14 @@ def test_train_returns_test_metrics_from_the_held_out_split(model):
     assert model.outcome.evaluation.metrics["accuracy"] > 0.6
 
 
+@pytest.mark.slow  # the module's AutoML model: 3 trials, ~29 s at load
 def test_predict_gives_a_label_per_row_and_proba_a_column_per_class(model):
     rows = pd.read_csv(CREDIT).drop(columns=["class"]).head(5)
     assert set(model.predict(rows)) <= {"good", "bad"}
     assert list(model.predict_proba(rows).columns) == ["bad", "good"]
 
 
+@pytest.mark.slow  # the module's AutoML model: 3 trials, ~29 s at load
 def test_load_by_alias_gives_the_same_predictions(model, workspace):
     workspace.registry.alias("credit", model.version, "production")
     again = tf.load("credit@production", workspace=workspace)

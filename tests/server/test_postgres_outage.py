@@ -22,6 +22,10 @@ from trainforge.store import access
 from trainforge.store import jobs as job_store
 from trainforge.workspace import Workspace
 
+# stops and restarts a PostgreSQL cluster under a running server: an outage module, like
+# kill-and-resume (~9 s serially at load 5-10)
+pytestmark = pytest.mark.slow
+
 PASSWORD = "not-for-clients"  # the cluster trusts local users; a URL may still carry one
 
 

@@ -36,6 +36,7 @@ def partly_labeled_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, d
     return outcome, lineage["semi_supervised"]
 
 
+@pytest.mark.slow  # partly_labeled_run: a whole run, ~19 s at load
 def test_unlabeled_rows_are_tried_and_the_report_compares_the_methods(partly_labeled_run):
     outcome, semi = partly_labeled_run
     methods = [row["method"] for row in semi["methods"]]
@@ -45,6 +46,7 @@ def test_unlabeled_rows_are_tried_and_the_report_compares_the_methods(partly_lab
     assert "semi_supervised" in (outcome.report_path.read_text())
 
 
+@pytest.mark.slow  # partly_labeled_run: a whole run, ~19 s at load
 def test_the_kept_method_scored_best_in_cross_validation(partly_labeled_run):
     _, semi = partly_labeled_run
     best = max(semi["methods"], key=lambda row: (row["check_score"],
@@ -52,11 +54,13 @@ def test_the_kept_method_scored_best_in_cross_validation(partly_labeled_run):
     assert semi["kept"] == best["method"]  # roc_auc: higher is better
 
 
+@pytest.mark.slow  # partly_labeled_run: a whole run, ~19 s at load
 def test_methods_are_chosen_on_folds_of_every_labeled_training_row(partly_labeled_run):
     _, semi = partly_labeled_run
     assert semi["chosen_on"].startswith("5 cross-validation folds of the 298 labeled")
 
 
+@pytest.mark.slow  # partly_labeled_run: a whole run, ~19 s at load
 def test_self_training_reports_the_rounds_cross_validation_chose(partly_labeled_run):
     _, semi = partly_labeled_run
     row = next(r for r in semi["methods"] if r["method"] == "self-training")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, Self
 
 import numpy as np
@@ -162,8 +162,9 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         if kind is ColumnKind.TEXT:
             return {"name": name, "op": "text"}
         if kind is ColumnKind.BOOLEAN:
-            raw = _boolean_values(values, _positive_level(values))
-            step = {"name": name, "op": "boolean", "positive": _positive_level(values)}
+            positive = _positive_level(values)
+            raw = _boolean_values(values, positive)
+            step = {"name": name, "op": "boolean", "positive": positive}
         elif kind is ColumnKind.DATETIME:
             raw = _date_parts(values)
             step = {"name": name, "op": "datetime"}
@@ -240,8 +241,8 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             width = int(step["width"])
             block = dense[:, offset:offset + width]
             if op == "ordinal":
-                codes = step["codes"]
-                block[:, 0] = [codes.get(v, np.nan) for v in values.tolist()]
+                block[:, 0] = _per_level(values, _code_of(step["codes"], unknown=np.nan),
+                                         missing=np.nan, dtype=np.float64)
             elif op == "onehot":
                 self._one_hot(step, values, block)
             elif op == "target":
@@ -256,15 +257,8 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     @staticmethod
     def _one_hot(step: dict[str, Any], values: np.ndarray, block: np.ndarray) -> None:
-        codes, missing = step["codes"], step["missing"]
-        if len(values) > FEW_ROWS:  # look each distinct level up once (pandas' hash table)
-            found, levels = pd.factorize(values, use_na_sentinel=True)
-            # a missing value is -1, which indexes the entry appended last
-            hot = np.asarray([codes.get(v, -1) for v in levels.tolist()] + [missing],
-                             dtype=np.int64)[found]
-        else:  # a serving request: a per-cell look-up is quicker than building a table
-            hot = np.asarray([missing if _missing(v) else codes.get(v, -1)
-                              for v in values.tolist()], dtype=np.int64)
+        hot = _per_level(values, _code_of(step["codes"], unknown=-1), missing=step["missing"],
+                         dtype=np.int64)
         rows = np.arange(len(hot))
         known = hot >= 0  # an unseen level sets no column
         block[rows[known], hot[known]] = 1.0
@@ -383,10 +377,30 @@ def _positive_level(values: pd.Series) -> str:
     return (others or levels or [""])[-1]
 
 
+def _per_level(values: Any, value_of: Callable[[Any], float], *, missing: float,
+               dtype: type[np.generic]) -> np.ndarray:
+    """``value_of(cell)`` for each cell of ``values``; ``missing`` where it is None or NaN.
+    Past a serving request's few rows each distinct level is looked up once (pandas' hash
+    table): a frame of thousands of rows holds a handful of levels. As in a dict look-up,
+    levels Python counts equal (``True`` and ``1``) are one level."""
+    if len(values) > FEW_ROWS:
+        found, levels = pd.factorize(values, use_na_sentinel=True)
+        # a missing value is -1, which indexes the entry appended last
+        table = np.asarray([value_of(v) for v in levels.tolist()] + [missing], dtype=dtype)
+        picked: np.ndarray = table[found]
+        return picked
+    # a serving request: a per-cell look-up is quicker than building a table
+    return np.asarray([missing if _missing(v) else value_of(v) for v in list(values)],
+                      dtype=dtype)
+
+
+def _code_of(codes: Mapping[Any, float], *, unknown: float) -> Callable[[Any], float]:
+    return lambda level: codes.get(level, unknown)
+
+
 def _boolean_values(values: Any, positive: str) -> np.ndarray:
-    out = [np.nan if _missing(v) else float(v == positive or str(v) == positive)
-           for v in list(values)]
-    return np.asarray(out, dtype=np.float64)[:, None]
+    return _per_level(values, lambda v: float(v == positive or str(v) == positive),
+                      missing=np.nan, dtype=np.float64)[:, None]
 
 
 def _as_datetime64(values: Any) -> np.ndarray:

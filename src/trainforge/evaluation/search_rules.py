@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import balanced_accuracy_score, r2_score
 
+from trainforge.data.metrics import METRICS
 from trainforge.evaluation.diagnosis import OVERFIT_GAP, Diagnosis
 from trainforge.runtime.rules import Finding
 
@@ -160,9 +160,11 @@ def _alone(groups: np.ndarray, y: np.ndarray, halves: np.ndarray, *,
             table = learned.groupby("g")["y"].mean()
             fallback = float(np.mean(y[~held]))
         predicted[held] = pd.Series(groups[held]).map(table).fillna(fallback).to_numpy()
+    # the registry's fast twins: scikit-learn's values within 1e-9, without the ~2 ms of input
+    # checks it spends on each of these calls (one per column)
     if classification:
-        return float(balanced_accuracy_score(y, predicted.astype(np.int64)))
-    return float(r2_score(y, predicted))
+        return METRICS["balanced_accuracy"].fast(y, predicted.astype(np.int64))
+    return METRICS["r2"].fast(y, predicted)
 
 
 def search_findings(*, fits: Sequence[tuple[str, float, float]], diagnosis: Diagnosis,
