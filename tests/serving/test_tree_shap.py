@@ -96,6 +96,35 @@ def test_members_explained_side_by_side_give_the_same_figures(blend, adult_rows:
     assert np.abs(together.values).sum() > 0
 
 
+class _Counted(ThreadPoolExecutor):
+    """A pool that counts what it is handed."""
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers)
+        self.handed = 0
+
+    def submit(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.handed += 1
+        return super().submit(*args, **kwargs)
+
+
+def test_a_blend_in_parts_hands_the_pool_one_call_a_lane_and_the_caller_works_too(
+        blend, adult_rows: pd.DataFrame, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(explain, "PART_WORK", 500)  # several parts a member
+    served = ServedModel(blend)
+    explainer = ModelExplainer(blend.model, member_functions=walked_members(blend.model,
+                                                                             served.compiled))
+    rows = adult_rows.drop(columns=["class"]).iloc[[7]]
+    matrices = served.compiled.member_matrices({c: rows[c].tolist() for c in rows.columns})
+    with _Counted(3) as pool:
+        four_lanes = explainer.explain(None, matrices=matrices, executor=pool, lanes=4)
+        assert pool.handed == 3  # the fourth lane is the caller's: one hand-over a lane
+        one_lane = explainer.explain(None, matrices=matrices, executor=pool, lanes=1)
+        assert pool.handed == 3  # one lane: all on the caller's thread
+    assert np.allclose(four_lanes.values, one_lane.values, rtol=0, atol=1e-12)
+    assert np.abs(four_lanes.values).sum() > 0
+
+
 @pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])
 def test_a_models_parts_add_up_to_its_contributions(library: str):
     model, rows = fitted("credit_g", library)
