@@ -198,6 +198,21 @@ def test_the_walk_sends_catboosts_missing_values_where_catboost_does(nan_mode: s
     assert np.isnan(rows).any() and np.abs(walked - expected).max() < 1e-9
 
 
+def test_the_walk_sends_xgboosts_missing_values_where_xgboost_does(adult_rows: pd.DataFrame):
+    from trainforge.serving.tree_shap import xgboost_paths
+    matrix = adult_rows[["age", "fnlwgt", "education_num", "capital_gain"]].to_numpy(float)
+    holes = np.random.default_rng(2).random(matrix.shape) < 0.2
+    matrix = np.where(holes, np.nan, matrix)
+    booster = xgb.train({"max_depth": 4, "nthread": 1, "base_score": 40.0},
+                        xgb.DMatrix(matrix[:800], label=adult_rows["hours_per_week"][:800]),
+                        num_boost_round=30)
+    rows = matrix[800:806]
+    values, base = xgboost_paths(booster, 30, n_outputs=1).contributions(rows)
+    walked = np.concatenate([values, base[:, :, None]], axis=2)[:, 0, :]
+    expected = booster.predict(xgb.DMatrix(rows), pred_contribs=True)
+    assert np.isnan(rows).any() and np.abs(walked - expected).max() < 1e-4
+
+
 def test_a_path_asking_about_more_features_than_the_walks_bit_mask_holds_is_refused():
     n_splits = MAX_PATH_FEATURES + 1  # a chain: split i on feature i, its left side a leaf
     nodes = []
