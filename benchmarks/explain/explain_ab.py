@@ -42,7 +42,7 @@ def main() -> None:
     env = {**os.environ, "TRAINFORGE_HOME": str(args.home), "OMP_NUM_THREADS": "1"}
     times: dict[str, list[list[float]]] = {"A": [], "B": []}
     with ExitStack() as servers:
-        clients = {side: servers.enter_context(served_adult({**env, "PYTHONPATH": str(tree)}))
+        clients = {side: servers.enter_context(served_adult({**env, "PYTHONPATH": str(tree)}))[0]
                    for side, tree in (("A", args.a), ("B", args.b))}
         for client in clients.values():  # the first explain builds the explainer
             for body in bodies[:WARM_UP]:

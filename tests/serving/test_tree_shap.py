@@ -96,6 +96,35 @@ def test_members_explained_side_by_side_give_the_same_figures(blend, adult_rows:
     assert np.abs(together.values).sum() > 0
 
 
+class _Counted(ThreadPoolExecutor):
+    """A pool that counts what it is handed."""
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers)
+        self.handed = 0
+
+    def submit(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.handed += 1
+        return super().submit(*args, **kwargs)
+
+
+def test_a_blend_in_parts_hands_the_pool_one_call_a_lane_and_the_caller_works_too(
+        blend, adult_rows: pd.DataFrame, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(explain, "PART_WORK", 500)  # several parts a member
+    served = ServedModel(blend)
+    explainer = ModelExplainer(blend.model, member_functions=walked_members(blend.model,
+                                                                             served.compiled))
+    rows = adult_rows.drop(columns=["class"]).iloc[[7]]
+    matrices = served.compiled.member_matrices({c: rows[c].tolist() for c in rows.columns})
+    with _Counted(3) as pool:
+        four_lanes = explainer.explain(None, matrices=matrices, executor=pool, lanes=4)
+        assert pool.handed == 3  # the fourth lane is the caller's: one hand-over a lane
+        one_lane = explainer.explain(None, matrices=matrices, executor=pool, lanes=1)
+        assert pool.handed == 3  # one lane: all on the caller's thread
+    assert np.allclose(four_lanes.values, one_lane.values, rtol=0, atol=1e-12)
+    assert np.abs(four_lanes.values).sum() > 0
+
+
 @pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])
 def test_a_models_parts_add_up_to_its_contributions(library: str):
     model, rows = fitted("credit_g", library)
@@ -167,6 +196,21 @@ def test_the_walk_sends_catboosts_missing_values_where_catboost_does(nan_mode: s
     walked = np.concatenate([values, base[:, :, None]], axis=2)[:, 0, :]
     expected = model.get_feature_importance(type="ShapValues", data=Pool(rows))
     assert np.isnan(rows).any() and np.abs(walked - expected).max() < 1e-9
+
+
+def test_the_walk_sends_xgboosts_missing_values_where_xgboost_does(adult_rows: pd.DataFrame):
+    from trainforge.serving.tree_shap import xgboost_paths
+    matrix = adult_rows[["age", "fnlwgt", "education_num", "capital_gain"]].to_numpy(float)
+    holes = np.random.default_rng(2).random(matrix.shape) < 0.2
+    matrix = np.where(holes, np.nan, matrix)
+    booster = xgb.train({"max_depth": 4, "nthread": 1, "base_score": 40.0},
+                        xgb.DMatrix(matrix[:800], label=adult_rows["hours_per_week"][:800]),
+                        num_boost_round=30)
+    rows = matrix[800:806]
+    values, base = xgboost_paths(booster, 30, n_outputs=1).contributions(rows)
+    walked = np.concatenate([values, base[:, :, None]], axis=2)[:, 0, :]
+    expected = booster.predict(xgb.DMatrix(rows), pred_contribs=True)
+    assert np.isnan(rows).any() and np.abs(walked - expected).max() < 1e-4
 
 
 def test_a_path_asking_about_more_features_than_the_walks_bit_mask_holds_is_refused():

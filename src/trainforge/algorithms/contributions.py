@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -51,7 +52,10 @@ MemberFn = Callable[[Any], Explained]
 class InParts(Protocol):
     """A member function that can also explain its rows in parts run side by side (serving's
     walk of a big booster): ``parts`` gives the calls (None: explain these rows in one call),
-    ``joined`` makes their results, in the same order, into the member's contributions."""
+    ``joined`` makes their results, in the same order, into the member's contributions;
+    ``work`` is what one row costs it (any unit, the same for every member)."""
+
+    work: int
 
     def __call__(self, matrix: Any) -> Explained: ...
 
@@ -160,9 +164,13 @@ def binary_link(values: np.ndarray, base: np.ndarray) -> Explained:
     slope = base_p * (1.0 - base_p)  # the limit where the margin did not move
     tiny = np.abs(move) < 1e-12
     scale = np.where(tiny, slope, (row_p - base_p) / np.where(tiny, 1.0, move))
-    positive = values * scale[:, None]
-    return (np.stack([-positive, positive], axis=1),
-            np.stack([1.0 - base_p, base_p], axis=1))
+    both = np.empty((len(values), 2, values.shape[1]))  # filled in place: np.stack's
+    both[:, 1] = values * scale[:, None]  # dispatch costs more than the arithmetic on a row
+    np.negative(both[:, 1], out=both[:, 0])
+    base_both = np.empty((len(values), 2))
+    base_both[:, 1] = base_p
+    base_both[:, 0] = 1.0 - base_p
+    return both, base_both
 
 
 def softmax_link(values: np.ndarray, base: np.ndarray) -> Explained:
@@ -376,12 +384,14 @@ class ModelExplainer:
 
     def explain(self, frame: pd.DataFrame | None, *,
                 matrices: Sequence[Any] | None = None,
-                executor: Executor | None = None) -> Contributions:
+                executor: Executor | None = None, lanes: int = 2) -> Contributions:
         """Contributions for the rows of ``frame`` (the model's inputs). ``matrices``: each
         member's encoded rows, when the caller has them already (serving's compiled plans);
         ``frame`` may then be None if no member ``needs_rows``. With ``executor`` (serving's,
         for one request's few rows) the tree members given ``matrices`` are explained side by
-        side; the sum is taken in the members' order either way, so the figures are the same."""
+        side in ``lanes`` lanes of about equal work, the calling thread running the first and
+        ``executor`` the others; the sum is taken in the members' order either way, so the
+        figures are the same."""
         outputs = self.model.classes if self.classify else ("value",)
         units = "probability" if self.classify else "value"
         n_rows = len(frame) if frame is not None else len(matrices[0]) if matrices else 0
@@ -394,15 +404,16 @@ class ModelExplainer:
         encoded: dict[int, Any] = {}
         values: np.ndarray | None = None
         base: np.ndarray | None = None
-        started: dict[int, Callable[[], Explained]] = {}
+        started: dict[int, Explained] = {}
         if executor is not None and matrices is not None:
-            started = {position: _started(executor, tree[0], matrices[position])
-                       for position, tree in enumerate(self.trees) if tree is not None}
+            started = _side_by_side(executor, lanes, {
+                position: (tree[0], matrices[position])
+                for position, tree in enumerate(self.trees) if tree is not None})
         for position, (member, tree, share) in enumerate(
                 zip(self.model.members, self.trees, self.shares, strict=True)):
             if position in started:
                 assert tree is not None  # only tree members were started
-                part, part_base = started[position]()
+                part, part_base = started[position]
                 part = part @ tree[1]
             elif tree is not None:
                 if matrices is not None:
@@ -436,16 +447,52 @@ class ModelExplainer:
         return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
 
 
-def _started(executor: Executor, explain: MemberFn, matrix: Any) -> Callable[[], Explained]:
-    """``explain(matrix)`` started on ``executor`` (in parts where it has them); the call
-    that waits for its contributions."""
-    parts = explain.parts(matrix) if isinstance(explain, InParts) else None
-    if parts is None or not isinstance(explain, InParts):
-        return executor.submit(explain, matrix).result
-    futures = [executor.submit(part) for part in parts]
-    joined = explain.joined  # the narrowed name, for the lambda
+def _side_by_side(executor: Executor, lanes: int,
+                  members: Mapping[int, tuple[MemberFn, Any]]) -> dict[int, Explained]:
+    """Each member's ``explain(matrix)`` of ``members`` (by position), its pieces (a member
+    ``InParts``' parts, else the whole call) dealt into ``lanes`` lanes of about equal work,
+    the largest first: the caller runs the first lane while ``executor`` runs the others, one
+    call a lane, so that a request waits on as few hand-overs as there are lanes."""
+    pieces: list[tuple[float, int, int, Callable[[], Any]]] = []  # work, position, index, call
+    split: set[int] = set()
+    for position, (explain, matrix) in members.items():
+        work = float(explain.work) if isinstance(explain, InParts) else 1.0
+        parts = explain.parts(matrix) if isinstance(explain, InParts) else None
+        if parts is None:
+            pieces.append((work * max(1, _n_rows(matrix)), position, 0,
+                           partial(explain, matrix)))
+            continue
+        split.add(position)
+        pieces.extend((work / len(parts), position, index, part)
+                      for index, part in enumerate(parts))
+    dealt: list[list[tuple[int, int, Callable[[], Any]]]] = [[] for _ in range(max(1, lanes))]
+    loads = [0.0] * len(dealt)
+    for work, position, index, call in sorted(pieces, key=lambda piece: -piece[0]):
+        lane = loads.index(min(loads))
+        dealt[lane].append((position, index, call))
+        loads[lane] += work
+    waiting = [executor.submit(_run_lane, lane) for lane in dealt[1:] if lane]
+    results = _run_lane(dealt[0])
+    for future in waiting:
+        results.update(future.result())
+    explained: dict[int, Explained] = {}
+    for position, (explain, _) in members.items():
+        if position in split:
+            assert isinstance(explain, InParts)  # only those are split
+            n_parts = sum(1 for key in results if key[0] == position)
+            explained[position] = explain.joined([results[position, index]
+                                                  for index in range(n_parts)])
+        else:
+            explained[position] = results[position, 0]
+    return explained
 
-    return lambda: joined([future.result() for future in futures])
+
+def _run_lane(lane: Sequence[tuple[int, int, Callable[[], Any]]]) -> dict[tuple[int, int], Any]:
+    return {(position, index): call() for position, index, call in lane}
+
+
+def _n_rows(matrix: Any) -> int:
+    return int(matrix.shape[0]) if hasattr(matrix, "shape") else len(matrix)
 
 
 def background_from_profile(profile: Mapping[str, Any], features: Sequence[FeatureSpec], *,

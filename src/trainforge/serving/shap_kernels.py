@@ -42,15 +42,15 @@ _COMPILED: dict[str, Callable[..., Any]] = {}  # add_leaf, add_trees return noth
 
 
 def compiled(name: str) -> Callable[..., Any]:
-    """``fill_tables``, ``fill_tree_tables`` or ``row_contributions``, compiled by numba on
-    first use."""
+    """``fill_tables``, ``fill_tree_tables``, ``row_contributions`` or a library's
+    ``*_sides``, compiled by numba on first use."""
     if not _COMPILED:
         import numba  # shap's dependency; ~1 s to compile once, then cached on disk
 
         # callees first, and in this module's namespace, where their callers' compiled code
         # looks them up
         for function in (add_leaf, add_trees, fill_tables, fill_tree_tables,
-                         row_contributions):
+                         row_contributions, xgboost_sides, lightgbm_sides, catboost_sides):
             jitted = numba.njit(cache=True, nogil=True)(function)
             globals()[function.__name__] = _COMPILED[function.__name__] = jitted
     return _COMPILED[name]
@@ -220,3 +220,51 @@ def add_leaf(phi: np.ndarray, left_at: int, value: float, ratio: np.ndarray,
             suffix *= factor[j]
     for j in range(p):
         phi[feature[j]] += value * (follows[j] - ratio[j]) * total[j]
+
+
+# ---- a row's side at every split, by each library's rules (``tree_shap``'s readers) -----------
+def xgboost_sides(row: np.ndarray, feature: np.ndarray, threshold: np.ndarray,
+                  nan_left: np.ndarray) -> np.ndarray:
+    """XGBoost: ``x < split`` in float32 goes left; NaN to the split's default side."""
+    goes = np.empty(len(feature), dtype=np.bool_)
+    for split in range(len(feature)):
+        value = np.float32(row[feature[split]])
+        goes[split] = nan_left[split] if np.isnan(value) else value < threshold[split]
+    return goes
+
+
+def lightgbm_sides(row: np.ndarray, feature: np.ndarray, threshold: np.ndarray,
+                   default_left: np.ndarray, nan_missing: np.ndarray, zero_missing: np.ndarray,
+                   category_row: np.ndarray, in_set: np.ndarray) -> np.ndarray:
+    """LightGBM: a numeric split (``category_row`` −1) sends NaN (or zero) to its default
+    side where it learned one, else reads NaN as 0 and goes left at ``x <= threshold``; a
+    categorical split goes left for the codes of its set (row ``category_row`` of
+    ``in_set``), right for NaN, negative or unseen codes."""
+    goes = np.empty(len(feature), dtype=np.bool_)
+    largest = in_set.shape[1]
+    for split in range(len(feature)):
+        value = row[feature[split]]
+        nan = np.isnan(value)
+        if category_row[split] >= 0:
+            goes[split] = (not nan and value >= 0 and value < largest
+                           and in_set[category_row[split], int(value)])
+            continue
+        filled = 0.0 if nan and not nan_missing[split] else value
+        if (nan_missing[split] and nan) or (zero_missing[split] and abs(filled) <= 1e-35):
+            goes[split] = default_left[split]
+        else:
+            goes[split] = filled <= threshold[split]
+    return goes
+
+
+def catboost_sides(row: np.ndarray, feature: np.ndarray, border: np.ndarray,
+                   fill: np.ndarray) -> np.ndarray:
+    """CatBoost: left unless ``x > border`` in float32, a missing value read as the
+    feature's ``fill``."""
+    goes = np.empty(len(feature), dtype=np.bool_)
+    for split in range(len(feature)):
+        value = np.float32(row[feature[split]])
+        if np.isnan(value):
+            value = fill[split]
+        goes[split] = not value > border[split]
+    return goes

@@ -238,8 +238,11 @@ class LeafPaths:
 
     def contributions(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows, outputs, features) margin contributions and (rows, outputs) base margins."""
-        rows = [self.margins(row) for row in np.asarray(matrix, dtype=np.float64)]
-        return np.stack(rows), np.broadcast_to(self.base, (len(rows), self.n_outputs)).copy()
+        rows = np.asarray(matrix, dtype=np.float64)
+        values = np.empty((len(rows), self.n_outputs, self.n_features))
+        for at, row in enumerate(rows):
+            values[at] = self.margins(row)
+        return values, np.repeat(self.base[None], len(rows), axis=0)
 
     @property
     def table_bytes(self) -> int:
@@ -296,8 +299,7 @@ def xgboost_paths(booster: Any, n_rounds: int, *, n_outputs: int) -> LeafPaths |
     nan_left = np.asarray(default_left, dtype=bool)
 
     def decide(row: np.ndarray) -> np.ndarray:
-        value = row.astype(np.float32)[feature_of]
-        return np.where(np.isnan(value), nan_left, value < threshold)
+        return compiled("xgboost_sides")(row, feature_of, threshold, nan_left)  # type: ignore[no-any-return]
 
     return LeafPaths(trees, feature_of, decide, n_features=int(booster.num_features()),
                      n_outputs=n_outputs, bias=bias)
@@ -350,18 +352,13 @@ def lightgbm_paths(booster: Any, n_iterations: int, *, n_outputs: int) -> LeafPa
     in_set = np.zeros((len(categorical), largest + 1), dtype=bool)  # split × code: goes left
     for row, codes in enumerate(sets):
         in_set[row, codes] = True
-    rows = np.arange(len(categorical))
+    category_row = np.full(len(splits), -1, dtype=np.int64)  # a split's row of in_set
+    category_row[categorical] = np.arange(len(categorical))
 
     def decide(row: np.ndarray) -> np.ndarray:
-        value = row[feature_of]
-        nan = np.isnan(value)
-        filled = np.where(nan & ~nan_missing, 0.0, value)
-        to_default = (nan_missing & nan) | (zero_missing & (np.abs(filled) <= 1e-35))
-        goes = np.where(to_default, default_left, filled <= threshold)
-        codes = value[categorical]  # in the split's set: left; NaN, negative or unseen: right
-        known = ~np.isnan(codes) & (codes >= 0) & (codes < largest + 1)
-        goes[categorical] = known & in_set[rows, np.where(known, codes, 0).astype(np.int64)]
-        return goes
+        return compiled("lightgbm_sides")(  # type: ignore[no-any-return]
+            row, feature_of, threshold, default_left, nan_missing, zero_missing, category_row,
+            in_set)
 
     return LeafPaths(trees, feature_of, decide, n_features=int(booster.num_feature()),
                      n_outputs=n_outputs, bias=np.zeros(n_outputs))
@@ -411,10 +408,10 @@ def catboost_paths(exported: dict[str, Any]) -> LeafPaths | None:
     border = np.asarray(borders, dtype=np.float32)
     fill = missing_fill(exported)[feature_of]
 
+    fill = fill.astype(np.float32)
+
     def decide(row: np.ndarray) -> np.ndarray:
-        value = row.astype(np.float32)[feature_of]
-        value = np.where(np.isnan(value), fill, value)
-        return np.asarray(~(value > border))
+        return compiled("catboost_sides")(row, feature_of, border, fill)  # type: ignore[no-any-return]
 
     return LeafPaths(trees, feature_of, decide, n_features=len(exported["features_info"][
         "float_features"]), n_outputs=1, bias=np.asarray([float(bias[0])]))
