@@ -62,12 +62,20 @@ def main() -> None:
 
 
 def prepare(node_config: Path) -> None:
-    """Prepare the holder of ``node_config`` for the forks to inherit. A holder that cannot
-    be prepared is left to each ClientApp, which fails saying why, as a cold one would."""
+    """Prepare the holder of ``node_config`` for the forks to inherit, and answer a round
+    on its first weights once, here: PyTorch sets up its optimiser's machinery on the first
+    step (seconds, importing torch._dynamo), and every fork would pay it again. Nothing of
+    that answer is kept or sent: each fit and evaluation loads the weights it is given. A
+    holder that cannot be prepared is left to each ClientApp, which fails saying why, as a
+    cold one would."""
     started = time.perf_counter()
     config = tomllib.loads(node_config.read_text())
     try:
-        prepared_holder(Path(config["plan"]), Path(config["data"]), str(config["name"]))
+        holder = prepared_holder(Path(config["plan"]), Path(config["data"]),
+                                 str(config["name"]))
+        first = holder.get_parameters({})
+        holder.fit(first, {})
+        holder.evaluate(first, {})
     except Exception as error:  # noqa: BLE001  # the ClientApp reports it to the coordinator
         print(f"trainforge: holder {config.get('name')!r} was not prepared ahead: {error}",
               file=sys.stderr)
