@@ -5,8 +5,9 @@ process, cold, pays: the interpreter and Flower's ClientApp command; trainforge'
 module and, per model kind, PyTorch or XGBoost; reading and preparing the holder's data; and
 only then the message's work (here one ``fit``). This runs that sequence in a fresh process
 from Flower's virtualenv, ``--repeat`` times per kind, and prints the median of each phase;
-then the same message served by a fork of a warm process (``flower_warm``) that has made the
-imports and prepared the data once, as the holder's SuperNode now runs it.
+then the same work done as the holder's SuperNode now does it (``flower_warm``): by a fork of
+that process, which has made the imports, prepared the data and fitted once (the first fit
+pays PyTorch's lazy set-up).
 
     python benchmarks/federated/bench_clientapp.py [--repeat 3]
 
@@ -64,6 +65,18 @@ holder = Holder(plan, Path(sys.argv[2]), name="client-0")
 marks["data"] = time.perf_counter()
 holder.fit(initial_weights(plan), {"round": 1})
 marks["fit"] = time.perf_counter()
+# warm: what flower_warm does per message once prepared (a fork whose child fits and exits)
+import os
+forks = []
+for _ in range(3):
+    started = time.perf_counter()
+    child = os.fork()
+    if child == 0:
+        holder.fit(initial_weights(plan), {"round": 2})
+        os._exit(0)
+    os.waitpid(child, 0)
+    forks.append(time.perf_counter() - started)
+marks["forks"] = forks
 print(json.dumps(marks))
 """
 
@@ -106,6 +119,7 @@ def cold_phases(python: Path, environment: dict[str, str], plan: Path, table: Pa
     # the interpreter's own start (before the probe's first line) is the wall's remainder
     phases["interpreter + flwr"] += wall - (marks["fit"] - marks["start"])
     phases["whole process"] = wall
+    phases["warm: fork + fit"] = statistics.median(marks["forks"])
     return phases
 
 

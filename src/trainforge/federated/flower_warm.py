@@ -80,7 +80,7 @@ def prepare(node_config: Path) -> None:
         print(f"trainforge: holder {config.get('name')!r} was not prepared ahead: {error}",
               file=sys.stderr)
         return
-    print(f"trainforge: holder {config['name']!r}'s ClientApps are forked from a warm process "
+    print(f"trainforge: holder {config['name']}'s ClientApps are forked from a warm process "
           f"(pid {os.getpid()}), prepared in {time.perf_counter() - started:.1f} s",
           file=sys.stderr, flush=True)
 
