@@ -77,6 +77,8 @@ for _ in range(3):
     os.waitpid(child, 0)
     forks.append(time.perf_counter() - started)
 marks["forks"] = forks
+import resource
+marks["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(marks))
 """
 
@@ -120,6 +122,7 @@ def cold_phases(python: Path, environment: dict[str, str], plan: Path, table: Pa
     phases["interpreter + flwr"] += wall - (marks["fit"] - marks["start"])
     phases["whole process"] = wall
     phases["warm: fork + fit"] = statistics.median(marks["forks"])
+    phases["peak RSS, MB (not s)"] = marks["peak_rss_mb"]  # what a warm process holds
     return phases
 
 

@@ -73,8 +73,11 @@ def test_each_message_runs_flowers_clientapp_logging_to_the_holders_log(federati
     scratch, _ = federation
     log = (scratch / "client-0.log").read_text()
     assert "client-0's ClientApps are forked from a warm process" in log
-    # a train and an evaluate message in each of the 2 rounds
-    assert log.count("Start `flwr-clientapp` process") == 4
+    # a train and an evaluate reply in each of the 2 rounds, each from a fork that logged
+    # here (Flower launches a task again when its first ClientApp misses its 30 s check-in,
+    # as the first may at high load while the warm process prepares)
+    assert log.count("Sending: ") == 4
+    assert log.count("Start `flwr-clientapp` process") >= 4
 
 
 @pytest.mark.slow
