@@ -142,7 +142,8 @@ def main() -> None:
             runs = [cold_phases(python, environment, plan, table) for _ in range(args.repeat)]
             print(f"{kind} (median of {args.repeat}, load {os.getloadavg()[0]:.1f}):")
             for phase in runs[0]:
-                print(f"  {phase:28s} {statistics.median(r[phase] for r in runs):7.3f} s")
+                unit = "" if "MB" in phase else " s"
+                print(f"  {phase:28s} {statistics.median(r[phase] for r in runs):7.3f}{unit}")
 
 
 if __name__ == "__main__":
