@@ -35,23 +35,29 @@ def main() -> None:
         raise SystemExit(f"usage: {__doc__}")
     exit_with_parent()
     command = sys.argv[1]
+    warm = None
     if command == "supernode" and "--node-config" in sys.argv:
-        serve_clientapps_warm(Path(sys.argv[sys.argv.index("--node-config") + 1]))
+        warm = serve_clientapps_warm(Path(sys.argv[sys.argv.index("--node-config") + 1]))
     sys.argv = [f"flower-{command}", *sys.argv[2:]]
-    COMMANDS[command]()
+    try:
+        COMMANDS[command]()
+    finally:  # a SuperNode stopped ends its warm server now; one killed, within a second
+        if warm is not None:
+            warm.kill()
 
 
-def serve_clientapps_warm(node_config: Path) -> None:
+def serve_clientapps_warm(node_config: Path) -> subprocess.Popen[bytes]:
     """Start the warm ClientApp server of the holder in ``node_config`` (its socket beside
     that file), and put the shim that hands it each message first on this process's PATH,
-    which the SuperNode's SuperExec inherits. The server ends with this process."""
+    which the SuperNode's SuperExec inherits; return the server's process."""
     home = node_config.parent
     socket_path = home / "clientapps.sock"
-    subprocess.Popen([sys.executable, "-m", "trainforge.federated.flower_warm",
-                      str(node_config), str(socket_path)])
+    server = subprocess.Popen([sys.executable, "-m", "trainforge.federated.flower_warm",
+                               str(node_config), str(socket_path)])
     shims = write_shim(home / "clientapp-shim", python=Path(sys.executable))
     os.environ[SOCKET_VARIABLE] = str(socket_path)
     os.environ["PATH"] = f"{shims}{os.pathsep}{os.environ.get('PATH', '')}"
+    return server
 
 
 if __name__ == "__main__":
