@@ -30,6 +30,7 @@ import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
+from flwr.client import NumPyClient
 from flwr.supernode.cli.flwr_clientapp import flwr_clientapp
 
 from trainforge.federated.clientapp_shim import COMMAND, read_request, socket_address
@@ -73,9 +74,7 @@ def prepare(node_config: Path) -> None:
     try:
         holder = prepared_holder(Path(config["plan"]), Path(config["data"]),
                                  str(config["name"]))
-        first = holder.get_parameters({})
-        holder.fit(first, {})
-        holder.evaluate(first, {})
+        answer_once(holder)
     except Exception as error:  # noqa: BLE001  # the ClientApp reports it to the coordinator
         print(f"trainforge: holder {config.get('name')!r} was not prepared ahead: {error}",
               file=sys.stderr)
@@ -83,6 +82,19 @@ def prepare(node_config: Path) -> None:
     print(f"trainforge: holder {config['name']}'s ClientApps are forked from a warm process "
           f"(pid {os.getpid()}), prepared in {time.perf_counter() - started:.1f} s",
           file=sys.stderr, flush=True)
+
+
+def answer_once(holder: NumPyClient) -> None:
+    """Fit and evaluate ``holder`` on its first weights, leaving PyTorch's global generator
+    (which dropout draws from) where it was: a fork starts from the state a cold ClientApp
+    would."""
+    torch = sys.modules.get("torch")  # a tree holder never imports it
+    state = torch.random.get_rng_state() if torch is not None else None
+    first = holder.get_parameters({})
+    holder.fit(first, {})
+    holder.evaluate(first, {})
+    if torch is not None:
+        torch.random.set_rng_state(state)
 
 
 def serve(connection: socket.socket, *, listener: socket.socket) -> None:
