@@ -18,6 +18,7 @@ shim is killed. It ends with the SuperNode.
 
 from __future__ import annotations
 
+import copy
 import os
 import select
 import signal
@@ -85,14 +86,16 @@ def prepare(node_config: Path) -> None:
 
 
 def answer_once(holder: NumPyClient) -> None:
-    """Fit and evaluate ``holder`` on its first weights, leaving PyTorch's global generator
-    (which dropout draws from) where it was: a fork starts from the state a cold ClientApp
-    would."""
+    """Fit and evaluate a copy of ``holder`` on its first weights, leaving the holder (its
+    network's BatchNorm statistics, which are not weights that travel) and PyTorch's global
+    generator (which dropout draws from) as they were: a fork starts from the state a cold
+    ClientApp would."""
     torch = sys.modules.get("torch")  # a tree holder never imports it
     state = torch.random.get_rng_state() if torch is not None else None
-    first = holder.get_parameters({})
-    holder.fit(first, {})
-    holder.evaluate(first, {})
+    probe = copy.deepcopy(holder)
+    first = probe.get_parameters({})
+    probe.fit(first, {})
+    probe.evaluate(first, {})
     if torch is not None:
         torch.random.set_rng_state(state)
 
