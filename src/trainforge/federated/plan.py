@@ -30,10 +30,23 @@ def secure_quorum(n_clients: int, threshold: float = SECURE_THRESHOLD) -> int:
     return max(round(threshold * n_clients), 2)
 
 
+# what ``--strategy auto`` runs for each model that averages weights: FedAvgM where momentum
+# on the coordinator measurably closed the gap to centralised training on label-skewed
+# holders (benchmarks/federated/tables_in_process.py and fedavg_in_process.py; RESULTS.md)
+AUTO_STRATEGY = {"mlp": "fedavgm", "cnn": "fedavgm", "linear": "fedavgm"}
+
+
 def planned_strategy(settings: dict[str, Any], *, model: str) -> dict[str, Any]:
     """A federation's strategy settings (``FederationTraining.strategy_settings``) as its plan
-    takes them: trees are bagged whatever strategy was asked."""
-    return {**settings, "strategy": TREE_STRATEGY} if model == "xgboost" else settings
+    takes them: trees are bagged whatever strategy was asked; "auto" is ``AUTO_STRATEGY``'s
+    for the model, with no momentum when that is plain FedAvg."""
+    if model == "xgboost":
+        return {**settings, "strategy": TREE_STRATEGY}
+    if settings["strategy"] != "auto":
+        return settings
+    strategy = AUTO_STRATEGY[model]
+    momentum = settings["server_momentum"] if strategy == "fedavgm" else 0.0
+    return {**settings, "strategy": strategy, "server_momentum": momentum}
 
 
 def check_tree_settings(model: str, *, strategy: str, secure_aggregation: bool,
