@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -74,12 +75,12 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 
-def plan_for(schema: Any, *, model: str, rounds: int, settings: dict[str, Any]
+def plan_for(schema: Any, *, model: str, rounds: int, settings: dict[str, Any], seed: int
              ) -> FederationPlan:
     return FederationPlan(
         schema=schema, strategy=settings["strategy"], rounds=rounds, min_clients=10,
         proximal_mu=settings.get("proximal_mu", 0.0), local_epochs=settings["local_epochs"],
-        batch_size=32, learning_rate=settings["learning_rate"], seed=0, test_size=0.2,
+        batch_size=32, learning_rate=settings["learning_rate"], seed=seed, test_size=0.2,
         round_timeout_s=600.0, server_momentum=settings.get("server_momentum", 0.0),
         model=model, network=mlp_settings() if model == "mlp" else {})
 
@@ -156,32 +157,60 @@ def centralised(plan: FederationPlan, pooled: pd.DataFrame, scorer: Scorer, *,
 def run_table(name: str, alpha: float, args: argparse.Namespace, scratch: Path) -> None:
     frame, schema, source = declared(name, args.out)
     metric = schema.task.metric
-    base = plan_for(schema, model=args.model, rounds=args.rounds, settings=SETTINGS["fedavg"])
+    base = plan_for(schema, model=args.model, rounds=args.rounds, settings=SETTINGS["fedavg"],
+                    seed=0)
     split = federation(plan=base, frame=frame, source=source, alpha=alpha,
                        clients=args.clients, scratch=scratch, validation=args.validation)
     rows = {"table": name, "alpha": alpha, "model": args.model, "metric": metric,
             "validation": args.validation, "rounds": args.rounds,
             "holders_rows": [h.n_rows for h in split.holders]}
-    centrals: dict[float, dict[str, Any]] = {}
-    for label in args.settings:
-        plan = plan_for(schema, model=args.model, rounds=args.rounds, settings=SETTINGS[label])
-        holders = [HolderRows(plan, table, name=f"client-{i}")
-                   for i, table in enumerate(split.tables)]
-        scorer = Scorer(plan, pd.concat([h.held_out for h in holders]))
-        started = time.perf_counter()
-        result = federate(plan, holders, scorer, metric=metric)
-        if plan.learning_rate not in centrals:
-            centrals[plan.learning_rate] = centralised(
-                plan, pooled_training_rows(plan, split.tables), scorer,
-                passes=args.rounds * max(s["local_epochs"] for s in SETTINGS.values()),
-                metric=metric)
-        row = {**rows, "settings": label, **SETTINGS[label], **result,
-               "centralised": centrals[plan.learning_rate],
-               "seconds": round(time.perf_counter() - started, 1)}
-        with (args.out / "tables-in-process.jsonl").open("a") as results:
-            results.write(json.dumps(row) + "\n")
-        print(json.dumps({k: row[k] for k in ("table", "alpha", "settings", "metrics_at",
-                                              "seconds")}), flush=True)
+    for seed in args.seeds:
+        centrals: dict[float, dict[str, Any]] = {}
+        for label in args.settings:
+            plan = plan_for(schema, model=args.model, rounds=args.rounds,
+                            settings=SETTINGS[label], seed=seed)
+            holders = [HolderRows(plan, table, name=f"client-{i}")
+                       for i, table in enumerate(split.tables)]
+            scorer = Scorer(plan, pd.concat([h.held_out for h in holders]))
+            started = time.perf_counter()
+            result = federate(plan, holders, scorer, metric=metric)
+            if plan.learning_rate not in centrals:
+                centrals[plan.learning_rate] = centralised(
+                    plan, pooled_training_rows(plan, split.tables), scorer,
+                    passes=args.rounds * max(s["local_epochs"] for s in SETTINGS.values()),
+                    metric=metric)
+            row = {**rows, "settings": label, **SETTINGS[label], "seed": seed, **result,
+                   "centralised": centrals[plan.learning_rate],
+                   "seconds": round(time.perf_counter() - started, 1)}
+            with (args.out / "tables-in-process.jsonl").open("a") as results:
+                results.write(json.dumps(row) + "\n")
+            print(json.dumps({k: row[k] for k in ("table", "alpha", "settings", "seed",
+                                                  "metrics_at", "seconds")}), flush=True)
+
+
+def summary(results: Path, *, last: int, at: int) -> None:
+    """Per table, α and settings: the federated accuracy over the ``last`` rounds up to round
+    ``at`` (0: its last) and the centralised one over the same passes, each averaged over
+    rounds and seeds, and the gap."""
+    runs: dict[tuple[str, float, str], list[tuple[float, float]]] = {}
+    for line in results.read_text().splitlines():
+        row = json.loads(line)
+        end = at or len(row["accuracy_by_round"])
+        federated = row["accuracy_by_round"][end - last:end]
+        central = row["centralised"]
+        epochs = row["local_epochs"]
+        if "accuracy_by_pass" in central:
+            rounds = range(end - last + 1, end + 1)
+            pooled = [central["accuracy_by_pass"][r * epochs - 1] for r in rounds]
+        else:
+            pooled = [central["metrics"]["accuracy"]]
+        runs.setdefault((row["table"], row["alpha"], row["settings"]), []).append(
+            (float(np.mean(federated)), float(np.mean(pooled))))
+    for (table, alpha, label), pairs in runs.items():
+        federated, central = (float(np.mean(values)) for values in zip(*pairs, strict=True))
+        print(f"{table:12} α={alpha:<4g} {label:24} seeds {len(pairs)}: federated "
+              f"{federated:.4f}, centralised {central:.4f}, "
+              f"{100 * (federated - central):+.1f} points")
 
 
 def main() -> None:
@@ -193,9 +222,18 @@ def main() -> None:
     parser.add_argument("--model", default="mlp", choices=["mlp", "linear"])
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+                        help="the plan's seeds (start and shuffles; the partition is seed 0's)")
+    parser.add_argument("--summary", type=int, default=0, metavar="LAST",
+                        help="only summarise --out's results over their LAST rounds")
+    parser.add_argument("--at", type=int, default=0,
+                        help="with --summary: the round the window ends at (0: the last)")
     parser.add_argument("--validation", action="store_true",
                         help="score on a validation share of the holders' training rows")
     args = parser.parse_args()
+    if args.summary:
+        summary(args.out / "tables-in-process.jsonl", last=args.summary, at=args.at)
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
     for name in args.tables:

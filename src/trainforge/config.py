@@ -438,8 +438,8 @@ class FederationTraining(BaseModel, frozen=True, extra="forbid"):
 
     rounds: WholeNumber = Field(default=10, gt=0, le=MAX_ROUNDS)
     strategy: Literal["auto", "fedavg", "fedprox", "fedavgm"] = Field(
-        default="auto", description="how the coordinator combines the updates; auto: what "
-                                    "measured best for the model (federated.plan.AUTO_STRATEGY)")
+        default="auto", description="how the coordinator combines the updates; auto: FedAvgM "
+                                    "from 20 rounds on, else FedAvg (trees: bagged)")
     proximal_mu: float = Field(default=0.1, ge=0.0, le=1_000.0,
                                description="FedProx's pull towards the global model")
     # 0.7 held on four suite tables and MNIST where 0.9 overshot (benchmarks/RESULTS.md)

@@ -19,7 +19,12 @@ from trainforge.data.declared_schema import declare_schema
 from trainforge.data.read import read_table
 from trainforge.data.targets import clean_target, infer_task
 from trainforge.federated.environment import code_path, flower_python
-from trainforge.federated.plan import TREE_STRATEGY, FederationPlan, planned_strategy
+from trainforge.federated.plan import (
+    AUTO_MOMENTUM_ROUNDS,
+    TREE_STRATEGY,
+    FederationPlan,
+    planned_strategy,
+)
 
 pytestmark = [pytest.mark.federated, pytest.mark.slow]
 
@@ -32,7 +37,12 @@ import numpy as np
 from flwr.common import Code, FitRes, Status, ndarrays_to_parameters, parameters_to_ndarrays
 from trainforge.federated.flower_server import build_strategy
 from trainforge.federated.networks import initial_weights
-from trainforge.federated.plan import TREE_STRATEGY, FederationPlan, planned_strategy
+from trainforge.federated.plan import (
+    AUTO_MOMENTUM_ROUNDS,
+    TREE_STRATEGY,
+    FederationPlan,
+    planned_strategy,
+)
 
 plan = FederationPlan.load(Path(sys.argv[1]))
 strategy = build_strategy(plan)
@@ -88,10 +98,18 @@ def test_a_strategy_without_a_setting_plans_zero_for_it():
     assert fedavgm["server_momentum"] == 0.5
 
 
-def test_auto_plans_fedavgm_with_the_default_momentum_for_networks_and_bagging_for_trees():
-    settings = FederatedSimulationConfig(data="t.csv", target="y").strategy_settings()
+def test_auto_plans_fedavgm_with_the_default_momentum_for_long_federations():
+    settings = FederatedSimulationConfig(data="t.csv", target="y",
+                                         rounds=AUTO_MOMENTUM_ROUNDS).strategy_settings()
     mlp = planned_strategy(settings, model="mlp")
     assert (mlp["strategy"], mlp["server_momentum"]) == ("fedavgm", 0.7)
+
+
+def test_auto_plans_plain_fedavg_for_a_few_rounds_and_bagging_for_trees():
+    settings = FederatedSimulationConfig(data="t.csv", target="y",
+                                         rounds=AUTO_MOMENTUM_ROUNDS - 1).strategy_settings()
+    linear = planned_strategy(settings, model="linear")
+    assert (linear["strategy"], linear["server_momentum"]) == ("fedavg", 0.0)
     assert planned_strategy(settings, model="xgboost")["strategy"] == TREE_STRATEGY
 
 
