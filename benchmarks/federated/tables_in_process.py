@@ -223,7 +223,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
-                        help="the plan's seeds (start and shuffles; the partition is seed 0's)")
+                        help="the plan's seeds (the network's start, the shuffles and each "
+                             "holder's split; the partition is seed 0's)")
     parser.add_argument("--summary", type=int, default=0, metavar="LAST",
                         help="only summarise --out's results over their LAST rounds")
     parser.add_argument("--at", type=int, default=0,
