@@ -77,11 +77,11 @@ def global_means(tmp_path, strategy: str) -> dict[str, object]:
 
 
 def test_fedavgm_carries_the_last_rounds_step_into_the_next(tmp_path):
-    # round 1 moves 0 → 1; round 2's average is 2, one more step, and momentum 0.9 adds 0.9 of
-    # round 1's step: 1 + 1 + 0.9
+    # round 1 moves 0 → 1; round 2's average is 2, one more step, and the default momentum 0.7
+    # adds 0.7 of round 1's step: 1 + 1 + 0.7
     found = global_means(tmp_path, "fedavgm")
     assert found["strategy"] == "FedAvgM"
-    assert found["means"] == pytest.approx([1.0, 2.9])
+    assert found["means"] == pytest.approx([1.0, 2.7])
 
 
 def test_fedavg_takes_the_average_each_round(tmp_path):
