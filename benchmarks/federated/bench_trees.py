@@ -12,9 +12,9 @@ gives the same model to float rounding (the order the holders' trees arrive in c
     python benchmarks/federated/bench_trees.py --aggregation sum cyclic   # the alternatives
     python benchmarks/federated/bench_trees.py --validation --aggregation rows hessian
 
-``--aggregation``: ``rows`` and ``hessian`` are trainforge's (``trees.aggregate``: leaf values
-scaled by the holder's share of the round's rows, or each tree by its share of the round's
-hessian for its iteration and class); ``sum`` is Flower's ``FedXgbBagging`` (every holder's
+``--aggregation``: ``hessian`` (the default, as the coordinator aggregates) and ``rows`` are
+trainforge's (``trees.aggregate``: each tree scaled by its share of the round's hessian for its
+iteration and class, or a holder's leaf values by its share of the round's rows); ``sum`` is Flower's ``FedXgbBagging`` (every holder's
 trees appended as they are); ``cyclic`` is Flower's ``FedXgbCyclic`` (one holder a round, in
 turn, its trees appended as they are; ``--rounds`` then counts single-holder rounds).
 
@@ -127,7 +127,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/federated-trees"))
     parser.add_argument("--tables", nargs="+", default=ISSUE_TABLES, choices=list(TABLES))
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.5, 0.1])
-    parser.add_argument("--aggregation", nargs="+", default=["rows"],
+    parser.add_argument("--aggregation", nargs="+", default=["hessian"],
                         choices=[*trees.TREE_WEIGHTINGS, "sum", "cyclic"])
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=5)
