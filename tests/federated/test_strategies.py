@@ -19,7 +19,12 @@ from trainforge.data.declared_schema import declare_schema
 from trainforge.data.read import read_table
 from trainforge.data.targets import clean_target, infer_task
 from trainforge.federated.environment import code_path, flower_python
-from trainforge.federated.plan import FederationPlan
+from trainforge.federated.plan import (
+    AUTO_MOMENTUM_ROUNDS,
+    TREE_STRATEGY,
+    FederationPlan,
+    planned_strategy,
+)
 
 pytestmark = [pytest.mark.federated, pytest.mark.slow]
 
@@ -32,7 +37,12 @@ import numpy as np
 from flwr.common import Code, FitRes, Status, ndarrays_to_parameters, parameters_to_ndarrays
 from trainforge.federated.flower_server import build_strategy
 from trainforge.federated.networks import initial_weights
-from trainforge.federated.plan import FederationPlan
+from trainforge.federated.plan import (
+    AUTO_MOMENTUM_ROUNDS,
+    TREE_STRATEGY,
+    FederationPlan,
+    planned_strategy,
+)
 
 plan = FederationPlan.load(Path(sys.argv[1]))
 strategy = build_strategy(plan)
@@ -67,11 +77,11 @@ def global_means(tmp_path, strategy: str) -> dict[str, object]:
 
 
 def test_fedavgm_carries_the_last_rounds_step_into_the_next(tmp_path):
-    # round 1 moves 0 → 1; round 2's average is 2, one more step, and momentum 0.9 adds 0.9 of
-    # round 1's step: 1 + 1 + 0.9
+    # round 1 moves 0 → 1; round 2's average is 2, one more step, and the default momentum 0.7
+    # adds 0.7 of round 1's step: 1 + 1 + 0.7
     found = global_means(tmp_path, "fedavgm")
     assert found["strategy"] == "FedAvgM"
-    assert found["means"] == pytest.approx([1.0, 2.9])
+    assert found["means"] == pytest.approx([1.0, 2.7])
 
 
 def test_fedavg_takes_the_average_each_round(tmp_path):
@@ -80,9 +90,30 @@ def test_fedavg_takes_the_average_each_round(tmp_path):
 
 
 def test_a_strategy_without_a_setting_plans_zero_for_it():
-    fedavg = FederatedSimulationConfig(data="t.csv", target="y", proximal_mu=0.5,
-                                       server_momentum=0.5).strategy_settings()
+    fedavg = FederatedSimulationConfig(data="t.csv", target="y", strategy="fedavg",
+                                       proximal_mu=0.5, server_momentum=0.5).strategy_settings()
     assert (fedavg["proximal_mu"], fedavg["server_momentum"]) == (0.0, 0.0)
     fedavgm = FederatedSimulationConfig(data="t.csv", target="y", strategy="fedavgm",
                                         server_momentum=0.5).strategy_settings()
     assert fedavgm["server_momentum"] == 0.5
+
+
+def test_auto_plans_fedavgm_with_the_default_momentum_for_long_federations():
+    settings = FederatedSimulationConfig(data="t.csv", target="y",
+                                         rounds=AUTO_MOMENTUM_ROUNDS).strategy_settings()
+    mlp = planned_strategy(settings, model="mlp")
+    assert (mlp["strategy"], mlp["server_momentum"]) == ("fedavgm", 0.7)
+
+
+def test_auto_plans_plain_fedavg_for_a_few_rounds_and_bagging_for_trees():
+    settings = FederatedSimulationConfig(data="t.csv", target="y",
+                                         rounds=AUTO_MOMENTUM_ROUNDS - 1).strategy_settings()
+    linear = planned_strategy(settings, model="linear")
+    assert (linear["strategy"], linear["server_momentum"]) == ("fedavg", 0.0)
+    assert planned_strategy(settings, model="xgboost")["strategy"] == TREE_STRATEGY
+
+
+def test_a_strategy_asked_by_name_is_planned_as_asked():
+    settings = FederatedSimulationConfig(data="t.csv", target="y",
+                                         strategy="fedavg").strategy_settings()
+    assert planned_strategy(settings, model="mlp")["strategy"] == "fedavg"

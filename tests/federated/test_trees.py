@@ -4,6 +4,9 @@ the settings tree bagging refuses before anything starts (no Flower needed for a
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -47,7 +50,8 @@ def _holders(table, target: str, *, n_clients: int = 3, local: int = 2
                   for h in holders]
 
 
-def _federate(plan: FederationPlan, splits: list[tuple[pd.DataFrame, pd.DataFrame]]) -> Weights:
+def _federate(plan: FederationPlan, splits: list[tuple[pd.DataFrame, pd.DataFrame]], *,
+              weighting: str = "hessian") -> Weights:
     """The rounds as the coordinator and the holders run them, without the processes."""
     preprocessor = plan.schema.preprocessor()
     weights = trees.initial_weights(plan)
@@ -56,7 +60,7 @@ def _federate(plan: FederationPlan, splits: list[tuple[pd.DataFrame, pd.DataFram
                                         linear.encode(rows, plan.schema, preprocessor)[0],
                                         trees.targets(rows, plan.schema), seed=round_number),
                     len(rows)) for rows, _ in splits]
-        weights = trees.aggregate(weights, updates)
+        weights = trees.aggregate(weights, updates, weighting=weighting)
     return weights
 
 
@@ -68,12 +72,12 @@ def _margin(weights: Weights, inputs: np.ndarray) -> np.ndarray:
 def test_a_round_adds_each_holders_trees_for_every_class_weighted_by_its_rows():
     plan, splits = _holders(WINE, "cultivar")
     preprocessor = plan.schema.preprocessor()
-    start = _federate(plan, splits)  # three rounds in already
+    start = _federate(plan, splits, weighting="rows")  # three rounds in already
     encoded = [linear.encode(rows, plan.schema, preprocessor)[0] for rows, _ in splits]
     updates = [(trees.boost_locally(plan, start, inputs, trees.targets(rows, plan.schema),
                                     seed=9), len(rows))
                for inputs, (rows, _) in zip(encoded, splits, strict=True)]
-    after = trees.aggregate(start, updates)
+    after = trees.aggregate(start, updates, weighting="rows")
     probe = np.concatenate(encoded)
     total = sum(n for _, n in updates)
     # a holder's new trees alone: its booster of them minus the base score they carry
@@ -84,6 +88,34 @@ def test_a_round_adds_each_holders_trees_for_every_class_weighted_by_its_rows():
     added = trees.load_booster(after).num_boosted_rounds() - trees.load_booster(
         start).num_boosted_rounds()
     assert added == len(splits) * plan.local_epochs  # every holder's iterations, 3 trees each
+
+
+def test_hessian_weighting_gives_a_holder_the_booster_already_fits_less_than_its_rows():
+    # two holders of 300 rows: one with both classes, one with only "good" rows, which after
+    # three rounds of four iterations the booster predicts with confidence: little hessian is left on them,
+    # so that holder's tree takes less than its half of the round's step
+    plan, splits = _holders(CREDIT, "class", n_clients=2, local=4)
+    pooled = pd.concat([rows for rows, _ in splits])
+    holders = [pooled.iloc[:300], pooled.loc[pooled["class"] == "good"].iloc[-300:]]
+    preprocessor = plan.schema.preprocessor()
+    encoded = [linear.encode(rows, plan.schema, preprocessor)[0] for rows in holders]
+    start = _federate(plan, [(rows, rows) for rows in holders], weighting="hessian")
+    one_tree = dataclasses.replace(plan, local_epochs=1)
+    updates = [(trees.boost_locally(one_tree, start, inputs, trees.targets(rows, plan.schema),
+                                    seed=9), len(rows))
+               for inputs, rows in zip(encoded, holders, strict=True)]
+    after = trees.aggregate(start, updates, weighting="hessian")
+    # each holder's one new tree keeps its rows' hessian sum at its root
+    hessians = np.asarray([json.loads(trees.as_json(update))["learner"]["gradient_booster"][
+        "model"]["trees"][0]["sum_hessian"][0] for update, _ in updates])
+    shares = hessians / hessians.sum()
+    probe = np.concatenate(encoded)
+    base = _margin(trees.initial_weights(plan), probe)
+    expected = _margin(start, probe) + sum(
+        share * (_margin(update, probe) - base)
+        for share, (update, _) in zip(shares, updates, strict=True))
+    assert np.allclose(_margin(after, probe), expected, atol=1e-4)
+    assert shares[1] < 0.47  # its rows' share is 0.5
 
 
 @pytest.mark.parametrize(("table", "target"), [(CREDIT, "class"), (WINE, "cultivar")])

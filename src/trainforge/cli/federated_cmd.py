@@ -50,12 +50,13 @@ def simulate(
              "by-column:COLUMN (default: iid)")] = None,
     rounds: Annotated[int | None, typer.Option(help="federated rounds (default: 10)")] = None,
     strategy: Annotated[str | None, typer.Option(
-        help="fedavg, fedprox or fedavgm (default: fedavg)")] = None,
+        help="auto, fedavg, fedprox or fedavgm (default: auto: FedAvgM from 20 rounds "
+             "on, where it helps label-skewed holders, else FedAvg; trees are bagged)")] = None,
     proximal_mu: Annotated[float | None, typer.Option(
         "--proximal-mu", help="FedProx's pull towards the global model (default: 0.1)")] = None,
     server_momentum: Annotated[float | None, typer.Option(
         "--server-momentum", help="FedAvgM's momentum on the coordinator: label-skewed holders "
-                                  "converge in fewer rounds (default: 0.9)")] = None,
+                                  "converge in fewer rounds (default: 0.7)")] = None,
     local_epochs: Annotated[int | None, typer.Option(
         "--local-epochs", help="passes over its rows a client makes each round; with xgboost, "
                                "the boosting iterations it adds (default: 1)")] = None,
@@ -121,7 +122,8 @@ def create(
                               "token is printed for each (default: 3)")] = None,
     rounds: Annotated[int | None, typer.Option(help="federated rounds (default: 10)")] = None,
     strategy: Annotated[str | None, typer.Option(
-        help="fedavg, fedprox or fedavgm (default: fedavg)")] = None,
+        help="auto, fedavg, fedprox or fedavgm (default: auto: FedAvgM from 20 rounds "
+             "on, where it helps label-skewed holders, else FedAvg; trees are bagged)")] = None,
     join_timeout: Annotated[str, typer.Option(
         "--join-timeout", help="fail when fewer than --min-clients joined after this long "
                                "(90s, 10m, 2h)")] = "10m",

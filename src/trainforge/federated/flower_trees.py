@@ -3,8 +3,8 @@
 ``TreeBagging`` is Flower's ``FedXgbBagging`` (every sampled client boosts on its own rows
 from the global booster each round; the coordinator keeps the global booster, sends it whole
 and appends what comes back), with trainforge's aggregation (``federated.trees.aggregate``:
-every class's trees of a multiclass iteration, leaf values weighted by the holders' rows) in
-place of Flower's, which appends one tree per client. The booster travels as one NumPy array
+every class's trees of a multiclass iteration, each tree weighted by its share of the round's
+hessian for its class) in place of Flower's, which appends one tree per client. The booster travels as one NumPy array
 of its JSON (``trees.as_array``), so FedAvg's serialisation, metering and recording apply.
 
 ``TreeHolderClient`` answers the rounds with the holder's ``TreeRows``. Imported by

@@ -30,10 +30,26 @@ def secure_quorum(n_clients: int, threshold: float = SECURE_THRESHOLD) -> int:
     return max(round(threshold * n_clients), 2)
 
 
+# ``--strategy auto`` for models that average weights: FedAvgM (momentum on the coordinator)
+# from this many rounds on, FedAvg below. Momentum carries the direction the rounds agree on,
+# which takes rounds to build: on label-skewed holders (Dirichlet 0.5 and 0.1, 10 holders;
+# satimage, telco_churn, splice, credit_data and MNIST) it closed most of the gap to pooled
+# training after 20-30 rounds, and in the first 10 its overshoot cost as much as it gained
+# (benchmarks/federated/tables_in_process.py, fedavg_in_process.py; RESULTS.md)
+AUTO_MOMENTUM_ROUNDS = 20
+
+
 def planned_strategy(settings: dict[str, Any], *, model: str) -> dict[str, Any]:
     """A federation's strategy settings (``FederationTraining.strategy_settings``) as its plan
-    takes them: trees are bagged whatever strategy was asked."""
-    return {**settings, "strategy": TREE_STRATEGY} if model == "xgboost" else settings
+    takes them: trees are bagged whatever strategy was asked; "auto" is FedAvgM from
+    ``AUTO_MOMENTUM_ROUNDS`` rounds on, else FedAvg (without momentum)."""
+    if model == "xgboost":
+        return {**settings, "strategy": TREE_STRATEGY}
+    if settings["strategy"] != "auto":
+        return settings
+    if settings["rounds"] >= AUTO_MOMENTUM_ROUNDS:
+        return {**settings, "strategy": "fedavgm"}
+    return {**settings, "strategy": "fedavg", "server_momentum": 0.0}
 
 
 def check_tree_settings(model: str, *, strategy: str, secure_aggregation: bool,
