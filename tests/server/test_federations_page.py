@@ -63,7 +63,7 @@ def test_the_new_federation_form_creates_an_mlp_federation_speaking_tls(
         "tls_private_key": files.private_key.read_text(),
         "tls_ca_certificate": files.ca_certificate.read_text()})
     assert answer.text.count("<li><code>tf_") == 2
-    assert "fedavg, mlp, TLS" in editor_client.get("/federations").text
+    assert "auto, mlp, TLS" in editor_client.get("/federations").text  # the form's default
 
 
 def test_the_new_federation_form_names_an_invalid_field(editor_client, workspace):
