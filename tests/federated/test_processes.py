@@ -1,17 +1,20 @@
 """A federation of processes on Flower's deployment runtime (a SuperLink, a SuperNode per
 holder): it loses a client and goes on while the plan's minimum are left, gives up a round
 short of clients saying how many joined, and speaks TLS when given certificates, admitting
-only the SuperNodes whose keys were registered with it.
+only the SuperNodes whose keys were registered with it, by a Control API that answers its own
+machine only.
 
 Needs Flower's virtualenv (`make test-federated` runs it).
 """
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 from tests.federated._certificates import self_signed
 from tests.federated._holders import SLOW_FEDERATION_S, credit_holders, kill_holder
@@ -150,3 +153,24 @@ def test_a_holder_without_the_certificate_authority_cannot_join(tmp_path, flower
     finally:
         stop(holders)
         coordinator.stop()
+
+
+def test_its_control_api_refuses_a_caller_elsewhere_on_the_network(tmp_path, flower):
+    plan, _ = credit_holders(tmp_path, n_clients=2)
+    certificates = self_signed(tmp_path)
+    coordinator = start_coordinator(plan, python=flower, scratch=tmp_path,
+                                    certificates=certificates)
+    trust = ssl.create_default_context(cafile=str(certificates.ca_certificate))
+    url = f"https://{coordinator.address}/v1/control/register-node"
+    try:
+        # 127.0.0.3 is no address the SuperLink binds: a stand-in for another machine
+        with httpx.Client(transport=httpx.HTTPTransport(verify=trust,
+                                                        local_address="127.0.0.3")) as elsewhere:
+            refused = elsewhere.post(url, content=b"")
+        with httpx.Client(verify=trust) as here:
+            answered = here.post(url, content=b"")
+    finally:
+        coordinator.stop()
+    assert refused.status_code == 403, refused.text
+    assert "Control API on its own machine only" in refused.json()["detail"]
+    assert answered.status_code != 403, answered.text  # Flower's own answer to an empty body
