@@ -6,8 +6,8 @@ summary of it (its columns and their kinds, its classes, its row count: ``POST .
 then runs the holder's Flower client against the coordinator the server names, and shows the
 rounds until the federation ends. A federation that speaks TLS admits the holder's SuperNode
 by its key: join makes a key pair beside the client, sends the public key with the join, and
-the server registers it with the coordinator before answering. The rows never leave this machine: only model updates and
-the client's held-out metrics travel, to the coordinator.
+the server registers it with the coordinator before answering. The rows never leave this
+machine: only model updates and the client's held-out metrics travel, to the coordinator.
 """
 
 from __future__ import annotations

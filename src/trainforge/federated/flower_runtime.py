@@ -86,7 +86,11 @@ def keep_control_api_on_this_machine(arguments: list[str]) -> None:
     addresses and those of the ``--host`` it binds: a caller on this machine dialling that
     host comes from it."""
     host = arguments[arguments.index("--host") + 1] if "--host" in arguments else LOOPBACK[0]
-    hosts = frozenset({*LOOPBACK, *(str(info[4][0]) for info in socket.getaddrinfo(host, None))})
+    try:
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+    except socket.gaierror:  # a name that resolves to nothing: Flower says so as it binds
+        addresses = {host}
+    hosts = frozenset({*LOOPBACK, *addresses})
     flowers_own = extensions.get_middleware
     extensions.get_middleware = lambda: (Middleware(ControlApiOnThisMachine, hosts=hosts),
                                          *flowers_own())

@@ -27,6 +27,7 @@ from trainforge.data.limits import NO_LIMITS, TableLimits
 from trainforge.data.read import read_table
 from trainforge.data.task_kind import TaskKind
 from trainforge.errors import ConfigError, FederationFailed, InvalidField, JoinRefused
+from trainforge.federated.environment import flower_python, venv_path
 from trainforge.federated.partition import MIN_CLIENT_ROWS
 from trainforge.federated.plan import FederationPlan, check_tree_settings, planned_strategy
 from trainforge.federated.processes import register_holder
@@ -254,8 +255,6 @@ def _register_key(workspace: Workspace, record: FederationRecord, *, client: str
                   public_key: str) -> None:
     """Register ``client``'s SuperNode key with the federation's listening coordinator;
     JoinRefused saying why when its SuperLink refuses it."""
-    from trainforge.federated.environment import flower_python, venv_path
-
     python = flower_python(venv_path(workspace.home))
     ca_certificate = saved_certificates(workspace, record["name"]).ca_certificate
     with tempfile.TemporaryDirectory(prefix="trainforge-register-") as scratch:
