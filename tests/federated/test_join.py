@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +25,21 @@ from tests.federated._certificates import self_signed
 from tests.federated._holders import SLOW_FEDERATION_S
 from tests.server._jobs import free_port, wait_for
 
+from trainforge.federated.environment import flower_python
+from trainforge.federated.processes import holder_log, start_holder
 from trainforge.jobs.federate import FEDERATION_FILE
+from trainforge.jobs.federation import plan_of
+from trainforge.jobs.federation_keys import make_holder_key
 from trainforge.store import access
+from trainforge.store import federations as store
 from trainforge.store.runs import get_run
 from trainforge.workspace import Workspace
 
 pytestmark = [pytest.mark.federated, pytest.mark.slow]
 CREDIT = EXAMPLES / "credit_g.csv"
 TIMEOUT_S = 300.0  # three clients and a coordinator starting from Flower's venv, on 2 cores
+# the checkout's own (make federated) unless TRAINFORGE_FLOWER_VENV names one
+FLOWER_VENV = Path(os.environ.get("TRAINFORGE_FLOWER_VENV", str(ROOT / ".venv-flower")))
 
 
 def trainforge(*args: str, home: Path, output: Any = subprocess.PIPE
@@ -73,8 +81,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     workspace.close()
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TRAINFORGE_FLOWER_VENV",
-                     os.environ.get("TRAINFORGE_FLOWER_VENV", str(ROOT / ".venv-flower")))
+        patch.setenv("TRAINFORGE_FLOWER_VENV", str(FLOWER_VENV))
         with (home.parent / "server.log").open("w") as log:  # a pipe unread would fill
             process = trainforge("server", "--port", url.rsplit(":", 1)[1], "--workers", "2",
                                  home=home, output=log)
@@ -114,11 +121,21 @@ def federation(server, tables, tmp_path_factory: pytest.TempPathFactory):
     return [finished(process, timeout_s=SLOW_FEDERATION_S) for process in joins]
 
 
+@dataclass(frozen=True)
+class Intruder:
+    """A SuperNode started by hand against a federation's coordinator: it trusts the CA, but
+    its key was never registered (no join, no client token)."""
+
+    status: int  # how its process exited
+    log: str
+
+
 @pytest.fixture(scope="module")
 def tls_federation(server, tables, tmp_path_factory: pytest.TempPathFactory):
     """A federation learning an MLP, its coordinator speaking TLS with a certificate of a CA
     the test makes, on the port --listen names: a holder without the CA joins first, then
-    three trusting it. The address, the refused holder's output, and the three's."""
+    three trusting it, and an intruder's SuperNode dials the coordinator once it listens.
+    The address, the refused holder's output, the three's, and the intruder."""
     url, home, editor = server
     files = self_signed(tmp_path_factory.mktemp("tls"))
     listen = f"127.0.0.1:{free_port()}"
@@ -133,22 +150,60 @@ def tls_federation(server, tables, tmp_path_factory: pytest.TempPathFactory):
                         "--token", token, "--root-certificates", str(files.ca_certificate),
                         home=tmp_path_factory.mktemp(f"tls-holder-{index}"))
              for index, (table, token) in enumerate(zip(tables, tokens, strict=True))]
+    intruder = intrude(home, "credit-tls", tables[0], root_certificate=files.ca_certificate,
+                       scratch=tmp_path_factory.mktemp("intruder"))
     # a process per Flower message: an MLP's round on 2 loaded cores can take many minutes
     return listen, untrusting, [finished(process, timeout_s=SLOW_FEDERATION_S)
-                                for process in joins]
+                                for process in joins], intruder
+
+
+def intrude(home: Path, name: str, table: Path, *, root_certificate: Path, scratch: Path
+            ) -> Intruder:
+    """Start a SuperNode named "intruder" with a key pair of its own against federation
+    ``name``'s coordinator once it listens; wait for it to end."""
+    workspace = Workspace(home)
+    address = wait_for(lambda: store.get_federation(workspace, name)["address"],
+                       timeout_s=SLOW_FEDERATION_S, what=f"{name}'s coordinator to listen")
+    private_key, _ = make_holder_key(scratch)
+    process = start_holder(address, plan_of(store.get_federation(workspace, name)), table,
+                           "intruder", python=flower_python(FLOWER_VENV), scratch=scratch,
+                           root_certificate=root_certificate, private_key=private_key)
+    try:
+        status = process.wait(timeout=SLOW_FEDERATION_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return Intruder(status=status, log=holder_log(scratch, "intruder").read_text())
 
 
 @pytest.mark.timeout(SLOW_FEDERATION_S)
 def test_three_holders_trusting_its_ca_finish_a_federation_over_tls(tls_federation):
-    listen, _, joins = tls_federation
+    listen, _, joins, _ = tls_federation
     assert [code for code, _ in joins] == [0, 0, 0], joins
-    assert all(f"coordinator at {listen} over TLS" in output and "registered credit-tls:1"
-               in output for _, output in joins)
+    assert all(f"coordinator at {listen} over TLS, its SuperNode admitted by its key" in output
+               and "registered credit-tls:1" in output for _, output in joins)
+
+
+@pytest.mark.timeout(SLOW_FEDERATION_S)
+def test_a_supernode_that_never_joined_is_refused_by_the_tls_coordinator(tls_federation):
+    *_, intruder = tls_federation
+    assert intruder.status != 0
+    assert "Failed to activate SuperNode" in intruder.log
+
+
+@pytest.mark.timeout(SLOW_FEDERATION_S)
+def test_the_tls_federations_run_shows_only_the_holders_who_joined(server, tls_federation):
+    _, home, _ = server
+    record = store.get_federation(Workspace(home), "credit-tls")
+    series = get_run(Workspace(home), record["run_id"])["series"]
+    assert [p["value"] for p in series["participating_clients"]] == [3.0]
+    assert not [key for key in series if "intruder" in key]
 
 
 @pytest.mark.timeout(SLOW_FEDERATION_S)
 def test_a_holder_without_the_root_certificate_is_refused_saying_what_to_give(tls_federation):
-    _, (code, output), _ = tls_federation
+    _, (code, output), _, _ = tls_federation
     assert code == 2
     assert "speaks TLS: join with --root-certificates CA.pem" in output
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from fastapi.testclient import TestClient
 from tests._paths import EXAMPLES
 from tests.federated._certificates import self_signed
@@ -18,6 +20,7 @@ from tests.server.conftest import bearer
 from trainforge.data.read import read_table
 from trainforge.federated.networks import mlp_settings
 from trainforge.jobs.federation import FederationSchema, declare_from_sample, summarize
+from trainforge.jobs.federation_keys import make_holder_key
 from trainforge.jobs.federation_tls import tls_folder
 from trainforge.store import jobs as job_store
 from trainforge.workspace import Workspace
@@ -256,10 +259,65 @@ def test_a_holder_joining_a_tls_federation_without_a_root_certificate_is_refused
 def test_a_holder_trusting_a_root_certificate_joins_a_tls_federation_to_learn_an_mlp(
         tls_created, client, schema, tmp_path):
     summary = _summary(pd.read_csv(CREDIT).iloc[:300], tmp_path, schema)
-    answer = _join(client, tls_created["tokens"][0], {**summary, "tls": True},
-                   name="credit-tls").json()
+    _, public_key = make_holder_key(tmp_path)
+    answer = _join(client, tls_created["tokens"][0],
+                   {**summary, "tls": True, "public_key": public_key}, name="credit-tls").json()
     assert answer["tls"] is True
     assert (answer["plan"]["model"], answer["plan"]["network"]) == ("mlp", mlp_settings())
+
+
+def test_a_holder_joining_before_the_coordinator_listens_is_told_its_key_waits(
+        tls_created, client, schema, tmp_path):
+    summary = _summary(pd.read_csv(CREDIT).iloc[:300], tmp_path, schema)
+    _, public_key = make_holder_key(tmp_path)
+    answer = _join(client, tls_created["tokens"][0],
+                   {**summary, "tls": True, "public_key": public_key}, name="credit-tls").json()
+    # no worker runs here: the holder joins again once the address is known, which registers
+    assert (answer["address"], answer["registered"]) == (None, False)
+
+
+def test_a_holder_joining_a_tls_federation_without_a_key_is_refused_naming_the_field(
+        tls_created, client, schema, tmp_path):
+    summary = _summary(pd.read_csv(CREDIT).iloc[:300], tmp_path, schema)
+    answer = _join(client, tls_created["tokens"][0], {**summary, "tls": True},
+                   name="credit-tls")
+    assert answer.status_code == 422
+    assert answer.json()["detail"].startswith("public_key: a federation that speaks TLS")
+    status = client.get("/api/v1/federations/credit-tls",
+                        headers=bearer(tls_created["tokens"][1])).json()
+    assert status["status"].startswith("waiting for clients: 0 of 2 joined")
+
+
+def _other_public_keys() -> dict[str, str]:
+    """Public keys Flower would not authenticate a SuperNode by, as OpenSSH text."""
+    def openssh(key: ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey) -> str:
+        return key.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                             serialization.PublicFormat.OpenSSH).decode()
+
+    return {"ed25519": openssh(ed25519.Ed25519PrivateKey.generate()),
+            "rsa": openssh(rsa.generate_private_key(public_exponent=65537, key_size=2048))}
+
+
+@pytest.mark.parametrize("public_key", [
+    "not a key", "ecdsa-sha2-nistp384 AAAA", "", "\u0000" * 40, "A" * 5_000,
+    *_other_public_keys().values()],
+    ids=["text", "truncated", "empty", "nul", "oversized", "ed25519", "rsa"])
+def test_a_malformed_public_key_is_a_422_naming_the_field_and_the_join_does_not_count(
+        tls_created, client, schema, tmp_path, public_key):
+    summary = _summary(pd.read_csv(CREDIT).iloc[:300], tmp_path, schema)
+    answer = _join(client, tls_created["tokens"][0],
+                   {**summary, "tls": True, "public_key": public_key}, name="credit-tls")
+    assert answer.status_code == 422
+    assert "public_key" in answer.text
+    status = client.get("/api/v1/federations/credit-tls",
+                        headers=bearer(tls_created["tokens"][1])).json()
+    assert status["status"].startswith("waiting for clients: 0 of 2 joined")
+
+
+def test_creating_a_federation_says_who_takes_part_in_its_rounds(created, tls_created):
+    assert any("without TLS Flower cannot authenticate" in note for note in created["notes"])
+    assert any("only the holders who join with a client token take part" in note
+               for note in tls_created["notes"])
 
 
 def test_a_holder_asking_tls_of_a_plain_federation_is_refused(created, client, schema,

@@ -4,8 +4,10 @@ federation the server coordinates.
 It reads FILE here, checks it against the federation's schema (``GET``), sends the server a
 summary of it (its columns and their kinds, its classes, its row count: ``POST .../join``),
 then runs the holder's Flower client against the coordinator the server names, and shows the
-rounds until the federation ends. The rows never leave this machine: only model updates and
-the client's held-out metrics travel, to the coordinator.
+rounds until the federation ends. A federation that speaks TLS admits the holder's SuperNode
+by its key: join makes a key pair beside the client, sends the public key with the join, and
+the server registers it with the coordinator before answering. The rows never leave this
+machine: only model updates and the client's held-out metrics travel, to the coordinator.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from trainforge.jobs.federation import (
     summarize,
     tls_mismatch,
 )
+from trainforge.jobs.federation_keys import make_holder_key
 
 POLL_S = 1.0  # how often the federation's status is asked
 ADDRESS_TIMEOUT_S = 600.0  # the coordinator job may wait for a free worker this long
@@ -58,17 +61,26 @@ def join(url: str, name: str, *, data: Path, token: str | None, home: Path,
         found = differences(schema, summary)
         if found:
             raise JoinRefused(name, [f"{data.name}: {difference}" for difference in found])
-        answer = client.post(f"/api/v1/federations/{name}/join",
-                             json={**summary, "tls": root_certificates is not None})
-        console.print(f"joined {name} as {answer['client']} with {summary['n_rows']:,} rows of "
-                      f"{data.name} (only a summary of them was sent)", highlight=False)
-        address = answer["address"] or _wait_for_address(client, name, console=console)
-        plan = FederationPlan.from_dict(answer["plan"])
-        console.print(f"connecting to its coordinator at {address}"
-                      f"{' over TLS' if answer['tls'] else ''}", highlight=False)
         with tempfile.TemporaryDirectory(prefix="trainforge-holder-") as scratch:
+            # TLS: the coordinator admits this holder's SuperNode by the key it signs with,
+            # made here and kept beside it; only its public half is sent
+            private_key, public_key = (make_holder_key(Path(scratch)) if federation["tls"]
+                                       else (None, None))
+            body = {**summary, "tls": root_certificates is not None,
+                    **({"public_key": public_key} if public_key else {})}
+            answer = client.post(f"/api/v1/federations/{name}/join", json=body)
+            console.print(f"joined {name} as {answer['client']} with {summary['n_rows']:,} rows "
+                          f"of {data.name} (only a summary of them was sent)", highlight=False)
+            address = answer["address"] or _wait_for_address(client, name, console=console)
+            if answer["tls"] and not answer.get("registered"):
+                # joined before the coordinator listened: joining again registers the key
+                answer = client.post(f"/api/v1/federations/{name}/join", json=body)
+            plan = FederationPlan.from_dict(answer["plan"])
+            how = " over TLS, its SuperNode admitted by its key" if answer["tls"] else ""
+            console.print(f"connecting to its coordinator at {address}{how}", highlight=False)
             process = start_holder(address, plan, data, answer["client"], python=python,
-                                   scratch=Path(scratch), root_certificate=root_certificates)
+                                   scratch=Path(scratch), root_certificate=root_certificates,
+                                   private_key=private_key)
             try:
                 return _follow(client, name, process=process,
                                log=holder_log(Path(scratch), answer["client"]),

@@ -4,6 +4,11 @@ submitted to it as a run, and each data holder a SuperNode (``flower_client``) w
 in its node config, running trainforge's ClientApp. They talk Flower's Fleet API (HTTP in
 Flower 1.42; TLS when certificates are given, else ``--insecure``) on 127.0.0.1 by default.
 
+With certificates the SuperLink also runs Flower's SuperNode authentication: a SuperNode takes
+part only with a key pair whose public key was registered with it first (``register_holder``,
+Flower's Control API through its CLI); any other is refused as it connects. Without TLS Flower
+cannot authenticate SuperNodes, and any that reaches the port may take part.
+
 ``start_coordinator`` and ``start_holder`` are the two halves: a federation coordinated by
 the trainforge server starts the first and its holders the second, each on their own
 machine; ``run_federation`` (the simulation) starts both here. ``Coordinator.follow`` hands
@@ -125,18 +130,21 @@ def start_coordinator(plan: FederationPlan, *, python: Path, scratch: Path,
                       host: str = "127.0.0.1", port: int | None = None,
                       certificates: Certificates | None = None) -> Coordinator:
     """Start a SuperLink on ``host``:``port`` (a free port when None) and submit the plan's
-    rounds to it as a run; holders join it at ``Coordinator.address``. Raises
-    FederationFailed, quoting its log, when the SuperLink does not serve or the run does
-    not start."""
+    rounds to it as a run; holders join it at ``Coordinator.address``. With ``certificates``
+    it speaks TLS and admits only the SuperNodes whose keys ``register_holder`` registered.
+    Raises FederationFailed, quoting its log, when the SuperLink does not serve or the run
+    does not start."""
     out = scratch / "coordinator"
     out.mkdir(parents=True, exist_ok=True)
     app = _write_app(out, plan=plan.save(out / "plan.json"), secure=plan.secure_aggregation)
     address = f"{host}:{port or _free_port(host)}"
-    home = _flower_home(out, address=address, certificates=certificates)
+    home = _flower_home(out, address=address,
+                        root_certificate=certificates.ca_certificate if certificates else None)
     environment = _environment(python, scratch=scratch, home=home)
     tls = (["--ssl-ca-certfile", str(certificates.ca_certificate),
             "--ssl-certfile", str(certificates.certificate),
-            "--ssl-keyfile", str(certificates.private_key)] if certificates else ["--insecure"])
+            "--ssl-keyfile", str(certificates.private_key), "--enable-supernode-auth"]
+           if certificates else ["--insecure"])
     log = scratch / "coordinator.log"
     process = _start(python, "superlink", [
         *tls, "--host", host, "--port", address.rsplit(":", 1)[1],
@@ -159,23 +167,54 @@ def start_coordinator(plan: FederationPlan, *, python: Path, scratch: Path,
 
 
 def start_holder(address: str, plan: FederationPlan, data: Path, name: str, *, python: Path,
-                 scratch: Path, root_certificate: Path | None = None
-                 ) -> subprocess.Popen[bytes]:
+                 scratch: Path, root_certificate: Path | None = None,
+                 private_key: Path | None = None) -> subprocess.Popen[bytes]:
     """Start a SuperNode for the holder ``name`` of ``data``, joining the SuperLink at
-    ``address`` (TLS, trusting ``root_certificate``, when one is given). Its log is
-    ``scratch/NAME.log``."""
+    ``address`` (TLS, trusting ``root_certificate``, when one is given), signing its requests
+    with ``private_key`` (OpenSSH, EC) when given: a SuperLink that authenticates SuperNodes
+    admits it once that key's public half is registered. Its log is ``scratch/NAME.log``."""
     home = scratch / name
     home.mkdir(parents=True, exist_ok=True)
     node_config = home / "node.toml"  # a file, not a flag: any path survives quoting
     node_config.write_text(_toml({"plan": str(plan.save(home / "plan.json")),
                                   "data": str(data.resolve()), "name": name}))
     tls = ["--root-certificates", str(root_certificate)] if root_certificate else ["--insecure"]
+    key = ["--auth-supernode-private-key", str(private_key)] if private_key else []
     return _start(python, "supernode", [
-        *tls, "--superlink", address, "--node-config", str(node_config),
+        *tls, *key, "--superlink", address, "--node-config", str(node_config),
         "--host", "127.0.0.1", "--port", str(_free_port("127.0.0.1")),
         "--max-wait-time", str(plan.round_timeout_s)],
         log=holder_log(scratch, name), cwd=home,
         environment=_environment(python, scratch=scratch, home=home / "flwr-home"))
+
+
+def register_holder(address: str, public_key: str, name: str, *, python: Path,
+                    root_certificate: Path, scratch: Path) -> int:
+    """Register the holder ``name``'s SuperNode key (``public_key``, OpenSSH text) with the
+    SuperLink at ``address``, which speaks TLS trusting ``root_certificate``, through Flower's
+    Control API (``flwr supernode register``); return the node id Flower gave it. Raises
+    FederationFailed quoting Flower when it refuses (a key registered already, a SuperLink
+    gone)."""
+    folder = scratch / "register"
+    folder.mkdir(parents=True, exist_ok=True)
+    key_file = folder / "supernode.pub"
+    key_file.write_text(public_key + "\n")
+    home = _flower_home(folder, address=address, root_certificate=root_certificate)
+    registered = subprocess.run(
+        [str(python.parent / "flwr"), "supernode", "register", str(key_file), CONNECTION,
+         "--name", name, "--format", "json"],
+        env=_environment(python, scratch=scratch, home=home), cwd=folder, capture_output=True,
+        text=True, check=False, timeout=START_TIMEOUT_S)
+    try:  # Flower may print lines of its own before the JSON
+        answer, _ = json.JSONDecoder().raw_decode(registered.stdout[
+            registered.stdout.index("{"):])
+    except (ValueError, json.JSONDecodeError):  # no "{", or no JSON after it
+        answer = {}
+    if registered.returncode != 0 or not answer.get("success"):
+        said = (registered.stdout + registered.stderr).strip()[-LOG_TAIL_CHARS:]
+        raise FederationFailed("coordinator", f"its SuperLink at {address} did not register "
+                               f"{name}'s SuperNode key: {said or '(no output)'}")
+    return int(answer["node-id"])
 
 
 def holder_log(scratch: Path, name: str) -> Path:
@@ -223,11 +262,12 @@ def _write_app(out: Path, *, plan: Path, secure: bool) -> Path:
     return app
 
 
-def _flower_home(out: Path, *, address: str, certificates: Certificates | None) -> Path:
-    """FLWR_HOME for the coordinator's processes, its Flower CLI config naming the SuperLink."""
+def _flower_home(out: Path, *, address: str, root_certificate: Path | None) -> Path:
+    """FLWR_HOME for the Flower CLI run here, its config naming the SuperLink at ``address``
+    (TLS, trusting ``root_certificate``, when one is given)."""
     home = out / "flwr-home"
     home.mkdir(exist_ok=True)
-    trust = ({"root-certificates": str(certificates.ca_certificate)} if certificates
+    trust = ({"root-certificates": str(root_certificate)} if root_certificate
              else {"insecure": True})
     (home / "config.toml").write_text(
         f"[superlink]\ndefault = {json.dumps(CONNECTION)}\n\n[superlink.{CONNECTION}]\n"

@@ -24,7 +24,7 @@ from trainforge.config import FederationConfig
 from trainforge.errors import FederationFailed, FederationTimedOut
 from trainforge.federated.processes import Coordinator, start_coordinator
 from trainforge.jobs.federate import FEDERATION_FILE
-from trainforge.jobs.federation import FederationSchema, plan_of
+from trainforge.jobs.federation import FederationSchema, plan_of, who_takes_part
 from trainforge.jobs.federation_tls import saved_certificates
 from trainforge.jobs.lifecycle import run_lifecycle
 from trainforge.jobs.observers import notify
@@ -111,7 +111,8 @@ def _coordinate(config: FederationConfig, *, record: store.FederationRecord, pyt
         store.update_federation(workspace, config.name, address=coordinator.address)
         notify(observers, "on_phase", f"coordinator listening on {coordinator.address}"
                                       f"{' (TLS)' if config.tls else ''}; waiting for "
-                                      f"{config.min_clients} clients to join")
+                                      f"{config.min_clients} clients to join; "
+                                      f"{who_takes_part(config.tls)}")
         _wait_for_clients(config, coordinator, workspace=workspace, observers=observers,
                           poll_s=poll_s)
         store.update_federation(workspace, config.name, state="running")

@@ -14,6 +14,7 @@ naming each difference. The coordinator job (``jobs.coordinate``) then runs the 
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +26,13 @@ from trainforge.data.declared_schema import DeclaredSchema
 from trainforge.data.limits import NO_LIMITS, TableLimits
 from trainforge.data.read import read_table
 from trainforge.data.task_kind import TaskKind
-from trainforge.errors import ConfigError, InvalidField, JoinRefused
+from trainforge.errors import ConfigError, FederationFailed, InvalidField, JoinRefused
+from trainforge.federated.environment import flower_python, venv_path
 from trainforge.federated.partition import MIN_CLIENT_ROWS
 from trainforge.federated.plan import FederationPlan, check_tree_settings, planned_strategy
-from trainforge.jobs.federation_tls import CoordinatorTls
+from trainforge.federated.processes import register_holder
+from trainforge.jobs.federation_keys import check_public_key
+from trainforge.jobs.federation_tls import CoordinatorTls, saved_certificates
 from trainforge.store import access
 from trainforge.store import federations as store
 from trainforge.store import jobs as job_store
@@ -134,7 +138,20 @@ def create_federation(config: FederationConfig, schema: FederationSchema, *,
                                   submitted_by=created_by)
     store.update_federation(workspace, config.name, job_id=job_id)
     return CreatedFederation(record=store.get_federation(workspace, config.name),
-                             tokens=tokens, notes=schema.notes)
+                             tokens=tokens, notes=(*schema.notes, who_takes_part(config.tls)))
+
+
+def who_takes_part(speaks_tls: bool) -> str:
+    """Which holders' SuperNodes the coordinator lets into its rounds, said where a user
+    looks (create's answer, the coordinator's log): without TLS, Flower checks none."""
+    if speaks_tls:
+        return ("only the holders who join with a client token take part in the rounds: the "
+                "coordinator speaks TLS and admits a holder's SuperNode by the key registered "
+                "at its join")
+    return ("without TLS Flower cannot authenticate the holders' SuperNodes: any that reaches "
+            "the coordinator's address may take part in the rounds; keep it on this machine "
+            "or the holders' network, or give --ssl-certfile, --ssl-keyfile and "
+            "--ssl-ca-certfile")
 
 
 def make_client_token(workspace: Workspace, name: str, *, created_by: str | None) -> str:
@@ -196,12 +213,19 @@ def _names(names: list[str]) -> str:
 
 
 def join_federation(workspace: Workspace, name: str, *, client: str,
-                    summary: Mapping[str, Any], tls: bool = False) -> dict[str, Any]:
+                    summary: Mapping[str, Any], tls: bool = False,
+                    public_key: str | None = None) -> dict[str, Any]:
     """Admit ``client`` (its token's name) to federation ``name`` with data as ``summary``
     describes, connecting with TLS when ``tls`` (it trusts a root certificate): JoinRefused
     naming each difference, when the two disagree on TLS, or when the federation has ended.
-    Returns what the holder runs: ``plan`` and the coordinator's ``address`` (None until the
-    coordinator listens: ask ``GET`` the federation again)."""
+    A federation that speaks TLS admits the holder's SuperNode by its ``public_key``
+    (``federation_keys``; InvalidField when it is missing or no such key), registered with
+    the coordinator's SuperLink here once that listens. Returns what the holder runs:
+    ``plan``, the coordinator's ``address`` (None until the coordinator listens: ask ``GET``
+    the federation again) and whether its key is ``registered`` (when not, join again once
+    the address is known, and this registers it)."""
+    if public_key is not None:
+        public_key = check_public_key(public_key)
     record = store.get_federation(workspace, name)
     if record["state"] in store.FINISHED:
         raise JoinRefused(name, [f"it has {record['state']} ({status_line(record)})"])
@@ -212,9 +236,34 @@ def join_federation(workspace: Workspace, name: str, *, client: str,
     found = differences(FederationSchema.from_dict(record["schema"]), summary)
     if found:
         raise JoinRefused(name, found)
+    registered = False
+    if speaks_tls:
+        if public_key is None:
+            raise InvalidField("public_key", "a federation that speaks TLS admits a holder's "
+                               "SuperNode by its key: send the public key (OpenSSH, EC) of "
+                               "the key pair it signs with (`trainforge federated join` "
+                               "makes one)")
+        if record["address"] is not None:
+            _register_key(workspace, record, client=client, public_key=public_key)
+            registered = True
     store.record_member(workspace, name, client=client, summary=dict(summary))
     return {"federation": name, "client": client, "address": record["address"],
-            "tls": speaks_tls, "plan": plan_of(record).to_dict()}
+            "tls": speaks_tls, "registered": registered, "plan": plan_of(record).to_dict()}
+
+
+def _register_key(workspace: Workspace, record: FederationRecord, *, client: str,
+                  public_key: str) -> None:
+    """Register ``client``'s SuperNode key with the federation's listening coordinator;
+    JoinRefused saying why when its SuperLink refuses it."""
+    python = flower_python(venv_path(workspace.home))
+    ca_certificate = saved_certificates(workspace, record["name"]).ca_certificate
+    with tempfile.TemporaryDirectory(prefix="trainforge-register-") as scratch:
+        try:
+            register_holder(str(record["address"]), public_key, client, python=python,
+                            root_certificate=ca_certificate, scratch=Path(scratch))
+        except FederationFailed as error:
+            why = f"its coordinator did not admit this holder's SuperNode key ({error})"
+            raise JoinRefused(record["name"], [why]) from None
 
 
 def tls_mismatch(*, speaks_tls: bool, holder_tls: bool) -> list[str]:

@@ -4,8 +4,9 @@ federated create|token|join`` call (``jobs.federation``).
 Roles: an editor creates federations and makes client tokens; a viewer lists and reads them;
 a client token reads its own federation and joins it, and nothing else (every other route
 answers it 403). A join's body describes the holder's table, never its rows: its columns and
-their kinds, the classes it has, its row count. A join that does not fit is a 422 naming each
-difference.
+their kinds, the classes it has, its row count; for a federation that speaks TLS, the public
+key its SuperNode signs with (``jobs.federation_keys``). A join that does not fit is a 422
+naming each difference.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from trainforge.config import MAX_NAME_CHARS, FederationConfig
 from trainforge.errors import InvalidField, NotThisFederation
 from trainforge.jobs import federation as jobs
+from trainforge.jobs.federation_keys import MAX_PUBLIC_KEY_CHARS
 from trainforge.jobs.federation_tls import MAX_PEM_CHARS, CoordinatorTls
 from trainforge.server.api.bodies import BoundedBodyRoute
 from trainforge.server.api.datasets import table_limits
@@ -126,6 +128,10 @@ class JoinBody(_Strict):
     n_rows: int = Field(ge=0, le=10**12, description="rows with a target value")
     tls: bool = Field(default=False, description="the holder connects with TLS, trusting a "
                                                  "root certificate it was given")
+    public_key: str | None = Field(default=None, max_length=MAX_PUBLIC_KEY_CHARS, description=(
+        "a federation that speaks TLS: the public key (OpenSSH, EC on a NIST curve) of the "
+        "key pair the holder's SuperNode signs with; the coordinator admits that SuperNode "
+        "alone"))
 
 
 class TokensBody(_Strict):
@@ -204,7 +210,8 @@ def router() -> APIRouter:
             raise NotThisFederation(f"joining federation {name!r} needs one of its client "
                                     f"tokens (`trainforge federated token {name}` makes one)")
         return jobs.join_federation(_workspace(request), name, client=who.name,
-                                    summary=body.model_dump(exclude={"tls"}), tls=body.tls)
+                                    summary=body.model_dump(exclude={"tls", "public_key"}),
+                                    tls=body.tls, public_key=body.public_key)
 
     @routes.post("/{name}/tokens", status_code=201, responses=documented(404),
                  summary="More client tokens for a federation, shown once")
