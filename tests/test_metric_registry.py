@@ -4,6 +4,7 @@ reports are the same metrics, with the same values and the same edge cases (issu
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -48,18 +49,18 @@ def few_rows(tmp_path_factory: pytest.TempPathFactory) -> dict[TaskKind, Path]:
     return cut
 
 
-def _train(kind: TaskKind, metric: str, home: Path, tables: dict[TaskKind, Path]
+def _train(kind: TaskKind, metric: str, workspace: tf.Workspace, tables: dict[TaskKind, Path]
            ) -> tf.TrainedModel:
     return tf.train(tables[kind], target=EXAMPLE[kind][1], metric=choose_metric(kind, metric),
-                    algorithm="linear", trials=1, time_budget=30, workspace=tf.Workspace(home))
+                    algorithm="linear", trials=1, time_budget=30, workspace=workspace)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("kind", "metric"), ONCE_BROKEN)
-def test_a_metric_accepted_for_its_task_trains_to_the_end(kind: TaskKind, metric: str,
-                                                          tmp_path: Path,
-                                                          few_rows: dict[TaskKind, Path]):
-    model = _train(kind, metric, tmp_path, few_rows)
+def test_a_metric_accepted_for_its_task_trains_to_the_end(
+        kind: TaskKind, metric: str, tmp_path: Path, few_rows: dict[TaskKind, Path],
+        new_workspace: Callable[[Path], tf.Workspace]):
+    model = _train(kind, metric, new_workspace(tmp_path / "home"), few_rows)
     assert math.isfinite(model.evaluation.metrics[metric])
 
 
@@ -67,8 +68,9 @@ def test_a_metric_accepted_for_its_task_trains_to_the_end(kind: TaskKind, metric
 @pytest.mark.parametrize(("kind", "metric"),
                          [pair for pair in EVERY_PAIR if pair not in ONCE_BROKEN])
 def test_every_metric_accepted_for_every_task_kind_trains_to_the_end(
-        kind: TaskKind, metric: str, tmp_path: Path, few_rows: dict[TaskKind, Path]):
-    model = _train(kind, metric, tmp_path, few_rows)
+        kind: TaskKind, metric: str, tmp_path: Path, few_rows: dict[TaskKind, Path],
+        new_workspace: Callable[[Path], tf.Workspace]):
+    model = _train(kind, metric, new_workspace(tmp_path / "home"), few_rows)
     assert math.isfinite(model.evaluation.metrics[metric])
 
 
