@@ -51,6 +51,10 @@ TABLE_DEPTH = 10
 # trees with at most this many distinct splits are tabulated whole, 2^s rows of their features'
 # contributions (CatBoost's oblivious trees, depth 6: 64 rows of ≤ 6); 8: ≤ 16 KiB a tree
 TREE_TABLE_SPLITS = 8
+# a tree's tables cost a row about one node's work per this many entries, beside its nodes and
+# path features: a deep leaf's look-ups miss the cache (the 8-booster adult blend: parts of
+# equal nodes + path features took 0.37 ms with 1 MiB of tables, 0.75 ms with 9–10 MiB)
+TABLE_WORK = 16
 # a row's B (the path features it leaves) is a bit mask: a model with a longer path is not walked
 MAX_PATH_FEATURES = 62
 # some of a model's trees: walked ones (their numbers), whole-tabulated ones (their places),
@@ -234,15 +238,22 @@ class LeafPaths:
 
     @property
     def _work(self) -> np.ndarray:
-        """Per walked tree, then per whole-tabulated one, what a row costs there: its nodes
-        and its leaves' path features, or its splits and features."""
+        """Per walked tree, then per whole-tabulated one, what a row costs there: its nodes,
+        its leaves' path features and its tables' size over ``TABLE_WORK``, or its splits and
+        features."""
         nodes = np.diff(self.edges[7])[self.walked]
         slots = np.diff(self.slot_start[self._leaf_start])[self.walked]
-        return np.concatenate([nodes + slots, np.diff(self.whole[0]) + np.diff(self.whole[2])])
+        tabulated = self.table_start[:-1] >= 0
+        entries = np.where(tabulated, 2 ** np.diff(self.slot_start), 0)
+        held = np.concatenate([[0], np.cumsum(entries)])[self._leaf_start]
+        tables = np.diff(held)[self.walked] // TABLE_WORK
+        return np.concatenate([nodes + slots + tables,
+                               np.diff(self.whole[0]) + np.diff(self.whole[2])])
 
     @property
     def work(self) -> int:
-        """What one row costs, in nodes and path features visited (a core does ~100 a µs)."""
+        """What one row costs, in nodes and path features visited (a core does ~100 a µs)
+        and its tables' size (``TABLE_WORK``)."""
         return int(self._work.sum())
 
     def parts(self, n_parts: int) -> list[Part]:
