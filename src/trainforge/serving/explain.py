@@ -8,9 +8,10 @@ regressor's value. ``rest`` is what the columns not listed add, so that ``base_v
 contributions + rest == output`` (exactly for trees, to 1e-6; see
 ``algorithms.contributions`` for how members and blends are explained).
 
-Tree members are explained from the compiled plans' encoded rows by the libraries' own
-TreeSHAP (no pandas, no shap); shap itself is imported only when a scikit-learn forest is
-explained, and nothing here is imported or built until the first explain request, so the
+Tree members are explained from the compiled plans' encoded rows (no pandas, no shap):
+boosters by ``tree_shap``'s walk for a few rows (a blend of them by one walk of all their
+trees, ``_BlendWalk``), by the libraries' own TreeSHAP beyond; shap itself is imported only
+when a scikit-learn forest is explained, and nothing here is imported or built until the first explain request, so the
 default predict path is unchanged. A model whose members are not all trees is explained by
 permutation against a background drawn from the package's ``reference.json``.
 """
@@ -212,12 +213,12 @@ def _checked_walk(loaded: LoadedModel, compiled: CompiledModel | None
     """A served model's explainer, and its blend walk where every member is walked: then the
     explainer (for more rows than ``WALKED_ROWS``) uses the libraries, and the members' own
     walks are let go (the blend walk holds their tables)."""
-    why = refusal(loaded)
-    if why is not None or compiled is None or network_of(loaded) is not None:
-        return explainer_for(loaded), None
+    if refusal(loaded) is not None or network_of(loaded) is not None or compiled is None:
+        return explainer_for(loaded), None  # NotExplainable, saying why, for the first two
     model = loaded.tabular
     walked = walked_members(model, compiled)
-    blend = _BlendWalk.of(model, walked)
+    # a member explained by permutation needs the rows themselves: member by member then
+    blend = None if permuted_members(model) else _BlendWalk.of(model, walked)
     if blend is None:
         return explainer_for(loaded, walked=walked), None
     explainer = explainer_for(loaded)
