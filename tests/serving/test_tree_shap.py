@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -274,12 +276,28 @@ def test_a_blend_walked_as_one_gives_the_same_figures_with_and_without_the_pool(
     with _Counted(3) as pool:
         monkeypatch.setattr(explain, "_MEMBERS", pool)
         on_the_pool = [explainer.explain(_columns(served, rows.iloc[[i]])) for i in range(6)]
-        assert pool.handed == 6 * (len(explainer._blend.lanes) - 1)  # one hand-over a lane
+        assert pool.handed == 6 * (len(explainer._blend.parts) - 1)  # the first: the caller's
     monkeypatch.setattr(explain, "_MEMBERS", None)
     alone = [explainer.explain(_columns(served, rows.iloc[[i]])) for i in range(6)]
     for one, other in zip(on_the_pool, alone, strict=True):
         assert np.array_equal(one.values, other.values)
         assert np.array_equal(one.base_values, other.base_values)
+
+
+def test_parts_the_pool_has_not_started_are_run_by_the_caller(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    served, explainer, rows = _served_blend("credit_g", tmp_path, weights=(0.5, 0.3, 0.2))
+    release = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(release.wait, 60)  # the pool's one thread is busy with something else
+        monkeypatch.setattr(explain, "_MEMBERS", pool)
+        started = time.monotonic()
+        while_busy = explainer.explain(_columns(served, rows.iloc[[0]]))
+        waited_s = time.monotonic() - started
+        release.set()
+    monkeypatch.setattr(explain, "_MEMBERS", None)
+    alone = explainer.explain(_columns(served, rows.iloc[[0]]))
+    assert waited_s < 10 and np.array_equal(while_busy.values, alone.values)
 
 
 def test_a_member_of_weight_zero_is_left_out_of_the_blend_walk(tmp_path: Path):

@@ -18,7 +18,6 @@ permutation against a background drawn from the package's ``reference.json``.
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import os
@@ -262,11 +261,11 @@ class _Walked:
 
 class _BlendWalk:
     """A served blend whose members are all walked, explained for a few rows by one walk of
-    all their trees (``LeafPaths.joined``): a row costs one compiled call a lane (its sides,
+    all their trees (``LeafPaths.joined``): a row costs one compiled call a part (its sides,
     its walk, its columns folded), then one link for every member and one weighted sum, where
-    member by member it cost a dozen numpy calls a member. The lanes are the trees cut into
-    parts of equal work, one a core; their margins are summed in the lanes' order, so the
-    figures are the same with or without the pool. Members of weight 0 are left out."""
+    member by member it cost a dozen numpy calls a member. The parts are the trees cut into
+    one of equal work a core; their margins are summed in the parts' order, so the figures
+    are the same with or without the pool. Members of weight 0 are left out."""
 
     def __init__(self, model: TabularModel, kept: Sequence[int], paths: LeafPaths,
                  shares: np.ndarray) -> None:
@@ -276,7 +275,8 @@ class _BlendWalk:
         self.outputs = tuple(model.classes) if model.task.kind.is_classification \
             else ("value",)
         self.units = "probability" if model.task.kind.is_classification else "value"
-        self.lanes = paths.parts(_CORES)
+        # a part a core (two a core cost 5 % more and gained nothing: the extra calls)
+        self.parts = paths.parts(_CORES)
 
     @classmethod
     def of(cls, model: TabularModel, walked: Mapping[int, MemberFn]) -> _BlendWalk | None:
@@ -297,15 +297,22 @@ class _BlendWalk:
 
     def explain(self, matrices: Sequence[Any], *,
                 executor: ThreadPoolExecutor | None) -> Contributions:
-        """The contributions of the rows of ``matrices`` (each member's encoded rows), the
-        first lane on the calling thread and the others on ``executor`` (all on the calling
-        thread without one)."""
+        """The contributions of the rows of ``matrices`` (each member's encoded rows): the
+        calling thread runs the first part and ``executor`` the others in turn, but the
+        calling thread, once free, takes back the last ones not started yet (all on the
+        calling thread without an executor). The parts' margins are summed in their order,
+        whoever ran them."""
         rows = np.concatenate([_dense(matrices[at]) for at in self.kept], axis=1)
-        waiting = [executor.submit(self._lane, rows, lane) for lane in self.lanes[1:]] \
+        waiting = [executor.submit(self._part, rows, part) for part in self.parts[1:]] \
             if executor is not None else []
-        margins = self._lane(rows, self.lanes[0])
-        for lane, future in itertools.zip_longest(self.lanes[1:], waiting):
-            margins += self._lane(rows, lane) if future is None else future.result()
+        margins = self._part(rows, self.parts[0])
+        taken: dict[int, np.ndarray] = {}
+        for at in range(len(self.parts) - 1, 0, -1):
+            if at <= len(waiting) and not waiting[at - 1].cancel():
+                break  # the pool has started it, and those before it
+            taken[at] = self._part(rows, self.parts[at])
+        for at in range(1, len(self.parts)):
+            margins = margins + (taken[at] if at in taken else waiting[at - 1].result())
         n_rows, n_members = len(rows), len(self.kept)
         # the members as rows of one link: (rows × members, margins, columns)
         values, base = in_output_units(
@@ -317,8 +324,8 @@ class _BlendWalk:
                              values=values.reshape(n_rows, -1, len(self.features)),
                              base_values=base)
 
-    def _lane(self, rows: np.ndarray, lane: Part) -> np.ndarray:
-        return np.stack([self.paths.margins(row, lane) for row in rows])
+    def _part(self, rows: np.ndarray, part: Part) -> np.ndarray:
+        return np.stack([self.paths.margins(row, part) for row in rows])
 
 
 def _dense(matrix: Any) -> np.ndarray:
