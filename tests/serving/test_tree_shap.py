@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 import xgboost as xgb
 from catboost import Pool
 from tests.algorithms._explained_models import fitted
-from tests.serving.models import trainforge_pipeline
+from tests.serving.models import _loaded, trainforge_pipeline
 
 from trainforge.algorithms.contributions import ModelExplainer
 from trainforge.serving import explain
-from trainforge.serving.explain import walked_members
+from trainforge.serving.explain import ServedExplainer, walked_members
 from trainforge.serving.served import ServedModel
+from trainforge.serving.signature import Columns
 from trainforge.serving.tree_shap import (
     MAX_PATH_FEATURES,
+    XGBOOST,
     LeafPaths,
     PathTooLong,
     _Tree,
     leaf_paths,
+    split_rules,
 )
 
 
@@ -220,5 +226,85 @@ def test_a_path_asking_about_more_features_than_the_walks_bit_mask_holds_is_refu
         nodes += [(split, 2 * split + 1, 2 * split + 2, 1.0), (None, 0.5, None, 0.5)]
     chain = _Tree([*nodes, (None, 1.0, None, 0.5)], output=0)
     with pytest.raises(PathTooLong, match=f"{n_splits} distinct features"):
-        LeafPaths([chain], np.arange(n_splits), lambda row: row < 0, n_features=n_splits,
-                  n_outputs=1, bias=np.zeros(1))
+        LeafPaths([chain], split_rules(np.full(n_splits, XGBOOST), np.arange(n_splits)),
+                  n_features=n_splits, n_outputs=1, bias=np.zeros(1))
+
+
+# ---- a served blend whose members are all walked: one walk of all their trees --------------
+MIXED = {"credit_g": ("xgboost", "lightgbm", "catboost"), "wine": ("xgboost", "lightgbm"),
+         "concrete": ("xgboost", "lightgbm", "catboost")}
+
+
+def _served_blend(table: str, path: Path, *, weights: tuple[float, ...]
+                  ) -> tuple[ServedModel, ServedExplainer, pd.DataFrame]:
+    model, rows = fitted(table, *MIXED[table], weights=weights)
+    served = ServedModel(_loaded("mixed", model, path))
+    explainer = ServedExplainer(served)
+    explainer.explainer()
+    inputs = rows[[spec.name for spec in model.features]].head(6).copy()
+    numbers = [spec.name for spec in model.features if spec.dtype == "number"]
+    inputs.loc[inputs.index[:2], numbers[:2]] = np.nan  # each library's missing-value rule
+    return served, explainer, inputs
+
+
+def _columns(served: ServedModel, rows: pd.DataFrame) -> Columns:
+    records = [{k: None if pd.isna(v) else v.item() if hasattr(v, "item") else v
+                for k, v in row.items()} for row in rows.to_dict("records")]
+    return served.signature.parse_request(orjson.dumps({"records": records}))
+
+
+@pytest.mark.parametrize("table", ["credit_g", "wine", "concrete"])
+def test_a_blend_of_boosters_walked_as_one_gives_the_member_by_member_figures(
+        table: str, tmp_path: Path):
+    served, explainer, rows = _served_blend(table, tmp_path, weights=(0.5, 0.3, 0.2))
+    columns = _columns(served, rows)
+    together = explainer.explain(columns)
+    model = served.loaded.model
+    by_member = ModelExplainer(model, member_functions=walked_members(
+        model, served.compiled)).explain(None, matrices=served.compiled.member_matrices(
+            columns.values))
+    assert np.allclose(together.values, by_member.values, rtol=0, atol=1e-12)
+    assert np.allclose(together.base_values, by_member.base_values, rtol=0, atol=1e-12)
+    outputs = served.scored_outputs(columns).reshape(len(rows), -1)
+    # to XGBoost's float32: 1e-6 of the output's size (concrete's strengths are ~40)
+    assert np.abs(together.explained - outputs).max() < 1e-6 * max(1.0, np.abs(outputs).max())
+
+
+def test_a_blend_walked_as_one_gives_the_same_figures_with_and_without_the_pool(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    served, explainer, rows = _served_blend("credit_g", tmp_path, weights=(0.5, 0.3, 0.2))
+    with _Counted(3) as pool:
+        monkeypatch.setattr(explain, "_MEMBERS", pool)
+        on_the_pool = [explainer.explain(_columns(served, rows.iloc[[i]])) for i in range(6)]
+        assert pool.handed == 6 * (len(explainer._blend.parts) - 1)  # the first: the caller's
+    monkeypatch.setattr(explain, "_MEMBERS", None)
+    alone = [explainer.explain(_columns(served, rows.iloc[[i]])) for i in range(6)]
+    for one, other in zip(on_the_pool, alone, strict=True):
+        assert np.array_equal(one.values, other.values)
+        assert np.array_equal(one.base_values, other.base_values)
+
+
+def test_parts_the_pool_has_not_started_are_run_by_the_caller(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    served, explainer, rows = _served_blend("credit_g", tmp_path, weights=(0.5, 0.3, 0.2))
+    release = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(release.wait, 60)  # the pool's one thread is busy with something else
+        monkeypatch.setattr(explain, "_MEMBERS", pool)
+        started = time.monotonic()
+        while_busy = explainer.explain(_columns(served, rows.iloc[[0]]))
+        waited_s = time.monotonic() - started
+        release.set()
+    monkeypatch.setattr(explain, "_MEMBERS", None)
+    alone = explainer.explain(_columns(served, rows.iloc[[0]]))
+    assert waited_s < 10 and np.array_equal(while_busy.values, alone.values)
+
+
+def test_a_member_of_weight_zero_is_left_out_of_the_blend_walk(tmp_path: Path):
+    served, explainer, rows = _served_blend("concrete", tmp_path, weights=(0.6, 0.0, 0.4))
+    assert explainer._blend is not None and explainer._blend.kept == [0, 2]
+    model = served.loaded.model
+    columns = _columns(served, rows)
+    by_member = ModelExplainer(model).explain(rows)  # the libraries' own, every member
+    # XGBoost sums in float32, the walk in float64 (as the walk's own test above)
+    assert np.allclose(explainer.explain(columns).values, by_member.values, rtol=0, atol=1e-5)

@@ -8,9 +8,10 @@ regressor's value. ``rest`` is what the columns not listed add, so that ``base_v
 contributions + rest == output`` (exactly for trees, to 1e-6; see
 ``algorithms.contributions`` for how members and blends are explained).
 
-Tree members are explained from the compiled plans' encoded rows by the libraries' own
-TreeSHAP (no pandas, no shap); shap itself is imported only when a scikit-learn forest is
-explained, and nothing here is imported or built until the first explain request, so the
+Tree members are explained from the compiled plans' encoded rows (no pandas, no shap):
+boosters by ``tree_shap``'s walk for a few rows (a blend of them by one walk of all their
+trees, ``_BlendWalk``), by the libraries' own TreeSHAP beyond; shap itself is imported only
+when a scikit-learn forest is explained, and nothing here is imported or built until the first explain request, so the
 default predict path is unchanged. A model whose members are not all trees is explained by
 permutation against a background drawn from the package's ``reference.json``.
 """
@@ -41,6 +42,7 @@ from trainforge.algorithms.contributions import (
     background_from_profile,
     in_output_units,
     permuted_members,
+    source_columns,
     tree_explainer,
 )
 from trainforge.algorithms.model import TabularModel
@@ -58,7 +60,7 @@ from trainforge.serving.network_explain import (
 from trainforge.serving.plans import FastPathMiss
 from trainforge.serving.served import ServedModel
 from trainforge.serving.signature import MAX_ERRORS_SHOWN, Columns, RecordsInvalid
-from trainforge.serving.tree_shap import LeafPaths, leaf_paths
+from trainforge.serving.tree_shap import LeafPaths, Part, leaf_paths
 
 log = logging.getLogger(__name__)
 
@@ -174,11 +176,12 @@ def refusal(loaded: LoadedModel) -> str | None:
     return None
 
 
-def explainer_for(loaded: LoadedModel, *, compiled: CompiledModel | None = None
-                  ) -> ModelExplainer:
+def explainer_for(loaded: LoadedModel, *,
+                  walked: Mapping[int, MemberFn] | None = None) -> ModelExplainer:
     """The explainer of ``loaded``'s predictions (NotExplainable where there is none): tree
-    members need nothing more; others a background drawn from the package's reference. With
-    ``compiled`` (a served model's plans), boosters are walked here for a few rows."""
+    members need nothing more; others a background drawn from the package's reference.
+    ``walked``: members explained by serving's walk (``walked_members``) instead of their
+    library."""
     why = refusal(loaded)
     if why is not None:
         raise NotExplainable(loaded.ref, why)
@@ -190,7 +193,6 @@ def explainer_for(loaded: LoadedModel, *, compiled: CompiledModel | None = None
             f"`Model.explain_{network[0]}s`, `trainforge predict --explain` or "
             "explain=true"))
     model = loaded.tabular
-    walked = {} if compiled is None else walked_members(model, compiled)
     permuted = permuted_members(model)
     if not permuted:
         return ModelExplainer(model, member_functions=walked)
@@ -203,6 +205,31 @@ def explainer_for(loaded: LoadedModel, *, compiled: CompiledModel | None = None
     profile = json.loads(reference.read_text()).get("features", {})
     return ModelExplainer(model, background=background_from_profile(profile, model.features),
                           member_functions=walked)
+
+
+def _checked_walk(loaded: LoadedModel, compiled: CompiledModel | None
+                  ) -> tuple[ModelExplainer, _BlendWalk | None]:
+    """A served model's explainer, and its blend walk where every member is walked: then the
+    explainer (for more rows than ``WALKED_ROWS``) uses the libraries, and the members' own
+    walks are let go (the blend walk holds their tables)."""
+    if refusal(loaded) is not None or network_of(loaded) is not None or compiled is None:
+        return explainer_for(loaded), None  # NotExplainable, saying why, for the first two
+    model = loaded.tabular
+    walked = walked_members(model, compiled)
+    # a member explained by permutation needs the rows themselves: member by member then
+    blend = None if permuted_members(model) else _BlendWalk.of(model, walked)
+    if blend is None:
+        return explainer_for(loaded, walked=walked), None
+    explainer = explainer_for(loaded)
+    probes = compiled.member_matrices(probe_columns(model))  # walked_members read them
+    by_member = ModelExplainer(model, member_functions=walked).explain(None, matrices=probes)
+    by_blend = blend.explain(probes, executor=None)
+    if not (np.allclose(by_blend.values, by_member.values, rtol=0, atol=1e-9)
+            and np.allclose(by_blend.base_values, by_member.base_values, rtol=0, atol=1e-9)):
+        log.warning("%s is explained member by member: its blend walk differs on a probe "
+                    "record", loaded.ref)
+        return explainer_for(loaded, walked=walked), None
+    return explainer, blend
 
 
 class _Walked:
@@ -230,6 +257,75 @@ class _Walked:
         margins = np.sum(results, axis=0)  # in the parts' order: the same figures each time
         return in_output_units(self.task_kind, margins[None],
                                self.paths.base[None].copy())
+
+
+class _BlendWalk:
+    """A served blend whose members are all walked, explained for a few rows by one walk of
+    all their trees (``LeafPaths.joined``): a row costs one compiled call a part (its sides,
+    its walk, its columns folded), then one link for every member and one weighted sum, where
+    member by member it cost a dozen numpy calls a member. The parts are the trees cut into
+    one of equal work a core; their margins are summed in the parts' order, so the figures
+    are the same with or without the pool. Members of weight 0 are left out."""
+
+    def __init__(self, model: TabularModel, kept: Sequence[int], paths: LeafPaths,
+                 shares: np.ndarray) -> None:
+        self.kept, self.paths, self.shares = kept, paths, shares
+        self.task_kind = model.task.kind.value
+        self.features = tuple(spec.name for spec in model.features)
+        self.outputs = tuple(model.classes) if model.task.kind.is_classification \
+            else ("value",)
+        self.units = "probability" if model.task.kind.is_classification else "value"
+        # a part a core (two a core cost 5 % more and gained nothing: the extra calls)
+        self.parts = paths.parts(_CORES)
+
+    @classmethod
+    def of(cls, model: TabularModel, walked: Mapping[int, MemberFn]) -> _BlendWalk | None:
+        """``model``'s blend walk, or None unless every member of weight > 0 is walked."""
+        features = [spec.name for spec in model.features]
+        total = sum(m.weight for m in model.members)
+        kept = [at for at, member in enumerate(model.members) if member.weight > 0]
+        found = [(walked.get(at), source_columns(model.members[at].preprocessor, features))
+                 for at in kept]
+        models = [(function.paths, columns) for function, columns in found
+                  if isinstance(function, _Walked) and columns is not None
+                  and len(columns) == function.paths.n_features]
+        if total <= 0 or len(models) != len(kept) or len(
+                {paths.n_outputs for paths, _ in models}) != 1:
+            return None
+        return cls(model, kept, LeafPaths.joined(models, n_features=len(features)),
+                   np.asarray([model.members[at].weight / total for at in kept]))
+
+    def explain(self, matrices: Sequence[Any], *,
+                executor: ThreadPoolExecutor | None) -> Contributions:
+        """The contributions of the rows of ``matrices`` (each member's encoded rows): the
+        calling thread runs the first part and ``executor`` the others in turn, but the
+        calling thread, once free, takes back the last ones not started yet (all on the
+        calling thread without an executor). The parts' margins are summed in their order,
+        whoever ran them."""
+        rows = np.concatenate([_dense(matrices[at]) for at in self.kept], axis=1)
+        waiting = [executor.submit(self._part, rows, part) for part in self.parts[1:]] \
+            if executor is not None else []
+        margins = self._part(rows, self.parts[0])
+        taken: dict[int, np.ndarray] = {}
+        for at in range(len(self.parts) - 1, 0, -1):
+            if at <= len(waiting) and not waiting[at - 1].cancel():
+                break  # the pool has started it, and those before it
+            taken[at] = self._part(rows, self.parts[at])
+        for at in range(1, len(self.parts)):
+            margins = margins + (taken[at] if at in taken else waiting[at - 1].result())
+        n_rows, n_members = len(rows), len(self.kept)
+        # the members as rows of one link: (rows × members, margins, columns)
+        values, base = in_output_units(
+            self.task_kind, margins.reshape(n_rows * n_members, -1, len(self.features)),
+            np.tile(self.paths.base.reshape(n_members, -1), (n_rows, 1)))
+        values = self.shares @ values.reshape(n_rows, n_members, -1)
+        base = self.shares @ base.reshape(n_rows, n_members, -1)
+        return Contributions(features=self.features, outputs=self.outputs, units=self.units,
+                             values=values.reshape(n_rows, -1, len(self.features)),
+                             base_values=base)
+
+    def _part(self, rows: np.ndarray, part: Part) -> np.ndarray:
+        return np.stack([self.paths.margins(row, part) for row in rows])
 
 
 def _dense(matrix: Any) -> np.ndarray:
@@ -278,13 +374,15 @@ class ServedExplainer:
         # an image or text network is explained by integrated gradients (network_explain)
         self.network = network_of(model.loaded) is not None
         self._explainer: ModelExplainer | None = None
+        self._blend: _BlendWalk | None = None
         self._building = threading.Lock()
 
     def explainer(self) -> ModelExplainer:
         """The model's explainer, built once (NotExplainable where it cannot be)."""
         with self._building:
             if self._explainer is None:
-                self._explainer = explainer_for(self.model.loaded, compiled=self.model.compiled)
+                self._explainer, self._blend = _checked_walk(self.model.loaded,
+                                                             self.model.compiled)
             return self._explainer
 
     def explain(self, columns: Columns) -> Contributions:
@@ -296,8 +394,11 @@ class ServedExplainer:
         compiled = self.model.compiled
         if compiled is not None and not explainer.needs_rows:
             try:  # the compiled plans' encoded rows: no DataFrame, no transform
-                return explainer.explain(None, matrices=compiled.member_matrices(
-                    columns.values), executor=_MEMBERS, lanes=_CORES)
+                matrices = compiled.member_matrices(columns.values)
+                if self._blend is not None and 0 < columns.n_rows <= WALKED_ROWS:
+                    return self._blend.explain(matrices, executor=_MEMBERS)
+                return explainer.explain(None, matrices=matrices, executor=_MEMBERS,
+                                         lanes=_CORES)
             except FastPathMiss:
                 pass  # a value only the model's own preprocessing answers for
         return explainer.explain(pd.DataFrame(columns.values))

@@ -42,15 +42,15 @@ _COMPILED: dict[str, Callable[..., Any]] = {}  # add_leaf, add_trees return noth
 
 
 def compiled(name: str) -> Callable[..., Any]:
-    """``fill_tables``, ``fill_tree_tables``, ``row_contributions`` or a library's
-    ``*_sides``, compiled by numba on first use."""
+    """``fill_tables``, ``fill_tree_tables``, ``row_contributions`` or ``fill_sides``,
+    compiled by numba on first use."""
     if not _COMPILED:
         import numba  # shap's dependency; ~1 s to compile once, then cached on disk
 
         # callees first, and in this module's namespace, where their callers' compiled code
         # looks them up
-        for function in (add_leaf, add_trees, fill_tables, fill_tree_tables,
-                         row_contributions, xgboost_sides, lightgbm_sides, catboost_sides):
+        for function in (fill_sides, add_leaf, add_trees, fill_tables, fill_tree_tables,
+                         row_contributions):
             jitted = numba.njit(cache=True, nogil=True)(function)
             globals()[function.__name__] = _COMPILED[function.__name__] = jitted
     return _COMPILED[name]
@@ -98,27 +98,31 @@ def fill_tables(table_start: np.ndarray, slot_start: np.ndarray, ratio: np.ndarr
     return table
 
 
-def row_contributions(goes_left: np.ndarray, walked: np.ndarray, whole_trees: np.ndarray,
+def row_contributions(row: np.ndarray, sides: tuple[np.ndarray, ...], splits: np.ndarray,
+                      walked: np.ndarray, whole_trees: np.ndarray,
                       edges: tuple[np.ndarray, ...], leaves: tuple[np.ndarray, ...],
                       tables: tuple[np.ndarray, ...], whole: tuple[np.ndarray, ...],
                       n_outputs: int, n_features: int,
-                      scratch: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """One row's (outputs, features) margin contributions from the trees ``walked`` (by their
-    nodes, ``add_trees``) and the trees ``whole_trees`` tabulated whole (``whole``: their
-    arrays, see ``fill_tree_tables``; one look-up per tree and feature), ``goes_left`` the
-    row's side at every split; ``scratch``: ``add_trees``'."""
+                      scratch: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """One ``row``'s (outputs, features) margin contributions from the trees ``walked`` (by
+    their nodes, ``add_trees``) and the trees ``whole_trees`` tabulated whole (``whole``: their
+    arrays, see ``fill_tree_tables``; one look-up per tree and feature). The row's sides are
+    decided here, at ``splits`` (those of these trees; ``fill_sides``), so that one call is
+    one part's whole work; ``scratch``: ``add_trees``' two arrays and one of a side a split."""
+    pattern, reach, goes_left = scratch
+    fill_sides(row, sides, splits, goes_left)
     phi = np.zeros((n_outputs, n_features))
-    add_trees(phi, goes_left, walked, edges, leaves, tables, scratch)
+    add_trees(phi, goes_left, walked, edges, leaves, tables, (pattern, reach))
     split_start, tree_split, feature_start, tree_feature, tree_output, tree_start, \
         tree_table = whole
     for tree in whole_trees:
-        pattern = 0  # bit i: the row goes left at the tree's i-th split
+        bits = 0  # bit i: the row goes left at the tree's i-th split
         first = split_start[tree]
         for i in range(first, split_start[tree + 1]):
             if goes_left[tree_split[i]]:
-                pattern |= 1 << (i - first)
+                bits |= 1 << (i - first)
         lo, hi = feature_start[tree], feature_start[tree + 1]
-        at = tree_start[tree] + pattern * (hi - lo)
+        at = tree_start[tree] + bits * (hi - lo)
         for f in range(lo, hi):
             phi[tree_output[tree], tree_feature[f]] += tree_table[at + f - lo]
     return phi
@@ -222,49 +226,43 @@ def add_leaf(phi: np.ndarray, left_at: int, value: float, ratio: np.ndarray,
         phi[feature[j]] += value * (follows[j] - ratio[j]) * total[j]
 
 
-# ---- a row's side at every split, by each library's rules (``tree_shap``'s readers) -----------
-def xgboost_sides(row: np.ndarray, feature: np.ndarray, threshold: np.ndarray,
-                  nan_left: np.ndarray) -> np.ndarray:
-    """XGBoost: ``x < split`` in float32 goes left; NaN to the split's default side."""
-    goes = np.empty(len(feature), dtype=np.bool_)
-    for split in range(len(feature)):
-        value = np.float32(row[feature[split]])
-        goes[split] = nan_left[split] if np.isnan(value) else value < threshold[split]
-    return goes
+# ---- a row's side at a split, by each library's rules (``tree_shap``'s readers) --------------
+# a split's rule (``sides[0]``); the other arrays of ``sides``: each split's input column, its
+# threshold (XGBoost's and CatBoost's float32 ones held exactly in float64), CatBoost's fill
+# for a missing value, the default side, LightGBM's missing types (NaN, zero), a categorical
+# split's row of the last array, ``in_set`` (split × code: goes left)
+XGBOOST, LIGHTGBM, CATEGORIES, CATBOOST = 0, 1, 2, 3
 
 
-def lightgbm_sides(row: np.ndarray, feature: np.ndarray, threshold: np.ndarray,
-                   default_left: np.ndarray, nan_missing: np.ndarray, zero_missing: np.ndarray,
-                   category_row: np.ndarray, in_set: np.ndarray) -> np.ndarray:
-    """LightGBM: a numeric split (``category_row`` −1) sends NaN (or zero) to its default
-    side where it learned one, else reads NaN as 0 and goes left at ``x <= threshold``; a
-    categorical split goes left for the codes of its set (row ``category_row`` of
-    ``in_set``), right for NaN, negative or unseen codes."""
-    goes = np.empty(len(feature), dtype=np.bool_)
-    largest = in_set.shape[1]
-    for split in range(len(feature)):
-        value = row[feature[split]]
+def fill_sides(row: np.ndarray, sides: tuple[np.ndarray, ...], splits: np.ndarray,
+               goes_left: np.ndarray) -> None:
+    """Sets ``goes_left[split]`` for each of ``splits``: whether ``row`` goes left there.
+    XGBoost: ``x < split`` in float32, NaN to the default side. LightGBM's numeric split: NaN
+    (or zero) to the default side where it learned one, else NaN read as 0 and ``x <=
+    threshold``; its categorical split: left for the codes of its set, right for NaN,
+    negative or unseen codes. CatBoost: left unless ``x > border`` in float32, a missing value
+    read as the feature's fill. (One loop, no call a split: passing the rules' arrays to a
+    function a split cost more than the walk.)"""
+    rule, column, threshold, fill, default_left, nan_missing, zero_missing, category_row, \
+        in_set = sides
+    n_codes = in_set.shape[1]
+    for split in splits:
+        value = row[column[split]]
         nan = np.isnan(value)
-        if category_row[split] >= 0:
-            goes[split] = (not nan and value >= 0 and value < largest
-                           and in_set[category_row[split], int(value)])
-            continue
-        filled = 0.0 if nan and not nan_missing[split] else value
-        if (nan_missing[split] and nan) or (zero_missing[split] and abs(filled) <= 1e-35):
-            goes[split] = default_left[split]
+        kind = rule[split]
+        if kind == XGBOOST:
+            goes = default_left[split] if nan else np.float64(np.float32(value)) < threshold[
+                split]
+        elif kind == CATBOOST:
+            rounded = fill[split] if nan else np.float64(np.float32(value))
+            goes = not rounded > threshold[split]
+        elif kind == CATEGORIES:
+            goes = (not nan and value >= 0 and value < n_codes
+                    and in_set[category_row[split], int(value)])
         else:
-            goes[split] = filled <= threshold[split]
-    return goes
-
-
-def catboost_sides(row: np.ndarray, feature: np.ndarray, border: np.ndarray,
-                   fill: np.ndarray) -> np.ndarray:
-    """CatBoost: left unless ``x > border`` in float32, a missing value read as the
-    feature's ``fill``."""
-    goes = np.empty(len(feature), dtype=np.bool_)
-    for split in range(len(feature)):
-        value = np.float32(row[feature[split]])
-        if np.isnan(value):
-            value = fill[split]
-        goes[split] = not value > border[split]
-    return goes
+            filled = 0.0 if nan and not nan_missing[split] else value
+            if (nan_missing[split] and nan) or (zero_missing[split] and abs(filled) <= 1e-35):
+                goes = default_left[split]
+            else:
+                goes = filled <= threshold[split]
+        goes_left[split] = goes

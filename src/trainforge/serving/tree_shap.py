@@ -29,14 +29,21 @@ import itertools
 import json
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from trainforge.serving.catboost_trees import exported_model, missing_fill
-from trainforge.serving.shap_kernels import compiled, table_layout
+from trainforge.serving.shap_kernels import (
+    CATBOOST,
+    CATEGORIES,
+    LIGHTGBM,
+    XGBOOST,
+    compiled,
+    table_layout,
+)
 
 # leaves whose paths ask about more distinct features are walked, not tabulated: a table
 # holds 2^p floats (8 KiB at 10); boosters' leaves rarely go deeper (adult's blend: 2 of 60,000)
@@ -44,16 +51,40 @@ TABLE_DEPTH = 10
 # trees with at most this many distinct splits are tabulated whole, 2^s rows of their features'
 # contributions (CatBoost's oblivious trees, depth 6: 64 rows of ≤ 6); 8: ≤ 16 KiB a tree
 TREE_TABLE_SPLITS = 8
+# a tree's tables cost a row about one node's work per this many entries, beside its nodes and
+# path features: a deep leaf's look-ups miss the cache (the 8-booster adult blend: parts of
+# equal nodes + path features took 0.37 ms with 1 MiB of tables, 0.75 ms with 9–10 MiB)
+TABLE_WORK = 16
 # a row's B (the path features it leaves) is a bit mask: a model with a longer path is not walked
 MAX_PATH_FEATURES = 62
-# a row's side at every split of the model: True where it goes left
-Decide = Callable[[np.ndarray], np.ndarray]
-# some of a model's trees: walked ones (their numbers), whole-tabulated ones (their places)
-Part = tuple[np.ndarray, np.ndarray]
+# some of a model's trees: walked ones (their numbers), whole-tabulated ones (their places),
+# and the splits they ask about
+Part = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 class PathTooLong(ValueError):
     """A path asks about more distinct features than a row's bit mask holds."""
+
+
+def split_rules(rule: np.ndarray, column: np.ndarray, *, threshold: np.ndarray | None = None,
+                fill: np.ndarray | None = None, default_left: np.ndarray | None = None,
+                nan_missing: np.ndarray | None = None, zero_missing: np.ndarray | None = None,
+                category_row: np.ndarray | None = None, in_set: np.ndarray | None = None
+                ) -> tuple[np.ndarray, ...]:
+    """The ``sides`` ``shap_kernels.fill_sides`` reads: per split its ``rule`` (``XGBOOST``,
+    ``LIGHTGBM``, ``CATEGORIES``, ``CATBOOST``) and input ``column``, and what that rule
+    needs (the rest left at values no rule reads)."""
+    n_splits = len(rule)
+
+    def given(values: np.ndarray | None, dtype: Any, default: Any) -> np.ndarray:
+        return np.full(n_splits, default, dtype=dtype) if values is None \
+            else np.asarray(values, dtype=dtype)
+
+    return (np.asarray(rule, dtype=np.int64), np.asarray(column, dtype=np.int64),
+            given(threshold, np.float64, 0.0), given(fill, np.float64, np.nan),
+            given(default_left, np.bool_, False), given(nan_missing, np.bool_, False),
+            given(zero_missing, np.bool_, False), given(category_row, np.int64, -1),
+            np.zeros((1, 1), dtype=np.bool_) if in_set is None else in_set)
 
 
 @dataclass(frozen=True)
@@ -76,8 +107,11 @@ class LeafPaths:
     see ``shap_kernels.add_trees``).
     """
 
-    def __init__(self, trees: list[_Tree], split_features: np.ndarray, decide: Decide, *,
+    def __init__(self, trees: list[_Tree], sides: tuple[np.ndarray, ...], *,
                  n_features: int, n_outputs: int, bias: np.ndarray) -> None:
+        """``sides``: every split's rule (``split_rules``), the splits numbered as the trees'
+        nodes number them."""
+        split_features = sides[1]
         leaves: list[tuple[float, int, list[tuple[int, float]]]] = []
         nodes: list[tuple[int, int, bool, int, float, float, bool]] = []
         tree_nodes, leaf_start = [0], [0]
@@ -108,7 +142,13 @@ class LeafPaths:
         for p in range(1, depth + 1):
             at, weight = np.polynomial.legendre.leggauss((p + 1) // 2)
             self.nodes[p, :len(at)], self.node_weights[p, :len(at)] = (at + 1) / 2, weight / 2
-        self.decide, self.n_features, self.n_outputs = decide, n_features, n_outputs
+        self.sides, self.n_features, self.n_outputs = sides, n_features, n_outputs
+        # per tree, the span of split numbers its nodes use: a part decides a row's side there
+        self.split_range = np.zeros((len(trees), 2), dtype=np.int64)
+        for number, tree in enumerate(trees):
+            used = [node[0] for node in tree.nodes if node[0] is not None]
+            if used:
+                self.split_range[number] = min(used), max(used) + 1
         reach = np.ones(len(leaves))
         np.multiply.at(reach, np.repeat(np.arange(len(leaves)), np.diff(self.slot_start)),
                        self.ratio)
@@ -116,7 +156,7 @@ class LeafPaths:
                                        minlength=n_outputs)
         self._trees, self._leaf_start = trees, np.asarray(leaf_start, dtype=np.int64)
         self._scratch = threading.local()
-        self._n_splits = len(split_features)
+        self.n_splits = len(split_features)
         self.tabulate(max_depth=TABLE_DEPTH, max_tree_splits=TREE_TABLE_SPLITS)
 
     @staticmethod
@@ -172,9 +212,10 @@ class LeafPaths:
         no_tables = (np.full(len(self.value) + 1, -1, dtype=np.int64), np.zeros(1),
                      self.nodes, self.node_weights)
         tree_table = compiled("fill_tree_tables")(
-            np.asarray(whole, dtype=np.int64), *arrays, outputs, tree_start, self._n_splits,
+            np.asarray(whole, dtype=np.int64), *arrays, outputs, tree_start, self.n_splits,
             self.edges, self.leaves, no_tables, self.n_outputs, self.n_features)
         self.whole = (*arrays, outputs, tree_start, tree_table)
+        self.whole_trees = np.asarray(whole, dtype=np.int64)  # their numbers among the trees
         walked = np.ones(len(self._trees), dtype=bool)
         walked[whole] = False
         self.walked = np.flatnonzero(walked)
@@ -197,15 +238,22 @@ class LeafPaths:
 
     @property
     def _work(self) -> np.ndarray:
-        """Per walked tree, then per whole-tabulated one, what a row costs there: its nodes
-        and its leaves' path features, or its splits and features."""
+        """Per walked tree, then per whole-tabulated one, what a row costs there: its nodes,
+        its leaves' path features and its tables' size over ``TABLE_WORK``, or its splits and
+        features."""
         nodes = np.diff(self.edges[7])[self.walked]
         slots = np.diff(self.slot_start[self._leaf_start])[self.walked]
-        return np.concatenate([nodes + slots, np.diff(self.whole[0]) + np.diff(self.whole[2])])
+        tabulated = self.table_start[:-1] >= 0
+        entries = np.where(tabulated, 2 ** np.diff(self.slot_start), 0)
+        held = np.concatenate([[0], np.cumsum(entries)])[self._leaf_start]
+        tables = np.diff(held)[self.walked] // TABLE_WORK
+        return np.concatenate([nodes + slots + tables,
+                               np.diff(self.whole[0]) + np.diff(self.whole[2])])
 
     @property
     def work(self) -> int:
-        """What one row costs, in nodes and path features visited (a core does ~100 a µs)."""
+        """What one row costs, in nodes and path features visited (a core does ~100 a µs)
+        and its tables' size (``TABLE_WORK``)."""
         return int(self._work.sum())
 
     def parts(self, n_parts: int) -> list[Part]:
@@ -219,21 +267,29 @@ class LeafPaths:
         for lo, hi in itertools.pairwise(bounds):
             trees = np.arange(lo, hi)
             if len(trees):
-                parts.append((self.walked[trees[trees < n_walked]],
-                              trees[trees >= n_walked] - n_walked))
+                walked, whole = self.walked[trees[trees < n_walked]], trees[
+                    trees >= n_walked] - n_walked
+                parts.append((walked, whole, self._splits_of(np.concatenate(
+                    [walked, self.whole_trees[whole]]))))
         return parts
+
+    def _splits_of(self, trees: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.arange(0, dtype=np.int64), *(
+            np.arange(*self.split_range[tree]) for tree in trees)])
 
     def margins(self, row: np.ndarray, part: Part | None = None) -> np.ndarray:
         """One row's (outputs, features) margin contributions from the trees of ``part``
         (all by default), without the base margin."""
-        walked, whole = (self.walked, np.arange(len(self.whole[4]))) if part is None else part
+        walked, whole, splits = (self.walked, np.arange(len(self.whole[4])),
+                                 np.arange(self.n_splits)) if part is None else part
         scratch = getattr(self._scratch, "arrays", None)
-        if scratch is None:  # one pair per thread: parts of one model run side by side
+        if scratch is None:  # one set per thread: parts of one model run side by side
             scratch = self._scratch.arrays = (np.empty(len(self.edges[0]), dtype=np.int64),
-                                              np.empty(len(self.edges[0])))
+                                              np.empty(len(self.edges[0])),
+                                              np.empty(self.n_splits, dtype=np.bool_))
         phi: np.ndarray = compiled("row_contributions")(
-            self.decide(row), walked, whole, self.edges, self.leaves, self.tables,
-            self.whole, self.n_outputs, self.n_features, scratch)
+            row, self.sides, splits, walked, whole, self.edges, self.leaves,
+            self.tables, self.whole, self.n_outputs, self.n_features, scratch)
         return phi
 
     def contributions(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -249,6 +305,108 @@ class LeafPaths:
         """What the tables hold in memory."""
         return int(self.tables[1].nbytes + sum(a.nbytes for a in self.whole))
 
+
+    @classmethod
+    def joined(cls, models: Sequence[tuple[LeafPaths, np.ndarray]], *,
+               n_features: int) -> LeafPaths:
+        """Several models' paths as one, so that a blend's members are explained in one call
+        a part. The i-th of ``models`` (its paths, and for each column it reads the one of the
+        ``n_features`` its contributions go to) reads its row's columns after those of the
+        models before it, and its k margins are the result's i·k to i·k + k − 1 (k the same
+        for every model): one row's margins are every model's, each folded into the
+        ``n_features`` columns, and ``base`` every model's base margins in turn. The result's
+        tables are its models' (it is not tabulated again)."""
+        joined = cls.__new__(cls)
+        shifted: dict[str, list[np.ndarray]] = {}
+        at = dict.fromkeys(("nodes", "leaves", "slots", "splits", "trees", "tables", "whole",
+                            "whole_splits", "whole_features", "whole_table", "columns",
+                            "outputs", "categories"), 0)
+
+        def add(name: str, values: np.ndarray, by: str | None = None, *,
+                keep_negative: bool = False) -> None:
+            values = np.asarray(values)
+            if by is not None:
+                moved = values + at[by]
+                values = np.where(values < 0, values, moved) if keep_negative else moved
+            shifted.setdefault(name, []).append(values)
+
+        for paths, columns in models:
+            parent, edge_split, left, slot, ratio, reach, leaf_node, tree_nodes, leaf_start = \
+                paths.edges
+            split_start, tree_split, feature_start, tree_feature, outputs, tree_start, \
+                tree_table = paths.whole
+            for name, values, by in (
+                    ("parent", parent, "nodes"), ("edge_split", edge_split, "splits"),
+                    ("leaf_node", leaf_node, "nodes"),
+                    ("table_start", paths.table_start[:-1], "tables"),
+                    ("category_row", paths.sides[7], "categories")):
+                add(name, values, by, keep_negative=True)
+            for name, values, by in (
+                    ("tree_nodes", tree_nodes[:-1], "nodes"), ("leaf_start", leaf_start[:-1],
+                                                                "leaves"),
+                    ("slot_start", paths.slot_start[:-1], "slots"),
+                    ("output", paths.output, "outputs"), ("walked", paths.walked, "trees"),
+                    ("whole_trees", paths.whole_trees, "trees"),
+                    ("split_range", paths.split_range, "splits"),
+                    ("split_start", split_start[:-1], "whole_splits"),
+                    ("tree_split", tree_split, "splits"),
+                    ("feature_start", feature_start[:-1], "whole_features"),
+                    ("whole_output", outputs, "outputs"),
+                    ("tree_start", tree_start[:-1], "whole_table"),
+                    ("column", paths.sides[1], "columns")):
+                add(name, values, by)
+            for name, values in (("left", left), ("slot", slot), ("ratio_edge", ratio),
+                                 ("reach", reach), ("ratio", paths.ratio),
+                                 ("value", paths.value), ("table", paths.tables[1]),
+                                 ("tree_table", tree_table), ("base", paths.base),
+                                 ("feature", columns[paths.feature]),
+                                 ("tree_feature", columns[tree_feature]),
+                                 *((f"side{i}", paths.sides[i]) for i in (0, 2, 3, 4, 5, 6))):
+                add(name, values)
+            shifted.setdefault("in_set", []).append(paths.sides[8])
+            for name, size in (("nodes", len(parent)), ("leaves", len(paths.value)),
+                               ("slots", len(paths.ratio)), ("splits", paths.n_splits),
+                               ("trees", len(paths.split_range)),
+                               ("tables", len(paths.tables[1])), ("whole", len(outputs)),
+                               ("whole_splits", len(tree_split)),
+                               ("whole_features", len(tree_feature)),
+                               ("whole_table", len(tree_table)), ("columns", paths.n_features),
+                               ("outputs", paths.n_outputs),
+                               ("categories", len(paths.sides[8]))):
+                at[name] += size
+
+        def of(name: str, *, end: str | None = None) -> np.ndarray:
+            """A joined array; ``end``: a start array's last entry, the total of that."""
+            tail = [np.asarray([at[end]])] if end is not None else []
+            return np.concatenate(shifted[name] + tail)
+
+        widest = max(in_set.shape[1] for in_set in shifted["in_set"])
+        in_set = np.concatenate([np.pad(codes, ((0, 0), (0, widest - codes.shape[1])))
+                                 for codes in shifted["in_set"]])
+        deepest = max((paths for paths, _ in models), key=lambda paths: paths.nodes.shape[0])
+        joined.slot_start = of("slot_start", end="slots")
+        joined.feature, joined.ratio, joined.value = of("feature"), of("ratio"), of("value")
+        joined.output = of("output")
+        joined.edges = (of("parent"), of("edge_split"), of("left"), of("slot"),
+                        of("ratio_edge"), of("reach"), of("leaf_node"),
+                        of("tree_nodes", end="nodes"), of("leaf_start", end="leaves"))
+        joined.nodes, joined.node_weights = deepest.nodes, deepest.node_weights
+        joined.sides = (of("side0"), of("column"), of("side2"), of("side3"), of("side4"),
+                        of("side5"), of("side6"), of("category_row"), in_set)
+        joined.split_range = of("split_range")
+        joined.n_features, joined.n_outputs, joined.n_splits = n_features, at["outputs"], \
+            at["splits"]
+        joined.base = of("base")
+        joined.whole = (of("split_start", end="whole_splits"), of("tree_split"),
+                        of("feature_start", end="whole_features"), of("tree_feature"),
+                        of("whole_output"), of("tree_start", end="whole_table"),
+                        of("tree_table"))
+        joined.walked, joined.whole_trees = of("walked"), of("whole_trees")
+        joined.tables = (of("table_start", end="tables"), of("table"), joined.nodes,
+                         joined.node_weights)
+        joined._trees, joined._leaf_start = [], joined.edges[8]
+        joined._scratch = threading.local()
+        return joined
 
 # ---- the libraries' trees ---------------------------------------------------------------------
 def xgboost_paths(booster: Any, n_rounds: int, *, n_outputs: int) -> LeafPaths | None:
@@ -294,14 +452,10 @@ def xgboost_paths(booster: Any, n_rounds: int, *, n_outputs: int) -> LeafPaths |
             else (None, float(np.float32(conditions[n])), None, float(covers[n]))
             for n in range(len(left))]
         trees.append(_Tree(nodes, int(tree_info[number])))
-    feature_of = np.asarray(features, dtype=np.int64)
-    threshold = np.asarray(thresholds, dtype=np.float32)
-    nan_left = np.asarray(default_left, dtype=bool)
-
-    def decide(row: np.ndarray) -> np.ndarray:
-        return compiled("xgboost_sides")(row, feature_of, threshold, nan_left)  # type: ignore[no-any-return]
-
-    return LeafPaths(trees, feature_of, decide, n_features=int(booster.num_features()),
+    sides = split_rules(np.full(len(features), XGBOOST), np.asarray(features),
+                        threshold=np.asarray(thresholds, dtype=np.float32),
+                        default_left=np.asarray(default_left))
+    return LeafPaths(trees, sides, n_features=int(booster.num_features()),
                      n_outputs=n_outputs, bias=bias)
 
 
@@ -354,13 +508,11 @@ def lightgbm_paths(booster: Any, n_iterations: int, *, n_outputs: int) -> LeafPa
         in_set[row, codes] = True
     category_row = np.full(len(splits), -1, dtype=np.int64)  # a split's row of in_set
     category_row[categorical] = np.arange(len(categorical))
-
-    def decide(row: np.ndarray) -> np.ndarray:
-        return compiled("lightgbm_sides")(  # type: ignore[no-any-return]
-            row, feature_of, threshold, default_left, nan_missing, zero_missing, category_row,
-            in_set)
-
-    return LeafPaths(trees, feature_of, decide, n_features=int(booster.num_feature()),
+    sides = split_rules(np.where(numeric, LIGHTGBM, CATEGORIES), feature_of,
+                        threshold=threshold, default_left=default_left,
+                        nan_missing=nan_missing, zero_missing=zero_missing,
+                        category_row=category_row, in_set=in_set)
+    return LeafPaths(trees, sides, n_features=int(booster.num_feature()),
                      n_outputs=n_outputs, bias=np.zeros(n_outputs))
 
 
@@ -405,15 +557,10 @@ def catboost_paths(exported: dict[str, Any]) -> LeafPaths | None:
         add(len(levels) - 1, 0)
         trees.append(_Tree(nodes, 0))
     feature_of = np.asarray(features, dtype=np.int64)
-    border = np.asarray(borders, dtype=np.float32)
-    fill = missing_fill(exported)[feature_of]
-
-    fill = fill.astype(np.float32)
-
-    def decide(row: np.ndarray) -> np.ndarray:
-        return compiled("catboost_sides")(row, feature_of, border, fill)  # type: ignore[no-any-return]
-
-    return LeafPaths(trees, feature_of, decide, n_features=len(exported["features_info"][
+    sides = split_rules(np.full(len(features), CATBOOST), feature_of,
+                        threshold=np.asarray(borders, dtype=np.float32),
+                        fill=missing_fill(exported)[feature_of])
+    return LeafPaths(trees, sides, n_features=len(exported["features_info"][
         "float_features"]), n_outputs=1, bias=np.asarray([float(bias[0])]))
 
 
