@@ -16,17 +16,20 @@ catalog's, fitted to convergence.
 
     python benchmarks/federated/tables_in_process.py --validation          # choose on these
     python benchmarks/federated/tables_in_process.py --settings fedavgm-0.7  # report on these
+    python benchmarks/federated/tables_in_process.py --tails   # the kept-model candidates
 
 ``--validation``: every holder holds out 20 % of its *training* rows and the figures are on
-those; the held-out rows the platform reports on are not read. Results go to
-``--out``/results.jsonl, a line per run.
+those; the held-out rows the platform reports on are not read. Each run also scores, after
+10, 20 and 30 rounds, the candidates for the model a federation keeps at its end
+(``tail_models``: the last round's or a mean of the last rounds' global weights); the
+``-cos`` settings decay a step over the second half of the rounds instead. Results go to
+``--out``/tables-in-process.jsonl, a line per run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import tempfile
 import time
@@ -45,6 +48,7 @@ from table_holders import declared, federation, pooled_training_rows
 from trainforge.evaluation.evaluate import evaluate
 from trainforge.federated.centralised import centralised_model
 from trainforge.federated.holder_rows import HolderRows
+from trainforge.federated.kept_model import KeptModel
 from trainforge.federated.linear import Weights
 from trainforge.federated.local_step import train_locally
 from trainforge.federated.networks import (
@@ -56,7 +60,7 @@ from trainforge.federated.networks import (
     load_weights,
     mlp_settings,
 )
-from trainforge.federated.plan import FederationPlan
+from trainforge.federated.plan import FederationPlan, averaged_from
 
 # name: the strategy and local step, as FederationTraining's fields name them
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -105,16 +109,21 @@ def decay_factor(round_number: int, *, rounds: int, decay: str | None) -> float:
     return 0.5 * (1 + float(np.cos(np.pi * (round_number - half) / (rounds - half + 1))))
 
 
-def tail_models(by_round: list[Weights], rounds: int) -> dict[str, Weights]:
+def tail_models(plan: FederationPlan, by_round: list[Weights], rounds: int
+                ) -> dict[str, Weights]:
     """The candidates for the model a federation of ``rounds`` rounds keeps, from its global
-    weights after each round: the last round's, uniform averages over the second half (as
-    SWA) and the last quarter, and an exponential average (0.8) over the second half."""
-    half, quarter = by_round[rounds // 2:rounds], by_round[rounds - math.ceil(rounds / 4):rounds]
+    weights after each round: the last round's, uniform means over the second half (as SWA)
+    and over the last quarter (the coordinator's own ``KeptModel``, as ``auto`` plans it), and
+    an exponential mean (0.8) over the second half."""
+    half = by_round[rounds // 2:rounds]
+    kept = KeptModel(replace(plan, rounds=rounds, average_from=averaged_from(rounds)))
+    for round_number, weights in enumerate(by_round[:rounds], start=1):
+        kept.add(round_number, weights)
     ema = half[0]
     for weights in half[1:]:
         ema = [0.8 * e + 0.2 * w for e, w in zip(ema, weights, strict=True)]
     return {"last": by_round[rounds - 1], "avg-half": mean_weights(half),
-            "avg-quarter": mean_weights(quarter), "ema-0.8-half": ema}
+            "avg-quarter": kept.weights(), "ema-0.8-half": ema}
 
 
 def mean_weights(many: list[Weights]) -> Weights:
@@ -177,7 +186,8 @@ def federate(plan: FederationPlan, holders: list[HolderRows], scorer: Scorer, *,
     # a decayed step depends on the rounds planned: only the whole run's end is its own
     ends = [plan.rounds] if server_decay or local_decay else [r for r in TAIL_ROUNDS if r <= plan.rounds]
     tails = {end: {name: round(scorer.accuracy(kept), 4)
-                   for name, kept in tail_models(trajectory, end).items()} for end in ends}
+                   for name, kept in tail_models(plan, trajectory, end).items()}
+             for end in ends}
     return {"accuracy_by_round": by_round, "metrics_at": metrics, "tails": tails}
 
 
