@@ -10,9 +10,8 @@ rows, losses, metrics and bytes on the wire; the weighted means); after the last
 keeps (``kept_model``: the last round's global weights, or their mean over the last rounds)
 goes to ``OUT/weights.npz`` (plain arrays, read back without pickle). A mean is a model no
 round evaluated, so the clients evaluate it once more after the last round, and that line says
-``"kept"``: what the registered model is. A round that waits
-for its clients says so in ``OUT/waiting.json``; a federation that fails writes why to
-``OUT/failed.txt``.
+``"kept"``: what the registered model is. A round that waits for its clients says so in
+``OUT/waiting.json``; a federation that fails writes why to ``OUT/failed.txt``.
 """
 
 from __future__ import annotations
