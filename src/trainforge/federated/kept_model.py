@@ -29,7 +29,7 @@ def kept_words(plan: FederationPlan) -> str:
 
 
 def kept_note(plan: FederationPlan) -> str:
-    """The same, for a model's one-line description: ", the mean of rounds 16-30", or ""."""
+    """The same, for a model's one-line description: ", the mean of rounds 23-30", or ""."""
     return f", the mean of rounds {plan.average_from}-{plan.rounds}" if plan.average_from else ""
 
 
