@@ -2,8 +2,9 @@
 
 Each run is one `trainforge federated simulate` (the SDK call the CLI makes): a Flower
 coordinator and a client process per holder from Flower's virtualenv over gRPC on 127.0.0.1.
-It scores the global model after the last round and the same model trained centrally on the
-union of the holders' training rows (the clients' own local step, as many passes over the
+It scores the registered model (the global model after the last round or, with ``--strategy
+auto`` from 20 rounds on, the mean of the last quarter's) and the same model trained centrally
+on the union of the holders' training rows (the clients' own local step, as many passes over the
 pooled rows as each holder made over its own) on the same rows: every holder's held-out 20 %.
 
     python benchmarks/federated/bench_networks.py mnist --alphas 0.5 0.1
@@ -95,6 +96,10 @@ def run(config: FederatedSimulationConfig, *, label: str, out: Path) -> dict[str
            "bytes_down": [_mean(r, "bytes_down") for r in outcome.rounds],
            "bytes_up": [_mean(r, "bytes_up") for r in outcome.rounds],
            "accuracy_by_round": [(r["metrics"] or {}).get("accuracy") for r in outcome.rounds],
+           # what was registered when it is no round's own model: the mean of the last rounds'
+           # global weights ("federated" above scores it), and its clients' weighted figures
+           "kept": None if outcome.kept is None else {"model": outcome.kept["kept"],
+                                                      "clients_weighted": outcome.kept["metrics"]},
            "wall_s": time.time() - started}
     shutil.rmtree(home, ignore_errors=True)
     with (out / "results.jsonl").open("a") as results:

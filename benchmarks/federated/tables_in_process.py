@@ -16,10 +16,14 @@ catalog's, fitted to convergence.
 
     python benchmarks/federated/tables_in_process.py --validation          # choose on these
     python benchmarks/federated/tables_in_process.py --settings fedavgm-0.7  # report on these
+    python benchmarks/federated/tables_in_process.py --tails   # the kept-model candidates
 
 ``--validation``: every holder holds out 20 % of its *training* rows and the figures are on
-those; the held-out rows the platform reports on are not read. Results go to
-``--out``/results.jsonl, a line per run.
+those; the held-out rows the platform reports on are not read. Each run also scores, after
+10, 20 and 30 rounds, the candidates for the model a federation keeps at its end
+(``tail_models``: the last round's or a mean of the last rounds' global weights); the
+``-cos`` settings decay a step over the second half of the rounds instead. Results go to
+``--out``/tables-in-process.jsonl, a line per run.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +48,7 @@ from table_holders import declared, federation, pooled_training_rows
 from trainforge.evaluation.evaluate import evaluate
 from trainforge.federated.centralised import centralised_model
 from trainforge.federated.holder_rows import HolderRows
+from trainforge.federated.kept_model import KeptModel
 from trainforge.federated.linear import Weights
 from trainforge.federated.local_step import train_locally
 from trainforge.federated.networks import (
@@ -54,7 +60,7 @@ from trainforge.federated.networks import (
     load_weights,
     mlp_settings,
 )
-from trainforge.federated.plan import FederationPlan
+from trainforge.federated.plan import FederationPlan, averaged_from
 
 # name: the strategy and local step, as FederationTraining's fields name them
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -72,7 +78,16 @@ SETTINGS: dict[str, dict[str, Any]] = {
                            "learning_rate": 0.05},
     "fedprox": {"strategy": "fedprox", "proximal_mu": 0.1, "local_epochs": 1,
                 "learning_rate": 0.1},
+    # the server's step decayed (cosine) over the second half of the rounds, to ~0 at the last
+    "fedavgm-0.7-cos": {"strategy": "fedavgm", "server_momentum": 0.7, "local_epochs": 1,
+                        "learning_rate": 0.1, "server_decay": "cosine"},
+    # the holders' step decayed (cosine) over the second half, from 0.1 to 0.01
+    "fedavgm-0.7-lrcos": {"strategy": "fedavgm", "server_momentum": 0.7, "local_epochs": 1,
+                          "learning_rate": 0.1, "local_decay": "cosine"},
 }
+# the model kept at the end, made of the global weights of the rounds: each name's weights by
+# round (1..R) for R rounds; "last" is the last round's global model
+TAIL_ROUNDS = (10, 20, 30)
 
 
 def plan_for(schema: Any, *, model: str, rounds: int, settings: dict[str, Any], seed: int
@@ -85,17 +100,49 @@ def plan_for(schema: Any, *, model: str, rounds: int, settings: dict[str, Any], 
         model=model, network=mlp_settings() if model == "mlp" else {})
 
 
+def decay_factor(round_number: int, *, rounds: int, decay: str | None) -> float:
+    """What a decayed step is multiplied by in a round: 1, or with ``decay="cosine"`` 1 for
+    the first half of the rounds and a cosine from 1 towards 0 over the second."""
+    half = rounds // 2
+    if decay is None or round_number <= half:
+        return 1.0
+    return 0.5 * (1 + float(np.cos(np.pi * (round_number - half) / (rounds - half + 1))))
+
+
+def tail_models(plan: FederationPlan, by_round: list[Weights], rounds: int
+                ) -> dict[str, Weights]:
+    """The candidates for the model a federation of ``rounds`` rounds keeps, from its global
+    weights after each round: the last round's, uniform means over the second half (as SWA)
+    and over the last quarter (the coordinator's own ``KeptModel``, as ``auto`` plans it), and
+    an exponential mean (0.8) over the second half."""
+    half = by_round[rounds // 2:rounds]
+    kept = KeptModel(replace(plan, rounds=rounds, average_from=averaged_from(rounds)))
+    for round_number, weights in enumerate(by_round[:rounds], start=1):
+        kept.add(round_number, weights)
+    ema = half[0]
+    for weights in half[1:]:
+        ema = [0.8 * e + 0.2 * w for e, w in zip(ema, weights, strict=True)]
+    return {"last": by_round[rounds - 1], "avg-half": mean_weights(half),
+            "avg-quarter": kept.weights(), "ema-0.8-half": ema}
+
+
+def mean_weights(many: list[Weights]) -> Weights:
+    return [np.mean([weights[k] for weights in many], axis=0) for k in range(len(many[0]))]
+
+
 def coordinator_step(weights: Weights, answers: list[tuple[Weights, int]], *,
-                     momentum: float, velocity: Weights | None) -> tuple[Weights, Weights]:
-    """Flower's FedAvg (momentum 0) or FedAvgM (server learning rate 1): the new global
-    weights and the momentum vector."""
+                     momentum: float, velocity: Weights | None,
+                     server_rate: float = 1.0) -> tuple[Weights, Weights]:
+    """Flower's FedAvg (momentum 0) or FedAvgM (server learning rate ``server_rate``): the
+    new global weights and the momentum vector."""
     total = sum(n for _, n in answers)
     average = [sum(n * update[k] for update, n in answers) / total for k in range(len(weights))]
     pseudo_gradient = [w - a for w, a in zip(weights, average, strict=True)]
     if momentum > 0 and velocity is not None:
         pseudo_gradient = [momentum * v + g for v, g in zip(velocity, pseudo_gradient,
                                                             strict=True)]
-    return ([w - g for w, g in zip(weights, pseudo_gradient, strict=True)], pseudo_gradient)
+    return ([w - server_rate * g for w, g in zip(weights, pseudo_gradient, strict=True)],
+            pseudo_gradient)
 
 
 class Scorer:
@@ -117,19 +164,31 @@ class Scorer:
 
 
 def federate(plan: FederationPlan, holders: list[HolderRows], scorer: Scorer, *,
-             metric: str) -> dict[str, Any]:
+             metric: str, server_decay: str | None = None, local_decay: str | None = None
+             ) -> dict[str, Any]:
     weights, velocity = initial_weights(plan), None
-    by_round, metrics = [], {}
+    by_round, metrics, trajectory = [], {}, []
     for round_number in range(1, plan.rounds + 1):
+        if local_decay:
+            factor = max(decay_factor(round_number, rounds=plan.rounds, decay=local_decay), 0.1)
+            for holder in holders:
+                holder.plan = replace(plan, learning_rate=plan.learning_rate * factor)
         answers = [holder.fit(weights, round_number=round_number,
                               proximal_mu=plan.proximal_mu)[:2] for holder in holders]
-        weights, velocity = coordinator_step(weights, answers, momentum=plan.server_momentum,
-                                             velocity=velocity)
+        weights, velocity = coordinator_step(
+            weights, answers, momentum=plan.server_momentum, velocity=velocity,
+            server_rate=decay_factor(round_number, rounds=plan.rounds, decay=server_decay))
+        trajectory.append(weights)
         by_round.append(round(scorer.accuracy(weights), 4))
         if round_number % 10 == 0 or round_number == plan.rounds:
             scored = scorer.metrics(weights)
             metrics[round_number] = {k: round(scored[k], 4) for k in ("accuracy", metric)}
-    return {"accuracy_by_round": by_round, "metrics_at": metrics}
+    # a decayed step depends on the rounds planned: only the whole run's end is its own
+    ends = [plan.rounds] if server_decay or local_decay else [r for r in TAIL_ROUNDS if r <= plan.rounds]
+    tails = {end: {name: round(scorer.accuracy(kept), 4)
+                   for name, kept in tail_models(plan, trajectory, end).items()}
+             for end in ends}
+    return {"accuracy_by_round": by_round, "metrics_at": metrics, "tails": tails}
 
 
 def centralised(plan: FederationPlan, pooled: pd.DataFrame, scorer: Scorer, *,
@@ -173,7 +232,9 @@ def run_table(name: str, alpha: float, args: argparse.Namespace, scratch: Path) 
                        for i, table in enumerate(split.tables)]
             scorer = Scorer(plan, pd.concat([h.held_out for h in holders]))
             started = time.perf_counter()
-            result = federate(plan, holders, scorer, metric=metric)
+            result = federate(plan, holders, scorer, metric=metric,
+                              server_decay=SETTINGS[label].get("server_decay"),
+                              local_decay=SETTINGS[label].get("local_decay"))
             if plan.learning_rate not in centrals:
                 centrals[plan.learning_rate] = centralised(
                     plan, pooled_training_rows(plan, split.tables), scorer,
@@ -213,6 +274,33 @@ def summary(results: Path, *, last: int, at: int) -> None:
               f"{100 * (federated - central):+.1f} points")
 
 
+def tails_summary(results: Path) -> None:
+    """Per table, α, settings and rounds R: the accuracy of each candidate for the kept model
+    (``tail_models``), averaged over the seeds, its spread over the seeds, and the points to
+    the centralised MLP after as many passes (averaged over the same seeds)."""
+    runs: dict[tuple[str, float, str, int], list[dict[str, float]]] = {}
+    for line in results.read_text().splitlines():
+        row = json.loads(line)
+        passes = row["centralised"].get("accuracy_by_pass")
+        for end, kept in row.get("tails", {}).items():
+            end = int(end)
+            window = row["accuracy_by_round"][end - 5:end]
+            central = (passes[end * row["local_epochs"] - 1] if passes
+                       else row["centralised"]["metrics"]["accuracy"])
+            runs.setdefault((row["table"], row["alpha"], row["settings"], end), []).append(
+                {**kept, "last-5-mean": float(np.mean(window)), "centralised": central})
+    for (table, alpha, label, end), seeds in sorted(runs.items()):
+        central = float(np.mean([s["centralised"] for s in seeds]))
+        cells = []
+        for name in ("last", "last-5-mean", "avg-half", "avg-quarter", "ema-0.8-half"):
+            if name in seeds[0]:
+                values = [s[name] for s in seeds]
+                cells.append(f"{name} {np.mean(values):.4f} ({100 * (np.mean(values) - central):+.1f}"
+                             f", sd {100 * np.std(values):.1f})")
+        print(f"{table:12} α={alpha:<4g} {label:18} R={end:<3} seeds {len(seeds)}: "
+              + "; ".join(cells))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/federated-tables"))
@@ -229,9 +317,14 @@ def main() -> None:
                         help="only summarise --out's results over their LAST rounds")
     parser.add_argument("--at", type=int, default=0,
                         help="with --summary: the round the window ends at (0: the last)")
+    parser.add_argument("--tails", action="store_true",
+                        help="only summarise --out's results' kept-model candidates")
     parser.add_argument("--validation", action="store_true",
                         help="score on a validation share of the holders' training rows")
     args = parser.parse_args()
+    if args.tails:
+        tails_summary(args.out / "tables-in-process.jsonl")
+        return
     if args.summary:
         summary(args.out / "tables-in-process.jsonl", last=args.summary, at=args.at)
         return

@@ -16,6 +16,7 @@ from tests.federated._holders import SLOW_FEDERATION_S, simulated
 
 from trainforge.config import FederatedSimulationConfig
 from trainforge.data.read import read_table
+from trainforge.federated import plan as plan_module
 from trainforge.jobs.federate import FEDERATION_FILE, FederatedOutcome
 from trainforge.store.runs import get_run
 from trainforge.workspace import Workspace
@@ -83,3 +84,46 @@ def test_the_report_sets_the_federated_model_beside_the_centralised_one(federati
     assert "Federated against centralised" in page
     assert f"{outcome.centralised.metrics['roc_auc']:.4f}" in page
     assert all(name in page for name in outcome.clients)
+
+
+@pytest.fixture(scope="module")
+def averaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, FederatedOutcome]:
+    # auto averages from 20 rounds on; 20 rounds of processes take minutes here, so the
+    # threshold is lowered to this federation's 5 rounds: it keeps the mean of rounds 4 and 5
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plan_module, "AUTO_MOMENTUM_ROUNDS", 5)
+        config = FederatedSimulationConfig(data=str(CREDIT), target="class", clients=3,
+                                           partition="dirichlet:1.0", rounds=5,
+                                           name="credit-averaged")
+        return simulated(tmp_path_factory.mktemp("averaged"), config)
+
+
+def test_a_long_auto_federation_registers_the_mean_of_its_last_rounds(averaged):
+    workspace, outcome = averaged
+    lineage = json.loads((workspace.registry.load("credit-averaged").path / "manifest.json"
+                          ).read_text())["lineage"]
+    assert lineage["strategy"] == "fedavgm"
+    assert lineage["kept"].startswith("the mean of the global weights after rounds 4 to 5")
+    assert [r["round"] for r in outcome.rounds] == [1, 2, 3, 4, 5]
+
+
+def test_the_holders_evaluated_the_registered_mean_as_trainforge_scores_it(averaged):
+    _, outcome = averaged
+    assert outcome.kept is not None
+    assert {name: round(outcome.kept["clients"][name]["accuracy"], 6) for name in outcome.clients
+            } == {name: round(e.metrics["accuracy"], 6) for name, e in outcome.clients.items()}
+
+
+def test_the_run_shows_each_rounds_model_and_the_registered_mean_beside_the_last(averaged):
+    workspace, outcome = averaged
+    series = get_run(workspace, outcome.run_id)["series"]
+    assert [point["step"] for point in series["accuracy"]] == [1, 2, 3, 4, 5]
+    assert [(p["step"], p["value"]) for p in series["kept.accuracy"]] == [
+        (5, pytest.approx(outcome.kept["metrics"]["accuracy"]))]
+
+
+def test_the_report_says_which_model_was_registered(averaged):
+    workspace, _ = averaged
+    page = (workspace.registry.load("credit-averaged").path / "report.html").read_text()
+    assert "The registered model, scored here, is the mean of the global weights after rounds " \
+           "4 to 5" in page

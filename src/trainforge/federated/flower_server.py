@@ -6,10 +6,12 @@ secure aggregation (Flower's SecAgg+ workflow needs the legacy strategies, which
 coordinator keeps them rather than the message-API strategies).
 
 After each round the ServerApp appends one JSON line to ``OUT/rounds.jsonl`` (each client's
-rows, losses, metrics and bytes on the wire; the weighted means); after the last, the global
-weights go to ``OUT/weights.npz`` (plain arrays, read back without pickle). A round that waits
-for its clients says so in ``OUT/waiting.json``; a federation that fails writes why to
-``OUT/failed.txt``.
+rows, losses, metrics and bytes on the wire; the weighted means); after the last, the model it
+keeps (``kept_model``: the last round's global weights, or their mean over the last rounds)
+goes to ``OUT/weights.npz`` (plain arrays, read back without pickle). A mean is a model no
+round evaluated, so the clients evaluate it once more after the last round, and that line says
+``"kept"``: what the registered model is. A round that waits for its clients says so in
+``OUT/waiting.json``; a federation that fails writes why to ``OUT/failed.txt``.
 """
 
 from __future__ import annotations
@@ -24,15 +26,19 @@ from typing import Any
 import numpy as np
 from flwr.app import Context
 from flwr.common import ndarrays_to_parameters, parameters_to_ndarrays
+from flwr.compat.common.recorddict_compat import parameters_to_arrayrecord
 from flwr.server import LegacyContext, ServerConfig
 from flwr.server.strategy import FedAvg, FedAvgM, FedProx, Strategy
 from flwr.server.workflow import DefaultWorkflow
+from flwr.server.workflow.constant import MAIN_CONFIGS_RECORD, MAIN_PARAMS_RECORD, Key
+from flwr.server.workflow.default_workflows import default_evaluate_workflow
 from flwr.serverapp import Grid, ServerApp
 
 from trainforge.federated.flower_grid import MeteredGrid
 from trainforge.federated.flower_privacy import with_central_privacy
 from trainforge.federated.flower_secure import SecureRoundHalted, SurvivingSecAggPlus
 from trainforge.federated.flower_trees import TreeBagging
+from trainforge.federated.kept_model import KeptModel, kept_words
 from trainforge.federated.networks import initial_weights
 from trainforge.federated.plan import FederationPlan
 from trainforge.federated.processes import (
@@ -69,7 +75,8 @@ class RecordingStrategy(Strategy):  # type: ignore[misc]  # flwr is untyped here
         self.round_started = 0.0
         self.fits: dict[str, dict[str, Any]] = {}
         self.names: dict[int, str] = {}  # node id → the client's own name
-        self.latest: Any = None
+        self.kept = KeptModel(plan)
+        self.evaluating_kept = False  # the clients are evaluating the kept model
         self.sampled = 0  # the clients asked to fit this round
         self.fit_failures = 0  # those that failed, or did not answer within the timeout
 
@@ -112,7 +119,7 @@ class RecordingStrategy(Strategy):  # type: ignore[misc]  # flwr is untyped here
             "fit_s": res.metrics.get("fit_s"), "node": proxy.node_id} for proxy, res in results}
         aggregated, metrics = self.inner.aggregate_fit(server_round, results, failures)
         if aggregated is not None:
-            self.latest = aggregated
+            self.kept.add(server_round, parameters_to_ndarrays(aggregated))
         self.fit_failures = self.sampled - len(results)
         return aggregated, metrics
 
@@ -122,7 +129,9 @@ class RecordingStrategy(Strategy):  # type: ignore[misc]  # flwr is untyped here
     def aggregate_evaluate(self, server_round: int, results: list[Any],
                            failures: list[Any]) -> Any:
         loss, metrics = self.inner.aggregate_evaluate(server_round, results, failures)
-        clients = {name: dict(fit) for name, fit in self.fits.items()}
+        # the kept model was trained by no round of its own: its clients are its evaluators
+        clients = {} if self.evaluating_kept else {name: dict(fit)
+                                                   for name, fit in self.fits.items()}
         for proxy, res in results:
             name = self.names.setdefault(proxy.node_id,
                                          str(res.metrics.get("client", proxy.cid)))
@@ -130,14 +139,18 @@ class RecordingStrategy(Strategy):  # type: ignore[misc]  # flwr is untyped here
                 {"n_test": res.num_examples, "loss": res.loss,
                  **{k: v for k, v in res.metrics.items() if k != "client"}})
         for values in clients.values():
-            down, up = self.grid.round_bytes(server_round, int(values.pop("node")))
-            values.update({"bytes_down": down, "bytes_up": up})
+            node = int(values.pop("node"))
+            if not self.evaluating_kept:  # its messages share the last round's byte count
+                down, up = self.grid.round_bytes(server_round, node)
+                values.update({"bytes_down": down, "bytes_up": up})
         line = {"round": server_round, "seconds": time.time() - self.round_started,
                 "loss": loss, "metrics": metrics,
-                "train_loss": weighted_means([(fit["n_train"], fit) for fit in self.fits.values()
-                                              ]).get("train_loss"),
-                "clients": clients, "failures": self.fit_failures + len(failures),
-                "secure_aggregation": self.plan.secure_aggregation}
+                "train_loss": None if self.evaluating_kept else weighted_means(
+                    [(fit["n_train"], fit) for fit in self.fits.values()]).get("train_loss"),
+                "clients": clients, "failures": len(failures) if self.evaluating_kept
+                else self.fit_failures + len(failures),
+                "secure_aggregation": self.plan.secure_aggregation,
+                **({"kept": kept_words(self.plan)} if self.evaluating_kept else {})}
         with (self.out / ROUNDS_FILE).open("a") as rounds:
             rounds.write(json.dumps(line) + "\n")
         return loss, metrics
@@ -162,6 +175,25 @@ def build_strategy(plan: FederationPlan) -> Strategy:
     if plan.strategy == "fedavgm":
         return FedAvgM(server_momentum=plan.server_momentum, **common)
     return FedAvg(**common)
+
+
+def evaluate_kept_too(strategy: RecordingStrategy) -> Any:
+    """Flower's evaluation of each round's global model and, after the last round when the
+    kept model is a mean of rounds, the clients' evaluation of that mean: the registered
+    model's own figures."""
+
+    def evaluate(grid: Grid, context: LegacyContext) -> None:
+        default_evaluate_workflow(grid, context)
+        last = context.state.config_records[MAIN_CONFIGS_RECORD][Key.CURRENT_ROUND]
+        if last != context.config.num_rounds or not strategy.kept.averaged:
+            return
+        state = context.state.array_records
+        state[MAIN_PARAMS_RECORD] = parameters_to_arrayrecord(
+            ndarrays_to_parameters(strategy.kept.weights()), True)
+        strategy.evaluating_kept, strategy.round_started = True, time.time()
+        default_evaluate_workflow(grid, context)
+
+    return evaluate
 
 
 def fit_workflow(plan: FederationPlan, *, names: Mapping[int, str]
@@ -192,12 +224,13 @@ def coordinate(grid: Grid, context: Context) -> None:
                                      plan=plan, out=out, grid=metered)
         legacy = LegacyContext(context=context, strategy=strategy, config=ServerConfig(
             num_rounds=plan.rounds, round_timeout=plan.round_timeout_s))
-        DefaultWorkflow(fit_workflow=fit_workflow(plan, names=strategy.names))(metered, legacy)
-        if strategy.latest is None:
+        DefaultWorkflow(fit_workflow=fit_workflow(plan, names=strategy.names),
+                        evaluate_workflow=evaluate_kept_too(strategy))(metered, legacy)
+        if strategy.kept.latest is None:
             raise TooFewClients("no round completed: no client sent an update")
         partial = out / f".{WEIGHTS_FILE}"
         with partial.open("wb") as sink:  # whole or absent: trainforge polls for it
-            np.savez(sink, *parameters_to_ndarrays(strategy.latest))
+            np.savez(sink, *strategy.kept.weights())
         partial.replace(out / WEIGHTS_FILE)
     except (TooFewClients, SecureRoundHalted) as error:
         (out / FAILED_FILE).write_text(str(error))

@@ -7,6 +7,7 @@ train alike; JSON both ways, so it crosses from trainforge's environment into Fl
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,18 +38,30 @@ def secure_quorum(n_clients: int, threshold: float = SECURE_THRESHOLD) -> int:
 # training after 20-30 rounds, and in the first 10 its overshoot cost as much as it gained
 # (benchmarks/federated/tables_in_process.py, fedavg_in_process.py; RESULTS.md)
 AUTO_MOMENTUM_ROUNDS = 20
+# ... and with FedAvgM it keeps the mean of the global weights over this share of the last
+# rounds (federated.kept_model), not the last round's: momentum's global model swings from
+# round to round on such holders, and the mean was as good or better and steadier
+# (tables_in_process.py --tails; RESULTS.md, "A steady model at the end")
+AUTO_AVERAGED_SHARE = 0.25
+
+
+def averaged_from(rounds: int, share: float = AUTO_AVERAGED_SHARE) -> int:
+    """The first of the last ``share`` of ``rounds`` rounds (at least the last): 23 of 30."""
+    return rounds - max(math.ceil(share * rounds), 1) + 1
 
 
 def planned_strategy(settings: dict[str, Any], *, model: str) -> dict[str, Any]:
     """A federation's strategy settings (``FederationTraining.strategy_settings``) as its plan
     takes them: trees are bagged whatever strategy was asked; "auto" is FedAvgM from
-    ``AUTO_MOMENTUM_ROUNDS`` rounds on, else FedAvg (without momentum)."""
+    ``AUTO_MOMENTUM_ROUNDS`` rounds on, keeping the mean of the last rounds' global weights
+    (``averaged_from``), else FedAvg (without momentum) keeping the last round's."""
     if model == "xgboost":
         return {**settings, "strategy": TREE_STRATEGY}
     if settings["strategy"] != "auto":
         return settings
     if settings["rounds"] >= AUTO_MOMENTUM_ROUNDS:
-        return {**settings, "strategy": "fedavgm"}
+        return {**settings, "strategy": "fedavgm",
+                "average_from": averaged_from(settings["rounds"])}
     return {**settings, "strategy": "fedavg", "server_momentum": 0.0}
 
 
@@ -112,6 +125,9 @@ class FederationPlan:
     # to dp_clipping_norm, Gaussian noise of dp_noise_multiplier times it on the sum; 0: off
     dp_noise_multiplier: float = 0.0
     dp_clipping_norm: float = 0.0
+    # the model kept after the last round (federated.kept_model): the mean of the global
+    # weights after this round and every later one; 0: the last round's alone
+    average_from: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "schema": self.schema.to_dict()}

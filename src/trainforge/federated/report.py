@@ -47,6 +47,7 @@ def write_federated_report(path: Path, *, title: str, task: Task, record: Mappin
     page = template_environment().get_template(TEMPLATE).render(
         title=title, task=task, comparison=comparison, clients=clients, holders=holders,
         rounds=rounds, notes=record["notes"], settings=dict(settings),
+        kept=settings.get("kept"),  # which model was registered (federated.kept_model)
         model_words=MODEL_WORDS.get(str(settings.get("model", "linear")), "model"),
         privacy=None if private is None else privacy_paragraphs(private),
         secure=record.get("secure_aggregation"),

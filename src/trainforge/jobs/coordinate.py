@@ -87,7 +87,8 @@ def run_coordinator(name: str, *, workspace: Workspace, observers: Sequence[obje
                                       scratch=Path(scratch), recorder=recorder,
                                       workspace=workspace, observers=observers, poll_s=poll_s)
             outcome = _register(config, workspace=workspace, record=record, weights=weights,
-                                rounds=recorder.rounds, lost=recorder.lost, run_id=run.id)
+                                rounds=recorder.rounds, kept=recorder.kept, lost=recorder.lost,
+                                run_id=run.id)
             run.succeeded(outcome.version, metrics=dict(outcome.weighted))
     except BaseException as error:
         why = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error) or repr(error)
@@ -179,14 +180,17 @@ def _wait_for_clients(config: FederationConfig, coordinator: Coordinator, *,
 
 def _register(config: FederationConfig, *, workspace: Workspace,
               record: store.FederationRecord, weights: Weights, rounds: list[dict[str, Any]],
-              lost: dict[str, str], run_id: str) -> CoordinatedOutcome:
-    """The global model, registered with each holder's evaluation of it in the last round."""
+              kept: dict[str, Any] | None, lost: dict[str, str], run_id: str
+              ) -> CoordinatedOutcome:
+    """The kept model, registered with each holder's evaluation of it: the clients' evaluation
+    of the kept model (``kept``) when it is a mean of rounds, else of the last round's."""
     from trainforge.federated.global_models import global_model
+    from trainforge.federated.kept_model import kept_note, kept_words
 
     if not rounds:
         raise FederationFailed("coordinator", "it ended without a round")
     schema, plan = FederationSchema.from_dict(record["schema"]), plan_of(record)
-    last = rounds[-1]
+    last = kept or rounds[-1]
     metric_names = set(last["metrics"] or {})
     clients = {name: {k: v for k, v in values.items() if k in metric_names | {"n_test"}}
                for name, values in last["clients"].items()}
@@ -195,14 +199,13 @@ def _register(config: FederationConfig, *, workspace: Workspace,
     federation = {
         "holders": [{"name": m["client"], "n_rows": m["summary"]["n_rows"],
                      "classes": m["summary"]["classes"]} for m in members],
-        "rounds": rounds, "clients": clients, "weighted": weighted,
+        "rounds": rounds, "clients": clients, "weighted": weighted, "kept": kept_words(plan),
         "notes": [*schema.notes, *(f"{name} left the federation ({why.splitlines()[0]})"
                                    for name, why in lost.items())]}
-    plan = plan_of(record)
     lineage = {"run_id": run_id, "seed": config.seed, "federated": True,
                "federation": config.name, "config": config.model_dump(mode="json"),
                "strategy": plan.strategy, "model": plan.model, "rounds": len(rounds),
-               "clients": len(clients)}
+               "clients": len(clients), "kept": kept_words(plan)}
     with tempfile.TemporaryDirectory(prefix="trainforge-federation-") as scratch:
         federation_file = Path(scratch) / FEDERATION_FILE
         federation_file.write_text(json.dumps(federation, indent=1))
@@ -212,6 +215,6 @@ def _register(config: FederationConfig, *, workspace: Workspace,
             # "test": the clients' held-out rows, weighted; then each client's own
             metrics={"test": weighted, **{f"client {n}": m for n, m in clients.items()}},
             description=f"federated {plan.model} ({plan.strategy}, {len(rounds)} rounds, "
-                        f"{len(clients)} holders)")
+                        f"{len(clients)} holders{kept_note(plan)})")
     return CoordinatedOutcome(name=config.name, run_id=run_id, version=version, rounds=rounds,
                               clients=clients, weighted=weighted)

@@ -50,6 +50,9 @@ class FederatedOutcome:
     notes: list[str]
     holders: list[Holder]
     rounds: list[dict[str, Any]]  # one record per round, as the coordinator wrote it
+    # the clients' own evaluation of the registered model when it is no round's global model
+    # (a mean of the last rounds', federated.kept_model); None when it is the last round's
+    kept: dict[str, Any] | None
     clients: dict[str, Evaluation]  # the global model on each holder's held-out rows
     weighted: dict[str, float]  # those metrics averaged, weighted by held-out rows
     federated: Evaluation  # the global model on all held-out rows together
@@ -131,7 +134,7 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
                                   observers=observers)
         outcome = _evaluate_and_register(
             config, workspace=workspace, plan=plan, privacy=privacy, model=model, splits=splits,
-            holders=holders, rounds=recorder.rounds, run_id=run.id,
+            holders=holders, rounds=recorder.rounds, kept=recorder.kept, run_id=run.id,
             notes=[*notes, *(f"{name} left the federation ({why.splitlines()[0]})"
                              for name, why in recorder.lost.items())],
             fingerprint=dataset.fingerprint, started=started, observers=observers)
@@ -211,12 +214,14 @@ def _evaluate_and_register(config: FederatedSimulationConfig, *, workspace: Work
                            plan: FederationPlan, privacy: CentralPrivacy | None,
                            model: TabularModel, splits: _Splits,
                            holders: list[Holder], rounds: list[dict[str, Any]],
-                           notes: list[str], run_id: str, fingerprint: str, started: float,
-                           observers: Sequence[object]) -> FederatedOutcome:
+                           kept: dict[str, Any] | None, notes: list[str], run_id: str,
+                           fingerprint: str, started: float, observers: Sequence[object]
+                           ) -> FederatedOutcome:
     import pandas as pd
 
     from trainforge.evaluation.evaluate import evaluate
     from trainforge.federated.centralised import centralised_model
+    from trainforge.federated.kept_model import kept_note, kept_words
     from trainforge.federated.report import write_federated_report
 
     notify(observers, "on_phase", "evaluating on each holder's held-out rows, and training the "
@@ -230,7 +235,7 @@ def _evaluate_and_register(config: FederatedSimulationConfig, *, workspace: Work
                            held_out, source="the holders' held-out rows")
     record = {"holders": [{"name": h.name, "n_rows": h.n_rows, "class_shares": h.class_shares}
                           for h in holders],
-              "rounds": rounds, "notes": notes,
+              "rounds": rounds, "notes": notes, "kept": kept_words(plan), "kept_round": kept,
               "clients": {name: e.metrics for name, e in clients.items()},
               "weighted": weighted, "federated": federated.metrics,
               "centralised": centralised.metrics,
@@ -239,7 +244,7 @@ def _evaluate_and_register(config: FederatedSimulationConfig, *, workspace: Work
                "config": config.model_dump(mode="json"), "federated": True,
                "strategy": plan.strategy, "rounds": len(rounds), "clients": len(holders),
                "partition": config.partition, "model": plan.model,
-               "secure_aggregation": config.secure_aggregation}
+               "secure_aggregation": config.secure_aggregation, "kept": kept_words(plan)}
     if privacy is not None:  # its own section in the report and the model card, as DP-SGD's
         lineage["differential_privacy"] = privacy.lineage(len(rounds))
     name = config.name or default_name(config.data)
@@ -258,9 +263,10 @@ def _evaluate_and_register(config: FederatedSimulationConfig, *, workspace: Work
                      "clients_weighted": weighted},
             description=f"federated {plan.model} ({plan.strategy}, {len(rounds)} rounds, "
                         f"{len(holders)} holders, {config.partition}"
-                        f"{', secure aggregation' if config.secure_aggregation else ''})")
+                        f"{', secure aggregation' if config.secure_aggregation else ''}"
+                        f"{kept_note(plan)})")
     return FederatedOutcome(config=config, task=plan.schema.task, notes=notes, holders=holders,
-                            rounds=rounds, clients=clients, weighted=weighted,
+                            rounds=rounds, kept=kept, clients=clients, weighted=weighted,
                             federated=federated, centralised=centralised, version=version,
                             run_id=run_id, elapsed_s=time.time() - started)
 
