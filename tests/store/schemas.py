@@ -38,6 +38,21 @@ def schema_of(engine: sa.Engine) -> dict[str, Any]:
     return _plain({"tables": tables, "other objects": _other_objects(engine)})
 
 
+def differences_between(created: dict[str, Any], migrated: dict[str, Any]) -> list[str]:
+    """Each part of ``schema_of`` two databases where they differ, named (``runs: checks``)
+    with both values, so a failing comparison says what to fix."""
+    found = [f"other objects: {created['other objects']} != {migrated['other objects']}"
+             ] if created["other objects"] != migrated["other objects"] else []
+    for table in sorted(set(created["tables"]) | set(migrated["tables"])):
+        ours, theirs = created["tables"].get(table), migrated["tables"].get(table)
+        if ours is None or theirs is None:
+            found.append(f"{table}: only in the {'migrated' if ours is None else 'created'}")
+            continue
+        found += [f"{table}: {part}: {ours[part]} != {theirs[part]}"
+                  for part in ours if ours[part] != theirs[part]]
+    return found
+
+
 def _other_objects(engine: sa.Engine) -> list[Any]:
     with engine.connect() as connection:
         if engine.dialect.name == "sqlite":
