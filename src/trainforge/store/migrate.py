@@ -4,7 +4,7 @@ A new store (a database with no tables yet) is created from the table definition
 with the newest revision, as alembic would stamp it; an older store runs the migrations shipped
 in the package. Only the latter imports alembic: opening an up-to-date store reads one row and
 opening a new one creates its tables, so commands that only read (``trainforge models list``)
-start fast and a first training does not carry alembic's ~16 MB.
+start fast and a first training does not carry alembic (~10 MB of a process's memory).
 """
 
 from __future__ import annotations
