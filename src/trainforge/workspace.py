@@ -52,8 +52,8 @@ class Workspace:
         artifacts_url: where model packages and uploads are shared (``s3://BUCKET/PREFIX``);
             defaults to ``$TRAINFORGE_ARTIFACTS``, else none: the home's folder only.
 
-    Nothing is created until first used: the engine is made, and the schema migrated to the
-    newest revision, on first access to ``engine``.
+    Nothing is created until first used: the engine is made, and the schema created (a new
+    store) or migrated (an older one) to the newest revision, on first access to ``engine``.
     """
 
     def __init__(self, home: Path | None = None, *, database_url: str | None = None,
@@ -122,7 +122,7 @@ class Workspace:
 
     @property
     def engine(self) -> sa.Engine:
-        """The database, opened and migrated to the newest schema on first use."""
+        """The database, opened and brought to the newest schema on first use."""
         with self._opening:
             if self._engine is None:
                 self._make_private()

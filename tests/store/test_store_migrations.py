@@ -8,14 +8,17 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from tests.store.schemas import migrate_to
 
 from trainforge.store import migrate
+from trainforge.store.engine import create_store_engine
 from trainforge.store.tables import metadata
 from trainforge.workspace import Workspace
 
 
 def test_the_migrated_schema_matches_the_table_definitions(tmp_path: Path):
-    engine = Workspace(tmp_path).engine
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate_to(engine, "head")
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []

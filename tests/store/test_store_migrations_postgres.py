@@ -1,5 +1,6 @@
 """The shipped migrations on PostgreSQL: an empty database to the newest schema, an older
-one holding data to the newest with its data kept, and every step undone."""
+one holding data to the newest with its data kept, and every step undone; and a new store,
+created from the table definitions, the same as one the migrations built."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from tests.store.schemas import differences_between, migrate_to, schema_of
 
 from trainforge.store import migrate
 from trainforge.store.engine import create_store_engine
@@ -28,22 +29,25 @@ def engine(postgres_url: str) -> Iterator[sa.Engine]:
         engine.dispose()
 
 
-def migrate_to(engine: sa.Engine, revision: str, *, down: bool = False) -> None:
-    with engine.connect() as connection:
-        step = command.downgrade if down else command.upgrade
-        step(migrate.alembic_config(connection), revision)
-        connection.commit()
-
-
 def schema_differences(engine: sa.Engine) -> list[object]:
     with engine.connect() as connection:
         return list(compare_metadata(MigrationContext.configure(connection), metadata))
 
 
 def test_an_empty_postgres_database_migrates_to_the_table_definitions(engine: sa.Engine):
-    migrate.upgrade(engine)
+    migrate_to(engine, "head")
     assert migrate.current_revision(engine) == migrate.HEAD_REVISION
     assert schema_differences(engine) == []
+
+
+def test_a_new_postgres_store_has_the_schema_every_migration_builds(engine: sa.Engine):
+    migrate_to(engine, "head")
+    migrated = schema_of(engine)
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == migrate.HEAD_REVISION
+    assert differences_between(schema_of(engine), migrated) == []
 
 
 def test_a_postgres_database_at_0005_with_data_migrates_to_the_newest_and_keeps_it(

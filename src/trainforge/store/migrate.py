@@ -1,7 +1,10 @@
-"""Bringing a store's schema to the newest revision with the migrations shipped in the package.
+"""Bringing a store's schema to the newest revision.
 
-Opening an up-to-date store reads one row and never imports alembic, so commands that only
-read (``trainforge models list``) start fast.
+A new store (a database with no tables yet) is created from the table definitions and stamped
+with the newest revision, as alembic would stamp it; an older store runs the migrations shipped
+in the package. Only the latter imports alembic: opening an up-to-date store reads one row and
+opening a new one creates its tables, so commands that only read (``trainforge models list``)
+start fast and a first training does not carry alembic (~10 MB of a process's memory).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import sqlalchemy as sa
 
 from trainforge.errors import DatabaseUnreachable, StoreUnavailable
 from trainforge.store.engine import shown_url
+from trainforge.store.tables import metadata
 from trainforge.version import __version__
 
 if TYPE_CHECKING:
@@ -24,6 +28,18 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # the newest file in migrations/versions; a test checks the two agree
 HEAD_REVISION = "0008"
 _MIGRATING = threading.Lock()
+# an arbitrary constant: the Postgres advisory lock that lets one process change the schema at
+# a time (SQLite's equivalent is the write lock every transaction takes: engine.py)
+_SCHEMA_LOCK = 7_346_001
+
+# alembic's own record of the revision, as alembic creates it (``alembic.runtime.migration``):
+# a stamped store then migrates with alembic like any other
+_versions = sa.MetaData()
+alembic_version = sa.Table(
+    "alembic_version", _versions,
+    sa.Column("version_num", sa.String(32), nullable=False),
+    sa.PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
@@ -52,7 +68,8 @@ def current_revision(engine: sa.Engine) -> str | None:
 
 
 def upgrade(engine: sa.Engine) -> None:
-    """Migrate to the newest revision; does nothing (and writes nothing) when already there.
+    """Bring the store to the newest revision: create a new one (``create_new``), migrate an
+    older one; does nothing (and writes nothing) when already there.
 
     Raises StoreUnavailable when the database cannot be reached, or when a newer trainforge
     has migrated it past what this one knows.
@@ -75,7 +92,34 @@ def upgrade(engine: sa.Engine) -> None:
         _upgrade_from(engine, database, current_revision(engine))
 
 
+def hold_schema_lock(connection: sa.Connection) -> None:
+    """Wait for, and hold until the transaction ends, the right to change the schema: one
+    process creates or migrates a store at a time, and the others then find it done."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+
+
+def create_new(engine: sa.Engine) -> bool:
+    """Create the newest schema from the table definitions and stamp it with the newest
+    revision, if the database has no tables at all; returns whether it did.
+
+    One transaction: another process opening the same new store waits, then finds it made.
+    """
+    with engine.begin() as connection:
+        hold_schema_lock(connection)
+        if sa.inspect(connection).get_table_names():
+            return False
+        metadata.create_all(connection, checkfirst=False)
+        _versions.create_all(connection, checkfirst=False)
+        connection.execute(alembic_version.insert().values(version_num=HEAD_REVISION))
+    return True
+
+
 def _upgrade_from(engine: sa.Engine, database: str, current: str | None) -> None:
+    if current is None and create_new(engine):
+        return
+    if current is None:  # tables but no revision, or another process made the store meanwhile
+        current = current_revision(engine)
     if current == HEAD_REVISION:
         return
     if current is not None and current not in {s.revision for s in scripts().walk_revisions()}:

@@ -2,8 +2,10 @@
 platform's jobs, users, tokens, sessions, uploads and deployments, labeling projects,
 and the written parts of model cards.
 
-SQLAlchemy Core, so one definition serves SQLite and Postgres. Migrations
-(``store/migrations``) create these tables; a test checks the two never drift apart.
+SQLAlchemy Core, so one definition serves SQLite and Postgres. A new store is created from
+these definitions; an existing one is brought up to them by the migrations
+(``store/migrations``), which are the truth for existing stores: the two must build the same
+schema, and ``tests/store/test_store_schema.py`` compares them in full.
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ metadata = sa.MetaData(naming_convention={
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 })
+
+# A check constraint named as the database has it. The migrations that made most checks gave
+# the full name (``ck_runs_status``) to alembic, which put it through the naming convention
+# above again: existing stores hold ``ck_runs_ck_runs_status``, so a new one must too.
+AS_MIGRATED = sa.schema.conv
 
 RUN_STATUSES = ("queued", "running", "succeeded", "failed")
 
@@ -52,7 +59,8 @@ runs = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("model_name", sa.String(100), nullable=True),
     sa.Column("model_version", sa.Integer, nullable=True),
-    sa.CheckConstraint(sa.column("status").in_(RUN_STATUSES), name="status"),
+    sa.CheckConstraint(sa.column("status").in_(RUN_STATUSES),
+                       name=AS_MIGRATED("ck_runs_ck_runs_status")),
     sa.Index("ix_runs_created_at", "created_at"),
 )
 
@@ -133,7 +141,8 @@ jobs = sa.Table(
     # what it cost: CPU-seconds and peak memory of its worker process while it ran
     sa.Column("cpu_s", sa.Float, nullable=True),
     sa.Column("peak_memory_mb", sa.Float, nullable=True),
-    sa.CheckConstraint(sa.column("status").in_(JOB_STATUSES), name="status"),
+    sa.CheckConstraint(sa.column("status").in_(JOB_STATUSES),
+                       name=AS_MIGRATED("ck_jobs_ck_jobs_status")),
     sa.Index("ix_jobs_status_created_at", "status", "created_at"),
 )
 
@@ -231,7 +240,8 @@ deployment_events = sa.Table(
     sa.Column("by", sa.String(100), nullable=True),
     sa.Column("reason", sa.Text, nullable=True),
     sa.CheckConstraint("action IN ('deploy', 'promote', 'rollback', 'undeploy', "
-                       "'shadow_on', 'shadow_off')", name="ck_deployment_events_action"),
+                       "'shadow_on', 'shadow_off')",
+                       name=AS_MIGRATED("ck_deployment_events_ck_deployment_events_action")),
     sa.Index("ix_deployment_events_deployment_at", "deployment", "at"),
 )
 
@@ -292,7 +302,8 @@ retrain_events = sa.Table(
     sa.Column("dataset_id", sa.Integer, sa.ForeignKey("datasets.id"), nullable=True),
     sa.Column("model_version", sa.Integer, nullable=True),  # the challenger it registered
     sa.Column("outcome", sa.String(20), nullable=False),
-    sa.CheckConstraint(sa.column("outcome").in_(RETRAIN_OUTCOMES), name="outcome"),
+    sa.CheckConstraint(sa.column("outcome").in_(RETRAIN_OUTCOMES),
+                       name=AS_MIGRATED("ck_retrain_events_ck_retrain_events_outcome")),
     sa.Index("ix_retrain_events_model_name_at", "model_name", "at"),
 )
 
@@ -312,7 +323,8 @@ labeling_projects = sa.Table(
     sa.Column("overlap", sa.Integer, nullable=False),  # labels wanted per item
     sa.Column("created_by", sa.String(100), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint(sa.column("modality").in_(LABELING_MODALITIES), name="modality"),
+    sa.CheckConstraint(sa.column("modality").in_(LABELING_MODALITIES),
+                       name=AS_MIGRATED("ck_labeling_projects_ck_labeling_projects_modality")),
 )
 
 # one row per item, in the source's order; the payload is what an annotator sees: the text,
@@ -397,7 +409,8 @@ federations = sa.Table(
     sa.Column("created_by", sa.String(100), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-    sa.CheckConstraint(sa.column("state").in_(FEDERATION_STATES), name="state"),
+    sa.CheckConstraint(sa.column("state").in_(FEDERATION_STATES),
+                       name=AS_MIGRATED("ck_federations_ck_federations_state")),
 )
 
 # who joined a federation: the client token's name, and what its data looks like (no rows)
