@@ -118,6 +118,23 @@ def test_hessian_weighting_gives_a_holder_the_booster_already_fits_less_than_its
     assert shares[1] < 0.47  # its rows' share is 0.5
 
 
+def test_holders_whose_trees_do_not_line_up_are_weighted_by_rows_and_the_log_says_so(caplog):
+    plan, splits = _holders(CREDIT, "class", n_clients=2, local=2)
+    preprocessor = plan.schema.preprocessor()
+    start = trees.initial_weights(plan)
+    updates = [(trees.boost_locally(dataclasses.replace(plan, local_epochs=epochs), start,
+                                    linear.encode(rows, plan.schema, preprocessor)[0],
+                                    trees.targets(rows, plan.schema), seed=1), len(rows))
+               for epochs, (rows, _) in zip((1, 2), splits, strict=True)]
+    with caplog.at_level("WARNING", logger="trainforge.federated.trees"):
+        after = trees.aggregate(start, updates, weighting="hessian")
+    assert np.allclose(_margin(after, linear.encode(splits[0][0], plan.schema,
+                                                    preprocessor)[0]),
+                       _margin(trees.aggregate(start, updates, weighting="rows"),
+                               linear.encode(splits[0][0], plan.schema, preprocessor)[0]))
+    assert "1 or 2 trees" in caplog.text and "share of the rows" in caplog.text
+
+
 @pytest.mark.parametrize(("table", "target"), [(CREDIT, "class"), (WINE, "cultivar")])
 def test_the_global_booster_is_a_catalog_xgboost_package_that_serves_its_own_numbers(
         table, target, tmp_path):
