@@ -28,15 +28,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from trainforge.data.declared_schema import declare_schema
 from trainforge.data.images import read_image_folder
 from trainforge.data.read import read_table
-from trainforge.data.targets import clean_target, feature_columns, infer_task
 from trainforge.federated.environment import code_path, flower_python, venv_path
 from trainforge.federated.holder_tables import write_holder_table
 from trainforge.federated.partition import Scheme, partition
 from trainforge.federated.plan import FederationPlan
-from trainforge.federated.planning import choose_model, network_settings
+from trainforge.federated.planning import declare_table, network_settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 KINDS = {"linear": (EXAMPLES / "credit_g.csv", "class"),
@@ -88,12 +86,8 @@ def holder_files(kind: str, folder: Path) -> tuple[Path, Path]:
     writes them."""
     source, target = KINDS[kind]
     dataset = read_image_folder(source) if source.is_dir() else read_table(source)
-    task = infer_task(dataset, target)
-    frame, _ = clean_target(dataset, task)
-    features = feature_columns(dataset.schema, task.target, frame=frame)
-    choice = choose_model(kind, schema=dataset.schema, features=features, task=task,
-                          source=str(source))
-    schema = declare_schema(frame, task, schema=dataset.schema, features=choice.table_features)
+    declared = declare_table(dataset, target, model=kind)
+    frame, task, choice, schema = declared.frame, declared.task, declared.choice, declared.schema
     holder = partition(frame, task, n_clients=3, scheme=Scheme("iid"), seed=0)[0]
     plan = FederationPlan(schema=schema, strategy="fedavg", rounds=2, min_clients=3,
                           proximal_mu=0.0, local_epochs=1, batch_size=32, learning_rate=0.1,

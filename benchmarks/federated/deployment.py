@@ -30,12 +30,11 @@ from typing import Any
 
 import psutil
 
-from trainforge.data.declared_schema import declare_schema
 from trainforge.data.read import read_table
-from trainforge.data.targets import clean_target, feature_columns, infer_task
 from trainforge.federated.environment import flower_python, venv_path
 from trainforge.federated.partition import Scheme, partition
 from trainforge.federated.plan import FederationPlan, secure_quorum
+from trainforge.federated.planning import declare_table
 from trainforge.federated.processes import run_federation
 from trainforge.workspace import Workspace
 
@@ -47,10 +46,8 @@ RUNS = ("plain", "secure", "killed")
 def holders(table: Path, target: str, *, n_clients: int, folder: Path
             ) -> tuple[FederationPlan, list[tuple[str, Path]]]:
     dataset = read_table(table)
-    task = infer_task(dataset, target)
-    frame, _ = clean_target(dataset, task)
-    schema = declare_schema(frame, task, schema=dataset.schema,
-                            features=feature_columns(dataset.schema, target, frame=frame))
+    declared = declare_table(dataset, target, model="linear")
+    frame, task, schema = declared.frame, declared.task, declared.schema
     tables, largest = [], 0
     for holder in partition(frame, task, n_clients=n_clients, scheme=Scheme("iid"), seed=0):
         tables.append((holder.name, folder / f"{holder.name}.parquet"))

@@ -17,13 +17,13 @@ from pathlib import Path
 import pandas as pd
 from bench_networks import TABLES, bench_table
 
-from trainforge.data.declared_schema import DeclaredSchema, declare_schema
+from trainforge.data.declared_schema import DeclaredSchema
 from trainforge.data.read import read_table
-from trainforge.data.targets import clean_target, feature_columns, infer_task
 from trainforge.federated.holder_split import holder_split
 from trainforge.federated.holder_tables import write_holder_table
 from trainforge.federated.partition import Holder, parse_scheme, partition
 from trainforge.federated.plan import FederationPlan
+from trainforge.federated.planning import declare_table
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,8 @@ class Federation:
 def declared(name: str, out: Path) -> tuple[pd.DataFrame, DeclaredSchema, str]:
     """The suite table ``name``: its cleaned rows, declared schema and source."""
     dataset = read_table(bench_table(name, out))
-    task = infer_task(dataset, TABLES[name])
-    frame, _ = clean_target(dataset, task)
-    features = feature_columns(dataset.schema, task.target, frame=frame, source=dataset.source)
-    schema = declare_schema(frame, task, schema=dataset.schema, features=features, notes=[])
-    return frame, schema, dataset.source
+    declared = declare_table(dataset, TABLES[name], model="mlp")
+    return declared.frame, declared.schema, dataset.source
 
 
 def federation(*, plan: FederationPlan, frame: pd.DataFrame, source: str,

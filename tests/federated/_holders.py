@@ -11,11 +11,10 @@ import pytest
 from tests._paths import EXAMPLES, ROOT
 
 from trainforge.config import FederatedSimulationConfig
-from trainforge.data.declared_schema import declare_schema
 from trainforge.data.read import read_table
-from trainforge.data.targets import clean_target, feature_columns, infer_task
 from trainforge.federated.partition import Scheme, partition
 from trainforge.federated.plan import FederationPlan
+from trainforge.federated.planning import declare_table
 from trainforge.jobs.federate import FederatedOutcome, run_federated_simulation
 from trainforge.workspace import Workspace
 
@@ -40,10 +39,8 @@ def credit_holders(folder: Path, *, n_clients: int) -> tuple[FederationPlan, lis
     plan for them (2 rounds, every client needed; an exchange may take 600 s: on 2 loaded
     cores a round of ClientApp processes can take minutes)."""
     dataset = read_table(EXAMPLES / "credit_g.csv")
-    task = infer_task(dataset, "class")
-    frame, _ = clean_target(dataset, task)
-    schema = declare_schema(frame, task, schema=dataset.schema,
-                            features=feature_columns(dataset.schema, "class", frame=frame))
+    declared = declare_table(dataset, "class", model="linear")
+    frame, task, schema = declared.frame, declared.task, declared.schema
     tables = []
     for holder in partition(frame, task, n_clients=n_clients, scheme=Scheme("iid"), seed=0):
         tables.append((holder.name, folder / f"{holder.name}.parquet"))

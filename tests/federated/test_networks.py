@@ -11,10 +11,8 @@ import pytest
 import torch
 from tests._paths import EXAMPLES
 
-from trainforge.data.declared_schema import declare_schema
 from trainforge.data.images import read_image_folder
 from trainforge.data.read import read_table
-from trainforge.data.targets import clean_target, feature_columns, infer_task
 from trainforge.errors import ConfigError
 from trainforge.federated.local_step import train_locally
 from trainforge.federated.networks import (
@@ -26,20 +24,16 @@ from trainforge.federated.networks import (
     load_weights,
 )
 from trainforge.federated.plan import FederationPlan
-from trainforge.federated.planning import choose_model, network_settings
+from trainforge.federated.planning import declare_table, network_settings
 from trainforge.workspace import Workspace
 
 
 def plan_for(source, target: str, *, model: str = "auto", image_size: int = 0
              ) -> tuple[FederationPlan, pd.DataFrame]:
     dataset = read_image_folder(source) if source.is_dir() else read_table(source)
-    task = infer_task(dataset, target)
-    frame, _ = clean_target(dataset, task)
-    features = feature_columns(dataset.schema, task.target, frame=frame)
-    choice = choose_model(model, schema=dataset.schema, features=features, task=task,
-                          source=str(source))
-    schema = declare_schema(frame, task, schema=dataset.schema, features=choice.table_features)
-    plan = FederationPlan(schema=schema, strategy="fedavg", rounds=2, min_clients=2,
+    declared = declare_table(dataset, target, model=model)
+    frame, task, choice = declared.frame, declared.task, declared.choice
+    plan = FederationPlan(schema=declared.schema, strategy="fedavg", rounds=2, min_clients=2,
                           proximal_mu=0.0, local_epochs=1, batch_size=32, learning_rate=0.1,
                           seed=0, test_size=0.2, round_timeout_s=60.0, model=choice.model,
                           network=network_settings(choice, frame, task=task,

@@ -15,15 +15,14 @@ from fastapi.testclient import TestClient
 from tests._paths import EXAMPLES
 
 from trainforge.config import FederatedSimulationConfig
-from trainforge.data.declared_schema import declare_schema
 from trainforge.data.read import read_table
 from trainforge.data.splits import train_test_split
-from trainforge.data.targets import clean_target, feature_columns, infer_task
 from trainforge.errors import ConfigError
 from trainforge.federated import linear, trees
 from trainforge.federated.linear import Weights
 from trainforge.federated.partition import parse_scheme, partition
 from trainforge.federated.plan import TREE_STRATEGY, FederationPlan
+from trainforge.federated.planning import declare_table
 from trainforge.jobs.federate import run_federated_simulation
 from trainforge.serving.app import create_app
 from trainforge.store.runs import list_runs
@@ -36,11 +35,9 @@ WINE = EXAMPLES / "wine.csv"  # three cultivars: a multiclass booster grows a tr
 def _holders(table, target: str, *, n_clients: int = 3, local: int = 2
              ) -> tuple[FederationPlan, list[tuple[pd.DataFrame, pd.DataFrame]]]:
     dataset = read_table(table)
-    task = infer_task(dataset, target)
-    frame, _ = clean_target(dataset, task)
-    features = feature_columns(dataset.schema, target, frame=frame, source=dataset.source)
-    schema = declare_schema(frame, task, schema=dataset.schema, features=features, notes=[])
-    plan = FederationPlan(schema=schema, strategy=TREE_STRATEGY, rounds=3,
+    declared = declare_table(dataset, target, model="xgboost")
+    frame, task = declared.frame, declared.task
+    plan = FederationPlan(schema=declared.schema, strategy=TREE_STRATEGY, rounds=3,
                           min_clients=n_clients, proximal_mu=0.0, local_epochs=local,
                           batch_size=32, learning_rate=0.3, seed=0, test_size=0.2,
                           round_timeout_s=60.0, model="xgboost")

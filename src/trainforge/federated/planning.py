@@ -15,7 +15,9 @@ from typing import Any
 import pandas as pd
 
 from trainforge.algorithms.network_inputs import ImageInputs
-from trainforge.data.dataset import ColumnKind, Schema
+from trainforge.data.dataset import ColumnKind, Dataset, Schema
+from trainforge.data.declared_schema import DeclaredSchema, declare_schema
+from trainforge.data.targets import clean_target, feature_columns, infer_task
 from trainforge.data.task import Task
 from trainforge.errors import ConfigError
 from trainforge.federated.networks import cnn_settings, mlp_settings
@@ -50,6 +52,33 @@ def choose_model(requested: str, *, schema: Schema, features: Sequence[str], tas
         raise ConfigError(f"--model {model} learns from table columns, and {source} has "
                           f"images only; use --model cnn (or auto)")
     return ModelChoice(model=model, image_column=None, table_features=tables)
+
+
+@dataclass(frozen=True)
+class DeclaredTable:
+    frame: pd.DataFrame  # the rows with a usable target, the target as training takes it
+    task: Task
+    choice: ModelChoice
+    schema: DeclaredSchema  # the encoding every holder applies to ``choice.table_features``
+
+
+def declare_table(dataset: Dataset, target: str, *, model: str = "auto",
+                  leave_out: str | None = None, notes: list[str] | None = None
+                  ) -> DeclaredTable:
+    """``dataset`` as a federation will learn it: the task of ``target``, its rows with a
+    usable target, the ``model`` checked against its features (``leave_out``, a by-column
+    partition's column, is not one: a holder's identity is no feature of its rows) and the
+    declared schema of the table features that model reads (``notes`` gets a line for each
+    column left out). Raises ConfigError as ``infer_task`` and ``choose_model`` do."""
+    task = infer_task(dataset, target)
+    frame, _ = clean_target(dataset, task)
+    features = [name for name in feature_columns(dataset.schema, task.target, frame=frame,
+                                                 source=dataset.source) if name != leave_out]
+    choice = choose_model(model, schema=dataset.schema, features=features, task=task,
+                          source=dataset.source)
+    schema = declare_schema(frame, task, schema=dataset.schema, features=choice.table_features,
+                            notes=notes)
+    return DeclaredTable(frame=frame, task=task, choice=choice, schema=schema)
 
 
 def network_settings(choice: ModelChoice, frame: pd.DataFrame, *, task: Task,

@@ -72,13 +72,11 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
     PrivacyBudgetTooSmall (before any process starts) for an ε too small to train,
     FederationFailed when a process fails.
     """
-    from trainforge.data.declared_schema import declare_schema
     from trainforge.data.read import read_table
-    from trainforge.data.targets import clean_target, feature_columns, infer_task
     from trainforge.federated.environment import flower_python, venv_path
     from trainforge.federated.partition import parse_scheme, partition
     from trainforge.federated.plan import check_tree_settings, secure_quorum
-    from trainforge.federated.planning import choose_model, network_settings
+    from trainforge.federated.planning import declare_table, network_settings
     from trainforge.store.datasets import record_dataset
 
     check_tree_settings(config.model, strategy=config.strategy,
@@ -101,16 +99,10 @@ def run_federated_simulation(config: FederatedSimulationConfig, *, workspace: Wo
                           "other (DP-SGD inside each holder is not offered for federations yet)")
     started, cpu_start = time.time(), time.process_time()
     dataset = read_table(config.data)
-    task = infer_task(dataset, config.target)
-    frame, _ = clean_target(dataset, task)
-    features = feature_columns(dataset.schema, task.target, frame=frame, source=dataset.source)
-    if scheme.kind == "by-column":  # the holder's identity is not a feature of its rows
-        features = [name for name in features if name != scheme.column]
     notes: list[str] = []
-    choice = choose_model(config.model, schema=dataset.schema, features=features, task=task,
-                          source=dataset.source)
-    schema = declare_schema(frame, task, schema=dataset.schema, features=choice.table_features,
-                            notes=notes)
+    declared = declare_table(dataset, config.target, model=config.model, notes=notes,
+                             leave_out=scheme.column if scheme.kind == "by-column" else None)
+    frame, task, choice, schema = declared.frame, declared.task, declared.choice, declared.schema
     privacy = _central_privacy(config)
     holders = partition(frame, task, n_clients=config.clients, scheme=scheme, seed=config.seed,
                         source=dataset.source)
