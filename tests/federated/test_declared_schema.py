@@ -8,21 +8,33 @@ import pandas as pd
 import pytest
 from tests._paths import EXAMPLES
 
-from trainforge.data.declared_schema import DeclaredSchema, declare_schema
+from trainforge.data.declared_schema import DeclaredSchema
 from trainforge.data.read import read_table
-from trainforge.data.targets import clean_target, feature_columns, infer_task
-from trainforge.errors import FederationSchemaMismatch, FlowerNotInstalled
+from trainforge.errors import ConfigError, FederationSchemaMismatch, FlowerNotInstalled
 from trainforge.federated.environment import flower_python
 from trainforge.federated.linear import encode, global_model, initial_weights
+from trainforge.federated.planning import declare_table
 
 
 @pytest.fixture(scope="module")
 def declared() -> tuple[DeclaredSchema, pd.DataFrame]:
-    dataset = read_table(EXAMPLES / "credit_g.csv")
-    task = infer_task(dataset, "class")
-    frame, _ = clean_target(dataset, task)
-    features = feature_columns(dataset.schema, task.target, frame=frame)
-    return declare_schema(frame, task, schema=dataset.schema, features=features), frame
+    table = declare_table(read_table(EXAMPLES / "credit_g.csv"), "class")
+    return table.schema, table.frame
+
+
+def test_a_by_column_partitions_column_is_not_a_feature_of_the_federation():
+    credit = read_table(EXAMPLES / "credit_g.csv")
+    everything = declare_table(credit, "class", model="mlp")
+    by_purpose = declare_table(credit, "class", model="mlp", leave_out="purpose")
+    assert "purpose" in everything.choice.table_features
+    assert by_purpose.choice.table_features == [
+        name for name in everything.choice.table_features if name != "purpose"]
+    assert "purpose" not in [column["name"] for column in by_purpose.schema.to_dict()["columns"]]
+
+
+def test_a_cnn_asked_of_a_table_is_refused_naming_the_table():
+    with pytest.raises(ConfigError, match="credit_g.csv has no image column"):
+        declare_table(read_table(EXAMPLES / "credit_g.csv"), "class", model="cnn")
 
 
 def test_every_holder_encodes_a_row_alike_whatever_its_own_rows(declared):
