@@ -279,6 +279,11 @@ class _BlendWalk:
         self.outputs = tuple(model.classes) if model.task.kind.is_classification \
             else ("value",)
         self.units = "probability" if model.task.kind.is_classification else "value"
+        # XGBoost adds its trees in float32: a regressor's value (~50) can be an ulp of float32
+        # (~4e-6) off the walk's float64 sum, beyond the 1e-6 an answer is held to; a
+        # probability's rounding stays ~1e-7, so the walk answers for every classifier
+        self.answers = self.units == "probability" or not any(
+            type(model.members[at].estimator).__name__ == "XGBoostModel" for at in kept)
         # a part a core (two a core cost 5 % more and gained nothing: the extra calls)
         self.parts = paths.parts(_CORES)
 
@@ -418,7 +423,7 @@ class ServedExplainer:
             self.explainer()
         except NotExplainable:
             return None  # refused where it is today: after the records are scored
-        if self._blend is None:
+        if self._blend is None or not self._blend.answers:
             return None
         try:
             matrices = self.model.compiled.member_matrices(columns.values)
