@@ -10,7 +10,8 @@ contributions + rest == output`` (exactly for trees, to 1e-6; see
 
 Tree members are explained from the compiled plans' encoded rows (no pandas, no shap):
 boosters by ``tree_shap``'s walk for a few rows (a blend of them by one walk of all their
-trees, ``_BlendWalk``), by the libraries' own TreeSHAP beyond; shap itself is imported only
+trees, ``_BlendWalk``, whose margins then also give the answer's prediction: it is not
+predicted twice), by the libraries' own TreeSHAP beyond; shap itself is imported only
 when a scikit-learn forest is explained, and nothing here is imported or built until the first explain request, so the
 default predict path is unchanged. A model whose members are not all trees is explained by
 permutation against a background drawn from the package's ``reference.json``.
