@@ -164,8 +164,12 @@ def _predict_answer(model: ServedModel, body: bytes, *, max_records: int) -> _An
     return _answer_with(model, columns)
 
 
-def _answer_with(model: ServedModel, columns: Columns) -> _Answer:
-    outputs = model.scored_outputs(columns)
+def _answer_with(model: ServedModel, columns: Columns,
+                 outputs: np.ndarray | None = None) -> _Answer:
+    """The answer to ``columns``: from ``outputs`` where the caller has them (an explained
+    blend's walk), else the model's scored outputs."""
+    if outputs is None:
+        outputs = model.scored_outputs(columns)
     return _Answer(model.body(columns, outputs), n_predictions=columns.n_rows,
                    columns=columns, outputs=outputs)
 
@@ -184,8 +188,7 @@ def _explained_columns(model: ServedModel, explainer: ServedExplainer, columns: 
     walked = None if explainer.network else explainer.walked(columns)
     if walked is not None and answered_by_walk(model, walked[1]):
         contributions, outputs = walked
-        answer = _Answer(model.body(columns, outputs), n_predictions=columns.n_rows,
-                         columns=columns, outputs=outputs)
+        answer = _answer_with(model, columns, outputs)
     else:
         # predicted first: a record the model cannot score (a value near 1e308) is a 422
         # naming it, before any explanation of it is checked
