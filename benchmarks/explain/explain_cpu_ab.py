@@ -6,8 +6,9 @@
 in a process of its own (``PYTHONPATH`` = that tree) and builds its served explainer; each
 round, A and B (which goes first alternating) explain the same one-row records. Per record:
 the explanation's CPU on the request thread with the pool turned off (all its work, one
-thread: the figure that compares code on a machine whose load and speed move), and the whole
-answer's wall time with the pool on (parse, predict, explain, describe, JSON: what the route
+thread: the figure that compares code on a machine whose load and speed move), the whole
+answer's CPU the same way (parse, predict, explain, describe, JSON: since h-x4 a walked blend's
+answer predicts from its walk), and the whole answer's wall time with the pool on (parse, predict, explain, describe, JSON: what the route
 does without HTTP). Printed: each side's p50 over all rounds and the per-round ratio of B's p50
 to A's (median and range). To get a tree of an older commit: ``git archive COMMIT src | tar -x
 -C /tmp/old``.
@@ -57,17 +58,20 @@ for body, rows in zip(bodies[:WARM_UP], columns[:WARM_UP]):
     explainer.explain(rows)
 print("ready", flush=True)
 for _ in sys.stdin:
-    cpu, wall = [], []
+    cpu, answer_cpu, wall = [], [], []
     for body, rows in zip(bodies[WARM_UP:], columns[WARM_UP:]):
         explain._MEMBERS = None
         started = time.thread_time()
         explainer.explain(rows)
         cpu.append(time.thread_time() - started)
+        started = time.thread_time()
+        answer(body)
+        answer_cpu.append(time.thread_time() - started)
         explain._MEMBERS = pool
         started = time.perf_counter()
         answer(body)
         wall.append(time.perf_counter() - started)
-    print(json.dumps({{"cpu": cpu, "wall": wall}}), flush=True)
+    print(json.dumps({{"cpu": cpu, "answer_cpu": answer_cpu, "wall": wall}}), flush=True)
 """
 
 
@@ -85,7 +89,8 @@ def main() -> None:
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     env={**env, "PYTHONPATH": str(tree)})
              for side, tree in (("A", args.a), ("B", args.b))}
-    times: dict[str, dict[str, list[list[float]]]] = {s: {"cpu": [], "wall": []} for s in sides}
+    times: dict[str, dict[str, list[list[float]]]] = {
+        s: {"cpu": [], "answer_cpu": [], "wall": []} for s in sides}
     try:
         for worker in sides.values():
             assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
@@ -103,6 +108,7 @@ def main() -> None:
                 worker.stdin.close()
             worker.wait(timeout=60)
     for key, label in (("cpu", "explanation, CPU of one thread (no pool)"),
+                       ("answer_cpu", "whole answer, CPU of one thread (no pool)"),
                        ("wall", "whole answer, wall (pool)")):
         print(f"{label}:")
         for side, tree in (("A", args.a), ("B", args.b)):

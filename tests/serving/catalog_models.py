@@ -34,6 +34,13 @@ SMALL = {"random_forest": {"n_estimators": 10}, "extra_trees": {"n_estimators": 
          "lightgbm": {"n_estimators": 30}, "xgboost": {"n_estimators": 30},
          "catboost": {"n_estimators": 30}, "mlp": {"width": 8, "depth": 1}}
 BLEND = "blend of all"
+BOOSTERS = ("lightgbm", "xgboost", "catboost")
+# a blend whose explained answers come from one walk of all its trees: the boosters whose walk
+# answers for them on each table (CatBoost's multiclass trees are not walked; XGBoost's float32
+# values are not a regressor's answer to 1e-6)
+WALKED_BLEND = "blend of walked boosters"
+WALKED = {"credit_g": BOOSTERS, "wine": ("lightgbm", "xgboost"),
+          "concrete": ("lightgbm", "catboost")}
 N_SERVED = 300
 
 
@@ -66,10 +73,12 @@ def train_catalog(table: str, home: Path) -> Trained:
                         fixed_params=SMALL.get(name))
         searched.append(result)
         models[name] = _refit(result, frame, task=task, schema=dataset.schema, features=features)
-    share = 1.0 / len(searched)
-    chosen = [dataclasses.replace(r.chosen[0], weight=share) for r in searched]
-    models[BLEND] = _refit(dataclasses.replace(searched[0], chosen=chosen), frame, task=task,
-                           schema=dataset.schema, features=features)
+    walked = [r for name, r in zip(tabular_algorithms(), searched, strict=True)
+              if name in WALKED[table]]
+    for blend, results in ((BLEND, searched), (WALKED_BLEND, walked)):
+        chosen = [dataclasses.replace(r.chosen[0], weight=1.0 / len(results)) for r in results]
+        models[blend] = _refit(dataclasses.replace(results[0], chosen=chosen), frame,
+                               task=task, schema=dataset.schema, features=features)
     loaded = {}
     for name, model in models.items():
         registry.register(model, name=f"{table}-{name.replace(' ', '-')}", metrics={},

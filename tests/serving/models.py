@@ -46,9 +46,10 @@ def _loaded(name: str, model: TabularModel, path: Path) -> LoadedModel:
 
 
 def lightgbm_classifier(frame: pd.DataFrame, target: str, path: Path,
-                        *, name: str = "adult") -> LoadedModel:
+                        *, name: str = "adult", min_child_samples: int = 5) -> LoadedModel:
     """trainforge's LightGBM on numbers as they are and categories as ordinal codes, after a
-    scikit-learn ColumnTransformer (as trainforge 0.1.0's packages hold)."""
+    scikit-learn ColumnTransformer (as trainforge 0.1.0's packages hold); a leaf holds at least
+    ``min_child_samples`` rows."""
     numbers = [c for c in NUMBERS if c != target]
     categories = [c for c in CATEGORIES if c != target]
     features = _features(numbers, categories)
@@ -62,7 +63,7 @@ def lightgbm_classifier(frame: pd.DataFrame, target: str, path: Path,
     kind = TaskKind.BINARY if len(classes) == 2 else TaskKind.MULTICLASS
     categorical = tuple(range(len(numbers), len(numbers) + len(categories)))
     estimator = LightGBMModel(task_kind=kind.value, n_classes=len(classes), n_estimators=25,
-                              num_leaves=15, min_child_samples=5,
+                              num_leaves=15, min_child_samples=min_child_samples,
                               categorical_features=categorical, n_threads=1)
     estimator.fit(pre.transform(X), codes)
     task = Task(target=target, kind=kind, metric="roc_auc", classes=classes)

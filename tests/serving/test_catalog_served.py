@@ -3,7 +3,8 @@
 Each model is trained as AutoML trains it (see ``catalog_models``), registered, loaded back and
 served; the records go through the predict route's own parser and ``ServedModel.outputs`` (what
 ``/v1/models/{name}/predict`` answers from), in requests of one row, of 50 rows (the walked-tree
-sizes) and of all rows (the libraries' own batch paths). Every seventh record misses a number,
+sizes) and of all rows (the libraries' own batch paths). Explained answers (``explain=true``,
+which a blend of walked trees answers from its walk's margins) are held to the same contract. Every seventh record misses a number,
 every fifth has categories training never saw, and one misses everything.
 """
 
@@ -16,12 +17,16 @@ import orjson
 import pandas as pd
 import pytest
 
+from trainforge.serving.app import _explained_answer
+from trainforge.serving.explain import WALKED_ROWS, ExplainQuery, ServedExplainer
 from trainforge.serving.served import ServedModel
 
 from .catalog_models import (
     BLEND,
+    BOOSTERS,
     N_SERVED,
     TABLES,
+    WALKED_BLEND,
     Trained,
     tabular_algorithms,
     train_catalog,
@@ -87,6 +92,91 @@ def test_the_served_prediction_is_the_packages_own(table: str, algorithm: str, b
     records = hostile_records(packages.rows)[:n_records]
     got = served_outputs(served, records, batch=per_request)
     np.testing.assert_allclose(got, own_outputs(served, records), rtol=0, atol=1e-6)
+
+
+# request size → (records per request, records sent) for explained answers: one row, and the
+# most rows the blend walk explains (more go to the libraries' TreeSHAP, after predicting)
+EXPLAINED = {"one row": (1, 24), "walked rows": (WALKED_ROWS, 48)}
+EXPLAINED_MODELS = [*BOOSTERS, WALKED_BLEND, "random_forest"]
+
+
+def explained_answers(served: ServedModel, records: list[dict[str, object]], *,
+                      batch: int) -> list[dict[str, object]]:
+    """The bodies the predict route answers ``explain=true`` requests of ``batch`` records."""
+    explainer = ServedExplainer(served)
+    return [_explained_answer(served, explainer, orjson.dumps({"records": records[at:at + batch]}),
+                              max_records=batch, query=ExplainQuery()).body
+            for at in range(0, len(records), batch)]
+
+
+def answered_outputs(served: ServedModel, bodies: list[dict[str, object]]) -> np.ndarray:
+    if served.classify:
+        return np.asarray([list(p.values()) for body in bodies
+                           for p in body["probabilities"]])  # type: ignore[attr-defined]
+    return np.asarray([v for body in bodies for v in body["predictions"]])  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("batch", list(EXPLAINED))
+@pytest.mark.parametrize("algorithm", EXPLAINED_MODELS)
+@pytest.mark.parametrize("table", list(TABLES))
+def test_an_explained_answer_predicts_what_the_package_predicts(
+        table: str, algorithm: str, batch: str, trained: Callable[[str], Trained]):
+    packages = trained(table)
+    served = ServedModel(packages.models[algorithm])
+    per_request, n_records = EXPLAINED[batch]
+    records = hostile_records(packages.rows)[:n_records]
+    bodies = explained_answers(served, records, batch=per_request)
+    np.testing.assert_allclose(answered_outputs(served, bodies), own_outputs(served, records),
+                               rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("algorithm", EXPLAINED_MODELS)
+@pytest.mark.parametrize("table", ["credit_g", "wine"])  # the binary and the multiclass table
+def test_an_explained_answer_labels_each_record_as_plain_predict_does(
+        table: str, algorithm: str, trained: Callable[[str], Trained]):
+    packages = trained(table)
+    served = ServedModel(packages.models[algorithm])
+    records = hostile_records(packages.rows)[:48]
+    bodies = explained_answers(served, records, batch=WALKED_ROWS)
+    plain = [served.answer(served.signature.parse_request(orjson.dumps({"records": [r]})))
+             for r in records]
+    labels = [label for body in bodies for label in body["predictions"]]  # type: ignore[attr-defined]
+    assert labels == [label for body in plain for label in body["predictions"]]
+    assert labels == served.loaded.tabular.predict(pd.DataFrame(records)).tolist()
+
+
+@pytest.mark.parametrize("table", list(TABLES))
+def test_a_walked_blends_explained_answer_adds_up_to_its_prediction(
+        table: str, trained: Callable[[str], Trained]):
+    packages = trained(table)
+    served = ServedModel(packages.models[WALKED_BLEND])
+    records = hostile_records(packages.rows)[:24]
+    bodies = explained_answers(served, records, batch=1)
+    outputs = answered_outputs(served, bodies).reshape(len(records), -1)
+    for row, body in enumerate(bodies):
+        for entry in body["explanations"][0]:  # type: ignore[index]
+            at = served.classes.index(entry["class"]) if served.classify else 0
+            assert entry["output"] == pytest.approx(outputs[row, at], abs=1e-12)
+            added = entry["base_value"] + entry["rest"] + sum(
+                c["contribution"] for c in entry["contributions"])
+            assert added == pytest.approx(entry["output"], abs=1e-6)
+
+
+@pytest.mark.parametrize("table", list(TABLES))
+def test_a_walked_blends_explained_answer_is_not_predicted_twice(
+        table: str, trained: Callable[[str], Trained]):
+    served = ServedModel(trained(table).models[WALKED_BLEND])
+    assert served.compiled is not None
+    predicted = []
+    blend = served.compiled.blend
+
+    def counted(columns: dict[str, object]) -> np.ndarray:
+        predicted.append(1)
+        return blend(columns)  # type: ignore[arg-type]
+
+    served.compiled.blend = counted  # type: ignore[method-assign]
+    explained_answers(served, hostile_records(trained(table).rows)[:8], batch=1)
+    assert predicted == []
 
 
 def test_the_catalog_covers_every_supervised_task_kind(trained: Callable[[str], Trained]):

@@ -16,8 +16,16 @@ from fastapi.testclient import TestClient
 from trainforge.algorithms.model import TabularModel
 from trainforge.data.task import TaskKind
 from trainforge.monitoring.reference import REFERENCE_FILE, build_reference
-from trainforge.serving.app import create_app
-from trainforge.serving.explain import MAX_EXPLAINED_RECORDS, OutputExplanation
+from trainforge.serving.app import _explained_answer, create_app
+from trainforge.serving.explain import (
+    MAX_EXPLAINED_RECORDS,
+    ExplainQuery,
+    OutputExplanation,
+    ServedExplainer,
+)
+from trainforge.serving.served import ServedModel
+
+from .models import lightgbm_classifier, record
 
 URL = "/v1/models/{}/predict?explain=true"
 
@@ -165,19 +173,48 @@ def test_a_record_whose_explanation_overflows_is_a_422_naming_it_not_nulls(
         client, records, monkeypatch):
     # a value near 1e308 that the model's output absorbs can still overflow a member's
     # contribution (the fuzzer found one on a regression blend): never answer null figures
-    from trainforge.serving.explain import ServedExplainer
+    explain, walked = ServedExplainer.explain, ServedExplainer.walked
 
-    explain = ServedExplainer.explain
-
-    def overflowing(self, columns):
-        contributions = explain(self, columns)
+    def overflowed(contributions):
         values = contributions.values.copy()
         values[1, 0, 0] = np.inf
         return replace(contributions, values=values)
 
-    monkeypatch.setattr(ServedExplainer, "explain", overflowing)
+    def overflowing_walk(self, columns):  # the walk's answer: its prediction and explanation
+        answer = walked(self, columns)
+        return None if answer is None else (overflowed(answer[0]), answer[1])
+
+    monkeypatch.setattr(ServedExplainer, "explain",
+                        lambda self, columns: overflowed(explain(self, columns)))
+    monkeypatch.setattr(ServedExplainer, "walked", overflowing_walk)
     response = client.post(URL.format("adult"), json={"records": records[:3]})
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert [error["loc"] for error in detail] == [["body", "records", 1]]
     assert "explanation overflows" in detail[0]["msg"]
+
+
+def test_a_record_at_a_tie_is_labelled_by_the_model_itself_as_plain_predict_labels_it(
+        adult_rows: pd.DataFrame, tmp_path: Path):
+    # as many rows of each class, and leaves that must hold every row: no split is possible,
+    # so every record's probabilities are exactly 0.5 and 0.5
+    balanced = pd.concat([adult_rows[adult_rows["class"] == label].head(400)
+                          for label in sorted(adult_rows["class"].unique())])
+    served = ServedModel(lightgbm_classifier(balanced, "class", tmp_path,
+                                             min_child_samples=len(balanced)))
+    assert served.compiled is not None
+    predicted = []
+    blend = served.compiled.blend
+
+    def counted(columns: dict[str, object]) -> np.ndarray:
+        predicted.append(1)
+        return blend(columns)  # type: ignore[arg-type]
+
+    served.compiled.blend = counted  # type: ignore[method-assign]
+    one = record(balanced, 0)
+    body = _explained_answer(served, ServedExplainer(served), json.dumps({"records": [one]}).encode(),
+                             max_records=1, query=ExplainQuery()).body
+    assert body["probabilities"] == [{"<=50K": 0.5, ">50K": 0.5}]
+    assert body["predictions"] == ["<=50K"]  # the first class in `classes`, as predict decides
+    assert body["predictions"] == served.loaded.tabular.predict(pd.DataFrame([one])).tolist()
+    assert predicted == [1]  # the walk's own figures do not decide a tie

@@ -50,6 +50,7 @@ from trainforge.serving.docs import serve_docs
 from trainforge.serving.explain import (
     ExplainQuery,
     ServedExplainer,
+    answered_by_walk,
     check_explained,
     described,
     explain_query,
@@ -163,8 +164,12 @@ def _predict_answer(model: ServedModel, body: bytes, *, max_records: int) -> _An
     return _answer_with(model, columns)
 
 
-def _answer_with(model: ServedModel, columns: Columns) -> _Answer:
-    outputs = model.scored_outputs(columns)
+def _answer_with(model: ServedModel, columns: Columns,
+                 outputs: np.ndarray | None = None) -> _Answer:
+    """The answer to ``columns``: from ``outputs`` where the caller has them (an explained
+    blend's walk), else the model's scored outputs."""
+    if outputs is None:
+        outputs = model.scored_outputs(columns)
     return _Answer(model.body(columns, outputs), n_predictions=columns.n_rows,
                    columns=columns, outputs=outputs)
 
@@ -179,16 +184,22 @@ def _explained_columns(model: ServedModel, explainer: ServedExplainer, columns: 
                        query: ExplainQuery) -> _Answer:
     if explainer.network:  # a network's bound is checked before anything is computed
         check_explained_count(columns)
-    # predicted first: a record the model cannot score (a value near 1e308) is a 422 naming
-    # it, before any explaining meets it
-    answer = _answer_with(model, columns)
-    assert answer.outputs is not None  # _answer_with keeps them
-    if explainer.network:
-        answer.body["explanations"] = explained_records(
-            model.loaded, columns, steps=query.steps, top_k=query.top_k)
-        answer.body["explanation_units"] = NETWORK_UNITS
-        return answer
-    contributions = explainer.explain(columns)
+    # the blend walk's margins are the prediction too: then it is not predicted twice
+    walked = None if explainer.network else explainer.walked(columns)
+    if walked is not None and answered_by_walk(model, walked[1]):
+        contributions, outputs = walked
+        answer = _answer_with(model, columns, outputs)
+    else:
+        # predicted first: a record the model cannot score (a value near 1e308) is a 422
+        # naming it, before any explanation of it is checked
+        answer = _answer_with(model, columns)
+        if explainer.network:
+            answer.body["explanations"] = explained_records(
+                model.loaded, columns, steps=query.steps, top_k=query.top_k)
+            answer.body["explanation_units"] = NETWORK_UNITS
+            return answer
+        contributions = explainer.explain(columns) if walked is None else walked[0]
+    assert answer.outputs is not None  # both answers keep them
     check_explained(contributions)
     answer.body["explanations"] = described(contributions, columns.values, answer.outputs,
                                             top_k=query.top_k, classify=model.classify)

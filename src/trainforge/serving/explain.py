@@ -10,7 +10,8 @@ contributions + rest == output`` (exactly for trees, to 1e-6; see
 
 Tree members are explained from the compiled plans' encoded rows (no pandas, no shap):
 boosters by ``tree_shap``'s walk for a few rows (a blend of them by one walk of all their
-trees, ``_BlendWalk``), by the libraries' own TreeSHAP beyond; shap itself is imported only
+trees, ``_BlendWalk``, whose margins then also give the answer's prediction: it is not
+predicted twice), by the libraries' own TreeSHAP beyond; shap itself is imported only
 when a scikit-learn forest is explained, and nothing here is imported or built until the first explain request, so the
 default predict path is unchanged. A model whose members are not all trees is explained by
 permutation against a background drawn from the package's ``reference.json``.
@@ -33,6 +34,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
+from scipy.special import expit, softmax
 
 from trainforge.algorithms.contributions import (
     Contributions,
@@ -45,7 +47,7 @@ from trainforge.algorithms.contributions import (
     source_columns,
     tree_explainer,
 )
-from trainforge.algorithms.model import TabularModel
+from trainforge.algorithms.model import TabularModel, probabilities_from_blend
 from trainforge.algorithms.network_explanations import NETWORKS, STEPS
 from trainforge.data.task import TaskKind
 from trainforge.errors import NotExplainable, TooManyToExplain
@@ -73,6 +75,9 @@ WALKED_ROWS = 8
 # adult blend's two largest members are ~60 % of its walk
 PART_WORK = 60_000
 MAX_TOP_K = 50
+# a walked answer's class probabilities are within ~3e-7 of the model's own (XGBoost sums in
+# float32): a row whose two likeliest classes are nearer than this is labelled by the model
+NEAR_TIE = 1e-5
 MAX_EXPLAINED_RECORDS = 100  # a forest's TreeSHAP takes ~0.1 s a row: bound one request's work
 # the reference profile training writes into every package (monitoring.reference, a layer above)
 REFERENCE = "reference.json"
@@ -275,6 +280,11 @@ class _BlendWalk:
         self.outputs = tuple(model.classes) if model.task.kind.is_classification \
             else ("value",)
         self.units = "probability" if model.task.kind.is_classification else "value"
+        # XGBoost adds its trees in float32: a regressor's value (~50) can be an ulp of float32
+        # (~4e-6) off the walk's float64 sum, beyond the 1e-6 an answer is held to; a
+        # probability's rounding stays ~1e-7, so the walk answers for every classifier
+        self.answers = self.units == "probability" or not any(
+            type(model.members[at].estimator).__name__ == "XGBoostModel" for at in kept)
         # a part a core (two a core cost 5 % more and gained nothing: the extra calls)
         self.parts = paths.parts(_CORES)
 
@@ -297,11 +307,17 @@ class _BlendWalk:
 
     def explain(self, matrices: Sequence[Any], *,
                 executor: ThreadPoolExecutor | None) -> Contributions:
-        """The contributions of the rows of ``matrices`` (each member's encoded rows): the
-        calling thread runs the first part and ``executor`` the others in turn, but the
-        calling thread, once free, takes back the last ones not started yet (all on the
-        calling thread without an executor). The parts' margins are summed in their order,
-        whoever ran them."""
+        """The contributions of the rows of ``matrices`` (each member's encoded rows)."""
+        return self.answer(matrices, executor=executor)[0]
+
+    def answer(self, matrices: Sequence[Any], *,
+               executor: ThreadPoolExecutor | None) -> tuple[Contributions, np.ndarray]:
+        """The contributions of the rows of ``matrices`` (each member's encoded rows) and the
+        blend's outputs (``TabularModel``'s: probabilities, or values) from the same margins,
+        each member's linked exactly as its library links it: the calling thread runs the
+        first part and ``executor`` the others in turn, but the calling thread, once free,
+        takes back the last ones not started yet (all on the calling thread without an
+        executor). The parts' margins are summed in their order, whoever ran them."""
         rows = np.concatenate([_dense(matrices[at]) for at in self.kept], axis=1)
         waiting = [executor.submit(self._part, rows, part) for part in self.parts[1:]] \
             if executor is not None else []
@@ -315,14 +331,27 @@ class _BlendWalk:
             margins = margins + (taken[at] if at in taken else waiting[at - 1].result())
         n_rows, n_members = len(rows), len(self.kept)
         # the members as rows of one link: (rows × members, margins, columns)
-        values, base = in_output_units(
-            self.task_kind, margins.reshape(n_rows * n_members, -1, len(self.features)),
-            np.tile(self.paths.base.reshape(n_members, -1), (n_rows, 1)))
+        margins = margins.reshape(n_rows * n_members, -1, len(self.features))
+        base_margins = np.tile(self.paths.base.reshape(n_members, -1), (n_rows, 1))
+        values, base = in_output_units(self.task_kind, margins, base_margins)
         values = self.shares @ values.reshape(n_rows, n_members, -1)
         base = self.shares @ base.reshape(n_rows, n_members, -1)
+        blended = self.shares @ self._linked(base_margins + margins.sum(axis=2)).reshape(
+            n_rows, n_members, -1)
+        outputs = probabilities_from_blend(blended) if self.units == "probability" \
+            else blended[:, 0]
         return Contributions(features=self.features, outputs=self.outputs, units=self.units,
                              values=values.reshape(n_rows, -1, len(self.features)),
-                             base_values=base)
+                             base_values=base), outputs
+
+    def _linked(self, margins: np.ndarray) -> np.ndarray:
+        """Each member's output from its margins (rows × members, margins), as its library's
+        ``predict_proba`` or ``predict`` gives it: not through the contributions, whose
+        multiclass link is a quadrature."""
+        if self.task_kind == "binary":
+            positive = expit(margins[:, 0])
+            return np.stack([1.0 - positive, positive], axis=1)
+        return softmax(margins, axis=1) if self.task_kind == "multiclass" else margins
 
     def _part(self, rows: np.ndarray, part: Part) -> np.ndarray:
         return np.stack([self.paths.margins(row, part) for row in rows])
@@ -385,6 +414,24 @@ class ServedExplainer:
                                                              self.model.compiled)
             return self._explainer
 
+    def walked(self, columns: Columns) -> tuple[Contributions, np.ndarray] | None:
+        """The contributions of ``columns``' records and the model's outputs from the same
+        walk, when the blend walk explains them all (a few rows the compiled plans encode);
+        else None, and the caller predicts and then explains."""
+        if not 0 < columns.n_rows <= WALKED_ROWS or self.model.compiled is None:
+            return None
+        try:
+            self.explainer()
+        except NotExplainable:
+            return None  # refused where it is today: after the records are scored
+        if self._blend is None or not self._blend.answers:
+            return None
+        try:
+            matrices = self.model.compiled.member_matrices(columns.values)
+        except FastPathMiss:
+            return None
+        return self._blend.answer(matrices, executor=_MEMBERS)
+
     def explain(self, columns: Columns) -> Contributions:
         """The contributions of every record of ``columns`` (at most
         ``MAX_EXPLAINED_RECORDS``, else TooManyToExplain)."""
@@ -402,6 +449,19 @@ class ServedExplainer:
             except FastPathMiss:
                 pass  # a value only the model's own preprocessing answers for
         return explainer.explain(pd.DataFrame(columns.values))
+
+
+def answered_by_walk(model: ServedModel, outputs: np.ndarray) -> bool:
+    """Whether a walk's ``outputs`` may answer for the model's own prediction: every one a
+    finite number (else the model's own scoring says which field it cannot score), no
+    per-group thresholds (--fairness-constraint), and no row whose two likeliest classes are
+    within ``NEAR_TIE`` (a walk's rounding could pick the other label there)."""
+    if not np.isfinite(outputs).all() or model.decides_by_group:
+        return False
+    if not model.classify:
+        return True
+    top_two = np.sort(outputs, axis=1)[:, -2:]
+    return bool((top_two[:, 1] - top_two[:, 0] >= NEAR_TIE).all())
 
 
 UNEXPLAINABLE = ("values too far beyond those the model was trained on: the model scores "
