@@ -16,6 +16,7 @@ import numpy as np
 import orjson
 import pandas as pd
 import pytest
+from tests.serving._predictions import count_predictions
 
 from trainforge.serving.app import _explained_answer
 from trainforge.serving.explain import WALKED_ROWS, ExplainQuery, ServedExplainer
@@ -166,15 +167,7 @@ def test_a_walked_blends_explained_answer_adds_up_to_its_prediction(
 def test_a_walked_blends_explained_answer_is_not_predicted_twice(
         table: str, trained: Callable[[str], Trained]):
     served = ServedModel(trained(table).models[WALKED_BLEND])
-    assert served.compiled is not None
-    predicted = []
-    blend = served.compiled.blend
-
-    def counted(columns: dict[str, object]) -> np.ndarray:
-        predicted.append(1)
-        return blend(columns)  # type: ignore[arg-type]
-
-    served.compiled.blend = counted  # type: ignore[method-assign]
+    predicted = count_predictions(served)
     explained_answers(served, hostile_records(trained(table).rows)[:8], batch=1)
     assert predicted == []
 

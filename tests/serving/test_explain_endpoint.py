@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from tests.serving._predictions import count_predictions
 
 from trainforge.algorithms.model import TabularModel
 from trainforge.data.task import TaskKind
@@ -202,15 +203,7 @@ def test_a_record_at_a_tie_is_labelled_by_the_model_itself_as_plain_predict_labe
                           for label in sorted(adult_rows["class"].unique())])
     served = ServedModel(lightgbm_classifier(balanced, "class", tmp_path,
                                              min_child_samples=len(balanced)))
-    assert served.compiled is not None
-    predicted = []
-    blend = served.compiled.blend
-
-    def counted(columns: dict[str, object]) -> np.ndarray:
-        predicted.append(1)
-        return blend(columns)  # type: ignore[arg-type]
-
-    served.compiled.blend = counted  # type: ignore[method-assign]
+    predicted = count_predictions(served)
     one = record(balanced, 0)
     body = _explained_answer(served, ServedExplainer(served), json.dumps({"records": [one]}).encode(),
                              max_records=1, query=ExplainQuery()).body
