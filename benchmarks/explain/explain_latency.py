@@ -125,7 +125,11 @@ def in_process(loaded: Any, bodies: list[bytes]) -> None:
     from trainforge.serving import tree_shap
 
     if hasattr(tree_shap.LeafPaths, "table_bytes"):  # the weight tables (issue 14, latency)
-        walked = [tree_shap.leaf_paths(m.estimator) for m in loaded.model.members]
+        try:  # the readers have their own module since session s28
+            from trainforge.serving.tree_readers import leaf_paths
+        except ImportError:
+            leaf_paths = tree_shap.leaf_paths
+        walked = [leaf_paths(m.estimator) for m in loaded.model.members]
         held = sum(paths.table_bytes for paths in walked if paths is not None)
         print(f"- the walked boosters' weight tables: {held / 2**20:.1f} MiB")
 

@@ -20,14 +20,14 @@ from trainforge.algorithms.contributions import ModelExplainer
 from trainforge.serving import explain
 from trainforge.serving.explain import ServedExplainer, walked_members
 from trainforge.serving.served import ServedModel
+from trainforge.serving.shap_kernels import XGBOOST
 from trainforge.serving.signature import Columns
+from trainforge.serving.tree_readers import catboost_paths, leaf_paths, xgboost_paths
 from trainforge.serving.tree_shap import (
     MAX_PATH_FEATURES,
-    XGBOOST,
     LeafPaths,
     PathTooLong,
-    _Tree,
-    leaf_paths,
+    Tree,
     split_rules,
 )
 
@@ -191,7 +191,6 @@ def test_the_walk_sends_catboosts_missing_values_where_catboost_does(nan_mode: s
     from catboost import CatBoostRegressor
 
     from trainforge.serving.catboost_trees import exported_model
-    from trainforge.serving.tree_shap import catboost_paths
     matrix = adult_rows[["age", "fnlwgt", "education_num", "capital_gain"]].to_numpy(float)
     holes = np.random.default_rng(1).random(matrix.shape) < 0.2
     matrix = np.where(holes, np.nan, matrix)
@@ -205,7 +204,6 @@ def test_the_walk_sends_catboosts_missing_values_where_catboost_does(nan_mode: s
 
 
 def test_the_walk_sends_xgboosts_missing_values_where_xgboost_does(adult_rows: pd.DataFrame):
-    from trainforge.serving.tree_shap import xgboost_paths
     matrix = adult_rows[["age", "fnlwgt", "education_num", "capital_gain"]].to_numpy(float)
     holes = np.random.default_rng(2).random(matrix.shape) < 0.2
     matrix = np.where(holes, np.nan, matrix)
@@ -224,7 +222,7 @@ def test_a_path_asking_about_more_features_than_the_walks_bit_mask_holds_is_refu
     nodes = []
     for split in range(n_splits):
         nodes += [(split, 2 * split + 1, 2 * split + 2, 1.0), (None, 0.5, None, 0.5)]
-    chain = _Tree([*nodes, (None, 1.0, None, 0.5)], output=0)
+    chain = Tree([*nodes, (None, 1.0, None, 0.5)], output=0)
     with pytest.raises(PathTooLong, match=f"{n_splits} distinct features"):
         LeafPaths([chain], split_rules(np.full(n_splits, XGBOOST), np.arange(n_splits)),
                   n_features=n_splits, n_outputs=1, bias=np.zeros(1))

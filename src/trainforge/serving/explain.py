@@ -62,7 +62,8 @@ from trainforge.serving.network_explain import (
 from trainforge.serving.plans import FastPathMiss
 from trainforge.serving.served import ServedModel
 from trainforge.serving.signature import MAX_ERRORS_SHOWN, Columns, RecordsInvalid
-from trainforge.serving.tree_shap import LeafPaths, Part, leaf_paths
+from trainforge.serving.tree_readers import leaf_paths
+from trainforge.serving.tree_shap import LeafPaths, Part
 
 log = logging.getLogger(__name__)
 

@@ -226,7 +226,7 @@ def add_leaf(phi: np.ndarray, left_at: int, value: float, ratio: np.ndarray,
         phi[feature[j]] += value * (follows[j] - ratio[j]) * total[j]
 
 
-# ---- a row's side at a split, by each library's rules (``tree_shap``'s readers) --------------
+# ---- a row's side at a split, by each library's rules (``tree_readers``) --------------
 # a split's rule (``sides[0]``); the other arrays of ``sides``: each split's input column, its
 # threshold (XGBoost's and CatBoost's float32 ones held exactly in float64), CatBoost's fill
 # for a missing value, the default side, LightGBM's missing types (NaN, zero), a categorical

@@ -26,8 +26,6 @@ Fast TreeSHAP v2, per whole tree for oblivious trees), and a row costs O(p) per 
 from __future__ import annotations
 
 import itertools
-import json
-import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,12 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from trainforge.serving.catboost_trees import exported_model, missing_fill
 from trainforge.serving.shap_kernels import (
-    CATBOOST,
-    CATEGORIES,
-    LIGHTGBM,
-    XGBOOST,
     compiled,
     table_layout,
 )
@@ -88,7 +81,7 @@ def split_rules(rule: np.ndarray, column: np.ndarray, *, threshold: np.ndarray |
 
 
 @dataclass(frozen=True)
-class _Tree:
+class Tree:
     """One tree as nested nodes: ``nodes[i] = (split, left, right, cover)`` for a split
     (``split`` its index in the model's split list), ``(None, value, None, cover)`` for a
     leaf; node 0 is the root; ``output``: the margin it adds to."""
@@ -107,7 +100,7 @@ class LeafPaths:
     see ``shap_kernels.add_trees``).
     """
 
-    def __init__(self, trees: list[_Tree], sides: tuple[np.ndarray, ...], *,
+    def __init__(self, trees: list[Tree], sides: tuple[np.ndarray, ...], *,
                  n_features: int, n_outputs: int, bias: np.ndarray) -> None:
         """``sides``: every split's rule (``split_rules``), the splits numbered as the trees'
         nodes number them."""
@@ -160,7 +153,7 @@ class LeafPaths:
         self.tabulate(max_depth=TABLE_DEPTH, max_tree_splits=TREE_TABLE_SPLITS)
 
     @staticmethod
-    def _walk(tree: _Tree, split_features: np.ndarray,
+    def _walk(tree: Tree, split_features: np.ndarray,
               leaves: list[tuple[float, int, list[tuple[int, float]]]],
               nodes: list[tuple[int, int, bool, int, float, float, bool]]) -> None:
         """Appends ``tree``'s leaves (value, output, per distinct path feature its feature
@@ -316,74 +309,27 @@ class LeafPaths:
         for every model): one row's margins are every model's, each folded into the
         ``n_features`` columns, and ``base`` every model's base margins in turn. The result's
         tables are its models' (it is not tabulated again)."""
-        joined = cls.__new__(cls)
-        shifted: dict[str, list[np.ndarray]] = {}
-        at = dict.fromkeys(("nodes", "leaves", "slots", "splits", "trees", "tables", "whole",
-                            "whole_splits", "whole_features", "whole_table", "columns",
-                            "outputs", "categories"), 0)
-
-        def add(name: str, values: np.ndarray, by: str | None = None, *,
-                keep_negative: bool = False) -> None:
-            values = np.asarray(values)
-            if by is not None:
-                moved = values + at[by]
-                values = np.where(values < 0, values, moved) if keep_negative else moved
-            shifted.setdefault(name, []).append(values)
-
+        pieces: dict[str, list[np.ndarray]] = {}
+        at = dict.fromkeys(_COUNTS, 0)  # what the models before this one hold of each
         for paths, columns in models:
-            parent, edge_split, left, slot, ratio, reach, leaf_node, tree_nodes, leaf_start = \
-                paths.edges
-            split_start, tree_split, feature_start, tree_feature, outputs, tree_start, \
-                tree_table = paths.whole
-            for name, values, by in (
-                    ("parent", parent, "nodes"), ("edge_split", edge_split, "splits"),
-                    ("leaf_node", leaf_node, "nodes"),
-                    ("table_start", paths.table_start[:-1], "tables"),
-                    ("category_row", paths.sides[7], "categories")):
-                add(name, values, by, keep_negative=True)
-            for name, values, by in (
-                    ("tree_nodes", tree_nodes[:-1], "nodes"), ("leaf_start", leaf_start[:-1],
-                                                                "leaves"),
-                    ("slot_start", paths.slot_start[:-1], "slots"),
-                    ("output", paths.output, "outputs"), ("walked", paths.walked, "trees"),
-                    ("whole_trees", paths.whole_trees, "trees"),
-                    ("split_range", paths.split_range, "splits"),
-                    ("split_start", split_start[:-1], "whole_splits"),
-                    ("tree_split", tree_split, "splits"),
-                    ("feature_start", feature_start[:-1], "whole_features"),
-                    ("whole_output", outputs, "outputs"),
-                    ("tree_start", tree_start[:-1], "whole_table"),
-                    ("column", paths.sides[1], "columns")):
-                add(name, values, by)
-            for name, values in (("left", left), ("slot", slot), ("ratio_edge", ratio),
-                                 ("reach", reach), ("ratio", paths.ratio),
-                                 ("value", paths.value), ("table", paths.tables[1]),
-                                 ("tree_table", tree_table), ("base", paths.base),
-                                 ("feature", columns[paths.feature]),
-                                 ("tree_feature", columns[tree_feature]),
-                                 *((f"side{i}", paths.sides[i]) for i in (0, 2, 3, 4, 5, 6))):
-                add(name, values)
-            shifted.setdefault("in_set", []).append(paths.sides[8])
-            for name, size in (("nodes", len(parent)), ("leaves", len(paths.value)),
-                               ("slots", len(paths.ratio)), ("splits", paths.n_splits),
-                               ("trees", len(paths.split_range)),
-                               ("tables", len(paths.tables[1])), ("whole", len(outputs)),
-                               ("whole_splits", len(tree_split)),
-                               ("whole_features", len(tree_feature)),
-                               ("whole_table", len(tree_table)), ("columns", paths.n_features),
-                               ("outputs", paths.n_outputs),
-                               ("categories", len(paths.sides[8]))):
+            for name, (values, numbered_by, keep_negative) in _pieces(paths, columns).items():
+                if numbered_by is not None:  # renumbered after the models before it
+                    moved = values + at[numbered_by]
+                    values = np.where(values < 0, values, moved) if keep_negative else moved
+                pieces.setdefault(name, []).append(values)
+            for name, size in _counts(paths).items():
                 at[name] += size
 
         def of(name: str, *, end: str | None = None) -> np.ndarray:
             """A joined array; ``end``: a start array's last entry, the total of that."""
             tail = [np.asarray([at[end]])] if end is not None else []
-            return np.concatenate(shifted[name] + tail)
+            return np.concatenate(pieces[name] + tail)
 
-        widest = max(in_set.shape[1] for in_set in shifted["in_set"])
+        widest = max(in_set.shape[1] for in_set in pieces["in_set"])
         in_set = np.concatenate([np.pad(codes, ((0, 0), (0, widest - codes.shape[1])))
-                                 for codes in shifted["in_set"]])
+                                 for codes in pieces["in_set"]])
         deepest = max((paths for paths, _ in models), key=lambda paths: paths.nodes.shape[0])
+        joined = cls.__new__(cls)
         joined.slot_start = of("slot_start", end="slots")
         joined.feature, joined.ratio, joined.value = of("feature"), of("ratio"), of("value")
         joined.output = of("output")
@@ -408,178 +354,56 @@ class LeafPaths:
         joined._scratch = threading.local()
         return joined
 
-# ---- the libraries' trees ---------------------------------------------------------------------
-def xgboost_paths(booster: Any, n_rounds: int, *, n_outputs: int) -> LeafPaths | None:
-    """XGBoost's first ``n_rounds`` rounds (gbtree, numeric splits): ``x < split`` in float32
-    goes left, NaN to the node's default side."""
-    learner = json.loads(bytes(booster.save_raw("json")))["learner"]
-    booster_model = learner["gradient_booster"]
-    if booster_model.get("name") != "gbtree":
-        return None
-    model = booster_model["model"]
-    if int(model["gbtree_model_param"].get("num_parallel_tree", 1)) != 1:
-        return None
-    trees_json = model["trees"][:n_rounds * n_outputs]
-    if any(any(t.get("split_type", [])) for t in trees_json):
-        return None  # categorical splits
-    raw = str(learner["learner_model_param"]["base_score"]).strip("[]").split(",")
-    base = [float(v) for v in raw]
-    objective = learner["objective"]["name"]
-    if objective == "binary:logistic":
-        margins = [math.log(b / (1 - b)) for b in base]
-    elif objective in ("reg:squarederror", "multi:softprob"):
-        margins = base
-    else:
-        return None
-    bias = np.resize(np.asarray(margins, dtype=np.float64), n_outputs)
-    tree_info = model.get("tree_info", [0] * len(trees_json))
-    features: list[int] = []
-    thresholds: list[float] = []
-    default_left: list[bool] = []
-    trees: list[_Tree] = []
-    for number, tree in enumerate(trees_json):
-        left, right = tree["left_children"], tree["right_children"]
-        conditions, covers = tree["split_conditions"], tree["sum_hessian"]
-        split_of: dict[int, int] = {}
-        for node in range(len(left)):
-            if left[node] != -1:
-                split_of[node] = len(features)
-                features.append(tree["split_indices"][node])
-                thresholds.append(conditions[node])
-                default_left.append(bool(tree["default_left"][node]))
-        nodes: list[tuple[int | None, Any, Any, float]] = [
-            (split_of[n], left[n], right[n], float(covers[n])) if left[n] != -1
-            else (None, float(np.float32(conditions[n])), None, float(covers[n]))
-            for n in range(len(left))]
-        trees.append(_Tree(nodes, int(tree_info[number])))
-    sides = split_rules(np.full(len(features), XGBOOST), np.asarray(features),
-                        threshold=np.asarray(thresholds, dtype=np.float32),
-                        default_left=np.asarray(default_left))
-    return LeafPaths(trees, sides, n_features=int(booster.num_features()),
-                     n_outputs=n_outputs, bias=bias)
+
+# what one model of a joined LeafPaths adds to each count its arrays are numbered by
+_COUNTS = ("nodes", "leaves", "slots", "splits", "trees", "tables", "whole", "whole_splits",
+           "whole_features", "whole_table", "columns", "outputs", "categories")
 
 
-def _lightgbm_tree(structure: dict[str, Any], output: int, splits: list[dict[str, Any]]
-                   ) -> _Tree:
-    nodes: list[tuple[int | None, Any, Any, float]] = []
-
-    def add(node: dict[str, Any]) -> int:
-        at = len(nodes)
-        if "leaf_value" in node:
-            nodes.append((None, float(node["leaf_value"]), None,
-                          float(node.get("leaf_count", 0))))
-            return at
-        nodes.append((None, None, None, 0.0))
-        split = len(splits)
-        splits.append(node)
-        left, right = add(node["left_child"]), add(node["right_child"])
-        nodes[at] = (split, left, right, float(node["internal_count"]))
-        return at
-
-    if "leaf_value" in structure and "split_index" not in structure:  # a one-leaf tree
-        return _Tree([(None, float(structure["leaf_value"]), None, 1.0)], output)
-    add(structure)
-    return _Tree(nodes, output)
+def _counts(paths: LeafPaths) -> dict[str, int]:
+    parent, tree_split, tree_feature = paths.edges[0], paths.whole[1], paths.whole[3]
+    return {"nodes": len(parent), "leaves": len(paths.value), "slots": len(paths.ratio),
+            "splits": paths.n_splits, "trees": len(paths.split_range),
+            "tables": len(paths.tables[1]), "whole": len(paths.whole[4]),
+            "whole_splits": len(tree_split), "whole_features": len(tree_feature),
+            "whole_table": len(paths.whole[6]), "columns": paths.n_features,
+            "outputs": paths.n_outputs, "categories": len(paths.sides[8])}
 
 
-def lightgbm_paths(booster: Any, n_iterations: int, *, n_outputs: int) -> LeafPaths | None:
-    """LightGBM's first ``n_iterations``, with its missing-value rules: on a numeric split NaN
-    (or zero) goes to the default side where the split learned one, else NaN is read as 0; on
-    a categorical split NaN goes right."""
-    dumped = booster.dump_model(num_iteration=n_iterations)
-    splits: list[dict[str, Any]] = []
-    trees = [_lightgbm_tree(info["tree_structure"], number % n_outputs, splits)
-             for number, info in enumerate(dumped["tree_info"])]
-    if any(info.get("is_linear") for info in dumped["tree_info"]):
-        return None
-    feature_of = np.asarray([s["split_feature"] for s in splits], dtype=np.int64)
-    numeric = np.asarray([s["decision_type"] == "<=" for s in splits], dtype=bool)
-    threshold = np.asarray([float(s["threshold"]) if s["decision_type"] == "<=" else 0.0
-                            for s in splits])
-    default_left = np.asarray([bool(s["default_left"]) for s in splits], dtype=bool)
-    missing = np.asarray([s.get("missing_type", "None") for s in splits])
-    # decided once here, not per row: comparing string arrays cost ~0.2 ms a row
-    nan_missing, zero_missing = missing == "NaN", missing == "Zero"
-    categorical = np.flatnonzero(~numeric)
-    sets = [[int(c) for c in str(splits[at]["threshold"]).split("||")] for at in categorical]
-    largest = max((max(codes) for codes in sets), default=0)
-    in_set = np.zeros((len(categorical), largest + 1), dtype=bool)  # split × code: goes left
-    for row, codes in enumerate(sets):
-        in_set[row, codes] = True
-    category_row = np.full(len(splits), -1, dtype=np.int64)  # a split's row of in_set
-    category_row[categorical] = np.arange(len(categorical))
-    sides = split_rules(np.where(numeric, LIGHTGBM, CATEGORIES), feature_of,
-                        threshold=threshold, default_left=default_left,
-                        nan_missing=nan_missing, zero_missing=zero_missing,
-                        category_row=category_row, in_set=in_set)
-    return LeafPaths(trees, sides, n_features=int(booster.num_feature()),
-                     n_outputs=n_outputs, bias=np.zeros(n_outputs))
+def _pieces(paths: LeafPaths, columns: np.ndarray
+            ) -> dict[str, tuple[np.ndarray, str | None, bool]]:
+    """One model's share of each joined array: its values, the count (``_COUNTS``) they
+    number into (None: values, not numbers) and whether a negative number (none) stays as
+    it is; start arrays without their last entry, features as the joined columns."""
+    parent, edge_split, left, slot, ratio, reach, leaf_node, tree_nodes, leaf_start = \
+        paths.edges
+    split_start, tree_split, feature_start, tree_feature, outputs, tree_start, tree_table = \
+        paths.whole
+    numbers = {"parent": (parent, "nodes", True), "edge_split": (edge_split, "splits", True),
+               "leaf_node": (leaf_node, "nodes", True),
+               "table_start": (paths.table_start[:-1], "tables", True),
+               "category_row": (paths.sides[7], "categories", True),
+               "tree_nodes": (tree_nodes[:-1], "nodes", False),
+               "leaf_start": (leaf_start[:-1], "leaves", False),
+               "slot_start": (paths.slot_start[:-1], "slots", False),
+               "output": (paths.output, "outputs", False),
+               "walked": (paths.walked, "trees", False),
+               "whole_trees": (paths.whole_trees, "trees", False),
+               "split_range": (paths.split_range, "splits", False),
+               "split_start": (split_start[:-1], "whole_splits", False),
+               "tree_split": (tree_split, "splits", False),
+               "feature_start": (feature_start[:-1], "whole_features", False),
+               "whole_output": (outputs, "outputs", False),
+               "tree_start": (tree_start[:-1], "whole_table", False),
+               "column": (paths.sides[1], "columns", False)}
+    values = {"left": left, "slot": slot, "ratio_edge": ratio, "reach": reach,
+              "ratio": paths.ratio, "value": paths.value, "table": paths.tables[1],
+              "tree_table": tree_table, "base": paths.base,
+              "feature": columns[paths.feature], "tree_feature": columns[tree_feature],
+              "in_set": paths.sides[8],
+              **{f"side{i}": paths.sides[i] for i in (0, 2, 3, 4, 5, 6)}}
+    pieces: dict[str, tuple[np.ndarray, str | None, bool]] = {
+        name: (np.asarray(array), by, keep) for name, (array, by, keep) in numbers.items()}
+    pieces.update({name: (np.asarray(array), None, False) for name, array in values.items()})
+    return pieces
 
-
-def catboost_paths(exported: dict[str, Any]) -> LeafPaths | None:
-    """CatBoost's oblivious trees on numeric features with one value per leaf; a missing value
-    goes where the feature's ``nan_value_treatment`` sends it (``catboost_trees.missing_fill``)."""
-    if set(exported["features_info"]) != {"float_features"} or "oblivious_trees" not in exported:
-        return None
-    trees_json = exported["oblivious_trees"]
-    if any(s.get("split_type") != "FloatFeature" for t in trees_json for s in t["splits"]):
-        return None
-    if any(len(t["leaf_values"]) != 2 ** len(t["splits"]) for t in trees_json):
-        return None
-    scale, bias = exported.get("scale_and_bias", [1.0, [0.0]])
-    features: list[int] = []
-    borders: list[float] = []
-    trees: list[_Tree] = []
-    for tree in trees_json:
-        levels = tree["splits"]
-        first = len(features)
-        features += [s["float_feature_index"] for s in levels]
-        borders += [s["border"] for s in levels]
-        weights = np.asarray(tree["leaf_weights"], dtype=np.float64)
-        values = np.asarray(tree["leaf_values"], dtype=np.float64) * float(scale)
-        nodes: list[tuple[int | None, Any, Any, float]] = []
-
-        def add(level: int, prefix: int, first: int = first, weights: np.ndarray = weights,
-                values: np.ndarray = values,
-                nodes: list[tuple[int | None, Any, Any, float]] = nodes) -> int:
-            # the leaf number's bit i says "above split i's border" (right); the last split is
-            # taken as the root, and a node's cover is its leaves' weights
-            at = len(nodes)
-            if level < 0:
-                nodes.append((None, values[prefix], None, float(weights[prefix])))
-                return at
-            nodes.append((None, None, None, 0.0))
-            left, right = add(level - 1, prefix), add(level - 1, prefix | (1 << level))
-            under = (np.arange(len(weights)) >> (level + 1)) == (prefix >> (level + 1))
-            nodes[at] = (first + level, left, right, float(weights[under].sum()))
-            return at
-
-        add(len(levels) - 1, 0)
-        trees.append(_Tree(nodes, 0))
-    feature_of = np.asarray(features, dtype=np.int64)
-    sides = split_rules(np.full(len(features), CATBOOST), feature_of,
-                        threshold=np.asarray(borders, dtype=np.float32),
-                        fill=missing_fill(exported)[feature_of])
-    return LeafPaths(trees, sides, n_features=len(exported["features_info"][
-        "float_features"]), n_outputs=1, bias=np.asarray([float(bias[0])]))
-
-
-def leaf_paths(estimator: Any) -> LeafPaths | None:
-    """The leaf paths of one of trainforge's boosters (its best iteration), or None for
-    another estimator or a configuration not read here."""
-    kind = type(estimator)
-    if kind.__module__ != "trainforge.algorithms.boosting":
-        return None
-    n_outputs = int(estimator.n_classes) if estimator.task_kind == "multiclass" else 1
-    try:
-        if kind.__name__ == "LightGBMModel":
-            return lightgbm_paths(estimator.booster_, int(estimator.best_iteration_),
-                                  n_outputs=n_outputs)
-        if kind.__name__ == "XGBoostModel":
-            return xgboost_paths(estimator.booster_, int(estimator.best_iteration_),
-                                 n_outputs=n_outputs)
-        if kind.__name__ == "CatBoostModel" and n_outputs == 1:
-            return catboost_paths(exported_model(estimator.booster_))
-    except PathTooLong:
-        return None  # its library explains it
-    return None
