@@ -14,6 +14,11 @@ other requests, which can find a failure sooner or later than before.
 Requests go to the ASGI app in process (no socket): an exception that escapes the app
 propagates to the test, and it is what uvicorn would answer with a 500.
 
+An operation's requests are drawn once per process and each test sends its own copies: the
+draw is derandomized and does not depend on the answers, so every role's test and the
+conformance test of an operation would draw the very same requests again, and drawing them
+(hypothesis and schemathesis building each body) costs more CPU than most answers.
+
 ``TRAINFORGE_FUZZ_EXAMPLES=200 pytest tests/security`` sends 200 requests per operation instead
 of each test file's default: a deeper fuzz than ``make test`` has time for.
 """
@@ -67,33 +72,53 @@ def fuzz(schema: schemathesis.BaseSchema, label: str, *, app: Any,
     requests: a made-up name stops at the 404, a real one takes the rest of the request
     deeper into the route.
     """
-    operation = schema.find_operation_by_label(label)
-    assert operation is not None, f"{label} is not in the schema"
-    in_path = set(re.findall(r"{(\w+)}", operation.path))
-    held = {key: value for key, value in (aim or {}).items() if key in in_path}
-    aims = [None, held] if held else [None]
-    cases = st.one_of([operation.as_strategy(mode, path_parameters=path)
-                       for path in aims
-                       for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)])
     stop_at = time.monotonic() + wall_s
     sent_headers = dict(headers or {})
-
-    # no shrinking: a known failure (xfail) must not cost hundreds of extra requests per run;
-    # no example database: the same code gets the same requests, on any machine
-    @settings(max_examples=n_requests, deadline=None, derandomize=True, database=None,
-              phases=(Phase.explicit, Phase.generate), report_multiple_bugs=False,
-              suppress_health_check=list(HealthCheck))
-    @given(case=cases)
-    def one_request(case: schemathesis.Case) -> None:
+    for drawn in drawn_requests(schema, label, n_requests=n_requests, aim=aim):
         if time.monotonic() > stop_at:
             return
+        case = drawn.derive()  # a copy: sending marks a case, and other tests send this one too
         response = case.call(app=app, headers=sent_headers)
         assert len(response.content) <= MAX_RESPONSE_BYTES, (
             f"{label} answered {len(response.content)} bytes, over the "
             f"{MAX_RESPONSE_BYTES}-byte bound\n{case.as_curl_command(headers=sent_headers)}")
         case.validate_response(response, checks=list(response_checks), headers=sent_headers)
 
-    one_request()
+
+# (id of the schema, label, n_requests, aimed parameters) → the schema, kept alive so that
+# its id is not reused, and the requests drawn for that operation
+_DRAWN: dict[tuple[int, str, int, tuple[tuple[str, str], ...]],
+             tuple[schemathesis.BaseSchema, list[schemathesis.Case]]] = {}
+
+
+def drawn_requests(schema: schemathesis.BaseSchema, label: str, *, n_requests: int,
+                   aim: Mapping[str, str] | None = None) -> list[schemathesis.Case]:
+    """The ``n_requests`` requests drawn for ``label``, half valid for the schema and half not,
+    drawn on the first call for these arguments and kept for the process."""
+    operation = schema.find_operation_by_label(label)
+    assert operation is not None, f"{label} is not in the schema"
+    in_path = set(re.findall(r"{(\w+)}", operation.path))
+    held = {key: value for key, value in (aim or {}).items() if key in in_path}
+    key = (id(schema), label, n_requests, tuple(sorted(held.items())))
+    if key not in _DRAWN:
+        aims = [None, held] if held else [None]
+        cases = st.one_of([operation.as_strategy(mode, path_parameters=path)
+                           for path in aims
+                           for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)])
+        drawn: list[schemathesis.Case] = []
+
+        # no shrinking (nothing fails here); no example database: the same code gets the
+        # same requests, on any machine
+        @settings(max_examples=n_requests, deadline=None, derandomize=True, database=None,
+                  phases=(Phase.explicit, Phase.generate), report_multiple_bugs=False,
+                  suppress_health_check=list(HealthCheck))
+        @given(case=cases)
+        def one_request(case: schemathesis.Case) -> None:
+            drawn.append(case)
+
+        one_request()
+        _DRAWN[key] = (schema, drawn)
+    return _DRAWN[key][1]
 
 
 def seconds_to_answer(app: Any, path: str, *, headers: Mapping[str, str] | None = None,
