@@ -8,10 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn import metrics as skm
-from tests._paths import EXAMPLES
+from tests._examples import one_feature_example
 
 import trainforge as tf
 from trainforge.data.metrics import metric_names
@@ -20,10 +19,10 @@ from trainforge.errors import UnknownMetric
 from trainforge.evaluation.evaluate import evaluate_predictions
 from trainforge.training.scoring import scorer_for
 
-# a small example of each kind, its target, and the one column the metric contract learns from
-EXAMPLE = {TaskKind.BINARY: ("credit_g.csv", "class", "checking_status"),
-           TaskKind.MULTICLASS: ("wine.csv", "cultivar", "flavanoids"),
-           TaskKind.REGRESSION: ("concrete.csv", "compressive_strength", "cement")}
+# a small example of each kind, and its target
+EXAMPLE = {TaskKind.BINARY: ("credit_g.csv", "class"),
+           TaskKind.MULTICLASS: ("wine.csv", "cultivar"),
+           TaskKind.REGRESSION: ("concrete.csv", "compressive_strength")}
 # rows of each example the metric contract trains on: what it checks (a training with the
 # metric runs to the end) needs no more, and most of a training's time grows with the rows
 # (credit_g's 1,000: ~5.7 s of CPU a training at load 7; 150: ~3.3 s)
@@ -39,17 +38,12 @@ CLASSES = {TaskKind.BINARY: ("a", "b"), TaskKind.MULTICLASS: ("a", "b", "c"),
 @pytest.fixture(scope="module")
 def few_rows(tmp_path_factory: pytest.TempPathFactory) -> dict[TaskKind, Path]:
     """Each kind's example cut to CONTRACT_ROWS rows (a seeded sample; wine has 178) and to
-    its target and one feature: a one-feature model has no explanations to compute (their
-    permutations were ~40 % of each training and use no metric), while the search, the
-    evaluation, the importance, the diagnosis and the report still score with the metric."""
+    its target and one feature: a one-feature model has no explanations to compute, and they
+    use no metric, while the search, the evaluation, the importance, the diagnosis and the
+    report still score with it."""
     folder = tmp_path_factory.mktemp("few-rows")
-    cut = {}
-    for kind, (file, target, feature) in EXAMPLE.items():
-        table = pd.read_csv(EXAMPLES / file, usecols=[feature, target])
-        table.sample(n=min(CONTRACT_ROWS, len(table)), random_state=0).to_csv(
-            folder / file, index=False)
-        cut[kind] = folder / file
-    return cut
+    return {kind: one_feature_example(file, folder, rows=CONTRACT_ROWS)
+            for kind, (file, _) in EXAMPLE.items()}
 
 
 def _train(kind: TaskKind, metric: str, workspace: tf.Workspace, tables: dict[TaskKind, Path]
