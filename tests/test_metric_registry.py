@@ -8,10 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn import metrics as skm
-from tests._paths import EXAMPLES
+from tests._examples import one_feature_example
 
 import trainforge as tf
 from trainforge.data.metrics import metric_names
@@ -38,15 +37,13 @@ CLASSES = {TaskKind.BINARY: ("a", "b"), TaskKind.MULTICLASS: ("a", "b", "c"),
 
 @pytest.fixture(scope="module")
 def few_rows(tmp_path_factory: pytest.TempPathFactory) -> dict[TaskKind, Path]:
-    """Each kind's example cut to CONTRACT_ROWS rows (a seeded sample; wine has 178)."""
+    """Each kind's example cut to CONTRACT_ROWS rows (a seeded sample; wine has 178) and to
+    its target and one feature: a one-feature model has no explanations to compute, and they
+    use no metric, while the search, the evaluation, the importance, the diagnosis and the
+    report still score with it."""
     folder = tmp_path_factory.mktemp("few-rows")
-    cut = {}
-    for kind, (file, _) in EXAMPLE.items():
-        table = pd.read_csv(EXAMPLES / file)
-        table.sample(n=min(CONTRACT_ROWS, len(table)), random_state=0).to_csv(
-            folder / file, index=False)
-        cut[kind] = folder / file
-    return cut
+    return {kind: one_feature_example(file, folder, rows=CONTRACT_ROWS)
+            for kind, (file, _) in EXAMPLE.items()}
 
 
 def _train(kind: TaskKind, metric: str, workspace: tf.Workspace, tables: dict[TaskKind, Path]

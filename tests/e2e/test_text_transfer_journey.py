@@ -19,9 +19,12 @@ SMS = EXAMPLES / "sms_spam.csv"
 # 19 of them spam: enough for a stratified split, and each of the six networks these tests
 # fit (a trial and two refits per training) costs half what 240 messages did
 MESSAGES = 120
-# a GRU's step costs its sequence length: cut to 60 characters the messages need 27 tokens,
-# not 62, and the tests assert what the networks take and keep, not how well they learn
-CHARACTERS = 60
+# a GRU's step costs its sequence length: cut to 30 characters the messages need about half
+# the tokens 60 characters did (27), and the tests assert what the networks take and keep,
+# not how well they learn
+CHARACTERS = 30
+# the second task's label: a message with more than this many words (56 of the 120) is long
+WORDS = 6
 
 
 def messages() -> pd.DataFrame:
@@ -32,7 +35,7 @@ def messages() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def gru(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    """A GRU trained on 120 messages cut to 60 characters, every tenth one empty, in a file
+    """A GRU trained on 120 messages cut to 30 characters, every tenth one empty, in a file
     written in cp1252."""
     folder = tmp_path_factory.mktemp("gru")
     rows = messages()
@@ -57,7 +60,7 @@ def test_a_text_network_starts_from_a_registered_one_with_its_tokenizer(gru, tmp
     home, first = gru
     assert first.returncode == 0, first.stderr
     rows = messages()
-    rows.assign(label=["long" if len(t) > 50 else "short" for t in rows["text"]]).to_csv(
+    rows.assign(label=["long" if len(t.split()) > WORDS else "short" for t in rows["text"]]).to_csv(
         tmp_path / "length.csv", index=False)
     second = trainforge("train", str(tmp_path / "length.csv"), "--target", "label",
                         "--init-from", "spam:1", "--trials", "1", "--name", "length", home=home)

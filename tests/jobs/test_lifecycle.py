@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from tests._examples import one_feature_example
 from tests._paths import EXAMPLES
 
 from trainforge.config import ClusterConfig, TrainConfig
@@ -62,9 +64,16 @@ class CtrlCAtPhase(RunIds):
             os.kill(os.getpid(), signal.SIGINT)
 
 
-def _training(name: str = "wine") -> TrainConfig:
-    return TrainConfig(data=str(WINE), target="cultivar", name=name, trials=1,
+def _training(name: str = "wine", *, data: Path = WINE) -> TrainConfig:
+    return TrainConfig(data=str(data), target="cultivar", name=name, trials=1,
                        algorithm="linear")
+
+
+@pytest.fixture(scope="module")
+def wine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """wine.csv cut to its target and one feature, for the trainings: a run's lifecycle does
+    not depend on the columns (see tests/_examples.py)."""
+    return one_feature_example("wine.csv", tmp_path_factory.mktemp("wine"))
 
 
 def _clustering(name: str = "wine-segments") -> ClusterConfig:
@@ -79,9 +88,10 @@ def _packages(workspace: Workspace) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, TrainingOutcome]:
+def trained(tmp_path_factory: pytest.TempPathFactory, wine: Path
+            ) -> tuple[Workspace, TrainingOutcome]:
     workspace = Workspace(tmp_path_factory.mktemp("trained"))
-    return workspace, run_training(_training(), workspace=workspace)
+    return workspace, run_training(_training(data=wine), workspace=workspace)
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +117,11 @@ def test_a_finished_training_run_registers_its_report_inside_the_package(trained
 
 
 @pytest.mark.slow  # a whole training or clustering: 1-12 s on 2 cores
-def test_a_failed_training_run_is_recorded_with_its_error_and_leaves_no_package(tmp_path):
+def test_a_failed_training_run_is_recorded_with_its_error_and_leaves_no_package(tmp_path, wine):
     workspace, runs = Workspace(tmp_path), RunIds()
     with pytest.raises(BadModelName):
-        run_training(_training(NOT_A_MODEL_NAME), workspace=workspace, observers=[runs])
+        run_training(_training(NOT_A_MODEL_NAME, data=wine), workspace=workspace,
+                     observers=[runs])
     run = get_run(workspace, runs.seen[0])
     assert run["status"] == "failed"
     assert NOT_A_MODEL_NAME in run["error"]
@@ -118,10 +129,10 @@ def test_a_failed_training_run_is_recorded_with_its_error_and_leaves_no_package(
 
 
 @pytest.mark.slow  # a whole training or clustering: 1-12 s on 2 cores
-def test_an_interrupted_training_run_says_how_to_resume_it(tmp_path):
+def test_an_interrupted_training_run_says_how_to_resume_it(tmp_path, wine):
     workspace = Workspace(tmp_path)
     with pytest.raises(TrainingInterrupted, match="trainforge train --resume") as interrupted:
-        run_training(_training(), workspace=workspace,
+        run_training(_training(data=wine), workspace=workspace,
                      observers=[CtrlCAtPhase("registering the model package")])
     run = get_run(workspace, interrupted.value.run_id)
     assert run["status"] == "failed"
@@ -130,10 +141,10 @@ def test_an_interrupted_training_run_says_how_to_resume_it(tmp_path):
 
 
 @pytest.mark.slow  # a whole training or clustering: 1-12 s on 2 cores
-def test_an_interrupted_training_run_resumed_finishes_as_the_same_run(tmp_path):
+def test_an_interrupted_training_run_resumed_finishes_as_the_same_run(tmp_path, wine):
     workspace = Workspace(tmp_path)
     with pytest.raises(TrainingInterrupted) as interrupted:
-        run_training(_training(), workspace=workspace,
+        run_training(_training(data=wine), workspace=workspace,
                      observers=[CtrlCAtPhase("writing the report")])
     resumed = resume_training(interrupted.value.run_id, workspace=workspace)
     assert resumed.run_id == interrupted.value.run_id

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 from tests._cli import InProcessCli
+from tests._examples import one_feature_example
 from tests._paths import EXAMPLES
 
 from trainforge.config import ModelCardEdit, TrainConfig
@@ -17,6 +18,13 @@ from trainforge.workspace import Workspace
 CREDIT = str(EXAMPLES / "credit_g.csv")
 
 
+@pytest.fixture(scope="module")
+def credit(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """credit_g.csv cut to its target and one feature: the card does not depend on the
+    columns (see tests/_examples.py)."""
+    return str(one_feature_example("credit_g.csv", tmp_path_factory.mktemp("credit")))
+
+
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> InProcessCli:
     return InProcessCli(monkeypatch, capsys)
@@ -24,8 +32,8 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
 
 @pytest.mark.slow  # a whole training run: ~3 s
 def test_the_train_flags_seed_the_cards_intended_use_and_users(cli: InProcessCli,
-                                                               tmp_path: Path):
-    done = cli("train", CREDIT, "--target", "class", "--name", "credit", "--algorithm",
+                                                               tmp_path: Path, credit: str):
+    done = cli("train", credit, "--target", "class", "--name", "credit", "--algorithm",
                "linear", "--trials", "1", "--intended-use", "pre-screening loan applications",
                "--intended-users", "the credit team", home=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -41,8 +49,9 @@ def test_the_train_flags_seed_the_cards_intended_use_and_users(cli: InProcessCli
 
 
 @pytest.mark.slow  # a whole training run: ~3 s
-def test_without_the_flags_the_card_has_no_written_parts(cli: InProcessCli, tmp_path: Path):
-    cli("train", CREDIT, "--target", "class", "--name", "credit", "--algorithm", "linear",
+def test_without_the_flags_the_card_has_no_written_parts(cli: InProcessCli, tmp_path: Path,
+                                                         credit: str):
+    cli("train", credit, "--target", "class", "--name", "credit", "--algorithm", "linear",
         "--trials", "1", home=tmp_path)
     written = model_card(Workspace(tmp_path), "credit")["written"]
     assert set(written.values()) == {None}

@@ -25,6 +25,13 @@ def _searched(kind: TaskKind, n_rows: int = 300, **options: Any) -> tuple[pd.Dat
     return frame, task, result
 
 
+@pytest.fixture(scope="module")
+def multiclass() -> tuple[pd.DataFrame, Task, Any]:
+    """One 3-trial multiclass search for the tests that refit it or read it: a refit leaves
+    the search's result as it was (the same-seed test refits one twice)."""
+    return _searched(TaskKind.MULTICLASS)
+
+
 def _refit(frame: pd.DataFrame, task: Task, result: Any, **options: Any) -> Any:
     settings: dict[str, Any] = {"deadline": None, "seed": 0}
     settings.update(options)
@@ -32,8 +39,8 @@ def _refit(frame: pd.DataFrame, task: Task, result: Any, **options: Any) -> Any:
 
 
 @pytest.mark.slow
-def test_the_refitted_model_keeps_the_blend_and_predicts_the_same_classes():
-    frame, task, result = _searched(TaskKind.MULTICLASS)
+def test_the_refitted_model_keeps_the_blend_and_predicts_the_same_classes(multiclass):
+    frame, task, result = multiclass
     refitted = _refit(frame, task, result)
     assert refitted is not None
     assert refitted.classes == result.model.classes
@@ -66,31 +73,31 @@ def test_the_refit_learns_from_the_rows_the_search_never_saw():
 
 
 @pytest.mark.slow
-def test_the_same_seed_refits_to_the_same_predictions():
-    frame, task, result = _searched(TaskKind.MULTICLASS)
+def test_the_same_seed_refits_to_the_same_predictions(multiclass):
+    frame, task, result = multiclass
     first = _refit(frame, task, result).predict_proba(frame)
     second = _refit(frame, task, result).predict_proba(frame)
     np.testing.assert_array_equal(first, second)
 
 
 @pytest.mark.slow
-def test_a_refit_that_cannot_finish_by_the_deadline_returns_none_without_waiting():
-    frame, task, result = _searched(TaskKind.MULTICLASS)
+def test_a_refit_that_cannot_finish_by_the_deadline_returns_none_without_waiting(multiclass):
+    frame, task, result = multiclass
     started = time.monotonic()
     assert _refit(frame, task, result, deadline=started + 0.01) is None
     assert time.monotonic() - started < 0.05
 
 
 @pytest.mark.slow
-def test_the_refit_estimate_grows_with_the_rows():
-    _, _, result = _searched(TaskKind.MULTICLASS)
+def test_the_refit_estimate_grows_with_the_rows(multiclass):
+    _, _, result = multiclass
     small = refit_estimate_s(result.chosen, n_rows=300)
     assert 0 < small < refit_estimate_s(result.chosen, n_rows=3_000)
 
 
 @pytest.mark.slow
-def test_a_refit_with_time_to_spare_finishes_before_its_deadline():
-    frame, task, result = _searched(TaskKind.MULTICLASS)
+def test_a_refit_with_time_to_spare_finishes_before_its_deadline(multiclass):
+    frame, task, result = multiclass
     deadline = time.monotonic() + 60.0
     assert _refit(frame, task, result, deadline=deadline) is not None
     assert time.monotonic() < deadline

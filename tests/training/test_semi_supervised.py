@@ -127,8 +127,10 @@ def test_a_pessimistic_refit_estimate_is_corrected_by_one_timed_refit():
 
     frame, task = table(TaskKind.BINARY, 400)
     labeled, unlabeled = frame.iloc[:200], frame.iloc[200:].drop(columns="y")
+    # 50 trees, not the default 300: the timed refit is what is checked, at any size
     result = search(labeled, task=task, schema=SCHEMA, features=FEATURES, deadline=None,
-                    trials=1, seed=0, algorithm="random_forest")
+                    trials=1, seed=0, algorithm="random_forest",
+                    fixed_params={"n_estimators": 50})
     # as on telco churn: the estimate says a refit takes far longer than it does
     slow = dataclasses.replace(result, chosen=[dataclasses.replace(c, fit_time_s=300.0)
                                                for c in result.chosen])
