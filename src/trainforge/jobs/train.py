@@ -340,24 +340,25 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                                 seed=config.seed)
     final = (refitted if refitted is not None else
              semi.model if semi is not None and semi.model is not None else result.model)
+    # the report shows the searched model's curves: its networks early-stopped on validation rows
+    curves = learning_curves(result.model)
+    private = privacy_lineage(final, result.model)  # before the evaluated model is released
+    if refitted is not None:
+        # the evaluated bag of fold models has served (test metrics, importance): a forest's
+        # fold models are the run's largest objects, and what follows (the explanations'
+        # imports, the report's plots, the package's files) adds to the run's peak
+        result.model.members = []
+        release_freed_memory()
     # the registered model is explained, as its served explanations are: one fit a member
     # where the evaluated bag holds one per fold (5x the trees to walk)
     explanation = None if len(features) <= 1 else _explained(
         final, test_frame, train_frame, observers=observers, seed=config.seed,
         deadline=clock.explanation_deadline())
-    # the report shows the searched model's curves: its networks early-stopped on validation rows
-    curves = learning_curves(result.model)
     # what monitoring compares traffic with: the rows learned from (after --pii: the log holds
     # what the model sees too), and the evaluated model's predictions on the test split (the
     # refitted one has seen those rows)
     reference = build_reference(frame, final.features, task=task, seed=config.seed,
                                 predictions=predicted_labels(evaluation.predictions, task=task))
-    private = privacy_lineage(final, result.model)  # before the evaluated model is released
-    if refitted is not None:
-        # the evaluated bag of fold models has served (test metrics, importance): a forest's
-        # fold models are the run's largest objects, and writing the package copies the refit
-        result.model.members = []
-        release_freed_memory()
     name = config.name or _default_name(config)
     lineage: dict[str, JSONValue] = {"dataset_fingerprint": dataset.fingerprint, "dataset_source": dataset.source,
                "run_id": run_id, "seed": config.seed, "config": config.model_dump(mode="json"),
