@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from sklearn.ensemble import ExtraTreesRegressor
@@ -73,6 +76,34 @@ def test_a_search_over_its_memory_budget_still_blends_every_candidate_fitted_onc
         c for c in lean.leaderboard if c.algorithm == "ensemble").note
     assert lean.validation_score == bagged.validation_score
     assert lean.model.predict_proba(frame).shape == (len(frame), 2)
+
+
+_THREADS_ALLOCATE = """
+import sys, threading
+import numpy as np
+from trainforge.training.memory import _libc, limit_malloc_arenas
+if sys.argv[1] == "limited":
+    limit_malloc_arenas()
+def work():
+    blocks = [np.ones(20_000) for _ in range(200)]
+threads = [threading.Thread(target=work) for _ in range(6)]
+for t in threads: t.start()
+for t in threads: t.join()
+_libc("malloc_stats")()  # one "Arena n:" block per heap, on stderr
+"""
+
+
+def _heaps(mode: str) -> int:
+    done = subprocess.run([sys.executable, "-c", _THREADS_ALLOCATE, mode], check=True,
+                          capture_output=True, text=True, timeout=120)
+    return done.stderr.count("Arena ")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's arenas")
+def test_threads_of_a_training_share_at_most_two_malloc_heaps():
+    # six threads allocating at once: glibc would give each a heap that keeps what it freed
+    assert _heaps("default") > 2
+    assert _heaps("limited") <= 2
 
 
 def _probe_data() -> SearchData:
