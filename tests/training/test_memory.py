@@ -10,6 +10,7 @@ import pytest
 from sklearn.ensemble import ExtraTreesRegressor
 from tests.training._tables import FEATURES, SCHEMA, table
 
+from trainforge.algorithms.boosting import CatBoostModel
 from trainforge.data.task import TaskKind
 from trainforge.training import automl
 from trainforge.training.automl import _prepare
@@ -42,6 +43,16 @@ def test_a_fitted_forest_is_measured_by_its_trees_so_twice_the_trees_hold_twice_
     small = fitted_mb(ExtraTreesRegressor(n_estimators=10, random_state=0).fit(X, y))
     large = fitted_mb(ExtraTreesRegressor(n_estimators=20, random_state=0).fit(X, y))
     assert 0 < small and large == pytest.approx(2 * small, rel=0.1)
+
+
+def test_a_catboost_model_is_measured_by_what_its_library_holds_so_more_classes_hold_more():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 6))
+    sizes = [fitted_mb(CatBoostModel(task_kind=kind, n_classes=classes, n_estimators=100,
+                                     n_threads=1).fit(X, np.arange(400) % classes))
+             for kind, classes in (("binary", 2), ("multiclass", 6))]
+    # the leaf values of 100 trees of depth 6, and the model around them
+    assert 0.8 < sizes[0] < sizes[1]
 
 
 def test_a_trial_whose_fold_models_are_too_large_to_keep_releases_them_once_scored():
