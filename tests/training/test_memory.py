@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from sklearn.ensemble import ExtraTreesRegressor
 from tests.training._tables import FEATURES, SCHEMA, table
 
+from trainforge.algorithms.boosting import CatBoostModel
 from trainforge.data.task import TaskKind
 from trainforge.training import automl
 from trainforge.training.automl import _prepare
@@ -41,6 +45,16 @@ def test_a_fitted_forest_is_measured_by_its_trees_so_twice_the_trees_hold_twice_
     assert 0 < small and large == pytest.approx(2 * small, rel=0.1)
 
 
+def test_a_catboost_model_is_measured_by_what_its_library_holds_so_more_classes_hold_more():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 6))
+    sizes = [fitted_mb(CatBoostModel(task_kind=kind, n_classes=classes, n_estimators=100,
+                                     n_threads=1).fit(X, np.arange(400) % classes))
+             for kind, classes in (("binary", 2), ("multiclass", 6))]
+    # the leaf values of 100 trees of depth 6, and the model around them
+    assert 0.8 < sizes[0] < sizes[1]
+
+
 def test_a_trial_whose_fold_models_are_too_large_to_keep_releases_them_once_scored():
     data = _probe_data()
     spec = CandidateSpec("extra_trees", {"n_estimators": 20})
@@ -73,6 +87,34 @@ def test_a_search_over_its_memory_budget_still_blends_every_candidate_fitted_onc
         c for c in lean.leaderboard if c.algorithm == "ensemble").note
     assert lean.validation_score == bagged.validation_score
     assert lean.model.predict_proba(frame).shape == (len(frame), 2)
+
+
+_THREADS_ALLOCATE = """
+import sys, threading
+import numpy as np
+from trainforge.training.memory import _libc, limit_malloc_arenas
+if sys.argv[1] == "limited":
+    limit_malloc_arenas()
+def work():
+    blocks = [np.ones(20_000) for _ in range(200)]
+threads = [threading.Thread(target=work) for _ in range(6)]
+for t in threads: t.start()
+for t in threads: t.join()
+_libc("malloc_stats")()  # one "Arena n:" block per heap, on stderr
+"""
+
+
+def _heaps(mode: str) -> int:
+    done = subprocess.run([sys.executable, "-c", _THREADS_ALLOCATE, mode], check=True,
+                          capture_output=True, text=True, timeout=120)
+    return done.stderr.count("Arena ")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's arenas")
+def test_threads_of_a_training_share_at_most_two_malloc_heaps():
+    # six threads allocating at once: glibc would give each a heap that keeps what it freed
+    assert _heaps("default") > 2
+    assert _heaps("limited") <= 2
 
 
 def _probe_data() -> SearchData:

@@ -439,6 +439,18 @@ class CatBoostModel(_Boosting):
     def _n_features(self) -> int:
         return len(self.booster_.feature_names_)
 
+    def native_bytes(self) -> int:
+        """What the fitted booster holds in CatBoost's own memory, estimated from its leaf
+        values: measured ~0.8 MB a model plus ~24 bytes a leaf value (the library keeps
+        them repacked for prediction). A 6-class model of ~900 trees holds 8-11 MB, ten of
+        them a cross-validated trial's 80-110 MB."""
+        return _CATBOOST_MODEL_BYTES + _CATBOOST_LEAF_VALUE_BYTES * int(
+            self.booster_.get_leaf_values().size)
+
+
+_CATBOOST_MODEL_BYTES = 800 << 10
+_CATBOOST_LEAF_VALUE_BYTES = 24
+
 
 def _sparse_matrix(X: Any) -> Any:
     """A scipy sparse *array* as the sparse matrix CatBoost takes; anything else as it is."""

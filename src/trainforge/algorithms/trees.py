@@ -19,6 +19,9 @@ from trainforge.data.task import SUPERVISED_KINDS, Task
 TREE_DEFAULTS: dict[str, Any] = {"max_depth": 8, "min_samples_leaf": 5}
 FOREST_DEFAULTS: dict[str, Any] = {"n_estimators": 300, "max_features": "sqrt",
                                    "min_samples_leaf": 1}
+# what random_forest and extra_trees build
+FOREST_TYPES = (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier,
+                ExtraTreesRegressor)
 
 
 def build_decision_tree(params: Mapping[str, Any], task: Task, seed: int) -> Any:

@@ -23,6 +23,7 @@ from trainforge.jobs.lifecycle import Run, checkpoint_root, run_lifecycle
 from trainforge.jobs.observers import notify
 from trainforge.jobs.search_backend import check_search_backend, search_runner
 from trainforge.json_value import JSONValue
+from trainforge.training.memory import limit_malloc_arenas, release_freed_memory
 from trainforge.training.semi_supervised import (
     SEMI_SUPERVISED_SEARCH_SHARE,
     fit_method,
@@ -192,6 +193,7 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
 
         catalog.get(config.algorithm)  # an unknown name fails now, before any data is read
     check_search_backend(config)  # so do more workers than the search backend runs
+    limit_malloc_arenas()  # before the search starts its threads
     wall_start = started_at if started_at is not None else time.time()
     # the deadline lives on the monotonic clock; convert the wall-clock start once
     clock = _Clock(deadline=time.monotonic() - (time.time() - wall_start) + config.time_budget_s,
@@ -271,7 +273,6 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
     from trainforge.jobs.label_issues import check_labels
     from trainforge.monitoring.reference import build_reference, predicted_labels
     from trainforge.training.automl import search
-    from trainforge.training.memory import release_freed_memory
     from trainforge.training.refit import refit_on_all
 
     run_id = run.id
@@ -308,6 +309,9 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
         notify(observers, "on_phase", "measuring permutation importance")
         importance = permutation_importance(result.model, test_frame, seed=config.seed,
                                             deadline=clock.importance_deadline())
+        # its shuffled copies went through every member: what they took, the refit may reuse
+        # only if the heap gives it back (satimage: 33 MB kept, then the refit on top of it)
+        release_freed_memory()
     if config.rules != "off":
         for finding in search_findings(
                 fits=result.trial_fits, diagnosis=diagnosis, importance=importance,
@@ -340,24 +344,25 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                                 seed=config.seed)
     final = (refitted if refitted is not None else
              semi.model if semi is not None and semi.model is not None else result.model)
+    # the report shows the searched model's curves: its networks early-stopped on validation rows
+    curves = learning_curves(result.model)
+    private = privacy_lineage(final, result.model)  # before the evaluated model is released
+    if refitted is not None:
+        # the evaluated bag of fold models has served (test metrics, importance): a forest's
+        # fold models are the run's largest objects, and what follows (the explanations'
+        # imports, the report's plots, the package's files) adds to the run's peak
+        result.model.members = []
+        release_freed_memory()
     # the registered model is explained, as its served explanations are: one fit a member
     # where the evaluated bag holds one per fold (5x the trees to walk)
     explanation = None if len(features) <= 1 else _explained(
         final, test_frame, train_frame, observers=observers, seed=config.seed,
         deadline=clock.explanation_deadline())
-    # the report shows the searched model's curves: its networks early-stopped on validation rows
-    curves = learning_curves(result.model)
     # what monitoring compares traffic with: the rows learned from (after --pii: the log holds
     # what the model sees too), and the evaluated model's predictions on the test split (the
     # refitted one has seen those rows)
     reference = build_reference(frame, final.features, task=task, seed=config.seed,
                                 predictions=predicted_labels(evaluation.predictions, task=task))
-    private = privacy_lineage(final, result.model)  # before the evaluated model is released
-    if refitted is not None:
-        # the evaluated bag of fold models has served (test metrics, importance): a forest's
-        # fold models are the run's largest objects, and writing the package copies the refit
-        result.model.members = []
-        release_freed_memory()
     name = config.name or _default_name(config)
     lineage: dict[str, JSONValue] = {"dataset_fingerprint": dataset.fingerprint, "dataset_source": dataset.source,
                "run_id": run_id, "seed": config.seed, "config": config.model_dump(mode="json"),

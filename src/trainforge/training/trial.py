@@ -30,6 +30,7 @@ from trainforge.data.task import Task, TaskKind
 from trainforge.runtime.callbacks import EpochEvent, notify
 from trainforge.runtime.rule_watch import RuleWatch
 from trainforge.runtime.rules import Finding, RulesMode
+from trainforge.training.forest_slices import grow_in_slices, grows_in_slices
 from trainforge.training.memory import PeakMemory, available_mb, estimate_peak_mb, fitted_mb
 from trainforge.training.resampling import Resampling
 from trainforge.training.scoring import Scorer
@@ -184,14 +185,19 @@ def run_trial(spec: CandidateSpec, data: SearchData, *, stop_at: float | None,
         # give each remaining fold an equal share of the time left
         fold_stop = None if limit is None else started + max(0.0, limit - started) / (
             len(folds) - index)
+        # a fold model may hold its share of keep_mb; once released, none is kept
+        fold_keep_mb = (0.0 if result.released else
+                        float("inf") if index > 0 or len(folds) == 1 else keep_mb / len(folds))
         estimator, output, elapsed, peak_mb = _fit_fold(algorithm, spec, data, fold, train_rows,
                                                         valid_rows, fraction=fraction,
                                                         stop_at=fold_stop,
-                                                        seed=data.seed + index)
+                                                        seed=data.seed + index,
+                                                        keep_mb=fold_keep_mb)
         predict_s += elapsed
         out_of_fold.add(valid_rows, output)
         _keep_member(result, estimator, fold, peak_mb, n_folds=len(folds))
-        if index == 0 and len(folds) > 1 and result.members_mb * len(folds) > keep_mb:
+        if index == 0 and len(folds) > 1 and (estimator is None or
+                                              result.members_mb * len(folds) > keep_mb):
             result.released = True
         if result.released:
             result.members, result.members_mb = [], 0.0
@@ -259,6 +265,11 @@ def _memory_fraction(result: TrialResult, name: str, data: SearchData, *,
 def _keep_member(result: TrialResult, estimator: Any, fold: PreparedFold, peak_mb: float, *,
                  n_folds: int) -> None:
     spec = result.spec
+    result.peak_memory_mb = max(result.peak_memory_mb, peak_mb)
+    if estimator is None:  # a forest grown a slice at a time, each slice dropped
+        result.best_iterations.append(0)
+        result.iterations_run.append(0)
+        return
     result.members.append(Member(algorithm=spec.algorithm, params=dict(spec.params),
                                  preprocessor=fold.preprocessor, estimator=estimator,
                                  weight=1.0 / n_folds))
@@ -266,7 +277,6 @@ def _keep_member(result: TrialResult, estimator: Any, fold: PreparedFold, peak_m
     best = int(getattr(estimator, "best_iteration_", 0))
     result.best_iterations.append(best)
     result.iterations_run.append(int(getattr(estimator, "iterations_run_", best)))
-    result.peak_memory_mb = max(result.peak_memory_mb, peak_mb)
     if getattr(estimator, "stopped_by_time_", False) and "stopped early" not in result.note:
         result.note = (result.note + "; " if result.note else "") + "stopped early: time"
 
@@ -280,15 +290,25 @@ def _unfinished(result: TrialResult, status: str, fold_times: list[float]) -> Tr
 
 def _fit_fold(algorithm: catalog.Algorithm, spec: CandidateSpec, data: SearchData,
               fold: PreparedFold, train_rows: np.ndarray, valid_rows: np.ndarray, *,
-              fraction: float, stop_at: float | None, seed: int
-              ) -> tuple[Any, np.ndarray, float, float]:
-    """The fitted estimator, its validation output, predict seconds and peak memory (MB)."""
+              fraction: float, stop_at: float | None, seed: int,
+              keep_mb: float = float("inf")) -> tuple[Any, np.ndarray, float, float]:
+    """The fitted estimator, its validation output, predict seconds and peak memory (MB).
+    A forest that would hold more than ``keep_mb`` is grown a slice at a time and not kept:
+    the estimator is then None."""
     X, y = fold.train, data.y[train_rows]
     if fraction < 1.0:
         keep = np.sort(np.random.default_rng(seed).choice(
             len(train_rows), size=max(2, int(len(train_rows) * fraction)), replace=False))
         X, y = X[keep], y[keep]
     estimator = configure(algorithm.build(spec.params, data.task, seed), data, fold)
+    if grows_in_slices(estimator):
+        classes = data.n_classes if data.task.kind.is_classification else 0
+        with PeakMemory() as memory:
+            grown = grow_in_slices(estimator, X, y, fold.valid, n_classes=classes,
+                                   keep_mb=keep_mb)
+        if grown.kept and classes and len(estimator.classes_) < classes:
+            estimator = catalog.AlignedClassifier(estimator, classes)
+        return (estimator if grown.kept else None), grown.output, grown.predict_s, memory.peak_mb
     native = hasattr(estimator, "save_native")
     with PeakMemory() as memory:
         if native:
