@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from tests._examples import one_feature_example
+from tests._paths import EXAMPLES
 
 from trainforge.server.job_requests import TrainJob, submit
 from trainforge.store import jobs as job_store
@@ -109,12 +108,10 @@ def job_status(workspace: Workspace, job_id: str, *statuses: str) -> dict[str, A
 
 def slow_training(workspace: Workspace, *, trials: int) -> str:
     """A train job of ``trials`` random forests: long enough to interrupt between trials (each
-    fits hundreds of trees, seconds), on wine's 178 rows cut to one feature so that what follows
-    the search (importance, the report; no explanations) is quick."""
-    with tempfile.TemporaryDirectory() as folder:  # the upload keeps its own copy
-        dataset = upload(workspace, one_feature_example("wine.csv", Path(folder)))
-    request = TrainJob(kind="train", dataset=dataset, target="cultivar",
-                       algorithm="random_forest", trials=trials, name="wine")
+    fits hundreds of trees, seconds), on wine's 178 rows so that what follows the search
+    (importance, SHAP, the report) is quick."""
+    request = TrainJob(kind="train", dataset=upload(workspace, EXAMPLES / "wine.csv"),
+                       target="cultivar", algorithm="random_forest", trials=trials, name="wine")
     return str(submit(workspace, request, EDITOR)["id"])
 
 
