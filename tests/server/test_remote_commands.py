@@ -4,8 +4,10 @@ or write what the local command does, and exit non-zero when the job fails."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from tests._examples import one_feature_example
 from tests._paths import EXAMPLES
 from tests.server._jobs import HEARTBEAT_S, STALE_AFTER_S, running_app
 
@@ -17,6 +19,13 @@ from trainforge.server.supervisor import Supervisor
 from trainforge.store import access
 from trainforge.store.jobs import list_jobs
 from trainforge.workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def credit(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """credit_g cut to its target and one feature: the jobs' trainings run every step (search,
+    evaluation, importance, report, registration) without explanations to compute."""
+    return str(one_feature_example("credit_g.csv", tmp_path_factory.mktemp("credit")))
 
 
 @pytest.fixture
@@ -34,11 +43,11 @@ def server(tmp_path) -> Iterator[tuple[str, str, Workspace]]:
 
 
 @pytest.mark.slow
-def test_train_with_server_registers_the_model_on_the_server_and_prints_it(server, capsys):
+def test_train_with_server_registers_the_model_on_the_server_and_prints_it(server, credit,
+                                                                           capsys):
     url, token, workspace = server
-    code = run(["train", str(EXAMPLES / "credit_g.csv"), "--target", "class", "--name",
-                "credit", "--algorithm", "linear", "--trials", "1", "--server", url,
-                "--token", token])
+    code = run(["train", credit, "--target", "class", "--name", "credit", "--algorithm",
+                "linear", "--trials", "1", "--server", url, "--token", token])
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert "task: binary classification of 'class'" in printed
@@ -72,13 +81,13 @@ def test_a_train_job_the_server_refuses_is_never_queued_and_says_why(server, cap
 
 
 @pytest.mark.slow
-def test_predict_and_evaluate_with_server_use_the_servers_model(server, capsys, tmp_path):
+def test_predict_and_evaluate_with_server_use_the_servers_model(server, credit, capsys,
+                                                                 tmp_path):
     url, token, _ = server
-    assert run(["train", str(EXAMPLES / "credit_g.csv"), "--target", "class", "--name",
-                "credit", "--algorithm", "linear", "--trials", "1", "--server", url,
-                "--token", token]) == 0
+    assert run(["train", credit, "--target", "class", "--name", "credit", "--algorithm",
+                "linear", "--trials", "1", "--server", url, "--token", token]) == 0
     rows = tmp_path / "new.csv"
-    rows.write_text("".join((EXAMPLES / "credit_g.csv").read_text().splitlines(keepends=True)[:31]))
+    rows.write_text("".join(Path(credit).read_text().splitlines(keepends=True)[:31]))
     output = tmp_path / "out.csv"
     assert run(["predict", "credit", str(rows), "-o", str(output), "--server", url,
                 "--token", token]) == 0
@@ -90,12 +99,13 @@ def test_predict_and_evaluate_with_server_use_the_servers_model(server, capsys, 
 
 
 @pytest.mark.slow  # explains a model's predictions over HTTP: ~7 s
-def test_predict_with_server_and_explain_writes_the_servers_contributions(server, tmp_path):
+def test_predict_with_server_and_explain_writes_the_servers_contributions(server, credit,
+                                                                          tmp_path):
     url, token, workspace = server
-    run_training(TrainConfig(data=str(EXAMPLES / "credit_g.csv"), target="class", name="credit",
+    run_training(TrainConfig(data=credit, target="class", name="credit",
                              algorithm="lightgbm", trials=1), workspace=workspace)
     rows = tmp_path / "new.csv"
-    rows.write_text("".join((EXAMPLES / "credit_g.csv").read_text().splitlines(keepends=True)[:11]))
+    rows.write_text("".join(Path(credit).read_text().splitlines(keepends=True)[:11]))
     output = tmp_path / "out.csv"
     assert run(["predict", "credit", str(rows), "-o", str(output), "--server", url,
                 "--token", token, "--explain", "--top-k", "1"]) == 0
