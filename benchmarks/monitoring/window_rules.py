@@ -113,6 +113,7 @@ def main() -> None:
                              "two rules day by day")
     parser.add_argument("--compare", type=Path, nargs=2, default=None, metavar="ANSWERS",
                         help="no replay: compare two rules' saved --answers")
+    parser.add_argument("--rule", default="parent")
     parser.add_argument("--scheduled", action="store_true",
                         help="save the scheduled retrain's --answers, not the windows'")
     args = parser.parse_args()
@@ -136,6 +137,8 @@ def main() -> None:
         return
     every = args.every or (30 if stream.batch == 1 else 1)
     model, template = first_template(X, y, start)
+    windows.RULE = args.rule
+    windows.ANCHOR = (int(template.estimator.n_estimators), start)
     print(f"{stream.name}: {len(y):,} rows, update every {every} batches; template "
           f"{template.estimator.n_estimators} rounds", flush=True)
     figures, answers = replay(X, y, start, parts, every, template, model.task)
@@ -144,7 +147,8 @@ def main() -> None:
         np.save(args.answers, answers.astype(np.int8))  # class codes: two on these streams
     if args.out:
         with args.out.open("a") as handle:
-            handle.write(json.dumps({"stream": stream.name, "every": every, **figures}) + "\n")
+            handle.write(json.dumps({"stream": stream.name, "every": every, "rule": args.rule,
+                                     **figures}) + "\n")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from trainforge.algorithms.boosting import refit_rounds
 from trainforge.algorithms.catalog import AlignedClassifier
 from trainforge.algorithms.model import Member
 from trainforge.data.task import Task
@@ -72,14 +73,21 @@ def holdout_size(n_rows: int) -> int:
     return min(HOLDOUT_ROWS, n_rows // 5)
 
 
+# EXPERIMENT (s28): the rule for each window's rounds, set by window_rules.py --rule
+RULE = "parent"
+ANCHOR: tuple[int, int] | None = None  # (rounds, rows) of the first version
+
+
 def fit_on_rows(template: Member, frame: pd.DataFrame, y: np.ndarray, *, task: Task,
-                weight: float = 1.0) -> Member:
+                weight: float = 1.0, trees: int | None = None) -> Member:
     """``template``'s pipeline (preprocessing and estimator, same settings) fitted anew on
     these rows; the template is unchanged."""
     preprocessor = clone(template.preprocessor)
     matrix = preprocessor.fit_transform(frame, y)
     fitted = template.estimator
     estimator = clone(fitted.estimator if isinstance(fitted, AlignedClassifier) else fitted)
+    if trees is not None:
+        estimator.set_params(n_estimators=trees)
     if "categorical_features" in estimator.get_params():  # a window may lack a category
         estimator.set_params(categorical_features=categorical_outputs(preprocessor))
     estimator.fit(matrix, y)
@@ -101,21 +109,59 @@ def blend_windows(template: Member, frame: pd.DataFrame, y: np.ndarray, *, task:
     held = holdout_size(len(frame))
     cut = len(frame) - held
     before = [size for size in window_sizes(cut) if _learnable(y[cut - size:cut], task)]
+    cands = [(size, t) for size in before for t in _trees(template, size, size == before[-1])]
     outputs = [_output(fit_on_rows(template, frame.iloc[cut - size:cut], y[cut - size:cut],
-                                   task=task),
-                       frame.iloc[cut:], task) for size in before]
-    chosen, blend_score = greedy_selection(outputs, y[cut:], scorer, rounds=rounds)
+                                   task=task, trees=t),
+                       frame.iloc[cut:], task) for size, t in cands]
+    chosen_c, blend_score = greedy_selection(outputs, y[cut:], scorer, rounds=rounds)
+    if RULE == "both":  # one weight per candidate (size, trees): fold into sizes, keep trees
+        fits = [(s_, t) for (s_, t), w in zip(cands, chosen_c, strict=True) if w > 0]
+        sizes = [size for size in window_sizes(len(frame))
+                 if _learnable(y[len(frame) - size:], task)]
+        members = []
+        for (s_, t), w in zip(cands, chosen_c, strict=True):
+            if w <= 0:
+                continue
+            size = len(frame) if s_ == before[-1] else s_
+            if size not in sizes:
+                continue
+            members.append(fit_on_rows(template, frame.iloc[len(frame) - size:],
+                                       y[len(frame) - size:], task=task, weight=float(w),
+                                       trees=t))
+        if not members:
+            members = [fit_on_rows(template, frame, y, task=task)]
+        weights = np.array([1.0] * len(sizes))
+        return WindowBlend(members=members, sizes=sizes, weights=[1.0] * len(sizes),
+                           holdout_rows=held, holdout_scores=[], blend_score=float(blend_score),
+                           metric=scorer.name)
+    chosen = chosen_c
     # the same windows, now ending at the newest row; "all" stays all
     sizes = [size for size in window_sizes(len(frame))
              if _learnable(y[len(frame) - size:], task)]
     weights = _carried(before, chosen, sizes)
     members = [fit_on_rows(template, frame.iloc[len(frame) - size:], y[len(frame) - size:],
-                           task=task, weight=float(weight))
+                           task=task, weight=float(weight),
+                           trees=_trees(template, size, size == sizes[-1])[0])
                for size, weight in zip(sizes, weights, strict=True) if weight > 0]
     return WindowBlend(members=members, sizes=sizes, weights=[float(w) for w in weights],
                        holdout_rows=held,
                        holdout_scores=[scorer.score(y[cut:], o) for o in outputs],
                        blend_score=float(blend_score), metric=scorer.name)
+
+
+def _trees(template: Member, size: int, is_all: bool) -> list[int | None]:
+    if RULE == "parent":
+        return [None]
+    if RULE == "anchored":
+        assert ANCHOR is not None
+        return [refit_rounds(ANCHOR[0], data_fraction=ANCHOR[1] / size)]
+    if RULE == "all100":
+        assert ANCHOR is not None
+        return [100] if is_all else [ANCHOR[0]]
+    if RULE == "both":
+        assert ANCHOR is not None
+        return [ANCHOR[0], 100] if size >= 2048 else [ANCHOR[0]]
+    raise ValueError(RULE)
 
 
 def judge(task: Task) -> str:
