@@ -41,6 +41,7 @@ from stream_loop import STREAMS, batches, first_rows, load, scheduled_answers
 
 import trainforge as tf
 from trainforge.data.task import Task
+from trainforge.jobs.update import template_of, trees_from
 from trainforge.training import windows
 from trainforge.workspace import Workspace
 
@@ -52,9 +53,10 @@ def first_template(X, y, start: int):  # type: ignore[no-untyped-def]
         ws = Workspace(Path(home) / "ws")
         tf.train(first, target="label", name="stream", algorithm="lightgbm", trials=1,
                  workspace=ws)
-        model = ws.registry.load("stream:1").tabular
+        first_version = ws.registry.load("stream:1")
         ws.close()
-    return model, max(model.members, key=lambda m: m.weight)
+    model = first_version.tabular
+    return model, template_of(model), trees_from(first_version)
 
 
 def blended(members, frame, task: Task) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -62,8 +64,8 @@ def blended(members, frame, task: Task) -> np.ndarray:  # type: ignore[no-untype
     return sum(m.weight / total * windows._output(m, frame, task) for m in members)
 
 
-def replay(X, y, start: int, parts, every: int, template, task: Task  # type: ignore[no-untyped-def]
-           ) -> tuple[dict[str, object], np.ndarray]:
+def replay(X, y, start: int, parts, every: int, template, task: Task,  # type: ignore[no-untyped-def]
+           counted_from: windows.TreesFrom | None) -> tuple[dict[str, object], np.ndarray]:
     """The figures, and every scored row's predicted class (the rows after the first ``start``)."""
     began = time.process_time()
     members, chosen, predicted = [template], [], []
@@ -71,9 +73,10 @@ def replay(X, y, start: int, parts, every: int, template, task: Task  # type: ig
         predicted.append(blended(members, X.iloc[part], task).argmax(axis=1))
         if (i + 1) % every == 0 and i + 1 < len(parts):
             stop = part.stop  # this batch's labels are in
-            blend = windows.blend_windows(template, X.iloc[:stop], y[:stop], task=task)
+            blend = windows.blend_windows(template, X.iloc[:stop], y[:stop], task=task,
+                                          trees_from=counted_from)
             members = blend.members
-            template = max(members, key=lambda m: m.weight)
+            template = max(members, key=lambda m: m.weight)  # as jobs/update.py's template_of
             chosen.append([s for s, w in zip(blend.sizes, blend.weights, strict=True) if w > 0])
             if (len(chosen) - 1) % 50 == 0:  # as stream_loop.py prints, to compare the two
                 right = int((np.concatenate(predicted) == y[start:stop]).sum())
@@ -113,7 +116,8 @@ def main() -> None:
                              "two rules day by day")
     parser.add_argument("--compare", type=Path, nargs=2, default=None, metavar="ANSWERS",
                         help="no replay: compare two rules' saved --answers")
-    parser.add_argument("--rule", default="parent")
+    parser.add_argument("--parents-rounds", action="store_true",
+                        help="every window the template's rounds (the rule before session s28)")
     parser.add_argument("--scheduled", action="store_true",
                         help="save the scheduled retrain's --answers, not the windows'")
     args = parser.parse_args()
@@ -136,18 +140,21 @@ def main() -> None:
         np.save(args.answers, answers.astype(np.int8))  # class codes: two on these streams
         return
     every = args.every or (30 if stream.batch == 1 else 1)
-    model, template = first_template(X, y, start)
-    windows.RULE = args.rule
-    windows.ANCHOR = (int(template.estimator.n_estimators), start)
+    model, template, counted_from = first_template(X, y, start)
+    if args.parents_rounds:
+        counted_from = None
     print(f"{stream.name}: {len(y):,} rows, update every {every} batches; template "
-          f"{template.estimator.n_estimators} rounds", flush=True)
-    figures, answers = replay(X, y, start, parts, every, template, model.task)
+          f"{template.estimator.n_estimators} rounds; windows' rounds counted from "
+          f"{counted_from}", flush=True)
+    figures, answers = replay(X, y, start, parts, every, template, model.task, counted_from)
     print(json.dumps(figures), flush=True)
     if args.answers:
         np.save(args.answers, answers.astype(np.int8))  # class codes: two on these streams
     if args.out:
         with args.out.open("a") as handle:
-            handle.write(json.dumps({"stream": stream.name, "every": every, "rule": args.rule,
+            handle.write(json.dumps({"stream": stream.name, "every": every,
+                                     "rounds": "parent's" if counted_from is None else
+                                     f"from {counted_from.trees} for {counted_from.rows} rows",
                                      **figures}) + "\n")
 
 
