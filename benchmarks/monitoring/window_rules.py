@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import binomtest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stream_loop import STREAMS, batches, first_rows, load, scheduled_answers
@@ -93,13 +94,17 @@ def replay(X, y, start: int, parts, every: int, template, task: Task,  # type: i
 def compare(y: np.ndarray, start: int, first: np.ndarray, second: np.ndarray
             ) -> dict[str, object]:
     """Where two rules' answers (each scored row's class, in order) differ, and which is right
-    there; ``lead``: the second's right answers minus the first's, day by day."""
+    there; ``lead``: the second's right answers minus the first's, day by day; ``p``: the
+    two-sided exact binomial test of the rows apart (were neither rule better, each would be
+    right on half of them; optimistic where neighbouring rows are not independent)."""
     truth = y[start:start + len(first)]
     apart = first != second
     lead = np.cumsum((second == truth).astype(int) - (first == truth).astype(int))
+    second_right = int((second[apart] == truth[apart]).sum())
     return {"rows": len(first), "apart": int(apart.sum()),
             "first_right_there": int((first[apart] == truth[apart]).sum()),
-            "second_right_there": int((second[apart] == truth[apart]).sum()),
+            "second_right_there": second_right,
+            "p": float(binomtest(second_right, int(apart.sum())).pvalue) if apart.any() else 1.0,
             "lead_min": int(lead.min()), "lead_max": int(lead.max()),
             "lead_final": int(lead[-1]), "rows_level": int((lead == 0).sum())}
 
