@@ -69,11 +69,10 @@ def test_each_window_gets_boosting_rounds_for_its_rows_counted_from_the_first_ve
     members = {m.estimator.best_iteration_ for m in child.tabular.members}
     # churn:1: its trees for its 200 training rows; the windows: 128 rows (fewer trees) and
     # all 500 (more); churn:2 passes the same count on, so a next update does not compound
-    assert ((start["trees"], start["rows"]) == (parent.tabular.members[0].estimator
-                                               .best_iteration_, 200),
-            windows["trees"][0] < start["trees"] < windows["trees"][1],
-            members <= set(windows["trees"]), trees_from(child) == trees_from(parent)) == (
-        True, True, True, True)
+    first_trees = parent.tabular.members[0].estimator.best_iteration_
+    assert (start, windows["trees"][0] < first_trees < windows["trees"][1],
+            members <= set(windows["trees"]), trees_from(child)) == (
+        {"trees": first_trees, "rows": 200}, True, True, trees_from(parent))
 
 
 def test_every_window_is_the_parents_own_algorithm(ws: Workspace):
