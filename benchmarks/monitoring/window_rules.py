@@ -12,8 +12,11 @@ It replays the method as ``training/windows.py`` has it now. The rules compared 
 (each window's boosting rounds: the parent's, early-stopped on the window's own newest fifth,
 or early-stopped on the holdout the weights are chosen on; the blend kept: the best met in
 greedy selection's rounds, or the one after all of them) were knobs of ``blend_windows`` at
-commit ``905f60e`` (``--variants parent/best own/last holdout/best …`` there); their figures
-are in benchmarks/RESULTS.md, "The loop on real streams".
+commit ``905f60e`` (``--variants parent/best own/last holdout/best …`` there); session s28's
+(each window's rounds counted from the first version's, kept; all rows at 100 trees; the
+parent's rounds and 100 trees both offered) were ``--rule`` knobs at ``2b3343d``. Here
+``--parents-rounds`` replays the rule before s28. The figures are in benchmarks/RESULTS.md,
+"The loop on real streams".
 
     PYTHONPATH=src python benchmarks/monitoring/window_rules.py noaa_weather
     PYTHONPATH=src python benchmarks/monitoring/window_rules.py elec2 --every 7
