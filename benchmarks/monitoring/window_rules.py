@@ -12,8 +12,11 @@ It replays the method as ``training/windows.py`` has it now. The rules compared 
 (each window's boosting rounds: the parent's, early-stopped on the window's own newest fifth,
 or early-stopped on the holdout the weights are chosen on; the blend kept: the best met in
 greedy selection's rounds, or the one after all of them) were knobs of ``blend_windows`` at
-commit ``905f60e`` (``--variants parent/best own/last holdout/best …`` there); their figures
-are in benchmarks/RESULTS.md, "The loop on real streams".
+commit ``905f60e`` (``--variants parent/best own/last holdout/best …`` there); session s28's
+(each window's rounds counted from the first version's, kept; all rows at 100 trees; the
+parent's rounds and 100 trees both offered) were ``--rule`` knobs at ``2b3343d``. Here
+``--parents-rounds`` replays the rule before s28. The figures are in benchmarks/RESULTS.md,
+"The loop on real streams".
 
     PYTHONPATH=src python benchmarks/monitoring/window_rules.py noaa_weather
     PYTHONPATH=src python benchmarks/monitoring/window_rules.py elec2 --every 7
@@ -35,12 +38,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import binomtest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stream_loop import STREAMS, batches, first_rows, load, scheduled_answers
 
 import trainforge as tf
 from trainforge.data.task import Task
+from trainforge.jobs.update import template_of, trees_from
 from trainforge.training import windows
 from trainforge.workspace import Workspace
 
@@ -52,9 +57,10 @@ def first_template(X, y, start: int):  # type: ignore[no-untyped-def]
         ws = Workspace(Path(home) / "ws")
         tf.train(first, target="label", name="stream", algorithm="lightgbm", trials=1,
                  workspace=ws)
-        model = ws.registry.load("stream:1").tabular
+        first_version = ws.registry.load("stream:1")
         ws.close()
-    return model, max(model.members, key=lambda m: m.weight)
+    model = first_version.tabular
+    return model, template_of(model), trees_from(first_version)
 
 
 def blended(members, frame, task: Task) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -62,8 +68,8 @@ def blended(members, frame, task: Task) -> np.ndarray:  # type: ignore[no-untype
     return sum(m.weight / total * windows._output(m, frame, task) for m in members)
 
 
-def replay(X, y, start: int, parts, every: int, template, task: Task  # type: ignore[no-untyped-def]
-           ) -> tuple[dict[str, object], np.ndarray]:
+def replay(X, y, start: int, parts, every: int, template, task: Task,  # type: ignore[no-untyped-def]
+           counted_from: windows.TreesFrom | None) -> tuple[dict[str, object], np.ndarray]:
     """The figures, and every scored row's predicted class (the rows after the first ``start``)."""
     began = time.process_time()
     members, chosen, predicted = [template], [], []
@@ -71,9 +77,10 @@ def replay(X, y, start: int, parts, every: int, template, task: Task  # type: ig
         predicted.append(blended(members, X.iloc[part], task).argmax(axis=1))
         if (i + 1) % every == 0 and i + 1 < len(parts):
             stop = part.stop  # this batch's labels are in
-            blend = windows.blend_windows(template, X.iloc[:stop], y[:stop], task=task)
+            blend = windows.blend_windows(template, X.iloc[:stop], y[:stop], task=task,
+                                          trees_from=counted_from)
             members = blend.members
-            template = max(members, key=lambda m: m.weight)
+            template = max(members, key=lambda m: m.weight)  # as jobs/update.py's template_of
             chosen.append([s for s, w in zip(blend.sizes, blend.weights, strict=True) if w > 0])
             if (len(chosen) - 1) % 50 == 0:  # as stream_loop.py prints, to compare the two
                 right = int((np.concatenate(predicted) == y[start:stop]).sum())
@@ -90,13 +97,17 @@ def replay(X, y, start: int, parts, every: int, template, task: Task  # type: ig
 def compare(y: np.ndarray, start: int, first: np.ndarray, second: np.ndarray
             ) -> dict[str, object]:
     """Where two rules' answers (each scored row's class, in order) differ, and which is right
-    there; ``lead``: the second's right answers minus the first's, day by day."""
+    there; ``lead``: the second's right answers minus the first's, day by day; ``p``: the
+    two-sided exact binomial test of the rows apart (were neither rule better, each would be
+    right on half of them; optimistic where neighbouring rows are not independent)."""
     truth = y[start:start + len(first)]
     apart = first != second
     lead = np.cumsum((second == truth).astype(int) - (first == truth).astype(int))
+    second_right = int((second[apart] == truth[apart]).sum())
     return {"rows": len(first), "apart": int(apart.sum()),
             "first_right_there": int((first[apart] == truth[apart]).sum()),
-            "second_right_there": int((second[apart] == truth[apart]).sum()),
+            "second_right_there": second_right,
+            "p": float(binomtest(second_right, int(apart.sum())).pvalue) if apart.any() else 1.0,
             "lead_min": int(lead.min()), "lead_max": int(lead.max()),
             "lead_final": int(lead[-1]), "rows_level": int((lead == 0).sum())}
 
@@ -113,6 +124,8 @@ def main() -> None:
                              "two rules day by day")
     parser.add_argument("--compare", type=Path, nargs=2, default=None, metavar="ANSWERS",
                         help="no replay: compare two rules' saved --answers")
+    parser.add_argument("--parents-rounds", action="store_true",
+                        help="every window the template's rounds (the rule before session s28)")
     parser.add_argument("--scheduled", action="store_true",
                         help="save the scheduled retrain's --answers, not the windows'")
     args = parser.parse_args()
@@ -135,16 +148,22 @@ def main() -> None:
         np.save(args.answers, answers.astype(np.int8))  # class codes: two on these streams
         return
     every = args.every or (30 if stream.batch == 1 else 1)
-    model, template = first_template(X, y, start)
+    model, template, counted_from = first_template(X, y, start)
+    if args.parents_rounds:
+        counted_from = None
     print(f"{stream.name}: {len(y):,} rows, update every {every} batches; template "
-          f"{template.estimator.n_estimators} rounds", flush=True)
-    figures, answers = replay(X, y, start, parts, every, template, model.task)
+          f"{template.estimator.n_estimators} rounds; windows' rounds counted from "
+          f"{counted_from}", flush=True)
+    figures, answers = replay(X, y, start, parts, every, template, model.task, counted_from)
     print(json.dumps(figures), flush=True)
     if args.answers:
         np.save(args.answers, answers.astype(np.int8))  # class codes: two on these streams
     if args.out:
         with args.out.open("a") as handle:
-            handle.write(json.dumps({"stream": stream.name, "every": every, **figures}) + "\n")
+            handle.write(json.dumps({"stream": stream.name, "every": every,
+                                     "rounds": "parent's" if counted_from is None else
+                                     f"from {counted_from.trees} for {counted_from.rows} rows",
+                                     **figures}) + "\n")
 
 
 if __name__ == "__main__":

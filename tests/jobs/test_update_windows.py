@@ -17,7 +17,7 @@ from trainforge.config import RetrainPolicy
 from trainforge.data.task import TaskKind
 from trainforge.errors import OriginalDataGone
 from trainforge.jobs.retrain import check_model, set_policy
-from trainforge.jobs.update import update_model
+from trainforge.jobs.update import trees_from, update_model
 from trainforge.workspace import Workspace
 
 
@@ -58,6 +58,21 @@ def test_the_new_version_records_its_windows_and_their_weights(ws: Workspace):
     assert (update["method"], windows["sizes"], windows["holdout_rows"],
             round(sum(windows["weights"]), 6), outcome.version.aliases) == (
         "windows", [128, 500], 100, 1.0, ("challenger",))
+
+
+def test_each_window_gets_boosting_rounds_for_its_rows_counted_from_the_first_version(
+        ws: Workspace):
+    update_model(ws, "churn", method="windows")
+    parent, child = ws.registry.load("churn:1"), ws.registry.load("churn:2")
+    windows = ws.registry.show("churn:2")["lineage"]["update"]["windows"]
+    start = windows["trees_from"]
+    members = {m.estimator.best_iteration_ for m in child.tabular.members}
+    # churn:1: its trees for its 200 training rows; the windows: 128 rows (fewer trees) and
+    # all 500 (more); churn:2 passes the same count on, so a next update does not compound
+    first_trees = parent.tabular.members[0].estimator.best_iteration_
+    assert (start, windows["trees"][0] < first_trees < windows["trees"][1],
+            members <= set(windows["trees"]), trees_from(child)) == (
+        {"trees": first_trees, "rows": 200}, True, True, trees_from(parent))
 
 
 def test_every_window_is_the_parents_own_algorithm(ws: Workspace):

@@ -13,7 +13,7 @@ from trainforge.algorithms import boosting
 from trainforge.algorithms.model import Member
 from trainforge.data.prepare import make_preprocessor
 from trainforge.data.task import TaskKind
-from trainforge.training.windows import blend_windows, fit_on_rows, window_sizes
+from trainforge.training.windows import TreesFrom, blend_windows, fit_on_rows, window_sizes
 
 
 def _stream(n_old: int, n_new: int) -> tuple[pd.DataFrame, np.ndarray, object]:
@@ -39,6 +39,24 @@ def test_a_stream_too_short_to_choose_between_windows_is_refused_with_its_length
     frame, codes, task = _stream(100, 100)
     with pytest.raises(ValueError, match="200 rows"):
         blend_windows(_template(), frame, codes, task=task)
+
+
+def test_a_window_gets_more_boosting_rounds_the_more_rows_it_holds():
+    # the parent's 30 rounds were chosen for 500 rows: a 128-row window gets fewer (the
+    # catalog's refit rule, downwards), all 2,000 rows more, and every member is fitted so
+    frame, codes, task = _stream(1_200, 800)
+    blend = blend_windows(_template(), frame, codes, task=task,
+                          trees_from=TreesFrom(trees=30, rows=500))
+    fitted = {m.estimator.best_iteration_ for m in blend.members}
+    assert blend.trees is not None
+    assert (blend.sizes, blend.trees[0] < 30 < blend.trees[1] < blend.trees[2],
+            fitted <= set(blend.trees)) == ([128, 512, 2_000], True, True)
+
+
+def test_without_a_count_to_start_from_every_window_keeps_the_parents_rounds():
+    frame, codes, task = _stream(1_200, 800)
+    blend = blend_windows(_template(), frame, codes, task=task)
+    assert (blend.trees, {m.estimator.best_iteration_ for m in blend.members}) == (None, {30})
 
 
 def test_after_an_abrupt_change_the_blend_leans_on_the_newest_window():

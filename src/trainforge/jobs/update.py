@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from trainforge.algorithms import catalog
-from trainforge.algorithms.model import TabularModel, coerce_frame
+from trainforge.algorithms.model import Member, TabularModel, coerce_frame
 from trainforge.algorithms.online import UPDATABLE, can_update, updated
 from trainforge.config import UpdateConfig
 from trainforge.data.privacy_policy import HASH_KEY_FILE
@@ -38,7 +38,7 @@ from trainforge.monitoring.reference import REFERENCE_FILE
 from trainforge.monitoring.retrain_data import original_data, training_rows
 from trainforge.registry.loaded import LoadedModel
 from trainforge.registry.records import ModelVersion
-from trainforge.training.windows import WindowBlend, blend_windows
+from trainforge.training.windows import TreesFrom, WindowBlend, blend_windows
 from trainforge.workspace import Workspace
 
 CHALLENGER = "challenger"
@@ -97,7 +97,7 @@ def run_update(config: UpdateConfig, *, workspace: Workspace,
             history = _history(workspace, parent, until=until)
             notify(observers, "on_phase", f"refitting {parent.ref} on windows of its "
                                           f"{len(history):,} rows")
-            new_model, blend = _windows(model, history)
+            new_model, blend = _windows(model, history, trees_from=trees_from(parent))
             learned, kept = [new_model.members[0].algorithm], list[str]()
         else:
             notify(observers, "on_phase", f"updating {parent.ref} on {len(rows):,} labelled "
@@ -195,13 +195,39 @@ def _history(workspace: Workspace, parent: LoadedModel, *, until: datetime) -> p
     return pd.concat([first, rows], ignore_index=True)
 
 
-def _windows(model: TabularModel, history: pd.DataFrame) -> tuple[TabularModel, WindowBlend]:
+def _windows(model: TabularModel, history: pd.DataFrame, *, trees_from: TreesFrom | None
+             ) -> tuple[TabularModel, WindowBlend]:
     """The model's heaviest member's pipeline refitted on windows of ``history``."""
     truth = _truth(model, history)
     frame = coerce_frame(history.loc[truth.kept].reset_index(drop=True), model.features)
-    template = max(model.members, key=lambda m: m.weight)
-    blend = blend_windows(template, frame, np.asarray(truth.values), task=model.task)
+    blend = blend_windows(template_of(model), frame, np.asarray(truth.values), task=model.task,
+                          trees_from=trees_from)
     return dataclasses.replace(model, members=blend.members), blend
+
+
+def template_of(model: TabularModel) -> Member:
+    """The member whose pipeline a windows update refits: the heaviest."""
+    return max(model.members, key=lambda m: m.weight)
+
+
+def trees_from(parent: LoadedModel) -> TreesFrom | None:
+    """The boosting rounds a windows update counts each window's from, and the rows they
+    were chosen for: carried on from a windows update's lineage; for a trained version, its
+    heaviest member's rounds and the training rows (all labelled rows after the refit).
+    None (every window keeps the template's rounds) for a template that does not boost, or
+    a parent updated in place, whose trees no longer match a number of rows."""
+    lineage = parent.manifest.get("lineage", {})
+    update = lineage.get("update")
+    if update is not None:
+        carried = (update.get("windows") or {}).get("trees_from")
+        return None if carried is None else TreesFrom(trees=int(carried["trees"]),
+                                                      rows=int(carried["rows"]))
+    estimator = template_of(parent.tabular).estimator
+    if not hasattr(estimator, "set_rounds") or "n_train_rows" not in lineage:
+        return None
+    refitted = str(lineage.get("refit", "")).startswith("refitted")  # train.py's wording
+    rows = int(lineage["n_train_rows"]) + (int(lineage["n_test_rows"]) if refitted else 0)
+    return TreesFrom(trees=int(estimator.best_iteration_), rows=rows)
 
 
 def _truth(model: TabularModel, rows: pd.DataFrame) -> Any:
@@ -279,7 +305,10 @@ def _lineage(parent: LoadedModel, *, run_id: str, config: UpdateConfig, since: d
                 "sizes": list(blend.sizes), "weights": list(blend.weights),
                 "holdout_rows": blend.holdout_rows, "metric": blend.metric,
                 "holdout_scores": list(blend.holdout_scores),
-                "blend_score": blend.blend_score},
+                "blend_score": blend.blend_score,
+                "trees": None if blend.trees is None else list(blend.trees),
+                "trees_from": None if blend.trees_from is None else {
+                    "trees": blend.trees_from.trees, "rows": blend.trees_from.rows}},
         },
     }
 

@@ -16,6 +16,14 @@ the threshold the served answer uses, and a blend of windows is mostly a correct
 that. Replaying elec2 through the platform with roc_auc as the judge scored 0.790 prequential
 accuracy; with log loss, 0.798 (benchmarks/RESULTS.md, "The loop on real streams"). Regression
 keeps its metric.
+
+A boosting model's rounds were chosen for the rows it learned from (early stopping, then the
+catalog's ``refit_rounds`` for the refit on all of them); a window of other rows gets the
+rounds the same rule gives for its own rows, fewer for fewer rows and more for more, always
+counted from the rounds and rows of the first version (``TreesFrom``, carried from update to
+update) so that they do not compound. Every window refitted with the parent's rounds held
+noaa_weather's window of all 18,000 days to the 43 trees chosen on its first 1,815
+(benchmarks/RESULTS.md, "The loop on real streams", session s28).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from trainforge.algorithms.boosting import refit_rounds
 from trainforge.algorithms.catalog import AlignedClassifier
 from trainforge.algorithms.model import Member
 from trainforge.data.task import Task
@@ -44,11 +53,24 @@ MIN_ROWS = 2 * SMALLEST_WINDOW  # below this there is nothing to choose between
 
 
 @dataclass(frozen=True)
+class TreesFrom:
+    """A boosting pipeline's rounds (``trees``) and the rows they were chosen for."""
+
+    trees: int
+    rows: int
+
+    def for_rows(self, n_rows: int) -> int:
+        """The rounds for a refit on ``n_rows`` rows, by the catalog's rule for a refit."""
+        return refit_rounds(self.trees, data_fraction=self.rows / n_rows)
+
+
+@dataclass(frozen=True)
 class WindowBlend:
     """The refreshed members and how they were chosen: each window's size (rows; the last
     is all of them), its weight, and the holdout score (``metric``: log loss for a
     classifier, the task's metric for regression) of each window alone and of the blend,
-    before the final fits."""
+    before the final fits. ``trees``: each window's boosting rounds (sizes' order), None
+    when every window kept the template's own; ``trees_from``: what they were counted from."""
 
     members: list[Member]
     sizes: list[int]
@@ -57,6 +79,8 @@ class WindowBlend:
     holdout_scores: list[float]
     blend_score: float
     metric: str
+    trees: list[int] | None = None
+    trees_from: TreesFrom | None = None
 
 
 def window_sizes(n_rows: int) -> list[int]:
@@ -73,13 +97,16 @@ def holdout_size(n_rows: int) -> int:
 
 
 def fit_on_rows(template: Member, frame: pd.DataFrame, y: np.ndarray, *, task: Task,
-                weight: float = 1.0) -> Member:
-    """``template``'s pipeline (preprocessing and estimator, same settings) fitted anew on
-    these rows; the template is unchanged."""
+                weight: float = 1.0, trees: int | None = None) -> Member:
+    """``template``'s pipeline (preprocessing and estimator, same settings; ``trees``
+    boosting rounds instead of its own if given) fitted anew on these rows; the template is
+    unchanged."""
     preprocessor = clone(template.preprocessor)
     matrix = preprocessor.fit_transform(frame, y)
     fitted = template.estimator
     estimator = clone(fitted.estimator if isinstance(fitted, AlignedClassifier) else fitted)
+    if trees is not None:
+        estimator.set_params(n_estimators=trees)
     if "categorical_features" in estimator.get_params():  # a window may lack a category
         estimator.set_params(categorical_features=categorical_outputs(preprocessor))
     estimator.fit(matrix, y)
@@ -92,9 +119,11 @@ def fit_on_rows(template: Member, frame: pd.DataFrame, y: np.ndarray, *, task: T
 
 
 def blend_windows(template: Member, frame: pd.DataFrame, y: np.ndarray, *, task: Task,
-                  rounds: int = 10) -> WindowBlend:
+                  rounds: int = 10, trees_from: TreesFrom | None = None) -> WindowBlend:
     """Fit ``template``'s pipeline on nested windows of ``frame``'s newest rows (``y``: class
-    codes or numbers, in the same order) and blend them; ValueError below ``MIN_ROWS``."""
+    codes or numbers, in the same order) and blend them; ValueError below ``MIN_ROWS``.
+    ``trees_from``: each window's boosting rounds counted from these for its rows (None: the
+    template's own for every window)."""
     if len(frame) < MIN_ROWS:
         raise ValueError(f"{len(frame)} rows: following a stream needs at least {MIN_ROWS}")
     scorer = scorer_for(judge(task), task.kind)
@@ -102,7 +131,7 @@ def blend_windows(template: Member, frame: pd.DataFrame, y: np.ndarray, *, task:
     cut = len(frame) - held
     before = [size for size in window_sizes(cut) if _learnable(y[cut - size:cut], task)]
     outputs = [_output(fit_on_rows(template, frame.iloc[cut - size:cut], y[cut - size:cut],
-                                   task=task),
+                                   task=task, trees=_trees(trees_from, size)),
                        frame.iloc[cut:], task) for size in before]
     chosen, blend_score = greedy_selection(outputs, y[cut:], scorer, rounds=rounds)
     # the same windows, now ending at the newest row; "all" stays all
@@ -110,17 +139,24 @@ def blend_windows(template: Member, frame: pd.DataFrame, y: np.ndarray, *, task:
              if _learnable(y[len(frame) - size:], task)]
     weights = _carried(before, chosen, sizes)
     members = [fit_on_rows(template, frame.iloc[len(frame) - size:], y[len(frame) - size:],
-                           task=task, weight=float(weight))
+                           task=task, weight=float(weight), trees=_trees(trees_from, size))
                for size, weight in zip(sizes, weights, strict=True) if weight > 0]
     return WindowBlend(members=members, sizes=sizes, weights=[float(w) for w in weights],
                        holdout_rows=held,
                        holdout_scores=[scorer.score(y[cut:], o) for o in outputs],
-                       blend_score=float(blend_score), metric=scorer.name)
+                       blend_score=float(blend_score), metric=scorer.name,
+                       trees=None if trees_from is None else [trees_from.for_rows(size)
+                                                             for size in sizes],
+                       trees_from=trees_from)
 
 
 def judge(task: Task) -> str:
     """The metric the windows' weights are chosen on (see the module's text)."""
     return "log_loss" if task.kind.is_classification else task.metric
+
+
+def _trees(trees_from: TreesFrom | None, n_rows: int) -> int | None:
+    return None if trees_from is None else trees_from.for_rows(n_rows)
 
 
 def _learnable(y: np.ndarray, task: Task) -> bool:
