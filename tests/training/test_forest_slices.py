@@ -48,10 +48,18 @@ def test_a_forest_not_kept_never_holds_more_than_one_slice_of_trees(
     alive: list[int] = []
     predict = forest_slices._output
 
-    def counting(forest: Any, valid: Any, *, n_classes: int) -> np.ndarray:
+    def grown_trees() -> list[Any]:
         gc.collect()  # what is still referenced anywhere, not what awaits collection
-        alive.append(sum(isinstance(o, BaseDecisionTree) and hasattr(o, "tree_")  # grown
-                         for o in gc.get_objects()))
+        return [o for o in gc.get_objects() if isinstance(o, BaseDecisionTree)
+                and hasattr(o, "tree_")]
+
+    # trees other tests of this process still hold are not this forest's (held here, so
+    # that no new tree takes one of their ids)
+    before = grown_trees()
+    theirs = {id(tree) for tree in before}
+
+    def counting(forest: Any, valid: Any, *, n_classes: int) -> np.ndarray:
+        alive.append(sum(id(tree) not in theirs for tree in grown_trees()))
         return predict(forest, valid, n_classes=n_classes)
 
     monkeypatch.setattr(forest_slices, "_output", counting)

@@ -367,6 +367,9 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
     lineage: dict[str, JSONValue] = {"dataset_fingerprint": dataset.fingerprint, "dataset_source": dataset.source,
                "run_id": run_id, "seed": config.seed, "config": config.model_dump(mode="json"),
                "n_train_rows": len(train_frame), "n_test_rows": len(test_frame),
+               # the rows the registered model was fitted on (a windows update counts its
+               # boosting rounds from these)
+               "n_fitted_rows": len(frame) if refitted is not None else len(train_frame),
                "refit": (f"refitted on all {len(frame)} labelled rows after the evaluation "
                          "(same algorithms, settings and weights; the test metrics are those "
                          f"of the model fitted on the {len(train_frame)} training rows)")

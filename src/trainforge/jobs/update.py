@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -225,9 +225,16 @@ def trees_from(parent: LoadedModel) -> TreesFrom | None:
     estimator = template_of(parent.tabular).estimator
     if not hasattr(estimator, "set_rounds") or "n_train_rows" not in lineage:
         return None
-    refitted = str(lineage.get("refit", "")).startswith("refitted")  # train.py's wording
-    rows = int(lineage["n_train_rows"]) + (int(lineage["n_test_rows"]) if refitted else 0)
-    return TreesFrom(trees=int(estimator.best_iteration_), rows=rows)
+    return TreesFrom(trees=int(estimator.best_iteration_), rows=_fitted_rows(lineage))
+
+
+def _fitted_rows(lineage: Mapping[str, Any]) -> int:
+    """The rows a trained version's registered model was fitted on; a package from before
+    ``n_fitted_rows`` was recorded says so only in its refit sentence."""
+    if "n_fitted_rows" in lineage:
+        return int(lineage["n_fitted_rows"])
+    refitted = str(lineage.get("refit", "")).startswith("refitted")
+    return int(lineage["n_train_rows"]) + (int(lineage["n_test_rows"]) if refitted else 0)
 
 
 def _truth(model: TabularModel, rows: pd.DataFrame) -> Any:
