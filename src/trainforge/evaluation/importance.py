@@ -18,10 +18,10 @@ from trainforge.algorithms.model import TabularModel
 from trainforge.data.metrics import Metric, get_metric
 from trainforge.evaluation.truth import truth_of
 
-# rows sent to the model in one call: large enough to amortise its overhead, small enough
-# to keep memory flat and the deadline checked often
-# rows a call takes: shuffled copies of several columns; each member's encoded matrix of them
-# and its output are held at once (40,000 rows of satimage's blend: +53 MB at the run's end)
+# rows sent to the model in one call (shuffled copies of several columns): large enough to
+# amortise its overhead, small enough to keep memory flat and the deadline checked often;
+# each member's encoded matrix of them and its output are held at once (40,000 rows of
+# satimage's blend: +53 MB at the run's end)
 _ROWS_PER_CALL = 20_000
 # fewest rows worth scoring when a deadline forces a smaller sample
 _MIN_ROWS = 100
