@@ -12,7 +12,8 @@ output. How each member of the blend gets there:
   each feature keeps its share of the margin's move, the parts still sum exactly to the
   probability's move, and the base value is the link of the mean margin. For a binary model
   this is the margin contributions scaled by (σ(m) − σ(b)) / (m − b).
-- scikit-learn forests and trees: exact path-dependent TreeSHAP (shap's TreeExplainer), which
+- scikit-learn forests and trees: exact path-dependent TreeSHAP (shap's compiled core, loaded
+  by ``forest_shap`` without numba; shap's TreeExplainer where the core is not found), which
   is already in probabilities (a forest averages its leaves' class shares).
 - any other member: permutation Shapley values over the original columns against a small
   background sample (antithetic permutations; each permutation's steps telescope, so they sum
@@ -41,6 +42,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from trainforge.algorithms import forest_shap
+from trainforge.algorithms.forest_shap import forest_contributions
 from trainforge.algorithms.model import FeatureSpec, Member, TabularModel, coerce_frame
 
 # (rows, outputs, columns) contributions and (rows, outputs) base values of one member
@@ -240,6 +243,8 @@ def in_output_units(task_kind: str, values: np.ndarray, base: np.ndarray) -> Exp
 
 
 def _forest(member: Member) -> MemberFn:
+    if forest_shap.core() is not None:  # shap's compiled core, without importing numba
+        return lambda matrix: forest_contributions(member.estimator, _dense(matrix))
     import shap  # numba: imported only when a forest is explained, never to predict
 
     explainer = shap.TreeExplainer(member.estimator)
@@ -281,7 +286,7 @@ def tree_explainer(member: Member) -> MemberFn | None:
 
 def member_methods(model: TabularModel) -> list[str]:
     """How each member of ``model`` is explained, found without building any explainer:
-    "booster" (the library's TreeSHAP), "forest" (shap's TreeExplainer, ~0.1 s a row for 300
+    "booster" (the library's TreeSHAP), "forest" (shap's TreeSHAP core, ~0.1 s a row for 300
     deep trees) or "permutation" (needs a background sample)."""
     features = [spec.name for spec in model.features]
     return [(_tree_kind(m) or "permutation")
