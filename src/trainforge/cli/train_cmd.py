@@ -207,9 +207,11 @@ def train(
                              "fairness_constraint": fairness_constraint,
                              "fairness_tolerance": fairness_tolerance}, config)
     from trainforge.cli.progress import TrainingDisplay
+    from trainforge.jobs.process import own_process
     from trainforge.jobs.train import run_training
     from trainforge.workspace import Workspace
 
+    own_process()  # before the search starts its threads
     workspace = Workspace()
     with TrainingDisplay(settings, started_at=started_at) as display:
         outcome = run_training(settings, workspace=workspace, observers=[display],
@@ -220,10 +222,12 @@ def train(
 def _resume(run_id: str, *, time_budget: float | None, started_at: float) -> None:
     from trainforge.cli.progress import TrainingDisplay
     from trainforge.config import TrainConfig
+    from trainforge.jobs.process import own_process
     from trainforge.jobs.train import resume_training
     from trainforge.store.runs import get_run
     from trainforge.workspace import Workspace
 
+    own_process()
     workspace = Workspace()
     settings = TrainConfig(**get_run(workspace, run_id)["config"])
     if time_budget is not None:

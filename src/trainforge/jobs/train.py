@@ -23,7 +23,7 @@ from trainforge.jobs.lifecycle import Run, checkpoint_root, run_lifecycle
 from trainforge.jobs.observers import notify
 from trainforge.jobs.search_backend import check_search_backend, search_runner
 from trainforge.json_value import JSONValue
-from trainforge.training.memory import limit_malloc_arenas, release_freed_memory
+from trainforge.training.memory import release_freed_memory
 from trainforge.training.semi_supervised import (
     SEMI_SUPERVISED_SEARCH_SHARE,
     fit_method,
@@ -193,7 +193,6 @@ def run_training(config: TrainConfig, *, workspace: Workspace,
 
         catalog.get(config.algorithm)  # an unknown name fails now, before any data is read
     check_search_backend(config)  # so do more workers than the search backend runs
-    limit_malloc_arenas()  # before the search starts its threads
     wall_start = started_at if started_at is not None else time.time()
     # the deadline lives on the monotonic clock; convert the wall-clock start once
     clock = _Clock(deadline=time.monotonic() - (time.time() - wall_start) + config.time_budget_s,

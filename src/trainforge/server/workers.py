@@ -31,6 +31,7 @@ from types import FrameType
 from typing import Any
 
 from trainforge.errors import StoreUnavailable
+from trainforge.jobs.process import own_process
 from trainforge.store import jobs as job_store
 from trainforge.store.jobs import JobRecord
 from trainforge.store.resources import Meter, Used
@@ -211,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="stop when this process (the server) is gone")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
+    own_process()  # a worker runs every job kind; trainings are most of its memory
     # the database URL comes from $TRAINFORGE_DATABASE_URL, as for every other process
     worker = Worker(Workspace(args.home), name=args.name or default_name(),
                     heartbeat_s=args.heartbeat_s, poll_s=args.poll_s,

@@ -86,8 +86,8 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> None:
     allocates while another holds a heap's lock gets a heap of its own (up to 8 per core), and
     each keeps pages its thread freed: a run's peak held 10-45 MB more of them (telco_churn,
     --trials 8, measured with ``MALLOC_ARENA_MAX``). Process-wide, and a thread that already
-    has a heap keeps it, so call it before the work starts threads. Does nothing where the C
-    library has no ``mallopt``."""
+    has a heap keeps it, so call it before the work starts threads (``jobs.process`` does, in
+    the processes trainforge owns). Does nothing where the C library has no ``mallopt``."""
     mallopt = _libc("mallopt")
     if mallopt is not None:
         mallopt(_M_ARENA_MAX, arenas)
