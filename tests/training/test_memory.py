@@ -122,3 +122,24 @@ def _probe_data() -> SearchData:
     data, _ = _prepare(frame, task=task, schema=SCHEMA, features=FEATURES, seed=0,
                        algorithm="extra_trees")
     return data
+
+
+_NO_CHILD = """
+import sys
+spawned = []
+sys.addaudithook(lambda event, args: spawned.append(event) if event in (
+    "subprocess.Popen", "os.fork", "os.posix_spawn", "os.system") else None)
+from trainforge.training.memory import limit_malloc_arenas, release_freed_memory
+limit_malloc_arenas()
+release_freed_memory()
+print(spawned)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc functions")
+def test_reaching_mallocs_settings_starts_no_child_process():
+    # a child forked from a training counts the training's memory twice until it execs:
+    # ctypes.util.find_library("c") runs `ldconfig -p` in one
+    done = subprocess.run([sys.executable, "-c", _NO_CHILD], check=True, capture_output=True,
+                          text=True, timeout=120)
+    assert done.stdout.strip() == "[]"

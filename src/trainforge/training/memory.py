@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 import threading
 from functools import cache
@@ -95,10 +94,15 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> None:
 
 @cache
 def _libc(function: str) -> Any:
+    """``function`` of the C library the interpreter runs on, found among the symbols already
+    loaded: ``ctypes.util.find_library`` would run ``ldconfig -p`` in a child process, and a
+    child forked from a training counts the training's memory a second time in the process
+    tree's until it runs ldconfig (a 332 MB process calling it 30 times: the tree peaked at
+    664 MB; the bench harness recorded 617 MB once on a credit_g run that peaks at ~400)."""
     if not sys.platform.startswith("linux"):
         return None
     try:
-        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), function)
+        return getattr(ctypes.CDLL(None), function)
     except (OSError, AttributeError):  # musl and others have no malloc_trim or mallopt
         return None
 
