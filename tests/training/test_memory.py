@@ -13,6 +13,7 @@ from tests.training._tables import FEATURES, SCHEMA, table
 from trainforge.algorithms.boosting import CatBoostModel
 from trainforge.data.task import TaskKind
 from trainforge.training import automl
+from trainforge.training.assembly import assemble_model
 from trainforge.training.automl import _prepare
 from trainforge.training.memory import PeakMemory, available_mb, estimate_peak_mb, fitted_mb
 from trainforge.training.trial import CandidateSpec, SearchData, run_trial
@@ -66,6 +67,25 @@ def test_a_trial_whose_fold_models_are_too_large_to_keep_releases_them_once_scor
     assert released.released and released.members == [] and released.members_mb == 0
     # the same fits: its out-of-fold predictions (what the blend chooses by) are all there
     np.testing.assert_allclose(released.oof, kept.oof)
+
+
+def test_a_holdout_forest_too_large_to_keep_is_grown_in_slices_and_fitted_again_if_chosen(
+        monkeypatch: pytest.MonkeyPatch):
+    # a large table is validated on one holdout: its forest trial held every tree at once
+    # (california_housing: 441 MB for one extra-trees trial), now it holds one slice
+    monkeypatch.setattr(automl, "CV_MAX_ROWS", 10)
+    data = _probe_data()
+    assert data.resampling.kind == "holdout"
+    spec = CandidateSpec("extra_trees", {"n_estimators": 120})
+    kept = run_trial(spec, data, stop_at=None)
+    released = run_trial(spec, data, stop_at=None,
+                         keep_mb=fitted_mb(kept.members[0].estimator) / 2)
+    assert len(kept.members) == 1 and not kept.released
+    assert released.released and released.members == []
+    np.testing.assert_allclose(released.oof, kept.oof)  # the same trees scored the holdout
+    model, note = assemble_model(data, [released], np.array([1.0]), deadline=None)
+    assert note == "1 of 1 members refitted on all rows"
+    assert len(model.members[0].estimator.estimators_) == 120
 
 
 @pytest.mark.slow

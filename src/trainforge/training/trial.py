@@ -185,9 +185,10 @@ def run_trial(spec: CandidateSpec, data: SearchData, *, stop_at: float | None,
         # give each remaining fold an equal share of the time left
         fold_stop = None if limit is None else started + max(0.0, limit - started) / (
             len(folds) - index)
-        # a fold model may hold its share of keep_mb; once released, none is kept
+        # a fold model may hold its share of keep_mb; once released, none is kept (a
+        # holdout's one model too: released, it is fitted on all rows if the blend chooses it)
         fold_keep_mb = (0.0 if result.released else
-                        float("inf") if index > 0 or len(folds) == 1 else keep_mb / len(folds))
+                        float("inf") if index > 0 else keep_mb / len(folds))
         estimator, output, elapsed, peak_mb = _fit_fold(algorithm, spec, data, fold, train_rows,
                                                         valid_rows, fraction=fraction,
                                                         stop_at=fold_stop,
@@ -196,8 +197,7 @@ def run_trial(spec: CandidateSpec, data: SearchData, *, stop_at: float | None,
         predict_s += elapsed
         out_of_fold.add(valid_rows, output)
         _keep_member(result, estimator, fold, peak_mb, n_folds=len(folds))
-        if index == 0 and len(folds) > 1 and (estimator is None or
-                                              result.members_mb * len(folds) > keep_mb):
+        if index == 0 and (estimator is None or result.members_mb * len(folds) > keep_mb):
             result.released = True
         if result.released:
             result.members, result.members_mb = [], 0.0
