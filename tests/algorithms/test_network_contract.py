@@ -131,8 +131,8 @@ def test_a_minilm_package_keeps_only_the_head_not_the_pretrained_encoder(tmp_pat
 @pytest.mark.slow
 def test_a_network_with_validation_rows_keeps_its_best_epoch_and_its_learning_curve():
     X, y = _data("gru", TaskKind.BINARY, n_rows=120)
-    estimator = catalog.get("gru").build({"max_epochs": 6, "width": 16, "patience": 2},
-                                         TASKS[TaskKind.BINARY], 0)
+    estimator = catalog.get("gru").build({"max_epochs": 6, "epoch_limit": 6, "width": 16,
+                                          "patience": 2}, TASKS[TaskKind.BINARY], 0)
     estimator.fit(X[:90], y[:90], eval_set=(X[90:], y[90:]))
     epochs = estimator.history_["epochs"]
     assert 1 <= estimator.best_iteration_ <= len(epochs)
