@@ -59,16 +59,14 @@ def test_a_forest_not_kept_never_holds_more_than_one_slice_of_trees(
 
     monkeypatch.setattr(forest_slices, "_output", counting)
     # what is alive before the forest grows is not its trees (other tests of this process may
-    # hold a forest): frozen, collections and gc.get_objects() skip it, and each count scans
-    # only what was made since (in a worker that ran other files first, millions of objects
-    # scanned took seconds a count)
+    # hold a forest): frozen, collections and gc.get_objects() skip it, so each count scans
+    # only what was made since (in a worker that ran other files first, the millions of
+    # objects scanned took seconds a count). It stays frozen, as conftest leaves what
+    # collection imported: unfreezing would thaw that too
     gc.collect()
     gc.freeze()
-    try:
-        grow_in_slices(ExtraTreesClassifier(n_estimators=N_TREES, random_state=0), X, y,
-                       X[:50], n_classes=3, keep_mb=0.0)
-    finally:
-        gc.unfreeze()
+    grow_in_slices(ExtraTreesClassifier(n_estimators=N_TREES, random_state=0), X, y, X[:50],
+                   n_classes=3, keep_mb=0.0)
     assert len(alive) == 3 and max(alive) <= SLICE_TREES
 
 
