@@ -79,10 +79,10 @@ def test_the_package_keeps_weights_in_safetensors_and_no_pickle(trained):
     assert not any(n.endswith((".pkl", ".pt", ".pth", ".pickle")) for n in names)
 
 
-def test_predicting_a_folder_writes_a_row_per_image_with_its_path(trained, tmp_path):
-    home, folder, _ = trained
-    done = trainforge("predict", "digits", str(folder / "7"), "-o", str(tmp_path / "out.csv"),
-                      home=home)
+def test_predicting_a_folder_writes_a_row_per_image_with_its_path(trained, tmp_path, cli):
+    home, folder, _ = trained  # in this process: test_cli_journey runs predict as a new one
+    done = cli("predict", "digits", str(folder / "7"), "-o", str(tmp_path / "out.csv"),
+               home=home)
     out = pd.read_csv(tmp_path / "out.csv")
     assert done.returncode == 0, done.stderr
     assert list(out.columns) == ["path", "prediction", "0", "1", "7"]
