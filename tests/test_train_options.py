@@ -99,7 +99,7 @@ def _shown(value: Any) -> str:
                                              ("fairness_constraint", "parity"),
                                              ("dp_epsilon", 0), ("dp_epsilon", -1.0),
                                              ("dp_delta", 1.0), ("dp_delta", 0.0),
-                                             ("dp_max_grad_norm", 0)])
+                                             ("dp_max_grad_norm", 0), ("max_epochs", 0)])
 def test_the_cli_refuses_what_the_config_refuses_naming_the_flag(flag: str, value: Any):
     with pytest.raises(ConfigError, match=f"--{flag.replace('_', '-')}"):
         build_config({"data": "x.csv", flag: value}, None)
@@ -112,7 +112,7 @@ def test_a_toml_file_takes_every_config_field_by_its_users_spelling(tmp_path: Pa
               "search_backend": "ray", "metric": "roc_auc",
               "seed": 7, "test_size": 0.25, "split": "time", "group_column": "g",
               "time_column": "t", "init_from": "net@production", "freeze_backbone": True, "workers": 1,
-              "pii": "hash", "label_issues": "review", "rules": "stop",
+              "max_epochs": 8, "pii": "hash", "label_issues": "review", "rules": "stop",
               "dp_epsilon": 3.0, "dp_delta": 1e-6, "dp_max_grad_norm": 0.5,
               "sensitive_features": ("sex", "race"),
               "sensitive_as_features": False, "fairness_constraint": "demographic_parity",

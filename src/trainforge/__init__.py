@@ -64,7 +64,7 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
           search_backend: str = "auto", test_size: float = 0.2, split: str = "stratified", group_column: str | None = None,
           time_column: str | None = None, sql: str | None = None,
           init_from: str | None = None, freeze_backbone: bool = False, workers: int = 1,
-          pii: str = "warn",
+          max_epochs: int | None = None, pii: str = "warn",
           label_issues: str = "keep", rules: str = "warn",
           dp_epsilon: float | None = None, dp_delta: float | None = None,
           dp_max_grad_norm: float = 1.0,
@@ -81,6 +81,8 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
     ``resume`` continues an interrupted run by its id, with that run's own settings.
     ``intended_use`` and ``intended_users`` start the model card's written parts.
     ``workers`` > 1 trains networks data-parallel on that many Ray Train workers.
+    ``max_epochs`` caps every network's epochs (default: each network's own, more on small
+    data so that it takes at least 500 optimiser steps).
     ``pii`` says what to do with columns holding personal data: "warn", "drop", "hash" or
     "mask" them before training. ``label_issues`` says what to do with rows whose label looks
     wrong (classification): "keep" them (listed in the report), "drop" them from the final
@@ -124,7 +126,7 @@ def train(data: str | Path, *, target: str | None = None, name: str | None = Non
                              split=split,  # type: ignore[arg-type]
                              group_column=group_column, time_column=time_column, sql=sql,
                              init_from=init_from, freeze_backbone=freeze_backbone,
-                             workers=workers,
+                             workers=workers, max_epochs=max_epochs,
                              pii=pii,  # type: ignore[arg-type]
                              label_issues=label_issues,  # type: ignore[arg-type]
                              rules=rules,  # type: ignore[arg-type]

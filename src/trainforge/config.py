@@ -33,6 +33,7 @@ MAX_SEED = 2**31 - 1
 MAX_TIME_BUDGET_S = 7 * 24 * 3600.0
 MAX_TRIALS = 100_000
 MAX_WORKERS = 256  # data-parallel replicas of one network: beyond, batches split to nothing
+MAX_NETWORK_EPOCHS = 10_000  # a network's epochs: the catalog's networks train 6 to 200
 MAX_SEARCH_WORKERS = 1_024  # trials at once: more than a large Ray cluster's CPUs is a typo
 MAX_NAME_CHARS = 200  # a column, model or algorithm name; more is not a name but a payload
 MAX_COLUMNS = 10_000  # columns one may list in ``features`` or ``exclude``
@@ -156,6 +157,12 @@ class TrainConfig(BaseModel):
         default=1, gt=0, le=MAX_WORKERS,
         description="networks: train data-parallel on N Ray Train workers (DDP; gloo on CPUs, "
                     "NCCL on GPUs); 1 trains in this process")
+    # a cap, not a setting: each network keeps its own number of epochs (and trains more on
+    # few rows, for 500 optimiser steps) unless that is more than this
+    max_epochs: WholeNumber | None = Field(
+        default=None, gt=0, le=MAX_NETWORK_EPOCHS,
+        description="networks: train at most N epochs (default: each network's own, more on "
+                    "small data so that it takes at least 500 optimiser steps)")
     # warn by default: a flag must not silently change what a model learns from; the run,
     # manifest and report say which columns hold what
     pii: PiiPolicy = Field(default="warn", description="columns holding personal data: warn, "

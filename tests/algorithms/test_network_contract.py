@@ -131,9 +131,24 @@ def test_a_minilm_package_keeps_only_the_head_not_the_pretrained_encoder(tmp_pat
 @pytest.mark.slow
 def test_a_network_with_validation_rows_keeps_its_best_epoch_and_its_learning_curve():
     X, y = _data("gru", TaskKind.BINARY, n_rows=120)
-    estimator = catalog.get("gru").build({"max_epochs": 6, "width": 16, "patience": 2},
-                                         TASKS[TaskKind.BINARY], 0)
+    estimator = catalog.get("gru").build({"max_epochs": 6, "epoch_limit": 6, "width": 16,
+                                          "patience": 2}, TASKS[TaskKind.BINARY], 0)
     estimator.fit(X[:90], y[:90], eval_set=(X[90:], y[90:]))
     epochs = estimator.history_["epochs"]
     assert 1 <= estimator.best_iteration_ <= len(epochs)
     assert all(e["val_loss"] is not None for e in epochs)
+
+
+def test_small_data_raises_a_networks_epochs_and_epoch_limit_caps_them():
+    task = TASKS[TaskKind.BINARY]
+    raised = catalog.get("cnn").build({}, task, 0)
+    capped = catalog.get("cnn").build({"epoch_limit": 3}, task, 0)
+    assert raised.planned_epochs(40) > raised.max_epochs  # 40 rows: one step an epoch
+    assert capped.planned_epochs(40) == 3
+
+
+def test_a_network_with_an_epoch_limit_trains_no_more_epochs_than_it():
+    X, y = _data("cnn", TaskKind.BINARY, n_rows=40)
+    estimator = catalog.get("cnn").build({**SMALL["cnn"], "epoch_limit": 3},
+                                         TASKS[TaskKind.BINARY], 0)
+    assert len(estimator.fit(X, y).history_["epochs"]) == 3

@@ -20,6 +20,10 @@ pytest.importorskip("torch")
 
 DIGITS = EXAMPLES / "digits"
 PER_CLASS = 16
+# 38 training images are one optimiser step an epoch, so a CNN would train 200 epochs (for
+# 500 steps); what these tests check (the classes, the package, the served answers) does not
+# depend on how well it learned
+EPOCHS = 10
 
 
 
@@ -37,7 +41,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, subpr
     folder = _folder(tmp_path_factory.mktemp("data") / "digits", ["0", "1", "7"])
     (folder / "7" / "broken.png").write_bytes(b"this is not a png")
     (folder / "1" / "notes.txt").write_text("a stray text file")
-    done = trainforge("train", str(folder), "--trials", "1", "--name", "digits", home=home)
+    done = trainforge("train", str(folder), "--trials", "1", "--name", "digits",
+                      "--max-epochs", str(EPOCHS), home=home)
     return home, folder, done
 
 
@@ -74,10 +79,10 @@ def test_the_package_keeps_weights_in_safetensors_and_no_pickle(trained):
     assert not any(n.endswith((".pkl", ".pt", ".pth", ".pickle")) for n in names)
 
 
-def test_predicting_a_folder_writes_a_row_per_image_with_its_path(trained, tmp_path):
-    home, folder, _ = trained
-    done = trainforge("predict", "digits", str(folder / "7"), "-o", str(tmp_path / "out.csv"),
-                      home=home)
+def test_predicting_a_folder_writes_a_row_per_image_with_its_path(trained, tmp_path, cli):
+    home, folder, _ = trained  # in this process: test_cli_journey runs predict as a new one
+    done = cli("predict", "digits", str(folder / "7"), "-o", str(tmp_path / "out.csv"),
+               home=home)
     out = pd.read_csv(tmp_path / "out.csv")
     assert done.returncode == 0, done.stderr
     assert list(out.columns) == ["path", "prediction", "0", "1", "7"]
@@ -133,7 +138,7 @@ def test_a_new_task_starts_from_the_registered_network_with_its_backbone_frozen(
     home, _, _ = trained
     folder = _folder(tmp_path_factory.mktemp("more") / "twos", ["2", "3"])
     done = trainforge("train", str(folder), "--trials", "1", "--name", "twos",
-                      "--init-from", "digits:1",
+                      "--init-from", "digits:1", "--max-epochs", str(EPOCHS),
                       "--freeze-backbone", home=home)
     assert done.returncode == 0, done.stderr
     source = _loaded(home, "digits").model.members[0].estimator.module_  # type: ignore[attr-defined]

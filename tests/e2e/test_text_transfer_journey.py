@@ -23,6 +23,9 @@ MESSAGES = 120
 # the tokens 60 characters did (27), and the tests assert what the networks take and keep,
 # not how well they learn
 CHARACTERS = 30
+# a GRU's own number of epochs: on 96 training messages (two optimiser steps an epoch) it
+# would otherwise train up to 200, for 500 steps
+EPOCHS = "12"
 # the second task's label: a message with more than this many words (56 of the 120) is long
 WORDS = 6
 
@@ -44,7 +47,8 @@ def gru(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.Comp
     path = folder / "cp1252.csv"
     path.write_bytes(rows.to_csv(index=False).encode("cp1252", errors="replace"))
     done = trainforge("train", str(path), "--target", "label", "--algorithm", "gru",
-                      "--trials", "1", "--name", "spam", home=folder / "home")
+                      "--trials", "1", "--max-epochs", EPOCHS, "--name", "spam",
+                      home=folder / "home")
     return folder / "home", done
 
 
@@ -63,7 +67,8 @@ def test_a_text_network_starts_from_a_registered_one_with_its_tokenizer(gru, tmp
     rows.assign(label=["long" if len(t.split()) > WORDS else "short" for t in rows["text"]]).to_csv(
         tmp_path / "length.csv", index=False)
     second = trainforge("train", str(tmp_path / "length.csv"), "--target", "label",
-                        "--init-from", "spam:1", "--trials", "1", "--name", "length", home=home)
+                        "--init-from", "spam:1", "--trials", "1", "--max-epochs", EPOCHS,
+                        "--name", "length", home=home)
     assert second.returncode == 0, second.stderr
     registry = Workspace(home).registry
     source = registry.load("spam").model.members[0].estimator

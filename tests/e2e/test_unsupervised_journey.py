@@ -1,5 +1,6 @@
 """Learning without labels through the real `trainforge` command: cluster and anomalies, each
-ending as a registered model that `predict` and the served app answer with."""
+run in a new process and ending as a registered model that `predict` (run in this process:
+test_cli_journey runs it as a new one) and the served app answer with."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sklearn.metrics import adjusted_rand_score
 from tests._paths import EXAMPLES
 from tests.e2e._cli import trainforge
 
-pytestmark = pytest.mark.slow  # whole journeys: each test runs the CLI in a new process
+pytestmark = pytest.mark.slow  # whole journeys: cluster and anomalies run in a new process
 
 WINE = EXAMPLES / "wine.csv"
 CREDIT = EXAMPLES / "credit_g.csv"
@@ -58,8 +59,8 @@ def test_the_clustering_report_draws_the_segments_and_lists_every_candidate(home
     assert "http://" not in html.split("<body", 1)[1]
 
 
-def test_predicted_segments_recover_the_wine_cultivars(home, clustered, tmp_path):
-    done = trainforge("predict", "wine", str(WINE), "-o", str(tmp_path / "out.csv"), home=home)
+def test_predicted_segments_recover_the_wine_cultivars(home, clustered, tmp_path, cli):
+    done = cli("predict", "wine", str(WINE), "-o", str(tmp_path / "out.csv"), home=home)
     assert done.returncode == 0, done.stderr
     segments = pd.read_csv(tmp_path / "out.csv")["prediction"]
     assert adjusted_rand_score(pd.read_csv(WINE)["cultivar"], segments) > 0.8
@@ -79,9 +80,8 @@ def test_anomalies_names_the_top_rows_and_what_drives_them(scored):
     assert "Registered credit:1" in scored.stdout
 
 
-def test_predict_gives_every_row_a_score_and_a_flag(home, scored, tmp_path):
-    done = trainforge("predict", "credit", str(CREDIT), "-o", str(tmp_path / "out.csv"),
-                      home=home)
+def test_predict_gives_every_row_a_score_and_a_flag(home, scored, tmp_path, cli):
+    done = cli("predict", "credit", str(CREDIT), "-o", str(tmp_path / "out.csv"), home=home)
     out = pd.read_csv(tmp_path / "out.csv")
     assert done.returncode == 0, done.stderr
     assert list(out.columns) == ["score", "prediction"] and len(out) == 1000

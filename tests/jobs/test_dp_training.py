@@ -25,6 +25,9 @@ Image = pytest.importorskip("PIL.Image")
 # its rows: 40 of each shade (not 60) take two thirds of the steps, and the sample rate
 # (64 / rows) stays below 1, as the manifest test asserts
 PER_SHADE = 40
+# each planned epoch costs its steps of per-row gradients: 6 of the CNN's 30 spend the same
+# budget (the noise is calibrated to the epochs planned) and fill the same records
+EPOCHS = 6
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +50,7 @@ def private_run(shades: Path, tmp_path_factory: pytest.TempPathFactory
                 ) -> tuple[Workspace, TrainingOutcome]:
     workspace = Workspace(tmp_path_factory.mktemp("home"))
     config = TrainConfig(data=str(shades), algorithm="auto", trials=1, seed=1, name="shades",
-                         dp_epsilon=8.0)
+                         dp_epsilon=8.0, max_epochs=EPOCHS)
     return workspace, run_training(config, workspace=workspace)
 
 

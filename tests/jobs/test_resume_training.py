@@ -23,6 +23,9 @@ Image = pytest.importorskip("PIL.Image")
 # a CNN's step costs its pixels: the digits at 14×14 are a quarter of their 28×28, and a
 # resumed run ends where an uninterrupted one does at any size
 SIDE = 14
+# 38 training images are one optimiser step an epoch, so the CNN would train 200 epochs (for
+# 500 steps); a run cut at epoch 2 or 3 of 8 is as interrupted as one cut at 3 of 200
+EPOCHS = 8
 
 
 class CtrlCAtEpoch:
@@ -57,7 +60,8 @@ def finished(digits: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Wo
 
 
 def _config(digits: Path) -> TrainConfig:
-    return TrainConfig(data=str(digits), algorithm="cnn", trials=1, seed=3, name="digits")
+    return TrainConfig(data=str(digits), algorithm="cnn", trials=1, seed=3, name="digits",
+                       max_epochs=EPOCHS)
 
 
 def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(digits, tmp_path):

@@ -23,6 +23,9 @@ pytestmark = pytest.mark.slow  # kills a worker mid-training and waits for the r
 pytest.importorskip("torch")
 
 EPOCH = re.compile(r"^cnn epoch (\d+)/")
+# 24 training images are one optimiser step an epoch, so the CNN would train 200 epochs (for
+# 500 steps); 30 leave the kill, after epoch 3, well inside the trial
+EPOCHS = 30
 
 
 def upload_digits(workspace: Workspace) -> str:
@@ -49,7 +52,7 @@ def epochs_logged(workspace: Workspace, job_id: str) -> list[int]:
 def test_a_network_job_whose_worker_is_killed_resumes_from_its_last_checkpoint(tmp_path):
     workspace = Workspace(tmp_path / "home")
     request = TrainJob(kind="train", dataset=upload_digits(workspace), algorithm="cnn",
-                       trials=1, seed=3, name="digits")
+                       trials=1, seed=3, name="digits", max_epochs=EPOCHS)
     job_id = submit(workspace, request, EDITOR)["id"]
     supervisor = Supervisor(workspace, workers=1, heartbeat_s=HEARTBEAT_S,
                             stale_after_s=STALE_AFTER_S)
@@ -68,3 +71,4 @@ def test_a_network_job_whose_worker_is_killed_resumes_from_its_last_checkpoint(t
     after = epochs_logged(workspace, job_id)[len(before):]
     # the retry's first epoch is the one after the last checkpoint, not epoch 1 again
     assert after and after[0] > 1 and after[0] <= before[-1] + 2
+    assert max(before + after) <= EPOCHS  # the job's --max-epochs reached the network

@@ -56,7 +56,7 @@ def test_cancelling_a_running_job_interrupts_it_and_records_it_cancelled(workspa
 @pytest.mark.slow
 def test_a_job_whose_worker_is_killed_resumes_its_run_on_another_and_succeeds(workspace,
                                                                               supervisor):
-    job_id = slow_training(workspace, trials=2)  # killed after the first, resumed for the second
+    job_id = slow_training(workspace, trials=60)  # killed after the first, resumed
     wait_for(lambda: trial_scores(workspace, job_id) >= 1, timeout_s=40,
              what="the first trial of the job")
     before = job_store.get_job(workspace, job_id)

@@ -76,6 +76,8 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
     registered network: same backbone and input encoding, a new head; ``freeze_backbone``
     trains the head only. ``workers`` > 1 trains data-parallel on that many Ray Train workers
     (runtime.data_parallel), checkpointing to ``checkpoint_dir``, which they must all reach.
+    ``epoch_limit`` (``--max-epochs``) caps the epochs whatever ``max_epochs`` and the
+    small-data rule (MIN_STEPS) would give; None leaves them as they are.
     """
 
     def __init__(self, *, architecture: str = "cnn", task_kind: str = "multiclass",
@@ -86,7 +88,8 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
                  width: int = 32, layers: int = 1, augment: float = 1.0, flip: float = 0.0,
                  image_size: int = 0, max_length: int = 0, vocab_size: int = 8000,
                  tune_layers: int = 0, init_from: str = "", freeze_backbone: bool = False,
-                 fixed_epochs: bool = False, seed: int = 0, torch_threads: int = 2,
+                 fixed_epochs: bool = False, epoch_limit: int | None = None, seed: int = 0,
+                 torch_threads: int = 2,
                  checkpoint_dir: str = "", workers: int = 1, dp_epsilon: float | None = None,
                  dp_delta: float | None = None, dp_max_grad_norm: float = 1.0) -> None:
         self.architecture = architecture
@@ -112,6 +115,7 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
         self.init_from = init_from
         self.freeze_backbone = freeze_backbone
         self.fixed_epochs = fixed_epochs
+        self.epoch_limit = epoch_limit
         self.seed = seed
         self.torch_threads = torch_threads
         self.checkpoint_dir = checkpoint_dir
@@ -240,16 +244,12 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
     def _loop_config(self, n_rows: int) -> Any:
         """The loop's settings; on small data, enough epochs for MIN_STEPS optimiser steps
         (early stopping still ends training when validation stops improving) — but not under
-        DP-SGD, where every planned epoch adds noise to all of them."""
+        DP-SGD, where every planned epoch adds noise to all of them; never more epochs than
+        ``epoch_limit``."""
         from trainforge.runtime.loop import LoopConfig
 
-        epochs = int(self.max_epochs)
-        if (not self.fixed_epochs and self.architecture != "minilm"  # pretrained: few epochs
-                and self.dp_epsilon is None):
-            steps_per_epoch = max(1, math.ceil(n_rows / int(self.batch_size)))
-            epochs = min(MAX_EPOCHS, max(epochs, math.ceil(MIN_STEPS / steps_per_epoch)))
         return LoopConfig(
-            max_epochs=epochs, batch_size=int(self.batch_size),
+            max_epochs=self.planned_epochs(n_rows), batch_size=int(self.batch_size),
             loss="cross_entropy" if self.is_classifier else "mse",
             label_smoothing=float(self.label_smoothing) if self.is_classifier else 0.0,
             optimizer=self.optimizer,  # type: ignore[arg-type]  # the catalog's values
@@ -259,6 +259,18 @@ class NetworkModel(BaseEstimator):  # type: ignore[misc]
             dp_epsilon=None if self.dp_epsilon is None else float(self.dp_epsilon),
             dp_delta=None if self.dp_delta is None else float(self.dp_delta),
             dp_max_grad_norm=float(self.dp_max_grad_norm))
+
+    def planned_epochs(self, n_rows: int) -> int:
+        """The epochs a fit on ``n_rows`` rows trains at most (early stopping may end it
+        sooner)."""
+        epochs = int(self.max_epochs)
+        if (not self.fixed_epochs and self.architecture != "minilm"  # pretrained: few epochs
+                and self.dp_epsilon is None):
+            steps_per_epoch = max(1, math.ceil(n_rows / int(self.batch_size)))
+            epochs = min(MAX_EPOCHS, max(epochs, math.ceil(MIN_STEPS / steps_per_epoch)))
+        if self.epoch_limit is not None:
+            epochs = min(epochs, int(self.epoch_limit))
+        return epochs
 
     def _architecture_key(self) -> dict[str, Any]:
         """What a checkpoint must match to be resumed: the network and how it reads input."""

@@ -107,6 +107,10 @@ def train(
         "--workers", help="networks: train data-parallel on N Ray Train workers (DDP; a Ray "
                           "cluster at $TRAINFORGE_RAY_ADDRESS, or a local Ray) (default: 1)")
     ] = None,
+    max_epochs: Annotated[int | None, typer.Option(
+        "--max-epochs", help="networks: train at most N epochs (default: each network's own, "
+                             "more on small data so that it takes at least 500 optimiser "
+                             "steps)")] = None,
     pii: Annotated[str | None, typer.Option(
         "--pii", help="columns holding personal data (e-mails, phones, cards, names…): warn, "
                       "or drop, hash or mask them before training (default: warn)")] = None,
@@ -180,7 +184,8 @@ def train(
             "search_workers": search_workers, "search_backend": search_backend,
             "group_column": group_column, "time_column": time_column, "test_size": test_size,
             "init_from": init_from, "freeze_backbone": freeze_backbone, "pii": pii,
-            "workers": workers, "label_issues": label_issues, "rules": rules,
+            "workers": workers, "max_epochs": max_epochs, "label_issues": label_issues,
+            "rules": rules,
             "dp_epsilon": dp_epsilon, "dp_delta": dp_delta,
             "dp_max_grad_norm": dp_max_grad_norm,
             "sensitive_features": sensitive_features,
@@ -199,7 +204,8 @@ def train(
                              "split": split, "group_column": group_column,
                              "time_column": time_column, "test_size": test_size,
                              "init_from": init_from, "freeze_backbone": freeze_backbone,
-                             "workers": workers, "pii": pii, "label_issues": label_issues, "rules": rules,
+                             "workers": workers, "max_epochs": max_epochs, "pii": pii,
+                             "label_issues": label_issues, "rules": rules,
                              "dp_epsilon": dp_epsilon, "dp_delta": dp_delta,
                              "dp_max_grad_norm": dp_max_grad_norm,
                              "sensitive_features": sensitive_features,

@@ -286,7 +286,8 @@ def _train_evaluate_register(config: TrainConfig, *, workspace: Workspace,
                     # observers implement only the hooks they need (see jobs.observers)
                     callbacks=[*observers, recorder],  # type: ignore[list-item]
                     checkpoint_root=run.checkpoints, rules=config.rules,
-                    workers=config.workers, privacy=dp_settings, runner=runner)
+                    workers=config.workers, max_epochs=config.max_epochs,
+                    privacy=dp_settings, runner=runner)
     if task.kind.is_classification:
         notify(observers, "on_phase", "looking for rows whose label looks wrong")
     # --label-issues drop: the model fitted without them is the one evaluated next

@@ -121,7 +121,7 @@ def search(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequenc
            algorithm: str = "auto", callbacks: Sequence[Callback] = (),
            checkpoint_root: Path | None = None,
            fixed_params: dict[str, Any] | None = None,
-           rules: RulesMode = "warn", workers: int = 1,
+           rules: RulesMode = "warn", workers: int = 1, max_epochs: int | None = None,
            privacy: dict[str, Any] | None = None,
            runner: TrialRunner | None = None) -> SearchResult:
     """Find, blend and fit the best model for ``task`` on ``train`` (features + target).
@@ -136,6 +136,7 @@ def search(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequenc
         rules: the training rules while a network trains: warn, stop (``StoppedByRule``
             ends the search) or off.
         workers: Ray Train workers each network trains on, data-parallel (1: in this process).
+        max_epochs: no network trains more epochs than this (None: each its own number).
         privacy: DP-SGD's settings every network gets (``dp_epsilon``, ``dp_delta``,
             ``dp_max_grad_norm``): only networks it can train are candidates, and the model is
             the best one of them alone, never a blend (each member would spend the budget
@@ -149,7 +150,7 @@ def search(train: pd.DataFrame, *, task: Task, schema: Schema, features: Sequenc
         data, pool = _prepare(train, task=task, schema=schema, features=features, seed=seed,
                               algorithm=algorithm, private=bool(privacy))
         data.checkpoint_root, data.callbacks, data.rules = checkpoint_root, callbacks, rules
-        data.workers = workers
+        data.workers, data.max_epochs = workers, max_epochs
         if deadline is None and trials is None:
             raise ConfigError("give a time budget (deadline) or a number of trials (--trials)")
         run = _Search(data, pool, deadline=None if trials is not None else deadline,

@@ -69,6 +69,7 @@ class SearchData:
     callbacks: Sequence[object] = ()  # the search's observers: networks send them epochs
     rules: RulesMode = "warn"  # what the training rules do while a network trains
     workers: int = 1  # Ray Train workers a network trains on, data-parallel
+    max_epochs: int | None = None  # the user's cap on every network's epochs (--max-epochs)
     _prepared: dict[tuple[str, int], PreparedFold] = field(default_factory=dict)
 
     @property
@@ -349,17 +350,20 @@ class _EpochRelay:
 
 def network_options(estimator: Any, data: SearchData, algorithm: str, params: dict[str, Any],
                     *, n_rows: int, seed: int, stage: str) -> dict[str, Any]:
-    """For a network: its workers, the checkpoint directory of this fit (the same fit of a
-    resumed run finds it again), the epoch relay and the training rules. Nothing for other
-    estimators."""
+    """For a network: its workers, the user's cap on its epochs, the checkpoint directory of
+    this fit (the same fit of a resumed run finds it again), the epoch relay and the training
+    rules. Nothing for other estimators."""
     if not getattr(estimator, "reports_epochs", False):
         return {}
-    estimator.set_params(workers=data.workers)
+    estimator.set_params(workers=data.workers, epoch_limit=data.max_epochs)
     if data.checkpoint_root is not None:
         key = json.dumps([algorithm, params, n_rows, seed, stage], sort_keys=True, default=str)
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         estimator.set_params(checkpoint_dir=str(data.checkpoint_root / f"{algorithm}-{digest}"))
-    relay = _EpochRelay(data.callbacks, algorithm, int(estimator.get_params()["max_epochs"]))
+    max_epochs = int(estimator.get_params()["max_epochs"])
+    if data.max_epochs is not None:
+        max_epochs = min(max_epochs, data.max_epochs)
+    relay = _EpochRelay(data.callbacks, algorithm, max_epochs)
     if data.rules == "off":
         return {"callbacks": [relay]}
     return {"callbacks": [relay, RuleWatch(mode=data.rules, report=relay.on_rule,
